@@ -1,0 +1,66 @@
+# xgrant: one non-recursive GNU Makefile; each directory adds its part
+# through the fragment it owns (*/module.mk).
+#   make                 build everything into build/
+#   make deps            install the Debian packages the project needs
+#   make test            build, then run every test (last line: N passed, N failed)
+#   make bench           benchmarks, printing ratios against peers
+#   make core-freestanding   prove libgrant/core needs no libc
+#   SANITIZE=1           build with ASan + UBSan (separate build dir)
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+ifeq ($(SANITIZE),1)
+B ?= build-san
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+B ?= build
+SAN :=
+endif
+
+CC ?= cc
+OPT ?= -O2
+CFLAGS := -std=gnu11 $(OPT) -g -fPIC -Wall -Wextra -Werror -Wshadow \
+          -Wno-missing-field-initializers -MMD -MP $(SAN) $(EXTRA_CFLAGS)
+CPPFLAGS := -D_GNU_SOURCE -I. -Ilibgrant/include -Ilibgrant/abi -Ilibgrant/core
+LDFLAGS := $(SAN) $(EXTRA_LDFLAGS)
+RPATH := -Wl,-rpath,'$$ORIGIN/../lib'
+
+ALL :=
+TESTS :=
+BENCH :=
+CLEAN :=
+
+# Compile any source into $(B)/obj/<same path>.o
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+include libgrant/core/module.mk
+include tools/common/module.mk
+include libgrant/lib/module.mk
+include tools/xgrantd/module.mk
+include tools/xgrant/module.mk
+include tests/module.mk
+
+.PHONY: all deps test bench clean core-freestanding format check-format
+all: $(ALL)
+
+deps:
+	@./tools/deps.sh
+
+test: all $(TESTS)
+	@B=$(B) ./tests/run-tests.sh
+
+bench: all $(BENCH)
+	@B=$(B) ./tests/bench/run-bench.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+check-format:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * grant_abi.h: the xgrant hypercall ABI, shared by every host (xgrantd, Xen)
+ * and every guest (libgrant).
+ *
+ * Self-contained C99: fixed-width types only, no other header of this project,
+ * no libc beyond <stdint.h>.  Every struct has a pinned size, checked below.
+ *
+ * The model
+ * ---------
+ * Each domain owns a grant table kept by the hypervisor.  An entry gives ONE
+ * grantee domain access to a byte range, with rights:
+ *   - a DIRECT entry names the range by a list of the granter's own guest
+ *     frames (need not be contiguous), a byte offset into the first frame and
+ *     a 64-bit byte length;
+ *   - an INDIRECT entry (delegation) is made by the grantee of a parent grant
+ *     that carries GNTX_R_DELEGATE; it names a window inside the parent's
+ *     window and a subset of the parent's rights.  Chains are at most
+ *     GNTX_MAX_DEPTH entries long.
+ * A reference is 32 bits: (generation << GNTX_REF_INDEX_BITS) | index.
+ * Revoking an entry bumps its slot's generation, so a stale reference never
+ * matches a reused slot; a slot whose generation would wrap is retired.
+ * Generation 0 is never issued, so GNTX_REF_INVALID (0) never names a grant.
+ * Revoking any link makes every entry below it fail at its next use
+ * (-GNTX_ESTALE): validation re-walks the chain on every use.
+ *
+ * Calling convention
+ * ------------------
+ * One hypercall, gntx_op(op, args, count, aux, aux_count):
+ *   op        one of enum gntx_op;
+ *   args      an array of `count` elements of the op's argument struct;
+ *   aux       an op-specific second array (frame numbers, query results);
+ *   return    >= 0 on success (see each op), or -errno for an error that
+ *             concerns the call as a whole (unknown op, count above
+ *             GNTX_MAX_BATCH, aux too short).
+ * Each element carries its own `status` (0 or -errno).  CREATE is
+ * all-or-nothing; REVOKE, COPY, MEMSET, MAP and UNMAP are per element.
+ * Error numbers are Xen's (xen/errno.h), which equal Linux's on x86.
+ */
+#ifndef GRANT_ABI_H
+#define GRANT_ABI_H
+
+#include <stdint.h>
+
+#define GNTX_ABI_VERSION 1u
+
+#define GNTX_PAGE_SHIFT 12
+#define GNTX_PAGE_SIZE (1u << GNTX_PAGE_SHIFT)
+
+/* Domains. */
+typedef uint16_t gntx_domid_t;
+#define GNTX_DOMID_CONTROL ((gntx_domid_t)0)      /* domain 0 */
+#define GNTX_DOMID_SELF ((gntx_domid_t)0x7ff0u)   /* as Xen's DOMID_SELF */
+#define GNTX_DOMID_INVALID ((gntx_domid_t)0x7ff4u)
+#define GNTX_DOMID_MAX ((gntx_domid_t)0x7fefu)    /* highest ordinary id */
+
+/* References. */
+typedef uint32_t gntx_ref_t;
+#define GNTX_REF_INDEX_BITS 18
+#define GNTX_REF_GEN_BITS 14
+#define GNTX_REF_INDEX_MASK ((1u << GNTX_REF_INDEX_BITS) - 1u)
+#define GNTX_REF_GEN_MAX ((1u << GNTX_REF_GEN_BITS) - 1u)
+#define GNTX_REF_INVALID ((gntx_ref_t)0)
+#define GNTX_MAX_ENTRIES (1u << GNTX_REF_INDEX_BITS)
+
+static inline gntx_ref_t gntx_ref_make(uint32_t index, uint32_t gen)
+{
+    return (gen << GNTX_REF_INDEX_BITS) | (index & GNTX_REF_INDEX_MASK);
+}
+static inline uint32_t gntx_ref_index(gntx_ref_t ref)
+{
+    return ref & GNTX_REF_INDEX_MASK;
+}
+static inline uint32_t gntx_ref_gen(gntx_ref_t ref)
+{
+    return ref >> GNTX_REF_INDEX_BITS;
+}
+
+/* Rights.  A delegation may only drop rights, never add them. */
+#define GNTX_R_READ 0x1u     /* grantee may read (copy from) the range */
+#define GNTX_R_WRITE 0x2u    /* grantee may write (copy to, memset) the range */
+#define GNTX_R_MAP 0x4u      /* grantee may map whole pages of the range */
+#define GNTX_R_DELEGATE 0x8u /* grantee may create indirect grants from it */
+#define GNTX_R_ALL 0xfu
+
+/* Limits. */
+#define GNTX_MAX_DEPTH 8u          /* entries in one chain, the direct one included */
+#define GNTX_MAX_BATCH 4096u       /* elements in one call */
+#define GNTX_MAX_GRANT_FRAMES (1u << 18) /* frames in one direct grant (1 GiB) */
+
+/* Errors (negated in status fields and return values). */
+#define GNTX_EPERM 1
+#define GNTX_ENOENT 2
+#define GNTX_ESRCH 3
+#define GNTX_E2BIG 7
+#define GNTX_ENOMEM 12
+#define GNTX_EACCES 13
+#define GNTX_EFAULT 14
+#define GNTX_EBUSY 16
+#define GNTX_EEXIST 17
+#define GNTX_EINVAL 22
+#define GNTX_ENOSPC 28
+#define GNTX_ERANGE 34
+#define GNTX_ENOSYS 38
+#define GNTX_ELOOP 40
+#define GNTX_EOVERFLOW 75
+#define GNTX_ETIMEDOUT 110
+#define GNTX_ESTALE 116
+#define GNTX_ECANCELED 125
+
+enum gntx_op {
+    GNTX_OP_VERSION = 1,     /* args: none (count 0); returns GNTX_ABI_VERSION */
+    GNTX_OP_CREATE = 2,      /* args: gntx_create[]; aux: uint64_t frames[] */
+    GNTX_OP_REVOKE = 3,      /* args: gntx_revoke[] */
+    GNTX_OP_COPY = 4,        /* args: gntx_copy[] */
+    GNTX_OP_MEMSET = 5,      /* args: gntx_memset[] */
+    GNTX_OP_MAP = 6,         /* args: gntx_map[]; aux: uint64_t frames[] (out) */
+    GNTX_OP_UNMAP = 7,       /* args: gntx_unmap[] */
+    GNTX_OP_QUERY_TABLE = 8, /* args: one gntx_query; aux: gntx_entry_info[] (out) */
+    GNTX_OP_QUERY_TREE = 9,  /* args: one gntx_query; aux: gntx_entry_info[] (out) */
+    GNTX_OP_USAGE = 10,      /* args: one gntx_usage (dom in, rest out) */
+    GNTX_OP_SET_QUOTA = 11,  /* args: one gntx_usage (dom + max_* in); control domain only */
+    GNTX_OP__MAX
+};
+
+/*
+ * GNTX_OP_CREATE.  All-or-nothing: on success every element has status 0 and
+ * a fresh ref, and the call returns 0.  On failure nothing is created, the
+ * call returns the first failing element's error, that element's status
+ * holds it and every other element's status is -GNTX_ECANCELED.
+ *
+ * DIRECT: frames aux[frame_idx .. frame_idx+nr_frames) are the caller's own
+ *   guest frames; offset < GNTX_PAGE_SIZE; length >= 1; nr_frames must be
+ *   exactly the number of pages that [offset, offset+length) touches.
+ * INDIRECT: (parent_dom, parent_ref) must be a live grant whose grantee is
+ *   the caller and which carries GNTX_R_DELEGATE; [offset, offset+length)
+ *   is inside the parent's window; rights a subset of the parent's.
+ * Errors: EINVAL (bad type, rights, zero length, offset, frame count, grantee
+ * is the caller or invalid), EOVERFLOW (offset+length wraps), EFAULT (a frame
+ * outside the caller's memory), ERANGE (window outside the parent's),
+ * EPERM (not the parent's grantee, or parent lacks DELEGATE, or rights not a
+ * subset), ESTALE/ENOENT (parent ref dead or never issued), ELOOP (chain
+ * deeper than GNTX_MAX_DEPTH), ENOSPC (quota: entries or frames), ESRCH
+ * (grantee or parent domain does not exist).
+ */
+#define GNTX_CREATE_DIRECT 0
+#define GNTX_CREATE_INDIRECT 1
+struct gntx_create {
+    uint8_t type;         /* in: GNTX_CREATE_* */
+    uint8_t pad0;
+    uint16_t grantee;     /* in */
+    uint16_t rights;      /* in: GNTX_R_* */
+    uint16_t parent_dom;  /* in, indirect: granter of the parent grant */
+    uint32_t parent_ref;  /* in, indirect */
+    uint32_t nr_frames;   /* in, direct */
+    uint64_t frame_idx;   /* in, direct: first frame's index in aux */
+    uint64_t offset;      /* in: direct: into the first frame; indirect: into the parent's window */
+    uint64_t length;      /* in: bytes */
+    uint32_t ref;         /* out */
+    int32_t status;       /* out */
+};
+
+/*
+ * GNTX_OP_REVOKE: the caller revokes entries of its OWN table.  Per element.
+ * A grant mapped anywhere (directly or through a descendant) is refused with
+ * EBUSY unless GNTX_REVOKE_FORCE is set; then the host tears every such
+ * mapping down before the call returns.  Returns the number of elements that
+ * succeeded.
+ */
+#define GNTX_REVOKE_FORCE 0x1u
+struct gntx_revoke {
+    uint32_t ref;    /* in */
+    uint32_t flags;  /* in: GNTX_REVOKE_* */
+    int32_t status;  /* out */
+    uint32_t pad;
+};
+
+/* A byte address for COPY and MEMSET. */
+#define GNTX_PTR_LOCAL 0 /* caller's own memory: addr is a guest-physical byte address */
+#define GNTX_PTR_GRANT 1 /* (dom, ref) granted to the caller: addr is an offset in its window */
+struct gntx_ptr {
+    uint8_t kind;   /* GNTX_PTR_* */
+    uint8_t pad;
+    uint16_t dom;   /* GRANT: the granter */
+    uint32_t ref;   /* GRANT */
+    uint64_t addr;
+};
+
+/*
+ * GNTX_OP_COPY: per element, copy len bytes from src to dst.  A grant
+ * source needs READ, a grant destination WRITE, along the whole chain.
+ * Returns the number of elements that succeeded.  Errors per element:
+ * EINVAL, EOVERFLOW, ERANGE (outside the window), EFAULT (outside own memory),
+ * EACCES (right missing), ESTALE/ENOENT (dead ref), EPERM (not the grantee),
+ * ELOOP.  A failed element copies nothing.
+ */
+struct gntx_copy {
+    struct gntx_ptr src;
+    struct gntx_ptr dst;
+    uint64_t len;
+    int32_t status;  /* out */
+    uint32_t pad;
+};
+
+/* GNTX_OP_MEMSET: per element, set len bytes at dst to value. */
+struct gntx_memset {
+    struct gntx_ptr dst;
+    uint64_t len;
+    uint8_t value;
+    uint8_t pad[3];
+    int32_t status;  /* out */
+};
+
+/*
+ * GNTX_OP_MAP: per element, map [offset, offset+length) of grant (dom, ref).
+ * Needs MAP (and READ; WRITE unless GNTX_MAP_RDONLY) along the chain; offset
+ * and length page multiples, and the window's start in the granter's frames
+ * page-aligned: a range that is not whole pages is copy-only (EINVAL).
+ * On success the granter's frame numbers are written to
+ * aux[frame_idx .. frame_idx + length/PAGE_SIZE), root_dom names whose memory
+ * they are, and handle names the mapping for UNMAP.  ENOSPC at the caller's
+ * map quota.  Returns the number of elements that succeeded.
+ */
+#define GNTX_MAP_RDONLY 0x1u
+struct gntx_map {
+    uint16_t dom;        /* in: granter */
+    uint16_t flags;      /* in: GNTX_MAP_* */
+    uint32_t ref;        /* in */
+    uint64_t offset;     /* in */
+    uint64_t length;     /* in */
+    uint64_t frame_idx;  /* in: where the frames go in aux */
+    uint32_t handle;     /* out */
+    int32_t status;      /* out */
+    uint16_t root_dom;   /* out: the domain that owns the frames */
+    uint16_t pad[3];
+};
+
+/* GNTX_OP_UNMAP: per element, by handle; the caller must be the mapper. */
+struct gntx_unmap {
+    uint32_t handle;
+    int32_t status;
+};
+
+/*
+ * GNTX_OP_QUERY_TABLE: entries of dom's table (a domain may query its own;
+ * the control domain any), from index `cursor` on, at most `count` of aux's
+ * capacity.  Writes `count` (out: entries written) and `cursor` (out: index
+ * to continue from, 0 when done).
+ * GNTX_OP_QUERY_TREE: the delegation tree below (dom, ref), root first, in
+ * depth-first order with depth 0 for the root; the root's granter or the
+ * control domain may ask.  ENOSPC if it does not fit (count says how many
+ * nodes there are).
+ */
+struct gntx_query {
+    uint16_t dom;      /* in */
+    uint16_t pad;
+    uint32_t ref;      /* in: QUERY_TREE's root */
+    uint32_t cursor;   /* in/out: QUERY_TABLE */
+    uint32_t count;    /* out */
+};
+
+#define GNTX_STATE_LIVE 0    /* usable */
+#define GNTX_STATE_ORPHAN 1  /* an ancestor was revoked: every use fails */
+struct gntx_entry_info {
+    uint16_t dom;         /* granter (the table it lives in) */
+    uint16_t grantee;
+    uint32_t ref;
+    uint16_t rights;
+    uint8_t type;         /* GNTX_CREATE_* */
+    uint8_t state;        /* GNTX_STATE_* */
+    uint16_t depth;       /* QUERY_TREE: 0 for the root */
+    uint16_t parent_dom;  /* indirect */
+    uint32_t parent_ref;  /* indirect */
+    uint32_t maps;        /* live mappings through this entry */
+    uint64_t offset;
+    uint64_t length;
+    uint64_t first_frame; /* direct */
+    uint32_t nr_frames;   /* direct */
+    uint32_t pad;
+};
+
+/* GNTX_OP_USAGE / GNTX_OP_SET_QUOTA. */
+struct gntx_usage {
+    uint16_t dom;          /* in */
+    uint16_t pad;
+    uint32_t entries;      /* out: live entries in dom's table */
+    uint32_t max_entries;  /* quota */
+    uint32_t maps;         /* out: mappings dom holds */
+    uint32_t max_maps;     /* quota */
+    uint32_t pad2;
+    uint64_t frames;       /* out: frames named by dom's direct entries */
+    uint64_t max_frames;   /* quota */
+    uint64_t mem_frames;   /* out: size of dom's memory in frames */
+};
+
+_Static_assert(sizeof(struct gntx_create) == 48, "gntx_create");
+_Static_assert(sizeof(struct gntx_revoke) == 16, "gntx_revoke");
+_Static_assert(sizeof(struct gntx_ptr) == 16, "gntx_ptr");
+_Static_assert(sizeof(struct gntx_copy) == 48, "gntx_copy");
+_Static_assert(sizeof(struct gntx_memset) == 32, "gntx_memset");
+_Static_assert(sizeof(struct gntx_map) == 48, "gntx_map");
+_Static_assert(sizeof(struct gntx_unmap) == 8, "gntx_unmap");
+_Static_assert(sizeof(struct gntx_query) == 16, "gntx_query");
+_Static_assert(sizeof(struct gntx_entry_info) == 56, "gntx_entry_info");
+_Static_assert(sizeof(struct gntx_usage) == 48, "gntx_usage");
+
+#endif /* GRANT_ABI_H */

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gcore.h: the hypervisor-side grant core, as its hosts (xgrantd, the Xen
+ * patches, the unit-test host) call it.
+ *
+ * The core is freestanding: it includes only <stdint.h>, <stddef.h>,
+ * <stdbool.h>, grant_abi.h and gcore_host.h, and reaches the outside world
+ * only through the gh_* functions of gcore_host.h.
+ *
+ * Concurrency: every gcore_* call takes the instance lock (gh_lock) for its
+ * whole duration; callers need no lock of their own.
+ *
+ * Argument arrays are the host's own copies: a host copies a guest's batch
+ * in ONCE, calls the core, and copies the results (status, ref, handle,
+ * query output) back.  The core never reads guest-supplied memory except
+ * through gh_frame (the granted bytes themselves).
+ */
+#ifndef GCORE_H
+#define GCORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../abi/grant_abi.h"
+
+struct gcore;
+
+/* Default per-domain quotas (GNTX_OP_SET_QUOTA changes them). */
+#define GCORE_DEFAULT_MAX_ENTRIES 4096u
+#define GCORE_DEFAULT_MAX_MAPS 1024u
+#define GCORE_DEFAULT_MAX_FRAMES (1u << 20)
+
+/* Instance. 0 or -GNTX_ENOMEM. */
+int gcore_create(struct gcore **out);
+/* Destroys every domain first.  NULL-safe. */
+void gcore_destroy(struct gcore *core);
+
+/*
+ * Domains.  `nr_frames` is the size of the domain's memory: frames
+ * [0, nr_frames) are its own.  `cookie` is handed back to the host in gh_*
+ * calls about this domain.  -GNTX_EEXIST, -GNTX_EINVAL (id above
+ * GNTX_DOMID_MAX), -GNTX_ENOMEM.
+ */
+int gcore_dom_add(struct gcore *core, gntx_domid_t id, uint64_t nr_frames,
+                  void *cookie);
+/*
+ * Removes a domain: FORCE-revokes every entry of its table (so every
+ * mapping of its memory, direct or through delegation, is torn down with
+ * gh_unmap_notify), drops every mapping it holds of others' memory, frees
+ * its table.  Entries that others delegated from its grants become orphans.
+ * Unknown id: no-op.  Never fails.
+ */
+void gcore_dom_remove(struct gcore *core, gntx_domid_t id);
+bool gcore_dom_exists(struct gcore *core, gntx_domid_t id);
+
+/*
+ * The one entry point for hypercalls: op, args (count elements of the op's
+ * struct), aux (aux_count elements: uint64_t frames or gntx_entry_info),
+ * from domain `caller`.  Returns what grant_abi.h documents for the op.
+ * The caller never has GNTX_DOMID_SELF resolved for it: the core maps
+ * GNTX_DOMID_SELF in dom fields to `caller`.
+ */
+long gcore_hypercall(struct gcore *core, gntx_domid_t caller, unsigned op,
+                     void *args, unsigned count, void *aux, uint64_t aux_count);
+
+/* Typed entry points (gcore_hypercall dispatches to these). */
+int gcore_grant_create(struct gcore *core, gntx_domid_t caller,
+                       struct gntx_create *v, unsigned n,
+                       const uint64_t *frames, uint64_t nr_frames);
+int gcore_grant_revoke(struct gcore *core, gntx_domid_t caller,
+                       struct gntx_revoke *v, unsigned n);
+int gcore_copy(struct gcore *core, gntx_domid_t caller, struct gntx_copy *v,
+               unsigned n);
+int gcore_memset(struct gcore *core, gntx_domid_t caller,
+                 struct gntx_memset *v, unsigned n);
+int gcore_map(struct gcore *core, gntx_domid_t caller, struct gntx_map *v,
+              unsigned n, uint64_t *frames, uint64_t nr_frames);
+int gcore_unmap(struct gcore *core, gntx_domid_t caller,
+                struct gntx_unmap *v, unsigned n);
+int gcore_query_table(struct gcore *core, gntx_domid_t caller,
+                      struct gntx_query *q, struct gntx_entry_info *out,
+                      uint64_t cap);
+int gcore_query_tree(struct gcore *core, gntx_domid_t caller,
+                     struct gntx_query *q, struct gntx_entry_info *out,
+                     uint64_t cap);
+int gcore_usage(struct gcore *core, gntx_domid_t caller,
+                struct gntx_usage *u);
+int gcore_set_quota(struct gcore *core, gntx_domid_t caller,
+                    const struct gntx_usage *u);
+
+#endif /* GCORE_H */

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libgrant.h: the guest library over xgrant's grant hypercalls.
+ *
+ * The model
+ * ---------
+ * A program runs in a domain.  It opens a handle (grant_open), allocates
+ * grantable memory from its domain's memory (grant_mem_alloc), and GRANTS a
+ * byte range of it to ONE other domain with rights (grant_create_direct).
+ * The grantee CONSUMES the grant by asking the hypervisor to copy bytes
+ * (grant_copy*, grant_memset), or, for whole pages granted with
+ * GRANT_R_MAP, by mapping them (grant_map).  A grantee holding
+ * GRANT_R_DELEGATE may pass a narrower window with fewer rights to a third
+ * domain (grant_create_indirect).  Teardown: the granter revokes
+ * (grant_revoke); everything delegated below dies with it at once.  A grant
+ * mapped somewhere is not revoked (-EBUSY) unless GRANT_REVOKE_FORCE is
+ * given: then every mapping is torn down before grant_revoke returns.
+ * Closing a handle unmaps its mappings and frees its memory; the grants of
+ * a domain die with the domain, not with a handle.
+ *
+ * Conventions
+ * -----------
+ * Every function returns 0 (or a count) on success and a negative errno on
+ * failure; none sets errno.  Objects come back through out-parameters.
+ * Nothing is logged unless the handle was opened with GRANT_OPEN_VERBOSE
+ * (then errors go to stderr).  A handle may be used by one thread at a
+ * time; distinct handles are independent.  After fork(), the child must not
+ * use the parent's handles (it may grant_close them) and opens its own.
+ * Local memory passed to copy, memset and create must lie in memory from
+ * grant_mem_alloc on the same handle (else -EFAULT).
+ *
+ * Transports
+ * ----------
+ * "sim" talks to xgrantd over $XGRANT_SOCK.  "xen" (real Xen, later) is
+ * chosen by XGRANT_TRANSPORT=xen.  grant_open picks by XGRANT_TRANSPORT,
+ * default "sim".
+ */
+#ifndef LIBGRANT_H
+#define LIBGRANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct grant_handle grant_handle_t;
+typedef uint16_t grant_domid_t;
+typedef uint32_t grant_ref_t;
+
+#define GRANT_DOMID_SELF ((grant_domid_t)0x7ff0u)
+
+/* Rights (the ABI's GNTX_R_*). */
+#define GRANT_R_READ 0x1u
+#define GRANT_R_WRITE 0x2u
+#define GRANT_R_MAP 0x4u
+#define GRANT_R_DELEGATE 0x8u
+
+#define GRANT_PAGE_SIZE 4096u
+
+/* ---- Handles ---------------------------------------------------------- */
+
+#define GRANT_OPEN_VERBOSE 0x1u
+/*
+ * Opens a handle to the hypervisor for the calling process's domain.
+ * -ENOENT / -ECONNREFUSED: no xgrantd at $XGRANT_SOCK; -EPERM: refused;
+ * -EPROTO: ABI mismatch; -EINVAL: unknown flag or transport.  Blocks for
+ * the hello round trip.  Starts one service thread that answers the
+ * hypervisor's unmap notices.
+ */
+int grant_open(grant_handle_t **out, unsigned flags);
+/* Unmaps, frees and closes everything of the handle.  NULL-safe. */
+void grant_close(grant_handle_t *h);
+/* This handle's domain id. */
+grant_domid_t grant_domid(const grant_handle_t *h);
+
+/* ---- Grantable memory ------------------------------------------------- */
+
+/*
+ * Allocates `nr_pages` zeroed, page-aligned, contiguous pages of the
+ * domain's memory and maps them read-write at *ptr.  -EINVAL for 0,
+ * -ENOMEM when the domain's memory has no such free run.
+ */
+int grant_mem_alloc(grant_handle_t *h, size_t nr_pages, void **ptr);
+/* Frees what grant_mem_alloc returned (the whole allocation).  -EINVAL
+ * if ptr is not such a pointer.  Grants over it stay valid until revoked:
+ * revoke first. */
+int grant_mem_free(grant_handle_t *h, void *ptr);
+/* The guest-physical byte address of ptr, or -EFAULT if outside the
+ * domain's memory. */
+int grant_gpa(const grant_handle_t *h, const void *ptr, uint64_t *gpa);
+
+/* ---- Creating and revoking grants ------------------------------------- */
+
+/*
+ * Grants `grantee` access to [ptr, ptr+len) of this domain's memory (from
+ * grant_mem_alloc), with `rights` (GRANT_R_*).  Any byte offset and length;
+ * the range may span pages.  *ref receives the reference.  Errors as
+ * grant_abi.h's GNTX_OP_CREATE: -EINVAL, -EFAULT, -ENOSPC (quota),
+ * -ESRCH (no such grantee).
+ */
+int grant_create_direct(grant_handle_t *h, grant_domid_t grantee,
+                        unsigned rights, const void *ptr, uint64_t len,
+                        grant_ref_t *ref);
+/*
+ * Delegates: grants `grantee` the window [offset, offset+len) of the grant
+ * (granter, parent) that this domain holds with GRANT_R_DELEGATE, with
+ * `rights` a subset of the parent's.  -EPERM (not the parent's grantee, no
+ * DELEGATE, rights not a subset), -ERANGE (window outside the parent's),
+ * -ESTALE/-ENOENT (parent dead), -ELOOP (deeper than 8), -ENOSPC.
+ */
+int grant_create_indirect(grant_handle_t *h, grant_domid_t grantee,
+                          unsigned rights, grant_domid_t granter,
+                          grant_ref_t parent, uint64_t offset, uint64_t len,
+                          grant_ref_t *ref);
+
+/* A batch element for grant_create_batch. */
+struct grant_create_req {
+    int indirect;             /* 0: direct (ptr, len); 1: indirect */
+    grant_domid_t grantee;
+    unsigned rights;
+    const void *ptr;          /* direct */
+    grant_domid_t granter;    /* indirect: the parent's granter */
+    grant_ref_t parent;       /* indirect */
+    uint64_t offset;          /* indirect: in the parent's window */
+    uint64_t len;
+    grant_ref_t ref;          /* out */
+    int status;               /* out: 0, -errno, or -ECANCELED */
+};
+/* All-or-nothing: 0 and every ref set, or the first error and nothing
+ * created (statuses say which element failed). */
+int grant_create_batch(grant_handle_t *h, struct grant_create_req *reqs,
+                       unsigned n);
+
+#define GRANT_REVOKE_FORCE 0x1u
+/*
+ * Revokes grant `ref` of this domain's own table; every grant delegated
+ * below it fails from now on (-ESTALE).  -EBUSY if it (or a descendant) is
+ * mapped and GRANT_REVOKE_FORCE is not set; with it, every such mapping is
+ * torn down before this returns (blocks up to about 2 s for an unresponsive
+ * mapper, which is then destroyed).  -ESTALE/-ENOENT for a dead ref.
+ */
+int grant_revoke(grant_handle_t *h, grant_ref_t ref, unsigned flags);
+
+/* ---- Copy and memset -------------------------------------------------- */
+
+/* One end of a copy: a grant held by this domain, or local memory. */
+struct grant_ptr {
+    int local;                /* 1: ptr into this handle's memory */
+    const void *ptr;          /* local */
+    grant_domid_t granter;    /* grant */
+    grant_ref_t ref;          /* grant */
+    uint64_t offset;          /* grant: byte offset in its window */
+};
+struct grant_copy_seg {
+    struct grant_ptr src, dst;
+    uint64_t len;
+    int status;               /* out: 0 or -errno (the segment copied nothing) */
+};
+/* Vectored copy, per segment; returns the number of segments that
+ * succeeded (== n when all did) or a negative errno for the whole call.
+ * Any n: the library splits into hypercall batches. */
+int grant_copy(grant_handle_t *h, struct grant_copy_seg *segs, unsigned n);
+/* Shorthands for one segment; 0 or -errno. */
+int grant_copy_from(grant_handle_t *h, void *dst, grant_domid_t granter,
+                    grant_ref_t ref, uint64_t offset, uint64_t len);
+int grant_copy_to(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
+                  uint64_t offset, const void *src, uint64_t len);
+int grant_memset(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
+                 uint64_t offset, int value, uint64_t len);
+
+/* ---- Mapping ---------------------------------------------------------- */
+
+#define GRANT_MAP_RDONLY 0x1u
+/*
+ * Maps the whole pages [offset, offset+len) of grant (granter, ref), which
+ * must carry GRANT_R_MAP (and GRANT_R_WRITE unless GRANT_MAP_RDONLY), at
+ * *addr.  -EINVAL if offset/len are not page multiples or the window does
+ * not start on a page boundary (such grants are copy-only); -ENOSPC at the
+ * map quota.  If the granter force-revokes, the pages are replaced by
+ * inaccessible ones: an access then faults (SIGSEGV).
+ */
+int grant_map(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
+              uint64_t offset, uint64_t len, unsigned flags, void **addr);
+/* Unmaps what grant_map returned.  -EINVAL if addr is not such a mapping. */
+int grant_unmap(grant_handle_t *h, void *addr);
+
+/* ---- Event channels --------------------------------------------------- */
+
+/* Allocates a port that `remote` may bind to; *port receives it. */
+int grant_evtchn_alloc_unbound(grant_handle_t *h, grant_domid_t remote,
+                               uint32_t *port);
+/* Binds a local port to (remote, remote_port); *port receives it. */
+int grant_evtchn_bind(grant_handle_t *h, grant_domid_t remote,
+                      uint32_t remote_port, uint32_t *port);
+/* Signals the peer of `port`.  -ENOTCONN if unbound. */
+int grant_evtchn_notify(grant_handle_t *h, uint32_t port);
+/* A file descriptor that polls readable when `port` has been signalled;
+ * owned by the handle.  -EINVAL for an unknown port. */
+int grant_evtchn_fd(grant_handle_t *h, uint32_t port);
+/* Waits up to timeout_ms (-1: forever) for a signal on `port` and consumes
+ * all pending ones: returns how many, 0 on timeout. */
+int grant_evtchn_wait(grant_handle_t *h, uint32_t port, int timeout_ms);
+int grant_evtchn_close(grant_handle_t *h, uint32_t port);
+
+/* ---- Inspection ------------------------------------------------------- */
+
+/* The ABI's struct gntx_entry_info, field for field. */
+struct grant_entry_info {
+    grant_domid_t dom;        /* granter */
+    grant_domid_t grantee;
+    grant_ref_t ref;
+    unsigned rights;
+    int indirect;
+    int orphan;               /* an ancestor was revoked */
+    unsigned depth;           /* tree: 0 at the root */
+    grant_domid_t parent_dom;
+    grant_ref_t parent_ref;
+    unsigned maps;
+    uint64_t offset, length;
+    uint64_t first_frame;
+    unsigned nr_frames;
+};
+/* Fills up to `cap` entries of dom's table (its own, or any for the
+ * control domain); returns how many there are in all (may exceed cap). */
+int grant_query_table(grant_handle_t *h, grant_domid_t dom,
+                      struct grant_entry_info *out, unsigned cap);
+/* The delegation tree below (dom, ref), root first, depth-first; returns
+ * the number of nodes (may exceed cap). */
+int grant_query_tree(grant_handle_t *h, grant_domid_t dom, grant_ref_t ref,
+                     struct grant_entry_info *out, unsigned cap);
+
+struct grant_usage {
+    unsigned entries, max_entries;
+    unsigned maps, max_maps;
+    uint64_t frames, max_frames;
+    uint64_t mem_frames;
+};
+int grant_usage(grant_handle_t *h, grant_domid_t dom, struct grant_usage *u);
+
+/* A static string naming a negative errno from this library ("ESTALE"). */
+const char *grant_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBGRANT_H */

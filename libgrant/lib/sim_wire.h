@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim_wire.h: the wire protocol between libgrant's sim transport and
+ * xgrantd, the embedded hypervisor.  Private to this project (libgrant/lib
+ * and tools/xgrantd include it); guests use libgrant.h.
+ *
+ * Connection: a Unix SOCK_STREAM socket at $XGRANT_SOCK (default
+ * $XDG_RUNTIME_DIR/xgrant/xgrantd.sock, or /run/xgrant/xgrantd.sock as root,
+ * or /tmp/xgrant-$UID/xgrantd.sock).  The daemon takes the caller's domain
+ * from SO_PEERCRED: a process it spawned as a domain, or any descendant of
+ * one, is that domain; any other process of the daemon's uid (or root) is
+ * the control domain 0; anyone else is refused.  Nothing a client sends
+ * names its own domain.
+ *
+ * Framing: every message, both ways, is a struct xgw_msg followed by `len`
+ * payload bytes.  Requests are answered in order, one response each, with
+ * the same seq; a request may be answered late (DOMAIN_WAIT, REVOKE with
+ * FORCE that waits for unmap acks) but the connection handles one request
+ * at a time.  File descriptors ride as SCM_RIGHTS on the first byte of the
+ * response header; `nfds` says how many.
+ *
+ * Hypercall ops (op < XGW_OP_SIM_BASE) carry grant_abi.h's GNTX_OP_* with
+ *   request payload:  args (count * element size), then aux INPUT
+ *                     (aux_count elements) for ops whose aux is input
+ *                     (CREATE's frames); for ops whose aux is output (MAP,
+ *                     QUERY_*), aux_count is the capacity and no aux is sent.
+ *   response payload: args (updated statuses/outputs), then aux OUTPUT
+ *                     (aux_count elements actually written, for MAP: the
+ *                     whole capacity) ; ret = the hypercall's return value.
+ *   GNTX_OP_MAP additionally returns one fd per element with status 0, in
+ *   element order: a memfd of root_dom's memory, opened read-only for
+ *   GNTX_MAP_RDONLY maps; the frames in aux are page offsets in it.  At most
+ *   XGW_MAX_MAP_BATCH elements per MAP call.
+ *
+ * Limits: len <= XGW_MAX_PAYLOAD; a bigger or malformed message gets an
+ * error response (-EINVAL / -E2BIG) when its framing can still be followed,
+ * else the connection is closed.  Other clients are never affected.
+ */
+#ifndef SIM_WIRE_H
+#define SIM_WIRE_H
+
+#include <stdint.h>
+
+#include "../abi/grant_abi.h"
+
+#define XGW_MAGIC 0x78677731u /* "xgw1" */
+#define XGW_MAX_PAYLOAD (8u << 20)
+#define XGW_MAX_MAP_BATCH 64u
+#define XGW_NAME_MAX 32u
+#define XGW_SOCK_ENV "XGRANT_SOCK"
+#define XGW_DOMID_ENV "XGRANT_DOMID" /* informational, set for spawned domains */
+
+struct xgw_msg {
+    uint32_t magic;     /* XGW_MAGIC */
+    uint32_t op;        /* GNTX_OP_* or XGW_OP_* */
+    uint32_t seq;       /* echoed */
+    uint32_t count;     /* elements in args */
+    uint64_t aux_count; /* elements in aux (see above) */
+    int64_t ret;        /* response: return value (>= 0 or -errno) */
+    uint32_t len;       /* payload bytes that follow */
+    uint32_t nfds;      /* response: fds attached */
+};
+_Static_assert(sizeof(struct xgw_msg) == 40, "xgw_msg");
+
+enum xgw_op {
+    XGW_OP_SIM_BASE = 0x100,
+
+    /* First request on every connection.  req: xgw_hello_req; rep:
+     * xgw_hello_rep + fds [memfd of own memory (read-write), notice socket]. */
+    XGW_OP_HELLO = 0x100,
+
+    /* Guest memory.  req: xgw_mem; rep: xgw_mem (first_gfn set).  Frames are
+     * handed out contiguous, first fit; ENOMEM when no run is free.  They
+     * belong to the connection that allocated them and go back on MEM_FREE
+     * or when it closes (a domain's memory as a whole lives as long as the
+     * domain). */
+    XGW_OP_MEM_ALLOC = 0x101,
+    XGW_OP_MEM_FREE = 0x102,
+
+    /* Event channels, Xen's semantics.  req/rep: xgw_evtchn.  ALLOC_UNBOUND
+     * and BIND_INTERDOMAIN return the local port's eventfd (1 fd): it becomes
+     * readable when the peer sends.  SEND on an unbound or closed port:
+     * -ENOTCONN; CLOSE makes the peer's port unbound again. */
+    XGW_OP_EVTCHN_ALLOC_UNBOUND = 0x110,
+    XGW_OP_EVTCHN_BIND_INTERDOMAIN = 0x111,
+    XGW_OP_EVTCHN_SEND = 0x112,
+    XGW_OP_EVTCHN_CLOSE = 0x113,
+
+    /* Domain control (control domain only, else -EPERM).
+     * DOMAIN_CREATE: req xgw_domain_create + argv as NUL-separated strings
+     *   (argc of them) + fds [stdin, stdout, stderr] (nfds in the request is
+     *   3 or 0; 0 means /dev/null); rep xgw_domain_info of the new domain.
+     * DOMAIN_DESTROY: req xgw_domid; the process is killed and every grant
+     *   and mapping of the domain is gone when the reply comes.
+     * DOMAIN_LIST: rep aux = xgw_domain_info[] (aux_count in the request is
+     *   the capacity), ret = number of domains (all of them, even when more
+     *   than the capacity).
+     * DOMAIN_WAIT: req xgw_domid; answered when the domain is gone, ret =
+     *   its wait status (as waitpid's), or -ESRCH.
+     * SHUTDOWN: destroy every domain, answer, then exit. */
+    XGW_OP_DOMAIN_CREATE = 0x120,
+    XGW_OP_DOMAIN_DESTROY = 0x121,
+    XGW_OP_DOMAIN_LIST = 0x122,
+    XGW_OP_DOMAIN_WAIT = 0x123,
+    XGW_OP_SHUTDOWN = 0x124,
+
+    /* Notice socket (daemon -> library service thread), same framing:
+     * XGW_NOTICE_UNMAP: count = 1, payload xgw_notice: the mapping is being
+     *   force-revoked; the library MUST make the pages unreachable (replace
+     *   them with an inaccessible or scratch mapping) and then answer on the
+     *   same socket with an XGW_NOTICE_UNMAP_ACK message carrying the same
+     *   xgw_notice.  A mapper that does not ack within XGW_UNMAP_TIMEOUT_MS
+     *   is destroyed (domain) or disconnected and killed (control-domain
+     *   process): the revoker's guarantee wins. */
+    XGW_NOTICE_UNMAP = 0x140,
+    XGW_NOTICE_UNMAP_ACK = 0x141,
+};
+
+#define XGW_UNMAP_TIMEOUT_MS 2000
+
+struct xgw_hello_req {
+    uint32_t abi_version; /* GNTX_ABI_VERSION */
+    uint32_t flags;       /* 0 */
+};
+struct xgw_hello_rep {
+    uint16_t domid;
+    uint16_t pad;
+    uint32_t abi_version;
+    uint64_t mem_frames;  /* the memfd is mem_frames * GNTX_PAGE_SIZE bytes */
+};
+
+struct xgw_mem {
+    uint64_t first_gfn;   /* out on ALLOC, in on FREE */
+    uint64_t nr_frames;
+};
+
+struct xgw_evtchn {
+    uint16_t remote_dom;  /* ALLOC_UNBOUND, BIND_INTERDOMAIN */
+    uint16_t pad;
+    uint32_t remote_port; /* BIND_INTERDOMAIN */
+    uint32_t port;        /* out on ALLOC/BIND; in on SEND/CLOSE */
+    uint32_t pad2;
+};
+
+struct xgw_domid {
+    uint16_t domid;
+    uint16_t pad[3];
+};
+
+struct xgw_domain_create {
+    char name[XGW_NAME_MAX];  /* NUL-terminated, [A-Za-z0-9_.-], unique */
+    uint64_t memory_bytes;    /* page multiple, >= 1 page */
+    uint32_t argc;            /* >= 1 */
+    uint32_t max_entries;     /* 0: default quota */
+    uint32_t max_maps;        /* 0: default */
+    uint32_t pad;
+    uint64_t max_frames;      /* 0: default */
+};
+
+#define XGW_DOM_RUNNING 0
+#define XGW_DOM_DYING 1
+struct xgw_domain_info {
+    char name[XGW_NAME_MAX];
+    uint16_t domid;
+    uint16_t state;           /* XGW_DOM_* */
+    int32_t pid;              /* 0 for the control domain */
+    uint64_t mem_frames;
+    struct gntx_usage usage;
+};
+
+struct xgw_notice {
+    uint32_t handle;          /* the mapping (GNTX_OP_MAP's handle) */
+    uint16_t owner;           /* whose memory it maps */
+    uint16_t pad;
+};
+
+_Static_assert(sizeof(struct xgw_hello_req) == 8, "xgw_hello_req");
+_Static_assert(sizeof(struct xgw_hello_rep) == 16, "xgw_hello_rep");
+_Static_assert(sizeof(struct xgw_mem) == 16, "xgw_mem");
+_Static_assert(sizeof(struct xgw_evtchn) == 16, "xgw_evtchn");
+_Static_assert(sizeof(struct xgw_domid) == 8, "xgw_domid");
+_Static_assert(sizeof(struct xgw_domain_create) == 64, "xgw_domain_create");
+_Static_assert(sizeof(struct xgw_domain_info) == 96, "xgw_domain_info");
+_Static_assert(sizeof(struct xgw_notice) == 8, "xgw_notice");
+
+#endif /* SIM_WIRE_H */

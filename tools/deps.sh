@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs every Debian package xgrant builds, tests and benchmarks with.
+# Idempotent: a no-op (no apt call) when everything is present.
+set -euo pipefail
+pkgs=(build-essential pkg-config libcmocka-dev libxen-dev xenstore-utils)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "deps: all present (${pkgs[*]})"
+    exit 0
+fi
+echo "deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
