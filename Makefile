@@ -3,6 +3,7 @@
 #   make                 build everything into build/
 #   make deps            install the Debian packages the project needs
 #   make test            build, then run every test (last line: N passed, N failed)
+#   make demo            the main job: domains grant, delegate, copy, revoke
 #   make bench           benchmarks, printing ratios against peers
 #   make core-freestanding   prove libgrant/core needs no libc
 #   SANITIZE=1           build with ASan + UBSan (separate build dir)
@@ -41,9 +42,10 @@ include tools/common/module.mk
 include libgrant/lib/module.mk
 include tools/xgrantd/module.mk
 include tools/xgrant/module.mk
+include tools/xgrant-guest/module.mk
 include tests/module.mk
 
-.PHONY: all deps test bench clean core-freestanding format check-format
+.PHONY: all deps test bench demo clean core-freestanding format check-format
 all: $(ALL)
 
 deps:
@@ -51,6 +53,9 @@ deps:
 
 test: all $(TESTS)
 	@B=$(B) ./tests/run-tests.sh
+
+demo: all
+	@B=$(B) ./tools/demo.sh
 
 bench: all $(BENCH)
 	@B=$(B) ./tests/bench/run-bench.sh

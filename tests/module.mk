@@ -24,8 +24,8 @@ BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
 BENCH += $(BENCH_BIN)
 
-$(B)/tests/bench/%: $(B)/obj/tests/bench/%.o $(TESTHOST_OBJ) $(CORE_OBJ) $(LIBGRANT) $(B)/lib/libgrant.so
+$(B)/tests/bench/%: $(B)/obj/tests/bench/%.o $(TESTHOST_OBJ) $(CORE_OBJ) $(ITEST_COMMON_OBJ) $(LIBGRANT) $(B)/lib/libgrant.so
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(TESTHOST_OBJ) $(CORE_OBJ) $(LINK_LIBGRANT) -lpthread -lm
+	$(CC) $(LDFLAGS) -o $@ $< $(TESTHOST_OBJ) $(CORE_OBJ) $(ITEST_COMMON_OBJ) $(LINK_LIBGRANT) -lpthread -lm
 
 .SECONDARY:

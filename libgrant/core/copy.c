@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * copy.c: GNTX_OP_COPY and GNTX_OP_MEMSET, the always-safe byte path.
+ *
+ * Per element, every end is validated first (a grant end through
+ * gc_resolve, a local end against the caller's memory), so a failing
+ * element copies nothing.  Then the bytes move in chunks that never cross a
+ * page boundary of either side, each page reached through gh_frame.
+ */
+#include "private.h"
+
+/* Bytes of a domain's memory, saturated. */
+static uint64_t mem_bytes(const struct gc_dom *d)
+{
+    if (d->nr_frames > (UINT64_MAX >> GNTX_PAGE_SHIFT))
+        return UINT64_MAX;
+    return d->nr_frames << GNTX_PAGE_SHIFT;
+}
+
+/* Validates one end of a transfer and says where its bytes are. */
+static int end_resolve(struct gcore *c, struct gc_dom *d,
+                       const struct gntx_ptr *p, uint64_t len, unsigned need,
+                       struct gc_span *sp)
+{
+    struct gc_res res;
+    int rc;
+
+    switch (p->kind) {
+    case GNTX_PTR_LOCAL:
+        rc = gc_window(p->addr, len, mem_bytes(d));
+        if (rc)
+            return rc == -GNTX_ERANGE ? -GNTX_EFAULT : rc;
+        sp->cookie = d->cookie;
+        sp->frames = NULL;
+        sp->pos = p->addr;
+        return 0;
+    case GNTX_PTR_GRANT:
+        rc = gc_resolve(c, d, gc_domid(d->id, p->dom), p->ref, p->addr, len,
+                        need, &res);
+        if (rc)
+            return rc;
+        sp->cookie = res.root->cookie;
+        sp->frames = gc_entry_frames(res.direct);
+        sp->pos = res.start;
+        return 0;
+    default:
+        return -GNTX_EINVAL;
+    }
+}
+
+static uint64_t span_gfn(const struct gc_span *sp)
+{
+    uint64_t page = sp->pos >> GNTX_PAGE_SHIFT;
+
+    return sp->frames ? sp->frames[page] : page;
+}
+
+static uint64_t page_left(uint64_t pos)
+{
+    return GNTX_PAGE_SIZE - (pos & GC_PAGE_MASK);
+}
+
+static int copy_spans(struct gc_span *src, struct gc_span *dst, uint64_t len)
+{
+    while (len) {
+        uint64_t n = len;
+        char *s, *t;
+
+        if (n > page_left(src->pos))
+            n = page_left(src->pos);
+        if (n > page_left(dst->pos))
+            n = page_left(dst->pos);
+        s = gh_frame(src->cookie, span_gfn(src), 0);
+        if (!s)
+            return -GNTX_EFAULT;
+        t = gh_frame(dst->cookie, span_gfn(dst), 1);
+        if (!t) {
+            gh_frame_put(src->cookie, s);
+            return -GNTX_EFAULT;
+        }
+        gh_memcpy(t + (dst->pos & GC_PAGE_MASK), s + (src->pos & GC_PAGE_MASK),
+                  (size_t)n);
+        gh_frame_put(dst->cookie, t);
+        gh_frame_put(src->cookie, s);
+        src->pos += n;
+        dst->pos += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static int set_span(struct gc_span *dst, uint64_t len, uint8_t value)
+{
+    while (len) {
+        uint64_t n = len < page_left(dst->pos) ? len : page_left(dst->pos);
+        char *t = gh_frame(dst->cookie, span_gfn(dst), 1);
+
+        if (!t)
+            return -GNTX_EFAULT;
+        gh_memset(t + (dst->pos & GC_PAGE_MASK), value, (size_t)n);
+        gh_frame_put(dst->cookie, t);
+        dst->pos += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static bool kind_ok(uint8_t kind)
+{
+    return kind == GNTX_PTR_LOCAL || kind == GNTX_PTR_GRANT;
+}
+
+static int copy_one(struct gcore *c, struct gc_dom *d,
+                    const struct gntx_copy *v)
+{
+    struct gc_span src, dst;
+    int rc;
+
+    if (!kind_ok(v->src.kind) || !kind_ok(v->dst.kind))
+        return -GNTX_EINVAL;
+    if (!v->len)
+        return 0;
+    rc = end_resolve(c, d, &v->src, v->len, GNTX_R_READ, &src);
+    if (!rc)
+        rc = end_resolve(c, d, &v->dst, v->len, GNTX_R_WRITE, &dst);
+    if (!rc)
+        rc = copy_spans(&src, &dst, v->len);
+    return rc;
+}
+
+static int memset_one(struct gcore *c, struct gc_dom *d,
+                      const struct gntx_memset *v)
+{
+    struct gc_span dst;
+    int rc;
+
+    if (!kind_ok(v->dst.kind))
+        return -GNTX_EINVAL;
+    if (!v->len)
+        return 0;
+    rc = end_resolve(c, d, &v->dst, v->len, GNTX_R_WRITE, &dst);
+    if (!rc)
+        rc = set_span(&dst, v->len, v->value);
+    return rc;
+}
+
+int gcore_copy(struct gcore *c, gntx_domid_t caller, struct gntx_copy *v,
+               unsigned n)
+{
+    struct gc_dom *d;
+    int ok = 0;
+
+    if (n && !v)
+        return -GNTX_EINVAL;
+    gh_lock(c);
+    d = gc_dom_get(c, caller);
+    for (unsigned i = 0; i < n; i++) {
+        v[i].status = d ? copy_one(c, d, &v[i]) : -GNTX_ESRCH;
+        ok += v[i].status == 0;
+    }
+    gh_unlock(c);
+    return ok;
+}
+
+int gcore_memset(struct gcore *c, gntx_domid_t caller, struct gntx_memset *v,
+                 unsigned n)
+{
+    struct gc_dom *d;
+    int ok = 0;
+
+    if (n && !v)
+        return -GNTX_EINVAL;
+    gh_lock(c);
+    d = gc_dom_get(c, caller);
+    for (unsigned i = 0; i < n; i++) {
+        v[i].status = d ? memset_one(c, d, &v[i]) : -GNTX_ESRCH;
+        ok += v[i].status == 0;
+    }
+    gh_unlock(c);
+    return ok;
+}

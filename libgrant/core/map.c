@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * map.c: GNTX_OP_MAP / GNTX_OP_UNMAP and the bookkeeping FORCE revoke and
+ * domain removal need.
+ *
+ * A mapping lives in its MAPPER's map table and names the chain it went
+ * through as (domain, slot index) hops.  Every entry of that chain counts
+ * it in `maps`, so an entry with maps > 0 is busy: it cannot be revoked
+ * without FORCE, and while it is live its hops stay valid.
+ */
+#include "private.h"
+
+static bool map_uses(const struct gc_map *m, gntx_domid_t dom, uint32_t idx)
+{
+    for (unsigned h = 0; h < m->nhops; h++)
+        if (m->hop_dom[h] == dom && m->hop_idx[h] == idx)
+            return true;
+    return false;
+}
+
+/* Drops mapping `idx` of `mapper`, notifying the host when asked. */
+void gc_map_drop(struct gcore *c, struct gc_dom *mapper, uint32_t idx,
+                 bool notify)
+{
+    struct gc_map *m = gc_map_at(mapper, idx);
+    uint32_t handle = gc_pool_name(&mapper->maps, idx);
+    uint16_t root = m->root_dom;
+
+    for (unsigned h = 0; h < m->nhops; h++) {
+        struct gc_dom *d = gc_dom_get(c, m->hop_dom[h]);
+        struct gc_entry *e = d ? gc_entry_at(d, m->hop_idx[h]) : NULL;
+
+        if (e && e->maps)
+            e->maps--;
+    }
+    m->nhops = 0;
+    gc_pool_free(&mapper->maps, idx);
+    if (notify)
+        gh_unmap_notify(mapper->cookie, root, handle);
+}
+
+/* FORCE: drops (and notifies) every mapping through entry idx of owner. */
+void gc_map_drop_entry(struct gcore *c, struct gc_dom *owner, uint32_t idx)
+{
+    struct gc_entry *e = gc_entry_at(owner, idx);
+
+    for (struct gc_dom *md = c->list; md && e->maps; md = md->next) {
+        for (uint32_t i = 0; i < md->maps.cap && e->maps; i++) {
+            struct gc_map *m = gc_map_at(md, i);
+
+            if (m->s.live && map_uses(m, owner->id, idx))
+                gc_map_drop(c, md, i, true);
+        }
+    }
+    e->maps = 0;
+}
+
+/* Argument checks that need no lookup. */
+static int map_args(const struct gntx_map *v, uint64_t nr_aux)
+{
+    uint64_t end;
+
+    if (v->flags & ~GNTX_MAP_RDONLY)
+        return -GNTX_EINVAL;
+    if (!v->length || ((v->offset | v->length) & GC_PAGE_MASK))
+        return -GNTX_EINVAL;
+    if (__builtin_add_overflow(v->frame_idx, v->length >> GNTX_PAGE_SHIFT,
+                               &end) ||
+        end > nr_aux)
+        return -GNTX_EINVAL;
+    return 0;
+}
+
+static void map_record(struct gcore *c, struct gc_map *m,
+                       const struct gc_res *res, uint64_t npages)
+{
+    m->nhops = (uint8_t)res->nhops;
+    m->root_dom = res->root->id;
+    m->first = res->start >> GNTX_PAGE_SHIFT;
+    m->npages = npages;
+    for (unsigned h = 0; h < res->nhops; h++) {
+        struct gc_dom *d = c->doms[res->hop_dom[h]];
+
+        m->hop_dom[h] = res->hop_dom[h];
+        m->hop_idx[h] = res->hop_idx[h];
+        gc_entry_at(d, res->hop_idx[h])->maps++;
+    }
+}
+
+static int map_one(struct gcore *c, struct gc_dom *d, struct gntx_map *v,
+                   uint64_t *frames, uint64_t nr_aux)
+{
+    unsigned need = GNTX_R_MAP | GNTX_R_READ;
+    uint64_t npages = v->length >> GNTX_PAGE_SHIFT;
+    struct gc_res res;
+    uint32_t idx;
+    int rc;
+
+    rc = map_args(v, nr_aux);
+    if (rc)
+        return rc;
+    if (!(v->flags & GNTX_MAP_RDONLY))
+        need |= GNTX_R_WRITE;
+    rc = gc_resolve(c, d, gc_domid(d->id, v->dom), v->ref, v->offset, v->length,
+                    need, &res);
+    if (rc)
+        return rc;
+    if (res.start & GC_PAGE_MASK)
+        return -GNTX_EINVAL;
+    rc = gc_pool_alloc(&d->maps, d->max_maps, &idx);
+    if (rc)
+        return rc;
+    map_record(c, gc_map_at(d, idx), &res, npages);
+    gh_memcpy(&frames[v->frame_idx],
+              gc_entry_frames(res.direct) + (res.start >> GNTX_PAGE_SHIFT),
+              (size_t)npages * sizeof(*frames));
+    v->handle = gc_pool_name(&d->maps, idx);
+    v->root_dom = res.root->id;
+    return 0;
+}
+
+int gcore_map(struct gcore *c, gntx_domid_t caller, struct gntx_map *v,
+              unsigned n, uint64_t *frames, uint64_t nr_frames)
+{
+    struct gc_dom *d;
+    int ok = 0;
+
+    if (n && !v)
+        return -GNTX_EINVAL;
+    if (!frames)
+        nr_frames = 0;
+    gh_lock(c);
+    d = gc_dom_get(c, caller);
+    for (unsigned i = 0; i < n; i++) {
+        v[i].handle = 0;
+        v[i].root_dom = GNTX_DOMID_INVALID;
+        v[i].status = d ? map_one(c, d, &v[i], frames, nr_frames) : -GNTX_ESRCH;
+        ok += v[i].status == 0;
+    }
+    gh_unlock(c);
+    return ok;
+}
+
+int gcore_unmap(struct gcore *c, gntx_domid_t caller, struct gntx_unmap *v,
+                unsigned n)
+{
+    struct gc_dom *d;
+    uint32_t idx;
+    int ok = 0;
+
+    if (n && !v)
+        return -GNTX_EINVAL;
+    gh_lock(c);
+    d = gc_dom_get(c, caller);
+    for (unsigned i = 0; i < n; i++) {
+        int rc = d ? gc_pool_find(&d->maps, v[i].handle, &idx) : -GNTX_ESRCH;
+
+        if (!rc)
+            gc_map_drop(c, d, idx, false);
+        v[i].status = rc;
+        ok += rc == 0;
+    }
+    gh_unlock(c);
+    return ok;
+}

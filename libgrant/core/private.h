@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * private.h: internals of the grant core, shared by the core sources only.
+ *
+ * Freestanding: nothing here may pull in a libc header.
+ *
+ * Data layout
+ * -----------
+ * struct gcore holds a pointer array indexed by domain id (O(1) lookup) and
+ * a list of live domains for the rare whole-instance scans (FORCE revoke,
+ * QUERY_TREE).  Each domain owns two slot pools: its grant table (struct
+ * gc_entry) and its map table (struct gc_map, the mappings it holds).
+ *
+ * A slot pool hands out (generation << 18 | index) names.  A slot's `gen` is
+ * the generation of its live object, or when free the generation its next
+ * object will get; freeing bumps it, and a slot whose generation would pass
+ * GNTX_REF_GEN_MAX is retired for good.  Free slots form a FIFO queue, so a
+ * slot is reused as late as possible and generations wear evenly.
+ *
+ * Each domain also has an incarnation number, unique in the instance.
+ * Entries remember the incarnation of their grantee and (indirect) of their
+ * parent's domain, so a domain id that is removed and added again never
+ * revives grants or delegations of its previous life.
+ */
+#ifndef GCORE_PRIVATE_H
+#define GCORE_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "grant_abi.h"
+#include "gcore.h"
+#include "gcore_host.h"
+
+#define GC_NIL           0xffffffffu
+#define GC_POOL_INIT     64u /* first capacity of a pool */
+#define GC_INLINE_FRAMES 2u  /* frames stored inside an entry */
+#define GC_PAGE_MASK     ((uint64_t)GNTX_PAGE_SIZE - 1)
+
+/* Header every pooled object starts with. */
+struct gc_slot {
+    uint32_t gen;  /* see above */
+    uint32_t next; /* free queue link */
+    uint8_t live;
+};
+
+struct gc_pool {
+    void *base; /* cap objects of esz bytes */
+    size_t esz;
+    uint32_t cap;
+    uint32_t live;    /* objects in use */
+    uint32_t retired; /* slots never to be reused */
+    uint32_t head;    /* free queue: pop at head, push at tail */
+    uint32_t tail;
+};
+
+/* A grant table entry. */
+struct gc_entry {
+    struct gc_slot s;
+    uint8_t type; /* GNTX_CREATE_* */
+    uint16_t grantee;
+    uint16_t rights;
+    uint16_t parent_dom;  /* indirect */
+    uint32_t grantee_inc; /* the grantee's incarnation */
+    uint32_t parent_ref;  /* indirect */
+    uint32_t parent_inc;  /* indirect: incarnation of parent_dom */
+    uint32_t nr_frames;   /* direct */
+    uint32_t maps;        /* mappings whose chain includes this entry */
+    uint64_t offset;      /* direct: into the first frame; indirect: window */
+    uint64_t length;
+    union {
+        uint64_t inl[GC_INLINE_FRAMES]; /* nr_frames <= GC_INLINE_FRAMES */
+        uint64_t *ext;                  /* gh_zalloc'd otherwise */
+    } fr;
+};
+
+/* A mapping, in its mapper's map table. */
+struct gc_map {
+    struct gc_slot s;
+    uint8_t nhops;
+    uint16_t root_dom;
+    uint16_t hop_dom[GNTX_MAX_DEPTH]; /* the chain, entry used first */
+    uint32_t hop_idx[GNTX_MAX_DEPTH];
+    uint64_t first; /* first page's position in the root entry's frames */
+    uint64_t npages;
+};
+
+struct gc_dom {
+    struct gc_dom *next; /* list of live domains */
+    void *cookie;
+    uint64_t nr_frames;
+    uint64_t frames_used; /* sum of nr_frames of its direct entries */
+    uint64_t max_frames;
+    uint32_t max_entries;
+    uint32_t max_maps;
+    uint32_t inc; /* incarnation */
+    gntx_domid_t id;
+    struct gc_pool table; /* struct gc_entry */
+    struct gc_pool maps;  /* struct gc_map */
+};
+
+struct gcore {
+    struct gc_dom **doms; /* GNTX_DOMID_MAX + 1 slots */
+    struct gc_dom *list;
+    uint32_t next_inc;
+};
+
+/* The result of walking a chain for one use. */
+struct gc_res {
+    struct gc_dom *root;           /* owner of the frames */
+    const struct gc_entry *direct; /* the chain's direct entry */
+    struct gc_entry *top;          /* the entry the caller named */
+    uint64_t start;                /* byte position in direct's frame list */
+    unsigned nhops;                /* entries in the chain */
+    uint16_t hop_dom[GNTX_MAX_DEPTH];
+    uint32_t hop_idx[GNTX_MAX_DEPTH];
+};
+
+/* One end of a copy: bytes at `pos` of a frame list (NULL: identity). */
+struct gc_span {
+    void *cookie;
+    const uint64_t *frames;
+    uint64_t pos;
+};
+
+static inline void *gc_pool_at(const struct gc_pool *p, uint32_t idx)
+{
+    return (char *)p->base + (size_t)idx * p->esz;
+}
+
+static inline struct gc_entry *gc_entry_at(const struct gc_dom *d, uint32_t idx)
+{
+    return gc_pool_at(&d->table, idx);
+}
+
+static inline struct gc_map *gc_map_at(const struct gc_dom *d, uint32_t idx)
+{
+    return gc_pool_at(&d->maps, idx);
+}
+
+static inline const uint64_t *gc_entry_frames(const struct gc_entry *e)
+{
+    return e->nr_frames <= GC_INLINE_FRAMES ? e->fr.inl : e->fr.ext;
+}
+
+/* GNTX_DOMID_SELF names the caller. */
+static inline gntx_domid_t gc_domid(gntx_domid_t caller, gntx_domid_t id)
+{
+    return id == GNTX_DOMID_SELF ? caller : id;
+}
+
+static inline struct gc_dom *gc_dom_get(const struct gcore *c, uint32_t id)
+{
+    return id <= GNTX_DOMID_MAX ? c->doms[id] : NULL;
+}
+
+/* table.c: slot pools */
+void gc_pool_init(struct gc_pool *p, size_t esz);
+void gc_pool_fini(struct gc_pool *p);
+int gc_pool_alloc(struct gc_pool *p, uint32_t max_live, uint32_t *idx);
+void gc_pool_unalloc(struct gc_pool *p, uint32_t idx);
+void gc_pool_free(struct gc_pool *p, uint32_t idx);
+int gc_pool_find(const struct gc_pool *p, uint32_t name, uint32_t *idx);
+uint32_t gc_pool_name(const struct gc_pool *p, uint32_t idx);
+
+/* table.c: entries */
+int gc_entry_find(struct gc_dom *d, gntx_ref_t ref, struct gc_entry **e);
+void gc_entry_release(struct gc_dom *d, uint32_t idx);
+void gc_entry_undo(struct gc_dom *d, uint32_t idx);
+bool gc_entry_orphan(const struct gcore *c, const struct gc_entry *e);
+
+/* resolve.c */
+int gc_resolve(struct gcore *c, struct gc_dom *caller, gntx_domid_t granter,
+               gntx_ref_t ref, uint64_t off, uint64_t len, unsigned rights,
+               struct gc_res *res);
+int gc_window(uint64_t off, uint64_t len, uint64_t limit);
+
+/* map.c */
+void gc_map_drop(struct gcore *c, struct gc_dom *mapper, uint32_t idx,
+                 bool notify);
+void gc_map_drop_entry(struct gcore *c, struct gc_dom *owner, uint32_t idx);
+
+/* revoke.c */
+int gc_revoke_one(struct gcore *c, struct gc_dom *d, gntx_ref_t ref,
+                  uint32_t flags);
+void gc_revoke_all(struct gcore *c, struct gc_dom *d);
+
+#endif /* GCORE_PRIVATE_H */

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * revoke.c: GNTX_OP_REVOKE.  A domain revokes entries of its own table.
+ *
+ * Revoke is O(1): the slot's generation moves on and every descendant fails
+ * its next resolution (no child lists).  An entry whose `maps` counter is
+ * non-zero is mapped somewhere, directly or through a descendant: without
+ * GNTX_REVOKE_FORCE that is EBUSY and the entry stays; with it every such
+ * mapping is dropped and its holder notified (gh_unmap_notify) before the
+ * slot is freed.
+ */
+#include "private.h"
+
+int gc_revoke_one(struct gcore *c, struct gc_dom *d, gntx_ref_t ref,
+                  uint32_t flags)
+{
+    uint32_t idx;
+    int rc;
+
+    if (flags & ~GNTX_REVOKE_FORCE)
+        return -GNTX_EINVAL;
+    rc = gc_pool_find(&d->table, ref, &idx);
+    if (rc)
+        return rc;
+    if (gc_entry_at(d, idx)->maps) {
+        if (!(flags & GNTX_REVOKE_FORCE))
+            return -GNTX_EBUSY;
+        gc_map_drop_entry(c, d, idx);
+    }
+    gc_entry_release(d, idx);
+    return 0;
+}
+
+/* Domain removal: FORCE-revokes every live entry of d's table. */
+void gc_revoke_all(struct gcore *c, struct gc_dom *d)
+{
+    for (uint32_t i = 0; i < d->table.cap; i++) {
+        struct gc_entry *e = gc_entry_at(d, i);
+
+        if (!e->s.live)
+            continue;
+        if (e->maps)
+            gc_map_drop_entry(c, d, i);
+        gc_entry_release(d, i);
+    }
+}
+
+int gcore_grant_revoke(struct gcore *c, gntx_domid_t caller,
+                       struct gntx_revoke *v, unsigned n)
+{
+    struct gc_dom *d;
+    int ok = 0;
+
+    if (n && !v)
+        return -GNTX_EINVAL;
+    gh_lock(c);
+    d = gc_dom_get(c, caller);
+    for (unsigned i = 0; i < n; i++) {
+        v[i].status =
+            d ? gc_revoke_one(c, d, v[i].ref, v[i].flags) : -GNTX_ESRCH;
+        ok += v[i].status == 0;
+    }
+    gh_unlock(c);
+    return ok;
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * handle.c: opening and closing handles, and choosing the transport.
+ *
+ * A transport is a struct grant_ops (private.h).  The table below names
+ * each; XGRANT_TRANSPORT picks one, default "sim".  "xen" is reserved for
+ * the real-Xen transport (xen.c with lg_xen_ops over libxengnttab,
+ * libxenevtchn and libxencall); until it exists, opening it is -ENOSYS.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "private.h"
+
+#define TRANSPORT_ENV "XGRANT_TRANSPORT"
+
+static const struct {
+    const char *name;
+    const struct grant_ops *ops; /* NULL: known but not built */
+} transports[] = {
+    {"sim", &lg_sim_ops},
+    {"xen", NULL},
+};
+
+int lg_fail(const grant_handle_t *h, const char *what, int err)
+{
+    int saved = errno;
+
+    if (err < 0 && h && (h->flags & GRANT_OPEN_VERBOSE)) {
+        fprintf(stderr, "libgrant: %s: %s (%s)\n", what, grant_strerror(err),
+                strerrordesc_np(-err) ? strerrordesc_np(-err) : "?");
+        errno = saved;
+    }
+    return err;
+}
+
+int lg_forked(const grant_handle_t *h)
+{
+    return getpid() != h->pid;
+}
+
+static int pick_transport(const struct grant_ops **ops)
+{
+    const char *name = getenv(TRANSPORT_ENV);
+    size_t i;
+
+    if (!name || !*name)
+        name = "sim";
+    for (i = 0; i < sizeof(transports) / sizeof(transports[0]); i++) {
+        if (strcmp(name, transports[i].name) != 0)
+            continue;
+        *ops = transports[i].ops;
+        return *ops ? 0 : -ENOSYS;
+    }
+    return -EINVAL;
+}
+
+int grant_open(grant_handle_t **out, unsigned flags)
+{
+    grant_handle_t *h;
+    int rc;
+
+    if (!out || (flags & ~GRANT_OPEN_VERBOSE))
+        return -EINVAL;
+    h = calloc(1, sizeof(*h));
+    if (!h)
+        return -ENOMEM;
+    h->flags = flags;
+    h->pid = getpid();
+    pthread_mutex_init(&h->map_lock, NULL);
+    rc = pick_transport(&h->ops);
+    if (rc < 0)
+        goto free_handle;
+    rc = h->ops->open(h);
+    if (rc < 0)
+        goto free_handle;
+    *out = h;
+    return 0;
+free_handle:
+    lg_fail(h, "grant_open", rc);
+    pthread_mutex_destroy(&h->map_lock);
+    free(h);
+    return rc;
+}
+
+void grant_close(grant_handle_t *h)
+{
+    int forked;
+
+    if (!h)
+        return;
+    forked = lg_forked(h);
+    lg_map_release(h, forked);
+    lg_evtchn_release(h, forked);
+    h->ops->close(h, forked);
+    lg_mem_release(h);
+    if (!forked)
+        pthread_mutex_destroy(&h->map_lock);
+    free(h);
+}
+
+grant_domid_t grant_domid(const grant_handle_t *h)
+{
+    return h ? h->domid : GNTX_DOMID_INVALID;
+}

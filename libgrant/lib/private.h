@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * private.h: libgrant internals.  The handle, the transport interface
+ * (struct grant_ops) and the helpers the files of this directory share.
+ *
+ * Layout: the common code (handle.c, mem.c, create.c, copy.c, map.c,
+ * evtchn.c, query.c, ctl.c, strerror.c) validates arguments, translates
+ * between libgrant.h and grant_abi.h, and keeps the handle's bookkeeping;
+ * every hypervisor interaction goes through h->ops.  One transport per file
+ * set: sim*.c talks to xgrantd.  A Xen transport goes in xen*.c with its own
+ * `lg_xen_ops`, listed in handle.c's transport table.
+ *
+ * Internal functions shared between files carry the lg_ prefix: the version
+ * script (libgrant.map) exports grant_* and nothing else.
+ */
+#ifndef LIBGRANT_PRIVATE_H
+#define LIBGRANT_PRIVATE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "libgrant.h"
+#include "libgrant_ctl.h"
+#include "../abi/grant_abi.h"
+#include "sim_wire.h" /* for struct sim_conn below; common code uses ops */
+
+/* One hypercall as the common code describes it to a transport. */
+struct grant_call {
+    unsigned op; /* GNTX_OP_* */
+    void *args;  /* in/out: count elements of elem_size */
+    size_t elem_size;
+    unsigned count;
+    const void *aux_in; /* input aux (CREATE's frames) or NULL */
+    uint64_t aux_in_count;
+    void *aux_out;          /* output aux (MAP, QUERY_*) or NULL */
+    uint64_t aux_out_cap;   /* elements aux_out holds */
+    size_t aux_elem_size;   /* bytes per aux element, in or out */
+    uint64_t aux_out_count; /* out: elements written to aux_out */
+    int *fds;               /* out: fds received (MAP), caller closes */
+    unsigned max_fds;
+    unsigned nr_fds; /* out */
+};
+
+/*
+ * The transport.  Every function returns 0/count or -errno.  `open` fills
+ * h->domid, h->mem and h->mem_frames and starts whatever the transport needs
+ * to deliver unmap notices (it calls lg_map_revoked for each).  `close`
+ * undoes open; with `forked` set it runs in a child of the opener and must
+ * only release process-local resources (no messages, no joins).
+ */
+struct grant_ops {
+    const char *name;
+    uint32_t max_payload; /* bytes of args + aux one hypercall may carry */
+    int (*open)(grant_handle_t *h);
+    void (*close)(grant_handle_t *h, int forked);
+    long (*hypercall)(grant_handle_t *h, struct grant_call *c);
+    int (*mem_alloc)(grant_handle_t *h, uint64_t nr_frames, uint64_t *gfn);
+    int (*mem_free)(grant_handle_t *h, uint64_t gfn, uint64_t nr_frames);
+    int (*evtchn_alloc_unbound)(grant_handle_t *h, grant_domid_t remote,
+                                uint32_t *port, int *fd);
+    int (*evtchn_bind)(grant_handle_t *h, grant_domid_t remote,
+                       uint32_t remote_port, uint32_t *port, int *fd);
+    int (*evtchn_send)(grant_handle_t *h, uint32_t port);
+    int (*evtchn_close)(grant_handle_t *h, uint32_t port);
+    int (*domain_create)(grant_handle_t *h,
+                         const struct grant_domain_config *cfg,
+                         grant_domid_t *domid);
+    int (*domain_destroy)(grant_handle_t *h, grant_domid_t domid);
+    int (*domain_list)(grant_handle_t *h, struct grant_domain_info *out,
+                       unsigned cap);
+    int (*domain_wait)(grant_handle_t *h, grant_domid_t domid);
+    int (*shutdown)(grant_handle_t *h);
+};
+
+/* A run of frames from grant_mem_alloc. */
+struct grant_alloc {
+    struct grant_alloc *next;
+    uint64_t gfn, nr_frames;
+};
+
+/* A mapping from grant_map. */
+#define GRANT_MAPPING_LIVE    0 /* the granter's pages */
+#define GRANT_MAPPING_REVOKED 1 /* force-revoked: PROT_NONE placeholder */
+#define GRANT_MAPPING_GONE    2 /* force-revoked: range already munmapped */
+struct grant_mapping {
+    struct grant_mapping *next;
+    uint8_t *addr;
+    size_t len;
+    uint32_t handle; /* GNTX_OP_MAP's handle */
+    grant_domid_t granter, owner;
+    int state; /* GRANT_MAPPING_* */
+};
+
+struct grant_port {
+    uint32_t port;
+    int fd;
+};
+
+/* Unmap notices that arrived while a map reply was in flight. */
+#define GRANT_EARLY_MAX 64u
+
+struct grant_handle {
+    const struct grant_ops *ops;
+    void *tp;       /* the transport's private state */
+    unsigned flags; /* GRANT_OPEN_* */
+    pid_t pid;      /* the opener: another pid means forked */
+    grant_domid_t domid;
+    uint8_t *mem; /* the whole domain memory, read-write */
+    uint64_t mem_frames;
+    struct grant_alloc *allocs;
+
+    /* map_lock guards maps, early[], nr_early, early_overflow and
+     * map_inflight: the notice service thread uses them too. */
+    pthread_mutex_t map_lock;
+    struct grant_mapping *maps;
+    uint32_t early[GRANT_EARLY_MAX];
+    unsigned nr_early;
+    int early_overflow;
+    int map_inflight;
+
+    struct grant_port *ports;
+    unsigned nr_ports, cap_ports;
+};
+
+/* handle.c */
+int lg_fail(const grant_handle_t *h, const char *what, int err);
+int lg_forked(const grant_handle_t *h);
+
+/* mem.c */
+/* The gpa of [ptr, ptr+len) if it lies in one allocation, else -EFAULT. */
+int lg_local_gpa(const grant_handle_t *h, const void *ptr, uint64_t len,
+                 uint64_t *gpa);
+void lg_mem_release(grant_handle_t *h);
+
+/* map.c */
+/* An unmap notice for `handle` (of `owner`'s memory): makes the pages
+ * unreachable.  0 when they are (or were never mapped), -errno when the
+ * range could not be replaced (then the notice must not be acked). */
+int lg_map_revoked(grant_handle_t *h, uint32_t handle, grant_domid_t owner);
+void lg_map_release(grant_handle_t *h, int forked);
+
+/* evtchn.c */
+void lg_evtchn_release(grant_handle_t *h, int forked);
+
+/* ---- The sim transport (xgrantd) ---------------------------------------- */
+
+struct sim_conn {
+    int fd;        /* requests and responses */
+    int notice_fd; /* unmap notices, read by the service thread */
+    int memfd;     /* the domain's memory */
+    size_t mem_size;
+    uint32_t seq;
+    int broken;              /* connection lost: every call -ECONNRESET */
+    pthread_mutex_t io_lock; /* one request/response at a time */
+    pthread_t thread;
+    int thread_started;
+};
+
+/* One request/response round trip (sim_io.c).  The response payload is
+ * `rep_size` bytes into rep (or nothing, which sets got_rep = 0), then up
+ * to aux_cap elements of aux_elem bytes into aux. */
+struct sim_rpc {
+    uint32_t op, count;
+    uint64_t aux_count;
+    const struct iovec *iov; /* request payload */
+    int iovcnt;
+    const int *fds_in;
+    unsigned nfds_in;
+    void *rep;
+    size_t rep_size;
+    void *aux;
+    uint64_t aux_cap;
+    size_t aux_elem;
+    int *fds; /* received fds: the caller owns them */
+    unsigned max_fds;
+    /* out */
+    int64_t ret;
+    int got_rep;
+    uint64_t aux_got;
+    unsigned nr_fds;
+};
+
+/* sim.c */
+extern const struct grant_ops lg_sim_ops;
+/* The call's status: r->ret (clamped to int) or the transport error. */
+int lg_sim_status(int rc, const struct sim_rpc *r);
+
+/* sim_io.c */
+/* 0 when a response came (its ret in r->ret), else -errno: -ECONNRESET
+ * once the connection is lost, -EPROTO for a malformed response. */
+int lg_sim_rpc(grant_handle_t *h, struct sim_rpc *r);
+int lg_sim_read_full(int fd, void *buf, size_t len);
+int lg_sim_write_full(int fd, const struct iovec *iov, int iovcnt,
+                      const int *fds, unsigned nfds);
+/* Receives a header and its fds (extras beyond max_fds are closed). */
+int lg_sim_recv_hdr(int fd, struct xgw_msg *m, int *fds, unsigned max_fds,
+                    unsigned *nr_fds);
+int lg_sim_discard(int fd, uint64_t len);
+/* The default socket path (sim_wire.h's rule). */
+int lg_sim_sock_path(char *buf, size_t len);
+
+/* sim_notice.c */
+int lg_sim_notice_start(grant_handle_t *h);
+void lg_sim_notice_stop(grant_handle_t *h);
+
+/* sim_ctl.c: the domain control ops of lg_sim_ops. */
+int lg_sim_domain_create(grant_handle_t *h,
+                         const struct grant_domain_config *cfg,
+                         grant_domid_t *domid);
+int lg_sim_domain_destroy(grant_handle_t *h, grant_domid_t domid);
+int lg_sim_domain_list(grant_handle_t *h, struct grant_domain_info *out,
+                       unsigned cap);
+int lg_sim_domain_wait(grant_handle_t *h, grant_domid_t domid);
+int lg_sim_shutdown(grant_handle_t *h);
+
+/* sim_calls.c: memory and event channel ops of lg_sim_ops. */
+int lg_sim_mem_alloc(grant_handle_t *h, uint64_t nr_frames, uint64_t *gfn);
+int lg_sim_mem_free(grant_handle_t *h, uint64_t gfn, uint64_t nr_frames);
+int lg_sim_evtchn_alloc_unbound(grant_handle_t *h, grant_domid_t remote,
+                                uint32_t *port, int *fd);
+int lg_sim_evtchn_bind(grant_handle_t *h, grant_domid_t remote,
+                       uint32_t remote_port, uint32_t *port, int *fd);
+int lg_sim_evtchn_send(grant_handle_t *h, uint32_t port);
+int lg_sim_evtchn_close(grant_handle_t *h, uint32_t port);
+
+#endif /* LIBGRANT_PRIVATE_H */

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+/* itest.c: the driver side of the integration harness (see itest.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+static char tmpdir[] = "/tmp/xgrant-itest-XXXXXX";
+static char sockpath[PATH_MAX];
+static char selfpath[PATH_MAX];
+static char guestpath[PATH_MAX];
+static pid_t daemon_pid = -1;
+static int nr_ok, nr_bad;
+
+void itest_check(int ok, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    printf("%s ", ok ? "ok" : "not ok");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    if (!ok)
+        printf("   (%s:%d)", file, line);
+    printf("\n");
+    fflush(stdout);
+    if (ok)
+        nr_ok++;
+    else
+        nr_bad++;
+}
+
+int itest_done(void)
+{
+    printf("# %d checks passed, %d failed\n", nr_ok, nr_bad);
+    return nr_bad ? 1 : 0;
+}
+
+const char *itest_sock(void)
+{
+    return sockpath;
+}
+
+static void fatal(const char *what, int err)
+{
+    fprintf(stderr, "itest: %s: %s\n", what, strerror(err < 0 ? -err : err));
+    if (daemon_pid > 0)
+        kill(daemon_pid, SIGKILL);
+    exit(1);
+}
+
+/* build/tests/integration/<test> -> build/bin/<prog>, or $XGRANT_BINDIR. */
+static void find_bin(const char *prog, char *out, size_t len)
+{
+    char dir[PATH_MAX];
+    const char *env = getenv("XGRANT_BINDIR");
+
+    if (env) {
+        snprintf(out, len, "%s/%s", env, prog);
+        return;
+    }
+    snprintf(dir, sizeof(dir), "%s", selfpath);
+    snprintf(out, len, "%s/../../bin/%s", dirname(dir), prog);
+}
+
+static void start_daemon(void)
+{
+    char xgrantd[PATH_MAX], logpath[PATH_MAX];
+    int fd;
+
+    find_bin("xgrantd", xgrantd, sizeof(xgrantd));
+    snprintf(logpath, sizeof(logpath), "%s/xgrantd.log", tmpdir);
+    daemon_pid = fork();
+    if (daemon_pid < 0)
+        fatal("fork", errno);
+    if (daemon_pid == 0) {
+        fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(xgrantd, "xgrantd", "--foreground", "--socket", sockpath,
+              (char *)NULL);
+        fprintf(stderr, "exec %s: %s\n", xgrantd, strerror(errno));
+        _exit(127);
+    }
+}
+
+void itest_setup(grant_handle_t **dom0)
+{
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    ssize_t n;
+    int rc = -1, i;
+
+    signal(SIGPIPE, SIG_IGN);
+    n = readlink("/proc/self/exe", selfpath, sizeof(selfpath) - 1);
+    if (n < 0)
+        fatal("readlink /proc/self/exe", errno);
+    selfpath[n] = '\0';
+    find_bin("xgrant-guest", guestpath, sizeof(guestpath));
+    if (!mkdtemp(tmpdir))
+        fatal("mkdtemp", errno);
+    snprintf(sockpath, sizeof(sockpath), "%s/xgrantd.sock", tmpdir);
+    setenv("XGRANT_SOCK", sockpath, 1);
+    start_daemon();
+    for (i = 0; i < 250; i++) { /* up to 5 s */
+        rc = grant_open(dom0, 0);
+        if (rc == 0)
+            break;
+        nanosleep(&ts, NULL);
+    }
+    if (rc < 0)
+        fatal("grant_open (xgrantd did not come up)", rc);
+    ICHECK(grant_domid(*dom0) == 0, "the test driver is domain 0");
+}
+
+static int daemon_alive(void)
+{
+    return daemon_pid > 0 && waitpid(daemon_pid, NULL, WNOHANG) == 0;
+}
+
+void itest_teardown(grant_handle_t *dom0)
+{
+    char cmd[PATH_MAX + 64];
+    int status = -1, i;
+
+    ICHECK(daemon_alive(), "xgrantd still running at the end of the test");
+    if (dom0) {
+        grant_ctl_shutdown(dom0);
+        grant_close(dom0);
+    }
+    for (i = 0; i < 100 && daemon_pid > 0; i++) {
+        if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid)
+            break;
+        usleep(50 * 1000);
+    }
+    if (i == 100) {
+        kill(daemon_pid, SIGKILL);
+        waitpid(daemon_pid, &status, 0);
+    }
+    ICHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+           "xgrantd exited cleanly on shutdown (status 0x%x)", status);
+    if (nr_bad) {
+        snprintf(cmd, sizeof(cmd), "echo '--- xgrantd log:'; tail -n 40 %s/xgrantd.log", tmpdir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "itest: could not show the log\n");
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "itest: could not remove %s\n", tmpdir);
+}
+
+void itest_spawn_argv(grant_handle_t *dom0, struct itest_agent *a,
+                      const char *name, unsigned mem_pages, char **argv)
+{
+    struct grant_domain_config cfg = {0};
+    int to[2], from[2], rc;
+
+    if (pipe2(to, O_CLOEXEC) || pipe2(from, O_CLOEXEC))
+        fatal("pipe", errno);
+    cfg.name = name;
+    cfg.memory_bytes = (uint64_t)mem_pages * GRANT_PAGE_SIZE;
+    cfg.argv = argv;
+    cfg.stdio[0] = to[0];
+    cfg.stdio[1] = from[1];
+    cfg.stdio[2] = 2;
+    rc = grant_ctl_domain_create(dom0, &cfg, &a->domid);
+    close(to[0]);
+    close(from[1]);
+    if (rc < 0)
+        fatal("grant_ctl_domain_create", rc);
+    snprintf(a->name, sizeof(a->name), "%s", name);
+    a->to = to[1];
+    a->from = from[0];
+    a->in = fdopen(from[0], "r");
+    if (!a->in)
+        fatal("fdopen", errno);
+}
+
+void itest_spawn(grant_handle_t *dom0, struct itest_agent *a,
+                 const char *name, unsigned mem_pages)
+{
+    char *argv[] = {guestpath, NULL};
+
+    itest_spawn_argv(dom0, a, name, mem_pages, argv);
+    /* The guest answers "ok <domid>" to "domid" once its handle is open. */
+    ICHECK(itest_ok(a, "domid") == a->domid, "guest %s runs as domain %u",
+           name, a->domid);
+}
+
+char *itest_self(void)
+{
+    return selfpath;
+}
+
+static int vcmd(struct itest_agent *a, char *buf, size_t len,
+                const char *fmt, va_list ap)
+{
+    char line[512];
+    int n;
+
+    n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    if (n < 0 || (size_t)n >= sizeof(line) - 1)
+        fatal("command too long", EINVAL);
+    line[n++] = '\n';
+    if (write(a->to, line, n) != n)
+        return -EPIPE;
+    if (!fgets(buf, (int)len, a->in))
+        return -EPIPE;
+    buf[strcspn(buf, "\n")] = '\0';
+    if (strncmp(buf, "ok", 2) == 0)
+        return 0;
+    if (strncmp(buf, "err ", 4) == 0)
+        return (int)strtol(buf + 4, NULL, 10);
+    return -EBADMSG;
+}
+
+int itest_cmd(struct itest_agent *a, char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = vcmd(a, buf, len, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+uint64_t itest_ok(struct itest_agent *a, const char *fmt, ...)
+{
+    char buf[512], what[512];
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    rc = itest_cmd(a, buf, sizeof(buf), "%s", what);
+    ICHECK(rc == 0, "%s: %s -> %s", a->name, what, rc == -EPIPE ? "(agent gone)" : buf);
+    return rc == 0 ? strtoull(buf + 2, NULL, 0) : 0;
+}
+
+void itest_err(struct itest_agent *a, int err, const char *fmt, ...)
+{
+    char buf[512], what[512];
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    rc = itest_cmd(a, buf, sizeof(buf), "%s", what);
+    ICHECK(rc == err, "%s: %s fails with %s (got: %s)", a->name, what,
+           grant_strerror(err), rc == -EPIPE ? "(agent gone)" : buf);
+}
+
+void itest_agent_close(struct itest_agent *a)
+{
+    if (a->in)
+        fclose(a->in);
+    if (a->to >= 0)
+        close(a->to);
+    a->in = NULL;
+    a->to = -1;
+}

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/* test_copy.c: GNTX_OP_COPY and GNTX_OP_MEMSET. */
+#include "tests/unit/tutil.h"
+
+/* Byte `pos` of a grant of dom over frames `fr` from offset `off`. */
+static uint8_t *gbyte(struct fx *f, gntx_domid_t dom, const uint64_t *fr,
+                      uint64_t off, uint64_t pos)
+{
+    uint64_t at = off + pos;
+
+    return th_dom_mem(f->d[dom], fr[at / PG] * PG + at % PG);
+}
+
+static gntx_ref_t scattered(struct fx *f, gntx_domid_t granter,
+                            gntx_domid_t grantee, uint16_t rights,
+                            const uint64_t *fr, uint32_t nr, uint64_t off,
+                            uint64_t len)
+{
+    struct gntx_create v = {.type = GNTX_CREATE_DIRECT,
+                            .grantee = grantee,
+                            .rights = rights,
+                            .nr_frames = nr,
+                            .offset = off,
+                            .length = len};
+
+    assert_int_equal(BAL(gcore_grant_create(f->c, granter, &v, 1, fr, nr)), 0);
+    return v.ref;
+}
+
+/* Local -> grant over non-contiguous frames, odd offsets on both sides. */
+static void local_to_grant_across_pages(void **state)
+{
+    struct fx *f = *state;
+    const uint64_t fr[3] = {5, 2, 9};
+    gntx_ref_t r = scattered(f, 1, 2, R_RW, fr, 3, 4000, 5000);
+    struct th_dom *d1 = f->d[1];
+    uint8_t *copy = malloc(d1->nr_frames * PG);
+
+    fx_pattern(f, 2, 77);
+    memcpy(copy, d1->mem, d1->nr_frames * PG);
+    assert_int_equal(fx_copy(f, 2, P_LOCAL(4090), P_GRANT(1, r, 1234), 3000),
+                     0);
+    for (uint64_t i = 0; i < 3000; i++)
+        assert_int_equal(*gbyte(f, 1, fr, 4000, 1234 + i),
+                         *th_dom_mem(f->d[2], 4090 + i));
+    /* Nothing outside the target bytes changed. */
+    for (uint64_t i = 0; i < 3000; i++)
+        *gbyte(f, 1, fr, 4000, 1234 + i) =
+            copy[fr[(4000 + 1234 + i) / PG] * PG + (4000 + 1234 + i) % PG];
+    assert_memory_equal(copy, d1->mem, d1->nr_frames * PG);
+    free(copy);
+}
+
+static void grant_to_local(void **state)
+{
+    struct fx *f = *state;
+    const uint64_t fr[3] = {7, 3, 11};
+    gntx_ref_t r = scattered(f, 1, 2, GNTX_R_READ, fr, 3, 17, 2 * PG + 100);
+
+    fx_pattern(f, 1, 5);
+    assert_int_equal(
+        fx_copy(f, 2, P_GRANT(1, r, 1), P_LOCAL(3 * PG - 3), 2 * PG + 99), 0);
+    for (uint64_t i = 0; i < 2 * PG + 99; i++)
+        assert_int_equal(*th_dom_mem(f->d[2], 3 * PG - 3 + i),
+                         *gbyte(f, 1, fr, 17, 1 + i));
+    assert_int_equal(*th_dom_mem(f->d[2], 3 * PG - 4), 0);
+    assert_int_equal(*th_dom_mem(f->d[2], 5 * PG + 96), 0);
+}
+
+/* Both ends are grants, from two different domains. */
+static void grant_to_grant(void **state)
+{
+    struct fx *f = *state;
+    const uint64_t fs[2] = {1, 0}, fd[3] = {8, 6, 4};
+    gntx_ref_t s = scattered(f, 1, 2, GNTX_R_READ, fs, 2, 3000, 2000);
+    gntx_ref_t d = scattered(f, 3, 2, GNTX_R_WRITE, fd, 3, 4095, 4098);
+
+    fx_pattern(f, 1, 33);
+    assert_int_equal(fx_copy(f, 2, P_GRANT(1, s, 7), P_GRANT(3, d, 3), 1990),
+                     0);
+    for (uint64_t i = 0; i < 1990; i++)
+        assert_int_equal(*gbyte(f, 3, fd, 4095, 3 + i),
+                         *gbyte(f, 1, fs, 3000, 7 + i));
+    assert_int_equal(*gbyte(f, 3, fd, 4095, 2), 0);
+    assert_int_equal(*gbyte(f, 3, fd, 4095, 1993), 0);
+    /* Through a delegation on one side. */
+    gntx_ref_t a = fx_direct_ok(f, 4, 2, R_RWD, 0, 0, 3 * PG);
+    gntx_ref_t b = fx_indirect_ok(f, 2, 3, GNTX_R_READ, 4, a, PG - 10, 100);
+    fx_pattern(f, 4, 91);
+    assert_int_equal(fx_copy(f, 3, P_GRANT(2, b, 0), P_LOCAL(10), 100), 0);
+    assert_memory_equal(th_dom_mem(f->d[3], 10), th_dom_mem(f->d[4], PG - 10),
+                        100);
+}
+
+static void memset_paths(void **state)
+{
+    struct fx *f = *state;
+    const uint64_t fr[3] = {3, 12, 1};
+    gntx_ref_t r = scattered(f, 1, 2, GNTX_R_WRITE, fr, 3, 2000, 7000);
+    gntx_ref_t ro = fx_direct_ok(f, 1, 2, GNTX_R_READ, 0, 0, 10);
+
+    assert_int_equal(fx_memset(f, 2, P_GRANT(1, r, 100), 6000, 0xa5), 0);
+    for (uint64_t i = 0; i < 7000; i++)
+        assert_int_equal(*gbyte(f, 1, fr, 2000, i),
+                         i >= 100 && i < 6100 ? 0xa5 : 0);
+    assert_int_equal(fx_memset(f, 2, P_GRANT(1, r, 100), 6901, 1),
+                     -GNTX_ERANGE);
+    assert_int_equal(fx_memset(f, 2, P_GRANT(1, ro, 0), 1, 1), -GNTX_EACCES);
+    assert_int_equal(fx_memset(f, 3, P_GRANT(1, r, 0), 1, 1), -GNTX_EPERM);
+    assert_int_equal(fx_memset(f, 2, P_LOCAL(PG - 1), PG + 2, 0x5a), 0);
+    assert_int_equal(*th_dom_mem(f->d[2], PG - 2), 0);
+    assert_int_equal(*th_dom_mem(f->d[2], PG - 1), 0x5a);
+    assert_int_equal(*th_dom_mem(f->d[2], 2 * PG), 0x5a);
+    assert_int_equal(*th_dom_mem(f->d[2], 2 * PG + 1), 0);
+    assert_int_equal(fx_memset(f, 2, P_LOCAL(FX_FRAMES * PG - 1), 2, 1),
+                     -GNTX_EFAULT);
+    assert_int_equal(fx_memset(f, 2, P_LOCAL(5), 0, 1), 0);
+    struct gntx_ptr bad = {.kind = 9};
+    assert_int_equal(fx_memset(f, 2, bad, 1, 1), -GNTX_EINVAL);
+    assert_int_equal(fx_memset(f, 2, P_GRANT(1, r, 0), 0, 1), 0);
+}
+
+/* Rights, grantee, bounds: each failure copies nothing. */
+static void refusals_copy_nothing(void **state)
+{
+    struct fx *f = *state;
+    gntx_ref_t ro = fx_direct_ok(f, 1, 2, GNTX_R_READ, 0, 0, 100);
+    gntx_ref_t wo = fx_direct_ok(f, 1, 2, GNTX_R_WRITE, 1, 0, 100);
+    gntx_ref_t rw = fx_direct_ok(f, 1, 2, R_RW, 2, 0, 100);
+    gntx_ref_t dead = fx_direct_ok(f, 1, 2, R_RW, 3, 0, 100);
+    struct gntx_ptr badk = {.kind = 2};
+
+    fx_pattern(f, 2, 1);
+    assert_int_equal(fx_revoke(f, 1, dead, 0), 0);
+    assert_int_equal(fx_copy(f, 2, P_LOCAL(0), P_GRANT(1, ro, 0), 10),
+                     -GNTX_EACCES);
+    assert_int_equal(fx_copy(f, 2, P_GRANT(1, wo, 0), P_LOCAL(0), 10),
+                     -GNTX_EACCES);
+    assert_int_equal(fx_copy(f, 3, P_LOCAL(0), P_GRANT(1, rw, 0), 10),
+                     -GNTX_EPERM);
+    assert_int_equal(fx_copy(f, 2, P_LOCAL(0), P_GRANT(1, dead, 0), 10),
+                     -GNTX_ESTALE);
+    assert_int_equal(fx_copy(f, 2, P_LOCAL(0), P_GRANT(1, rw, 95), 10),
+                     -GNTX_ERANGE);
+    assert_int_equal(
+        fx_copy(f, 2, P_LOCAL(FX_FRAMES * PG - 5), P_GRANT(1, rw, 0), 10),
+        -GNTX_EFAULT);
+    assert_int_equal(
+        fx_copy(f, 2, P_LOCAL(UINT64_MAX - 2), P_GRANT(1, rw, 0), 10),
+        -GNTX_EOVERFLOW);
+    /* The source is fine but the destination is not: nothing moves. */
+    assert_int_equal(
+        fx_copy(f, 2, P_GRANT(1, ro, 0), P_LOCAL(FX_FRAMES * PG), 1),
+        -GNTX_EFAULT);
+    assert_int_equal(fx_copy(f, 2, badk, P_GRANT(1, rw, 0), 1), -GNTX_EINVAL);
+    assert_int_equal(fx_copy(f, 2, P_LOCAL(0), badk, 1), -GNTX_EINVAL);
+    for (uint64_t i = 0; i < 4 * PG; i++)
+        assert_int_equal(f->d[1]->mem[i], 0);
+    /* len 0 is a no-op that succeeds, even on a dead grant. */
+    assert_int_equal(fx_copy(f, 2, P_LOCAL(0), P_GRANT(1, dead, 0), 0), 0);
+}
+
+static void batch_per_element(void **state)
+{
+    struct fx *f = *state;
+    gntx_ref_t rw = fx_direct_ok(f, 1, 2, R_RW, 0, 0, 100);
+    struct gntx_copy v[3] = {
+        {.src = P_LOCAL(0), .dst = P_GRANT(1, rw, 0), .len = 10},
+        {.src = P_LOCAL(0), .dst = P_GRANT(1, rw, 95), .len = 10},
+        {.src = P_LOCAL(20), .dst = P_GRANT(1, rw, 50), .len = 10}};
+
+    fx_pattern(f, 2, 4);
+    assert_int_equal(BAL(gcore_copy(f->c, 2, v, 3)), 2);
+    assert_int_equal(v[0].status, 0);
+    assert_int_equal(v[1].status, -GNTX_ERANGE);
+    assert_int_equal(v[2].status, 0);
+    assert_memory_equal(th_dom_mem(f->d[1], 0), th_dom_mem(f->d[2], 0), 10);
+    assert_memory_equal(th_dom_mem(f->d[1], 50), th_dom_mem(f->d[2], 20), 10);
+    assert_int_equal(*th_dom_mem(f->d[1], 95), 0);
+    assert_int_equal(BAL(gcore_copy(f->c, 2, NULL, 1)), -GNTX_EINVAL);
+    assert_int_equal(BAL(gcore_copy(f->c, 2, v, 0)), 0);
+    assert_int_equal(BAL(gcore_copy(f->c, 9, v, 1)), 0);
+    assert_int_equal(v[0].status, -GNTX_ESRCH);
+}
+
+/* The host cannot provide a frame: EFAULT, every frame put back. */
+static void host_frame_failure(void **state)
+{
+    struct fx *f = *state;
+    gntx_ref_t r = fx_direct_ok(f, 1, 2, R_RW, 4, 0, 3 * PG);
+
+    th_fail_frame(f->d[1], 6);
+    assert_int_equal(fx_copy(f, 2, P_LOCAL(0), P_GRANT(1, r, 0), 3 * PG),
+                     -GNTX_EFAULT);
+    assert_int_equal(fx_copy(f, 2, P_GRANT(1, r, 0), P_LOCAL(0), 3 * PG),
+                     -GNTX_EFAULT);
+    assert_int_equal(fx_memset(f, 2, P_GRANT(1, r, 0), 3 * PG, 1),
+                     -GNTX_EFAULT);
+    assert_int_equal(fx_copy(f, 2, P_LOCAL(0), P_GRANT(1, r, 0), 2 * PG), 0);
+    th_fail_frame(f->d[1], TH_NO_FAIL);
+    th_fail_frame(f->d[2], 0);
+    assert_int_equal(fx_copy(f, 2, P_LOCAL(0), P_GRANT(1, r, 0), 1),
+                     -GNTX_EFAULT);
+    assert_int_equal(fx_copy(f, 2, P_GRANT(1, r, 0), P_LOCAL(0), 1),
+                     -GNTX_EFAULT);
+    th_fail_frame(f->d[2], TH_NO_FAIL);
+}
+
+static void local_to_local(void **state)
+{
+    struct fx *f = *state;
+
+    fx_pattern(f, 2, 8);
+    assert_int_equal(fx_copy(f, 2, P_LOCAL(100), P_LOCAL(5 * PG + 7), 9000), 0);
+    assert_memory_equal(th_dom_mem(f->d[2], 5 * PG + 7),
+                        th_dom_mem(f->d[2], 100), 9000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(local_to_grant_across_pages, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(grant_to_local, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(grant_to_grant, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(memset_paths, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(refusals_copy_nothing, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(batch_per_element, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(host_frame_failure, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(local_to_local, fx_setup, fx_teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * testhost.c: gcore_host.h for user space tests and benchmarks.
+ * See testhost.h.
+ */
+#include "tests/unit/testhost.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gcore_host.h"
+#include "grant_abi.h"
+
+static pthread_mutex_t core_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread int lock_held;
+static long lock_depth;
+static unsigned long lock_calls, nested_locks;
+static long frames_out, allocs_live, alloc_fail_in = -1;
+static unsigned long bad_frames;
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct th_notify *log_v;
+static size_t log_n, log_cap;
+
+struct th_dom *th_dom_new(uint64_t nr_frames)
+{
+    struct th_dom *d = calloc(1, sizeof(*d));
+
+    if (!d)
+        return NULL;
+    d->nr_frames = nr_frames;
+    d->fail_gfn = TH_NO_FAIL;
+    d->mem = calloc(nr_frames ? nr_frames : 1, GNTX_PAGE_SIZE);
+    if (!d->mem) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void th_dom_free(struct th_dom *d)
+{
+    if (!d)
+        return;
+    free(d->mem);
+    free(d);
+}
+
+uint8_t *th_dom_mem(struct th_dom *d, uint64_t addr)
+{
+    return d->mem + addr;
+}
+
+void th_fail_frame(struct th_dom *d, uint64_t gfn)
+{
+    d->fail_gfn = gfn;
+}
+
+void *gh_zalloc(size_t size)
+{
+    void *p;
+
+    if (__atomic_load_n(&alloc_fail_in, __ATOMIC_RELAXED) >= 0 &&
+        __atomic_fetch_sub(&alloc_fail_in, 1, __ATOMIC_RELAXED) == 0)
+        return NULL;
+    p = calloc(1, size ? size : 1);
+    if (p)
+        __atomic_add_fetch(&allocs_live, 1, __ATOMIC_RELAXED);
+    return p;
+}
+
+void gh_free(void *p)
+{
+    if (!p)
+        return;
+    __atomic_sub_fetch(&allocs_live, 1, __ATOMIC_RELAXED);
+    free(p);
+}
+
+void gh_memcpy(void *dst, const void *src, size_t n)
+{
+    memcpy(dst, src, n);
+}
+
+void gh_memset(void *dst, int c, size_t n)
+{
+    memset(dst, c, n);
+}
+
+void gh_lock(struct gcore *core)
+{
+    (void)core;
+    if (lock_held) {
+        __atomic_add_fetch(&nested_locks, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    pthread_mutex_lock(&core_lock);
+    lock_held = 1;
+    lock_depth++;
+    lock_calls++;
+}
+
+void gh_unlock(struct gcore *core)
+{
+    (void)core;
+    if (!lock_held) {
+        __atomic_add_fetch(&nested_locks, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    lock_depth--;
+    lock_held = 0;
+    pthread_mutex_unlock(&core_lock);
+}
+
+void *gh_frame(void *cookie, uint64_t gfn, int write)
+{
+    struct th_dom *d = cookie;
+
+    (void)write;
+    if (!d || gfn >= d->nr_frames) {
+        __atomic_add_fetch(&bad_frames, 1, __ATOMIC_RELAXED);
+        return NULL;
+    }
+    if (gfn == d->fail_gfn)
+        return NULL;
+    __atomic_add_fetch(&frames_out, 1, __ATOMIC_RELAXED);
+    return d->mem + gfn * GNTX_PAGE_SIZE;
+}
+
+void gh_frame_put(void *cookie, void *va)
+{
+    (void)cookie;
+    if (va)
+        __atomic_sub_fetch(&frames_out, 1, __ATOMIC_RELAXED);
+}
+
+void gh_unmap_notify(void *mapper_cookie, uint16_t owner, uint32_t handle)
+{
+    pthread_mutex_lock(&log_lock);
+    if (log_n == log_cap) {
+        size_t cap = log_cap ? log_cap * 2 : 64;
+        struct th_notify *v = realloc(log_v, cap * sizeof(*v));
+
+        if (!v)
+            abort(); /* a test host out of memory cannot report */
+        log_v = v;
+        log_cap = cap;
+    }
+    log_v[log_n++] = (struct th_notify){mapper_cookie, owner, handle};
+    pthread_mutex_unlock(&log_lock);
+}
+
+size_t th_notify_count(void)
+{
+    return log_n;
+}
+
+const struct th_notify *th_notify_at(size_t i)
+{
+    return i < log_n ? &log_v[i] : NULL;
+}
+
+bool th_notified(void *mapper_cookie, uint32_t handle)
+{
+    for (size_t i = 0; i < log_n; i++)
+        if (log_v[i].mapper_cookie == mapper_cookie &&
+            log_v[i].handle == handle)
+            return true;
+    return false;
+}
+
+void th_notify_reset(void)
+{
+    pthread_mutex_lock(&log_lock);
+    free(log_v);
+    log_v = NULL;
+    log_n = log_cap = 0;
+    pthread_mutex_unlock(&log_lock);
+}
+
+bool th_balanced(void)
+{
+    return lock_depth == 0 && !lock_held && th_frames_out() == 0 &&
+           th_nested_locks() == 0 && th_bad_frames() == 0;
+}
+
+long th_lock_depth(void)
+{
+    return lock_depth;
+}
+
+unsigned long th_lock_calls(void)
+{
+    return lock_calls;
+}
+
+unsigned long th_nested_locks(void)
+{
+    return __atomic_load_n(&nested_locks, __ATOMIC_RELAXED);
+}
+
+long th_frames_out(void)
+{
+    return __atomic_load_n(&frames_out, __ATOMIC_RELAXED);
+}
+
+unsigned long th_bad_frames(void)
+{
+    return __atomic_load_n(&bad_frames, __ATOMIC_RELAXED);
+}
+
+long th_allocs_live(void)
+{
+    return __atomic_load_n(&allocs_live, __ATOMIC_RELAXED);
+}
+
+void th_fail_alloc_after(long n)
+{
+    __atomic_store_n(&alloc_fail_in, n, __ATOMIC_RELAXED);
+}
+
+void th_reset(void)
+{
+    th_notify_reset();
+    lock_calls = 0;
+    __atomic_store_n(&nested_locks, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&frames_out, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&bad_frames, 0, __ATOMIC_RELAXED);
+    th_fail_alloc_after(-1);
+}

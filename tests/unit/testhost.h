@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * testhost.h: a user-space host for libgrant/core (gcore_host.h), for the
+ * unit tests and for benchmarks that drive the core directly.
+ *
+ * A domain's memory is a calloc'd buffer; its gcore_dom_add cookie is the
+ * struct th_dom below.  The host records every gh_unmap_notify, counts lock
+ * and frame get/put balance and live allocations, and can make gh_frame or
+ * gh_zalloc fail on demand.  The lock is one real mutex for every instance
+ * in the process, so several threads may share a core; nested locking is
+ * detected (and not deadlocked on).  Counters are process-wide too;
+ * th_reset() clears them.
+ */
+#ifndef TESTHOST_H
+#define TESTHOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TH_NO_FAIL UINT64_MAX
+
+/* A domain's memory: the cookie to pass to gcore_dom_add. */
+struct th_dom {
+    uint64_t nr_frames;
+    uint8_t *mem;      /* nr_frames * GNTX_PAGE_SIZE bytes, zeroed */
+    uint64_t fail_gfn; /* gh_frame of this gfn returns NULL; TH_NO_FAIL */
+};
+
+/* NULL on allocation failure.  th_dom_free is NULL-safe. */
+struct th_dom *th_dom_new(uint64_t nr_frames);
+void th_dom_free(struct th_dom *d);
+/* Byte `addr` of the domain's guest-physical memory. */
+uint8_t *th_dom_mem(struct th_dom *d, uint64_t addr);
+/* gh_frame(d, gfn) fails from now on (TH_NO_FAIL: never). */
+void th_fail_frame(struct th_dom *d, uint64_t gfn);
+
+/* gh_unmap_notify log, in call order. */
+struct th_notify {
+    void *mapper_cookie;
+    uint16_t owner;
+    uint32_t handle;
+};
+size_t th_notify_count(void);
+const struct th_notify *th_notify_at(size_t i);
+/* Whether (mapper, handle) was notified. */
+bool th_notified(void *mapper_cookie, uint32_t handle);
+void th_notify_reset(void);
+
+/* Balance: 0 locks held, no frame outstanding, no nested lock, no
+ * gh_frame of a frame outside the domain. */
+bool th_balanced(void);
+long th_lock_depth(void);
+unsigned long th_lock_calls(void);
+unsigned long th_nested_locks(void);
+long th_frames_out(void);
+unsigned long th_bad_frames(void);
+
+/* Allocations made through gh_zalloc and not yet freed. */
+long th_allocs_live(void);
+/* The (n+1)th gh_zalloc from now fails, and only it; n < 0: none. */
+void th_fail_alloc_after(long n);
+
+/* Clears the notify log and every counter but th_allocs_live. */
+void th_reset(void);
+
+#endif /* TESTHOST_H */

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xgt.h: small helpers shared by the xgrant CLI and the xgrantd daemon.
+ *
+ * Same conventions as the libraries: 0 (or a count) or -errno, errno is
+ * never relied upon by callers.  Nothing here logs; functions that can fail
+ * for a reason the user must see write it to a caller-supplied buffer.
+ */
+#ifndef XGT_H
+#define XGT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Parses a byte size: decimal digits with an optional binary unit suffix,
+ * K, M, G or T (powers of 1024; case-insensitive; "KB"/"KiB" spellings
+ * accepted), e.g. "4096", "16K", "64M", "1G".  0 and *bytes set;
+ * -EINVAL (empty, not a number, unknown unit, trailing junk) or -ERANGE
+ * (does not fit in 64 bits).  When err is not NULL, a one-line reason
+ * (without trailing newline) naming the input is written to it.
+ */
+int xgt_parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen);
+
+/*
+ * Formats a byte count for humans: "64M", "1G", "4096" (exact units only;
+ * a size that is not a whole number of any unit is printed in bytes).
+ * Returns what snprintf returns.
+ */
+int xgt_format_size(uint64_t bytes, char *buf, size_t len);
+
+/*
+ * The xgrantd socket path, as sim_wire.h defines it: $XGRANT_SOCK if set
+ * and non-empty; else $XDG_RUNTIME_DIR/xgrant/xgrantd.sock; else, for uid 0,
+ * /run/xgrant/xgrantd.sock; else /tmp/xgrant-$UID/xgrantd.sock.  The path
+ * is returned as found (it may be relative when XGRANT_SOCK is).
+ * 0, or -ENAMETOOLONG when it does not fit in len or in a sockaddr_un.
+ */
+int xgt_sock_path(char *buf, size_t len);
+
+/*
+ * The directory part of a socket path (what xgt_sock_path returned):
+ * everything before the last '/', "." when there is none, "/" for a path
+ * directly under the root.  0 or -ENAMETOOLONG.
+ */
+int xgt_sock_dir(const char *sock, char *buf, size_t len);
+
+/* The longest socket path a sockaddr_un holds (sun_path minus the NUL). */
+#define XGT_SOCK_PATH_MAX 107u
+
+#endif /* XGT_H */

@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xgrant-guest: a scriptable guest for xgrant domains.  Run it in a domain
+ * (`xgrant run -- xgrant-guest`); it reads one command per line on stdin
+ * and answers one line on stdout: "ok [values]" or "err -N NAME detail".
+ * Buffers live in numbered slots of grantable memory, mappings in numbered
+ * map ids.  `help` lists the commands.  The demo and the integration tests
+ * drive domains through it.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "libgrant.h"
+
+#define MAX_SLOTS 64
+#define MAX_ARGS 10
+
+struct slot {
+    uint8_t *p;
+    size_t size;
+};
+
+#define HELP                                                                 \
+    "domid | alloc PAGES | free SLOT | fill|check SLOT OFF LEN SEED | "        \
+    "expect SLOT OFF LEN BYTE | sum SLOT OFF LEN | print SLOT OFF LEN | "     \
+    "grant DOM RIGHTS(rwmd) SLOT OFF LEN | "                                  \
+    "delegate DOM RIGHTS GRANTER REF OFF LEN | revoke REF [force] | "         \
+    "copyfrom|copyto GRANTER REF GOFF SLOT OFF LEN | "                        \
+    "memset GRANTER REF GOFF BYTE LEN | g2g SDOM SREF SOFF DDOM DREF DOFF LEN | " \
+    "map GRANTER REF OFF LEN [ro] | mread MAP OFF | mwrite MAP OFF BYTE | "   \
+    "unmap MAP | evtalloc DOM | evtbind DOM PORT | evtnotify PORT | "         \
+    "evtwait PORT MS | usage | write SLOT OFF TEXT | exit [CODE]"
+
+static grant_handle_t *gh;
+static struct slot slots[MAX_SLOTS];
+static struct slot maps[MAX_SLOTS];
+static sigjmp_buf fault_jmp;
+static volatile sig_atomic_t fault_armed;
+
+static void on_fault(int sig)
+{
+    (void)sig;
+    if (fault_armed)
+        siglongjmp(fault_jmp, 1);
+    _exit(139);
+}
+
+static uint8_t pat(uint64_t seed, uint64_t i)
+{
+    return (uint8_t)(seed * 31 + i * 7 + (i >> 9));
+}
+
+static unsigned rights_of(const char *s)
+{
+    unsigned r = 0;
+
+    if (*s >= '0' && *s <= '9')
+        return (unsigned)strtoul(s, NULL, 0);
+    for (; *s; s++) {
+        r |= *s == 'r' ? GRANT_R_READ : 0;
+        r |= *s == 'w' ? GRANT_R_WRITE : 0;
+        r |= *s == 'm' ? GRANT_R_MAP : 0;
+        r |= *s == 'd' ? GRANT_R_DELEGATE : 0;
+    }
+    return r;
+}
+
+/* A slot's byte range [off, off+len) or NULL. */
+static uint8_t *slot_at(struct slot *tab, uint64_t id, uint64_t off, uint64_t len)
+{
+    if (id >= MAX_SLOTS || !tab[id].p || off > tab[id].size ||
+        len > tab[id].size - off)
+        return NULL;
+    return tab[id].p + off;
+}
+
+static int reply_err(int rc, const char *detail)
+{
+    printf("err %d %s %s\n", rc, grant_strerror(rc), detail ? detail : "");
+    return 0;
+}
+
+static int cmd_slot_ops(char **av, uint64_t *n, int ac)
+{
+    uint8_t *p;
+    uint64_t i, sum = 1469598103934665603ull;
+    void *mem;
+    int rc, s;
+
+    if (!strcmp(av[0], "alloc") && ac == 2) {
+        for (s = 0; s < MAX_SLOTS && slots[s].p; s++)
+            ;
+        if (s == MAX_SLOTS)
+            return reply_err(-ENOSPC, "no slot");
+        rc = grant_mem_alloc(gh, n[1], &mem);
+        if (rc < 0)
+            return reply_err(rc, "grant_mem_alloc");
+        slots[s].p = mem;
+        slots[s].size = n[1] * GRANT_PAGE_SIZE;
+        printf("ok %d\n", s);
+        return 0;
+    }
+    if (!strcmp(av[0], "free") && ac == 2) {
+        p = slot_at(slots, n[1], 0, 0);
+        rc = p ? grant_mem_free(gh, p) : -EINVAL;
+        if (rc < 0)
+            return reply_err(rc, "grant_mem_free");
+        slots[n[1]].p = NULL;
+        printf("ok\n");
+        return 0;
+    }
+    if ((!strcmp(av[0], "fill") || !strcmp(av[0], "check")) && ac == 5) {
+        p = slot_at(slots, n[1], n[2], n[3]);
+        if (!p)
+            return reply_err(-EINVAL, "bad slot range");
+        for (i = 0; i < n[3]; i++) {
+            if (av[0][0] == 'f')
+                p[i] = pat(n[4], n[2] + i);
+            else if (p[i] != pat(n[4], n[2] + i)) {
+                printf("err -84 EILSEQ mismatch at %llu: %u != %u\n",
+                       (unsigned long long)i, p[i], pat(n[4], n[2] + i));
+                return 0;
+            }
+        }
+        printf("ok\n");
+        return 0;
+    }
+    if (!strcmp(av[0], "expect") && ac == 5) {
+        p = slot_at(slots, n[1], n[2], n[3]);
+        if (!p)
+            return reply_err(-EINVAL, "bad slot range");
+        for (i = 0; i < n[3]; i++)
+            if (p[i] != (uint8_t)n[4]) {
+                printf("err -84 EILSEQ byte %llu is %u\n",
+                       (unsigned long long)i, p[i]);
+                return 0;
+            }
+        printf("ok\n");
+        return 0;
+    }
+    if (!strcmp(av[0], "print") && ac == 4) {
+        p = slot_at(slots, n[1], n[2], n[3]);
+        if (!p)
+            return reply_err(-EINVAL, "bad slot range");
+        printf("ok ");
+        for (i = 0; i < n[3]; i++)
+            putchar(p[i] >= 0x20 && p[i] < 0x7f ? p[i] : '.');
+        printf("\n");
+        return 0;
+    }
+    if (!strcmp(av[0], "sum") && ac == 4) {
+        p = slot_at(slots, n[1], n[2], n[3]);
+        if (!p)
+            return reply_err(-EINVAL, "bad slot range");
+        for (i = 0; i < n[3]; i++)
+            sum = (sum ^ p[i]) * 1099511628211ull;
+        printf("ok 0x%llx\n", (unsigned long long)sum);
+        return 0;
+    }
+    return 1;
+}
+
+static int cmd_grant_ops(char **av, uint64_t *n, int ac)
+{
+    grant_ref_t ref;
+    uint8_t *p;
+    int rc;
+
+    if (!strcmp(av[0], "grant") && ac == 6) {
+        p = slot_at(slots, n[3], n[4], n[5]);
+        if (!p)
+            return reply_err(-EINVAL, "bad slot range");
+        rc = grant_create_direct(gh, n[1], rights_of(av[2]), p, n[5], &ref);
+        if (rc < 0)
+            return reply_err(rc, "grant_create_direct");
+        printf("ok 0x%x\n", ref);
+        return 0;
+    }
+    if (!strcmp(av[0], "delegate") && ac == 7) {
+        rc = grant_create_indirect(gh, n[1], rights_of(av[2]), n[3], n[4],
+                                   n[5], n[6], &ref);
+        if (rc < 0)
+            return reply_err(rc, "grant_create_indirect");
+        printf("ok 0x%x\n", ref);
+        return 0;
+    }
+    if (!strcmp(av[0], "revoke") && (ac == 2 || ac == 3)) {
+        rc = grant_revoke(gh, n[1], ac == 3 ? GRANT_REVOKE_FORCE : 0);
+        if (rc < 0)
+            return reply_err(rc, "grant_revoke");
+        printf("ok\n");
+        return 0;
+    }
+    return 1;
+}
+
+static int cmd_copy_ops(char **av, uint64_t *n, int ac)
+{
+    struct grant_copy_seg seg = {0};
+    uint8_t *p;
+    int rc;
+
+    if ((!strcmp(av[0], "copyfrom") || !strcmp(av[0], "copyto")) && ac == 7) {
+        p = slot_at(slots, n[4], n[5], n[6]);
+        if (!p)
+            return reply_err(-EINVAL, "bad slot range");
+        if (av[0][4] == 'f')
+            rc = grant_copy_from(gh, p, n[1], n[2], n[3], n[6]);
+        else
+            rc = grant_copy_to(gh, n[1], n[2], n[3], p, n[6]);
+        if (rc < 0)
+            return reply_err(rc, av[0]);
+        printf("ok\n");
+        return 0;
+    }
+    if (!strcmp(av[0], "memset") && ac == 6) {
+        rc = grant_memset(gh, n[1], n[2], n[3], (int)n[4], n[5]);
+        if (rc < 0)
+            return reply_err(rc, "grant_memset");
+        printf("ok\n");
+        return 0;
+    }
+    if (!strcmp(av[0], "g2g") && ac == 8) {
+        seg.src = (struct grant_ptr){.granter = n[1], .ref = n[2], .offset = n[3]};
+        seg.dst = (struct grant_ptr){.granter = n[4], .ref = n[5], .offset = n[6]};
+        seg.len = n[7];
+        rc = grant_copy(gh, &seg, 1);
+        if (rc < 0)
+            return reply_err(rc, "grant_copy");
+        if (seg.status < 0)
+            return reply_err(seg.status, "segment");
+        printf("ok\n");
+        return 0;
+    }
+    return 1;
+}
+
+/* Touches one byte of a mapping; a fault (revoked mapping, write to a
+ * read-only one) is answered as -EFAULT instead of killing the guest. */
+static int map_access(uint64_t id, uint64_t off, int write, uint64_t val)
+{
+    volatile uint8_t *volatile p = slot_at(maps, id, off, 1);
+    volatile int v = 0;
+
+    if (!p)
+        return reply_err(-EINVAL, "bad map range");
+    if (sigsetjmp(fault_jmp, 1)) {
+        fault_armed = 0;
+        return reply_err(-EFAULT, "fault");
+    }
+    fault_armed = 1;
+    if (write)
+        *p = (uint8_t)val;
+    v = *p;
+    fault_armed = 0;
+    printf("ok %d\n", v);
+    return 0;
+}
+
+static int cmd_map_ops(char **av, uint64_t *n, int ac)
+{
+    void *addr;
+    int rc, s;
+
+    if (!strcmp(av[0], "map") && (ac == 5 || ac == 6)) {
+        for (s = 0; s < MAX_SLOTS && maps[s].p; s++)
+            ;
+        if (s == MAX_SLOTS)
+            return reply_err(-ENOSPC, "no map slot");
+        rc = grant_map(gh, n[1], n[2], n[3], n[4],
+                       ac == 6 ? GRANT_MAP_RDONLY : 0, &addr);
+        if (rc < 0)
+            return reply_err(rc, "grant_map");
+        maps[s].p = addr;
+        maps[s].size = n[4];
+        printf("ok %d\n", s);
+        return 0;
+    }
+    if (!strcmp(av[0], "mread") && ac == 3)
+        return map_access(n[1], n[2], 0, 0);
+    if (!strcmp(av[0], "mwrite") && ac == 4)
+        return map_access(n[1], n[2], 1, n[3]);
+    if (!strcmp(av[0], "unmap") && ac == 2) {
+        if (!slot_at(maps, n[1], 0, 0))
+            return reply_err(-EINVAL, "bad map id");
+        rc = grant_unmap(gh, maps[n[1]].p);
+        if (rc < 0)
+            return reply_err(rc, "grant_unmap");
+        maps[n[1]].p = NULL;
+        printf("ok\n");
+        return 0;
+    }
+    return 1;
+}
+
+static int cmd_misc_ops(char **av, uint64_t *n, int ac)
+{
+    struct grant_usage u;
+    uint32_t port;
+    int rc;
+
+    if (!strcmp(av[0], "domid") && ac == 1) {
+        printf("ok %u\n", grant_domid(gh));
+        return 0;
+    }
+    if (!strcmp(av[0], "usage") && ac == 1) {
+        rc = grant_usage(gh, GRANT_DOMID_SELF, &u);
+        if (rc < 0)
+            return reply_err(rc, "grant_usage");
+        printf("ok %u %u %llu\n", u.entries, u.maps, (unsigned long long)u.frames);
+        return 0;
+    }
+    if (!strcmp(av[0], "evtalloc") && ac == 2) {
+        rc = grant_evtchn_alloc_unbound(gh, n[1], &port);
+        if (rc < 0)
+            return reply_err(rc, "alloc_unbound");
+        printf("ok %u\n", port);
+        return 0;
+    }
+    if (!strcmp(av[0], "evtbind") && ac == 3) {
+        rc = grant_evtchn_bind(gh, n[1], n[2], &port);
+        if (rc < 0)
+            return reply_err(rc, "bind");
+        printf("ok %u\n", port);
+        return 0;
+    }
+    if (!strcmp(av[0], "evtnotify") && ac == 2) {
+        rc = grant_evtchn_notify(gh, n[1]);
+        if (rc < 0)
+            return reply_err(rc, "notify");
+        printf("ok\n");
+        return 0;
+    }
+    if (!strcmp(av[0], "evtwait") && ac == 3) {
+        rc = grant_evtchn_wait(gh, n[1], (int)n[2]);
+        if (rc < 0)
+            return reply_err(rc, "wait");
+        printf("ok %d\n", rc);
+        return 0;
+    }
+    if (!strcmp(av[0], "help")) {
+        printf("ok %s\n", HELP);
+        return 0;
+    }
+    if (!strcmp(av[0], "exit"))
+        exit(ac > 1 ? (int)n[1] : 0);
+    return 1;
+}
+
+/* write SLOT OFF TEXT: the rest of the line, spaces included. */
+static int cmd_write(const char *line)
+{
+    unsigned long long id, off;
+    size_t len;
+    uint8_t *p;
+    int pos = 0;
+
+    if (sscanf(line, "write %llu %llu %n", &id, &off, &pos) != 2 || !pos)
+        return reply_err(-EINVAL, "usage: write SLOT OFF TEXT");
+    len = strcspn(line + pos, "\n");
+    p = slot_at(slots, id, off, len);
+    if (!p)
+        return reply_err(-EINVAL, "bad slot range");
+    memcpy(p, line + pos, len);
+    printf("ok %zu\n", len);
+    return 0;
+}
+
+static void guest_line(char *line)
+{
+    char *av[MAX_ARGS], *save = NULL, *t;
+    uint64_t n[MAX_ARGS] = {0};
+    int ac = 0;
+
+    if (strncmp(line, "write ", 6) == 0) {
+        cmd_write(line);
+        fflush(stdout);
+        return;
+    }
+
+    for (t = strtok_r(line, " \t\n", &save); t && ac < MAX_ARGS;
+         t = strtok_r(NULL, " \t\n", &save)) {
+        av[ac] = t;
+        n[ac++] = strtoull(t, NULL, 0);
+    }
+    if (ac == 0)
+        printf("err -22 EINVAL empty\n");
+    else if (cmd_slot_ops(av, n, ac) && cmd_grant_ops(av, n, ac) &&
+             cmd_copy_ops(av, n, ac) && cmd_map_ops(av, n, ac) &&
+             cmd_misc_ops(av, n, ac))
+        printf("err -22 EINVAL unknown command or arity: %s\n", av[0]);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    struct sigaction sa = {.sa_handler = on_fault};
+    char line[512];
+    int rc;
+
+    if (argc > 1) {
+        fprintf(stderr, "usage: xgrant-guest  (commands on stdin; try 'help')\n");
+        return 2;
+    }
+    (void)argv;
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    rc = grant_open(&gh, 0);
+    if (rc < 0) {
+        printf("err %d %s grant_open\n", rc, grant_strerror(rc));
+        return 1;
+    }
+    while (fgets(line, sizeof(line), stdin))
+        guest_line(line);
+    grant_close(gh);
+    return 0;
+}

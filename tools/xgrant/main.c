@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c: xgrant, the xl-like command line tool for xgrant domains.
+ * Dispatches to the commands and holds their shared helpers.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "private.h"
+#include "tools/common/xgt.h"
+
+static const char usage_text[] =
+    "usage: xgrant COMMAND [ARGS...]\n"
+    "\n"
+    "Hypervisor:\n"
+    "  hv start [--foreground] [--socket PATH] [--dom0-memory SIZE]\n"
+    "           [--log FILE]\n"
+    "                  start xgrantd; prints its socket path\n"
+    "  hv stop         destroy every domain and stop xgrantd\n"
+    "  hv status       is xgrantd running, and with how many domains\n"
+    "\n"
+    "Domains:\n"
+    "  run [--name N] [--memory SIZE] [--max-entries N] [--max-maps N]\n"
+    "      [--max-frames N] [-d|--detach] -- PROG [ARGS...]\n"
+    "                  run PROG as a new domain (default 64M of memory);\n"
+    "                  --detach prints its id and returns (stdio: /dev/null)\n"
+    "  list [--json]   list domains\n"
+    "  destroy DOM     kill a domain (DOM: name or id)\n"
+    "  grants DOM [--json]\n"
+    "                  DOM's grant table and the delegation trees below it\n"
+    "\n"
+    "  help            this text\n"
+    "\n"
+    "Socket: $XGRANT_SOCK, else $XDG_RUNTIME_DIR/xgrant/xgrantd.sock, else\n"
+    "/run/xgrant/xgrantd.sock (root) or /tmp/xgrant-$UID/xgrantd.sock.\n"
+    "Exit status: 0 ok, 1 failed, 2 usage error, 3 xgrantd not running.\n";
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+} commands[] = {
+    {"hv", cmd_hv},           {"run", cmd_run},       {"list", cmd_list},
+    {"destroy", cmd_destroy}, {"grants", cmd_grants},
+};
+
+void xg_err(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "xgrant: %s%s", cmd ? cmd : "", cmd ? ": " : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+const char *xg_sock(void)
+{
+    static char path[4096];
+
+    if (xgt_sock_path(path, sizeof(path)) < 0)
+        snprintf(path, sizeof(path), "(socket path too long)");
+    return path;
+}
+
+int xg_no_daemon(int err)
+{
+    return err == -ENOENT || err == -ECONNREFUSED || err == -ENOTDIR;
+}
+
+int xg_open(const char *cmd, grant_handle_t **h)
+{
+    int rc = grant_open(h, 0);
+
+    return rc == 0 ? XG_OK : xg_open_error(cmd, rc);
+}
+
+int xg_open_error(const char *cmd, int rc)
+{
+    if (xg_no_daemon(rc)) {
+        xg_err(cmd,
+               "xgrantd is not running (no daemon at %s); "
+               "start it with 'xgrant hv start'",
+               xg_sock());
+        return XG_NODAEMON;
+    }
+    if (rc == -ENOSYS || rc == -EINVAL) {
+        xg_err(cmd, "transport '%s' (XGRANT_TRANSPORT) is %s",
+               getenv("XGRANT_TRANSPORT") ? getenv("XGRANT_TRANSPORT") : "",
+               rc == -ENOSYS ? "not available in this build" : "unknown");
+        return XG_FAIL;
+    }
+    if (rc == -EPERM || rc == -EACCES)
+        xg_err(cmd, "xgrantd at %s refused this process: %s", xg_sock(),
+               strerror(-rc));
+    else if (rc == -EPROTO)
+        xg_err(cmd, "xgrantd at %s speaks another protocol version", xg_sock());
+    else
+        xg_err(cmd, "cannot connect to xgrantd at %s: %s", xg_sock(),
+               strerror(-rc));
+    return XG_FAIL;
+}
+
+void xg_bad_option(const char *cmd, int ch, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+
+    if (ch == ':')
+        xg_err(cmd, "option '%s' needs an argument", arg);
+    else if (optopt)
+        xg_err(cmd, "unknown option '-%c'", optopt);
+    else
+        xg_err(cmd, "unknown option '%s'", arg);
+}
+
+int xg_parse_uint(const char *cmd, const char *opt, const char *s, uint64_t max,
+                  uint64_t *out)
+{
+    unsigned long long v;
+    char *end;
+
+    if (*s < '0' || *s > '9') { /* no sign, no space */
+        xg_err(cmd, "%s: '%s' is not a number", opt, s);
+        return -1;
+    }
+    errno = 0; /* decimal, or hex with 0x; never octal */
+    v = strtoull(s, &end,
+                 s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10);
+    if (*end) {
+        xg_err(cmd, "%s: '%s' is not a number", opt, s);
+        return -1;
+    }
+    if (errno == ERANGE || v > max) {
+        xg_err(cmd, "%s: %s is out of range (at most %" PRIu64 ")", opt, s,
+               max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int xg_parse_size(const char *cmd, const char *opt, const char *s,
+                  uint64_t *out)
+{
+    char err[160];
+
+    if (xgt_parse_size(s, out, err, sizeof(err)) < 0) {
+        xg_err(cmd, "%s: %s", opt, err);
+        return -1;
+    }
+    return 0;
+}
+
+int xg_list_domains(const char *cmd, grant_handle_t *h,
+                    struct grant_domain_info **out)
+{
+    unsigned cap = 16;
+    int n, tries;
+
+    for (tries = 0; tries < 4; tries++) {
+        *out = calloc(cap, sizeof(**out));
+        if (!*out) {
+            xg_err(cmd, "out of memory");
+            return -1;
+        }
+        n = grant_ctl_domain_list(h, *out, cap);
+        if (n >= 0 && (unsigned)n <= cap)
+            return n;
+        free(*out);
+        *out = NULL;
+        if (n < 0) {
+            xg_err(cmd, "cannot list domains: %s", strerror(-n));
+            return -1;
+        }
+        cap = (unsigned)n + 16;
+    }
+    xg_err(cmd, "cannot list domains: the list keeps changing");
+    return -1;
+}
+
+int xg_lookup(const char *cmd, grant_handle_t *h, const char *dom,
+              grant_domid_t *domid)
+{
+    int rc = grant_ctl_domain_lookup(h, dom, domid);
+
+    if (rc == 0)
+        return 0;
+    if (rc == -ESRCH && strspn(dom, "0123456789") == strlen(dom))
+        xg_err(cmd, "no domain with id %s", dom);
+    else if (rc == -ESRCH || rc == -EINVAL)
+        xg_err(cmd, "no domain named '%s'", dom);
+    else
+        xg_err(cmd, "cannot look up domain '%s': %s", dom, strerror(-rc));
+    return -1;
+}
+
+void xg_json_str(FILE *f, const char *s)
+{
+    const unsigned char *p;
+
+    fputc('"', f);
+    for (p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p == '\t')
+            fputs("\\t", f);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+const char *xg_rights(unsigned rights, char buf[5])
+{
+    buf[0] = (rights & GRANT_R_READ) ? 'r' : '-';
+    buf[1] = (rights & GRANT_R_WRITE) ? 'w' : '-';
+    buf[2] = (rights & GRANT_R_MAP) ? 'm' : '-';
+    buf[3] = (rights & GRANT_R_DELEGATE) ? 'd' : '-';
+    buf[4] = '\0';
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    size_t i;
+
+    opterr = 0; /* the commands report bad options themselves */
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return XG_USAGE;
+    }
+    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "-h")) {
+        fputs(usage_text, stdout);
+        return XG_OK;
+    }
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    xg_err(NULL, "unknown command '%s' (try 'xgrant help')", argv[1]);
+    return XG_USAGE;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * private.h: the xgrant CLI's internals.  Each command is a function
+ * int cmd_X(int argc, char **argv) (argv[0] is the command's name) that
+ * returns the process exit code.
+ */
+#ifndef XGRANT_PRIVATE_H
+#define XGRANT_PRIVATE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "libgrant.h"
+#include "libgrant_ctl.h"
+
+/* Exit codes. */
+#define XG_OK       0
+#define XG_FAIL     1 /* the operation failed */
+#define XG_USAGE    2 /* bad command line */
+#define XG_NODAEMON 3 /* xgrantd is not running */
+
+/* main.c */
+void xg_err(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Opens a control handle; returns XG_OK or the exit code (message printed). */
+int xg_open(const char *cmd, grant_handle_t **h);
+/* Prints why grant_open failed with rc; returns the exit code. */
+int xg_open_error(const char *cmd, int rc);
+/* Reports getopt's ':' (missing argument) or '?' (unknown option). */
+void xg_bad_option(const char *cmd, int ch, char **argv);
+/* 1 when err means "nobody listens at the socket". */
+int xg_no_daemon(int err);
+/* The socket path the library will use (tools/common's rule). */
+const char *xg_sock(void);
+/* Strict number/size parsing; print "xgrant: CMD: OPT: ..." and return -1
+ * on bad input. */
+int xg_parse_uint(const char *cmd, const char *opt, const char *s, uint64_t max,
+                  uint64_t *out);
+int xg_parse_size(const char *cmd, const char *opt, const char *s,
+                  uint64_t *out);
+/* A domain by name or id; prints the problem and returns -1. */
+int xg_lookup(const char *cmd, grant_handle_t *h, const char *dom,
+              grant_domid_t *domid);
+/* Every domain: *out is malloc'ed; the count or -1 (message printed). */
+int xg_list_domains(const char *cmd, grant_handle_t *h,
+                    struct grant_domain_info **out);
+/* JSON string with escaping. */
+void xg_json_str(FILE *f, const char *s);
+/* Rights as "rwmd" letters ('-' for a missing one) into buf[5]. */
+const char *xg_rights(unsigned rights, char buf[5]);
+
+/* hv.c */
+int cmd_hv(int argc, char **argv);
+
+/* run.c */
+int cmd_run(int argc, char **argv);
+
+/* domains.c */
+int cmd_list(int argc, char **argv);
+int cmd_destroy(int argc, char **argv);
+
+/* grants.c */
+int cmd_grants(int argc, char **argv);
+
+#endif /* XGRANT_PRIVATE_H */

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * evtchn.c: event channels with Xen's semantics.  Each domain has
+ * XD_MAX_PORTS ports (0 reserved).  A port is FREE, UNBOUND (waiting for
+ * `rdom` to bind) or INTERDOMAIN (linked to rdom:rport).  Each bound port
+ * has an eventfd, passed to the client; SEND writes to the PEER's eventfd.
+ * Closing an interdomain port makes its peer UNBOUND again, remote = the
+ * closer, as Xen does.  Ports belong to the domain; the control domain's
+ * ports go with the connection that made them (its processes come and go).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "private.h"
+
+static int ports_get(struct xd_dom *d)
+{
+    if (!d->ports) {
+        d->ports = calloc(XD_MAX_PORTS, sizeof(*d->ports));
+        if (!d->ports)
+            return -ENOMEM;
+        for (unsigned i = 0; i < XD_MAX_PORTS; i++)
+            d->ports[i].efd = -1;
+    }
+    return 0;
+}
+
+/* The live port `port` of d, or NULL. */
+static struct xd_port *port_of(struct xd_dom *d, uint32_t port)
+{
+    if (!d || !d->ports || port == 0 || port >= XD_MAX_PORTS ||
+        d->ports[port].state == XD_PORT_FREE)
+        return NULL;
+    return &d->ports[port];
+}
+
+/* A free port of d with a fresh eventfd: its number, or -errno. */
+static int port_alloc(struct xd_dom *d, struct xd_conn *owner)
+{
+    int r = ports_get(d);
+
+    if (r < 0)
+        return r;
+    for (unsigned i = 1; i < XD_MAX_PORTS; i++) {
+        struct xd_port *p = &d->ports[i];
+
+        if (p->state != XD_PORT_FREE)
+            continue;
+        p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (p->efd < 0)
+            return -ENOMEM;
+        p->owner = owner;
+        return (int)i;
+    }
+    return -ENOSPC;
+}
+
+static void port_free(struct xd_port *p)
+{
+    if (p->efd >= 0)
+        close(p->efd);
+    memset(p, 0, sizeof(*p));
+    p->efd = -1;
+}
+
+/* Closes port p of domain d; an interdomain peer becomes unbound. */
+static void port_close(struct xd_dom *d, struct xd_port *p)
+{
+    if (p->state == XD_PORT_INTERDOMAIN) {
+        struct xd_port *peer = port_of(xd_dom_get(p->rdom), p->rport);
+
+        if (peer && peer->state == XD_PORT_INTERDOMAIN) {
+            peer->state = XD_PORT_UNBOUND;
+            peer->rdom = d->id;
+            peer->rport = 0;
+        }
+    }
+    port_free(p);
+}
+
+/* ---- ops --------------------------------------------------------------------
+ */
+
+static uint16_t resolve(const struct xd_conn *c, uint16_t dom)
+{
+    return dom == GNTX_DOMID_SELF ? c->dom->id : dom;
+}
+
+static int alloc_unbound(struct xd_conn *c, struct xgw_evtchn *e)
+{
+    uint16_t rdom = resolve(c, e->remote_dom);
+    struct xd_dom *r = xd_dom_get(rdom);
+    int port;
+
+    if (!r || r->state != XGW_DOM_RUNNING)
+        return -ESRCH;
+    port = port_alloc(c->dom, c);
+    if (port < 0)
+        return port;
+    c->dom->ports[port].state = XD_PORT_UNBOUND;
+    c->dom->ports[port].rdom = rdom;
+    e->port = (uint32_t)port;
+    return 0;
+}
+
+static int bind_interdomain(struct xd_conn *c, struct xgw_evtchn *e)
+{
+    struct xd_dom *r = xd_dom_get(resolve(c, e->remote_dom));
+    struct xd_port *rp, *lp;
+    int port;
+
+    if (!r || r->state != XGW_DOM_RUNNING)
+        return -ESRCH;
+    rp = port_of(r, e->remote_port);
+    if (!rp || rp->state != XD_PORT_UNBOUND || rp->rdom != c->dom->id)
+        return -EINVAL;
+    port = port_alloc(c->dom, c);
+    if (port < 0)
+        return port;
+    /* port_alloc may have allocated c->dom->ports; rp is in r's table. */
+    lp = &c->dom->ports[port];
+    lp->state = XD_PORT_INTERDOMAIN;
+    lp->rdom = r->id;
+    lp->rport = e->remote_port;
+    rp->state = XD_PORT_INTERDOMAIN;
+    rp->rport = (uint32_t)port;
+    e->port = (uint32_t)port;
+    return 0;
+}
+
+static int send_event(struct xd_conn *c, const struct xgw_evtchn *e)
+{
+    struct xd_port *p = port_of(c->dom, e->port);
+    struct xd_port *peer;
+    uint64_t one = 1;
+
+    if (!p)
+        return -EINVAL;
+    if (p->state != XD_PORT_INTERDOMAIN)
+        return -ENOTCONN;
+    peer = port_of(xd_dom_get(p->rdom), p->rport);
+    if (!peer || peer->state != XD_PORT_INTERDOMAIN)
+        return -ENOTCONN;
+    /* EAGAIN means the counter is saturated: the peer is signalled anyway. */
+    if (write(peer->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        return -errno;
+    return 0;
+}
+
+static int close_port(struct xd_conn *c, const struct xgw_evtchn *e)
+{
+    struct xd_port *p = port_of(c->dom, e->port);
+
+    if (!p)
+        return -EINVAL;
+    port_close(c->dom, p);
+    return 0;
+}
+
+static void evtchn_reply(struct xd_conn *c, const struct xgw_msg *h,
+                         const struct xgw_evtchn *e, int ret)
+{
+    bool with_fd = ret == 0 && (h->op == XGW_OP_EVTCHN_ALLOC_UNBOUND ||
+                                h->op == XGW_OP_EVTCHN_BIND_INTERDOMAIN);
+    struct xd_out *m = xd_out_new(h->op, h->seq, ret, ret ? 0 : sizeof(*e));
+
+    if (!m) {
+        xd_conn_close(c, "out of memory for a reply");
+        return;
+    }
+    if (!ret)
+        memcpy(xd_out_payload(m), e, sizeof(*e));
+    if (with_fd && xd_out_dup_fd(m, c->dom->ports[e->port].efd) < 0) {
+        /* Undo: the client cannot use a port it has no fd for. */
+        port_close(c->dom, &c->dom->ports[e->port]);
+        xd_out_free(m);
+        xd_reply_err(c, h, -ENOMEM);
+        return;
+    }
+    xd_reply(c, m);
+}
+
+void xd_evtchn_op(struct xd_conn *c, struct xd_rx *rx)
+{
+    struct xgw_evtchn e;
+    int ret;
+
+    if (rx->hdr.len != sizeof(e)) {
+        xd_log_conn(c, "bad message: op 0x%x len %u", rx->hdr.op, rx->hdr.len);
+        xd_reply_err(c, &rx->hdr, -EINVAL);
+        return;
+    }
+    memcpy(&e, rx->pay, sizeof(e));
+    switch (rx->hdr.op) {
+    case XGW_OP_EVTCHN_ALLOC_UNBOUND:
+        ret = alloc_unbound(c, &e);
+        break;
+    case XGW_OP_EVTCHN_BIND_INTERDOMAIN:
+        ret = bind_interdomain(c, &e);
+        break;
+    case XGW_OP_EVTCHN_SEND:
+        ret = send_event(c, &e);
+        break;
+    default:
+        ret = close_port(c, &e);
+        break;
+    }
+    evtchn_reply(c, &rx->hdr, &e, ret);
+}
+
+/* A closing connection: the control domain's ports it made are closed;
+ * a domU's stay with the domain. */
+void xd_evtchn_release_conn(struct xd_conn *c)
+{
+    struct xd_dom *d = c->dom;
+
+    if (!d || !d->ports)
+        return;
+    for (unsigned i = 1; i < XD_MAX_PORTS; i++) {
+        struct xd_port *p = &d->ports[i];
+
+        if (p->state == XD_PORT_FREE || p->owner != c)
+            continue;
+        if (d->id == GNTX_DOMID_CONTROL)
+            port_close(d, p);
+        else
+            p->owner = NULL;
+    }
+}
+
+/* A dying domain: every port closed, peers left unbound. */
+void xd_evtchn_dom_close(struct xd_dom *d)
+{
+    if (!d->ports)
+        return;
+    for (unsigned i = 1; i < XD_MAX_PORTS; i++)
+        if (d->ports[i].state != XD_PORT_FREE)
+            port_close(d, &d->ports[i]);
+    free(d->ports);
+    d->ports = NULL;
+}

@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hcall.c: hypercall ops (op < XGW_OP_SIM_BASE) over the wire.
+ *
+ * The request's payload is the daemon's own copy: args are copied once into
+ * the response buffer, the core works on that copy, and the response goes
+ * out as is.  Lengths are computed from the op's element sizes with
+ * overflow checks and must match `len` exactly; nothing the client says
+ * about sizes is trusted.  MAP hands out one fd per mapped element and
+ * records which connection holds the handle.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "private.h"
+
+enum aux_dir { AUX_NONE, AUX_IN, AUX_OUT };
+
+struct op_desc {
+    size_t arg; /* element size of args */
+    size_t aux; /* element size of aux */
+    enum aux_dir dir;
+};
+
+static const struct op_desc ops[GNTX_OP__MAX] = {
+    [GNTX_OP_VERSION] = {0, 0, AUX_NONE},
+    [GNTX_OP_CREATE] = {sizeof(struct gntx_create), sizeof(uint64_t), AUX_IN},
+    [GNTX_OP_REVOKE] = {sizeof(struct gntx_revoke), 0, AUX_NONE},
+    [GNTX_OP_COPY] = {sizeof(struct gntx_copy), 0, AUX_NONE},
+    [GNTX_OP_MEMSET] = {sizeof(struct gntx_memset), 0, AUX_NONE},
+    [GNTX_OP_MAP] = {sizeof(struct gntx_map), sizeof(uint64_t), AUX_OUT},
+    [GNTX_OP_UNMAP] = {sizeof(struct gntx_unmap), 0, AUX_NONE},
+    [GNTX_OP_QUERY_TABLE] = {sizeof(struct gntx_query),
+                             sizeof(struct gntx_entry_info), AUX_OUT},
+    [GNTX_OP_QUERY_TREE] = {sizeof(struct gntx_query),
+                            sizeof(struct gntx_entry_info), AUX_OUT},
+    [GNTX_OP_USAGE] = {sizeof(struct gntx_usage), 0, AUX_NONE},
+    [GNTX_OP_SET_QUOTA] = {sizeof(struct gntx_usage), 0, AUX_NONE},
+};
+
+/* A checked plan of the request: sizes of args and aux, both ways. */
+struct plan {
+    const struct op_desc *d;
+    size_t args_len;
+    size_t aux_in_len;  /* bytes of aux in the request */
+    size_t aux_out_cap; /* bytes of aux capacity in the response */
+};
+
+static int plan_request(const struct xgw_msg *h, struct plan *p)
+{
+    size_t aux_len, total;
+
+    if (h->op == 0 || h->op >= GNTX_OP__MAX)
+        return -ENOSYS;
+    p->d = &ops[h->op];
+    if (h->count > GNTX_MAX_BATCH)
+        return -E2BIG;
+    if (h->op == GNTX_OP_MAP && h->count > XGW_MAX_MAP_BATCH)
+        return -E2BIG;
+    p->args_len = (size_t)h->count * p->d->arg; /* <= 4096 * 48 */
+    if (p->d->dir == AUX_NONE && h->aux_count != 0)
+        return -EINVAL;
+    if (p->d->dir != AUX_NONE &&
+        (h->aux_count > SIZE_MAX ||
+         __builtin_mul_overflow((size_t)h->aux_count, p->d->aux, &aux_len) ||
+         __builtin_add_overflow(p->args_len, aux_len, &total) ||
+         total > XGW_MAX_PAYLOAD))
+        return -E2BIG;
+    p->aux_in_len = p->d->dir == AUX_IN ? aux_len : 0;
+    p->aux_out_cap = p->d->dir == AUX_OUT ? aux_len : 0;
+    if (h->len != p->args_len + p->aux_in_len)
+        return -EINVAL;
+    return 0;
+}
+
+/* The fd a mapper gets for root's memory: read-only when asked. */
+static int map_fd(const struct xd_dom *root, unsigned flags)
+{
+    char path[64];
+    int fd;
+
+    if (!(flags & GNTX_MAP_RDONLY)) {
+        fd = fcntl(root->memfd, F_DUPFD_CLOEXEC, 3);
+        return fd < 0 ? -errno : fd;
+    }
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", root->memfd);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+/* Hands out the fd of one mapped element and records its handle. */
+static int map_attach(struct xd_conn *c, struct xd_out *m,
+                      const struct gntx_map *v)
+{
+    struct xd_dom *root = xd_dom_get(v->root_dom);
+    int fd, r;
+
+    if (!root || root->memfd < 0)
+        return -EFAULT;
+    fd = map_fd(root, v->flags);
+    if (fd < 0)
+        return -ENOMEM;
+    r = xd_map_add(c, v->handle, v->root_dom);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    r = xd_out_add_fd(m, fd);
+    if (r < 0) {
+        xd_map_remove(c->dom, v->handle);
+        return r;
+    }
+    return 0;
+}
+
+static long map_post(struct xd_conn *c, struct xd_out *m, struct gntx_map *v,
+                     unsigned n, long ret)
+{
+    for (unsigned i = 0; i < n && ret >= 0; i++) {
+        struct gntx_unmap u;
+        int r;
+
+        if (v[i].status != 0)
+            continue;
+        r = map_attach(c, m, &v[i]);
+        if (r == 0)
+            continue;
+        /* No fd for it: the mapping must not exist either. */
+        u = (struct gntx_unmap){v[i].handle, 0};
+        gcore_unmap(xd.core, c->dom->id, &u, 1);
+        xd_log_conn(c, "map: cannot hand out handle %u: %s", v[i].handle,
+                    strerror(-r));
+        v[i].status = -GNTX_ENOMEM;
+        v[i].handle = 0;
+        ret--;
+    }
+    return ret;
+}
+
+static void unmap_post(struct xd_conn *c, const struct gntx_unmap *v,
+                       unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (v[i].status == 0)
+            xd_map_remove(c->dom, v[i].handle);
+}
+
+/* QUERY_*: how many entries the core wrote into aux. */
+static uint64_t query_written(const void *args, unsigned count, long ret,
+                              uint64_t cap)
+{
+    const struct gntx_query *q = args;
+
+    if (ret < 0 || count < 1)
+        return 0;
+    return q->count < cap ? q->count : cap;
+}
+
+/* Runs the core on the copy-in and fixes the response up. */
+static void run(struct xd_conn *c, struct xd_rx *rx, const struct plan *p,
+                struct xd_out *m)
+{
+    const struct xgw_msg *h = &rx->hdr;
+    uint8_t *args = xd_out_payload(m);
+    uint8_t *aux =
+        p->d->dir == AUX_IN ? rx->pay + p->args_len : args + p->args_len;
+    struct xd_group *g = xd_group_new();
+    uint64_t aux_sent = 0;
+    long ret;
+
+    if (!g) {
+        xd_out_free(m);
+        xd_reply_err(c, h, -ENOMEM);
+        return;
+    }
+    if (p->args_len)
+        memcpy(args, rx->pay, p->args_len);
+    xd.cur = g;
+    ret = gcore_hypercall(xd.core, c->dom->id, h->op, args, h->count, aux,
+                          p->d->dir == AUX_NONE ? 0 : h->aux_count);
+    xd.cur = NULL;
+    if (h->op == GNTX_OP_MAP) {
+        ret = map_post(c, m, (struct gntx_map *)args, h->count, ret);
+        aux_sent = h->aux_count;
+    } else if (h->op == GNTX_OP_UNMAP) {
+        unmap_post(c, (const struct gntx_unmap *)args, h->count);
+    } else if (p->d->dir == AUX_OUT) {
+        aux_sent = query_written(args, h->count, ret, h->aux_count);
+    }
+    xd_out_truncate(m, p->args_len + aux_sent * p->d->aux);
+    xd_out_hdr(m)->ret = ret;
+    xd_out_hdr(m)->count = h->count;
+    xd_out_hdr(m)->aux_count = aux_sent;
+    xd_group_finish(g, c, m);
+}
+
+void xd_hypercall(struct xd_conn *c, struct xd_rx *rx)
+{
+    const struct xgw_msg *h = &rx->hdr;
+    struct plan p;
+    struct xd_out *m;
+    int r = plan_request(h, &p);
+
+    if (r < 0) {
+        xd_log_conn(c,
+                    "bad message: op %u count %u aux_count %llu len %u: "
+                    "%s",
+                    h->op, h->count, (unsigned long long)h->aux_count, h->len,
+                    r == -ENOSYS  ? "unknown op"
+                    : r == -E2BIG ? "too big"
+                                  : "length does not match the op");
+        xd_reply_err(c, h, r);
+        return;
+    }
+    m = xd_out_new(h->op, h->seq, 0, p.args_len + p.aux_out_cap);
+    if (!m) {
+        xd_reply_err(c, h, -ENOMEM);
+        return;
+    }
+    run(c, rx, &p, m);
+}

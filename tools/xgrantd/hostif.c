@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hostif.c: xgrantd as the core's host (every gh_* of gcore_host.h), and
+ * what FORCE revoke needs around it:
+ *   - map records: which connection holds each mapping handle, so a
+ *     mapping is unmapped when its connection closes and a FORCE notice
+ *     reaches the right library;
+ *   - groups: a request whose reply waits (xd.cur is the request being
+ *     served while the core runs);
+ *   - acks: notices sent and not yet acknowledged, oldest first; one that
+ *     is not acknowledged within XGW_UNMAP_TIMEOUT_MS costs the mapper its
+ *     domain (a domU) or its process (a control-domain client).
+ * Nothing here closes a connection or calls the core while the core is
+ * running: gh_unmap_notify only queues.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gcore_host.h"
+#include "private.h"
+
+struct xd_ack {
+    struct xd_ack *prev, *next;
+    struct xd_conn *conn;
+    struct xd_group *grp;
+    uint32_t handle;
+    uint16_t owner;
+    uint64_t deadline;
+};
+
+static struct xd_ack *ack_head, *ack_tail;
+static int lock_depth;
+
+/* ---- gh_*: the host interface ------------------------------------------ */
+
+void *gh_zalloc(size_t size)
+{
+    return calloc(1, size ? size : 1);
+}
+
+void gh_free(void *p)
+{
+    free(p);
+}
+
+void gh_memcpy(void *dst, const void *src, size_t n)
+{
+    memcpy(dst, src, n);
+}
+
+void gh_memset(void *dst, int c, size_t n)
+{
+    memset(dst, c, n);
+}
+
+/* One thread: the lock only checks that the core is never re-entered. */
+void gh_lock(struct gcore *core)
+{
+    (void)core;
+    assert(lock_depth == 0);
+    lock_depth++;
+}
+
+void gh_unlock(struct gcore *core)
+{
+    (void)core;
+    assert(lock_depth == 1);
+    lock_depth--;
+}
+
+void *gh_frame(void *cookie, uint64_t gfn, int write)
+{
+    struct xd_dom *d = cookie;
+
+    (void)write; /* the daemon maps every domain read-write */
+    if (!d || !d->mem || gfn >= d->nr_frames)
+        return NULL;
+    return d->mem + gfn * GNTX_PAGE_SIZE;
+}
+
+void gh_frame_put(void *cookie, void *va)
+{
+    (void)cookie;
+    (void)va;
+}
+
+/* ---- map records ------------------------------------------------------- */
+
+static struct xd_map *map_find(struct xd_dom *d, uint32_t handle)
+{
+    for (size_t i = 0; i < d->nmaps; i++)
+        if (d->maps[i].handle == handle)
+            return &d->maps[i];
+    return NULL;
+}
+
+static void map_del(struct xd_dom *d, struct xd_map *m)
+{
+    *m = d->maps[--d->nmaps];
+}
+
+int xd_map_add(struct xd_conn *c, uint32_t handle, uint16_t owner)
+{
+    struct xd_dom *d = c->dom;
+
+    if (d->nmaps == d->maps_cap) {
+        size_t cap = d->maps_cap ? d->maps_cap * 2 : 16;
+        struct xd_map *n = reallocarray(d->maps, cap, sizeof(*n));
+
+        if (!n)
+            return -ENOMEM;
+        d->maps = n;
+        d->maps_cap = cap;
+    }
+    d->maps[d->nmaps++] = (struct xd_map){handle, owner, c};
+    return 0;
+}
+
+void xd_map_remove(struct xd_dom *d, uint32_t handle)
+{
+    struct xd_map *m = map_find(d, handle);
+
+    if (m)
+        map_del(d, m);
+}
+
+/* Unmaps, as its domain, everything a closing connection had mapped. */
+void xd_maps_drop_conn(struct xd_conn *c)
+{
+    struct xd_dom *d = c->dom;
+    struct gntx_unmap u[256];
+    struct xd_group *saved = xd.cur;
+    unsigned n = 0;
+
+    if (!d)
+        return;
+    xd.cur = NULL;
+    for (size_t i = 0; i < d->nmaps;) {
+        if (d->maps[i].conn != c) {
+            i++;
+            continue;
+        }
+        u[n++] = (struct gntx_unmap){d->maps[i].handle, 0};
+        map_del(d, &d->maps[i]);
+        if (n == sizeof(u) / sizeof(u[0])) {
+            if (d->in_core)
+                gcore_unmap(xd.core, d->id, u, n);
+            n = 0;
+        }
+    }
+    if (n && d->in_core)
+        gcore_unmap(xd.core, d->id, u, n);
+    xd.cur = saved;
+}
+
+/* ---- groups -------------------------------------------------------------- */
+
+struct xd_group *xd_group_new(void)
+{
+    struct xd_group *g = calloc(1, sizeof(*g));
+
+    if (g)
+        g->pending = 1;
+    return g;
+}
+
+void xd_group_get(struct xd_group *g)
+{
+    g->pending++;
+}
+
+void xd_group_put(struct xd_group *g)
+{
+    struct xd_conn *c;
+    struct xd_out *m;
+
+    assert(g->pending > 0);
+    if (--g->pending)
+        return;
+    c = g->requester;
+    m = g->reply;
+    free(g);
+    if (!c) {
+        xd_out_free(m);
+        return;
+    }
+    c->defer = NULL;
+    if (m)
+        xd_reply(c, m);
+    else
+        xd_conn_update(c);
+}
+
+/*
+ * The request that made g is done with the core: its reply goes out now,
+ * or when the last ack (or reap) it waits for arrives.  With no reply
+ * (out of memory) the connection is closed instead.
+ */
+void xd_group_finish(struct xd_group *g, struct xd_conn *c,
+                     struct xd_out *reply)
+{
+    if (!reply) {
+        xd_conn_close(c, "out of memory for a reply");
+        xd_group_put(g);
+        return;
+    }
+    g->requester = c;
+    g->reply = reply;
+    c->defer = g;
+    xd_conn_update(c);
+    xd_group_put(g);
+}
+
+/* ---- acks -----------------------------------------------------------------
+ */
+
+static void ack_unlink(struct xd_ack *a)
+{
+    if (a->prev)
+        a->prev->next = a->next;
+    else
+        ack_head = a->next;
+    if (a->next)
+        a->next->prev = a->prev;
+    else
+        ack_tail = a->prev;
+}
+
+static void ack_done(struct xd_ack *a)
+{
+    struct xd_group *g = a->grp;
+
+    ack_unlink(a);
+    free(a);
+    xd_group_put(g);
+}
+
+static struct xd_out *notice_new(uint16_t owner, uint32_t handle)
+{
+    struct xd_out *m =
+        xd_out_new(XGW_NOTICE_UNMAP, 0, 0, sizeof(struct xgw_notice));
+    struct xgw_notice *n;
+
+    if (!m)
+        return NULL;
+    xd_out_hdr(m)->count = 1;
+    n = xd_out_payload(m);
+    n->handle = handle;
+    n->owner = owner;
+    return m;
+}
+
+/* Last resort when a notice cannot even be queued: the mapper goes. */
+static void notice_failed(struct xd_conn *c, uint32_t handle)
+{
+    pid_t victim = c->dom->id ? c->dom->pid : c->pid;
+
+    xd_log_conn(c,
+                "out of memory sending unmap notice for handle %u: "
+                "killing pid %d",
+                handle, (int)victim);
+    if (c->dom->id)
+        kill(-victim, SIGKILL);
+    kill(victim, SIGKILL);
+}
+
+/* Records that c owes an ack for (owner, handle), on behalf of the request
+ * being served (or of nobody).  NULL when out of memory. */
+static struct xd_ack *ack_add(struct xd_conn *c, uint16_t owner,
+                              uint32_t handle)
+{
+    struct xd_ack *a = calloc(1, sizeof(*a));
+
+    if (!a)
+        return NULL;
+    a->grp = xd.cur ? xd.cur : xd_group_new();
+    if (!a->grp) {
+        free(a);
+        return NULL;
+    }
+    if (xd.cur)
+        xd_group_get(xd.cur);
+    a->conn = c;
+    a->handle = handle;
+    a->owner = owner;
+    /* No notice socket: it cannot be told, so it cannot ack either. */
+    a->deadline = xd_now_ms() + (c->nfd < 0 ? 0 : XGW_UNMAP_TIMEOUT_MS);
+    a->prev = ack_tail;
+    if (ack_tail)
+        ack_tail->next = a;
+    else
+        ack_head = a;
+    ack_tail = a;
+    return a;
+}
+
+void gh_unmap_notify(void *mapper_cookie, uint16_t owner, uint32_t handle)
+{
+    struct xd_dom *d = mapper_cookie;
+    struct xd_map *rec = d ? map_find(d, handle) : NULL;
+    struct xd_conn *c = rec ? rec->conn : NULL;
+    struct xd_out *m;
+
+    if (rec)
+        map_del(d, rec);
+    /* Mapper gone or dying (its process is killed): nothing to wait for. */
+    if (!c || c->closed || d->state != XGW_DOM_RUNNING)
+        return;
+    m = c->nfd < 0 ? NULL : notice_new(owner, handle);
+    if ((c->nfd >= 0 && !m) || !ack_add(c, owner, handle)) {
+        xd_out_free(m);
+        notice_failed(c, handle);
+        return;
+    }
+    if (!m)
+        return;
+    xd_outq_push(&c->nout, m);
+    xd_dbg("dom %u: unmap notice for handle %u (dom %u's memory) to pid %d",
+           d->id, handle, owner, (int)c->pid);
+    /* Errors surface as EPOLLERR/EPOLLHUP on the notice socket later. */
+    xd_outq_flush(c->nfd, &c->nout);
+    xd_conn_update(c);
+}
+
+void xd_ack_received(struct xd_conn *c, const struct xgw_notice *n)
+{
+    for (struct xd_ack *a = ack_head; a; a = a->next) {
+        if (a->conn == c && a->handle == n->handle && a->owner == n->owner) {
+            ack_done(a);
+            return;
+        }
+    }
+    xd_dbg("dom %u pid %d: ack for handle %u that nobody waits for", c->dom->id,
+           (int)c->pid, n->handle);
+}
+
+void xd_acks_drop_conn(struct xd_conn *c)
+{
+    struct xd_ack *a;
+
+    /* A completed group's reply may close (and drop acks of) another
+     * connection: never keep a pointer across ack_done. */
+again:
+    for (a = ack_head; a; a = a->next) {
+        if (a->conn == c) {
+            ack_done(a);
+            goto again;
+        }
+    }
+}
+
+/* The ack that expires first, or NULL. */
+static struct xd_ack *ack_first(void)
+{
+    struct xd_ack *first = ack_head;
+
+    for (struct xd_ack *a = ack_head; a; a = a->next)
+        if (a->deadline < first->deadline)
+            first = a;
+    return first;
+}
+
+/* Milliseconds until the first ack expires, -1 when none is pending. */
+int xd_acks_timeout_ms(void)
+{
+    struct xd_ack *a = ack_first();
+    uint64_t now;
+
+    if (!a)
+        return -1;
+    now = xd_now_ms();
+    return a->deadline <= now ? 0 : (int)(a->deadline - now);
+}
+
+/* c can no longer be told: what it owes expires now. */
+void xd_acks_expire_conn(struct xd_conn *c)
+{
+    for (struct xd_ack *a = ack_head; a; a = a->next)
+        if (a->conn == c)
+            a->deadline = 0;
+}
+
+/* The revoker's guarantee wins over an unresponsive mapper. */
+static void punish(struct xd_ack *a)
+{
+    struct xd_conn *c = a->conn;
+    struct xd_dom *d = c->dom;
+
+    if (d->id != GNTX_DOMID_CONTROL) {
+        xd_log_conn(c,
+                    "UNMAP NOT ACKNOWLEDGED: handle %u (dom %u's memory) "
+                    "after %d ms: destroying the domain",
+                    a->handle, a->owner, XGW_UNMAP_TIMEOUT_MS);
+        xd_dom_destroy(d, "did not acknowledge a forced unmap");
+    } else {
+        xd_log_conn(c,
+                    "UNMAP NOT ACKNOWLEDGED: handle %u (dom %u's memory) "
+                    "after %d ms: killing pid %d and closing its "
+                    "connection",
+                    a->handle, a->owner, XGW_UNMAP_TIMEOUT_MS, (int)c->pid);
+        if (c->pid > 1)
+            kill(c->pid, SIGKILL);
+        xd_conn_close(c, NULL);
+    }
+}
+
+void xd_acks_expire(void)
+{
+    struct xd_ack *a;
+
+    while ((a = ack_first()) && a->deadline <= xd_now_ms()) {
+        struct xd_conn *c = a->conn;
+
+        /* Punish first, so the revoker hears back only once the mapper can
+         * no longer touch the pages.  Closing c drops every ack of c. */
+        punish(a);
+        xd_acks_drop_conn(c);
+    }
+}

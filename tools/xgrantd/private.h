@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * private.h: xgrantd internals, shared by the daemon's files only.
+ *
+ * xgrantd is one thread around one epoll loop.  Objects:
+ *   domain (struct xd_dom)   a process tree plus a memfd of guest memory,
+ *                            known to the core under its id;
+ *   connection (xd_conn)     one client socket + its notice socket, bound to
+ *                            one domain (identity from SO_PEERCRED);
+ *   group (xd_group)         a request whose reply waits for unmap acks
+ *                            and/or a domain's reaping (FORCE revoke,
+ *                            DOMAIN_DESTROY);
+ *   ack (xd_ack)             one unmap notice awaiting its acknowledgment.
+ * Objects that an epoll event may still name are never freed in the middle
+ * of an event batch: closing moves them to a graveyard emptied between
+ * batches (xd_reap_graveyard).
+ */
+#ifndef XGRANTD_PRIVATE_H
+#define XGRANTD_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "gcore.h"
+#include "libgrant/lib/sim_wire.h"
+
+#define XD_DOM0_NAME     "Domain-0"
+#define XD_MAX_PORTS     1024u             /* event channel ports per domain */
+#define XD_RX_FDS        8                 /* fds accepted with one request */
+#define XD_MAX_ARGC      4096u             /* DOMAIN_CREATE argv bound */
+#define XD_MAX_MEM_BYTES (64ull << 30)     /* largest domain memory */
+#define XD_OUT_FDS       XGW_MAX_MAP_BATCH /* most fds in one response */
+
+/* What an epoll event's data.ptr points to. */
+enum xd_ev_kind {
+    XD_EV_LISTEN,
+    XD_EV_SIGNAL,
+    XD_EV_CONN,
+    XD_EV_NOTICE,
+    XD_EV_PIDFD,
+};
+struct xd_ev {
+    enum xd_ev_kind kind;
+    void *obj;
+};
+
+/* One queued outgoing message; fds ride on its first byte. */
+struct xd_out {
+    struct xd_out *next;
+    size_t len; /* bytes to send */
+    size_t off; /* bytes sent */
+    int nfds;
+    int fds[XD_OUT_FDS];       /* owned: closed once sent or dropped */
+    _Alignas(8) uint8_t buf[]; /* struct xgw_msg + payload (8-aligned) */
+};
+struct xd_outq {
+    struct xd_out *head, *tail;
+};
+
+/* A block of guest memory handed out by MEM_ALLOC. */
+struct xd_alloc {
+    uint64_t first, nr;
+};
+
+/* An incoming message being read or waiting to be served. */
+struct xd_rx {
+    struct xgw_msg hdr;
+    size_t hdr_got;
+    uint8_t *pay;
+    size_t pay_got;
+    size_t pay_cap;
+    int fds[XD_RX_FDS];
+    int nfds;
+    bool fds_lost; /* more fds arrived than fit: the request is refused */
+    bool ready;    /* complete, waiting its turn */
+};
+
+struct xd_group;
+
+struct xd_conn {
+    struct xd_conn *prev, *next; /* live list, or graveyard */
+    uint64_t serial;
+    int fd;    /* request socket */
+    int nfd;   /* daemon end of the notice socket, -1 before HELLO */
+    pid_t pid; /* SO_PEERCRED */
+    uid_t uid;
+    struct xd_dom *dom;
+    bool hello;
+    bool closed;
+    uint32_t ev_mask, nev_mask; /* what epoll watches now */
+    struct xd_ev ev, nev;
+    struct xd_rx rx;
+    uint8_t nrx[sizeof(struct xgw_msg) + sizeof(struct xgw_notice)];
+    size_t nrx_got;
+    struct xd_outq out, nout;
+    struct xd_group *defer; /* the reply this connection waits for */
+    int wait_dom;           /* DOMAIN_WAIT: domain id, -1 none */
+    uint32_t wait_seq;
+    struct xd_alloc *allocs;
+    size_t nallocs, allocs_cap;
+};
+
+/* A port of a domain's event channel table. */
+enum { XD_PORT_FREE, XD_PORT_UNBOUND, XD_PORT_INTERDOMAIN };
+struct xd_port {
+    uint8_t state;
+    uint16_t rdom;         /* UNBOUND: who may bind; INTERDOMAIN: peer domain */
+    uint32_t rport;        /* INTERDOMAIN: peer port */
+    int efd;               /* eventfd signalled when the peer sends */
+    struct xd_conn *owner; /* connection that made it (domain 0 frees) */
+};
+
+/* A live mapping, for unmap on close and for routing FORCE notices. */
+struct xd_map {
+    uint32_t handle;
+    uint16_t owner;
+    struct xd_conn *conn;
+};
+
+struct xd_dom {
+    uint16_t id;
+    int state; /* XGW_DOM_RUNNING / XGW_DOM_DYING */
+    char name[XGW_NAME_MAX];
+    pid_t pid; /* 0 for domain 0 */
+    int pidfd;
+    struct xd_ev ev;
+    int memfd;
+    uint8_t *mem;
+    uint64_t nr_frames;
+    uint64_t *bitmap;      /* MEM_ALLOC: one bit per frame in use */
+    struct xd_port *ports; /* XD_MAX_PORTS, allocated on first use */
+    struct xd_map *maps;
+    size_t nmaps, maps_cap;
+    struct xd_group **reapers; /* DOMAIN_DESTROY replies waiting the reap */
+    size_t nreapers;
+    bool in_core;
+    bool reaped; /* gone; freed between event batches */
+    struct xd_dom *grave_next;
+};
+
+/* A deferred reply: sent when `pending` drops to 0. */
+struct xd_group {
+    unsigned pending;
+    struct xd_conn *requester; /* NULL: nobody to answer (gone or internal) */
+    struct xd_out *reply;
+};
+
+/* Global state. */
+struct xd {
+    struct gcore *core;
+    int epfd;
+    int lfd;
+    int sfd;
+    struct xd_ev lev, sev;
+    char sock[128];
+    char pidfile[4200];
+    bool verbose;
+    bool quit;
+    int exit_code;
+    struct xd_dom *doms[GNTX_DOMID_MAX + 1];
+    struct xd_conn *conns;     /* live */
+    struct xd_conn *graveyard; /* closed, freed between event batches */
+    struct xd_dom *dom_graveyard;
+    struct xd_group *cur; /* request being served (gh_unmap_notify) */
+    uint64_t next_serial;
+    int reserve_fd; /* spare fd for accept under EMFILE */
+};
+extern struct xd xd;
+
+/* ---- log.c ---- */
+int xd_log_open(const char *path);
+void xd_log_reopen(void);
+void xd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void xd_dbg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void xd_log_conn(const struct xd_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void xd_log_dom(const struct xd_dom *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- main.c ---- */
+int xd_epoll_add(int fd, uint32_t events, struct xd_ev *ev);
+int xd_epoll_mod(int fd, uint32_t events, struct xd_ev *ev);
+void xd_epoll_del(int fd);
+uint64_t xd_now_ms(void);
+
+/* ---- conn.c ---- */
+void xd_accept(void);
+void xd_conn_event(struct xd_conn *c, uint32_t events);
+void xd_notice_event(struct xd_conn *c, uint32_t events);
+void xd_conn_close(struct xd_conn *c, const char *why);
+void xd_conn_update(struct xd_conn *c);
+void xd_reap_graveyard(void);
+void xd_conn_close_all(void);
+void xd_flush_all(int timeout_ms);
+
+/* ---- out.c ---- */
+struct xd_out *xd_out_new(uint32_t op, uint32_t seq, int64_t ret,
+                          size_t paylen);
+void xd_out_free(struct xd_out *m);
+int xd_out_add_fd(struct xd_out *m, int fd);
+int xd_out_dup_fd(struct xd_out *m, int fd);
+struct xgw_msg *xd_out_hdr(struct xd_out *m);
+void *xd_out_payload(struct xd_out *m);
+void xd_out_truncate(struct xd_out *m, size_t paylen);
+void xd_outq_push(struct xd_outq *q, struct xd_out *m);
+int xd_outq_flush(int fd, struct xd_outq *q);
+void xd_outq_clear(struct xd_outq *q);
+void xd_reply(struct xd_conn *c, struct xd_out *m);
+void xd_reply_err(struct xd_conn *c, const struct xgw_msg *req, int64_t ret);
+
+/* ---- dispatch.c ---- */
+void xd_dispatch(struct xd_conn *c, struct xd_rx *rx);
+
+/* ---- hcall.c ---- */
+void xd_hypercall(struct xd_conn *c, struct xd_rx *rx);
+
+/* ---- domain.c ---- */
+struct xd_dom *xd_dom_new(uint16_t id, const char *name);
+void xd_dom_free(struct xd_dom *d);
+void xd_dom_insert(struct xd_dom *d);
+unsigned xd_dom_id_top(void);
+struct xd_dom *xd_dom_get(unsigned id);
+struct xd_dom *xd_dom_of_pid(pid_t pid);
+int xd_dom0_create(uint64_t mem_bytes);
+void xd_dom_teardown(struct xd_dom *d);
+void xd_dom_destroy(struct xd_dom *d, const char *why);
+void xd_dom_event(struct xd_dom *d);
+void xd_dom_destroy_all(void);
+void xd_dom_sigchld(void);
+void xd_dom_reap_graveyard(void);
+int xd_dom_exit_status(unsigned id, int *status);
+bool xd_dom_id_reserved(unsigned id);
+
+/* ---- domctl.c ---- */
+void xd_dom_create(struct xd_conn *c, struct xd_rx *rx);
+void xd_dom_destroy_req(struct xd_conn *c, struct xd_rx *rx);
+void xd_dom_list(struct xd_conn *c, struct xd_rx *rx);
+void xd_dom_wait(struct xd_conn *c, struct xd_rx *rx);
+
+/* ---- spawn.c ---- */
+int xd_spawn(struct xd_dom *d, char *const argv[], const int *fds);
+
+/* ---- mem.c ---- */
+int xd_mem_setup(struct xd_dom *d, uint64_t bytes);
+void xd_mem_teardown(struct xd_dom *d);
+void xd_mem_alloc(struct xd_conn *c, struct xd_rx *rx);
+void xd_mem_free(struct xd_conn *c, struct xd_rx *rx);
+void xd_mem_release_conn(struct xd_conn *c);
+
+/* ---- evtchn.c ---- */
+void xd_evtchn_op(struct xd_conn *c, struct xd_rx *rx);
+void xd_evtchn_release_conn(struct xd_conn *c);
+void xd_evtchn_dom_close(struct xd_dom *d);
+
+/* ---- hostif.c (gh_* are declared by gcore_host.h) ---- */
+struct xd_group *xd_group_new(void);
+void xd_group_get(struct xd_group *g);
+void xd_group_put(struct xd_group *g);
+void xd_group_finish(struct xd_group *g, struct xd_conn *c,
+                     struct xd_out *reply);
+void xd_ack_received(struct xd_conn *c, const struct xgw_notice *n);
+void xd_acks_drop_conn(struct xd_conn *c);
+int xd_acks_timeout_ms(void);
+void xd_acks_expire_conn(struct xd_conn *c);
+void xd_acks_expire(void);
+int xd_map_add(struct xd_conn *c, uint32_t handle, uint16_t owner);
+void xd_map_remove(struct xd_dom *d, uint32_t handle);
+void xd_maps_drop_conn(struct xd_conn *c);
+
+#endif /* XGRANTD_PRIVATE_H */
