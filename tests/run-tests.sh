@@ -40,5 +40,6 @@ for t in tests/integration/*.sh; do
 done
 echo
 [ ${#failed[@]} -eq 0 ] || echo "failed: ${failed[*]}"
+[ "$fail" -eq 0 ] && rm -rf "$logdir"
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -25,7 +25,9 @@
  * Nothing is logged unless the handle was opened with GRANT_OPEN_VERBOSE
  * (then errors go to stderr).  A handle may be used by one thread at a
  * time; distinct handles are independent.  After fork(), the child must not
- * use the parent's handles (it may grant_close them) and opens its own.
+ * use the parent's handles: there every call but grant_close returns -EBADF
+ * (grant_close only frees the child's copies), and mappings are not
+ * inherited (MADV_DONTFORK).  The child opens its own handle.
  * Local memory passed to copy, memset and create must lie in memory from
  * grant_mem_alloc on the same handle (else -EFAULT).
  *
