@@ -152,6 +152,9 @@ struct sim_conn {
     int notice_fd; /* unmap notices, read by the service thread */
     int memfd;     /* the domain's memory */
     size_t mem_size;
+    struct xgw_ca_ctl *ca; /* the call area (sim_wire.h), NULL without */
+    uint8_t *ca_buf;       /* its payload buffer */
+    int bell_fd;           /* its doorbell, -1 without */
     uint32_t seq;
     int broken;              /* connection lost: every call -ECONNRESET */
     pthread_mutex_t io_lock; /* one request/response at a time */
@@ -201,6 +204,16 @@ int lg_sim_recv_hdr(int fd, struct xgw_msg *m, int *fds, unsigned max_fds,
 int lg_sim_discard(int fd, uint64_t len);
 /* The default socket path (sim_wire.h's rule). */
 int lg_sim_sock_path(char *buf, size_t len);
+
+/* sim_fast.c: the call area. */
+/* Maps the call area's memfd (taken: closed here in every case) and keeps
+ * the doorbell; -errno leaves the connection on the socket alone. */
+int lg_sim_fast_open(struct sim_conn *c, int memfd, int bell_fd);
+void lg_sim_fast_close(struct sim_conn *c);
+/* Can r go through the call area? */
+int lg_sim_fast_ok(const struct sim_conn *c, const struct sim_rpc *r);
+/* lg_sim_rpc's exchange through the call area (io_lock held). */
+int lg_sim_fast_exchange(struct sim_conn *c, struct sim_rpc *r);
 
 /* sim_notice.c */
 int lg_sim_notice_start(grant_handle_t *h);

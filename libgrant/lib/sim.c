@@ -3,7 +3,9 @@
  * sim.c: the sim transport: a connection to xgrantd (sim_wire.h).  Opening
  * connects, says HELLO, receives the domain's memory (a memfd, mapped here
  * whole and read-write) and the notice socket, and starts the service
- * thread (sim_notice.c).  Hypercalls are one round trip each.
+ * thread (sim_notice.c).  Hypercalls are one round trip each: through
+ * the call area (sim_fast.c) when the daemon granted one and the call fits,
+ * else over the socket.
  */
 #include <errno.h>
 #include <limits.h>
@@ -64,10 +66,11 @@ static int sim_connect(struct sim_conn *c)
 static int sim_hello(grant_handle_t *h)
 {
     struct sim_conn *c = h->tp;
-    struct xgw_hello_req req = {.abi_version = GNTX_ABI_VERSION};
+    struct xgw_hello_req req = {.abi_version = GNTX_ABI_VERSION,
+                                .flags = XGW_HELLO_CALL_AREA};
     struct xgw_hello_rep rep = {0};
     struct iovec iov = {&req, sizeof(req)};
-    int fds[2], rc;
+    int fds[4], rc;
     struct sim_rpc r = {.op = XGW_OP_HELLO,
                         .count = 1,
                         .iov = &iov,
@@ -75,11 +78,11 @@ static int sim_hello(grant_handle_t *h)
                         .rep = &rep,
                         .rep_size = sizeof(rep),
                         .fds = fds,
-                        .max_fds = 2};
+                        .max_fds = 4};
 
     rc = lg_sim_status(lg_sim_rpc(h, &r), &r);
     if (rc >= 0 &&
-        (!r.got_rep || r.nr_fds != 2 || rep.abi_version != GNTX_ABI_VERSION))
+        (!r.got_rep || r.nr_fds < 2 || rep.abi_version != GNTX_ABI_VERSION))
         rc = -EPROTO;
     if (rc < 0) {
         while (r.nr_fds > 0)
@@ -88,6 +91,12 @@ static int sim_hello(grant_handle_t *h)
     }
     c->memfd = fds[0];
     c->notice_fd = fds[1];
+    /* Without a (usable) call area the socket does everything. */
+    if ((rep.flags & XGW_HELLO_CALL_AREA) && r.nr_fds == 4)
+        (void)lg_sim_fast_open(c, fds[2], fds[3]); /* takes both fds */
+    else
+        while (r.nr_fds > 2)
+            close(fds[--r.nr_fds]);
     h->domid = rep.domid;
     h->mem_frames = rep.mem_frames;
     return 0;
@@ -127,6 +136,7 @@ static void sim_close(grant_handle_t *h, int forked)
     if (h->mem)
         munmap(h->mem, c->mem_size);
     h->mem = NULL;
+    lg_sim_fast_close(c);
     if (c->notice_fd >= 0)
         close(c->notice_fd);
     if (c->memfd >= 0)
@@ -147,7 +157,7 @@ static int sim_open(grant_handle_t *h)
     c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
-    c->fd = c->notice_fd = c->memfd = -1;
+    c->fd = c->notice_fd = c->memfd = c->bell_fd = -1;
     pthread_mutex_init(&c->io_lock, NULL);
     h->tp = c;
     rc = sim_connect(c);

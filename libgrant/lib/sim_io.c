@@ -266,7 +266,12 @@ int lg_sim_rpc(grant_handle_t *h, struct sim_rpc *r)
     if (lg_forked(h))
         return -EBADF;
     pthread_mutex_lock(&c->io_lock);
-    rc = c->broken ? -ECONNRESET : exchange(c, r);
+    if (c->broken)
+        rc = -ECONNRESET;
+    else if (lg_sim_fast_ok(c, r))
+        rc = lg_sim_fast_exchange(c, r);
+    else
+        rc = exchange(c, r);
     pthread_mutex_unlock(&c->io_lock);
     return rc;
 }

@@ -17,7 +17,8 @@
  * the same seq; a request may be answered late (DOMAIN_WAIT, REVOKE with
  * FORCE that waits for unmap acks) but the connection handles one request
  * at a time.  File descriptors ride as SCM_RIGHTS on the first byte of the
- * response header; `nfds` says how many.
+ * response header; `nfds` says how many.  Hypercalls may instead go
+ * through the call area, a shared-memory fast path (see below).
  *
  * Hypercall ops (op < XGW_OP_SIM_BASE) carry grant_abi.h's GNTX_OP_* with
  *   request payload:  args (count * element size), then aux INPUT
@@ -118,13 +119,16 @@ enum xgw_op {
 
 #define XGW_UNMAP_TIMEOUT_MS 2000
 
+/* xgw_hello_req.flags / xgw_hello_rep.flags */
+#define XGW_HELLO_CALL_AREA 0x1u /* the fast path below, if the daemon can */
+
 struct xgw_hello_req {
     uint32_t abi_version; /* GNTX_ABI_VERSION */
-    uint32_t flags;       /* 0 */
+    uint32_t flags;       /* XGW_HELLO_*; unknown bits: -EINVAL */
 };
 struct xgw_hello_rep {
     uint16_t domid;
-    uint16_t pad;
+    uint16_t flags;       /* XGW_HELLO_* granted: CALL_AREA adds 2 fds */
     uint32_t abi_version;
     uint64_t mem_frames;  /* the memfd is mem_frames * GNTX_PAGE_SIZE bytes */
 };
@@ -182,5 +186,105 @@ _Static_assert(sizeof(struct xgw_domid) == 8, "xgw_domid");
 _Static_assert(sizeof(struct xgw_domain_create) == 64, "xgw_domain_create");
 _Static_assert(sizeof(struct xgw_domain_info) == 96, "xgw_domain_info");
 _Static_assert(sizeof(struct xgw_notice) == 8, "xgw_notice");
+
+/*
+ * ---- The call area: a shared-memory fast path for hypercalls ----------
+ *
+ * Why: a socket round trip costs two cross-process wakeups (~10 us each on
+ * a small VM).  When the daemon is awake, a request posted in shared memory
+ * is seen in well under a microsecond.
+ *
+ * Setup: HELLO with XGW_HELLO_CALL_AREA in flags.  If the daemon grants it
+ * (rep.flags has the bit), the response carries two more fds after the
+ * usual two: [memfd of the call area (XGW_CA_SIZE bytes, read-write),
+ * doorbell eventfd].  Otherwise everything uses the socket, as before.
+ *
+ * Layout: struct xgw_ca_ctl at offset 0; the payload buffer at
+ * XGW_CA_BUF_OFF, XGW_CA_BUF_SIZE bytes, holds the request payload, then
+ * (overwritten by the daemon) the response payload.  Payloads use the
+ * socket framing's layout exactly (args, then aux).  Each side writes only
+ * its own words: the client req_seq, client_wait and req (one cache line);
+ * the daemon rep_seq, daemon_state and rep (another).
+ *
+ * Which requests: the client stays synchronous (one request at a time on a
+ * connection, either path), so the two paths never overlap.  Through the
+ * area go only requests with no fds either way whose request payload and
+ * largest response payload fit the buffer: every GNTX_OP_* except MAP,
+ * XGW_OP_MEM_ALLOC/FREE and XGW_OP_EVTCHN_SEND/CLOSE.  HELLO, MAP,
+ * EVTCHN_ALLOC_UNBOUND/BIND and every DOMAIN_* op or SHUTDOWN keep the
+ * socket; the daemon answers any of them posted in the area with -EINVAL.
+ * A request that defers (REVOKE with FORCE) is answered in the area when
+ * it completes.
+ *
+ * One call (client; "rel"/"acq" = release/acquire, "sc" = seq_cst fence):
+ *   1. write the payload into the buffer and req (magic, op, seq, count,
+ *      aux_count, len; nfds 0);
+ *   2. rel-store req_seq = seq   (orders 1 before the daemon's acq-load);
+ *   3. sc fence; load daemon_state: XGW_CA_SLEEPING -> write 1 to the
+ *      doorbell   (Dekker with the daemon's "store SLEEPING; sc; load
+ *      req_seq": at least one side sees the other's store, so a request
+ *      is never left unseen while the daemon sleeps);
+ *   4. spin (bounded) for acq-load rep_seq == seq; then store
+ *      client_wait = 1; sc fence; re-check rep_seq; FUTEX_WAIT on rep_seq
+ *      (shared futex, bounded timeout, after which the socket is polled:
+ *      EOF there means the daemon is gone); store client_wait = 0;
+ *   5. read rep once (seq must be the call's, len <= XGW_CA_BUF_SIZE),
+ *      then the payload.
+ * Daemon, for each request:
+ *   a. acq-load req_seq; a value other than the last one it served is a
+ *      new request (pairs with 2);
+ *   b. copy req and len bytes of payload out of the area ONCE, into its
+ *      own memory, and validate only that copy (the client may scribble on
+ *      the area at any time: it can only garble its own call);
+ *   c. serve it exactly as if it came from the socket; write the response
+ *      payload and rep (seq = the request's);
+ *   d. rel-store rep_seq = the req_seq value of (a)  (orders c before the
+ *      client's acq-load in 4);
+ *   e. sc fence; load client_wait: set -> FUTEX_WAKE rep_seq  (Dekker with
+ *      the client's "store client_wait; sc; load rep_seq").
+ * Spinning is only worth it while the two sides run on different CPUs.
+ * Each publishes the CPU it runs on (daemon_cpu, client_cpu: hints, never
+ * trusted).  A client spinning on the daemon's CPU yields it instead; the
+ * daemon yields after answering a client on its own CPU, and when that
+ * keeps happening it moves itself to another CPU of its affinity mask
+ * (which it then restores), since wakeups tend to stack the two on one
+ * CPU where the scheduler sees no shared cache.  The daemon's own polling
+ * yields every few microseconds too.
+ * Daemon sleep: after serving, it keeps polling the areas for a bounded
+ * time (xgrantd --poll-us); before blocking in epoll it stores
+ * daemon_state = XGW_CA_SLEEPING in every area, sc fence, and re-checks
+ * every req_seq (step 3's other half); once awake it stores XGW_CA_AWAKE.
+ * A doorbell while the daemon is awake is harmless (read and ignored).
+ * When the daemon drops the connection it stores XGW_CA_CLOSED and wakes
+ * the futex; a waiting client then fails the call with -ECONNRESET.
+ *
+ * Trust: the daemon reads every control word once per use and bounds every
+ * length; a client writing garbage gets error responses (bad magic:
+ * -EPROTO; bad sizes: -EINVAL / -E2BIG), never harm to others.
+ */
+#define XGW_CA_BUF_OFF  4096u
+#define XGW_CA_BUF_SIZE (256u << 10)
+#define XGW_CA_SIZE     (XGW_CA_BUF_OFF + XGW_CA_BUF_SIZE)
+
+#define XGW_CA_AWAKE    0u
+#define XGW_CA_SLEEPING 1u
+#define XGW_CA_CLOSED   2u
+
+struct xgw_ca_ctl {
+    /* written by the client */
+    _Alignas(64) uint32_t req_seq;
+    uint32_t client_wait;  /* 1: futex-waiting on rep_seq */
+    uint32_t client_cpu;   /* where the client posted from (a hint) */
+    uint32_t pad0;
+    struct xgw_msg req;
+    /* written by the daemon */
+    _Alignas(64) uint32_t rep_seq;
+    uint32_t daemon_state; /* XGW_CA_* */
+    uint32_t daemon_cpu;   /* where the daemon last ran (a spin hint) */
+    uint32_t pad;
+    struct xgw_msg rep;
+};
+_Static_assert(sizeof(struct xgw_ca_ctl) == 128, "xgw_ca_ctl");
+_Static_assert(sizeof(struct xgw_ca_ctl) <= XGW_CA_BUF_OFF, "xgw_ca_ctl fits");
 
 #endif /* SIM_WIRE_H */

@@ -177,9 +177,11 @@ void xd_accept(void)
 /* ---- epoll interest --------------------------------------------------------
  */
 
-static bool conn_idle(const struct xd_conn *c)
+/* Free to take a request, on the socket or in the call area. */
+bool xd_conn_idle(const struct xd_conn *c)
 {
-    return !c->defer && c->wait_dom < 0 && !c->out.head && !c->rx.ready;
+    return !c->defer && c->wait_dom < 0 && !c->out.head && !c->rx.ready &&
+           !xd_ca_busy(c);
 }
 
 void xd_conn_update(struct xd_conn *c)
@@ -188,7 +190,7 @@ void xd_conn_update(struct xd_conn *c)
 
     if (c->closed)
         return;
-    m = (conn_idle(c) ? EPOLLIN : 0) | (c->out.head ? EPOLLOUT : 0);
+    m = (xd_conn_idle(c) ? EPOLLIN : 0) | (c->out.head ? EPOLLOUT : 0);
     if (m != c->ev_mask && xd_epoll_mod(c->fd, m, &c->ev) == 0)
         c->ev_mask = m;
     if (c->nfd < 0)
@@ -349,7 +351,7 @@ void xd_conn_event(struct xd_conn *c, uint32_t events)
             return;
         }
     }
-    for (int i = 0; i < MSGS_PER_EVENT && !c->closed && conn_idle(c); i++) {
+    for (int i = 0; i < MSGS_PER_EVENT && !c->closed && xd_conn_idle(c); i++) {
         int r = rx_step(c);
 
         if (r == -ECONNRESET) {
@@ -491,6 +493,7 @@ void xd_conn_close(struct xd_conn *c, const char *why)
     conn_unlink(c);
     xd_epoll_del(c->fd);
     close(c->fd);
+    xd_ca_close(c);
     if (c->nfd >= 0) {
         xd_epoll_del(c->nfd);
         close(c->nfd);

@@ -13,8 +13,9 @@
 
 #include "private.h"
 
-/* 0, or the error HELLO gets. */
-static int hello_check(struct xd_conn *c, const struct xd_rx *rx)
+/* 0 (*flags: what the client asks for), or the error HELLO gets. */
+static int hello_check(struct xd_conn *c, const struct xd_rx *rx,
+                       uint32_t *flags)
 {
     struct xgw_hello_req req;
 
@@ -26,7 +27,34 @@ static int hello_check(struct xd_conn *c, const struct xd_rx *rx)
                     req.abi_version, GNTX_ABI_VERSION);
         return -EPROTO;
     }
-    return req.flags != 0 || c->hello ? -EINVAL : 0;
+    *flags = req.flags;
+    return req.flags & ~XGW_HELLO_CALL_AREA || c->hello ? -EINVAL : 0;
+}
+
+/*
+ * The call area, when asked for: its two fds go after the usual ones.
+ * Without one (out of resources) the client simply uses the socket.
+ */
+static void hello_call_area(struct xd_conn *c, struct xd_out *m,
+                            struct xgw_hello_rep *rep)
+{
+    int memfd, bell, r;
+
+    r = xd_ca_open(c, &memfd, &bell);
+    if (r < 0) {
+        xd_log_conn(c, "hello: no call area: %s", strerror(-r));
+        return;
+    }
+    r = xd_out_add_fd(m, memfd);
+    if (r == 0)
+        r = xd_out_add_fd(m, bell);
+    else
+        close(bell);
+    if (r < 0) { /* the message keeps what it took: it is dropped */
+        xd_ca_close(c);
+        return;
+    }
+    rep->flags = XGW_HELLO_CALL_AREA;
 }
 
 /* The notice socket pair: the daemon keeps one end (non-blocking, in
@@ -52,7 +80,8 @@ static void hello(struct xd_conn *c, struct xd_rx *rx)
 {
     struct xgw_hello_rep *rep;
     struct xd_out *m;
-    int r = hello_check(c, rx), cfd;
+    uint32_t flags = 0;
+    int r = hello_check(c, rx, &flags), cfd;
 
     if (r < 0) {
         xd_reply_err(c, &rx->hdr, r);
@@ -80,6 +109,8 @@ static void hello(struct xd_conn *c, struct xd_rx *rx)
         xd_conn_close(c, "hello: cannot pass descriptors");
         return;
     }
+    if (flags & XGW_HELLO_CALL_AREA)
+        hello_call_area(c, m, rep);
     c->hello = true;
     xd_dbg("dom %u (%s): pid %d said hello", c->dom->id, c->dom->name,
            (int)c->pid);

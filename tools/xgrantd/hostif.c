@@ -209,8 +209,12 @@ void xd_group_finish(struct xd_group *g, struct xd_conn *c,
     }
     g->requester = c;
     g->reply = reply;
-    c->defer = g;
-    xd_conn_update(c);
+    /* Only a reply that really waits stops the connection's reading (and
+     * costs epoll changes); the common one goes out right below. */
+    if (g->pending > 1) {
+        c->defer = g;
+        xd_conn_update(c);
+    }
     xd_group_put(g);
 }
 

@@ -36,6 +36,9 @@ struct opts {
     bool foreground;
 };
 
+#define DEFAULT_POLL_US 50u
+#define MAX_POLL_US     1000000u
+
 /* ---- epoll helpers
  * ----------------------------------------------------------- */
 
@@ -73,11 +76,17 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: xgrantd [--socket PATH] [--foreground] "
                "[--dom0-memory SIZE]\n"
-               "               [--log FILE] [--verbose]\n"
+               "               [--poll-us N] [--log FILE] [--verbose]\n"
                "  --socket PATH       listen here (default: $XGRANT_SOCK, "
                "else the runtime dir)\n"
                "  --foreground, -f    do not detach; log to stderr\n"
                "  --dom0-memory SIZE  control domain memory (default 64M)\n"
+               "  --poll-us N         after serving a call-area request, keep "
+               "polling\n"
+               "                      the call areas for N us before "
+               "sleeping (default 50;\n"
+               "                      0: never poll, every call rings the "
+               "doorbell)\n"
                "  --log FILE          log file (default: xgrantd.log next to "
                "the socket)\n"
                "  --verbose, -v       log every connection and notice\n");
@@ -94,6 +103,22 @@ static int check_opts(const struct opts *o)
     return 0;
 }
 
+static int parse_poll_us(const char *s)
+{
+    unsigned long v;
+    char *end;
+
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v > MAX_POLL_US) {
+        fprintf(stderr, "xgrantd: --poll-us: want 0 to %u microseconds\n",
+                MAX_POLL_US);
+        return -1;
+    }
+    xd.poll_us = (unsigned)v;
+    return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
     static const struct option lo[] = {
@@ -101,6 +126,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"foreground", no_argument, NULL, 'f'},
         {"dom0-memory", required_argument, NULL, 'm'},
         {"log", required_argument, NULL, 'l'},
+        {"poll-us", required_argument, NULL, 'p'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -109,6 +135,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     int ch;
 
     o->dom0_mem = 64ull << 20;
+    xd.poll_us = DEFAULT_POLL_US;
     while ((ch = getopt_long(argc, argv, "s:fm:l:vh", lo, NULL)) != -1) {
         switch (ch) {
         case 's':
@@ -125,6 +152,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'l':
             o->log = optarg;
+            break;
+        case 'p':
+            if (parse_poll_us(optarg) < 0)
+                return -1;
             break;
         case 'v':
             xd.verbose = true;
@@ -328,16 +359,26 @@ static void on_event(struct epoll_event *e)
     case XD_EV_PIDFD:
         xd_dom_event(ev->obj);
         break;
+    case XD_EV_BELL:
+        xd_ca_bell(ev->obj);
+        break;
     }
 }
 
+/*
+ * One epoll loop.  With call areas (callarea.c), the daemon keeps polling
+ * them for --poll-us after the last work (epoll_wait then only peeks), and
+ * publishes that it sleeps before it really blocks.
+ */
 static void loop(void)
 {
     struct epoll_event evs[64];
 
     while (!xd.quit) {
-        int n = epoll_wait(xd.epfd, evs, 64, xd_acks_timeout_ms());
+        int n =
+            epoll_wait(xd.epfd, evs, 64, xd_ca_timeout(xd_acks_timeout_ms()));
 
+        xd_ca_awake();
         if (n < 0 && errno != EINTR) {
             xd_log("epoll_wait: %s", strerror(errno));
             xd.exit_code = 1;
@@ -346,6 +387,7 @@ static void loop(void)
         /* Stop at quit: shutdown reaps domains that later events name. */
         for (int i = 0; i < n && !xd.quit; i++)
             on_event(&evs[i]);
+        xd_ca_run(n > 0);
         xd_acks_expire();
         xd_reap_graveyard();
     }

@@ -166,7 +166,8 @@ void xd_outq_clear(struct xd_outq *q)
     q->tail = NULL;
 }
 
-/* Queues a response on c (dropped if c is closed) and sends what it can. */
+/* Queues a response on c (dropped if c is closed) and sends what it can;
+ * the response to a call area request goes to the area instead. */
 void xd_reply(struct xd_conn *c, struct xd_out *m)
 {
     int r;
@@ -175,6 +176,8 @@ void xd_reply(struct xd_conn *c, struct xd_out *m)
         xd_out_free(m);
         return;
     }
+    if (xd_ca_reply(c, m))
+        return; /* the request came through the call area */
     xd_outq_push(&c->out, m);
     r = xd_outq_flush(c->fd, &c->out);
     if (r < 0) {

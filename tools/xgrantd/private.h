@@ -10,7 +10,10 @@
  *   group (xd_group)         a request whose reply waits for unmap acks
  *                            and/or a domain's reaping (FORCE revoke,
  *                            DOMAIN_DESTROY);
- *   ack (xd_ack)             one unmap notice awaiting its acknowledgment.
+ *   ack (xd_ack)             one unmap notice awaiting its acknowledgment;
+ *   call area (xd_ca)        a connection's shared-memory fast path
+ *                            (sim_wire.h), polled while the daemon is
+ *                            busy, rung through a doorbell when it sleeps.
  * Objects that an epoll event may still name are never freed in the middle
  * of an event batch: closing moves them to a graveyard emptied between
  * batches (xd_reap_graveyard).
@@ -40,6 +43,7 @@ enum xd_ev_kind {
     XD_EV_CONN,
     XD_EV_NOTICE,
     XD_EV_PIDFD,
+    XD_EV_BELL, /* a call area's doorbell; obj: the connection */
 };
 struct xd_ev {
     enum xd_ev_kind kind;
@@ -78,6 +82,7 @@ struct xd_rx {
 };
 
 struct xd_group;
+struct xd_ca;
 
 struct xd_conn {
     struct xd_conn *prev, *next; /* live list, or graveyard */
@@ -100,6 +105,8 @@ struct xd_conn {
     uint32_t wait_seq;
     struct xd_alloc *allocs;
     size_t nallocs, allocs_cap;
+    struct xd_ca *ca; /* the call area, NULL without one */
+    struct xd_ev bev; /* its doorbell (lives as long as c: epoll safety) */
 };
 
 /* A port of a domain's event channel table. */
@@ -166,6 +173,7 @@ struct xd {
     struct xd_group *cur; /* request being served (gh_unmap_notify) */
     uint64_t next_serial;
     int reserve_fd; /* spare fd for accept under EMFILE */
+    unsigned poll_us; /* call areas: busy-poll this long after work */
 };
 extern struct xd xd;
 
@@ -187,6 +195,7 @@ uint64_t xd_now_ms(void);
 
 /* ---- conn.c ---- */
 void xd_accept(void);
+bool xd_conn_idle(const struct xd_conn *c);
 void xd_conn_event(struct xd_conn *c, uint32_t events);
 void xd_notice_event(struct xd_conn *c, uint32_t events);
 void xd_conn_close(struct xd_conn *c, const char *why);
@@ -209,6 +218,16 @@ int xd_outq_flush(int fd, struct xd_outq *q);
 void xd_outq_clear(struct xd_outq *q);
 void xd_reply(struct xd_conn *c, struct xd_out *m);
 void xd_reply_err(struct xd_conn *c, const struct xgw_msg *req, int64_t ret);
+
+/* ---- callarea.c ---- */
+int xd_ca_open(struct xd_conn *c, int *memfd, int *bell);
+void xd_ca_close(struct xd_conn *c);
+bool xd_ca_busy(const struct xd_conn *c);
+bool xd_ca_reply(struct xd_conn *c, struct xd_out *m);
+void xd_ca_bell(struct xd_conn *c);
+int xd_ca_timeout(int timeout_ms);
+void xd_ca_awake(void);
+void xd_ca_run(bool worked);
 
 /* ---- dispatch.c ---- */
 void xd_dispatch(struct xd_conn *c, struct xd_rx *rx);

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim_fast.c: the call area, sim_wire.h's shared-memory fast path.
+ *
+ * A call writes the request into the area, publishes its seq, rings the
+ * doorbell only if the daemon said it sleeps, then spins (bounded) for the
+ * response and futex-waits past that.  The protocol and the pairing of
+ * every barrier are described in sim_wire.h; the comments here say which
+ * half each one is.  The caller holds the connection's io_lock, so one
+ * request at a time crosses either path.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "private.h"
+
+#define SPIN_NS                                                                \
+    (getenv("SPINNS") ? (uint64_t)atol(getenv("SPINNS"))                       \
+                      : 100000u) /* spin this long before sleeping */
+#define SLEEP_SLICE_NS 50000000  /* futex timeout: then check the socket */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield" ::: "memory");
+#else
+    __asm__ volatile("" ::: "memory");
+#endif
+}
+
+int lg_sim_fast_open(struct sim_conn *c, int memfd, int bell_fd)
+{
+    struct stat st;
+    void *p;
+    int rc = 0;
+
+    if (fstat(memfd, &st) < 0)
+        rc = -errno;
+    else if (st.st_size < (off_t)XGW_CA_SIZE)
+        rc = -EPROTO;
+    p = rc ? MAP_FAILED
+           : mmap(NULL, XGW_CA_SIZE, PROT_READ | PROT_WRITE,
+                  MAP_SHARED | MAP_POPULATE, memfd, 0);
+    if (!rc && p == MAP_FAILED)
+        rc = -errno;
+    close(memfd);
+    if (rc < 0) {
+        close(bell_fd);
+        return rc;
+    }
+    c->ca = p;
+    c->ca_buf = (uint8_t *)p + XGW_CA_BUF_OFF;
+    c->bell_fd = bell_fd;
+    return 0;
+}
+
+void lg_sim_fast_close(struct sim_conn *c)
+{
+    if (c->ca)
+        munmap(c->ca, XGW_CA_SIZE);
+    c->ca = NULL;
+    c->ca_buf = NULL;
+    if (c->bell_fd >= 0)
+        close(c->bell_fd);
+    c->bell_fd = -1;
+}
+
+static int fast_op(uint32_t op)
+{
+    switch (op) {
+    case XGW_OP_MEM_ALLOC:
+    case XGW_OP_MEM_FREE:
+    case XGW_OP_EVTCHN_SEND:
+    case XGW_OP_EVTCHN_CLOSE:
+        return 1;
+    default:
+        return op < XGW_OP_SIM_BASE && op != GNTX_OP_MAP;
+    }
+}
+
+int lg_sim_fast_ok(const struct sim_conn *c, const struct sim_rpc *r)
+{
+    uint64_t req = 0, rep;
+
+    if (!c->ca || r->nfds_in || r->max_fds || !fast_op(r->op))
+        return 0;
+    for (int i = 0; i < r->iovcnt; i++)
+        if (__builtin_add_overflow(req, r->iov[i].iov_len, &req))
+            return 0;
+    if (__builtin_mul_overflow(r->aux_cap, (uint64_t)r->aux_elem, &rep) ||
+        __builtin_add_overflow(rep, (uint64_t)r->rep_size, &rep))
+        return 0;
+    return req <= XGW_CA_BUF_SIZE && rep <= XGW_CA_BUF_SIZE;
+}
+
+static void ring(struct sim_conn *c)
+{
+    uint64_t one = 1;
+
+    /* EAGAIN (counter full) still leaves it readable: the daemon wakes. */
+    while (write(c->bell_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+        ;
+}
+
+/* EOF or an error on the socket: no response is expected there now, so
+ * anything readable means the daemon is gone. */
+static int sock_dead(const struct sim_conn *c)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+
+    return poll(&p, 1, 0) > 0;
+}
+
+static int closed(const struct xgw_ca_ctl *ctl)
+{
+    return __atomic_load_n(&ctl->daemon_state, __ATOMIC_RELAXED) ==
+           XGW_CA_CLOSED;
+}
+
+/* Acquire: pairs with the daemon's release store of rep_seq, so the
+ * response it wrote before is visible once this returns seq. */
+static uint32_t rep_seq(struct xgw_ca_ctl *ctl)
+{
+    return __atomic_load_n(&ctl->rep_seq, __ATOMIC_ACQUIRE);
+}
+
+/* Bounded spin: 0 once the response is there, -EAGAIN if it is late. */
+static int spin(struct xgw_ca_ctl *ctl, uint32_t seq)
+{
+    uint64_t start = now_ns();
+
+    for (unsigned i = 1;; i++) {
+        if (rep_seq(ctl) == seq)
+            return 0;
+        if (i % 32 == 0) {
+            if (closed(ctl))
+                return -ECONNRESET;
+            if (now_ns() - start > SPIN_NS)
+                return -EAGAIN;
+            /* Spinning where the daemon runs only delays it. */
+            if ((int)__atomic_load_n(&ctl->daemon_cpu, __ATOMIC_RELAXED) ==
+                sched_getcpu())
+                sched_yield();
+        }
+        cpu_relax();
+    }
+}
+
+/* Futex wait for the response; -ECONNRESET when the daemon is gone. */
+static int sleep_wait(struct sim_conn *c, uint32_t seq)
+{
+    struct xgw_ca_ctl *ctl = c->ca;
+    struct timespec ts = {0, SLEEP_SLICE_NS};
+    uint32_t v;
+    int rc = 0;
+
+    __atomic_store_n(&ctl->client_wait, 1, __ATOMIC_RELAXED);
+    /* Orders the client_wait store before the rep_seq loads below (Dekker
+     * with the daemon's "store rep_seq; fence; load client_wait"). */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    while ((v = rep_seq(ctl)) != seq) {
+        if (closed(ctl)) {
+            rc = -ECONNRESET;
+            break;
+        }
+        /* Returns at once if rep_seq is no longer v (EAGAIN). */
+        if (syscall(SYS_futex, &ctl->rep_seq, FUTEX_WAIT, v, &ts, NULL, 0) <
+                0 &&
+            errno == ETIMEDOUT && sock_dead(c)) {
+            rc = -ECONNRESET;
+            break;
+        }
+    }
+    __atomic_store_n(&ctl->client_wait, 0, __ATOMIC_RELAXED);
+    return rc;
+}
+
+static void post(struct sim_conn *c, const struct sim_rpc *r, uint32_t len)
+{
+    struct xgw_ca_ctl *ctl = c->ca;
+    struct xgw_msg m = {.magic = XGW_MAGIC,
+                        .op = r->op,
+                        .seq = ++c->seq,
+                        .count = r->count,
+                        .aux_count = r->aux_count,
+                        .len = len};
+    uint8_t *p = c->ca_buf;
+
+    for (int i = 0; i < r->iovcnt; i++) {
+        if (r->iov[i].iov_len)
+            memcpy(p, r->iov[i].iov_base, r->iov[i].iov_len);
+        p += r->iov[i].iov_len;
+    }
+    memcpy(&ctl->req, &m, sizeof(m));
+    __atomic_store_n(&ctl->client_cpu, (uint32_t)sched_getcpu(),
+                     __ATOMIC_RELAXED); /* a hint for the daemon */
+    /* Release: the payload and header above are visible before req_seq. */
+    __atomic_store_n(&ctl->req_seq, c->seq, __ATOMIC_RELEASE);
+    /* Orders the req_seq store before the daemon_state load (Dekker with
+     * the daemon's "store SLEEPING; fence; load req_seq"). */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&ctl->daemon_state, __ATOMIC_RELAXED) ==
+        XGW_CA_SLEEPING)
+        ring(c);
+}
+
+/* The response payload into r->rep and r->aux, as read_payload in
+ * sim_io.c does for the socket. */
+static int take_payload(const struct sim_conn *c, const struct xgw_msg *m,
+                        struct sim_rpc *r)
+{
+    uint64_t rest;
+
+    if (m->len == 0)
+        return 0;
+    if (m->len < r->rep_size)
+        return -EPROTO;
+    rest = m->len - r->rep_size;
+    if (rest &&
+        (!r->aux_elem || rest % r->aux_elem || rest / r->aux_elem > r->aux_cap))
+        return -EPROTO;
+    if (r->rep_size)
+        memcpy(r->rep, c->ca_buf, r->rep_size);
+    r->got_rep = 1;
+    if (rest)
+        memcpy(r->aux, c->ca_buf + r->rep_size, (size_t)rest);
+    r->aux_got = rest ? rest / r->aux_elem : 0;
+    return 0;
+}
+
+int lg_sim_fast_exchange(struct sim_conn *c, struct sim_rpc *r)
+{
+    struct xgw_msg m;
+    uint64_t len = 0;
+    int rc;
+
+    for (int i = 0; i < r->iovcnt; i++)
+        len += r->iov[i].iov_len; /* bounded by lg_sim_fast_ok */
+    post(c, r, (uint32_t)len);
+    rc = spin(c->ca, c->seq);
+    if (rc == -EAGAIN)
+        rc = sleep_wait(c, c->seq);
+    if (rc == 0) {
+        memcpy(&m, &c->ca->rep, sizeof(m));
+        if (m.magic != XGW_MAGIC || m.seq != c->seq ||
+            m.len > XGW_CA_BUF_SIZE || m.nfds)
+            rc = -EPROTO;
+    }
+    if (rc < 0) {
+        c->broken = 1;
+        return rc;
+    }
+    rc = take_payload(c, &m, r);
+    if (rc < 0)
+        return rc;
+    r->ret = m.ret;
+    return 0;
+}

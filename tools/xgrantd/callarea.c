@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * callarea.c: the call areas, the shared-memory fast path of sim_wire.h.
+ *
+ * A connection that asks for one at HELLO gets a memfd (struct xgw_ca_ctl
+ * plus a payload buffer), mapped here and in the client, and a doorbell
+ * eventfd that sits in the daemon's epoll set.  The event loop (main.c)
+ * drives them through three calls:
+ *   xd_ca_timeout  before epoll_wait: 0 while the poll budget runs, else
+ *                  publishes SLEEPING in every area and re-checks them;
+ *   xd_ca_awake    after epoll_wait: publishes AWAKE again;
+ *   xd_ca_run      after the events: serves what is posted, then keeps
+ *                  polling (pause loop) for up to XD_CA_SLICE_NS at a time
+ *                  while less than xd.poll_us passed since the last work.
+ * A posted request is copied out of the area once, validated and served
+ * by the socket path's own handlers (xd_dispatch); its response comes back
+ * through xd_reply, which hands it to xd_ca_reply while the area is busy.
+ * The client owns the area's memory as much as we do: every word it writes
+ * is read once per use, every length is bounded, and nothing read from it
+ * is trusted.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "private.h"
+
+/* Longest stretch of polling without a look at the sockets. */
+#define XD_CA_SLICE_NS 10000u
+/* Clients answered on our own CPU in a row before we move away, and the
+ * least time between two moves. */
+#define XD_CA_NEAR_STREAK 8u
+#define XD_CA_MOVE_GAP_NS 20000000u
+
+struct xd_ca {
+    struct xd_ca *prev, *next; /* every live area */
+    struct xd_conn *conn;
+    struct xgw_ca_ctl *ctl; /* the shared mapping (XGW_CA_SIZE bytes) */
+    uint8_t *buf;           /* its payload buffer */
+    int bell;               /* doorbell eventfd, in epoll */
+    uint32_t served;        /* last req_seq taken */
+    bool busy;              /* a request taken, its response not written */
+};
+
+static struct xd_ca *areas;
+static unsigned long areas_gen; /* bumped when the list loses a member */
+static bool asleep;             /* SLEEPING is published */
+static int cpu = -1;            /* the daemon_cpu published */
+static bool served_near;        /* a request came from our CPU */
+static unsigned near_streak;    /* ... this many times in a row */
+static uint64_t last_move_ns;
+static uint64_t last_work_ns;
+static uint8_t *scratch; /* the copied-out request payload */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield" ::: "memory");
+#else
+    __asm__ volatile("" ::: "memory");
+#endif
+}
+
+static void futex_wake(uint32_t *word)
+{
+    /* Shared (not PRIVATE): the waiter is another process. */
+    syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* ---- open and close ---------------------------------------------------- */
+
+static int area_map(struct xd_ca *ca, int *memfd)
+{
+    void *p;
+    int fd, r;
+
+    fd = memfd_create("xgrant-call-area", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -errno;
+    /* Sealed: a client shrinking it would turn our reads into SIGBUS. */
+    if (ftruncate(fd, XGW_CA_SIZE) < 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+        goto err_close;
+    p = mmap(NULL, XGW_CA_SIZE, PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_POPULATE, fd, 0);
+    if (p == MAP_FAILED)
+        goto err_close;
+    ca->ctl = p;
+    ca->buf = (uint8_t *)p + XGW_CA_BUF_OFF;
+    *memfd = fd;
+    return 0;
+
+err_close:
+    r = -errno;
+    close(fd);
+    return r;
+}
+
+/*
+ * Gives c a call area.  *memfd and *bell are the client's descriptors
+ * (the caller passes them on and closes them); -errno, nothing kept.
+ */
+int xd_ca_open(struct xd_conn *c, int *memfd, int *bell)
+{
+    struct xd_ca *ca;
+    int r;
+
+    if (c->ca)
+        return -EEXIST;
+    if (!scratch && !(scratch = malloc(XGW_CA_BUF_SIZE)))
+        return -ENOMEM;
+    ca = calloc(1, sizeof(*ca));
+    if (!ca)
+        return -ENOMEM;
+    r = area_map(ca, memfd);
+    if (r < 0)
+        goto err_free;
+    ca->bell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    *bell = ca->bell < 0 ? -1 : fcntl(ca->bell, F_DUPFD_CLOEXEC, 3);
+    if (*bell < 0) {
+        r = -errno;
+        goto err_bell;
+    }
+    c->bev = (struct xd_ev){XD_EV_BELL, c};
+    r = xd_epoll_add(ca->bell, EPOLLIN, &c->bev);
+    if (r < 0)
+        goto err_dup;
+    ca->conn = c;
+    ca->ctl->daemon_state = asleep ? XGW_CA_SLEEPING : XGW_CA_AWAKE;
+    ca->ctl->daemon_cpu = (uint32_t)cpu;
+    ca->next = areas;
+    if (areas)
+        areas->prev = ca;
+    areas = ca;
+    c->ca = ca;
+    return 0;
+
+err_dup:
+    close(*bell);
+err_bell:
+    if (ca->bell >= 0)
+        close(ca->bell);
+    munmap(ca->ctl, XGW_CA_SIZE);
+    close(*memfd);
+err_free:
+    free(ca);
+    return r;
+}
+
+/* Tells a waiting client the connection is gone, and forgets the area.
+ * Idempotent. */
+void xd_ca_close(struct xd_conn *c)
+{
+    struct xd_ca *ca = c->ca;
+
+    if (!ca)
+        return;
+    __atomic_store_n(&ca->ctl->daemon_state, XGW_CA_CLOSED, __ATOMIC_RELAXED);
+    /* Orders the CLOSED store before the wake: a client woken (or one
+     * about to sleep, which re-checks daemon_state) sees it. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    futex_wake(&ca->ctl->rep_seq);
+    xd_epoll_del(ca->bell);
+    close(ca->bell);
+    munmap(ca->ctl, XGW_CA_SIZE);
+    if (ca->prev)
+        ca->prev->next = ca->next;
+    else
+        areas = ca->next;
+    if (ca->next)
+        ca->next->prev = ca->prev;
+    areas_gen++;
+    c->ca = NULL;
+    free(ca);
+}
+
+bool xd_ca_busy(const struct xd_conn *c)
+{
+    return c->ca && c->ca->busy;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static bool fast_op(uint32_t op)
+{
+    switch (op) {
+    case XGW_OP_MEM_ALLOC:
+    case XGW_OP_MEM_FREE:
+    case XGW_OP_EVTCHN_SEND:
+    case XGW_OP_EVTCHN_CLOSE:
+        return true;
+    default:
+        return op < XGW_OP_SIM_BASE && op != GNTX_OP_MAP;
+    }
+}
+
+/* Checks the copied-out header; 0 or the error the client gets. */
+static int check_req(struct xd_conn *c, const struct xgw_msg *h)
+{
+    int r = 0;
+
+    if (h->magic != XGW_MAGIC)
+        r = -EPROTO;
+    else if (h->len > XGW_CA_BUF_SIZE)
+        r = -E2BIG;
+    else if (h->nfds != 0 || !fast_op(h->op))
+        r = -EINVAL;
+    if (r < 0)
+        xd_log_conn(c,
+                    "bad call area request: magic 0x%08x op 0x%x len %u "
+                    "nfds %u",
+                    h->magic, h->op, h->len, h->nfds);
+    return r;
+}
+
+/*
+ * Serves c's posted request, if there is one and c is free to take it.
+ * c may be closed (and its area gone) when this returns.
+ */
+static bool serve(struct xd_conn *c)
+{
+    struct xd_ca *ca = c->ca;
+    struct xd_rx rx = {.ready = true};
+    uint32_t seq;
+    int r;
+
+    if (c->closed || !xd_conn_idle(c))
+        return false;
+    /* Acquire: pairs with the client's release store of req_seq, so the
+     * header and payload it wrote before are visible below. */
+    seq = __atomic_load_n(&ca->ctl->req_seq, __ATOMIC_ACQUIRE);
+    if (seq == ca->served)
+        return false;
+    ca->served = seq;
+    ca->busy = true;
+    /* A hint only: compared, never used as an index. */
+    if ((int)__atomic_load_n(&ca->ctl->client_cpu, __ATOMIC_RELAXED) == cpu)
+        served_near = true;
+    /* The one fetch of the header and payload: only copies are used. */
+    memcpy(&rx.hdr, &ca->ctl->req, sizeof(rx.hdr));
+    rx.hdr_got = sizeof(rx.hdr);
+    r = check_req(c, &rx.hdr);
+    if (r < 0) {
+        rx.hdr.len = 0;
+        xd_reply_err(c, &rx.hdr, r);
+        return true;
+    }
+    memcpy(scratch, ca->buf, rx.hdr.len);
+    rx.pay = scratch;
+    rx.pay_got = rx.pay_cap = rx.hdr.len;
+    xd_dispatch(c, &rx);
+    return true;
+}
+
+/* ---- responses ----------------------------------------------------------- */
+
+/*
+ * The response to the request c's area holds, if it is busy: written
+ * there and published; m is consumed.  false: not ours, m untouched.
+ */
+bool xd_ca_reply(struct xd_conn *c, struct xd_out *m)
+{
+    struct xd_ca *ca = c->ca;
+    struct xgw_msg h;
+    size_t paylen;
+
+    if (!ca || !ca->busy)
+        return false;
+    memcpy(&h, xd_out_hdr(m), sizeof(h));
+    paylen = m->len - sizeof(h);
+    /* Fast ops never hand out fds; a QUERY may ask for more aux than the
+     * buffer holds (the client checks; a hostile one gets E2BIG). */
+    if (m->nfds || paylen > XGW_CA_BUF_SIZE) {
+        xd_log_conn(c, "call area: response to op 0x%x does not fit", h.op);
+        h.ret = m->nfds ? -EINVAL : -E2BIG;
+        paylen = 0;
+    }
+    h.len = (uint32_t)paylen;
+    h.nfds = 0;
+    memcpy(ca->buf, xd_out_payload(m), paylen);
+    memcpy(&ca->ctl->rep, &h, sizeof(h));
+    xd_out_free(m);
+    ca->busy = false;
+    /* Release: the response above is visible before rep_seq says so. */
+    __atomic_store_n(&ca->ctl->rep_seq, ca->served, __ATOMIC_RELEASE);
+    /* Orders the rep_seq store before the client_wait load (Dekker with
+     * the client's "store client_wait; fence; load rep_seq"): a client
+     * going to sleep either sees the response or is seen and woken. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&ca->ctl->client_wait, __ATOMIC_RELAXED))
+        futex_wake(&ca->ctl->rep_seq);
+    xd_conn_update(c);
+    return true;
+}
+
+/* ---- the loop's side ----------------------------------------------------- */
+
+/* Serves every area once; how many requests were served. */
+static unsigned serve_all(void)
+{
+    unsigned n = 0;
+
+    for (struct xd_ca *ca = areas, *next; ca && !xd.quit; ca = next) {
+        unsigned long gen = areas_gen;
+
+        next = ca->next;
+        n += serve(ca->conn);
+        if (gen != areas_gen)
+            break; /* the list changed under us: next pass */
+    }
+    return n;
+}
+
+/* A doorbell: the client saw SLEEPING.  Clear it; the request is served by
+ * xd_ca_run after the event batch. */
+void xd_ca_bell(struct xd_conn *c)
+{
+    uint64_t v;
+
+    if (c->closed || !c->ca)
+        return;
+    while (read(c->ca->bell, &v, sizeof(v)) < 0 && errno == EINTR)
+        ;
+}
+
+static bool polling(uint64_t now)
+{
+    return areas && xd.poll_us && now - last_work_ns < xd.poll_us * 1000ull;
+}
+
+static void publish(uint32_t state)
+{
+    for (struct xd_ca *ca = areas; ca; ca = ca->next)
+        __atomic_store_n(&ca->ctl->daemon_state, state, __ATOMIC_RELAXED);
+}
+
+static bool any_posted(void)
+{
+    for (struct xd_ca *ca = areas; ca; ca = ca->next)
+        if (!ca->conn->closed && xd_conn_idle(ca->conn) &&
+            __atomic_load_n(&ca->ctl->req_seq, __ATOMIC_RELAXED) != ca->served)
+            return true;
+    return false;
+}
+
+/*
+ * The epoll timeout to use: 0 while polling, else `timeout_ms` once
+ * SLEEPING is published and nothing turned out to be posted.
+ */
+int xd_ca_timeout(int timeout_ms)
+{
+    if (!areas || polling(now_ns()))
+        return areas ? 0 : timeout_ms;
+    publish(XGW_CA_SLEEPING);
+    asleep = true;
+    /* Orders the SLEEPING stores before the req_seq loads (Dekker with the
+     * client's "store req_seq; fence; load daemon_state"): a request
+     * posted now is either seen here or rings the doorbell. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return any_posted() ? 0 : timeout_ms;
+}
+
+/* Where we run, for clients deciding whether to spin (relaxed: a hint). */
+static void publish_cpu(void)
+{
+    int now = sched_getcpu();
+
+    if (now == cpu)
+        return;
+    cpu = now;
+    for (struct xd_ca *ca = areas; ca; ca = ca->next)
+        __atomic_store_n(&ca->ctl->daemon_cpu, (uint32_t)now, __ATOMIC_RELAXED);
+}
+
+void xd_ca_awake(void)
+{
+    if (!asleep)
+        return;
+    /* Relaxed: a client that still sees SLEEPING only rings needlessly. */
+    publish(XGW_CA_AWAKE);
+    asleep = false;
+}
+
+/*
+ * Moves the daemon off its current CPU: the affinity mask without it,
+ * then the mask as it was (the scheduler has no reason to move us back
+ * while we poll).
+ */
+static void move_away(void)
+{
+    cpu_set_t all, other;
+
+    if (cpu < 0 || cpu >= CPU_SETSIZE ||
+        sched_getaffinity(0, sizeof(all), &all) < 0)
+        return;
+    other = all;
+    CPU_CLR(cpu, &other);
+    if (CPU_COUNT(&other) == 0)
+        return;
+    if (sched_setaffinity(0, sizeof(other), &other) == 0)
+        sched_setaffinity(0, sizeof(all), &all);
+    xd_dbg("call areas: clients keep running on cpu %d: moved away", cpu);
+    publish_cpu();
+}
+
+/* Requests were served: a client on our CPU gets it back at once, and
+ * when that keeps happening we go elsewhere. */
+static void after_serving(void)
+{
+    uint64_t now;
+
+    if (!served_near) {
+        near_streak = 0;
+        return;
+    }
+    served_near = false;
+    now = now_ns();
+    if (++near_streak >= XD_CA_NEAR_STREAK &&
+        now - last_move_ns >= XD_CA_MOVE_GAP_NS) {
+        near_streak = 0;
+        last_move_ns = now;
+        move_away();
+        return;
+    }
+    sched_yield();
+}
+
+/*
+ * After an event batch (`worked`: it had events): serves the areas, and
+ * while within the poll budget keeps serving as requests come, for at most
+ * XD_CA_SLICE_NS, so that a stream of fast requests never starves the
+ * sockets.
+ */
+void xd_ca_run(bool worked)
+{
+    uint64_t now = now_ns(), slice_end = now + XD_CA_SLICE_NS;
+
+    if (worked)
+        last_work_ns = now;
+    if (areas)
+        publish_cpu();
+    for (unsigned spins = 0; areas && !xd.quit; spins++) {
+        if (serve_all()) {
+            after_serving();
+            last_work_ns = now = now_ns();
+            if (now >= slice_end)
+                return;
+            continue;
+        }
+        if (spins % 16 == 0) {
+            now = now_ns();
+            if (!polling(now))
+                return;
+            if (now >= slice_end) {
+                /* A client on this CPU could not post while we spin. */
+                sched_yield();
+                return;
+            }
+        }
+        cpu_relax();
+    }
+}
