@@ -192,7 +192,10 @@ struct gntx_ptr {
  * Returns the number of elements that succeeded.  Errors per element:
  * EINVAL, EOVERFLOW, ERANGE (outside the window), EFAULT (outside own memory),
  * EACCES (right missing), ESTALE/ENOENT (dead ref), EPERM (not the grantee),
- * ELOOP.  A failed element copies nothing.
+ * ELOOP.  A failed element copies nothing.  A zero-length element moves
+ * nothing but is validated like any other use.  Overlapping source and
+ * destination (own memory, or two grants over the same frames) behave as
+ * memmove within each page-bounded chunk.
  */
 struct gntx_copy {
     struct gntx_ptr src;

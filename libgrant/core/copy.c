@@ -6,6 +6,9 @@
  * gc_resolve, a local end against the caller's memory), so a failing
  * element copies nothing.  Then the bytes move in chunks that never cross a
  * page boundary of either side, each page reached through gh_frame.
+ * Source and destination may overlap (the same domain's memory, or grants
+ * over the same frames): each chunk moves as memmove would, chunks go in
+ * ascending order.
  */
 #include "private.h"
 
@@ -60,6 +63,35 @@ static uint64_t page_left(uint64_t pos)
     return GNTX_PAGE_SIZE - (pos & GC_PAGE_MASK);
 }
 
+/*
+ * gh_memcpy of n bytes that may overlap (a domain copying within its own
+ * memory, or two grants over the same frames): memmove, in pieces no
+ * longer than the distance, so no single gh_memcpy sees an overlap.
+ */
+static void chunk_move(char *t, const char *s, size_t n)
+{
+    uintptr_t ta = (uintptr_t)t, sa = (uintptr_t)s;
+    size_t dist = ta > sa ? ta - sa : sa - ta, k;
+
+    if (dist >= n) {
+        gh_memcpy(t, s, n);
+        return;
+    }
+    if (!dist)
+        return;
+    if (ta < sa) {
+        for (size_t at = 0; at < n; at += k) {
+            k = n - at < dist ? n - at : dist;
+            gh_memcpy(t + at, s + at, k);
+        }
+        return;
+    }
+    for (size_t left = n; left; left -= k) {
+        k = left < dist ? left : dist;
+        gh_memcpy(t + left - k, s + left - k, k);
+    }
+}
+
 static int copy_spans(struct gc_span *src, struct gc_span *dst, uint64_t len)
 {
     while (len) {
@@ -78,8 +110,8 @@ static int copy_spans(struct gc_span *src, struct gc_span *dst, uint64_t len)
             gh_frame_put(src->cookie, s);
             return -GNTX_EFAULT;
         }
-        gh_memcpy(t + (dst->pos & GC_PAGE_MASK), s + (src->pos & GC_PAGE_MASK),
-                  (size_t)n);
+        chunk_move(t + (dst->pos & GC_PAGE_MASK), s + (src->pos & GC_PAGE_MASK),
+                   (size_t)n);
         gh_frame_put(dst->cookie, t);
         gh_frame_put(src->cookie, s);
         src->pos += n;
@@ -110,16 +142,16 @@ static bool kind_ok(uint8_t kind)
     return kind == GNTX_PTR_LOCAL || kind == GNTX_PTR_GRANT;
 }
 
-static int copy_one(struct gcore *c, struct gc_dom *d,
-                    const struct gntx_copy *v)
+static int copy_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
 {
+    const struct gntx_copy *v = elem;
     struct gc_span src, dst;
     int rc;
 
+    (void)ctx;
     if (!kind_ok(v->src.kind) || !kind_ok(v->dst.kind))
         return -GNTX_EINVAL;
-    if (!v->len)
-        return 0;
+    /* len 0 moves nothing but is still a use: both ends are validated. */
     rc = end_resolve(c, d, &v->src, v->len, GNTX_R_READ, &src);
     if (!rc)
         rc = end_resolve(c, d, &v->dst, v->len, GNTX_R_WRITE, &dst);
@@ -128,16 +160,15 @@ static int copy_one(struct gcore *c, struct gc_dom *d,
     return rc;
 }
 
-static int memset_one(struct gcore *c, struct gc_dom *d,
-                      const struct gntx_memset *v)
+static int memset_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
 {
+    const struct gntx_memset *v = elem;
     struct gc_span dst;
     int rc;
 
+    (void)ctx;
     if (!kind_ok(v->dst.kind))
         return -GNTX_EINVAL;
-    if (!v->len)
-        return 0;
     rc = end_resolve(c, d, &v->dst, v->len, GNTX_R_WRITE, &dst);
     if (!rc)
         rc = set_span(&dst, v->len, v->value);
@@ -147,35 +178,13 @@ static int memset_one(struct gcore *c, struct gc_dom *d,
 int gcore_copy(struct gcore *c, gntx_domid_t caller, struct gntx_copy *v,
                unsigned n)
 {
-    struct gc_dom *d;
-    int ok = 0;
-
-    if (n && !v)
-        return -GNTX_EINVAL;
-    gh_lock(c);
-    d = gc_dom_get(c, caller);
-    for (unsigned i = 0; i < n; i++) {
-        v[i].status = d ? copy_one(c, d, &v[i]) : -GNTX_ESRCH;
-        ok += v[i].status == 0;
-    }
-    gh_unlock(c);
-    return ok;
+    return gc_batch(c, caller, v, n, sizeof(*v),
+                    offsetof(struct gntx_copy, status), copy_one, NULL);
 }
 
 int gcore_memset(struct gcore *c, gntx_domid_t caller, struct gntx_memset *v,
                  unsigned n)
 {
-    struct gc_dom *d;
-    int ok = 0;
-
-    if (n && !v)
-        return -GNTX_EINVAL;
-    gh_lock(c);
-    d = gc_dom_get(c, caller);
-    for (unsigned i = 0; i < n; i++) {
-        v[i].status = d ? memset_one(c, d, &v[i]) : -GNTX_ESRCH;
-        ok += v[i].status == 0;
-    }
-    gh_unlock(c);
-    return ok;
+    return gc_batch(c, caller, v, n, sizeof(*v),
+                    offsetof(struct gntx_memset, status), memset_one, NULL);
 }

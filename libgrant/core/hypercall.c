@@ -8,63 +8,71 @@
  */
 #include "private.h"
 
-/* Highest aux index + 1 that a CREATE batch's direct elements name. */
-static int create_aux_need(const struct gntx_create *v, unsigned n,
-                           uint64_t *need)
+int gc_batch(struct gcore *c, gntx_domid_t caller, void *v, unsigned n,
+             size_t esz, size_t status_off, gc_elem_fn fn, void *ctx)
 {
-    *need = 0;
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t end;
+    struct gc_dom *d;
+    int ok = 0;
 
-        if (v[i].type != GNTX_CREATE_DIRECT)
-            continue;
-        if (__builtin_add_overflow(v[i].frame_idx, v[i].nr_frames, &end))
-            return -GNTX_EINVAL;
-        if (end > *need)
-            *need = end;
+    if (n && !v)
+        return -GNTX_EINVAL;
+    gh_lock(c);
+    d = gc_dom_get(c, caller);
+    for (unsigned i = 0; i < n; i++) {
+        char *elem = (char *)v + (size_t)i * esz;
+        int32_t st = d ? fn(c, d, elem, ctx) : -GNTX_ESRCH;
+
+        *(int32_t *)(void *)(elem + status_off) = st;
+        ok += st == 0;
     }
+    gh_unlock(c);
+    return ok;
+}
+
+/* Raises *need to idx + nr, the aux end an element names. */
+static int aux_end(uint64_t idx, uint64_t nr, uint64_t *need)
+{
+    uint64_t end;
+
+    if (__builtin_add_overflow(idx, nr, &end))
+        return -GNTX_EINVAL;
+    if (end > *need)
+        *need = end;
     return 0;
 }
 
-static int map_aux_need(const struct gntx_map *v, unsigned n, uint64_t *need)
+/* Highest aux index + 1 that a CREATE or MAP batch names. */
+static int aux_need(unsigned op, const void *args, unsigned n, uint64_t *need)
 {
-    *need = 0;
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t end;
+    const struct gntx_create *cv = args;
+    const struct gntx_map *mv = args;
+    int rc = 0;
 
-        if (__builtin_add_overflow(v[i].frame_idx,
-                                   v[i].length >> GNTX_PAGE_SHIFT, &end))
-            return -GNTX_EINVAL;
-        if (end > *need)
-            *need = end;
+    *need = 0;
+    for (unsigned i = 0; i < n && !rc; i++) {
+        if (op == GNTX_OP_MAP)
+            rc =
+                aux_end(mv[i].frame_idx, mv[i].length >> GNTX_PAGE_SHIFT, need);
+        else if (cv[i].type == GNTX_CREATE_DIRECT)
+            rc = aux_end(cv[i].frame_idx, cv[i].nr_frames, need);
     }
-    return 0;
+    return rc;
 }
 
-static long do_create(struct gcore *c, gntx_domid_t caller, void *args,
-                      unsigned count, void *aux, uint64_t aux_count)
+/* CREATE and MAP: aux (frame numbers) must hold what the batch names. */
+static long do_frames(struct gcore *c, gntx_domid_t caller, unsigned op,
+                      void *args, unsigned count, void *aux, uint64_t aux_count)
 {
     uint64_t need;
-    int rc = create_aux_need(args, count, &need);
+    int rc = aux_need(op, args, count, &need);
 
     if (rc)
         return rc;
     if (need > aux_count)
         return -GNTX_EINVAL;
+    if (op == GNTX_OP_MAP)
+        return gcore_map(c, caller, args, count, aux, aux_count);
     return gcore_grant_create(c, caller, args, count, aux, aux_count);
-}
-
-static long do_map(struct gcore *c, gntx_domid_t caller, void *args,
-                   unsigned count, void *aux, uint64_t aux_count)
-{
-    uint64_t need;
-    int rc = map_aux_need(args, count, &need);
-
-    if (rc)
-        return rc;
-    if (need > aux_count)
-        return -GNTX_EINVAL;
-    return gcore_map(c, caller, args, count, aux, aux_count);
 }
 
 /* The single-struct ops: exactly one element. */
@@ -90,15 +98,14 @@ static long dispatch(struct gcore *c, gntx_domid_t caller, unsigned op,
 {
     switch (op) {
     case GNTX_OP_CREATE:
-        return do_create(c, caller, args, count, aux, aux_count);
+    case GNTX_OP_MAP:
+        return do_frames(c, caller, op, args, count, aux, aux_count);
     case GNTX_OP_REVOKE:
         return gcore_grant_revoke(c, caller, args, count);
     case GNTX_OP_COPY:
         return gcore_copy(c, caller, args, count);
     case GNTX_OP_MEMSET:
         return gcore_memset(c, caller, args, count);
-    case GNTX_OP_MAP:
-        return do_map(c, caller, args, count, aux, aux_count);
     case GNTX_OP_UNMAP:
         return gcore_unmap(c, caller, args, count);
     default:

@@ -87,16 +87,23 @@ static void map_record(struct gcore *c, struct gc_map *m,
     }
 }
 
-static int map_one(struct gcore *c, struct gc_dom *d, struct gntx_map *v,
-                   uint64_t *frames, uint64_t nr_aux)
+/* The aux array MAP writes frame numbers to. */
+struct map_aux {
+    uint64_t *frames;
+    uint64_t nr;
+};
+
+static int map_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
 {
+    const struct map_aux *aux = ctx;
+    struct gntx_map *v = elem;
     unsigned need = GNTX_R_MAP | GNTX_R_READ;
     uint64_t npages = v->length >> GNTX_PAGE_SHIFT;
     struct gc_res res;
     uint32_t idx;
     int rc;
 
-    rc = map_args(v, nr_aux);
+    rc = map_args(v, aux->nr);
     if (rc)
         return rc;
     if (!(v->flags & GNTX_MAP_RDONLY))
@@ -111,9 +118,9 @@ static int map_one(struct gcore *c, struct gc_dom *d, struct gntx_map *v,
     if (rc)
         return rc;
     map_record(c, gc_map_at(d, idx), &res, npages);
-    gh_memcpy(&frames[v->frame_idx],
+    gh_memcpy(&aux->frames[v->frame_idx],
               gc_entry_frames(res.direct) + (res.start >> GNTX_PAGE_SHIFT),
-              (size_t)npages * sizeof(*frames));
+              (size_t)npages * sizeof(*aux->frames));
     v->handle = gc_pool_name(&d->maps, idx);
     v->root_dom = res.root->id;
     return 0;
@@ -122,44 +129,31 @@ static int map_one(struct gcore *c, struct gc_dom *d, struct gntx_map *v,
 int gcore_map(struct gcore *c, gntx_domid_t caller, struct gntx_map *v,
               unsigned n, uint64_t *frames, uint64_t nr_frames)
 {
-    struct gc_dom *d;
-    int ok = 0;
+    struct map_aux aux = {frames, frames ? nr_frames : 0};
 
-    if (n && !v)
-        return -GNTX_EINVAL;
-    if (!frames)
-        nr_frames = 0;
-    gh_lock(c);
-    d = gc_dom_get(c, caller);
-    for (unsigned i = 0; i < n; i++) {
+    for (unsigned i = 0; v && i < n; i++) {
         v[i].handle = 0;
         v[i].root_dom = GNTX_DOMID_INVALID;
-        v[i].status = d ? map_one(c, d, &v[i], frames, nr_frames) : -GNTX_ESRCH;
-        ok += v[i].status == 0;
     }
-    gh_unlock(c);
-    return ok;
+    return gc_batch(c, caller, v, n, sizeof(*v),
+                    offsetof(struct gntx_map, status), map_one, &aux);
+}
+
+static int unmap_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
+{
+    const struct gntx_unmap *v = elem;
+    uint32_t idx;
+    int rc = gc_pool_find(&d->maps, v->handle, &idx);
+
+    (void)ctx;
+    if (!rc)
+        gc_map_drop(c, d, idx, false);
+    return rc;
 }
 
 int gcore_unmap(struct gcore *c, gntx_domid_t caller, struct gntx_unmap *v,
                 unsigned n)
 {
-    struct gc_dom *d;
-    uint32_t idx;
-    int ok = 0;
-
-    if (n && !v)
-        return -GNTX_EINVAL;
-    gh_lock(c);
-    d = gc_dom_get(c, caller);
-    for (unsigned i = 0; i < n; i++) {
-        int rc = d ? gc_pool_find(&d->maps, v[i].handle, &idx) : -GNTX_ESRCH;
-
-        if (!rc)
-            gc_map_drop(c, d, idx, false);
-        v[i].status = rc;
-        ok += rc == 0;
-    }
-    gh_unlock(c);
-    return ok;
+    return gc_batch(c, caller, v, n, sizeof(*v),
+                    offsetof(struct gntx_unmap, status), unmap_one, NULL);
 }

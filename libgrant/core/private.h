@@ -181,6 +181,15 @@ void gc_map_drop(struct gcore *c, struct gc_dom *mapper, uint32_t idx,
                  bool notify);
 void gc_map_drop_entry(struct gcore *c, struct gc_dom *owner, uint32_t idx);
 
+/* hypercall.c: a per-element batch under the lock.  `fn` handles one
+ * element (of esz bytes) for the caller's domain and returns its status,
+ * which is stored at status_off; the caller being gone is -GNTX_ESRCH for
+ * every element.  Returns the number of elements that succeeded. */
+typedef int (*gc_elem_fn)(struct gcore *c, struct gc_dom *d, void *elem,
+                          void *ctx);
+int gc_batch(struct gcore *c, gntx_domid_t caller, void *v, unsigned n,
+             size_t esz, size_t status_off, gc_elem_fn fn, void *ctx);
+
 /* revoke.c */
 int gc_revoke_one(struct gcore *c, struct gc_dom *d, gntx_ref_t ref,
                   uint32_t flags);

@@ -9,14 +9,22 @@
  */
 #include "private.h"
 
-/* A domain may look at itself; the control domain at anyone. */
-static int may_inspect(const struct gc_dom *caller, gntx_domid_t dom)
+/*
+ * The domain `dom` names (GNTX_DOMID_SELF: the caller), if the caller may
+ * look at it: a domain may look at itself, the control domain at anyone.
+ */
+static int inspect(struct gcore *c, const struct gc_dom *caller,
+                   gntx_domid_t dom, struct gc_dom **out)
 {
+    gntx_domid_t id;
+
     if (!caller)
         return -GNTX_ESRCH;
-    if (caller->id != dom && caller->id != GNTX_DOMID_CONTROL)
+    id = gc_domid(caller->id, dom);
+    if (caller->id != id && caller->id != GNTX_DOMID_CONTROL)
         return -GNTX_EPERM;
-    return 0;
+    *out = gc_dom_get(c, id);
+    return *out ? 0 : -GNTX_ESRCH;
 }
 
 static void info_fill(const struct gcore *c, const struct gc_dom *d,
@@ -42,20 +50,18 @@ static void info_fill(const struct gcore *c, const struct gc_dom *d,
     o->nr_frames = direct ? e->nr_frames : 0;
 }
 
-static int query_table(struct gcore *c, struct gc_dom *caller,
+static int query_table(struct gcore *c, const struct gc_dom *caller,
                        struct gntx_query *q, struct gntx_entry_info *out,
                        uint64_t cap)
 {
-    gntx_domid_t id = caller ? gc_domid(caller->id, q->dom) : q->dom;
     struct gc_dom *d;
     uint32_t n = 0;
-    int rc = may_inspect(caller, id);
+    int rc = inspect(c, caller, q->dom, &d);
 
     if (rc)
         return rc;
-    d = gc_dom_get(c, id);
-    if (!d)
-        return -GNTX_ESRCH;
+    if (cap > GNTX_MAX_ENTRIES)
+        cap = GNTX_MAX_ENTRIES;
     for (uint32_t i = q->cursor; i < d->table.cap; i++) {
         if (!gc_entry_at(d, i)->s.live)
             continue;
@@ -70,22 +76,6 @@ static int query_table(struct gcore *c, struct gc_dom *caller,
     q->count = n;
     q->cursor = 0;
     return (int)n;
-}
-
-int gcore_query_table(struct gcore *c, gntx_domid_t caller,
-                      struct gntx_query *q, struct gntx_entry_info *out,
-                      uint64_t cap)
-{
-    int rc;
-
-    if (!q || (cap && !out))
-        return -GNTX_EINVAL;
-    if (cap > GNTX_MAX_ENTRIES)
-        cap = GNTX_MAX_ENTRIES;
-    gh_lock(c);
-    rc = query_table(c, gc_dom_get(c, caller), q, out, cap);
-    gh_unlock(c);
-    return rc;
 }
 
 struct tree_walk {
@@ -120,21 +110,17 @@ static void tree_visit(struct tree_walk *w, const struct gc_dom *d,
                 tree_visit(w, cd, i, depth + 1);
 }
 
-static int query_tree(struct gcore *c, struct gc_dom *caller,
+static int query_tree(struct gcore *c, const struct gc_dom *caller,
                       struct gntx_query *q, struct gntx_entry_info *out,
                       uint64_t cap)
 {
-    gntx_domid_t id = caller ? gc_domid(caller->id, q->dom) : q->dom;
     struct tree_walk w = {c, out, cap, 0};
     struct gc_dom *d;
     uint32_t idx;
-    int rc = may_inspect(caller, id);
+    int rc = inspect(c, caller, q->dom, &d);
 
     if (rc)
         return rc;
-    d = gc_dom_get(c, id);
-    if (!d)
-        return -GNTX_ESRCH;
     rc = gc_pool_find(&d->table, q->ref, &idx);
     if (rc)
         return rc;
@@ -143,31 +129,14 @@ static int query_tree(struct gcore *c, struct gc_dom *caller,
     return w.count > cap ? -GNTX_ENOSPC : (int)w.count;
 }
 
-int gcore_query_tree(struct gcore *c, gntx_domid_t caller, struct gntx_query *q,
-                     struct gntx_entry_info *out, uint64_t cap)
-{
-    int rc;
-
-    if (!q || (cap && !out))
-        return -GNTX_EINVAL;
-    gh_lock(c);
-    rc = query_tree(c, gc_dom_get(c, caller), q, out, cap);
-    gh_unlock(c);
-    return rc;
-}
-
-static int usage_get(struct gcore *c, struct gc_dom *caller,
+static int usage_get(struct gcore *c, const struct gc_dom *caller,
                      struct gntx_usage *u)
 {
-    gntx_domid_t id = caller ? gc_domid(caller->id, u->dom) : u->dom;
     struct gc_dom *d;
-    int rc = may_inspect(caller, id);
+    int rc = inspect(c, caller, u->dom, &d);
 
     if (rc)
         return rc;
-    d = gc_dom_get(c, id);
-    if (!d)
-        return -GNTX_ESRCH;
     u->entries = d->table.live;
     u->max_entries = d->max_entries;
     u->maps = d->maps.live;
@@ -178,19 +147,7 @@ static int usage_get(struct gcore *c, struct gc_dom *caller,
     return 0;
 }
 
-int gcore_usage(struct gcore *c, gntx_domid_t caller, struct gntx_usage *u)
-{
-    int rc;
-
-    if (!u)
-        return -GNTX_EINVAL;
-    gh_lock(c);
-    rc = usage_get(c, gc_dom_get(c, caller), u);
-    gh_unlock(c);
-    return rc;
-}
-
-static int quota_set(struct gcore *c, struct gc_dom *caller,
+static int quota_set(struct gcore *c, const struct gc_dom *caller,
                      const struct gntx_usage *u)
 {
     struct gc_dom *d;
@@ -210,15 +167,60 @@ static int quota_set(struct gcore *c, struct gc_dom *caller,
     return 0;
 }
 
-int gcore_set_quota(struct gcore *c, gntx_domid_t caller,
-                    const struct gntx_usage *u)
+typedef int (*query_fn)(struct gcore *c, const struct gc_dom *caller,
+                        struct gntx_query *q, struct gntx_entry_info *out,
+                        uint64_t cap);
+
+static int query_locked(struct gcore *c, gntx_domid_t caller,
+                        struct gntx_query *q, struct gntx_entry_info *out,
+                        uint64_t cap, query_fn fn)
 {
     int rc;
 
-    if (!u)
+    if (!q || (cap && !out))
         return -GNTX_EINVAL;
     gh_lock(c);
-    rc = quota_set(c, gc_dom_get(c, caller), u);
+    rc = fn(c, gc_dom_get(c, caller), q, out, cap);
     gh_unlock(c);
     return rc;
+}
+
+int gcore_query_table(struct gcore *c, gntx_domid_t caller,
+                      struct gntx_query *q, struct gntx_entry_info *out,
+                      uint64_t cap)
+{
+    return query_locked(c, caller, q, out, cap, query_table);
+}
+
+int gcore_query_tree(struct gcore *c, gntx_domid_t caller, struct gntx_query *q,
+                     struct gntx_entry_info *out, uint64_t cap)
+{
+    return query_locked(c, caller, q, out, cap, query_tree);
+}
+
+/* USAGE when `out` is set (in == out), else SET_QUOTA from `in`. */
+static int usage_locked(struct gcore *c, gntx_domid_t caller,
+                        const struct gntx_usage *in, struct gntx_usage *out)
+{
+    struct gc_dom *d;
+    int rc;
+
+    if (!in)
+        return -GNTX_EINVAL;
+    gh_lock(c);
+    d = gc_dom_get(c, caller);
+    rc = out ? usage_get(c, d, out) : quota_set(c, d, in);
+    gh_unlock(c);
+    return rc;
+}
+
+int gcore_usage(struct gcore *c, gntx_domid_t caller, struct gntx_usage *u)
+{
+    return usage_locked(c, caller, u, u);
+}
+
+int gcore_set_quota(struct gcore *c, gntx_domid_t caller,
+                    const struct gntx_usage *u)
+{
+    return usage_locked(c, caller, u, NULL);
 }

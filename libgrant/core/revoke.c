@@ -45,21 +45,17 @@ void gc_revoke_all(struct gcore *c, struct gc_dom *d)
     }
 }
 
+static int revoke_elem(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
+{
+    const struct gntx_revoke *v = elem;
+
+    (void)ctx;
+    return gc_revoke_one(c, d, v->ref, v->flags);
+}
+
 int gcore_grant_revoke(struct gcore *c, gntx_domid_t caller,
                        struct gntx_revoke *v, unsigned n)
 {
-    struct gc_dom *d;
-    int ok = 0;
-
-    if (n && !v)
-        return -GNTX_EINVAL;
-    gh_lock(c);
-    d = gc_dom_get(c, caller);
-    for (unsigned i = 0; i < n; i++) {
-        v[i].status =
-            d ? gc_revoke_one(c, d, v[i].ref, v[i].flags) : -GNTX_ESRCH;
-        ok += v[i].status == 0;
-    }
-    gh_unlock(c);
-    return ok;
+    return gc_batch(c, caller, v, n, sizeof(*v),
+                    offsetof(struct gntx_revoke, status), revoke_elem, NULL);
 }

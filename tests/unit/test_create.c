@@ -329,22 +329,11 @@ static void create_revoke_rate(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(direct_arguments, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(exact_frame_count, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(overflow_and_huge, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(frames_and_aux, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(frames_quota, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(batch_all_or_nothing, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(batch_quota_midway, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(indirect_rules, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(depth_limit, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(create_revoke_rate, fx_setup,
-                                        fx_teardown),
+        FX_TEST(direct_arguments),   FX_TEST(exact_frame_count),
+        FX_TEST(overflow_and_huge),  FX_TEST(frames_and_aux),
+        FX_TEST(frames_quota),       FX_TEST(batch_all_or_nothing),
+        FX_TEST(batch_quota_midway), FX_TEST(indirect_rules),
+        FX_TEST(depth_limit),        FX_TEST(create_revoke_rate),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

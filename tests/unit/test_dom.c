@@ -119,11 +119,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(instance_lifetime),
-        cmocka_unit_test_setup_teardown(add_remove, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(remove_cleans_up, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(destroy_with_state, fx_setup,
-                                        fx_teardown),
+        FX_TEST(add_remove),
+        FX_TEST(remove_cleans_up),
+        FX_TEST(destroy_with_state),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

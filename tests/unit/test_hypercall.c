@@ -135,11 +135,10 @@ static void dispatch_and_self(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(call_checks, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(create_aux, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(map_aux, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(dispatch_and_self, fx_setup,
-                                        fx_teardown),
+        FX_TEST(call_checks),
+        FX_TEST(create_aux),
+        FX_TEST(map_aux),
+        FX_TEST(dispatch_and_self),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,27 +4,11 @@
 
 #define R_MAPRW (GNTX_R_MAP | GNTX_R_READ | GNTX_R_WRITE)
 
-static gntx_ref_t scattered(struct fx *f, gntx_domid_t granter,
-                            gntx_domid_t grantee, uint16_t rights,
-                            const uint64_t *fr, uint32_t nr, uint64_t off,
-                            uint64_t len)
-{
-    struct gntx_create v = {.type = GNTX_CREATE_DIRECT,
-                            .grantee = grantee,
-                            .rights = rights,
-                            .nr_frames = nr,
-                            .offset = off,
-                            .length = len};
-
-    assert_int_equal(BAL(gcore_grant_create(f->c, granter, &v, 1, fr, nr)), 0);
-    return v.ref;
-}
-
 static void map_basic(void **state)
 {
     struct fx *f = *state;
     const uint64_t fr[4] = {9, 3, 14, 0};
-    gntx_ref_t r = scattered(f, 1, 2, R_MAPRW, fr, 4, 0, 4 * PG);
+    gntx_ref_t r = fx_scattered(f, 1, 2, R_MAPRW, fr, 4, 0, 4 * PG);
     uint64_t out[8] = {0};
     uint32_t h, h2;
     uint16_t root = 0;
@@ -154,7 +138,7 @@ static void map_through_chain(void **state)
     struct fx *f = *state;
     const uint64_t fr[3] = {4, 8, 12};
     gntx_ref_t a =
-        scattered(f, 1, 2, R_MAPRW | GNTX_R_DELEGATE, fr, 3, 0, 3 * PG);
+        fx_scattered(f, 1, 2, R_MAPRW | GNTX_R_DELEGATE, fr, 3, 0, 3 * PG);
     gntx_ref_t b =
         fx_indirect_ok(f, 2, 3, R_MAPRW | GNTX_R_DELEGATE, 1, a, PG, 2 * PG);
     gntx_ref_t c =
@@ -239,16 +223,10 @@ static void map_table_growth(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(map_basic, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(map_rights, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(map_alignment, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(map_aux_bounds, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(map_quota, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(map_through_chain, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(map_batch, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(map_table_growth, fx_setup,
-                                        fx_teardown),
+        FX_TEST(map_basic),     FX_TEST(map_rights),
+        FX_TEST(map_alignment), FX_TEST(map_aux_bounds),
+        FX_TEST(map_quota),     FX_TEST(map_through_chain),
+        FX_TEST(map_batch),     FX_TEST(map_table_growth),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

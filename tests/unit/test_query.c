@@ -213,13 +213,9 @@ static void usage_and_quota(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(table_cursor, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(table_permissions, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(tree_order, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(tree_orphans_and_permissions, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(usage_and_quota, fx_setup, fx_teardown),
+        FX_TEST(table_cursor),    FX_TEST(table_permissions),
+        FX_TEST(tree_order),      FX_TEST(tree_orphans_and_permissions),
+        FX_TEST(usage_and_quota),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

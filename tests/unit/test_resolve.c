@@ -155,16 +155,13 @@ static void grantee_reincarnated(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(lookup_errors, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(windows, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(rights, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(chain_windows_and_rights, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(cascade, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(dead_parent_domain, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(grantee_reincarnated, fx_setup,
-                                        fx_teardown),
+        FX_TEST(lookup_errors),
+        FX_TEST(windows),
+        FX_TEST(rights),
+        FX_TEST(chain_windows_and_rights),
+        FX_TEST(cascade),
+        FX_TEST(dead_parent_domain),
+        FX_TEST(grantee_reincarnated),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -119,9 +119,9 @@ static void busy_ancestors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(revoke_basics, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(busy_then_force, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(busy_ancestors, fx_setup, fx_teardown),
+        FX_TEST(revoke_basics),
+        FX_TEST(busy_then_force),
+        FX_TEST(busy_ancestors),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -192,22 +192,15 @@ static void small_grants_allocation_free(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(ref_layout, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(stale_and_never_issued, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(reused_slot_not_reachable, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(generation_retired, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(growth_keeps_entries, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(entry_quota, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(table_grow_enomem, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(frames_alloc_enomem, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(small_grants_allocation_free, fx_setup,
-                                        fx_teardown),
+        FX_TEST(ref_layout),
+        FX_TEST(stale_and_never_issued),
+        FX_TEST(reused_slot_not_reachable),
+        FX_TEST(generation_retired),
+        FX_TEST(growth_keeps_entries),
+        FX_TEST(entry_quota),
+        FX_TEST(table_grow_enomem),
+        FX_TEST(frames_alloc_enomem),
+        FX_TEST(small_grants_allocation_free),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,7 +17,7 @@ static __thread int lock_held;
 static long lock_depth;
 static unsigned long lock_calls, nested_locks;
 static long frames_out, allocs_live, alloc_fail_in = -1;
-static unsigned long bad_frames;
+static unsigned long bad_frames, overlaps;
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct th_notify *log_v;
@@ -80,6 +80,14 @@ void gh_free(void *p)
 
 void gh_memcpy(void *dst, const void *src, size_t n)
 {
+    uintptr_t d = (uintptr_t)dst, s = (uintptr_t)src;
+
+    /* memcpy's contract: an overlap is the core's bug (UB in any host). */
+    if (n && (d < s ? s - d : d - s) < n) {
+        __atomic_add_fetch(&overlaps, 1, __ATOMIC_RELAXED);
+        memmove(dst, src, n);
+        return;
+    }
     memcpy(dst, src, n);
 }
 
@@ -182,7 +190,7 @@ void th_notify_reset(void)
 bool th_balanced(void)
 {
     return lock_depth == 0 && !lock_held && th_frames_out() == 0 &&
-           th_nested_locks() == 0 && th_bad_frames() == 0;
+           th_nested_locks() == 0 && th_bad_frames() == 0 && th_overlaps() == 0;
 }
 
 long th_lock_depth(void)
@@ -210,6 +218,11 @@ unsigned long th_bad_frames(void)
     return __atomic_load_n(&bad_frames, __ATOMIC_RELAXED);
 }
 
+unsigned long th_overlaps(void)
+{
+    return __atomic_load_n(&overlaps, __ATOMIC_RELAXED);
+}
+
 long th_allocs_live(void)
 {
     return __atomic_load_n(&allocs_live, __ATOMIC_RELAXED);
@@ -227,5 +240,6 @@ void th_reset(void)
     __atomic_store_n(&nested_locks, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&frames_out, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&bad_frames, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&overlaps, 0, __ATOMIC_RELAXED);
     th_fail_alloc_after(-1);
 }

@@ -48,13 +48,15 @@ bool th_notified(void *mapper_cookie, uint32_t handle);
 void th_notify_reset(void);
 
 /* Balance: 0 locks held, no frame outstanding, no nested lock, no
- * gh_frame of a frame outside the domain. */
+ * gh_frame of a frame outside the domain, no gh_memcpy of overlapping
+ * ranges. */
 bool th_balanced(void);
 long th_lock_depth(void);
 unsigned long th_lock_calls(void);
 unsigned long th_nested_locks(void);
 long th_frames_out(void);
 unsigned long th_bad_frames(void);
+unsigned long th_overlaps(void);
 
 /* Allocations made through gh_zalloc and not yet freed. */
 long th_allocs_live(void);

@@ -77,6 +77,43 @@ static inline uint32_t fx_pages(uint64_t off, uint64_t len)
     return (uint32_t)((off + len + PG - 1) / PG);
 }
 
+/* A cmocka test that runs with the fixture. */
+#define FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+
+/* Direct grant of frames fr[0..nr) covering [off, off+len) of them. */
+static inline int fx_create_direct(struct fx *f, gntx_domid_t granter,
+                                   gntx_domid_t grantee, uint16_t rights,
+                                   const uint64_t *fr, uint32_t nr,
+                                   uint64_t off, uint64_t len, gntx_ref_t *ref)
+{
+    struct gntx_create v = {.type = GNTX_CREATE_DIRECT,
+                            .grantee = grantee,
+                            .rights = rights,
+                            .nr_frames = nr,
+                            .offset = off,
+                            .length = len};
+    int rc = BAL(gcore_grant_create(f->c, granter, &v, 1, fr, nr));
+
+    assert_int_equal(v.status, rc);
+    if (ref)
+        *ref = v.ref;
+    return rc;
+}
+
+/* The same, over frames that need not be contiguous; must succeed. */
+static inline gntx_ref_t fx_scattered(struct fx *f, gntx_domid_t granter,
+                                      gntx_domid_t grantee, uint16_t rights,
+                                      const uint64_t *fr, uint32_t nr,
+                                      uint64_t off, uint64_t len)
+{
+    gntx_ref_t ref = 0;
+
+    assert_int_equal(
+        fx_create_direct(f, granter, grantee, rights, fr, nr, off, len, &ref),
+        0);
+    return ref;
+}
+
 /* Direct grant of frames gfn0, gfn0+1, ... covering [off, off+len). */
 static inline int fx_direct(struct fx *f, gntx_domid_t granter,
                             gntx_domid_t grantee, uint16_t rights,
@@ -85,22 +122,12 @@ static inline int fx_direct(struct fx *f, gntx_domid_t granter,
 {
     uint64_t frames[64];
     uint32_t nr = fx_pages(off, len);
-    struct gntx_create v = {.type = GNTX_CREATE_DIRECT,
-                            .grantee = grantee,
-                            .rights = rights,
-                            .nr_frames = nr,
-                            .offset = off,
-                            .length = len};
-    int rc;
 
     assert_true(nr <= 64);
     for (uint32_t i = 0; i < nr; i++)
         frames[i] = gfn0 + i;
-    rc = BAL(gcore_grant_create(f->c, granter, &v, 1, frames, nr));
-    assert_int_equal(v.status, rc);
-    if (ref)
-        *ref = v.ref;
-    return rc;
+    return fx_create_direct(f, granter, grantee, rights, frames, nr, off, len,
+                            ref);
 }
 
 static inline gntx_ref_t fx_direct_ok(struct fx *f, gntx_domid_t granter,

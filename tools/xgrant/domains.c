@@ -61,13 +61,14 @@ int cmd_list(int argc, char **argv)
 {
     struct grant_domain_info *all;
     grant_handle_t *h;
-    int json = 0, n, rc;
+    int json = 0, n, rc, i;
 
-    if (argc == 2 && !strcmp(argv[1], "--json"))
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") != 0) {
+            xg_err("list", "unexpected argument '%s' (only --json)", argv[i]);
+            return XG_USAGE;
+        }
         json = 1;
-    else if (argc != 1) {
-        xg_err("list", "unexpected argument '%s' (only --json)", argv[1]);
-        return XG_USAGE;
     }
     rc = xg_open("list", &h);
     if (rc != XG_OK)

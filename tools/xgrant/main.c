@@ -26,7 +26,8 @@ static const char usage_text[] =
     "Domains:\n"
     "  run [--name N] [--memory SIZE] [--max-entries N] [--max-maps N]\n"
     "      [--max-frames N] [-d|--detach] -- PROG [ARGS...]\n"
-    "                  run PROG as a new domain (default 64M of memory);\n"
+    "                  run PROG as a new domain (default 64M of memory;\n"
+    "                  quotas: 0 or absent is the default);\n"
     "                  --detach prints its id and returns (stdio: /dev/null)\n"
     "  list [--json]   list domains\n"
     "  destroy DOM     kill a domain (DOM: name or id)\n"
@@ -108,9 +109,14 @@ int xg_open_error(const char *cmd, int rc)
 void xg_bad_option(const char *cmd, int ch, char **argv)
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    const char *eq = strchr(arg, '=');
 
     if (ch == ':')
         xg_err(cmd, "option '%s' needs an argument", arg);
+    else if (!strncmp(arg, "--", 2) && eq && optopt)
+        xg_err(cmd, "option '%.*s' takes no argument", (int)(eq - arg), arg);
+    else if (!strncmp(arg, "--", 2))
+        xg_err(cmd, "unknown option '%s'", arg);
     else if (optopt)
         xg_err(cmd, "unknown option '-%c'", optopt);
     else
@@ -198,12 +204,33 @@ int xg_lookup(const char *cmd, grant_handle_t *h, const char *dom,
     return -1;
 }
 
+/* Length of the valid UTF-8 sequence at p (1 to 4), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+    size_t n = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
+    uint32_t c = *p & (0x3f >> (n - 1)), min = n == 2   ? 0x80
+                                               : n == 3 ? 0x800
+                                                        : 0x10000;
+
+    if (*p < 0xc2 || *p > 0xf4)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (p[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    return n;
+}
+
 void xg_json_str(FILE *f, const char *s)
 {
-    const unsigned char *p;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n;
 
     fputc('"', f);
-    for (p = (const unsigned char *)s; *p; p++) {
+    while (*p) {
         if (*p == '"' || *p == '\\')
             fprintf(f, "\\%c", *p);
         else if (*p == '\n')
@@ -212,8 +239,15 @@ void xg_json_str(FILE *f, const char *s)
             fputs("\\t", f);
         else if (*p < 0x20 || *p == 0x7f)
             fprintf(f, "\\u%04x", *p);
-        else
+        else if (*p < 0x80)
             fputc(*p, f);
+        else if ((n = utf8_len(p)) != 0) {
+            fwrite(p, 1, n, f);
+            p += n;
+            continue;
+        } else
+            fputs("\\ufffd", f); /* not UTF-8: JSON cannot carry it */
+        p++;
     }
     fputc('"', f);
 }

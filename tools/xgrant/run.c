@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "grant_abi.h"
 #include "private.h"
 
 #define CMD "run"
@@ -37,11 +38,12 @@ static int parse_num(int ch, const char *arg, struct run_opts *o)
         return 0;
     case 'm':
         return xg_parse_size(CMD, "--memory", arg, &o->memory);
-    case 'e':
-        return xg_parse_uint(CMD, "--max-entries", arg, UINT32_MAX,
+    case 'e': /* the hypervisor's limit on table sizes */
+        return xg_parse_uint(CMD, "--max-entries", arg, GNTX_MAX_ENTRIES,
                              &o->max_entries);
     case 'M':
-        return xg_parse_uint(CMD, "--max-maps", arg, UINT32_MAX, &o->max_maps);
+        return xg_parse_uint(CMD, "--max-maps", arg, GNTX_MAX_ENTRIES,
+                             &o->max_maps);
     case 'f':
         return xg_parse_uint(CMD, "--max-frames", arg, UINT64_MAX,
                              &o->max_frames);
