@@ -22,30 +22,10 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "sim_spin.h"
 
-#define SPIN_NS                                                                \
-    (getenv("SPINNS") ? (uint64_t)atol(getenv("SPINNS"))                       \
-                      : 100000u) /* spin this long before sleeping */
+#define SPIN_NS 100000u           /* spin this long before sleeping */
 #define SLEEP_SLICE_NS 50000000  /* futex timeout: then check the socket */
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ volatile("yield" ::: "memory");
-#else
-    __asm__ volatile("" ::: "memory");
-#endif
-}
 
 int lg_sim_fast_open(struct sim_conn *c, int memfd, int bell_fd)
 {
@@ -146,7 +126,7 @@ static uint32_t rep_seq(struct xgw_ca_ctl *ctl)
 /* Bounded spin: 0 once the response is there, -EAGAIN if it is late. */
 static int spin(struct xgw_ca_ctl *ctl, uint32_t seq)
 {
-    uint64_t start = now_ns();
+    uint64_t start = xgw_now_ns();
 
     for (unsigned i = 1;; i++) {
         if (rep_seq(ctl) == seq)
@@ -154,14 +134,14 @@ static int spin(struct xgw_ca_ctl *ctl, uint32_t seq)
         if (i % 32 == 0) {
             if (closed(ctl))
                 return -ECONNRESET;
-            if (now_ns() - start > SPIN_NS)
+            if (xgw_now_ns() - start > SPIN_NS)
                 return -EAGAIN;
             /* Spinning where the daemon runs only delays it. */
             if ((int)__atomic_load_n(&ctl->daemon_cpu, __ATOMIC_RELAXED) ==
                 sched_getcpu())
                 sched_yield();
         }
-        cpu_relax();
+        xgw_cpu_relax();
     }
 }
 

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "libgrant/lib/sim_spin.h"
 
 /* Longest stretch of polling without a look at the sockets. */
 #define XD_CA_SLICE_NS 10000u
@@ -61,25 +62,6 @@ static unsigned near_streak;    /* ... this many times in a row */
 static uint64_t last_move_ns;
 static uint64_t last_work_ns;
 static uint8_t *scratch; /* the copied-out request payload */
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ volatile("yield" ::: "memory");
-#else
-    __asm__ volatile("" ::: "memory");
-#endif
-}
 
 static void futex_wake(uint32_t *word)
 {
@@ -369,7 +351,7 @@ static bool any_posted(void)
  */
 int xd_ca_timeout(int timeout_ms)
 {
-    if (!areas || polling(now_ns()))
+    if (!areas || polling(xgw_now_ns()))
         return areas ? 0 : timeout_ms;
     publish(XGW_CA_SLEEPING);
     asleep = true;
@@ -434,7 +416,7 @@ static void after_serving(void)
         return;
     }
     served_near = false;
-    now = now_ns();
+    now = xgw_now_ns();
     if (++near_streak >= XD_CA_NEAR_STREAK &&
         now - last_move_ns >= XD_CA_MOVE_GAP_NS) {
         near_streak = 0;
@@ -453,7 +435,7 @@ static void after_serving(void)
  */
 void xd_ca_run(bool worked)
 {
-    uint64_t now = now_ns(), slice_end = now + XD_CA_SLICE_NS;
+    uint64_t now = xgw_now_ns(), slice_end = now + XD_CA_SLICE_NS;
 
     if (worked)
         last_work_ns = now;
@@ -462,13 +444,13 @@ void xd_ca_run(bool worked)
     for (unsigned spins = 0; areas && !xd.quit; spins++) {
         if (serve_all()) {
             after_serving();
-            last_work_ns = now = now_ns();
+            last_work_ns = now = xgw_now_ns();
             if (now >= slice_end)
                 return;
             continue;
         }
         if (spins % 16 == 0) {
-            now = now_ns();
+            now = xgw_now_ns();
             if (!polling(now))
                 return;
             if (now >= slice_end) {
@@ -477,6 +459,6 @@ void xd_ca_run(bool worked)
                 return;
             }
         }
-        cpu_relax();
+        xgw_cpu_relax();
     }
 }
