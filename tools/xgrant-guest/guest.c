@@ -352,6 +352,24 @@ static int cmd_misc_ops(char **av, uint64_t *n, int ac)
     return 1;
 }
 
+/* An argument: a number (decimal, 0x hex, 0 octal) that fits 64 bits, or
+ * one of the words some commands take (rights letters, "force", "ro"). */
+static int parse_arg(const char *t, uint64_t *v)
+{
+    char *end;
+
+    if (!strcmp(t, "force") || !strcmp(t, "ro") ||
+        (strspn(t, "rwmd-") == strlen(t) && *t)) {
+        *v = 0;
+        return 0;
+    }
+    if (*t == '-' || *t == '+')
+        return -EINVAL;
+    errno = 0;
+    *v = strtoull(t, &end, 0);
+    return errno || *end || end == t ? -EINVAL : 0;
+}
+
 /* write SLOT OFF TEXT: the rest of the line, spaces included. */
 static int cmd_write(const char *line)
 {
@@ -386,7 +404,17 @@ static void guest_line(char *line)
     for (t = strtok_r(line, " \t\n", &save); t && ac < MAX_ARGS;
          t = strtok_r(NULL, " \t\n", &save)) {
         av[ac] = t;
-        n[ac++] = strtoull(t, NULL, 0);
+        if (ac > 0 && parse_arg(t, &n[ac]) < 0) {
+            printf("err -22 EINVAL not a number: '%s'\n", t);
+            fflush(stdout);
+            return;
+        }
+        ac++;
+    }
+    if (t) {
+        printf("err -7 E2BIG more than %d words\n", MAX_ARGS);
+        fflush(stdout);
+        return;
     }
     if (ac == 0)
         printf("err -22 EINVAL empty\n");
