@@ -3,8 +3,9 @@
  * grant-ops: the grant path's cost against peers measured in the same run.
  *   copy     grant_copy_from through xgrantd vs memcpy of the same bytes
  *            (the granter's pages, through a grant_map view of the same
- *            grant) into the same destination, 64 KiB and 1 MiB, median of
- *            many runs, alternating;
+ *            grant) into the same destination, on the consumer's CPU and
+ *            by a thread on the other CPU, 64 KiB and 1 MiB, medians; the
+ *            consumer reads the destination after every copy;
  *   rtt      one hypercall round trip (grant_usage) vs a bare Unix-socket
  *            ping-pong between two processes (the floor of any socket
  *            transport) and vs a shared-memory ping-pong between two
@@ -13,6 +14,9 @@
  *            (in-process, the test host), pairs per second.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,14 +51,68 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* Median ns of one grant copy of `len` bytes vs one memcpy of the same
- * bytes (src: a mapping of the same grant) into the same dst. */
+/* The consumer reads what was copied: one load per cache line. */
+static void consume(const uint8_t *p, size_t len)
+{
+    volatile uint8_t sink = 0;
+
+    for (size_t i = 0; i < len; i += 64)
+        sink ^= p[i];
+    (void)sink;
+}
+
+/* A copier thread on another CPU: the cross-core memcpy peer. */
+struct xcopier {
+    pthread_t th;
+    uint8_t *dst, *src;
+    size_t len;
+    atomic_int go, done, stop;
+    double ns;
+};
+
+static void *xcopier_main(void *arg)
+{
+    struct xcopier *x = arg;
+    int seen = 0;
+    double t;
+
+    for (;;) {
+        while (atomic_load(&x->go) == seen && !atomic_load(&x->stop))
+            ;
+        if (atomic_load(&x->stop))
+            return NULL;
+        seen = atomic_load(&x->go);
+        t = now_ns();
+        memcpy(x->dst, x->src, x->len);
+        x->ns = now_ns() - t;
+        atomic_store(&x->done, seen);
+    }
+}
+
+/* Pins the calling thread to `cpu`; 0 or -1 (one CPU only: no peer). */
+static int pin(int cpu)
+{
+    cpu_set_t set;
+
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) ? -1 : 0;
+}
+
+/*
+ * Median ns of copying `len` bytes that the consumer then reads, three
+ * ways, each `runs` times: through a grant (xgrantd copies), memcpy on the
+ * consumer's CPU (the same bytes through a grant_map view of the same
+ * grant, into the same destination), and memcpy by a thread on the other
+ * CPU (what any copier outside the consumer's CPU pays on this machine).
+ */
 static void bench_copy(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
                        uint8_t *dst, uint8_t *src, size_t len, int runs)
 {
     double *g = calloc(runs, sizeof(double)), *m = calloc(runs, sizeof(double));
-    double gm, mm, t;
-    int i, rc;
+    double *x = calloc(runs, sizeof(double)), gm, mm, xm = 0, t;
+    struct xcopier xc = {.dst = dst, .src = src, .len = len};
+    int i, rc, ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 
     for (i = 0; i < runs; i++) {
         t = now_ns();
@@ -64,17 +122,45 @@ static void bench_copy(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref
             fprintf(stderr, "grant-ops: copy: %s\n", grant_strerror(rc));
             exit(1);
         }
+        consume(dst, len);
+    }
+    for (i = 0; i < runs; i++) {
         t = now_ns();
         memcpy(dst, src, len);
         __asm__ volatile("" : : "r"(dst) : "memory");
         m[i] = now_ns() - t;
+        consume(dst, len);
     }
     gm = median(g, runs);
     mm = median(m, runs);
-    printf("copy %7zu B: grant_copy %8.1f us (%6.2f GB/s)   memcpy %8.1f us (%6.2f GB/s)   ratio %.2fx memcpy\n",
-           len, gm / 1e3, len / gm, mm / 1e3, len / mm, mm / gm);
+    printf("copy %7zu B: grant_copy %7.1f us (%5.2f GB/s) | memcpy same CPU %7.1f us: ratio %.2fx",
+           len, gm / 1e3, len / gm, mm / 1e3, mm / gm);
+    if (ncpu > 1 && pin(0) == 0 &&
+        pthread_create(&xc.th, NULL, xcopier_main, &xc) == 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(1, &set);
+        pthread_setaffinity_np(xc.th, sizeof(set), &set);
+        for (i = 0; i < runs; i++) {
+            atomic_store(&xc.go, i + 1);
+            while (atomic_load(&xc.done) != i + 1)
+                ;
+            x[i] = xc.ns;
+            consume(dst, len);
+        }
+        atomic_store(&xc.stop, 1);
+        pthread_join(xc.th, NULL);
+        xm = median(x, runs);
+        CPU_ZERO(&set);
+        for (i = 0; i < ncpu; i++)
+            CPU_SET(i, &set);
+        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+        printf(" | memcpy other CPU %7.1f us: ratio %.2fx", xm / 1e3, xm / gm);
+    }
+    printf("\n");
     free(g);
     free(m);
+    free(x);
 }
 
 static double bench_rtt(grant_handle_t *h, int runs)
