@@ -4,11 +4,13 @@
  *
  * Per element, every end is validated first (a grant end through
  * gc_resolve, a local end against the caller's memory), so a failing
- * element copies nothing.  Then the bytes move in chunks that never cross a
- * page boundary of either side, each page reached through gh_frame.
+ * element copies nothing.  Then the bytes move in ascending order, every
+ * page reached through gh_frame; pages the host hands out back to back on
+ * both sides (up to RUN_PAGES) go in one gh_memcpy, as a copy per page
+ * costs several times the bytes' own cost (a libc's start-up per call).
  * Source and destination may overlap (the same domain's memory, or grants
- * over the same frames): each chunk moves as memmove would, chunks go in
- * ascending order.
+ * over the same frames): then the chunks never cross a page boundary of
+ * either side and each moves as memmove would, as the ABI says.
  */
 #include "private.h"
 
@@ -92,30 +94,99 @@ static void chunk_move(char *t, const char *s, size_t n)
     }
 }
 
+/* Most pages one span holds at once: a run is copied by one gh_memcpy. */
+#define RUN_PAGES 64u
+
+/* Releases the `k` host-contiguous frames of a run starting at va. */
+static void run_put(const struct gc_span *sp, char *va, uint64_t k)
+{
+    for (uint64_t i = 0; i < k; i++)
+        gh_frame_put(sp->cookie, va + i * GNTX_PAGE_SIZE);
+}
+
+/*
+ * Gets the frames of sp from its position on, up to `max` bytes and
+ * RUN_PAGES pages, for as long as the host hands them out back to back:
+ * *va is the first frame, *pages how many are held, and the result the
+ * bytes reachable from sp->pos, or 0 when the first frame is not there.
+ * A frame the host refuses after the first only ends the run.
+ */
+static uint64_t span_run(const struct gc_span *sp, uint64_t max, int write,
+                         char **va, uint64_t *pages)
+{
+    struct gc_span at = *sp;
+    uint64_t got = page_left(at.pos);
+    char *next;
+
+    *va = gh_frame(sp->cookie, span_gfn(sp), write);
+    if (!*va)
+        return 0;
+    *pages = 1;
+    while (got < max && *pages < RUN_PAGES) {
+        at.pos = sp->pos + got;
+        next = gh_frame(sp->cookie, span_gfn(&at), write);
+        if (next != *va + *pages * GNTX_PAGE_SIZE) {
+            if (next)
+                gh_frame_put(sp->cookie, next);
+            break;
+        }
+        ++*pages;
+        got += GNTX_PAGE_SIZE;
+    }
+    return got < max ? got : max;
+}
+
+/* Host addresses of both ends of a chunk that overlap? */
+static bool chunk_overlaps(const char *t, const char *s, uint64_t n)
+{
+    uintptr_t ta = (uintptr_t)t, sa = (uintptr_t)s;
+
+    return (ta > sa ? ta - sa : sa - ta) < n;
+}
+
+/*
+ * One step of a copy: up to `len` bytes over the pages of both ends that
+ * the host maps back to back, in one gh_memcpy.  Ends that overlap move
+ * one page-bounded chunk at a time, as the ABI says.  Bytes moved, or 0
+ * when a frame is missing.
+ */
+static uint64_t copy_step(struct gc_span *src, struct gc_span *dst,
+                          uint64_t len)
+{
+    uint64_t n, sn, tn, sk, tk;
+    char *sv, *tv, *s, *t;
+
+    sn = span_run(src, len, 0, &sv, &sk);
+    if (!sn)
+        return 0;
+    tn = span_run(dst, sn, 1, &tv, &tk);
+    if (!tn) {
+        run_put(src, sv, sk);
+        return 0;
+    }
+    n = tn;
+    s = sv + (src->pos & GC_PAGE_MASK);
+    t = tv + (dst->pos & GC_PAGE_MASK);
+    if (chunk_overlaps(t, s, n)) {
+        n = page_left(src->pos) < page_left(dst->pos) ? page_left(src->pos)
+                                                      : page_left(dst->pos);
+        n = n < len ? n : len;
+    }
+    chunk_move(t, s, (size_t)n);
+    run_put(dst, tv, tk);
+    run_put(src, sv, sk);
+    src->pos += n;
+    dst->pos += n;
+    return n;
+}
+
 static int copy_spans(struct gc_span *src, struct gc_span *dst, uint64_t len)
 {
     while (len) {
-        uint64_t n = len;
-        char *s, *t;
+        uint64_t n = copy_step(src, dst, len);
 
-        if (n > page_left(src->pos))
-            n = page_left(src->pos);
-        if (n > page_left(dst->pos))
-            n = page_left(dst->pos);
-        s = gh_frame(src->cookie, span_gfn(src), 0);
-        if (!s)
+        if (!n)
             return -GNTX_EFAULT;
-        t = gh_frame(dst->cookie, span_gfn(dst), 1);
-        if (!t) {
-            gh_frame_put(src->cookie, s);
-            return -GNTX_EFAULT;
-        }
-        chunk_move(t + (dst->pos & GC_PAGE_MASK), s + (src->pos & GC_PAGE_MASK),
-                   (size_t)n);
-        gh_frame_put(dst->cookie, t);
-        gh_frame_put(src->cookie, s);
-        src->pos += n;
-        dst->pos += n;
         len -= n;
     }
     return 0;
