@@ -45,23 +45,23 @@
 #define GNTX_ABI_VERSION 1u
 
 #define GNTX_PAGE_SHIFT 12
-#define GNTX_PAGE_SIZE (1u << GNTX_PAGE_SHIFT)
+#define GNTX_PAGE_SIZE  (1u << GNTX_PAGE_SHIFT)
 
 /* Domains. */
 typedef uint16_t gntx_domid_t;
-#define GNTX_DOMID_CONTROL ((gntx_domid_t)0)      /* domain 0 */
-#define GNTX_DOMID_SELF ((gntx_domid_t)0x7ff0u)   /* as Xen's DOMID_SELF */
+#define GNTX_DOMID_CONTROL ((gntx_domid_t)0)       /* domain 0 */
+#define GNTX_DOMID_SELF    ((gntx_domid_t)0x7ff0u) /* as Xen's DOMID_SELF */
 #define GNTX_DOMID_INVALID ((gntx_domid_t)0x7ff4u)
-#define GNTX_DOMID_MAX ((gntx_domid_t)0x7fefu)    /* highest ordinary id */
+#define GNTX_DOMID_MAX     ((gntx_domid_t)0x7fefu) /* highest ordinary id */
 
 /* References. */
 typedef uint32_t gntx_ref_t;
 #define GNTX_REF_INDEX_BITS 18
-#define GNTX_REF_GEN_BITS 14
+#define GNTX_REF_GEN_BITS   14
 #define GNTX_REF_INDEX_MASK ((1u << GNTX_REF_INDEX_BITS) - 1u)
-#define GNTX_REF_GEN_MAX ((1u << GNTX_REF_GEN_BITS) - 1u)
-#define GNTX_REF_INVALID ((gntx_ref_t)0)
-#define GNTX_MAX_ENTRIES (1u << GNTX_REF_INDEX_BITS)
+#define GNTX_REF_GEN_MAX    ((1u << GNTX_REF_GEN_BITS) - 1u)
+#define GNTX_REF_INVALID    ((gntx_ref_t)0)
+#define GNTX_MAX_ENTRIES    (1u << GNTX_REF_INDEX_BITS)
 
 static inline gntx_ref_t gntx_ref_make(uint32_t index, uint32_t gen)
 {
@@ -77,49 +77,53 @@ static inline uint32_t gntx_ref_gen(gntx_ref_t ref)
 }
 
 /* Rights.  A delegation may only drop rights, never add them. */
-#define GNTX_R_READ 0x1u     /* grantee may read (copy from) the range */
-#define GNTX_R_WRITE 0x2u    /* grantee may write (copy to, memset) the range */
-#define GNTX_R_MAP 0x4u      /* grantee may map whole pages of the range */
+#define GNTX_R_READ     0x1u /* grantee may read (copy from) the range */
+#define GNTX_R_WRITE    0x2u /* grantee may write (copy to, memset) the range */
+#define GNTX_R_MAP      0x4u /* grantee may map whole pages of the range */
 #define GNTX_R_DELEGATE 0x8u /* grantee may create indirect grants from it */
-#define GNTX_R_ALL 0xfu
+#define GNTX_R_ALL      0xfu
 
 /* Limits. */
-#define GNTX_MAX_DEPTH 8u          /* entries in one chain, the direct one included */
-#define GNTX_MAX_BATCH 4096u       /* elements in one call */
-#define GNTX_MAX_GRANT_FRAMES (1u << 18) /* frames in one direct grant (1 GiB) */
+#define GNTX_MAX_DEPTH 8u    /* entries in one chain, the direct one included */
+#define GNTX_MAX_BATCH 4096u /* elements in one call */
+#define GNTX_MAX_GRANT_FRAMES                                                  \
+    (1u << 18) /* frames in one direct grant (1 GiB) */
 
 /* Errors (negated in status fields and return values). */
-#define GNTX_EPERM 1
-#define GNTX_ENOENT 2
-#define GNTX_ESRCH 3
-#define GNTX_E2BIG 7
-#define GNTX_ENOMEM 12
-#define GNTX_EACCES 13
-#define GNTX_EFAULT 14
-#define GNTX_EBUSY 16
-#define GNTX_EEXIST 17
-#define GNTX_EINVAL 22
-#define GNTX_ENOSPC 28
-#define GNTX_ERANGE 34
-#define GNTX_ENOSYS 38
-#define GNTX_ELOOP 40
+#define GNTX_EPERM     1
+#define GNTX_ENOENT    2
+#define GNTX_ESRCH     3
+#define GNTX_E2BIG     7
+#define GNTX_ENOMEM    12
+#define GNTX_EACCES    13
+#define GNTX_EFAULT    14
+#define GNTX_EBUSY     16
+#define GNTX_EEXIST    17
+#define GNTX_EINVAL    22
+#define GNTX_ENOSPC    28
+#define GNTX_ERANGE    34
+#define GNTX_ENOSYS    38
+#define GNTX_ELOOP     40
 #define GNTX_EOVERFLOW 75
 #define GNTX_ETIMEDOUT 110
-#define GNTX_ESTALE 116
+#define GNTX_ESTALE    116
 #define GNTX_ECANCELED 125
 
 enum gntx_op {
-    GNTX_OP_VERSION = 1,     /* args: none (count 0); returns GNTX_ABI_VERSION */
-    GNTX_OP_CREATE = 2,      /* args: gntx_create[]; aux: uint64_t frames[] */
-    GNTX_OP_REVOKE = 3,      /* args: gntx_revoke[] */
-    GNTX_OP_COPY = 4,        /* args: gntx_copy[] */
-    GNTX_OP_MEMSET = 5,      /* args: gntx_memset[] */
-    GNTX_OP_MAP = 6,         /* args: gntx_map[]; aux: uint64_t frames[] (out) */
-    GNTX_OP_UNMAP = 7,       /* args: gntx_unmap[] */
-    GNTX_OP_QUERY_TABLE = 8, /* args: one gntx_query; aux: gntx_entry_info[] (out) */
-    GNTX_OP_QUERY_TREE = 9,  /* args: one gntx_query; aux: gntx_entry_info[] (out) */
-    GNTX_OP_USAGE = 10,      /* args: one gntx_usage (dom in, rest out) */
-    GNTX_OP_SET_QUOTA = 11,  /* args: one gntx_usage (dom + max_* in); control domain only */
+    GNTX_OP_VERSION = 1, /* args: none (count 0); returns GNTX_ABI_VERSION */
+    GNTX_OP_CREATE = 2,  /* args: gntx_create[]; aux: uint64_t frames[] */
+    GNTX_OP_REVOKE = 3,  /* args: gntx_revoke[] */
+    GNTX_OP_COPY = 4,    /* args: gntx_copy[] */
+    GNTX_OP_MEMSET = 5,  /* args: gntx_memset[] */
+    GNTX_OP_MAP = 6,     /* args: gntx_map[]; aux: uint64_t frames[] (out) */
+    GNTX_OP_UNMAP = 7,   /* args: gntx_unmap[] */
+    GNTX_OP_QUERY_TABLE =
+        8, /* args: one gntx_query; aux: gntx_entry_info[] (out) */
+    GNTX_OP_QUERY_TREE =
+        9,              /* args: one gntx_query; aux: gntx_entry_info[] (out) */
+    GNTX_OP_USAGE = 10, /* args: one gntx_usage (dom in, rest out) */
+    GNTX_OP_SET_QUOTA =
+        11, /* args: one gntx_usage (dom + max_* in); control domain only */
     GNTX_OP__MAX
 };
 
@@ -143,21 +147,22 @@ enum gntx_op {
  * deeper than GNTX_MAX_DEPTH), ENOSPC (quota: entries or frames), ESRCH
  * (grantee or parent domain does not exist).
  */
-#define GNTX_CREATE_DIRECT 0
+#define GNTX_CREATE_DIRECT   0
 #define GNTX_CREATE_INDIRECT 1
 struct gntx_create {
-    uint8_t type;         /* in: GNTX_CREATE_* */
+    uint8_t type; /* in: GNTX_CREATE_* */
     uint8_t pad0;
-    uint16_t grantee;     /* in */
-    uint16_t rights;      /* in: GNTX_R_* */
-    uint16_t parent_dom;  /* in, indirect: granter of the parent grant */
-    uint32_t parent_ref;  /* in, indirect */
-    uint32_t nr_frames;   /* in, direct */
-    uint64_t frame_idx;   /* in, direct: first frame's index in aux */
-    uint64_t offset;      /* in: direct: into the first frame; indirect: into the parent's window */
-    uint64_t length;      /* in: bytes */
-    uint32_t ref;         /* out */
-    int32_t status;       /* out */
+    uint16_t grantee;    /* in */
+    uint16_t rights;     /* in: GNTX_R_* */
+    uint16_t parent_dom; /* in, indirect: granter of the parent grant */
+    uint32_t parent_ref; /* in, indirect */
+    uint32_t nr_frames;  /* in, direct */
+    uint64_t frame_idx;  /* in, direct: first frame's index in aux */
+    uint64_t offset;     /* in: direct: into the first frame; indirect: into the
+                            parent's window */
+    uint64_t length;     /* in: bytes */
+    uint32_t ref;        /* out */
+    int32_t status;      /* out */
 };
 
 /*
@@ -169,20 +174,22 @@ struct gntx_create {
  */
 #define GNTX_REVOKE_FORCE 0x1u
 struct gntx_revoke {
-    uint32_t ref;    /* in */
-    uint32_t flags;  /* in: GNTX_REVOKE_* */
-    int32_t status;  /* out */
+    uint32_t ref;   /* in */
+    uint32_t flags; /* in: GNTX_REVOKE_* */
+    int32_t status; /* out */
     uint32_t pad;
 };
 
 /* A byte address for COPY and MEMSET. */
-#define GNTX_PTR_LOCAL 0 /* caller's own memory: addr is a guest-physical byte address */
-#define GNTX_PTR_GRANT 1 /* (dom, ref) granted to the caller: addr is an offset in its window */
+#define GNTX_PTR_LOCAL                                                         \
+    0 /* caller's own memory: addr is a guest-physical byte address */
+#define GNTX_PTR_GRANT                                                         \
+    1 /* (dom, ref) granted to the caller: addr is an offset in its window */
 struct gntx_ptr {
-    uint8_t kind;   /* GNTX_PTR_* */
+    uint8_t kind; /* GNTX_PTR_* */
     uint8_t pad;
-    uint16_t dom;   /* GRANT: the granter */
-    uint32_t ref;   /* GRANT */
+    uint16_t dom; /* GRANT: the granter */
+    uint32_t ref; /* GRANT */
     uint64_t addr;
 };
 
@@ -201,7 +208,7 @@ struct gntx_copy {
     struct gntx_ptr src;
     struct gntx_ptr dst;
     uint64_t len;
-    int32_t status;  /* out */
+    int32_t status; /* out */
     uint32_t pad;
 };
 
@@ -211,7 +218,7 @@ struct gntx_memset {
     uint64_t len;
     uint8_t value;
     uint8_t pad[3];
-    int32_t status;  /* out */
+    int32_t status; /* out */
 };
 
 /*
@@ -226,15 +233,15 @@ struct gntx_memset {
  */
 #define GNTX_MAP_RDONLY 0x1u
 struct gntx_map {
-    uint16_t dom;        /* in: granter */
-    uint16_t flags;      /* in: GNTX_MAP_* */
-    uint32_t ref;        /* in */
-    uint64_t offset;     /* in */
-    uint64_t length;     /* in */
-    uint64_t frame_idx;  /* in: where the frames go in aux */
-    uint32_t handle;     /* out */
-    int32_t status;      /* out */
-    uint16_t root_dom;   /* out: the domain that owns the frames */
+    uint16_t dom;       /* in: granter */
+    uint16_t flags;     /* in: GNTX_MAP_* */
+    uint32_t ref;       /* in */
+    uint64_t offset;    /* in */
+    uint64_t length;    /* in */
+    uint64_t frame_idx; /* in: where the frames go in aux */
+    uint32_t handle;    /* out */
+    int32_t status;     /* out */
+    uint16_t root_dom;  /* out: the domain that owns the frames */
     uint16_t pad[3];
 };
 
@@ -255,26 +262,26 @@ struct gntx_unmap {
  * nodes there are).
  */
 struct gntx_query {
-    uint16_t dom;      /* in */
+    uint16_t dom; /* in */
     uint16_t pad;
-    uint32_t ref;      /* in: QUERY_TREE's root */
-    uint32_t cursor;   /* in/out: QUERY_TABLE */
-    uint32_t count;    /* out */
+    uint32_t ref;    /* in: QUERY_TREE's root */
+    uint32_t cursor; /* in/out: QUERY_TABLE */
+    uint32_t count;  /* out */
 };
 
-#define GNTX_STATE_LIVE 0    /* usable */
-#define GNTX_STATE_ORPHAN 1  /* an ancestor was revoked: every use fails */
+#define GNTX_STATE_LIVE   0 /* usable */
+#define GNTX_STATE_ORPHAN 1 /* an ancestor was revoked: every use fails */
 struct gntx_entry_info {
-    uint16_t dom;         /* granter (the table it lives in) */
+    uint16_t dom; /* granter (the table it lives in) */
     uint16_t grantee;
     uint32_t ref;
     uint16_t rights;
-    uint8_t type;         /* GNTX_CREATE_* */
-    uint8_t state;        /* GNTX_STATE_* */
-    uint16_t depth;       /* QUERY_TREE: 0 for the root */
-    uint16_t parent_dom;  /* indirect */
-    uint32_t parent_ref;  /* indirect */
-    uint32_t maps;        /* live mappings through this entry */
+    uint8_t type;        /* GNTX_CREATE_* */
+    uint8_t state;       /* GNTX_STATE_* */
+    uint16_t depth;      /* QUERY_TREE: 0 for the root */
+    uint16_t parent_dom; /* indirect */
+    uint32_t parent_ref; /* indirect */
+    uint32_t maps;       /* live mappings through this entry */
     uint64_t offset;
     uint64_t length;
     uint64_t first_frame; /* direct */
@@ -284,16 +291,16 @@ struct gntx_entry_info {
 
 /* GNTX_OP_USAGE / GNTX_OP_SET_QUOTA. */
 struct gntx_usage {
-    uint16_t dom;          /* in */
+    uint16_t dom; /* in */
     uint16_t pad;
-    uint32_t entries;      /* out: live entries in dom's table */
-    uint32_t max_entries;  /* quota */
-    uint32_t maps;         /* out: mappings dom holds */
-    uint32_t max_maps;     /* quota */
+    uint32_t entries;     /* out: live entries in dom's table */
+    uint32_t max_entries; /* quota */
+    uint32_t maps;        /* out: mappings dom holds */
+    uint32_t max_maps;    /* quota */
     uint32_t pad2;
-    uint64_t frames;       /* out: frames named by dom's direct entries */
-    uint64_t max_frames;   /* quota */
-    uint64_t mem_frames;   /* out: size of dom's memory in frames */
+    uint64_t frames;     /* out: frames named by dom's direct entries */
+    uint64_t max_frames; /* quota */
+    uint64_t mem_frames; /* out: size of dom's memory in frames */
 };
 
 _Static_assert(sizeof(struct gntx_create) == 48, "gntx_create");

@@ -28,8 +28,8 @@ struct gcore;
 
 /* Default per-domain quotas (GNTX_OP_SET_QUOTA changes them). */
 #define GCORE_DEFAULT_MAX_ENTRIES 4096u
-#define GCORE_DEFAULT_MAX_MAPS 1024u
-#define GCORE_DEFAULT_MAX_FRAMES (1u << 20)
+#define GCORE_DEFAULT_MAX_MAPS    1024u
+#define GCORE_DEFAULT_MAX_FRAMES  (1u << 20)
 
 /* Instance. 0 or -GNTX_ENOMEM. */
 int gcore_create(struct gcore **out);
@@ -72,20 +72,19 @@ int gcore_grant_revoke(struct gcore *core, gntx_domid_t caller,
                        struct gntx_revoke *v, unsigned n);
 int gcore_copy(struct gcore *core, gntx_domid_t caller, struct gntx_copy *v,
                unsigned n);
-int gcore_memset(struct gcore *core, gntx_domid_t caller,
-                 struct gntx_memset *v, unsigned n);
+int gcore_memset(struct gcore *core, gntx_domid_t caller, struct gntx_memset *v,
+                 unsigned n);
 int gcore_map(struct gcore *core, gntx_domid_t caller, struct gntx_map *v,
               unsigned n, uint64_t *frames, uint64_t nr_frames);
-int gcore_unmap(struct gcore *core, gntx_domid_t caller,
-                struct gntx_unmap *v, unsigned n);
+int gcore_unmap(struct gcore *core, gntx_domid_t caller, struct gntx_unmap *v,
+                unsigned n);
 int gcore_query_table(struct gcore *core, gntx_domid_t caller,
                       struct gntx_query *q, struct gntx_entry_info *out,
                       uint64_t cap);
 int gcore_query_tree(struct gcore *core, gntx_domid_t caller,
                      struct gntx_query *q, struct gntx_entry_info *out,
                      uint64_t cap);
-int gcore_usage(struct gcore *core, gntx_domid_t caller,
-                struct gntx_usage *u);
+int gcore_usage(struct gcore *core, gntx_domid_t caller, struct gntx_usage *u);
 int gcore_set_quota(struct gcore *core, gntx_domid_t caller,
                     const struct gntx_usage *u);
 

@@ -54,9 +54,9 @@ typedef uint32_t grant_ref_t;
 #define GRANT_DOMID_SELF ((grant_domid_t)0x7ff0u)
 
 /* Rights (the ABI's GNTX_R_*). */
-#define GRANT_R_READ 0x1u
-#define GRANT_R_WRITE 0x2u
-#define GRANT_R_MAP 0x4u
+#define GRANT_R_READ     0x1u
+#define GRANT_R_WRITE    0x2u
+#define GRANT_R_MAP      0x4u
 #define GRANT_R_DELEGATE 0x8u
 
 #define GRANT_PAGE_SIZE 4096u
@@ -119,16 +119,16 @@ int grant_create_indirect(grant_handle_t *h, grant_domid_t grantee,
 
 /* A batch element for grant_create_batch. */
 struct grant_create_req {
-    int indirect;             /* 0: direct (ptr, len); 1: indirect */
+    int indirect; /* 0: direct (ptr, len); 1: indirect */
     grant_domid_t grantee;
     unsigned rights;
-    const void *ptr;          /* direct */
-    grant_domid_t granter;    /* indirect: the parent's granter */
-    grant_ref_t parent;       /* indirect */
-    uint64_t offset;          /* indirect: in the parent's window */
+    const void *ptr;       /* direct */
+    grant_domid_t granter; /* indirect: the parent's granter */
+    grant_ref_t parent;    /* indirect */
+    uint64_t offset;       /* indirect: in the parent's window */
     uint64_t len;
-    grant_ref_t ref;          /* out */
-    int status;               /* out: 0, -errno, or -ECANCELED */
+    grant_ref_t ref; /* out */
+    int status;      /* out: 0, -errno, or -ECANCELED */
 };
 /* All-or-nothing: 0 and every ref set, or the first error and nothing
  * created (statuses say which element failed). */
@@ -149,16 +149,16 @@ int grant_revoke(grant_handle_t *h, grant_ref_t ref, unsigned flags);
 
 /* One end of a copy: a grant held by this domain, or local memory. */
 struct grant_ptr {
-    int local;                /* 1: ptr into this handle's memory */
-    const void *ptr;          /* local */
-    grant_domid_t granter;    /* grant */
-    grant_ref_t ref;          /* grant */
-    uint64_t offset;          /* grant: byte offset in its window */
+    int local;             /* 1: ptr into this handle's memory */
+    const void *ptr;       /* local */
+    grant_domid_t granter; /* grant */
+    grant_ref_t ref;       /* grant */
+    uint64_t offset;       /* grant: byte offset in its window */
 };
 struct grant_copy_seg {
     struct grant_ptr src, dst;
     uint64_t len;
-    int status;               /* out: 0 or -errno (the segment copied nothing) */
+    int status; /* out: 0 or -errno (the segment copied nothing) */
 };
 /* Vectored copy, per segment; returns the number of segments that
  * succeeded (== n when all did) or a negative errno for the whole call.
@@ -210,13 +210,13 @@ int grant_evtchn_close(grant_handle_t *h, uint32_t port);
 
 /* The ABI's struct gntx_entry_info, field for field. */
 struct grant_entry_info {
-    grant_domid_t dom;        /* granter */
+    grant_domid_t dom; /* granter */
     grant_domid_t grantee;
     grant_ref_t ref;
     unsigned rights;
     int indirect;
-    int orphan;               /* an ancestor was revoked */
-    unsigned depth;           /* tree: 0 at the root */
+    int orphan;     /* an ancestor was revoked */
+    unsigned depth; /* tree: 0 at the root */
     grant_domid_t parent_dom;
     grant_ref_t parent_ref;
     unsigned maps;

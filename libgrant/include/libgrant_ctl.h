@@ -18,11 +18,11 @@ extern "C" {
 #define GRANT_NAME_MAX 32u
 
 struct grant_domain_config {
-    const char *name;          /* [A-Za-z0-9_.-]{1,31}, unique */
-    uint64_t memory_bytes;     /* page multiple */
-    char *const *argv;         /* NULL-terminated, argv[0] looked up in PATH */
-    int stdio[3];              /* fds for the domain's stdin/out/err; -1: /dev/null */
-    unsigned max_entries;      /* quotas; 0: the default */
+    const char *name;      /* [A-Za-z0-9_.-]{1,31}, unique */
+    uint64_t memory_bytes; /* page multiple */
+    char *const *argv;     /* NULL-terminated, argv[0] looked up in PATH */
+    int stdio[3]; /* fds for the domain's stdin/out/err; -1: /dev/null */
+    unsigned max_entries; /* quotas; 0: the default */
     unsigned max_maps;
     uint64_t max_frames;
 };
@@ -31,7 +31,7 @@ struct grant_domain_info {
     char name[GRANT_NAME_MAX];
     grant_domid_t domid;
     int dying;
-    int pid;                   /* 0 for domain 0 */
+    int pid; /* 0 for domain 0 */
     uint64_t mem_frames;
     struct grant_usage usage;
 };

@@ -24,8 +24,8 @@
 #include "private.h"
 #include "sim_spin.h"
 
-#define SPIN_NS 100000u           /* spin this long before sleeping */
-#define SLEEP_SLICE_NS 50000000  /* futex timeout: then check the socket */
+#define SPIN_NS        100000u  /* spin this long before sleeping */
+#define SLEEP_SLICE_NS 50000000 /* futex timeout: then check the socket */
 
 int lg_sim_fast_open(struct sim_conn *c, int memfd, int bell_fd)
 {

@@ -44,12 +44,13 @@
 
 #include "../abi/grant_abi.h"
 
-#define XGW_MAGIC 0x78677731u /* "xgw1" */
-#define XGW_MAX_PAYLOAD (8u << 20)
+#define XGW_MAGIC         0x78677731u /* "xgw1" */
+#define XGW_MAX_PAYLOAD   (8u << 20)
 #define XGW_MAX_MAP_BATCH 64u
-#define XGW_NAME_MAX 32u
-#define XGW_SOCK_ENV "XGRANT_SOCK"
-#define XGW_DOMID_ENV "XGRANT_DOMID" /* informational, set for spawned domains */
+#define XGW_NAME_MAX      32u
+#define XGW_SOCK_ENV      "XGRANT_SOCK"
+#define XGW_DOMID_ENV                                                          \
+    "XGRANT_DOMID" /* informational, set for spawned domains */
 
 struct xgw_msg {
     uint32_t magic;     /* XGW_MAGIC */
@@ -128,18 +129,18 @@ struct xgw_hello_req {
 };
 struct xgw_hello_rep {
     uint16_t domid;
-    uint16_t flags;       /* XGW_HELLO_* granted: CALL_AREA adds 2 fds */
+    uint16_t flags; /* XGW_HELLO_* granted: CALL_AREA adds 2 fds */
     uint32_t abi_version;
-    uint64_t mem_frames;  /* the memfd is mem_frames * GNTX_PAGE_SIZE bytes */
+    uint64_t mem_frames; /* the memfd is mem_frames * GNTX_PAGE_SIZE bytes */
 };
 
 struct xgw_mem {
-    uint64_t first_gfn;   /* out on ALLOC, in on FREE */
+    uint64_t first_gfn; /* out on ALLOC, in on FREE */
     uint64_t nr_frames;
 };
 
 struct xgw_evtchn {
-    uint16_t remote_dom;  /* ALLOC_UNBOUND, BIND_INTERDOMAIN */
+    uint16_t remote_dom; /* ALLOC_UNBOUND, BIND_INTERDOMAIN */
     uint16_t pad;
     uint32_t remote_port; /* BIND_INTERDOMAIN */
     uint32_t port;        /* out on ALLOC/BIND; in on SEND/CLOSE */
@@ -152,29 +153,29 @@ struct xgw_domid {
 };
 
 struct xgw_domain_create {
-    char name[XGW_NAME_MAX];  /* NUL-terminated, [A-Za-z0-9_.-], unique */
-    uint64_t memory_bytes;    /* page multiple, >= 1 page */
-    uint32_t argc;            /* >= 1 */
-    uint32_t max_entries;     /* 0: default quota */
-    uint32_t max_maps;        /* 0: default */
+    char name[XGW_NAME_MAX]; /* NUL-terminated, [A-Za-z0-9_.-], unique */
+    uint64_t memory_bytes;   /* page multiple, >= 1 page */
+    uint32_t argc;           /* >= 1 */
+    uint32_t max_entries;    /* 0: default quota */
+    uint32_t max_maps;       /* 0: default */
     uint32_t pad;
-    uint64_t max_frames;      /* 0: default */
+    uint64_t max_frames; /* 0: default */
 };
 
 #define XGW_DOM_RUNNING 0
-#define XGW_DOM_DYING 1
+#define XGW_DOM_DYING   1
 struct xgw_domain_info {
     char name[XGW_NAME_MAX];
     uint16_t domid;
-    uint16_t state;           /* XGW_DOM_* */
-    int32_t pid;              /* 0 for the control domain */
+    uint16_t state; /* XGW_DOM_* */
+    int32_t pid;    /* 0 for the control domain */
     uint64_t mem_frames;
     struct gntx_usage usage;
 };
 
 struct xgw_notice {
-    uint32_t handle;          /* the mapping (GNTX_OP_MAP's handle) */
-    uint16_t owner;           /* whose memory it maps */
+    uint32_t handle; /* the mapping (GNTX_OP_MAP's handle) */
+    uint16_t owner;  /* whose memory it maps */
     uint16_t pad;
 };
 
@@ -273,8 +274,8 @@ _Static_assert(sizeof(struct xgw_notice) == 8, "xgw_notice");
 struct xgw_ca_ctl {
     /* written by the client */
     _Alignas(64) uint32_t req_seq;
-    uint32_t client_wait;  /* 1: futex-waiting on rep_seq */
-    uint32_t client_cpu;   /* where the client posted from (a hint) */
+    uint32_t client_wait; /* 1: futex-waiting on rep_seq */
+    uint32_t client_cpu;  /* where the client posted from (a hint) */
     uint32_t pad0;
     struct xgw_msg req;
     /* written by the daemon */

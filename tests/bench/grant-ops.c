@@ -111,8 +111,9 @@ static int pin(int cpu)
  * grant, into the same destination), and memcpy by a thread on the other
  * CPU (what any copier outside the consumer's CPU pays on this machine).
  */
-static void bench_copy(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
-                       uint8_t *dst, uint8_t *src, size_t len, int runs)
+static void bench_copy(grant_handle_t *h, grant_domid_t granter,
+                       grant_ref_t ref, uint8_t *dst, uint8_t *src, size_t len,
+                       int runs)
 {
     double *g = calloc(runs, sizeof(double)), *m = calloc(runs, sizeof(double));
     double *x = calloc(runs, sizeof(double)), gm, mm, xm = 0, t;
@@ -138,7 +139,8 @@ static void bench_copy(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref
     }
     gm = median(g, runs);
     mm = median(m, runs);
-    printf("copy %7zu B: grant_copy %7.1f us (%5.2f GB/s) | memcpy same CPU %7.1f us: ratio %.2fx",
+    printf("copy %7zu B: grant_copy %7.1f us (%5.2f GB/s) | memcpy same CPU "
+           "%7.1f us: ratio %.2fx",
            len, gm / 1e3, len / gm, mm / 1e3, mm / gm);
     if (ncpu > 1 && pin(0) == 0 &&
         pthread_create(&xc.th, NULL, xcopier_main, &xc) == 0) {
@@ -273,9 +275,12 @@ static double bench_shm_pingpong(int runs)
 /* Pairs per second of create+revoke in the core, best of 5 rounds. */
 static double bench_core(long pairs)
 {
-    struct gntx_create c = {.type = GNTX_CREATE_DIRECT, .grantee = 2,
+    struct gntx_create c = {.type = GNTX_CREATE_DIRECT,
+                            .grantee = 2,
                             .rights = GNTX_R_READ | GNTX_R_WRITE,
-                            .nr_frames = 1, .offset = 16, .length = 1000};
+                            .nr_frames = 1,
+                            .offset = 16,
+                            .length = 1000};
     struct gntx_revoke r = {0};
     struct th_dom *d1 = th_dom_new(16), *d2 = th_dom_new(16);
     uint64_t frame = 3;
@@ -331,15 +336,18 @@ int main(void)
     rtt = bench_rtt(dom0, 20000);
     peer = bench_socket_pingpong(20000);
     shm = bench_shm_pingpong(20000);
-    printf("rtt: hypercall round trip %.2f us   unix-socket ping-pong %.2f us   ratio %.2fx (aim <= 5 us: %s)\n",
+    printf("rtt: hypercall round trip %.2f us   unix-socket ping-pong %.2f us  "
+           " ratio %.2fx (aim <= 5 us: %s)\n",
            rtt / 1e3, peer / 1e3, rtt / peer, rtt <= 5000 ? "met" : "NOT met");
-    printf("rtt: hypercall round trip %.2f us   shared-memory ping-pong %.2f us   ratio %.2fx\n",
+    printf("rtt: hypercall round trip %.2f us   shared-memory ping-pong %.2f "
+           "us   ratio %.2fx\n",
            rtt / 1e3, shm / 1e3, rtt / shm);
     grant_unmap(dom0, view);
     itest_agent_close(&a);
     itest_teardown(dom0);
     core = bench_core(2000000);
-    printf("core: create+revoke %.2f M pairs/s (%.0f ns per pair)   ratio %.2fx the 10 M/s aim\n",
+    printf("core: create+revoke %.2f M pairs/s (%.0f ns per pair)   ratio "
+           "%.2fx the 10 M/s aim\n",
            core / 1e6, 1e9 / core, core / 1e7);
     return 0;
 }

@@ -44,12 +44,18 @@ static int area_open(struct raw *r, struct area *a)
     struct {
         struct xgw_msg m;
         struct xgw_hello_req r;
-    } h = {{.magic = XGW_MAGIC, .op = XGW_OP_HELLO, .seq = 1, .count = 1,
-            .len = sizeof(req)}, req};
+    } h = {{.magic = XGW_MAGIC,
+            .op = XGW_OP_HELLO,
+            .seq = 1,
+            .count = 1,
+            .len = sizeof(req)},
+           req};
     char cbuf[CMSG_SPACE(8 * sizeof(int))];
     struct xgw_msg m;
     struct iovec iov = {&m, sizeof(m)};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = cbuf,
                         .msg_controllen = sizeof(cbuf)};
     struct xgw_hello_rep rep;
     struct cmsghdr *c;
@@ -86,7 +92,8 @@ static int64_t area_post(struct area *a)
 
     __atomic_store_n(&a->ctl->req_seq, a->seq, __ATOMIC_RELEASE);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&a->ctl->daemon_state, __ATOMIC_RELAXED) == XGW_CA_SLEEPING &&
+    if (__atomic_load_n(&a->ctl->daemon_state, __ATOMIC_RELAXED) ==
+            XGW_CA_SLEEPING &&
         write(a->bell, &one, sizeof(one)) != sizeof(one))
         return HUNG;
     while (__atomic_load_n(&a->ctl->rep_seq, __ATOMIC_ACQUIRE) != a->seq)
@@ -98,8 +105,12 @@ static int64_t area_post(struct area *a)
 static int64_t area_call(struct area *a, uint32_t magic, uint32_t op,
                          uint32_t count, uint64_t aux, uint32_t len)
 {
-    a->ctl->req = (struct xgw_msg){.magic = magic, .op = op, .seq = ++a->seq,
-                                   .count = count, .aux_count = aux, .len = len};
+    a->ctl->req = (struct xgw_msg){.magic = magic,
+                                   .op = op,
+                                   .seq = ++a->seq,
+                                   .count = count,
+                                   .aux_count = aux,
+                                   .len = len};
     return area_post(a);
 }
 
@@ -125,13 +136,13 @@ static int scribble(struct area *a, int n)
     return lost;
 }
 
-#define CASE(cond, what)                                                     \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            printf("err -71 case failed: %s\n", what);                       \
-            return 1;                                                        \
-        }                                                                    \
-        cases++;                                                             \
+#define CASE(cond, what)                                                       \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            printf("err -71 case failed: %s\n", what);                         \
+            return 1;                                                          \
+        }                                                                      \
+        cases++;                                                               \
     } while (0)
 
 static int role(void)
@@ -149,17 +160,21 @@ static int role(void)
     CASE(rc < 0 && rc != HUNG, "bad magic is answered with an error");
     rc = area_call(&a, XGW_MAGIC, GNTX_OP_USAGE, 1, 0, 0xffffffffu);
     CASE(rc < 0 && rc != HUNG, "len beyond the buffer -> error");
-    CASE(area_call(&a, XGW_MAGIC, GNTX_OP_MAP, 1, 1, sizeof(struct gntx_map)) == -EINVAL,
+    CASE(area_call(&a, XGW_MAGIC, GNTX_OP_MAP, 1, 1, sizeof(struct gntx_map)) ==
+             -EINVAL,
          "MAP posted in the area -> EINVAL");
-    CASE(area_call(&a, XGW_MAGIC, XGW_OP_HELLO, 1, 0, 8) == -EINVAL, "HELLO in the area -> EINVAL");
+    CASE(area_call(&a, XGW_MAGIC, XGW_OP_HELLO, 1, 0, 8) == -EINVAL,
+         "HELLO in the area -> EINVAL");
     CASE(area_call(&a, XGW_MAGIC, XGW_OP_SHUTDOWN, 0, 0, 0) == -EINVAL ||
              area_call(&a, XGW_MAGIC, XGW_OP_SHUTDOWN, 0, 0, 0) == -EPERM,
          "SHUTDOWN in the area is refused");
     rc = area_call(&a, XGW_MAGIC, GNTX_OP_COPY, 100000, 0, 100000u * 48);
     CASE(rc < 0 && rc != HUNG, "a 100000-element COPY -> error");
-    rc = area_call(&a, XGW_MAGIC, GNTX_OP_QUERY_TABLE, 1, 1ull << 40, sizeof(struct gntx_query));
+    rc = area_call(&a, XGW_MAGIC, GNTX_OP_QUERY_TABLE, 1, 1ull << 40,
+                   sizeof(struct gntx_query));
     CASE(rc < 0 && rc != HUNG, "a 2^40 query capacity -> error");
-    CASE(scribble(&a, 5000) == 0, "5000 requests rewritten mid-read: every one answered");
+    CASE(scribble(&a, 5000) == 0,
+         "5000 requests rewritten mid-read: every one answered");
     /* The daemon's own words scribbled over: it must still answer. */
     a.ctl->rep_seq = 0;
     a.ctl->daemon_state = 77;
@@ -171,7 +186,8 @@ static int role(void)
     /* daemon_state is garbage, so ring the doorbell unconditionally. */
     {
         uint64_t one = 1;
-        CASE(write(a.bell, &one, sizeof(one)) == sizeof(one), "ring the doorbell");
+        CASE(write(a.bell, &one, sizeof(one)) == sizeof(one),
+             "ring the doorbell");
     }
     CASE(area_call(&a, XGW_MAGIC, GNTX_OP_USAGE, 1, 0, sizeof(*u)) == 0,
          "a valid USAGE after all that succeeds");
@@ -199,11 +215,13 @@ int main(int argc, char **argv)
     argv_role[0] = itest_self();
     itest_spawn_argv(dom0, &evil, "area-abuser", 64, argv_role);
     for (int i = 0; i < 20; i++)
-        itest_ok(&b, "copyfrom %u 0x%llx 0 0 0 4096", a.domid, (unsigned long long)ref);
+        itest_ok(&b, "copyfrom %u 0x%llx 0 0 0 4096", a.domid,
+                 (unsigned long long)ref);
     ICHECK(fgets(line, sizeof(line), evil.in) && strncmp(line, "ok", 2) == 0,
            "call-area abuse: %s", line);
     itest_agent_close(&evil);
-    itest_ok(&b, "copyfrom %u 0x%llx 0 0 0 4096", a.domid, (unsigned long long)ref);
+    itest_ok(&b, "copyfrom %u 0x%llx 0 0 0 4096", a.domid,
+             (unsigned long long)ref);
     itest_ok(&b, "check 0 0 4096 4");
     itest_agent_close(&a);
     itest_agent_close(&b);

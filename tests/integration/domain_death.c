@@ -40,7 +40,8 @@ int main(void)
     ra = itest_ok(&a, "grant %u rwm 0 0 8192", b.domid);
     itest_ok(&b, "alloc 2");
     m = itest_ok(&b, "map %u 0x%llx 0 8192", a.domid, (unsigned long long)ra);
-    itest_ok(&b, "copyfrom %u 0x%llx 0 0 0 8192", a.domid, (unsigned long long)ra);
+    itest_ok(&b, "copyfrom %u 0x%llx 0 0 0 8192", a.domid,
+             (unsigned long long)ra);
 
     /* Destroy A mid-use: B's mapping is torn down, its copies fail. */
     ICHECK(grant_ctl_domain_destroy(dom0, a.domid) == 0, "destroy victim");
@@ -54,7 +55,8 @@ int main(void)
                "copy from a dead domain's grant fails (%s)", buf);
     }
     itest_ok(&b, "unmap %llu", (unsigned long long)m);
-    ICHECK(grant_ctl_domain_destroy(dom0, a.domid) == -ESRCH, "destroying it again: ESRCH");
+    ICHECK(grant_ctl_domain_destroy(dom0, a.domid) == -ESRCH,
+           "destroying it again: ESRCH");
 
     /* C grants B, B maps, B dies: C may revoke without FORCE. */
     itest_ok(&c, "alloc 1");
@@ -74,7 +76,8 @@ int main(void)
     itest_spawn(dom0, &d, "after", 64);
     itest_ok(&d, "alloc 1");
     rd = itest_ok(&d, "grant %u r 0 0 100", c.domid);
-    itest_ok(&c, "copyfrom %u 0x%llx 0 0 0 100", d.domid, (unsigned long long)rd);
+    itest_ok(&c, "copyfrom %u 0x%llx 0 0 0 100", d.domid,
+             (unsigned long long)rd);
     itest_ok(&c, "expect 0 0 100 0");
 
     /* Many short-lived domains: no leak of ids or memory. */
@@ -88,7 +91,8 @@ int main(void)
         itest_agent_close(&t);
         grant_ctl_domain_wait(dom0, t.domid);
     }
-    ICHECK(grant_ctl_domain_list(dom0, NULL, 0) == 3, "only dom0, lender and after remain");
+    ICHECK(grant_ctl_domain_list(dom0, NULL, 0) == 3,
+           "only dom0, lender and after remain");
 
     itest_agent_close(&c);
     itest_agent_close(&d);

@@ -56,10 +56,14 @@ int main(int argc, char **argv)
 
     /* Someone else's grant, made-up refs, a ref to a domain that isn't. */
     itest_ok(&evil, "alloc 1");
-    itest_err(&evil, -EPERM, "copyfrom %u 0x%llx 0 0 0 16", a.domid, (unsigned long long)r);
-    itest_err(&evil, -ENOENT, "copyfrom %u 0x%x 0 0 0 16", a.domid, (1u << 18) | 77u);
-    itest_err(&evil, -ESRCH, "copyfrom 999 0x%llx 0 0 0 16", (unsigned long long)r);
-    itest_err(&evil, -ENOENT, "revoke 0x%llx", (unsigned long long)r); /* not in its own table */
+    itest_err(&evil, -EPERM, "copyfrom %u 0x%llx 0 0 0 16", a.domid,
+              (unsigned long long)r);
+    itest_err(&evil, -ENOENT, "copyfrom %u 0x%x 0 0 0 16", a.domid,
+              (1u << 18) | 77u);
+    itest_err(&evil, -ESRCH, "copyfrom 999 0x%llx 0 0 0 16",
+              (unsigned long long)r);
+    itest_err(&evil, -ENOENT, "revoke 0x%llx",
+              (unsigned long long)r); /* not in its own table */
     itest_err(&evil, -EPERM, "delegate %u r %u 0x%llx 0 16", b.domid, a.domid,
               (unsigned long long)r);
     itest_err(&evil, -EINVAL, "grant %u r 0 0 0", a.domid);
@@ -67,12 +71,14 @@ int main(int argc, char **argv)
     itest_err(&evil, -ESRCH, "grant 999 r 0 0 16");
     {
         struct grant_entry_info e[4];
-        ICHECK(grant_query_table(dom0, a.domid, e, 4) == 1, "A's table unchanged");
+        ICHECK(grant_query_table(dom0, a.domid, e, 4) == 1,
+               "A's table unchanged");
     }
 
     /* The honest pair never noticed. */
     itest_ok(&b, "alloc 1");
-    itest_ok(&b, "copyfrom %u 0x%llx 0 0 0 4096", a.domid, (unsigned long long)r);
+    itest_ok(&b, "copyfrom %u 0x%llx 0 0 0 4096", a.domid,
+             (unsigned long long)r);
     itest_ok(&b, "check 0 0 4096 3");
 
     itest_agent_close(&a);

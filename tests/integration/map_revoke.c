@@ -29,15 +29,19 @@ int main(void)
     itest_ok(&b, "alloc 1");
 
     /* Rules: whole pages only, MAP needed, window must start on a page. */
-    itest_err(&b, -EINVAL, "map %u 0x%llx 0 4095", a.domid, (unsigned long long)rmap);
-    itest_err(&b, -EINVAL, "map %u 0x%llx 0 4096", a.domid, (unsigned long long)rsub);
-    itest_err(&b, -EACCES, "map %u 0x%llx 0 4096", a.domid, (unsigned long long)rro);
+    itest_err(&b, -EINVAL, "map %u 0x%llx 0 4095", a.domid,
+              (unsigned long long)rmap);
+    itest_err(&b, -EINVAL, "map %u 0x%llx 0 4096", a.domid,
+              (unsigned long long)rsub);
+    itest_err(&b, -EACCES, "map %u 0x%llx 0 4096", a.domid,
+              (unsigned long long)rro);
 
     /* Map 2 pages rw: reads see A's bytes, writes land in A's memory. */
     m = itest_ok(&b, "map %u 0x%llx 0 8192", a.domid, (unsigned long long)rmap);
     {
         char buf[64];
-        int rc = itest_cmd(&b, buf, sizeof(buf), "mread %llu 5000", (unsigned long long)m);
+        int rc = itest_cmd(&b, buf, sizeof(buf), "mread %llu 5000",
+                           (unsigned long long)m);
         /* pattern 9 at A's slot offset 4096+5000 */
         uint64_t x = 4096 + 5000;
         unsigned want = (uint8_t)(9 * 31 + x * 7 + (x >> 9));
@@ -46,7 +50,8 @@ int main(void)
     }
     itest_ok(&b, "mwrite %llu 8191 66", (unsigned long long)m);
     itest_ok(&a, "expect 0 12287 1 66");
-    mro = itest_ok(&b, "map %u 0x%llx 0 4096 ro", a.domid, (unsigned long long)rro);
+    mro = itest_ok(&b, "map %u 0x%llx 0 4096 ro", a.domid,
+                   (unsigned long long)rro);
     itest_ok(&b, "mread %llu 0", (unsigned long long)mro);
     itest_err(&b, -EFAULT, "mwrite %llu 0 1", (unsigned long long)mro);
 
@@ -57,7 +62,8 @@ int main(void)
     /* Delegated mapping: B gives C one page with MAP; C maps it. */
     rdel = itest_ok(&b, "delegate %u rm %u 0x%llx 4096 4096", c.domid, a.domid,
                     (unsigned long long)rmap);
-    mc = itest_ok(&c, "map %u 0x%llx 0 4096 ro", b.domid, (unsigned long long)rdel);
+    mc = itest_ok(&c, "map %u 0x%llx 0 4096 ro", b.domid,
+                  (unsigned long long)rdel);
     itest_ok(&c, "mread %llu 4095", (unsigned long long)mc);
     itest_err(&b, -EBUSY, "revoke 0x%llx", (unsigned long long)rdel);
 
@@ -65,7 +71,8 @@ int main(void)
     itest_ok(&a, "revoke 0x%llx force", (unsigned long long)rmap);
     itest_err(&b, -EFAULT, "mread %llu 0", (unsigned long long)m);
     itest_err(&c, -EFAULT, "mread %llu 0", (unsigned long long)mc);
-    itest_err(&b, -ESTALE, "copyfrom %u 0x%llx 0 0 0 1", a.domid, (unsigned long long)rmap);
+    itest_err(&b, -ESTALE, "copyfrom %u 0x%llx 0 0 0 1", a.domid,
+              (unsigned long long)rmap);
     itest_ok(&b, "unmap %llu", (unsigned long long)m);
     itest_ok(&c, "unmap %llu", (unsigned long long)mc);
     /* The read-only mapping of the other grant is untouched. */

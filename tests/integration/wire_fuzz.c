@@ -21,13 +21,25 @@
 static const struct {
     uint32_t op, elem;
 } ops[] = {
-    {GNTX_OP_VERSION, 0},      {GNTX_OP_CREATE, 48},     {GNTX_OP_REVOKE, 16},
-    {GNTX_OP_COPY, 48},        {GNTX_OP_MEMSET, 32},     {GNTX_OP_MAP, 48},
-    {GNTX_OP_UNMAP, 8},        {GNTX_OP_QUERY_TABLE, 16}, {GNTX_OP_QUERY_TREE, 16},
-    {GNTX_OP_USAGE, 48},       {GNTX_OP_SET_QUOTA, 48},  {XGW_OP_MEM_ALLOC, 16},
-    {XGW_OP_MEM_FREE, 16},     {XGW_OP_EVTCHN_ALLOC_UNBOUND, 16},
-    {XGW_OP_EVTCHN_SEND, 16},  {XGW_OP_EVTCHN_CLOSE, 16}, {XGW_OP_DOMAIN_LIST, 0},
-    {XGW_OP_DOMAIN_DESTROY, 8}, {0x77, 4},
+    {GNTX_OP_VERSION, 0},
+    {GNTX_OP_CREATE, 48},
+    {GNTX_OP_REVOKE, 16},
+    {GNTX_OP_COPY, 48},
+    {GNTX_OP_MEMSET, 32},
+    {GNTX_OP_MAP, 48},
+    {GNTX_OP_UNMAP, 8},
+    {GNTX_OP_QUERY_TABLE, 16},
+    {GNTX_OP_QUERY_TREE, 16},
+    {GNTX_OP_USAGE, 48},
+    {GNTX_OP_SET_QUOTA, 48},
+    {XGW_OP_MEM_ALLOC, 16},
+    {XGW_OP_MEM_FREE, 16},
+    {XGW_OP_EVTCHN_ALLOC_UNBOUND, 16},
+    {XGW_OP_EVTCHN_SEND, 16},
+    {XGW_OP_EVTCHN_CLOSE, 16},
+    {XGW_OP_DOMAIN_LIST, 0},
+    {XGW_OP_DOMAIN_DESTROY, 8},
+    {0x77, 4},
 };
 
 static uint8_t small_byte(void)
@@ -43,7 +55,8 @@ static int one(struct raw *r, uint8_t *buf, size_t cap)
 {
     unsigned k = rand() % (sizeof(ops) / sizeof(ops[0]));
     uint32_t count = rand() % 6, len, claimed;
-    uint64_t aux = rand() % 4 ? (uint64_t)(rand() % 5) : (uint64_t)rand() << (rand() % 40);
+    uint64_t aux =
+        rand() % 4 ? (uint64_t)(rand() % 5) : (uint64_t)rand() << (rand() % 40);
     struct xgw_msg m;
 
     if (ops[k].op == GNTX_OP_QUERY_TABLE || ops[k].op == GNTX_OP_QUERY_TREE ||
@@ -81,7 +94,8 @@ static int fuzz_role(unsigned seed, unsigned n)
             return printf("err -71 reconnect after %u messages\n", i), 1;
     }
     close(r.fd);
-    printf("ok %u messages, %u connections dropped by the daemon\n", n, reconnects);
+    printf("ok %u messages, %u connections dropped by the daemon\n", n,
+           reconnects);
     return 0;
 }
 
@@ -115,11 +129,13 @@ int main(int argc, char **argv)
     itest_spawn_argv(dom0, &f, "fuzzer", 64, role);
     /* The honest pair works while the fuzzer runs. */
     for (int i = 0; i < 20; i++)
-        itest_ok(&b, "copyfrom %u 0x%llx 0 0 0 4096", a.domid, (unsigned long long)ref);
+        itest_ok(&b, "copyfrom %u 0x%llx 0 0 0 4096", a.domid,
+                 (unsigned long long)ref);
     ICHECK(fgets(line, sizeof(line), f.in) && strncmp(line, "ok", 2) == 0,
            "fuzzer (seed %u) finished: %s", seed, line);
     itest_agent_close(&f);
-    itest_ok(&b, "copyfrom %u 0x%llx 0 0 0 4096", a.domid, (unsigned long long)ref);
+    itest_ok(&b, "copyfrom %u 0x%llx 0 0 0 4096", a.domid,
+             (unsigned long long)ref);
     itest_ok(&b, "check 0 0 4096 8");
     itest_agent_close(&a);
     itest_agent_close(&b);

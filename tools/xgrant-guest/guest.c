@@ -18,22 +18,23 @@
 #include "libgrant.h"
 
 #define MAX_SLOTS 64
-#define MAX_ARGS 10
+#define MAX_ARGS  10
 
 struct slot {
     uint8_t *p;
     size_t size;
 };
 
-#define HELP                                                                 \
+#define HELP                                                                   \
     "domid | alloc PAGES | free SLOT | fill|check SLOT OFF LEN SEED | "        \
-    "expect SLOT OFF LEN BYTE | sum SLOT OFF LEN | print SLOT OFF LEN | "     \
-    "grant DOM RIGHTS(rwmd) SLOT OFF LEN | "                                  \
-    "delegate DOM RIGHTS GRANTER REF OFF LEN | revoke REF [force] | "         \
-    "copyfrom|copyto GRANTER REF GOFF SLOT OFF LEN | "                        \
-    "memset GRANTER REF GOFF BYTE LEN | g2g SDOM SREF SOFF DDOM DREF DOFF LEN | " \
-    "map GRANTER REF OFF LEN [ro] | mread MAP OFF | mwrite MAP OFF BYTE | "   \
-    "unmap MAP | evtalloc DOM | evtbind DOM PORT | evtnotify PORT | "         \
+    "expect SLOT OFF LEN BYTE | sum SLOT OFF LEN | print SLOT OFF LEN | "      \
+    "grant DOM RIGHTS(rwmd) SLOT OFF LEN | "                                   \
+    "delegate DOM RIGHTS GRANTER REF OFF LEN | revoke REF [force] | "          \
+    "copyfrom|copyto GRANTER REF GOFF SLOT OFF LEN | "                         \
+    "memset GRANTER REF GOFF BYTE LEN | g2g SDOM SREF SOFF DDOM DREF DOFF "    \
+    "LEN | "                                                                   \
+    "map GRANTER REF OFF LEN [ro] | mread MAP OFF | mwrite MAP OFF BYTE | "    \
+    "unmap MAP | evtalloc DOM | evtbind DOM PORT | evtnotify PORT | "          \
     "evtwait PORT MS | usage | write SLOT OFF TEXT | exit [CODE]"
 
 static grant_handle_t *gh;
@@ -71,7 +72,8 @@ static unsigned rights_of(const char *s)
 }
 
 /* A slot's byte range [off, off+len) or NULL. */
-static uint8_t *slot_at(struct slot *tab, uint64_t id, uint64_t off, uint64_t len)
+static uint8_t *slot_at(struct slot *tab, uint64_t id, uint64_t off,
+                        uint64_t len)
 {
     if (id >= MAX_SLOTS || !tab[id].p || off > tab[id].size ||
         len > tab[id].size - off)
@@ -182,8 +184,8 @@ static int cmd_grant_ops(char **av, uint64_t *n, int ac)
         return 0;
     }
     if (!strcmp(av[0], "delegate") && ac == 7) {
-        rc = grant_create_indirect(gh, n[1], rights_of(av[2]), n[3], n[4],
-                                   n[5], n[6], &ref);
+        rc = grant_create_indirect(gh, n[1], rights_of(av[2]), n[3], n[4], n[5],
+                                   n[6], &ref);
         if (rc < 0)
             return reply_err(rc, "grant_create_indirect");
         printf("ok 0x%x\n", ref);
@@ -226,8 +228,10 @@ static int cmd_copy_ops(char **av, uint64_t *n, int ac)
         return 0;
     }
     if (!strcmp(av[0], "g2g") && ac == 8) {
-        seg.src = (struct grant_ptr){.granter = n[1], .ref = n[2], .offset = n[3]};
-        seg.dst = (struct grant_ptr){.granter = n[4], .ref = n[5], .offset = n[6]};
+        seg.src =
+            (struct grant_ptr){.granter = n[1], .ref = n[2], .offset = n[3]};
+        seg.dst =
+            (struct grant_ptr){.granter = n[4], .ref = n[5], .offset = n[6]};
         seg.len = n[7];
         rc = grant_copy(gh, &seg, 1);
         if (rc < 0)
@@ -312,7 +316,8 @@ static int cmd_misc_ops(char **av, uint64_t *n, int ac)
         rc = grant_usage(gh, GRANT_DOMID_SELF, &u);
         if (rc < 0)
             return reply_err(rc, "grant_usage");
-        printf("ok %u %u %llu\n", u.entries, u.maps, (unsigned long long)u.frames);
+        printf("ok %u %u %llu\n", u.entries, u.maps,
+               (unsigned long long)u.frames);
         return 0;
     }
     if (!strcmp(av[0], "evtalloc") && ac == 2) {
@@ -432,7 +437,8 @@ int main(int argc, char **argv)
     int rc;
 
     if (argc > 1) {
-        fprintf(stderr, "usage: xgrant-guest  (commands on stdin; try 'help')\n");
+        fprintf(stderr,
+                "usage: xgrant-guest  (commands on stdin; try 'help')\n");
         return 2;
     }
     (void)argv;

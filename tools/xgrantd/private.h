@@ -172,7 +172,7 @@ struct xd {
     struct xd_dom *dom_graveyard;
     struct xd_group *cur; /* request being served (gh_unmap_notify) */
     uint64_t next_serial;
-    int reserve_fd; /* spare fd for accept under EMFILE */
+    int reserve_fd;   /* spare fd for accept under EMFILE */
     unsigned poll_us; /* call areas: busy-poll this long after work */
 };
 extern struct xd xd;

@@ -28,13 +28,13 @@ static int expect_closed(struct raw *r)
     return rc == -ECONNRESET;
 }
 
-#define CASE(cond, what)                                                     \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            snprintf(out, len, "case failed: %s", what);                     \
-            return -EPROTO;                                                  \
-        }                                                                    \
-        cases++;                                                             \
+#define CASE(cond, what)                                                       \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            snprintf(out, len, "case failed: %s", what);                       \
+            return -EPROTO;                                                    \
+        }                                                                      \
+        cases++;                                                               \
     } while (0)
 
 static int framing_cases(char *out, size_t len)
@@ -44,10 +44,13 @@ static int framing_cases(char *out, size_t len)
     int cases = 0;
 
     CASE(raw_connect(&r) == 0 && write(r.fd, junk, sizeof(junk)) > 0 &&
-             expect_closed(&r), "garbage bytes close the connection");
+             expect_closed(&r),
+         "garbage bytes close the connection");
     CASE(raw_connect(&r) == 0 &&
-             raw_send(&r, GNTX_OP_COPY, 1, 0, NULL, 0, XGW_MAX_PAYLOAD + 1) == 0 &&
-             expect_closed(&r), "len above XGW_MAX_PAYLOAD closes");
+             raw_send(&r, GNTX_OP_COPY, 1, 0, NULL, 0, XGW_MAX_PAYLOAD + 1) ==
+                 0 &&
+             expect_closed(&r),
+         "len above XGW_MAX_PAYLOAD closes");
     CASE(raw_connect(&r) == 0 &&
              raw_call(&r, GNTX_OP_VERSION, 0, 0, NULL, 0, NULL, 0) < 0,
          "a request before HELLO is refused");
@@ -77,11 +80,14 @@ static int content_cases(grant_handle_t *h, char *out, size_t len)
         snprintf(out, len, "hello failed");
         return -EPROTO;
     }
-    CASE(raw_call(&r, 0x999, 0, 0, NULL, 0, NULL, 0) == -ENOSYS, "unknown op -> ENOSYS");
-    CASE(raw_call(&r, GNTX_OP_COPY, 2, 0, cp, sizeof(cp[0]), NULL, 0) == -EINVAL,
+    CASE(raw_call(&r, 0x999, 0, 0, NULL, 0, NULL, 0) == -ENOSYS,
+         "unknown op -> ENOSYS");
+    CASE(raw_call(&r, GNTX_OP_COPY, 2, 0, cp, sizeof(cp[0]), NULL, 0) ==
+             -EINVAL,
          "count 2 with one element's bytes -> EINVAL");
     rc = raw_call(&r, GNTX_OP_COPY, GNTX_MAX_BATCH + 1, 0, NULL, 0, NULL, 0);
-    CASE(rc == -E2BIG || rc == -EINVAL, "count above GNTX_MAX_BATCH -> E2BIG/EINVAL");
+    CASE(rc == -E2BIG || rc == -EINVAL,
+         "count above GNTX_MAX_BATCH -> E2BIG/EINVAL");
     cr.type = GNTX_CREATE_DIRECT;
     cr.grantee = 0;
     cr.rights = GNTX_R_READ;
@@ -90,22 +96,28 @@ static int content_cases(grant_handle_t *h, char *out, size_t len)
     cr.length = 16;
     memcpy(buf, &cr, sizeof(cr));
     memcpy(buf + sizeof(cr), frames, sizeof(frames));
-    CASE(raw_call(&r, GNTX_OP_CREATE, 1, 2, buf, sizeof(buf), &cr, sizeof(cr)) == -EFAULT &&
-             cr.status == -EFAULT, "a frame outside own memory -> EFAULT");
+    CASE(raw_call(&r, GNTX_OP_CREATE, 1, 2, buf, sizeof(buf), &cr,
+                  sizeof(cr)) == -EFAULT &&
+             cr.status == -EFAULT,
+         "a frame outside own memory -> EFAULT");
     cr.frame_idx = 7; /* beyond the 2 frames sent */
     memcpy(buf, &cr, sizeof(cr));
-    CASE(raw_call(&r, GNTX_OP_CREATE, 1, 2, buf, sizeof(buf), NULL, 0) == -EINVAL,
+    CASE(raw_call(&r, GNTX_OP_CREATE, 1, 2, buf, sizeof(buf), NULL, 0) ==
+             -EINVAL,
          "frame_idx beyond aux -> EINVAL");
-    CASE(raw_call(&r, GNTX_OP_QUERY_TABLE, 1, (uint64_t)1 << 40, cp, 16, NULL, 0) < 0,
+    CASE(raw_call(&r, GNTX_OP_QUERY_TABLE, 1, (uint64_t)1 << 40, cp, 16, NULL,
+                  0) < 0,
          "a huge output capacity is refused");
     CASE(raw_call(&r, XGW_OP_MEM_ALLOC, 1, 0, &mem, 8, NULL, 0) == -EINVAL,
          "short MEM_ALLOC payload -> EINVAL");
     snprintf(dc.name, sizeof(dc.name), "evil");
-    CASE(raw_call(&r, XGW_OP_DOMAIN_CREATE, 1, 0, &dc, sizeof(dc), NULL, 0) == -EPERM,
+    CASE(raw_call(&r, XGW_OP_DOMAIN_CREATE, 1, 0, &dc, sizeof(dc), NULL, 0) ==
+             -EPERM,
          "DOMAIN_CREATE from a guest -> EPERM");
     CASE(raw_call(&r, XGW_OP_SHUTDOWN, 0, 0, NULL, 0, NULL, 0) == -EPERM,
          "SHUTDOWN from a guest -> EPERM");
-    CASE(raw_call(&r, GNTX_OP_VERSION, 0, 0, NULL, 0, NULL, 0) == GNTX_ABI_VERSION,
+    CASE(raw_call(&r, GNTX_OP_VERSION, 0, 0, NULL, 0, NULL, 0) ==
+             GNTX_ABI_VERSION,
          "the connection still works after all that");
     close(r.fd);
     return cases;

@@ -152,7 +152,8 @@ void itest_teardown(grant_handle_t *dom0)
     ICHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
            "xgrantd exited cleanly on shutdown (status 0x%x)", status);
     if (nr_bad) {
-        snprintf(cmd, sizeof(cmd), "echo '--- xgrantd log:'; tail -n 40 %s/xgrantd.log", tmpdir);
+        snprintf(cmd, sizeof(cmd),
+                 "echo '--- xgrantd log:'; tail -n 40 %s/xgrantd.log", tmpdir);
         if (system(cmd) != 0)
             fprintf(stderr, "itest: could not show the log\n");
     }
@@ -188,15 +189,15 @@ void itest_spawn_argv(grant_handle_t *dom0, struct itest_agent *a,
         fatal("fdopen", errno);
 }
 
-void itest_spawn(grant_handle_t *dom0, struct itest_agent *a,
-                 const char *name, unsigned mem_pages)
+void itest_spawn(grant_handle_t *dom0, struct itest_agent *a, const char *name,
+                 unsigned mem_pages)
 {
     char *argv[] = {guestpath, NULL};
 
     itest_spawn_argv(dom0, a, name, mem_pages, argv);
     /* The guest answers "ok <domid>" to "domid" once its handle is open. */
-    ICHECK(itest_ok(a, "domid") == a->domid, "guest %s runs as domain %u",
-           name, a->domid);
+    ICHECK(itest_ok(a, "domid") == a->domid, "guest %s runs as domain %u", name,
+           a->domid);
 }
 
 char *itest_self(void)
@@ -204,8 +205,8 @@ char *itest_self(void)
     return selfpath;
 }
 
-static int vcmd(struct itest_agent *a, char *buf, size_t len,
-                const char *fmt, va_list ap)
+static int vcmd(struct itest_agent *a, char *buf, size_t len, const char *fmt,
+                va_list ap)
 {
     char line[512];
     int n;
@@ -226,7 +227,8 @@ static int vcmd(struct itest_agent *a, char *buf, size_t len,
     return -EBADMSG;
 }
 
-int itest_cmd(struct itest_agent *a, char *buf, size_t len, const char *fmt, ...)
+int itest_cmd(struct itest_agent *a, char *buf, size_t len, const char *fmt,
+              ...)
 {
     va_list ap;
     int rc;
@@ -247,7 +249,8 @@ uint64_t itest_ok(struct itest_agent *a, const char *fmt, ...)
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
     rc = itest_cmd(a, buf, sizeof(buf), "%s", what);
-    ICHECK(rc == 0, "%s: %s -> %s", a->name, what, rc == -EPIPE ? "(agent gone)" : buf);
+    ICHECK(rc == 0, "%s: %s -> %s", a->name, what,
+           rc == -EPIPE ? "(agent gone)" : buf);
     return rc == 0 ? strtoull(buf + 2, NULL, 0) : 0;
 }
 

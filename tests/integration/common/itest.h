@@ -39,8 +39,8 @@ void itest_teardown(grant_handle_t *dom0);
 const char *itest_sock(void);
 
 /* Spawns a domain running xgrant-guest with `mem_pages` pages. */
-void itest_spawn(grant_handle_t *dom0, struct itest_agent *a,
-                 const char *name, unsigned mem_pages);
+void itest_spawn(grant_handle_t *dom0, struct itest_agent *a, const char *name,
+                 unsigned mem_pages);
 /* Spawns a domain running argv, stdin/stdout piped to the test. */
 void itest_spawn_argv(grant_handle_t *dom0, struct itest_agent *a,
                       const char *name, unsigned mem_pages, char **argv);
@@ -50,8 +50,8 @@ int itest_hostile(grant_handle_t *h, char *out, size_t len);
 /* Sends one command line, reads one reply line into buf (no newline).
  * Returns 0 when the reply starts with "ok", else the errno in
  * "err -N ..." (negative), or -EPIPE when the agent is gone. */
-int itest_cmd(struct itest_agent *a, char *buf, size_t len,
-              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int itest_cmd(struct itest_agent *a, char *buf, size_t len, const char *fmt,
+              ...) __attribute__((format(printf, 4, 5)));
 /* itest_cmd that must succeed; returns the first number after "ok". */
 uint64_t itest_ok(struct itest_agent *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

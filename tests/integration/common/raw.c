@@ -29,12 +29,14 @@ int raw_connect(struct raw *r)
     return 0;
 }
 
-int raw_send(struct raw *r, uint32_t op, uint32_t count,
-                    uint64_t aux_count, const void *payload, uint32_t len,
-                    uint32_t claimed_len)
+int raw_send(struct raw *r, uint32_t op, uint32_t count, uint64_t aux_count,
+             const void *payload, uint32_t len, uint32_t claimed_len)
 {
-    struct xgw_msg m = {.magic = XGW_MAGIC, .op = op, .seq = r->seq++,
-                        .count = count, .aux_count = aux_count,
+    struct xgw_msg m = {.magic = XGW_MAGIC,
+                        .op = op,
+                        .seq = r->seq++,
+                        .count = count,
+                        .aux_count = aux_count,
                         .len = claimed_len};
 
     if (write(r->fd, &m, sizeof(m)) != sizeof(m))
@@ -51,8 +53,10 @@ int raw_recv(struct raw *r, struct xgw_msg *m, void *buf, size_t cap)
 {
     char cbuf[CMSG_SPACE(sizeof(int) * 8)];
     struct iovec iov = {m, sizeof(*m)};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
-                        .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = cbuf,
+                        .msg_controllen = sizeof(cbuf)};
     struct cmsghdr *c;
     uint32_t got = 0;
     ssize_t n;
@@ -63,7 +67,8 @@ int raw_recv(struct raw *r, struct xgw_msg *m, void *buf, size_t cap)
         return -ECONNRESET;
     for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
         if (c->cmsg_type == SCM_RIGHTS)
-            for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+            for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                 i++)
                 close(((int *)CMSG_DATA(c))[i]);
     while (got < m->len) {
         size_t want = m->len - got;
@@ -101,7 +106,7 @@ int raw_hello(struct raw *r)
 
 /* One well-framed request; returns its ret (or -ECONNRESET). */
 int64_t raw_call(struct raw *r, uint32_t op, uint32_t count, uint64_t aux,
-                    const void *p, uint32_t len, void *out, size_t cap)
+                 const void *p, uint32_t len, void *out, size_t cap)
 {
     struct xgw_msg m;
 
@@ -109,4 +114,3 @@ int64_t raw_call(struct raw *r, uint32_t op, uint32_t count, uint64_t aux,
         return -ECONNRESET;
     return m.ret;
 }
-
