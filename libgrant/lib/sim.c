@@ -141,6 +141,11 @@ static void sim_close(grant_handle_t *h, int forked)
         close(c->notice_fd);
     if (c->memfd >= 0)
         close(c->memfd);
+    /* shutdown acts on the socket itself, so xgrantd sees the end of this
+     * handle (and frees what it held) even while a forked child still
+     * has a copy of the descriptor.  A forked child only drops its copy. */
+    if (c->fd >= 0 && !forked)
+        shutdown(c->fd, SHUT_RDWR);
     if (c->fd >= 0)
         close(c->fd);
     if (!forked)

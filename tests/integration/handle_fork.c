@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * handle_fork: handles and fork().  In the child the parent's handle
+ * answers -EBADF and its mappings are not inherited; grant_close in the
+ * parent frees the handle's memory at once even while a forked child still
+ * holds copies of its descriptors.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/itest.h"
+
+int main(void)
+{
+    grant_handle_t *dom0, *h, *h2;
+    struct grant_usage u;
+    int pipefd[2], status, rc;
+    void *p, *q;
+    char verdict = 0;
+    pid_t pid;
+    size_t big;
+
+    itest_setup(&dom0);
+    ICHECK(grant_usage(dom0, GRANT_DOMID_SELF, &u) == 0, "dom0 usage");
+    big = (size_t)u.mem_frames * 3 / 4; /* most of dom0's memory */
+    ICHECK(grant_open(&h, 0) == 0, "second dom0 handle");
+    ICHECK(grant_mem_alloc(h, big, &p) == 0, "allocate %zu of %llu frames",
+           big, (unsigned long long)u.mem_frames);
+    memset(p, 0x5a, 4096);
+    if (pipe(pipefd) < 0)
+        return 1;
+    pid = fork();
+    if (pid == 0) {
+        struct grant_usage cu;
+        void *r;
+        /* The parent's handle is not usable here. */
+        verdict = grant_usage(h, GRANT_DOMID_SELF, &cu) == -EBADF &&
+                  grant_mem_alloc(h, 1, &r) == -EBADF;
+        /* Keeps its copies of the handle's descriptors open. */
+        if (write(pipefd[1], &verdict, 1) != 1)
+            _exit(2);
+        pause();
+        _exit(0);
+    }
+    ICHECK(read(pipefd[0], &verdict, 1) == 1 && verdict == 1,
+           "in a forked child the parent's handle answers -EBADF");
+    grant_close(h);
+    ICHECK(grant_open(&h2, 0) == 0, "a fresh handle");
+    rc = grant_mem_alloc(h2, big, &q);
+    ICHECK(rc == 0, "the closed handle's memory is free again while the "
+                    "child lives (alloc: %s)",
+           rc ? grant_strerror(rc) : "ok");
+    ICHECK(rc != 0 || ((unsigned char *)q)[0] == 0,
+           "and handed out zeroed");
+    grant_close(h2);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    itest_teardown(dom0);
+    return itest_done();
+}
