@@ -86,14 +86,17 @@ static inline uint32_t gntx_ref_gen(gntx_ref_t ref)
 /* Limits. */
 #define GNTX_MAX_DEPTH 8u    /* entries in one chain, the direct one included */
 #define GNTX_MAX_BATCH 4096u /* elements in one call */
-#define GNTX_MAX_GRANT_FRAMES                                                  \
-    (1u << 18) /* frames in one direct grant (1 GiB) */
+/* Frames in one direct grant (1 GiB). */
+#define GNTX_MAX_GRANT_FRAMES (1u << 18)
+/* Bytes one COPY or MEMSET call moves unless the host sets another budget. */
+#define GNTX_DEFAULT_CALL_BYTES (4u << 20)
 
 /* Errors (negated in status fields and return values). */
 #define GNTX_EPERM     1
 #define GNTX_ENOENT    2
 #define GNTX_ESRCH     3
 #define GNTX_E2BIG     7
+#define GNTX_EAGAIN    11
 #define GNTX_ENOMEM    12
 #define GNTX_EACCES    13
 #define GNTX_EFAULT    14
@@ -200,7 +203,16 @@ struct gntx_ptr {
  * EINVAL, EOVERFLOW, ERANGE (outside the window), EFAULT (outside own memory),
  * EACCES (right missing), ESTALE/ENOENT (dead ref), EPERM (not the grantee),
  * ELOOP.  A failed element copies nothing.  A zero-length element moves
- * nothing but is validated like any other use.  Overlapping source and
+ * nothing but is validated like any other use.
+ * Continuation: one call moves at most the host's byte budget
+ * (GNTX_DEFAULT_CALL_BYTES unless the host says otherwise), so no call
+ * holds the hypervisor for long.  An element the budget cuts short is
+ * validated whole, moves a prefix, and comes back with status
+ * -GNTX_EAGAIN and its addresses advanced and len reduced by what moved;
+ * elements after it get -GNTX_EAGAIN unchanged.  The caller resubmits the
+ * -GNTX_EAGAIN elements as they came back (libgrant does); each
+ * resubmission is validated again, so a revoke in between stops the rest
+ * of the copy (a prefix may then have moved).  Overlapping source and
  * destination (own memory, or two grants over the same frames) behave as
  * memmove within each page-bounded chunk.
  */
@@ -212,7 +224,8 @@ struct gntx_copy {
     uint32_t pad;
 };
 
-/* GNTX_OP_MEMSET: per element, set len bytes at dst to value. */
+/* GNTX_OP_MEMSET: per element, set len bytes at dst to value (the same
+ * byte budget and continuation as COPY). */
 struct gntx_memset {
     struct gntx_ptr dst;
     uint64_t len;

@@ -213,49 +213,81 @@ static bool kind_ok(uint8_t kind)
     return kind == GNTX_PTR_LOCAL || kind == GNTX_PTR_GRANT;
 }
 
+/* Bytes of `len` the call's budget still allows; takes them. */
+static uint64_t budget_take(uint64_t *left, uint64_t len)
+{
+    uint64_t n = len < *left ? len : *left;
+
+    *left -= n;
+    return n;
+}
+
+/* An element the budget cut after `done` bytes: it resumes from there. */
+static void advance(struct gntx_ptr *p, uint64_t done)
+{
+    p->addr += done; /* cannot wrap: addr + len was validated */
+}
+
 static int copy_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
 {
-    const struct gntx_copy *v = elem;
+    struct gntx_copy *v = elem;
     struct gc_span src, dst;
+    uint64_t n;
     int rc;
 
-    (void)ctx;
     if (!kind_ok(v->src.kind) || !kind_ok(v->dst.kind))
         return -GNTX_EINVAL;
     /* len 0 moves nothing but is still a use: both ends are validated. */
     rc = end_resolve(c, d, &v->src, v->len, GNTX_R_READ, &src);
     if (!rc)
         rc = end_resolve(c, d, &v->dst, v->len, GNTX_R_WRITE, &dst);
-    if (!rc)
-        rc = copy_spans(&src, &dst, v->len);
-    return rc;
+    if (rc)
+        return rc;
+    n = budget_take(ctx, v->len);
+    rc = copy_spans(&src, &dst, n);
+    if (rc || n == v->len)
+        return rc;
+    advance(&v->src, n);
+    advance(&v->dst, n);
+    v->len -= n;
+    return -GNTX_EAGAIN;
 }
 
 static int memset_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
 {
-    const struct gntx_memset *v = elem;
+    struct gntx_memset *v = elem;
     struct gc_span dst;
+    uint64_t n;
     int rc;
 
-    (void)ctx;
     if (!kind_ok(v->dst.kind))
         return -GNTX_EINVAL;
     rc = end_resolve(c, d, &v->dst, v->len, GNTX_R_WRITE, &dst);
-    if (!rc)
-        rc = set_span(&dst, v->len, v->value);
-    return rc;
+    if (rc)
+        return rc;
+    n = budget_take(ctx, v->len);
+    rc = set_span(&dst, n, v->value);
+    if (rc || n == v->len)
+        return rc;
+    advance(&v->dst, n);
+    v->len -= n;
+    return -GNTX_EAGAIN;
 }
 
 int gcore_copy(struct gcore *c, gntx_domid_t caller, struct gntx_copy *v,
                unsigned n)
 {
+    uint64_t left = c->call_bytes;
+
     return gc_batch(c, caller, v, n, sizeof(*v),
-                    offsetof(struct gntx_copy, status), copy_one, NULL);
+                    offsetof(struct gntx_copy, status), copy_one, &left);
 }
 
 int gcore_memset(struct gcore *c, gntx_domid_t caller, struct gntx_memset *v,
                  unsigned n)
 {
+    uint64_t left = c->call_bytes;
+
     return gc_batch(c, caller, v, n, sizeof(*v),
-                    offsetof(struct gntx_memset, status), memset_one, NULL);
+                    offsetof(struct gntx_memset, status), memset_one, &left);
 }

@@ -20,8 +20,16 @@ int gcore_create(struct gcore **out)
     }
     c->list = NULL;
     c->next_inc = 0;
+    c->call_bytes = GNTX_DEFAULT_CALL_BYTES;
     *out = c;
     return 0;
+}
+
+void gcore_set_call_bytes(struct gcore *c, uint64_t bytes)
+{
+    gh_lock(c);
+    c->call_bytes = bytes ? bytes : GNTX_DEFAULT_CALL_BYTES;
+    gh_unlock(c);
 }
 
 static void dom_unlink(struct gcore *c, struct gc_dom *d)

@@ -35,6 +35,9 @@ struct gcore;
 int gcore_create(struct gcore **out);
 /* Destroys every domain first.  NULL-safe. */
 void gcore_destroy(struct gcore *core);
+/* The byte budget of one COPY or MEMSET call (see grant_abi.h's
+ * continuation rule); 0 restores GNTX_DEFAULT_CALL_BYTES. */
+void gcore_set_call_bytes(struct gcore *core, uint64_t bytes);
 
 /*
  * Domains.  `nr_frames` is the size of the domain's memory: frames

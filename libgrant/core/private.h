@@ -104,6 +104,7 @@ struct gcore {
     struct gc_dom **doms; /* GNTX_DOMID_MAX + 1 slots */
     struct gc_dom *list;
     uint32_t next_inc;
+    uint64_t call_bytes; /* what one COPY/MEMSET call may move */
 };
 
 /* The result of walking a chain for one use. */

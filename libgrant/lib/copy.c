@@ -4,6 +4,8 @@
  * Segments are translated to the ABI (a local pointer becomes its
  * guest-physical address; one outside this handle's memory fails with
  * -EFAULT without being sent) and sent in batches of GNTX_MAX_BATCH.
+ * Elements the hypervisor's per-call byte budget cuts short are resumed
+ * (grant_abi.h's continuation rule), so callers never see -EAGAIN.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,29 +30,67 @@ static int to_abi_ptr(const grant_handle_t *h, const struct grant_ptr *p,
     return 0;
 }
 
-/* Sends v[0..k) (segments idx[0..k) of segs); returns how many succeeded
- * or the whole call's error (then every one of them holds it). */
-static int send_batch(grant_handle_t *h, struct grant_copy_seg *segs,
-                      struct gntx_copy *v, const unsigned *idx, unsigned k)
+/* An element's status as the library reports it. */
+static int elem_status(int rc, int32_t st)
 {
-    struct grant_call gc = {
-        .op = GNTX_OP_COPY, .args = v, .elem_size = sizeof(*v), .count = k};
-    int rc, ok = 0;
-    unsigned i;
+    if (rc < 0)
+        return rc;
+    return st == NO_STATUS || st > 0 ? -EPROTO : st;
+}
 
-    if (k == 0)
-        return 0;
-    rc = (int)h->ops->hypercall(h, &gc);
-    for (i = 0; i < k; i++) {
+/* Bytes still to move in v[0..k). */
+static uint64_t pending_bytes(const struct gntx_copy *v, unsigned k)
+{
+    uint64_t sum = 0;
+
+    for (unsigned i = 0; i < k; i++)
+        sum += v[i].len;
+    return sum;
+}
+
+/*
+ * Sends v[0..k) (segments idx[0..k) of segs).  Elements the hypervisor's
+ * per-call byte budget cut short come back -EAGAIN with their addresses
+ * advanced: they are resubmitted as they came back until none is left (a
+ * round that moves nothing is a protocol error).  Returns how many
+ * succeeded, or the whole call's error (every pending segment holds it).
+ */
+static int send_batch(grant_handle_t *h, struct grant_copy_seg *segs,
+                      struct gntx_copy *v, unsigned *idx, unsigned k)
+{
+    int rc = 0, ok = 0;
+
+    while (k) {
+        struct grant_call gc = {
+            .op = GNTX_OP_COPY, .args = v, .elem_size = sizeof(*v), .count = k};
+        uint64_t before = pending_bytes(v, k);
+        unsigned again = 0;
+
+        rc = (int)h->ops->hypercall(h, &gc);
+        for (unsigned i = 0; i < k; i++) {
+            int st = elem_status(rc, v[i].status);
+
+            if (st == -EAGAIN) {
+                v[again] = v[i];
+                v[again].status = NO_STATUS;
+                idx[again++] = idx[i];
+                continue;
+            }
+            segs[idx[i]].status = st;
+            ok += st == 0;
+        }
         if (rc < 0)
-            segs[idx[i]].status = rc;
-        else if (v[i].status == NO_STATUS || v[i].status > 0)
-            segs[idx[i]].status = -EPROTO;
-        else
-            segs[idx[i]].status = v[i].status;
-        ok += segs[idx[i]].status == 0;
+            return rc;
+        if (again && pending_bytes(v, again) == before)
+            rc = -EPROTO; /* no progress: never loop on a broken peer */
+        k = again;
+        if (rc < 0) {
+            for (unsigned i = 0; i < k; i++)
+                segs[idx[i]].status = rc;
+            return rc;
+        }
     }
-    return rc < 0 ? rc : ok;
+    return ok;
 }
 
 /* Adds segment s to the batch, or fails it locally. */
@@ -153,8 +193,14 @@ int grant_memset(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
 
     if (!h)
         return -EINVAL;
-    rc = (int)h->ops->hypercall(h, &gc);
-    if (rc >= 0)
-        rc = v.status == NO_STATUS || v.status > 0 ? -EPROTO : v.status;
+    do { /* resubmit while the byte budget cuts it short (see copy) */
+        uint64_t before = v.len;
+
+        v.status = NO_STATUS;
+        rc = (int)h->ops->hypercall(h, &gc);
+        rc = elem_status(rc, v.status);
+        if (rc == -EAGAIN && v.len == before)
+            rc = -EPROTO;
+    } while (rc == -EAGAIN);
     return lg_fail(h, "grant_memset", rc);
 }

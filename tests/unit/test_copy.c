@@ -271,6 +271,53 @@ static void overlapping_multi_page(void **state)
     assert_memory_equal(th_dom_mem(f->d[2], 0), want, sizeof(want));
 }
 
+/* The per-call byte budget: an element cut short comes back -EAGAIN with
+ * its addresses advanced; those after it come back -EAGAIN untouched;
+ * resubmitting continues exactly where it stopped. */
+static void budget_continuation(void **state)
+{
+    struct fx *f = *state;
+    gntx_ref_t r = fx_direct_ok(f, 1, 2, R_RW, 0, 0, 3 * PG);
+    struct gntx_copy v[2] = {
+        {.src = P_LOCAL(100), .dst = P_GRANT(1, r, 10), .len = 9000},
+        {.src = P_LOCAL(0), .dst = P_GRANT(1, r, 0), .len = 1}};
+    struct gntx_memset m = {
+        .dst = P_GRANT(1, r, 0), .len = 3 * PG, .value = 0xee};
+    int rounds = 0;
+
+    gcore_set_call_bytes(f->c, 4000);
+    fx_pattern(f, 2, 6);
+    assert_int_equal(BAL(gcore_copy(f->c, 2, v, 2)), 0);
+    assert_int_equal(v[0].status, -GNTX_EAGAIN);
+    assert_int_equal(v[0].len, 5000);
+    assert_int_equal(v[0].src.addr, 4100);
+    assert_int_equal(v[0].dst.addr, 4010);
+    assert_int_equal(v[1].status, -GNTX_EAGAIN);
+    assert_int_equal(v[1].len, 1);
+    /* Only the first 4000 bytes moved. */
+    assert_memory_equal(th_dom_mem(f->d[1], 10), th_dom_mem(f->d[2], 100),
+                        4000);
+    assert_memory_not_equal(th_dom_mem(f->d[1], 4010),
+                            th_dom_mem(f->d[2], 4100), 16);
+    while (v[0].status == -GNTX_EAGAIN && rounds++ < 10)
+        BAL(gcore_copy(f->c, 2, v, 2));
+    assert_int_equal(rounds, 2);
+    assert_int_equal(v[0].status, 0);
+    assert_int_equal(v[1].status, 0);
+    assert_memory_equal(th_dom_mem(f->d[1], 0), th_dom_mem(f->d[2], 0), 1);
+    assert_memory_equal(th_dom_mem(f->d[1], 10), th_dom_mem(f->d[2], 100),
+                        9000);
+    /* A revoke between rounds stops the rest. */
+    assert_int_equal(BAL(gcore_memset(f->c, 2, &m, 1)), 0);
+    assert_int_equal(m.status, -GNTX_EAGAIN);
+    assert_int_equal(fx_revoke(f, 1, r, 0), 0);
+    assert_int_equal(BAL(gcore_memset(f->c, 2, &m, 1)), 0);
+    assert_int_equal(m.status, -GNTX_ESTALE);
+    assert_int_equal(*th_dom_mem(f->d[1], 3999), 0xee);
+    assert_int_not_equal(*th_dom_mem(f->d[1], 4000), 0xee);
+    gcore_set_call_bytes(f->c, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +331,7 @@ int main(void)
         FX_TEST(local_to_local),
         FX_TEST(overlapping_ends),
         FX_TEST(overlapping_multi_page),
+        FX_TEST(budget_continuation),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
