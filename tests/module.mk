@@ -29,3 +29,17 @@ $(B)/tests/bench/%: $(B)/obj/tests/bench/%.o $(TESTHOST_OBJ) $(CORE_OBJ) $(ITEST
 	$(CC) $(LDFLAGS) -o $@ $< $(TESTHOST_OBJ) $(CORE_OBJ) $(ITEST_COMMON_OBJ) $(LINK_LIBGRANT) -lpthread -lm
 
 .SECONDARY:
+
+# libFuzzer over the core (clang): `make fuzz FUZZ_SECONDS=N`.
+FUZZ_SECONDS ?= 60
+FUZZ_BIN := $(B)/fuzz/fuzz_core
+$(FUZZ_BIN): tests/unit/fuzz_core.c tests/unit/testhost.c $(CORE_SRC)
+	@mkdir -p $(@D)/corpus
+	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all -I. -Ilibgrant/include -Ilibgrant/abi -Ilibgrant/core \
+	    tests/unit/fuzz_core.c tests/unit/testhost.c $(CORE_SRC) -o $@
+.PHONY: fuzz
+fuzz: $(FUZZ_BIN)
+	@set -o pipefail; $(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    -print_final_stats=1 $(B)/fuzz/corpus 2>&1 | grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR|SUMMARY|INFO: fuzzing)' || exit 1; \
+	echo "fuzz: core survived $(FUZZ_SECONDS) s of libFuzzer"

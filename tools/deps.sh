@@ -2,7 +2,7 @@
 # Installs every Debian package xgrant builds, tests and benchmarks with.
 # Idempotent: a no-op (no apt call) when everything is present.
 set -euo pipefail
-pkgs=(build-essential pkg-config libcmocka-dev libxen-dev xenstore-utils clang-format)
+pkgs=(build-essential pkg-config libcmocka-dev libxen-dev xenstore-utils clang-format clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
