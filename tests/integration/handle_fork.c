@@ -27,8 +27,8 @@ int main(void)
     ICHECK(grant_usage(dom0, GRANT_DOMID_SELF, &u) == 0, "dom0 usage");
     big = (size_t)u.mem_frames * 3 / 4; /* most of dom0's memory */
     ICHECK(grant_open(&h, 0) == 0, "second dom0 handle");
-    ICHECK(grant_mem_alloc(h, big, &p) == 0, "allocate %zu of %llu frames",
-           big, (unsigned long long)u.mem_frames);
+    ICHECK(grant_mem_alloc(h, big, &p) == 0, "allocate %zu of %llu frames", big,
+           (unsigned long long)u.mem_frames);
     memset(p, 0x5a, 4096);
     if (pipe(pipefd) < 0)
         return 1;
@@ -50,11 +50,11 @@ int main(void)
     grant_close(h);
     ICHECK(grant_open(&h2, 0) == 0, "a fresh handle");
     rc = grant_mem_alloc(h2, big, &q);
-    ICHECK(rc == 0, "the closed handle's memory is free again while the "
-                    "child lives (alloc: %s)",
+    ICHECK(rc == 0,
+           "the closed handle's memory is free again while the "
+           "child lives (alloc: %s)",
            rc ? grant_strerror(rc) : "ok");
-    ICHECK(rc != 0 || ((unsigned char *)q)[0] == 0,
-           "and handed out zeroed");
+    ICHECK(rc != 0 || ((unsigned char *)q)[0] == 0, "and handed out zeroed");
     grant_close(h2);
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);

@@ -18,76 +18,99 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "private.h"
 
 #define MAX_CONNS      4096u
+#define DOM0_RESERVED  256u /* of MAX_CONNS: for the control domain only */
 #define MSGS_PER_EVENT 16
 #define ACKS_PER_EVENT 64
 #define MAX_PPID_WALK  4096
 #define RX_FIRST_CHUNK 65536u
+#define RX_SMALL_MAX   4096u /* most sim ops, any op before HELLO: far less */
+#define RX_PRE_HELLO   64u
+#define RX_DOM_MAX     (24u << 20)  /* bytes buffered for one domU */
+#define RX_DOMU_MAX    (128u << 20) /* ... and for all domUs together */
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
 
 static unsigned nconns;
+static struct xd_ratelimit refuse_rl;
 
 /* ---- identity ------------------------------------------------------------ */
 
-/* Parent and session of pid from /proc/<pid>/stat; 0 or -errno. */
-static int proc_stat(pid_t pid, pid_t *ppid, pid_t *sid)
-{
-    char path[64], buf[1024];
-    const char *p;
-    ssize_t n;
-    int fd, pp, pg, ss;
-    char st;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -EIO;
-    buf[n] = '\0';
-    /* comm may hold anything, ')' included: parse after the last one. */
-    p = strrchr(buf, ')');
-    if (!p || sscanf(p + 1, " %c %d %d %d", &st, &pp, &pg, &ss) != 4)
-        return -EIO;
-    *ppid = pp;
-    *sid = ss;
-    return 0;
-}
-
-/*
- * The domain pid belongs to, NULL for the control domain; *refuse when the
- * peer may not connect at all.
- */
-static struct xd_dom *identify(pid_t pid, uid_t uid, bool *refuse)
+/* The domain whose session or parent chain holds pid; *err when /proc
+ * could not tell. */
+static struct xd_dom *dom_of_tree(pid_t pid, int *err)
 {
     struct xd_dom *d = NULL;
     pid_t p = pid, ppid, sid;
 
-    *refuse = false;
-    /* Every domain leads its own session: its process tree is in it. */
-    if (proc_stat(pid, &ppid, &sid) == 0 && sid > 1)
+    /* Every domain's init leads its own session: its tree is in it. */
+    *err = xd_proc_stat(pid, &ppid, &sid, NULL);
+    if (*err == 0 && sid > 1)
         d = xd_dom_of_pid(sid);
-    for (int i = 0; !d && p > 1 && i < MAX_PPID_WALK; i++) {
+    for (int i = 0; !d && *err == 0 && p > 1 && i < MAX_PPID_WALK; i++) {
         d = xd_dom_of_pid(p);
-        if (d || proc_stat(p, &ppid, &sid) < 0)
+        if (d || xd_proc_stat(p, &ppid, &sid, NULL) < 0)
             break;
         p = ppid;
     }
-    if (d) {
-        *refuse = d->state != XGW_DOM_RUNNING;
-        return d;
+    return d;
+}
+
+static struct xd_dom *dom_of_token(const char *tok)
+{
+    for (unsigned i = 1; i <= xd_dom_id_top(); i++) {
+        struct xd_dom *d = xd.doms[i];
+
+        if (d && d->token[0] && strcmp(d->token, tok) == 0)
+            return d;
     }
-    if (uid == 0 || uid == geteuid())
-        return xd_dom_get(GNTX_DOMID_CONTROL);
-    *refuse = true;
     return NULL;
+}
+
+/*
+ * The domain of the peer, fail closed: its PID namespace; else its session
+ * or parent chain; else the domain token in its environment (a dead
+ * domain's token: refused); else, when /proc could tell all that, the
+ * daemon's uid or root is the control domain.  NULL and *why when refused.
+ */
+static struct xd_dom *identify(pid_t pid, uid_t uid, int pidfd,
+                               const char **why)
+{
+    char tok[XD_TOKEN_LEN + 8];
+    struct xd_dom *d;
+    int err_ns, err_tree = 0, t = 0;
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+
+    *why = NULL;
+    d = xd_dom_of_pidns(pid, &err_ns);
+    if (!d)
+        d = dom_of_tree(pid, &err_tree);
+    if (!d && (t = xd_proc_token(pid, tok, sizeof(tok))) == 1 &&
+        !(d = dom_of_token(tok)))
+        *why = "carries the token of a domain that is gone";
+    if (!d && !*why && (err_ns < 0 || err_tree < 0 || t < 0))
+        *why = "its /proc entry cannot be read";
+    /* /proc answered for this very process only if it is still alive. */
+    if (!*why && pidfd >= 0 && poll(&p, 1, 0) != 0)
+        *why = "gone before it could be identified";
+    if (!*why && d && d->state != XGW_DOM_RUNNING)
+        *why = "its domain is dying";
+    if (!*why && !d && uid != 0 && uid != geteuid())
+        *why = "not a domain, not the daemon's user";
+    if (*why)
+        return NULL;
+    return d ? d : xd_dom_get(GNTX_DOMID_CONTROL);
 }
 
 /* ---- accept -------------------------------------------------------------- */
@@ -107,7 +130,8 @@ static void accept_emfile(void)
     xd_log("out of file descriptors: refused a connection");
 }
 
-static struct xd_conn *conn_new(int fd, pid_t pid, uid_t uid, struct xd_dom *d)
+static struct xd_conn *conn_new(int fd, const struct ucred *cr, int pidfd,
+                                struct xd_dom *d)
 {
     struct xd_conn *c = calloc(1, sizeof(*c));
 
@@ -116,12 +140,14 @@ static struct xd_conn *conn_new(int fd, pid_t pid, uid_t uid, struct xd_dom *d)
     c->serial = ++xd.next_serial;
     c->fd = fd;
     c->nfd = -1;
-    c->pid = pid;
-    c->uid = uid;
+    c->pid = cr->pid;
+    c->pidfd = pidfd;
+    c->uid = cr->uid;
     c->dom = d;
     c->wait_dom = -1;
     c->ev = (struct xd_ev){XD_EV_CONN, c};
     c->nev = (struct xd_ev){XD_EV_NOTICE, c};
+    c->pev = (struct xd_ev){XD_EV_PROC, c};
     c->ev_mask = EPOLLIN;
     if (xd_epoll_add(fd, EPOLLIN, &c->ev) < 0) {
         free(c);
@@ -132,16 +158,46 @@ static struct xd_conn *conn_new(int fd, pid_t pid, uid_t uid, struct xd_dom *d)
         xd.conns->prev = c;
     xd.conns = c;
     nconns++;
+    d->nconns++;
     return c;
+}
+
+/* A pidfd of the peer as it was at connect (SO_PEERPIDFD, Linux 6.5),
+ * else of its pid now; -1 without pidfds. */
+static int peer_pidfd(int fd, pid_t pid)
+{
+    socklen_t len = sizeof(int);
+    int pidfd = -1;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 &&
+        pidfd >= 0) {
+        fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+        return pidfd;
+    }
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* Why d may not have one more connection, NULL when it may. */
+static const char *over_limit(const struct xd_dom *d)
+{
+    if (nconns >= MAX_CONNS)
+        return "too many connections";
+    if (d->id == GNTX_DOMID_CONTROL)
+        return NULL;
+    if (nconns >= MAX_CONNS - DOM0_RESERVED)
+        return "too many connections (the rest are for domain 0)";
+    if (d->nconns >= xd.max_dom_conns)
+        return "too many connections for its domain";
+    return NULL;
 }
 
 void xd_accept(void)
 {
     struct ucred cr;
     socklen_t len = sizeof(cr);
-    struct xd_dom *d;
-    bool refuse;
-    int fd;
+    struct xd_dom *d = NULL;
+    const char *why;
+    int fd, pidfd;
 
     fd = accept4(xd.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
@@ -156,18 +212,18 @@ void xd_accept(void)
         close(fd);
         return;
     }
-    d = identify(cr.pid, cr.uid, &refuse);
-    if (refuse || nconns >= MAX_CONNS) {
-        xd_log("pid %d uid %u: connection refused (%s)", (int)cr.pid,
-               (unsigned)cr.uid,
-               nconns >= MAX_CONNS ? "too many connections"
-               : d                 ? "its domain is dying"
-                                   : "not a domain, not the daemon's user");
-        close(fd);
-        return;
-    }
-    if (!conn_new(fd, cr.pid, cr.uid, d)) {
-        xd_log("pid %d: out of memory: connection refused", (int)cr.pid);
+    pidfd = peer_pidfd(fd, cr.pid);
+    d = identify(cr.pid, cr.uid, pidfd, &why);
+    if (d)
+        why = over_limit(d);
+    if (!why && !conn_new(fd, &cr, pidfd, d))
+        why = "out of memory";
+    if (why) {
+        xd_log_rl(&refuse_rl, "pid %d uid %u%s%s: connection refused (%s)",
+                  (int)cr.pid, (unsigned)cr.uid, d ? " of " : "",
+                  d ? d->name : "", why);
+        if (pidfd >= 0)
+            close(pidfd);
         close(fd);
         return;
     }
@@ -203,10 +259,21 @@ void xd_conn_update(struct xd_conn *c)
 /* ---- reading requests ------------------------------------------------------
  */
 
-static void rx_reset(struct xd_rx *rx)
+/* Request bytes buffered: per domain, and for all domUs. */
+static void rx_account(struct xd_conn *c, size_t add, size_t sub)
 {
+    c->dom->rx_bytes = c->dom->rx_bytes + add - sub;
+    if (c->dom->id != GNTX_DOMID_CONTROL)
+        xd.rx_bytes_domu = xd.rx_bytes_domu + add - sub;
+}
+
+static void rx_reset(struct xd_conn *c)
+{
+    struct xd_rx *rx = &c->rx;
+
     for (int i = 0; i < rx->nfds; i++)
         close(rx->fds[i]);
+    rx_account(c, 0, rx->pay_cap);
     free(rx->pay);
     memset(rx, 0, sizeof(*rx));
 }
@@ -258,6 +325,26 @@ static ssize_t rx_recv(struct xd_conn *c, void *buf, size_t len)
     return n;
 }
 
+/*
+ * The most payload an op may carry: what a hypercall's counts call for (a
+ * request that will be refused: a small one), a control domain's
+ * DOMAIN_CREATE (argv), little for the rest, and before HELLO only HELLO.
+ */
+static size_t rx_max_len(const struct xd_conn *c, const struct xgw_msg *h)
+{
+    size_t hc;
+
+    if (!c->hello)
+        return RX_PRE_HELLO;
+    if (h->op < XGW_OP_SIM_BASE) {
+        hc = xd_hcall_max_len(h);
+        return hc > RX_SMALL_MAX ? hc : RX_SMALL_MAX;
+    }
+    if (h->op == XGW_OP_DOMAIN_CREATE && c->dom->id == GNTX_DOMID_CONTROL)
+        return XGW_MAX_PAYLOAD;
+    return RX_SMALL_MAX;
+}
+
 /* The header is in: can the stream still be followed? */
 static int rx_check_header(struct xd_conn *c)
 {
@@ -269,6 +356,11 @@ static int rx_check_header(struct xd_conn *c)
     }
     if (h->len > XGW_MAX_PAYLOAD) {
         xd_log_conn(c, "bad message: len %u > max %u", h->len, XGW_MAX_PAYLOAD);
+        return -EMSGSIZE;
+    }
+    if (h->len > rx_max_len(c, h)) {
+        xd_log_conn(c, "bad message: op 0x%x len %u > %zu, its most%s", h->op,
+                    h->len, rx_max_len(c, h), c->hello ? "" : " before hello");
         return -EMSGSIZE;
     }
     return 0;
@@ -289,12 +381,20 @@ static int rx_grow(struct xd_conn *c)
     cap = rx->pay_cap ? rx->pay_cap * 2 : RX_FIRST_CHUNK;
     if (cap > rx->hdr.len)
         cap = rx->hdr.len;
+    if (c->dom->id != GNTX_DOMID_CONTROL &&
+        (c->dom->rx_bytes + cap - rx->pay_cap > RX_DOM_MAX ||
+         xd.rx_bytes_domu + cap - rx->pay_cap > RX_DOMU_MAX)) {
+        xd_log_conn(c, "a %u-byte message: over the domain's buffer quota",
+                    rx->hdr.len);
+        return -ENOBUFS;
+    }
     p = realloc(rx->pay, cap);
     if (!p) {
         xd_log_conn(c, "out of memory for a %u-byte message", rx->hdr.len);
         return -ENOMEM;
     }
     rx->pay = p;
+    rx_account(c, cap, rx->pay_cap);
     rx->pay_cap = cap;
     return 0;
 }
@@ -315,8 +415,8 @@ static int rx_step(struct xd_conn *c)
             rx->ready = true;
             break;
         }
-        if (!in_hdr && rx_grow(c) < 0)
-            return -ENOMEM;
+        if (!in_hdr && (n = rx_grow(c)) < 0)
+            return (int)n;
         dst =
             in_hdr ? (uint8_t *)&rx->hdr + rx->hdr_got : rx->pay + rx->pay_got;
         want =
@@ -362,13 +462,14 @@ void xd_conn_event(struct xd_conn *c, uint32_t events)
         }
         if (r < 0) {
             xd_conn_close(c, r == -EPROTO || r == -EMSGSIZE ? "bad framing"
+                             : r == -ENOBUFS                ? "buffer quota"
                                                             : strerror(-r));
             return;
         }
         if (r == 0)
             break;
         xd_dispatch(c, &c->rx);
-        rx_reset(&c->rx);
+        rx_reset(c);
     }
     if (c->closed)
         return;
@@ -460,25 +561,102 @@ void xd_notice_event(struct xd_conn *c, uint32_t events)
 
 /* ---- teardown ----------------------------------------------------------- */
 
-static void conn_unlink(struct xd_conn *c)
+static void list_del(struct xd_conn **head, struct xd_conn *c)
 {
     if (c->prev)
         c->prev->next = c->next;
     else
-        xd.conns = c->next;
+        *head = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void list_push(struct xd_conn **head, struct xd_conn *c)
+{
     c->prev = NULL;
+    c->next = *head;
+    if (*head)
+        (*head)->prev = c;
+    *head = c;
+}
+
+/* Gone for good: what it mapped is unmapped, acks it owed are done. */
+static void conn_release(struct xd_conn *c)
+{
+    if (c->lingering) {
+        list_del(&xd.lingering, c);
+        c->lingering = false;
+    }
+    if (c->pidfd >= 0) {
+        xd_epoll_del(c->pidfd);
+        close(c->pidfd);
+        c->pidfd = -1;
+    }
+    xd_acks_drop_conn(c);
+    xd_maps_drop_conn(c);
+    c->dom->nconns--;
+    nconns--;
     c->next = xd.graveyard;
     xd.graveyard = c;
-    nconns--;
+}
+
+/*
+ * The socket is closed but the process may still hold mappings (it closed
+ * its fds, daemon(3)-style) or owe acks: they stay, in the core too (a plain
+ * revoke is refused), until the process is gone.  A notice can no longer
+ * reach it: what it owes expires now.
+ */
+static bool conn_linger(struct xd_conn *c)
+{
+    struct pollfd p = {.fd = c->pidfd, .events = POLLIN};
+
+    if (c->pidfd < 0 || c->dom->state != XGW_DOM_RUNNING ||
+        (!xd_maps_held(c) && !xd_acks_owed(c)) || poll(&p, 1, 0) != 0 ||
+        xd_epoll_add(c->pidfd, EPOLLIN, &c->pev) < 0)
+        return false;
+    c->lingering = true;
+    list_push(&xd.lingering, c);
+    xd_acks_expire_conn(c);
+    xd_dbg("dom %u (%s): pid %d closed its connection holding mappings",
+           c->dom->id, c->dom->name, (int)c->pid);
+    return true;
+}
+
+/* A lingering connection's process is gone. */
+void xd_conn_proc_event(struct xd_conn *c)
+{
+    if (c->lingering)
+        conn_release(c);
+}
+
+/* d is being torn down: its lingering connections go. */
+void xd_conn_release_dom(struct xd_dom *d)
+{
+again:
+    for (struct xd_conn *c = xd.lingering; c; c = c->next) {
+        if (c->dom == d) {
+            conn_release(c);
+            goto again;
+        }
+    }
+}
+
+/* SIGKILLs c's process (by pidfd: never a recycled pid). */
+void xd_conn_kill(struct xd_conn *c)
+{
+    if (c->pidfd >= 0)
+        syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+    else if (c->pid > 1)
+        kill(c->pid, SIGKILL);
 }
 
 /*
  * Closes c and undoes everything it owns: its deferred reply is dropped,
- * acks it owed stop being waited for, its mappings are unmapped, its
- * memory blocks freed, its ports closed (control domain).  Idempotent.
- * `why` is logged when not NULL (an error); a plain close is debug only.
+ * acks it owed stop being waited for, its mappings are unmapped (once its
+ * process is gone, see conn_linger), its memory blocks freed, its ports
+ * closed (control domain).  Idempotent.  `why` is logged when not NULL
+ * (an error); a plain close is debug only.
  */
 void xd_conn_close(struct xd_conn *c, const char *why)
 {
@@ -490,7 +668,7 @@ void xd_conn_close(struct xd_conn *c, const char *why)
     else
         xd_dbg("dom %u (%s): pid %d disconnected", c->dom->id, c->dom->name,
                (int)c->pid);
-    conn_unlink(c);
+    list_del(&xd.conns, c);
     xd_epoll_del(c->fd);
     close(c->fd);
     xd_ca_close(c);
@@ -501,15 +679,15 @@ void xd_conn_close(struct xd_conn *c, const char *why)
     }
     xd_outq_clear(&c->out);
     xd_outq_clear(&c->nout);
-    rx_reset(&c->rx);
+    rx_reset(c);
     if (c->defer) {
         c->defer->requester = NULL;
         c->defer = NULL;
     }
-    xd_acks_drop_conn(c);
-    xd_maps_drop_conn(c);
     xd_mem_release_conn(c);
     xd_evtchn_release_conn(c);
+    if (!conn_linger(c))
+        conn_release(c);
 }
 
 void xd_reap_graveyard(void)
@@ -528,6 +706,8 @@ void xd_conn_close_all(void)
 {
     while (xd.conns)
         xd_conn_close(xd.conns, NULL);
+    while (xd.lingering)
+        conn_release(xd.lingering);
 }
 
 /* Shutdown: give queued replies a last chance (bounded). */

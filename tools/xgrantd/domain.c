@@ -3,9 +3,12 @@
  * domain.c: domains' lifecycle.
  *
  *   create   memfd memory, the core learns the domain, quotas, spawn;
- *   destroy  (DOMAIN_DESTROY, unacknowledged unmap, shutdown) kill the
- *            session, then tear down at once: connections, the core's
- *            tables (FORCE-revoking every grant of it), ports, memory;
+ *   destroy  (DOMAIN_DESTROY, unacknowledged unmap, shutdown) kill every
+ *            process of it (its PID namespace's init, or whatever /proc
+ *            shows of its session and token), then tear down at once:
+ *            connections, the core's tables (FORCE-revoking every grant
+ *            of it), ports, memory; replies waiting on its unmap acks wait
+ *            for the reap (all of its processes dead);
  *   exit     the pidfd polls readable: reap, tear down if not done yet,
  *            answer DOMAIN_WAIT and the DOMAIN_DESTROY replies waiting for
  *            the reap, free the id.
@@ -34,6 +37,7 @@ struct xd_dom *xd_dom_new(uint16_t id, const char *name)
     d->state = XGW_DOM_RUNNING;
     d->memfd = -1;
     d->pidfd = -1;
+    d->statfd = -1;
     d->ev = (struct xd_ev){XD_EV_PIDFD, d};
     strncpy(d->name, name, sizeof(d->name) - 1);
     return d;
@@ -48,6 +52,8 @@ void xd_dom_free(struct xd_dom *d)
         xd_epoll_del(d->pidfd);
         close(d->pidfd);
     }
+    if (d->statfd >= 0)
+        close(d->statfd);
     xd_evtchn_dom_close(d);
     xd_mem_teardown(d);
     free(d->maps);
@@ -176,6 +182,7 @@ static void close_conns(struct xd_dom *d)
 {
     struct xd_conn *c;
 
+    xd_conn_release_dom(d);
 again:
     for (c = xd.conns; c; c = c->next) {
         if (c->dom == d) {
@@ -203,13 +210,48 @@ void xd_dom_teardown(struct xd_dom *d)
     xd_mem_teardown(d);
 }
 
-static void kill_domain(struct xd_dom *d)
+/* Without a PID namespace: every process of its session or token. */
+static void kill_strays(struct xd_dom *d)
 {
-    /* The session leader is not reaped yet: its pid (= pgid) is ours. */
+    int n;
+
+    if (d->has_ns)
+        return;
+    kill(-d->pid, SIGKILL);
+    n = xd_proc_kill_strays(d);
+    if (n != 0)
+        xd_log_dom(d, "killing its processes: %s",
+                   n < 0 ? strerror(-n) : "some are still alive");
+}
+
+/*
+ * SIGKILLs every process of d; signals only (safe while the core runs).
+ * Its init is not reaped yet: its pid is ours.  With a PID namespace the
+ * kernel kills the rest, and the init is reaped once all of them are gone.
+ */
+void xd_dom_kill(struct xd_dom *d)
+{
+    if (d->id == GNTX_DOMID_CONTROL || d->pid <= 1 || d->reaped)
+        return;
     if (d->pidfd < 0 ||
         syscall(SYS_pidfd_send_signal, d->pidfd, SIGKILL, NULL, 0) < 0)
         kill(d->pid, SIGKILL);
-    kill(-d->pid, SIGKILL);
+    kill_strays(d);
+}
+
+/* g's reply waits until d is reaped (all of its processes dead). */
+void xd_dom_wait_reap(struct xd_dom *d, struct xd_group *g)
+{
+    struct xd_group **n;
+
+    if (d->reaped)
+        return;
+    n = reallocarray(d->reapers, d->nreapers + 1, sizeof(*n));
+    if (!n)
+        return; /* the reply just does not wait for the reap */
+    d->reapers = n;
+    xd_group_get(g);
+    d->reapers[d->nreapers++] = g;
 }
 
 void xd_dom_destroy(struct xd_dom *d, const char *why)
@@ -217,7 +259,8 @@ void xd_dom_destroy(struct xd_dom *d, const char *why)
     if (!d || d->id == GNTX_DOMID_CONTROL || d->state != XGW_DOM_RUNNING)
         return;
     xd_log_dom(d, "destroyed: %s", why);
-    kill_domain(d);
+    xd_dom_kill(d);
+    xd_acks_hold_for_reap(d);
     xd_dom_teardown(d);
 }
 
@@ -253,12 +296,23 @@ again:
     }
 }
 
-/* The process is gone (status as waitpid's). */
+/* The program's own status, as its init passed it on (else the init's). */
+static int program_status(const struct xd_dom *d, int status)
+{
+    int st;
+
+    if (d->statfd >= 0 && read(d->statfd, &st, sizeof(st)) == sizeof(st))
+        return st;
+    return status;
+}
+
+/* The init is gone (status as waitpid's). */
 static void reaped(struct xd_dom *d, int status)
 {
+    status = program_status(d, status);
     if (d->state == XGW_DOM_RUNNING) {
         log_exit(d, status);
-        kill(-d->pid, SIGKILL); /* what is left of its session */
+        kill_strays(d); /* what is left of it (no namespace) */
         xd_dom_teardown(d);
     } else {
         xd_dbg("dom %u (%s): reaped, wait status 0x%x", d->id, d->name, status);

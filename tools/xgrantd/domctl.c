@@ -152,7 +152,7 @@ static int prepare(struct xd_dom *d, const struct xgw_domain_create *dc)
 static void create_undo(struct xd_dom *d)
 {
     if (d->pid > 0) {
-        kill(d->pid, SIGKILL);
+        xd_dom_kill(d);
         waitpid(d->pid, NULL, 0);
     }
     if (d->in_core)
@@ -245,17 +245,6 @@ static struct xd_dom *domid_req(struct xd_conn *c, struct xd_rx *rx,
     return xd_dom_get(req.domid);
 }
 
-static void wait_reap(struct xd_dom *d, struct xd_group *g)
-{
-    struct xd_group **n = reallocarray(d->reapers, d->nreapers + 1, sizeof(*n));
-
-    if (!n)
-        return; /* the reply just does not wait for the reap */
-    d->reapers = n;
-    xd_group_get(g);
-    d->reapers[d->nreapers++] = g;
-}
-
 /* The reply comes once every mapping of the domain's memory is gone and
  * the process is reaped. */
 void xd_dom_destroy_req(struct xd_conn *c, struct xd_rx *rx)
@@ -279,7 +268,7 @@ void xd_dom_destroy_req(struct xd_conn *c, struct xd_rx *rx)
     xd.cur = g;
     xd_dom_destroy(d, why);
     xd.cur = NULL;
-    wait_reap(d, g);
+    xd_dom_wait_reap(d, g);
     xd_group_finish(g, c, xd_out_new(rx->hdr.op, rx->hdr.seq, 0, 0));
 }
 

@@ -76,18 +76,24 @@ static int plan_request(const struct xgw_msg *h, struct plan *p)
     return 0;
 }
 
-/* The fd a mapper gets for root's memory: read-only when asked. */
+/* The payload h may carry: exactly what its counts call for; 0 when the
+ * request is refused anyway. */
+size_t xd_hcall_max_len(const struct xgw_msg *h)
+{
+    struct plan p;
+
+    return plan_request(h, &p) == 0 ? p.args_len + p.aux_in_len : 0;
+}
+
+/* The fd a mapper gets for root's memory, a file description of its own
+ * (never the daemon's): read-only when asked. */
 static int map_fd(const struct xd_dom *root, unsigned flags)
 {
     char path[64];
     int fd;
 
-    if (!(flags & GNTX_MAP_RDONLY)) {
-        fd = fcntl(root->memfd, F_DUPFD_CLOEXEC, 3);
-        return fd < 0 ? -errno : fd;
-    }
     snprintf(path, sizeof(path), "/proc/self/fd/%d", root->memfd);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = open(path, (flags & GNTX_MAP_RDONLY ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     return fd < 0 ? -errno : fd;
 }
 

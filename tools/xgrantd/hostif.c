@@ -8,8 +8,10 @@
  *   - groups: a request whose reply waits (xd.cur is the request being
  *     served while the core runs);
  *   - acks: notices sent and not yet acknowledged, oldest first; one that
- *     is not acknowledged within XGW_UNMAP_TIMEOUT_MS costs the mapper its
- *     domain (a domU) or its process (a control-domain client).
+ *     is not acknowledged within XGW_UNMAP_TIMEOUT_MS (at once when the
+ *     mapper closed its connection) costs the mapper its domain (a domU)
+ *     or its process (a control-domain client), and the revoker hears back
+ *     only once they are dead.
  * Nothing here closes a connection or calls the core while the core is
  * running: gh_unmap_notify only queues.
  */
@@ -29,6 +31,7 @@ struct xd_ack {
     uint32_t handle;
     uint16_t owner;
     uint64_t deadline;
+    bool dying; /* punished: done when the mapper's process is gone */
 };
 
 static struct xd_ack *ack_head, *ack_tail;
@@ -125,6 +128,14 @@ void xd_map_remove(struct xd_dom *d, uint32_t handle)
 
     if (m)
         map_del(d, m);
+}
+
+bool xd_maps_held(const struct xd_conn *c)
+{
+    for (size_t i = 0; i < c->dom->nmaps; i++)
+        if (c->dom->maps[i].conn == c)
+            return true;
+    return false;
 }
 
 /* Unmaps, as its domain, everything a closing connection had mapped. */
@@ -260,15 +271,14 @@ static struct xd_out *notice_new(uint16_t owner, uint32_t handle)
 /* Last resort when a notice cannot even be queued: the mapper goes. */
 static void notice_failed(struct xd_conn *c, uint32_t handle)
 {
-    pid_t victim = c->dom->id ? c->dom->pid : c->pid;
-
     xd_log_conn(c,
                 "out of memory sending unmap notice for handle %u: "
-                "killing pid %d",
-                handle, (int)victim);
+                "killing %s",
+                handle, c->dom->id ? "its domain" : "its process");
     if (c->dom->id)
-        kill(-victim, SIGKILL);
-    kill(victim, SIGKILL);
+        xd_dom_kill(c->dom);
+    else
+        xd_conn_kill(c);
 }
 
 /* Records that c owes an ack for (owner, handle), on behalf of the request
@@ -310,8 +320,10 @@ void gh_unmap_notify(void *mapper_cookie, uint16_t owner, uint32_t handle)
 
     if (rec)
         map_del(d, rec);
-    /* Mapper gone or dying (its process is killed): nothing to wait for. */
-    if (!c || c->closed || d->state != XGW_DOM_RUNNING)
+    /* Mapper gone or dying (its process is killed): nothing to wait for.
+     * A lingering one (socket closed, process alive) cannot ack: punished
+     * at once (no notice socket, deadline now). */
+    if (!c || (c->closed && !c->lingering) || d->state != XGW_DOM_RUNNING)
         return;
     m = c->nfd < 0 ? NULL : notice_new(owner, handle);
     if ((c->nfd >= 0 && !m) || !ack_add(c, owner, handle)) {
@@ -356,13 +368,29 @@ again:
     }
 }
 
-/* The ack that expires first, or NULL. */
+bool xd_acks_owed(const struct xd_conn *c)
+{
+    for (struct xd_ack *a = ack_head; a; a = a->next)
+        if (a->conn == c)
+            return true;
+    return false;
+}
+
+/* d is being destroyed: replies waiting on its acks wait for its reap. */
+void xd_acks_hold_for_reap(struct xd_dom *d)
+{
+    for (struct xd_ack *a = ack_head; a; a = a->next)
+        if (a->conn->dom == d)
+            xd_dom_wait_reap(d, a->grp);
+}
+
+/* The ack that expires first (not yet punished), or NULL. */
 static struct xd_ack *ack_first(void)
 {
-    struct xd_ack *first = ack_head;
+    struct xd_ack *first = NULL;
 
     for (struct xd_ack *a = ack_head; a; a = a->next)
-        if (a->deadline < first->deadline)
+        if (!a->dying && (!first || a->deadline < first->deadline))
             first = a;
     return first;
 }
@@ -405,9 +433,8 @@ static void punish(struct xd_ack *a)
                     "after %d ms: killing pid %d and closing its "
                     "connection",
                     a->handle, a->owner, XGW_UNMAP_TIMEOUT_MS, (int)c->pid);
-        if (c->pid > 1)
-            kill(c->pid, SIGKILL);
-        xd_conn_close(c, NULL);
+        xd_conn_kill(c);
+        xd_conn_close(c, NULL); /* lingers until the process is gone */
     }
 }
 
@@ -419,8 +446,15 @@ void xd_acks_expire(void)
         struct xd_conn *c = a->conn;
 
         /* Punish first, so the revoker hears back only once the mapper can
-         * no longer touch the pages.  Closing c drops every ack of c. */
+         * no longer touch the pages: a domain's acks wait for its reap, a
+         * lingering process's for its end. */
         punish(a);
-        xd_acks_drop_conn(c);
+        if (!c->lingering) {
+            xd_acks_drop_conn(c);
+            continue;
+        }
+        for (a = ack_head; a; a = a->next)
+            if (a->conn == c)
+                a->dying = true;
     }
 }

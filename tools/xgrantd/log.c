@@ -113,3 +113,27 @@ void xd_log_dom(const struct xd_dom *d, const char *fmt, ...)
     vlog(prefix, fmt, ap);
     va_end(ap);
 }
+
+#define RL_BURST       10u
+#define RL_INTERVAL_MS 5000u
+
+void xd_log_rl(struct xd_ratelimit *rl, const char *fmt, ...)
+{
+    uint64_t now = xd_now_ms();
+    va_list ap;
+
+    if (now - rl->start >= RL_INTERVAL_MS) {
+        if (rl->dropped)
+            xd_log("(%u similar lines suppressed)", rl->dropped);
+        rl->start = now;
+        rl->n = rl->dropped = 0;
+    }
+    if (rl->n >= RL_BURST) {
+        rl->dropped++;
+        return;
+    }
+    rl->n++;
+    va_start(ap, fmt);
+    vlog("", fmt, ap);
+    va_end(ap);
+}

@@ -74,22 +74,26 @@ uint64_t xd_now_ms(void)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: xgrantd [--socket PATH] [--foreground] "
-               "[--dom0-memory SIZE]\n"
-               "               [--poll-us N] [--log FILE] [--verbose]\n"
-               "  --socket PATH       listen here (default: $XGRANT_SOCK, "
-               "else the runtime dir)\n"
-               "  --foreground, -f    do not detach; log to stderr\n"
-               "  --dom0-memory SIZE  control domain memory (default 64M)\n"
-               "  --poll-us N         after serving a call-area request, keep "
-               "polling\n"
-               "                      the call areas for N us before "
-               "sleeping (default 50;\n"
-               "                      0: never poll, every call rings the "
-               "doorbell)\n"
-               "  --log FILE          log file (default: xgrantd.log next to "
-               "the socket)\n"
-               "  --verbose, -v       log every connection and notice\n");
+    fprintf(f,
+            "usage: xgrantd [--socket PATH] [--foreground] "
+            "[--dom0-memory SIZE]\n"
+            "               [--poll-us N] [--log FILE] [--max-domain-conns N]\n"
+            "               [--verbose]\n"
+            "  --socket PATH       listen here (default: $XGRANT_SOCK, "
+            "else the runtime dir)\n"
+            "  --foreground, -f    do not detach; log to stderr\n"
+            "  --dom0-memory SIZE  control domain memory (default 64M)\n"
+            "  --poll-us N         after serving a call-area request, keep "
+            "polling\n"
+            "                      the call areas for N us before "
+            "sleeping (default 50;\n"
+            "                      0: never poll, every call rings the "
+            "doorbell)\n"
+            "  --log FILE          log file (default: xgrantd.log next to "
+            "the socket)\n"
+            "  --max-domain-conns N  connections one domU may hold "
+            "(default 64)\n"
+            "  --verbose, -v       log every connection and notice\n");
 }
 
 static int check_opts(const struct opts *o)
@@ -119,6 +123,21 @@ static int parse_poll_us(const char *s)
     return 0;
 }
 
+static int parse_max_conns(const char *s)
+{
+    unsigned long v;
+    char *end;
+
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v < 1 || v > 3840) {
+        fprintf(stderr, "xgrantd: --max-domain-conns: want 1 to 3840\n");
+        return -1;
+    }
+    xd.max_dom_conns = (unsigned)v;
+    return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
     static const struct option lo[] = {
@@ -127,6 +146,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"dom0-memory", required_argument, NULL, 'm'},
         {"log", required_argument, NULL, 'l'},
         {"poll-us", required_argument, NULL, 'p'},
+        {"max-domain-conns", required_argument, NULL, 'c'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -136,6 +156,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
     o->dom0_mem = 64ull << 20;
     xd.poll_us = DEFAULT_POLL_US;
+    xd.max_dom_conns = XD_MAX_DOM_CONNS;
     while ((ch = getopt_long(argc, argv, "s:fm:l:vh", lo, NULL)) != -1) {
         switch (ch) {
         case 's':
@@ -155,6 +176,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'p':
             if (parse_poll_us(optarg) < 0)
+                return -1;
+            break;
+        case 'c':
+            if (parse_max_conns(optarg) < 0)
                 return -1;
             break;
         case 'v':
@@ -361,6 +386,9 @@ static void on_event(struct epoll_event *e)
         break;
     case XD_EV_BELL:
         xd_ca_bell(ev->obj);
+        break;
+    case XD_EV_PROC:
+        xd_conn_proc_event(ev->obj);
         break;
     }
 }
@@ -596,6 +624,8 @@ int main(int argc, char **argv)
     char dir[PATH_MAX], logp[PATH_MAX] = "";
     int ready = -1, r;
 
+    if (argc > 0 && strcmp(argv[0], XD_INIT_ARGV0) == 0)
+        return xd_init_main(argc, argv);
     xd.lfd = xd.sfd = xd.epfd = xd.reserve_fd = -1;
     if (parse_opts(argc, argv, &o) < 0)
         return 1;

@@ -35,6 +35,10 @@
 #define XD_MAX_ARGC      4096u             /* DOMAIN_CREATE argv bound */
 #define XD_MAX_MEM_BYTES (64ull << 30)     /* largest domain memory */
 #define XD_OUT_FDS       XGW_MAX_MAP_BATCH /* most fds in one response */
+#define XD_TOKEN_ENV     "XGRANT_DOMTOKEN" /* per-domain secret, see spawn.c */
+#define XD_TOKEN_LEN     32u               /* hex digits */
+#define XD_INIT_ARGV0    "xgrantd-domain-init" /* argv[0] of a domain's init */
+#define XD_MAX_DOM_CONNS 64u /* default connections per domU */
 
 /* What an epoll event's data.ptr points to. */
 enum xd_ev_kind {
@@ -44,6 +48,7 @@ enum xd_ev_kind {
     XD_EV_NOTICE,
     XD_EV_PIDFD,
     XD_EV_BELL, /* a call area's doorbell; obj: the connection */
+    XD_EV_PROC, /* a lingering connection's process pidfd; obj: it */
 };
 struct xd_ev {
     enum xd_ev_kind kind;
@@ -90,10 +95,13 @@ struct xd_conn {
     int fd;    /* request socket */
     int nfd;   /* daemon end of the notice socket, -1 before HELLO */
     pid_t pid; /* SO_PEERCRED */
+    int pidfd; /* the peer process (SO_PEERPIDFD / pidfd_open), -1 none */
     uid_t uid;
     struct xd_dom *dom;
     bool hello;
     bool closed;
+    bool lingering;   /* closed, but its process may still hold mappings */
+    struct xd_ev pev; /* pidfd event while lingering */
     uint32_t ev_mask, nev_mask; /* what epoll watches now */
     struct xd_ev ev, nev;
     struct xd_rx rx;
@@ -130,8 +138,15 @@ struct xd_dom {
     uint16_t id;
     int state; /* XGW_DOM_RUNNING / XGW_DOM_DYING */
     char name[XGW_NAME_MAX];
-    pid_t pid; /* 0 for domain 0 */
+    pid_t pid; /* its init (spawn.c); 0 for domain 0 */
     int pidfd;
+    int statfd;  /* the program's wait status comes here from the init */
+    bool has_ns; /* in its own PID namespace (ns_dev, ns_ino) */
+    dev_t ns_dev;
+    ino_t ns_ino;
+    char token[XD_TOKEN_LEN + 1]; /* XGRANT_DOMTOKEN of its processes */
+    unsigned nconns;              /* connections, lingering ones included */
+    size_t rx_bytes;              /* request bytes buffered for it */
     struct xd_ev ev;
     int memfd;
     uint8_t *mem;
@@ -168,12 +183,16 @@ struct xd {
     int exit_code;
     struct xd_dom *doms[GNTX_DOMID_MAX + 1];
     struct xd_conn *conns;     /* live */
+    struct xd_conn *lingering; /* closed, mappings kept until the process
+                                  is gone (xd_conn.pidfd) */
     struct xd_conn *graveyard; /* closed, freed between event batches */
     struct xd_dom *dom_graveyard;
     struct xd_group *cur; /* request being served (gh_unmap_notify) */
     uint64_t next_serial;
-    int reserve_fd;   /* spare fd for accept under EMFILE */
-    unsigned poll_us; /* call areas: busy-poll this long after work */
+    int reserve_fd;         /* spare fd for accept under EMFILE */
+    unsigned poll_us;       /* call areas: busy-poll this long after work */
+    unsigned max_dom_conns; /* connections per domU */
+    size_t rx_bytes_domu;   /* request bytes buffered for all domUs */
 };
 extern struct xd xd;
 
@@ -185,6 +204,13 @@ void xd_dbg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void xd_log_conn(const struct xd_conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void xd_log_dom(const struct xd_dom *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* At most a burst of lines per interval from one call site (rl). */
+struct xd_ratelimit {
+    uint64_t start;
+    unsigned n, dropped;
+};
+void xd_log_rl(struct xd_ratelimit *rl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* ---- main.c ---- */
@@ -202,6 +228,9 @@ void xd_conn_close(struct xd_conn *c, const char *why);
 void xd_conn_update(struct xd_conn *c);
 void xd_reap_graveyard(void);
 void xd_conn_close_all(void);
+void xd_conn_proc_event(struct xd_conn *c);
+void xd_conn_release_dom(struct xd_dom *d);
+void xd_conn_kill(struct xd_conn *c);
 void xd_flush_all(int timeout_ms);
 
 /* ---- out.c ---- */
@@ -234,6 +263,7 @@ void xd_dispatch(struct xd_conn *c, struct xd_rx *rx);
 
 /* ---- hcall.c ---- */
 void xd_hypercall(struct xd_conn *c, struct xd_rx *rx);
+size_t xd_hcall_max_len(const struct xgw_msg *h);
 
 /* ---- domain.c ---- */
 struct xd_dom *xd_dom_new(uint16_t id, const char *name);
@@ -245,6 +275,8 @@ struct xd_dom *xd_dom_of_pid(pid_t pid);
 int xd_dom0_create(uint64_t mem_bytes);
 void xd_dom_teardown(struct xd_dom *d);
 void xd_dom_destroy(struct xd_dom *d, const char *why);
+void xd_dom_kill(struct xd_dom *d);
+void xd_dom_wait_reap(struct xd_dom *d, struct xd_group *g);
 void xd_dom_event(struct xd_dom *d);
 void xd_dom_destroy_all(void);
 void xd_dom_sigchld(void);
@@ -260,6 +292,14 @@ void xd_dom_wait(struct xd_conn *c, struct xd_rx *rx);
 
 /* ---- spawn.c ---- */
 int xd_spawn(struct xd_dom *d, char *const argv[], const int *fds);
+int xd_init_main(int argc, char **argv);
+
+/* ---- proc.c ---- */
+int xd_proc_stat(pid_t pid, pid_t *ppid, pid_t *sid, char *state);
+int xd_proc_token(pid_t pid, char *tok, size_t len);
+int xd_proc_pidns(pid_t pid, dev_t *dev, ino_t *ino);
+struct xd_dom *xd_dom_of_pidns(pid_t pid, int *err);
+int xd_proc_kill_strays(const struct xd_dom *d);
 
 /* ---- mem.c ---- */
 int xd_mem_setup(struct xd_dom *d, uint64_t bytes);
@@ -284,8 +324,11 @@ void xd_acks_drop_conn(struct xd_conn *c);
 int xd_acks_timeout_ms(void);
 void xd_acks_expire_conn(struct xd_conn *c);
 void xd_acks_expire(void);
+bool xd_acks_owed(const struct xd_conn *c);
+void xd_acks_hold_for_reap(struct xd_dom *d);
 int xd_map_add(struct xd_conn *c, uint32_t handle, uint16_t owner);
 void xd_map_remove(struct xd_dom *d, uint32_t handle);
 void xd_maps_drop_conn(struct xd_conn *c);
+bool xd_maps_held(const struct xd_conn *c);
 
 #endif /* XGRANTD_PRIVATE_H */

@@ -1,22 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * spawn.c: starting a domain's process.
+ * spawn.c: starting a domain's process tree.
  *
- * fork + execvp with a close-on-exec pipe: the child writes its errno there
- * only if exec fails, so the parent learns the outcome without guessing.
- * The child leads a new session (so its whole tree can be found and
- * killed), dies with the daemon (PR_SET_PDEATHSIG), gets the three stdio
- * fds it was given (or /dev/null), an unblocked signal mask, and
- * XGRANT_SOCK / XGRANT_DOMID in its environment.  Every other daemon fd is
- * close-on-exec.
+ * The daemon's child is the domain's init, not the program: when the daemon
+ * may, it is pid 1 of a new PID namespace (clone(CLONE_NEWPID)), which no
+ * process of the domain can ever leave, and whose processes all die with
+ * it.  Without the privilege (EPERM) domains run without one (logged once)
+ * and the init is a child subreaper instead.  The init leads a new session,
+ * dies with the daemon (PR_SET_PDEATHSIG), re-executes the daemon's binary
+ * as XD_INIT_ARGV0 (so it holds none of the daemon's memory), forks the
+ * program, reaps every orphan, and when the program exits, writes its wait
+ * status to the daemon (statfd) and exits with its code.
+ *
+ * Every process of the domain carries XGRANT_SOCK, XGRANT_DOMID and
+ * XGRANT_DOMTOKEN (a random secret per domain) in its environment: a
+ * daemonized process that left the session is still recognized by it.
+ * A close-on-exec pipe tells the daemon whether the program could be run.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,9 +35,25 @@
 
 extern char **environ;
 
-/* environ without our two variables, plus their values for this domain.
+#define ENV_LEN 160
+
+static bool ours(const char *var)
+{
+    static const char *const names[] = {XGW_SOCK_ENV, XGW_DOMID_ENV,
+                                        XD_TOKEN_ENV};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t n = strlen(names[i]);
+
+        if (strncmp(var, names[i], n) == 0 && var[n] == '=')
+            return true;
+    }
+    return false;
+}
+
+/* environ without our variables, plus their values for this domain.
  * One allocation: free() the result. */
-static char **build_env(uint16_t id)
+static char **build_env(const struct xd_dom *d)
 {
     size_t n = 0, i, k = 0;
     char **env;
@@ -35,21 +61,39 @@ static char **build_env(uint16_t id)
 
     while (environ[n])
         n++;
-    env = malloc((n + 3) * sizeof(char *) + 2 * 160);
+    env = malloc((n + 4) * sizeof(char *) + 3 * ENV_LEN);
     if (!env)
         return NULL;
-    strs = (char *)(env + n + 3);
-    for (i = 0; i < n; i++) {
-        if (strncmp(environ[i], XGW_SOCK_ENV "=", sizeof(XGW_SOCK_ENV)) &&
-            strncmp(environ[i], XGW_DOMID_ENV "=", sizeof(XGW_DOMID_ENV)))
+    strs = (char *)(env + n + 4);
+    for (i = 0; i < n; i++)
+        if (!ours(environ[i]))
             env[k++] = environ[i];
-    }
-    snprintf(strs, 160, "%s=%s", XGW_SOCK_ENV, xd.sock);
-    snprintf(strs + 160, 160, "%s=%u", XGW_DOMID_ENV, id);
-    env[k++] = strs;
-    env[k++] = strs + 160;
+    snprintf(strs, ENV_LEN, "%s=%s", XGW_SOCK_ENV, xd.sock);
+    snprintf(strs + ENV_LEN, ENV_LEN, "%s=%u", XGW_DOMID_ENV, d->id);
+    snprintf(strs + 2 * ENV_LEN, ENV_LEN, "%s=%s", XD_TOKEN_ENV, d->token);
+    for (i = 0; i < 3; i++)
+        env[k++] = strs + i * ENV_LEN;
     env[k] = NULL;
     return env;
+}
+
+/* A fresh random token for d (hex). */
+static int make_token(struct xd_dom *d)
+{
+    uint8_t raw[XD_TOKEN_LEN / 2];
+    size_t got = 0;
+
+    while (got < sizeof(raw)) {
+        ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        if (n > 0)
+            got += (size_t)n;
+    }
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(d->token + 2 * i, 3, "%02x", raw[i]);
+    return 0;
 }
 
 /* In the child: fds[i] (or /dev/null when fds is NULL) onto 0, 1, 2. */
@@ -71,25 +115,67 @@ static int child_stdio(const int *fds)
     return 0;
 }
 
-static void __attribute__((noreturn))
-child(int errpipe, pid_t parent, char *const argv[], char **env, const int *fds)
-{
-    sigset_t none;
-    int err;
+/* What the init inherits: argv, env, and fds for its start. */
+struct spawn_args {
+    char **argv; /* XD_INIT_ARGV0 errfd statfd program args... */
+    char **env;
+    const int *stdio;
+    int errw, statw;
+    int parent_pidfd; /* the daemon, -1 unknown */
+    pid_t parent;
+};
 
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    setsid();
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-        _exit(127);
-    if (child_stdio(fds) < 0)
-        goto fail;
-    execvpe(argv[0], argv, env);
-fail:
-    err = errno;
-    if (write(errpipe, &err, sizeof(err)) < 0)
+static bool parent_alive(const struct spawn_args *a)
+{
+    struct pollfd p = {.fd = a->parent_pidfd, .events = POLLIN};
+
+    if (a->parent_pidfd >= 0)
+        return poll(&p, 1, 0) == 0;
+    return getppid() == a->parent;
+}
+
+static void __attribute__((noreturn)) report(int errw, int err)
+{
+    if (write(errw, &err, sizeof(err)) < 0)
         _exit(127);
     _exit(127);
+}
+
+static void __attribute__((noreturn)) child(const struct spawn_args *a)
+{
+    setsid();
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || !parent_alive(a))
+        _exit(127);
+    if (child_stdio(a->stdio) < 0 || fcntl(a->errw, F_SETFD, 0) < 0 ||
+        fcntl(a->statw, F_SETFD, 0) < 0)
+        report(a->errw, errno);
+    execve("/proc/self/exe", a->argv, a->env);
+    report(a->errw, errno);
+}
+
+/* fork(), in a new PID namespace while the daemon may; *ns tells. */
+static pid_t fork_domain(bool *ns)
+{
+    static bool ns_denied;
+    pid_t pid;
+
+    *ns = false;
+    if (!ns_denied) {
+        pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL,
+                             NULL, NULL);
+        if (pid >= 0) {
+            *ns = true;
+            return pid;
+        }
+        if (errno != EPERM && errno != EINVAL && errno != ENOSPC &&
+            errno != EUSERS)
+            return -1;
+        ns_denied = true;
+        xd_log("no PID namespace for domains (%s): they are contained by "
+               "session and token only",
+               strerror(errno));
+    }
+    return fork();
 }
 
 /* What the child reported: 0 exec'd, else its errno. */
@@ -104,48 +190,171 @@ static int wait_exec(int rfd)
     return n == (ssize_t)sizeof(err) ? err : 0;
 }
 
+/* argv of the init: XD_INIT_ARGV0 errfd statfd argv... (one allocation). */
+static char **init_argv(char *const argv[], int errw, int statw)
+{
+    size_t n = 0;
+    char **v;
+    char *nums;
+
+    while (argv[n])
+        n++;
+    v = malloc((n + 4) * sizeof(char *) + 32);
+    if (!v)
+        return NULL;
+    nums = (char *)(v + n + 4);
+    snprintf(nums, 16, "%d", errw);
+    snprintf(nums + 16, 16, "%d", statw);
+    v[0] = XD_INIT_ARGV0;
+    v[1] = nums;
+    v[2] = nums + 16;
+    memcpy(v + 3, argv, (n + 1) * sizeof(char *));
+    return v;
+}
+
+/* The child is running: its pidfd, its namespace.  0 or -errno. */
+static int adopt(struct xd_dom *d, pid_t pid, bool ns)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), r;
+
+    /* Without pidfds (Linux < 5.3, valgrind) SIGCHLD tells of exits. */
+    if (pidfd < 0 && errno != ENOSYS) {
+        r = -errno;
+        xd_log_dom(d, "pidfd_open: %s", strerror(errno));
+        return r;
+    }
+    d->pid = pid;
+    d->pidfd = pidfd;
+    if (ns && (r = xd_proc_pidns(pid, &d->ns_dev, &d->ns_ino)) < 0) {
+        xd_log_dom(d, "its PID namespace: %s", strerror(-r));
+        return r;
+    }
+    d->has_ns = ns;
+    return 0;
+}
+
+/* Runs the init, waits until it ran the program.  0 or -errno. */
+static int run_init(struct xd_dom *d, struct spawn_args *a, int errr)
+{
+    bool ns;
+    pid_t pid;
+    int err;
+
+    pid = fork_domain(&ns);
+    if (pid == 0)
+        child(a);
+    err = pid < 0 ? -errno : 0;
+    close(a->errw);
+    close(a->statw);
+    if (!err && (err = wait_exec(errr)) != 0) {
+        xd_log_dom(d, "cannot run %s: %s", a->argv[3], strerror(err));
+        waitpid(pid, NULL, 0);
+        return -ENOENT;
+    }
+    if (!err && (err = adopt(d, pid, ns)) < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        if (d->pidfd >= 0)
+            close(d->pidfd);
+        d->pidfd = -1;
+        d->pid = 0;
+    }
+    return err;
+}
+
 /*
- * Starts argv[0] (looked up in PATH) as domain d.  0 with d->pid and
- * d->pidfd set, or -errno: -ENOENT when the program could not be executed
+ * Starts argv[0] (looked up in PATH) as domain d.  0 with d->pid, d->pidfd,
+ * d->statfd set, or -errno: -ENOENT when the program could not be executed
  * (the reason is logged), else what failed.
  */
 int xd_spawn(struct xd_dom *d, char *const argv[], const int *fds)
 {
-    char **env = build_env(d->id);
-    pid_t parent = getpid(), pid;
-    int p[2], err, pidfd;
+    struct spawn_args a = {.stdio = fds, .parent = getpid()};
+    int ep[2], sp[2], err;
 
-    if (!env)
-        return -ENOMEM;
-    if (pipe2(p, O_CLOEXEC) < 0) {
+    if ((err = make_token(d)) < 0)
+        return err;
+    if (pipe2(ep, O_CLOEXEC) < 0)
+        return -errno;
+    if (pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0) {
         err = -errno;
-        free(env);
+        close(ep[0]);
+        close(ep[1]);
         return err;
     }
-    pid = fork();
-    if (pid == 0)
-        child(p[1], parent, argv, env, fds);
-    err = pid < 0 ? -errno : 0;
-    close(p[1]);
-    free(env);
-    if (!err && (err = wait_exec(p[0])) != 0) {
-        xd_log_dom(d, "cannot run %s: %s", argv[0], strerror(err));
-        waitpid(pid, NULL, 0);
-        err = -ENOENT;
+    a.errw = ep[1];
+    a.statw = sp[1];
+    a.env = build_env(d);
+    a.argv = init_argv(argv, ep[1], sp[1]);
+    a.parent_pidfd = (int)syscall(SYS_pidfd_open, a.parent, 0);
+    err = a.env && a.argv ? run_init(d, &a, ep[0]) : -ENOMEM;
+    if (!a.env || !a.argv) {
+        close(ep[1]);
+        close(sp[1]);
     }
-    close(p[0]);
-    if (err)
-        return err;
-    /* Without pidfds (Linux < 5.3, valgrind) SIGCHLD tells of exits. */
-    pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (pidfd < 0 && errno != ENOSYS) {
-        err = -errno;
-        xd_log_dom(d, "pidfd_open: %s", strerror(errno));
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+    if (a.parent_pidfd >= 0)
+        close(a.parent_pidfd);
+    free(a.env);
+    free(a.argv);
+    close(ep[0]);
+    if (err) {
+        close(sp[0]);
         return err;
     }
-    d->pid = pid;
-    d->pidfd = pidfd;
+    d->statfd = sp[0];
     return 0;
+}
+
+/* ---- the init (after re-executing as XD_INIT_ARGV0) ---------------------- */
+
+static int fd_arg(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+
+    return *s && !*end && v > 2 && v < 1 << 20 ? (int)v : -1;
+}
+
+static void __attribute__((noreturn)) run_program(char **argv, int errw)
+{
+    sigset_t none;
+
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    execvp(argv[0], argv);
+    report(errw, errno);
+}
+
+/* main() of a domain's init: argv as init_argv() made it. */
+int xd_init_main(int argc, char **argv)
+{
+    int errw, statw, status;
+    pid_t prog, r;
+
+    if (argc < 4 || (errw = fd_arg(argv[1])) < 0 ||
+        (statw = fd_arg(argv[2])) < 0)
+        return 127;
+    if (fcntl(errw, F_SETFD, FD_CLOEXEC) < 0 ||
+        fcntl(statw, F_SETFD, FD_CLOEXEC) < 0)
+        report(errw, errno);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    prog = fork();
+    if (prog < 0)
+        report(errw, errno);
+    if (prog == 0)
+        run_program(argv + 3, errw);
+    close(errw);
+    for (;;) {
+        r = waitpid(-1, &status, 0);
+        if (r < 0 && errno != EINTR)
+            _exit(127);
+        if (r != prog)
+            continue;
+        if (write(statw, &status, sizeof(status)) < 0)
+            _exit(127);
+        _exit(WIFEXITED(status)     ? WEXITSTATUS(status)
+              : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                                    : 127);
+    }
 }
