@@ -217,8 +217,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < 20; i++)
         itest_ok(&b, "copyfrom %u 0x%llx 0 0 0 4096", a.domid,
                  (unsigned long long)ref);
-    ICHECK(fgets(line, sizeof(line), evil.in) && strncmp(line, "ok", 2) == 0,
-           "call-area abuse: %s", line);
+    if (!fgets(line, sizeof(line), evil.in))
+        strcpy(line, "(no answer)\n");
+    ICHECK(strncmp(line, "ok", 2) == 0, "call-area abuse: %s", line);
     itest_agent_close(&evil);
     itest_ok(&b, "copyfrom %u 0x%llx 0 0 0 4096", a.domid,
              (unsigned long long)ref);
