@@ -99,6 +99,11 @@ static struct xd_dom *identify(pid_t pid, uid_t uid, int pidfd,
     if (!d && (t = xd_proc_token(pid, tok, sizeof(tok))) == 1 &&
         !(d = dom_of_token(tok)))
         *why = "carries the token of a domain that is gone";
+    /* Another user's environment is closed to a non-root daemon; its
+     * domains all run as the daemon's user, so such a peer is none of them
+     * (root is still domain 0, as ever). */
+    if (t < 0 && uid != geteuid())
+        t = 0;
     if (!d && !*why && (err_ns < 0 || err_tree < 0 || t < 0))
         *why = "its /proc entry cannot be read";
     /* /proc answered for this very process only if it is still alive. */

@@ -137,9 +137,21 @@ static struct xd_dom *dom_of_ns(const struct stat *st)
     return NULL;
 }
 
+/* Does any live domain have a PID namespace of its own? */
+static bool any_ns(void)
+{
+    for (unsigned i = 1; i <= xd_dom_id_top(); i++)
+        if (xd.doms[i] && xd.doms[i]->has_ns)
+            return true;
+    return false;
+}
+
 /*
  * The domain whose PID namespace holds pid (directly or in a namespace
  * nested in it), NULL none.  *err: 0, or -errno when it cannot be told.
+ * With no domain in a namespace of its own there is nothing to find, so
+ * /proc/<pid>/ns (which needs ptrace access: a non-root daemon cannot
+ * read root's) is not even asked.
  */
 struct xd_dom *xd_dom_of_pidns(pid_t pid, int *err)
 {
@@ -148,6 +160,9 @@ struct xd_dom *xd_dom_of_pidns(pid_t pid, int *err)
     struct stat st;
     int fd, up;
 
+    *err = 0;
+    if (!any_ns())
+        return NULL;
     snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     *err = fd < 0 ? -errno : 0;
