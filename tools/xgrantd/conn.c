@@ -182,13 +182,16 @@ static int peer_pidfd(int fd, pid_t pid)
     return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-/* Why d may not have one more connection, NULL when it may. */
-static const char *over_limit(const struct xd_dom *d)
+/* Why d may not have one more connection (on descriptor fd), NULL when it
+ * may. */
+static const char *over_limit(const struct xd_dom *d, int fd)
 {
     if (nconns >= MAX_CONNS)
         return "too many connections";
     if (d->id == GNTX_DOMID_CONTROL)
         return NULL;
+    if (xd_fd_scarce(fd))
+        return "xgrantd is short of descriptors (the rest are for domain 0)";
     if (nconns >= MAX_CONNS - DOM0_RESERVED)
         return "too many connections (the rest are for domain 0)";
     if (d->nconns >= xd.max_dom_conns)
@@ -220,7 +223,7 @@ void xd_accept(void)
     pidfd = peer_pidfd(fd, cr.pid);
     d = identify(cr.pid, cr.uid, pidfd, &why);
     if (d)
-        why = over_limit(d);
+        why = over_limit(d, fd);
     if (!why && !conn_new(fd, &cr, pidfd, d))
         why = "out of memory";
     if (why) {

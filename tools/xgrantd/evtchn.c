@@ -44,7 +44,10 @@ static int port_alloc(struct xd_dom *d, struct xd_conn *owner)
 
     if (r < 0)
         return r;
-    for (unsigned i = 1; i < XD_MAX_PORTS; i++) {
+    unsigned max = d->id == GNTX_DOMID_CONTROL ? XD_MAX_PORTS
+                                                : XD_MAX_DOMU_PORTS;
+
+    for (unsigned i = 1; i < max; i++) {
         struct xd_port *p = &d->ports[i];
 
         if (p->state != XD_PORT_FREE)
@@ -52,6 +55,11 @@ static int port_alloc(struct xd_dom *d, struct xd_conn *owner)
         p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (p->efd < 0)
             return -ENOMEM;
+        if (d->id != GNTX_DOMID_CONTROL && xd_fd_scarce(p->efd)) {
+            close(p->efd);
+            p->efd = -1;
+            return -ENOSPC; /* the last descriptors are domain 0's */
+        }
         p->owner = owner;
         return (int)i;
     }

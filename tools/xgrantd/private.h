@@ -31,6 +31,8 @@
 
 #define XD_DOM0_NAME     "Domain-0"
 #define XD_MAX_PORTS     1024u             /* event channel ports per domain */
+#define XD_MAX_DOMU_PORTS 256u             /* ... of which a domU may use */
+#define XD_FD_RESERVE    512               /* descriptors only domain 0 gets */
 #define XD_RX_FDS        8                 /* fds accepted with one request */
 #define XD_MAX_ARGC      4096u             /* DOMAIN_CREATE argv bound */
 #define XD_MAX_MEM_BYTES (64ull << 30)     /* largest domain memory */
@@ -192,9 +194,17 @@ struct xd {
     int reserve_fd;         /* spare fd for accept under EMFILE */
     unsigned poll_us;       /* call areas: busy-poll this long after work */
     unsigned max_dom_conns; /* connections per domU */
+    int fd_limit;           /* RLIMIT_NOFILE once raised */
     size_t rx_bytes_domu;   /* request bytes buffered for all domUs */
 };
 extern struct xd xd;
+
+/* Is descriptor number fd so high that only domain 0 may have more?  The
+ * kernel hands out the lowest free number, so fd tracks how many are open. */
+static inline bool xd_fd_scarce(int fd)
+{
+    return fd >= xd.fd_limit - XD_FD_RESERVE;
+}
 
 /* ---- log.c ---- */
 int xd_log_open(const char *path);

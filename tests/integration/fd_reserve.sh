@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Guests cannot take xgrantd's last descriptors: under a low RLIMIT_NOFILE,
+# two guests allocating every event channel they can run out (ENOSPC)
+# while domain 0 still connects and gets ports.
+set -u
+B=${B:-build}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+export PATH=$top/$B/bin:$PATH
+work=$(mktemp -d /tmp/xgrant-fdres-XXXXXX)
+export XGRANT_SOCK=$work/xgrantd.sock
+ok=0 bad=0
+check() { local what=$1; shift; if "$@"; then ok=$((ok+1)); echo "ok $what"; else bad=$((bad+1)); echo "not ok $what"; fi; }
+trap 'xgrant hv stop >/dev/null 2>&1; rm -rf "$work"' EXIT
+
+# 700 descriptors, 512 of them kept for domain 0.
+(ulimit -n 700 && xgrantd --socket "$XGRANT_SOCK") || { echo "xgrantd did not start"; exit 1; }
+hog() { # NAME: a guest asking for 300 ports; prints how many it got
+    local i cmds=""
+    for i in $(seq 300); do cmds+="evtalloc 0"$'\n'; done
+    printf '%s' "$cmds" | xgrant run --name "$1" --memory 1M -- xgrant-guest 2>/dev/null | grep -c '^ok'
+}
+n1=$(hog hog1)
+check "a guest gets at most 255 ports ($n1)" test "$n1" -le 255
+check "domain 0 still connects (xgrant list)" bash -c 'xgrant list | grep -q Domain-0'
+# Many guests at once, each holding its ports while we check.
+mkfifo "$work/hold"
+for g in 1 2 3; do
+    { for i in $(seq 300); do echo "evtalloc 0"; done; cat "$work/hold"; } |
+        xgrant run --name "held$g" --memory 1M -- xgrant-guest >"$work/held$g.out" 2>/dev/null &
+done
+for i in $(seq 100); do
+    [ "$(cat "$work"/held*.out 2>/dev/null | wc -l)" -ge 900 ] && break
+    sleep 0.1
+done
+got=$(grep -c '^ok' "$work"/held*.out | awk -F: '{s+=$2} END {print s}')
+nospc=$(grep -c 'ENOSPC' "$work"/held*.out | awk -F: '{s+=$2} END {print s}')
+check "three guests together were stopped short of the reserve ($got ports, $nospc ENOSPC)" test "$nospc" -gt 0
+check "domain 0 still connects while they hold everything" bash -c 'xgrant list | grep -q held1'
+echo >"$work/hold" &
+wait
+echo "# $ok checks passed, $bad failed"
+[ "$bad" -eq 0 ]
