@@ -131,6 +131,20 @@ static int role_closer(void)
         pause();
 }
 
+/* Maps, then execs: the new image holds neither the mapping nor the
+ * socket (both close on exec), so nothing is left to wait for. */
+static int role_execer(void)
+{
+    unsigned ref;
+
+    if (scanf("%u", &ref) != 1)
+        return 1;
+    map_granted_page(ref);
+    say("mapped %ld\n", host_pid());
+    execlp("sleep", "sleep", "30", (char *)NULL);
+    return 1;
+}
+
 /* Opens as many idle connections as it can. */
 static int role_flood(void)
 {
@@ -168,6 +182,8 @@ static int role(const char *r)
         return role_closer();
     if (!strcmp(r, "flood"))
         return role_flood();
+    if (!strcmp(r, "execer"))
+        return role_execer();
     return 1;
 }
 
@@ -326,6 +342,30 @@ static void test_closer(grant_handle_t *dom0)
     itest_agent_close(&a);
 }
 
+/* (e) A mapper that execs lets go of everything: a plain revoke goes
+ * through and its domain lives on (no punishment for a mapping it no
+ * longer has). */
+static void test_execer(grant_handle_t *dom0)
+{
+    struct grant_domain_info info[8];
+    struct itest_agent a;
+    grant_ref_t ref;
+    long pid;
+    int r = -1, n, alive = 0;
+
+    pid = mapped(dom0, &a, "execer", "execer", &ref);
+    ICHECK(pid > 1, "execer maps, then execs sleep (pid %ld)", pid);
+    for (int i = 0; i < 200 && (r = grant_revoke(dom0, ref, 0)) == -EBUSY; i++)
+        usleep(10000);
+    ICHECK(r == 0, "plain revoke after the mapper exec'd: %d (want 0)", r);
+    n = grant_ctl_domain_list(dom0, info, 8);
+    for (int i = 0; i < n && i < 8; i++)
+        alive |= info[i].domid == a.domid && !info[i].dying;
+    ICHECK(alive, "the exec'd domain was not punished");
+    grant_ctl_domain_destroy(dom0, a.domid);
+    itest_agent_close(&a);
+}
+
 static void test_flood(grant_handle_t *dom0)
 {
     struct itest_agent a;
@@ -357,6 +397,7 @@ int main(int argc, char **argv)
     test_escape(dom0);
     test_force(dom0);
     test_closer(dom0);
+    test_execer(dom0);
     test_flood(dom0);
     itest_teardown(dom0);
     return itest_done();

@@ -619,8 +619,11 @@ static bool conn_linger(struct xd_conn *c)
 {
     struct pollfd p = {.fd = c->pidfd, .events = POLLIN};
 
+    /* Nothing to hold for: no mappings (or none the process can still
+     * reach: it exec'd, or unmapped and closed them) and no acks owed. */
     if (c->pidfd < 0 || c->dom->state != XGW_DOM_RUNNING ||
         (!xd_maps_held(c) && !xd_acks_owed(c)) || poll(&p, 1, 0) != 0 ||
+        (!xd_acks_owed(c) && !xd_maps_reachable(c)) ||
         xd_epoll_add(c->pidfd, EPOLLIN, &c->pev) < 0)
         return false;
     c->lingering = true;

@@ -44,8 +44,8 @@ static int port_alloc(struct xd_dom *d, struct xd_conn *owner)
 
     if (r < 0)
         return r;
-    unsigned max = d->id == GNTX_DOMID_CONTROL ? XD_MAX_PORTS
-                                                : XD_MAX_DOMU_PORTS;
+    unsigned max =
+        d->id == GNTX_DOMID_CONTROL ? XD_MAX_PORTS : XD_MAX_DOMU_PORTS;
 
     for (unsigned i = 1; i < max; i++) {
         struct xd_port *p = &d->ports[i];

@@ -138,6 +138,16 @@ bool xd_maps_held(const struct xd_conn *c)
     return false;
 }
 
+/* Does c's process still reach the memory of any domain c maps? */
+bool xd_maps_reachable(const struct xd_conn *c)
+{
+    for (size_t i = 0; i < c->dom->nmaps; i++)
+        if (c->dom->maps[i].conn == c &&
+            xd_proc_reaches(c->pid, xd_dom_get(c->dom->maps[i].owner)))
+            return true;
+    return false;
+}
+
 /* Unmaps, as its domain, everything a closing connection had mapped. */
 void xd_maps_drop_conn(struct xd_conn *c)
 {
@@ -324,6 +334,9 @@ void gh_unmap_notify(void *mapper_cookie, uint16_t owner, uint32_t handle)
      * A lingering one (socket closed, process alive) cannot ack: punished
      * at once (no notice socket, deadline now). */
     if (!c || (c->closed && !c->lingering) || d->state != XGW_DOM_RUNNING)
+        return;
+    /* A lingering process that exec'd or let go of the pages: done. */
+    if (c->lingering && !xd_proc_reaches(c->pid, xd_dom_get(owner)))
         return;
     m = c->nfd < 0 ? NULL : notice_new(owner, handle);
     if ((c->nfd >= 0 && !m) || !ack_add(c, owner, handle)) {

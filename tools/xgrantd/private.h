@@ -29,18 +29,18 @@
 #include "gcore.h"
 #include "libgrant/lib/sim_wire.h"
 
-#define XD_DOM0_NAME     "Domain-0"
-#define XD_MAX_PORTS     1024u             /* event channel ports per domain */
-#define XD_MAX_DOMU_PORTS 256u             /* ... of which a domU may use */
-#define XD_FD_RESERVE    512               /* descriptors only domain 0 gets */
-#define XD_RX_FDS        8                 /* fds accepted with one request */
-#define XD_MAX_ARGC      4096u             /* DOMAIN_CREATE argv bound */
-#define XD_MAX_MEM_BYTES (64ull << 30)     /* largest domain memory */
-#define XD_OUT_FDS       XGW_MAX_MAP_BATCH /* most fds in one response */
-#define XD_TOKEN_ENV     "XGRANT_DOMTOKEN" /* per-domain secret, see spawn.c */
-#define XD_TOKEN_LEN     32u               /* hex digits */
-#define XD_INIT_ARGV0    "xgrantd-domain-init" /* argv[0] of a domain's init */
-#define XD_MAX_DOM_CONNS 64u /* default connections per domU */
+#define XD_DOM0_NAME      "Domain-0"
+#define XD_MAX_PORTS      1024u             /* event channel ports per domain */
+#define XD_MAX_DOMU_PORTS 256u              /* ... of which a domU may use */
+#define XD_FD_RESERVE     512               /* descriptors only domain 0 gets */
+#define XD_RX_FDS         8                 /* fds accepted with one request */
+#define XD_MAX_ARGC       4096u             /* DOMAIN_CREATE argv bound */
+#define XD_MAX_MEM_BYTES  (64ull << 30)     /* largest domain memory */
+#define XD_OUT_FDS        XGW_MAX_MAP_BATCH /* most fds in one response */
+#define XD_TOKEN_ENV      "XGRANT_DOMTOKEN" /* per-domain secret, see spawn.c */
+#define XD_TOKEN_LEN      32u               /* hex digits */
+#define XD_INIT_ARGV0     "xgrantd-domain-init" /* argv[0] of a domain's init */
+#define XD_MAX_DOM_CONNS  64u /* default connections per domU */
 
 /* What an epoll event's data.ptr points to. */
 enum xd_ev_kind {
@@ -310,6 +310,7 @@ int xd_proc_token(pid_t pid, char *tok, size_t len);
 int xd_proc_pidns(pid_t pid, dev_t *dev, ino_t *ino);
 struct xd_dom *xd_dom_of_pidns(pid_t pid, int *err);
 int xd_proc_kill_strays(const struct xd_dom *d);
+bool xd_proc_reaches(pid_t pid, const struct xd_dom *owner);
 
 /* ---- mem.c ---- */
 int xd_mem_setup(struct xd_dom *d, uint64_t bytes);
@@ -340,5 +341,6 @@ int xd_map_add(struct xd_conn *c, uint32_t handle, uint16_t owner);
 void xd_map_remove(struct xd_dom *d, uint32_t handle);
 void xd_maps_drop_conn(struct xd_conn *c);
 bool xd_maps_held(const struct xd_conn *c);
+bool xd_maps_reachable(const struct xd_conn *c);
 
 #endif /* XGRANTD_PRIVATE_H */

@@ -238,3 +238,64 @@ int xd_proc_kill_strays(const struct xd_dom *d)
     }
     return n;
 }
+
+/* Does /proc/<pid>/maps list a mapping of inode ino? -errno if unreadable. */
+static int maps_have(pid_t pid, ino_t ino)
+{
+    char path[64], line[512];
+    unsigned long long i;
+    int found = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+    f = fopen(path, "re");
+    if (!f)
+        return -errno;
+    while (!found && fgets(line, sizeof(line), f))
+        found = sscanf(line, "%*s %*s %*s %*s %llu", &i) == 1 && i != 0 &&
+                (ino_t)i == ino;
+    fclose(f);
+    return found;
+}
+
+/* Does one of pid's descriptors refer to (dev, ino)? -errno if unreadable. */
+static int fds_have(pid_t pid, dev_t dev, ino_t ino)
+{
+    char path[64], fpath[64 + sizeof(((struct dirent *)0)->d_name)];
+    struct dirent *e;
+    struct stat st;
+    int found = 0;
+    DIR *dir;
+
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    dir = opendir(path);
+    if (!dir)
+        return -errno;
+    while (!found && (e = readdir(dir))) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(fpath, sizeof(fpath), "%s/%s", path, e->d_name);
+        found = stat(fpath, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+    }
+    closedir(dir);
+    return found;
+}
+
+/*
+ * Can process pid still reach owner's memory: a mapping of its memfd, or a
+ * descriptor for it?  true when /proc cannot tell (the safe answer): a
+ * process that exec'd or unmapped and closed everything is let go.
+ */
+bool xd_proc_reaches(pid_t pid, const struct xd_dom *owner)
+{
+    struct stat st;
+    int m, f;
+
+    if (!owner || owner->memfd < 0 || fstat(owner->memfd, &st) < 0)
+        return false; /* its memory is gone: nothing left to reach */
+    m = maps_have(pid, st.st_ino);
+    if (m != 0)
+        return true;
+    f = fds_have(pid, st.st_dev, st.st_ino);
+    return f != 0;
+}
