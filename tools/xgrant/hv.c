@@ -24,6 +24,7 @@
 struct start_opts {
     int foreground;
     const char *socket, *dom0_memory, *log;
+    const char *poll_us, *max_domain_conns; /* passed on; xgrantd checks */
 };
 
 static int xgrantd_path(char *buf, size_t len)
@@ -101,6 +102,14 @@ static void build_argv(const struct start_opts *o, char *prog, char **av)
         av[n++] = "--log";
         av[n++] = (char *)o->log;
     }
+    if (o->poll_us) {
+        av[n++] = "--poll-us";
+        av[n++] = (char *)o->poll_us;
+    }
+    if (o->max_domain_conns) {
+        av[n++] = "--max-domain-conns";
+        av[n++] = (char *)o->max_domain_conns;
+    }
     av[n] = NULL;
 }
 
@@ -143,13 +152,15 @@ static int parse_start(int argc, char **argv, struct start_opts *o)
         {"socket", required_argument, NULL, 's'},
         {"dom0-memory", required_argument, NULL, 'm'},
         {"log", required_argument, NULL, 'l'},
+        {"poll-us", required_argument, NULL, 'p'},
+        {"max-domain-conns", required_argument, NULL, 'c'},
         {NULL, 0, NULL, 0},
     };
     uint64_t size;
     int ch;
 
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "+:fs:m:l:", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+:fs:m:l:p:c:", lo, NULL)) != -1) {
         if (ch == 'f')
             o->foreground = 1;
         else if (ch == 's')
@@ -158,6 +169,10 @@ static int parse_start(int argc, char **argv, struct start_opts *o)
             o->dom0_memory = optarg;
         else if (ch == 'l')
             o->log = optarg;
+        else if (ch == 'p')
+            o->poll_us = optarg;
+        else if (ch == 'c')
+            o->max_domain_conns = optarg;
         else {
             xg_bad_option("hv start", ch, argv);
             return -1;
@@ -180,7 +195,7 @@ static int parse_start(int argc, char **argv, struct start_opts *o)
 static int hv_start(int argc, char **argv)
 {
     struct start_opts o = {0};
-    char prog[PATH_MAX], *av[12];
+    char prog[PATH_MAX], *av[16];
     int rc;
 
     if (parse_start(argc, argv, &o) < 0)

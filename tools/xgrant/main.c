@@ -18,7 +18,7 @@ static const char usage_text[] =
     "\n"
     "Hypervisor:\n"
     "  hv start [--foreground] [--socket PATH] [--dom0-memory SIZE]\n"
-    "           [--log FILE]\n"
+    "           [--log FILE] [--poll-us N] [--max-domain-conns N]\n"
     "                  start xgrantd; prints its socket path\n"
     "  hv stop         destroy every domain and stop xgrantd\n"
     "  hv status       is xgrantd running, and with how many domains\n"

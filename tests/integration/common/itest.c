@@ -239,6 +239,14 @@ int itest_cmd(struct itest_agent *a, char *buf, size_t len, const char *fmt,
     return rc;
 }
 
+/* Formats the command into what[], runs it; the reply lands in buf. */
+static int vrun(struct itest_agent *a, char *buf, size_t blen, char *what,
+                size_t wlen, const char *fmt, va_list ap)
+{
+    vsnprintf(what, wlen, fmt, ap);
+    return itest_cmd(a, buf, blen, "%s", what);
+}
+
 uint64_t itest_ok(struct itest_agent *a, const char *fmt, ...)
 {
     char buf[512], what[512];
@@ -246,9 +254,8 @@ uint64_t itest_ok(struct itest_agent *a, const char *fmt, ...)
     int rc;
 
     va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
+    rc = vrun(a, buf, sizeof(buf), what, sizeof(what), fmt, ap);
     va_end(ap);
-    rc = itest_cmd(a, buf, sizeof(buf), "%s", what);
     ICHECK(rc == 0, "%s: %s -> %s", a->name, what,
            rc == -EPIPE ? "(agent gone)" : buf);
     return rc == 0 ? strtoull(buf + 2, NULL, 0) : 0;
@@ -261,9 +268,8 @@ void itest_err(struct itest_agent *a, int err, const char *fmt, ...)
     int rc;
 
     va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
+    rc = vrun(a, buf, sizeof(buf), what, sizeof(what), fmt, ap);
     va_end(ap);
-    rc = itest_cmd(a, buf, sizeof(buf), "%s", what);
     ICHECK(rc == err, "%s: %s fails with %s (got: %s)", a->name, what,
            grant_strerror(err), rc == -EPIPE ? "(agent gone)" : buf);
 }
