@@ -55,10 +55,16 @@ static int framing_cases(char *out, size_t len)
              raw_call(&r, GNTX_OP_VERSION, 0, 0, NULL, 0, NULL, 0) < 0,
          "a request before HELLO is refused");
     close(r.fd);
-    /* Cut off mid-frame: claims 4096 bytes, sends 10, hangs up. */
-    CASE(raw_connect(&r) == 0 &&
-             raw_send(&r, GNTX_OP_COPY, 1, 0, junk, 10, 4096) == 0,
-         "send a truncated frame");
+    /* Cut off mid-frame: claims 4096 bytes, sends 10, hangs up (before and
+     * after HELLO).  The daemon may drop the connection as soon as it sees
+     * the header (too long for the state it is in), so whether the 10
+     * bytes still go out is not the point: the cases after this one show
+     * that the daemon survived it. */
+    CASE(raw_connect(&r) == 0, "connect for a truncated frame");
+    (void)raw_send(&r, GNTX_OP_COPY, 1, 0, junk, 10, 4096);
+    close(r.fd);
+    CASE(raw_hello(&r) == 0, "hello for a truncated frame");
+    (void)raw_send(&r, GNTX_OP_COPY, 1, 0, junk, 10, 4096);
     close(r.fd);
     return cases;
 }

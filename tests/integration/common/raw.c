@@ -39,9 +39,9 @@ int raw_send(struct raw *r, uint32_t op, uint32_t count, uint64_t aux_count,
                         .aux_count = aux_count,
                         .len = claimed_len};
 
-    if (write(r->fd, &m, sizeof(m)) != sizeof(m))
+    if (send(r->fd, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m))
         return -EPIPE;
-    if (len && write(r->fd, payload, len) != (ssize_t)len)
+    if (len && send(r->fd, payload, len, MSG_NOSIGNAL) != (ssize_t)len)
         return -EPIPE;
     (void)len;
     return 0;
