@@ -8,6 +8,7 @@
  * domain 0.  Roles run this binary inside domains.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,11 +147,14 @@ static int role_execer(void)
 }
 
 /* Opens as many idle connections as it can. */
+/* Opens as many idle connections as it can, then reports how many the
+ * daemon kept (the others it closed at once: over the domain's limit). */
 static int role_flood(void)
 {
     const char *path = getenv("XGRANT_SOCK");
+    static int fds[FLOOD_CONNS];
     struct rlimit rl;
-    long n = 0;
+    long n = 0, kept = 0;
 
     if (!path || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
         return 1;
@@ -165,9 +169,16 @@ static int role_flood(void)
         strcpy(sa.sun_path, path);
         if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
             break;
-        n++;
+        fds[n++] = fd;
+    }
+    usleep(500000); /* the daemon has accepted (and refused) them all */
+    for (long i = 0; i < n; i++) {
+        struct pollfd p = {.fd = fds[i], .events = POLLIN};
+
+        kept += poll(&p, 1, 0) == 0; /* no EOF, no hangup: still held */
     }
     say("opened %ld\n", n);
+    say("kept %ld\n", kept);
     for (;;)
         pause();
 }
@@ -375,7 +386,10 @@ static void test_flood(grant_handle_t *dom0)
 
     spawn_role(dom0, &a, "flood", "flood");
     n = read_num(&a, "opened ");
-    ICHECK(n > 0, "the domU opened %ld connections", n);
+    ICHECK(n > 64, "the domU opened %ld connections", n);
+    n = read_num(&a, "kept ");
+    ICHECK(n >= 1 && n <= 64, "xgrantd kept %ld of them (a domU's limit: 64)",
+           n);
     r = grant_open(&h, 0);
     ICHECK(r == 0 && grant_domid(h) == 0,
            "domain 0 still connects after the flood (%d)", r);
