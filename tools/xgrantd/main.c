@@ -36,8 +36,9 @@ struct opts {
     bool foreground;
 };
 
-#define DEFAULT_POLL_US 50u
-#define MAX_POLL_US     1000000u
+#define DEFAULT_POLL_US  50u
+#define MAX_POLL_US      1000000u
+#define MAX_DOMAIN_CONNS 3840u /* conn.c: MAX_CONNS less domain 0's slots */
 
 /* ---- epoll helpers
  * ----------------------------------------------------------- */
@@ -107,34 +108,20 @@ static int check_opts(const struct opts *o)
     return 0;
 }
 
-static int parse_poll_us(const char *s)
+/* A decimal option value in [min, max] into *out; -1 with a message. */
+static int parse_uint(const char *opt, const char *s, unsigned min,
+                      unsigned max, unsigned *out)
 {
     unsigned long v;
     char *end;
 
     errno = 0;
     v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v > MAX_POLL_US) {
-        fprintf(stderr, "xgrantd: --poll-us: want 0 to %u microseconds\n",
-                MAX_POLL_US);
+    if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+        fprintf(stderr, "xgrantd: %s: want %u to %u\n", opt, min, max);
         return -1;
     }
-    xd.poll_us = (unsigned)v;
-    return 0;
-}
-
-static int parse_max_conns(const char *s)
-{
-    unsigned long v;
-    char *end;
-
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < 1 || v > 3840) {
-        fprintf(stderr, "xgrantd: --max-domain-conns: want 1 to 3840\n");
-        return -1;
-    }
-    xd.max_dom_conns = (unsigned)v;
+    *out = (unsigned)v;
     return 0;
 }
 
@@ -175,11 +162,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             o->log = optarg;
             break;
         case 'p':
-            if (parse_poll_us(optarg) < 0)
+            if (parse_uint("--poll-us (microseconds)", optarg, 0, MAX_POLL_US,
+                           &xd.poll_us) < 0)
                 return -1;
             break;
         case 'c':
-            if (parse_max_conns(optarg) < 0)
+            if (parse_uint("--max-domain-conns", optarg, 1, MAX_DOMAIN_CONNS,
+                           &xd.max_dom_conns) < 0)
                 return -1;
             break;
         case 'v':
