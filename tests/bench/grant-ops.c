@@ -29,6 +29,7 @@
 #include "../integration/common/itest.h"
 #include "../unit/testhost.h"
 #include "gcore.h"
+#include "libgrant/lib/sim_spin.h"
 
 static double now_ns(void)
 {
@@ -221,13 +222,6 @@ static double bench_socket_pingpong(int runs)
     return r;
 }
 
-static void relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 /* The other peer: a request/response flag pair in shared memory between
  * two processes that spin (the child gives up after a second of silence). */
 static double bench_shm_pingpong(int runs)
@@ -249,7 +243,7 @@ static double bench_shm_pingpong(int runs)
             uint32_t x = __atomic_load_n(&w[0], __ATOMIC_ACQUIRE);
 
             if (x == seen) {
-                relax();
+                xgw_cpu_relax();
                 continue;
             }
             seen = x;
@@ -262,7 +256,7 @@ static double bench_shm_pingpong(int runs)
         t = now_ns();
         __atomic_store_n(&w[0], (uint32_t)i + 1, __ATOMIC_RELEASE);
         while (__atomic_load_n(&w[16], __ATOMIC_ACQUIRE) != (uint32_t)i + 1)
-            relax();
+            xgw_cpu_relax();
         v[i] = now_ns() - t;
     }
     waitpid(pid, NULL, 0);
