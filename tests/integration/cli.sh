@@ -8,13 +8,9 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 export PATH=$top/$B/bin:$PATH
 work=$(mktemp -d /tmp/xgrant-cli-XXXXXX)
 export XGRANT_SOCK=$work/xgrantd.sock
-ok=0 bad=0
+. "$(dirname "$0")/common/check.sh"
 trap 'xgrant hv stop >/dev/null 2>&1; rm -rf "$work"' EXIT
 
-check() { # description, then a command that must succeed
-    local what=$1; shift
-    if "$@"; then ok=$((ok + 1)); echo "ok $what"; else bad=$((bad + 1)); echo "not ok $what"; fi
-}
 # expect CODE PATTERN CMD...: exit code is CODE and stderr+stdout match PATTERN
 expect() {
     local code=$1 pat=$2; shift 2
@@ -70,5 +66,4 @@ wait
 
 expect 0 "" xgrant hv stop
 expect 3 "not running|no xgrantd" xgrant hv status
-echo "# $ok checks passed, $bad failed"
-[ "$bad" -eq 0 ]
+check_done

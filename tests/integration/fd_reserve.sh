@@ -8,8 +8,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 export PATH=$top/$B/bin:$PATH
 work=$(mktemp -d /tmp/xgrant-fdres-XXXXXX)
 export XGRANT_SOCK=$work/xgrantd.sock
-ok=0 bad=0
-check() { local what=$1; shift; if "$@"; then ok=$((ok+1)); echo "ok $what"; else bad=$((bad+1)); echo "not ok $what"; fi; }
+. "$(dirname "$0")/common/check.sh"
 trap 'xgrant hv stop >/dev/null 2>&1; rm -rf "$work"' EXIT
 
 # 700 descriptors, 512 of them kept for domain 0.
@@ -41,5 +40,4 @@ check "three guests together were stopped short of the reserve ($got ports, $nos
 check "domain 0 still connects while they hold everything" bash -c 'xgrant list | grep -q held1'
 echo >"$work/hold" &
 wait
-echo "# $ok checks passed, $bad failed"
-[ "$bad" -eq 0 ]
+check_done

@@ -10,8 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then echo "skip: needs root to switch to user nobody"; 
 command -v setpriv >/dev/null || { echo "skip: no setpriv (util-linux)"; exit 77; }
 id nobody >/dev/null 2>&1 || { echo "skip: no user nobody"; exit 77; }
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/tmp "$@"; }
-ok=0 bad=0
-check() { local what=$1; shift; if "$@"; then ok=$((ok+1)); echo "ok $what"; else bad=$((bad+1)); echo "not ok $what"; fi; }
+. "$(dirname "$0")/common/check.sh"
 
 if ! as_nobody test -x "$top/$B/tests/integration/containment"; then
     echo "skip: user nobody cannot reach $top/$B"; exit 77
@@ -32,5 +31,4 @@ check "root reaches the nobody daemon as domain 0 (xgrant list)" \
 check "nobody runs a domain under it" as_nobody "$top/$B/bin/xgrant" run --name n1 -- true
 as_nobody "$top/$B/bin/xgrant" hv stop >/dev/null 2>&1
 rm -rf "$work"
-echo "# $ok checks passed, $bad failed"
-[ "$bad" -eq 0 ]
+check_done
