@@ -43,3 +43,15 @@ fuzz: $(FUZZ_BIN)
 	@set -o pipefail; $(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    -print_final_stats=1 $(B)/fuzz/corpus 2>&1 | grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR|SUMMARY|INFO: fuzzing)' || exit 1; \
 	echo "fuzz: core survived $(FUZZ_SECONDS) s of libFuzzer"
+
+# The store tests link the real libxenstore, and the store-socket rule
+# (libgrant/lib/sockpath.c, internal to libgrant).
+STORE_ITEST := $(B)/tests/integration/store_proto $(B)/tests/integration/store_fuzz
+$(STORE_ITEST): $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o $(ITEST_COMMON_OBJ) $(B)/obj/libgrant/lib/sockpath.o $(LIBGRANT) $(B)/lib/libgrant.so
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(ITEST_COMMON_OBJ) $(B)/obj/libgrant/lib/sockpath.o $(LINK_LIBGRANT) -lxenstore -lpthread
+
+# The store's tree and names (tools/xgrantd/xs_tree.c, xs_path.c), libc only.
+$(B)/tests/unit/test_xs_tree: $(B)/obj/tests/unit/test_xs_tree.o $(B)/obj/tools/xgrantd/xs_tree.o $(B)/obj/tools/xgrantd/xs_path.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka

@@ -4,6 +4,9 @@
 # final "N passed, N failed, N skipped" line; exits 1 if anything failed.
 set -u
 B=${B:-build}
+# Every test starts its own xgrantd; a store path exported by the user
+# would make them all bind (and talk to) the same one.
+unset XENSTORED_PATH XGRANT_SOCK
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 logdir=$(mktemp -d /tmp/xgrant-tests-XXXXXX)

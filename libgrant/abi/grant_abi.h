@@ -34,7 +34,8 @@
  *             concerns the call as a whole (unknown op, count above
  *             GNTX_MAX_BATCH, aux too short).
  * Each element carries its own `status` (0 or -errno).  CREATE is
- * all-or-nothing; REVOKE, COPY, MEMSET, MAP and UNMAP are per element.
+ * all-or-nothing; REVOKE, COPY, MEMSET, MAP, UNMAP and PROTECT are per
+ * element.
  * Error numbers are Xen's (xen/errno.h), which equal Linux's on x86.
  */
 #ifndef GRANT_ABI_H
@@ -127,6 +128,11 @@ enum gntx_op {
     GNTX_OP_USAGE = 10, /* args: one gntx_usage (dom in, rest out) */
     GNTX_OP_SET_QUOTA =
         11, /* args: one gntx_usage (dom + max_* in); control domain only */
+    GNTX_OP_PROTECT = 12, /* args: gntx_protect[] */
+    GNTX_OP_PROTECT_QUERY =
+        13, /* args: one gntx_protect_query; aux: gntx_prot_range[] (out) */
+    GNTX_OP_FAULT_RING = 14,  /* args: one gntx_fault_ring */
+    GNTX_OP_FAULT_STATS = 15, /* args: one gntx_fault_stats (dom in) */
     GNTX_OP__MAX
 };
 
@@ -316,6 +322,189 @@ struct gntx_usage {
     uint64_t mem_frames; /* out: size of dom's memory in frames */
 };
 
+/*
+ * Page protection (GNTX_OP_PROTECT .. GNTX_OP_FAULT_STATS)
+ * --------------------------------------------------------
+ * A domain declares, per page of its OWN memory, the access anyone may have
+ * to it: its grantees (COPY, MEMSET and MAP through a grant), the
+ * hypervisor's copies on its own behalf (COPY/MEMSET with a LOCAL end), and
+ * where the host can enforce it the domain's own CPU accesses (Xen: p2m;
+ * xgrantd: libgrant's mprotect, see libgrant.h).  A page nobody protected
+ * allows everything.  No domain can change another's protections; a domain
+ * may query its own, the control domain any.
+ *
+ * Access is a set of GNTX_ACC_* bits: NONE, R, RW, RX or RWX (W needs R, X
+ * needs R).  X is enforced only on CPU accesses where the host can (copies
+ * and maps never execute).  Access GNTX_ACC_RWX removes the protection of
+ * the range: it reverts to "allow everything" and is no longer listed.
+ *
+ * An access a page does not allow is a violation; the page's action says
+ * what happens (when one use touches pages with different actions, the
+ * most severe of them runs: KILL > NOTIFY > DENY > LOG):
+ *   DENY    the use fails: -GNTX_EACCES for the whole element (nothing
+ *           moves, nothing is mapped).
+ *   NOTIFY  as DENY, and a gntx_fault_rec is put on the page owner's fault
+ *           ring and the ring's event channel port is signalled.
+ *   KILL    as NOTIFY, and the host destroys the domain that made the
+ *           access (after the call, never inside the core's lock).  The
+ *           control domain is never killed: for it, KILL acts as NOTIFY.
+ *   LOG     the use is allowed, and a record is put on the ring (signalled).
+ * Every violation also counts in GNTX_OP_FAULT_STATS (caused: the
+ * accessor's counter; suffered: the owner's).  One record per violating
+ * element end, naming the first byte of the first page whose action ran.
+ *
+ * Tightening (a page loses W, or loses R): every mapping of the page that
+ * a grantee holds is downgraded before PROTECT returns: a writable
+ * mapping of a page that becomes R (or RX) is made read-only; a mapping of
+ * a page that becomes NONE is made inaccessible.  The mapping and its
+ * handle stay (UNMAP as usual); loosening never upgrades a mapping
+ * (unmap and map again).  Mapping a page needs R (and W for a writable
+ * mapping) on every page, else the action runs and MAP fails EACCES.
+ * The hypervisor's own writes to a fault ring ignore protections.
+ */
+#define GNTX_ACC_NONE 0x0u
+#define GNTX_ACC_R    0x1u
+#define GNTX_ACC_W    0x2u
+#define GNTX_ACC_X    0x4u
+#define GNTX_ACC_RW   (GNTX_ACC_R | GNTX_ACC_W)
+#define GNTX_ACC_RX   (GNTX_ACC_R | GNTX_ACC_X)
+#define GNTX_ACC_RWX  (GNTX_ACC_R | GNTX_ACC_W | GNTX_ACC_X)
+
+#define GNTX_ACT_DENY   0
+#define GNTX_ACT_NOTIFY 1
+#define GNTX_ACT_KILL   2
+#define GNTX_ACT_LOG    3
+#define GNTX_ACT_MAX    3
+
+/* Distinct (access, action, cookie) triples one domain may have live at
+ * once (ENOSPC past it); pages sharing a triple cost nothing extra. */
+#define GNTX_MAX_PROT_CLASSES 4096u
+
+/*
+ * GNTX_OP_PROTECT: per element, set the protection of the caller's own
+ * frames [gfn, gfn + nr) to (access, action, cookie).  An element either
+ * applies whole or not at all; elements are independent.  Returns the
+ * number of elements that succeeded.  Errors per element: EINVAL (nr 0,
+ * unknown access bits or combination, unknown action, flags or pad not 0),
+ * EOVERFLOW (gfn + nr wraps), EFAULT (a frame outside the caller's
+ * memory), EBUSY (the range holds the caller's fault ring page),
+ * ENOSPC (GNTX_MAX_PROT_CLASSES, or no memory for the bookkeeping).
+ * `cookie` is the caller's own value, handed back in fault records and
+ * queries.  Blocking: mappings to downgrade are downgraded
+ * before the call returns (the host may have to wait for a mapper).
+ */
+struct gntx_protect {
+    uint64_t gfn;    /* in: first frame */
+    uint64_t nr;     /* in: frames */
+    uint64_t cookie; /* in */
+    uint8_t access;  /* in: GNTX_ACC_* */
+    uint8_t action;  /* in: GNTX_ACT_* */
+    uint16_t flags;  /* in: 0 */
+    int32_t status;  /* out */
+};
+
+/*
+ * GNTX_OP_PROTECT_QUERY: the protected ranges of dom (a domain may query its
+ * own, the control domain any), in ascending gfn order, from frame `cursor`
+ * on, at most aux's capacity.  A range is a maximal run of consecutive
+ * frames with the same (access, action, cookie).  Writes `count` (ranges
+ * written) and `cursor` (the frame to continue from, 0 when done; with no
+ * room for even one range: ENOSPC).  Returns count.
+ */
+struct gntx_protect_query {
+    uint16_t dom; /* in */
+    uint16_t pad;
+    uint32_t count;  /* out */
+    uint64_t cursor; /* in/out: a frame number */
+};
+
+struct gntx_prot_range {
+    uint64_t gfn;
+    uint64_t nr;
+    uint64_t cookie;
+    uint8_t access;
+    uint8_t action;
+    uint16_t pad;
+    uint32_t pad2;
+};
+
+/*
+ * GNTX_OP_FAULT_RING: the caller hands the hypervisor frame `gfn` of its
+ * OWN memory as its fault ring (struct gntx_fault_ring_page), and a port of
+ * its own on which the host raises an event after it adds records (xgrantd:
+ * the port's eventfd; Xen: the port is set pending as for a VIRQ; bind it
+ * with an unbound port for DOMID_SELF).  The hypervisor initialises the
+ * page (zero indices, `slots`) and writes records to it from then on.
+ * gfn GNTX_FAULT_RING_NONE unbinds (records are then only counted).
+ * Binding again replaces the previous ring.  Errors: EFAULT (frame outside
+ * the caller's memory), EINVAL (flags not 0, port 0), EBUSY (the frame is
+ * protected: the ring page must stay RW).  Returns 0.
+ */
+#define GNTX_FAULT_RING_NONE UINT64_MAX
+struct gntx_fault_ring {
+    uint64_t gfn;   /* in */
+    uint32_t port;  /* in: event channel port of the caller */
+    uint32_t flags; /* in: 0 */
+};
+
+/*
+ * The fault ring page, Xen style: the hypervisor (producer) writes a
+ * record at rec[prod % GNTX_FAULT_RING_SLOTS], then (write barrier)
+ * advances prod; the domain (consumer) reads records while cons != prod
+ * (read barrier after reading prod) and then advances cons.  Indices are
+ * free-running uint32 counters.  The producer reads cons once per record
+ * and treats prod - cons > GNTX_FAULT_RING_SLOTS as a full ring; a record
+ * that finds the ring full is dropped and counted in `dropped` (written by
+ * the producer) and in GNTX_OP_FAULT_STATS.
+ */
+#define GNTX_FAULT_RING_SLOTS 64u
+struct gntx_fault_rec {
+    uint16_t dom;    /* the domain that made the access */
+    uint8_t access;  /* GNTX_ACC_R, _W or _X: the access attempted */
+    uint8_t action;  /* GNTX_ACT_*: what ran */
+    uint32_t via;    /* GNTX_VIA_* */
+    uint64_t addr;   /* byte address in the owner's memory */
+    uint64_t cookie; /* of the protection */
+    uint64_t seq;    /* 1, 2, ...: faults recorded on this ring, dropped too */
+};
+#define GNTX_VIA_COPY 0 /* COPY or MEMSET through a grant */
+#define GNTX_VIA_MAP  1 /* MAP through a grant */
+#define GNTX_VIA_SELF 2 /* the owner's own COPY/MEMSET (LOCAL end) */
+#define GNTX_VIA_CPU  3 /* a CPU access (Xen p2m fault) */
+
+struct gntx_fault_ring_page {
+    uint32_t prod;    /* producer: hypervisor */
+    uint32_t cons;    /* consumer: the domain */
+    uint32_t slots;   /* GNTX_FAULT_RING_SLOTS */
+    uint32_t dropped; /* records lost to a full ring */
+    /* Written by the domain, read by the host for FAULT_STATS only (never
+     * trusted): own CPU faults the domain counted (libgrant's SIGSEGV
+     * handler under xgrantd adds 1 atomically, async-signal-safe). */
+    uint32_t own_faults;
+    uint8_t pad[44];
+    struct gntx_fault_rec rec[GNTX_FAULT_RING_SLOTS];
+};
+
+/*
+ * GNTX_OP_FAULT_STATS: counters of dom (a domain its own, the control
+ * domain any).  `caused`: violations dom made on others' (or its own)
+ * protected pages; `suffered`: violations on dom's pages, by action.
+ */
+struct gntx_fault_stats {
+    uint16_t dom; /* in */
+    uint16_t pad;
+    uint32_t ranges;       /* out: protected ranges (as QUERY lists them) */
+    uint64_t prot_pages;   /* out: frames with a protection */
+    uint64_t caused;       /* out */
+    uint64_t suffered;     /* out: all actions */
+    uint64_t denied;       /* out: suffered with DENY */
+    uint64_t notified;     /* out: ... NOTIFY */
+    uint64_t killed;       /* out: ... KILL */
+    uint64_t logged;       /* out: ... LOG */
+    uint64_t dropped;      /* out: records a full or unbound ring lost */
+    uint64_t own_reported; /* out: the ring page's own_faults (untrusted) */
+};
+
 _Static_assert(sizeof(struct gntx_create) == 48, "gntx_create");
 _Static_assert(sizeof(struct gntx_revoke) == 16, "gntx_revoke");
 _Static_assert(sizeof(struct gntx_ptr) == 16, "gntx_ptr");
@@ -326,5 +515,13 @@ _Static_assert(sizeof(struct gntx_unmap) == 8, "gntx_unmap");
 _Static_assert(sizeof(struct gntx_query) == 16, "gntx_query");
 _Static_assert(sizeof(struct gntx_entry_info) == 56, "gntx_entry_info");
 _Static_assert(sizeof(struct gntx_usage) == 48, "gntx_usage");
+_Static_assert(sizeof(struct gntx_protect) == 32, "gntx_protect");
+_Static_assert(sizeof(struct gntx_protect_query) == 16, "gntx_protect_query");
+_Static_assert(sizeof(struct gntx_prot_range) == 32, "gntx_prot_range");
+_Static_assert(sizeof(struct gntx_fault_ring) == 16, "gntx_fault_ring");
+_Static_assert(sizeof(struct gntx_fault_rec) == 32, "gntx_fault_rec");
+_Static_assert(sizeof(struct gntx_fault_ring_page) == 64 + 32 * 64,
+               "gntx_fault_ring_page");
+_Static_assert(sizeof(struct gntx_fault_stats) == 80, "gntx_fault_stats");
 
 #endif /* GRANT_ABI_H */

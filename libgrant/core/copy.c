@@ -22,6 +22,24 @@ static uint64_t mem_bytes(const struct gc_dom *d)
     return d->nr_frames << GNTX_PAGE_SHIFT;
 }
 
+/* The owner's page protections allow this end (protect_check.c)? */
+static int end_protect(struct gcore *c, struct gc_dom *who,
+                       struct gc_dom *owner, const struct gc_span *sp,
+                       uint64_t len, unsigned need)
+{
+    struct gc_access a = {
+        .who = who,
+        .owner = owner,
+        .frames = sp->frames,
+        .pos = sp->pos,
+        .len = len,
+        .access = need == GNTX_R_READ ? GNTX_ACC_R : GNTX_ACC_W,
+        .via = sp->frames ? GNTX_VIA_COPY : GNTX_VIA_SELF,
+    };
+
+    return gc_prot_check(c, &a);
+}
+
 /* Validates one end of a transfer and says where its bytes are. */
 static int end_resolve(struct gcore *c, struct gc_dom *d,
                        const struct gntx_ptr *p, uint64_t len, unsigned need,
@@ -38,7 +56,7 @@ static int end_resolve(struct gcore *c, struct gc_dom *d,
         sp->cookie = d->cookie;
         sp->frames = NULL;
         sp->pos = p->addr;
-        return 0;
+        return end_protect(c, d, d, sp, len, need);
     case GNTX_PTR_GRANT:
         rc = gc_resolve(c, d, gc_domid(d->id, p->dom), p->ref, p->addr, len,
                         need, &res);
@@ -47,7 +65,7 @@ static int end_resolve(struct gcore *c, struct gc_dom *d,
         sp->cookie = res.root->cookie;
         sp->frames = gc_entry_frames(res.direct);
         sp->pos = res.start;
-        return 0;
+        return end_protect(c, d, res.root, sp, len, need);
     default:
         return -GNTX_EINVAL;
     }

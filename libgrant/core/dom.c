@@ -55,6 +55,7 @@ static void dom_destroy(struct gcore *c, struct gc_dom *d)
             gc_map_drop(c, d, i, true);
     gc_revoke_all(c, d);
     dom_unlink(c, d);
+    gc_prot_free(d);
     gc_pool_fini(&d->maps);
     gc_pool_fini(&d->table);
     gh_free(d);

@@ -91,4 +91,15 @@ int gcore_usage(struct gcore *core, gntx_domid_t caller, struct gntx_usage *u);
 int gcore_set_quota(struct gcore *core, gntx_domid_t caller,
                     const struct gntx_usage *u);
 
+/* Page protection (protect*.c). */
+int gcore_protect(struct gcore *core, gntx_domid_t caller,
+                  struct gntx_protect *v, unsigned n);
+int gcore_protect_query(struct gcore *core, gntx_domid_t caller,
+                        struct gntx_protect_query *q,
+                        struct gntx_prot_range *out, uint64_t cap);
+int gcore_fault_ring(struct gcore *core, gntx_domid_t caller,
+                     const struct gntx_fault_ring *r);
+int gcore_fault_stats(struct gcore *core, gntx_domid_t caller,
+                      struct gntx_fault_stats *s);
+
 #endif /* GCORE_H */

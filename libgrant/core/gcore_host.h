@@ -48,4 +48,39 @@ void gh_frame_put(void *cookie, void *va);
  */
 void gh_unmap_notify(void *mapper_cookie, uint16_t owner, uint32_t handle);
 
+/*
+ * Page protection (grant_abi.h, GNTX_OP_PROTECT).  All three are called
+ * with the core lock held: they MUST NOT call back into the core, and may
+ * only queue work that needs more than a bounded, non-blocking step.
+ *
+ * gh_map_restrict: PROTECT tightened pages that the domain `mapper_cookie`
+ * has mapped through mapping `handle` of `owner`'s frames: pages
+ * [first, first + npages) of that mapping (page indices within the
+ * mapping, as GNTX_OP_MAP returned its frames) must allow at most `access`
+ * (GNTX_ACC_R: read-only, or GNTX_ACC_NONE: no access) before the PROTECT
+ * is reported complete to `owner` (Xen: rewrite the grantee's PTEs or p2m
+ * entries of those frames read-only / to a scratch page and flush TLBs;
+ * xgrantd: tell the mapper's library, wait for it, or destroy the mapper).
+ * The mapping and its handle stay live in the core.
+ */
+void gh_map_restrict(void *mapper_cookie, uint16_t owner, uint32_t handle,
+                     uint64_t first, uint64_t npages, unsigned access);
+
+/*
+ * gh_fault_notify: raise event channel `port` of the domain `cookie` (its
+ * fault ring has new records).  Xen: evtchn_port_set_pending on the
+ * domain's own port (as for a VIRQ); xgrantd: signal the port's eventfd.
+ * A port that is not bound is ignored.
+ */
+void gh_fault_notify(void *cookie, uint32_t port);
+
+/*
+ * gh_dom_kill: a KILL protection was violated by the domain `cookie`; the
+ * host destroys it once the current call is over (Xen: domain_crash;
+ * xgrantd: its domain-destroy path after the reply).  The core never asks
+ * this for the control domain.  The domain stays in the core until the
+ * host's destroy path calls gcore_dom_remove.
+ */
+void gh_dom_kill(void *cookie);
+
 #endif /* GCORE_HOST_H */

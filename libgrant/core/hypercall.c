@@ -88,6 +88,12 @@ static long do_single(struct gcore *c, gntx_domid_t caller, unsigned op,
         return gcore_query_tree(c, caller, args, aux, aux_count);
     case GNTX_OP_USAGE:
         return gcore_usage(c, caller, args);
+    case GNTX_OP_PROTECT_QUERY:
+        return gcore_protect_query(c, caller, args, aux, aux_count);
+    case GNTX_OP_FAULT_RING:
+        return gcore_fault_ring(c, caller, args);
+    case GNTX_OP_FAULT_STATS:
+        return gcore_fault_stats(c, caller, args);
     default:
         return gcore_set_quota(c, caller, args);
     }
@@ -108,6 +114,8 @@ static long dispatch(struct gcore *c, gntx_domid_t caller, unsigned op,
         return gcore_memset(c, caller, args, count);
     case GNTX_OP_UNMAP:
         return gcore_unmap(c, caller, args, count);
+    case GNTX_OP_PROTECT:
+        return gcore_protect(c, caller, args, count);
     default:
         return do_single(c, caller, op, args, count, aux, aux_count);
     }

@@ -25,15 +25,21 @@ void gc_map_drop(struct gcore *c, struct gc_dom *mapper, uint32_t idx,
     struct gc_map *m = gc_map_at(mapper, idx);
     uint32_t handle = gc_pool_name(&mapper->maps, idx);
     uint16_t root = m->root_dom;
+    struct gc_dom *d;
 
     for (unsigned h = 0; h < m->nhops; h++) {
-        struct gc_dom *d = gc_dom_get(c, m->hop_dom[h]);
-        struct gc_entry *e = d ? gc_entry_at(d, m->hop_idx[h]) : NULL;
+        struct gc_entry *e;
+
+        d = gc_dom_get(c, m->hop_dom[h]);
+        e = d ? gc_entry_at(d, m->hop_idx[h]) : NULL;
 
         if (e && e->maps)
             e->maps--;
     }
     m->nhops = 0;
+    d = gc_dom_get(c, root);
+    if (d && d->mapped_out)
+        d->mapped_out--;
     gc_pool_free(&mapper->maps, idx);
     if (notify)
         gh_unmap_notify(mapper->cookie, root, handle);
@@ -72,8 +78,12 @@ static int map_args(const struct gntx_map *v, uint64_t nr_aux)
 }
 
 static void map_record(struct gcore *c, struct gc_map *m,
-                       const struct gc_res *res, uint64_t npages)
+                       const struct gc_res *res, const struct gntx_map *v)
 {
+    uint64_t npages = v->length >> GNTX_PAGE_SHIFT;
+
+    res->root->mapped_out++;
+    m->rdonly = (v->flags & GNTX_MAP_RDONLY) != 0;
     m->nhops = (uint8_t)res->nhops;
     m->root_dom = res->root->id;
     m->first = res->start >> GNTX_PAGE_SHIFT;
@@ -85,6 +95,23 @@ static void map_record(struct gcore *c, struct gc_map *m,
         m->hop_idx[h] = res->hop_idx[h];
         gc_entry_at(d, res->hop_idx[h])->maps++;
     }
+}
+
+/* The root's page protections allow the mapping (protect_check.c)? */
+static int map_protect(struct gcore *c, struct gc_dom *d,
+                       const struct gc_res *res, const struct gntx_map *v)
+{
+    struct gc_access a = {
+        .who = d,
+        .owner = res->root,
+        .frames = gc_entry_frames(res->direct),
+        .pos = res->start,
+        .len = v->length,
+        .access = v->flags & GNTX_MAP_RDONLY ? GNTX_ACC_R : GNTX_ACC_RW,
+        .via = GNTX_VIA_MAP,
+    };
+
+    return gc_prot_check(c, &a);
 }
 
 /* The aux array MAP writes frame numbers to. */
@@ -114,10 +141,13 @@ static int map_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
         return rc;
     if (res.start & GC_PAGE_MASK)
         return -GNTX_EINVAL;
+    rc = map_protect(c, d, &res, v);
+    if (rc)
+        return rc;
     rc = gc_pool_alloc(&d->maps, d->max_maps, &idx);
     if (rc)
         return rc;
-    map_record(c, gc_map_at(d, idx), &res, npages);
+    map_record(c, gc_map_at(d, idx), &res, v);
     gh_memcpy(&aux->frames[v->frame_idx],
               gc_entry_frames(res.direct) + (res.start >> GNTX_PAGE_SHIFT),
               (size_t)npages * sizeof(*aux->frames));

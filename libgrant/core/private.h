@@ -82,8 +82,41 @@ struct gc_map {
     uint16_t root_dom;
     uint16_t hop_dom[GNTX_MAX_DEPTH]; /* the chain, entry used first */
     uint32_t hop_idx[GNTX_MAX_DEPTH];
+    uint8_t rdonly; /* mapped with GNTX_MAP_RDONLY */
     uint64_t first; /* first page's position in the root entry's frames */
     uint64_t npages;
+};
+
+/* A protection class: one (access, action, cookie) triple and how many
+ * pages have it.  Free when pages == 0. */
+struct gc_prot_class {
+    uint64_t cookie;
+    uint64_t pages;
+    uint8_t access;
+    uint8_t action;
+};
+
+/* Fault counters of a domain (GNTX_OP_FAULT_STATS). */
+struct gc_faults {
+    uint64_t caused;
+    uint64_t by_action[GNTX_ACT_MAX + 1]; /* suffered, per action */
+    uint64_t dropped;
+};
+
+/*
+ * A domain's page protections, allocated at its first PROTECT: `page` has
+ * one entry per frame of its memory, 0 (unprotected) or 1 + the index of
+ * its class in `cls`.  The per-access check is one load per page touched.
+ */
+struct gc_prot {
+    uint16_t *page;
+    struct gc_prot_class *cls;
+    uint32_t ncls;       /* capacity of cls */
+    uint64_t prot_pages; /* frames with a class */
+    uint64_t ring_gfn;   /* GNTX_FAULT_RING_NONE when unbound */
+    uint32_t ring_port;
+    uint32_t ring_prod; /* the producer index, ours (never read back) */
+    uint64_t ring_seq;
 };
 
 struct gc_dom {
@@ -98,6 +131,9 @@ struct gc_dom {
     gntx_domid_t id;
     struct gc_pool table; /* struct gc_entry */
     struct gc_pool maps;  /* struct gc_map */
+    struct gc_prot *prot; /* NULL until the first PROTECT */
+    struct gc_faults faults;
+    uint32_t mapped_out; /* live mappings of its memory (any mapper) */
 };
 
 struct gcore {
@@ -190,6 +226,32 @@ typedef int (*gc_elem_fn)(struct gcore *c, struct gc_dom *d, void *elem,
                           void *ctx);
 int gc_batch(struct gcore *c, gntx_domid_t caller, void *v, unsigned n,
              size_t esz, size_t status_off, gc_elem_fn fn, void *ctx);
+
+/* query.c: the domain `dom` names, if caller may look at it */
+int gc_inspect(struct gcore *c, const struct gc_dom *caller, gntx_domid_t dom,
+               struct gc_dom **out);
+
+/* protect_check.c: may `who` make `access` to the bytes of owner's memory
+ * at [pos, pos + len) of `frames` (NULL: identity)?  Runs the action of a
+ * violation; 0 (allowed, perhaps logged) or -GNTX_EACCES. */
+struct gc_access {
+    struct gc_dom *who;
+    struct gc_dom *owner;
+    const uint64_t *frames;
+    uint64_t pos;
+    uint64_t len;
+    unsigned access; /* GNTX_ACC_R, _W, or R|W for a writable map */
+    unsigned via;    /* GNTX_VIA_* */
+};
+int gc_prot_check(struct gcore *c, const struct gc_access *a);
+static inline bool gc_prot_any(const struct gc_dom *owner)
+{
+    return owner->prot && owner->prot->prot_pages;
+}
+
+/* protect.c: a domain's protection state, made on first use (ENOSPC) */
+int gc_prot_get(struct gc_dom *d, struct gc_prot **out);
+void gc_prot_free(struct gc_dom *d);
 
 /* revoke.c */
 int gc_revoke_one(struct gcore *c, struct gc_dom *d, gntx_ref_t ref,

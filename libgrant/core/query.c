@@ -13,8 +13,8 @@
  * The domain `dom` names (GNTX_DOMID_SELF: the caller), if the caller may
  * look at it: a domain may look at itself, the control domain at anyone.
  */
-static int inspect(struct gcore *c, const struct gc_dom *caller,
-                   gntx_domid_t dom, struct gc_dom **out)
+int gc_inspect(struct gcore *c, const struct gc_dom *caller, gntx_domid_t dom,
+               struct gc_dom **out)
 {
     gntx_domid_t id;
 
@@ -56,7 +56,7 @@ static int query_table(struct gcore *c, const struct gc_dom *caller,
 {
     struct gc_dom *d;
     uint32_t n = 0;
-    int rc = inspect(c, caller, q->dom, &d);
+    int rc = gc_inspect(c, caller, q->dom, &d);
 
     if (rc)
         return rc;
@@ -117,7 +117,7 @@ static int query_tree(struct gcore *c, const struct gc_dom *caller,
     struct tree_walk w = {c, out, cap, 0};
     struct gc_dom *d;
     uint32_t idx;
-    int rc = inspect(c, caller, q->dom, &d);
+    int rc = gc_inspect(c, caller, q->dom, &d);
 
     if (rc)
         return rc;
@@ -133,7 +133,7 @@ static int usage_get(struct gcore *c, const struct gc_dom *caller,
                      struct gntx_usage *u)
 {
     struct gc_dom *d;
-    int rc = inspect(c, caller, u->dom, &d);
+    int rc = gc_inspect(c, caller, u->dom, &d);
 
     if (rc)
         return rc;

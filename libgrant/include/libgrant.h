@@ -181,7 +181,10 @@ int grant_memset(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
  * *addr.  -EINVAL if offset/len are not page multiples or the window does
  * not start on a page boundary (such grants are copy-only); -ENOSPC at the
  * map quota.  If the granter force-revokes, the pages are replaced by
- * inaccessible ones: an access then faults (SIGSEGV).
+ * inaccessible ones: an access then faults (SIGSEGV).  If the granter
+ * protects pages of it (grant_protect), they become read-only or
+ * inaccessible before its grant_protect returns; -EACCES when the
+ * granter's protections forbid the mapping at map time.
  */
 int grant_map(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
               uint64_t offset, uint64_t len, unsigned flags, void **addr);
@@ -240,6 +243,139 @@ struct grant_usage {
     uint64_t mem_frames;
 };
 int grant_usage(grant_handle_t *h, grant_domid_t dom, struct grant_usage *u);
+
+/* ---- Page protection -------------------------------------------------- */
+
+/*
+ * A domain declares, per page of its OWN memory, the access anyone may
+ * have: its grantees (copy, memset and map through any grant, whatever the
+ * grant's rights), the hypervisor's copies on its behalf, and the domain's
+ * own CPU accesses.  A violation runs the page's action:
+ *   GRANT_ACT_DENY    the access fails: -EACCES from copy/memset/map; an
+ *                     own access is an ordinary SIGSEGV (default action);
+ *   GRANT_ACT_NOTIFY  as DENY for grantees, plus a record on this domain's
+ *                     fault ring (grant_fault_ring_bind), delivered to the
+ *                     handler by grant_fault_dispatch; an own access calls
+ *                     the handler at once, in the SIGSEGV handler;
+ *   GRANT_ACT_KILL    the offending domain is destroyed (an own access:
+ *                     this process's group is SIGKILLed, which ends the
+ *                     domain; the control domain is never destroyed, for
+ *                     it KILL acts as NOTIFY);
+ *   GRANT_ACT_LOG     allowed, and recorded (an own access opens the page
+ *                     in this process and records once; protecting the
+ *                     page again re-arms it).
+ * Own-access enforcement under xgrantd is libgrant's: it mprotects this
+ * handle's mapping of the domain memory and installs a SIGSEGV handler
+ * (SA_SIGINFO, chaining to the previous handler for addresses outside
+ * domain memory).  It binds this process and this handle only; a hostile
+ * program can undo it (mprotect, sigaction, /proc/self/mem), and a
+ * program that installs its own SIGSEGV handler after its first
+ * grant_protect replaces libgrant's (chain to it, or install yours first).
+ * Grantee and hypervisor-copy enforcement is the hypervisor's and cannot
+ * be undone by the domain.  See README ("Page protection").
+ */
+#define GRANT_ACC_NONE 0x0u
+#define GRANT_ACC_R    0x1u
+#define GRANT_ACC_W    0x2u
+#define GRANT_ACC_X    0x4u
+#define GRANT_ACC_RW   0x3u
+#define GRANT_ACC_RX   0x5u
+#define GRANT_ACC_RWX  0x7u /* lifts the protection */
+
+#define GRANT_ACT_DENY   0u
+#define GRANT_ACT_NOTIFY 1u
+#define GRANT_ACT_KILL   2u
+#define GRANT_ACT_LOG    3u
+
+/* A batch element for grant_protect_batch. */
+struct grant_protect_req {
+    void *ptr;       /* page-aligned, in this domain's memory */
+    size_t len;      /* page multiple, > 0 */
+    unsigned access; /* GRANT_ACC_*: NONE, R, RW, RX or RWX */
+    unsigned action; /* GRANT_ACT_* */
+    uint64_t cookie; /* handed back in fault records */
+    int status;      /* out: 0 or -errno */
+};
+/*
+ * Sets the protection of each element's pages.  Per element: an element
+ * applies whole or not at all; returns how many succeeded (statuses say
+ * which failed), or -errno for the call as a whole.  Element errors:
+ * -EINVAL (unaligned or empty range, unknown access or action), -EFAULT
+ * (pages outside this domain's memory), -EBUSY (the range holds the fault
+ * ring page), -ENOSPC (more than 4096 distinct (access, action, cookie)
+ * triples).  Any memory of the domain may be protected, not only
+ * grant_mem_alloc's.  Tightening pages that grantees have mapped
+ * downgrades those mappings before this returns (blocks up to about 2 s
+ * for an unresponsive mapper, which is then destroyed).  Not
+ * async-signal-safe.
+ */
+int grant_protect_batch(grant_handle_t *h, struct grant_protect_req *reqs,
+                        unsigned n);
+/* One range; 0 or the element's -errno. */
+int grant_protect(grant_handle_t *h, void *ptr, size_t len, unsigned access,
+                  unsigned action, uint64_t cookie);
+
+/* A protected range, as grant_protect_query lists it. */
+struct grant_prot_range {
+    uint64_t gpa, len; /* guest-physical bytes */
+    uint64_t cookie;
+    unsigned access, action;
+};
+/* Fills up to `cap` ranges of dom's protections (its own, or any for the
+ * control domain), ascending; returns how many there are in all (may
+ * exceed cap).  -EPERM for another domain's, -ESRCH for no such domain. */
+int grant_protect_query(grant_handle_t *h, grant_domid_t dom,
+                        struct grant_prot_range *out, unsigned cap);
+
+/* What a fault handler is told. */
+#define GRANT_VIA_COPY 0u /* a grantee's copy or memset */
+#define GRANT_VIA_MAP  1u /* a grantee's map */
+#define GRANT_VIA_SELF 2u /* this domain's own hypervisor copy */
+#define GRANT_VIA_CPU  3u /* this process's own CPU access (SIGSEGV) */
+struct grant_fault {
+    grant_domid_t dom; /* who made the access (this domain for CPU) */
+    unsigned access;   /* GRANT_ACC_R, _W or _X: what was attempted */
+    unsigned action;   /* GRANT_ACT_* */
+    unsigned via;      /* GRANT_VIA_* */
+    uint64_t gpa;      /* guest-physical byte address */
+    void *addr;        /* the same in this handle's mapping */
+    uint64_t cookie;   /* of the protection */
+};
+#define GRANT_FAULT_STOP     0 /* the default SIGSEGV action */
+#define GRANT_FAULT_CONTINUE 1 /* retry the access (the handler fixed it) */
+#define GRANT_FAULT_OPEN     2 /* open the page in this process, retry */
+/*
+ * The program's fault handler: for an own CPU access to a NOTIFY page it
+ * runs INSIDE the SIGSEGV handler (only async-signal-safe work; its return
+ * says what happens: GRANT_FAULT_*); for ring records (grantees' and own
+ * hypervisor-copy faults, own LOG faults) it runs in grant_fault_dispatch
+ * and its return is ignored.
+ */
+typedef int (*grant_fault_fn)(const struct grant_fault *f, void *arg);
+/* Registers fn (NULL: none; own NOTIFY faults then act as DENY). */
+int grant_fault_set_handler(grant_handle_t *h, grant_fault_fn fn, void *arg);
+/*
+ * Gives the hypervisor one page of this domain's memory (allocated here)
+ * as the fault ring and an event channel port it signals; *fd polls
+ * readable when records arrive (owned by the handle).  Again: -EBUSY.
+ */
+int grant_fault_ring_bind(grant_handle_t *h, int *fd);
+/* Consumes the pending ring records and own LOG records, calling the
+ * handler for each; returns how many.  Never blocks. */
+int grant_fault_dispatch(grant_handle_t *h);
+
+struct grant_fault_stats {
+    unsigned ranges;
+    uint64_t prot_pages;
+    uint64_t caused;   /* violations dom made */
+    uint64_t suffered; /* violations on dom's pages: the four below */
+    uint64_t denied, notified, killed, logged;
+    uint64_t dropped;      /* records a full or unbound ring lost */
+    uint64_t own_reported; /* own CPU faults libgrant counted */
+};
+/* dom's counters (its own, or any for the control domain). */
+int grant_fault_stats(grant_handle_t *h, grant_domid_t dom,
+                      struct grant_fault_stats *s);
 
 /* A static string naming a negative errno from this library ("ESTALE"). */
 const char *grant_strerror(int err);

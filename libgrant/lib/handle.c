@@ -93,6 +93,7 @@ void grant_close(grant_handle_t *h)
     if (!h)
         return;
     forked = lg_forked(h);
+    lg_prot_release(h, forked); /* unbinds its ring: before the ports */
     lg_map_release(h, forked);
     lg_evtchn_release(h, forked);
     h->ops->close(h, forked);

@@ -123,6 +123,8 @@ struct grant_handle {
 
     struct grant_port *ports;
     unsigned nr_ports, cap_ports;
+
+    struct lg_prot *prot; /* page protection (protect*.c), NULL until used */
 };
 
 /* handle.c */
@@ -144,6 +146,40 @@ void lg_map_release(grant_handle_t *h, int forked);
 
 /* evtchn.c */
 void lg_evtchn_release(grant_handle_t *h, int forked);
+
+/* protect.c, protect_fault.c: page protection.  The handle's own view of
+ * its protections, read by the SIGSEGV handler (async-signal-safe: only
+ * atomics), written by grant_protect. */
+#define LG_PROT_VALID  0x80000000u /* meta: the page has a protection */
+#define LG_OWN_LOG_MAX 64u         /* own LOG/NOTIFY records kept */
+struct lg_prot_page {
+    uint64_t cookie;
+    uint32_t meta; /* LG_PROT_VALID | action << 8 | access */
+    uint32_t pad;
+};
+struct lg_own_rec {
+    uint64_t gpa, cookie;
+    uint32_t access, action;
+};
+struct lg_prot {
+    struct lg_prot_page *page; /* mem_frames entries (mmap'd) */
+    size_t page_bytes;
+    grant_fault_fn fn;
+    void *arg;
+    int slot; /* in the signal handler's registry, -1 none */
+    struct gntx_fault_ring_page *ring; /* NULL until bound */
+    void *ring_mem;                    /* its grant_mem_alloc page */
+    uint32_t ring_port;
+    struct lg_own_rec log[LG_OWN_LOG_MAX]; /* own LOG faults, dispatched */
+    uint32_t log_prod, log_cons;
+};
+int lg_prot_get(grant_handle_t *h, struct lg_prot **out);
+void lg_prot_release(grant_handle_t *h, int forked);
+/* Registers h with the SIGSEGV handler (installed on first use). */
+int lg_prot_sig_register(grant_handle_t *h);
+void lg_prot_sig_unregister(grant_handle_t *h);
+/* A restrict notice (XGW_NOTICE_RESTRICT) for mapping `handle`. */
+int lg_map_restrict(grant_handle_t *h, const struct xgw_restrict *r);
 
 /* ---- The sim transport (xgrantd) ---------------------------------------- */
 
@@ -204,6 +240,10 @@ int lg_sim_recv_hdr(int fd, struct xgw_msg *m, int *fds, unsigned max_fds,
 int lg_sim_discard(int fd, uint64_t len);
 /* The default socket path (sim_wire.h's rule). */
 int lg_sim_sock_path(char *buf, size_t len);
+/* The store (xenstore protocol) socket: $XENSTORED_PATH, else next to
+ * xgrantd's socket (sockpath.c says how); 0 or -ENAMETOOLONG. */
+int lg_store_sock_path(char *buf, size_t len);
+int lg_store_sock_path_of(const char *xgrantd_sock, char *buf, size_t len);
 
 /* sim_fast.c: the call area. */
 /* Maps the call area's memfd (taken: closed here in every case) and keeps

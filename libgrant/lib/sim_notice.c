@@ -14,6 +14,19 @@
 
 #include "private.h"
 
+/* A restrict notice: the pages downgraded, the ack to send in *n.
+ * 0 to ack, 1 to send no ack (xgrantd's timeout wins), or -errno. */
+static int restrict_one(grant_handle_t *h, int fd, struct xgw_notice *n)
+{
+    struct xgw_restrict r;
+    int rc = lg_sim_read_full(fd, &r, sizeof(r));
+
+    if (rc < 0)
+        return rc;
+    *n = (struct xgw_notice){.handle = r.handle, .owner = r.owner};
+    return lg_map_restrict(h, &r) < 0 ? 1 : 0;
+}
+
 /* Handles one message; 0 to go on, -errno to end the thread. */
 static int notice_one(grant_handle_t *h, int fd)
 {
@@ -26,14 +39,20 @@ static int notice_one(grant_handle_t *h, int fd)
     rc = lg_sim_recv_hdr(fd, &m, NULL, 0, &nr); /* any fds: closed */
     if (rc < 0 || m.len > XGW_MAX_PAYLOAD)
         return rc < 0 ? rc : -EPROTO;
-    if (m.op != XGW_NOTICE_UNMAP || m.len != sizeof(n))
+    if (m.op == XGW_NOTICE_RESTRICT && m.len == sizeof(struct xgw_restrict)) {
+        rc = restrict_one(h, fd, &n);
+        if (rc)
+            return rc < 0 ? rc : 0;
+    } else if (m.op != XGW_NOTICE_UNMAP || m.len != sizeof(n)) {
         return lg_sim_discard(fd, m.len); /* not for us: skip it */
-    rc = lg_sim_read_full(fd, &n, sizeof(n));
-    if (rc < 0)
-        return rc;
-    /* Pages still reachable: no ack; xgrantd's timeout then wins. */
-    if (lg_map_revoked(h, n.handle, n.owner) < 0)
-        return 0;
+    } else {
+        rc = lg_sim_read_full(fd, &n, sizeof(n));
+        if (rc < 0)
+            return rc;
+        /* Pages still reachable: no ack; xgrantd's timeout then wins. */
+        if (lg_map_revoked(h, n.handle, n.owner) < 0)
+            return 0;
+    }
     ack = (struct xgw_msg){.magic = XGW_MAGIC,
                            .op = XGW_NOTICE_UNMAP_ACK,
                            .seq = m.seq,

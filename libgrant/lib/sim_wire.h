@@ -116,6 +116,13 @@ enum xgw_op {
      *   process): the revoker's guarantee wins. */
     XGW_NOTICE_UNMAP = 0x140,
     XGW_NOTICE_UNMAP_ACK = 0x141,
+    /* XGW_NOTICE_RESTRICT: count = 1, payload xgw_restrict: the owner
+     *   tightened its page protections (GNTX_OP_PROTECT); pages [first,
+     *   first + npages) of the mapping MUST allow at most `access`
+     *   (GNTX_ACC_R or GNTX_ACC_NONE) before the library answers with an
+     *   XGW_NOTICE_UNMAP_ACK carrying xgw_notice {handle, owner}; the same
+     *   timeout and punishment as XGW_NOTICE_UNMAP. */
+    XGW_NOTICE_RESTRICT = 0x142,
 };
 
 #define XGW_UNMAP_TIMEOUT_MS 2000
@@ -179,6 +186,15 @@ struct xgw_notice {
     uint16_t pad;
 };
 
+struct xgw_restrict {
+    uint32_t handle;
+    uint16_t owner;
+    uint16_t access; /* GNTX_ACC_R or GNTX_ACC_NONE */
+    uint64_t first;  /* page index within the mapping */
+    uint64_t npages;
+};
+
+_Static_assert(sizeof(struct xgw_restrict) == 24, "xgw_restrict");
 _Static_assert(sizeof(struct xgw_hello_req) == 8, "xgw_hello_req");
 _Static_assert(sizeof(struct xgw_hello_rep) == 16, "xgw_hello_rep");
 _Static_assert(sizeof(struct xgw_mem) == 16, "xgw_mem");

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "private.h"
@@ -27,4 +28,36 @@ int lg_sim_sock_path(char *buf, size_t len)
         n = snprintf(buf, len, "/tmp/xgrant-%u/xgrantd.sock",
                      (unsigned)getuid());
     return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * The store socket (the xenstore protocol) of the xgrantd listening at
+ * xgrantd_sock: $XENSTORED_PATH if set and non-empty, else
+ * "<dir>/xenstored" when the socket's basename is "xgrantd.sock", else
+ * "<xgrantd_sock>.xenstored".
+ */
+int lg_store_sock_path_of(const char *xgrantd_sock, char *buf, size_t len)
+{
+    const char *env = getenv("XENSTORED_PATH");
+    const char *slash = strrchr(xgrantd_sock, '/');
+    const char *base = slash ? slash + 1 : xgrantd_sock;
+    int n;
+
+    if (env && *env)
+        n = snprintf(buf, len, "%s", env);
+    else if (strcmp(base, "xgrantd.sock") == 0)
+        n = snprintf(buf, len, "%.*sxenstored", (int)(base - xgrantd_sock),
+                     xgrantd_sock);
+    else
+        n = snprintf(buf, len, "%s.xenstored", xgrantd_sock);
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* The store socket of the default xgrantd (lg_sim_sock_path). */
+int lg_store_sock_path(char *buf, size_t len)
+{
+    char sock[4096];
+    int rc = lg_sim_sock_path(sock, sizeof(sock));
+
+    return rc < 0 ? rc : lg_store_sock_path_of(sock, buf, len);
 }

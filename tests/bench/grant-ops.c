@@ -27,30 +27,10 @@
 #include <unistd.h>
 
 #include "../integration/common/itest.h"
+#include "bench.h"
 #include "../unit/testhost.h"
 #include "gcore.h"
 #include "libgrant/lib/sim_spin.h"
-
-static double now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, n, sizeof(*v), cmp_dbl);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* The consumer reads what was copied: one load per cache line. */
 static void consume(const uint8_t *p, size_t len)

@@ -29,7 +29,9 @@
  *   - a failed CREATE batch changed nothing, a successful one created
  *     exactly its elements, and no ref is ever issued twice in a domain's
  *     life; a revoked ref never works again;
- *   - query output stays inside the array given (ASan: arrays are exact).
+ *   - query output stays inside the array given (ASan: arrays are exact);
+ *   - page protections (fuzz_protect.h): listings agree with the counters,
+ *     and no read-only page ever changes.
  * Some commands run with one of the core's allocations failing.
  * At the end the core is destroyed and every allocation must be back.
  */
@@ -289,6 +291,8 @@ static long hcall(struct fz *z, gntx_domid_t caller, unsigned op, void *args,
 }
 
 /* A delegation that should work: inside the parent, rights a subset. */
+#include "tests/unit/fuzz_protect.h"
+
 static void create_good_indirect(struct fz *z, struct gntx_create *v,
                                  const struct gref *p)
 {
@@ -653,7 +657,8 @@ static void cmd_dom(struct fz *z)
 /* Any op, raw bytes; MAP and UNMAP are left out (the model tracks them). */
 static void cmd_raw(struct fz *z, gntx_domid_t caller)
 {
-    static const unsigned ops[] = {0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 4097};
+    static const unsigned ops[] = {0,  1,  2,  3,  4,  5,  8,  9,
+                                   10, 11, 12, 13, 14, 15, 16, 4097};
     uint64_t args[MAX_BAT * 6], aux[MAX_AUX * 7];
     unsigned op = ops[u8(z) % (sizeof(ops) / sizeof(ops[0]))];
     unsigned count = u8(z) % (MAX_BAT + 1), nr_aux = u8(z) % (MAX_AUX + 1);
@@ -666,6 +671,8 @@ static void cmd_raw(struct fz *z, gntx_domid_t caller)
     /* Entry infos are 7 words; frames 1. */
     if (op == GNTX_OP_QUERY_TABLE || op == GNTX_OP_QUERY_TREE)
         nr_aux = nr_aux * 8 / 56;
+    if (op == GNTX_OP_PROTECT_QUERY) /* ranges are 4 words */
+        nr_aux = nr_aux * 8 / 32;
     hcall(z, caller, op, count ? args : NULL, count, nr_aux ? aux : NULL,
           nr_aux);
 }
@@ -676,9 +683,10 @@ static void run_cmd(struct fz *z)
     gntx_domid_t caller = domsel(z);
 
     /* Sometimes one of the core's allocations fails (not a domain add). */
-    if ((cmd & 0xe0) == 0xe0 && cmd % 13 != 10)
+    if ((cmd & 0xe0) == 0xe0 && cmd % 15 != 10)
         th_fail_alloc_after(u8(z) % 3);
-    switch (cmd % 13) {
+    prot_snap(z);
+    switch (cmd % 15) {
     case 0:
     case 1:
         cmd_create(z, caller);
@@ -708,11 +716,18 @@ static void run_cmd(struct fz *z)
     case 10:
         cmd_dom(z);
         break;
+    case 11:
+        cmd_protect(z, caller);
+        break;
+    case 12:
+        cmd_fault(z, caller);
+        break;
     default:
         cmd_raw(z, caller);
         break;
     }
     th_fail_alloc_after(-1);
+    prot_verify(z);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

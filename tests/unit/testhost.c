@@ -159,6 +159,66 @@ void gh_unmap_notify(void *mapper_cookie, uint16_t owner, uint32_t handle)
     pthread_mutex_unlock(&log_lock);
 }
 
+static struct th_restrict restrict_v[TH_RESTRICT_LOG];
+static size_t restrict_n;
+static unsigned long fault_notifies, kills;
+static uint32_t fault_port;
+static void *kill_last;
+
+void gh_map_restrict(void *mapper_cookie, uint16_t owner, uint32_t handle,
+                     uint64_t first, uint64_t npages, unsigned access)
+{
+    pthread_mutex_lock(&log_lock);
+    if (restrict_n < TH_RESTRICT_LOG)
+        restrict_v[restrict_n] = (struct th_restrict){
+            mapper_cookie, owner, handle, first, npages, access};
+    restrict_n++;
+    pthread_mutex_unlock(&log_lock);
+}
+
+size_t th_restrict_count(void)
+{
+    return restrict_n;
+}
+
+const struct th_restrict *th_restrict_at(size_t i)
+{
+    return i < restrict_n && i < TH_RESTRICT_LOG ? &restrict_v[i] : NULL;
+}
+
+void gh_fault_notify(void *cookie, uint32_t port)
+{
+    (void)cookie;
+    __atomic_add_fetch(&fault_notifies, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&fault_port, port, __ATOMIC_RELAXED);
+}
+
+unsigned long th_fault_notifies(void)
+{
+    return fault_notifies;
+}
+
+uint32_t th_fault_last_port(void)
+{
+    return fault_port;
+}
+
+void gh_dom_kill(void *cookie)
+{
+    __atomic_add_fetch(&kills, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&kill_last, cookie, __ATOMIC_RELAXED);
+}
+
+unsigned long th_kills(void)
+{
+    return kills;
+}
+
+void *th_kill_last(void)
+{
+    return kill_last;
+}
+
 size_t th_notify_count(void)
 {
     return log_n;
@@ -236,6 +296,10 @@ void th_fail_alloc_after(long n)
 void th_reset(void)
 {
     th_notify_reset();
+    restrict_n = 0;
+    fault_notifies = 0;
+    kills = 0;
+    kill_last = NULL;
     lock_calls = 0;
     __atomic_store_n(&nested_locks, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&frames_out, 0, __ATOMIC_RELAXED);

@@ -47,6 +47,23 @@ const struct th_notify *th_notify_at(size_t i);
 bool th_notified(void *mapper_cookie, uint32_t handle);
 void th_notify_reset(void);
 
+/* Page-protection hooks: gh_map_restrict calls (the last TH_RESTRICT_LOG
+ * kept, all counted), gh_fault_notify and gh_dom_kill calls. */
+#define TH_RESTRICT_LOG 256
+struct th_restrict {
+    void *mapper_cookie;
+    uint16_t owner;
+    uint32_t handle;
+    uint64_t first, npages;
+    unsigned access;
+};
+size_t th_restrict_count(void);
+const struct th_restrict *th_restrict_at(size_t i); /* NULL past the log */
+unsigned long th_fault_notifies(void);
+uint32_t th_fault_last_port(void);
+unsigned long th_kills(void);
+void *th_kill_last(void);
+
 /* Balance: 0 locks held, no frame outstanding, no nested lock, no
  * gh_frame of a frame outside the domain, no gh_memcpy of overlapping
  * ranges. */

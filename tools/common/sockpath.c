@@ -8,10 +8,20 @@
 
 /* libgrant/lib/sockpath.c (linked in): the rule itself. */
 int lg_sim_sock_path(char *buf, size_t len);
+int lg_store_sock_path_of(const char *xgrantd_sock, char *buf, size_t len);
 
 int xgt_sock_path(char *buf, size_t len)
 {
     int rc = lg_sim_sock_path(buf, len);
+
+    if (rc == 0 && strlen(buf) > XGT_SOCK_PATH_MAX)
+        rc = -ENAMETOOLONG;
+    return rc;
+}
+
+int xgt_store_sock_path(const char *sock, char *buf, size_t len)
+{
+    int rc = lg_store_sock_path_of(sock, buf, len);
 
     if (rc == 0 && strlen(buf) > XGT_SOCK_PATH_MAX)
         rc = -ENAMETOOLONG;

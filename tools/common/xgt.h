@@ -39,6 +39,13 @@ int xgt_format_size(uint64_t bytes, char *buf, size_t len);
 int xgt_sock_path(char *buf, size_t len);
 
 /*
+ * The store (xenstore protocol) socket of the xgrantd at sock:
+ * $XENSTORED_PATH if set and non-empty, else "<dir>/xenstored" when sock's
+ * basename is "xgrantd.sock", else "<sock>.xenstored".  0 or -ENAMETOOLONG.
+ */
+int xgt_store_sock_path(const char *sock, char *buf, size_t len);
+
+/*
  * The directory part of a socket path (what xgt_sock_path returned):
  * everything before the last '/', "." when there is none, "/" for a path
  * directly under the root.  0 or -ENAMETOOLONG.

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "tools/common/xgt.h"
 
 #define STOP_WAIT_MS 5000
 #define POLL_MS      50
@@ -39,6 +40,16 @@ static int xgrantd_path(char *buf, size_t len)
     if ((size_t)snprintf(buf, len, "%s/xgrantd", dirname(self)) >= len)
         return -ENAMETOOLONG;
     return access(buf, X_OK) < 0 ? -errno : 0;
+}
+
+/* The store (xenstore protocol) socket next to xgrantd's. */
+static const char *store_sock(void)
+{
+    static char buf[PATH_MAX];
+
+    if (xgt_store_sock_path(xg_sock(), buf, sizeof(buf)) < 0)
+        snprintf(buf, sizeof(buf), "(path too long)");
+    return buf;
 }
 
 /* 1 when something accepts connections at the socket path. */
@@ -75,7 +86,7 @@ static int already_running(void)
     if (rc == 0) {
         grant_close(h);
         fprintf(stderr, "xgrant: hv start: xgrantd is already running\n");
-        printf("%s\n", xg_sock());
+        printf("%s\nstore: %s\n", xg_sock(), store_sock());
         return 1;
     }
     if (xg_no_daemon(rc))
@@ -141,7 +152,7 @@ static int start_background(char *const *av)
                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
         return XG_FAIL;
     }
-    printf("%s\n", xg_sock());
+    printf("%s\nstore: %s\n", xg_sock(), store_sock());
     return XG_OK;
 }
 
@@ -253,7 +264,8 @@ static int hv_status(void)
     int rc = grant_open(&h, 0), n;
 
     if (rc < 0 && xg_no_daemon(rc)) {
-        printf("xgrantd: not running\nsocket: %s\n", xg_sock());
+        printf("xgrantd: not running\nsocket: %s\nstore: %s\n", xg_sock(),
+               store_sock());
         return XG_NODAEMON;
     }
     if (rc < 0)
@@ -263,7 +275,8 @@ static int hv_status(void)
     if (n < 0)
         return XG_FAIL;
     free(all);
-    printf("xgrantd: running\nsocket: %s\ndomains: %d\n", xg_sock(), n);
+    printf("xgrantd: running\nsocket: %s\nstore: %s\ndomains: %d\n", xg_sock(),
+           store_sock(), n);
     return XG_OK;
 }
 

@@ -30,9 +30,16 @@ static const char usage_text[] =
     "                  quotas: 0 or absent is the default);\n"
     "                  --detach prints its id and returns (stdio: /dev/null)\n"
     "  list [--json]   list domains\n"
-    "  destroy DOM     kill a domain (DOM: name or id)\n"
+    "  create [-n|--dry-run] CFG [KEY=VALUE...]\n"
+    "                  create a domain from an xl config file (name, memory,\n"
+    "                  program, disk, vif) and write its device nodes as\n"
+    "                  libxl does; -n prints them instead\n"
+    "  destroy DOM     close its devices, remove their nodes, kill a domain\n"
+    "                  (DOM: name or id)\n"
     "  grants DOM [--json]\n"
     "                  DOM's grant table and the delegation trees below it\n"
+    "  protections DOM [--json]\n"
+    "                  DOM's page protections: ranges, access, action, cookie\n"
     "\n"
     "  help            this text\n"
     "\n"
@@ -44,8 +51,13 @@ static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
 } commands[] = {
-    {"hv", cmd_hv},           {"run", cmd_run},       {"list", cmd_list},
-    {"destroy", cmd_destroy}, {"grants", cmd_grants},
+    {"hv", cmd_hv},
+    {"run", cmd_run},
+    {"list", cmd_list},
+    {"destroy", cmd_destroy},
+    {"grants", cmd_grants},
+    {"create", cmd_create},
+    {"protections", cmd_protections},
 };
 
 void xg_err(const char *cmd, const char *fmt, ...)

@@ -5,4 +5,4 @@ ALL += $(B)/bin/xgrant
 
 $(B)/bin/xgrant: $(XGRANT_OBJ) $(TOOLS_COMMON_OBJ) $(LIBGRANT) $(B)/lib/libgrant.so
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(XGRANT_OBJ) $(TOOLS_COMMON_OBJ) $(LINK_LIBGRANT)
+	$(CC) $(LDFLAGS) -o $@ $(XGRANT_OBJ) $(TOOLS_COMMON_OBJ) $(LINK_LIBGRANT) -lxlutil -lxenlight -lxenstore

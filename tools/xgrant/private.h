@@ -62,4 +62,20 @@ int cmd_destroy(int argc, char **argv);
 /* grants.c */
 int cmd_grants(int argc, char **argv);
 
+/* protections.c: `xgrant protections`, and list's fault counters (one
+ * per domain of d, zeros for one gone; *out malloc'ed; 0 or -ENOMEM). */
+int cmd_protections(int argc, char **argv);
+int xg_fault_stats(grant_handle_t *h, const struct grant_domain_info *d, int n,
+                   struct grant_fault_stats **out);
+const char *xg_faults_cell(const struct grant_fault_stats *s, char *buf,
+                           size_t len);
+void xg_faults_json(FILE *f, const struct grant_fault_stats *s);
+
+/* create.c (and cfg*.c, create_*.c: see cfg.h) */
+int cmd_create(int argc, char **argv);
+/* create_destroy.c: closes and removes the store nodes of the domain's
+ * devices (frontend Closing, backend Closed, nodes removed); 0 when there
+ * were none or no store runs, -1 if something failed (printed). */
+int xg_devices_teardown(unsigned domid);
+
 #endif /* XGRANT_PRIVATE_H */

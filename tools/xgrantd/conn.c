@@ -84,8 +84,7 @@ static struct xd_dom *dom_of_token(const char *tok)
  * domain's token: refused); else, when /proc could tell all that, the
  * daemon's uid or root is the control domain.  NULL and *why when refused.
  */
-static struct xd_dom *identify(pid_t pid, uid_t uid, int pidfd,
-                               const char **why)
+struct xd_dom *xd_identify(pid_t pid, uid_t uid, int pidfd, const char **why)
 {
     char tok[XD_TOKEN_LEN + 8];
     struct xd_dom *d;
@@ -169,7 +168,7 @@ static struct xd_conn *conn_new(int fd, const struct ucred *cr, int pidfd,
 
 /* A pidfd of the peer as it was at connect (SO_PEERPIDFD, Linux 6.5),
  * else of its pid now; -1 without pidfds. */
-static int peer_pidfd(int fd, pid_t pid)
+int xd_peer_pidfd(int fd, pid_t pid)
 {
     socklen_t len = sizeof(int);
     int pidfd = -1;
@@ -220,8 +219,8 @@ void xd_accept(void)
         close(fd);
         return;
     }
-    pidfd = peer_pidfd(fd, cr.pid);
-    d = identify(cr.pid, cr.uid, pidfd, &why);
+    pidfd = xd_peer_pidfd(fd, cr.pid);
+    d = xd_identify(cr.pid, cr.uid, pidfd, &why);
     if (d)
         why = over_limit(d, fd);
     if (!why && !conn_new(fd, &cr, pidfd, d))

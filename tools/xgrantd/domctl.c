@@ -215,6 +215,7 @@ void xd_dom_create(struct xd_conn *c, struct xd_rx *rx)
         return;
     }
     xd_dom_insert(d);
+    xs_dom_introduce(d);
     xd_log_dom(d, "created by pid %d: pid %d, %" PRIu64 " frames, %s",
                (int)c->pid, (int)d->pid, d->nr_frames, argv[0]);
     free(argv);

@@ -39,6 +39,11 @@ static const struct op_desc ops[GNTX_OP__MAX] = {
                             sizeof(struct gntx_entry_info), AUX_OUT},
     [GNTX_OP_USAGE] = {sizeof(struct gntx_usage), 0, AUX_NONE},
     [GNTX_OP_SET_QUOTA] = {sizeof(struct gntx_usage), 0, AUX_NONE},
+    [GNTX_OP_PROTECT] = {sizeof(struct gntx_protect), 0, AUX_NONE},
+    [GNTX_OP_PROTECT_QUERY] = {sizeof(struct gntx_protect_query),
+                               sizeof(struct gntx_prot_range), AUX_OUT},
+    [GNTX_OP_FAULT_RING] = {sizeof(struct gntx_fault_ring), 0, AUX_NONE},
+    [GNTX_OP_FAULT_STATS] = {sizeof(struct gntx_fault_stats), 0, AUX_NONE},
 };
 
 /* A checked plan of the request: sizes of args and aux, both ways. */
@@ -155,14 +160,17 @@ static void unmap_post(struct xd_conn *c, const struct gntx_unmap *v,
 }
 
 /* QUERY_*: how many entries the core wrote into aux. */
-static uint64_t query_written(const void *args, unsigned count, long ret,
-                              uint64_t cap)
+static uint64_t query_written(unsigned op, const void *args, unsigned count,
+                              long ret, uint64_t cap)
 {
     const struct gntx_query *q = args;
+    const struct gntx_protect_query *pq = args;
+    uint64_t n;
 
     if (ret < 0 || count < 1)
         return 0;
-    return q->count < cap ? q->count : cap;
+    n = op == GNTX_OP_PROTECT_QUERY ? pq->count : q->count;
+    return n < cap ? n : cap;
 }
 
 /* Runs the core on the copy-in and fixes the response up. */
@@ -194,13 +202,14 @@ static void run(struct xd_conn *c, struct xd_rx *rx, const struct plan *p,
     } else if (h->op == GNTX_OP_UNMAP) {
         unmap_post(c, (const struct gntx_unmap *)args, h->count);
     } else if (p->d->dir == AUX_OUT) {
-        aux_sent = query_written(args, h->count, ret, h->aux_count);
+        aux_sent = query_written(h->op, args, h->count, ret, h->aux_count);
     }
     xd_out_truncate(m, p->args_len + aux_sent * p->d->aux);
     xd_out_hdr(m)->ret = ret;
     xd_out_hdr(m)->count = h->count;
     xd_out_hdr(m)->aux_count = aux_sent;
     xd_group_finish(g, c, m);
+    xd_prot_kills_run(); /* KILL protections: after the reply is queued */
 }
 
 void xd_hypercall(struct xd_conn *c, struct xd_rx *rx)

@@ -263,15 +263,22 @@ static void ack_done(struct xd_ack *a)
     xd_group_put(g);
 }
 
-static struct xd_out *notice_new(uint16_t owner, uint32_t handle)
+/* An unmap notice, or with `r` a restrict notice (gh_map_restrict). */
+static struct xd_out *notice_new(uint16_t owner, uint32_t handle,
+                                 const struct xgw_restrict *r)
 {
     struct xd_out *m =
-        xd_out_new(XGW_NOTICE_UNMAP, 0, 0, sizeof(struct xgw_notice));
+        r ? xd_out_new(XGW_NOTICE_RESTRICT, 0, 0, sizeof(*r))
+          : xd_out_new(XGW_NOTICE_UNMAP, 0, 0, sizeof(struct xgw_notice));
     struct xgw_notice *n;
 
     if (!m)
         return NULL;
     xd_out_hdr(m)->count = 1;
+    if (r) {
+        memcpy(xd_out_payload(m), r, sizeof(*r));
+        return m;
+    }
     n = xd_out_payload(m);
     n->handle = handle;
     n->owner = owner;
@@ -321,15 +328,13 @@ static struct xd_ack *ack_add(struct xd_conn *c, uint16_t owner,
     return a;
 }
 
-void gh_unmap_notify(void *mapper_cookie, uint16_t owner, uint32_t handle)
+/* Tells the mapper c of d (unmap, or with r restrict) and makes the
+ * request being served wait for its ack. */
+static void mapper_tell(struct xd_dom *d, struct xd_conn *c, uint16_t owner,
+                        uint32_t handle, const struct xgw_restrict *r)
 {
-    struct xd_dom *d = mapper_cookie;
-    struct xd_map *rec = d ? map_find(d, handle) : NULL;
-    struct xd_conn *c = rec ? rec->conn : NULL;
     struct xd_out *m;
 
-    if (rec)
-        map_del(d, rec);
     /* Mapper gone or dying (its process is killed): nothing to wait for.
      * A lingering one (socket closed, process alive) cannot ack: punished
      * at once (no notice socket, deadline now). */
@@ -338,7 +343,7 @@ void gh_unmap_notify(void *mapper_cookie, uint16_t owner, uint32_t handle)
     /* A lingering process that exec'd or let go of the pages: done. */
     if (c->lingering && !xd_proc_reaches(c->pid, xd_dom_get(owner)))
         return;
-    m = c->nfd < 0 ? NULL : notice_new(owner, handle);
+    m = c->nfd < 0 ? NULL : notice_new(owner, handle, r);
     if ((c->nfd >= 0 && !m) || !ack_add(c, owner, handle)) {
         xd_out_free(m);
         notice_failed(c, handle);
@@ -347,11 +352,34 @@ void gh_unmap_notify(void *mapper_cookie, uint16_t owner, uint32_t handle)
     if (!m)
         return;
     xd_outq_push(&c->nout, m);
-    xd_dbg("dom %u: unmap notice for handle %u (dom %u's memory) to pid %d",
-           d->id, handle, owner, (int)c->pid);
+    xd_dbg("dom %u: %s notice for handle %u (dom %u's memory) to pid %d", d->id,
+           r ? "restrict" : "unmap", handle, owner, (int)c->pid);
     /* Errors surface as EPOLLERR/EPOLLHUP on the notice socket later. */
     xd_outq_flush(c->nfd, &c->nout);
     xd_conn_update(c);
+}
+
+void gh_unmap_notify(void *mapper_cookie, uint16_t owner, uint32_t handle)
+{
+    struct xd_dom *d = mapper_cookie;
+    struct xd_map *rec = d ? map_find(d, handle) : NULL;
+    struct xd_conn *c = rec ? rec->conn : NULL;
+
+    if (rec)
+        map_del(d, rec);
+    mapper_tell(d, c, owner, handle, NULL);
+}
+
+/* PROTECT tightened pages the mapper maps: its library downgrades them
+ * (XGW_NOTICE_RESTRICT) and the PROTECT reply waits for the ack. */
+void gh_map_restrict(void *mapper_cookie, uint16_t owner, uint32_t handle,
+                     uint64_t first, uint64_t npages, unsigned access)
+{
+    struct xd_dom *d = mapper_cookie;
+    struct xd_map *rec = d ? map_find(d, handle) : NULL;
+    struct xgw_restrict r = {handle, owner, (uint16_t)access, first, npages};
+
+    mapper_tell(d, rec ? rec->conn : NULL, owner, handle, &r);
 }
 
 void xd_ack_received(struct xd_conn *c, const struct xgw_notice *n)

@@ -25,12 +25,14 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "xs_private.h"
 #include "tools/common/xgt.h"
 
 struct xd xd;
 
 struct opts {
     const char *sock;
+    const char *store_sock;
     const char *log;
     uint64_t dom0_mem;
     bool foreground;
@@ -82,6 +84,9 @@ static void usage(FILE *f)
             "               [--verbose]\n"
             "  --socket PATH       listen here (default: $XGRANT_SOCK, "
             "else the runtime dir)\n"
+            "  --store-socket PATH the xenstore-protocol socket (default: "
+            "$XENSTORED_PATH,\n"
+            "                      else xenstored next to xgrantd.sock)\n"
             "  --foreground, -f    do not detach; log to stderr\n"
             "  --dom0-memory SIZE  control domain memory (default 64M)\n"
             "  --poll-us N         after serving a call-area request, keep "
@@ -129,6 +134,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 {
     static const struct option lo[] = {
         {"socket", required_argument, NULL, 's'},
+        {"store-socket", required_argument, NULL, 'S'},
         {"foreground", no_argument, NULL, 'f'},
         {"dom0-memory", required_argument, NULL, 'm'},
         {"log", required_argument, NULL, 'l'},
@@ -148,6 +154,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         switch (ch) {
         case 's':
             o->sock = optarg;
+            break;
+        case 'S':
+            o->store_sock = optarg;
             break;
         case 'f':
             o->foreground = true;
@@ -242,7 +251,7 @@ static void sun_of(struct sockaddr_un *sa, const char *path)
 
 /* 0: nothing there (a stale socket was removed); -EADDRINUSE: a daemon
  * answers; other -errno. */
-static int check_existing(const char *path)
+int xd_sock_clear(const char *path)
 {
     struct sockaddr_un sa;
     struct stat st;
@@ -265,7 +274,8 @@ static int check_existing(const char *path)
     return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
-static int listen_on(const char *path)
+/* A non-blocking socket listening at path (mode 0700); fd or -errno. */
+int xd_sock_listen(const char *path)
 {
     struct sockaddr_un sa;
     mode_t old;
@@ -323,8 +333,8 @@ static int setup_socket(const struct opts *o, char *dir, size_t dirlen)
     if (r == 0)
         r = make_dir(dir);
     if (r == 0)
-        r = check_existing(xd.sock);
-    if (r == 0 && (r = listen_on(xd.sock)) >= 0) {
+        r = xd_sock_clear(xd.sock);
+    if (r == 0 && (r = xd_sock_listen(xd.sock)) >= 0) {
         xd.lfd = r;
         return 0;
     }
@@ -379,6 +389,12 @@ static void on_event(struct epoll_event *e)
     case XD_EV_PROC:
         xd_conn_proc_event(ev->obj);
         break;
+    case XD_EV_XS_LISTEN:
+        xs_accept();
+        break;
+    case XD_EV_XS_CONN:
+        xs_conn_event(ev->obj, e->events);
+        break;
     }
 }
 
@@ -407,6 +423,7 @@ static void loop(void)
         xd_ca_run(n > 0);
         xd_acks_expire();
         xd_reap_graveyard();
+        xs_reap_graveyard();
     }
 }
 
@@ -431,7 +448,7 @@ static int setup_loop(void)
     xd.lev = (struct xd_ev){XD_EV_LISTEN, NULL};
     xd.sev = (struct xd_ev){XD_EV_SIGNAL, NULL};
     if (xd_epoll_add(xd.lfd, EPOLLIN, &xd.lev) < 0 ||
-        xd_epoll_add(xd.sfd, EPOLLIN, &xd.sev) < 0)
+        xd_epoll_add(xd.sfd, EPOLLIN, &xd.sev) < 0 || xs_store_start() < 0)
         return -errno;
     xd.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return 0;
@@ -514,6 +531,7 @@ static void shutdown_all(void)
     xd_flush_all(1000);
     xd_conn_close_all();
     xd_reap_graveyard();
+    xs_store_close();
     if (xd.sock[0])
         unlink(xd.sock);
     if (xd.pidfile[0])
@@ -556,7 +574,7 @@ static int prepare(const struct opts *o, char *dir, size_t dirlen, char *logp,
 {
     int r;
 
-    if (setup_socket(o, dir, dirlen) < 0)
+    if (setup_socket(o, dir, dirlen) < 0 || xs_store_listen(o->store_sock) < 0)
         return -1;
     if ((o->log || !o->foreground) &&
         (r = log_path(o, dir, logp, loglen)) < 0) {
@@ -627,6 +645,7 @@ int main(int argc, char **argv)
     if (prepare(&o, dir, sizeof(dir), logp, sizeof(logp)) < 0) {
         if (xd.lfd >= 0)
             unlink(xd.sock);
+        xs_store_close();
         return 1;
     }
     if (!o.foreground && (r = daemonize(&ready)) < 0) {

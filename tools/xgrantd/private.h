@@ -49,8 +49,10 @@ enum xd_ev_kind {
     XD_EV_CONN,
     XD_EV_NOTICE,
     XD_EV_PIDFD,
-    XD_EV_BELL, /* a call area's doorbell; obj: the connection */
-    XD_EV_PROC, /* a lingering connection's process pidfd; obj: it */
+    XD_EV_BELL,      /* a call area's doorbell; obj: the connection */
+    XD_EV_PROC,      /* a lingering connection's process pidfd; obj: it */
+    XD_EV_XS_LISTEN, /* the store's socket (xs_conn.c) */
+    XD_EV_XS_CONN,   /* a store connection; obj: struct xs_conn */
 };
 struct xd_ev {
     enum xd_ev_kind kind;
@@ -224,6 +226,8 @@ void xd_log_rl(struct xd_ratelimit *rl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* ---- main.c ---- */
+int xd_sock_clear(const char *path);
+int xd_sock_listen(const char *path);
 int xd_epoll_add(int fd, uint32_t events, struct xd_ev *ev);
 int xd_epoll_mod(int fd, uint32_t events, struct xd_ev *ev);
 void xd_epoll_del(int fd);
@@ -231,6 +235,10 @@ uint64_t xd_now_ms(void);
 
 /* ---- conn.c ---- */
 void xd_accept(void);
+/* The domain of a peer (pid, uid from SO_PEERCRED, pidfd or -1), fail
+ * closed: NULL and *why when refused.  xd_peer_pidfd: its pidfd or -1. */
+struct xd_dom *xd_identify(pid_t pid, uid_t uid, int pidfd, const char **why);
+int xd_peer_pidfd(int fd, pid_t pid);
 bool xd_conn_idle(const struct xd_conn *c);
 void xd_conn_event(struct xd_conn *c, uint32_t events);
 void xd_notice_event(struct xd_conn *c, uint32_t events);
@@ -300,6 +308,13 @@ void xd_dom_destroy_req(struct xd_conn *c, struct xd_rx *rx);
 void xd_dom_list(struct xd_conn *c, struct xd_rx *rx);
 void xd_dom_wait(struct xd_conn *c, struct xd_rx *rx);
 
+/* ---- xs_conn.c, xs_dom.c (the store, xs_private.h) ---- */
+const char *xs_store_path(void);
+/* Writes the new domain's store nodes, fires @introduceDomain. */
+void xs_dom_introduce(const struct xd_dom *d);
+/* Removes them, closes its store connections, fires @releaseDomain. */
+void xs_dom_release(uint16_t id);
+
 /* ---- spawn.c ---- */
 int xd_spawn(struct xd_dom *d, char *const argv[], const int *fds);
 int xd_init_main(int argc, char **argv);
@@ -311,6 +326,9 @@ int xd_proc_pidns(pid_t pid, dev_t *dev, ino_t *ino);
 struct xd_dom *xd_dom_of_pidns(pid_t pid, int *err);
 int xd_proc_kill_strays(const struct xd_dom *d);
 bool xd_proc_reaches(pid_t pid, const struct xd_dom *owner);
+
+/* ---- protect.c ---- */
+void xd_prot_kills_run(void);
 
 /* ---- mem.c ---- */
 int xd_mem_setup(struct xd_dom *d, uint64_t bytes);

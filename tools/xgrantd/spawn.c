@@ -40,7 +40,7 @@ extern char **environ;
 static bool ours(const char *var)
 {
     static const char *const names[] = {XGW_SOCK_ENV, XGW_DOMID_ENV,
-                                        XD_TOKEN_ENV};
+                                        XD_TOKEN_ENV, "XENSTORED_PATH"};
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         size_t n = strlen(names[i]);
@@ -61,17 +61,19 @@ static char **build_env(const struct xd_dom *d)
 
     while (environ[n])
         n++;
-    env = malloc((n + 4) * sizeof(char *) + 3 * ENV_LEN);
+    env = malloc((n + 5) * sizeof(char *) + 4 * ENV_LEN);
     if (!env)
         return NULL;
-    strs = (char *)(env + n + 4);
+    strs = (char *)(env + n + 5);
     for (i = 0; i < n; i++)
         if (!ours(environ[i]))
             env[k++] = environ[i];
     snprintf(strs, ENV_LEN, "%s=%s", XGW_SOCK_ENV, xd.sock);
     snprintf(strs + ENV_LEN, ENV_LEN, "%s=%u", XGW_DOMID_ENV, d->id);
     snprintf(strs + 2 * ENV_LEN, ENV_LEN, "%s=%s", XD_TOKEN_ENV, d->token);
-    for (i = 0; i < 3; i++)
+    /* libxenstore in the domain finds the store (xs_conn.c) */
+    snprintf(strs + 3 * ENV_LEN, ENV_LEN, "XENSTORED_PATH=%s", xs_store_path());
+    for (i = 0; i < 4; i++)
         env[k++] = strs + i * ENV_LEN;
     env[k] = NULL;
     return env;

@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_protect.c: page protection (protect.c, protect_check.c,
+ * protect_query.c): GNTX_OP_PROTECT, the checks copy/memset/map make, the
+ * actions, the fault ring, PROTECT_QUERY and FAULT_STATS.
+ */
+#include "tests/unit/tutil.h"
+
+#define RING_GFN  10u
+#define RING_PORT 5u
+
+static int prot(struct fx *f, gntx_domid_t caller, uint64_t gfn, uint64_t nr,
+                uint8_t access, uint8_t action, uint64_t cookie)
+{
+    struct gntx_protect v = {.gfn = gfn,
+                             .nr = nr,
+                             .cookie = cookie,
+                             .access = access,
+                             .action = action,
+                             .status = 1};
+    int n = BAL(gcore_protect(f->c, caller, &v, 1));
+
+    assert_int_equal(n, v.status == 0);
+    return v.status;
+}
+
+static int ring(struct fx *f, gntx_domid_t caller, uint64_t gfn)
+{
+    struct gntx_fault_ring r = {.gfn = gfn, .port = RING_PORT};
+
+    return BAL(gcore_fault_ring(f->c, caller, &r));
+}
+
+static struct gntx_fault_ring_page *ring_page(struct fx *f, gntx_domid_t d)
+{
+    return (void *)th_dom_mem(f->d[d], (uint64_t)RING_GFN * PG);
+}
+
+static struct gntx_fault_stats stats(struct fx *f, gntx_domid_t dom)
+{
+    struct gntx_fault_stats s = {.dom = dom};
+
+    assert_int_equal(BAL(gcore_fault_stats(f->c, 0, &s)), 0);
+    return s;
+}
+
+static void protect_args(void **state)
+{
+    struct fx *f = *state;
+    struct gntx_protect v[3] = {
+        {.gfn = 0, .nr = 1, .access = GNTX_ACC_R},
+        {.gfn = 0, .nr = 1, .access = GNTX_ACC_W},
+        {.gfn = 1, .nr = 1, .access = GNTX_ACC_NONE},
+    };
+
+    assert_int_equal(prot(f, 1, 0, 0, GNTX_ACC_R, 0, 0), -GNTX_EINVAL);
+    assert_int_equal(prot(f, 1, 0, 1, GNTX_ACC_W, 0, 0), -GNTX_EINVAL);
+    assert_int_equal(prot(f, 1, 0, 1, GNTX_ACC_X, 0, 0), -GNTX_EINVAL);
+    assert_int_equal(prot(f, 1, 0, 1, 8, 0, 0), -GNTX_EINVAL);
+    assert_int_equal(prot(f, 1, 0, 1, GNTX_ACC_R, GNTX_ACT_MAX + 1, 0),
+                     -GNTX_EINVAL);
+    assert_int_equal(prot(f, 1, UINT64_MAX, 2, GNTX_ACC_R, 0, 0),
+                     -GNTX_EOVERFLOW);
+    assert_int_equal(prot(f, 1, FX_FRAMES - 1, 2, GNTX_ACC_R, 0, 0),
+                     -GNTX_EFAULT);
+    assert_int_equal(prot(f, 1, FX_FRAMES, 1, GNTX_ACC_R, 0, 0), -GNTX_EFAULT);
+    assert_int_equal(prot(f, 99, 0, 1, GNTX_ACC_R, 0, 0), -GNTX_ESRCH);
+    /* Per element: the bad one fails alone. */
+    assert_int_equal(BAL(gcore_protect(f->c, 1, v, 3)), 2);
+    assert_int_equal(v[0].status, 0);
+    assert_int_equal(v[1].status, -GNTX_EINVAL);
+    assert_int_equal(v[2].status, 0);
+    assert_int_equal(stats(f, 1).prot_pages, 2);
+    assert_int_equal(stats(f, 1).ranges, 2);
+    /* Flags must be 0; GNTX_DOMID_SELF is not a thing here: own only. */
+    v[0].flags = 1;
+    assert_int_equal(BAL(gcore_protect(f->c, 1, v, 1)), 0);
+    assert_int_equal(v[0].status, -GNTX_EINVAL);
+}
+
+static void copy_readonly(void **state)
+{
+    struct fx *f = *state;
+    gntx_ref_t r = fx_direct_ok(f, 1, 2, R_RW, 3, 0, PG);
+    uint8_t *page = th_dom_mem(f->d[1], 3 * PG);
+
+    memset(page, 0x5a, PG);
+    memset(th_dom_mem(f->d[2], 0), 0x11, PG);
+    assert_int_equal(prot(f, 1, 3, 1, GNTX_ACC_R, GNTX_ACT_DENY, 7), 0);
+    /* Whatever the grant says, a RO page is not written... */
+    assert_int_equal(fx_copy(f, 2, P_LOCAL(0), P_GRANT(1, r, 10), 5),
+                     -GNTX_EACCES);
+    assert_int_equal(fx_memset(f, 2, P_GRANT(1, r, 0), PG, 0), -GNTX_EACCES);
+    assert_int_equal(page[10], 0x5a);
+    assert_int_equal(page[0], 0x5a);
+    /* ...but it is read. */
+    assert_int_equal(fx_copy(f, 2, P_GRANT(1, r, 0), P_LOCAL(PG), 8), 0);
+    assert_int_equal(*th_dom_mem(f->d[2], PG), 0x5a);
+    /* NONE: no read either. */
+    assert_int_equal(prot(f, 1, 3, 1, GNTX_ACC_NONE, GNTX_ACT_DENY, 7), 0);
+    assert_int_equal(fx_copy(f, 2, P_GRANT(1, r, 0), P_LOCAL(PG), 8),
+                     -GNTX_EACCES);
+    /* A zero-length use touches no page. */
+    assert_int_equal(fx_copy(f, 2, P_GRANT(1, r, 0), P_LOCAL(PG), 0), 0);
+    /* Lifted: everything again, and nothing listed. */
+    assert_int_equal(prot(f, 1, 3, 1, GNTX_ACC_RWX, GNTX_ACT_DENY, 0), 0);
+    assert_int_equal(fx_copy(f, 2, P_LOCAL(0), P_GRANT(1, r, 10), 5), 0);
+    assert_int_equal(page[10], 0x11);
+    assert_int_equal(stats(f, 1).prot_pages, 0);
+    assert_int_equal(stats(f, 1).denied, 3);
+    assert_int_equal(stats(f, 2).caused, 3);
+    assert_int_equal(stats(f, 2).suffered, 0);
+    assert_int_equal(th_fault_notifies(), 0);
+}
+
+static void notify_record(void **state)
+{
+    struct fx *f = *state;
+    gntx_ref_t r = fx_direct_ok(f, 1, 2, R_RW, 3, 0, 2 * PG);
+    struct gntx_fault_ring_page *rp = ring_page(f, 1);
+    const struct gntx_fault_rec *rec = &rp->rec[0];
+
+    assert_int_equal(ring(f, 1, RING_GFN), 0);
+    assert_int_equal(rp->slots, GNTX_FAULT_RING_SLOTS);
+    assert_int_equal(prot(f, 1, 4, 1, GNTX_ACC_R, GNTX_ACT_NOTIFY, 0xabc), 0);
+    /* The element starts on page 3 (free) and runs into page 4. */
+    assert_int_equal(fx_copy(f, 2, P_LOCAL(0), P_GRANT(1, r, PG - 4), 8),
+                     -GNTX_EACCES);
+    assert_int_equal(rp->prod, 1);
+    assert_int_equal(rec->dom, 2);
+    assert_int_equal(rec->access, GNTX_ACC_W);
+    assert_int_equal(rec->action, GNTX_ACT_NOTIFY);
+    assert_int_equal(rec->via, GNTX_VIA_COPY);
+    assert_int_equal(rec->addr, 4 * PG);
+    assert_int_equal(rec->cookie, 0xabc);
+    assert_int_equal(rec->seq, 1);
+    assert_int_equal(th_fault_notifies(), 1);
+    assert_int_equal(th_fault_last_port(), RING_PORT);
+    /* Starting inside the page: the byte address is exact. */
+    assert_int_equal(fx_memset(f, 2, P_GRANT(1, r, PG + 100), 4, 0),
+                     -GNTX_EACCES);
+    assert_int_equal(rp->rec[1].addr, 4 * PG + 100);
+    assert_int_equal(stats(f, 1).notified, 2);
+}
+
+static void ring_full(void **state)
+{
+    struct fx *f = *state;
+    gntx_ref_t r = fx_direct_ok(f, 1, 2, R_RW, 3, 0, PG);
+    struct gntx_fault_ring_page *rp = ring_page(f, 1);
+
+    /* No ring: counted as dropped, no signal. */
+    assert_int_equal(prot(f, 1, 3, 1, GNTX_ACC_R, GNTX_ACT_LOG, 1), 0);
+    assert_int_equal(fx_memset(f, 2, P_GRANT(1, r, 0), 1, 0), 0);
+    assert_int_equal(stats(f, 1).dropped, 1);
+    assert_int_equal(th_fault_notifies(), 0);
+    assert_int_equal(ring(f, 1, RING_GFN), 0);
+    for (unsigned i = 0; i < GNTX_FAULT_RING_SLOTS + 3; i++)
+        assert_int_equal(fx_memset(f, 2, P_GRANT(1, r, 0), 1, 0), 0);
+    assert_int_equal(rp->prod, GNTX_FAULT_RING_SLOTS);
+    assert_int_equal(rp->dropped, 3);
+    assert_int_equal(stats(f, 1).dropped, 4);
+    assert_int_equal(stats(f, 1).logged, GNTX_FAULT_RING_SLOTS + 4);
+    /* The consumer frees two slots: two more records go in. */
+    rp->cons = 2;
+    assert_int_equal(fx_memset(f, 2, P_GRANT(1, r, 0), 1, 0), 0);
+    assert_int_equal(rp->prod, GNTX_FAULT_RING_SLOTS + 1);
+    /* A hostile cons (ahead of prod) only reads as a full ring. */
+    rp->cons = 12345;
+    assert_int_equal(fx_memset(f, 2, P_GRANT(1, r, 0), 1, 0), 0);
+    assert_int_equal(rp->prod, GNTX_FAULT_RING_SLOTS + 1);
+}
+
+static void ring_args(void **state)
+{
+    struct fx *f = *state;
+    struct gntx_fault_ring r = {.gfn = 1, .port = 0};
+
+    assert_int_equal(BAL(gcore_fault_ring(f->c, 1, &r)), -GNTX_EINVAL);
+    r.port = 3;
+    r.flags = 1;
+    assert_int_equal(BAL(gcore_fault_ring(f->c, 1, &r)), -GNTX_EINVAL);
+    assert_int_equal(ring(f, 1, FX_FRAMES), -GNTX_EFAULT);
+    assert_int_equal(prot(f, 1, RING_GFN, 1, GNTX_ACC_R, 0, 0), 0);
+    assert_int_equal(ring(f, 1, RING_GFN), -GNTX_EBUSY);
+    assert_int_equal(prot(f, 1, RING_GFN, 1, GNTX_ACC_RWX, 0, 0), 0);
+    assert_int_equal(ring(f, 1, RING_GFN), 0);
+    /* The ring page cannot be protected while bound; lifting is fine. */
+    assert_int_equal(prot(f, 1, RING_GFN - 1, 3, GNTX_ACC_R, 0, 0),
+                     -GNTX_EBUSY);
+    assert_int_equal(prot(f, 1, RING_GFN, 1, GNTX_ACC_RWX, 0, 0), 0);
+    assert_int_equal(ring(f, 1, GNTX_FAULT_RING_NONE), 0);
+    assert_int_equal(prot(f, 1, RING_GFN - 1, 3, GNTX_ACC_R, 0, 0), 0);
+    assert_int_equal(ring(f, 99, RING_GFN), -GNTX_ESRCH);
+}
+
+static void kill_action(void **state)
+{
+    struct fx *f = *state;
+    gntx_ref_t r2 = fx_direct_ok(f, 1, 2, R_RW, 3, 0, PG);
+    gntx_ref_t r0 = fx_direct_ok(f, 1, 0, R_RW, 3, 0, PG);
+
+    assert_int_equal(ring(f, 1, RING_GFN), 0);
+    assert_int_equal(prot(f, 1, 3, 1, GNTX_ACC_NONE, GNTX_ACT_KILL, 9), 0);
+    assert_int_equal(fx_copy(f, 2, P_GRANT(1, r2, 0), P_LOCAL(0), 1),
+                     -GNTX_EACCES);
+    assert_int_equal(th_kills(), 1);
+    assert_ptr_equal(th_kill_last(), f->d[2]);
+    assert_int_equal(ring_page(f, 1)->rec[0].action, GNTX_ACT_KILL);
+    assert_int_equal(ring_page(f, 1)->rec[0].access, GNTX_ACC_R);
+    /* The control domain is never killed: denied and recorded. */
+    assert_int_equal(fx_copy(f, 0, P_GRANT(1, r0, 0), P_LOCAL(0), 1),
+                     -GNTX_EACCES);
+    assert_int_equal(th_kills(), 1);
+    assert_int_equal(ring_page(f, 1)->prod, 2);
+    assert_int_equal(ring_page(f, 1)->rec[1].dom, 0);
+    assert_int_equal(stats(f, 1).killed, 2);
+}
+
+static void own_copies(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(ring(f, 1, RING_GFN), 0);
+    assert_int_equal(prot(f, 1, 2, 2, GNTX_ACC_R, GNTX_ACT_NOTIFY, 4), 0);
+    /* The hypervisor's copies for the owner obey it too. */
+    assert_int_equal(fx_copy(f, 1, P_LOCAL(0), P_LOCAL(3 * PG + 1), 1),
+                     -GNTX_EACCES);
+    assert_int_equal(ring_page(f, 1)->rec[0].dom, 1);
+    assert_int_equal(ring_page(f, 1)->rec[0].via, GNTX_VIA_SELF);
+    assert_int_equal(ring_page(f, 1)->rec[0].addr, 3 * PG + 1);
+    assert_int_equal(fx_copy(f, 1, P_LOCAL(2 * PG), P_LOCAL(0), 2 * PG), 0);
+    assert_int_equal(stats(f, 1).caused, 1);
+    assert_int_equal(stats(f, 1).suffered, 1);
+}
+
+static void severity(void **state)
+{
+    struct fx *f = *state;
+    gntx_ref_t r = fx_direct_ok(f, 1, 2, R_RW, 3, 0, 3 * PG);
+
+    assert_int_equal(ring(f, 1, RING_GFN), 0);
+    assert_int_equal(prot(f, 1, 3, 1, GNTX_ACC_R, GNTX_ACT_LOG, 1), 0);
+    assert_int_equal(prot(f, 1, 4, 1, GNTX_ACC_R, GNTX_ACT_DENY, 2), 0);
+    assert_int_equal(prot(f, 1, 5, 1, GNTX_ACC_R, GNTX_ACT_NOTIFY, 3), 0);
+    /* LOG alone: allowed and recorded. */
+    assert_int_equal(fx_memset(f, 2, P_GRANT(1, r, 0), PG, 0x77), 0);
+    assert_int_equal(*th_dom_mem(f->d[1], 3 * PG), 0x77);
+    /* LOG + DENY: denied, not recorded. */
+    assert_int_equal(fx_memset(f, 2, P_GRANT(1, r, 0), 2 * PG, 0),
+                     -GNTX_EACCES);
+    assert_int_equal(ring_page(f, 1)->prod, 1);
+    /* All three: NOTIFY wins and names its page. */
+    assert_int_equal(fx_memset(f, 2, P_GRANT(1, r, 0), 3 * PG, 0),
+                     -GNTX_EACCES);
+    assert_int_equal(ring_page(f, 1)->prod, 2);
+    assert_int_equal(ring_page(f, 1)->rec[1].cookie, 3);
+    assert_int_equal(ring_page(f, 1)->rec[1].addr, 5 * PG);
+    assert_int_equal(*th_dom_mem(f->d[1], 3 * PG), 0x77);
+}
+
+static void map_checks(void **state)
+{
+    struct fx *f = *state;
+    gntx_ref_t r = fx_direct_ok(f, 1, 2, R_RW | GNTX_R_MAP, 3, 0, 2 * PG);
+    const struct th_restrict *t;
+    uint64_t out[2];
+    uint32_t hw, hr;
+
+    assert_int_equal(prot(f, 1, 4, 1, GNTX_ACC_R, GNTX_ACT_DENY, 0), 0);
+    assert_int_equal(fx_map(f, 2, 1, r, 0, 2 * PG, 0, out, 2, NULL, NULL),
+                     -GNTX_EACCES);
+    assert_int_equal(
+        fx_map(f, 2, 1, r, 0, 2 * PG, GNTX_MAP_RDONLY, out, 2, &hr, NULL), 0);
+    assert_int_equal(prot(f, 1, 4, 1, GNTX_ACC_RWX, 0, 0), 0);
+    assert_int_equal(fx_map(f, 2, 1, r, 0, 2 * PG, 0, out, 2, &hw, NULL), 0);
+    assert_int_equal(th_restrict_count(), 0);
+    /* Page 4 becomes RO: only the writable mapping is downgraded. */
+    assert_int_equal(prot(f, 1, 4, 1, GNTX_ACC_R, GNTX_ACT_DENY, 0), 0);
+    assert_int_equal(th_restrict_count(), 1);
+    t = th_restrict_at(0);
+    assert_ptr_equal(t->mapper_cookie, f->d[2]);
+    assert_int_equal(t->owner, 1);
+    assert_int_equal(t->handle, hw);
+    assert_int_equal(t->first, 1);
+    assert_int_equal(t->npages, 1);
+    assert_int_equal(t->access, GNTX_ACC_R);
+    /* Both pages become NONE: both mappings lose them. */
+    assert_int_equal(prot(f, 1, 3, 2, GNTX_ACC_NONE, GNTX_ACT_DENY, 0), 0);
+    assert_int_equal(th_restrict_count(), 3);
+    for (size_t i = 1; i < 3; i++) {
+        t = th_restrict_at(i);
+        assert_int_equal(t->first, 0);
+        assert_int_equal(t->npages, 2);
+        assert_int_equal(t->access, GNTX_ACC_NONE);
+        assert_true(t->handle == hw || t->handle == hr);
+    }
+    /* Loosening tells nobody; the mappings stay and unmap as usual. */
+    assert_int_equal(prot(f, 1, 3, 2, GNTX_ACC_RWX, 0, 0), 0);
+    assert_int_equal(th_restrict_count(), 3);
+    assert_int_equal(fx_unmap(f, 2, hw), 0);
+    assert_int_equal(fx_unmap(f, 2, hr), 0);
+    assert_int_equal(prot(f, 1, 3, 2, GNTX_ACC_NONE, GNTX_ACT_DENY, 0), 0);
+    assert_int_equal(th_restrict_count(), 3);
+}
+
+static int pquery(struct fx *f, gntx_domid_t caller, gntx_domid_t dom,
+                  uint64_t *cursor, struct gntx_prot_range *out, uint64_t cap)
+{
+    struct gntx_protect_query q = {.dom = dom, .cursor = *cursor};
+    int rc = BAL(gcore_protect_query(f->c, caller, &q, out, cap));
+
+    if (rc >= 0)
+        assert_int_equal(q.count, rc);
+    *cursor = q.cursor;
+    return rc;
+}
+
+static void query_ranges(void **state)
+{
+    struct fx *f = *state;
+    struct gntx_prot_range out[4];
+    uint64_t cur = 0;
+
+    assert_int_equal(pquery(f, 1, GNTX_DOMID_SELF, &cur, out, 4), 0);
+    assert_int_equal(prot(f, 1, 2, 4, GNTX_ACC_R, GNTX_ACT_LOG, 5), 0);
+    assert_int_equal(prot(f, 1, 6, 2, GNTX_ACC_R, GNTX_ACT_LOG, 5), 0);
+    assert_int_equal(prot(f, 1, 9, 1, GNTX_ACC_NONE, GNTX_ACT_KILL, 6), 0);
+    assert_int_equal(prot(f, 1, 12, 4, GNTX_ACC_RX, GNTX_ACT_NOTIFY, 7), 0);
+    assert_int_equal(prot(f, 1, 13, 1, GNTX_ACC_RWX, 0, 0), 0);
+    /* Same triple side by side: one range.  Cursor paging. */
+    assert_int_equal(pquery(f, 1, 1, &cur, out, 2), 2);
+    assert_int_equal(out[0].gfn, 2);
+    assert_int_equal(out[0].nr, 6);
+    assert_int_equal(out[0].cookie, 5);
+    assert_int_equal(out[1].gfn, 9);
+    assert_int_equal(out[1].action, GNTX_ACT_KILL);
+    assert_int_equal(cur, 12);
+    assert_int_equal(pquery(f, 0, 1, &cur, out, 4), 2);
+    assert_int_equal(out[0].gfn, 12);
+    assert_int_equal(out[0].nr, 1);
+    assert_int_equal(out[0].access, GNTX_ACC_RX);
+    assert_int_equal(out[1].gfn, 14);
+    assert_int_equal(out[1].nr, 2);
+    assert_int_equal(cur, 0);
+    assert_int_equal(stats(f, 1).ranges, 4);
+    assert_int_equal(stats(f, 1).prot_pages, 10);
+    /* No room at all; someone else's; nobody. */
+    assert_int_equal(pquery(f, 1, 1, &cur, out, 0), -GNTX_ENOSPC);
+    cur = 0;
+    assert_int_equal(pquery(f, 2, 1, &cur, out, 4), -GNTX_EPERM);
+    assert_int_equal(pquery(f, 0, 77, &cur, out, 4), -GNTX_ESRCH);
+    struct gntx_fault_stats s = {.dom = 1};
+    assert_int_equal(BAL(gcore_fault_stats(f->c, 2, &s)), -GNTX_EPERM);
+}
+
+static void classes_and_memory(void **state)
+{
+    struct fx *f = *state;
+    struct th_dom *big = th_dom_new(GNTX_MAX_PROT_CLASSES + 2);
+    uint64_t cur = 0;
+    struct gntx_prot_range out[1];
+
+    assert_non_null(big);
+    assert_int_equal(
+        BAL(gcore_dom_add(f->c, 5, GNTX_MAX_PROT_CLASSES + 2, big)), 0);
+    for (uint64_t g = 0; g < GNTX_MAX_PROT_CLASSES; g++)
+        assert_int_equal(prot(f, 5, g, 1, GNTX_ACC_R, 0, g), 0);
+    assert_int_equal(
+        prot(f, 5, GNTX_MAX_PROT_CLASSES, 1, GNTX_ACC_R, 0, 1u << 20),
+        -GNTX_ENOSPC);
+    /* A triple already in use costs nothing; a freed class is reused. */
+    assert_int_equal(prot(f, 5, GNTX_MAX_PROT_CLASSES, 1, GNTX_ACC_R, 0, 7), 0);
+    assert_int_equal(prot(f, 5, 3, 1, GNTX_ACC_RWX, 0, 0), 0);
+    assert_int_equal(
+        prot(f, 5, GNTX_MAX_PROT_CLASSES + 1, 1, GNTX_ACC_R, 0, 1u << 20), 0);
+    assert_int_equal(pquery(f, 5, 5, &cur, out, 1), 1);
+    gcore_dom_remove(f->c, 5);
+    th_dom_free(big);
+    /* Allocation failure: the element fails whole. */
+    th_fail_alloc_after(0);
+    assert_int_equal(prot(f, 3, 0, 4, GNTX_ACC_R, 0, 0), -GNTX_ENOSPC);
+    th_fail_alloc_after(1);
+    assert_int_equal(prot(f, 3, 0, 4, GNTX_ACC_R, 0, 0), -GNTX_ENOSPC);
+    th_fail_alloc_after(-1);
+    assert_int_equal(stats(f, 3).prot_pages, 0);
+}
+
+static void via_hypercall(void **state)
+{
+    struct fx *f = *state;
+    struct gntx_protect v = {.gfn = 1, .nr = 2, .access = GNTX_ACC_R};
+    struct gntx_protect_query q = {.dom = GNTX_DOMID_SELF};
+    struct gntx_prot_range out[2];
+    struct gntx_fault_stats s = {.dom = GNTX_DOMID_SELF};
+    struct gntx_fault_ring r = {.gfn = RING_GFN, .port = 1};
+
+    assert_int_equal(
+        BAL(gcore_hypercall(f->c, 1, GNTX_OP_PROTECT, &v, 1, NULL, 0)), 1);
+    assert_int_equal(
+        BAL(gcore_hypercall(f->c, 1, GNTX_OP_PROTECT_QUERY, &q, 1, out, 2)), 1);
+    assert_int_equal(out[0].nr, 2);
+    assert_int_equal(
+        BAL(gcore_hypercall(f->c, 1, GNTX_OP_FAULT_RING, &r, 1, NULL, 0)), 0);
+    assert_int_equal(
+        BAL(gcore_hypercall(f->c, 1, GNTX_OP_FAULT_STATS, &s, 1, NULL, 0)), 0);
+    assert_int_equal(s.prot_pages, 2);
+    assert_int_equal(
+        BAL(gcore_hypercall(f->c, 1, GNTX_OP_FAULT_STATS, &s, 2, NULL, 0)),
+        -GNTX_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        FX_TEST(protect_args),       FX_TEST(copy_readonly),
+        FX_TEST(notify_record),      FX_TEST(ring_full),
+        FX_TEST(ring_args),          FX_TEST(kill_action),
+        FX_TEST(own_copies),         FX_TEST(severity),
+        FX_TEST(map_checks),         FX_TEST(query_ranges),
+        FX_TEST(classes_and_memory), FX_TEST(via_hypercall),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cfg.h: an xl guest configuration file, as `xgrant create` reads it
+ * (cfg.c, through Debian's libxlutil), and the store nodes libxl 4.17
+ * writes for its devices (create_dev.c).
+ */
+#ifndef XGRANT_CFG_H
+#define XGRANT_CFG_H
+
+#include <stdint.h>
+
+#include "libgrant_xenbus.h"
+
+/* One `disk = [...]` entry (xl-disk-configuration(5)). */
+struct xg_disk {
+    char *vdev;     /* as written: "xvda" */
+    char *target;   /* the image (a regular file or a block device) */
+    char *script;   /* NULL: "block" */
+    unsigned devid; /* libxl's number for vdev: xvda -> 51712 */
+    int readwrite, removable, direct_io_safe, discard;
+};
+
+/* One `vif = [...]` entry (xl-network-configuration(5)). */
+struct xg_vif {
+    unsigned devid; /* its index in the list, as xl numbers them */
+    uint8_t mac[6];
+    char *bridge, *script, *ip, *vifname, *gatewaydev;
+    unsigned mtu;
+};
+
+struct xg_cfg {
+    const char *file;
+    char *name;
+    uint64_t memory_bytes; /* `memory`, MiB in the file */
+    char **argv;           /* `program`, NULL-terminated */
+    struct xg_disk *disks;
+    unsigned nr_disks;
+    struct xg_vif *vifs;
+    unsigned nr_vifs;
+};
+
+/* cfg.c */
+/* Parses `file` and then the KEY=VALUE overrides (xl create's extra
+ * arguments, which win).  0, or -1 with every problem printed as
+ * "FILE:LINE: key 'KEY': what" (or the libxlutil syntax error). */
+int xg_cfg_load(const char *file, char **overrides, int nr_overrides,
+                struct xg_cfg *cfg);
+void xg_cfg_free(struct xg_cfg *cfg);
+/* libxl__device_disk_dev_number's rule: the devid of a virtual disk name
+ * (xvdX[N], hdX[N], sdX[N], dNpN, or a plain number), or -1. */
+long xg_vdev_devid(const char *vdev);
+
+/* cfg_vif.c */
+/* Parses one vif spec into v (defaults filled in); 0, or -1 with the reason
+ * in err. */
+int xg_cfg_vif_parse(const char *spec, struct xg_vif *v, char *err,
+                     size_t errlen);
+
+/* create_dev.c */
+/* Writes the frontend, backend and /libxl nodes of every device of cfg for
+ * domain `domid`, as libxl 4.17 does (one transaction per device).
+ * 0 or -errno (message printed). */
+int xg_devices_add(grant_xenbus_t *xb, const struct xg_cfg *cfg,
+                   unsigned domid);
+/* Prints the nodes xg_devices_add would write, domid shown as $DOMID. */
+void xg_devices_print(const struct xg_cfg *cfg);
+
+/* create_destroy.c */
+/* Closes and removes every device of `domid` (found under /libxl/<domid>),
+ * then /libxl/<domid>.  0, or -1 when something could not be removed
+ * (printed; the rest is still done). */
+int xg_devices_remove(grant_xenbus_t *xb, unsigned domid);
+
+/* create_reap.c */
+/* Leaves a detached process that removes the domain's device nodes once it
+ * dies by itself (xl create's per-domain process does the same). */
+void xg_reap_later(unsigned domid);
+
+#endif /* XGRANT_CFG_H */

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * create_destroy.c: tearing down the devices of a guest before the domain
+ * goes, in the order Xen's toolstack and drivers expect:
+ *
+ *   1. backend "online" = 0 (libxl's device removal: the backend may go
+ *      away once Closed);
+ *   2. frontend "state" = Closing (5): the guest is going;
+ *   3. wait (up to XG_DEVICE_CLOSE_MS) for the backend to reach Closed (6).
+ *      A backend still in Initialising (1) has no driver attached (a Xen
+ *      backend moves to InitWait as soon as it probes): then this CLI,
+ *      acting as the toolstack, moves it to Closed itself.  Until the
+ *      block and network drivers exist, that is every backend;
+ *   4. remove the frontend directory, the /libxl copy and the backend
+ *      directory, and then the parents they leave empty
+ *      (libxl_device.c libxl__device_destroy, libxl__xs_path_cleanup).
+ *
+ * The devices are found as libxl finds them: /libxl/<domid>/device/<kind>/
+ * <devid>/{frontend,backend} (libxl_device.c libxl__devices_destroy).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "private.h"
+
+#define XG_DEVICE_CLOSE_MS 10000 /* libxl's LIBXL_DESTROY_TIMEOUT */
+
+/* Removes path, then each parent that is left an empty directory. */
+static int path_cleanup(grant_xenbus_t *xb, xs_transaction_t t, char *path)
+{
+    struct xs_handle *xs = grant_xenbus_xs(xb);
+    int rc = grant_xenbus_rm(xb, t, path, NULL);
+    char *slash, *val, **ents;
+    unsigned n, len;
+
+    while (rc == 0 && (slash = strrchr(path, '/')) && slash != path) {
+        *slash = '\0';
+        ents = xs_directory(xs, t, path, &n);
+        val = ents ? xs_read(xs, t, path, &len) : NULL;
+        free(ents);
+        free(val);
+        if (!ents || n || !val || len)
+            break;
+        rc = grant_xenbus_rm(xb, t, path, NULL);
+    }
+    return rc;
+}
+
+struct ends {
+    char fe[GRANT_XENBUS_PATH_MAX], be[GRANT_XENBUS_PATH_MAX],
+        libxl[GRANT_XENBUS_PATH_MAX];
+};
+
+static int remove_nodes(grant_xenbus_t *xb, xs_transaction_t t, void *arg)
+{
+    struct ends e = *(const struct ends *)arg; /* cleanup cuts the paths */
+    int rc = e.fe[0] ? path_cleanup(xb, t, e.fe) : 0;
+
+    if (rc == 0)
+        rc = path_cleanup(xb, t, e.libxl);
+    if (rc == 0 && e.be[0])
+        rc = path_cleanup(xb, t, e.be);
+    return rc;
+}
+
+/* Steps 1 to 3 for one device; the backend's final state in *state. */
+static int close_device(grant_xenbus_t *xb, const struct ends *e, int *state)
+{
+    int rc;
+
+    *state = XenbusStateUnknown;
+    if (!e->be[0])
+        return 0;
+    rc = grant_xenbus_read_state(xb, XBT_NULL, e->be, state);
+    if (rc < 0 || *state == XenbusStateUnknown)
+        return rc; /* no backend directory: nothing to close */
+    rc = grant_xenbus_write(xb, XBT_NULL, e->be, "online", "0");
+    if (rc == 0 && e->fe[0]) {
+        rc = grant_xenbus_switch_state(xb, XBT_NULL, e->fe, XenbusStateClosing);
+        rc = rc == -ENOENT ? 0 : rc; /* the guest removed its "state" */
+    }
+    if (rc == 0 && *state == XenbusStateInitialising)
+        rc = grant_xenbus_switch_state(xb, XBT_NULL, e->be, XenbusStateClosed);
+    if (rc < 0)
+        return rc;
+    return grant_xenbus_wait_states(xb, e->be,
+                                    GRANT_XENBUS_MASK(XenbusStateClosed) |
+                                        GRANT_XENBUS_MASK(XenbusStateUnknown),
+                                    XG_DEVICE_CLOSE_MS, state);
+}
+
+static void read_link(grant_xenbus_t *xb, const char *dir, const char *node,
+                      char *buf, size_t len)
+{
+    char *v = NULL;
+
+    buf[0] = '\0';
+    if (grant_xenbus_read(xb, XBT_NULL, dir, node, &v, NULL) == 0 &&
+        v[0] == '/')
+        snprintf(buf, len, "%s", v);
+    free(v);
+}
+
+static int remove_device(grant_xenbus_t *xb, const char *libxl_dir)
+{
+    struct ends e;
+    int rc, state;
+
+    snprintf(e.libxl, sizeof(e.libxl), "%s", libxl_dir);
+    read_link(xb, libxl_dir, "frontend", e.fe, sizeof(e.fe));
+    read_link(xb, libxl_dir, "backend", e.be, sizeof(e.be));
+    rc = close_device(xb, &e, &state);
+    if (rc == -ETIMEDOUT)
+        xg_err("destroy",
+               "backend %s did not close within %d s (state %s); removing "
+               "it anyway",
+               e.be, XG_DEVICE_CLOSE_MS / 1000, grant_xenbus_state_name(state));
+    else if (rc < 0)
+        xg_err("destroy", "closing %s: %s; removing it anyway", e.be,
+               strerror(-rc));
+    rc = grant_xenbus_transact(xb, remove_nodes, &e, 0);
+    if (rc < 0)
+        xg_err("destroy", "cannot remove the nodes of %s: %s", libxl_dir,
+               strerror(-rc));
+    return rc;
+}
+
+/* Every device of one kind under /libxl/<domid>/device/<kind>. */
+static int remove_kind(grant_xenbus_t *xb, const char *kdir)
+{
+    char **devs, path[GRANT_XENBUS_PATH_MAX];
+    unsigned n, i;
+    int rc = 0;
+
+    devs = xs_directory(grant_xenbus_xs(xb), XBT_NULL, kdir, &n);
+    for (i = 0; devs && i < n; i++) {
+        int len = snprintf(path, sizeof(path), "%s/%s", kdir, devs[i]);
+
+        if (len < 0 || (size_t)len >= sizeof(path) ||
+            remove_device(xb, path) < 0)
+            rc = -1;
+    }
+    free(devs);
+    return rc;
+}
+
+int xg_devices_remove(grant_xenbus_t *xb, unsigned domid)
+{
+    char base[64], kdir[GRANT_XENBUS_PATH_MAX], **kinds;
+    unsigned n, i;
+    int rc = 0;
+
+    snprintf(base, sizeof(base), "/libxl/%u/device", domid);
+    kinds = xs_directory(grant_xenbus_xs(xb), XBT_NULL, base, &n);
+    for (i = 0; kinds && i < n; i++) {
+        int len = snprintf(kdir, sizeof(kdir), "%s/%s", base, kinds[i]);
+
+        if (len < 0 || (size_t)len >= sizeof(kdir) || remove_kind(xb, kdir) < 0)
+            rc = -1;
+    }
+    free(kinds);
+    snprintf(base, sizeof(base), "/libxl/%u", domid);
+    if (grant_xenbus_rm(xb, XBT_NULL, base, NULL) < 0)
+        rc = -1;
+    return rc;
+}
+
+int xg_devices_teardown(unsigned domid)
+{
+    grant_xenbus_t *xb;
+    int rc = grant_xenbus_open(&xb, 0);
+
+    if (rc == -ENOENT || rc == -ECONNREFUSED)
+        return 0; /* no store: no device nodes */
+    if (rc < 0) {
+        xg_err("destroy", "cannot open the store: %s", strerror(-rc));
+        return -1;
+    }
+    rc = xg_devices_remove(xb, domid);
+    grant_xenbus_close(xb);
+    return rc;
+}

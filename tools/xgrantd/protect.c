@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * protect.c: xgrantd's side of page protection (grant_abi.h,
+ * GNTX_OP_PROTECT): the two host hooks that are not about mappings
+ * (gh_map_restrict lives with the unmap notices in hostif.c).
+ *
+ *   gh_fault_notify  signals the eventfd of the owner's own port;
+ *   gh_dom_kill      SIGKILLs the offender at once (signals only: safe
+ *                    while the core runs) and queues its destruction,
+ *                    which xd_prot_kills_run does once the core call is
+ *                    over (the existing xd_dom_destroy path: its mappings,
+ *                    grants, ports and store nodes go, others keep
+ *                    running).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "gcore_host.h"
+#include "private.h"
+
+static uint16_t kill_q[64];
+static unsigned kill_n;
+static bool kill_lost; /* more than fit: every marked domain is scanned */
+static bool kill_mark[GNTX_DOMID_MAX + 1];
+
+void gh_fault_notify(void *cookie, uint32_t port)
+{
+    struct xd_dom *d = cookie;
+    uint64_t one = 1;
+    struct xd_port *p;
+
+    if (!d || !d->ports || port == 0 || port >= XD_MAX_PORTS)
+        return;
+    p = &d->ports[port];
+    if (p->state == XD_PORT_FREE || p->efd < 0)
+        return;
+    /* EAGAIN: the counter is full, the domain will wake anyway. */
+    if (write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        xd_dbg("dom %u: fault notify on port %u: %d", d->id, port, errno);
+}
+
+void gh_dom_kill(void *cookie)
+{
+    struct xd_dom *d = cookie;
+
+    if (!d || d->id == GNTX_DOMID_CONTROL || kill_mark[d->id])
+        return;
+    xd_dom_kill(d);
+    kill_mark[d->id] = true;
+    if (kill_n < sizeof(kill_q) / sizeof(kill_q[0]))
+        kill_q[kill_n++] = d->id;
+    else
+        kill_lost = true;
+}
+
+static void kill_one(unsigned id)
+{
+    struct xd_dom *d = xd_dom_get(id);
+
+    kill_mark[id] = false;
+    if (d)
+        xd_dom_destroy(d, "violated a KILL page protection");
+}
+
+/* Destroys the domains gh_dom_kill marked during the last core call. */
+void xd_prot_kills_run(void)
+{
+    while (kill_n)
+        kill_one(kill_q[--kill_n]);
+    if (!kill_lost)
+        return;
+    kill_lost = false;
+    for (unsigned id = 1; id <= GNTX_DOMID_MAX; id++)
+        if (kill_mark[id])
+            kill_one(id);
+}
