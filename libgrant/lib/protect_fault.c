@@ -155,7 +155,10 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
     uint64_t gfn;
     uint32_t meta;
 
-    if (!p) {
+    /* Only the kernel's report of a protection fault is one of ours: a
+     * SIGSEGV sent with kill or sigqueue carries whatever si_addr the
+     * sender wrote and must not run (or, with LOG, open) a page. */
+    if (!p || si->si_code != SEGV_ACCERR) {
         chain(sig, si, uc);
         errno = saved;
         return;

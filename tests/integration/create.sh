@@ -54,6 +54,14 @@ id=$(xgrant create "$examples/guest.cfg" 'program=["true"]' 'name="short"' 2>/de
 for _ in $(seq 100); do gone "$id" && break; sleep 0.1; done
 check "nodes of a guest that exited by itself are removed ($id)" \
     eval '[ -n "$id" ] && gone "$id"'
+# One that exits after create has written its devices: xgrantd removes
+# /libxl/<id> with the domain, the watcher must still find its backends.
+id=$(xgrant create "$examples/guest.cfg" 'program=["sleep","3"]' 'name="later"' 2>/dev/null)
+check "a guest that exits later still has its backend nodes at first ($id)" \
+    bash -c "[ -n '$id' ] && xenstore-ls -f | grep -q '^/local/domain/0/backend/vbd/$id/'"
+for _ in $(seq 250); do gone "$id" && break; sleep 0.1; done
+check "nodes of a guest that exited by itself later are removed ($id)" \
+    eval '[ -n "$id" ] && gone "$id"'
 
 check "dry run prints the nodes" bash -c \
     "xgrant create -n '$examples/guest.cfg' | grep -q '/local/domain/\\\$DOMID/device/vbd/51712/virtual-device = \"51712\"'"

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -136,6 +137,32 @@ static void deny_cases(grant_handle_t *h, uint8_t *p)
            "STOP: the default SIGSEGV action (status 0x%x)", st);
 }
 
+/* A SIGSEGV that the kernel did not raise for a fault (sigqueue'd, with
+ * si_addr forged to a LOG page) is not a protection fault: it goes to the
+ * earlier handler and logs nothing (a LOG fault would open the page). */
+static void forged_case(grant_handle_t *h, uint8_t *p)
+{
+    uint8_t *page = p + 3 * PG;
+    siginfo_t si;
+
+    ICHECK(grant_protect(h, page, PG, GRANT_ACC_R, GRANT_ACT_LOG, 55) == 0,
+           "page 3 read-only, LOG");
+    memset(&si, 0, sizeof(si));
+    si.si_signo = SIGSEGV;
+    si.si_code = SI_QUEUE;
+    si.si_addr = page + 8;
+    prev_calls = 0;
+    calls = 0;
+    if (sigsetjmp(prev_jmp, 1) == 0)
+        syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid),
+                SIGSEGV, &si);
+    ICHECK(prev_calls == 1, "a sigqueue'd SIGSEGV reached the earlier handler");
+    ICHECK(grant_fault_dispatch(h) == 0 && calls == 0,
+           "and was not taken for a fault on the page");
+    ICHECK(grant_protect(h, page, PG, GRANT_ACC_RWX, GRANT_ACT_DENY, 0) == 0,
+           "page 3 unprotected");
+}
+
 static void chain_case(void)
 {
     uint8_t *q = mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -215,6 +242,7 @@ int main(int argc, char **argv)
     log_case(dom0, mem, gpa);
     deny_cases(dom0, mem);
     chain_case();
+    forged_case(dom0, mem);
     copy_case(dom0, mem);
     kill_case(dom0);
     itest_teardown(dom0);

@@ -75,39 +75,86 @@ static void agent_many(struct xs_handle *h, const char *what, const char *base,
     fflush(stdout);
 }
 
+/* Rewrites one node with a 2048-byte value inside one transaction until
+ * that fails (then aborts it): "ok <done> <errno>". */
+static void agent_txnlog(struct xs_handle *h, const char *path)
+{
+    static char v[2048];
+    xs_transaction_t t = xs_transaction_start(h);
+    int i, err = 0;
+
+    memset(v, 'v', sizeof(v));
+    for (i = 0; t != XBT_NULL && i < 2000; i++) {
+        if (!xs_write(h, t, path, v, sizeof(v))) {
+            err = errno;
+            break;
+        }
+    }
+    if (t != XBT_NULL)
+        xs_transaction_end(h, t, true);
+    printf("ok %d %d\n", i, t == XBT_NULL ? -1 : err);
+    fflush(stdout);
+}
+
 /* A raw connection that sets a watch with a long token and never reads. */
 static int stall_fd = -1;
 
-static bool stall(const char *path)
+static bool stall_tok(const char *path, size_t toklen)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     const char *store = getenv("XENSTORED_PATH");
-    char msg[16 + 256 + 256] = {0};
+    static char msg[16 + 256 + 3500];
     uint32_t hdr[4] = {XS_WATCH, 1, 0, 0};
     size_t pl = strlen(path) + 1;
 
     stall_fd = socket(AF_UNIX, SOCK_STREAM, 0);
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", store ? store : "");
-    if (stall_fd < 0 || pl > 200 ||
+    if (stall_fd < 0 || pl > 200 || toklen > 3000 ||
         connect(stall_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
         return false;
     memcpy(msg + 16, path, pl);
-    memset(msg + 16 + pl, 't', 200);
-    hdr[3] = (uint32_t)pl + 201;
+    memset(msg + 16 + pl, 't', toklen);
+    msg[16 + pl + toklen] = '\0';
+    hdr[3] = (uint32_t)(pl + toklen + 1);
     memcpy(msg, hdr, sizeof(hdr));
     return send(stall_fd, msg, 16 + hdr[3], 0) == (ssize_t)(16 + hdr[3]);
+}
+
+static bool stall(const char *path)
+{
+    return stall_tok(path, 200);
+}
+
+/* Reads what the stalled connection has; bytes read, -1 once closed. */
+static long stall_drain(void)
+{
+    static char buf[65536];
+    long total = 0;
+    ssize_t n;
+
+    while ((n = recv(stall_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+        total += n;
+    return n == 0 || (n < 0 && errno != EAGAIN) ? -1 : total;
 }
 
 /* Has the daemon closed the stalled connection?  "ok 1" / "ok 0". */
 static void stalled(void)
 {
-    char buf[65536];
-    ssize_t n;
+    printf("ok %d\n", stall_drain() < 0);
+    fflush(stdout);
+}
 
-    do
-        n = recv(stall_fd, buf, sizeof(buf), MSG_DONTWAIT);
-    while (n > 0);
-    printf("ok %d\n", n == 0 || (n < 0 && errno != EAGAIN));
+/* Writes path n times: "ok <done> <errno>". */
+static void agent_rewrite(struct xs_handle *h, const char *path, int n)
+{
+    int i, err = 0;
+
+    for (i = 0; i < n; i++)
+        if (!xs_write(h, XBT_NULL, path, "x", 1)) {
+            err = errno;
+            break;
+        }
+    printf("ok %d %d\n", i, err);
     fflush(stdout);
 }
 
@@ -159,6 +206,10 @@ static void agent_line(struct xs_handle *h, char *line)
         agent_reply(stall(a), "");
     } else if (strcmp(cmd, "stalled") == 0) {
         stalled();
+    } else if (strcmp(cmd, "rewrite") == 0) {
+        agent_rewrite(h, a, atoi(b));
+    } else if (strcmp(cmd, "txnlog") == 0) {
+        agent_txnlog(h, a);
     } else if (strcmp(cmd, "many") == 0) {
         agent_many(h, a, b, 2000);
     } else {
@@ -362,6 +413,31 @@ static void flood(struct itest_agent *a)
     ICHECK(value_is(p, "x"), "domain 0 is still served");
 }
 
+/* A domU rewriting a node that a domain-0 client watches but does not read
+ * (with a long token: 3 KiB per event) fills that client's queue with at
+ * most its own bound of events; the client is not disconnected for it. */
+static void flood_dom0(struct itest_agent *a)
+{
+    char p[128], buf[128];
+    long got;
+    int done = -1, err = -1;
+
+    snprintf(p, sizeof(p), "/local/domain/%u/data/loud", a->domid);
+    ICHECK(stall_tok(p, 3000), "a domain-0 client watches %s, reads nothing",
+           p);
+    if (itest_cmd(a, buf, sizeof(buf), "rewrite data/loud 4000") == 0)
+        sscanf(buf, "ok %d %d", &done, &err);
+    ICHECK(done == 4000, "the domU wrote it 4000 times (%d, %d)", done, err);
+    ICHECK(value_is(p, "x"), "domain 0 is still served");
+    got = stall_drain();
+    ICHECK(got >= 0 && got < (1 << 20),
+           "the watcher is still connected, with %ld bytes of events (12 MB "
+           "were fired)",
+           got);
+    close(stall_fd);
+    stall_fd = -1;
+}
+
 static void watches(struct itest_agent *a)
 {
     char want[256];
@@ -387,6 +463,7 @@ static void watches(struct itest_agent *a)
     ICHECK(agent_event_is(a, "data/seen td"),
            "no event for a node the domU cannot read, then the next one");
     flood(a);
+    flood_dom0(a);
     xs_rm(xs, XBT_NULL, "/test/w");
     ICHECK(event_is("/test/w", "tw"), "rm fires");
     ICHECK(xs_unwatch(xs, "/test/w", "tw"), "unwatch");
@@ -441,6 +518,7 @@ static void many(struct itest_agent *a, const char *what, const char *base,
 
 static void quotas(struct itest_agent *a)
 {
+    char buf[128];
     int done, err;
 
     many(a, "nodes", "data/q", &done, &err);
@@ -452,6 +530,13 @@ static void quotas(struct itest_agent *a)
     many(a, "watches", "data/w", &done, &err);
     ICHECK(done == 127 && err == E2BIG, "watch quota: %d more, then E2BIG",
            done);
+    if (itest_cmd(a, buf, sizeof(buf), "txnlog data/t") != 0 ||
+        sscanf(buf, "ok %d %d", &done, &err) != 2)
+        done = err = -1;
+    ICHECK(done >= 50 && done < 2000 && err == ENOSPC,
+           "rewriting one node in a transaction is bounded: %d writes, then "
+           "ENOSPC (%d)",
+           done, err);
     many(a, "txns", "-", &done, &err);
     ICHECK(done == 10 && err == ENOSPC, "transaction quota: %d, then ENOSPC",
            done);

@@ -9,6 +9,7 @@
  *   wire_fuzz [SEED [MESSAGES]]
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,10 @@ static const struct {
     {GNTX_OP_QUERY_TREE, 16},
     {GNTX_OP_USAGE, 48},
     {GNTX_OP_SET_QUOTA, 48},
+    {GNTX_OP_PROTECT, 32},
+    {GNTX_OP_PROTECT_QUERY, 16},
+    {GNTX_OP_FAULT_RING, 16},
+    {GNTX_OP_FAULT_STATS, 80},
     {XGW_OP_MEM_ALLOC, 16},
     {XGW_OP_MEM_FREE, 16},
     {XGW_OP_EVTCHN_ALLOC_UNBOUND, 16},
@@ -50,6 +55,27 @@ static uint8_t small_byte(void)
     return r < 10 ? pick[r] : (uint8_t)rand();
 }
 
+/* Ops that take one struct (more is an error to exercise now and then). */
+static int single(uint32_t op)
+{
+    return op == GNTX_OP_QUERY_TABLE || op == GNTX_OP_QUERY_TREE ||
+           op == GNTX_OP_USAGE || op == GNTX_OP_SET_QUOTA ||
+           op == GNTX_OP_PROTECT_QUERY || op == GNTX_OP_FAULT_RING ||
+           op == GNTX_OP_FAULT_STATS;
+}
+
+/* PROTECT elements never ask for KILL: the fuzzer's own random copies
+ * would then end it (as designed) before it has sent everything. */
+static void no_kill(uint8_t *buf, uint32_t len)
+{
+    size_t at = offsetof(struct gntx_protect, action);
+
+    for (uint32_t e = 0; e + sizeof(struct gntx_protect) <= len;
+         e += sizeof(struct gntx_protect))
+        if (buf[e + at] == GNTX_ACT_KILL)
+            buf[e + at] = GNTX_ACT_NOTIFY;
+}
+
 /* One random request; returns 1 if the daemon dropped the connection. */
 static int one(struct raw *r, uint8_t *buf, size_t cap)
 {
@@ -59,8 +85,7 @@ static int one(struct raw *r, uint8_t *buf, size_t cap)
         rand() % 4 ? (uint64_t)(rand() % 5) : (uint64_t)rand() << (rand() % 40);
     struct xgw_msg m;
 
-    if (ops[k].op == GNTX_OP_QUERY_TABLE || ops[k].op == GNTX_OP_QUERY_TREE ||
-        ops[k].op == GNTX_OP_USAGE || ops[k].op == GNTX_OP_SET_QUOTA)
+    if (single(ops[k].op))
         count = rand() % 4 ? 1 : count;
     len = count * ops[k].elem +
           (ops[k].op == GNTX_OP_CREATE && aux < 64 ? (uint32_t)aux * 8 : 0);
@@ -68,6 +93,8 @@ static int one(struct raw *r, uint8_t *buf, size_t cap)
         len = (uint32_t)cap;
     for (uint32_t i = 0; i < len; i++)
         buf[i] = small_byte();
+    if (ops[k].op == GNTX_OP_PROTECT)
+        no_kill(buf, len);
     claimed = rand() % 50 ? len : len + (rand() % 3) - 1;
     if (claimed > len) /* a lie upward: the daemon waits, then we hang up */
         return raw_send(r, ops[k].op, count, aux, buf, len, claimed), 1;

@@ -120,6 +120,30 @@ static const char *perms(struct fx *f, const char *path)
     return buf;
 }
 
+static int mkdir_(struct fx *f, uint16_t dom, const char *path)
+{
+    struct xs_edit e = begin(f, dom);
+
+    return end(f, &e, xs_tree_write(&e, path, NULL, 0, true));
+}
+
+/* MKDIR of a node that exists needs write access to it, like WRITE: it
+ * must not answer OK where the node is hidden (an existence oracle). */
+static void mkdir_existing_needs_write(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(wr(f, 0, "/s/hidden", "v"), 0);
+    assert_int_equal(mkdir_(f, 3, "/s/hidden"), -EACCES);
+    assert_int_equal(mkdir_(f, 3, "/s/missing"), -EACCES);
+    assert_int_equal(chmod_(f, 0, "/s", "n0 b3"), 0);
+    assert_int_equal(mkdir_(f, 3, "/s/mine"), 0);
+    assert_int_equal(mkdir_(f, 3, "/s/mine"), 0); /* exists: fine */
+    assert_int_equal(chmod_(f, 0, "/s/hidden", "n0"), 0);
+    assert_int_equal(mkdir_(f, 3, "/s/hidden"), -EACCES);
+    assert_int_equal(mkdir_(f, 0, "/s/hidden"), 0);
+}
+
 static void write_read_inherit(void **state)
 {
     struct fx *f = *state;
@@ -316,6 +340,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(failed_edit_leaves_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(forget_domain, setup, teardown),
+        cmocka_unit_test_setup_teardown(mkdir_existing_needs_write, setup,
+                                        teardown),
         cmocka_unit_test(names),
         cmocka_unit_test(perm_strings),
     };

@@ -147,6 +147,36 @@ static int remove_kind(grant_xenbus_t *xb, const char *kdir)
     return rc;
 }
 
+/* Backend directories of domid that no /libxl entry leads to any more:
+ * xgrantd removes /libxl/<domid> with the domain, so a guest that died by
+ * itself leaves only these (domain 0 serves every device). */
+static int remove_orphan_backends(grant_xenbus_t *xb, unsigned domid)
+{
+    static const char base[] = "/local/domain/0/backend";
+    char path[GRANT_XENBUS_PATH_MAX], **kinds;
+    unsigned n, i;
+    int rc = 0;
+
+    kinds = xs_directory(grant_xenbus_xs(xb), XBT_NULL, base, &n);
+    for (i = 0; kinds && i < n; i++) {
+        int len =
+            snprintf(path, sizeof(path), "%s/%s/%u", base, kinds[i], domid);
+        char **devs;
+        unsigned ndevs;
+
+        if (len < 0 || (size_t)len >= sizeof(path)) {
+            rc = -1;
+            continue;
+        }
+        devs = xs_directory(grant_xenbus_xs(xb), XBT_NULL, path, &ndevs);
+        if (devs && path_cleanup(xb, XBT_NULL, path) < 0)
+            rc = -1;
+        free(devs);
+    }
+    free(kinds);
+    return rc;
+}
+
 int xg_devices_remove(grant_xenbus_t *xb, unsigned domid)
 {
     char base[64], kdir[GRANT_XENBUS_PATH_MAX], **kinds;
@@ -164,6 +194,8 @@ int xg_devices_remove(grant_xenbus_t *xb, unsigned domid)
     free(kinds);
     snprintf(base, sizeof(base), "/libxl/%u", domid);
     if (grant_xenbus_rm(xb, XBT_NULL, base, NULL) < 0)
+        rc = -1;
+    if (remove_orphan_backends(xb, domid) < 0)
         rc = -1;
     return rc;
 }

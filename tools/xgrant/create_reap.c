@@ -12,6 +12,7 @@
  * domain) is noted first, and nothing is removed if another domain holds
  * the id by the time this one is gone.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,16 +38,21 @@ static void watch_domain(unsigned domid)
     grant_handle_t *h;
     grant_xenbus_t *xb;
     char *before, *after;
+    int rc;
 
     if (grant_xenbus_open(&xb, 0) < 0)
         return;
     before = vm_of(xb, domid);
-    if (grant_open(&h, 0) == 0) {
-        grant_ctl_domain_wait(h, (grant_domid_t)domid);
+    rc = grant_open(&h, 0);
+    if (rc == 0) {
+        rc = grant_ctl_domain_wait(h, (grant_domid_t)domid);
         grant_close(h);
     }
-    after = vm_of(xb, domid);
-    if (!after || (before && !strcmp(before, after)))
+    /* Gone (wait answered, or it was gone already), and the id not taken
+     * by another domain since; a failed wait proves nothing. */
+    after = rc >= 0 || rc == -ESRCH ? vm_of(xb, domid) : NULL;
+    if ((rc >= 0 || rc == -ESRCH) &&
+        (!after || (before && !strcmp(before, after))))
         xg_devices_remove(xb, domid);
     free(before);
     free(after);

@@ -8,8 +8,12 @@
  * stream cannot be trusted and the connection is closed, like cxenstored.
  * Requests are read while the replies waiting to go out stay under
  * OUT_SOFT bytes; a client that leaves more than OUT_HARD bytes (watch
- * events) unread is disconnected.  Closed connections are freed between
- * event batches (an event of the batch may still name them).
+ * events) unread is disconnected.  The watch events a domU's edits fire
+ * are charged to that domU until they are sent: past XS_EVQ_MAX bytes its
+ * further events are dropped, so a flooding guest cannot push another
+ * client (a backend in domain 0 or a driver domain) to OUT_HARD.  Closed
+ * connections are freed between event batches (an event of the batch may
+ * still name them).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -179,13 +183,21 @@ void xs_accept(void)
     }
 }
 
+/* Frees a message, uncharging the domain whose edit fired it. */
+static void outm_free(struct xs_outm *m)
+{
+    if (m->origin)
+        xs.evq[m->origin] -= (uint32_t)m->len;
+    free(m);
+}
+
 static void out_free_all(struct xs_conn *c)
 {
     while (c->out) {
         struct xs_outm *m = c->out;
 
         c->out = m->next;
-        free(m);
+        outm_free(m);
     }
     c->out_tail = NULL;
     c->out_bytes = 0;
@@ -257,13 +269,16 @@ static int flush(struct xs_conn *c)
         c->out = m->next;
         if (!c->out)
             c->out_tail = NULL;
-        free(m);
+        outm_free(m);
     }
     return 0;
 }
 
-bool xs_send(struct xs_conn *c, uint32_t type, uint32_t req, uint32_t tx,
-             const void *p1, size_t l1, const void *p2, size_t l2)
+/* Queues a message (an event charged to origin unless 0) and sends what
+ * the socket takes; false when the connection had to be closed. */
+static bool queue(struct xs_conn *c, uint16_t origin, uint32_t type,
+                  uint32_t req, uint32_t tx, const void *p1, size_t l1,
+                  const void *p2, size_t l2)
 {
     struct xsd_sockmsg h = {type, req, tx, (uint32_t)(l1 + l2)};
     size_t hard = c->dom ? OUT_HARD_DOMU : OUT_HARD_DOM0;
@@ -283,6 +298,9 @@ bool xs_send(struct xs_conn *c, uint32_t type, uint32_t req, uint32_t tx,
     m->next = NULL;
     m->len = sizeof(h) + l1 + l2;
     m->off = 0;
+    m->origin = origin;
+    if (origin)
+        xs.evq[origin] += (uint32_t)m->len;
     memcpy(m->buf, &h, sizeof(h));
     if (l1)
         memcpy(m->buf + sizeof(h), p1, l1);
@@ -300,6 +318,29 @@ bool xs_send(struct xs_conn *c, uint32_t type, uint32_t req, uint32_t tx,
     }
     update_mask(c);
     return true;
+}
+
+bool xs_send(struct xs_conn *c, uint32_t type, uint32_t req, uint32_t tx,
+             const void *p1, size_t l1, const void *p2, size_t l2)
+{
+    return queue(c, 0, type, req, tx, p1, l1, p2, l2);
+}
+
+bool xs_send_event(struct xs_conn *c, const char *path, const char *token)
+{
+    static struct xd_ratelimit rl;
+    uint16_t o = xs.origin;
+
+    if (o && xs.evq[o] >= XS_EVQ_MAX) {
+        xd_log_rl(&rl,
+                  "store: dom %u: watch event for dom %u dropped (dom %u "
+                  "has %u bytes of events unread)",
+                  (unsigned)o, (unsigned)c->dom, (unsigned)o,
+                  (unsigned)xs.evq[o]);
+        return true;
+    }
+    return queue(c, o, XS_WATCH_EVENT, 0, 0, path, strlen(path) + 1, token,
+                 strlen(token) + 1);
 }
 
 static const char *err_name(int err)

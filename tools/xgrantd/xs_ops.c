@@ -477,8 +477,10 @@ void xs_dispatch(struct xs_conn *c)
 
     if (q.h.tx_id && !(q.t = xs_txn_find(c, q.h.tx_id)))
         r = -ENOENT;
+    xs.origin = c->dom; /* the events this request fires are charged to it */
     if (r == 0)
         r = serve(&q);
+    xs.origin = 0;
     if (r < 0)
         xs_send_err(c, &q.h, r);
     else if (r == 0)

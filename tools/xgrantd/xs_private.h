@@ -38,6 +38,9 @@
 #define XS_QUOTA_VALUE   2048u /* bytes of one value: ENOSPC */
 #define XS_QUOTA_PERMS   5u    /* entries of one permission list: ENOSPC */
 #define XS_TXN_PATHS     1024u /* paths one transaction may touch: ENOSPC */
+#define XS_EVQ_MAX       (64u << 10) /* queued events a domU caused */
+/* Memory of one domU transaction's noted paths and logged edits: ENOSPC */
+#define XS_TXN_BYTES (256u << 10)
 /* Path length below "/local/domain/<id>/" (or of the whole path): EINVAL */
 #define XS_PATH_REL_MAX XENSTORE_REL_PATH_MAX
 #define XS_PATH_ABS_MAX XENSTORE_ABS_PATH_MAX
@@ -140,6 +143,7 @@ struct xs_watch;
 struct xs_outm {
     struct xs_outm *next;
     size_t len, off;
+    uint16_t origin; /* a watch event a domU's edit fired (0: none) */
     uint8_t buf[];
 };
 
@@ -175,6 +179,10 @@ struct xs_store {
     uint16_t watches[XS_DOMID_COUNT];
     uint8_t txns[XS_DOMID_COUNT];
     uint16_t sconns[XS_DOMID_COUNT];
+    /* Watch events a domain's edits fired that are still queued (bytes,
+     * over every connection), and the domain whose request is served. */
+    uint32_t evq[XS_DOMID_COUNT];
+    uint16_t origin;
 };
 extern struct xs_store xs;
 
@@ -188,6 +196,11 @@ void xs_reap_graveyard(void);
 /* Queues a message; false when the connection had to be closed. */
 bool xs_send(struct xs_conn *c, uint32_t type, uint32_t req, uint32_t tx,
              const void *p1, size_t l1, const void *p2, size_t l2);
+/* A watch event caused by domain xs.origin: while that domain already has
+ * XS_EVQ_MAX bytes of events queued anywhere, it is dropped (true: the
+ * connection is fine), so a flooding domU fills nobody's queue but with
+ * its own events and never gets another connection closed. */
+bool xs_send_event(struct xs_conn *c, const char *path, const char *token);
 void xs_send_err(struct xs_conn *c, const struct xsd_sockmsg *h, int err);
 void xs_send_ok(struct xs_conn *c, const struct xsd_sockmsg *h);
 

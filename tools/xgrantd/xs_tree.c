@@ -355,10 +355,12 @@ int xs_tree_write(struct xs_edit *e, const char *path, const char *val,
     struct xs_node *w;
     int r;
 
-    if (n && mkdir)
-        return 0;
+    /* MKDIR of an existing node is fine only where a write would be (as
+     * cxenstored), so it tells nothing about nodes the caller may not see. */
     if (n && !(xs_perm_for(n, e->caller) & XS_P_WRITE))
         return -EACCES;
+    if (n && mkdir)
+        return 0;
     if (!n) {
         unsigned missing;
         const struct xs_node *a = nearest(e->root, path, &missing);

@@ -39,7 +39,19 @@ struct xs_txn {
     struct access *acc;
     size_t nacc, acc_cap;
     struct logop *log, *log_tail;
+    size_t bytes; /* of acc and log, held to XS_TXN_BYTES for a domU */
+    int failed;   /* an edit applied to the private tree but not logged */
 };
+
+/* Charges bytes of bookkeeping to t; -ENOSPC past a domU's budget (its
+ * edits of one node, repeated, would otherwise grow the log forever). */
+static int charge(struct xs_txn *t, size_t bytes)
+{
+    if (t->e.caller && bytes > XS_TXN_BYTES - t->bytes)
+        return -ENOSPC;
+    t->bytes += bytes;
+    return 0;
+}
 
 static void txn_free(struct xs_txn *t)
 {
@@ -109,7 +121,7 @@ static int note_one(struct xs_txn *t, const char *path, size_t len)
     for (size_t i = 0; i < t->nacc; i++)
         if (strcmp(t->acc[i].path, buf) == 0)
             return 0;
-    if (t->nacc >= XS_TXN_PATHS)
+    if (t->nacc >= XS_TXN_PATHS || charge(t, sizeof(*a) + len + 1) < 0)
         return -ENOSPC;
     if (t->nacc == t->acc_cap) {
         size_t cap = t->acc_cap ? t->acc_cap * 2 : 8;
@@ -148,10 +160,14 @@ int xs_txn_log(struct xs_txn *t, uint32_t type, const char *path,
 {
     size_t bytes = type == XS_SET_PERMS ? len * sizeof(struct xs_perm) : len;
     size_t plen = strlen(path) + 1;
-    struct logop *o = malloc(sizeof(*o) + bytes + plen);
+    struct logop *o;
 
+    /* The edit is in t's tree already: a commit must not lose it. */
+    if (charge(t, sizeof(*o) + bytes + plen) < 0)
+        return t->failed = -ENOSPC;
+    o = malloc(sizeof(*o) + bytes + plen);
     if (!o)
-        return -ENOMEM;
+        return t->failed = -ENOMEM;
     o->next = NULL;
     o->type = type;
     o->len = len;
@@ -185,6 +201,8 @@ static int commit(struct xs_txn *t, uint16_t dom)
     struct xs_edit e;
     int r = 0;
 
+    if (t->failed)
+        return t->failed;
     if (conflicts(t))
         return -EAGAIN;
     if (!t->log)

@@ -89,8 +89,7 @@ static bool send_event(struct xs_conn *c, const struct xs_watch *w,
 {
     const char *name = path + (strlen(path) >= w->rel ? w->rel : 0);
 
-    return xs_send(c, XS_WATCH_EVENT, 0, 0, name, strlen(name) + 1, w->token,
-                   strlen(w->token) + 1);
+    return xs_send_event(c, name, w->token);
 }
 
 static void fire_conn(struct xs_conn *c, const char *path, bool recurse,
