@@ -6,6 +6,8 @@
 #   make demo            the main job: domains grant, delegate, copy, revoke
 #   make bench           benchmarks, printing ratios against peers
 #   make core-freestanding   prove libgrant/core needs no libc
+#   make lab             boot Xen under QEMU, run the extension's tests in it (root)
+#   make hv              Debian's Xen 4.17 with the grant core in it (hv-patches/)
 #   SANITIZE=1           build with ASan + UBSan (separate build dir)
 
 .DEFAULT_GOAL := all
@@ -44,8 +46,10 @@ include tools/xgrantd/module.mk
 include tools/xgrant/module.mk
 include tools/xgrant-guest/module.mk
 include tests/module.mk
+include tests/lab/module.mk
+include hv-patches/module.mk
 
-.PHONY: all deps test bench demo clean core-freestanding format check-format
+.PHONY: all deps test bench demo clean core-freestanding format check-format hv
 all: $(ALL)
 
 deps:
@@ -68,4 +72,4 @@ check-format:
 clean:
 	rm -rf build build-san
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -path '$(B)/lab' -prune -o -path '$(B)/xen' -prune -o -name '*.d' -type f -print 2>/dev/null)

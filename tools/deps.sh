@@ -2,7 +2,10 @@
 # Installs every Debian package xgrant builds, tests and benchmarks with.
 # Idempotent: a no-op (no apt call) when everything is present.
 set -euo pipefail
+"$(dirname "$0")/../hv-patches/deb-src.sh" # deb-src for `apt-get source xen` (make hv)
 pkgs=(build-essential pkg-config libcmocka-dev libxen-dev xenstore-utils clang-format clang libclang-rt-14-dev)
+pkgs+=(flex bison dpkg-dev python3 gzip file) # make hv: the Xen 4.17 hypervisor build
+[ $# -eq 0 ] || pkgs=("$@") # `deps.sh PKG...`: only those (make lab-deps)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

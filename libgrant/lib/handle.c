@@ -3,9 +3,8 @@
  * handle.c: opening and closing handles, and choosing the transport.
  *
  * A transport is a struct grant_ops (private.h).  The table below names
- * each; XGRANT_TRANSPORT picks one, default "sim".  "xen" is reserved for
- * the real-Xen transport (xen.c with lg_xen_ops over libxengnttab,
- * libxenevtchn and libxencall); until it exists, opening it is -ENOSYS.
+ * each; XGRANT_TRANSPORT picks one, default "sim".  "xen" is the real-Xen
+ * transport (xen.c: lg_xen_ops over the guest module's /dev/xgrant).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,7 +21,7 @@ static const struct {
     const struct grant_ops *ops; /* NULL: known but not built */
 } transports[] = {
     {"sim", &lg_sim_ops},
-    {"xen", NULL},
+    {"xen", &lg_xen_ops},
 };
 
 int lg_fail(const grant_handle_t *h, const char *what, int err)

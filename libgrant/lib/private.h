@@ -224,6 +224,8 @@ struct sim_rpc {
 
 /* sim.c */
 extern const struct grant_ops lg_sim_ops;
+/* xen.c: the real-Xen transport over the guest module's /dev/xgrant. */
+extern const struct grant_ops lg_xen_ops;
 /* The call's status: r->ret (clamped to int) or the transport error. */
 int lg_sim_status(int rc, const struct sim_rpc *r);
 

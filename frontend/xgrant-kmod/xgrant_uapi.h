@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xgrant_uapi.h: the /dev/xgrant interface between the guest kernel module
+ * (xgrant.c here) and libgrant's xen transport (libgrant/lib/xen.c).
+ *
+ * The module owns the domain's "grant memory": XGRANT_IOC_SETUP allocates
+ * nr_pages pages once per open file, mmap of the file at offset 0 shows
+ * them, and every address libgrant passes to XGRANT_IOC_CALL is in that
+ * model: a LOCAL byte address is an offset into the mapping and a CREATE
+ * frame is a page index into it (exactly libgrant's guest-physical model
+ * under xgrantd).  The module rewrites them into the frame numbers Xen
+ * knows (a PV guest's machine frames), splitting LOCAL ranges at page
+ * boundaries, and issues HYPERVISOR_grant_table_op(GNTTABOP_xgrant).
+ * XGRANT_IOC_CALL returns the op's result (>= 0) or fails with its errno.
+ */
+#ifndef XGRANT_UAPI_H
+#define XGRANT_UAPI_H
+
+#ifdef __KERNEL__
+#include <linux/ioctl.h>
+#include <linux/types.h>
+#else
+#include <stdint.h>
+#include <sys/ioctl.h>
+#endif
+
+#define XGRANT_DEVICE "/dev/xgrant"
+/* Pages XGRANT_IOC_SETUP accepts at most (256 MiB). */
+#define XGRANT_MAX_PAGES (1u << 16)
+
+struct xgrant_ioc_setup {
+    uint64_t nr_pages; /* in */
+};
+
+struct xgrant_ioc_info {
+    uint16_t domid; /* out: the calling domain */
+    uint16_t pad[3];
+    uint64_t nr_pages; /* out: 0 before XGRANT_IOC_SETUP */
+};
+
+#define XGRANT_IOC_MAGIC 'G'
+#define XGRANT_IOC_SETUP _IOW(XGRANT_IOC_MAGIC, 1, struct xgrant_ioc_setup)
+#define XGRANT_IOC_INFO  _IOR(XGRANT_IOC_MAGIC, 2, struct xgrant_ioc_info)
+/* The argument is a struct gntx_xen_call (gntx_xen.h) whose args and aux
+ * are user addresses. */
+#define XGRANT_IOC_CALL _IOWR(XGRANT_IOC_MAGIC, 3, struct gntx_xen_call)
+
+#endif /* XGRANT_UAPI_H */

@@ -1,0 +1,8 @@
+# hv-patches: `make hv` builds Debian's Xen 4.17 hypervisor with the grant
+# core (hv-patches/README.md).  HV_DIR holds the source cache, the build tree
+# and the results (xen.gz, xen.elf, xen-syms); tests/lab boots them.
+HV_DIR ?= build-hv
+
+.PHONY: hv
+hv:
+	@HV_DIR=$(HV_DIR) ./hv-patches/build.sh

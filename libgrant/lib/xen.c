@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xen.c: the xen transport (XGRANT_TRANSPORT=xen): a Xen guest, dom0 or a
+ * PV domU, with the xgrant guest module loaded (frontend/xgrant-kmod,
+ * /dev/xgrant).
+ *
+ * Opening asks the module for the domain id, has it allocate this handle's
+ * grant memory (XGRANT_XEN_PAGES pages, default 1024 = 4 MiB) and maps it
+ * whole at h->mem: a gfn here is a page index into that memory, exactly the
+ * model of the sim transport, and the module rewrites those into the frames
+ * Xen knows.  Allocation of runs inside it is done here (first fit).
+ * Hypercalls are XGRANT_IOC_CALL.  On a Xen without the extension every
+ * call fails with -ENOSYS (the unknown grant-table sub-op).
+ *
+ * Not here yet: mapping (GNTX_OP_MAP needs the module to install foreign
+ * frames: grant_map returns -EOPNOTSUPP), event channels (libxenevtchn;
+ * the lab binds its fault ring's port itself) and domain control (xl does
+ * that on Xen).  Protection ops pass through (the module translates).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "private.h"
+#include "../abi/gntx_xen.h"
+#include "../../frontend/xgrant-kmod/xgrant_uapi.h"
+
+#define XEN_PAGES_ENV     "XGRANT_XEN_PAGES"
+#define XEN_PAGES_DEFAULT 1024u
+#define XEN_MAX_PAYLOAD   (8u << 20)
+
+struct xen_tp {
+    int fd;
+    uint8_t *used; /* per page of h->mem: allocated */
+};
+
+static uint64_t xen_pages_wanted(void)
+{
+    const char *s = getenv(XEN_PAGES_ENV);
+    char *end;
+    unsigned long long v;
+
+    if (!s || !*s)
+        return XEN_PAGES_DEFAULT;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || *end || v == 0 || v > XGRANT_MAX_PAGES)
+        return 0;
+    return v;
+}
+
+static void xen_close(grant_handle_t *h, int forked)
+{
+    struct xen_tp *t = h->tp;
+
+    (void)forked; /* nothing is shared with the opener but the fd copy */
+    if (!t)
+        return;
+    if (h->mem)
+        munmap(h->mem, h->mem_frames * GNTX_PAGE_SIZE);
+    h->mem = NULL;
+    if (t->fd >= 0)
+        close(t->fd);
+    free(t->used);
+    free(t);
+    h->tp = NULL;
+}
+
+static int xen_setup(grant_handle_t *h, struct xen_tp *t)
+{
+    struct xgrant_ioc_setup s = {.nr_pages = xen_pages_wanted()};
+    struct xgrant_ioc_info info;
+    void *p;
+
+    if (s.nr_pages == 0)
+        return -EINVAL;
+    if (ioctl(t->fd, XGRANT_IOC_INFO, &info) < 0 ||
+        ioctl(t->fd, XGRANT_IOC_SETUP, &s) < 0)
+        return -errno;
+    t->used = calloc(s.nr_pages, 1);
+    if (!t->used)
+        return -ENOMEM;
+    p = mmap(NULL, s.nr_pages * GNTX_PAGE_SIZE, PROT_READ | PROT_WRITE,
+             MAP_SHARED, t->fd, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    h->mem = p;
+    h->mem_frames = s.nr_pages;
+    h->domid = info.domid;
+    return 0;
+}
+
+static int xen_open(grant_handle_t *h)
+{
+    struct xen_tp *t;
+    int rc;
+
+    t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    h->tp = t;
+    t->fd = open(XGRANT_DEVICE, O_RDWR | O_CLOEXEC);
+    rc = t->fd < 0 ? -errno : xen_setup(h, t);
+    if (rc < 0)
+        xen_close(h, 0);
+    return rc;
+}
+
+/* Elements of aux_out the call filled. */
+static uint64_t xen_aux_got(const struct grant_call *gc)
+{
+    const struct gntx_query *q = gc->args;
+
+    if (gc->op == GNTX_OP_QUERY_TABLE || gc->op == GNTX_OP_QUERY_TREE)
+        return q->count < gc->aux_out_cap ? q->count : gc->aux_out_cap;
+    return 0;
+}
+
+static long xen_hypercall(grant_handle_t *h, struct grant_call *gc)
+{
+    struct xen_tp *t = h->tp;
+    struct gntx_xen_call c = {
+        .op = gc->op, .count = gc->count, .args = (uintptr_t)gc->args};
+    int rc;
+
+    gc->nr_fds = 0;
+    gc->aux_out_count = 0;
+    if (gc->op == GNTX_OP_MAP)
+        return -EOPNOTSUPP;
+    if (gc->aux_in) {
+        c.aux = (uintptr_t)gc->aux_in;
+        c.aux_count = gc->aux_in_count;
+    } else if (gc->aux_out) {
+        c.aux = (uintptr_t)gc->aux_out;
+        c.aux_count = gc->aux_out_cap;
+    }
+    rc = ioctl(t->fd, XGRANT_IOC_CALL, &c);
+    if (rc < 0)
+        return -errno;
+    gc->aux_out_count = xen_aux_got(gc);
+    return rc;
+}
+
+/* First fit over the page map. */
+static int xen_mem_alloc(grant_handle_t *h, uint64_t nr_frames, uint64_t *gfn)
+{
+    struct xen_tp *t = h->tp;
+    uint64_t start = 0, run = 0;
+
+    for (uint64_t i = 0; i < h->mem_frames; i++) {
+        if (t->used[i]) {
+            run = 0;
+            start = i + 1;
+            continue;
+        }
+        if (++run < nr_frames)
+            continue;
+        memset(t->used + start, 1, nr_frames);
+        *gfn = start;
+        return 0;
+    }
+    return -ENOMEM;
+}
+
+static int xen_mem_free(grant_handle_t *h, uint64_t gfn, uint64_t nr_frames)
+{
+    struct xen_tp *t = h->tp;
+
+    if (gfn > h->mem_frames || nr_frames > h->mem_frames - gfn)
+        return -EINVAL;
+    /* Freed memory is handed out again: scrub it as a hypervisor would. */
+    memset(h->mem + gfn * GNTX_PAGE_SIZE, 0, nr_frames * GNTX_PAGE_SIZE);
+    memset(t->used + gfn, 0, nr_frames);
+    return 0;
+}
+
+static int xen_evtchn_alloc_unbound(grant_handle_t *h, grant_domid_t remote,
+                                    uint32_t *port, int *fd)
+{
+    (void)h, (void)remote, (void)port, (void)fd;
+    return -ENOSYS;
+}
+
+static int xen_evtchn_bind(grant_handle_t *h, grant_domid_t remote,
+                           uint32_t remote_port, uint32_t *port, int *fd)
+{
+    (void)h, (void)remote, (void)remote_port, (void)port, (void)fd;
+    return -ENOSYS;
+}
+
+static int xen_evtchn_port(grant_handle_t *h, uint32_t port)
+{
+    (void)h, (void)port;
+    return -ENOSYS;
+}
+
+const struct grant_ops lg_xen_ops = {
+    .name = "xen",
+    .max_payload = XEN_MAX_PAYLOAD,
+    .open = xen_open,
+    .close = xen_close,
+    .hypercall = xen_hypercall,
+    .mem_alloc = xen_mem_alloc,
+    .mem_free = xen_mem_free,
+    .evtchn_alloc_unbound = xen_evtchn_alloc_unbound,
+    .evtchn_bind = xen_evtchn_bind,
+    .evtchn_send = xen_evtchn_port,
+    .evtchn_close = xen_evtchn_port,
+};

@@ -1,0 +1,35 @@
+#!/bin/sh
+# init of the lab's dom0 (installed as /sbin/xlab-init): no systemd; mounts,
+# loads the Xen modules, starts xenstored and xenconsoled, loads xgrant.ko,
+# creates the PV guest, runs the dom0 side of the tests, powers off.
+# Lines starting "XLAB" are read by tests/lab/report.sh on the host.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+t() { echo "XLAB-T $1 $(cut -d' ' -f1 /proc/uptime)"; }
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mkdir -p /run/xen /run/xenstored /var/lib/xen /var/lib/xenstored /var/log/xen/console /dev/pts
+mount -t devpts devpts /dev/pts
+t userspace
+for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd; do modprobe "$m"; done
+mount -t xenfs xenfs /proc/xen
+xenstored --pid-file /run/xenstored.pid
+/usr/lib/xen-4.17/bin/xen-init-dom0 >/dev/null
+xenconsoled --log=guest --log-dir=/var/log/xen/console
+insmod /xlab/xgrant.ko || echo "XLAB dom0 FAIL kmod: insmod xgrant.ko failed"
+t xen-up
+if xl create /xlab/guest.cfg >/tmp/xl.log 2>&1; then
+    domid=$(xl domid xlab-guest)
+    t guest-created
+    timeout 1200 /xlab/xlab dom0 "$domid"
+    t tests-done
+else
+    echo "XLAB dom0 FAIL xl_create: $(tr '\n' ' ' </tmp/xl.log)"
+fi
+sleep 2
+sed 's/^/GUEST-CONSOLE /' /var/log/xen/console/guest-xlab-guest.log 2>/dev/null | tail -60
+echo "XLAB-DONE"
+sync
+busybox poweroff -f

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The PV guest's initramfs: static busybox, the xlab binary, the xgrant
+# module, and Linux's gntalloc (the v1 side of the copy comparison) and
+# evtchn (the fault ring's port).
+#   usage: guest-initramfs.sh LABDIR KVER   -> LABDIR/guest.cpio.gz
+set -euo pipefail
+LAB=$1 KVER=$2
+here=$(cd "$(dirname "$0")" && pwd)
+D=$LAB/guest-initramfs
+rm -rf "$D"
+mkdir -p "$D"/{bin,dev,proc,sys,tmp}
+cp /bin/busybox "$D/bin/busybox"
+for a in sh mount insmod poweroff cat echo sleep; do ln -s busybox "$D/bin/$a"; done
+cp "$LAB/xlab" "$LAB/xgrant.ko" "$D/"
+for m in xen-gntalloc xen-evtchn; do
+    cp "$LAB/rootfs/lib/modules/$KVER/kernel/drivers/xen/$m.ko" "$D/"
+done
+install -m 755 "$here/guest-init.sh" "$D/init"
+(cd "$D" && find . | cpio -o -H newc --quiet) | gzip -1 >"$LAB/guest.cpio.gz"

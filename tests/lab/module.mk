@@ -1,0 +1,38 @@
+# tests/lab: `make lab` boots the patched Xen under QEMU (TCG) with a Debian
+# PV dom0 and a PV guest and runs tests/lab/tests in both (tests/lab/README.md).
+# Not part of `all`: it needs root (debootstrap, chroot) and minutes; CI runs
+# it after `make hv`.  A machine that cannot run it skips with the reason.
+LAB := $(B)/lab
+XLAB_SRC := $(wildcard tests/lab/tests/*.c)
+XLAB_OBJ := $(XLAB_SRC:%.c=$(B)/obj/%.o)
+XLAB_LIBS := -lxengnttab -lxenevtchn -lxenstore -lxentoolcore -lxentoollog -lpthread
+
+# Static: the same binary runs in dom0 and in the guest's busybox initramfs.
+$(LAB)/xlab: $(XLAB_OBJ) $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -static -o $@ $(XLAB_OBJ) $(LIB_OBJ) $(XLAB_LIBS)
+
+# The guest module's call.c compiled unchanged in user space (kshim/ for the
+# kernel headers) and tested against a fake hypervisor: part of `make test`.
+KMOD_TEST := $(B)/tests/unit/test_kmod_call
+KMOD_TEST_INC := -Itests/lab/unit/kshim -Ifrontend/xgrant-kmod
+KMOD_TEST_OBJ := $(B)/obj/tests/lab/unit/test_kmod_call.o $(B)/obj/tests/lab/unit/kmod_call.o
+TESTS += $(KMOD_TEST)
+
+$(B)/obj/tests/lab/unit/test_kmod_call.o: CPPFLAGS += $(KMOD_TEST_INC)
+$(B)/obj/tests/lab/unit/kmod_call.o: frontend/xgrant-kmod/call.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(KMOD_TEST_INC) $(CFLAGS) -c $< -o $@
+$(KMOD_TEST): $(KMOD_TEST_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
+.PHONY: lab lab-deps
+# Host packages of the lab only (`make lab` installs them; not in `make deps`).
+LAB_PKGS := qemu-system-x86 qemu-utils debootstrap busybox-static cpio e2fsprogs libxen-dev file
+lab-deps:
+	@./tools/deps.sh $(LAB_PKGS)
+lab: lab-deps
+	@$(MAKE) --no-print-directory B=$(B) $(LAB)/xlab
+	@B=$(B) ./tests/lab/run.sh; rc=$$?; \
+	    if [ $$rc -eq 77 ]; then echo "lab: skipped (reason above)"; exit 0; fi; exit $$rc

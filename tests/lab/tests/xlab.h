@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xlab.h: the lab's test program (one static binary, run in dom0 and in the
+ * PV guest).  Every case prints one line the host counts:
+ *   XLAB <where> PASS|FAIL|NOTRUN <case>: <detail>
+ */
+#ifndef XLAB_H
+#define XLAB_H
+
+#include <stdint.h>
+
+#include "grant_abi.h"
+#include "libgrant.h"
+
+/* The window dom0 grants the guest: it spans four pages. */
+#define XLAB_GRANT_OFF 100u
+#define XLAB_GRANT_LEN (3u * 4096u + 50u)
+/* The window the guest delegates back to dom0 (inside the grant). */
+#define XLAB_DELEG_OFF 4000u
+#define XLAB_DELEG_LEN 300u
+/* Where the guest writes its marker through the grant. */
+#define XLAB_MARK_OFF   8190u
+#define XLAB_MARK       "written-by-the-guest"
+#define XLAB_WAIT_S     300
+#define XLAB_BENCH_ITER 400
+
+/* xlab.c */
+extern const char *xlab_where;
+/* Prints the case line; returns pass (1) or 0, and counts failures. */
+int xlab_report(const char *name, int pass, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void xlab_notrun(const char *name, const char *why);
+uint8_t xlab_pattern(uint64_t i);
+
+/* xlab_xs.c: the xenstore handshake under /local/domain/<guest>/data/xlab */
+int xlab_xs_open(unsigned guest, int make_dir);
+int xlab_xs_write(const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Waits up to XLAB_WAIT_S for key; 0 and its value, or -ETIMEDOUT.
+ * _u32: a value "ERR<n>" (the peer failed) comes back as n (-errno). */
+int xlab_xs_wait(const char *key, char *buf, unsigned len);
+int xlab_xs_wait_u32(const char *key, uint32_t *v);
+void xlab_xs_close(void);
+
+/* xlab_cases.c: cases one domain runs alone (grantee: the peer). */
+void xlab_local_cases(grant_handle_t *h, grant_domid_t peer);
+
+/* xlab_dom0.c / xlab_guest.c: the two sides of the cross-domain cases. */
+int xlab_dom0(grant_handle_t *h, unsigned guest);
+int xlab_guest(grant_handle_t *h);
+
+/* xlab_prot.c: page protection, both sides. */
+void xlab_prot_guest(grant_handle_t *h);
+void xlab_prot_dom0(grant_handle_t *h, unsigned guest);
+
+/* xlab_bench.c: GNTTABOP_copy of 4 KiB vs the extension's COPY. */
+void xlab_bench_dom0(grant_handle_t *h, unsigned guest);
+/* Guest side: shares one page each way; 0 or -errno.  Undone by _end. */
+int xlab_bench_guest_share(grant_handle_t *h);
+void xlab_bench_guest_end(void);
+
+#endif /* XLAB_H */

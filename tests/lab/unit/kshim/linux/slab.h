@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* See linux/kernel.h. */
+#include <linux/kernel.h>
