@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job: three domains on xgrantd grant, delegate, copy and revoke,
-# with the grant table and delegation tree shown at each step.
+# the real xenstore tools read the store and `xgrant create` lays out an xl
+# config's devices; the grant table and delegation tree are shown at each
+# step.
 # Runs on a private xgrantd socket and cleans up after itself.
 set -euo pipefail
 B=${B:-build}
@@ -9,6 +11,7 @@ bin=$top/$B/bin
 export PATH=$bin:$PATH
 work=$(mktemp -d /tmp/xgrant-demo-XXXXXX)
 export XGRANT_SOCK=$work/xgrantd.sock
+export XENSTORED_PATH=$work/xenstored # xgrantd's store, next to its socket
 pids=()
 
 cleanup() {
@@ -72,6 +75,17 @@ say carol copyfrom "$Bd" "$RB" 0 0 0 10 >/dev/null || true
 say bob alloc 1 >/dev/null
 say bob copyfrom "$A" "$RA" 0 0 0 10 >/dev/null || true
 show xgrant grants bob
+step "The store: the real xenstore tools read xgrantd's xenstore, with Xen's permissions"
+show xenstore-ls -f /local/domain/"$A"
+show xgrant run --name eve --memory 1M -- sh -c "xenstore-read name; xenstore-read /local/domain/$A/name" || true
+step "An xl config: xgrant create writes the domain's disk and NIC nodes exactly as libxl does"
+truncate -s 16M "$work/disk0.img"
+printf '$ xgrant create tests/xl/examples/guest.cfg\n'
+G=$(cd "$work" && xgrant create "$top/tests/xl/examples/guest.cfg")
+echo "$G"
+show xenstore-ls -f /local/domain/0/backend/vbd/"$G"
+show xenstore-read /local/domain/"$G"/device/vif/0/mac
+show xgrant destroy guest
 step "Tear down"
 show xgrant destroy carol
 show xgrant destroy bob
