@@ -67,8 +67,8 @@ static int xg_desc_of(unsigned int op, struct xg_desc *d)
     return 0;
 }
 
-static long xg_hcall(unsigned int op, void *args, unsigned int count, void *aux,
-                     u64 aux_count)
+long xg_hcall(unsigned int op, void *args, unsigned int count, void *aux,
+              u64 aux_count)
 {
     struct gntx_xen_call c = {
         .op = op,
@@ -382,6 +382,30 @@ free_elems:
 
 /* ---- PROTECT: one element per page (the frames are not contiguous) ---- */
 
+/*
+ * Before a PROTECT takes W away, the pages lose their writable mappings
+ * (prot.c; Xen refuses it EBUSY otherwise).  sp->plen[j] notes piece j's
+ * page index, with XG_FRESH when it was dropped for this call.
+ */
+#define XG_FRESH (1ULL << 63)
+
+/* After the call (or its failure): a page whose protection now allows W
+ * gets its direct map back; a page dropped for a piece that failed too. */
+static void xg_protect_settle(struct xg_file *f,
+                              const struct gntx_protect *pieces,
+                              const struct xg_split *sp, unsigned int np,
+                              int failed)
+{
+    unsigned int j;
+
+    for (j = 0; j < np; j++) {
+        int ok = !failed && pieces[j].status == 0;
+
+        if (ok ? pieces[j].access & GNTX_ACC_W : sp->plen[j] & XG_FRESH)
+            xg_prot_restore(f, sp->plen[j] & ~XG_FRESH);
+    }
+}
+
 /* Element e as single-frame pieces at pieces[*np...]; 0 or its error. */
 static s32 xg_protect_split(const struct xg_file *f,
                             const struct gntx_protect *e,
@@ -405,6 +429,23 @@ static s32 xg_protect_split(const struct xg_file *f,
     return 0;
 }
 
+static int xg_protect_drop(struct xg_file *f, const struct gntx_protect *e,
+                           struct xg_split *sp, unsigned int first)
+{
+    u64 k;
+    int rc;
+
+    for (k = 0; k < e->nr; k++) {
+        rc = e->access & GNTX_ACC_W ? 0 : xg_prot_drop(f, e->gfn + k);
+        if (rc < 0) {
+            xg_protect_settle(f, NULL, sp, first + k, 1);
+            return rc;
+        }
+        sp->plen[first + k] = (e->gfn + k) | (rc ? XG_FRESH : 0);
+    }
+    return 0;
+}
+
 static long xg_protect(struct xg_file *f, const struct gntx_xen_call *c,
                        const struct xg_desc *d)
 {
@@ -424,8 +465,12 @@ static long xg_protect(struct xg_file *f, const struct gntx_xen_call *c,
         sp.first[i] = np;
         sp.pre[i] = xg_protect_split(f, &e[i], pieces, &np);
         sp.cnt[i] = np - sp.first[i];
+        rc = sp.pre[i] ? 0 : xg_protect_drop(f, &e[i], &sp, sp.first[i]);
+        if (rc < 0) /* the pages dropped so far are restored */
+            goto free_elems;
     }
     rc = np ? xg_hcall(c->op, pieces, np, NULL, 0) : 0;
+    xg_protect_settle(f, pieces, &sp, np, rc < 0);
     if (rc < 0)
         goto free_elems;
     for (i = 0; i < c->count; i++) {

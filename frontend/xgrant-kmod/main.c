@@ -12,6 +12,7 @@
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <xen/xen.h>
@@ -26,13 +27,16 @@ static void xg_pages_free(struct xg_file *f)
     unsigned long i;
 
     for (i = 0; i < f->nr_pages; i++)
-        __free_page(f->pages[i]);
+        if (xg_prot_release(f, i))
+            __free_page(f->pages[i]);
+    xg_prot_free(f);
     kvfree(f->pages);
     f->pages = NULL;
     f->nr_pages = 0;
 }
 
-static long xg_setup(struct xg_file *f, void __user *uarg)
+static long xg_setup(struct xg_file *f, struct address_space *mapping,
+                     void __user *uarg)
 {
     struct xgrant_ioc_setup s;
     unsigned long i;
@@ -52,7 +56,7 @@ static long xg_setup(struct xg_file *f, void __user *uarg)
             break;
         f->nr_pages = i + 1;
     }
-    if (f->nr_pages == s.nr_pages)
+    if (f->nr_pages == s.nr_pages && !xg_prot_init(f, mapping))
         return 0;
     xg_pages_free(f);
     return -ENOMEM;
@@ -90,7 +94,7 @@ static long xg_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
     mutex_lock(&f->lock);
     switch (cmd) {
     case XGRANT_IOC_SETUP:
-        rc = xg_setup(f, uarg);
+        rc = xg_setup(f, file->f_mapping, uarg);
         break;
     case XGRANT_IOC_INFO:
         rc = xg_info(f, uarg);
@@ -118,8 +122,33 @@ static vm_fault_t xg_fault(struct vm_fault *vmf)
     return 0;
 }
 
+/*
+ * Every first write to a page comes here (a shared mapping with
+ * page_mkwrite starts read-only).  A page dropped for a protection
+ * (prot.c) is writable only if Xen gives its direct map back: while the
+ * page is protected against writes Xen refuses, records the fault on the
+ * ring, and the writer gets SIGBUS.
+ */
+static vm_fault_t xg_mkwrite(struct vm_fault *vmf)
+{
+    struct xg_file *f = vmf->vma->vm_file->private_data;
+    int rc;
+
+    if (vmf->pgoff >= f->nr_pages)
+        return VM_FAULT_SIGBUS;
+    rc = xg_prot_restore(f, vmf->pgoff);
+    if (rc) {
+        pr_info_ratelimited("xgrant: page %lu: writable mapping refused (%d)\n",
+                            vmf->pgoff, rc);
+        return VM_FAULT_SIGBUS;
+    }
+    lock_page(vmf->page); /* no page->mapping: the caller wants it locked */
+    return VM_FAULT_LOCKED;
+}
+
 static const struct vm_operations_struct xg_vm_ops = {
     .fault = xg_fault,
+    .page_mkwrite = xg_mkwrite,
 };
 
 static int xg_mmap(struct file *file, struct vm_area_struct *vma)

@@ -14,10 +14,30 @@ struct xg_file {
     struct mutex lock; /* guards everything below */
     struct page **pages;
     unsigned long nr_pages;
-    void *scratch; /* call.c's split buffers, NULL until the first use */
+    void *scratch;        /* call.c's split buffers, NULL until the first use */
+    struct xg_prot *prot; /* prot.c's state, with the pages */
 };
 
 /* call.c */
 long xg_call(struct xg_file *f, void __user *uarg);
+long xg_hcall(unsigned int op, void *args, unsigned int count, void *aux,
+              u64 aux_count);
+
+/*
+ * prot.c: a PV guest's own writable mappings of page idx, which Xen
+ * refuses once the page is protected against writes (hv-patches 0005).
+ * xg_prot_drop zaps the user PTEs and makes the direct-map PTE read-only
+ * before a PROTECT takes W away: 1 (dropped now), 0 (already, or not PV),
+ * -errno.  xg_prot_restore makes the direct map writable again if Xen
+ * allows it: 0, or Xen's refusal (the page is still protected).
+ */
+int xg_prot_drop(struct xg_file *f, unsigned long idx);
+int xg_prot_restore(struct xg_file *f, unsigned long idx);
+#ifdef __KERNEL__
+struct address_space;
+int xg_prot_init(struct xg_file *f, struct address_space *mapping);
+bool xg_prot_release(struct xg_file *f, unsigned long idx);
+void xg_prot_free(struct xg_file *f);
+#endif
 
 #endif /* XGRANT_KMOD_H */

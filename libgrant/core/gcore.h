@@ -101,5 +101,15 @@ int gcore_fault_ring(struct gcore *core, gntx_domid_t caller,
                      const struct gntx_fault_ring *r);
 int gcore_fault_stats(struct gcore *core, gntx_domid_t caller,
                       struct gntx_fault_stats *s);
+/*
+ * A CPU access the host is about to allow: `who` mapping frame `gfn` of
+ * `owner` with `access` (GNTX_ACC_W for a writable page-table entry).
+ * Checked against owner's protections like a copy (GNTX_VIA_CPU): runs the
+ * action of a violation (record, KILL) and returns 0 (allowed, perhaps
+ * logged) or -GNTX_EACCES.  An unknown owner or a frame outside its memory
+ * is not the core's: 0.  An unknown `who` on a protected frame: -GNTX_EACCES.
+ */
+int gcore_prot_cpu_check(struct gcore *core, gntx_domid_t who,
+                         gntx_domid_t owner, uint64_t gfn, unsigned access);
 
 #endif /* GCORE_H */

@@ -137,3 +137,27 @@ int gc_prot_check(struct gcore *c, const struct gc_access *a)
         gh_dom_kill(a->who->cookie);
     return action == GNTX_ACT_LOG ? 0 : -GNTX_EACCES;
 }
+
+int gcore_prot_cpu_check(struct gcore *c, gntx_domid_t who, gntx_domid_t owner,
+                         uint64_t gfn, unsigned access)
+{
+    struct gc_access a = {
+        .len = GNTX_PAGE_SIZE, .access = access, .via = GNTX_VIA_CPU};
+    int rc = 0;
+
+    gh_lock(c);
+    a.owner = gc_dom_get(c, owner);
+    a.who = gc_dom_get(c, who);
+    if (a.owner && gfn < a.owner->nr_frames && gc_prot_any(a.owner)) {
+        uint16_t k = a.owner->prot->page[gfn];
+
+        a.pos = gfn << GNTX_PAGE_SHIFT;
+
+        if (a.who)
+            rc = gc_prot_check(c, &a);
+        else if (k && (access & ~(unsigned)a.owner->prot->cls[k - 1].access))
+            rc = -GNTX_EACCES; /* nobody to charge: refused, not recorded */
+    }
+    gh_unlock(c);
+    return rc;
+}

@@ -410,6 +410,53 @@ static void via_hypercall(void **state)
         -GNTX_EINVAL);
 }
 
+static int cpu(struct fx *f, gntx_domid_t who, gntx_domid_t owner, uint64_t gfn,
+               unsigned access)
+{
+    return BAL(gcore_prot_cpu_check(f->c, who, owner, gfn, access));
+}
+
+/* gcore_prot_cpu_check: a host's CPU mapping (Xen's PV PTE check). */
+static void cpu_check(void **state)
+{
+    struct fx *f = *state;
+    struct gntx_fault_ring_page *rp = ring_page(f, 1);
+
+    /* Nothing protected yet: every access passes. */
+    assert_int_equal(cpu(f, 1, 1, 4, GNTX_ACC_W), 0);
+    assert_int_equal(ring(f, 1, RING_GFN), 0);
+    assert_int_equal(prot(f, 1, 4, 1, GNTX_ACC_R, GNTX_ACT_NOTIFY, 0x77), 0);
+    assert_int_equal(prot(f, 1, 6, 1, GNTX_ACC_R, GNTX_ACT_DENY, 0), 0);
+    assert_int_equal(cpu(f, 1, 1, 4, GNTX_ACC_W), -GNTX_EACCES);
+    assert_int_equal(rp->prod, 1);
+    assert_int_equal(rp->rec[0].dom, 1);
+    assert_int_equal(rp->rec[0].access, GNTX_ACC_W);
+    assert_int_equal(rp->rec[0].via, GNTX_VIA_CPU);
+    assert_int_equal(rp->rec[0].addr, 4 * PG);
+    assert_int_equal(rp->rec[0].cookie, 0x77);
+    assert_int_equal(th_fault_notifies(), 1);
+    /* Another domain's writable mapping of it (a PV foreign map). */
+    assert_int_equal(cpu(f, 2, 1, 4, GNTX_ACC_W), -GNTX_EACCES);
+    assert_int_equal(rp->rec[1].dom, 2);
+    /* Reads, other pages, other owners and foreign frames pass. */
+    assert_int_equal(cpu(f, 1, 1, 4, GNTX_ACC_R), 0);
+    assert_int_equal(cpu(f, 1, 1, 5, GNTX_ACC_W), 0);
+    assert_int_equal(cpu(f, 1, 2, 4, GNTX_ACC_W), 0);
+    assert_int_equal(cpu(f, 1, 1, FX_FRAMES, GNTX_ACC_W), 0);
+    assert_int_equal(cpu(f, 1, 99, 4, GNTX_ACC_W), 0);
+    /* DENY refuses without a record; an unknown accessor too. */
+    assert_int_equal(cpu(f, 1, 1, 6, GNTX_ACC_W), -GNTX_EACCES);
+    assert_int_equal(cpu(f, 99, 1, 4, GNTX_ACC_W), -GNTX_EACCES);
+    assert_int_equal(cpu(f, 99, 1, 4, GNTX_ACC_R), 0);
+    assert_int_equal(rp->prod, 2);
+    assert_int_equal(stats(f, 1).caused, 2);
+    assert_int_equal(stats(f, 1).notified, 2);
+    assert_int_equal(stats(f, 1).denied, 1);
+    /* Lifted: the writable mapping is allowed again. */
+    assert_int_equal(prot(f, 1, 4, 1, GNTX_ACC_RWX, GNTX_ACT_DENY, 0), 0);
+    assert_int_equal(cpu(f, 1, 1, 4, GNTX_ACC_W), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +466,7 @@ int main(void)
         FX_TEST(own_copies),         FX_TEST(severity),
         FX_TEST(map_checks),         FX_TEST(query_ranges),
         FX_TEST(classes_and_memory), FX_TEST(via_hypercall),
+        FX_TEST(cpu_check),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

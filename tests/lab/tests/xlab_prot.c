@@ -7,9 +7,18 @@
  * guest sees the event and the record (dom0, write, NOTIFY, its cookie).
  * The ring is bound through /dev/xgrant directly: libgrant's xen transport
  * has no event channels yet.
+ *
+ * The guest's own CPU (hv-patches 0005): the PROTECT dropped the page's
+ * writable mappings (the module), so once the process makes its mapping
+ * writable again (mprotect, around libgrant's read-only mprotect) a write
+ * needs a new writable PTE, which Xen refuses: the write faults (SIGBUS),
+ * the page is unchanged, and a second record (the guest itself, via CPU)
+ * lands on the ring.  Once the protection is lifted the write works.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -78,6 +87,78 @@ static void check_record(void)
                 (unsigned long long)r->cookie);
 }
 
+static sigjmp_buf write_jmp;
+
+static void write_fault(int sig)
+{
+    (void)sig;
+    siglongjmp(write_jmp, 1);
+}
+
+/* Stores v at p: 1 if it went through, 0 if it faulted. */
+static int try_write(volatile uint8_t *p, uint8_t v)
+{
+    struct sigaction sa = {.sa_handler = write_fault}, bus, segv;
+    int wrote = 0;
+
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &bus);
+    sigaction(SIGSEGV, &sa, &segv);
+    if (!sigsetjmp(write_jmp, 1)) {
+        *p = v;
+        wrote = 1;
+    }
+    sigaction(SIGBUS, &bus, NULL);
+    sigaction(SIGSEGV, &segv, NULL);
+    return wrote;
+}
+
+/* The domain's fault counters, for a failure's message. */
+static struct gntx_fault_stats own_stats(void)
+{
+    struct gntx_fault_stats s = {.dom = GNTX_DOMID_SELF};
+    struct gntx_xen_call c = {
+        .op = GNTX_OP_FAULT_STATS, .count = 1, .args = (uintptr_t)&s};
+
+    if (ioctl(ring_fd, XGRANT_IOC_CALL, &c) < 0)
+        memset(&s, 0, sizeof(s));
+    return s;
+}
+
+/* The guest's own write to its read-only page: refused by Xen, recorded. */
+static void cpu_write_refused(uint8_t *page, uint32_t port, unsigned self)
+{
+    const struct gntx_fault_rec *r = &ring->rec[1];
+    struct gntx_fault_stats s;
+    int wrote = 0, ev;
+    uint32_t prod;
+
+    /* Around libgrant, which mprotected its mapping read-only: the kernel
+     * gives the process a writable mapping again, and the write needs a
+     * writable PTE, which only Xen can grant. */
+    if (mprotect(page, 4096, PROT_READ | PROT_WRITE) == 0) {
+        wrote = try_write(page + 20, 'B');
+        mprotect(page, 4096, PROT_READ);
+    }
+
+    xlab_report("cpu_write_refused", !wrote && page[20] == PROT_BYTE,
+                "write through a new PTE of the read-only page: %s",
+                wrote ? "went through" : "faulted, page unchanged");
+    ev = xlab_v1_port_wait(port, 30000);
+    prod = __atomic_load_n(&ring->prod, __ATOMIC_ACQUIRE);
+    s = own_stats();
+    xlab_report("cpu_fault_record",
+                ev == 1 && prod >= 2 && r->dom == self &&
+                    r->access == GNTX_ACC_W && r->via == GNTX_VIA_CPU &&
+                    r->action == GNTX_ACT_NOTIFY && r->cookie == PROT_COOKIE &&
+                    !(r->addr & 4095),
+                "event %d, prod %u: dom %u access %u action %u via %u "
+                "cookie %#llx (caused %llu, notified %llu, dropped %llu)",
+                ev, prod, r->dom, r->access, r->action, r->via,
+                (unsigned long long)r->cookie, (unsigned long long)s.caused,
+                (unsigned long long)s.notified, (unsigned long long)s.dropped);
+}
+
 /* The guest's half; runs between the cross cases and the results. */
 void xlab_prot_guest(grant_handle_t *h)
 {
@@ -85,7 +166,7 @@ void xlab_prot_guest(grant_handle_t *h)
     uint32_t port = 0;
     uint8_t *page = NULL;
     char done[16];
-    int rc;
+    int rc, protected;
 
     rc = grant_mem_alloc(h, 1, (void **)&page);
     if (rc == 0) {
@@ -106,6 +187,7 @@ void xlab_prot_guest(grant_handle_t *h)
                 grant_strerror(rc));
     xlab_xs_write("pref", rc == 0 ? "%u" : "ERR%d",
                   rc == 0 ? ref : (unsigned)rc);
+    protected = rc == 0;
     if (rc == 0 && xlab_xs_wait("protdone", done, sizeof(done)) == 0) {
         rc = xlab_v1_port_wait(port, 30000);
         xlab_report("fault_event", rc == 1, "ring port %u: %s", port,
@@ -113,11 +195,20 @@ void xlab_prot_guest(grant_handle_t *h)
         check_record();
         xlab_report("protected_unchanged", page[10] == PROT_BYTE,
                     "the refused write left the page as it was");
+        cpu_write_refused(page, port, grant_domid(h));
     }
     ring_unbind();
     xlab_v1_port_close();
     if (page) {
-        grant_protect(h, page, 4096, GRANT_ACC_RWX, GRANT_ACT_DENY, 0);
+        int lifted =
+            grant_protect(h, page, 4096, GRANT_ACC_RWX, GRANT_ACT_DENY, 0);
+
+        if (protected)
+            xlab_report("cpu_write_after_lift",
+                        lifted == 0 && try_write(page + 20, 'C') &&
+                            page[20] == 'C',
+                        "protection lifted (%s): the write works again",
+                        grant_strerror(lifted));
         grant_revoke(h, ref, 0);
     }
 }

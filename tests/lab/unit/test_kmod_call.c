@@ -159,6 +159,26 @@ int kshim_grant_table_op(unsigned int cmd, void *uop, unsigned int count)
     return ok;
 }
 
+/* prot.c's side (kernel only): which pages lost or got back W. */
+static unsigned long dropped, restored;
+static int drop_rc;
+
+int xg_prot_drop(struct xg_file *f, unsigned long idx)
+{
+    (void)f;
+    if (drop_rc < 0 && idx == 3)
+        return drop_rc;
+    dropped |= 1ul << idx;
+    return 1;
+}
+
+int xg_prot_restore(struct xg_file *f, unsigned long idx)
+{
+    (void)f;
+    restored |= 1ul << idx;
+    return 0;
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -170,6 +190,8 @@ static int setup(void **state)
     memset(grant_buf, 0, sizeof(grant_buf));
     budget = 0;
     calls = crossed = nr_seen = 0;
+    dropped = restored = 0;
+    drop_rc = 0;
     return 0;
 }
 
@@ -347,6 +369,27 @@ static void protect_pages(void **state)
     assert_int_equal(seen_frames[0], MFN_TOP - 4);
     assert_int_equal(seen_frames[2], MFN_TOP - 8);
     assert_int_equal(p[0].gfn, 2); /* the caller's element is unchanged */
+    /* W taken away: pages 2..4 were dropped first, none restored. */
+    assert_int_equal(dropped, 0x1c);
+    assert_int_equal(restored, 0);
+}
+
+/* Lifting W gives the direct map back; a failed drop undoes the others. */
+static void protect_drop_restore(void **state)
+{
+    struct gntx_protect lift = {.gfn = 5, .nr = 2, .access = GNTX_ACC_RWX};
+    struct gntx_protect ro = {.gfn = 1, .nr = 3, .access = GNTX_ACC_R};
+
+    (void)state;
+    assert_int_equal(call(GNTX_OP_PROTECT, &lift, 1, NULL, 0), 1);
+    assert_int_equal(dropped, 0);
+    assert_int_equal(restored, 0x60);
+    restored = nr_seen = 0;
+    drop_rc = -EOPNOTSUPP;
+    assert_int_equal(call(GNTX_OP_PROTECT, &ro, 1, NULL, 0), -EOPNOTSUPP);
+    assert_int_equal(nr_seen, 0); /* never sent */
+    assert_int_equal(dropped, 0x6);
+    assert_int_equal(restored, 0x6);
 }
 
 static void fault_ring_frame(void **state)
@@ -395,6 +438,7 @@ int main(void)
         cmocka_unit_test_setup(create_frames, setup),
         cmocka_unit_test_setup(query_out, setup),
         cmocka_unit_test_setup(protect_pages, setup),
+        cmocka_unit_test_setup(protect_drop_restore, setup),
         cmocka_unit_test_setup(fault_ring_frame, setup),
         cmocka_unit_test_setup(unknown_op, setup),
     };
