@@ -30,43 +30,6 @@
 #define XG_MAX_PIECES    GNTX_MAX_BATCH
 #define XG_BAD_FRAME     (~0ULL)
 
-enum { XG_AUX_NONE, XG_AUX_IN, XG_AUX_OUT };
-
-struct xg_desc {
-    size_t elem, aux_elem;
-    int aux;
-};
-
-static int xg_desc_of(unsigned int op, struct xg_desc *d)
-{
-    static const struct xg_desc descs[GNTX_OP__MAX] = {
-        [GNTX_OP_VERSION] = {0, 0, XG_AUX_NONE},
-        [GNTX_OP_CREATE] = {sizeof(struct gntx_create), 8, XG_AUX_IN},
-        [GNTX_OP_REVOKE] = {sizeof(struct gntx_revoke), 0, XG_AUX_NONE},
-        [GNTX_OP_COPY] = {sizeof(struct gntx_copy), 0, XG_AUX_NONE},
-        [GNTX_OP_MEMSET] = {sizeof(struct gntx_memset), 0, XG_AUX_NONE},
-        [GNTX_OP_MAP] = {sizeof(struct gntx_map), 8, XG_AUX_OUT},
-        [GNTX_OP_UNMAP] = {sizeof(struct gntx_unmap), 0, XG_AUX_NONE},
-        [GNTX_OP_QUERY_TABLE] = {sizeof(struct gntx_query),
-                                 sizeof(struct gntx_entry_info), XG_AUX_OUT},
-        [GNTX_OP_QUERY_TREE] = {sizeof(struct gntx_query),
-                                sizeof(struct gntx_entry_info), XG_AUX_OUT},
-        [GNTX_OP_USAGE] = {sizeof(struct gntx_usage), 0, XG_AUX_NONE},
-        [GNTX_OP_SET_QUOTA] = {sizeof(struct gntx_usage), 0, XG_AUX_NONE},
-        [GNTX_OP_PROTECT] = {sizeof(struct gntx_protect), 0, XG_AUX_NONE},
-        [GNTX_OP_PROTECT_QUERY] = {sizeof(struct gntx_protect_query),
-                                   sizeof(struct gntx_prot_range), XG_AUX_OUT},
-        [GNTX_OP_FAULT_RING] = {sizeof(struct gntx_fault_ring), 0, XG_AUX_NONE},
-        [GNTX_OP_FAULT_STATS] = {sizeof(struct gntx_fault_stats), 0,
-                                 XG_AUX_NONE},
-    };
-
-    if (op < GNTX_OP_VERSION || op >= GNTX_OP__MAX)
-        return -EOPNOTSUPP; /* unknown to this module: sizes unknown */
-    *d = descs[op];
-    return 0;
-}
-
 long xg_hcall(unsigned int op, void *args, unsigned int count, void *aux,
               u64 aux_count)
 {
@@ -122,22 +85,22 @@ static void *xg_dup(u64 uaddr, size_t len, int copy_in)
 }
 
 static long xg_plain(struct xg_file *f, const struct gntx_xen_call *c,
-                     const struct xg_desc *d)
+                     const struct gntx_op_shape *d)
 {
-    size_t args_len = (size_t)c->count * d->elem, aux_len = 0;
+    size_t args_len = (size_t)c->count * d->arg_size, aux_len = 0;
     void *args, *aux = NULL;
     u64 i, *frames;
     long rc;
 
-    if (d->aux != XG_AUX_NONE &&
-        (c->aux_count > XG_MAX_AUX_BYTES / d->aux_elem))
+    if (d->aux_dir != GNTX_AUX_NONE &&
+        (c->aux_count > XG_MAX_AUX_BYTES / d->aux_size))
         return -E2BIG;
-    if (d->aux != XG_AUX_NONE)
-        aux_len = c->aux_count * d->aux_elem;
+    if (d->aux_dir != GNTX_AUX_NONE)
+        aux_len = c->aux_count * d->aux_size;
     args = xg_dup(c->args, args_len, 1);
     if (IS_ERR(args))
         return PTR_ERR(args);
-    aux = xg_dup(c->aux, aux_len, d->aux == XG_AUX_IN);
+    aux = xg_dup(c->aux, aux_len, d->aux_dir == GNTX_AUX_IN);
     if (IS_ERR(aux)) {
         rc = PTR_ERR(aux);
         goto free_args;
@@ -148,10 +111,10 @@ static long xg_plain(struct xg_file *f, const struct gntx_xen_call *c,
     if (c->op == GNTX_OP_FAULT_RING)
         xg_ring_frames(f, args, c->count);
     rc = xg_hcall(c->op, args, c->count, aux_len ? aux : NULL,
-                  d->aux == XG_AUX_NONE ? 0 : c->aux_count);
+                  d->aux_dir == GNTX_AUX_NONE ? 0 : c->aux_count);
     if (copy_to_user(u64_to_user_ptr(c->args), args, args_len))
         rc = -EFAULT;
-    else if (rc >= 0 && d->aux == XG_AUX_OUT &&
+    else if (rc >= 0 && d->aux_dir == GNTX_AUX_OUT &&
              copy_to_user(u64_to_user_ptr(c->aux), aux, aux_len))
         rc = -EFAULT;
     kvfree(aux);
@@ -350,10 +313,10 @@ static int xg_split_init(struct xg_file *f, struct xg_split *sp,
 }
 
 static long xg_split_call(struct xg_file *f, const struct gntx_xen_call *c,
-                          const struct xg_desc *d)
+                          const struct gntx_op_shape *d)
 {
-    struct xg_split sp = {.op = c->op, .elem = d->elem};
-    size_t args_len = (size_t)c->count * d->elem;
+    struct xg_split sp = {.op = c->op, .elem = d->arg_size};
+    size_t args_len = (size_t)c->count * d->arg_size;
     u8 *elems;
     long rc;
 
@@ -365,7 +328,8 @@ static long xg_split_call(struct xg_file *f, const struct gntx_xen_call *c,
         goto free_elems;
     for (sp.sent = 0; sp.sent < c->count; sp.sent++)
         if (sp.np == XG_MAX_PIECES ||
-            xg_split_elem(f, &sp, elems + (size_t)sp.sent * d->elem, sp.sent)) {
+            xg_split_elem(f, &sp, elems + (size_t)sp.sent * d->arg_size,
+                          sp.sent)) {
             sp.sent += sp.cut[sp.sent];
             break;
         }
@@ -447,14 +411,14 @@ static int xg_protect_drop(struct xg_file *f, const struct gntx_protect *e,
 }
 
 static long xg_protect(struct xg_file *f, const struct gntx_xen_call *c,
-                       const struct xg_desc *d)
+                       const struct gntx_op_shape *d)
 {
     struct xg_split sp;
     struct gntx_protect *e, *pieces;
     unsigned int i, j, np = 0;
     long rc, ok = 0;
 
-    e = xg_dup(c->args, (size_t)c->count * d->elem, 1);
+    e = xg_dup(c->args, (size_t)c->count * d->arg_size, 1);
     if (IS_ERR(e))
         return PTR_ERR(e);
     rc = xg_split_init(f, &sp, c->count);
@@ -480,7 +444,8 @@ static long xg_protect(struct xg_file *f, const struct gntx_xen_call *c,
                 e[i].status = pieces[j].status;
         ok += e[i].status == 0;
     }
-    rc = copy_to_user(u64_to_user_ptr(c->args), e, (size_t)c->count * d->elem)
+    rc = copy_to_user(u64_to_user_ptr(c->args), e,
+                      (size_t)c->count * d->arg_size)
              ? -EFAULT
              : ok;
 free_elems:
@@ -491,16 +456,14 @@ free_elems:
 long xg_call(struct xg_file *f, void __user *uarg)
 {
     struct gntx_xen_call c;
-    struct xg_desc d;
-    long rc;
+    struct gntx_op_shape d;
 
     if (copy_from_user(&c, uarg, sizeof(c)))
         return -EFAULT;
     if (c.count > GNTX_MAX_BATCH)
         return -E2BIG;
-    rc = xg_desc_of(c.op, &d);
-    if (rc < 0)
-        return rc;
+    if (gntx_op_shape(c.op, &d) < 0) /* grant_abi.h's table */
+        return -EOPNOTSUPP;          /* unknown to this module: sizes unknown */
     if (c.op == GNTX_OP_COPY || c.op == GNTX_OP_MEMSET)
         return xg_split_call(f, &c, &d);
     if (c.op == GNTX_OP_PROTECT)

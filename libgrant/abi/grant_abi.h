@@ -524,4 +524,53 @@ _Static_assert(sizeof(struct gntx_fault_ring_page) == 64 + 32 * 64,
                "gntx_fault_ring_page");
 _Static_assert(sizeof(struct gntx_fault_stats) == 80, "gntx_fault_stats");
 
+/*
+ * What each op's call carries: the size of one args element, of one aux
+ * element, and which way aux travels.  The one table every layer that
+ * moves a call sizes its buffers by (xgrantd's hcall.c, the guest module's
+ * call.c, the Xen dispatch).  Returns 0 with *s filled, or -GNTX_ENOSYS
+ * for an op this header does not know.
+ */
+#define GNTX_AUX_NONE 0u /* the op takes no aux array */
+#define GNTX_AUX_IN   1u /* aux travels with the call */
+#define GNTX_AUX_OUT  2u /* the host fills aux */
+struct gntx_op_shape {
+    uint32_t arg_size; /* bytes per args element */
+    uint32_t aux_size; /* bytes per aux element (0: none) */
+    uint32_t aux_dir;  /* GNTX_AUX_* */
+};
+static inline int gntx_op_shape(unsigned op, struct gntx_op_shape *s)
+{
+    static const struct gntx_op_shape shapes[GNTX_OP__MAX] = {
+        [GNTX_OP_VERSION] = {0, 0, GNTX_AUX_NONE},
+        [GNTX_OP_CREATE] = {sizeof(struct gntx_create), sizeof(uint64_t),
+                            GNTX_AUX_IN},
+        [GNTX_OP_REVOKE] = {sizeof(struct gntx_revoke), 0, GNTX_AUX_NONE},
+        [GNTX_OP_COPY] = {sizeof(struct gntx_copy), 0, GNTX_AUX_NONE},
+        [GNTX_OP_MEMSET] = {sizeof(struct gntx_memset), 0, GNTX_AUX_NONE},
+        [GNTX_OP_MAP] = {sizeof(struct gntx_map), sizeof(uint64_t),
+                         GNTX_AUX_OUT},
+        [GNTX_OP_UNMAP] = {sizeof(struct gntx_unmap), 0, GNTX_AUX_NONE},
+        [GNTX_OP_QUERY_TABLE] = {sizeof(struct gntx_query),
+                                 sizeof(struct gntx_entry_info), GNTX_AUX_OUT},
+        [GNTX_OP_QUERY_TREE] = {sizeof(struct gntx_query),
+                                sizeof(struct gntx_entry_info), GNTX_AUX_OUT},
+        [GNTX_OP_USAGE] = {sizeof(struct gntx_usage), 0, GNTX_AUX_NONE},
+        [GNTX_OP_SET_QUOTA] = {sizeof(struct gntx_usage), 0, GNTX_AUX_NONE},
+        [GNTX_OP_PROTECT] = {sizeof(struct gntx_protect), 0, GNTX_AUX_NONE},
+        [GNTX_OP_PROTECT_QUERY] = {sizeof(struct gntx_protect_query),
+                                   sizeof(struct gntx_prot_range),
+                                   GNTX_AUX_OUT},
+        [GNTX_OP_FAULT_RING] = {sizeof(struct gntx_fault_ring), 0,
+                                GNTX_AUX_NONE},
+        [GNTX_OP_FAULT_STATS] = {sizeof(struct gntx_fault_stats), 0,
+                                 GNTX_AUX_NONE},
+    };
+
+    if (op < GNTX_OP_VERSION || op >= GNTX_OP__MAX)
+        return -GNTX_ENOSYS;
+    *s = shapes[op];
+    return 0;
+}
+
 #endif /* GRANT_ABI_H */

@@ -17,38 +17,9 @@
 
 #include "private.h"
 
-enum aux_dir { AUX_NONE, AUX_IN, AUX_OUT };
-
-struct op_desc {
-    size_t arg; /* element size of args */
-    size_t aux; /* element size of aux */
-    enum aux_dir dir;
-};
-
-static const struct op_desc ops[GNTX_OP__MAX] = {
-    [GNTX_OP_VERSION] = {0, 0, AUX_NONE},
-    [GNTX_OP_CREATE] = {sizeof(struct gntx_create), sizeof(uint64_t), AUX_IN},
-    [GNTX_OP_REVOKE] = {sizeof(struct gntx_revoke), 0, AUX_NONE},
-    [GNTX_OP_COPY] = {sizeof(struct gntx_copy), 0, AUX_NONE},
-    [GNTX_OP_MEMSET] = {sizeof(struct gntx_memset), 0, AUX_NONE},
-    [GNTX_OP_MAP] = {sizeof(struct gntx_map), sizeof(uint64_t), AUX_OUT},
-    [GNTX_OP_UNMAP] = {sizeof(struct gntx_unmap), 0, AUX_NONE},
-    [GNTX_OP_QUERY_TABLE] = {sizeof(struct gntx_query),
-                             sizeof(struct gntx_entry_info), AUX_OUT},
-    [GNTX_OP_QUERY_TREE] = {sizeof(struct gntx_query),
-                            sizeof(struct gntx_entry_info), AUX_OUT},
-    [GNTX_OP_USAGE] = {sizeof(struct gntx_usage), 0, AUX_NONE},
-    [GNTX_OP_SET_QUOTA] = {sizeof(struct gntx_usage), 0, AUX_NONE},
-    [GNTX_OP_PROTECT] = {sizeof(struct gntx_protect), 0, AUX_NONE},
-    [GNTX_OP_PROTECT_QUERY] = {sizeof(struct gntx_protect_query),
-                               sizeof(struct gntx_prot_range), AUX_OUT},
-    [GNTX_OP_FAULT_RING] = {sizeof(struct gntx_fault_ring), 0, AUX_NONE},
-    [GNTX_OP_FAULT_STATS] = {sizeof(struct gntx_fault_stats), 0, AUX_NONE},
-};
-
 /* A checked plan of the request: sizes of args and aux, both ways. */
 struct plan {
-    const struct op_desc *d;
+    struct gntx_op_shape d; /* grant_abi.h's gntx_op_shape */
     size_t args_len;
     size_t aux_in_len;  /* bytes of aux in the request */
     size_t aux_out_cap; /* bytes of aux capacity in the response */
@@ -58,24 +29,24 @@ static int plan_request(const struct xgw_msg *h, struct plan *p)
 {
     size_t aux_len, total;
 
-    if (h->op == 0 || h->op >= GNTX_OP__MAX)
+    if (gntx_op_shape(h->op, &p->d) < 0)
         return -ENOSYS;
-    p->d = &ops[h->op];
     if (h->count > GNTX_MAX_BATCH)
         return -E2BIG;
     if (h->op == GNTX_OP_MAP && h->count > XGW_MAX_MAP_BATCH)
         return -E2BIG;
-    p->args_len = (size_t)h->count * p->d->arg; /* <= 4096 * 48 */
-    if (p->d->dir == AUX_NONE && h->aux_count != 0)
+    p->args_len = (size_t)h->count * p->d.arg_size; /* <= 4096 * 48 */
+    if (p->d.aux_dir == GNTX_AUX_NONE && h->aux_count != 0)
         return -EINVAL;
-    if (p->d->dir != AUX_NONE &&
+    if (p->d.aux_dir != GNTX_AUX_NONE &&
         (h->aux_count > SIZE_MAX ||
-         __builtin_mul_overflow((size_t)h->aux_count, p->d->aux, &aux_len) ||
+         __builtin_mul_overflow((size_t)h->aux_count, p->d.aux_size,
+                                &aux_len) ||
          __builtin_add_overflow(p->args_len, aux_len, &total) ||
          total > XGW_MAX_PAYLOAD))
         return -E2BIG;
-    p->aux_in_len = p->d->dir == AUX_IN ? aux_len : 0;
-    p->aux_out_cap = p->d->dir == AUX_OUT ? aux_len : 0;
+    p->aux_in_len = p->d.aux_dir == GNTX_AUX_IN ? aux_len : 0;
+    p->aux_out_cap = p->d.aux_dir == GNTX_AUX_OUT ? aux_len : 0;
     if (h->len != p->args_len + p->aux_in_len)
         return -EINVAL;
     return 0;
@@ -179,8 +150,8 @@ static void run(struct xd_conn *c, struct xd_rx *rx, const struct plan *p,
 {
     const struct xgw_msg *h = &rx->hdr;
     uint8_t *args = xd_out_payload(m);
-    uint8_t *aux =
-        p->d->dir == AUX_IN ? rx->pay + p->args_len : args + p->args_len;
+    uint8_t *aux = p->d.aux_dir == GNTX_AUX_IN ? rx->pay + p->args_len
+                                               : args + p->args_len;
     struct xd_group *g = xd_group_new();
     uint64_t aux_sent = 0;
     long ret;
@@ -194,17 +165,17 @@ static void run(struct xd_conn *c, struct xd_rx *rx, const struct plan *p,
         memcpy(args, rx->pay, p->args_len);
     xd.cur = g;
     ret = gcore_hypercall(xd.core, c->dom->id, h->op, args, h->count, aux,
-                          p->d->dir == AUX_NONE ? 0 : h->aux_count);
+                          p->d.aux_dir == GNTX_AUX_NONE ? 0 : h->aux_count);
     xd.cur = NULL;
     if (h->op == GNTX_OP_MAP) {
         ret = map_post(c, m, (struct gntx_map *)args, h->count, ret);
         aux_sent = h->aux_count;
     } else if (h->op == GNTX_OP_UNMAP) {
         unmap_post(c, (const struct gntx_unmap *)args, h->count);
-    } else if (p->d->dir == AUX_OUT) {
+    } else if (p->d.aux_dir == GNTX_AUX_OUT) {
         aux_sent = query_written(h->op, args, h->count, ret, h->aux_count);
     }
-    xd_out_truncate(m, p->args_len + aux_sent * p->d->aux);
+    xd_out_truncate(m, p->args_len + aux_sent * p->d.aux_size);
     xd_out_hdr(m)->ret = ret;
     xd_out_hdr(m)->count = h->count;
     xd_out_hdr(m)->aux_count = aux_sent;
