@@ -26,7 +26,7 @@
 #include "gntx_xen.h"
 #include "xgrant.h"
 
-#define XG_MAX_AUX_BYTES (16u << 20)
+#define XG_MAX_AUX_BYTES GNTX_XEN_MAX_AUX_BYTES /* Xen's bound */
 #define XG_MAX_PIECES    GNTX_MAX_BATCH
 #define XG_BAD_FRAME     (~0ULL)
 
@@ -468,5 +468,7 @@ long xg_call(struct xg_file *f, void __user *uarg)
         return xg_split_call(f, &c, &d);
     if (c.op == GNTX_OP_PROTECT)
         return xg_protect(f, &c, &d);
+    if (c.op == GNTX_OP_MAP)
+        return xg_map(f, &c); /* map.c: page addresses, not frames */
     return xg_plain(f, &c, &d);
 }

@@ -6,7 +6,8 @@
  * shows it (pages are inserted on fault and stay allocated until the file
  * is released, which the kernel does only after the last mapping is gone),
  * XGRANT_IOC_INFO names the domain, and XGRANT_IOC_CALL (call.c) issues the
- * extension's grant-table sub-op with the addresses translated.
+ * extension's grant-table sub-op with the addresses translated.  mmap past
+ * XGRANT_MAP_OFFSET makes a map window (map.c) instead.
  */
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
@@ -157,6 +158,8 @@ static int xg_mmap(struct file *file, struct vm_area_struct *vma)
     unsigned long pages = vma_pages(vma);
     int rc = 0;
 
+    if (vma->vm_pgoff >= (XGRANT_MAP_OFFSET >> PAGE_SHIFT))
+        return xg_win_mmap(f, vma); /* a map window (map.c) */
     mutex_lock(&f->lock);
     if (!(vma->vm_flags & VM_SHARED) || vma->vm_pgoff > f->nr_pages ||
         pages > f->nr_pages - vma->vm_pgoff)

@@ -18,6 +18,14 @@ struct xg_file {
     struct xg_prot *prot; /* prot.c's state, with the pages */
 };
 
+/* map.c: map windows (xgrant_uapi.h) and GNTX_OP_MAP through them. */
+struct gntx_xen_call;
+long xg_map(struct xg_file *f, const struct gntx_xen_call *c);
+#ifdef __KERNEL__
+struct vm_area_struct;
+int xg_win_mmap(struct xg_file *f, struct vm_area_struct *vma);
+#endif
+
 /* call.c */
 long xg_call(struct xg_file *f, void __user *uarg);
 long xg_hcall(unsigned int op, void *args, unsigned int count, void *aux,

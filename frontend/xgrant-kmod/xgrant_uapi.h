@@ -38,6 +38,20 @@ struct xgrant_ioc_info {
     uint64_t nr_pages; /* out: 0 before XGRANT_IOC_SETUP */
 };
 
+/*
+ * Map windows.  mmap of /dev/xgrant at a file offset >= XGRANT_MAP_OFFSET
+ * (MAP_SHARED, any length) makes an empty window: no pages, not split by a
+ * partial munmap (EINVAL), not inherited by fork.  XGRANT_IOC_CALL with
+ * op GNTX_OP_MAP takes in aux[frame_idx + i] the user address of page i of
+ * each element instead of a frame: the element's pages must be a whole
+ * window of this file, in order, with no mapping in it yet.  The module
+ * hands Xen the window's page-table entries (gntx_xen.h) and, on success,
+ * binds the window to the mapping: munmap of the window (or the process's
+ * exit) unmaps it.  aux out holds the frames as usual.  A window opened
+ * PROT_READ only takes GNTX_MAP_RDONLY mappings.
+ */
+#define XGRANT_MAP_OFFSET ((uint64_t)1 << 40)
+
 #define XGRANT_IOC_MAGIC 'G'
 #define XGRANT_IOC_SETUP _IOW(XGRANT_IOC_MAGIC, 1, struct xgrant_ioc_setup)
 #define XGRANT_IOC_INFO  _IOR(XGRANT_IOC_MAGIC, 2, struct xgrant_ioc_info)

@@ -41,4 +41,36 @@ struct gntx_xen_call {
 
 _Static_assert(sizeof(struct gntx_xen_call) == 32, "gntx_xen_call");
 
+/*
+ * Bounds Xen puts on one call: an aux array of at most this many bytes
+ * (an input aux beyond it is -E2BIG, an output aux is clamped and the
+ * caller goes on from its cursor).  Guest modules use the same bound.
+ */
+#define GNTX_XEN_MAX_AUX_BYTES (1u << 20)
+
+/*
+ * GNTX_OP_MAP on Xen (PV callers).  Xen, not the guest, writes the page
+ * table entries, as GNTTABOP_map_grant_ref does with GNTMAP_contains_pte:
+ *
+ * - aux is in AND out.  In: aux[frame_idx + i] is the machine address of
+ *   the caller's L1 page-table entry that is to map page i of the element
+ *   (8-byte aligned, in a page that is one of the caller's L1 page tables;
+ *   the entry is normally empty).  Out: the frames, as grant_abi.h says.
+ * - Each entry is written present, user, accessed, no-execute, RW and
+ *   dirty unless GNTX_MAP_RDONLY, with guest-available bit 9 set (Linux's
+ *   _PAGE_SPECIAL: no struct page behind it).  Xen takes the page
+ *   references any PTE holds (get_page_from_l1e), so an entry the guest
+ *   kernel clears itself (munmap, exit) gives them back, and the mapping
+ *   stays in the core until UNMAP or the mapper's death.
+ * - UNMAP clears the entries that still map the mapping's frames and
+ *   flushes the caller's TLBs.  FORCE revoke, the owner's death, and a
+ *   PROTECT of the owner that takes all access away replace them with a
+ *   scratch page of the mapper's own (one per domain, never the owner's
+ *   data) and flush the mapper's TLBs before the revoking call returns; a
+ *   PROTECT that takes write away rewrites them read-only.
+ * - An element whose entries cannot all be written fails (-EINVAL for a
+ *   bad entry address, or the error of the page reference) and leaves no
+ *   mapping behind.
+ */
+
 #endif /* GNTX_XEN_H */

@@ -148,6 +148,12 @@ static int map_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
     if (rc)
         return rc;
     map_record(c, gc_map_at(d, idx), &res, v);
+    rc = gh_map_made(d->cookie, res.root->id, gc_pool_name(&d->maps, idx),
+                     v->frame_idx, npages);
+    if (rc) {
+        gc_map_drop(c, d, idx, false);
+        return rc;
+    }
     gh_memcpy(&aux->frames[v->frame_idx],
               gc_entry_frames(res.direct) + (res.start >> GNTX_PAGE_SHIFT),
               (size_t)npages * sizeof(*aux->frames));

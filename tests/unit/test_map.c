@@ -220,13 +220,41 @@ static void map_table_growth(void **state)
     assert_int_equal(fx_entry(f, 1, r).maps, 0);
 }
 
+/* The host hears of every mapping, under the lock, before anyone can name
+ * it; a host that cannot record it fails the element and nothing is left. */
+static void map_host_record(void **state)
+{
+    struct fx *f = *state;
+    gntx_ref_t r = fx_direct_ok(f, 1, 2, R_MAPRW, 0, 0, 2 * PG);
+    unsigned long made = th_map_made();
+    uint64_t out[2];
+    uint32_t h;
+
+    assert_int_equal(fx_map(f, 2, 1, r, 0, 2 * PG, 0, out, 2, &h, NULL), 0);
+    assert_int_equal(th_map_made(), made + 1);
+    assert_int_equal(th_map_made_depth(), 1);
+    assert_int_equal(fx_unmap(f, 2, h), 0);
+
+    th_fail_map_made(0);
+    th_notify_reset();
+    assert_int_equal(fx_map(f, 2, 1, r, 0, 2 * PG, 0, out, 2, &h, NULL),
+                     -GNTX_ENOMEM);
+    th_fail_map_made(-1);
+    assert_int_equal(fx_usage(f, 2).maps, 0);
+    assert_int_equal(fx_entry(f, 1, r).maps, 0);
+    assert_int_equal(th_notify_count(), 0);
+    /* Not busy: a plain revoke goes through. */
+    assert_int_equal(fx_revoke(f, 1, r, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        FX_TEST(map_basic),     FX_TEST(map_rights),
-        FX_TEST(map_alignment), FX_TEST(map_aux_bounds),
-        FX_TEST(map_quota),     FX_TEST(map_through_chain),
-        FX_TEST(map_batch),     FX_TEST(map_table_growth),
+        FX_TEST(map_basic),       FX_TEST(map_rights),
+        FX_TEST(map_alignment),   FX_TEST(map_aux_bounds),
+        FX_TEST(map_quota),       FX_TEST(map_through_chain),
+        FX_TEST(map_batch),       FX_TEST(map_table_growth),
+        FX_TEST(map_host_record),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

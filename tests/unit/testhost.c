@@ -143,6 +143,36 @@ void gh_frame_put(void *cookie, void *va)
         __atomic_sub_fetch(&frames_out, 1, __ATOMIC_RELAXED);
 }
 
+static unsigned long map_made;
+static long map_made_fail = -1, map_made_depth;
+
+int gh_map_made(void *mapper_cookie, uint16_t owner, uint32_t handle,
+                uint64_t frame_idx, uint64_t npages)
+{
+    (void)mapper_cookie, (void)owner, (void)handle, (void)frame_idx,
+        (void)npages;
+    map_made_depth = th_lock_depth();
+    map_made++;
+    if (map_made_fail >= 0 && map_made_fail-- == 0)
+        return -GNTX_ENOMEM;
+    return 0;
+}
+
+unsigned long th_map_made(void)
+{
+    return map_made;
+}
+
+long th_map_made_depth(void)
+{
+    return map_made_depth;
+}
+
+void th_fail_map_made(long n)
+{
+    map_made_fail = n;
+}
+
 void gh_unmap_notify(void *mapper_cookie, uint16_t owner, uint32_t handle)
 {
     pthread_mutex_lock(&log_lock);

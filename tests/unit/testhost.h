@@ -35,6 +35,12 @@ uint8_t *th_dom_mem(struct th_dom *d, uint64_t addr);
 /* gh_frame(d, gfn) fails from now on (TH_NO_FAIL: never). */
 void th_fail_frame(struct th_dom *d, uint64_t gfn);
 
+/* gh_map_made calls so far; the (n+1)th from now answers -GNTX_ENOMEM
+ * (n < 0: none). */
+unsigned long th_map_made(void);
+long th_map_made_depth(void); /* the core lock's depth at the last call */
+void th_fail_map_made(long n);
+
 /* gh_unmap_notify log, in call order. */
 struct th_notify {
     void *mapper_cookie;

@@ -359,6 +359,16 @@ static void mapper_tell(struct xd_dom *d, struct xd_conn *c, uint16_t owner,
     xd_conn_update(c);
 }
 
+/* xgrantd records a mapping when it sends the MAP reply (hcall.c): it is
+ * one thread, so no notice can come between the core's MAP and that. */
+int gh_map_made(void *mapper_cookie, uint16_t owner, uint32_t handle,
+                uint64_t frame_idx, uint64_t npages)
+{
+    (void)mapper_cookie, (void)owner, (void)handle, (void)frame_idx,
+        (void)npages;
+    return 0;
+}
+
 void gh_unmap_notify(void *mapper_cookie, uint16_t owner, uint32_t handle)
 {
     struct xd_dom *d = mapper_cookie;

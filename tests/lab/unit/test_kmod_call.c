@@ -179,6 +179,16 @@ int xg_prot_restore(struct xg_file *f, unsigned long idx)
     return 0;
 }
 
+/* map.c is kernel-only: MAP must reach it, never the plain path. */
+static unsigned long map_routed;
+
+long xg_map(struct xg_file *f, const struct gntx_xen_call *c)
+{
+    (void)f, (void)c;
+    map_routed++;
+    return -ENOTTY;
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -417,6 +427,27 @@ static void query_out(void **state)
     assert_int_equal(info[39].length, 77);
 }
 
+static void map_routed_to_windows(void **state)
+{
+    struct gntx_map v = {.length = 4096};
+    uint64_t aux[1] = {0};
+    unsigned long before = map_routed;
+
+    (void)state;
+    assert_int_equal(call(GNTX_OP_MAP, &v, 1, aux, 1), -ENOTTY);
+    assert_int_equal(map_routed, before + 1);
+}
+
+/* The module's aux bound is Xen's (gntx_xen.h), not a larger one. */
+static void aux_bound_is_xens(void **state)
+{
+    struct gntx_query q = {.dom = 0};
+    uint64_t over = GNTX_XEN_MAX_AUX_BYTES / sizeof(struct gntx_entry_info) + 1;
+
+    (void)state;
+    assert_int_equal(call(GNTX_OP_QUERY_TABLE, &q, 1, NULL, over), -E2BIG);
+}
+
 static void unknown_op(void **state)
 {
     (void)state;
@@ -441,6 +472,8 @@ int main(void)
         cmocka_unit_test_setup(protect_drop_restore, setup),
         cmocka_unit_test_setup(fault_ring_frame, setup),
         cmocka_unit_test_setup(unknown_op, setup),
+        cmocka_unit_test_setup(map_routed_to_windows, setup),
+        cmocka_unit_test_setup(aux_bound_is_xens, setup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
