@@ -75,8 +75,8 @@ int xg_win_mmap(struct xg_file *f, struct vm_area_struct *vma)
     if (!w)
         return -ENOMEM;
     w->f = f;
-    vma->vm_flags |= VM_IO | VM_PFNMAP | VM_DONTCOPY | VM_DONTEXPAND |
-                     VM_DONTDUMP;
+    vma->vm_flags |=
+        VM_IO | VM_PFNMAP | VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP;
     if (!(vma->vm_flags & VM_WRITE))
         vma->vm_flags &= ~VM_MAYWRITE; /* read-only for good */
     vma->vm_private_data = w;
@@ -105,8 +105,8 @@ static struct xg_win *xg_win_of(struct xg_file *f, struct mm_struct *mm,
     struct vm_area_struct *vma;
     struct xg_win *w;
 
-    if (!v->length || (v->length & ~PAGE_MASK) ||
-        v->frame_idx > aux_count || npages > aux_count - v->frame_idx)
+    if (!v->length || (v->length & ~PAGE_MASK) || v->frame_idx > aux_count ||
+        npages > aux_count - v->frame_idx)
         return NULL;
     va = aux[v->frame_idx];
     vma = vma_lookup(mm, va);

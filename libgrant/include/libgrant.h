@@ -181,10 +181,12 @@ int grant_memset(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
  * *addr.  -EINVAL if offset/len are not page multiples or the window does
  * not start on a page boundary (such grants are copy-only); -ENOSPC at the
  * map quota.  If the granter force-revokes, the pages are replaced by
- * inaccessible ones: an access then faults (SIGSEGV).  If the granter
- * protects pages of it (grant_protect), they become read-only or
- * inaccessible before its grant_protect returns; -EACCES when the
- * granter's protections forbid the mapping at map time.
+ * inaccessible ones: an access then faults (SIGSEGV); on the xen transport
+ * by a scratch page of this domain's own instead (accesses work and never
+ * reach the granter's memory).  If the granter protects pages of it
+ * (grant_protect), they become read-only or inaccessible before its
+ * grant_protect returns; -EACCES when the granter's protections forbid the
+ * mapping at map time.
  */
 int grant_map(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
               uint64_t offset, uint64_t len, unsigned flags, void **addr);

@@ -3,11 +3,15 @@
  * map.c: zero-copy mappings (GNTX_OP_MAP / GNTX_OP_UNMAP) and their
  * teardown when the granter force-revokes.
  *
- * grant_map reserves address space (PROT_NONE), then maps each run of
- * consecutive frames of the fd the hypervisor returned over it.  The
- * transport's notice path calls lg_map_revoked from another thread: it
- * replaces the range with an inaccessible anonymous mapping (same
- * addresses, so nothing else can be mapped there until grant_unmap).
+ * Two ways, by transport.  Sim (no map_window hook): grant_map reserves
+ * address space (PROT_NONE), then maps each run of consecutive frames of
+ * the fd the hypervisor returned over it.  The transport's notice path
+ * calls lg_map_revoked from another thread: it replaces the range with an
+ * inaccessible anonymous mapping (same addresses, so nothing else can be
+ * mapped there until grant_unmap).  Xen (map_window): the transport makes
+ * an empty window, MAP has the hypervisor fill it, and releasing the window
+ * is the unmap; a FORCE revoke or a PROTECT is carried out in the window by
+ * the hypervisor, so no notice reaches libgrant.
  *
  * The race: a notice may arrive while a MAP reply is still on its way.
  * Notices for unknown handles are recorded (early[]) while a map is in
@@ -111,7 +115,12 @@ unlock:
     return rc;
 }
 
-/* The MAP hypercall; on success *fd and m->handle/owner are set. */
+/*
+ * The MAP hypercall: 0 or -errno.  On success v's handle/root_dom are set
+ * and the frames are in frames[].  With fd (sim) the owner's memory comes back
+ * as *fd. Without (a window) frames[] carries the window's aux in; a failure
+ * after MAP succeeded is undone by the caller's release of the window.
+ */
 static int map_call(grant_handle_t *h, struct gntx_map *v, uint64_t *frames,
                     uint64_t nr, int *fd)
 {
@@ -119,11 +128,13 @@ static int map_call(grant_handle_t *h, struct gntx_map *v, uint64_t *frames,
                             .args = v,
                             .elem_size = sizeof(*v),
                             .count = 1,
+                            .aux_in = fd ? NULL : frames,
+                            .aux_in_count = fd ? 0 : nr,
                             .aux_out = frames,
                             .aux_out_cap = nr,
                             .aux_elem_size = sizeof(uint64_t),
                             .fds = fd,
-                            .max_fds = 1};
+                            .max_fds = fd ? 1 : 0};
     int rc;
 
     rc = (int)h->ops->hypercall(h, &gc);
@@ -133,12 +144,56 @@ static int map_call(grant_handle_t *h, struct gntx_map *v, uint64_t *frames,
         rc = -EPROTO;
     else if (v->status < 0)
         rc = v->status;
-    else if (gc.nr_fds != 1 || gc.aux_out_count < nr)
+    else if (gc.nr_fds != (fd ? 1u : 0u) || gc.aux_out_count < nr)
         rc = -EPROTO;
     if (rc < 0 && gc.nr_fds)
         close(*fd);
-    if (rc < 0 && v->status == 0)
+    if (rc < 0 && v->status == 0 && fd)
         send_unmap(h, v->handle); /* it was mapped: undo */
+    return rc < 0 ? rc : 0;       /* not the count: one element */
+}
+
+/* Records a mapping made in a transport's window. */
+static void record_window(grant_handle_t *h, struct grant_mapping *m)
+{
+    pthread_mutex_lock(&h->map_lock);
+    m->next = h->maps;
+    h->maps = m;
+    pthread_mutex_unlock(&h->map_lock);
+}
+
+/* grant_map through the transport's window (map_window). */
+static int do_map_window(grant_handle_t *h, struct gntx_map *v, unsigned flags,
+                         void **addr)
+{
+    uint64_t nr = v->length / GNTX_PAGE_SIZE, *aux;
+    struct grant_mapping *m;
+    void *win = NULL;
+    int rc = -ENOMEM;
+
+    aux = calloc(nr, sizeof(*aux));
+    m = calloc(1, sizeof(*m));
+    if (!aux || !m)
+        goto free_all;
+    rc = h->ops->map_window(h, (size_t)v->length, flags, &win, aux);
+    if (rc < 0)
+        goto free_all;
+    rc = map_call(h, v, aux, nr, NULL);
+    if (rc < 0) {
+        h->ops->unmap_window(h, win, (size_t)v->length);
+        goto free_all;
+    }
+    *m = (struct grant_mapping){.addr = win,
+                                .len = (size_t)v->length,
+                                .handle = v->handle,
+                                .granter = v->dom,
+                                .owner = v->root_dom};
+    record_window(h, m);
+    *addr = win;
+    m = NULL;
+free_all:
+    free(m);
+    free(aux);
     return rc;
 }
 
@@ -149,6 +204,8 @@ static int do_map(grant_handle_t *h, struct gntx_map *v, unsigned flags,
     struct grant_mapping *m;
     int fd = -1, rc = -ENOMEM;
 
+    if (h->ops->map_window)
+        return do_map_window(h, v, flags, addr);
     frames = calloc(nr, sizeof(*frames));
     m = calloc(1, sizeof(*m));
     if (!frames || !m)
@@ -197,8 +254,20 @@ int grant_map(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
     return lg_fail(h, "grant_map", do_map(h, &v, flags, addr));
 }
 
-/* Unlinks the mapping at addr and drops its pages; its state, or -1. */
-static int take_mapping(grant_handle_t *h, void *addr, uint32_t *handle)
+/* Drops m's pages: 0 or -errno.  A window takes the mapping with it. */
+static int drop_pages(grant_handle_t *h, struct grant_mapping *m)
+{
+    if (h->ops->unmap_window)
+        return h->ops->unmap_window(h, m->addr, m->len);
+    if (m->state != GRANT_MAPPING_GONE)
+        munmap(m->addr, m->len);
+    return 0;
+}
+
+/* Unlinks the mapping at addr and drops its pages (*drop_rc says how that
+ * went); its state, or -1. */
+static int take_mapping(grant_handle_t *h, void *addr, uint32_t *handle,
+                        int *drop_rc)
 {
     struct grant_mapping **pp, *m;
     int state = -1;
@@ -211,8 +280,7 @@ static int take_mapping(grant_handle_t *h, void *addr, uint32_t *handle)
         *pp = m->next;
         state = m->state;
         *handle = m->handle;
-        if (state != GRANT_MAPPING_GONE)
-            munmap(m->addr, m->len);
+        *drop_rc = drop_pages(h, m);
         free(m);
     }
     pthread_mutex_unlock(&h->map_lock);
@@ -224,13 +292,15 @@ int grant_unmap(grant_handle_t *h, void *addr)
     struct gntx_unmap v = {.status = NO_STATUS};
     struct grant_call gc = {
         .op = GNTX_OP_UNMAP, .args = &v, .elem_size = sizeof(v), .count = 1};
-    int state, rc;
+    int state, rc = 0;
 
     if (!h || !addr)
         return lg_fail(h, "grant_unmap", -EINVAL);
-    state = take_mapping(h, addr, &v.handle);
+    state = take_mapping(h, addr, &v.handle, &rc);
     if (state < 0)
         return lg_fail(h, "grant_unmap", -EINVAL);
+    if (h->ops->unmap_window)
+        return lg_fail(h, "grant_unmap", rc); /* the window was the mapping */
     if (state != GRANT_MAPPING_LIVE)
         return 0; /* force-revoked: the hypervisor already dropped it */
     rc = (int)h->ops->hypercall(h, &gc);
@@ -276,8 +346,9 @@ int lg_map_revoked(grant_handle_t *h, uint32_t handle, grant_domid_t owner)
     return rc;
 }
 
-/* grant_close: drops every mapping, and tells the hypervisor.  A forked
- * child never had them (MADV_DONTFORK): it only frees the records. */
+/* grant_close: drops every mapping, and tells the hypervisor (a window's
+ * release does).  A forked child never had them (MADV_DONTFORK, or a
+ * window the kernel does not copy): it only frees the records. */
 void lg_map_release(grant_handle_t *h, int forked)
 {
     struct grant_mapping *m;
@@ -286,9 +357,10 @@ void lg_map_release(grant_handle_t *h, int forked)
         pthread_mutex_lock(&h->map_lock);
     while ((m = h->maps)) {
         h->maps = m->next;
-        if (!forked && m->state != GRANT_MAPPING_GONE)
-            munmap(m->addr, m->len);
-        if (!forked && m->state == GRANT_MAPPING_LIVE) {
+        if (!forked)
+            drop_pages(h, m);
+        if (!forked && !h->ops->unmap_window &&
+            m->state == GRANT_MAPPING_LIVE) {
             pthread_mutex_unlock(&h->map_lock);
             send_unmap(h, m->handle);
             pthread_mutex_lock(&h->map_lock);

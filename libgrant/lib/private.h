@@ -73,6 +73,19 @@ struct grant_ops {
                        unsigned cap);
     int (*domain_wait)(grant_handle_t *h, grant_domid_t domid);
     int (*shutdown)(grant_handle_t *h);
+    /*
+     * Map windows, optional.  NULL (sim): MAP returns the frames and an fd
+     * of the owner's memory, map.c maps them itself, and grant_unmap sends
+     * UNMAP.  Set (xen): map_window reserves `len` bytes the hypervisor
+     * maps into (PROT_READ only with GRANT_MAP_RDONLY) at *addr and writes
+     * what MAP's aux carries in for each page to aux[0 .. len/PAGE_SIZE);
+     * MAP then fills the window (aux comes back holding the frames).
+     * unmap_window releases a window, and with it the mapping the
+     * hypervisor made there: libgrant sends no UNMAP for it.
+     */
+    int (*map_window)(grant_handle_t *h, size_t len, unsigned flags,
+                      void **addr, uint64_t *aux);
+    int (*unmap_window)(grant_handle_t *h, void *addr, size_t len);
 };
 
 /* A run of frames from grant_mem_alloc. */
@@ -81,7 +94,8 @@ struct grant_alloc {
     uint64_t gfn, nr_frames;
 };
 
-/* A mapping from grant_map. */
+/* A mapping from grant_map.  In a transport's window (map_window) it stays
+ * LIVE: the hypervisor itself replaces the pages on a FORCE revoke. */
 #define GRANT_MAPPING_LIVE    0 /* the granter's pages */
 #define GRANT_MAPPING_REVOKED 1 /* force-revoked: PROT_NONE placeholder */
 #define GRANT_MAPPING_GONE    2 /* force-revoked: range already munmapped */

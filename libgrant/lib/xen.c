@@ -12,10 +12,16 @@
  * Hypercalls are XGRANT_IOC_CALL.  On a Xen without the extension every
  * call fails with -ENOSYS (the unknown grant-table sub-op).
  *
- * Not here yet: mapping (GNTX_OP_MAP needs the module to install foreign
- * frames: grant_map returns -EOPNOTSUPP), event channels (libxenevtchn;
- * the lab binds its fault ring's port itself) and domain control (xl does
- * that on Xen).  Protection ops pass through (the module translates).
+ * Mapping: grant_map asks for a window, an mmap of the same fd at
+ * XGRANT_MAP_OFFSET (xgrant_uapi.h: empty, not inherited by fork), and
+ * GNTX_OP_MAP carries the window's page addresses in aux; the module hands
+ * Xen their page-table entries and Xen writes them.  munmap of the window
+ * is the unmap (the module sends UNMAP when the window goes); a FORCE
+ * revoke or a PROTECT rewrites the entries in Xen, with no notice here.
+ *
+ * Not here yet: event channels (libxenevtchn; the lab binds its fault
+ * ring's port itself) and domain control (xl does that on Xen).
+ * Protection ops pass through (the module translates).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -110,13 +116,17 @@ static int xen_open(grant_handle_t *h)
     return rc;
 }
 
-/* Elements of aux_out the call filled. */
+/* Elements of aux_out the call filled.  MAP's aux is in and out: the
+ * window's addresses go in, the frames come back in the same array. */
 static uint64_t xen_aux_got(const struct grant_call *gc)
 {
     const struct gntx_query *q = gc->args;
 
     if (gc->op == GNTX_OP_QUERY_TABLE || gc->op == GNTX_OP_QUERY_TREE)
         return q->count < gc->aux_out_cap ? q->count : gc->aux_out_cap;
+    if (gc->op == GNTX_OP_MAP && gc->aux_out && gc->aux_out == gc->aux_in)
+        return gc->aux_in_count < gc->aux_out_cap ? gc->aux_in_count
+                                                  : gc->aux_out_cap;
     return 0;
 }
 
@@ -129,8 +139,8 @@ static long xen_hypercall(grant_handle_t *h, struct grant_call *gc)
 
     gc->nr_fds = 0;
     gc->aux_out_count = 0;
-    if (gc->op == GNTX_OP_MAP)
-        return -EOPNOTSUPP;
+    if (gc->op == GNTX_OP_MAP && gc->aux_in != gc->aux_out)
+        return -EINVAL; /* only through a window: grant_map's */
     if (gc->aux_in) {
         c.aux = (uintptr_t)gc->aux_in;
         c.aux_count = gc->aux_in_count;
@@ -178,6 +188,30 @@ static int xen_mem_free(grant_handle_t *h, uint64_t gfn, uint64_t nr_frames)
     return 0;
 }
 
+/* An empty window of len bytes for grant_map; aux[i]: page i's address. */
+static int xen_map_window(grant_handle_t *h, size_t len, unsigned flags,
+                          void **addr, uint64_t *aux)
+{
+    struct xen_tp *t = h->tp;
+    int prot = PROT_READ | ((flags & GRANT_MAP_RDONLY) ? 0 : PROT_WRITE);
+    uint8_t *p;
+
+    p = mmap(NULL, len, prot, MAP_SHARED, t->fd, (off_t)XGRANT_MAP_OFFSET);
+    if (p == MAP_FAILED)
+        return -errno;
+    for (size_t i = 0; i < len / GNTX_PAGE_SIZE; i++)
+        aux[i] = (uintptr_t)(p + i * GNTX_PAGE_SIZE);
+    *addr = p;
+    return 0;
+}
+
+/* The window goes, and the module unmaps what Xen mapped in it. */
+static int xen_unmap_window(grant_handle_t *h, void *addr, size_t len)
+{
+    (void)h;
+    return munmap(addr, len) < 0 ? -errno : 0;
+}
+
 static int xen_evtchn_alloc_unbound(grant_handle_t *h, grant_domid_t remote,
                                     uint32_t *port, int *fd)
 {
@@ -210,4 +244,6 @@ const struct grant_ops lg_xen_ops = {
     .evtchn_bind = xen_evtchn_bind,
     .evtchn_send = xen_evtchn_port,
     .evtchn_close = xen_evtchn_port,
+    .map_window = xen_map_window,
+    .unmap_window = xen_unmap_window,
 };

@@ -8,6 +8,8 @@
  * 0 when every case passed, 1 otherwise.  The host counts the XLAB lines.
  */
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,44 @@ void xlab_notrun(const char *name, const char *why)
 uint8_t xlab_pattern(uint64_t i)
 {
     return (uint8_t)(i * 7u + 3u);
+}
+
+static sigjmp_buf fault_jmp;
+
+static void on_fault(int sig)
+{
+    (void)sig;
+    siglongjmp(fault_jmp, 1);
+}
+
+/* Runs the access with SIGBUS/SIGSEGV caught: 1 done, 0 faulted. */
+static int try_access(volatile uint8_t *dst, const volatile uint8_t *src,
+                      size_t len)
+{
+    struct sigaction sa = {.sa_handler = on_fault}, bus, segv;
+    volatile int done = 0;
+
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &bus);
+    sigaction(SIGSEGV, &sa, &segv);
+    if (!sigsetjmp(fault_jmp, 1)) {
+        for (size_t i = 0; i < len; i++)
+            dst[i] = src[i];
+        done = 1;
+    }
+    sigaction(SIGBUS, &bus, NULL);
+    sigaction(SIGSEGV, &segv, NULL);
+    return done;
+}
+
+int xlab_try_write(volatile uint8_t *p, uint8_t v)
+{
+    return try_access(p, &v, 1);
+}
+
+int xlab_try_read(const volatile uint8_t *p, uint8_t *out, size_t len)
+{
+    return try_access(out, p, len);
 }
 
 static int usage(void)

@@ -7,6 +7,7 @@
 #ifndef XLAB_H
 #define XLAB_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "grant_abi.h"
@@ -23,6 +24,9 @@
 #define XLAB_MARK       "written-by-the-guest"
 #define XLAB_WAIT_S     300
 #define XLAB_BENCH_ITER 400
+/* Rounds of map+touch+unmap each way in the map comparison. */
+#define XLAB_MAP_BENCH_ITER  200
+#define XLAB_MAP_BENCH_BLOCK 20 /* alternating blocks of this many */
 
 /* xlab.c */
 extern const char *xlab_where;
@@ -31,6 +35,11 @@ int xlab_report(const char *name, int pass, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void xlab_notrun(const char *name, const char *why);
 uint8_t xlab_pattern(uint64_t i);
+/* CPU accesses that may fault (SIGSEGV/SIGBUS caught): 1 if the access
+ * went through, 0 if it faulted.  _write stores v at p; _read copies len
+ * bytes from p to out. */
+int xlab_try_write(volatile uint8_t *p, uint8_t v);
+int xlab_try_read(const volatile uint8_t *p, uint8_t *out, size_t len);
 
 /* xlab_xs.c: the xenstore handshake under /local/domain/<guest>/data/xlab */
 int xlab_xs_open(unsigned guest, int make_dir);
@@ -48,13 +57,23 @@ void xlab_local_cases(grant_handle_t *h, grant_domid_t peer);
 /* xlab_dom0.c / xlab_guest.c: the two sides of the cross-domain cases. */
 int xlab_dom0(grant_handle_t *h, unsigned guest);
 int xlab_guest(grant_handle_t *h);
+/* dom0: prints the guest's case lines it left under key, for the host. */
+void xlab_guest_results(const char *key);
+
+/* xlab_map.c: zero-copy mapping (dom0 grants, the guest maps), both sides;
+ * the guest's lines go to "mapresults", which xlab_map_dom0 prints. */
+void xlab_map_dom0(grant_handle_t *h, unsigned guest);
+void xlab_map_guest(grant_handle_t *h);
 
 /* xlab_prot.c: page protection, both sides. */
 void xlab_prot_guest(grant_handle_t *h);
 void xlab_prot_dom0(grant_handle_t *h, unsigned guest);
 
-/* xlab_bench.c: GNTTABOP_copy of 4 KiB vs the extension's COPY. */
+/* xlab_bench.c: GNTTABOP_copy of 4 KiB vs the extension's COPY, and
+ * GNTTABOP_map_grant_ref of 1 page vs the extension's MAP (dom0 maps the
+ * guest's shared page). */
 void xlab_bench_dom0(grant_handle_t *h, unsigned guest);
+void xlab_map_bench_dom0(grant_handle_t *h, unsigned guest);
 /* Guest side: shares one page each way; 0 or -errno.  Undone by _end. */
 int xlab_bench_guest_share(grant_handle_t *h);
 void xlab_bench_guest_end(void);

@@ -20,13 +20,14 @@ static int window_ok(const uint8_t *buf, uint64_t off, uint64_t len)
     return 1;
 }
 
-static void guest_results(void)
+void xlab_guest_results(const char *key)
 {
-    char buf[4096];
-    int rc = xlab_xs_wait("results", buf, sizeof(buf));
+    char buf[4096], name[64];
+    int rc = xlab_xs_wait(key, buf, sizeof(buf));
 
     if (rc < 0) {
-        xlab_report("guest_results", 0, "no results from the guest: %s",
+        snprintf(name, sizeof(name), "guest_%s", key);
+        xlab_report(name, 0, "no %s from the guest: %s", key,
                     grant_strerror(rc));
         return;
     }
@@ -96,8 +97,10 @@ int xlab_dom0(grant_handle_t *h, unsigned guest)
     if (rc == 0)
         through_delegation(h, guest, mem, ref);
     xlab_prot_dom0(h, guest);
-    guest_results();
+    xlab_guest_results("results");
+    xlab_map_dom0(h, guest);
     xlab_bench_dom0(h, guest);
+    xlab_map_bench_dom0(h, guest);
     xlab_xs_write("benchdone", "1");
     xlab_xs_close();
     return 0;

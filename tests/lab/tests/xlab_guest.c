@@ -102,6 +102,10 @@ int xlab_guest(grant_handle_t *h)
                 grant_strerror(rc));
     capture_end(saved);
     xlab_xs_write("results", "%s", results);
+    capture_start(&saved);
+    xlab_map_guest(h);
+    capture_end(saved);
+    xlab_xs_write("mapresults", "%s", results);
     xlab_xs_wait("benchdone", done, sizeof(done));
     xlab_bench_guest_end();
     xlab_xs_close();

@@ -17,8 +17,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -87,32 +85,6 @@ static void check_record(void)
                 (unsigned long long)r->cookie);
 }
 
-static sigjmp_buf write_jmp;
-
-static void write_fault(int sig)
-{
-    (void)sig;
-    siglongjmp(write_jmp, 1);
-}
-
-/* Stores v at p: 1 if it went through, 0 if it faulted. */
-static int try_write(volatile uint8_t *p, uint8_t v)
-{
-    struct sigaction sa = {.sa_handler = write_fault}, bus, segv;
-    int wrote = 0;
-
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGBUS, &sa, &bus);
-    sigaction(SIGSEGV, &sa, &segv);
-    if (!sigsetjmp(write_jmp, 1)) {
-        *p = v;
-        wrote = 1;
-    }
-    sigaction(SIGBUS, &bus, NULL);
-    sigaction(SIGSEGV, &segv, NULL);
-    return wrote;
-}
-
 /* The domain's fault counters, for a failure's message. */
 static struct gntx_fault_stats own_stats(void)
 {
@@ -137,7 +109,7 @@ static void cpu_write_refused(uint8_t *page, uint32_t port, unsigned self)
      * gives the process a writable mapping again, and the write needs a
      * writable PTE, which only Xen can grant. */
     if (mprotect(page, 4096, PROT_READ | PROT_WRITE) == 0) {
-        wrote = try_write(page + 20, 'B');
+        wrote = xlab_try_write(page + 20, 'B');
         mprotect(page, 4096, PROT_READ);
     }
 
@@ -205,7 +177,7 @@ void xlab_prot_guest(grant_handle_t *h)
 
         if (protected)
             xlab_report("cpu_write_after_lift",
-                        lifted == 0 && try_write(page + 20, 'C') &&
+                        lifted == 0 && xlab_try_write(page + 20, 'C') &&
                             page[20] == 'C',
                         "protection lifted (%s): the write works again",
                         grant_strerror(lifted));
