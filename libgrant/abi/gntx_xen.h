@@ -14,9 +14,13 @@
  * guest addresses given (guest virtual addresses, as for every grant-table
  * sub-op), runs gntx_op(op, args, count, aux, aux_count) of grant_abi.h with
  * the calling domain as the caller, copies the elements' out fields back and
- * returns the op's result (>= 0 or -errno, Xen's errno values).  Long COPY
- * and MEMSET batches end early with per-element -GNTX_EAGAIN exactly as
- * grant_abi.h describes; the caller resubmits.
+ * returns the op's result (>= 0 or -errno, Xen's errno values).  COPY and
+ * MEMSET batches longer than the core's per-call byte budget are finished
+ * inside Xen (it resubmits the cut-short elements itself and, when it must
+ * give the CPU back, makes a hypercall continuation with the batch's
+ * progress in the command's bits above 12): no element comes back
+ * -GNTX_EAGAIN from Xen, though a caller written for grant_abi.h's rule
+ * (resubmit what comes back -GNTX_EAGAIN) works unchanged.
  *
  * A sub-op of the grant-table hypercall rather than a new hypercall: the
  * extension is a grant-table feature, the guest kernels already route

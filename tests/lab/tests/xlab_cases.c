@@ -5,10 +5,16 @@
  * revoke and the stale reference after it, quota exhaustion.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "xlab.h"
+#include "../../../libgrant/abi/gntx_xen.h"
+#include "../../../frontend/xgrant-kmod/xgrant_uapi.h"
 
 #define QUOTA_BATCH 512u
 
@@ -132,9 +138,71 @@ static void case_quota(grant_handle_t *h, grant_domid_t peer)
     free(refs);
 }
 
+/*
+ * A COPY batch past the core's 4 MiB per-call byte budget, in one call to
+ * the module and so one hypercall (hv-patches 0007): Xen finishes it,
+ * continuing the hypercall when it must, so every element comes back 0 and
+ * none -EAGAIN.  Straight through /dev/xgrant: libgrant would hide an
+ * EAGAIN by resubmitting.
+ */
+#define LONG_ELEMS 1100 /* x 4 KiB = 4.3 MiB */
+
+static int long_batch(int fd, uint8_t *mem, unsigned *ok, unsigned *again)
+{
+    static struct gntx_copy v[LONG_ELEMS];
+    struct gntx_xen_call c = {
+        .op = GNTX_OP_COPY, .count = LONG_ELEMS, .args = (uintptr_t)v};
+    int rc;
+
+    for (unsigned i = 0; i < 4096; i++)
+        mem[i] = xlab_pattern(i + 11);
+    for (unsigned i = 0; i < LONG_ELEMS; i++)
+        v[i] = (struct gntx_copy){.src = {.kind = GNTX_PTR_LOCAL, .addr = 0},
+                                  .dst = {.kind = GNTX_PTR_LOCAL, .addr = 4096},
+                                  .len = 4096,
+                                  .status = 1};
+    rc = ioctl(fd, XGRANT_IOC_CALL, &c);
+    if (rc < 0)
+        return -errno;
+    for (unsigned i = 0; i < LONG_ELEMS; i++) {
+        *ok += v[i].status == 0;
+        *again += v[i].status == -GNTX_EAGAIN;
+    }
+    return rc;
+}
+
+static void case_long_batch(void)
+{
+    struct xgrant_ioc_setup s = {.nr_pages = 2};
+    int fd = open(XGRANT_DEVICE, O_RDWR | O_CLOEXEC), rc;
+    unsigned ok = 0, again = 0;
+    uint8_t *mem = MAP_FAILED;
+
+    rc = fd < 0 ? -errno : 0;
+    if (rc == 0 && ioctl(fd, XGRANT_IOC_SETUP, &s) < 0)
+        rc = -errno;
+    if (rc == 0) {
+        mem = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        rc = mem == MAP_FAILED ? -errno : 0;
+    }
+    if (rc == 0)
+        rc = long_batch(fd, mem, &ok, &again);
+    xlab_report("long_batch",
+                rc == LONG_ELEMS && ok == LONG_ELEMS && again == 0 &&
+                    !memcmp(mem, mem + 4096, 4096),
+                "%u x 4 KiB COPY in one call: result %d, %u ok, %u EAGAIN "
+                "(want all ok: Xen continues past its budget)",
+                LONG_ELEMS, rc, ok, again);
+    if (mem != MAP_FAILED)
+        munmap(mem, 2 * 4096);
+    if (fd >= 0)
+        close(fd);
+}
+
 void xlab_local_cases(grant_handle_t *h, grant_domid_t peer)
 {
     case_range(h, peer);
     case_revoke(h, peer);
     case_quota(h, peer);
+    case_long_batch();
 }
