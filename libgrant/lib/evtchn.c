@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * evtchn.c: event channels.  The transport hands back one eventfd per local
- * port; this file keeps the port -> fd table.  The eventfd's counter is the
- * number of signals not yet consumed.
+ * evtchn.c: event channels.  The transport hands back one fd per local
+ * port; this file keeps the port -> fd table.  Under xgrantd the fd is an
+ * eventfd whose counter is the number of signals not yet consumed; a
+ * transport with its own kind of fd (xen: /dev/xen/evtchn) consumes
+ * through evtchn_consume.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -120,9 +122,11 @@ static int remaining(int timeout_ms, const struct timespec *start)
     return spent >= timeout_ms ? 0 : timeout_ms - (int)spent;
 }
 
-static int wait_fd(int fd, int timeout_ms)
+static int wait_fd(grant_handle_t *h, const struct grant_port *p,
+                   int timeout_ms)
 {
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+    int fd = p->fd;
     struct timespec start;
     uint64_t count;
     ssize_t n;
@@ -136,6 +140,8 @@ static int wait_fd(int fd, int timeout_ms)
         return -errno;
     if (rc == 0)
         return 0;
+    if (h->ops->evtchn_consume)
+        return h->ops->evtchn_consume(h, p->port);
     do {
         n = read(fd, &count, sizeof(count));
     } while (n < 0 && errno == EINTR);
@@ -152,7 +158,7 @@ int grant_evtchn_wait(grant_handle_t *h, uint32_t port, int timeout_ms)
 
     if (!p)
         return lg_fail(h, "grant_evtchn_wait", -EINVAL);
-    return lg_fail(h, "grant_evtchn_wait", wait_fd(p->fd, timeout_ms));
+    return lg_fail(h, "grant_evtchn_wait", wait_fd(h, p, timeout_ms));
 }
 
 int grant_evtchn_close(grant_handle_t *h, uint32_t port)

@@ -65,6 +65,12 @@ struct grant_ops {
                        uint32_t remote_port, uint32_t *port, int *fd);
     int (*evtchn_send)(grant_handle_t *h, uint32_t port);
     int (*evtchn_close)(grant_handle_t *h, uint32_t port);
+    /*
+     * Optional: consumes the signals pending on `port` after its fd polled
+     * readable, returning how many (0: none), or -errno.  NULL: the fd is
+     * an eventfd and evtchn.c reads its counter.
+     */
+    int (*evtchn_consume)(grant_handle_t *h, uint32_t port);
     int (*domain_create)(grant_handle_t *h,
                          const struct grant_domain_config *cfg,
                          grant_domid_t *domid);

@@ -19,9 +19,9 @@
  * is the unmap (the module sends UNMAP when the window goes); a FORCE
  * revoke or a PROTECT rewrites the entries in Xen, with no notice here.
  *
- * Not here yet: event channels (libxenevtchn; the lab binds its fault
- * ring's port itself) and domain control (xl does that on Xen).
- * Protection ops pass through (the module translates).
+ * Event channels: libxenevtchn (/dev/xen/evtchn), one handle per port.
+ * Not here: domain control (xl does that on Xen).  Protection ops pass
+ * through (the module translates).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +30,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <xenevtchn.h>
 
 #include "private.h"
 #include "../abi/gntx_xen.h"
@@ -39,9 +40,16 @@
 #define XEN_PAGES_DEFAULT 1024u
 #define XEN_MAX_PAYLOAD   (8u << 20)
 
+struct xen_port {
+    uint32_t port;
+    xenevtchn_handle *xce;
+};
+
 struct xen_tp {
     int fd;
     uint8_t *used; /* per page of h->mem: allocated */
+    struct xen_port *ports;
+    unsigned nr_ports, cap_ports;
 };
 
 static uint64_t xen_pages_wanted(void)
@@ -71,6 +79,11 @@ static void xen_close(grant_handle_t *h, int forked)
     h->mem = NULL;
     if (t->fd >= 0)
         close(t->fd);
+    /* Ports evtchn.c still had were closed before (lg_evtchn_release);
+     * a forked child only drops its copies of the handles. */
+    for (unsigned i = 0; i < t->nr_ports; i++)
+        xenevtchn_close(t->ports[i].xce);
+    free(t->ports);
     free(t->used);
     free(t);
     h->tp = NULL;
@@ -212,24 +225,116 @@ static int xen_unmap_window(grant_handle_t *h, void *addr, size_t len)
     return munmap(addr, len) < 0 ? -errno : 0;
 }
 
+/*
+ * Event channels through Linux's /dev/xen/evtchn (libxenevtchn), one
+ * handle per port: its fd polls readable only for that port, which is the
+ * one-fd-per-port model evtchn.c keeps.  libgrant owns a dup of the fd
+ * (the same open file: O_NONBLOCK set there holds for both).
+ */
+static struct xen_port *port_find(struct xen_tp *t, uint32_t port)
+{
+    for (unsigned i = 0; i < t->nr_ports; i++)
+        if (t->ports[i].port == port)
+            return &t->ports[i];
+    return NULL;
+}
+
+/* Records a bound port (xce now belongs to t) and dups its fd for *fd. */
+static int port_keep(struct xen_tp *t, xenevtchn_handle *xce, uint32_t port,
+                     int *fd)
+{
+    struct xen_port *n;
+
+    if (t->nr_ports == t->cap_ports) {
+        unsigned cap = t->cap_ports ? t->cap_ports * 2 : 4;
+
+        n = realloc(t->ports, cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        t->ports = n;
+        t->cap_ports = cap;
+    }
+    *fd = fcntl(xenevtchn_fd(xce), F_DUPFD_CLOEXEC, 0);
+    if (*fd < 0)
+        return -errno;
+    t->ports[t->nr_ports++] = (struct xen_port){port, xce};
+    return 0;
+}
+
+/* A new port: unbound (remote_port < 0) or bound to (remote, remote_port). */
+static int xen_port_new(grant_handle_t *h, grant_domid_t remote,
+                        int64_t remote_port, uint32_t *port, int *fd)
+{
+    xenevtchn_handle *xce = xenevtchn_open(NULL, 0);
+    xenevtchn_port_or_error_t p;
+    int rc;
+
+    if (!xce)
+        return errno ? -errno : -ENODEV;
+    if (remote_port < 0)
+        p = xenevtchn_bind_unbound_port(xce, remote);
+    else
+        p = xenevtchn_bind_interdomain(xce, remote, (evtchn_port_t)remote_port);
+    rc = p < 0 ? -errno : port_keep(h->tp, xce, (uint32_t)p, fd);
+    if (rc < 0) {
+        if (p >= 0)
+            xenevtchn_unbind(xce, (evtchn_port_t)p);
+        xenevtchn_close(xce);
+        return rc;
+    }
+    *port = (uint32_t)p;
+    return 0;
+}
+
 static int xen_evtchn_alloc_unbound(grant_handle_t *h, grant_domid_t remote,
                                     uint32_t *port, int *fd)
 {
-    (void)h, (void)remote, (void)port, (void)fd;
-    return -ENOSYS;
+    return xen_port_new(h, remote, -1, port, fd);
 }
 
 static int xen_evtchn_bind(grant_handle_t *h, grant_domid_t remote,
                            uint32_t remote_port, uint32_t *port, int *fd)
 {
-    (void)h, (void)remote, (void)remote_port, (void)port, (void)fd;
-    return -ENOSYS;
+    return xen_port_new(h, remote, remote_port, port, fd);
 }
 
-static int xen_evtchn_port(grant_handle_t *h, uint32_t port)
+static int xen_evtchn_send(grant_handle_t *h, uint32_t port)
 {
-    (void)h, (void)port;
-    return -ENOSYS;
+    struct xen_port *p = port_find(h->tp, port);
+
+    if (!p)
+        return -EINVAL;
+    return xenevtchn_notify(p->xce, port) < 0 ? -errno : 0;
+}
+
+static int xen_evtchn_close(grant_handle_t *h, uint32_t port)
+{
+    struct xen_tp *t = h->tp;
+    struct xen_port *p = port_find(t, port);
+    int rc;
+
+    if (!p)
+        return -EINVAL;
+    rc = xenevtchn_unbind(p->xce, port) < 0 ? -errno : 0;
+    xenevtchn_close(p->xce);
+    *p = t->ports[--t->nr_ports];
+    return rc;
+}
+
+/* Reads the pending ports off the handle (each unmasked again). */
+static int xen_evtchn_consume(grant_handle_t *h, uint32_t port)
+{
+    struct xen_port *p = port_find(h->tp, port);
+    xenevtchn_port_or_error_t got;
+    int n = 0;
+
+    if (!p)
+        return -EINVAL;
+    while ((got = xenevtchn_pending(p->xce)) >= 0) {
+        xenevtchn_unmask(p->xce, (evtchn_port_t)got);
+        n += (uint32_t)got == port;
+    }
+    return errno == EAGAIN || errno == EWOULDBLOCK ? n : (n ? n : -errno);
 }
 
 const struct grant_ops lg_xen_ops = {
@@ -242,8 +347,9 @@ const struct grant_ops lg_xen_ops = {
     .mem_free = xen_mem_free,
     .evtchn_alloc_unbound = xen_evtchn_alloc_unbound,
     .evtchn_bind = xen_evtchn_bind,
-    .evtchn_send = xen_evtchn_port,
-    .evtchn_close = xen_evtchn_port,
+    .evtchn_send = xen_evtchn_send,
+    .evtchn_close = xen_evtchn_close,
+    .evtchn_consume = xen_evtchn_consume,
     .map_window = xen_map_window,
     .unmap_window = xen_unmap_window,
 };

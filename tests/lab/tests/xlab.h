@@ -68,6 +68,10 @@ void xlab_map_guest(grant_handle_t *h);
 /* xlab_prot.c: page protection, both sides. */
 void xlab_prot_guest(grant_handle_t *h);
 void xlab_prot_dom0(grant_handle_t *h, unsigned guest);
+/* xlab_evtchn.c: a port dom0 allocates and the guest binds, signals both
+ * ways; the guest's lines go to "evresults". */
+void xlab_evtchn_dom0(grant_handle_t *h, unsigned guest);
+void xlab_evtchn_guest(grant_handle_t *h);
 
 /* xlab_bench.c: GNTTABOP_copy of 4 KiB vs the extension's COPY, and
  * GNTTABOP_map_grant_ref of 1 page vs the extension's MAP (dom0 maps the

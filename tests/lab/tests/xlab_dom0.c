@@ -99,6 +99,8 @@ int xlab_dom0(grant_handle_t *h, unsigned guest)
     xlab_prot_dom0(h, guest);
     xlab_guest_results("results");
     xlab_map_dom0(h, guest);
+    xlab_evtchn_dom0(h, guest);
+    xlab_guest_results("evresults");
     xlab_bench_dom0(h, guest);
     xlab_map_bench_dom0(h, guest);
     xlab_xs_write("benchdone", "1");

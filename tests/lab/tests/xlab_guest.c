@@ -106,6 +106,10 @@ int xlab_guest(grant_handle_t *h)
     xlab_map_guest(h);
     capture_end(saved);
     xlab_xs_write("mapresults", "%s", results);
+    capture_start(&saved);
+    xlab_evtchn_guest(h);
+    capture_end(saved);
+    xlab_xs_write("evresults", "%s", results);
     xlab_xs_wait("benchdone", done, sizeof(done));
     xlab_bench_guest_end();
     xlab_xs_close();
