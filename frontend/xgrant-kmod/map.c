@@ -19,6 +19,7 @@
  * (the ioctl holds it, and close runs under mmap_lock: taking it in close
  * would order the two locks both ways).
  */
+#include <linux/bitmap.h>
 #include <linux/kernel.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -58,9 +59,18 @@ static void xg_win_close(struct vm_area_struct *vma)
     kfree(w);
 }
 
+/* Xen would refuse Linux's own rewrite of a foreign entry (read-only or
+ * back to writable): the window's protection is fixed. */
+static int xg_win_no_mprotect(struct vm_area_struct *vma, unsigned long start,
+                              unsigned long end, unsigned long newflags)
+{
+    return -EINVAL;
+}
+
 static const struct vm_operations_struct xg_win_ops = {
     .close = xg_win_close,
     .may_split = xg_win_no_split,
+    .mprotect = xg_win_no_mprotect,
     .fault = xg_win_sigbus,
     .pfn_mkwrite = xg_win_sigbus,
 };
@@ -125,27 +135,59 @@ static struct xg_win *xg_win_of(struct xg_file *f, struct mm_struct *mm,
     return w;
 }
 
-/* Rewrites each element's page addresses into entry addresses. */
+/*
+ * Checks every element against the page addresses the caller gave (no two
+ * may share an aux slot or a window), then rewrites them into the
+ * windows' entry addresses.
+ */
 static long xg_map_prepare(struct xg_file *f, struct mm_struct *mm,
                            struct gntx_map *v, unsigned int n, u64 *aux,
                            u64 aux_count, struct xg_win **wins)
 {
+    unsigned long *seen = bitmap_zalloc(aux_count, GFP_KERNEL);
     unsigned int i;
+    long rc = 0;
+    u64 k;
 
-    for (i = 0; i < n; i++) {
-        struct xg_pte_walk walk = {.out = aux + v[i].frame_idx};
-        long rc;
-
+    if (!seen)
+        return -ENOMEM;
+    for (i = 0; i < n && !rc; i++) {
         wins[i] = xg_win_of(f, mm, &v[i], aux, aux_count);
-        if (!wins[i])
-            return -EINVAL;
+        if (!wins[i]) {
+            rc = -EINVAL;
+            break;
+        }
         wins[i]->busy = true;
+        for (k = 0; k < v[i].length >> PAGE_SHIFT; k++)
+            if (__test_and_set_bit(v[i].frame_idx + k, seen))
+                rc = -EINVAL;
+    }
+    bitmap_free(seen);
+    for (i = 0; i < n && !rc; i++) {
+        struct xg_pte_walk walk = {.out = aux + v[i].frame_idx};
+
         rc = apply_to_page_range(mm, aux[v[i].frame_idx], v[i].length,
                                  xg_pte_addr, &walk);
-        if (rc)
-            return rc;
     }
-    return 0;
+    return rc;
+}
+
+/* What goes back in aux: the frames of the elements that mapped, zeros
+ * elsewhere (never the page-table addresses the module put there). */
+static void xg_map_aux_out(const struct gntx_map *v, unsigned int n, long rc,
+                           u64 *aux, u64 aux_count)
+{
+    unsigned long *keep = bitmap_zalloc(aux_count, GFP_KERNEL);
+    unsigned int i;
+    u64 k;
+
+    for (i = 0; keep && rc >= 0 && i < n; i++)
+        if (v[i].status == 0)
+            bitmap_set(keep, v[i].frame_idx, v[i].length >> PAGE_SHIFT);
+    for (k = 0; k < aux_count; k++)
+        if (!keep || !test_bit(k, keep))
+            aux[k] = 0;
+    bitmap_free(keep);
 }
 
 long xg_map(struct xg_file *f, const struct gntx_xen_call *c)
@@ -184,6 +226,7 @@ long xg_map(struct xg_file *f, const struct gntx_xen_call *c)
             wins[i]->handle = v[i].handle;
     }
     mmap_read_unlock(mm);
+    xg_map_aux_out(v, c->count, rc, aux, c->aux_count);
     if (rc >= 0 && (copy_to_user(u64_to_user_ptr(c->args), v, args_len) ||
                     copy_to_user(u64_to_user_ptr(c->aux), aux, aux_len)))
         rc = -EFAULT; /* the windows stay bound: munmap undoes them */

@@ -38,17 +38,20 @@ void *gh_frame(void *cookie, uint64_t gfn, int write);
 void gh_frame_put(void *cookie, void *va);
 
 /*
- * A mapping was just made: the domain `mapper_cookie` maps pages of domain
- * `owner` through mapping `handle`, whose frames go to aux[frame_idx ..
- * frame_idx + npages) of the MAP call.  Called with the core lock held,
- * before any gh_unmap_notify or gh_map_restrict can name the handle, so a
- * host that installs the mapping itself after the call (Xen writes the
- * mapper's PTEs) has its record from the first moment the mapping exists.
- * 0, or -GNTX_E* to fail the element (the core undoes the mapping, without
+ * A mapping was just made: the domain `mapper_cookie` maps `npages` pages
+ * of domain `owner` through mapping `handle`: `frames` are the owner's
+ * frames it maps (what MAP returns at aux[frame_idx ..]), read-only if
+ * `rdonly`.  Called with the core lock held, before any gh_unmap_notify or
+ * gh_map_restrict can name the handle, so a host that installs the mapping
+ * itself after the call (Xen writes the mapper's PTEs) has its record, and
+ * the frames and rights the core decided, from the first moment the
+ * mapping exists (never re-read them from the caller's arrays).  0, or
+ * -GNTX_E* to fail the element (the core undoes the mapping, without
  * gh_unmap_notify).  MUST NOT call back into the core.
  */
 int gh_map_made(void *mapper_cookie, uint16_t owner, uint32_t handle,
-                uint64_t frame_idx, uint64_t npages);
+                uint64_t frame_idx, const uint64_t *frames, uint64_t npages,
+                int rdonly);
 
 /*
  * FORCE revoke and domain removal: the mapping `handle` that the domain

@@ -148,8 +148,10 @@ static int map_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
     if (rc)
         return rc;
     map_record(c, gc_map_at(d, idx), &res, v);
-    rc = gh_map_made(d->cookie, res.root->id, gc_pool_name(&d->maps, idx),
-                     v->frame_idx, npages);
+    rc = gh_map_made(
+        d->cookie, res.root->id, gc_pool_name(&d->maps, idx), v->frame_idx,
+        gc_entry_frames(res.direct) + (res.start >> GNTX_PAGE_SHIFT), npages,
+        (v->flags & GNTX_MAP_RDONLY) != 0);
     if (rc) {
         gc_map_drop(c, d, idx, false);
         return rc;

@@ -41,13 +41,18 @@ int lg_forked(const grant_handle_t *h)
     return getpid() != h->pid;
 }
 
-static int pick_transport(const struct grant_ops **ops)
+const char *lg_transport_name(void)
 {
     const char *name = getenv(TRANSPORT_ENV);
+
+    return name && *name ? name : "sim";
+}
+
+static int pick_transport(const struct grant_ops **ops)
+{
+    const char *name = lg_transport_name();
     size_t i;
 
-    if (!name || !*name)
-        name = "sim";
     for (i = 0; i < sizeof(transports) / sizeof(transports[0]); i++) {
         if (strcmp(name, transports[i].name) != 0)
             continue;

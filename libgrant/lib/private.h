@@ -164,6 +164,9 @@ void lg_mem_release(grant_handle_t *h);
 int lg_map_revoked(grant_handle_t *h, uint32_t handle, grant_domid_t owner);
 void lg_map_release(grant_handle_t *h, int forked);
 
+/* handle.c: the transport XGRANT_TRANSPORT names ("sim" when unset). */
+const char *lg_transport_name(void);
+
 /* evtchn.c */
 void lg_evtchn_release(grant_handle_t *h, int forked);
 

@@ -33,12 +33,11 @@ int lg_xb_path(const char *dir, const char *node, char *buf, size_t len)
 /* Points libxenstore at xgrantd's store unless told otherwise. */
 static int store_env(void)
 {
-    const char *tp = getenv("XGRANT_TRANSPORT");
     const char *cur = getenv("XENSTORED_PATH");
     char path[4096];
     int rc;
 
-    if ((tp && *tp && strcmp(tp, "sim") != 0) || (cur && *cur))
+    if (strcmp(lg_transport_name(), "sim") != 0 || (cur && *cur))
         return 0;
     rc = lg_store_sock_path(path, sizeof(path));
     if (rc < 0)

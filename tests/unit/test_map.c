@@ -226,13 +226,25 @@ static void map_host_record(void **state)
 {
     struct fx *f = *state;
     gntx_ref_t r = fx_direct_ok(f, 1, 2, R_MAPRW, 0, 0, 2 * PG);
+    const uint64_t fr[4] = {9, 3, 14, 6};
+    gntx_ref_t sc = fx_scattered(f, 1, 2, R_MAPRW, fr, 4, 0, 4 * PG);
     unsigned long made = th_map_made();
-    uint64_t out[2];
+    uint64_t out[4], first, last, npages;
+    int rdonly;
     uint32_t h;
 
     assert_int_equal(fx_map(f, 2, 1, r, 0, 2 * PG, 0, out, 2, &h, NULL), 0);
     assert_int_equal(th_map_made(), made + 1);
     assert_int_equal(th_map_made_depth(), 1);
+    assert_int_equal(fx_unmap(f, 2, h), 0);
+    /* The frames and rights the core decided, not the caller's aux. */
+    assert_int_equal(
+        fx_map(f, 2, 1, sc, PG, 2 * PG, GNTX_MAP_RDONLY, out, 4, &h, NULL), 0);
+    th_map_made_last(&first, &last, &npages, &rdonly);
+    assert_int_equal(first, 3);
+    assert_int_equal(last, 14);
+    assert_int_equal(npages, 2);
+    assert_int_equal(rdonly, 1);
     assert_int_equal(fx_unmap(f, 2, h), 0);
 
     th_fail_map_made(0);

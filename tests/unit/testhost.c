@@ -145,13 +145,19 @@ void gh_frame_put(void *cookie, void *va)
 
 static unsigned long map_made;
 static long map_made_fail = -1, map_made_depth;
+static uint64_t map_made_first, map_made_last, map_made_npages;
+static int map_made_rdonly;
 
 int gh_map_made(void *mapper_cookie, uint16_t owner, uint32_t handle,
-                uint64_t frame_idx, uint64_t npages)
+                uint64_t frame_idx, const uint64_t *frames, uint64_t npages,
+                int rdonly)
 {
-    (void)mapper_cookie, (void)owner, (void)handle, (void)frame_idx,
-        (void)npages;
+    (void)mapper_cookie, (void)owner, (void)handle, (void)frame_idx;
     map_made_depth = th_lock_depth();
+    map_made_first = npages ? frames[0] : ~0ull;
+    map_made_last = npages ? frames[npages - 1] : ~0ull;
+    map_made_npages = npages;
+    map_made_rdonly = rdonly;
     map_made++;
     if (map_made_fail >= 0 && map_made_fail-- == 0)
         return -GNTX_ENOMEM;
@@ -166,6 +172,15 @@ unsigned long th_map_made(void)
 long th_map_made_depth(void)
 {
     return map_made_depth;
+}
+
+void th_map_made_last(uint64_t *first, uint64_t *last, uint64_t *npages,
+                      int *rdonly)
+{
+    *first = map_made_first;
+    *last = map_made_last;
+    *npages = map_made_npages;
+    *rdonly = map_made_rdonly;
 }
 
 void th_fail_map_made(long n)

@@ -39,6 +39,9 @@ void th_fail_frame(struct th_dom *d, uint64_t gfn);
  * (n < 0: none). */
 unsigned long th_map_made(void);
 long th_map_made_depth(void); /* the core lock's depth at the last call */
+/* What the last gh_map_made was told: first and last frame, pages, rdonly. */
+void th_map_made_last(uint64_t *first, uint64_t *last, uint64_t *npages,
+                      int *rdonly);
 void th_fail_map_made(long n);
 
 /* gh_unmap_notify log, in call order. */

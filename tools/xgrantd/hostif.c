@@ -362,10 +362,11 @@ static void mapper_tell(struct xd_dom *d, struct xd_conn *c, uint16_t owner,
 /* xgrantd records a mapping when it sends the MAP reply (hcall.c): it is
  * one thread, so no notice can come between the core's MAP and that. */
 int gh_map_made(void *mapper_cookie, uint16_t owner, uint32_t handle,
-                uint64_t frame_idx, uint64_t npages)
+                uint64_t frame_idx, const uint64_t *frames, uint64_t npages,
+                int rdonly)
 {
     (void)mapper_cookie, (void)owner, (void)handle, (void)frame_idx,
-        (void)npages;
+        (void)frames, (void)npages, (void)rdonly;
     return 0;
 }
 

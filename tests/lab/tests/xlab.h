@@ -29,6 +29,7 @@
 #define XLAB_MAP_BENCH_BLOCK 20 /* alternating blocks of this many */
 
 /* xlab.c */
+void xlab_kernel_clean(void); /* case kernel_log_clean */
 extern const char *xlab_where;
 /* Prints the case line; returns pass (1) or 0, and counts failures. */
 int xlab_report(const char *name, int pass, const char *fmt, ...)

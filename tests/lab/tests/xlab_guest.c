@@ -108,6 +108,7 @@ int xlab_guest(grant_handle_t *h)
     xlab_xs_write("mapresults", "%s", results);
     capture_start(&saved);
     xlab_evtchn_guest(h);
+    xlab_kernel_clean(); /* after the map windows came and went */
     capture_end(saved);
     xlab_xs_write("evresults", "%s", results);
     xlab_xs_wait("benchdone", done, sizeof(done));

@@ -2,8 +2,9 @@
 /*
  * xlab_xs.c: the handshake between dom0 and the guest, in xenstore under
  * /local/domain/<guest>/data/xlab.  dom0 makes the folder and gives it to
- * the guest (owner), so both sides read and write every key there.  Waits
- * poll (under TCG a watch buys nothing) with a generous bound.
+ * the guest (owner), so both sides read and write every key there, through
+ * libgrant's xenbus helpers (the real xenstored here: XGRANT_TRANSPORT=xen).
+ * Waits poll (under TCG a watch buys nothing) with a generous bound.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -12,42 +13,38 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <xenstore.h>
 
+#include "libgrant_xenbus.h"
 #include "xlab.h"
 
-static struct xs_handle *xs;
+static grant_xenbus_t *xb;
 static char base[64];
 static int peer_gone; /* a wait timed out: later ones fail at once */
 
 int xlab_xs_open(unsigned guest, int make_dir)
 {
-    struct xs_permissions perm = {.id = guest, .perms = XS_PERM_NONE};
-    char *dom;
-    unsigned len;
+    char perms[16];
+    int rc = grant_xenbus_open(&xb, 0);
 
-    xs = xs_open(0);
-    if (!xs)
-        return -errno;
+    if (rc < 0)
+        return rc;
     if (!guest) { /* the guest: its own id from its home folder */
-        dom = xs_read(xs, XBT_NULL, "domid", &len);
-        if (!dom)
-            return -errno;
-        guest = (unsigned)strtoul(dom, NULL, 10);
-        free(dom);
+        rc = grant_xenbus_scanf(xb, XBT_NULL, "domid", NULL, "%u", &guest);
+        if (rc != 1)
+            return rc < 0 ? rc : -EINVAL;
     }
     snprintf(base, sizeof(base), "/local/domain/%u/data/xlab", guest);
     if (!make_dir)
         return 0;
-    if (!xs_mkdir(xs, XBT_NULL, base) ||
-        !xs_set_permissions(xs, XBT_NULL, base, &perm, 1))
-        return -errno;
-    return 0;
+    snprintf(perms, sizeof(perms), "n%u", guest); /* the guest owns it */
+    rc = grant_xenbus_mkdir(xb, XBT_NULL, base, NULL);
+    return rc < 0 ? rc
+                  : grant_xenbus_set_perms(xb, XBT_NULL, base, NULL, perms);
 }
 
 int xlab_xs_write(const char *key, const char *fmt, ...)
 {
-    char path[128], val[4096];
+    char val[4096];
     va_list ap;
     int n;
 
@@ -56,21 +53,17 @@ int xlab_xs_write(const char *key, const char *fmt, ...)
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof(val))
         return -E2BIG;
-    snprintf(path, sizeof(path), "%s/%s", base, key);
-    return xs_write(xs, XBT_NULL, path, val, (unsigned)n) ? 0 : -errno;
+    return grant_xenbus_write(xb, XBT_NULL, base, key, val);
 }
 
 int xlab_xs_wait(const char *key, char *buf, unsigned len)
 {
     time_t end = time(NULL) + XLAB_WAIT_S;
-    char path[128], *v;
-    unsigned got;
+    char *v;
 
-    snprintf(path, sizeof(path), "%s/%s", base, key);
     while (!peer_gone && time(NULL) < end) {
-        v = xs_read(xs, XBT_NULL, path, &got);
-        if (v) {
-            snprintf(buf, len, "%.*s", (int)got, v);
+        if (grant_xenbus_read(xb, XBT_NULL, base, key, &v, NULL) == 0) {
+            snprintf(buf, len, "%s", v);
             free(v);
             return 0;
         }
@@ -98,7 +91,6 @@ int xlab_xs_wait_u32(const char *key, uint32_t *v)
 
 void xlab_xs_close(void)
 {
-    if (xs)
-        xs_close(xs);
-    xs = NULL;
+    grant_xenbus_close(xb);
+    xb = NULL;
 }
