@@ -22,11 +22,17 @@
  * FAIL line, not a dead test program.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "xlab.h"
+#include "../../../libgrant/abi/gntx_xen.h"
+#include "../../../frontend/xgrant-kmod/xgrant_uapi.h"
 
 #define PAGE         4096u
 #define A_PAGES      3u
@@ -328,9 +334,57 @@ static void guest_a(grant_handle_t *h, grant_ref_t ref, int rc)
     guest_a_forced(h, rc == 0 ? p : NULL);
 }
 
+/*
+ * Straight through /dev/xgrant: a MAP call whose two elements name the same
+ * aux slot (and window) is refused as a whole before Xen writes anything
+ * (hv-patches 0006 refuses it too); the same window then maps alone.
+ */
+static void guest_b_overlap(grant_ref_t ref, int rc)
+{
+    struct xgrant_ioc_setup s = {.nr_pages = 1};
+    struct gntx_map v[2] = {
+        {.ref = ref, .length = PAGE, .status = 1},
+        {.ref = ref, .length = PAGE, .status = 1},
+    };
+    uint64_t aux[1] = {0};
+    struct gntx_xen_call c = {.op = GNTX_OP_MAP,
+                              .count = 2,
+                              .args = (uintptr_t)v,
+                              .aux = (uintptr_t)aux,
+                              .aux_count = 1};
+    int fd = open(XGRANT_DEVICE, O_RDWR | O_CLOEXEC), two = 1, one = 1;
+    uint8_t *w = MAP_FAILED, b = 0;
+    int read = 0;
+
+    if (rc == 0 && fd >= 0 && ioctl(fd, XGRANT_IOC_SETUP, &s) == 0)
+        w = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                 (off_t)XGRANT_MAP_OFFSET);
+    if (w != MAP_FAILED) {
+        aux[0] = (uintptr_t)w;
+        two = ioctl(fd, XGRANT_IOC_CALL, &c) < 0 ? -errno : 0;
+        aux[0] = (uintptr_t)w;
+        c.count = 1;
+        v[0].status = 1;
+        one = ioctl(fd, XGRANT_IOC_CALL, &c) < 0 ? -errno : v[0].status;
+        read = one == 0 && xlab_try_read(w, &b, 1);
+        munmap(w, PAGE); /* the module unmaps it */
+    }
+    xlab_report("map_batch_overlap",
+                two == -EINVAL && one == 0 && read && b == map_old(0),
+                "two elements on one aux slot: %s (want EINVAL); alone: %s, "
+                "first byte %s",
+                grant_strerror(two), grant_strerror(one),
+                !read             ? "not read"
+                : b == map_old(0) ? "dom0's"
+                                  : "WRONG");
+    if (fd >= 0)
+        close(fd);
+}
+
 /* B: map, touch, unmap. */
 static void guest_b(grant_handle_t *h, grant_ref_t ref, int rc)
 {
+    guest_b_overlap(ref, rc);
     uint8_t *p = NULL, b = 0;
     int read = 0, un = -EINVAL;
 
