@@ -74,7 +74,9 @@ _Static_assert(sizeof(struct gntx_xen_call) == 32, "gntx_xen_call");
  *   PROTECT that takes write away rewrites them read-only.
  * - An element whose entries cannot all be written fails (-EINVAL for a
  *   bad entry address, or the error of the page reference) and leaves no
- *   mapping behind.
+ *   mapping behind.  Two elements of one call may not name the same aux
+ *   slot (-EINVAL for the call).  A domain holds at most 2^18 pages (1 GiB)
+ *   of such mappings at a time (-ENOSPC past it).
  */
 
 #endif /* GNTX_XEN_H */
