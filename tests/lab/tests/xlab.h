@@ -20,10 +20,11 @@
 #define XLAB_DELEG_OFF 4000u
 #define XLAB_DELEG_LEN 300u
 /* Where the guest writes its marker through the grant. */
-#define XLAB_MARK_OFF   8190u
-#define XLAB_MARK       "written-by-the-guest"
-#define XLAB_WAIT_S     300
-#define XLAB_BENCH_ITER 400
+#define XLAB_MARK_OFF    8190u
+#define XLAB_MARK        "written-by-the-guest"
+#define XLAB_WAIT_S      300
+#define XLAB_BENCH_ITER  400
+#define XLAB_BENCH_BLOCK 40 /* copies each way per alternating block */
 /* Rounds of map+touch+unmap each way in the map comparison. */
 #define XLAB_MAP_BENCH_ITER  200
 #define XLAB_MAP_BENCH_BLOCK 20 /* alternating blocks of this many */
