@@ -558,8 +558,11 @@ static void release(grant_handle_t *dom0, struct itest_agent *a)
     snprintf(id, sizeof(id), "%u", a->domid);
     ICHECK(xs_watch(xs, "@releaseDomain", "rel"), "watch @releaseDomain");
     ICHECK(event_is("@releaseDomain", "rel"), "its initial event");
-    itest_agent_close(a);
+    /* Destroy while its program still waits for commands: closing its
+     * pipes first let it exit by itself, and under load that exit could
+     * win the race (destroy then ESRCH). */
     ICHECK(grant_ctl_domain_destroy(dom0, a->domid) == 0, "destroy");
+    itest_agent_close(a);
     ICHECK(event_is("@releaseDomain", "rel"), "@releaseDomain fires");
     ICHECK(!rd(p) && errno == ENOENT, "/local/domain/N is gone");
     ICHECK(!xs_is_domain_introduced(xs, a->domid), "no longer introduced");
