@@ -8,15 +8,21 @@
  * 0 when every case passed, 1 otherwise.  The host counts the XLAB lines.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/klog.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "xlab.h"
+#include "../../../libgrant/abi/gntx_xen.h"
+#include "../../../frontend/xgrant-kmod/xgrant_uapi.h"
 
 const char *xlab_where = "?";
 static int failures;
@@ -117,6 +123,27 @@ void xlab_kernel_clean(void)
                 : hit ? line
                       : "no complaint");
     free(buf);
+}
+
+int xlab_dev_open(unsigned pages, uint8_t **mem)
+{
+    struct xgrant_ioc_setup s = {.nr_pages = pages};
+    int fd = open(XGRANT_DEVICE, O_RDWR | O_CLOEXEC), rc = fd < 0 ? -errno : 0;
+    void *p;
+
+    if (rc == 0 && ioctl(fd, XGRANT_IOC_SETUP, &s) < 0)
+        rc = -errno;
+    if (rc == 0 && mem) {
+        p = mmap(NULL, (size_t)pages * 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+                 fd, 0);
+        if (p == MAP_FAILED)
+            rc = -errno;
+        else
+            *mem = p;
+    }
+    if (rc < 0 && fd >= 0)
+        close(fd);
+    return rc < 0 ? rc : fd;
 }
 
 static int usage(void)

@@ -31,6 +31,9 @@
 
 /* xlab.c */
 void xlab_kernel_clean(void); /* case kernel_log_clean */
+/* /dev/xgrant straight (around libgrant), with `pages` of grant memory set
+ * up (and mapped at *mem if mem is set): the fd, or -errno. */
+int xlab_dev_open(unsigned pages, uint8_t **mem);
 extern const char *xlab_where;
 /* Prints the case line; returns pass (1) or 0, and counts failures. */
 int xlab_report(const char *name, int pass, const char *fmt, ...)

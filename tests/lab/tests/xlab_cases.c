@@ -5,7 +5,6 @@
  * revoke and the stale reference after it, quota exhaustion.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -173,19 +172,11 @@ static int long_batch(int fd, uint8_t *mem, unsigned *ok, unsigned *again)
 
 static void case_long_batch(void)
 {
-    struct xgrant_ioc_setup s = {.nr_pages = 2};
-    int fd = open(XGRANT_DEVICE, O_RDWR | O_CLOEXEC), rc;
+    uint8_t *mem = NULL;
+    int fd = xlab_dev_open(2, &mem), rc = fd;
     unsigned ok = 0, again = 0;
-    uint8_t *mem = MAP_FAILED;
 
-    rc = fd < 0 ? -errno : 0;
-    if (rc == 0 && ioctl(fd, XGRANT_IOC_SETUP, &s) < 0)
-        rc = -errno;
-    if (rc == 0) {
-        mem = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        rc = mem == MAP_FAILED ? -errno : 0;
-    }
-    if (rc == 0)
+    if (fd >= 0)
         rc = long_batch(fd, mem, &ok, &again);
     xlab_report("long_batch",
                 rc == LONG_ELEMS && ok == LONG_ELEMS && again == 0 &&
@@ -193,7 +184,7 @@ static void case_long_batch(void)
                 "%u x 4 KiB COPY in one call: result %d, %u ok, %u EAGAIN "
                 "(want all ok: Xen continues past its budget)",
                 LONG_ELEMS, rc, ok, again);
-    if (mem != MAP_FAILED)
+    if (mem)
         munmap(mem, 2 * 4096);
     if (fd >= 0)
         close(fd);

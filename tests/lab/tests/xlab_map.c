@@ -22,13 +22,12 @@
  * FAIL line, not a dead test program.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <unistd.h>
-#include <sys/mman.h>
-#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "xlab.h"
 #include "../../../libgrant/abi/gntx_xen.h"
@@ -341,7 +340,6 @@ static void guest_a(grant_handle_t *h, grant_ref_t ref, int rc)
  */
 static void guest_b_overlap(grant_ref_t ref, int rc)
 {
-    struct xgrant_ioc_setup s = {.nr_pages = 1};
     struct gntx_map v[2] = {
         {.ref = ref, .length = PAGE, .status = 1},
         {.ref = ref, .length = PAGE, .status = 1},
@@ -352,11 +350,11 @@ static void guest_b_overlap(grant_ref_t ref, int rc)
                               .args = (uintptr_t)v,
                               .aux = (uintptr_t)aux,
                               .aux_count = 1};
-    int fd = open(XGRANT_DEVICE, O_RDWR | O_CLOEXEC), two = 1, one = 1;
+    int fd = rc == 0 ? xlab_dev_open(1, NULL) : rc, two = 1, one = 1;
     uint8_t *w = MAP_FAILED, b = 0;
     int read = 0;
 
-    if (rc == 0 && fd >= 0 && ioctl(fd, XGRANT_IOC_SETUP, &s) == 0)
+    if (fd >= 0)
         w = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
                  (off_t)XGRANT_MAP_OFFSET);
     if (w != MAP_FAILED) {

@@ -16,7 +16,6 @@
  * lands on the ring.  Once the protection is lifted the write works.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -46,16 +45,13 @@ static int ring_call(uint64_t gfn, uint32_t port)
 
 static int ring_bind(uint32_t port)
 {
-    struct xgrant_ioc_setup s = {.nr_pages = 1};
-    void *p;
+    uint8_t *p = NULL;
+    int fd = xlab_dev_open(1, &p);
 
-    ring_fd = open(XGRANT_DEVICE, O_RDWR | O_CLOEXEC);
-    if (ring_fd < 0 || ioctl(ring_fd, XGRANT_IOC_SETUP, &s) < 0)
-        return -errno;
-    p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, ring_fd, 0);
-    if (p == MAP_FAILED)
-        return -errno;
-    ring = p;
+    if (fd < 0)
+        return fd;
+    ring_fd = fd;
+    ring = (void *)p;
     return ring_call(0, port);
 }
 
