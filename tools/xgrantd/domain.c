@@ -38,6 +38,7 @@ struct xd_dom *xd_dom_new(uint16_t id, const char *name)
     d->memfd = -1;
     d->pidfd = -1;
     d->statfd = -1;
+    d->errfd = -1;
     d->ev = (struct xd_ev){XD_EV_PIDFD, d};
     strncpy(d->name, name, sizeof(d->name) - 1);
     return d;
@@ -54,6 +55,12 @@ void xd_dom_free(struct xd_dom *d)
     }
     if (d->statfd >= 0)
         close(d->statfd);
+    if (d->errfd >= 0) {
+        xd_epoll_del(d->errfd);
+        close(d->errfd);
+    }
+    if (d->started)
+        xd_group_put(d->started);
     xd_evtchn_dom_close(d);
     xd_mem_teardown(d);
     free(d->maps);
@@ -310,6 +317,7 @@ static int program_status(const struct xd_dom *d, int status)
 /* The init is gone (status as waitpid's). */
 static void reaped(struct xd_dom *d, int status)
 {
+    xd_dom_started(d, true); /* if the news of its exec is still due */
     status = program_status(d, status);
     if (d->state == XGW_DOM_RUNNING) {
         log_exit(d, status);

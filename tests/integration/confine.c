@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * confine: under a root xgrantd, a domain reaches another domain's memory
+ * and processes only through xgrantd.  A victim domain writes a secret in
+ * its memory; an attacker domain, told the host pids of the victim and of
+ * xgrantd, tries what a root process with the host's /proc could do:
+ * open the memfds listed in /proc/<xgrantd>/fd and /proc/<victim>/fd and
+ * map_files, open /proc/<pid>/mem, PTRACE_ATTACH and process_vm_readv,
+ * kill() and pidfd_send_signal() through a /proc/<pid> directory.  Every
+ * one must be refused; the attacker runs with a uid of its own, no
+ * capability and no_new_privs, and still grants and copies through
+ * xgrantd.  Skips (77) when not root or without namespaces.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/itest.h"
+
+#define MAX_TARGETS 8
+
+static int attacks_allowed;
+
+static void verdict(const char *what, long pid, int allowed, int err)
+{
+    printf("%s %s %ld (%s)\n", allowed ? "ALLOWED" : "refused", what, pid,
+           allowed ? "!" : strerror(err));
+    fflush(stdout);
+    attacks_allowed += allowed;
+}
+
+/* Does the number pid name a process of our own PID namespace?  Then the
+ * target (outside it) cannot be named at all: nothing to try. */
+static int ours(long pid)
+{
+    char path[64];
+    struct stat a, b;
+
+    snprintf(path, sizeof(path), "/proc/%ld/ns/pid", pid);
+    return stat(path, &a) == 0 && stat("/proc/self/ns/pid", &b) == 0 &&
+           a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+/* Opens every entry of /proc/<pid>/<dir> read-write; a memfd opened, or
+ * the secret found, is a breach. */
+static void try_entries(long pid, const char *dir, const char *secret)
+{
+    char path[128], what[64], buf[1 << 16];
+    int opened = 0, found = 0, err;
+    struct dirent *e;
+    DIR *d;
+
+    snprintf(path, sizeof(path), "/proc/%ld/%s", pid, dir);
+    snprintf(what, sizeof(what), "open /proc/<pid>/%s/*", dir);
+    d = ours(pid) ? NULL : opendir(path);
+    err = d ? 0 : ours(pid) ? ESRCH : errno;
+    while (d && (e = readdir(d))) {
+        char fpath[400], link[256] = "";
+        ssize_t n;
+        int fd;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(fpath, sizeof(fpath), "%s/%s", path, e->d_name);
+        n = readlink(fpath, link, sizeof(link) - 1);
+        if (n <= 0 || !strstr(link, "memfd:"))
+            continue;
+        fd = open(fpath, O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        opened++;
+        for (off_t off = 0; (n = pread(fd, buf, sizeof(buf), off)) > 0;
+             off += n)
+            found |= memmem(buf, (size_t)n, secret, strlen(secret)) != NULL;
+        close(fd);
+    }
+    if (d)
+        closedir(d);
+    verdict(what, pid, opened || found, err ? err : ENOENT);
+}
+
+static void try_mem(long pid)
+{
+    char path[64];
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%ld/mem", pid);
+    fd = ours(pid) ? -1 : open(path, O_RDWR | O_CLOEXEC);
+    verdict("open /proc/<pid>/mem", pid, fd >= 0, ours(pid) ? ESRCH : errno);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void try_ptrace(long pid)
+{
+    char byte;
+    struct iovec local = {&byte, 1}, remote = {(void *)0x10000, 1};
+    long r = -1;
+    int err = ESRCH;
+
+    if (!ours(pid)) {
+        r = ptrace(PTRACE_ATTACH, (pid_t)pid, NULL, NULL);
+        err = errno;
+    }
+    verdict("PTRACE_ATTACH", pid, r == 0, err);
+    if (r == 0)
+        ptrace(PTRACE_DETACH, (pid_t)pid, NULL, NULL);
+    r = -1;
+    err = ESRCH;
+    if (!ours(pid)) {
+        r = process_vm_readv((pid_t)pid, &local, 1, &remote, 1, 0);
+        err = errno;
+    }
+    /* EFAULT: allowed in, the address just was not mapped. */
+    verdict("process_vm_readv", pid, r >= 0 || err == EFAULT, err);
+}
+
+static void try_signal(long pid)
+{
+    char path[64];
+    int fd, r = -1, err = ESRCH;
+
+    if (!ours(pid)) {
+        r = kill((pid_t)pid, 0);
+        err = errno;
+    }
+    verdict("kill(pid, 0)", pid, r == 0, err);
+    snprintf(path, sizeof(path), "/proc/%ld", pid);
+    fd = ours(pid) ? -1 : open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    r = fd < 0 ? -1 : (int)syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0);
+    err = fd < 0 && ours(pid) ? ESRCH : errno;
+    verdict("pidfd_send_signal(/proc/<pid>, 0)", pid, r == 0, err);
+    if (fd >= 0)
+        close(fd);
+}
+
+/* "Name: a b ..." of /proc/self/status: the first value. */
+static unsigned long long status_field(const char *name, int base)
+{
+    char line[256];
+    size_t n = strlen(name);
+    unsigned long long v = ~0ull;
+    FILE *f = fopen("/proc/self/status", "re");
+
+    while (f && fgets(line, sizeof(line), f))
+        if (!strncmp(line, name, n) && line[n] == ':')
+            v = strtoull(line + n + 1, NULL, base);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static void own_credentials(void)
+{
+    printf("%s uid %llu\n",
+           status_field("Uid", 10) != 0 ? "refused" : "ALLOWED",
+           status_field("Uid", 10));
+    printf("%s capabilities CapEff %llx CapBnd %llx CapPrm %llx\n",
+           status_field("CapEff", 16) || status_field("CapBnd", 16) ||
+                   status_field("CapPrm", 16)
+               ? "ALLOWED"
+               : "refused",
+           status_field("CapEff", 16), status_field("CapBnd", 16),
+           status_field("CapPrm", 16));
+    printf("%s no_new_privs %llu\n",
+           status_field("NoNewPrivs", 10) == 1 ? "refused" : "ALLOWED",
+           status_field("NoNewPrivs", 10));
+}
+
+/* Still a domain: copies dom0's granted page in, grants dom0 one back. */
+static void grant_and_copy(void)
+{
+    grant_handle_t *h;
+    grant_ref_t ref, mine;
+    char *page;
+    unsigned r;
+
+    if (scanf("%u", &r) != 1 || grant_open(&h, 0) < 0 ||
+        grant_mem_alloc(h, 1, (void **)&page) < 0) {
+        printf("copy failed (no handle)\n");
+        return;
+    }
+    ref = r;
+    if (grant_copy_from(h, page, 0, ref, 0, 32) < 0)
+        strcpy(page, "(copy failed)");
+    printf("copy %.32s\n", page);
+    strcpy(page, "from the confined domain");
+    if (grant_create_direct(h, 0, GRANT_R_READ, page, 64, &mine) < 0)
+        mine = (grant_ref_t)-1;
+    printf("granted %u\n", (unsigned)mine);
+    fflush(stdout);
+}
+
+/* argv: secret, then host pids to attack (xgrantd first). */
+static int role_attack(int argc, char **argv)
+{
+    grant_and_copy();
+    own_credentials();
+    for (int i = 1; i < argc; i++) {
+        long pid = strtol(argv[i], NULL, 10);
+
+        try_entries(pid, "fd", argv[0]);
+        try_entries(pid, "map_files", argv[0]);
+        try_mem(pid);
+        try_ptrace(pid);
+        try_signal(pid);
+    }
+    printf("done %d\n", attacks_allowed);
+    fflush(stdout);
+    while (getchar() != EOF)
+        ;
+    return 0;
+}
+
+/* Holds its memory (and its memfd) with the secret in it. */
+static int role_victim(const char *secret)
+{
+    grant_handle_t *h;
+    char *page;
+
+    if (grant_open(&h, 0) < 0 || grant_mem_alloc(h, 1, (void **)&page) < 0)
+        return 1;
+    strcpy(page, secret);
+    printf("ready %ld\n", (long)getpid());
+    fflush(stdout);
+    while (getchar() != EOF)
+        ;
+    return 0;
+}
+
+/* ---- the test ----------------------------------------------------------- */
+
+static long daemon_pid(void)
+{
+    char path[4200];
+    long pid = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s", itest_sock());
+    *strrchr(path, '/') = '\0';
+    strcat(path, "/xgrantd.pid");
+    f = fopen(path, "re");
+    if (f && fscanf(f, "%ld", &pid) != 1)
+        pid = -1;
+    if (f)
+        fclose(f);
+    return pid;
+}
+
+/* Is domain dom in a PID namespace of its own? */
+static int has_pidns(grant_handle_t *dom0, grant_domid_t dom)
+{
+    return itest_host_pid(dom0, dom, 1) != 1;
+}
+
+/* The attacker's report: every line must say refused; the copy works. */
+static void judge(grant_handle_t *dom0, struct itest_agent *a, char *got)
+{
+    char line[512];
+    int lines = 0, done = 0;
+    unsigned ref;
+
+    while (fgets(line, sizeof(line), a->in)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (!strncmp(line, "copy ", 5)) {
+            ICHECK(!strcmp(line + 5, "granted by domain 0"),
+                   "the confined domain copies a granted page (%s)", line);
+        } else if (sscanf(line, "granted %u", &ref) == 1) {
+            int r = grant_copy_from(dom0, got, a->domid, ref, 0, 24);
+
+            ICHECK(r == 0 && !memcmp(got, "from the confined domain", 24),
+                   "it grants a page that domain 0 copies (%d)", r);
+        } else if (!strncmp(line, "done ", 5)) {
+            done = 1;
+            break;
+        } else {
+            lines++;
+            ICHECK(!strncmp(line, "refused ", 8), "%s", line);
+        }
+    }
+    ICHECK(done && lines > 20, "the attacker tried %d things", lines);
+}
+
+int main(int argc, char **argv)
+{
+    struct itest_agent victim, attacker;
+    char secret[64], line[64], pids[MAX_TARGETS][24];
+    char *vargv[5], *aargv[MAX_TARGETS + 5];
+    grant_handle_t *dom0;
+    grant_ref_t ref;
+    void *page;
+    long vpid;
+    int n = 0;
+
+    if (argc > 3 && !strcmp(argv[1], "--role") && !strcmp(argv[2], "victim"))
+        return role_victim(argv[3]);
+    if (argc > 3 && !strcmp(argv[1], "--role") && !strcmp(argv[2], "attack"))
+        return role_attack(argc - 3, argv + 3);
+    if (geteuid() != 0) {
+        printf("skip: needs root (domains are confined by a root xgrantd)\n");
+        return ITEST_SKIP;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    itest_setup(&dom0);
+    snprintf(secret, sizeof(secret), "secret-%ld-%lx", (long)getpid(),
+             (unsigned long)random());
+    vargv[0] = itest_self();
+    vargv[1] = "--role";
+    vargv[2] = "victim";
+    vargv[3] = secret;
+    vargv[4] = NULL;
+    itest_spawn_argv(dom0, &victim, "victim", 16, vargv);
+    if (!fgets(line, sizeof(line), victim.in) ||
+        sscanf(line, "ready %ld", &vpid) != 1) {
+        ICHECK(0, "the victim domain runs");
+        itest_teardown(dom0);
+        return itest_done();
+    }
+    if (!has_pidns(dom0, victim.domid)) {
+        itest_agent_close(&victim);
+        grant_ctl_domain_destroy(dom0, victim.domid);
+        itest_teardown(dom0);
+        printf("skip: no PID namespaces here (domains are not confined)\n");
+        return ITEST_SKIP;
+    }
+    snprintf(pids[n++], sizeof(pids[0]), "%ld", daemon_pid());
+    snprintf(pids[n++], sizeof(pids[0]), "%ld",
+             itest_host_pid(dom0, victim.domid, vpid));
+    snprintf(pids[n++], sizeof(pids[0]), "%ld",
+             itest_host_pid(dom0, victim.domid, 1));
+    aargv[0] = itest_self();
+    aargv[1] = "--role";
+    aargv[2] = "attack";
+    aargv[3] = secret;
+    for (int i = 0; i < n; i++)
+        aargv[4 + i] = pids[i];
+    aargv[4 + n] = NULL;
+    ICHECK(daemon_pid() > 1 && strtol(pids[1], NULL, 10) > 1,
+           "targets: xgrantd %s, the victim %s (its init %s)", pids[0], pids[1],
+           pids[2]);
+    itest_spawn_argv(dom0, &attacker, "attacker", 16, aargv);
+    if (grant_mem_alloc(dom0, 1, &page) == 0) {
+        strcpy(page, "granted by domain 0");
+        grant_create_direct(dom0, attacker.domid, GRANT_R_READ, page, 32, &ref);
+        dprintf(attacker.to, "%u\n", (unsigned)ref);
+    }
+    judge(dom0, &attacker, (char *)page + 2048);
+    itest_agent_close(&attacker);
+    itest_agent_close(&victim);
+    grant_ctl_domain_wait(dom0, attacker.domid);
+    grant_ctl_domain_wait(dom0, victim.domid);
+    itest_teardown(dom0);
+    return itest_done();
+}
