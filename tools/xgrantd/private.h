@@ -170,6 +170,12 @@ struct xd_dom {
     int errfd;                /* the exec pipe, -1 once known */
     struct xd_ev sev;         /* its event */
     struct xd_group *started; /* DOMAIN_CREATE's reply, sent then */
+
+    /* Ending: its init is reaped, then (no PID namespace) the child that
+     * kills what is left of it (proc.c) is too; then it is gone. */
+    bool init_gone;
+    int exit_status; /* the program's, kept for then */
+    pid_t killer;    /* that child, 0 none */
 };
 
 /* A deferred reply: sent when `pending` drops to 0. */
@@ -341,7 +347,7 @@ int xd_proc_stat(pid_t pid, pid_t *ppid, pid_t *sid, char *state);
 int xd_proc_token(pid_t pid, char *tok, size_t len);
 int xd_proc_pidns(pid_t pid, dev_t *dev, ino_t *ino);
 struct xd_dom *xd_dom_of_pidns(pid_t pid, int *err);
-int xd_proc_kill_strays(const struct xd_dom *d);
+pid_t xd_proc_kill_strays(const struct xd_dom *d);
 bool xd_proc_reaches(pid_t pid, const struct xd_dom *owner);
 
 /* ---- protect.c ---- */
