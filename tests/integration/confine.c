@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -179,15 +180,80 @@ static void own_credentials(void)
            status_field("NoNewPrivs", 10));
 }
 
-/* Still a domain: copies dom0's granted page in, grants dom0 one back. */
+/* A hostile grantee keeps the descriptor a map hands it: while keep_fds is
+ * set, libgrant's close() leaves descriptors open (this binary's close()
+ * interposes on libc's for libgrant.so). */
+static int keep_fds;
+
+int close(int fd)
+{
+    return keep_fds ? 0 : (int)syscall(SYS_close, fd);
+}
+
+/* The MAP concession: the descriptor of a read-only map reaches all of the
+ * granter's memory, read-only (README); writable it is not. */
+static void concede_and_refuse(int fd)
+{
+    struct stat st;
+    void *p = MAP_FAILED;
+
+    if (fstat(fd, &st) == 0)
+        p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    printf("concession: its descriptor maps all %lld bytes of the victim's "
+           "memory read-only: %s\n",
+           (long long)st.st_size, p != MAP_FAILED ? "yes" : "no");
+    if (p != MAP_FAILED)
+        munmap(p, (size_t)st.st_size);
+    p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    verdict("map a read-only map's memfd writable", fd, p != MAP_FAILED, errno);
+    if (p != MAP_FAILED)
+        munmap(p, 4096);
+}
+
+/* Its read-only map of the victim's page: the descriptor it got for it
+ * must not reopen for writing through /proc/self/fd (the memfd's mode). */
+static void try_reopen(grant_handle_t *h, unsigned vdom, unsigned vref)
+{
+    char path[64], link[256];
+    int fd, tried = 0, err = ENOENT, r;
+    void *p;
+
+    keep_fds = 1;
+    r = grant_map(h, (grant_domid_t)vdom, vref, 0, 4096, GRANT_MAP_RDONLY, &p);
+    keep_fds = 0;
+    printf("concession: read-only MAP of the victim's page: %d\n", r);
+    for (int i = 3; r == 0 && i < 1024; i++) {
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", i);
+        n = readlink(path, link, sizeof(link) - 1);
+        if (n <= 0)
+            continue;
+        link[n] = '\0';
+        if (!strstr(link, "memfd:victim"))
+            continue;
+        tried++;
+        fd = open(path, O_RDWR | O_CLOEXEC);
+        err = fd < 0 ? errno : 0;
+        verdict("reopen a read-only map's memfd for writing", i, fd >= 0, err);
+        if (fd >= 0)
+            close(fd);
+        concede_and_refuse(i);
+    }
+    if (!tried)
+        verdict("reopen a read-only map's memfd (none found)", 0, 1, err);
+}
+
+/* Still a domain: copies dom0's granted page in, grants dom0 one back,
+ * maps the victim's page read-only. */
 static void grant_and_copy(void)
 {
     grant_handle_t *h;
     grant_ref_t ref, mine;
+    unsigned r, vdom, vref;
     char *page;
-    unsigned r;
 
-    if (scanf("%u", &r) != 1 || grant_open(&h, 0) < 0 ||
+    if (scanf("%u %u %u", &r, &vdom, &vref) != 3 || grant_open(&h, 0) < 0 ||
         grant_mem_alloc(h, 1, (void **)&page) < 0) {
         printf("copy failed (no handle)\n");
         return;
@@ -200,6 +266,7 @@ static void grant_and_copy(void)
     if (grant_create_direct(h, 0, GRANT_R_READ, page, 64, &mine) < 0)
         mine = (grant_ref_t)-1;
     printf("granted %u\n", (unsigned)mine);
+    try_reopen(h, vdom, vref);
     fflush(stdout);
 }
 
@@ -228,12 +295,21 @@ static int role_attack(int argc, char **argv)
 static int role_victim(const char *secret)
 {
     grant_handle_t *h;
+    grant_ref_t ref;
+    unsigned dom;
     char *page;
 
     if (grant_open(&h, 0) < 0 || grant_mem_alloc(h, 1, (void **)&page) < 0)
         return 1;
     strcpy(page, secret);
     printf("ready %ld\n", (long)getpid());
+    fflush(stdout);
+    if (scanf("%u", &dom) == 1 &&
+        grant_create_direct(h, (grant_domid_t)dom, GRANT_R_READ | GRANT_R_MAP,
+                            page, 4096, &ref) == 0)
+        printf("ref %u\n", (unsigned)ref);
+    else
+        printf("ref none\n");
     fflush(stdout);
     while (getchar() != EOF)
         ;
@@ -282,6 +358,8 @@ static void judge(grant_handle_t *dom0, struct itest_agent *a, char *got)
 
             ICHECK(r == 0 && !memcmp(got, "from the confined domain", 24),
                    "it grants a page that domain 0 copies (%d)", r);
+        } else if (!strncmp(line, "concession", 10)) {
+            printf("# %s\n", line);
         } else if (!strncmp(line, "done ", 5)) {
             done = 1;
             break;
@@ -300,6 +378,7 @@ int main(int argc, char **argv)
     char *vargv[5], *aargv[MAX_TARGETS + 5];
     grant_handle_t *dom0;
     grant_ref_t ref;
+    unsigned vref;
     void *page;
     long vpid;
     int n = 0;
@@ -351,11 +430,20 @@ int main(int argc, char **argv)
            "targets: xgrantd %s, the victim %s (its init %s)", pids[0], pids[1],
            pids[2]);
     itest_spawn_argv(dom0, &attacker, "attacker", 16, aargv);
-    if (grant_mem_alloc(dom0, 1, &page) == 0) {
-        strcpy(page, "granted by domain 0");
-        grant_create_direct(dom0, attacker.domid, GRANT_R_READ, page, 32, &ref);
-        dprintf(attacker.to, "%u\n", (unsigned)ref);
+    if (grant_mem_alloc(dom0, 1, &page) < 0) {
+        ICHECK(0, "domain 0 allocates a page");
+        itest_teardown(dom0);
+        return itest_done();
     }
+    strcpy(page, "granted by domain 0");
+    grant_create_direct(dom0, attacker.domid, GRANT_R_READ, page, 32, &ref);
+    dprintf(victim.to, "%u\n", (unsigned)attacker.domid);
+    if (!fgets(line, sizeof(line), victim.in) ||
+        sscanf(line, "ref %u", &vref) != 1)
+        vref = 0;
+    ICHECK(vref != 0, "the victim grants the attacker a read-only map");
+    dprintf(attacker.to, "%u %u %u\n", (unsigned)ref, (unsigned)victim.domid,
+            vref);
     judge(dom0, &attacker, (char *)page + 2048);
     itest_agent_close(&attacker);
     itest_agent_close(&victim);

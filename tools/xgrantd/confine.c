@@ -78,6 +78,16 @@ mode_t xd_confine_umask(void)
     return xd_confine_on() ? 0111 : 077;
 }
 
+/*
+ * d's memory (memfd_create makes it mode 0777) is its owner's alone: a
+ * grantee holding a read-only descriptor of it from a map must not reopen
+ * it for writing through /proc/self/fd/N as another uid.  0 or -errno.
+ */
+int xd_confine_mem(const struct xd_dom *d)
+{
+    return fchmod(d->memfd, 0600) < 0 ? -errno : 0;
+}
+
 /* ---- 2. the sockets ------------------------------------------------------ */
 
 /* Length of the topmost directory on the way to path that others cannot

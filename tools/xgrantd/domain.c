@@ -174,6 +174,8 @@ int xd_dom0_create(uint64_t mem_bytes)
         return -ENOMEM;
     r = xd_mem_setup(d, mem_bytes);
     if (r == 0)
+        r = xd_confine_mem(d);
+    if (r == 0)
         r = gcore_dom_add(xd.core, d->id, d->nr_frames, d);
     if (r < 0) {
         xd_dom_free(d);

@@ -139,6 +139,8 @@ static int prepare(struct xd_dom *d, const struct xgw_domain_create *dc)
 
     if (r < 0)
         return r == -EINVAL ? -ENOMEM : r;
+    if ((r = xd_confine_mem(d)) < 0)
+        return r;
     r = gcore_dom_add(xd.core, d->id, d->nr_frames, d);
     if (r < 0)
         return r;

@@ -340,6 +340,7 @@ unsigned xd_confine_uid_base(void);
 void xd_confine_disable(void);
 bool xd_confine_on(void);
 mode_t xd_confine_umask(void);
+int xd_confine_mem(const struct xd_dom *d);
 int xd_confine_child(const struct xd_dom *d);
 
 /* ---- proc.c ---- */
