@@ -7,9 +7,11 @@
  * open the memfds listed in /proc/<xgrantd>/fd and /proc/<victim>/fd and
  * map_files, open /proc/<pid>/mem, PTRACE_ATTACH and process_vm_readv,
  * kill() and pidfd_send_signal() through a /proc/<pid> directory.  Every
- * one must be refused; the attacker runs with a uid of its own, no
- * capability and no_new_privs, and still grants and copies through
- * xgrantd.  Skips (77) when not root or without namespaces.
+ * one must be refused, and so must reopening a read-only map's descriptor
+ * for writing; the daemon's files beside its socket are out of sight.  The
+ * attacker runs with a uid of its own, no capability and no_new_privs, and
+ * still grants and copies through xgrantd; a program its uid cannot reach
+ * is not run.  Skips (77) when not root or without namespaces.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -270,11 +272,36 @@ static void grant_and_copy(void)
     fflush(stdout);
 }
 
+/* The sockets' directory shows the sockets only: the daemon's log and pid
+ * file beside them are out of its sight. */
+static void try_socket_dir(void)
+{
+    const char *sock = getenv("XGRANT_SOCK");
+    char dir[256], seen[512] = "", what[600];
+    struct dirent *e;
+    DIR *d;
+
+    snprintf(dir, sizeof(dir), "%s", sock ? sock : "/");
+    *strrchr(dir, '/') = '\0';
+    d = opendir(dir);
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+            strcmp(e->d_name, "xgrantd.sock") && strcmp(e->d_name, "xenstored"))
+            snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen), " %s",
+                     e->d_name);
+    if (d)
+        closedir(d);
+    snprintf(what, sizeof(what), "see the daemon's files beside its socket%s",
+             seen);
+    verdict(what, 0, seen[0] != 0, ENOENT);
+}
+
 /* argv: secret, then host pids to attack (xgrantd first). */
 static int role_attack(int argc, char **argv)
 {
     grant_and_copy();
     own_credentials();
+    try_socket_dir();
     for (int i = 1; i < argc; i++) {
         long pid = strtol(argv[i], NULL, 10);
 
@@ -317,6 +344,33 @@ static int role_victim(const char *secret)
 }
 
 /* ---- the test ----------------------------------------------------------- */
+
+/* A program its uid cannot reach (in a directory of mode 0700) is not run:
+ * the domain's processes are not root. */
+static void unreachable_program(grant_handle_t *dom0)
+{
+    char dir[] = "/tmp/xgrant-confine-XXXXXX", prog[64] = "";
+    struct grant_domain_config cfg = {0};
+    char *argv[] = {prog, NULL};
+    grant_domid_t domid;
+    int r = -1;
+
+    if (mkdtemp(dir) && snprintf(prog, sizeof(prog), "%s/true", dir) > 0 &&
+        symlink("/bin/true", prog) == 0) {
+        cfg.name = "unreachable";
+        cfg.memory_bytes = 16 * GRANT_PAGE_SIZE;
+        cfg.argv = argv;
+        cfg.stdio[0] = cfg.stdio[1] = cfg.stdio[2] = -1;
+        r = grant_ctl_domain_create(dom0, &cfg, &domid);
+        if (r == 0)
+            grant_ctl_domain_wait(dom0, domid);
+    }
+    ICHECK(r == -ENOENT,
+           "a program in a directory of mode 0700 is not run (%d, want %d)", r,
+           -ENOENT);
+    unlink(prog);
+    rmdir(dir);
+}
 
 static long daemon_pid(void)
 {
@@ -449,6 +503,7 @@ int main(int argc, char **argv)
     itest_agent_close(&victim);
     grant_ctl_domain_wait(dom0, attacker.domid);
     grant_ctl_domain_wait(dom0, victim.domid);
+    unreachable_program(dom0);
     itest_teardown(dom0);
     return itest_done();
 }
