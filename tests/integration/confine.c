@@ -30,8 +30,6 @@
 
 #include "common/itest.h"
 
-#define MAX_TARGETS 8
-
 static int attacks_allowed;
 
 static void verdict(const char *what, long pid, int allowed, int err)
@@ -425,17 +423,75 @@ static void judge(grant_handle_t *dom0, struct itest_agent *a, char *got)
     ICHECK(done && lines > 20, "the attacker tried %d things", lines);
 }
 
+/* The victim runs, in a PID namespace of its own; its pid there, 0 if
+ * not, -1 when it does not run. */
+static long spawn_victim(grant_handle_t *dom0, struct itest_agent *v,
+                         char *secret)
+{
+    char *argv[] = {itest_self(), "--role", "victim", secret, NULL};
+    char line[64];
+    long pid;
+
+    itest_spawn_argv(dom0, v, "victim", 16, argv);
+    if (!fgets(line, sizeof(line), v->in) ||
+        sscanf(line, "ready %ld", &pid) != 1)
+        return -1;
+    return has_pidns(dom0, v->domid) ? pid : 0;
+}
+
+/* The attacker, told the host pids of xgrantd, the victim and its init. */
+static void spawn_attacker(grant_handle_t *dom0, struct itest_agent *a,
+                           const struct itest_agent *v, long vpid, char *secret)
+{
+    static char pids[3][24];
+    char *argv[] = {itest_self(), "--role", "attack", secret,
+                    pids[0],      pids[1],  pids[2],  NULL};
+
+    snprintf(pids[0], sizeof(pids[0]), "%ld", daemon_pid());
+    snprintf(pids[1], sizeof(pids[1]), "%ld",
+             itest_host_pid(dom0, v->domid, vpid));
+    snprintf(pids[2], sizeof(pids[2]), "%ld",
+             itest_host_pid(dom0, v->domid, 1));
+    ICHECK(daemon_pid() > 1 && strtol(pids[1], NULL, 10) > 1,
+           "targets: xgrantd %s, the victim %s (its init %s)", pids[0], pids[1],
+           pids[2]);
+    itest_spawn_argv(dom0, a, "attacker", 16, argv);
+}
+
+/* Grants: dom0's page (page) to the attacker, the victim's page to the
+ * attacker for a read-only map; the attacker learns both refs. */
+static void hand_out(grant_handle_t *dom0, struct itest_agent *a,
+                     struct itest_agent *v, void *page)
+{
+    char line[64];
+    grant_ref_t ref = 0;
+    unsigned vref = 0;
+
+    strcpy(page, "granted by domain 0");
+    grant_create_direct(dom0, a->domid, GRANT_R_READ, page, 32, &ref);
+    dprintf(v->to, "%u\n", (unsigned)a->domid);
+    if (!fgets(line, sizeof(line), v->in) || sscanf(line, "ref %u", &vref) != 1)
+        vref = 0;
+    ICHECK(vref != 0, "the victim grants the attacker a read-only map");
+    dprintf(a->to, "%u %u %u\n", (unsigned)ref, (unsigned)v->domid, vref);
+}
+
+static int skip_unconfined(grant_handle_t *dom0, struct itest_agent *v)
+{
+    itest_agent_close(v);
+    grant_ctl_domain_destroy(dom0, v->domid);
+    itest_teardown(dom0);
+    printf("skip: no PID namespaces here (domains are not confined)\n");
+    return ITEST_SKIP;
+}
+
 int main(int argc, char **argv)
 {
     struct itest_agent victim, attacker;
-    char secret[64], line[64], pids[MAX_TARGETS][24];
-    char *vargv[5], *aargv[MAX_TARGETS + 5];
     grant_handle_t *dom0;
-    grant_ref_t ref;
-    unsigned vref;
-    void *page;
+    char secret[64];
+    void *page = NULL;
     long vpid;
-    int n = 0;
 
     if (argc > 3 && !strcmp(argv[1], "--role") && !strcmp(argv[2], "victim"))
         return role_victim(argv[3]);
@@ -449,59 +505,19 @@ int main(int argc, char **argv)
     itest_setup(&dom0);
     snprintf(secret, sizeof(secret), "secret-%ld-%lx", (long)getpid(),
              (unsigned long)random());
-    vargv[0] = itest_self();
-    vargv[1] = "--role";
-    vargv[2] = "victim";
-    vargv[3] = secret;
-    vargv[4] = NULL;
-    itest_spawn_argv(dom0, &victim, "victim", 16, vargv);
-    if (!fgets(line, sizeof(line), victim.in) ||
-        sscanf(line, "ready %ld", &vpid) != 1) {
-        ICHECK(0, "the victim domain runs");
-        itest_teardown(dom0);
-        return itest_done();
+    vpid = spawn_victim(dom0, &victim, secret);
+    if (vpid == 0)
+        return skip_unconfined(dom0, &victim);
+    ICHECK(vpid > 0, "the victim domain runs");
+    ICHECK(grant_mem_alloc(dom0, 1, &page) == 0, "domain 0 allocates a page");
+    if (vpid > 0 && page) {
+        spawn_attacker(dom0, &attacker, &victim, vpid, secret);
+        hand_out(dom0, &attacker, &victim, page);
+        judge(dom0, &attacker, (char *)page + 2048);
+        itest_agent_close(&attacker);
+        grant_ctl_domain_wait(dom0, attacker.domid);
     }
-    if (!has_pidns(dom0, victim.domid)) {
-        itest_agent_close(&victim);
-        grant_ctl_domain_destroy(dom0, victim.domid);
-        itest_teardown(dom0);
-        printf("skip: no PID namespaces here (domains are not confined)\n");
-        return ITEST_SKIP;
-    }
-    snprintf(pids[n++], sizeof(pids[0]), "%ld", daemon_pid());
-    snprintf(pids[n++], sizeof(pids[0]), "%ld",
-             itest_host_pid(dom0, victim.domid, vpid));
-    snprintf(pids[n++], sizeof(pids[0]), "%ld",
-             itest_host_pid(dom0, victim.domid, 1));
-    aargv[0] = itest_self();
-    aargv[1] = "--role";
-    aargv[2] = "attack";
-    aargv[3] = secret;
-    for (int i = 0; i < n; i++)
-        aargv[4 + i] = pids[i];
-    aargv[4 + n] = NULL;
-    ICHECK(daemon_pid() > 1 && strtol(pids[1], NULL, 10) > 1,
-           "targets: xgrantd %s, the victim %s (its init %s)", pids[0], pids[1],
-           pids[2]);
-    itest_spawn_argv(dom0, &attacker, "attacker", 16, aargv);
-    if (grant_mem_alloc(dom0, 1, &page) < 0) {
-        ICHECK(0, "domain 0 allocates a page");
-        itest_teardown(dom0);
-        return itest_done();
-    }
-    strcpy(page, "granted by domain 0");
-    grant_create_direct(dom0, attacker.domid, GRANT_R_READ, page, 32, &ref);
-    dprintf(victim.to, "%u\n", (unsigned)attacker.domid);
-    if (!fgets(line, sizeof(line), victim.in) ||
-        sscanf(line, "ref %u", &vref) != 1)
-        vref = 0;
-    ICHECK(vref != 0, "the victim grants the attacker a read-only map");
-    dprintf(attacker.to, "%u %u %u\n", (unsigned)ref, (unsigned)victim.domid,
-            vref);
-    judge(dom0, &attacker, (char *)page + 2048);
-    itest_agent_close(&attacker);
     itest_agent_close(&victim);
-    grant_ctl_domain_wait(dom0, attacker.domid);
     grant_ctl_domain_wait(dom0, victim.domid);
     unreachable_program(dom0);
     itest_teardown(dom0);
