@@ -213,4 +213,5 @@ const struct grant_ops lg_sim_ops = {
     .domain_list = lg_sim_domain_list,
     .domain_wait = lg_sim_domain_wait,
     .shutdown = lg_sim_shutdown,
+    .max_map_batch = XGW_MAX_MAP_BATCH,
 };
