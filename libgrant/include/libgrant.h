@@ -244,8 +244,11 @@ int grant_map_batch(grant_handle_t *h, grant_domid_t granter,
                     struct grant_map_req *reqs, unsigned n, void **base);
 /*
  * Unmaps the mappings at addrs[0 .. n) (grant_map's or batch elements'),
- * per element: status[i] is 0 or -EINVAL (not a mapping of this handle,
- * or named twice).  Returns how many were unmapped.  One hypercall per 64
+ * per element: status[i] is 0, -EINVAL (not a mapping of this handle, or
+ * named twice) or the hypervisor's error for it (-EBUSY under xgrantd if
+ * the process still maps the pages elsewhere, e.g. a copy made with
+ * mremap: the mapping then stays counted).  Returns how many were
+ * unmapped.  One hypercall per 64
  * elements (sim); on the xen transport each mapping is released by
  * itself.
  */
