@@ -124,6 +124,33 @@ static long map_post(struct xd_conn *c, struct xd_out *m, struct gntx_map *v,
     return ret;
 }
 
+/* Does the mapper of rec still map its pages?  The process's mappings of
+ * the owner are read once for a run of elements of the same (mapper,
+ * owner): vm holds the last read, for *vm_conn and *vm_owner. */
+static bool unmap_lies(struct xd_conn *c, const struct xd_map *rec,
+                       struct xd_vmas *vm, struct xd_conn **vm_conn,
+                       int *vm_owner, int *vm_rc)
+{
+    if (rec->conn != *vm_conn || rec->owner != *vm_owner) {
+        *vm_conn = rec->conn;
+        *vm_owner = rec->owner;
+        *vm_rc = xd_vmas_read(rec->conn, xd_dom_get(rec->owner), vm);
+    }
+    return *vm_rc < 0 || xd_map_lingers(vm, c->dom, rec);
+}
+
+/* Marks (or unmarks) the records the call unmaps. */
+static void unmap_mark(struct xd_conn *c, const struct gntx_unmap *v,
+                       unsigned n, bool on)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct xd_map *rec = xd_map_find(c->dom, v[i].handle);
+
+        if (rec)
+            rec->checking = on;
+    }
+}
+
 /*
  * UNMAP, believed only where the mapping is gone from its mapper
  * (mapcheck.c): an element whose mapper still maps the pages fails EBUSY
@@ -134,16 +161,19 @@ static long map_post(struct xd_conn *c, struct xd_out *m, struct gntx_map *v,
 static long unmap_checked(struct xd_conn *c, struct gntx_unmap *v, unsigned n)
 {
     static struct xd_ratelimit rl;
+    struct xd_vmas vm = {0};
+    struct xd_conn *vm_conn = NULL;
+    int vm_owner = -1, vm_rc = 0;
     unsigned i, refused = 0;
     long ret = 0;
 
+    unmap_mark(c, v, n, true);
     for (i = 0; i < n; i++) {
         struct xd_map *rec = xd_map_find(c->dom, v[i].handle);
 
         v[i].status = 0;
         if (!rec || !rec->conn ||
-            !xd_map_lingers(rec->conn->pid, c->dom, rec->owner, rec->handle,
-                            rec->runs, rec->nruns))
+            !unmap_lies(c, rec, &vm, &vm_conn, &vm_owner, &vm_rc))
             continue;
         v[i].status = -GNTX_EBUSY;
         refused++;
@@ -152,6 +182,8 @@ static long unmap_checked(struct xd_conn *c, struct gntx_unmap *v, unsigned n)
                   "dom %u's pages",
                   c->dom->id, v[i].handle, (int)rec->conn->pid, rec->owner);
     }
+    unmap_mark(c, v, n, false);
+    xd_vmas_free(&vm);
     if (!refused)
         return gcore_hypercall(xd.core, c->dom->id, GNTX_OP_UNMAP, v, n, NULL,
                                0);

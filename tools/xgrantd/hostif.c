@@ -426,6 +426,19 @@ void gh_map_restrict(void *mapper_cookie, uint16_t owner, uint32_t handle,
     mapper_tell(d, rec ? rec->conn : NULL, owner, handle, &r, NULL, 0);
 }
 
+/* Does c still map the pages of the mapping a acknowledges? */
+static bool ack_lies(struct xd_conn *c, const struct xd_ack *a)
+{
+    struct xd_map rec = {a->handle, a->owner, c, a->runs, a->nruns, false};
+    struct xd_vmas vm = {0};
+    bool lies;
+
+    lies = xd_vmas_read(c, xd_dom_get(a->owner), &vm) < 0 ||
+           xd_map_lingers(&vm, c->dom, &rec);
+    xd_vmas_free(&vm);
+    return lies;
+}
+
 /* An ack is believed once the mapping is gone from the mapper; one that
  * is not expires at once (the mapper is punished). */
 void xd_ack_received(struct xd_conn *c, const struct xgw_notice *n)
@@ -434,8 +447,7 @@ void xd_ack_received(struct xd_conn *c, const struct xgw_notice *n)
         if (a->conn != c || a->handle != n->handle || a->owner != n->owner ||
             a->dying)
             continue;
-        if (a->runs && xd_map_lingers(c->pid, c->dom, a->owner, a->handle,
-                                      a->runs, a->nruns)) {
+        if (a->runs && ack_lies(c, a)) {
             xd_log_conn(c,
                         "acknowledged the unmap of handle %u but still "
                         "maps dom %u's pages",

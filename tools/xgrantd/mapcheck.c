@@ -8,22 +8,33 @@
  * mapping's frames than the mapper's other live mappings of the same
  * owner account for: per frame, the pages of the memfd the process maps
  * at that file offset, minus the times its other mappings (xd_map records
- * of the same process) name that frame, must be zero wherever the mapping
- * had a frame.  Counting per frame keeps honest cases working (the same
- * grant mapped twice, one unmapped) while a copy the mapper kept anywhere
- * (mremap, a second mmap) still shows.
+ * of the same process, less those being unmapped by the same call) name
+ * that frame, must be zero wherever the mapping had a frame.  Counting per
+ * frame keeps honest cases working (the same grant mapped twice, one
+ * unmapped) while a copy the mapper kept anywhere (mremap, a second mmap)
+ * still shows.
+ *
+ * Cost: one read of the process's maps per UNMAP call (and per ack),
+ * through a descriptor the connection keeps open (it names the process's
+ * memory, never a later process with a recycled pid; after an exec it
+ * reads empty, which is right: nothing is mapped any more).
  *
  * Not covered: a descriptor of the memfd the mapper kept (it can map again
  * later: the MAP concession, README), and other processes it gave the
  * pages to (a fork without MADV_DONTFORK, a passed descriptor).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "private.h"
+
+#define LINE_MAX_PARSED 256 /* the fields come first; a long path is cut */
 
 static int run_cmp(const void *a, const void *b)
 {
@@ -56,6 +67,129 @@ int xd_runs_make(const uint64_t *frames, uint64_t n, struct xd_run **runs,
     *nruns = (uint32_t)k;
     return 0;
 }
+
+/* ---- reading /proc/<pid>/maps ---------------------------------------- */
+
+/* "lo-hi perms offset maj:min inode ...": the fields we need. */
+static bool parse_line(const char *s, uint64_t *lo, uint64_t *hi, uint64_t *off,
+                       dev_t *dev, uint64_t *ino)
+{
+    unsigned long maj, min;
+    char *e;
+
+    *lo = strtoull(s, &e, 16);
+    if (*e != '-')
+        return false;
+    *hi = strtoull(e + 1, &e, 16);
+    e = strchr(e, ' ');                /* perms */
+    e = e ? strchr(e + 1, ' ') : NULL; /* offset */
+    if (!e)
+        return false;
+    *off = strtoull(e + 1, &e, 16);
+    maj = strtoul(e, &e, 16);
+    if (*e != ':')
+        return false;
+    min = strtoul(e + 1, &e, 16);
+    *ino = strtoull(e, &e, 10);
+    *dev = makedev(maj, min);
+    return *hi > *lo;
+}
+
+/* Calls fn for each mapping of (dev, ino) in the maps file fd (read from
+ * its start): its first page in the file and its pages. */
+static int maps_scan(int fd, dev_t dev, ino_t ino, xd_maps_fn *fn, void *arg)
+{
+    char buf[4096 + LINE_MAX_PARSED];
+    size_t have = 0, used;
+    int r = 0;
+    ssize_t n;
+
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        return -errno;
+    while (r == 0 && (n = read(fd, buf + have, sizeof(buf) - have - 1)) > 0) {
+        char *p = buf, *nl;
+
+        have += (size_t)n;
+        buf[have] = '\0';
+        while (r == 0 && (nl = memchr(p, '\n', have - (size_t)(p - buf)))) {
+            uint64_t lo, hi, off, i;
+            dev_t d;
+
+            *nl = '\0';
+            if (parse_line(p, &lo, &hi, &off, &d, &i) && (ino_t)i == ino &&
+                d == dev)
+                r = fn(arg, off / GNTX_PAGE_SIZE,
+                       (hi - lo + GNTX_PAGE_SIZE - 1) / GNTX_PAGE_SIZE);
+            p = nl + 1;
+        }
+        /* The rest of a line waits for its end; of a long one (a long
+         * path) only the head is kept, which holds the fields. */
+        used = (size_t)(p - buf);
+        memmove(buf, p, have - used);
+        have -= used;
+        if (have >= LINE_MAX_PARSED)
+            have = LINE_MAX_PARSED - 1;
+    }
+    return n < 0 ? -errno : r;
+}
+
+int xd_proc_maps_each(pid_t pid, dev_t dev, ino_t ino, xd_maps_fn *fn,
+                      void *arg)
+{
+    char path[64];
+    int fd, r;
+
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    r = maps_scan(fd, dev, ino, fn, arg);
+    close(fd);
+    return r;
+}
+
+static int vma_add(void *arg, uint64_t first, uint64_t nr)
+{
+    struct xd_vmas *vm = arg;
+
+    if (vm->n == vm->cap) {
+        size_t cap = vm->cap ? vm->cap * 2 : 16;
+        struct xd_run *v = reallocarray(vm->v, cap, sizeof(*v));
+
+        if (!v)
+            return -ENOMEM;
+        vm->v = v;
+        vm->cap = cap;
+    }
+    vm->v[vm->n++] = (struct xd_run){first, nr};
+    return 0;
+}
+
+int xd_vmas_read(struct xd_conn *c, const struct xd_dom *owner,
+                 struct xd_vmas *vm)
+{
+    struct stat st;
+    char path[64];
+
+    vm->n = 0;
+    if (!owner || owner->memfd < 0 || fstat(owner->memfd, &st) < 0)
+        return 0; /* its memory is gone: nothing can be mapped */
+    if (c->maps_fd < 0) {
+        snprintf(path, sizeof(path), "/proc/%d/maps", (int)c->pid);
+        c->maps_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (c->maps_fd < 0)
+            return errno == ENOENT || errno == ESRCH ? 0 : -errno;
+    }
+    return maps_scan(c->maps_fd, st.st_dev, st.st_ino, vma_add, vm);
+}
+
+void xd_vmas_free(struct xd_vmas *vm)
+{
+    free(vm->v);
+    *vm = (struct xd_vmas){0};
+}
+
+/* ---- the per-frame count --------------------------------------------- */
 
 /* A change of the counts at frame `at`. */
 struct ev {
@@ -94,66 +228,37 @@ static bool runs_meet(const struct xd_run *r, uint32_t n, uint64_t first,
     return false;
 }
 
-int xd_proc_maps_each(pid_t pid, dev_t dev, ino_t ino, xd_maps_fn *fn,
-                      void *arg)
+/* The events: the process's pages, the frames its other mappings account
+ * for (not those being unmapped: `checking`), and rec's own frames.
+ * 0 when none of its pages meet rec's frames, 1 with events, -ENOMEM. */
+static int events(const struct xd_vmas *vm, const struct xd_dom *d,
+                  const struct xd_map *rec, struct evs *e)
 {
-    unsigned long long lo, hi, off, i;
-    unsigned maj, min;
-    char path[64], *line = NULL;
-    size_t cap = 0;
-    int r = 0;
-    FILE *f;
+    bool meet = false;
 
-    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-    f = fopen(path, "re");
-    if (!f)
-        return -errno;
-    while (r == 0 && getline(&line, &cap, f) > 0) {
-        if (sscanf(line, "%llx-%llx %*s %llx %x:%x %llu", &lo, &hi, &off, &maj,
-                   &min, &i) != 6 ||
-            (ino_t)i != ino || makedev(maj, min) != dev || hi <= lo)
+    for (size_t i = 0; i < vm->n; i++) {
+        if (!runs_meet(rec->runs, rec->nruns, vm->v[i].first, vm->v[i].nr))
             continue;
-        r = fn(arg, off / GNTX_PAGE_SIZE,
-               (hi - lo + GNTX_PAGE_SIZE - 1) / GNTX_PAGE_SIZE);
+        meet = true;
+        if (ev_add(e, vm->v[i].first, vm->v[i].nr, 1, 0) < 0)
+            return -ENOMEM;
     }
-    free(line);
-    fclose(f);
-    return r;
-}
-
-struct meet {
-    const struct xd_run *runs;
-    uint32_t nruns;
-    struct evs *e;
-    bool found;
-};
-
-/* A page run of the process: an event if it meets the mapping's frames. */
-static int meet_one(void *arg, uint64_t first, uint64_t nr)
-{
-    struct meet *m = arg;
-
-    if (!runs_meet(m->runs, m->nruns, first, nr))
+    if (!meet)
         return 0;
-    m->found = true;
-    return ev_add(m->e, first, nr, 1, 0);
-}
-
-/* The frames pid's other mappings of owner (d's records) account for. */
-static int legit_events(pid_t pid, const struct xd_dom *d, uint16_t owner,
-                        uint32_t handle, struct evs *e)
-{
+    for (uint32_t j = 0; j < rec->nruns; j++)
+        if (ev_add(e, rec->runs[j].first, rec->runs[j].nr, 0, 1) < 0)
+            return -ENOMEM;
     for (size_t i = 0; i < d->nmaps; i++) {
         const struct xd_map *m = &d->maps[i];
 
-        if (m->handle == handle || m->owner != owner || !m->conn ||
-            m->conn->pid != pid)
+        if (m == rec || m->checking || m->owner != rec->owner || !m->conn ||
+            m->conn->pid != rec->conn->pid)
             continue;
         for (uint32_t j = 0; j < m->nruns; j++)
             if (ev_add(e, m->runs[j].first, m->runs[j].nr, -1, 0) < 0)
                 return -ENOMEM;
     }
-    return 0;
+    return 1;
 }
 
 static int ev_cmp(const void *a, const void *b)
@@ -163,8 +268,8 @@ static int ev_cmp(const void *a, const void *b)
     return x->at < y->at ? -1 : x->at > y->at;
 }
 
-/* Sweeps the events: is some frame of the mapping covered more often than
- * the legitimate mappings explain? */
+/* Is some frame of the mapping covered more often than the legitimate
+ * mappings explain? */
 static bool sweep(struct evs *e)
 {
     int cov = 0, in = 0;
@@ -184,33 +289,18 @@ static bool sweep(struct evs *e)
     return false;
 }
 
-bool xd_map_lingers(pid_t pid, const struct xd_dom *d, uint16_t owner,
-                    uint32_t handle, const struct xd_run *runs, uint32_t nruns)
+bool xd_map_lingers(const struct xd_vmas *vm, const struct xd_dom *d,
+                    const struct xd_map *rec)
 {
-    const struct xd_dom *o = xd_dom_get(owner);
     struct evs e = {0};
-    struct meet mt = {runs, nruns, &e, false};
-    struct stat st;
-    bool lingers = true;
+    bool lingers = true; /* out of memory: the safe answer */
     int r;
 
-    /* Its memory gone, or the mapper's own: nothing to keep from it. */
-    if (!o || o->memfd < 0 || owner == d->id || fstat(o->memfd, &st) < 0)
-        return false;
-    r = xd_proc_maps_each(pid, st.st_dev, st.st_ino, meet_one, &mt);
-    if ((r == 0 && !mt.found) || r == -ENOENT || r == -ESRCH) {
-        lingers = false; /* nothing of it mapped, or the process is gone */
-        goto out;
-    }
-    if (r < 0)
-        goto out; /* cannot tell: the safe answer */
-    for (uint32_t j = 0; j < nruns; j++)
-        if (ev_add(&e, runs[j].first, runs[j].nr, 0, 1) < 0)
-            goto out;
-    if (legit_events(pid, d, owner, handle, &e) < 0)
-        goto out;
-    lingers = sweep(&e);
-out:
+    if (rec->owner == d->id)
+        return false; /* the mapper's own memory: nothing to keep from it */
+    r = events(vm, d, rec, &e);
+    if (r >= 0)
+        lingers = r > 0 && sweep(&e);
     free(e.v);
     return lingers;
 }

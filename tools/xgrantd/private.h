@@ -118,6 +118,7 @@ struct xd_conn {
     struct xd_alloc *allocs;
     size_t nallocs, allocs_cap;
     struct xd_ca *ca; /* the call area, NULL without one */
+    int maps_fd;      /* /proc/<pid>/maps once checked (mapcheck.c), or -1 */
     struct xd_ev bev; /* its doorbell (lives as long as c: epoll safety) */
 };
 
@@ -144,6 +145,7 @@ struct xd_map {
     struct xd_conn *conn;
     struct xd_run *runs; /* owned */
     uint32_t nruns;
+    bool checking; /* being unmapped by the call checked now (hcall.c) */
 };
 
 struct xd_dom {
@@ -346,11 +348,23 @@ int xd_proc_maps_each(pid_t pid, dev_t dev, ino_t ino, xd_maps_fn *fn,
 /* The frames as sorted runs (*runs malloc'd); 0 or -ENOMEM. */
 int xd_runs_make(const uint64_t *frames, uint64_t n, struct xd_run **runs,
                  uint32_t *nruns);
-/* Does process pid still map one of `owner`'s frames of mapping `handle`
- * (runs) more often than the other live mappings d's records give pid of
- * the same frames account for?  true when /proc cannot tell. */
-bool xd_map_lingers(pid_t pid, const struct xd_dom *d, uint16_t owner,
-                    uint32_t handle, const struct xd_run *runs, uint32_t nruns);
+/* The pages of one domain's memory a process maps: (first page in the
+ * memfd, pages) per mapping. */
+struct xd_vmas {
+    struct xd_run *v;
+    size_t n, cap;
+};
+/* Reads them for c's process and owner's memory (through c->maps_fd,
+ * opened on first use): 0, or -errno when /proc cannot tell (a process
+ * that is gone maps nothing: 0). */
+int xd_vmas_read(struct xd_conn *c, const struct xd_dom *owner,
+                 struct xd_vmas *vm);
+void xd_vmas_free(struct xd_vmas *vm);
+/* Does the process (vm, read for rec->conn and rec->owner) still map a
+ * frame of rec more often than its other live mappings of d (not those
+ * marked `checking`) account for? */
+bool xd_map_lingers(const struct xd_vmas *vm, const struct xd_dom *d,
+                    const struct xd_map *rec);
 
 /* ---- protect.c ---- */
 void xd_prot_kills_run(void);
