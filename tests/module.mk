@@ -55,3 +55,8 @@ $(STORE_ITEST): $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o $(ITEST
 $(B)/tests/unit/test_xs_tree: $(B)/obj/tests/unit/test_xs_tree.o $(B)/obj/tools/xgrantd/xs_tree.o $(B)/obj/tools/xgrantd/xs_path.o
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
+# The map check (tools/xgrantd/mapcheck.c), libc only.
+$(B)/tests/unit/test_mapcheck: $(B)/obj/tests/unit/test_mapcheck.o $(B)/obj/tools/xgrantd/mapcheck.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka

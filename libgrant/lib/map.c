@@ -208,10 +208,11 @@ static void install_sim(grant_handle_t *h, struct batch *b, struct chunk *c,
         if (rc == 0)
             rc = record(h, b, r, &c->v[j]);
         close(fds[f++]);
+        /* Undone even when a revoke may have taken it (-ESTALE: early[]
+         * may have overflowed): UNMAP of a dead handle only fails. */
         if (rc < 0) {
             (void)lg_map_reserve(r->addr, (size_t)r->len);
-            if (rc != -ESTALE) /* -ESTALE: already gone by revoke */
-                c->undo[nundo++] = c->v[j].handle;
+            c->undo[nundo++] = c->v[j].handle;
         }
         r->status = rc;
     }
