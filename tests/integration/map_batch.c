@@ -129,7 +129,8 @@ int main(void)
     usleep(50000);
     itest_ok(&a, "check 0 4096 4096 8"); /* no write of B's reached A */
     ICHECK(itest_cmd(&b, buf, sizeof(buf), "mstop") == 0 &&
-               parse(buf, t, 2) == 2 && t[0] > 0 && t[1] == 0,
+               /* at most one write-then-read straddles the swap */
+               parse(buf, t, 2) == 2 && t[0] > 0 && t[1] <= 1,
            "the backend's loop ran on without a fault (%s)", buf);
     n = (int)itest_ok(&b, "mread %d 0", id[1]);
     ICHECK(n == 0x5a || n == 0x5b,
