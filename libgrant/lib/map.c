@@ -410,6 +410,8 @@ int grant_map_batch(grant_handle_t *h, grant_domid_t granter,
 
     if (!h || !reqs || !base || n == 0)
         return lg_fail(h, "grant_map_batch", -EINVAL);
+    if (lg_forked(h))
+        return lg_fail(h, "grant_map_batch", -EBADF);
     rc = map_batch(h, &b);
     if (rc >= 0)
         *base = b.mapped ? b.base : NULL;
@@ -426,6 +428,8 @@ int grant_map(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
 
     if (!h || !addr)
         return lg_fail(h, "grant_map", -EINVAL);
+    if (lg_forked(h))
+        return lg_fail(h, "grant_map", -EBADF);
     rc = map_batch(h, &b);
     if (rc > 0)
         *addr = r.addr;

@@ -129,6 +129,8 @@ int grant_unmap_batch(grant_handle_t *h, void *const *addrs, int *status,
 
     if (!h || !addrs || !status)
         return lg_fail(h, "grant_unmap_batch", -EINVAL);
+    if (lg_forked(h)) /* the records are the parent's, not its pages */
+        return lg_fail(h, "grant_unmap_batch", -EBADF);
     for (i = 0; i < n; i += UNMAP_CHUNK)
         unmap_chunk(h, addrs + i, status + i,
                     n - i < UNMAP_CHUNK ? n - i : UNMAP_CHUNK);
@@ -143,6 +145,8 @@ int grant_unmap(grant_handle_t *h, void *addr)
 
     if (!h || !addr)
         return lg_fail(h, "grant_unmap", -EINVAL);
+    if (lg_forked(h))
+        return lg_fail(h, "grant_unmap", -EBADF);
     unmap_chunk(h, &addr, &status, 1);
     return lg_fail(h, "grant_unmap", status);
 }
