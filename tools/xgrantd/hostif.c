@@ -126,6 +126,7 @@ int xd_map_add(struct xd_conn *c, uint32_t handle, uint16_t owner,
     }
     if (xd_runs_make(frames, npages, &runs, &nruns) < 0)
         return -ENOMEM;
+    (void)xd_maps_fd_open(c); /* for its UNMAP; else tried again then */
     d->maps[d->nmaps++] = (struct xd_map){handle, owner, c, runs, nruns};
     return 0;
 }

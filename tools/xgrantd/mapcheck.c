@@ -165,21 +165,32 @@ static int vma_add(void *arg, uint64_t first, uint64_t nr)
     return 0;
 }
 
+/* Opened at the connection's first mapping, while the process is what it
+ * was at HELLO (a process that later makes itself undumpable cannot hide
+ * from a daemon that is not root). */
+int xd_maps_fd_open(struct xd_conn *c)
+{
+    char path[64];
+
+    if (c->maps_fd >= 0)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)c->pid);
+    c->maps_fd = open(path, O_RDONLY | O_CLOEXEC);
+    return c->maps_fd < 0 ? -errno : 0;
+}
+
 int xd_vmas_read(struct xd_conn *c, const struct xd_dom *owner,
                  struct xd_vmas *vm)
 {
     struct stat st;
-    char path[64];
+    int r;
 
     vm->n = 0;
     if (!owner || owner->memfd < 0 || fstat(owner->memfd, &st) < 0)
         return 0; /* its memory is gone: nothing can be mapped */
-    if (c->maps_fd < 0) {
-        snprintf(path, sizeof(path), "/proc/%d/maps", (int)c->pid);
-        c->maps_fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (c->maps_fd < 0)
-            return errno == ENOENT || errno == ESRCH ? 0 : -errno;
-    }
+    r = xd_maps_fd_open(c);
+    if (r < 0)
+        return r == -ENOENT || r == -ESRCH ? 0 : r;
     return maps_scan(c->maps_fd, st.st_dev, st.st_ino, vma_add, vm);
 }
 

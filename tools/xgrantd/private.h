@@ -354,6 +354,8 @@ struct xd_vmas {
     struct xd_run *v;
     size_t n, cap;
 };
+/* Opens c->maps_fd (once): 0 or -errno. */
+int xd_maps_fd_open(struct xd_conn *c);
 /* Reads them for c's process and owner's memory (through c->maps_fd,
  * opened on first use): 0, or -errno when /proc cannot tell (a process
  * that is gone maps nothing: 0). */
