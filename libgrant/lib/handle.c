@@ -74,8 +74,8 @@ int grant_open(grant_handle_t **out, unsigned flags)
         return -ENOMEM;
     h->flags = flags;
     h->pid = getpid();
-    h->rev_fd = -1;
     pthread_mutex_init(&h->map_lock, NULL);
+    h->rev_fd = -1;
     rc = pick_transport(&h->ops);
     if (rc < 0)
         goto free_handle;

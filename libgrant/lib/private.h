@@ -53,7 +53,8 @@ struct grant_call {
  */
 struct grant_ops {
     const char *name;
-    uint32_t max_payload; /* bytes of args + aux one hypercall may carry */
+    uint32_t max_payload;   /* bytes of args + aux one hypercall may carry */
+    unsigned max_map_batch; /* MAP elements one hypercall may carry */
     int (*open)(grant_handle_t *h);
     void (*close)(grant_handle_t *h, int forked);
     long (*hypercall)(grant_handle_t *h, struct grant_call *c);
@@ -95,7 +96,6 @@ struct grant_ops {
     int (*map_window)(grant_handle_t *h, size_t len, unsigned flags,
                       void **addr, uint64_t *aux);
     int (*unmap_window)(grant_handle_t *h, void *addr, size_t len);
-    unsigned max_map_batch; /* MAP elements one hypercall may carry */
 };
 
 /* A run of frames from grant_mem_alloc. */

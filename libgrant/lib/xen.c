@@ -342,6 +342,7 @@ static int xen_evtchn_consume(grant_handle_t *h, uint32_t port)
 const struct grant_ops lg_xen_ops = {
     .name = "xen",
     .max_payload = XEN_MAX_PAYLOAD,
+    .max_map_batch = GNTX_MAX_BATCH,
     .open = xen_open,
     .close = xen_close,
     .hypercall = xen_hypercall,
@@ -354,5 +355,4 @@ const struct grant_ops lg_xen_ops = {
     .evtchn_consume = xen_evtchn_consume,
     .map_window = xen_map_window,
     .unmap_window = xen_unmap_window,
-    .max_map_batch = GNTX_MAX_BATCH,
 };
