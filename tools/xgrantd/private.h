@@ -138,6 +138,13 @@ struct xd_map {
     struct xd_conn *conn;
 };
 
+/* Lines a domain's requests may log (log.c): a token bucket. */
+struct xd_logbucket {
+    uint64_t last_ms; /* last refill, 0 before the first line */
+    uint64_t milli;   /* tokens, in thousandths of a line */
+    uint64_t dropped; /* lines suppressed since the last one logged */
+};
+
 struct xd_dom {
     uint16_t id;
     int state; /* XGW_DOM_RUNNING / XGW_DOM_DYING */
@@ -161,6 +168,7 @@ struct xd_dom {
     size_t nmaps, maps_cap;
     struct xd_group **reapers; /* DOMAIN_DESTROY replies waiting the reap */
     size_t nreapers;
+    struct xd_logbucket logb; /* what its connections' lines may cost */
     bool in_core;
     bool reaped; /* gone; freed between event batches */
     struct xd_dom *grave_next;
