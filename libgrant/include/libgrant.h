@@ -195,13 +195,17 @@ int grant_unmap(grant_handle_t *h, void *addr);
 
 /* ---- Event channels --------------------------------------------------- */
 
-/* Allocates a port that `remote` may bind to; *port receives it. */
+/* Allocates a port that `remote` may bind to; *port receives it.  Under
+ * xgrantd only the domain running now under that id may: once it dies, no
+ * later domain given the same id can bind the port. */
 int grant_evtchn_alloc_unbound(grant_handle_t *h, grant_domid_t remote,
                                uint32_t *port);
 /* Binds a local port to (remote, remote_port); *port receives it. */
 int grant_evtchn_bind(grant_handle_t *h, grant_domid_t remote,
                       uint32_t remote_port, uint32_t *port);
-/* Signals the peer of `port`.  -ENOTCONN if unbound. */
+/* Signals the peer of `port`.  -ENOTCONN if unbound, or (xgrantd) if the
+ * peer's domain died: the port is then closed for good (nobody can bind
+ * it) until grant_evtchn_close frees it. */
 int grant_evtchn_notify(grant_handle_t *h, uint32_t port);
 /* A file descriptor that polls readable when `port` has been signalled;
  * owned by the handle.  -EINVAL for an unknown port. */

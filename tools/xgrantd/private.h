@@ -121,13 +121,15 @@ struct xd_conn {
     struct xd_ev bev; /* its doorbell (lives as long as c: epoll safety) */
 };
 
-/* A port of a domain's event channel table. */
-enum { XD_PORT_FREE, XD_PORT_UNBOUND, XD_PORT_INTERDOMAIN };
+/* A port of a domain's event channel table.  DEAD: its remote domain died
+ * (closed for good, only CLOSE frees it). */
+enum { XD_PORT_FREE, XD_PORT_UNBOUND, XD_PORT_INTERDOMAIN, XD_PORT_DEAD };
 struct xd_port {
     uint8_t state;
-    uint16_t rdom;         /* UNBOUND: who may bind; INTERDOMAIN: peer domain */
-    uint32_t rport;        /* INTERDOMAIN: peer port */
-    int efd;               /* eventfd signalled when the peer sends */
+    uint16_t rdom;  /* UNBOUND: who may bind; INTERDOMAIN: peer domain */
+    uint64_t rinc;  /* UNBOUND, INTERDOMAIN: rdom's incarnation (xd_dom.inc) */
+    uint32_t rport; /* INTERDOMAIN: peer port */
+    int efd;        /* eventfd signalled when the peer sends */
     struct xd_conn *owner; /* connection that made it (domain 0 frees) */
 };
 
@@ -147,7 +149,9 @@ struct xd_logbucket {
 
 struct xd_dom {
     uint16_t id;
-    int state; /* XGW_DOM_RUNNING / XGW_DOM_DYING */
+    uint64_t inc; /* incarnation: unique in the daemon's life, 0 until an
+                     event channel names the domain (evtchn.c) */
+    int state;    /* XGW_DOM_RUNNING / XGW_DOM_DYING */
     char name[XGW_NAME_MAX];
     pid_t pid; /* its init (spawn.c); 0 for domain 0 */
     int pidfd;
