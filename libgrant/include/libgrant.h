@@ -16,7 +16,9 @@
  * mapped somewhere is not revoked (-EBUSY) unless GRANT_REVOKE_FORCE is
  * given: then every mapping is torn down before grant_revoke returns.
  * Closing a handle unmaps its mappings and frees its memory; the grants of
- * a domain die with the domain, not with a handle.
+ * a domain die with the domain, not with a handle, except that under
+ * xgrantd memory given back (grant_mem_free, grant_close, the process's
+ * death) takes every grant over it along (see grant_mem_free).
  *
  * Conventions
  * -----------
@@ -86,8 +88,12 @@ grant_domid_t grant_domid(const grant_handle_t *h);
  */
 int grant_mem_alloc(grant_handle_t *h, size_t nr_pages, void **ptr);
 /* Frees what grant_mem_alloc returned (the whole allocation).  -EINVAL
- * if ptr is not such a pointer.  Grants over it stay valid until revoked:
- * revoke first. */
+ * if ptr is not such a pointer.  Under xgrantd, where a domain's memory is
+ * shared by its processes, every grant over the freed pages is revoked as
+ * with GRANT_REVOKE_FORCE (mappings torn down, delegations dead), and the
+ * pages go to no one else until every mapping is gone; the same happens
+ * when the handle is closed or the process dies.  Under Xen the pages stay
+ * the handle's own: revoke first. */
 int grant_mem_free(grant_handle_t *h, void *ptr);
 /* The guest-physical byte address of ptr, or -EFAULT if outside the
  * domain's memory. */

@@ -75,7 +75,9 @@ enum xgw_op {
      * handed out contiguous, first fit; ENOMEM when no run is free.  They
      * belong to the connection that allocated them and go back on MEM_FREE
      * or when it closes (a domain's memory as a whole lives as long as the
-     * domain). */
+     * domain): then every grant over them is revoked as with FORCE, and they
+     * are handed out again only once every mapping of them is gone
+     * (grant_abi.h, "Memory taken back"). */
     XGW_OP_MEM_ALLOC = 0x101,
     XGW_OP_MEM_FREE = 0x102,
 

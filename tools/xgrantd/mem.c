@@ -8,6 +8,15 @@
  * contiguous runs, first fit, from a bitmap; the frames are zeroed by
  * punching them out of the memfd (which also gives the memory back on
  * free).  Blocks belong to the connection that allocated them.
+ *
+ * A block goes back on MEM_FREE or when its connection closes, for
+ * whatever reason (a client that crashes cannot revoke first).  Grants may
+ * still name its frames, and other domains map or copy through them: every
+ * direct grant over the block is FORCE-revoked then (gcore_revoke_frames:
+ * delegations below die, mappings are torn down with unmap notices), and
+ * the frames stay out of the allocator, quarantined, until every mapper
+ * has acknowledged (or been killed): no grant or mapping ever reaches what
+ * the frames hold for their next owner.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +73,10 @@ void xd_mem_teardown(struct xd_dom *d)
     d->memfd = -1;
     free(d->bitmap);
     d->bitmap = NULL;
+    /* Blocks waiting for unmaps: their records end with their groups. */
+    for (struct xd_quar *q = d->quar; q; q = q->next)
+        q->dom = NULL;
+    d->quar = NULL;
 }
 
 /* ---- the bitmap --------------------------------------------------------- */
@@ -197,6 +210,57 @@ void xd_mem_alloc(struct xd_conn *c, struct xd_rx *rx)
     mem_reply(c, &rx->hdr, &req);
 }
 
+/* ---- taking a block back ------------------------------------------------ */
+
+/* Every mapping of q's frames is gone: they may be handed out again. */
+static void quar_end(void *arg)
+{
+    struct xd_quar *q = arg, **p;
+    struct xd_dom *d = q->dom;
+
+    if (d) {
+        for (p = &d->quar; *p != q; p = &(*p)->next)
+            ;
+        *p = q->next;
+        bits_set(d->bitmap, q->first, q->nr, false);
+        xd_dbg("dom %u (%s): frames %" PRIu64 "+%" PRIu64 " free again", d->id,
+               d->name, q->first, q->nr);
+    }
+    free(q);
+}
+
+/*
+ * Frames [first, first + nr) of d come back: the grants over them are
+ * FORCE-revoked, the frames zeroed, and they return to the allocator once
+ * the unmaps are acknowledged.  Out of memory for the bookkeeping, they
+ * stay allocated for good (a leak, never a reuse).
+ */
+static void frames_reclaim(struct xd_dom *d, uint64_t first, uint64_t nr)
+{
+    struct xd_quar *q = calloc(1, sizeof(*q));
+    struct xd_group *g = q ? xd_group_new() : NULL;
+    struct xd_group *saved = xd.cur;
+
+    if (g) {
+        *q = (struct xd_quar){d->quar, d, first, nr};
+        d->quar = q;
+        g->done = quar_end;
+        g->done_arg = q;
+    } else {
+        free(q);
+        xd_log_dom(
+            d, "out of memory: frames %" PRIu64 "+%" PRIu64 " stay out of use",
+            first, nr);
+    }
+    xd.cur = g; /* the unmap acks hold g, hence the frames */
+    if (d->in_core)
+        gcore_revoke_frames(xd.core, d->id, first, nr);
+    xd.cur = saved;
+    frames_zero(d, first, nr);
+    if (g)
+        xd_group_put(g); /* quar_end now, unless a mapper owes an ack */
+}
+
 static void block_release(struct xd_conn *c, size_t i)
 {
     struct xd_dom *d = c->dom;
@@ -205,8 +269,7 @@ static void block_release(struct xd_conn *c, size_t i)
     c->allocs[i] = c->allocs[--c->nallocs];
     if (d->state != XGW_DOM_RUNNING || !d->bitmap)
         return; /* the whole memory goes with the domain */
-    bits_set(d->bitmap, a.first, a.nr, false);
-    frames_zero(d, a.first, a.nr);
+    frames_reclaim(d, a.first, a.nr);
 }
 
 void xd_mem_free(struct xd_conn *c, struct xd_rx *rx)

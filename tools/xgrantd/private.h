@@ -77,6 +77,14 @@ struct xd_alloc {
     uint64_t first, nr;
 };
 
+/* A released block that mappings may still reach: out of the allocator
+ * until the FORCE revoke of the grants over it is complete (mem.c). */
+struct xd_quar {
+    struct xd_quar *next;
+    struct xd_dom *dom; /* NULL once the domain's memory is gone */
+    uint64_t first, nr;
+};
+
 /* An incoming message being read or waiting to be served. */
 struct xd_rx {
     struct xgw_msg hdr;
@@ -167,6 +175,7 @@ struct xd_dom {
     uint8_t *mem;
     uint64_t nr_frames;
     uint64_t *bitmap;      /* MEM_ALLOC: one bit per frame in use */
+    struct xd_quar *quar;  /* released blocks waiting for their unmaps */
     struct xd_port *ports; /* XD_MAX_PORTS, allocated on first use */
     struct xd_map *maps;
     size_t nmaps, maps_cap;
@@ -178,11 +187,13 @@ struct xd_dom {
     struct xd_dom *grave_next;
 };
 
-/* A deferred reply: sent when `pending` drops to 0. */
+/* A deferred reply: sent when `pending` drops to 0 (after `done`). */
 struct xd_group {
     unsigned pending;
     struct xd_conn *requester; /* NULL: nobody to answer (gone or internal) */
     struct xd_out *reply;
+    void (*done)(void *arg); /* NULL, or run once when pending drops to 0 */
+    void *done_arg;
 };
 
 /* Global state. */
