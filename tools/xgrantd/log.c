@@ -4,8 +4,9 @@
  * Lines go to stderr, which is the log file once daemonized; a log file gets
  * a timestamp in front of each line.
  *
- * What a domain's requests make the daemon log (xd_log_conn: bad messages,
- * refusals, closed connections) costs that domain a token of its bucket:
+ * What a domain's requests make the daemon log (xd_log_conn, xd_log_domid:
+ * bad messages, refusals, closed connections, the store's too) costs that
+ * domain a token of its bucket:
  * DOM_LOG_BURST lines at once, then DOM_LOG_RATE a second.  Lines past
  * that are counted, not written; the next line that goes out (or the
  * domain's next lifecycle line, xd_log_dom) is preceded by
@@ -158,6 +159,22 @@ void xd_log_conn(const struct xd_conn *c, const char *fmt, ...)
                  (unsigned)c->uid);
     if (c->dom)
         dropped_flush(&c->dom->logb, prefix);
+    va_start(ap, fmt);
+    vlog(prefix, fmt, ap);
+    va_end(ap);
+}
+
+void xd_log_domid(unsigned id, const char *fmt, ...)
+{
+    struct xd_dom *d = xd_dom_get(id);
+    char prefix[64];
+    va_list ap;
+
+    if (d && !bucket_take(&d->logb))
+        return;
+    snprintf(prefix, sizeof(prefix), "dom %u (%s): ", id, d ? d->name : "gone");
+    if (d)
+        dropped_flush(&d->logb, prefix);
     va_start(ap, fmt);
     vlog(prefix, fmt, ap);
     va_end(ap);

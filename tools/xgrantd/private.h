@@ -240,6 +240,9 @@ void xd_log_conn(const struct xd_conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void xd_log_dom(const struct xd_dom *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* A line caused by domain `id`'s requests (rate-limited per domain). */
+void xd_log_domid(unsigned id, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* At most a burst of lines per interval from one call site (rl). */
 struct xd_ratelimit {
     uint64_t start;
