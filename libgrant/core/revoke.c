@@ -50,19 +50,38 @@ void gc_revoke_all(struct gcore *c, struct gc_dom *d)
             force_release(c, d, i);
 }
 
-/* Does direct entry e name a frame in [first, first + nr)? */
-static bool names_frames(const struct gc_entry *e, uint64_t first, uint64_t nr)
+/* Is gfn in one of the n sorted, disjoint ranges r? */
+static bool in_ranges(const struct gcore_range *r, size_t n, uint64_t gfn)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (gfn < r[mid].first)
+            hi = mid;
+        else if (gfn - r[mid].first >= r[mid].nr)
+            lo = mid + 1;
+        else
+            return true;
+    }
+    return false;
+}
+
+/* Does direct entry e name a frame of the ranges? */
+static bool names_frames(const struct gc_entry *e, const struct gcore_range *r,
+                         size_t n)
 {
     const uint64_t *fr = gc_entry_frames(e);
 
     for (uint32_t i = 0; i < e->nr_frames; i++)
-        if (fr[i] >= first && fr[i] - first < nr)
+        if (in_ranges(r, n, fr[i]))
             return true;
     return false;
 }
 
-int gcore_revoke_frames(struct gcore *c, gntx_domid_t dom, uint64_t first,
-                        uint64_t nr)
+int gcore_revoke_frames(struct gcore *c, gntx_domid_t dom,
+                        const struct gcore_range *r, size_t nr)
 {
     struct gc_dom *d;
     int n = 0;
@@ -75,7 +94,7 @@ int gcore_revoke_frames(struct gcore *c, gntx_domid_t dom, uint64_t first,
         struct gc_entry *e = gc_entry_at(d, i);
 
         if (e->s.live && e->type == GNTX_CREATE_DIRECT &&
-            names_frames(e, first, nr)) {
+            names_frames(e, r, nr)) {
             force_release(c, d, i);
             n++;
         }

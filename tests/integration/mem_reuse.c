@@ -35,8 +35,12 @@ static int owner_role(grant_domid_t domu)
     uint64_t gpa;
     void *p;
 
-    if (grant_open(&h, 0) < 0 || grant_mem_alloc(h, 1, &p) < 0 ||
-        grant_gpa(h, p, &gpa) < 0)
+    void *pad[4];
+
+    /* Blocks around the granted one: all of them come back at the end. */
+    if (grant_open(&h, 0) < 0 || grant_mem_alloc(h, 2, &pad[0]) < 0 ||
+        grant_mem_alloc(h, 1, &pad[1]) < 0 || grant_mem_alloc(h, 1, &p) < 0 ||
+        grant_mem_alloc(h, 3, &pad[2]) < 0 || grant_gpa(h, p, &gpa) < 0)
         return printf("err -1 setup\n"), 1;
     memset(p, OLD_BYTE, GRANT_PAGE_SIZE);
     if (grant_create_direct(h, domu, GRANT_R_READ | GRANT_R_WRITE | GRANT_R_MAP,
@@ -139,22 +143,31 @@ static int mapper_role(grant_domid_t dom, grant_ref_t ref)
 
 /* ---- domain 0's second client -------------------------------------------- */
 
-/* Allocates until it holds the frame at gpa (it is free once the unmaps
- * are acknowledged); NULL after 3 s. */
+/* Allocates pages until it holds the frame at gpa (free once the unmaps
+ * are acknowledged), then frees the others; NULL after 3 s. */
 static void *alloc_at(grant_handle_t *h, uint64_t gpa)
 {
-    for (int i = 0; i < 300; i++) {
-        uint64_t got;
-        void *p;
+    void *held[64], *p = NULL;
+    unsigned n = 0;
 
-        if (grant_mem_alloc(h, 1, &p) < 0)
-            return NULL;
-        if (grant_gpa(h, p, &got) == 0 && got == gpa)
-            return p;
-        grant_mem_free(h, p);
-        usleep(10000);
+    for (int i = 0; i < 300 && !p; i++) {
+        uint64_t got;
+        void *q;
+
+        if (n == 64 || grant_mem_alloc(h, 1, &q) < 0) {
+            while (n)
+                grant_mem_free(h, held[--n]);
+            usleep(10000);
+            continue;
+        }
+        if (grant_gpa(h, q, &got) == 0 && got == gpa)
+            p = q;
+        else
+            held[n++] = q;
     }
-    return NULL;
+    while (n)
+        grant_mem_free(h, held[--n]);
+    return p;
 }
 
 static void scenario(grant_handle_t *dom0, struct itest_agent *u, int sig)

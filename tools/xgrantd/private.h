@@ -72,17 +72,13 @@ struct xd_outq {
     struct xd_out *head, *tail;
 };
 
-/* A block of guest memory handed out by MEM_ALLOC. */
-struct xd_alloc {
-    uint64_t first, nr;
-};
-
-/* A released block that mappings may still reach: out of the allocator
- * until the FORCE revoke of the grants over it is complete (mem.c). */
+/* Released blocks that mappings may still reach: out of the allocator
+ * until the FORCE revoke of the grants over them is complete (mem.c). */
 struct xd_quar {
     struct xd_quar *next;
-    struct xd_dom *dom; /* NULL once the domain's memory is gone */
-    uint64_t first, nr;
+    struct xd_dom *dom;    /* NULL once the domain's memory is gone */
+    struct gcore_range *r; /* sorted, disjoint */
+    size_t n;
 };
 
 /* An incoming message being read or waiting to be served. */
@@ -123,7 +119,7 @@ struct xd_conn {
     struct xd_group *defer; /* the reply this connection waits for */
     int wait_dom;           /* DOMAIN_WAIT: domain id, -1 none */
     uint32_t wait_seq;
-    struct xd_alloc *allocs;
+    struct gcore_range *allocs; /* blocks handed out by MEM_ALLOC */
     size_t nallocs, allocs_cap;
     struct xd_ca *ca; /* the call area, NULL without one */
     struct xd_ev bev; /* its doorbell (lives as long as c: epoll safety) */
