@@ -18,7 +18,9 @@
  * the mapper finds private scratch pages in its place (as under Xen) and a
  * revoke event on grant_map_revoked_fd.
  * Closing a handle unmaps its mappings and frees its memory; the grants of
- * a domain die with the domain, not with a handle.
+ * a domain die with the domain, not with a handle, except that under
+ * xgrantd memory given back (grant_mem_free, grant_close, the process's
+ * death) takes every grant over it along (see grant_mem_free).
  *
  * Conventions
  * -----------
@@ -88,8 +90,12 @@ grant_domid_t grant_domid(const grant_handle_t *h);
  */
 int grant_mem_alloc(grant_handle_t *h, size_t nr_pages, void **ptr);
 /* Frees what grant_mem_alloc returned (the whole allocation).  -EINVAL
- * if ptr is not such a pointer.  Grants over it stay valid until revoked:
- * revoke first. */
+ * if ptr is not such a pointer.  Under xgrantd, where a domain's memory is
+ * shared by its processes, every grant over the freed pages is revoked as
+ * with GRANT_REVOKE_FORCE (mappings torn down, delegations dead), and the
+ * pages go to no one else until every mapping is gone; the same happens
+ * when the handle is closed or the process dies.  Under Xen the pages stay
+ * the handle's own: revoke first. */
 int grant_mem_free(grant_handle_t *h, void *ptr);
 /* The guest-physical byte address of ptr, or -EFAULT if outside the
  * domain's memory. */
@@ -284,13 +290,17 @@ int grant_map_revoked_next(grant_handle_t *h, struct grant_map_event *ev);
 
 /* ---- Event channels --------------------------------------------------- */
 
-/* Allocates a port that `remote` may bind to; *port receives it. */
+/* Allocates a port that `remote` may bind to; *port receives it.  Under
+ * xgrantd only the domain running now under that id may: once it dies, no
+ * later domain given the same id can bind the port. */
 int grant_evtchn_alloc_unbound(grant_handle_t *h, grant_domid_t remote,
                                uint32_t *port);
 /* Binds a local port to (remote, remote_port); *port receives it. */
 int grant_evtchn_bind(grant_handle_t *h, grant_domid_t remote,
                       uint32_t remote_port, uint32_t *port);
-/* Signals the peer of `port`.  -ENOTCONN if unbound. */
+/* Signals the peer of `port`.  -ENOTCONN if unbound, or (xgrantd) if the
+ * peer's domain died: the port is then closed for good (nobody can bind
+ * it) until grant_evtchn_close frees it. */
 int grant_evtchn_notify(grant_handle_t *h, uint32_t port);
 /* A file descriptor that polls readable when `port` has been signalled;
  * owned by the handle.  -EINVAL for an unknown port. */
