@@ -91,6 +91,9 @@ static inline uint32_t gntx_ref_gen(gntx_ref_t ref)
 #define GNTX_MAX_GRANT_FRAMES (1u << 18)
 /* Bytes one COPY or MEMSET call moves unless the host sets another budget. */
 #define GNTX_DEFAULT_CALL_BYTES (4u << 20)
+/* PROTECT work one call does unless the host sets another budget, in pages
+ * (1 GiB); see GNTX_OP_PROTECT. */
+#define GNTX_DEFAULT_CALL_PAGES (1u << 18)
 
 /* Errors (negated in status fields and return values). */
 #define GNTX_EPERM     1
@@ -218,7 +221,10 @@ struct gntx_ptr {
  * elements after it get -GNTX_EAGAIN unchanged.  The caller resubmits the
  * -GNTX_EAGAIN elements as they came back (libgrant does); each
  * resubmission is validated again, so a revoke in between stops the rest
- * of the copy (a prefix may then have moved).  Overlapping source and
+ * of the copy (a prefix may then have moved).  Page protections are
+ * checked on the bytes a call moves, as it moves them (so no call looks
+ * at more than its budget): an element that meets a protected page in a
+ * later call fails there with that prefix moved.  Overlapping source and
  * destination (own memory, or two grants over the same frames) behave as
  * memmove within each page-bounded chunk.
  */
@@ -379,19 +385,34 @@ struct gntx_usage {
 /* Distinct (access, action, cookie) triples one domain may have live at
  * once (ENOSPC past it); pages sharing a triple cost nothing extra. */
 #define GNTX_MAX_PROT_CLASSES 4096u
+/* Protected ranges (as PROTECT_QUERY lists them) one domain may have at
+ * once (ENOSPC past it): the hypervisor's bookkeeping follows them. */
+#define GNTX_MAX_PROT_RANGES (1u << 18)
 
 /*
  * GNTX_OP_PROTECT: per element, set the protection of the caller's own
- * frames [gfn, gfn + nr) to (access, action, cookie).  An element either
- * applies whole or not at all; elements are independent.  Returns the
- * number of elements that succeeded.  Errors per element: EINVAL (nr 0,
- * unknown access bits or combination, unknown action, flags or pad not 0),
- * EOVERFLOW (gfn + nr wraps), EFAULT (a frame outside the caller's
- * memory), EBUSY (the range holds the caller's fault ring page),
- * ENOSPC (GNTX_MAX_PROT_CLASSES, or no memory for the bookkeeping).
- * `cookie` is the caller's own value, handed back in fault records and
- * queries.  Blocking: mappings to downgrade are downgraded
- * before the call returns (the host may have to wait for a mapper).
+ * frames [gfn, gfn + nr) to (access, action, cookie).  An element is
+ * validated whole before any frame changes; elements are independent.
+ * Returns the number of elements that succeeded.  Errors per element:
+ * EINVAL (nr 0, unknown access bits or combination, unknown action, flags
+ * or pad not 0), EOVERFLOW (gfn + nr wraps), EFAULT (a frame outside the
+ * caller's memory), EBUSY (the range holds the caller's fault ring page),
+ * ENOSPC (GNTX_MAX_PROT_CLASSES, GNTX_MAX_PROT_RANGES, or no memory for
+ * the bookkeeping).  `cookie` is the caller's own value, handed back in
+ * fault records and queries.  Blocking: mappings to downgrade are
+ * downgraded before the call returns (the host may have to wait for a
+ * mapper).
+ * Continuation (as COPY's): one call does at most the host's page budget
+ * of work (GNTX_DEFAULT_CALL_PAGES unless the host says otherwise): every
+ * frame an element covers counts, and so does the bookkeeping it causes
+ * (ranges split or moved, mappings looked at for a downgrade).  An element
+ * the budget cuts short has [gfn, gfn + done) applied (and downgraded) and
+ * comes back -GNTX_EAGAIN with gfn advanced and nr reduced by `done`;
+ * elements after it come back -GNTX_EAGAIN unchanged.  A completed element
+ * comes back as it was sent.  The caller resubmits the -GNTX_EAGAIN
+ * elements as they came back (libgrant does; Xen does it itself); each
+ * resubmission is validated again, so an element may then fail with a
+ * prefix applied.
  */
 struct gntx_protect {
     uint64_t gfn;    /* in: first frame */

@@ -103,13 +103,23 @@ struct gc_faults {
     uint64_t dropped;
 };
 
+/* Frames [start, end) of a domain with protection class `cls` (1 + its
+ * index in gc_prot.cls). */
+struct gc_prot_ext {
+    uint64_t start;
+    uint64_t end;
+    uint32_t cls;
+};
+
 /*
- * A domain's page protections, allocated at its first PROTECT: `page` has
- * one entry per frame of its memory, 0 (unprotected) or 1 + the index of
- * its class in `cls`.  The per-access check is one load per page touched.
+ * A domain's page protections, allocated at its first PROTECT or
+ * FAULT_RING: a sorted array of disjoint ranges with their classes
+ * (protect_range.c), nothing for frames nobody protected.
  */
 struct gc_prot {
-    uint16_t *page;
+    struct gc_prot_ext *ext;
+    uint32_t next; /* ranges in use */
+    uint32_t cap;  /* capacity of ext */
     struct gc_prot_class *cls;
     uint32_t ncls;       /* capacity of cls */
     uint64_t prot_pages; /* frames with a class */
@@ -117,6 +127,14 @@ struct gc_prot {
     uint32_t ring_port;
     uint32_t ring_prod; /* the producer index, ours (never read back) */
     uint64_t ring_seq;
+};
+
+/* The run of frames [lo, hi) around a frame that all have class cls (0:
+ * unprotected), as a lookup found it. */
+struct gc_prot_run {
+    uint64_t lo;
+    uint64_t hi;
+    uint32_t cls;
 };
 
 struct gc_dom {
@@ -141,6 +159,7 @@ struct gcore {
     struct gc_dom *list;
     uint32_t next_inc;
     uint64_t call_bytes; /* what one COPY/MEMSET call may move */
+    uint64_t call_pages; /* what one PROTECT call may do */
 };
 
 /* The result of walking a chain for one use. */
@@ -156,6 +175,7 @@ struct gc_res {
 
 /* One end of a copy: bytes at `pos` of a frame list (NULL: identity). */
 struct gc_span {
+    struct gc_dom *owner;
     void *cookie;
     const uint64_t *frames;
     uint64_t pos;
@@ -249,9 +269,16 @@ static inline bool gc_prot_any(const struct gc_dom *owner)
     return owner->prot && owner->prot->prot_pages;
 }
 
-/* protect.c: a domain's protection state, made on first use (ENOSPC) */
+/* protect_range.c: a domain's protection state, made on first use
+ * (ENOSPC), and its ranges */
 int gc_prot_get(struct gc_dom *d, struct gc_prot **out);
 void gc_prot_free(struct gc_dom *d);
+uint32_t gc_prot_lower(const struct gc_prot *p, uint64_t gfn);
+void gc_prot_run_at(const struct gc_prot *p, uint64_t gfn,
+                    struct gc_prot_run *run);
+unsigned gc_prot_class_at(const struct gc_prot *p, uint64_t gfn);
+int gc_prot_range_set(struct gc_prot *p, uint64_t g, uint64_t e, uint32_t k,
+                      uint64_t *work);
 
 /* revoke.c */
 int gc_revoke_one(struct gcore *c, struct gc_dom *d, gntx_ref_t ref,
