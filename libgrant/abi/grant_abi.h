@@ -282,16 +282,21 @@ struct gntx_unmap {
  * capacity.  Writes `count` (out: entries written) and `cursor` (out: index
  * to continue from, 0 when done).
  * GNTX_OP_QUERY_TREE: the delegation tree below (dom, ref), root first, in
- * depth-first order with depth 0 for the root; the root's granter or the
- * control domain may ask.  ENOSPC if it does not fit (count says how many
- * nodes there are).
+ * depth-first order (children oldest first) with depth 0 for the root; the
+ * root's granter or the control domain may ask.  At most aux's capacity
+ * and GNTX_MAX_BATCH nodes per call, from the node (cursor_dom, cursor)
+ * on (cursor 0: from the root).  Writes `count` (nodes written) and the
+ * cursor (the next node, cursor 0 when done; with no room for even one
+ * node: ENOSPC).  EAGAIN when the cursor's node left the tree since (it
+ * or an ancestor was revoked): start again from the root.  A tree that
+ * changes between calls may be listed partly before, partly after.
  */
 struct gntx_query {
-    uint16_t dom; /* in */
-    uint16_t pad;
-    uint32_t ref;    /* in: QUERY_TREE's root */
-    uint32_t cursor; /* in/out: QUERY_TABLE */
-    uint32_t count;  /* out */
+    uint16_t dom;        /* in */
+    uint16_t cursor_dom; /* in/out: QUERY_TREE (was pad: 0 starts) */
+    uint32_t ref;        /* in: QUERY_TREE's root */
+    uint32_t cursor;     /* in/out: QUERY_TABLE's index, QUERY_TREE's ref */
+    uint32_t count;      /* out */
 };
 
 #define GNTX_STATE_LIVE   0 /* usable */

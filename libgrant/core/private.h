@@ -55,6 +55,13 @@ struct gc_pool {
     uint32_t tail;
 };
 
+/* An entry of some domain's table, as the delegation tree links name it:
+ * idx GC_NIL is none. */
+struct gc_link {
+    uint16_t dom;
+    uint32_t idx;
+};
+
 /* A grant table entry. */
 struct gc_entry {
     struct gc_slot s;
@@ -73,6 +80,12 @@ struct gc_entry {
         uint64_t inl[GC_INLINE_FRAMES]; /* nr_frames <= GC_INLINE_FRAMES */
         uint64_t *ext;                  /* gh_zalloc'd otherwise */
     } fr;
+    /* The delegation tree (tree.c): its children (indirect entries made
+     * from it, oldest first) and its siblings under its parent. */
+    struct gc_link kid_head;
+    struct gc_link kid_tail;
+    struct gc_link prev;
+    struct gc_link next;
 };
 
 /* A mapping, in its mapper's map table. */
@@ -223,9 +236,23 @@ uint32_t gc_pool_name(const struct gc_pool *p, uint32_t idx);
 
 /* table.c: entries */
 int gc_entry_find(struct gc_dom *d, gntx_ref_t ref, struct gc_entry **e);
-void gc_entry_release(struct gc_dom *d, uint32_t idx);
-void gc_entry_undo(struct gc_dom *d, uint32_t idx);
+void gc_entry_release(struct gcore *c, struct gc_dom *d, uint32_t idx);
+void gc_entry_undo(struct gcore *c, struct gc_dom *d, uint32_t idx);
 bool gc_entry_orphan(const struct gcore *c, const struct gc_entry *e);
+
+/* tree.c: the delegation tree's links */
+void gc_tree_init(struct gc_entry *e);
+void gc_tree_link(struct gcore *c, struct gc_dom *d, uint32_t idx);
+void gc_tree_unlink(struct gcore *c, struct gc_dom *d, uint32_t idx);
+struct gc_entry *gc_tree_parent(const struct gcore *c, const struct gc_entry *e,
+                                struct gc_link *at);
+static inline struct gc_entry *gc_link_entry(const struct gcore *c,
+                                             struct gc_link l)
+{
+    struct gc_dom *d = gc_dom_get(c, l.dom);
+
+    return d && l.idx < d->table.cap ? gc_entry_at(d, l.idx) : NULL;
+}
 
 /* resolve.c */
 int gc_resolve(struct gcore *c, struct gc_dom *caller, gntx_domid_t granter,

@@ -3,11 +3,12 @@
  * revoke.c: GNTX_OP_REVOKE.  A domain revokes entries of its own table.
  *
  * Revoke is O(1): the slot's generation moves on and every descendant fails
- * its next resolution (no child lists).  An entry whose `maps` counter is
- * non-zero is mapped somewhere, directly or through a descendant: without
- * GNTX_REVOKE_FORCE that is EBUSY and the entry stays; with it every such
- * mapping is dropped and its holder notified (gh_unmap_notify) before the
- * slot is freed.
+ * its next resolution (the entry leaves its parent's list of children;
+ * its own children stay linked to each other, unreachable, tree.c).  An entry
+ * whose `maps` counter is non-zero is mapped somewhere, directly or through a
+ * descendant: without GNTX_REVOKE_FORCE that is EBUSY and the entry stays; with
+ * it every such mapping is dropped and its holder notified (gh_unmap_notify)
+ * before the slot is freed.
  */
 #include "private.h"
 
@@ -27,7 +28,7 @@ int gc_revoke_one(struct gcore *c, struct gc_dom *d, gntx_ref_t ref,
             return -GNTX_EBUSY;
         gc_map_drop_entry(c, d, idx);
     }
-    gc_entry_release(d, idx);
+    gc_entry_release(c, d, idx);
     return 0;
 }
 
@@ -41,7 +42,7 @@ void gc_revoke_all(struct gcore *c, struct gc_dom *d)
             continue;
         if (e->maps)
             gc_map_drop_entry(c, d, i);
-        gc_entry_release(d, i);
+        gc_entry_release(c, d, i);
     }
 }
 

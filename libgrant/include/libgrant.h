@@ -233,8 +233,11 @@ struct grant_entry_info {
  * control domain); returns how many there are in all (may exceed cap). */
 int grant_query_table(grant_handle_t *h, grant_domid_t dom,
                       struct grant_entry_info *out, unsigned cap);
-/* The delegation tree below (dom, ref), root first, depth-first; returns
- * the number of nodes (may exceed cap). */
+/* The delegation tree below (dom, ref), root first, depth-first (children
+ * oldest first); returns the number of nodes (may exceed cap).  Read in
+ * calls of at most 256 nodes: a tree that changes meanwhile may be listed
+ * partly before, partly after the change; the walk starts again when the
+ * node it stood at was revoked, and -EAGAIN after 8 such restarts. */
 int grant_query_tree(grant_handle_t *h, grant_domid_t dom, grant_ref_t ref,
                      struct grant_entry_info *out, unsigned cap);
 
