@@ -8,8 +8,10 @@
  * -----------
  * struct gcore holds a pointer array indexed by domain id (O(1) lookup) and
  * a list of live domains for the rare whole-instance scans (FORCE revoke,
- * QUERY_TREE).  Each domain owns two slot pools: its grant table (struct
- * gc_entry) and its map table (struct gc_map, the mappings it holds).
+ * a PROTECT's downgrade of mappings).  Each domain owns two slot pools: its
+ * grant table (struct gc_entry) and its map table (struct gc_map, the
+ * mappings it holds).  Entries link to their delegations (tree.c), so
+ * QUERY_TREE never scans.
  *
  * A slot pool hands out (generation << 18 | index) names.  A slot's `gen` is
  * the generation of its live object, or when free the generation its next
