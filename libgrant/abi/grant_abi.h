@@ -413,12 +413,12 @@ struct gntx_usage {
  * (ranges split or moved, mappings looked at for a downgrade).  An element
  * the budget cuts short has [gfn, gfn + done) applied (and downgraded) and
  * comes back -GNTX_EAGAIN with gfn advanced and nr reduced by `done`;
- * elements after it come back -GNTX_EAGAIN unchanged.  An element done in
- * one call comes back as it was sent; one that took several keeps the gfn
- * and nr of its last (a caller that needs the range keeps a copy).  The caller resubmits the -GNTX_EAGAIN
- * elements as they came back (libgrant does; Xen does it itself); each
- * resubmission is validated again, so an element may then fail with a
- * prefix applied.
+ * elements after it come back -GNTX_EAGAIN unchanged.  The caller
+ * resubmits the -GNTX_EAGAIN elements as they came back (libgrant does;
+ * Xen does it itself); each resubmission is validated again, so an
+ * element may then fail with a prefix applied.  An element done in one
+ * call comes back as it was sent; one that took several keeps the gfn and
+ * nr of its last (a caller that needs the range keeps a copy).
  */
 struct gntx_protect {
     uint64_t gfn;    /* in: first frame */
