@@ -38,6 +38,9 @@ void gcore_destroy(struct gcore *core);
 /* The byte budget of one COPY or MEMSET call (see grant_abi.h's
  * continuation rule); 0 restores GNTX_DEFAULT_CALL_BYTES. */
 void gcore_set_call_bytes(struct gcore *core, uint64_t bytes);
+/* The work budget of one PROTECT call, in pages (grant_abi.h); 0 restores
+ * GNTX_DEFAULT_CALL_PAGES. */
+void gcore_set_call_pages(struct gcore *core, uint64_t pages);
 
 /*
  * Domains.  `nr_frames` is the size of the domain's memory: frames

@@ -3,11 +3,12 @@
  * revoke.c: GNTX_OP_REVOKE.  A domain revokes entries of its own table.
  *
  * Revoke is O(1): the slot's generation moves on and every descendant fails
- * its next resolution (no child lists).  An entry whose `maps` counter is
- * non-zero is mapped somewhere, directly or through a descendant: without
- * GNTX_REVOKE_FORCE that is EBUSY and the entry stays; with it every such
- * mapping is dropped and its holder notified (gh_unmap_notify) before the
- * slot is freed.
+ * its next resolution (the entry leaves its parent's list of children;
+ * its own children stay linked to each other, unreachable, tree.c).  An entry
+ * whose `maps` counter is non-zero is mapped somewhere, directly or through a
+ * descendant: without GNTX_REVOKE_FORCE that is EBUSY and the entry stays; with
+ * it every such mapping is dropped and its holder notified (gh_unmap_notify)
+ * before the slot is freed.
  *
  * gcore_revoke_frames is the host's: memory it takes back from a domain
  * (xgrantd's MEM_FREE, a client's exit) takes every grant over it along.
@@ -30,7 +31,7 @@ int gc_revoke_one(struct gcore *c, struct gc_dom *d, gntx_ref_t ref,
             return -GNTX_EBUSY;
         gc_map_drop_entry(c, d, idx);
     }
-    gc_entry_release(d, idx);
+    gc_entry_release(c, d, idx);
     return 0;
 }
 
@@ -39,7 +40,7 @@ static void force_release(struct gcore *c, struct gc_dom *d, uint32_t idx)
 {
     if (gc_entry_at(d, idx)->maps)
         gc_map_drop_entry(c, d, idx);
-    gc_entry_release(d, idx);
+    gc_entry_release(c, d, idx);
 }
 
 /* Domain removal: FORCE-revokes every live entry of d's table. */

@@ -332,8 +332,11 @@ struct grant_entry_info {
  * control domain); returns how many there are in all (may exceed cap). */
 int grant_query_table(grant_handle_t *h, grant_domid_t dom,
                       struct grant_entry_info *out, unsigned cap);
-/* The delegation tree below (dom, ref), root first, depth-first; returns
- * the number of nodes (may exceed cap). */
+/* The delegation tree below (dom, ref), root first, depth-first (children
+ * oldest first); returns the number of nodes (may exceed cap).  Read in
+ * calls of at most 256 nodes: a tree that changes meanwhile may be listed
+ * partly before, partly after the change; the walk starts again when the
+ * node it stood at was revoked, and -EAGAIN after 8 such restarts. */
 int grant_query_tree(grant_handle_t *h, grant_domid_t dom, grant_ref_t ref,
                      struct grant_entry_info *out, unsigned cap);
 
@@ -399,12 +402,17 @@ struct grant_protect_req {
 };
 /*
  * Sets the protection of each element's pages.  Per element: an element
- * applies whole or not at all; returns how many succeeded (statuses say
- * which failed), or -errno for the call as a whole.  Element errors:
- * -EINVAL (unaligned or empty range, unknown access or action), -EFAULT
- * (pages outside this domain's memory), -EBUSY (the range holds the fault
- * ring page), -ENOSPC (more than 4096 distinct (access, action, cookie)
- * triples).  Any memory of the domain may be protected, not only
+ * is validated whole before a page changes; returns how many succeeded
+ * (statuses say which failed), or -errno for the call as a whole.  The
+ * hypervisor applies at most a budget of pages per call (grant_abi.h);
+ * elements it cuts short are resubmitted here until done, so callers never
+ * see -EAGAIN, but a failure in a later round (-ENOSPC) leaves that
+ * element's first pages protected.  Element errors: -EINVAL (unaligned or
+ * empty range, unknown access or action), -EFAULT (pages outside this
+ * domain's memory), -EBUSY (the range holds the fault ring page), -ENOSPC
+ * (more than 4096 distinct (access, action, cookie) triples, or more than
+ * 2^18 separate protected ranges).  Any memory of the domain may be
+ * protected, not only
  * grant_mem_alloc's.  Tightening pages that grantees have mapped
  * downgrades those mappings before this returns (blocks up to about 2 s
  * for an unresponsive mapper, which is then destroyed).  Not

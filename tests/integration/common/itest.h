@@ -46,6 +46,10 @@ void itest_spawn(grant_handle_t *dom0, struct itest_agent *a, const char *name,
 /* Spawns a domain running argv, stdin/stdout piped to the test. */
 void itest_spawn_argv(grant_handle_t *dom0, struct itest_agent *a,
                       const char *name, unsigned mem_pages, char **argv);
+/* The same with a grant-table quota (max_entries; 0: the default). */
+void itest_spawn_quota(grant_handle_t *dom0, struct itest_agent *a,
+                       const char *name, unsigned mem_pages, char **argv,
+                       unsigned max_entries);
 /* The hostile-client cases (common/hostile.c); run inside a domain.
  * Returns the number of cases passed or -EPROTO with out saying which. */
 int itest_hostile(grant_handle_t *h, char *out, size_t len);
