@@ -124,6 +124,8 @@ struct md_stats {
     uint64_t by_err[128]; /* element statuses, by -errno */
     uint64_t resubmits, cut_calls, interleaved, force_notes, restricts;
     uint64_t kills, removals, drains, max_depth, orphan_uses, bytes;
+    uint64_t live_grants, live_maps; /* summed after every op */
+    uint64_t ooms; /* elements failed by an injected allocation failure */
 };
 
 struct md {
@@ -142,6 +144,8 @@ struct md {
     unsigned ndead;
     struct md_name gone[MD_DEAD]; /* dropped handles: a ring */
     unsigned ngone;
+    long alloc_fail;    /* the next call's gh_zalloc that fails (-1: none) */
+    bool oom;           /* the last call ran with one armed */
     unsigned kills_due; /* gh_dom_kill calls the model expects */
     bool kill[MD_NDOM];
     bool verbose;
@@ -233,6 +237,7 @@ struct md_call {
     long rc; /* out */
 };
 bool md_send(struct md *m, uint16_t caller, struct md_call *c, int wide);
+bool md_oom(struct md *m, int32_t st, int want, int nomem);
 void md_count(struct md *m, int32_t st);
 uint16_t md_pick_dom(struct md *m);
 struct md_grant *md_pick_grant(struct md *m, uint16_t grantee, unsigned rights);

@@ -241,6 +241,65 @@ static void chains_check(struct md *m)
     }
 }
 
+/* The model's subtree of g, depth first: nodes (and depths) appended. */
+static void subtree(struct md *m, const struct md_grant *g, unsigned depth,
+                    const struct md_grant **node, unsigned *depths, unsigned *n)
+{
+    node[*n] = g;
+    depths[(*n)++] = depth;
+    if (depth + 1 >= GNTX_MAX_DEPTH)
+        return;
+    for (unsigned i = 0; i < m->ng; i++) {
+        const struct md_grant *h = &m->g[i];
+
+        if (h->type == GNTX_CREATE_INDIRECT && h->pdom == g->dom &&
+            h->pinc == m->d[g->dom].inc && h->pref == g->ref)
+            subtree(m, h, depth + 1, node, depths, n);
+    }
+}
+
+/* QUERY_TREE of a live grant lists the model's subtree in depth-first
+ * order: each node right after its parent or a sibling's subtree. */
+static void tree_check(struct md *m, const struct md_grant *g)
+{
+    static struct gntx_entry_info out[MD_GRANTS];
+    const struct md_grant *node[MD_GRANTS];
+    unsigned depths[MD_GRANTS], n = 0;
+    bool seen[MD_GRANTS] = {false};
+    struct gntx_query q = {.dom = g->dom, .ref = g->ref};
+    int rc = gcore_query_tree(m->c, GNTX_DOMID_CONTROL, &q, out, MD_GRANTS);
+
+    subtree(m, g, 0, node, depths, &n);
+    MD_CHECK(m, rc == (int)n && q.count == n,
+             "QUERY_TREE of %u:%#x: %d nodes, model %u", g->dom, g->ref, rc, n);
+    for (unsigned i = 0; i < n; i++) {
+        unsigned j = 0, p = i;
+
+        while (j < n &&
+               (seen[j] || node[j]->dom != out[i].dom ||
+                node[j]->ref != out[i].ref || depths[j] != out[i].depth))
+            j++;
+        MD_CHECK(m, j < n, "QUERY_TREE of %u:%#x lists %u:%#x at depth %u",
+                 g->dom, g->ref, out[i].dom, out[i].ref, out[i].depth);
+        seen[j] = true;
+        entry_check(m, &out[i]);
+        if (!i) {
+            MD_CHECK(m, out[0].depth == 0 && out[0].ref == g->ref,
+                     "QUERY_TREE does not start at its root");
+            continue;
+        }
+        MD_CHECK(m, out[i].depth > 0, "QUERY_TREE: a second root");
+        while (out[--p].depth >= out[i].depth)
+            ; /* ends at the root, depth 0, at the latest */
+        MD_CHECK(m,
+                 out[p].depth + 1 == out[i].depth &&
+                     out[p].dom == out[i].parent_dom &&
+                     out[p].ref == out[i].parent_ref,
+                 "QUERY_TREE of %u:%#x: node %u is not below its parent",
+                 g->dom, g->ref, i);
+    }
+}
+
 static bool prot_same(const struct md_prot *a, const struct md_prot *b)
 {
     return a->set == b->set && a->access == b->access &&
@@ -375,6 +434,8 @@ void md_check_all(struct md *m)
         stats_check(m, d);
     }
     chains_check(m);
+    for (unsigned k = 0; k < 2 && m->ng; k++)
+        tree_check(m, &m->g[md_below(m, m->ng)]);
     host_check(m);
     MD_CHECK(m, th_balanced(), "host unbalanced after the checks");
 }

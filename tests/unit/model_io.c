@@ -258,6 +258,13 @@ static void fill_ptr(struct md *m, uint16_t caller, unsigned need,
         *p = (struct gntx_ptr){
             .kind = GNTX_PTR_GRANT, .dom = g->dom, .ref = g->ref};
         *limit = g->length;
+    } else if (r < 94) {
+        struct md_grant *own = md_pick_grant(m, MD_ANY, 0);
+
+        /* DOMID_SELF: the caller's own table; it is no grantee there. */
+        *p = (struct gntx_ptr){.kind = GNTX_PTR_GRANT,
+                               .dom = GNTX_DOMID_SELF,
+                               .ref = own && own->dom == caller ? own->ref : 0};
     } else if (r < 96) {
         uint16_t d = md_pick_dom(m);
 
@@ -307,6 +314,11 @@ static void fill_xfer(struct md *m, uint16_t caller, bool ms, struct xfer *x)
         fill_addr(m, &x->src, ls, x->len);
     fill_addr(m, &x->dst, lt, x->len);
     x->value = (uint8_t)md_rand(m);
+    if (!ms && md_pct(m, 8)) { /* both ends over the same bytes */
+        x->dst = x->src;
+        x->dst.addr += md_below(m, 128);
+        x->dst.addr -= x->dst.addr >= 64 ? 64 : 0;
+    }
 }
 
 void md_op_xfer(struct md *m, bool ms)
@@ -422,6 +434,9 @@ static void map_run(struct md *m, uint16_t caller, struct gntx_map *v,
         struct md_res res;
         int want = map_check(m, caller, &v[i], naux, &res, &eff);
 
+        if (md_oom(m, v[i].status, want, -GNTX_ENOMEM))
+            want = -GNTX_ENOMEM;
+
         md_trace(m,
                  "  [%u] %u:%#x [%#llx,+%#llx) flags %u -> %d (model %d) "
                  "handle %#x",
@@ -454,6 +469,8 @@ static void fill_map(struct md *m, const struct md_grant *g, struct gntx_map *v,
     v->dom = g->dom;
     v->ref = md_pct(m, 5) ? md_pick_dead(m, g->dom) : g->ref;
     v->flags = md_pct(m, 45) ? GNTX_MAP_RDONLY : 0;
+    if (!(g->rights & GNTX_R_WRITE) && md_pct(m, 80))
+        v->flags = GNTX_MAP_RDONLY;
     if (md_pct(m, 2))
         v->flags = 2;
     if (pages && md_pct(m, 85)) {
@@ -472,11 +489,29 @@ static void fill_map(struct md *m, const struct md_grant *g, struct gntx_map *v,
     *naux += v->length / MD_PG;
 }
 
+/* A grant whose window starts on a page of its frames (mappable). */
+static struct md_grant *pick_mappable(struct md *m, uint16_t grantee)
+{
+    unsigned want = GNTX_R_MAP | GNTX_R_READ;
+    struct md_grant *g = NULL;
+
+    for (unsigned k = 0; k < 6; k++) {
+        struct md_res res;
+
+        g = md_pick_grant(m, grantee, want);
+        if (!g || (md_resolve(m, g->grantee, g->dom, g->ref, 0, g->length, want,
+                              &res) == 0 &&
+                   !(res.span.pos % MD_PG)))
+            break;
+    }
+    return g;
+}
+
 void md_op_map(struct md *m)
 {
     struct gntx_map v[2];
-    unsigned want = GNTX_R_MAP | GNTX_R_READ, n = 0;
-    struct md_grant *g = md_pick_grant(m, MD_ANY, want);
+    unsigned n = 0;
+    struct md_grant *g = pick_mappable(m, MD_ANY);
     uint16_t caller = md_pick_dom(m);
     uint64_t naux = 0;
 
@@ -487,10 +522,11 @@ void md_op_map(struct md *m)
     memset(v, 0, sizeof(v));
     for (unsigned i = 1 + (unsigned)md_below(m, 2); n < i && g; n++) {
         fill_map(m, g, &v[n], &naux);
-        g = md_pick_grant(m, caller, want);
+        g = pick_mappable(m, caller);
     }
     if (naux && md_pct(m, 3))
         naux--;
+    m->alloc_fail = md_pct(m, 4) ? (long)md_below(m, 3) : -1;
     map_run(m, caller, v, n, naux);
 }
 
@@ -591,6 +627,9 @@ static bool protect_elem(struct md *m, uint16_t caller, unsigned i,
     int want = protect_check(m, caller, o);
     uint64_t done = v->gfn - o->gfn;
 
+    if (md_oom(m, v->status, want, -GNTX_ENOSPC))
+        want = -GNTX_ENOSPC; /* no memory for the bookkeeping */
+
     md_trace(m,
              "  [%u] [%llu,+%llu) acc %u act %u cookie %llu -> %d "
              "(model %d)",
@@ -661,6 +700,15 @@ static void fill_protect(struct md *m, uint16_t caller, struct gntx_protect *v)
     memset(v, 0, sizeof(*v));
     v->gfn = md_below(m, nf);
     v->nr = 1 + md_below(m, nf - v->gfn);
+    for (unsigned i = 0; i < m->nmap && md_pct(m, 60); i++) {
+        const struct md_map *mp = &m->map[(i + r) % m->nmap];
+
+        if (mp->root == caller) { /* pages someone has mapped */
+            v->gfn = mp->frames[md_below(m, mp->npages)];
+            v->nr = 1 + md_below(m, nf - v->gfn < 3 ? nf - v->gfn : 3);
+            break;
+        }
+    }
     if (r < 3)
         v->nr = 0;
     else if (r < 5)
@@ -672,7 +720,7 @@ static void fill_protect(struct md *m, uint16_t caller, struct gntx_protect *v)
         v->access = md_pct(m, 50) ? GNTX_ACC_W : 8;
     v->action = a < 35   ? GNTX_ACT_DENY
                 : a < 55 ? GNTX_ACT_NOTIFY
-                : a < 93 ? GNTX_ACT_LOG
+                : a < 96 ? GNTX_ACT_LOG
                 : a < 99 ? GNTX_ACT_KILL
                          : GNTX_ACT_MAX + 1;
     v->cookie = 1 + md_below(m, 3);
@@ -687,5 +735,6 @@ void md_op_protect(struct md *m)
 
     for (unsigned i = 0; i < n; i++)
         fill_protect(m, caller, &v[i]);
+    m->alloc_fail = md_pct(m, 4) ? (long)md_below(m, 3) : -1;
     protect_run(m, caller, v, n);
 }

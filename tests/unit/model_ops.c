@@ -15,6 +15,25 @@
 
 #include "tests/unit/model.h"
 
+/* An element the model says succeeds failed with the op's out-of-memory
+ * error `nomem`, in a call that ran with an allocation failure armed:
+ * that is allowed, and the element must then have changed nothing. */
+bool md_oom(struct md *m, int32_t st, int want, int nomem)
+{
+    if (!m->oom || want || st != nomem)
+        return false;
+    m->st.ooms++;
+    return true;
+}
+
+/* Now and then the next call runs with one of the core's allocations
+ * failing. */
+static void arm_oom(struct md *m)
+{
+    if (md_pct(m, 4))
+        m->alloc_fail = (long)md_below(m, 3);
+}
+
 static const char *op_name(unsigned op)
 {
     static const char *const names[GNTX_OP__MAX] = {
@@ -32,8 +51,12 @@ bool md_send(struct md *m, uint16_t caller, struct md_call *c, int wide)
 
     for (unsigned i = 0; i < c->n; i++)
         *(int32_t *)(void *)(el + i * c->esz + c->status_off) = MD_STATUS_UNSET;
+    th_fail_alloc_after(m->alloc_fail);
     c->rc = gcore_hypercall(m->c, caller, c->op, c->args, c->n,
                             c->naux ? c->aux : NULL, c->naux);
+    th_fail_alloc_after(-1);
+    m->oom = m->alloc_fail >= 0;
+    m->alloc_fail = -1;
     m->st.calls++;
     m->st.elems += c->n;
     md_trace(m, "op %llu: dom %u %s x%u (aux %llu, budget %llu) -> %ld",
@@ -100,7 +123,7 @@ static uint16_t pick_rights(struct md *m)
 
     r |= md_pct(m, 80) ? GNTX_R_READ : 0;
     r |= md_pct(m, 60) ? GNTX_R_WRITE : 0;
-    r |= md_pct(m, 45) ? GNTX_R_MAP : 0;
+    r |= md_pct(m, 55) ? GNTX_R_MAP : 0;
     r |= md_pct(m, 55) ? GNTX_R_DELEGATE : 0;
     return r ? r : GNTX_R_READ;
 }
@@ -160,7 +183,7 @@ static void fill_direct(struct md *m, uint16_t caller, struct gntx_create *v,
                         uint64_t *aux, unsigned *naux)
 {
     uint32_t nr = 1 + (uint32_t)md_below(m, md_pct(m, 80) ? 3 : MD_GF);
-    uint64_t off = md_pct(m, 50) ? 0 : md_below(m, MD_PG);
+    uint64_t off = md_pct(m, 70) ? 0 : md_below(m, MD_PG);
     uint64_t hi = nr * MD_PG - off, lo = nr > 1 ? hi - MD_PG + 1 : 1;
 
     v->type = GNTX_CREATE_DIRECT;
@@ -169,7 +192,7 @@ static void fill_direct(struct md *m, uint16_t caller, struct gntx_create *v,
     v->nr_frames = nr;
     v->frame_idx = *naux;
     v->offset = off;
-    v->length = md_pct(m, 50) ? hi : lo + md_below(m, hi - lo + 1);
+    v->length = md_pct(m, 60) ? hi : lo + md_below(m, hi - lo + 1);
     fill_frames(m, caller, nr, aux + *naux);
     *naux += nr;
     switch (md_below(m, 60)) { /* now and then, malformed */
@@ -194,7 +217,7 @@ static uint16_t sub_rights(struct md *m, uint16_t of)
 {
     uint16_t r = of & (uint16_t)md_below(m, 16);
 
-    if (md_pct(m, 12))
+    if (md_pct(m, 8))
         return (uint16_t)(1 + md_below(m, GNTX_R_ALL)); /* maybe more */
     return r ? r : of;
 }
@@ -208,11 +231,11 @@ static void fill_indirect(struct md *m, uint16_t caller,
     v->grantee = pick_grantee(m, caller);
     v->rights = sub_rights(m, p->rights);
     v->parent_dom = p->dom;
-    v->parent_ref = md_pct(m, 6) ? md_pick_dead(m, p->dom) : p->ref;
+    v->parent_ref = md_pct(m, 3) ? md_pick_dead(m, p->dom) : p->ref;
     if (md_pct(m, 40) && pl >= MD_PG) { /* whole pages: mappable */
         v->offset = md_below(m, pl / MD_PG) * MD_PG;
         v->length = pl - v->offset;
-    } else if (md_pct(m, 88)) {
+    } else if (md_pct(m, 92)) {
         v->offset = md_below(m, pl);
         v->length = 1 + md_below(m, pl - v->offset);
     } else {
@@ -378,6 +401,8 @@ static void create_run(struct md *m, uint16_t caller, struct gntx_create *v,
         return;
     for (unsigned i = 0; i < n && bad < 0; i++) {
         why = create_one(m, caller, &v[i], aux, naux);
+        if (md_oom(m, v[i].status, why, -GNTX_ENOMEM))
+            why = -GNTX_ENOMEM;
         if (why)
             bad = (int)i;
     }
@@ -389,7 +414,7 @@ static void op_create(struct md *m, bool delegate)
 {
     struct gntx_create v[MD_BATCH];
     uint64_t aux[MD_BATCH * MD_GF + 4];
-    unsigned n = 1 + (unsigned)md_below(m, 3), naux = 0;
+    unsigned n = md_pct(m, 60) ? 1 : 2 + (unsigned)md_below(m, 2), naux = 0;
     struct md_grant *p =
         delegate ? md_pick_grant(m, MD_ANY, GNTX_R_DELEGATE) : NULL;
     uint16_t caller = md_pick_dom(m);
@@ -411,6 +436,7 @@ static void op_create(struct md *m, bool delegate)
     }
     if (naux && md_pct(m, 3))
         naux--; /* aux one short: the whole call is EINVAL */
+    arm_oom(m);
     create_run(m, caller, v, n, aux, naux);
 }
 
@@ -561,7 +587,7 @@ static void op_budget(struct md *m)
 {
     uint64_t b = 0;
 
-    if (md_pct(m, 60))
+    if (md_pct(m, 35))
         b = md_pct(m, 50) ? 1 + md_below(m, 3 * MD_PG)
                           : (1 + md_below(m, 4)) * MD_PG;
     gcore_set_call_bytes(m->c, b);
@@ -636,39 +662,48 @@ void md_drain(struct md *m)
 
 /* ---- the mix ---- */
 
+static void op_copy(struct md *m)
+{
+    md_op_xfer(m, false);
+}
+
+static void op_memset(struct md *m)
+{
+    md_op_xfer(m, true);
+}
+
+static void op_direct(struct md *m)
+{
+    op_create(m, false);
+}
+
+static void op_delegate(struct md *m)
+{
+    op_create(m, true);
+}
+
+/* The mix, in thousandths: each op's share. */
+static const struct {
+    unsigned share;
+    void (*fn)(struct md *m);
+} mix[] = {
+    {140, op_direct},  {160, op_delegate},  {90, op_revoke},
+    {262, op_copy},    {80, op_memset},     {80, md_op_map},
+    {60, md_op_unmap}, {70, md_op_protect}, {25, op_quota},
+    {20, op_budget},   {12, op_dom},        {1, md_drain},
+};
+
 void md_run_op(struct md *m)
 {
-    unsigned r = (unsigned)md_below(m, 1000);
+    unsigned r = (unsigned)md_below(m, 1000), i = 0;
 
     m->st.ops++;
-    if (r < 300 && m->ng + MD_BATCH >= MD_GRANTS - 8)
-        r = 300; /* full: revoke instead */
-    if (r >= 700 && r < 760 && m->nmap + MD_BATCH > MD_MAPS)
-        r = 760;
-    if (r < 140)
-        op_create(m, false);
-    else if (r < 300)
-        op_create(m, true);
-    else if (r < 390)
-        op_revoke(m);
-    else if (r < 600)
-        md_op_xfer(m, false);
-    else if (r < 680)
-        md_op_xfer(m, true);
-    else if (r < 760)
-        md_op_map(m);
-    else if (r < 820)
-        md_op_unmap(m);
-    else if (r < 890)
-        md_op_protect(m);
-    else if (r < 915)
-        op_quota(m);
-    else if (r < 935)
-        op_budget(m);
-    else if (r < 950)
-        op_dom(m);
-    else if (r < 953)
-        md_drain(m);
-    else
-        md_op_xfer(m, false);
+    while (i + 1 < sizeof(mix) / sizeof(mix[0]) && r >= mix[i].share)
+        r -= mix[i++].share;
+    if (mix[i].fn == op_direct || mix[i].fn == op_delegate)
+        if (m->ng + MD_BATCH >= MD_GRANTS - 8)
+            i = 2; /* the model's list is full: revoke instead */
+    if (mix[i].fn == md_op_map && m->nmap + 2 > MD_MAPS)
+        i = 6; /* unmap instead */
+    mix[i].fn(m);
 }

@@ -38,6 +38,7 @@ void md_init(struct md *m, uint64_t seed)
     m->seed = seed;
     m->rng = seed;
     m->budget = GNTX_DEFAULT_CALL_BYTES;
+    m->alloc_fail = -1;
     for (uint16_t i = 0; i < MD_NDOM; i++) {
         struct md_dom *d = &m->d[i];
 
@@ -207,17 +208,11 @@ uint32_t md_maps_held(const struct md *m, uint16_t d)
     return n;
 }
 
-/* KILL > NOTIFY > DENY > LOG. */
+/* KILL > NOTIFY > DENY > LOG: the actions are numbered DENY 0, NOTIFY 1,
+ * KILL 2, LOG 3. */
 static unsigned severity(unsigned action)
 {
-    static const uint8_t sev[GNTX_ACT_MAX + 1] = {
-        [GNTX_ACT_LOG] = 0,
-        [GNTX_ACT_DENY] = 1,
-        [GNTX_ACT_NOTIFY] = 2,
-        [GNTX_ACT_KILL] = 3,
-    };
-
-    return sev[action];
+    return action == GNTX_ACT_LOG ? 0 : action + 1;
 }
 
 static uint64_t span_gfn(const struct md_span *sp, uint64_t pos)

@@ -26,7 +26,7 @@
 #include "tests/unit/model.h"
 
 #define QUICK_SEEDS 8u
-#define QUICK_OPS   4000u
+#define QUICK_OPS   10000u
 
 void md_trace(struct md *m, const char *fmt, ...)
 {
@@ -108,6 +108,8 @@ static void run_seed(uint64_t seed, uint64_t ops, struct md_stats *total)
     for (m->op = 0; m->op < ops; m->op++) {
         md_run_op(m);
         md_check_all(m);
+        m->st.live_grants += m->ng;
+        m->st.live_maps += m->nmap;
     }
     md_drain(m);
     md_check_all(m);
@@ -137,6 +139,10 @@ static void report(const struct md_stats *s, uint64_t seeds, double secs)
            (unsigned long long)s->kills, (unsigned long long)s->removals,
            (unsigned long long)s->drains, (unsigned long long)s->max_depth,
            (unsigned long long)s->orphan_uses, (unsigned long long)s->bytes);
+    printf("model: on average %.1f grants and %.1f mappings live; %llu "
+           "elements failed by an injected allocation failure\n",
+           (double)s->live_grants / (double)s->ops,
+           (double)s->live_maps / (double)s->ops, (unsigned long long)s->ooms);
     printf("model: element errors:");
     for (unsigned e = 1; e < 128; e++)
         if (s->by_err[e])
