@@ -120,6 +120,8 @@ void md_settle(struct md *m)
              "frames %lu overlapping memcpy %lu",
              th_lock_depth(), th_frames_out(), th_nested_locks(),
              th_bad_frames(), th_overlaps());
+    MD_CHECK(m, th_fault_notifies() == 0,
+             "a fault ring port raised, yet no ring is bound");
     kills_run(m);
     notes_run(m);
     restricts_run(m);

@@ -95,6 +95,23 @@ struct xfer_sum {
     unsigned ok;
 };
 
+/* An element the model refuses: its error, or after the budget ran out
+ * -GNTX_EAGAIN unchanged (not validated, as grant_abi.h allows). */
+static void xfer_refused(struct md *m, unsigned i, const struct xfer *o,
+                         const struct xfer *x, const struct xfer_sum *sum,
+                         int want, const struct md_eff *eff)
+{
+    MD_CHECK(m,
+             x->status == want ||
+                 (sum->cut && x->status == -GNTX_EAGAIN &&
+                  !memcmp(o, x, offsetof(struct xfer, status))),
+             "element %u: %d, model %d", i, x->status, want);
+    if (x->status == want)
+        md_eff_apply(m, eff);
+    else
+        md_eff_slack(m, eff);
+}
+
 static void xfer_elem(struct md *m, uint16_t caller, bool ms, unsigned i,
                       const struct xfer *o, const struct xfer *x,
                       struct xfer_sum *sum)
@@ -114,15 +131,7 @@ static void xfer_elem(struct md *m, uint16_t caller, bool ms, unsigned i,
              (unsigned long long)x->len);
     md_count(m, x->status);
     if (want) {
-        MD_CHECK(m,
-                 x->status == want ||
-                     (sum->cut && x->status == -GNTX_EAGAIN &&
-                      !memcmp(o, x, offsetof(struct xfer, status))),
-                 "element %u: %d, model %d", i, x->status, want);
-        if (x->status == want)
-            md_eff_apply(m, &eff);
-        else
-            md_eff_slack(m, &eff);
+        xfer_refused(m, i, o, x, sum, want, &eff);
         return;
     }
     if (x->status == 0) {

@@ -248,15 +248,70 @@ static void fill_indirect(struct md *m, uint16_t caller,
 
 /* The model's answer to one CREATE element; on success the grant is
  * added, pending until the batch is answered. */
+/* A direct grant's frames: offset, exact count, inside the caller,
+ * within its frame quota. */
+static int direct_check(struct md *m, uint16_t caller,
+                        const struct gntx_create *v, const uint64_t *aux,
+                        uint64_t naux, struct md_grant *g)
+{
+    const struct md_dom *x = &m->d[caller];
+    uint64_t end, used = md_frames_used(m, caller);
+
+    if (v->offset >= MD_PG)
+        return -GNTX_EINVAL;
+    if (__builtin_add_overflow(v->offset, v->length, &end))
+        return -GNTX_EOVERFLOW;
+    if (v->nr_frames != (end + MD_PG - 1) / MD_PG ||
+        v->frame_idx + v->nr_frames > naux)
+        return -GNTX_EINVAL;
+    for (uint32_t i = 0; i < v->nr_frames; i++)
+        if (aux[v->frame_idx + i] >= x->nr_frames)
+            return -GNTX_EFAULT;
+    if (used > x->max_frames || v->nr_frames > x->max_frames - used)
+        return -GNTX_ENOSPC;
+    MD_CHECK(m, v->nr_frames <= MD_GF, "generator: %u frames", v->nr_frames);
+    g->nr_frames = v->nr_frames;
+    memcpy(g->frames, aux + v->frame_idx, v->nr_frames * sizeof(*aux));
+    return 0;
+}
+
+/* A delegation: a live parent the caller holds with DELEGATE, the window
+ * inside it, rights a subset, the chain not too long. */
+static int indirect_check(struct md *m, uint16_t caller,
+                          const struct gntx_create *v, struct md_grant *g)
+{
+    struct md_res res;
+    int rc;
+
+    g->pdom = md_self(caller, v->parent_dom);
+    g->pref = v->parent_ref;
+    rc = md_resolve(m, caller, g->pdom, g->pref, v->offset, v->length, 0, &res);
+    if (rc)
+        return rc;
+    if (!(res.top->rights & GNTX_R_DELEGATE) || (v->rights & ~res.top->rights))
+        return -GNTX_EPERM;
+    if (res.nhops + 1 > GNTX_MAX_DEPTH)
+        return -GNTX_ELOOP;
+    g->pinc = m->d[g->pdom].inc;
+    if (res.nhops + 1 > m->st.max_depth)
+        m->st.max_depth = res.nhops + 1;
+    return 0;
+}
+
+/* The model's answer to one CREATE element; on success the grant is
+ * added, pending until the batch is answered. */
 static int create_one(struct md *m, uint16_t caller,
                       const struct gntx_create *v, const uint64_t *aux,
                       uint64_t naux)
 {
-    struct md_dom *x = &m->d[caller];
-    struct md_grant g = {.pending = true, .dom = caller};
     uint16_t gid = md_self(caller, v->grantee);
-    uint64_t end, used;
-    struct md_res res;
+    struct md_grant g = {.pending = true,
+                         .dom = caller,
+                         .type = v->type,
+                         .grantee = gid,
+                         .rights = v->rights,
+                         .offset = v->offset,
+                         .length = v->length};
     int rc;
 
     if (v->type != GNTX_CREATE_DIRECT && v->type != GNTX_CREATE_INDIRECT)
@@ -267,47 +322,13 @@ static int create_one(struct md *m, uint16_t caller,
         return -GNTX_EINVAL;
     if (!md_present(m, gid))
         return -GNTX_ESRCH;
-    g.type = v->type;
-    g.grantee = gid;
     g.grantee_inc = m->d[gid].inc;
-    g.rights = v->rights;
-    g.offset = v->offset;
-    g.length = v->length;
-    if (v->type == GNTX_CREATE_DIRECT) {
-        if (v->offset >= MD_PG)
-            return -GNTX_EINVAL;
-        if (__builtin_add_overflow(v->offset, v->length, &end))
-            return -GNTX_EOVERFLOW;
-        if (v->nr_frames != (end + MD_PG - 1) / MD_PG ||
-            v->frame_idx + v->nr_frames > naux)
-            return -GNTX_EINVAL;
-        for (uint32_t i = 0; i < v->nr_frames; i++)
-            if (aux[v->frame_idx + i] >= x->nr_frames)
-                return -GNTX_EFAULT;
-        used = md_frames_used(m, caller);
-        if (used > x->max_frames || v->nr_frames > x->max_frames - used)
-            return -GNTX_ENOSPC;
-        MD_CHECK(m, v->nr_frames <= MD_GF, "generator: %u frames",
-                 v->nr_frames);
-        g.nr_frames = v->nr_frames;
-        memcpy(g.frames, aux + v->frame_idx, v->nr_frames * sizeof(*aux));
-    } else {
-        g.pdom = md_self(caller, v->parent_dom);
-        g.pref = v->parent_ref;
-        rc = md_resolve(m, caller, g.pdom, g.pref, v->offset, v->length, 0,
-                        &res);
-        if (rc)
-            return rc;
-        if (!(res.top->rights & GNTX_R_DELEGATE) ||
-            (v->rights & ~res.top->rights))
-            return -GNTX_EPERM;
-        if (res.nhops + 1 > GNTX_MAX_DEPTH)
-            return -GNTX_ELOOP;
-        g.pinc = m->d[g.pdom].inc;
-        if (res.nhops + 1 > m->st.max_depth)
-            m->st.max_depth = res.nhops + 1;
-    }
-    if (md_live_entries(m, caller) >= x->max_entries)
+    rc = v->type == GNTX_CREATE_DIRECT
+             ? direct_check(m, caller, v, aux, naux, &g)
+             : indirect_check(m, caller, v, &g);
+    if (rc)
+        return rc;
+    if (md_live_entries(m, caller) >= m->d[caller].max_entries)
         return -GNTX_ENOSPC;
     MD_CHECK(m, m->ng < MD_GRANTS, "model: grant list full");
     m->g[m->ng++] = g;
@@ -410,6 +431,26 @@ static void create_run(struct md *m, uint16_t caller, struct gntx_create *v,
     md_settle(m);
 }
 
+/* The live grant with DELEGATE at the end of the longest chain. */
+static struct md_grant *deepest(struct md *m)
+{
+    struct md_grant *best = NULL;
+    unsigned depth = 0;
+
+    for (unsigned i = 0; i < m->ng; i++) {
+        struct md_grant *g = &m->g[i];
+        struct md_res res;
+
+        if (!(g->rights & GNTX_R_DELEGATE) ||
+            md_resolve(m, g->grantee, g->dom, g->ref, 0, 1, 0, &res) ||
+            res.nhops <= depth)
+            continue;
+        best = g;
+        depth = res.nhops;
+    }
+    return best;
+}
+
 static void op_create(struct md *m, bool delegate)
 {
     struct gntx_create v[MD_BATCH];
@@ -418,6 +459,9 @@ static void op_create(struct md *m, bool delegate)
     struct md_grant *p =
         delegate ? md_pick_grant(m, MD_ANY, GNTX_R_DELEGATE) : NULL;
     uint16_t caller = md_pick_dom(m);
+
+    if (delegate && md_pct(m, 30))
+        p = deepest(m); /* toward GNTX_MAX_DEPTH (ELOOP) */
 
     memset(v, 0, sizeof(v));
     if (p && md_pct(m, 90) && md_present(m, p->grantee))
