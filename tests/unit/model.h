@@ -56,7 +56,11 @@ struct md_dom {
     struct md_prot prot[MD_MAXF];
     /* FAULT_STATS: caused (as accessor), by action (as owner), dropped. */
     uint64_t caused, by_action[GNTX_ACT_MAX + 1], dropped;
-    uint64_t slack; /* LOG violations that may or may not have counted */
+    /* The fault ring: where (GNTX_FAULT_RING_NONE: unbound), the port, the
+     * producer index the host keeps, the record sequence. */
+    uint64_t ring_gfn;
+    uint32_t ring_port, ring_prod;
+    uint64_t ring_seq;
 };
 
 struct md_grant {
@@ -104,9 +108,11 @@ struct md_span {
 /* Violations one element made (at most one per end). */
 struct md_eff {
     unsigned n;
-    struct {
+    struct md_fault {
         uint16_t who, owner;
-        uint8_t action;
+        uint8_t action, access; /* access: the bit that was missing */
+        uint32_t via;           /* GNTX_VIA_* */
+        uint64_t addr, cookie;  /* as the fault record names them */
     } v[2];
 };
 
@@ -126,6 +132,7 @@ struct md_stats {
     uint64_t kills, removals, drains, max_depth, orphan_uses, bytes;
     uint64_t live_grants, live_maps; /* summed after every op */
     uint64_t ooms; /* elements failed by an injected allocation failure */
+    uint64_t records, dropped; /* fault records written, dropped */
 };
 
 struct md {
@@ -147,6 +154,8 @@ struct md {
     long alloc_fail;    /* the next call's gh_zalloc that fails (-1: none) */
     bool oom;           /* the last call ran with one armed */
     unsigned kills_due; /* gh_dom_kill calls the model expects */
+    unsigned rings_due; /* gh_fault_notify calls the model expects */
+    uint32_t ring_port; /* the last one's port */
     bool kill[MD_NDOM];
     bool verbose;
     char trace[MD_TRACE][200];
@@ -203,9 +212,9 @@ uint64_t md_frames_used(const struct md *m, uint16_t d);
 uint32_t md_maps_held(const struct md *m, uint16_t d);
 int md_window(uint64_t off, uint64_t len, uint64_t limit);
 int md_prot_use(struct md *m, uint16_t who, const struct md_span *sp,
-                uint64_t len, unsigned acc, struct md_eff *eff);
+                uint64_t len, unsigned acc, unsigned via, struct md_eff *eff);
 void md_eff_apply(struct md *m, const struct md_eff *eff);
-void md_eff_slack(struct md *m, const struct md_eff *eff);
+bool md_eff_logs(const struct md_eff *eff);
 void md_move(struct md *m, struct md_span src, struct md_span dst, uint64_t n);
 void md_fill(struct md *m, struct md_span dst, uint64_t n, uint8_t value);
 void md_revoke(struct md *m, struct md_grant *g);
@@ -254,6 +263,7 @@ void md_op_xfer(struct md *m, bool memset);
 void md_op_map(struct md *m);
 void md_op_unmap(struct md *m);
 void md_op_protect(struct md *m);
+void md_op_ring(struct md *m);
 void md_unmap_run(struct md *m, uint16_t caller, struct gntx_unmap *v,
                   unsigned n);
 void md_protect_lift(struct md *m, uint16_t d);

@@ -120,8 +120,13 @@ void md_settle(struct md *m)
              "frames %lu overlapping memcpy %lu",
              th_lock_depth(), th_frames_out(), th_nested_locks(),
              th_bad_frames(), th_overlaps());
-    MD_CHECK(m, th_fault_notifies() == 0,
-             "a fault ring port raised, yet no ring is bound");
+    MD_CHECK(m,
+             th_fault_notifies() == m->rings_due &&
+                 (!m->rings_due || th_fault_last_port() == m->ring_port),
+             "fault ring ports raised %lu times (last %u), model %u (%u)",
+             th_fault_notifies(), th_fault_last_port(), m->rings_due,
+             m->ring_port);
+    m->rings_due = 0;
     kills_run(m);
     notes_run(m);
     restricts_run(m);
@@ -355,9 +360,17 @@ static void prot_check(struct md *m, uint16_t d)
     (void)pages, (void)ranges;
 }
 
-static bool within(uint64_t got, uint64_t want, uint64_t slack)
+/* The ring page's own_faults, as the domain left it. */
+static uint32_t own_faults(const struct md_dom *x)
 {
-    return got >= want && got <= want + slack;
+    uint32_t n = 0;
+
+    if (x->ring_gfn != GNTX_FAULT_RING_NONE)
+        memcpy(&n,
+               x->shadow + x->ring_gfn * MD_PG +
+                   offsetof(struct gntx_fault_ring_page, own_faults),
+               4);
+    return n;
 }
 
 static void stats_check(struct md *m, uint16_t d)
@@ -372,24 +385,23 @@ static void stats_check(struct md *m, uint16_t d)
     MD_CHECK(m, s.prot_pages == pages, "dom %u prot_pages %llu, model %llu", d,
              (unsigned long long)s.prot_pages, (unsigned long long)pages);
     MD_CHECK(m,
-             within(s.caused, x->caused, x->slack) &&
-                 s.denied == x->by_action[GNTX_ACT_DENY] &&
+             s.caused == x->caused && s.denied == x->by_action[GNTX_ACT_DENY] &&
                  s.notified == x->by_action[GNTX_ACT_NOTIFY] &&
                  s.killed == x->by_action[GNTX_ACT_KILL] &&
-                 within(s.logged, x->by_action[GNTX_ACT_LOG], x->slack) &&
-                 within(s.dropped, x->dropped, x->slack),
+                 s.logged == x->by_action[GNTX_ACT_LOG] &&
+                 s.dropped == x->dropped && s.own_reported == own_faults(x),
              "dom %u faults caused %llu denied %llu notified %llu killed "
-             "%llu logged %llu dropped %llu; model %llu %llu %llu %llu %llu "
-             "%llu (slack %llu)",
+             "%llu logged %llu dropped %llu own %llu; model %llu %llu %llu "
+             "%llu %llu %llu %u",
              d, (unsigned long long)s.caused, (unsigned long long)s.denied,
              (unsigned long long)s.notified, (unsigned long long)s.killed,
              (unsigned long long)s.logged, (unsigned long long)s.dropped,
-             (unsigned long long)x->caused,
+             (unsigned long long)s.own_reported, (unsigned long long)x->caused,
              (unsigned long long)x->by_action[GNTX_ACT_DENY],
              (unsigned long long)x->by_action[GNTX_ACT_NOTIFY],
              (unsigned long long)x->by_action[GNTX_ACT_KILL],
              (unsigned long long)x->by_action[GNTX_ACT_LOG],
-             (unsigned long long)x->dropped, (unsigned long long)x->slack);
+             (unsigned long long)x->dropped, own_faults(x));
 }
 
 /* The host's view of every mapping equals the model's, page for page. */

@@ -45,14 +45,14 @@ static int end_check(struct md *m, uint16_t caller, const struct gntx_ptr *p,
         if (rc)
             return rc == -GNTX_ERANGE ? -GNTX_EFAULT : rc;
         *sp = (struct md_span){caller, NULL, p->addr};
-        return md_prot_use(m, caller, sp, len, acc, eff);
+        return md_prot_use(m, caller, sp, len, acc, GNTX_VIA_SELF, eff);
     }
     rc = md_resolve(m, caller, md_self(caller, p->dom), p->ref, p->addr, len,
                     need, &res);
     if (rc)
         return rc;
     *sp = res.span;
-    return md_prot_use(m, caller, sp, len, acc, eff);
+    return md_prot_use(m, caller, sp, len, acc, GNTX_VIA_COPY, eff);
 }
 
 static int xfer_check(struct md *m, uint16_t caller, bool ms,
@@ -88,77 +88,117 @@ static void xfer_apply(struct md *m, bool ms, const struct xfer *x,
         md_move(m, s, t, n);
 }
 
-/* What one call did with one element. */
+/* How the core dealt with an element, as its answer shows. */
+enum fate {
+    RAN,     /* validated (its violations counted), `done` bytes moved */
+    SKIPPED, /* came back -GNTX_EAGAIN unchanged, not validated */
+    UNSURE,  /* unchanged after the cut yet valid: validated or not */
+};
+
+struct xfer_el {
+    int want;
+    bool again; /* came back -GNTX_EAGAIN */
+    enum fate fate;
+    uint64_t done;
+    struct md_span s, t;
+    struct md_eff eff;
+};
+
+/* What one call did. */
 struct xfer_sum {
     bool cut;       /* an element came back -GNTX_EAGAIN */
     uint64_t moved; /* bytes, all elements */
     unsigned ok;
 };
 
-/* An element the model refuses: its error, or after the budget ran out
- * -GNTX_EAGAIN unchanged (not validated, as grant_abi.h allows). */
-static void xfer_refused(struct md *m, unsigned i, const struct xfer *o,
-                         const struct xfer *x, const struct xfer_sum *sum,
-                         int want, const struct md_eff *eff)
+static bool unchanged(const struct xfer *o, const struct xfer *x)
 {
-    MD_CHECK(m,
-             x->status == want ||
-                 (sum->cut && x->status == -GNTX_EAGAIN &&
-                  !memcmp(o, x, offsetof(struct xfer, status))),
-             "element %u: %d, model %d", i, x->status, want);
-    if (x->status == want)
-        md_eff_apply(m, eff);
-    else
-        md_eff_slack(m, eff);
+    return x->status == -GNTX_EAGAIN &&
+           !memcmp(o, x, offsetof(struct xfer, status));
 }
 
-static void xfer_elem(struct md *m, uint16_t caller, bool ms, unsigned i,
-                      const struct xfer *o, const struct xfer *x,
-                      struct xfer_sum *sum)
+/* An element the core accepted: done, or cut short by the budget. */
+static void xfer_taken(struct md *m, bool ms, unsigned i, const struct xfer *o,
+                       const struct xfer *x, struct xfer_sum *sum,
+                       struct xfer_el *e)
 {
-    struct md_span s = {0}, t = {0};
-    struct md_eff eff = {0};
-    int want = xfer_check(m, caller, ms, o, &s, &t, &eff);
-    uint64_t done;
+    if (x->status == 0) {
+        MD_CHECK(m, !sum->cut || !o->len,
+                 "element %u done after the budget ran out", i);
+        e->done = o->len;
+        sum->ok++;
+    } else {
+        MD_CHECK(m, x->status == -GNTX_EAGAIN, "element %u: %d, model 0", i,
+                 x->status);
+        e->done = o->len - x->len;
+        MD_CHECK(m,
+                 x->len && x->len <= o->len &&
+                     ptr_adv(&o->dst, &x->dst, e->done) &&
+                     (ms || ptr_adv(&o->src, &x->src, e->done)) &&
+                     (!sum->cut || !e->done),
+                 "element %u continued wrongly: len %llu -> %llu", i,
+                 (unsigned long long)o->len, (unsigned long long)x->len);
+        e->fate = sum->cut ? UNSURE : RAN;
+        e->again = sum->cut = true;
+    }
+    sum->moved += e->done;
+}
 
+/* Pass 1: the model's answer to element i against the core's. */
+static void xfer_judge(struct md *m, uint16_t caller, bool ms, unsigned i,
+                       const struct xfer *o, const struct xfer *x,
+                       struct xfer_sum *sum, struct xfer_el *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->want = xfer_check(m, caller, ms, o, &e->s, &e->t, &e->eff);
     md_trace(m,
              "  [%u] src %u:%u:%#x+%#llx dst %u:%u:%#x+%#llx len %llu -> "
              "%d (model %d) left %llu",
              i, o->src.kind, o->src.dom, o->src.ref,
              (unsigned long long)o->src.addr, o->dst.kind, o->dst.dom,
              o->dst.ref, (unsigned long long)o->dst.addr,
-             (unsigned long long)o->len, x->status, want,
+             (unsigned long long)o->len, x->status, e->want,
              (unsigned long long)x->len);
     md_count(m, x->status);
-    if (want) {
-        xfer_refused(m, i, o, x, sum, want, &eff);
+    if (!e->want) {
+        xfer_taken(m, ms, i, o, x, sum, e);
         return;
     }
-    if (x->status == 0) {
-        MD_CHECK(m, !sum->cut || !o->len,
-                 "element %u done after the budget ran out", i);
-        md_eff_apply(m, &eff);
-        xfer_apply(m, ms, o, s, t, o->len);
-        sum->moved += o->len;
-        sum->ok++;
-        return;
+    MD_CHECK(m, x->status == e->want || (sum->cut && unchanged(o, x)),
+             "element %u: %d, model %d", i, x->status, e->want);
+    e->fate = x->status == e->want ? RAN : SKIPPED;
+    e->again = e->fate == SKIPPED;
+}
+
+/* Pass 2: were the elements after the cut validated?  grant_abi.h allows
+ * both; a refused one answering its error says yes, else the caller's
+ * `caused` count tells whether their LOG violations counted. */
+static void xfer_settle_unsure(struct md *m, uint16_t caller, struct xfer_el *e,
+                               unsigned n)
+{
+    struct gntx_fault_stats s = {.dom = caller};
+    uint64_t ran = 0, unsure = 0;
+    bool validated = false, cut = false;
+
+    for (unsigned i = 0; i < n; i++) {
+        ran += e[i].fate == RAN ? e[i].eff.n : 0;
+        unsure += e[i].fate == UNSURE ? e[i].eff.n : 0;
+        validated |= cut && e[i].fate == RAN && e[i].want;
+        cut |= e[i].again;
     }
-    MD_CHECK(m, x->status == -GNTX_EAGAIN, "element %u: %d, model 0", i,
-             x->status);
-    done = o->len - x->len;
-    MD_CHECK(m,
-             x->len && x->len <= o->len && ptr_adv(&o->dst, &x->dst, done) &&
-                 (ms || ptr_adv(&o->src, &x->src, done)) &&
-                 (!sum->cut || !done),
-             "element %u continued wrongly: len %llu -> %llu", i,
-             (unsigned long long)o->len, (unsigned long long)x->len);
-    if (sum->cut)
-        md_eff_slack(m, &eff); /* validated or not: both are allowed */
-    else
-        md_eff_apply(m, &eff);
-    xfer_apply(m, ms, o, s, t, done);
-    sum->moved += done;
-    sum->cut = true;
+    if (unsure && !validated) {
+        MD_CHECK(m, gcore_fault_stats(m->c, GNTX_DOMID_CONTROL, &s) == 0,
+                 "stats");
+        validated = s.caused == m->d[caller].caused + ran + unsure;
+        MD_CHECK(m, validated || s.caused == m->d[caller].caused + ran,
+                 "dom %u caused %llu, model %llu (+%llu unsure)", caller,
+                 (unsigned long long)s.caused,
+                 (unsigned long long)(m->d[caller].caused + ran),
+                 (unsigned long long)unsure);
+    }
+    for (unsigned i = 0; i < n; i++)
+        if (e[i].fate == UNSURE)
+            e[i].fate = validated ? RAN : SKIPPED;
 }
 
 static void xfer_pack(bool ms, const struct xfer *x, unsigned n,
@@ -199,6 +239,7 @@ static unsigned xfer_call(struct md *m, uint16_t caller, bool ms,
     struct gntx_copy cv[MD_BATCH];
     struct gntx_memset sv[MD_BATCH];
     struct xfer o[MD_BATCH];
+    struct xfer_el e[MD_BATCH];
     struct xfer_sum sum = {0};
     unsigned left = 0;
     struct md_call c = {GNTX_OP_COPY, cv, n, sizeof(*cv),
@@ -213,7 +254,14 @@ static unsigned xfer_call(struct md *m, uint16_t caller, bool ms,
         return 0;
     xfer_unpack(ms, x, n, cv, sv);
     for (unsigned i = 0; i < n; i++)
-        xfer_elem(m, caller, ms, i, &o[i], &x[i], &sum);
+        xfer_judge(m, caller, ms, i, &o[i], &x[i], &sum, &e[i]);
+    xfer_settle_unsure(m, caller, e, n);
+    for (unsigned i = 0; i < n; i++) {
+        if (e[i].fate != RAN)
+            continue;
+        md_eff_apply(m, &e[i].eff); /* records come before the bytes */
+        xfer_apply(m, ms, &o[i], e[i].s, e[i].t, e[i].done);
+    }
     MD_CHECK(m, c.rc == (long)sum.ok, "returned %ld, model %u", c.rc, sum.ok);
     MD_CHECK(m, sum.moved <= m->budget, "moved %llu, budget %llu",
              (unsigned long long)sum.moved, (unsigned long long)m->budget);
@@ -380,7 +428,7 @@ static int map_check(struct md *m, uint16_t caller, const struct gntx_map *v,
     if (res->span.pos & (MD_PG - 1))
         return -GNTX_EINVAL;
     rc = md_prot_use(m, caller, &res->span, v->length,
-                     ro ? GNTX_ACC_R : GNTX_ACC_RW, eff);
+                     ro ? GNTX_ACC_R : GNTX_ACC_RW, GNTX_VIA_MAP, eff);
     if (rc)
         return rc;
     if (md_maps_held(m, caller) >= m->d[caller].max_maps)
@@ -619,13 +667,17 @@ static bool access_ok(unsigned a)
 static int protect_check(const struct md *m, uint16_t caller,
                          const struct gntx_protect *v)
 {
-    uint64_t end;
+    uint64_t end, ring = m->d[caller].ring_gfn;
 
     if (!v->nr || v->flags || !access_ok(v->access) || v->action > GNTX_ACT_MAX)
         return -GNTX_EINVAL;
     if (__builtin_add_overflow(v->gfn, v->nr, &end))
         return -GNTX_EOVERFLOW;
-    return end > m->d[caller].nr_frames ? -GNTX_EFAULT : 0;
+    if (end > m->d[caller].nr_frames)
+        return -GNTX_EFAULT;
+    if (v->access != GNTX_ACC_RWX && ring >= v->gfn && ring < end)
+        return -GNTX_EBUSY; /* the ring page stays RW */
+    return 0;
 }
 
 /* One element's answer; true when it came back to be resubmitted. */
@@ -724,6 +776,8 @@ static void fill_protect(struct md *m, uint16_t caller, struct gntx_protect *v)
         v->nr = nf - v->gfn + 1;
     else if (r < 6)
         v->gfn = UINT64_MAX - 1;
+    if (m->d[caller].ring_gfn != GNTX_FAULT_RING_NONE && md_pct(m, 8))
+        v->gfn = m->d[caller].ring_gfn; /* EBUSY unless lifting */
     v->access = md_pct(m, 30) ? GNTX_ACC_RWX : acc[md_below(m, 4)];
     if (md_pct(m, 2))
         v->access = md_pct(m, 50) ? GNTX_ACC_W : 8;
@@ -746,4 +800,59 @@ void md_op_protect(struct md *m)
         fill_protect(m, caller, &v[i]);
     m->alloc_fail = md_pct(m, 4) ? (long)md_below(m, 3) : -1;
     protect_run(m, caller, v, n);
+}
+
+/* ---- FAULT_RING ---- */
+
+static int ring_check(const struct md *m, uint16_t caller,
+                      const struct gntx_fault_ring *r)
+{
+    const struct md_dom *x = &m->d[caller];
+
+    if (r->flags || (r->gfn != GNTX_FAULT_RING_NONE && !r->port))
+        return -GNTX_EINVAL;
+    if (r->gfn == GNTX_FAULT_RING_NONE)
+        return 0;
+    if (r->gfn >= x->nr_frames)
+        return -GNTX_EFAULT;
+    return x->prot[r->gfn].set ? -GNTX_EBUSY : 0;
+}
+
+/* Binds the caller's fault ring somewhere in its memory (or unbinds it):
+ * the host initialises the page's header and records; records go there
+ * from now on, the domain's own scribbles on the page included. */
+void md_op_ring(struct md *m)
+{
+    uint16_t caller = md_pick_dom(m);
+    struct md_dom *x = &m->d[caller];
+    struct gntx_fault_ring r = {.gfn = md_below(m, x->nr_frames),
+                                .port = 1 + (uint32_t)md_below(m, 8)};
+    uint32_t slots = GNTX_FAULT_RING_SLOTS;
+    int want;
+    long rc;
+
+    if (md_pct(m, 15))
+        r.gfn = GNTX_FAULT_RING_NONE;
+    else if (md_pct(m, 3))
+        r.gfn = x->nr_frames + md_below(m, 2);
+    r.port = md_pct(m, 2) ? 0 : r.port;
+    r.flags = md_pct(m, 2);
+    rc = gcore_hypercall(m->c, caller, GNTX_OP_FAULT_RING, &r, 1, NULL, 0);
+    want = ring_check(m, caller, &r);
+    md_trace(m,
+             "op %llu: dom %u FAULT_RING gfn %#llx port %u -> %ld (model %d)",
+             (unsigned long long)m->op, caller, (unsigned long long)r.gfn,
+             r.port, rc, want);
+    MD_CHECK(m, rc == want, "FAULT_RING returned %ld, model %d", rc, want);
+    if (!want && r.gfn != GNTX_FAULT_RING_NONE) {
+        uint8_t *page = x->shadow + r.gfn * MD_PG;
+
+        memset(page, 0, sizeof(struct gntx_fault_ring_page));
+        memcpy(page + offsetof(struct gntx_fault_ring_page, slots), &slots, 4);
+        x->ring_port = r.port;
+        x->ring_prod = 0;
+    }
+    if (!want)
+        x->ring_gfn = r.gfn;
+    md_settle(m);
 }

@@ -67,7 +67,10 @@ void md_dom_add(struct md *m, uint16_t id)
     d->max_maps = GCORE_DEFAULT_MAX_MAPS;
     d->max_frames = GCORE_DEFAULT_MAX_FRAMES;
     memset(d->prot, 0, sizeof(d->prot));
-    d->caused = d->dropped = d->slack = 0;
+    d->caused = d->dropped = 0;
+    d->ring_gfn = GNTX_FAULT_RING_NONE;
+    d->ring_port = d->ring_prod = 0;
+    d->ring_seq = 0;
     memset(d->by_action, 0, sizeof(d->by_action));
     mem_randomize(m, d);
 }
@@ -220,62 +223,114 @@ static uint64_t span_gfn(const struct md_span *sp, uint64_t pos)
     return sp->frames ? sp->frames[pos / MD_PG] : pos / MD_PG;
 }
 
-/* May `who` make access `acc` to [pos, pos+len) of sp?  Records the
- * violation in *eff (not yet counted); 0 or -GNTX_EACCES. */
+/* The access bit a fault record names: R, else W, else X. */
+static uint8_t missing(unsigned need, unsigned allowed)
+{
+    unsigned miss = need & ~allowed;
+
+    if (miss & GNTX_ACC_R)
+        return GNTX_ACC_R;
+    return miss & GNTX_ACC_W ? GNTX_ACC_W : GNTX_ACC_X;
+}
+
+/* May `who` make access `acc` (via `via`) to [pos, pos+len) of sp?  The
+ * worst violation (the first page of the most severe action) goes to *eff,
+ * not yet counted; 0 or -GNTX_EACCES. */
 int md_prot_use(struct md *m, uint16_t who, const struct md_span *sp,
-                uint64_t len, unsigned acc, struct md_eff *eff)
+                uint64_t len, unsigned acc, unsigned via, struct md_eff *eff)
 {
     const struct md_dom *o = &m->d[sp->dom];
     const struct md_prot *worst = NULL;
+    uint64_t first = sp->pos / MD_PG, at = 0;
 
     if (!len)
         return 0;
-    for (uint64_t p = sp->pos / MD_PG; p <= (sp->pos + len - 1) / MD_PG; p++) {
-        const struct md_prot *pr = &o->prot[span_gfn(sp, p * MD_PG)];
+    for (uint64_t p = first; p <= (sp->pos + len - 1) / MD_PG; p++) {
+        uint64_t gfn = span_gfn(sp, p * MD_PG);
+        const struct md_prot *pr = &o->prot[gfn];
 
         if (!pr->set || !(acc & ~(unsigned)pr->access))
             continue;
         if (worst && severity(pr->action) <= severity(worst->action))
             continue;
         worst = pr;
+        at = gfn * MD_PG + (p == first ? sp->pos % MD_PG : 0);
     }
     if (!worst)
         return 0;
-    eff->v[eff->n].who = who;
-    eff->v[eff->n].owner = sp->dom;
-    eff->v[eff->n].action = worst->action;
-    eff->n++;
+    eff->v[eff->n++] = (struct md_fault){
+        who, sp->dom, worst->action, missing(acc, worst->access),
+        via, at,      worst->cookie};
     return worst->action == GNTX_ACT_LOG ? 0 : -GNTX_EACCES;
 }
 
-/* The violations of an element that was run: counted, KILL remembered. */
+/* The ring page's fields, in the owner's memory (the shadow: the model
+ * reads what the domain may have scribbled there, as the host does). */
+static uint8_t *ring_at(struct md_dom *o, size_t field)
+{
+    return o->shadow + o->ring_gfn * MD_PG + field;
+}
+
+/* A record for the owner's ring: written, or dropped when the ring is
+ * unbound or full (the consumer index is read from the page). */
+static void record(struct md *m, const struct md_fault *f)
+{
+    struct md_dom *o = &m->d[f->owner];
+    struct gntx_fault_rec r = {f->who,  f->access, f->action,    f->via,
+                               f->addr, f->cookie, ++o->ring_seq};
+    uint32_t cons, dropped;
+
+    if (o->ring_gfn == GNTX_FAULT_RING_NONE) {
+        o->dropped++;
+        return;
+    }
+    memcpy(&cons, ring_at(o, offsetof(struct gntx_fault_ring_page, cons)), 4);
+    if (o->ring_prod - cons >= GNTX_FAULT_RING_SLOTS) {
+        size_t at = offsetof(struct gntx_fault_ring_page, dropped);
+
+        memcpy(&dropped, ring_at(o, at), 4);
+        dropped++;
+        memcpy(ring_at(o, at), &dropped, 4);
+        o->dropped++;
+        m->st.dropped++;
+        return;
+    }
+    memcpy(ring_at(o, offsetof(struct gntx_fault_ring_page, rec) +
+                          (o->ring_prod % GNTX_FAULT_RING_SLOTS) * sizeof(r)),
+           &r, sizeof(r));
+    o->ring_prod++;
+    memcpy(ring_at(o, offsetof(struct gntx_fault_ring_page, prod)),
+           &o->ring_prod, 4);
+    m->rings_due++;
+    m->ring_port = o->ring_port;
+    m->st.records++;
+}
+
+/* The violations of an element that was run: counted, recorded on the
+ * owner's ring, KILL remembered. */
 void md_eff_apply(struct md *m, const struct md_eff *eff)
 {
     for (unsigned i = 0; i < eff->n; i++) {
-        unsigned a = eff->v[i].action;
+        const struct md_fault *f = &eff->v[i];
 
-        m->d[eff->v[i].who].caused++;
-        m->d[eff->v[i].owner].by_action[a]++;
-        if (a != GNTX_ACT_DENY)
-            m->d[eff->v[i].owner].dropped++; /* no ring is bound */
-        if (a == GNTX_ACT_KILL && eff->v[i].who != GNTX_DOMID_CONTROL) {
+        m->d[f->who].caused++;
+        m->d[f->owner].by_action[f->action]++;
+        if (f->action != GNTX_ACT_DENY)
+            record(m, f);
+        if (f->action == GNTX_ACT_KILL && f->who != GNTX_DOMID_CONTROL) {
             m->kills_due++;
-            m->kill[eff->v[i].who] = true;
+            m->kill[f->who] = true;
         }
     }
 }
 
-/* An element the core may or may not have validated (a continuation that
- * came back unchanged): its LOG violations may have counted. */
-void md_eff_slack(struct md *m, const struct md_eff *eff)
+/* Does the element log a violation (and still run)? */
+bool md_eff_logs(const struct md_eff *eff)
 {
-    for (unsigned i = 0; i < eff->n; i++) {
-        if (eff->v[i].action != GNTX_ACT_LOG)
-            continue;
-        m->d[eff->v[i].who].slack++;
-        if (eff->v[i].owner != eff->v[i].who)
-            m->d[eff->v[i].owner].slack++;
-    }
+    for (unsigned i = 0; i < eff->n; i++)
+        if (eff->v[i].action == GNTX_ACT_LOG)
+            return true;
+    return false;
 }
 
 static uint8_t *shadow_at(struct md *m, const struct md_span *sp)

@@ -143,6 +143,9 @@ static void report(const struct md_stats *s, uint64_t seeds, double secs)
            "elements failed by an injected allocation failure\n",
            (double)s->live_grants / (double)s->ops,
            (double)s->live_maps / (double)s->ops, (unsigned long long)s->ooms);
+    printf("model: %llu fault records written to rings, %llu dropped "
+           "(ring full)\n",
+           (unsigned long long)s->records, (unsigned long long)s->dropped);
     printf("model: element errors:");
     for (unsigned e = 1; e < 128; e++)
         if (s->by_err[e])
