@@ -139,6 +139,7 @@ struct md {
     struct gcore *c;
     uint64_t seed, rng, op; /* op: the op being run, from 0 */
     uint64_t budget;        /* COPY/MEMSET byte budget set in the core */
+    bool prot_at_move;      /* copies check protections as they move */
     struct md_dom d[MD_NDOM];
     uint32_t next_inc;
     struct md_grant g[MD_GRANTS];
@@ -268,5 +269,6 @@ void md_unmap_run(struct md *m, uint16_t caller, struct gntx_unmap *v,
                   unsigned n);
 void md_protect_lift(struct md *m, uint16_t d);
 void md_probe_use(struct md *m, uint16_t dom, uint32_t ref, uint16_t user);
+int md_prot_placement(void);
 
 #endif /* MODEL_H */

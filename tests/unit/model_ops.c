@@ -627,6 +627,11 @@ static void op_dom(struct md *m)
              "dom add %u", d);
 }
 
+/* The PROTECT page budget of newer cores (absent from older ones: then
+ * PROTECT has no budget). */
+void gcore_set_call_pages(struct gcore *core, uint64_t pages)
+    __attribute__((weak));
+
 static void op_budget(struct md *m)
 {
     uint64_t b = 0;
@@ -635,6 +640,8 @@ static void op_budget(struct md *m)
         b = md_pct(m, 50) ? 1 + md_below(m, 3 * MD_PG)
                           : (1 + md_below(m, 4)) * MD_PG;
     gcore_set_call_bytes(m->c, b);
+    if (gcore_set_call_pages)
+        gcore_set_call_pages(m->c, md_pct(m, 40) ? 1 + md_below(m, 8) : 0);
     m->budget = b ? b : GNTX_DEFAULT_CALL_BYTES;
     md_trace(m, "op %llu: call budget %llu", (unsigned long long)m->op,
              (unsigned long long)m->budget);

@@ -90,6 +90,8 @@ static void stats_add(struct md_stats *t, const struct md_stats *s)
 }
 
 /* One seed: `ops` random ops (each checked), then release everything. */
+static int placement;
+
 static void run_seed(uint64_t seed, uint64_t ops, struct md_stats *total)
 {
     struct md *m = calloc(1, sizeof(*m));
@@ -97,6 +99,8 @@ static void run_seed(uint64_t seed, uint64_t ops, struct md_stats *total)
     assert_non_null(m);
     md_init(m, seed);
     m->verbose = env_u64("MODEL_VERBOSE", 0) != 0;
+    MD_CHECK(m, placement >= 0, "the protection probe got neither answer");
+    m->prot_at_move = placement;
     th_reset();
     th_fail_map_made(-1);
     assert_int_equal(gcore_create(&m->c), 0);
@@ -167,6 +171,9 @@ static void test_model_random(void **state)
     double t0 = now();
 
     (void)state;
+    placement = md_prot_placement();
+    printf("model: the core checks copies' protections %s\n",
+           placement ? "as the bytes move (per call)" : "at validation");
     if (getenv("MODEL_SEED")) {
         run_seed(env_u64("MODEL_SEED", 0), ops, &total);
         seeds = 1;
