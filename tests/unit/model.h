@@ -265,6 +265,7 @@ void md_op_map(struct md *m);
 void md_op_unmap(struct md *m);
 void md_op_protect(struct md *m);
 void md_op_ring(struct md *m);
+void md_op_cpu(struct md *m);
 void md_unmap_run(struct md *m, uint16_t caller, struct gntx_unmap *v,
                   unsigned n);
 void md_protect_lift(struct md *m, uint16_t d);

@@ -319,7 +319,7 @@ static void prot_check(struct md *m, uint16_t d)
     const struct md_dom *x = &m->d[d];
     struct gntx_prot_range out[4];
     struct gntx_protect_query q = {.dom = d};
-    uint64_t g = 0, pages = 0, ranges = 0;
+    uint64_t g = 0;
     int rc;
 
     do {
@@ -349,15 +349,12 @@ static void prot_check(struct md *m, uint16_t d)
                      "dom %u: range at %llu not maximal", d,
                      (unsigned long long)g);
             g += r->nr;
-            pages += r->nr;
-            ranges++;
         }
     } while (q.cursor);
     while (g < x->nr_frames && !x->prot[g].set)
         g++;
     MD_CHECK(m, g == x->nr_frames, "dom %u: page %llu protected, not listed", d,
              (unsigned long long)g);
-    (void)pages, (void)ranges;
 }
 
 /* The ring page's own_faults, as the domain left it. */
@@ -378,12 +375,18 @@ static void stats_check(struct md *m, uint16_t d)
     const struct md_dom *x = &m->d[d];
     struct gntx_fault_stats s = {.dom = d};
     uint64_t pages = 0;
+    uint32_t ranges = 0;
 
-    for (uint64_t g = 0; g < x->nr_frames; g++)
+    for (uint64_t g = 0; g < x->nr_frames; g++) {
         pages += x->prot[g].set;
+        ranges +=
+            x->prot[g].set && (!g || !prot_same(&x->prot[g - 1], &x->prot[g]));
+    }
     MD_CHECK(m, gcore_fault_stats(m->c, GNTX_DOMID_CONTROL, &s) == 0, "stats");
-    MD_CHECK(m, s.prot_pages == pages, "dom %u prot_pages %llu, model %llu", d,
-             (unsigned long long)s.prot_pages, (unsigned long long)pages);
+    MD_CHECK(m, s.prot_pages == pages && s.ranges == ranges,
+             "dom %u prot_pages %llu ranges %u, model %llu %u", d,
+             (unsigned long long)s.prot_pages, s.ranges,
+             (unsigned long long)pages, ranges);
     MD_CHECK(m,
              s.caused == x->caused && s.denied == x->by_action[GNTX_ACT_DENY] &&
                  s.notified == x->by_action[GNTX_ACT_NOTIFY] &&

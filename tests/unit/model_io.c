@@ -548,9 +548,16 @@ static void map_run(struct md *m, uint16_t caller, struct gntx_map *v,
         GNTX_OP_MAP, v,   n, sizeof(*v), offsetof(struct gntx_map, status),
         aux,         naux};
     unsigned long made = th_map_made();
-    unsigned ok = 0;
+    long refuse = md_pct(m, 4) ? (long)md_below(m, 2) : -1;
+    unsigned ok = 0, refused = 0;
+    bool sent;
 
-    if (!md_send(m, caller, &c, map_aux_ok(v, n, naux) ? 0 : -GNTX_EINVAL))
+    if (refuse >= 0)
+        m->alloc_fail = -1;   /* one kind of ENOMEM per call */
+    th_fail_map_made(refuse); /* the host refuses the (refuse+1)th */
+    sent = md_send(m, caller, &c, map_aux_ok(v, n, naux) ? 0 : -GNTX_EINVAL);
+    th_fail_map_made(-1);
+    if (!sent)
         return;
     for (unsigned i = 0; i < n; i++) {
         struct md_eff eff = {0};
@@ -559,6 +566,10 @@ static void map_run(struct md *m, uint16_t caller, struct gntx_map *v,
 
         if (md_oom(m, v[i].status, want, -GNTX_ENOMEM))
             want = -GNTX_ENOMEM;
+        if (!want && refuse >= 0 && refuse-- == 0) {
+            want = -GNTX_ENOMEM; /* gh_map_made said no: undone */
+            refused++;
+        }
 
         md_trace(m,
                  "  [%u] %u:%#x [%#llx,+%#llx) flags %u -> %d (model %d) "
@@ -578,9 +589,9 @@ static void map_run(struct md *m, uint16_t caller, struct gntx_map *v,
         map_made(m, caller, &v[i], &res, aux);
         ok++;
     }
-    MD_CHECK(m, c.rc == (long)ok && th_map_made() - made == ok,
-             "MAP returned %ld, gh_map_made %lu times, model %u", c.rc,
-             th_map_made() - made, ok);
+    MD_CHECK(m, c.rc == (long)ok && th_map_made() - made == ok + refused,
+             "MAP returned %ld, gh_map_made %lu times, model %u + %u", c.rc,
+             th_map_made() - made, ok, refused);
     md_settle(m);
 }
 
@@ -920,5 +931,45 @@ void md_op_ring(struct md *m)
     }
     if (!want)
         x->ring_gfn = r.gfn;
+    md_settle(m);
+}
+
+/* ---- a CPU access the host is about to allow (Xen: a p2m fault) ---- */
+
+/* gcore_prot_cpu_check(who, owner, gfn, access), as grant_abi.h and
+ * gcore.h say: checked like a copy of the whole page (GNTX_VIA_CPU). */
+static int cpu_want(struct md *m, uint16_t who, uint16_t owner, uint64_t gfn,
+                    unsigned access, struct md_eff *eff)
+{
+    struct md_span sp = {owner, NULL, gfn * MD_PG};
+    const struct md_prot *pr;
+
+    if (!md_present(m, owner) || gfn >= m->d[owner].nr_frames)
+        return 0;
+    pr = &m->d[owner].prot[gfn];
+    if (!md_present(m, who)) /* nobody to charge: refused, not recorded */
+        return pr->set && (access & ~(unsigned)pr->access) ? -GNTX_EACCES : 0;
+    return md_prot_use(m, who, &sp, MD_PG, access, GNTX_VIA_CPU, eff);
+}
+
+void md_op_cpu(struct md *m)
+{
+    static const uint8_t acc[] = {GNTX_ACC_R, GNTX_ACC_W, GNTX_ACC_RW,
+                                  GNTX_ACC_X, GNTX_ACC_RWX};
+    uint16_t who = md_pct(m, 95) ? md_pick_dom(m) : MD_NDOM;
+    uint16_t owner = md_pct(m, 97) ? md_pick_dom(m) : MD_NDOM + 1;
+    uint64_t gfn = md_below(m, MD_MAXF + 2);
+    unsigned access = acc[md_below(m, 5)];
+    struct md_eff eff = {0};
+    int want = cpu_want(m, who, owner, gfn, access, &eff);
+    int rc = gcore_prot_cpu_check(m->c, who, owner, gfn, access);
+
+    md_trace(m,
+             "op %llu: CPU access %u by dom %u to dom %u gfn %llu -> %d "
+             "(model %d)",
+             (unsigned long long)m->op, access, who, owner,
+             (unsigned long long)gfn, rc, want);
+    MD_CHECK(m, rc == want, "CPU check %d, model %d", rc, want);
+    md_eff_apply(m, &eff);
     md_settle(m);
 }

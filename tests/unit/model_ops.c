@@ -739,10 +739,10 @@ static const struct {
     void (*fn)(struct md *m);
 } mix[] = {
     {140, op_direct},  {160, op_delegate},  {90, op_revoke},
-    {252, op_copy},    {80, op_memset},     {80, md_op_map},
+    {232, op_copy},    {80, op_memset},     {80, md_op_map},
     {60, md_op_unmap}, {70, md_op_protect}, {25, op_quota},
     {20, op_budget},   {12, op_dom},        {1, md_drain},
-    {10, md_op_ring},
+    {10, md_op_ring},  {20, md_op_cpu},
 };
 
 void md_run_op(struct md *m)
