@@ -6,18 +6,26 @@
  * The model is written from grant_abi.h, not from libgrant/core: it keeps
  * its own list of grants (who granted what to whom, the frames or the
  * parent window, the rights), the mappings each domain holds and what each
- * of their pages may still do, every domain's page protections, quotas and
- * fault counters, and a shadow copy of every domain's memory.  Each op the
- * test sends to the core is first predicted by the model, element by
- * element (the exact status, the bytes moved, the mappings torn down); the
- * core's answer must match, and after every op the whole state is compared:
- * every byte of every domain, every table listing, USAGE, protections,
- * fault counters, and the mappings the host was told about (gh_map_made,
- * gh_unmap_notify, gh_map_restrict) against the mappings the model holds.
+ * of their pages may still do, every domain's page protections, fault
+ * ring, fault counters and quotas, and a shadow copy of every domain's
+ * memory (fault records included).  Each call the test sends to the core
+ * is first predicted by the model, element by element (the exact status,
+ * the bytes moved, the records written, the mappings torn down or
+ * downgraded, the domains killed); the core's answer must match, and after
+ * every op the whole state is compared: every byte of every domain, every
+ * table listing and delegation tree, USAGE, protections, fault counters,
+ * and the mappings the host was told about (gh_map_made, gh_unmap_notify,
+ * gh_map_restrict) against the mappings the model holds.
+ *
+ * Where grant_abi.h allows more than one behaviour (elements after a
+ * budget cut validated or not; a copy's protections checked at validation
+ * or per call on the bytes moved), the model learns which one the core
+ * has from its answers, and holds it to that.
  *
  * Files: model_ref.c (the model's rules), model_check.c (comparisons and
- * the host's view of mappings), model_ops.c (random ops and their
- * prediction), test_model.c (seeds, time budget, figures).
+ * the host's view of mappings), model_ops.c (grants, quotas, domains, the
+ * op mix), model_io.c (copies, maps, protections, fault rings),
+ * test_model.c (seeds, time budget, figures).
  */
 #ifndef MODEL_H
 #define MODEL_H
