@@ -371,8 +371,10 @@ static void fill_addr(struct md *m, struct gntx_ptr *p, uint64_t limit,
 {
     unsigned r = (unsigned)md_below(m, 100);
 
-    if (r < 86)
+    if (r < 76)
         p->addr = limit >= len ? md_below(m, limit - len + 1) : 0;
+    else if (r < 86) /* ending at the window's end, or one byte past it */
+        p->addr = limit + 1 >= len ? limit - len + md_below(m, 2) : 0;
     else if (r < 98)
         p->addr = md_below(m, limit + MD_PG);
     else
@@ -612,6 +614,9 @@ static void fill_map(struct md *m, const struct md_grant *g, struct gntx_map *v,
 
         v->offset = first * MD_PG;
         v->length = (1 + md_below(m, room < MD_GF ? room : MD_GF)) * MD_PG;
+    } else if (pages && md_pct(m, 40)) { /* up to the end, or a page on */
+        v->offset = md_below(m, pages) * MD_PG;
+        v->length = (pages + md_below(m, 2)) * MD_PG - v->offset;
     } else {
         v->offset = md_below(m, g->length + MD_PG);
         if (md_pct(m, 50))

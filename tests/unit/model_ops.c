@@ -235,9 +235,12 @@ static void fill_indirect(struct md *m, uint16_t caller,
     if (md_pct(m, 40) && pl >= MD_PG) { /* whole pages: mappable */
         v->offset = md_below(m, pl / MD_PG) * MD_PG;
         v->length = pl - v->offset;
-    } else if (md_pct(m, 92)) {
+    } else if (md_pct(m, 80)) {
         v->offset = md_below(m, pl);
         v->length = 1 + md_below(m, pl - v->offset);
+    } else if (md_pct(m, 60)) { /* to the parent's end, or a byte past */
+        v->offset = md_below(m, pl);
+        v->length = pl - v->offset + md_below(m, 2);
     } else {
         v->offset = md_below(m, pl + MD_PG);
         v->length = 1 + md_below(m, 2 * MD_PG);
