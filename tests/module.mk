@@ -11,6 +11,17 @@ $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(TESTHOST_OBJ) $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
+# The property test: the core against a reference model (tests/unit/model*).
+# `make model MODEL_SECONDS=N` runs seeds for N seconds (make test: a few).
+MODEL_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/unit/model_*.c))
+$(B)/tests/unit/test_model: $(B)/obj/tests/unit/test_model.o $(MODEL_OBJ) $(TESTHOST_OBJ) $(CORE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+MODEL_SECONDS ?= 60
+.PHONY: model
+model: $(B)/tests/unit/test_model
+	MODEL_SECONDS=$(MODEL_SECONDS) $(B)/tests/unit/test_model
+
 ITEST_COMMON_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/integration/common/*.c))
 ITEST_SRC := $(wildcard tests/integration/*.c)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(B)/tests/integration/%)
