@@ -368,8 +368,14 @@ struct gntx_usage {
  *   NOTIFY  as DENY, and a gntx_fault_rec is put on the page owner's fault
  *           ring and the ring's event channel port is signalled.
  *   KILL    as NOTIFY, and the host destroys the domain that made the
- *           access (after the call, never inside the core's lock).  The
- *           control domain is never killed: for it, KILL acts as NOTIFY.
+ *           access (after the call, never inside the core's lock).  A
+ *           domain that is privileged or serves others is never killed:
+ *           the control domain, one the host exempts (Xen: the hardware
+ *           and xenstore domains, device models, domains with passthrough
+ *           devices, backends that mapped other domains' grants), and one
+ *           that maps memory of a domain other than the page's owner; for
+ *           them KILL acts as NOTIFY (the record and the counters say
+ *           NOTIFY).
  *   LOG     the use is allowed, and a record is put on the ring (signalled).
  * Every violation also counts in GNTX_OP_FAULT_STATS (caused: the
  * accessor's counter; suffered: the owner's).  One record per violating

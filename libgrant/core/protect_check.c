@@ -129,6 +129,29 @@ static void record(const struct gc_access *a, const struct violation *v,
     gh_fault_notify(a->owner->cookie, p->ring_port);
 }
 
+/*
+ * Whether the accessor may be destroyed for violating the owner's KILL
+ * protection.  Never the control domain, nor a domain the host says is
+ * privileged or serves others (gh_dom_exempt), nor one that maps memory of
+ * a third domain (it serves that domain too): one granter must not take
+ * down what other domains depend on.  O(the accessor's map table), on a
+ * KILL violation only.
+ */
+static bool killable(const struct gc_access *a)
+{
+    const struct gc_dom *who = a->who;
+
+    if (who->id == GNTX_DOMID_CONTROL || gh_dom_exempt(who->cookie))
+        return false;
+    for (uint32_t i = 0; i < who->maps.cap; i++) {
+        const struct gc_map *m = gc_map_at(who, i);
+
+        if (m->s.live && m->root_dom != a->owner->id && m->root_dom != who->id)
+            return false;
+    }
+    return true;
+}
+
 int gc_prot_check(struct gcore *c, const struct gc_access *a)
 {
     struct violation v;
@@ -138,11 +161,13 @@ int gc_prot_check(struct gcore *c, const struct gc_access *a)
     if (!a->len || !gc_prot_any(a->owner) || !scan(a, &v))
         return 0;
     action = v.cls->action;
+    if (action == GNTX_ACT_KILL && !killable(a))
+        action = GNTX_ACT_NOTIFY; /* denied and recorded, never destroyed */
     a->who->faults.caused++;
     a->owner->faults.by_action[action]++;
     if (action != GNTX_ACT_DENY)
         record(a, &v, action);
-    if (action == GNTX_ACT_KILL && a->who->id != GNTX_DOMID_CONTROL)
+    if (action == GNTX_ACT_KILL)
         gh_dom_kill(a->who->cookie);
     return action == GNTX_ACT_LOG ? 0 : -GNTX_EACCES;
 }

@@ -363,8 +363,10 @@ int grant_usage(grant_handle_t *h, grant_domid_t dom, struct grant_usage *u);
  *                     the handler at once, in the SIGSEGV handler;
  *   GRANT_ACT_KILL    the offending domain is destroyed (an own access:
  *                     this process's group is SIGKILLed, which ends the
- *                     domain; the control domain is never destroyed, for
- *                     it KILL acts as NOTIFY);
+ *                     domain); never a domain that is privileged or
+ *                     serves others (the control domain, a backend, one
+ *                     mapping a third domain's memory: grant_abi.h), for
+ *                     which KILL acts as NOTIFY;
  *   GRANT_ACT_LOG     allowed, and recorded (an own access opens the page
  *                     in this process and records once; protecting the
  *                     page again re-arms it).

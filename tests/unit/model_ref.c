@@ -233,6 +233,20 @@ static uint8_t missing(unsigned need, unsigned allowed)
     return miss & GNTX_ACC_W ? GNTX_ACC_W : GNTX_ACC_X;
 }
 
+/* May a KILL violation destroy `who`?  Never the control domain, nor a
+ * domain that maps memory of a third domain (it serves that one too):
+ * such a violation is denied and recorded as NOTIFY (issue 12 finding 5). */
+static bool killable(const struct md *m, uint16_t who, uint16_t owner)
+{
+    if (who == GNTX_DOMID_CONTROL)
+        return false;
+    for (unsigned i = 0; i < m->nmap; i++)
+        if (m->map[i].mapper == who && m->map[i].root != owner &&
+            m->map[i].root != who)
+            return false;
+    return true;
+}
+
 /* May `who` make access `acc` (via `via`) to [pos, pos+len) of sp?  The
  * worst violation (the first page of the most severe action) goes to *eff,
  * not yet counted; 0 or -GNTX_EACCES. */
@@ -242,6 +256,7 @@ int md_prot_use(struct md *m, uint16_t who, const struct md_span *sp,
     const struct md_dom *o = &m->d[sp->dom];
     const struct md_prot *worst = NULL;
     uint64_t first = sp->pos / MD_PG, at = 0;
+    unsigned action;
 
     if (!len)
         return 0;
@@ -258,10 +273,13 @@ int md_prot_use(struct md *m, uint16_t who, const struct md_span *sp,
     }
     if (!worst)
         return 0;
+    action = worst->action;
+    if (action == GNTX_ACT_KILL && !killable(m, who, sp->dom))
+        action = GNTX_ACT_NOTIFY;
     eff->v[eff->n++] = (struct md_fault){
-        who, sp->dom, worst->action, missing(acc, worst->access),
+        who, sp->dom, action,       missing(acc, worst->access),
         via, at,      worst->cookie};
-    return worst->action == GNTX_ACT_LOG ? 0 : -GNTX_EACCES;
+    return action == GNTX_ACT_LOG ? 0 : -GNTX_EACCES;
 }
 
 /* The ring page's fields, in the owner's memory (the shadow: the model

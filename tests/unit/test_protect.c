@@ -214,7 +214,52 @@ static void kill_action(void **state)
     assert_int_equal(th_kills(), 1);
     assert_int_equal(ring_page(f, 1)->prod, 2);
     assert_int_equal(ring_page(f, 1)->rec[1].dom, 0);
-    assert_int_equal(stats(f, 1).killed, 2);
+    assert_int_equal(ring_page(f, 1)->rec[1].action, GNTX_ACT_NOTIFY);
+    assert_int_equal(stats(f, 1).killed, 1);
+    assert_int_equal(stats(f, 1).notified, 1);
+}
+
+/*
+ * A domain that serves others is never destroyed by one granter's KILL: one
+ * mapping a third domain's memory, or one the host calls privileged
+ * (gh_dom_exempt).  It gets EACCES and the owner a NOTIFY record.
+ */
+static void kill_spares_servers(void **state)
+{
+    struct fx *f = *state;
+    gntx_ref_t r1 = fx_direct_ok(f, 1, 2, R_RW | GNTX_R_MAP, 3, 0, 2 * PG);
+    gntx_ref_t r3 = fx_direct_ok(f, 3, 2, R_RW | GNTX_R_MAP, 5, 0, PG);
+    gntx_ref_t r4 = fx_direct_ok(f, 1, 4, R_RW, 3, 0, PG);
+    uint64_t out[2];
+    uint32_t h1, h3;
+
+    assert_int_equal(ring(f, 1, RING_GFN), 0);
+    assert_int_equal(prot(f, 1, 3, 1, GNTX_ACC_NONE, GNTX_ACT_KILL, 9), 0);
+    /* Domain 2 maps domain 3's page: it serves 3 as well as 1. */
+    assert_int_equal(fx_map(f, 2, 3, r3, 0, PG, 0, out, 1, &h3, NULL), 0);
+    assert_int_equal(fx_copy(f, 2, P_GRANT(1, r1, 0), P_LOCAL(0), 1),
+                     -GNTX_EACCES);
+    assert_int_equal(th_kills(), 0);
+    assert_int_equal(ring_page(f, 1)->prod, 1);
+    assert_int_equal(ring_page(f, 1)->rec[0].dom, 2);
+    assert_int_equal(ring_page(f, 1)->rec[0].action, GNTX_ACT_NOTIFY);
+    /* A mapping of the owner's own memory serves only the owner. */
+    assert_int_equal(fx_unmap(f, 2, h3), 0);
+    assert_int_equal(fx_map(f, 2, 1, r1, PG, PG, 0, out, 1, &h1, NULL), 0);
+    assert_int_equal(fx_copy(f, 2, P_GRANT(1, r1, 0), P_LOCAL(0), 1),
+                     -GNTX_EACCES);
+    assert_int_equal(th_kills(), 1);
+    assert_ptr_equal(th_kill_last(), f->d[2]);
+    assert_int_equal(ring_page(f, 1)->rec[1].action, GNTX_ACT_KILL);
+    /* The host's word: domain 4 is privileged or a backend. */
+    th_set_exempt(f->d[4]);
+    assert_int_equal(fx_copy(f, 4, P_GRANT(1, r4, 0), P_LOCAL(0), 1),
+                     -GNTX_EACCES);
+    assert_int_equal(th_kills(), 1);
+    assert_int_equal(ring_page(f, 1)->rec[2].dom, 4);
+    assert_int_equal(ring_page(f, 1)->rec[2].action, GNTX_ACT_NOTIFY);
+    assert_int_equal(stats(f, 1).killed, 1);
+    assert_int_equal(stats(f, 1).notified, 2);
 }
 
 static void own_copies(void **state)
@@ -648,6 +693,7 @@ int main(void)
         FX_TEST(cpu_check),           FX_TEST(sparse_bookkeeping),
         FX_TEST(budget_continuation), FX_TEST(budget_chunks_downgrade),
         FX_TEST(range_limit),         FX_TEST(model_runs),
+        FX_TEST(kill_spares_servers),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

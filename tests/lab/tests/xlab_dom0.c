@@ -99,12 +99,14 @@ int xlab_dom0(grant_handle_t *h, unsigned guest)
     xlab_prot_dom0(h, guest);
     xlab_guest_results("results");
     xlab_map_dom0(h, guest);
+    xlab_scratch_dom0(guest);
     xlab_evtchn_dom0(h, guest);
     xlab_guest_results("evresults");
     xlab_bench_dom0(h, guest);
     xlab_map_bench_dom0(h, guest);
     xlab_kernel_clean(); /* after every map window came and went */
     xlab_xs_write("benchdone", "1");
+    xlab_kill_dom0(h, guest);
     xlab_xs_close();
     return 0;
 }

@@ -113,6 +113,7 @@ int xlab_guest(grant_handle_t *h)
     xlab_xs_write("evresults", "%s", results);
     xlab_xs_wait("benchdone", done, sizeof(done));
     xlab_bench_guest_end();
+    xlab_kill_guest(h);
     xlab_xs_close();
     return 0;
 }
