@@ -214,6 +214,7 @@ struct sim_conn {
     struct xgw_ca_ctl *ca; /* the call area (sim_wire.h), NULL without */
     uint8_t *ca_buf;       /* its payload buffer */
     int bell_fd;           /* its doorbell, -1 without */
+    const struct xgw_near_cpu *near; /* the near page, NULL without */
     uint32_t seq;
     int broken;              /* connection lost: every call -ECONNRESET */
     pthread_mutex_t io_lock; /* one request/response at a time */
@@ -271,9 +272,11 @@ int lg_store_sock_path(char *buf, size_t len);
 int lg_store_sock_path_of(const char *xgrantd_sock, char *buf, size_t len);
 
 /* sim_fast.c: the call area. */
-/* Maps the call area's memfd (taken: closed here in every case) and keeps
- * the doorbell; -errno leaves the connection on the socket alone. */
-int lg_sim_fast_open(struct sim_conn *c, int memfd, int bell_fd);
+/* Maps the call area's memfd and the near page's (-1: none; both taken:
+ * closed here in every case) and keeps the doorbell; -errno leaves the
+ * connection on the socket alone (a near page that does not map only
+ * goes without). */
+int lg_sim_fast_open(struct sim_conn *c, int memfd, int bell_fd, int near_fd);
 void lg_sim_fast_close(struct sim_conn *c);
 /* Can r go through the call area? */
 int lg_sim_fast_ok(const struct sim_conn *c, const struct sim_rpc *r);

@@ -5,7 +5,8 @@
  *            (the granter's pages, through a grant_map view of the same
  *            grant) into the same destination, on the consumer's CPU and
  *            by a thread on the other CPU, 64 KiB and 1 MiB, medians; the
- *            consumer reads the destination after every copy;
+ *            consumer reads the destination after every copy (xgrantd
+ *            copies 64 KiB and more on the consumer's CPU: near.c);
  *   rtt      one hypercall round trip (grant_usage) vs a bare Unix-socket
  *            ping-pong between two processes (the floor of any socket
  *            transport) and vs a shared-memory ping-pong between two
@@ -94,7 +95,7 @@ static int pin(int cpu)
  */
 static void bench_copy(grant_handle_t *h, grant_domid_t granter,
                        grant_ref_t ref, uint8_t *dst, uint8_t *src, size_t len,
-                       int runs)
+                       int runs, double aim)
 {
     double *g = calloc(runs, sizeof(double)), *m = calloc(runs, sizeof(double));
     double *x = calloc(runs, sizeof(double)), gm, mm, xm = 0, t;
@@ -145,7 +146,8 @@ static void bench_copy(grant_handle_t *h, grant_domid_t granter,
         pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
         printf(" | memcpy other CPU %7.1f us: ratio %.2fx", xm / 1e3, xm / gm);
     }
-    printf("\n");
+    printf("\ncopy %7zu B: same-CPU ratio %.2fx, aim >= %.2fx: %s\n", len,
+           mm / gm, aim, mm / gm >= aim ? "met" : "NOT met");
     free(g);
     free(m);
     free(x);
@@ -305,8 +307,10 @@ int main(void)
         return 1;
     dst = p;
     src = view;
-    bench_copy(dom0, a.domid, ref, dst, src, 64 << 10, 2000);
-    bench_copy(dom0, a.domid, ref, dst, src, 1 << 20, 300);
+    /* Aims (issue 10): 64 KiB no slower than before large copies ran on
+     * the caller's CPU (0.14x), 1 MiB at least 0.8x. */
+    bench_copy(dom0, a.domid, ref, dst, src, 64 << 10, 2000, 0.14);
+    bench_copy(dom0, a.domid, ref, dst, src, 1 << 20, 300, 0.8);
     rtt = bench_rtt(dom0, 20000);
     peer = bench_socket_pingpong(20000);
     shm = bench_shm_pingpong(20000);

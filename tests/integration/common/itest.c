@@ -52,6 +52,11 @@ const char *itest_sock(void)
     return sockpath;
 }
 
+pid_t itest_daemon_pid(void)
+{
+    return daemon_pid;
+}
+
 static void fatal(const char *what, int err)
 {
     fprintf(stderr, "itest: %s: %s\n", what, strerror(err < 0 ? -err : err));

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "libgrant.h"
 #include "libgrant_ctl.h"
@@ -37,6 +38,8 @@ void itest_setup(grant_handle_t **dom0);
 void itest_teardown(grant_handle_t *dom0);
 /* Path of the xgrantd socket of this run. */
 const char *itest_sock(void);
+/* The pid of this run's xgrantd. */
+pid_t itest_daemon_pid(void);
 
 /* Spawns a domain running xgrant-guest with `mem_pages` pages. */
 void itest_spawn(grant_handle_t *dom0, struct itest_agent *a, const char *name,
