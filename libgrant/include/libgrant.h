@@ -195,6 +195,25 @@ int grant_unmap(grant_handle_t *h, void *addr);
 
 /* ---- Event channels --------------------------------------------------- */
 
+/*
+ * The contract, the same on both transports.  A handle holds any number of
+ * ports.  A port is "pending" while it has signals not yet consumed; a
+ * signal arriving while it is pending adds to it (never lost).  Consuming
+ * is never blocking (grant_evtchn_consume, grant_evtchn_pending) and
+ * re-arms the port: on Xen it is unmasked again.  For an event loop:
+ *   - grant_evtchn_pending_fd(h): ONE fd for all the handle's ports that
+ *     polls readable (POLLIN) while any of them is pending: wait on it
+ *     with poll, epoll (level-triggered or edge-triggered: consume until
+ *     -EAGAIN then) or io_uring (IORING_OP_POLL_ADD); then call
+ *     grant_evtchn_pending until -EAGAIN;
+ *   - grant_evtchn_fd(h, port): one port's fd, readable while that port is
+ *     pending; then grant_evtchn_consume(h, port).
+ * Never read() these fds: what they carry differs between transports (an
+ * eventfd under xgrantd, an evtchn device on Xen); their readability does
+ * not.  Both are owned by the handle and stay valid until the port is
+ * closed (the pending fd: until grant_close).
+ */
+
 /* Allocates a port that `remote` may bind to; *port receives it. */
 int grant_evtchn_alloc_unbound(grant_handle_t *h, grant_domid_t remote,
                                uint32_t *port);
@@ -203,12 +222,26 @@ int grant_evtchn_bind(grant_handle_t *h, grant_domid_t remote,
                       uint32_t remote_port, uint32_t *port);
 /* Signals the peer of `port`.  -ENOTCONN if unbound. */
 int grant_evtchn_notify(grant_handle_t *h, uint32_t port);
-/* A file descriptor that polls readable when `port` has been signalled;
- * owned by the handle.  -EINVAL for an unknown port. */
+/* A file descriptor that polls readable while `port` is pending (see
+ * above: poll it, never read it); owned by the handle.  -EINVAL for an
+ * unknown port. */
 int grant_evtchn_fd(grant_handle_t *h, uint32_t port);
+/* Consumes the signals pending on `port`, never blocking: returns how many
+ * (>= 1; on Xen, deliveries), -EAGAIN when none is pending, -EINVAL for an
+ * unknown port.  -EAGAIN is not logged. */
+int grant_evtchn_consume(grant_handle_t *h, uint32_t port);
+/* The handle's pending fd (see above), made on first use; owned by the
+ * handle, valid until grant_close.  -errno if it cannot be made. */
+int grant_evtchn_pending_fd(grant_handle_t *h);
+/* Consumes ONE pending port of the handle, never blocking: *port receives
+ * it and the return is how many signals it had (>= 1); -EAGAIN when no
+ * port is pending.  Ports take turns: one signalled without pause does
+ * not hide the others.  -EAGAIN is not logged. */
+int grant_evtchn_pending(grant_handle_t *h, uint32_t *port);
 /* Waits up to timeout_ms (-1: forever) for a signal on `port` and consumes
  * all pending ones: returns how many, 0 on timeout. */
 int grant_evtchn_wait(grant_handle_t *h, uint32_t port, int timeout_ms);
+/* Closes `port` (its fd too, and it leaves the pending fd). */
 int grant_evtchn_close(grant_handle_t *h, uint32_t port);
 
 /* ---- Inspection ------------------------------------------------------- */

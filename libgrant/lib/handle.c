@@ -74,6 +74,7 @@ int grant_open(grant_handle_t **out, unsigned flags)
         return -ENOMEM;
     h->flags = flags;
     h->pid = getpid();
+    h->evt_epfd = -1;
     pthread_mutex_init(&h->map_lock, NULL);
     rc = pick_transport(&h->ops);
     if (rc < 0)

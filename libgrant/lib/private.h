@@ -143,6 +143,7 @@ struct grant_handle {
 
     struct grant_port *ports;
     unsigned nr_ports, cap_ports;
+    int evt_epfd; /* epoll over the ports' fds (evtchn.c), -1 until used */
 
     struct lg_prot *prot; /* page protection (protect*.c), NULL until used */
 };
