@@ -24,12 +24,34 @@
  * failure; none sets errno.  Objects come back through out-parameters.
  * Nothing is logged unless the handle was opened with GRANT_OPEN_VERBOSE
  * (then errors go to stderr).  A handle may be used by one thread at a
- * time; distinct handles are independent.  After fork(), the child must not
+ * time; distinct handles are independent (see Threads).  After fork(), the
+ * child must not
  * use the parent's handles: there every call but grant_close returns -EBADF
  * (grant_close only frees the child's copies), and mappings are not
  * inherited (MADV_DONTFORK).  The child opens its own handle.
  * Local memory passed to copy, memset and create must lie in memory from
  * grant_mem_alloc on the same handle (else -EFAULT).
+ *
+ * Threads
+ * -------
+ * A handle is single-threaded: one call at a time, and it owns the buffers
+ * its calls use, so that the hot calls allocate nothing.  A multi-threaded
+ * backend opens ONE HANDLE PER RING THREAD (each has its own channel to
+ * the hypervisor: under xgrantd its own call area, so threads never wait
+ * for each other's calls; on Xen its own /dev/xgrant descriptor), or
+ * serializes its calls to a shared handle with a lock of its own.  Handles
+ * of one process are the same domain: grants and event channel ports are
+ * the domain's, so a grant created through one handle is revoked, copied
+ * from or mapped through any other; local pointers, though, must come
+ * from grant_mem_alloc on the handle the call is made on (so a ring
+ * thread allocates its buffers from its own handle).
+ *
+ * Allocation: once a call has run at its size, grant_copy (and the
+ * shorthands), grant_memset, grant_create_* and grant_revoke,
+ * grant_evtchn_notify, grant_evtchn_consume and grant_evtchn_pending
+ * allocate no memory per call: their ABI buffers are the handle's (kept
+ * at the largest size used, freed by grant_close).  grant_map keeps a
+ * record per mapping.
  *
  * Transports
  * ----------

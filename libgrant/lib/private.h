@@ -122,6 +122,21 @@ struct grant_port {
 /* Unmap notices that arrived while a map reply was in flight. */
 #define GRANT_EARLY_MAX 64u
 
+/* Per-call buffers the handle owns (lg_scratch), so that the hot calls
+ * allocate nothing once they have run at their size. */
+enum lg_scratch_slot {
+    LG_SCRATCH_COPY,     /* copy.c: the ABI elements of one batch */
+    LG_SCRATCH_COPY_IDX, /* copy.c: their segment indices */
+    LG_SCRATCH_SPANS,    /* create.c */
+    LG_SCRATCH_CREATE,   /* create.c: the ABI elements */
+    LG_SCRATCH_FRAMES,   /* create.c: the frames of direct grants */
+    LG_SCRATCH_MAX
+};
+struct lg_scratch {
+    void *p;
+    size_t cap; /* bytes */
+};
+
 struct grant_handle {
     const struct grant_ops *ops;
     void *tp;       /* the transport's private state */
@@ -146,11 +161,18 @@ struct grant_handle {
     int evt_epfd; /* epoll over the ports' fds (evtchn.c), -1 until used */
 
     struct lg_prot *prot; /* page protection (protect*.c), NULL until used */
+
+    struct lg_scratch scratch[LG_SCRATCH_MAX];
 };
 
 /* handle.c */
 int lg_fail(const grant_handle_t *h, const char *what, int err);
 int lg_forked(const grant_handle_t *h);
+/* The handle's buffer `slot`, at least `bytes` long (contents undefined),
+ * or NULL (out of memory).  Grows, never shrinks: a call that ran once at
+ * its size allocates nothing the next time.  Single-threaded, like the
+ * handle. */
+void *lg_scratch(grant_handle_t *h, enum lg_scratch_slot slot, size_t bytes);
 
 /* mem.c */
 /* The gpa of [ptr, ptr+len) if it lies in one allocation, else -EFAULT. */
