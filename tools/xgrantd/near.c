@@ -23,7 +23,10 @@
  * the daemon needs a lock.  In particular a revoke, which the main thread
  * serves, never overlaps a copy: once it returns, no copy through the
  * revoked grant moves a byte.  Idle workers hold no lock, so fork() (the
- * domain spawner) is as safe as in a single-threaded daemon.
+ * domain spawner) is as safe as in a single-threaded daemon.  The wait is
+ * bounded: a job the worker has not taken in NEAR_TAKE_NS (its CPU kept
+ * busy, say by a client that spins there) is taken back and served by
+ * the main thread, so no client holds the daemon longer than before.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,15 +48,24 @@
 #define NEAR_POLL_NS 50000u
 /* The main thread spins this long for a worker's job, then sleeps. */
 #define NEAR_WAIT_NS 200000u
+/* A job the worker has not taken this long after it was posted is taken
+ * back and served by the main thread (a worker is normally there within a
+ * few microseconds; a client spinning on its CPU could keep it out for a
+ * whole time slice, and the daemon with it). */
+#define NEAR_TAKE_NS 500000u
 
 enum { NEAR_NONE, NEAR_RUNNING, NEAR_FAILED };
+/* A job's life: the main thread posts it and may cancel it while it is
+ * still posted; the worker takes it (or finds it cancelled) and marks it
+ * done. */
+enum { JOB_NONE, JOB_POSTED, JOB_TAKEN, JOB_DONE, JOB_CANCELLED };
 
 struct near_worker {
     pthread_t th;
     int state;              /* NEAR_* */
     struct xgw_near_cpu *w; /* its words in the near page */
-    uint32_t done;          /* set to go by the worker once it is served */
-    uint32_t main_waits;    /* 1: the main thread futex-waits on done */
+    uint32_t job;           /* JOB_*, a futex for the main thread */
+    uint32_t main_waits;    /* 1: the main thread futex-waits on job */
     void (*fn)(void *);
     void *arg;
     uint32_t *wake; /* a client's futex to wake once done is stored */
@@ -180,15 +192,23 @@ static void *worker_main(void *arg)
 
     self = nw;
     for (;;) {
+        uint32_t posted = JOB_POSTED;
+
         seen = worker_wait(nw->w, seen);
+        /* Acquire: pairs with the release store of JOB_POSTED, so fn and
+         * arg are this job's.  Fails for a cancelled job (or a go seen
+         * after its job was taken already): nothing to do. */
+        if (!__atomic_compare_exchange_n(&nw->job, &posted, JOB_TAKEN, false,
+                                         __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            continue;
         nw->fn(nw->arg);
-        /* Release: the job's effects are visible before done says so. */
-        __atomic_store_n(&nw->done, seen, __ATOMIC_RELEASE);
-        /* Orders the done store before the main_waits load (Dekker with
-         * wait_done's "store main_waits; fence; load done"). */
+        /* Release: the job's effects are visible before JOB_DONE. */
+        __atomic_store_n(&nw->job, JOB_DONE, __ATOMIC_RELEASE);
+        /* Orders the job store before the main_waits load (Dekker with
+         * wait_job's "store main_waits; fence; load job"). */
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         if (__atomic_load_n(&nw->main_waits, __ATOMIC_RELAXED))
-            syscall(SYS_futex, &nw->done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+            syscall(SYS_futex, &nw->job, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
         /* The client last: woken here, on its CPU, it may well preempt
          * us, and the main thread must not wait for that to end.  Its
          * area may be gone by now: a wake of a stale word is harmless
@@ -234,32 +254,46 @@ static bool worker_start(int cpu)
     return true;
 }
 
-/* Until the worker has served job `seq`: spin, then sleep. */
-static void wait_done(struct near_worker *nw, uint32_t seq)
+/*
+ * Until the worker has served the posted job: spins, then sleeps.  true
+ * once it is done; false if the worker had not taken it NEAR_TAKE_NS after
+ * it was posted: then it is cancelled (the worker will not touch it) and
+ * the caller serves it.
+ */
+static bool wait_job(struct near_worker *nw)
 {
-    uint64_t start = xgw_now_ns();
-    struct timespec ts = {0, 10000000};
-    uint32_t v;
+    uint64_t start = xgw_now_ns(), spent = 0;
+    struct timespec ts = {0, 1000000};
+    uint32_t v, posted = JOB_POSTED;
 
     for (unsigned i = 1;; i++) {
-        /* Acquire: pairs with the worker's release store of done. */
-        if (__atomic_load_n(&nw->done, __ATOMIC_ACQUIRE) == seq)
-            return;
-        if (i % 64 == 0 && xgw_now_ns() - start > NEAR_WAIT_NS)
+        /* Acquire: pairs with the worker's release store of JOB_DONE. */
+        v = __atomic_load_n(&nw->job, __ATOMIC_ACQUIRE);
+        if (v == JOB_DONE)
             break;
+        if (i % 64)
+            goto relax;
+        spent = xgw_now_ns() - start;
+        if (v == JOB_POSTED && spent > NEAR_TAKE_NS &&
+            __atomic_compare_exchange_n(&nw->job, &posted, JOB_CANCELLED, false,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            return false;
+        if (spent > NEAR_WAIT_NS) {
+            __atomic_store_n(&nw->main_waits, 1, __ATOMIC_RELAXED);
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+            syscall(SYS_futex, &nw->job, FUTEX_WAIT_PRIVATE, v, &ts, NULL, 0);
+            __atomic_store_n(&nw->main_waits, 0, __ATOMIC_RELAXED);
+            continue;
+        }
+    relax:
         xgw_cpu_relax();
     }
-    __atomic_store_n(&nw->main_waits, 1, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    while ((v = __atomic_load_n(&nw->done, __ATOMIC_ACQUIRE)) != seq)
-        syscall(SYS_futex, &nw->done, FUTEX_WAIT_PRIVATE, v, &ts, NULL, 0);
-    __atomic_store_n(&nw->main_waits, 0, __ATOMIC_RELAXED);
+    return true;
 }
 
 bool xd_near_run(int cpu, void (*fn)(void *), void *arg)
 {
     struct near_worker *nw;
-    uint32_t seq;
 
     if (!page || cpu < 0 || cpu >= (int)XGW_NEAR_CPUS || cpu == sched_getcpu())
         return false;
@@ -269,13 +303,12 @@ bool xd_near_run(int cpu, void (*fn)(void *), void *arg)
         return false;
     nw->fn = fn;
     nw->arg = arg;
-    seq = nw->w->go + 1;
-    /* Release: the job (and the daemon's state) before go says so. */
-    __atomic_store_n(&nw->w->go, seq, __ATOMIC_RELEASE);
+    /* Release: the job (and the daemon's state) before JOB_POSTED. */
+    __atomic_store_n(&nw->job, JOB_POSTED, __ATOMIC_RELEASE);
+    __atomic_store_n(&nw->w->go, nw->w->go + 1, __ATOMIC_RELEASE);
     /* Orders the go store before the sleeping load (see worker_wait). */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (__atomic_load_n(&nw->w->sleeping, __ATOMIC_RELAXED))
         futex_wake(&nw->w->go);
-    wait_done(nw, seq);
-    return true;
+    return wait_job(nw);
 }
