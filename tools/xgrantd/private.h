@@ -53,6 +53,7 @@ enum xd_ev_kind {
     XD_EV_PROC,      /* a lingering connection's process pidfd; obj: it */
     XD_EV_XS_LISTEN, /* the store's socket (xs_conn.c) */
     XD_EV_XS_CONN,   /* a store connection; obj: struct xs_conn */
+    XD_EV_SPAWN,     /* a new domain's exec pipe (spawn.c); obj: it */
 };
 struct xd_ev {
     enum xd_ev_kind kind;
@@ -164,6 +165,17 @@ struct xd_dom {
     bool in_core;
     bool reaped; /* gone; freed between event batches */
     struct xd_dom *grave_next;
+
+    /* Starting: did its program run?  (spawn.c, domctl.c) */
+    int errfd;                /* the exec pipe, -1 once known */
+    struct xd_ev sev;         /* its event */
+    struct xd_group *started; /* DOMAIN_CREATE's reply, sent then */
+
+    /* Ending: its init is reaped, then (no PID namespace) the child that
+     * kills what is left of it (proc.c) is too; then it is gone. */
+    bool init_gone;
+    int exit_status; /* the program's, kept for then */
+    pid_t killer;    /* that child, 0 none */
 };
 
 /* A deferred reply: sent when `pending` drops to 0. */
@@ -318,6 +330,7 @@ void xd_dom_create(struct xd_conn *c, struct xd_rx *rx);
 void xd_dom_destroy_req(struct xd_conn *c, struct xd_rx *rx);
 void xd_dom_list(struct xd_conn *c, struct xd_rx *rx);
 void xd_dom_wait(struct xd_conn *c, struct xd_rx *rx);
+void xd_dom_started(struct xd_dom *d, bool gone);
 
 /* ---- xs_conn.c, xs_dom.c (the store, xs_private.h) ---- */
 const char *xs_store_path(void);
@@ -328,14 +341,25 @@ void xs_dom_release(uint16_t id);
 
 /* ---- spawn.c ---- */
 int xd_spawn(struct xd_dom *d, char *const argv[], const int *fds);
+int xd_spawn_settle(struct xd_dom *d, bool gone);
+void xd_spawn_reap(void);
 int xd_init_main(int argc, char **argv);
+
+/* ---- confine.c ---- */
+void xd_confine_set_uid_base(unsigned base);
+unsigned xd_confine_uid_base(void);
+void xd_confine_disable(void);
+bool xd_confine_on(void);
+mode_t xd_confine_umask(void);
+int xd_confine_mem(const struct xd_dom *d);
+int xd_confine_child(const struct xd_dom *d);
 
 /* ---- proc.c ---- */
 int xd_proc_stat(pid_t pid, pid_t *ppid, pid_t *sid, char *state);
 int xd_proc_token(pid_t pid, char *tok, size_t len);
 int xd_proc_pidns(pid_t pid, dev_t *dev, ino_t *ino);
 struct xd_dom *xd_dom_of_pidns(pid_t pid, int *err);
-int xd_proc_kill_strays(const struct xd_dom *d);
+pid_t xd_proc_kill_strays(const struct xd_dom *d);
 bool xd_proc_reaches(pid_t pid, const struct xd_dom *owner);
 
 /* ---- protect.c ---- */

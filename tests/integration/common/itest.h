@@ -61,6 +61,9 @@ uint64_t itest_ok(struct itest_agent *a, const char *fmt, ...)
 /* itest_cmd that must fail with exactly `err` (negative errno). */
 void itest_err(struct itest_agent *a, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The pid, as the host sees it, of the process of domain dom that is pid
+ * in its own PID namespace (getpid() there); -1 if none is found. */
+long itest_host_pid(grant_handle_t *dom0, grant_domid_t dom, long pid);
 /* Closes the agent's pipes (the agent exits on EOF). */
 void itest_agent_close(struct itest_agent *a);
 
