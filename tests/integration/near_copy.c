@@ -5,6 +5,8 @@
  *   - 1 MiB copies from dom0 pinned to each CPU in turn arrive byte-exact,
  *     and xgrantd then has a worker thread ("xgd-near<cpu>") pinned to a
  *     CPU the copies came from (skipped on one CPU: there is no other);
+ *   - a daemon whose affinity is CPU 0 only starts no worker on CPU 1 (a
+ *     child process runs that case with a daemon of its own);
  *   - a thread keeps copying 1 MiB into a guest's grant, a new byte value
  *     each time, while the guest revokes it: once grant_revoke has
  *     returned, the granted bytes never change again (20 rounds).
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/itest.h"
@@ -150,6 +153,67 @@ static int revoke_round(grant_handle_t *dom0, struct itest_agent *a,
     return same;
 }
 
+static void pin_all(void)
+{
+    cpu_set_t all;
+
+    CPU_ZERO(&all);
+    for (int i = 0; i < CPU_SETSIZE; i++)
+        CPU_SET(i, &all);
+    pthread_setaffinity_np(pthread_self(), sizeof(all), &all);
+}
+
+/* A granter agent with LEN bytes granted to dom0 (rwm); *view maps them,
+ * *p is 2 * LEN bytes of dom0's memory.  The grant's ref. */
+static uint64_t granted(grant_handle_t *dom0, struct itest_agent *a, void **p,
+                        void **view)
+{
+    uint64_t ref;
+
+    itest_spawn(dom0, a, "near-granter", 1024);
+    itest_ok(a, "alloc 256");
+    itest_ok(a, "fill 0 0 %u 42", LEN);
+    ref = itest_ok(a, "grant 0 rwm 0 0 %u", LEN);
+    if (grant_mem_alloc(dom0, 2 * LEN / 4096, p) < 0 ||
+        grant_map(dom0, a->domid, (grant_ref_t)ref, 0, LEN, GRANT_MAP_RDONLY,
+                  view) < 0) {
+        printf("not ok no dom0 memory or mapping\n");
+        exit(1);
+    }
+    return ref;
+}
+
+/*
+ * In a child, before any daemon: a daemon started with CPU 0 as its whole
+ * affinity (taskset, say) starts no worker on CPU 1 when copies come from
+ * there, and still copies right.  The child's exit status.
+ */
+static int confined_daemon(void)
+{
+    struct itest_agent a;
+    grant_handle_t *dom0;
+    int ok = 1, one = 1;
+    uint64_t ref;
+    void *p, *view;
+
+    if (pin(0) != 0) /* the daemon inherits it */
+        return ITEST_SKIP;
+    itest_setup(&dom0);
+    ref = granted(dom0, &a, &p, &view);
+    pin_all();
+    ICHECK(pin(1) == 0, "the copier moves to CPU 1");
+    for (int i = 0; i < 20 && ok; i++)
+        ok = grant_copy_from(dom0, p, a.domid, (grant_ref_t)ref, 0, LEN) == 0 &&
+             memcmp(p, view, LEN) == 0;
+    ICHECK(ok, "copies from CPU 1 to a daemon kept on CPU 0 arrive");
+    ICHECK(!near_thread(&one, 1),
+           "and it started no worker outside its affinity");
+    grant_unmap(dom0, view);
+    itest_agent_close(&a);
+    itest_teardown(dom0);
+    return itest_done();
+}
+
 int main(void)
 {
     struct itest_agent a;
@@ -157,30 +221,25 @@ int main(void)
     unsigned copies = 0;
     uint64_t ref;
     void *p, *view;
-    int ok = 1;
+    int ok = 1, status = -1;
+    pid_t child;
 
-    itest_setup(&dom0);
-    itest_spawn(dom0, &a, "near-granter", 1024);
-    itest_ok(&a, "alloc 256");
-    itest_ok(&a, "fill 0 0 %u 42", LEN);
-    ref = itest_ok(&a, "grant 0 rwm 0 0 %u", LEN);
-    if (grant_mem_alloc(dom0, 2 * LEN / 4096, &p) < 0 ||
-        grant_map(dom0, a.domid, (grant_ref_t)ref, 0, LEN, GRANT_MAP_RDONLY,
-                  &view) < 0) {
-        printf("not ok no dom0 memory or mapping\n");
-        return 1;
+    if (sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+        fflush(stdout);
+        child = fork();
+        if (child == 0)
+            exit(confined_daemon());
+        waitpid(child, &status, 0);
+        ICHECK(WIFEXITED(status) &&
+                   (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 77),
+               "a daemon kept on CPU 0 (status 0x%x)", status);
     }
+    itest_setup(&dom0);
+    ref = granted(dom0, &a, &p, &view);
     /* The mapping shows the granter's bytes: the copies must match it. */
     from_each_cpu(dom0, &a, ref, p, view);
     grant_unmap(dom0, view);
-    {
-        cpu_set_t all;
-
-        CPU_ZERO(&all);
-        for (int i = 0; i < CPU_SETSIZE; i++)
-            CPU_SET(i, &all);
-        pthread_setaffinity_np(pthread_self(), sizeof(all), &all);
-    }
+    pin_all();
     srand(7);
     for (int r = 0; r < ROUNDS && ok; r++)
         ok = revoke_round(dom0, &a, (uint8_t *)p + LEN, &copies);

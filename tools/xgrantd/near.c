@@ -230,6 +230,13 @@ static bool worker_start(int cpu)
     char name[16];
     int r;
 
+    /* Only where the daemon may run: its affinity mask (taskset, say) is
+     * the main thread's, restored by every move_away of callarea.c. */
+    if (sched_getaffinity(0, sizeof(set), &set) < 0 || !CPU_ISSET(cpu, &set)) {
+        xd_dbg("near copies: cpu %d is outside the daemon's affinity", cpu);
+        nw->state = NEAR_FAILED;
+        return false;
+    }
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
     if (pthread_attr_init(&attr) != 0)
