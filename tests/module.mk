@@ -69,3 +69,7 @@ $(B)/obj/tests/integration/xenbus_dev.o: CPPFLAGS += -Ibackend/common/include -I
 $(B)/tests/integration/xenbus_dev: $(B)/obj/tests/integration/xenbus_dev.o $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XFE_LIB) $(LIBGRANT) $(B)/lib/libgrant.so
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XFE_LIB) $(LINK_LIBGRANT) -lxenstore -lpthread
+# The map check (tools/xgrantd/mapcheck.c), libc only.
+$(B)/tests/unit/test_mapcheck: $(B)/obj/tests/unit/test_mapcheck.o $(B)/obj/tools/xgrantd/mapcheck.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka

@@ -24,6 +24,15 @@
  * Revoking any link makes every entry below it fail at its next use
  * (-GNTX_ESTALE): validation re-walks the chain on every use.
  *
+ * Memory taken back.  A host that hands a domain's frames out to separate
+ * clients (xgrantd: MEM_ALLOC, per connection) takes them back on MEM_FREE
+ * and whenever the client goes, crashes included.  It then REVOKES, as
+ * with GNTX_REVOKE_FORCE, every direct entry that names one of those
+ * frames (descendants die, every mapping is torn down), and it keeps the
+ * frames out of reuse until those unmaps are complete.  So a grant or a
+ * mapping never reaches what a frame holds for its next owner; a granter
+ * that wants its grants to outlive a block must keep the block.
+ *
  * Calling convention
  * ------------------
  * One hypercall, gntx_op(op, args, count, aux, aux_count):
@@ -264,7 +273,9 @@ struct gntx_map {
     uint16_t pad[3];
 };
 
-/* GNTX_OP_UNMAP: per element, by handle; the caller must be the mapper. */
+/* GNTX_OP_UNMAP: per element, by handle; the caller must be the mapper.
+ * EBUSY from a host that checks the mapper's own page tables (xgrantd:
+ * /proc/<pid>/maps) while they still map the pages: the mapping stays. */
 struct gntx_unmap {
     uint32_t handle;
     int32_t status;

@@ -65,7 +65,7 @@ void xd_dom_free(struct xd_dom *d)
         xd_group_put(d->started);
     xd_evtchn_dom_close(d);
     xd_mem_teardown(d);
-    free(d->maps);
+    xd_maps_free(d);
     free(d->reapers);
     if (xd.doms[d->id] == d)
         xd.doms[d->id] = NULL;
@@ -216,9 +216,7 @@ void xd_dom_teardown(struct xd_dom *d)
         d->in_core = false;
     }
     xd_evtchn_dom_close(d);
-    free(d->maps);
-    d->maps = NULL;
-    d->nmaps = d->maps_cap = 0;
+    xd_maps_free(d);
     xd_mem_teardown(d);
 }
 

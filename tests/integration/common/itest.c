@@ -58,6 +58,17 @@ pid_t itest_daemon_pid(void)
     return daemon_pid;
 }
 
+int itest_domain_listed(grant_handle_t *dom0, grant_domid_t id)
+{
+    struct grant_domain_info info[64];
+    int i, n = grant_ctl_domain_list(dom0, info, 64);
+
+    for (i = 0; i < n && i < 64; i++)
+        if (info[i].domid == id)
+            return 1;
+    return 0;
+}
+
 static void fatal(const char *what, int err)
 {
     fprintf(stderr, "itest: %s: %s\n", what, strerror(err < 0 ? -err : err));
