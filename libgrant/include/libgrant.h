@@ -51,11 +51,13 @@
  * thread allocates its buffers from its own handle).
  *
  * Allocation: once a call has run at its size, grant_copy (and the
- * shorthands), grant_memset, grant_create_* and grant_revoke,
- * grant_evtchn_notify, grant_evtchn_consume and grant_evtchn_pending
- * allocate no memory per call: their ABI buffers are the handle's (kept
- * at the largest size used, freed by grant_close).  grant_map keeps a
- * record per mapping.
+ * shorthands), grant_memset, grant_create_*, grant_revoke(_batch),
+ * grant_map and grant_unmap(_batch), grant_evtchn_notify,
+ * grant_evtchn_consume and grant_evtchn_pending allocate no memory per
+ * call: their ABI buffers are the handle's (kept at the largest size used,
+ * freed by grant_close), and a mapping's record is one an unmap gave back
+ * (up to 64 are kept).  grant_map_batch of two or more elements allocates
+ * one record for the range they share.
  *
  * Transports
  * ----------

@@ -98,7 +98,7 @@ void *lg_scratch(grant_handle_t *h, enum lg_scratch_slot slot, size_t bytes)
     size_t cap = s->cap ? s->cap : 256;
     void *p;
 
-    if (bytes <= s->cap)
+    if (bytes <= s->cap && s->p)
         return s->p;
     while (cap < bytes)
         cap = cap > SIZE_MAX / 2 ? bytes : cap * 2;

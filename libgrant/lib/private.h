@@ -150,6 +150,11 @@ enum lg_scratch_slot {
     LG_SCRATCH_CREATE,   /* create.c: the ABI elements */
     LG_SCRATCH_FRAMES,   /* create.c: the frames of direct grants */
     LG_SCRATCH_REVOKE,   /* create.c: grant_revoke_batch's elements */
+    LG_SCRATCH_MAP_IDX,  /* map.c: a chunk's element indices */
+    LG_SCRATCH_MAP,      /* map.c: its ABI elements */
+    LG_SCRATCH_MAP_FDS,  /* map.c: the fds MAP returns (sim) */
+    LG_SCRATCH_MAP_UNDO, /* map.c: handles to unmap again (sim) */
+    LG_SCRATCH_MAP_AUX,  /* map.c: the frames (or window addresses) */
     LG_SCRATCH_MAX
 };
 struct lg_scratch {
@@ -167,10 +172,11 @@ struct grant_handle {
     uint64_t mem_frames;
     struct grant_alloc *allocs;
 
-    /* map_lock guards maps, early[], nr_early, early_overflow and
-     * map_inflight: the notice service thread uses them too. */
+    /* map_lock guards maps, spare_maps, early[], nr_early, early_overflow
+     * and map_inflight: the notice service thread uses them too. */
     pthread_mutex_t map_lock;
     struct grant_mapping *maps;
+    struct grant_mapping *spare_maps; /* unmapped records, for reuse */
     uint32_t early[GRANT_EARLY_MAX];
     unsigned nr_early;
     int early_overflow;
@@ -214,6 +220,11 @@ void *lg_map_reserve(void *addr, size_t len);
 /* unmap.c */
 /* Sends UNMAP for one handle, result ignored (undoing a map). */
 void lg_unmap_send(grant_handle_t *h, uint32_t handle);
+/* Keeps an unlinked mapping record for the next map (map_lock held), so
+ * that map and unmap allocate nothing once records are spare.  At most
+ * GRANT_SPARE_MAPS are kept; the rest are freed. */
+#define GRANT_SPARE_MAPS 64u
+void lg_mapping_put(grant_handle_t *h, struct grant_mapping *m);
 /* grant_close: drops every mapping (a forked child only the records). */
 void lg_map_release(grant_handle_t *h, int forked);
 

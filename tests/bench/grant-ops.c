@@ -12,8 +12,9 @@
  *            transport) and vs a shared-memory ping-pong between two
  *            spinning processes (the floor of any shared-memory transport);
  *   hot      the allocation-free hot path: calls per second of a 4 KiB
- *            grant_copy_from, notify+consume of an event channel and
- *            create+revoke through xgrantd, in a steady-state loop, and
+ *            grant_copy_from, notify+consume of an event channel,
+ *            create+revoke and map+unmap of a page through xgrantd, in a
+ *            steady-state loop, and
  *            the heap allocations that loop made (malloc interposed:
  *            integration/common/alloc_count.h; aim 0);
  *   core     create+revoke of a 1-frame direct grant in the core itself
@@ -257,14 +258,16 @@ static double bench_shm_pingpong(int runs)
 /* The steady-state loop of the hot calls: calls per second of each kind
  * and the allocations all of them made (after one warm-up round). */
 #define HOT_CALLS 20000
+#define HOT_MAPS  2000 /* map+unmap: a socket round trip and mmaps each */
 static void bench_hot(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
                       uint8_t *buf)
 {
-    double t, rate[3];
+    double t, rate[4];
     unsigned long allocs = 0;
     grant_handle_t *peer;
     uint32_t port, peer_port;
     grant_ref_t mine;
+    void *view;
     int bad = 0;
 
     if (grant_open(&peer, 0) < 0 ||
@@ -289,17 +292,24 @@ static void bench_hot(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
                                        &mine) != 0 ||
                    grant_revoke(h, mine, 0) != 0;
         rate[2] = HOT_CALLS / ((now_ns() - t) / 1e9);
+        t = now_ns();
+        for (int i = 0; i < HOT_MAPS; i++)
+            bad += grant_map(h, granter, ref, 0, 4096, GRANT_MAP_RDONLY,
+                             &view) != 0 ||
+                   grant_unmap(h, view) != 0;
+        rate[3] = HOT_MAPS / ((now_ns() - t) / 1e9);
         if (round)
             allocs = alloc_count_stop();
     }
     printf("hot: copy 4 KiB %.0f k calls/s | notify+consume %.0f k pairs/s | "
-           "create+revoke %.0f k pairs/s%s\n",
-           rate[0] / 1e3, rate[1] / 1e3, rate[2] / 1e3,
+           "create+revoke %.0f k pairs/s | map+unmap %.0f k pairs/s%s\n",
+           rate[0] / 1e3, rate[1] / 1e3, rate[2] / 1e3, rate[3] / 1e3,
            bad ? " (SOME CALLS FAILED)" : "");
     if (ALLOC_COUNT_WORKS)
         printf("hot: heap allocations in %d steady-state calls: %lu (aim 0: "
                "%s)\n",
-               5 * HOT_CALLS, allocs, allocs == 0 ? "met" : "NOT met");
+               6 * HOT_CALLS + 2 * HOT_MAPS, allocs,
+               allocs == 0 ? "met" : "NOT met");
     else
         printf("hot: heap allocations not counted (ASan build)\n");
     grant_close(peer);

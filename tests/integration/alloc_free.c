@@ -3,7 +3,8 @@
  * alloc_free: the hot path allocates nothing (libgrant.h, "Threads").
  * After one warm-up round, 200 rounds of grant_copy_from, grant_copy_to, a
  * 16-segment grant_copy, grant_memset, grant_create_direct + grant_revoke,
- * grant_evtchn_notify, grant_evtchn_consume and grant_evtchn_pending make
+ * grant_map + grant_unmap (2 pages), grant_evtchn_notify,
+ * grant_evtchn_consume and grant_evtchn_pending make
  * no heap allocation on the calling thread (malloc interposed:
  * common/alloc_count.h), and every call succeeded.
  */
@@ -30,6 +31,7 @@ static int round_trip(struct ctx *c)
     struct grant_copy_seg segs[SEGS];
     grant_ref_t mine;
     uint32_t port;
+    void *view;
     int bad = 0;
 
     bad += grant_copy_from(c->h, c->buf, c->granter, c->ref, 0, 4096) != 0;
@@ -44,6 +46,8 @@ static int round_trip(struct ctx *c)
     bad += grant_create_direct(c->h, c->granter, GRANT_R_READ, c->buf + 100,
                                5000, &mine) != 0 ||
            grant_revoke(c->h, mine, 0) != 0;
+    bad += grant_map(c->h, c->granter, c->ref, 4096, 8192, 0, &view) != 0 ||
+           grant_unmap(c->h, view) != 0;
     bad += grant_evtchn_notify(c->peer, c->peer_port) != 0;
     bad += grant_evtchn_consume(c->h, c->port) != 1;
     bad += grant_evtchn_consume(c->h, c->port) != -EAGAIN;
@@ -69,7 +73,7 @@ int main(void)
     itest_spawn(c.h, &a, "alloc-granter", 64);
     itest_ok(&a, "alloc 4");
     c.granter = a.domid;
-    c.ref = (grant_ref_t)itest_ok(&a, "grant 0 rw 0 0 16384");
+    c.ref = (grant_ref_t)itest_ok(&a, "grant 0 rwm 0 0 16384");
     ICHECK(grant_open(&c.peer, 0) == 0, "a second handle (the peer)");
     ICHECK(grant_mem_alloc(c.h, 4, &p) == 0, "local memory");
     c.buf = p;
@@ -84,8 +88,8 @@ int main(void)
     n = alloc_count_stop();
     ICHECK(bad == 0, "%d rounds: every call succeeds (%d failed)", ROUNDS, bad);
     ICHECK(n == 0,
-           "%d rounds of copy, memset, create+revoke, notify, consume, "
-           "pending: %lu allocations (want 0)",
+           "%d rounds of copy, memset, create+revoke, map+unmap, notify, "
+           "consume, pending: %lu allocations (want 0)",
            ROUNDS, n);
     grant_close(c.peer);
     itest_agent_close(&a);
