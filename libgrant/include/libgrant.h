@@ -28,12 +28,36 @@
  * failure; none sets errno.  Objects come back through out-parameters.
  * Nothing is logged unless the handle was opened with GRANT_OPEN_VERBOSE
  * (then errors go to stderr).  A handle may be used by one thread at a
- * time; distinct handles are independent.  After fork(), the child must not
+ * time; distinct handles are independent (see Threads).  After fork(), the
+ * child must not
  * use the parent's handles: there every call but grant_close returns -EBADF
  * (grant_close only frees the child's copies), and mappings are not
  * inherited (MADV_DONTFORK).  The child opens its own handle.
  * Local memory passed to copy, memset and create must lie in memory from
  * grant_mem_alloc on the same handle (else -EFAULT).
+ *
+ * Threads
+ * -------
+ * A handle is single-threaded: one call at a time, and it owns the buffers
+ * its calls use, so that the hot calls allocate nothing.  A multi-threaded
+ * backend opens ONE HANDLE PER RING THREAD (each has its own channel to
+ * the hypervisor: under xgrantd its own call area, so threads never wait
+ * for each other's calls; on Xen its own /dev/xgrant descriptor), or
+ * serializes its calls to a shared handle with a lock of its own.  Handles
+ * of one process are the same domain: grants and event channel ports are
+ * the domain's, so a grant created through one handle is revoked, copied
+ * from or mapped through any other; local pointers, though, must come
+ * from grant_mem_alloc on the handle the call is made on (so a ring
+ * thread allocates its buffers from its own handle).
+ *
+ * Allocation: once a call has run at its size, grant_copy (and the
+ * shorthands), grant_memset, grant_create_*, grant_revoke(_batch),
+ * grant_map and grant_unmap(_batch), grant_evtchn_notify,
+ * grant_evtchn_consume and grant_evtchn_pending allocate no memory per
+ * call: their ABI buffers are the handle's (kept at the largest size used,
+ * freed by grant_close), and a mapping's record is one an unmap gave back
+ * (up to 64 are kept).  grant_map_batch of two or more elements allocates
+ * one record for the range they share.
  *
  * Transports
  * ----------
@@ -290,6 +314,25 @@ int grant_map_revoked_next(grant_handle_t *h, struct grant_map_event *ev);
 
 /* ---- Event channels --------------------------------------------------- */
 
+/*
+ * The contract, the same on both transports.  A handle holds any number of
+ * ports.  A port is "pending" while it has signals not yet consumed; a
+ * signal arriving while it is pending adds to it (never lost).  Consuming
+ * is never blocking (grant_evtchn_consume, grant_evtchn_pending) and
+ * re-arms the port: on Xen it is unmasked again.  For an event loop:
+ *   - grant_evtchn_pending_fd(h): ONE fd for all the handle's ports that
+ *     polls readable (POLLIN) while any of them is pending: wait on it
+ *     with poll, epoll (level-triggered or edge-triggered: consume until
+ *     -EAGAIN then) or io_uring (IORING_OP_POLL_ADD); then call
+ *     grant_evtchn_pending until -EAGAIN;
+ *   - grant_evtchn_fd(h, port): one port's fd, readable while that port is
+ *     pending; then grant_evtchn_consume(h, port).
+ * Never read() these fds: what they carry differs between transports (an
+ * eventfd under xgrantd, an evtchn device on Xen); their readability does
+ * not.  Both are owned by the handle and stay valid until the port is
+ * closed (the pending fd: until grant_close).
+ */
+
 /* Allocates a port that `remote` may bind to; *port receives it.  Under
  * xgrantd only the domain running now under that id may: once it dies, no
  * later domain given the same id can bind the port. */
@@ -302,12 +345,26 @@ int grant_evtchn_bind(grant_handle_t *h, grant_domid_t remote,
  * peer's domain died: the port is then closed for good (nobody can bind
  * it) until grant_evtchn_close frees it. */
 int grant_evtchn_notify(grant_handle_t *h, uint32_t port);
-/* A file descriptor that polls readable when `port` has been signalled;
- * owned by the handle.  -EINVAL for an unknown port. */
+/* A file descriptor that polls readable while `port` is pending (see
+ * above: poll it, never read it); owned by the handle.  -EINVAL for an
+ * unknown port. */
 int grant_evtchn_fd(grant_handle_t *h, uint32_t port);
+/* Consumes the signals pending on `port`, never blocking: returns how many
+ * (>= 1; on Xen, deliveries), -EAGAIN when none is pending, -EINVAL for an
+ * unknown port.  -EAGAIN is not logged. */
+int grant_evtchn_consume(grant_handle_t *h, uint32_t port);
+/* The handle's pending fd (see above), made on first use; owned by the
+ * handle, valid until grant_close.  -errno if it cannot be made. */
+int grant_evtchn_pending_fd(grant_handle_t *h);
+/* Consumes ONE pending port of the handle, never blocking: *port receives
+ * it and the return is how many signals it had (>= 1); -EAGAIN when no
+ * port is pending.  Ports take turns: one signalled without pause does
+ * not hide the others.  -EAGAIN is not logged. */
+int grant_evtchn_pending(grant_handle_t *h, uint32_t *port);
 /* Waits up to timeout_ms (-1: forever) for a signal on `port` and consumes
  * all pending ones: returns how many, 0 on timeout. */
 int grant_evtchn_wait(grant_handle_t *h, uint32_t port, int timeout_ms);
+/* Closes `port` (its fd too, and it leaves the pending fd). */
 int grant_evtchn_close(grant_handle_t *h, uint32_t port);
 
 /* ---- Inspection ------------------------------------------------------- */

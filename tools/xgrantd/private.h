@@ -320,6 +320,17 @@ int xd_ca_timeout(int timeout_ms);
 void xd_ca_awake(void);
 void xd_ca_run(bool worked);
 
+/* ---- near.c: large copies on the caller's CPU ---- */
+/* Runs fn(arg) on a daemon thread pinned to `cpu` and returns true once it
+ * ran; false (fn not run: the caller runs it) for our own CPU, one without
+ * a worker, or a worker that did not take it within NEAR_TAKE_NS. */
+bool xd_near_run(int cpu, void (*fn)(void *), void *arg);
+/* A new descriptor of the near page (sim_wire.h), for a client; -errno. */
+int xd_near_fd(void);
+/* Wakes a client's futex (shared): at once, or on a worker only once its
+ * job is reported done. */
+void xd_near_wake(uint32_t *word);
+
 /* ---- dispatch.c ---- */
 void xd_dispatch(struct xd_conn *c, struct xd_rx *rx);
 

@@ -53,6 +53,11 @@ const char *itest_sock(void)
     return sockpath;
 }
 
+pid_t itest_daemon_pid(void)
+{
+    return daemon_pid;
+}
+
 int itest_domain_listed(grant_handle_t *dom0, grant_domid_t id)
 {
     struct grant_domain_info info[64];

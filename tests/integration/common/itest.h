@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "libgrant.h"
 #include "libgrant_ctl.h"
@@ -37,6 +38,8 @@ void itest_setup(grant_handle_t **dom0);
 void itest_teardown(grant_handle_t *dom0);
 /* Path of the xgrantd socket of this run. */
 const char *itest_sock(void);
+/* The pid of this run's xgrantd. */
+pid_t itest_daemon_pid(void);
 /* Does xgrantd list domain id (among the first 64)? */
 int itest_domain_listed(grant_handle_t *dom0, grant_domid_t id);
 
