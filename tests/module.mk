@@ -63,7 +63,7 @@ $(STORE_ITEST): $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o $(ITEST
 	$(CC) $(LDFLAGS) -o $@ $< $(ITEST_COMMON_OBJ) $(B)/obj/libgrant/lib/sockpath.o $(LINK_LIBGRANT) -lxenstore -lpthread
 
 # The store's tree and names (tools/xgrantd/xs_tree.c, xs_path.c), libc only.
-$(B)/tests/unit/test_xs_tree: $(B)/obj/tests/unit/test_xs_tree.o $(B)/obj/tools/xgrantd/xs_tree.o $(B)/obj/tools/xgrantd/xs_path.o
+$(B)/tests/unit/test_xs_tree: $(B)/obj/tests/unit/test_xs_tree.o $(B)/obj/tools/xgrantd/xs_tree.o $(B)/obj/tools/xgrantd/xs_path.o $(B)/obj/libgrant/lib/xsperm.o
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
