@@ -41,22 +41,31 @@ static unsigned missing_bit(unsigned need, unsigned allowed)
     return miss & GNTX_ACC_W ? GNTX_ACC_W : GNTX_ACC_X;
 }
 
-/* Scans the pages a use touches; true when one of them is violated. */
+/*
+ * Scans the pages a use touches; true when one of them is violated.  A
+ * lookup finds the run of frames with one class around a frame; the scan
+ * looks again only when a frame leaves it, and jumps over a run of its own
+ * memory (identity frames) at once.
+ */
 static bool scan(const struct gc_access *a, struct violation *v)
 {
     const struct gc_prot *p = a->owner->prot;
     uint64_t first = a->pos >> GNTX_PAGE_SHIFT;
     uint64_t last = (a->pos + a->len - 1) >> GNTX_PAGE_SHIFT;
+    struct gc_prot_run run = {1, 0, 0}; /* empty: the first frame looks */
 
     v->cls = NULL;
     for (uint64_t i = first; i <= last; i++) {
-        uint64_t gfn = a->frames ? a->frames[i] : i;
-        uint16_t k = p->page[gfn];
+        uint64_t at = i, gfn = a->frames ? a->frames[i] : i;
         const struct gc_prot_class *cls;
 
-        if (!k)
+        if (gfn < run.lo || gfn >= run.hi)
+            gc_prot_run_at(p, gfn, &run);
+        if (!a->frames && run.hi - 1 > i)
+            i = run.hi - 1 < last ? run.hi - 1 : last; /* same class */
+        if (!run.cls)
             continue;
-        cls = &p->cls[k - 1];
+        cls = &p->cls[run.cls - 1];
         if (!(a->access & ~(unsigned)cls->access))
             continue;
         if (v->cls && severity(cls->action) <= severity(v->cls->action))
@@ -64,7 +73,7 @@ static bool scan(const struct gc_access *a, struct violation *v)
         v->cls = cls;
         v->access = missing_bit(a->access, cls->access);
         v->addr = gfn << GNTX_PAGE_SHIFT;
-        if (i == first)
+        if (at == first)
             v->addr |= a->pos & GC_PAGE_MASK;
     }
     return v->cls != NULL;
@@ -174,7 +183,7 @@ int gcore_prot_cpu_check(struct gcore *c, gntx_domid_t who, gntx_domid_t owner,
     a.owner = gc_dom_get(c, owner);
     a.who = gc_dom_get(c, who);
     if (a.owner && gfn < a.owner->nr_frames && gc_prot_any(a.owner)) {
-        uint16_t k = a.owner->prot->page[gfn];
+        unsigned k = gc_prot_class_at(a.owner->prot, gfn);
 
         a.pos = gfn << GNTX_PAGE_SHIFT;
 

@@ -75,14 +75,19 @@ enum xgw_op {
      * handed out contiguous, first fit; ENOMEM when no run is free.  They
      * belong to the connection that allocated them and go back on MEM_FREE
      * or when it closes (a domain's memory as a whole lives as long as the
-     * domain). */
+     * domain): then every grant over them is revoked as with FORCE, and they
+     * are handed out again only once every mapping of them is gone
+     * (grant_abi.h, "Memory taken back"). */
     XGW_OP_MEM_ALLOC = 0x101,
     XGW_OP_MEM_FREE = 0x102,
 
     /* Event channels, Xen's semantics.  req/rep: xgw_evtchn.  ALLOC_UNBOUND
      * and BIND_INTERDOMAIN return the local port's eventfd (1 fd): it becomes
      * readable when the peer sends.  SEND on an unbound or closed port:
-     * -ENOTCONN; CLOSE makes the peer's port unbound again. */
+     * -ENOTCONN; CLOSE makes the peer's port unbound again.  A port names its
+     * remote by id and incarnation: when the remote dies, the port is closed
+     * for good (SEND -ENOTCONN, BIND -EINVAL for everyone, a domain reusing
+     * the id included) until CLOSE frees it. */
     XGW_OP_EVTCHN_ALLOC_UNBOUND = 0x110,
     XGW_OP_EVTCHN_BIND_INTERDOMAIN = 0x111,
     XGW_OP_EVTCHN_SEND = 0x112,

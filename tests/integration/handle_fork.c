@@ -35,10 +35,15 @@ int main(void)
     pid = fork();
     if (pid == 0) {
         struct grant_usage cu;
+        struct grant_map_req mr = {.ref = 1, .len = 4096};
         void *r;
+
         /* The parent's handle is not usable here. */
         verdict = grant_usage(h, GRANT_DOMID_SELF, &cu) == -EBADF &&
-                  grant_mem_alloc(h, 1, &r) == -EBADF;
+                  grant_mem_alloc(h, 1, &r) == -EBADF &&
+                  grant_map_batch(h, 1, &mr, 1, &r) == -EBADF &&
+                  grant_unmap(h, p) == -EBADF &&
+                  grant_map_revoked_fd(h) == -EBADF;
         /* Keeps its copies of the handle's descriptors open. */
         if (write(pipefd[1], &verdict, 1) != 1)
             _exit(2);

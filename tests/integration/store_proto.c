@@ -365,6 +365,11 @@ static void permissions(struct itest_agent *a)
     itest_err(a, -EACCES, "write name renamed");
     itest_err(a, -EACCES, "setperms /local/domain/%u n%u", a->domid, a->domid);
     itest_err(a, -EACCES, "read /test/nothere/deeper");
+    /* RM answers alike whether or not the node exists where the domU may
+     * not write (it must not probe another domain's subtree). */
+    itest_err(a, -EACCES, "rm /local/domain/0/name");
+    itest_err(a, -EACCES, "rm /local/domain/0/nothere");
+    itest_err(a, -EACCES, "rm /local/domain/0/no/deeper");
     itest_ok(a, "write data/sub/x 1");
     snprintf(buf, sizeof(buf), "/local/domain/%u/data/sub", a->domid);
     snprintf(want, sizeof(want), "n%u", a->domid);

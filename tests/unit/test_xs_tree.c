@@ -221,6 +221,26 @@ static void rm_rules(void **state)
     assert_non_null(xs_tree_find(f->root, "/r"));
 }
 
+/* RM must not tell a domain whether a node exists where it may not write
+ * (cxenstored: the nearest existing ancestor's write permission decides). */
+static void rm_missing_tells_nothing(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(wr(f, 0, "/h/there", "v"), 0);
+    assert_int_equal(rm(f, 3, "/h/there"), -EACCES);
+    assert_int_equal(rm(f, 3, "/h/nothere"), -EACCES);
+    assert_int_equal(rm(f, 3, "/h/no/deeper"), -EACCES);
+    assert_int_equal(chmod_(f, 0, "/h", "n0 r3"), 0); /* readable only */
+    assert_int_equal(rm(f, 3, "/h/nothere"), -EACCES);
+    assert_int_equal(chmod_(f, 0, "/h", "n0 b3"), 0);
+    assert_int_equal(rm(f, 3, "/h/nothere"), 0);
+    assert_int_equal(rm(f, 3, "/h/no/deeper"), -ENOENT);
+    assert_int_equal(chmod_(f, 0, "/h/there", "n0"), 0);
+    assert_int_equal(rm(f, 3, "/h/there"), -EACCES);
+    assert_non_null(xs_tree_find(f->root, "/h/there"));
+}
+
 static void snapshot_is_untouched(void **state)
 {
     struct fx *f = *state;
@@ -335,6 +355,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(write_read_inherit, setup, teardown),
         cmocka_unit_test_setup_teardown(acl_order_and_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(quota, setup, teardown),
+        cmocka_unit_test_setup_teardown(rm_missing_tells_nothing, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(rm_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(snapshot_is_untouched, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_edit_leaves_nothing, setup,
