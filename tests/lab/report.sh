@@ -6,7 +6,7 @@ log=$1
 tr -d '\r' <"$log" >"$log.txt"
 grep -E '^XLAB-T ' "$log.txt" | awk '{printf "lab: dom0 %-16s at %6.1f s uptime\n", $2, $3}'
 grep -E '^XLAB (dom0|guest) (PASS|FAIL|NOTRUN) ' "$log.txt" | sed 's/^XLAB /lab: /'
-grep -E '^XLAB-BENCH ' "$log.txt" | sed 's/^/lab: /'
+grep -E '^XLAB-(BENCH|FUZZ) ' "$log.txt" | sed 's/^/lab: /'
 grep -E '^XLAB-NOTE ' "$log.txt" | sed 's/^XLAB-NOTE /lab: note: /'
 pass=$(grep -cE '^XLAB (dom0|guest) PASS ' "$log.txt")
 fail=$(grep -cE '^XLAB (dom0|guest) FAIL ' "$log.txt")

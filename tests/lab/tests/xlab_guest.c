@@ -114,6 +114,7 @@ int xlab_guest(grant_handle_t *h)
     xlab_xs_wait("benchdone", done, sizeof(done));
     xlab_bench_guest_end();
     xlab_kill_guest(h);
+    xlab_fuzz_guest(h);
     xlab_xs_close();
     return 0;
 }
