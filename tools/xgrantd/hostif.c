@@ -429,16 +429,44 @@ void gh_map_restrict(void *mapper_cookie, uint16_t owner, uint32_t handle,
     mapper_tell(d, rec ? rec->conn : NULL, owner, handle, &r, NULL, 0);
 }
 
-/* Does c still map the pages of the mapping a acknowledges? */
+/* legit := the frames of owner's memory whose unmap notices c's process
+ * still owes an ack for, but a's: 0 or -ENOMEM. */
+static int acks_owed_runs(const struct xd_conn *c, const struct xd_ack *a,
+                          struct xd_vmas *legit)
+{
+    for (struct xd_ack *o = ack_head; o; o = o->next) {
+        if (o == a || o->dying || o->owner != a->owner ||
+            o->conn->pid != c->pid)
+            continue;
+        for (uint32_t i = 0; i < o->nruns; i++)
+            if (xd_vmas_add(legit, o->runs[i].first, o->runs[i].nr) < 0)
+                return -ENOMEM;
+    }
+    return 0;
+}
+
+/*
+ * Does c still map the pages of the mapping a acknowledges?  A FORCE
+ * revoke (or MEM_FREE) notifies every mapping of the frames at once and
+ * the library scratches and acks them one by one: the frames of the
+ * others still owing their acks count as legitimately mapped until their
+ * own acks come (each is checked then, against those left).
+ */
 static bool ack_lies(struct xd_conn *c, const struct xd_ack *a)
 {
     struct xd_map rec = {a->handle, a->owner, c, a->runs, a->nruns, false};
-    struct xd_vmas vm = {0};
+    struct xd_dom *owner = xd_dom_get(a->owner);
+    struct xd_procmaps pm = {0};
+    struct xd_vmas vm = {0}, legit = {0};
     bool lies;
 
-    lies = xd_vmas_read(c, xd_dom_get(a->owner), &vm) < 0 ||
-           xd_map_lingers(&vm, c->dom, &rec);
+    lies = xd_procmaps_read(c, owner, &pm) < 0 ||
+           xd_procmaps_owner(&pm, owner, &vm) < 0 ||
+           acks_owed_runs(c, a, &legit) < 0 ||
+           xd_map_lingers(&vm, c->dom, &rec, &legit);
+    xd_vmas_free(&legit);
     xd_vmas_free(&vm);
+    xd_procmaps_free(&pm);
     return lies;
 }
 

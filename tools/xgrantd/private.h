@@ -400,19 +400,45 @@ struct xd_vmas {
     struct xd_run *v;
     size_t n, cap;
 };
+/* One mapping of a memfd (its inode) by a process. */
+struct xd_vma {
+    uint64_t ino, first, nr;
+};
+/* A process's mappings of every domain's memory, read once for all the
+ * owners a call or an ack names: sorted by (ino, first). */
+struct xd_procmaps {
+    struct xd_vma *v;
+    size_t n, cap;
+    dev_t dev; /* of the memfds */
+    bool read;
+    int rc; /* of the read */
+};
+/* A process with more lines in /proc/<pid>/maps than this is not read: its
+ * UNMAP is refused (EBUSY) and its acks of unmap notices are not believed,
+ * so that one read costs the event loop at most about 8 ms (0.25 us a
+ * line measured; max_map_count is 65530 by default). */
+#define XD_MAPS_LINES_MAX 32768
 /* Opens c->maps_fd (once): 0 or -errno. */
 int xd_maps_fd_open(struct xd_conn *c);
-/* Reads them for c's process and owner's memory (through c->maps_fd,
- * opened on first use): 0, or -errno when /proc cannot tell (a process
- * that is gone maps nothing: 0). */
-int xd_vmas_read(struct xd_conn *c, const struct xd_dom *owner,
-                 struct xd_vmas *vm);
+/* Reads c's process's mappings of the memfds (owner's names their device)
+ * through c->maps_fd, opened on first use: 0, or -errno when /proc cannot
+ * tell (-E2BIG: over XD_MAPS_LINES_MAX lines); a process that is gone maps
+ * nothing: 0. */
+int xd_procmaps_read(struct xd_conn *c, const struct xd_dom *owner,
+                     struct xd_procmaps *pm);
+/* vm := the mappings of owner's memory in pm: 0, -ENOMEM, or -EXDEV
+ * when pm was not read for memfds on the device of owner's. */
+int xd_procmaps_owner(const struct xd_procmaps *pm, const struct xd_dom *owner,
+                      struct xd_vmas *vm);
+void xd_procmaps_free(struct xd_procmaps *pm);
+/* Appends a run to vm: 0 or -ENOMEM. */
+int xd_vmas_add(struct xd_vmas *vm, uint64_t first, uint64_t nr);
 void xd_vmas_free(struct xd_vmas *vm);
 /* Does the process (vm, read for rec->conn and rec->owner) still map a
  * frame of rec more often than its other live mappings of d (not those
- * marked `checking`) account for? */
+ * marked `checking`) and the frames in legit (NULL: none) account for? */
 bool xd_map_lingers(const struct xd_vmas *vm, const struct xd_dom *d,
-                    const struct xd_map *rec);
+                    const struct xd_map *rec, const struct xd_vmas *legit);
 
 /* ---- protect.c ---- */
 void xd_prot_kills_run(void);
