@@ -310,10 +310,10 @@ static struct xd_out *notice_new(uint16_t owner, uint32_t handle,
 /* Last resort when a notice cannot even be queued: the mapper goes. */
 static void notice_failed(struct xd_conn *c, uint32_t handle)
 {
-    xd_log_conn(c,
-                "out of memory sending unmap notice for handle %u: "
-                "killing %s",
-                handle, c->dom->id ? "its domain" : "its process");
+    xd_log_conn_always(c,
+                       "out of memory sending unmap notice for handle %u: "
+                       "killing %s",
+                       handle, c->dom->id ? "its domain" : "its process");
     if (c->dom->id)
         xd_dom_kill(c->dom);
     else
@@ -478,11 +478,13 @@ void xd_ack_received(struct xd_conn *c, const struct xgw_notice *n)
         if (a->conn != c || a->handle != n->handle || a->owner != n->owner ||
             a->dying)
             continue;
+        if (a->deadline == 0)
+            return; /* judged already: punished soon, logged once */
         if (a->runs && ack_lies(c, a)) {
-            xd_log_conn(c,
-                        "acknowledged the unmap of handle %u but still "
-                        "maps dom %u's pages",
-                        a->handle, a->owner);
+            xd_log_conn_always(c,
+                               "acknowledged the unmap of handle %u but still "
+                               "maps dom %u's pages",
+                               a->handle, a->owner);
             a->deadline = 0;
             return;
         }
@@ -562,17 +564,19 @@ static void punish(struct xd_ack *a)
     struct xd_dom *d = c->dom;
 
     if (d->id != GNTX_DOMID_CONTROL) {
-        xd_log_conn(c,
-                    "UNMAP NOT ACKNOWLEDGED: handle %u (dom %u's memory) "
-                    "after %d ms: destroying the domain",
-                    a->handle, a->owner, XGW_UNMAP_TIMEOUT_MS);
+        xd_log_conn_always(
+            c,
+            "UNMAP NOT ACKNOWLEDGED: handle %u (dom %u's memory) "
+            "after %d ms: destroying the domain",
+            a->handle, a->owner, XGW_UNMAP_TIMEOUT_MS);
         xd_dom_destroy(d, "did not acknowledge a forced unmap");
     } else {
-        xd_log_conn(c,
-                    "UNMAP NOT ACKNOWLEDGED: handle %u (dom %u's memory) "
-                    "after %d ms: killing pid %d and closing its "
-                    "connection",
-                    a->handle, a->owner, XGW_UNMAP_TIMEOUT_MS, (int)c->pid);
+        xd_log_conn_always(
+            c,
+            "UNMAP NOT ACKNOWLEDGED: handle %u (dom %u's memory) "
+            "after %d ms: killing pid %d and closing its "
+            "connection",
+            a->handle, a->owner, XGW_UNMAP_TIMEOUT_MS, (int)c->pid);
         xd_conn_kill(c);
         xd_conn_close(c, NULL); /* lingers until the process is gone */
     }

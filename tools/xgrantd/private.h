@@ -256,6 +256,9 @@ void xd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void xd_dbg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void xd_log_conn(const struct xd_conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The same, never rate-limited: punishments only (one line each). */
+void xd_log_conn_always(const struct xd_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void xd_log_dom(const struct xd_dom *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* A line caused by domain `id`'s requests (rate-limited per domain). */

@@ -53,6 +53,14 @@ const char *itest_sock(void)
     return sockpath;
 }
 
+FILE *itest_log_open(void)
+{
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/xgrantd.log", tmpdir);
+    return fopen(path, "r");
+}
+
 int itest_domain_listed(grant_handle_t *dom0, grant_domid_t id)
 {
     struct grant_domain_info info[64];

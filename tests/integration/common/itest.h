@@ -37,6 +37,8 @@ void itest_setup(grant_handle_t **dom0);
 void itest_teardown(grant_handle_t *dom0);
 /* Path of the xgrantd socket of this run. */
 const char *itest_sock(void);
+/* xgrantd's log of this run, open for reading (NULL if it cannot be). */
+FILE *itest_log_open(void);
 /* Does xgrantd list domain id (among the first 64)? */
 int itest_domain_listed(grant_handle_t *dom0, grant_domid_t id);
 
