@@ -157,6 +157,73 @@ bool xd_maps_reachable(const struct xd_conn *c)
     return false;
 }
 
+/*
+ * Dying mappers: a domain being destroyed loses its mappings at once (its
+ * notices go nowhere), but its processes, SIGKILLed, may map the owner's
+ * pages until they are reaped.  Each (mapper, owner) pair is remembered
+ * until then, and every MEM_FREE of the owner keeps its frames in
+ * quarantine until the mapper is reaped (xd_dying_hold; whatever frames
+ * they are: a reap takes milliseconds).  Named by id and init pid,
+ * never by pointer: a reaped domain is freed.
+ */
+struct dying {
+    struct dying *next;
+    pid_t pid;
+    uint16_t mapper, owner;
+};
+
+static struct dying *dying_head;
+
+static struct xd_dom *dying_mapper(const struct dying *m)
+{
+    struct xd_dom *d = xd_dom_get(m->mapper);
+
+    return d && d->pid == m->pid && !d->reaped ? d : NULL;
+}
+
+/* Forgets the pairs whose mapper is reaped. */
+static void dying_prune(void)
+{
+    for (struct dying **p = &dying_head, *m; (m = *p);) {
+        if (dying_mapper(m)) {
+            p = &m->next;
+            continue;
+        }
+        *p = m->next;
+        free(m);
+    }
+}
+
+static void dying_add(struct xd_dom *d, uint16_t owner)
+{
+    struct dying *m;
+
+    if (d->reaped || owner == d->id)
+        return;
+    dying_prune();
+    for (m = dying_head; m; m = m->next)
+        if (m->mapper == d->id && m->owner == owner)
+            return;
+    m = malloc(sizeof(*m));
+    if (!m) {
+        xd_log_dom(d,
+                   "out of memory: a MEM_FREE of dom %u may not wait for "
+                   "its reap",
+                   owner);
+        return;
+    }
+    *m = (struct dying){dying_head, d->pid, d->id, owner};
+    dying_head = m;
+}
+
+void xd_dying_hold(uint16_t owner, struct xd_group *g)
+{
+    dying_prune();
+    for (struct dying *m = dying_head; m; m = m->next)
+        if (m->owner == owner)
+            xd_dom_wait_reap(dying_mapper(m), g);
+}
+
 /* Unmaps, as its domain, everything a closing connection had mapped. */
 void xd_maps_drop_conn(struct xd_conn *c)
 {
@@ -174,6 +241,8 @@ void xd_maps_drop_conn(struct xd_conn *c)
             continue;
         }
         u[n++] = (struct gntx_unmap){d->maps[i].handle, 0};
+        if (d->state != XGW_DOM_RUNNING) /* its process may live on */
+            dying_add(d, d->maps[i].owner);
         map_del(d, &d->maps[i]);
         if (n == sizeof(u) / sizeof(u[0])) {
             if (d->in_core)
@@ -360,10 +429,20 @@ static void mapper_tell(struct xd_dom *d, struct xd_conn *c, uint16_t owner,
     struct xd_ack *a = NULL;
     struct xd_out *m;
 
-    /* Mapper gone or dying (its process is killed): nothing to wait for.
-     * A lingering one (socket closed, process alive) cannot ack: punished
-     * at once (no notice socket, deadline now). */
-    if (!c || (c->closed && !c->lingering) || d->state != XGW_DOM_RUNNING)
+    /* A dying mapper's processes may still map the pages until they are
+     * reaped: the request waits for that, and so does a later MEM_FREE of
+     * the frames (dying_add). */
+    if (d && d->state != XGW_DOM_RUNNING) {
+        if (xd.cur)
+            xd_dom_wait_reap(d, xd.cur);
+        if (!r)
+            dying_add(d, owner);
+        goto free_runs;
+    }
+    /* Mapper gone: nothing to wait for.  A lingering one (socket closed,
+     * process alive) cannot ack: punished at once (no notice socket,
+     * deadline now). */
+    if (!c || (c->closed && !c->lingering))
         goto free_runs;
     /* A lingering process that exec'd or let go of the pages: done. */
     if (c->lingering && !xd_proc_reaches(c->pid, xd_dom_get(owner)))

@@ -471,6 +471,8 @@ void xd_acks_expire_conn(struct xd_conn *c);
 void xd_acks_expire(void);
 bool xd_acks_owed(const struct xd_conn *c);
 void xd_acks_hold_for_reap(struct xd_dom *d);
+/* g waits for the reap of every dying domain that mapped owner's memory. */
+void xd_dying_hold(uint16_t owner, struct xd_group *g);
 int xd_map_add(struct xd_conn *c, uint32_t handle, uint16_t owner,
                const uint64_t *frames, uint64_t npages);
 void xd_map_remove(struct xd_dom *d, uint32_t handle);
