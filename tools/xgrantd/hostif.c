@@ -32,6 +32,7 @@ struct xd_ack {
     uint16_t owner;
     uint64_t deadline;
     bool dying;          /* punished: done when the mapper's process is gone */
+    bool judge;          /* acked: checked after this batch of events */
     struct xd_run *runs; /* unmap notices: the frames, checked at the ack */
     uint32_t nruns;
 };
@@ -514,7 +515,7 @@ static int acks_owed_runs(const struct xd_conn *c, const struct xd_ack *a,
                           struct xd_vmas *legit)
 {
     for (struct xd_ack *o = ack_head; o; o = o->next) {
-        if (o == a || o->dying || o->owner != a->owner ||
+        if (o == a || o->dying || o->judge || o->owner != a->owner ||
             o->conn->pid != c->pid)
             continue;
         for (uint32_t i = 0; i < o->nruns; i++)
@@ -525,53 +526,93 @@ static int acks_owed_runs(const struct xd_conn *c, const struct xd_ack *a,
 }
 
 /*
- * Does c still map the pages of the mapping a acknowledges?  A FORCE
- * revoke (or MEM_FREE) notifies every mapping of the frames at once and
- * the library scratches and acks them one by one: the frames of the
- * others still owing their acks count as legitimately mapped until their
- * own acks come (each is checked then, against those left).
+ * Does c still map the pages of the mapping a acknowledges (pm: its maps,
+ * read after the ack came)?  A FORCE revoke (or MEM_FREE) notifies every
+ * mapping of the frames at once and the library scratches and acks them
+ * one by one: the frames of the others still owing their acks count as
+ * legitimately mapped until their own acks come (each is checked then,
+ * against those left).
  */
-static bool ack_lies(struct xd_conn *c, const struct xd_ack *a)
+static bool ack_lies(struct xd_conn *c, const struct xd_ack *a,
+                     const struct xd_procmaps *pm)
 {
     struct xd_map rec = {a->handle, a->owner, c, a->runs, a->nruns, false};
     struct xd_dom *owner = xd_dom_get(a->owner);
-    struct xd_procmaps pm = {0};
     struct xd_vmas vm = {0}, legit = {0};
     bool lies;
 
-    lies = xd_procmaps_read(c, owner, &pm) < 0 ||
-           xd_procmaps_owner(&pm, owner, &vm) < 0 ||
+    lies = pm->rc < 0 || xd_procmaps_owner(pm, owner, &vm) < 0 ||
            acks_owed_runs(c, a, &legit) < 0 ||
            xd_map_lingers(&vm, c->dom, &rec, &legit);
     xd_vmas_free(&legit);
     xd_vmas_free(&vm);
-    xd_procmaps_free(&pm);
     return lies;
 }
 
-/* An ack is believed once the mapping is gone from the mapper; one that
+/* An ack is believed once the mapping is gone from the mapper (checked
+ * once the batch of events it came in is handled: acks_judge); one that
  * is not expires at once (the mapper is punished). */
 void xd_ack_received(struct xd_conn *c, const struct xgw_notice *n)
 {
     for (struct xd_ack *a = ack_head; a; a = a->next) {
         if (a->conn != c || a->handle != n->handle || a->owner != n->owner ||
-            a->dying)
+            a->dying || a->judge)
             continue;
         if (a->deadline == 0)
             return; /* judged already: punished soon, logged once */
-        if (a->runs && ack_lies(c, a)) {
-            xd_log_conn_always(c,
-                               "acknowledged the unmap of handle %u but still "
-                               "maps dom %u's pages",
-                               a->handle, a->owner);
-            a->deadline = 0;
-            return;
-        }
-        ack_done(a);
+        if (a->runs)
+            a->judge = true;
+        else
+            ack_done(a);
         return;
     }
     xd_dbg("dom %u pid %d: ack for handle %u that nobody waits for", c->dom->id,
            (int)c->pid, n->handle);
+}
+
+/* The first ack of c waiting to be judged, or NULL. */
+static struct xd_ack *judge_next(const struct xd_conn *c)
+{
+    for (struct xd_ack *a = ack_head; a; a = a->next)
+        if (a->judge && (!c || a->conn == c))
+            return a;
+    return NULL;
+}
+
+/*
+ * Judges the acks of this batch of events: the maps of each process are
+ * read once, after all its acks of the batch came (so they show every
+ * page those acks let go of), whatever their number and owners.
+ */
+static void acks_judge(void)
+{
+    struct xd_ack *a;
+
+    while ((a = judge_next(NULL))) {
+        struct xd_conn *c = a->conn;
+        struct xd_procmaps pm = {0};
+
+        /* ack_done may answer a group that closes c: judge c's acks
+         * first (none is done), then finish them one at a time. */
+        for (struct xd_ack *j = a; j; j = j->next) {
+            if (!j->judge || j->conn != c)
+                continue;
+            /* Read at the first ack whose owner's memory still exists. */
+            if (!pm.read)
+                (void)xd_procmaps_read(c, xd_dom_get(j->owner), &pm);
+            if (ack_lies(c, j, &pm)) {
+                xd_log_conn_always(c,
+                                   "acknowledged the unmap of handle %u but "
+                                   "still maps dom %u's pages",
+                                   j->handle, j->owner);
+                j->deadline = 0;
+                j->judge = false;
+            }
+        }
+        xd_procmaps_free(&pm);
+        while ((a = judge_next(c)))
+            ack_done(a);
+    }
 }
 
 void xd_acks_drop_conn(struct xd_conn *c)
@@ -665,6 +706,7 @@ void xd_acks_expire(void)
 {
     struct xd_ack *a;
 
+    acks_judge();
     while ((a = ack_first()) && a->deadline <= xd_now_ms()) {
         struct xd_conn *c = a->conn;
 

@@ -15,9 +15,9 @@
  * still shows.
  *
  * Cost: one read of the process's maps per UNMAP call (for every owner
- * its elements name) and per ack, through a descriptor the connection
- * keeps open (it names the process's memory, never a later process with a
- * recycled pid; after an exec it reads empty, which is right: nothing is
+ * its elements name) and per batch of acks (hostif.c), through a descriptor the
+ * connection keeps open (it names the process's memory, never a later process
+ * with a recycled pid; after an exec it reads empty, which is right: nothing is
  * mapped any more).  A read stops past XD_MAPS_LINES_MAX lines (-E2BIG:
  * the claim is not believed), which bounds it to about 8 ms.
  *
