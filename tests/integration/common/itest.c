@@ -58,6 +58,14 @@ pid_t itest_daemon_pid(void)
     return daemon_pid;
 }
 
+FILE *itest_log_open(void)
+{
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/xgrantd.log", tmpdir);
+    return fopen(path, "r");
+}
+
 int itest_domain_listed(grant_handle_t *dom0, grant_domid_t id)
 {
     struct grant_domain_info info[64];

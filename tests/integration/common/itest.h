@@ -40,6 +40,8 @@ void itest_teardown(grant_handle_t *dom0);
 const char *itest_sock(void);
 /* The pid of this run's xgrantd. */
 pid_t itest_daemon_pid(void);
+/* xgrantd's log of this run, open for reading (NULL if it cannot be). */
+FILE *itest_log_open(void);
 /* Does xgrantd list domain id (among the first 64)? */
 int itest_domain_listed(grant_handle_t *dom0, grant_domid_t id);
 
