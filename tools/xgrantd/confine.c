@@ -10,6 +10,7 @@
  *   2. /tmp, /var/tmp, /dev/shm and /run/lock (those that exist) are each
  *      a tmpfs of its own of at most XD_TMP_SIZE: nothing it writes there
  *      outlives it or reaches another domain, nothing of the host's shows;
+ *      /dev/mqueue shows the queues of its own IPC namespace;
  *   3. the daemon's two sockets (xgrantd's, the store's) stay reachable at
  *      the paths in its environment: in a private directory of step 2, or,
  *      where a directory on the way is closed to others, in a small tmpfs
@@ -113,6 +114,11 @@ static int private_tmp(void)
                   "mode=1777,size=" XD_TMP_SIZE ",nr_inodes=4096") < 0)
             return -errno;
     }
+    /* The host's message queues: those of its own IPC namespace instead. */
+    if (lstat("/dev/mqueue", &st) == 0 && S_ISDIR(st.st_mode) &&
+        mount("mqueue", "/dev/mqueue", "mqueue",
+              MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        return -errno;
     return 0;
 }
 
