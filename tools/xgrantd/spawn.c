@@ -4,15 +4,15 @@
  *
  * The daemon's child is the domain's init, not the program: when the daemon
  * may, it is pid 1 of new PID, mount and IPC namespaces (clone; network
- * too when it is confined), which no
- * process of the domain can ever leave, and whose processes all die with
- * it; under a root daemon the child confines itself there before it runs
- * anything (confine.c).  Without the privilege (EPERM) domains run without
- * namespaces (logged once) and the init is a child subreaper instead.  The
- * init leads a new session, dies with the daemon (PR_SET_PDEATHSIG),
- * re-executes the daemon's binary as XD_INIT_ARGV0 (so it holds none of
- * the daemon's memory), forks the program, reaps every orphan, and when
- * the program exits, writes its wait status to the daemon (statfd) and
+ * too when it is confined), which no process of the domain can ever leave,
+ * and whose processes all die with it; under a root daemon the child confines
+ * itself there before it runs anything (confine.c).  Without the privilege
+ * (EPERM) domains run without namespaces (logged once) and the init is a child
+ * subreaper instead; a confining daemon never falls back so: the creation
+ * fails.  The init leads a new session, dies with the daemon
+ * (PR_SET_PDEATHSIG), re-executes the daemon's binary as XD_INIT_ARGV0 (so it
+ * holds none of the daemon's memory), forks the program, reaps every orphan,
+ * and when the program exits, writes its wait status to the daemon (statfd) and
  * exits with its code.
  *
  * Every process of the domain carries XGRANT_SOCK and XGRANT_DOMID in its
@@ -197,6 +197,14 @@ static pid_t fork_domain(struct spawn_args *a, bool *ns)
         if (pid > 0) {
             *ns = true;
             return pid;
+        }
+        /* Confining, never fall back to a domain running as root. */
+        if (a->confine) {
+            r = -errno;
+            xd_log("cannot confine a domain (namespaces: %s); "
+                   "--no-confine runs domains unconfined, as root",
+                   strerror(errno));
+            return r;
         }
         if (errno != EPERM && errno != EINVAL && errno != ENOSPC &&
             errno != EUSERS)
