@@ -380,14 +380,20 @@ int xd_spawn_settle(struct xd_dom *d, bool gone);
 void xd_spawn_reap(void);
 int xd_init_main(int argc, char **argv);
 
-/* ---- confine.c ---- */
+/* ---- uidrange.c ---- */
+#define XD_UID_RANGE (1u << 20) /* uids for confined domains, from the base */
 void xd_confine_set_uid_base(unsigned base);
 unsigned xd_confine_uid_base(void);
+int xd_confine_check_uid_base(unsigned base, char *why, size_t len);
+uid_t xd_confine_uid_next(void);
+
+/* ---- confine.c ---- */
 void xd_confine_disable(void);
 bool xd_confine_on(void);
 mode_t xd_confine_umask(void);
 int xd_confine_mem(const struct xd_dom *d);
-int xd_confine_child(const struct xd_dom *d);
+int xd_confine_prepare(void);
+int xd_confine_child(const struct xd_dom *d, uid_t uid);
 
 /* ---- proc.c ---- */
 int xd_proc_stat(pid_t pid, pid_t *ppid, pid_t *sid, char *state);
