@@ -72,6 +72,10 @@ void xlab_evtchn_guest(grant_handle_t *h)
         rc = grant_evtchn_bind(h, 0, remote, &port);
     xlab_report("evtchn_bind", rc == 0, "dom0's port %u -> local %u: %s",
                 remote, port, grant_strerror(rc));
+    /* Xen marks a port pending when it is bound (a notification the unbound
+     * end may have lost): take it now, so only dom0's signal is waited for. */
+    for (int i = 0; rc == 0 && i < 8 && grant_evtchn_consume(h, port) > 0; i++)
+        ;
     if (rc == 0)
         rc = grant_evtchn_notify(h, port);
     xlab_report("evtchn_notify", rc == 0, "to dom0: %s", grant_strerror(rc));
