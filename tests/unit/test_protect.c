@@ -676,6 +676,23 @@ static void range_limit(void **state)
     assert_int_equal(prot(f, BIG_DOM, 1, 1, GNTX_ACC_RWX, 0, 0), -GNTX_ENOSPC);
     assert_int_equal(prot(f, BIG_DOM, 0, 3, GNTX_ACC_RWX, 0, 0), 0);
     assert_int_equal(stats(f, BIG_DOM).ranges, n - 1);
+    /* At the limit, an element in chunks of 3 frames: its first chunk
+     * (over a range, between two) needs no new range, and no later chunk
+     * ever does (each starts after the element's own run), so it never
+     * fails -ENOSPC with a prefix applied. */
+    assert_int_equal(prot(f, BIG_DOM, 1, 1, GNTX_ACC_NONE, 0, 5), 0);
+    assert_int_equal(stats(f, BIG_DOM).ranges, n);
+    gcore_set_call_pages(f->c, 3);
+    v[0] = (struct gntx_protect){.gfn = 1001, .nr = 200, .cookie = 7};
+    for (int calls = 0; calls < 200; calls++) {
+        BAL(gcore_protect(f->c, BIG_DOM, v, 1));
+        if (v[0].status != -GNTX_EAGAIN)
+            break;
+        assert_true(stats(f, BIG_DOM).ranges <= n);
+    }
+    gcore_set_call_pages(f->c, 0);
+    assert_int_equal(v[0].status, 0);
+    assert_int_equal(stats(f, BIG_DOM).ranges, n - 99);
 }
 
 /* Random PROTECTs against a page array: the ranges QUERY lists are the
