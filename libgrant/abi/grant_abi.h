@@ -420,17 +420,25 @@ struct gntx_usage {
  * or pad not 0), EOVERFLOW (gfn + nr wraps), EFAULT (a frame outside the
  * caller's memory), EBUSY (the range holds the caller's fault ring page),
  * ENOSPC (GNTX_MAX_PROT_CLASSES, GNTX_MAX_PROT_RANGES, or no memory for
- * the bookkeeping).  `cookie` is the caller's own value, handed back in
- * fault records and queries.  Blocking: mappings to downgrade are
- * downgraded before the call returns (the host may have to wait for a
- * mapper).
+ * the bookkeeping; only ever before the element's first frame changes in
+ * that call, so gfn and nr come back as the call got them: what an
+ * element applies later in a call never needs a new range).  `cookie` is
+ * the caller's own value, handed back in fault records and queries.
+ * Blocking: mappings to downgrade are downgraded before the call returns
+ * (the host may have to wait for a mapper).
  * Continuation (as COPY's): one call does at most the host's page budget
  * of work (GNTX_DEFAULT_CALL_PAGES unless the host says otherwise): every
  * frame an element covers counts, and so does the bookkeeping it causes
- * (ranges split or moved, mappings looked at for a downgrade).  An element
- * the budget cuts short has [gfn, gfn + done) applied (and downgraded) and
- * comes back -GNTX_EAGAIN with gfn advanced and nr reduced by `done`;
- * elements after it come back -GNTX_EAGAIN unchanged.  The caller
+ * (ranges split or moved, map slots and mapped pages looked at for a
+ * downgrade, counted as the downgrade goes, so a call exceeds the budget
+ * by at most one mapping's pages).  An element the budget cuts short has
+ * [gfn, gfn + done) applied (and downgraded) and comes back -GNTX_EAGAIN
+ * with gfn advanced and nr reduced by `done`; when the budget ran out in
+ * the middle of a downgrade, frames from that gfn on (the chunk being
+ * downgraded) may already have the new protection, and the resubmission
+ * goes on with the mappings not yet downgraded (the hypervisor remembers
+ * where until the domain protects other frames).  Elements after it
+ * come back -GNTX_EAGAIN unchanged.  The caller
  * resubmits the -GNTX_EAGAIN elements as they came back (libgrant does;
  * Xen does it itself); each resubmission is validated again, so an
  * element may then fail with a prefix applied.  An element done in one

@@ -142,6 +142,17 @@ struct gc_prot {
     uint32_t ring_port;
     uint32_t ring_prod; /* the producer index, ours (never read back) */
     uint64_t ring_seq;
+    /* The downgrade a PROTECT call's budget cut short (protect.c): frames
+     * [gfn, end) already have their new protection; the mappers from
+     * (mapper, inc) at map slot `slot` on (in c->list order) are left. */
+    struct {
+        bool live;
+        uint8_t access;
+        gntx_domid_t mapper;
+        uint32_t inc;
+        uint32_t slot;
+        uint64_t gfn, end;
+    } dg;
 };
 
 /* The run of frames [lo, hi) around a frame that all have class cls (0:

@@ -139,45 +139,109 @@ static uint64_t map_clip(struct gcore *c, struct gc_dom *md, uint32_t idx,
     return m->npages;
 }
 
-/* Every mapping of d's frames [gfn, gfn+nr) loses what `access` denies;
- * returns the work done (map slots / 16 and mapped pages looked at). */
-static uint64_t maps_downgrade(struct gcore *c, struct gc_dom *d, uint64_t gfn,
-                               uint64_t nr, unsigned access)
-{
-    uint64_t work = 0;
-
-    for (struct gc_dom *md = c->list; md && d->mapped_out; md = md->next) {
-        work += md->maps.cap / 16;
-        for (uint32_t i = 0; i < md->maps.cap; i++) {
-            const struct gc_map *m = gc_map_at(md, i);
-            unsigned limit;
-
-            if (!m->s.live || !m->nhops || m->root_dom != d->id)
-                continue;
-            limit = map_limit(access, m->rdonly);
-            if (limit != GNTX_ACC_RW)
-                work += map_clip(c, md, i, gfn, gfn + nr, limit);
-        }
-    }
-    return work;
-}
-
 /* Takes `work` from the budget (what is left of it saturates at 0). */
 static void budget_charge(uint64_t *left, uint64_t work)
 {
     *left = work < *left ? *left - work : 0;
 }
 
-/* Applies v from its start while the budget lasts: 0 when all of it
- * applied (v as it came), -GNTX_EAGAIN with v moved past what did. */
+/* The mapper p->dg goes on with: its own if it still lives (at its slot),
+ * else the first one older (slot 0).  Domains join c->list at its head, so
+ * those before it are newer than the protection, and their mappings were
+ * checked against it; an incarnation that wrapped starts over at the head,
+ * which only repeats work. */
+static struct gc_dom *dg_mapper(struct gcore *c, struct gc_prot *p)
+{
+    struct gc_dom *md = c->list;
+
+    while (md && md->inc > p->dg.inc)
+        md = md->next;
+    if (!md || md->inc != p->dg.inc || md->id != p->dg.mapper)
+        p->dg.slot = 0;
+    return md;
+}
+
+/*
+ * Every mapping of d's frames [dg.gfn, dg.end) loses what dg.access
+ * denies, from where p->dg stands while the budget lasts: true when done,
+ * false with p->dg at the next map slot.  The budget counts the slots
+ * looked at (1 a block of 16) and the pages of each mapping scanned; a
+ * call takes one block or mapping at least, so each resubmission moves
+ * on, and goes past the budget by at most one mapping's pages.
+ */
+static bool maps_downgrade(struct gcore *c, struct gc_dom *d, struct gc_prot *p,
+                           uint64_t *left)
+{
+    bool moved = false;
+
+    for (struct gc_dom *md = dg_mapper(c, p); md && d->mapped_out;
+         md = md->next, p->dg.slot = 0) {
+        for (; p->dg.slot < md->maps.cap; p->dg.slot++) {
+            const struct gc_map *m = gc_map_at(md, p->dg.slot);
+            bool block = !(p->dg.slot % 16), clip;
+            unsigned limit = map_limit(p->dg.access, m->rdonly);
+
+            clip = m->s.live && m->nhops && m->root_dom == d->id &&
+                   limit != GNTX_ACC_RW;
+            if ((block || clip) && !*left && moved) {
+                p->dg.mapper = md->id;
+                p->dg.inc = md->inc;
+                return false;
+            }
+            if (block)
+                budget_charge(left, 1);
+            if (clip)
+                budget_charge(left, map_clip(c, md, p->dg.slot, p->dg.gfn,
+                                             p->dg.end, limit));
+            moved |= block || clip;
+        }
+    }
+    return true;
+}
+
+/* Whether v's chunk from gfn is the one whose downgrade a call cut short. */
+static bool dg_resumes(const struct gc_prot *p, uint64_t gfn, uint64_t nr,
+                       unsigned access)
+{
+    return p->dg.live && p->dg.gfn == gfn && p->dg.end - gfn <= nr &&
+           p->dg.access == access;
+}
+
+/* Starts the downgrade of frames [gfn, end) to `access`, at c->list's head. */
+static void dg_start(struct gc_prot *p, uint64_t gfn, uint64_t end,
+                     unsigned access)
+{
+    p->dg.live = true;
+    p->dg.access = (uint8_t)access;
+    p->dg.mapper = GNTX_DOMID_INVALID;
+    p->dg.inc = UINT32_MAX;
+    p->dg.slot = 0;
+    p->dg.gfn = gfn;
+    p->dg.end = end;
+}
+
+/*
+ * Applies v from its start while the budget lasts: 0 when all of it
+ * applied (v as it came), -GNTX_EAGAIN with v moved past what did.  A
+ * chunk is done once its mappings are downgraded: one whose downgrade the
+ * budget cuts short stays in p->dg (its frames already protected), v stops
+ * at its start, and the resubmission takes the same chunk on from there.
+ * A chunk after an element's first never fails: its frames follow a run of
+ * class k (or of none, for k 0), so it merges or drops ranges and never
+ * needs more than the range array the first chunk made room for; an
+ * element's -GNTX_ENOSPC thus comes with nothing of this call applied.
+ */
 static int protect_chunks(struct gcore *c, struct gc_dom *d,
                           struct gntx_protect *v, uint32_t k, uint64_t *left)
 {
+    struct gc_prot *p = d->prot;
     bool down = map_limit(v->access, false) != GNTX_ACC_RW;
     uint64_t gfn = v->gfn, nr = v->nr;
 
     while (nr) {
-        uint64_t n = nr < *left ? nr : *left, work;
+        bool again = dg_resumes(p, gfn, nr, v->access);
+        uint64_t n = again ? p->dg.end - gfn : nr < *left ? nr : *left;
+        uint64_t work;
         int rc;
 
         if (!n) {
@@ -185,12 +249,18 @@ static int protect_chunks(struct gcore *c, struct gc_dom *d,
             v->nr = nr;
             return -GNTX_EAGAIN;
         }
-        rc = gc_prot_range_set(d->prot, gfn, gfn + n, k, &work);
+        rc = gc_prot_range_set(p, gfn, gfn + n, k, &work);
         if (rc)
             return rc;
-        if (d->mapped_out && down)
-            work += maps_downgrade(c, d, gfn, n, v->access);
-        budget_charge(left, n + work);
+        budget_charge(left, again ? work : n + work);
+        if (!again)
+            dg_start(p, gfn, gfn + n, v->access);
+        if (d->mapped_out && down && !maps_downgrade(c, d, p, left)) {
+            v->gfn = gfn;
+            v->nr = nr;
+            return -GNTX_EAGAIN;
+        }
+        p->dg.live = false;
         gfn += n;
         nr -= n;
     }

@@ -466,9 +466,10 @@ struct grant_protect_req {
  * hypervisor applies at most a budget of pages per call (grant_abi.h);
  * elements it cuts short are resubmitted here until done, so callers never
  * see -EAGAIN, but a failure in a later round (-ENOSPC) leaves that
- * element's first pages protected.  Element errors: -EINVAL (unaligned or
- * empty range, unknown access or action), -EFAULT (pages outside this
- * domain's memory), -EBUSY (the range holds the fault ring page), -ENOSPC
+ * element's first pages protected (those of the earlier rounds: a round
+ * fails -ENOSPC before it changes any page).  Element errors: -EINVAL
+ * (unaligned or empty range, unknown access or action), -EFAULT (pages outside
+ * this domain's memory), -EBUSY (the range holds the fault ring page), -ENOSPC
  * (more than 4096 distinct (access, action, cookie) triples, or more than
  * 2^18 separate protected ranges).  Any memory of the domain may be
  * protected, not only

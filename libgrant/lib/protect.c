@@ -126,16 +126,22 @@ static uint64_t pending_frames(const struct gntx_protect *w, unsigned k)
     return sum;
 }
 
+/* Rounds in a row that may leave every frame pending: the hypervisor may
+ * spend whole budgets downgrading mappings of one chunk (grant_abi.h),
+ * progress we cannot see; past this many it is a broken peer. */
+#define PROTECT_STALL_ROUNDS 4096u
+
 /*
  * Sends v[0..n) and resubmits the elements the hypervisor's per-call page
- * budget cut short (grant_abi.h's continuation rule) until none is left; a
- * round that makes no progress is a protocol error.  Each v[i] keeps its
- * range and gets its final status.  0, or the call's -errno.
+ * budget cut short (grant_abi.h's continuation rule) until none is left;
+ * PROTECT_STALL_ROUNDS rounds in a row without progress are a protocol
+ * error.  Each v[i] keeps its range and gets its final status.  0, or the
+ * call's -errno.
  */
 static int protect_send(grant_handle_t *h, struct gntx_protect *v, unsigned n)
 {
     struct gntx_protect w[n];
-    unsigned at[n], k = n;
+    unsigned at[n], k = n, stalled = 0;
 
     for (unsigned i = 0; i < n; i++) {
         w[i] = v[i];
@@ -157,8 +163,10 @@ static int protect_send(grant_handle_t *h, struct gntx_protect *v, unsigned n)
             w[again].status = 1;
             at[again++] = at[j];
         }
-        if (again == k && pending_frames(w, k) >= before)
-            return -EPROTO; /* no progress: never loop on a broken peer */
+        stalled =
+            again == k && pending_frames(w, k) >= before ? stalled + 1 : 0;
+        if (stalled > PROTECT_STALL_ROUNDS)
+            return -EPROTO; /* never loop on a broken peer */
         k = again;
     }
     return 0;
