@@ -134,7 +134,6 @@ static int role_execer(void)
     return 1;
 }
 
-/* Opens as many idle connections as it can. */
 /* Opens as many idle connections as it can, then reports how many the
  * daemon kept (the others it closed at once: over the domain's limit). */
 static int role_flood(void)
@@ -159,7 +158,15 @@ static int role_flood(void)
             break;
         fds[n++] = fd;
     }
-    usleep(500000); /* the daemon has accepted (and refused) them all */
+    /* The daemon takes connections in the order they came: once it has
+     * refused the last one (EOF), it has dealt with all of them.  (A fixed
+     * 0.5 s was too short under load: connections still waiting in the
+     * listen backlog counted as kept.) */
+    if (n > 0) {
+        struct pollfd last = {.fd = fds[n - 1], .events = POLLIN};
+
+        poll(&last, 1, 20000);
+    }
     for (long i = 0; i < n; i++) {
         struct pollfd p = {.fd = fds[i], .events = POLLIN};
 
