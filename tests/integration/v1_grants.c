@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * v1_grants: Xen's standard grants (grant_v1_*) under xgrantd, where they
+ * are whole-page extension grants: share and map (many refs into one
+ * contiguous range, in the order given), read-only shares and maps, grant
+ * copy with Xen's page rule, a FORCE revoke of one page of a multi-ref
+ * map, end while mapped, and all-or-nothing maps.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/itest.h"
+
+#define SEED 5
+
+/* "ok SLOT REF0 REF1 ..." of v1share: the slot, refs into r[]. */
+static unsigned share(struct itest_agent *a, const char *args, uint64_t *r,
+                      unsigned n)
+{
+    char buf[256], *p;
+    unsigned slot;
+    int rc = itest_cmd(a, buf, sizeof(buf), "v1share %s", args);
+
+    ICHECK(rc == 0, "v1share %s: %s", args, buf);
+    if (rc != 0)
+        exit(itest_done());
+    slot = (unsigned)strtoul(buf + 3, &p, 0);
+    for (unsigned i = 0; i < n; i++)
+        r[i] = strtoull(p, &p, 0);
+    return slot;
+}
+
+/* B's byte at offset off of map m is A's pattern byte at A's offset want. */
+static void map_byte(struct itest_agent *b, uint64_t m, unsigned off,
+                     unsigned want, const char *what)
+{
+    char buf[64];
+    unsigned v = (uint8_t)(SEED * 31 + want * 7 + (want >> 9));
+    int rc = itest_cmd(b, buf, sizeof(buf), "mread %llu %u",
+                       (unsigned long long)m, off);
+
+    ICHECK(rc == 0 && strtoul(buf + 3, NULL, 0) == v, "%s (%s, want %u)", what,
+           buf, v);
+}
+
+int main(void)
+{
+    struct itest_agent a, b;
+    grant_domid_t A, B;
+    grant_handle_t *dom0;
+    uint64_t r[3], ro[1], sa, sro, sb, m, mro;
+    char buf[128];
+
+    itest_setup(&dom0);
+    ICHECK(grant_features(dom0) ==
+               (GRANT_FEAT_EXT | GRANT_FEAT_V1_MAP | GRANT_FEAT_V1_SHARE),
+           "xgrantd offers the extension and standard grants (%u)",
+           grant_features(dom0));
+    ICHECK(grant_features(NULL) == 0, "no handle, no features");
+    itest_spawn(dom0, &a, "front", 64);
+    itest_spawn(dom0, &b, "back", 64);
+    A = a.domid;
+    B = b.domid;
+
+    sa = share(&a, "0 3", r, 3); /* to dom0: not B */
+    itest_ok(&a, "v1end %llu", (unsigned long long)sa);
+    itest_err(&b, -ENOENT, "v1map %u rw 0x%llx", A, (unsigned long long)r[0]);
+    itest_err(&a, -EINVAL, "v1share %u 0", B);
+    sa = share(&a, (snprintf(buf, sizeof(buf), "%u 3", B), buf), r, 3);
+    itest_ok(&a, "fill %llu 0 12288 %d", (unsigned long long)sa, SEED);
+
+    /* Three refs, mapped in reverse order: page i shows refs[i]. */
+    m = itest_ok(&b, "v1map %u rw 0x%llx 0x%llx 0x%llx", A,
+                 (unsigned long long)r[2], (unsigned long long)r[1],
+                 (unsigned long long)r[0]);
+    map_byte(&b, m, 5, 8192 + 5, "page 0 of the map is A's page 2");
+    map_byte(&b, m, 4096 + 4095, 4096 + 4095, "page 1 is A's page 1");
+    map_byte(&b, m, 8192, 0, "page 2 is A's page 0");
+    itest_ok(&b, "mwrite %llu 4106 77", (unsigned long long)m);
+    itest_ok(&a, "expect %llu 4106 1 77", (unsigned long long)sa);
+
+    /* Grant copy: Xen's rule (a ref side ends in its page), both ways. */
+    sb = itest_ok(&b, "alloc 2");
+    itest_ok(&b, "v1copyfrom %u 0x%llx 100 %llu 4196 3000", A,
+             (unsigned long long)r[1], (unsigned long long)sb);
+    itest_ok(&b, "check %llu 4196 3000 %d", (unsigned long long)sb, SEED);
+    itest_err(&b, -EINVAL, "v1copyfrom %u 0x%llx 4000 %llu 0 200", A,
+              (unsigned long long)r[1], (unsigned long long)sb);
+    itest_ok(&b, "v1copyfrom %u 0x%llx 4000 %llu 4000 96", A,
+             (unsigned long long)r[0], (unsigned long long)sb);
+    itest_ok(&b, "write %llu 0 v1-marker", (unsigned long long)sb);
+    itest_ok(&b, "v1copyto %u 0x%llx 10 %llu 0 9", A, (unsigned long long)r[2],
+             (unsigned long long)sb);
+    ICHECK(itest_cmd(&a, buf, sizeof(buf), "print %llu 8202 9",
+                     (unsigned long long)sa) == 0 &&
+               !strcmp(buf, "ok v1-marker"),
+           "B's copy landed in A's page 2 (%s)", buf);
+    itest_ok(&b, "v1g2g %u 0x%llx 0 %u 0x%llx 0 1", A, (unsigned long long)r[0],
+             A, (unsigned long long)r[2]);
+    itest_err(&b, -ENOENT, "v1copyfrom %u 0x7777777 0 %llu 0 1", A,
+              (unsigned long long)sb);
+
+    /* Read-only: no write through a copy or a writable map. */
+    sro = share(&a, (snprintf(buf, sizeof(buf), "%u 1 ro", B), buf), ro, 1);
+    itest_err(&b, -EACCES, "v1copyto %u 0x%llx 0 %llu 0 1", A,
+              (unsigned long long)ro[0], (unsigned long long)sb);
+    itest_err(&b, -EACCES, "v1map %u rw 0x%llx", A, (unsigned long long)ro[0]);
+    mro = itest_ok(&b, "v1map %u ro 0x%llx", A, (unsigned long long)ro[0]);
+    itest_ok(&b, "mread %llu 0", (unsigned long long)mro);
+    itest_err(&b, -EFAULT, "mwrite %llu 0 1", (unsigned long long)mro);
+
+    /* All or nothing: a bad ref anywhere leaves nothing mapped. */
+    ICHECK(itest_cmd(&b, buf, sizeof(buf), "usage") == 0 &&
+               !strncmp(buf, "ok 0 4 ", 7),
+           "B maps 4 pages (%s)", buf);
+    itest_err(&b, -ENOENT, "v1map %u rw 0x%llx 0x7777777", A,
+              (unsigned long long)r[0]);
+    ICHECK(itest_cmd(&b, buf, sizeof(buf), "usage") == 0 &&
+               !strncmp(buf, "ok 0 4 ", 7),
+           "a failed map left nothing behind (%s)", buf);
+
+    /* A revoke of the middle page reaches exactly that page of the range
+     * (its record moved with it). */
+    itest_ok(&a, "revoke 0x%llx force", (unsigned long long)r[1]);
+    itest_err(&b, -EFAULT, "mread %llu 4096", (unsigned long long)m);
+    map_byte(&b, m, 1, 8193, "page 0 still maps A's page 2");
+    map_byte(&b, m, 8192 + 7, 7, "page 2 still maps A's page 0");
+
+    /* End while mapped: the grantee loses the pages, the refs die. */
+    itest_ok(&a, "v1end %llu", (unsigned long long)sa);
+    itest_err(&b, -EFAULT, "mread %llu 0", (unsigned long long)m);
+    itest_err(&b, -ENOENT, "v1copyfrom %u 0x%llx 0 %llu 0 1", A,
+              (unsigned long long)r[0], (unsigned long long)sb);
+    itest_ok(&b, "v1unmap %llu", (unsigned long long)m);
+    itest_ok(&b, "v1unmap %llu", (unsigned long long)mro);
+    itest_ok(&a, "v1end %llu", (unsigned long long)sro);
+    ICHECK(itest_cmd(&b, buf, sizeof(buf), "usage") == 0 &&
+               !strncmp(buf, "ok 0 0 ", 7),
+           "B maps nothing any more (%s)", buf);
+    ICHECK(itest_cmd(&a, buf, sizeof(buf), "usage") == 0 &&
+               !strncmp(buf, "ok 0 ", 5),
+           "A's table is empty: every ref ended (%s)", buf);
+    itest_err(&a, -EINVAL, "v1end %llu", (unsigned long long)sro);
+
+    itest_agent_close(&a);
+    itest_agent_close(&b);
+    itest_teardown(dom0);
+    return itest_done();
+}
