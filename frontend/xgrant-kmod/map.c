@@ -18,6 +18,10 @@
  * free the tables Xen is writing.  The file's mutex is not taken here
  * (the ioctl holds it, and close runs under mmap_lock: taking it in close
  * would order the two locks both ways).
+ *
+ * Not yet: the window has no struct pages, so get_user_pages refuses it
+ * (VM_PFNMAP) and O_DIRECT or io_uring I/O into a mapping fails EFAULT
+ * (the lab notes it); gntdev's v1 mappings allow it.  Issue 10 part 7.
  */
 #include <linux/bitmap.h>
 #include <linux/kernel.h>
