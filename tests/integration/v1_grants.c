@@ -45,6 +45,69 @@ static void map_byte(struct itest_agent *b, uint64_t m, unsigned off,
            buf, v);
 }
 
+/* The argument checks, and copies of more segments than one batch, from
+ * dom0's own handle (A shares two pages with dom0). */
+static void direct_calls(grant_handle_t *h, struct itest_agent *a)
+{
+    struct grant_v1_copy_seg segs[100], bad[6];
+    grant_v1_ref_t refs[2], big[GRANT_V1_MAX + 1] = {0};
+    uint64_t r[2];
+    uint8_t *buf = NULL, stack[64];
+    unsigned slot = share(a, "0 2", r, 2), wrong = 0;
+    void *p;
+    int rc;
+
+    refs[0] = (grant_v1_ref_t)r[0];
+    refs[1] = (grant_v1_ref_t)r[1];
+    itest_ok(a, "fill %u 0 8192 %d", slot, SEED);
+    ICHECK(grant_v1_map(h, a->domid, refs, 0, 0, &p) == -EINVAL &&
+               grant_v1_map(h, a->domid, big, GRANT_V1_MAX + 1, 0, &p) ==
+                   -EINVAL &&
+               grant_v1_map(h, a->domid, refs, 1, 0x2, &p) == -EINVAL &&
+               grant_v1_map(h, a->domid, NULL, 1, 0, &p) == -EINVAL &&
+               grant_v1_share(h, a->domid, 0, 0, refs, &p) == -EINVAL,
+           "map and share refuse no refs, too many, unknown flags, NULL");
+    ICHECK(grant_v1_unmap(h, stack) == -EINVAL &&
+               grant_v1_end(h, stack) == -EINVAL,
+           "unmap and end refuse an address they did not give");
+    ICHECK(grant_v1_copy(h, NULL, 1) == -EINVAL &&
+               grant_v1_copy(h, NULL, 0) == 0,
+           "copy: NULL segments refused, none is 0");
+    ICHECK(grant_mem_alloc(h, 2, (void **)&buf) == 0, "dom0 grant memory");
+    for (unsigned i = 0; i < 100; i++)
+        segs[i] = (struct grant_v1_copy_seg){
+            .src = {.granter = a->domid,
+                    .ref = refs[i % 2],
+                    .offset = (uint16_t)(i * 40 % 4000)},
+            .dst = {.local = 1, .ptr = buf + i * 40},
+            .len = 40};
+    rc = grant_v1_copy(h, segs, 100);
+    for (unsigned i = 0; i < 100 * 40; i++) {
+        unsigned seg = i / 40, at = (seg % 2) * 4096 + seg * 40 % 4000 + i % 40;
+        wrong += buf[i] != (uint8_t)(SEED * 31 + at * 7 + (at >> 9));
+    }
+    ICHECK(rc == 100 && wrong == 0,
+           "100 segments (more than one batch): %d done, %u wrong bytes", rc,
+           wrong);
+    for (unsigned i = 0; i < 6; i++)
+        bad[i] = segs[i];
+    bad[1].src = (struct grant_v1_ptr){.local = 1, .ptr = buf + 4096};
+    bad[2].dst.ptr = stack;
+    bad[3].src.offset = 4090;
+    bad[4].src.local = 2;
+    bad[5].src.ref = 0x7777777;
+    rc = grant_v1_copy(h, bad, 6);
+    ICHECK(rc == 1 && bad[0].status == 0 && bad[1].status == -EINVAL &&
+               bad[2].status == -EFAULT && bad[3].status == -EINVAL &&
+               bad[4].status == -EINVAL && bad[5].status == -ENOENT,
+           "per segment: local to local, not grant memory, past the page, "
+           "bad kind, bad ref (%d: %d %d %d %d %d %d)",
+           rc, bad[0].status, bad[1].status, bad[2].status, bad[3].status,
+           bad[4].status, bad[5].status);
+    grant_mem_free(h, buf);
+    itest_ok(a, "v1end %u", slot);
+}
+
 int main(void)
 {
     struct itest_agent a, b;
@@ -143,6 +206,8 @@ int main(void)
                !strncmp(buf, "ok 0 ", 5),
            "A's table is empty: every ref ended (%s)", buf);
     itest_err(&a, -EINVAL, "v1end %llu", (unsigned long long)sro);
+
+    direct_calls(dom0, &a);
 
     itest_agent_close(&a);
     itest_agent_close(&b);
