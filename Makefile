@@ -42,6 +42,8 @@ $(B)/obj/%.o: %.c
 include libgrant/core/module.mk
 include tools/common/module.mk
 include libgrant/lib/module.mk
+include backend/common/module.mk
+include frontend/common/module.mk
 include tools/xgrantd/module.mk
 include tools/xgrant/module.mk
 include tools/xgrant-guest/module.mk

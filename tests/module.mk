@@ -55,3 +55,21 @@ $(STORE_ITEST): $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o $(ITEST
 $(B)/tests/unit/test_xs_tree: $(B)/obj/tests/unit/test_xs_tree.o $(B)/obj/tools/xgrantd/xs_tree.o $(B)/obj/tools/xgrantd/xs_path.o
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
+# The shared-ring halves of the driver frameworks (backend/common,
+# frontend/common), libc only.
+$(B)/obj/tests/unit/test_xring.o: CPPFLAGS += -Ibackend/common/include -Ifrontend/common/include
+$(B)/tests/unit/test_xring: $(B)/obj/tests/unit/test_xring.o $(B)/obj/backend/common/ring.o $(B)/obj/frontend/common/ring.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
+# The driver frameworks against a private xgrantd: backend and frontend
+# halves, a toy device, a frontend for every broken rule.
+$(B)/obj/tests/integration/xenbus_dev.o: CPPFLAGS += -Ibackend/common/include -Ifrontend/common/include
+$(B)/tests/integration/xenbus_dev: $(B)/obj/tests/integration/xenbus_dev.o $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XFE_LIB) $(LIBGRANT) $(B)/lib/libgrant.so
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XFE_LIB) $(LINK_LIBGRANT) -lxenstore -lpthread
+# The map check (tools/xgrantd/mapcheck.c), libc only.
+$(B)/tests/unit/test_mapcheck: $(B)/obj/tests/unit/test_mapcheck.o $(B)/obj/tools/xgrantd/mapcheck.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka

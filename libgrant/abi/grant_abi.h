@@ -264,7 +264,9 @@ struct gntx_map {
     uint16_t pad[3];
 };
 
-/* GNTX_OP_UNMAP: per element, by handle; the caller must be the mapper. */
+/* GNTX_OP_UNMAP: per element, by handle; the caller must be the mapper.
+ * EBUSY from a host that checks the mapper's own page tables (xgrantd:
+ * /proc/<pid>/maps) while they still map the pages: the mapping stays. */
 struct gntx_unmap {
     uint32_t handle;
     int32_t status;

@@ -14,7 +14,9 @@
  * domain (grant_create_indirect).  Teardown: the granter revokes
  * (grant_revoke); everything delegated below dies with it at once.  A grant
  * mapped somewhere is not revoked (-EBUSY) unless GRANT_REVOKE_FORCE is
- * given: then every mapping is torn down before grant_revoke returns.
+ * given: then every mapping is torn down before grant_revoke returns, and
+ * the mapper finds private scratch pages in its place (as under Xen) and a
+ * revoke event on grant_map_revoked_fd.
  * Closing a handle unmaps its mappings and frees its memory; the grants of
  * a domain die with the domain, not with a handle.
  *
@@ -142,10 +144,24 @@ int grant_create_batch(grant_handle_t *h, struct grant_create_req *reqs,
  * Revokes grant `ref` of this domain's own table; every grant delegated
  * below it fails from now on (-ESTALE).  -EBUSY if it (or a descendant) is
  * mapped and GRANT_REVOKE_FORCE is not set; with it, every such mapping is
- * torn down before this returns (blocks up to about 2 s for an unresponsive
- * mapper, which is then destroyed).  -ESTALE/-ENOENT for a dead ref.
+ * torn down before this returns (the mappers see scratch pages, see
+ * grant_map; blocks up to about 2 s for an unresponsive mapper, which is
+ * then destroyed).  -ESTALE/-ENOENT for a dead ref.
  */
 int grant_revoke(grant_handle_t *h, grant_ref_t ref, unsigned flags);
+
+/* A batch element for grant_revoke_batch. */
+struct grant_revoke_req {
+    grant_ref_t ref; /* in */
+    unsigned flags;  /* in: GRANT_REVOKE_FORCE */
+    int status;      /* out: 0 or -errno, as grant_revoke's */
+};
+/* Revokes many grants, per element: each as grant_revoke would, in one
+ * hypercall per 4096; a failed element undoes nothing.  Returns how many
+ * succeeded, or -errno for the call (-EINVAL: NULL or an unknown flag;
+ * then nothing was revoked). */
+int grant_revoke_batch(grant_handle_t *h, struct grant_revoke_req *reqs,
+                       unsigned n);
 
 /* ---- Copy and memset -------------------------------------------------- */
 
@@ -182,18 +198,91 @@ int grant_memset(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
  * must carry GRANT_R_MAP (and GRANT_R_WRITE unless GRANT_MAP_RDONLY), at
  * *addr.  -EINVAL if offset/len are not page multiples or the window does
  * not start on a page boundary (such grants are copy-only); -ENOSPC at the
- * map quota.  If the granter force-revokes, the pages are replaced by
- * inaccessible ones: an access then faults (SIGSEGV); on the xen transport
- * by a scratch page of this domain's own instead (accesses work and never
- * reach the granter's memory).  If the granter protects pages of it
- * (grant_protect), they become read-only or inaccessible before its
- * grant_protect returns; -EACCES when the granter's protections forbid the
- * mapping at map time.
+ * map quota; -E2BIG for more pages than one hypercall carries.
+ *
+ * If the granter force-revokes (or dies), the pages are replaced by
+ * private scratch pages of this process, as under Xen: reads and writes
+ * go on working (a read-only mapping stays read-only), never reach the
+ * granter's memory, and see zeros at first.  The mapping is then reported
+ * on grant_map_revoked_fd (see there); it stays until grant_unmap.  If the
+ * granter protects pages of it (grant_protect), they become read-only or
+ * inaccessible before its grant_protect returns; -EACCES when the
+ * granter's protections forbid the mapping at map time.
  */
 int grant_map(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
               uint64_t offset, uint64_t len, unsigned flags, void **addr);
-/* Unmaps what grant_map returned.  -EINVAL if addr is not such a mapping. */
+/* Unmaps what grant_map returned, or one element of a grant_map_batch
+ * range.  -EINVAL if addr is not such a mapping. */
 int grant_unmap(grant_handle_t *h, void *addr);
+
+/* A batch element for grant_map_batch. */
+struct grant_map_req {
+    grant_ref_t ref; /* in: a grant of the batch's granter */
+    uint64_t offset; /* in: page multiple, in the grant's window */
+    uint64_t len;    /* in: page multiple, > 0 */
+    unsigned flags;  /* in: GRANT_MAP_RDONLY */
+    void *addr;      /* out: where its pages are; NULL if refused */
+    int status;      /* out: 0 or -errno */
+};
+/*
+ * Maps many grants of one granter into one contiguous range, per element:
+ * each element is mapped as grant_map would map it (same rules, errors,
+ * revoke and protection behaviour), in fewer hypercalls.  The elements
+ * that pass the argument checks (-EINVAL, -E2BIG as grant_map's) are laid
+ * out in order, each at the end of the previous one, from *base; each
+ * one's address comes back in addr.  Returns how many were mapped (their
+ * status 0), or -errno for the call as a whole (-EINVAL for n 0 or NULL
+ * pointers, -ENOMEM, -E2BIG when the range does not fit the address
+ * space): then nothing is mapped and the statuses mean nothing.
+ * Partial failure undoes nothing that succeeded: an element that failed
+ * leaves a hole in the range (its pages fault on access) and the others
+ * stay mapped; a caller that wants all or nothing unmaps them
+ * (grant_unmap_batch).  Each mapped element is a mapping of its own
+ * (grant_unmap, revoke events); the range is released when its last
+ * element is unmapped.  With none mapped, *base is NULL and nothing is
+ * held.  Blocking and fork rules as grant_map.
+ */
+int grant_map_batch(grant_handle_t *h, grant_domid_t granter,
+                    struct grant_map_req *reqs, unsigned n, void **base);
+/*
+ * Unmaps the mappings at addrs[0 .. n) (grant_map's or batch elements'),
+ * per element: status[i] is 0, -EINVAL (not a mapping of this handle, or
+ * named twice) or the hypervisor's error for it (-EBUSY under xgrantd if
+ * the process still maps the pages elsewhere, e.g. a copy made with
+ * mremap: the mapping then stays counted).  Returns how many were
+ * unmapped.  One hypercall per 64
+ * elements (sim); on the xen transport each mapping is released by
+ * itself.
+ */
+int grant_unmap_batch(grant_handle_t *h, void *const *addrs, int *status,
+                      unsigned n);
+
+/* A force-revoked mapping, as grant_map_revoked_next reports it. */
+struct grant_map_event {
+    void *addr; /* grant_map's *addr, or the batch element's addr */
+    size_t len;
+    grant_domid_t granter;
+    grant_ref_t ref;
+    uint64_t offset;
+};
+/*
+ * A file descriptor (owned by the handle, non-blocking) that polls
+ * readable (poll, epoll, io_uring poll) while force-revoked mappings of
+ * this handle are waiting to be reported; -errno if one cannot be made.
+ * Events are queued from the first grant_map on, whether or not the fd
+ * was asked for.  Read the events with grant_map_revoked_next, never read
+ * the fd itself.  On the xen transport no event is raised yet (the
+ * hypervisor replaces the pages by its scratch page without telling the
+ * guest): the fd never polls readable there.
+ */
+int grant_map_revoked_fd(grant_handle_t *h);
+/*
+ * Takes the oldest pending revoke event into *ev: 1 when there was one,
+ * 0 when none is pending (never blocks).  An event names a mapping that
+ * is still there (unmapping it drops its pending event); its pages are
+ * scratch pages: a backend fails the request that uses it and unmaps it.
+ */
+int grant_map_revoked_next(grant_handle_t *h, struct grant_map_event *ev);
 
 /* ---- Event channels --------------------------------------------------- */
 
@@ -261,11 +350,13 @@ typedef uint32_t grant_v1_ref_t;
  * Maps `count` refs of `granter` (1..GRANT_V1_MAX) into one contiguous,
  * page-aligned range at *addr, page i showing refs[i], read-write unless
  * GRANT_V1_RDONLY (then writes fault).  All or nothing: on any failure
- * nothing stays mapped.  -EINVAL (count, flags), -ENOSYS (no
- * GRANT_FEAT_V1_MAP), or the host's error for a bad ref (on Xen gntdev's:
- * usually -EINVAL; under xgrantd -ENOENT, -EACCES for a read-only ref
- * mapped writable, -ESRCH for an unknown granter).  Unmap with
- * grant_v1_unmap only.
+ * nothing stays mapped.  Under xgrantd each page is a mapping of its own
+ * (grant_map_batch): a revoke of one ref turns that page alone into a
+ * scratch page and raises a revoke event (grant_map_revoked_fd).
+ * -EINVAL (count, flags), -ENOSYS (no GRANT_FEAT_V1_MAP), or the host's error
+ * for a bad ref (on Xen gntdev's: usually -EINVAL; under xgrantd -ENOENT,
+ * -EACCES for a read-only ref mapped writable, -ESRCH for an unknown granter).
+ * Unmap with grant_v1_unmap only.
  */
 int grant_v1_map(grant_handle_t *h, grant_domid_t granter,
                  const grant_v1_ref_t *refs, unsigned count, unsigned flags,
@@ -318,8 +409,9 @@ int grant_v1_share(grant_handle_t *h, grant_domid_t grantee, unsigned count,
  * grantee that still maps a page: on Xen it keeps that page (gntalloc
  * frees it when the grantee unmaps); under xgrantd its mapping is
  * force-revoked (grant_revoke's GRANT_REVOKE_FORCE, which may block up to
- * about 2 s).  Either way the grantee never sees this domain's later use
- * of the memory.
+ * about 2 s): the grantee's page becomes its scratch page, as grant_map
+ * describes.  Either way the grantee never sees this domain's later use of
+ * the memory.
  */
 int grant_v1_end(grant_handle_t *h, void *addr);
 

@@ -36,9 +36,11 @@ struct grant_domain_info {
     struct grant_usage usage;
 };
 
-/* Spawns a domain running cfg->argv; *domid receives its id.  -EINVAL
- * (bad name/memory/argv), -EEXIST (name taken), -ENOMEM, -ENOENT
- * (program not found), -ENOSPC (no free domain id). */
+/* Spawns a domain running cfg->argv; *domid receives its id once the
+ * program has been executed.  -EINVAL (bad name/memory/argv), -EEXIST
+ * (name taken), -ENOMEM, -ENOENT (the program could not be run: not found,
+ * not executable by the domain's uid under a confining root xgrantd; the
+ * daemon's log says why), -ENOSPC (no free domain id). */
 int grant_ctl_domain_create(grant_handle_t *h,
                             const struct grant_domain_config *cfg,
                             grant_domid_t *domid);

@@ -204,17 +204,54 @@ int grant_create_indirect(grant_handle_t *h, grant_domid_t grantee,
     return lg_fail(h, "grant_create_indirect", rc);
 }
 
+/* One REVOKE call of n <= GNTX_MAX_BATCH elements (v: scratch). */
+static void revoke_chunk(grant_handle_t *h, struct grant_revoke_req *reqs,
+                         unsigned n, struct gntx_revoke *v)
+{
+    struct grant_call gc = {
+        .op = GNTX_OP_REVOKE, .args = v, .elem_size = sizeof(*v), .count = n};
+    unsigned i;
+    long rc;
+
+    for (i = 0; i < n; i++)
+        v[i] = (struct gntx_revoke){
+            .ref = reqs[i].ref, .flags = reqs[i].flags, .status = NO_STATUS};
+    rc = h->ops->hypercall(h, &gc);
+    for (i = 0; i < n; i++)
+        reqs[i].status = rc < 0                     ? (int)rc
+                         : v[i].status == NO_STATUS ? -EPROTO
+                                                    : v[i].status;
+}
+
+int grant_revoke_batch(grant_handle_t *h, struct grant_revoke_req *reqs,
+                       unsigned n)
+{
+    unsigned i, k, done = 0;
+    struct gntx_revoke one, *v = &one;
+
+    if (!h || (!reqs && n))
+        return lg_fail(h, "grant_revoke_batch", -EINVAL);
+    for (i = 0; i < n; i++)
+        if (reqs[i].flags & ~GRANT_REVOKE_FORCE)
+            return lg_fail(h, "grant_revoke_batch", -EINVAL);
+    if (n > 1 &&
+        !(v = calloc(n < GNTX_MAX_BATCH ? n : GNTX_MAX_BATCH, sizeof(*v))))
+        return lg_fail(h, "grant_revoke_batch", -ENOMEM);
+    for (i = 0; i < n; i += k) {
+        k = n - i < GNTX_MAX_BATCH ? n - i : GNTX_MAX_BATCH;
+        revoke_chunk(h, reqs + i, k, v);
+    }
+    if (v != &one)
+        free(v);
+    for (i = 0; i < n; i++)
+        done += reqs[i].status == 0;
+    return (int)done;
+}
+
 int grant_revoke(grant_handle_t *h, grant_ref_t ref, unsigned flags)
 {
-    struct gntx_revoke v = {.ref = ref, .flags = flags, .status = NO_STATUS};
-    struct grant_call gc = {
-        .op = GNTX_OP_REVOKE, .args = &v, .elem_size = sizeof(v), .count = 1};
-    int rc;
+    struct grant_revoke_req r = {.ref = ref, .flags = flags};
+    int rc = grant_revoke_batch(h, &r, 1);
 
-    if (!h || (flags & ~GRANT_REVOKE_FORCE))
-        return lg_fail(h, "grant_revoke", -EINVAL);
-    rc = (int)h->ops->hypercall(h, &gc);
-    if (rc >= 0)
-        rc = v.status == NO_STATUS ? -EPROTO : v.status;
-    return lg_fail(h, "grant_revoke", rc);
+    return lg_fail(h, "grant_revoke", rc < 0 ? rc : r.status);
 }

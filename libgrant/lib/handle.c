@@ -75,6 +75,7 @@ int grant_open(grant_handle_t **out, unsigned flags)
     h->flags = flags;
     h->pid = getpid();
     pthread_mutex_init(&h->map_lock, NULL);
+    h->rev_fd = -1;
     rc = pick_transport(&h->ops);
     if (rc < 0)
         goto free_handle;

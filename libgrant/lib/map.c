@@ -1,22 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * map.c: zero-copy mappings (GNTX_OP_MAP / GNTX_OP_UNMAP) and their
- * teardown when the granter force-revokes.
+ * map.c: zero-copy mappings (GNTX_OP_MAP): grant_map, and grant_map_batch,
+ * which maps many grants of one granter into one contiguous range.
  *
- * Two ways, by transport.  Sim (no map_window hook): grant_map reserves
- * address space (PROT_NONE), then maps each run of consecutive frames of
- * the fd the hypervisor returned over it.  The transport's notice path
- * calls lg_map_revoked from another thread: it replaces the range with an
- * inaccessible anonymous mapping (same addresses, so nothing else can be
- * mapped there until grant_unmap).  Xen (map_window): the transport makes
- * an empty window, MAP has the hypervisor fill it, and releasing the window
- * is the unmap; a FORCE revoke or a PROTECT is carried out in the window by
- * the hypervisor, so no notice reaches libgrant.
+ * Every map first reserves the whole range (PROT_NONE), then fills each
+ * element's part of it.  Two ways, by transport.  Sim (no map_window
+ * hook): MAP returns the frames and one fd of the owner's memory per
+ * mapped element, and each run of consecutive frames is mapped from it
+ * over the reservation.  Xen (map_window): each element gets a window made
+ * over its part of the reservation, MAP has the hypervisor fill the
+ * windows, and releasing a window is its unmap.  An element that fails
+ * gets its part reserved again: a hole that faults.
  *
- * The race: a notice may arrive while a MAP reply is still on its way.
- * Notices for unknown handles are recorded (early[]) while a map is in
- * flight; grant_map installs under map_lock and, if its handle was
- * recorded, never maps the pages and returns -ESTALE.
+ * Calls are cut into hypercalls of at most the transport's max_map_batch
+ * elements and max_payload bytes (the elements and their frames).
+ *
+ * The race (sim): a revoke notice may arrive while a MAP reply is still on
+ * its way.  Notices for unknown handles are recorded (early[]) while a map
+ * is in flight; the elements are installed under map_lock and one whose
+ * handle was recorded never maps its pages and fails -ESTALE.
+ *
+ * Unmapping is unmap.c's; a FORCE revoke's scratch pages and events are
+ * map_revoked.c's.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,13 +33,46 @@
 
 #define NO_STATUS 1
 
-static void send_unmap(grant_handle_t *h, uint32_t handle)
-{
-    struct gntx_unmap v = {.handle = handle, .status = NO_STATUS};
-    struct grant_call gc = {
-        .op = GNTX_OP_UNMAP, .args = &v, .elem_size = sizeof(v), .count = 1};
+/* One hypercall's worth of a batch: some elements of reqs (those
+ * check_req passed) as gntx_map elements.  Arrays of `cap` entries. */
+struct chunk {
+    unsigned k, cap;
+    uint64_t pages; /* frames in aux */
+    unsigned *idx;  /* v[j] is reqs[idx[j]] */
+    struct gntx_map *v;
+    int *fds;       /* sim: one per mapped element */
+    uint32_t *undo; /* sim: handles to unmap again */
+};
 
-    h->ops->hypercall(h, &gc);
+/* A whole map call. */
+struct batch {
+    grant_domid_t granter;
+    struct grant_map_req *reqs;
+    unsigned n;
+    uint8_t *base;
+    size_t len;
+    struct grant_range *range; /* NULL for a single mapping */
+    uint64_t *aux;             /* frames (in: window addresses) */
+    unsigned mapped;
+};
+
+void *lg_map_reserve(void *addr, size_t len)
+{
+    void *p = mmap(addr, len, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+                       (addr ? MAP_FIXED : 0),
+                   -1, 0);
+
+    if (p == MAP_FAILED)
+        return NULL;
+    /* A child must not keep the granter's pages (nor the range). */
+    (void)madvise(p, len, MADV_DONTFORK);
+    return p;
+}
+
+static int req_prot(const struct grant_map_req *r)
+{
+    return PROT_READ | ((r->flags & GRANT_MAP_RDONLY) ? 0 : PROT_WRITE);
 }
 
 /* Maps each run of consecutive frames of fd over base. */
@@ -57,6 +95,8 @@ static int map_runs(uint8_t *base, const uint64_t *frames, uint64_t nr,
                  (off_t)(frames[i] * GNTX_PAGE_SIZE)) == MAP_FAILED)
             return -errno;
     }
+    if (madvise(base, nr * GNTX_PAGE_SIZE, MADV_DONTFORK) < 0)
+        return -errno;
     return 0;
 }
 
@@ -79,294 +119,319 @@ static void inflight_set(grant_handle_t *h, int on)
     pthread_mutex_unlock(&h->map_lock);
 }
 
-/* Maps the frames and records m; under map_lock against notices. */
-static int install(grant_handle_t *h, struct grant_mapping *m,
-                   const uint64_t *frames, unsigned flags, int fd)
+/* Records element r's mapping; map_lock held. */
+static int record(grant_handle_t *h, struct batch *b,
+                  const struct grant_map_req *r, const struct gntx_map *v)
 {
-    int prot = PROT_READ | ((flags & GRANT_MAP_RDONLY) ? 0 : PROT_WRITE);
-    void *p;
-    int rc;
+    struct grant_mapping *m = calloc(1, sizeof(*m));
 
-    pthread_mutex_lock(&h->map_lock);
-    rc = early_has(h, m->handle) ? -ESTALE : 0;
-    if (rc < 0)
-        goto unlock;
-    p = mmap(NULL, m->len, PROT_NONE,
-             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    rc = p == MAP_FAILED ? -errno : 0;
-    if (rc < 0)
-        goto unlock;
-    m->addr = p;
-    rc = map_runs(m->addr, frames, m->len / GNTX_PAGE_SIZE, prot, fd);
-    /* A child must not keep the granter's pages past a revoke. */
-    if (rc == 0 && madvise(m->addr, m->len, MADV_DONTFORK) < 0)
-        rc = -errno;
-    if (rc < 0) {
-        munmap(m->addr, m->len);
-        goto unlock;
-    }
-    m->next = h->maps;
+    if (!m)
+        return -ENOMEM;
+    *m = (struct grant_mapping){.next = h->maps,
+                                .addr = r->addr,
+                                .len = (size_t)r->len,
+                                .handle = v->handle,
+                                .granter = b->granter,
+                                .owner = v->root_dom,
+                                .ref = r->ref,
+                                .offset = r->offset,
+                                .prot = req_prot(r),
+                                .range = b->range};
     h->maps = m;
-unlock:
-    h->map_inflight = 0;
-    h->nr_early = 0;
-    h->early_overflow = 0;
-    pthread_mutex_unlock(&h->map_lock);
-    return rc;
+    if (b->range)
+        b->range->live++;
+    b->mapped++;
+    return 0;
 }
 
-/*
- * The MAP hypercall: 0 or -errno.  On success v's handle/root_dom are set
- * and the frames are in frames[].  With fd (sim) the owner's memory comes back
- * as *fd. Without (a window) frames[] carries the window's aux in; a failure
- * after MAP succeeded is undone by the caller's release of the window.
- */
-static int map_call(grant_handle_t *h, struct gntx_map *v, uint64_t *frames,
-                    uint64_t nr, int *fd)
+/* The MAP hypercall for c: its count of successes or -errno.  Statuses
+ * that are not errnos, or fds/frames missing for the successes, are
+ * -EPROTO; with fds (sim) the elements that did map are undone then. */
+static int map_call(grant_handle_t *h, struct batch *b, struct chunk *c,
+                    int *fds)
 {
     struct grant_call gc = {.op = GNTX_OP_MAP,
-                            .args = v,
-                            .elem_size = sizeof(*v),
-                            .count = 1,
-                            .aux_in = fd ? NULL : frames,
-                            .aux_in_count = fd ? 0 : nr,
-                            .aux_out = frames,
-                            .aux_out_cap = nr,
+                            .args = c->v,
+                            .elem_size = sizeof(c->v[0]),
+                            .count = c->k,
+                            .aux_in = fds ? NULL : b->aux,
+                            .aux_in_count = fds ? 0 : c->pages,
+                            .aux_out = b->aux,
+                            .aux_out_cap = c->pages,
                             .aux_elem_size = sizeof(uint64_t),
-                            .fds = fd,
-                            .max_fds = fd ? 1 : 0};
+                            .fds = fds,
+                            .max_fds = fds ? c->k : 0};
+    unsigned j, ok = 0;
     int rc;
 
     rc = (int)h->ops->hypercall(h, &gc);
     if (rc < 0)
         return rc;
-    if (v->status == NO_STATUS || v->status > 0)
+    for (j = 0; j < c->k; j++) {
+        if (c->v[j].status == NO_STATUS || c->v[j].status > 0)
+            rc = -EPROTO;
+        ok += c->v[j].status == 0;
+    }
+    if (rc >= 0 && ((int)ok != rc || gc.nr_fds != (fds ? ok : 0u) ||
+                    gc.aux_out_count < c->pages))
         rc = -EPROTO;
-    else if (v->status < 0)
-        rc = v->status;
-    else if (gc.nr_fds != (fd ? 1u : 0u) || gc.aux_out_count < nr)
-        rc = -EPROTO;
-    if (rc < 0 && gc.nr_fds)
-        close(*fd);
-    if (rc < 0 && v->status == 0 && fd)
-        send_unmap(h, v->handle); /* it was mapped: undo */
-    return rc < 0 ? rc : 0;       /* not the count: one element */
+    if (rc >= 0)
+        return rc;
+    while (gc.nr_fds > 0)
+        close(fds[--gc.nr_fds]);
+    for (j = 0; fds && j < c->k; j++)
+        if (c->v[j].status == 0)
+            lg_unmap_send(h, c->v[j].handle); /* it was mapped: undo */
+    return rc;
 }
 
-/* Records a mapping made in a transport's window. */
-static void record_window(grant_handle_t *h, struct grant_mapping *m)
+/* Installs the mapped elements of c (sim), under map_lock against
+ * notices; what could not be installed is undone. */
+static void install_sim(grant_handle_t *h, struct batch *b, struct chunk *c,
+                        const int *fds)
 {
+    unsigned j, f = 0, nundo = 0;
+
     pthread_mutex_lock(&h->map_lock);
-    m->next = h->maps;
-    h->maps = m;
+    for (j = 0; j < c->k; j++) {
+        struct grant_map_req *r = &b->reqs[c->idx[j]];
+        int rc = c->v[j].status;
+
+        if (rc < 0) {
+            r->status = rc;
+            continue;
+        }
+        rc = early_has(h, c->v[j].handle) ? -ESTALE : 0;
+        if (rc == 0)
+            rc = map_runs(r->addr, b->aux + c->v[j].frame_idx,
+                          r->len / GNTX_PAGE_SIZE, req_prot(r), fds[f]);
+        if (rc == 0)
+            rc = record(h, b, r, &c->v[j]);
+        close(fds[f++]);
+        /* Undone even when a revoke may have taken it (-ESTALE: early[]
+         * may have overflowed): UNMAP of a dead handle only fails. */
+        if (rc < 0) {
+            (void)lg_map_reserve(r->addr, (size_t)r->len);
+            c->undo[nundo++] = c->v[j].handle;
+        }
+        r->status = rc;
+    }
+    h->map_inflight = 0;
+    h->nr_early = 0;
+    h->early_overflow = 0;
+    pthread_mutex_unlock(&h->map_lock);
+    for (j = 0; j < nundo; j++)
+        lg_unmap_send(h, c->undo[j]);
+}
+
+static void chunk_sim(grant_handle_t *h, struct batch *b, struct chunk *c)
+{
+    unsigned j;
+    int rc;
+
+    inflight_set(h, 1);
+    rc = map_call(h, b, c, c->fds);
+    if (rc >= 0) {
+        install_sim(h, b, c, c->fds); /* ends the flight */
+        return;
+    }
+    inflight_set(h, 0);
+    for (j = 0; j < c->k; j++)
+        b->reqs[c->idx[j]].status = rc;
+}
+
+/* Xen: a window per element over its part of the range, then one MAP. */
+static void chunk_window(grant_handle_t *h, struct batch *b, struct chunk *c)
+{
+    unsigned j, k = 0;
+    int rc;
+
+    for (j = 0; j < c->k; j++) {
+        struct grant_map_req *r = &b->reqs[c->idx[j]];
+        void *win = r->addr;
+
+        rc = h->ops->map_window(h, (size_t)r->len, r->flags, &win,
+                                b->aux + c->v[j].frame_idx);
+        if (rc < 0) {
+            r->status = rc;
+            continue;
+        }
+        c->idx[k] = c->idx[j];
+        c->v[k++] = c->v[j];
+    }
+    c->k = k;
+    rc = k ? map_call(h, b, c, NULL) : 0;
+    pthread_mutex_lock(&h->map_lock);
+    for (j = 0; j < c->k; j++) {
+        struct grant_map_req *r = &b->reqs[c->idx[j]];
+
+        r->status = rc < 0 ? rc : c->v[j].status;
+        if (r->status == 0)
+            r->status = record(h, b, r, &c->v[j]);
+        /* A window made over again is released (unmapped if bound). */
+        if (r->status < 0)
+            (void)lg_map_reserve(r->addr, (size_t)r->len);
+    }
     pthread_mutex_unlock(&h->map_lock);
 }
 
-/* grant_map through the transport's window (map_window). */
-static int do_map_window(grant_handle_t *h, struct gntx_map *v, unsigned flags,
-                         void **addr)
+/* Fills c with the next elements from *next on that fit one call. */
+static void chunk_fill(grant_handle_t *h, struct batch *b, unsigned *next,
+                       struct chunk *c)
 {
-    uint64_t nr = v->length / GNTX_PAGE_SIZE, *aux;
-    struct grant_mapping *m;
-    void *win = NULL;
-    int rc = -ENOMEM;
+    uint64_t bytes = 0, need;
 
-    aux = calloc(nr, sizeof(*aux));
-    m = calloc(1, sizeof(*m));
-    if (!aux || !m)
-        goto free_all;
-    rc = h->ops->map_window(h, (size_t)v->length, flags, &win, aux);
-    if (rc < 0)
-        goto free_all;
-    rc = map_call(h, v, aux, nr, NULL);
-    if (rc < 0) {
-        h->ops->unmap_window(h, win, (size_t)v->length);
-        goto free_all;
+    c->k = 0;
+    c->pages = 0;
+    for (; *next < b->n && c->k < c->cap; (*next)++) {
+        struct grant_map_req *r = &b->reqs[*next];
+        uint64_t pages = r->len / GNTX_PAGE_SIZE;
+
+        if (r->status != NO_STATUS)
+            continue; /* refused by check_req */
+        need = sizeof(c->v[0]) + pages * sizeof(uint64_t);
+        if (bytes + need > h->ops->max_payload)
+            break;
+        bytes += need;
+        c->idx[c->k] = *next;
+        c->v[c->k++] = (struct gntx_map){.dom = b->granter,
+                                         .flags = (uint16_t)r->flags,
+                                         .ref = r->ref,
+                                         .offset = r->offset,
+                                         .length = r->len,
+                                         .frame_idx = c->pages,
+                                         .status = NO_STATUS};
+        c->pages += pages;
     }
-    *m = (struct grant_mapping){.addr = win,
-                                .len = (size_t)v->length,
-                                .handle = v->handle,
-                                .granter = v->dom,
-                                .owner = v->root_dom};
-    record_window(h, m);
-    *addr = win;
-    m = NULL;
-free_all:
-    free(m);
-    free(aux);
-    return rc;
 }
 
-static int do_map(grant_handle_t *h, struct gntx_map *v, unsigned flags,
-                  void **addr)
+/* Element checks; NO_STATUS when it goes to the hypervisor. */
+static int check_req(const grant_handle_t *h, struct grant_map_req *r)
 {
-    uint64_t nr = v->length / GNTX_PAGE_SIZE, *frames;
-    struct grant_mapping *m;
-    int fd = -1, rc = -ENOMEM;
+    r->addr = NULL;
+    if ((r->flags & ~GRANT_MAP_RDONLY) || r->len == 0 ||
+        r->offset % GNTX_PAGE_SIZE || r->len % GNTX_PAGE_SIZE)
+        return -EINVAL;
+    if (r->len > SIZE_MAX ||
+        r->len / GNTX_PAGE_SIZE >
+            (h->ops->max_payload - sizeof(struct gntx_map)) / sizeof(uint64_t))
+        return -E2BIG;
+    return NO_STATUS;
+}
 
-    if (h->ops->map_window)
-        return do_map_window(h, v, flags, addr);
-    frames = calloc(nr, sizeof(*frames));
-    m = calloc(1, sizeof(*m));
-    if (!frames || !m)
-        goto free_all;
-    inflight_set(h, 1);
-    rc = map_call(h, v, frames, nr, &fd);
-    if (rc < 0) {
-        inflight_set(h, 0);
-        goto free_all;
+/* Checks the elements and reserves the range with what the call needs:
+ * 0 or -errno for the call (then nothing is held).  b->len 0: no element
+ * passed the checks. */
+static int batch_setup(grant_handle_t *h, struct batch *b, struct chunk *c)
+{
+    uint64_t aux_max = h->ops->max_payload / sizeof(uint64_t);
+    unsigned i, valid = 0;
+    size_t off = 0;
+
+    for (i = 0; i < b->n; i++) {
+        struct grant_map_req *r = &b->reqs[i];
+
+        r->status = check_req(h, r);
+        if (r->status == NO_STATUS &&
+            __builtin_add_overflow(b->len, (size_t)r->len, &b->len))
+            return -E2BIG;
+        valid += r->status == NO_STATUS;
     }
-    *m = (struct grant_mapping){.len = (size_t)v->length,
-                                .handle = v->handle,
-                                .granter = v->dom,
-                                .owner = v->root_dom};
-    rc = install(h, m, frames, flags, fd);
-    close(fd);
-    if (rc == 0) {
-        *addr = m->addr;
-        m = NULL;
-    } else if (rc != -ESTALE) {
-        send_unmap(h, v->handle); /* -ESTALE: already gone by revoke */
+    if (!valid)
+        return 0;
+    c->cap = valid < h->ops->max_map_batch ? valid : h->ops->max_map_batch;
+    c->idx = calloc(c->cap, sizeof(*c->idx));
+    c->v = calloc(c->cap, sizeof(*c->v));
+    c->fds = calloc(c->cap, sizeof(*c->fds));
+    c->undo = calloc(c->cap, sizeof(*c->undo));
+    b->aux = calloc(aux_max < b->len / GNTX_PAGE_SIZE ? aux_max
+                                                      : b->len / GNTX_PAGE_SIZE,
+                    sizeof(uint64_t));
+    if (valid > 1)
+        b->range = calloc(1, sizeof(*b->range));
+    if (!c->idx || !c->v || !c->fds || !c->undo || !b->aux ||
+        (valid > 1 && !b->range) || !(b->base = lg_map_reserve(NULL, b->len)))
+        return -ENOMEM;
+    if (b->range)
+        *b->range = (struct grant_range){.base = b->base, .len = b->len};
+    for (i = 0; i < b->n; i++) {
+        if (b->reqs[i].status != NO_STATUS)
+            continue;
+        b->reqs[i].addr = b->base + off;
+        off += (size_t)b->reqs[i].len;
     }
-free_all:
-    free(m);
-    free(frames);
-    return rc;
+    return 0;
+}
+
+static void batch_free(struct batch *b, struct chunk *c)
+{
+    if (b->mapped == 0) {
+        if (b->base)
+            munmap(b->base, b->len);
+        free(b->range);
+    }
+    free(b->aux);
+    free(c->idx);
+    free(c->v);
+    free(c->fds);
+    free(c->undo);
+}
+
+static int map_batch(grant_handle_t *h, struct batch *b)
+{
+    struct chunk c = {0};
+    unsigned next = 0, i;
+    int rc;
+
+    rc = batch_setup(h, b, &c);
+    while (rc == 0 && b->len && next < b->n) {
+        chunk_fill(h, b, &next, &c);
+        if (c.k == 0)
+            break;
+        if (h->ops->map_window)
+            chunk_window(h, b, &c);
+        else
+            chunk_sim(h, b, &c);
+    }
+    batch_free(b, &c);
+    if (rc < 0)
+        return rc;
+    for (i = 0; i < b->n; i++)
+        if (b->reqs[i].status == NO_STATUS) /* left out: did not fit */
+            b->reqs[i].status = -E2BIG;
+    return (int)b->mapped;
+}
+
+int grant_map_batch(grant_handle_t *h, grant_domid_t granter,
+                    struct grant_map_req *reqs, unsigned n, void **base)
+{
+    struct batch b = {.granter = granter, .reqs = reqs, .n = n};
+    int rc;
+
+    if (!h || !reqs || !base || n == 0)
+        return lg_fail(h, "grant_map_batch", -EINVAL);
+    if (lg_forked(h))
+        return lg_fail(h, "grant_map_batch", -EBADF);
+    rc = map_batch(h, &b);
+    if (rc >= 0)
+        *base = b.mapped ? b.base : NULL;
+    return lg_fail(h, "grant_map_batch", rc);
 }
 
 int grant_map(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
               uint64_t offset, uint64_t len, unsigned flags, void **addr)
 {
-    struct gntx_map v = {.dom = granter,
-                         .flags = (uint16_t)flags,
-                         .ref = ref,
-                         .offset = offset,
-                         .length = len,
-                         .status = NO_STATUS};
-
-    if (!h || !addr || (flags & ~GRANT_MAP_RDONLY) || len == 0 ||
-        offset % GNTX_PAGE_SIZE || len % GNTX_PAGE_SIZE)
-        return lg_fail(h, "grant_map", -EINVAL);
-    if (len > SIZE_MAX ||
-        len / GNTX_PAGE_SIZE >
-            (h->ops->max_payload - sizeof(v)) / sizeof(uint64_t))
-        return lg_fail(h, "grant_map", -E2BIG);
-    return lg_fail(h, "grant_map", do_map(h, &v, flags, addr));
-}
-
-/* Drops m's pages: 0 or -errno.  A window takes the mapping with it. */
-static int drop_pages(grant_handle_t *h, struct grant_mapping *m)
-{
-    if (h->ops->unmap_window)
-        return h->ops->unmap_window(h, m->addr, m->len);
-    if (m->state != GRANT_MAPPING_GONE)
-        munmap(m->addr, m->len);
-    return 0;
-}
-
-/* Unlinks the mapping at addr and drops its pages (*drop_rc says how that
- * went); its state, or -1. */
-static int take_mapping(grant_handle_t *h, void *addr, uint32_t *handle,
-                        int *drop_rc)
-{
-    struct grant_mapping **pp, *m;
-    int state = -1;
-
-    pthread_mutex_lock(&h->map_lock);
-    for (pp = &h->maps; *pp && (*pp)->addr != addr; pp = &(*pp)->next)
-        ;
-    m = *pp;
-    if (m) {
-        *pp = m->next;
-        state = m->state;
-        *handle = m->handle;
-        *drop_rc = drop_pages(h, m);
-        free(m);
-    }
-    pthread_mutex_unlock(&h->map_lock);
-    return state;
-}
-
-int grant_unmap(grant_handle_t *h, void *addr)
-{
-    struct gntx_unmap v = {.status = NO_STATUS};
-    struct grant_call gc = {
-        .op = GNTX_OP_UNMAP, .args = &v, .elem_size = sizeof(v), .count = 1};
-    int state, rc = 0;
+    struct grant_map_req r = {
+        .ref = ref, .offset = offset, .len = len, .flags = flags};
+    struct batch b = {.granter = granter, .reqs = &r, .n = 1};
+    int rc;
 
     if (!h || !addr)
-        return lg_fail(h, "grant_unmap", -EINVAL);
-    state = take_mapping(h, addr, &v.handle, &rc);
-    if (state < 0)
-        return lg_fail(h, "grant_unmap", -EINVAL);
-    if (h->ops->unmap_window)
-        return lg_fail(h, "grant_unmap", rc); /* the window was the mapping */
-    if (state != GRANT_MAPPING_LIVE)
-        return 0; /* force-revoked: the hypervisor already dropped it */
-    rc = (int)h->ops->hypercall(h, &gc);
-    if (rc >= 0)
-        rc = v.status == NO_STATUS || v.status > 0 ? -EPROTO : v.status;
-    if (rc == -ESTALE)
-        rc = 0; /* force-revoked while we unmapped: the notice is late */
-    return lg_fail(h, "grant_unmap", rc);
-}
-
-/* Replaces a live mapping by an inaccessible one, or drops it. */
-static int make_unreachable(struct grant_mapping *m)
-{
-    if (mmap(m->addr, m->len, PROT_NONE,
-             MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
-             0) != MAP_FAILED) {
-        m->state = GRANT_MAPPING_REVOKED;
-        return 0;
-    }
-    if (munmap(m->addr, m->len) == 0) {
-        m->state = GRANT_MAPPING_GONE;
-        return 0;
-    }
-    return -errno;
-}
-
-int lg_map_revoked(grant_handle_t *h, uint32_t handle, grant_domid_t owner)
-{
-    struct grant_mapping *m;
-    int rc = 0;
-
-    (void)owner; /* handles name mappings uniquely (they carry a generation) */
-    pthread_mutex_lock(&h->map_lock);
-    for (m = h->maps; m && m->handle != handle; m = m->next)
-        ;
-    if (m && m->state == GRANT_MAPPING_LIVE)
-        rc = make_unreachable(m);
-    else if (!m && h->map_inflight && h->nr_early < GRANT_EARLY_MAX)
-        h->early[h->nr_early++] = handle;
-    else if (!m && h->map_inflight)
-        h->early_overflow = 1;
-    pthread_mutex_unlock(&h->map_lock);
-    return rc;
-}
-
-/* grant_close: drops every mapping, and tells the hypervisor (a window's
- * release does).  A forked child never had them (MADV_DONTFORK, or a
- * window the kernel does not copy): it only frees the records. */
-void lg_map_release(grant_handle_t *h, int forked)
-{
-    struct grant_mapping *m;
-
-    if (!forked)
-        pthread_mutex_lock(&h->map_lock);
-    while ((m = h->maps)) {
-        h->maps = m->next;
-        if (!forked)
-            drop_pages(h, m);
-        if (!forked && !h->ops->unmap_window &&
-            m->state == GRANT_MAPPING_LIVE) {
-            pthread_mutex_unlock(&h->map_lock);
-            send_unmap(h, m->handle);
-            pthread_mutex_lock(&h->map_lock);
-        }
-        free(m);
-    }
-    if (!forked)
-        pthread_mutex_unlock(&h->map_lock);
+        return lg_fail(h, "grant_map", -EINVAL);
+    if (lg_forked(h))
+        return lg_fail(h, "grant_map", -EBADF);
+    rc = map_batch(h, &b);
+    if (rc > 0)
+        *addr = r.addr;
+    return lg_fail(h, "grant_map", rc < 0 ? rc : r.status);
 }

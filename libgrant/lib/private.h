@@ -73,7 +73,8 @@ struct grant_v1_ops {
  */
 struct grant_ops {
     const char *name;
-    uint32_t max_payload; /* bytes of args + aux one hypercall may carry */
+    uint32_t max_payload;   /* bytes of args + aux one hypercall may carry */
+    unsigned max_map_batch; /* MAP elements one hypercall may carry */
     int (*open)(grant_handle_t *h);
     void (*close)(grant_handle_t *h, int forked);
     long (*hypercall)(grant_handle_t *h, struct grant_call *c);
@@ -102,12 +103,15 @@ struct grant_ops {
     /*
      * Map windows, optional.  NULL (sim): MAP returns the frames and an fd
      * of the owner's memory, map.c maps them itself, and grant_unmap sends
-     * UNMAP.  Set (xen): map_window reserves `len` bytes the hypervisor
-     * maps into (PROT_READ only with GRANT_MAP_RDONLY) at *addr and writes
-     * what MAP's aux carries in for each page to aux[0 .. len/PAGE_SIZE);
-     * MAP then fills the window (aux comes back holding the frames).
+     * UNMAP.  Set (xen): map_window makes a window of `len` bytes the
+     * hypervisor maps into (PROT_READ only with GRANT_MAP_RDONLY): at
+     * *addr when it is not NULL (MAP_FIXED, over the caller's reservation
+     * of a batch range), else anywhere, returned in *addr; and writes what
+     * MAP's aux carries in for each page to aux[0 .. len/PAGE_SIZE).  MAP
+     * then fills the window (aux comes back holding the frames).
      * unmap_window releases a window, and with it the mapping the
-     * hypervisor made there: libgrant sends no UNMAP for it.
+     * hypervisor made there: libgrant sends no UNMAP for it.  A mapping
+     * made over a window (MAP_FIXED) releases it the same way.
      */
     int (*map_window)(grant_handle_t *h, size_t len, unsigned flags,
                       void **addr, uint64_t *aux);
@@ -121,18 +125,33 @@ struct grant_alloc {
     uint64_t gfn, nr_frames;
 };
 
-/* A mapping from grant_map.  In a transport's window (map_window) it stays
- * LIVE: the hypervisor itself replaces the pages on a FORCE revoke. */
+/* A batch's address range (grant_map_batch): the mappings of its elements
+ * lie in it; the range is released with the last of them. */
+struct grant_range {
+    uint8_t *base;
+    size_t len;
+    unsigned live; /* mappings still in it */
+};
+
+/* A mapping from grant_map or grant_map_batch.  In a transport's window
+ * (map_window) it stays LIVE: the hypervisor itself replaces the pages on
+ * a FORCE revoke. */
 #define GRANT_MAPPING_LIVE    0 /* the granter's pages */
-#define GRANT_MAPPING_REVOKED 1 /* force-revoked: PROT_NONE placeholder */
+#define GRANT_MAPPING_REVOKED 1 /* force-revoked: private scratch pages */
 #define GRANT_MAPPING_GONE    2 /* force-revoked: range already munmapped */
 struct grant_mapping {
     struct grant_mapping *next;
+    struct grant_mapping *ev_next; /* on the revoked queue (map_revoked.c) */
     uint8_t *addr;
     size_t len;
     uint32_t handle; /* GNTX_OP_MAP's handle */
     grant_domid_t granter, owner;
-    int state; /* GRANT_MAPPING_* */
+    grant_ref_t ref;
+    uint64_t offset;           /* in the grant's window */
+    int prot;                  /* PROT_READ, with PROT_WRITE unless read-only */
+    int state;                 /* GRANT_MAPPING_* */
+    int queued;                /* on the revoked queue */
+    struct grant_range *range; /* NULL: a range of its own */
 };
 
 struct grant_port {
@@ -161,6 +180,11 @@ struct grant_handle {
     unsigned nr_early;
     int early_overflow;
     int map_inflight;
+    /* Force-revoked mappings not yet reported (grant_map_revoked_next),
+     * oldest first, and the eventfd that polls readable while there are
+     * any (-1 until grant_map_revoked_fd).  map_lock guards them too. */
+    struct grant_mapping *rev_head, *rev_tail;
+    int rev_fd;
 
     struct grant_port *ports;
     unsigned nr_ports, cap_ports;
@@ -183,11 +207,27 @@ int lg_local_gpa(const grant_handle_t *h, const void *ptr, uint64_t len,
 void lg_mem_release(grant_handle_t *h);
 
 /* map.c */
-/* An unmap notice for `handle` (of `owner`'s memory): makes the pages
- * unreachable.  0 when they are (or were never mapped), -errno when the
- * range could not be replaced (then the notice must not be acked). */
-int lg_map_revoked(grant_handle_t *h, uint32_t handle, grant_domid_t owner);
+/* Reserves len bytes of address space (PROT_NONE, not inherited by fork):
+ * at addr (MAP_FIXED, replacing what was there) or anywhere for NULL.
+ * The address, or NULL with errno set. */
+void *lg_map_reserve(void *addr, size_t len);
+
+/* unmap.c */
+/* Sends UNMAP for one handle, result ignored (undoing a map). */
+void lg_unmap_send(grant_handle_t *h, uint32_t handle);
+/* grant_close: drops every mapping (a forked child only the records). */
 void lg_map_release(grant_handle_t *h, int forked);
+
+/* map_revoked.c */
+/* An unmap notice for `handle` (of `owner`'s memory): replaces the pages
+ * with private scratch pages and queues the event.  0 when they are
+ * replaced (or were never mapped), -errno when the range could not be
+ * replaced (then the notice must not be acked).  Takes map_lock. */
+int lg_map_revoked(grant_handle_t *h, uint32_t handle, grant_domid_t owner);
+/* map_lock held: m is being unmapped; its pending event goes with it. */
+void lg_map_ev_cancel(grant_handle_t *h, struct grant_mapping *m);
+/* map_lock held (or forked): forgets the queue and closes the eventfd. */
+void lg_map_ev_release(grant_handle_t *h);
 
 /* handle.c: the transport XGRANT_TRANSPORT names ("sim" when unset). */
 const char *lg_transport_name(void);

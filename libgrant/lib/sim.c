@@ -201,6 +201,7 @@ static long sim_hypercall(grant_handle_t *h, struct grant_call *gc)
 const struct grant_ops lg_sim_ops = {
     .name = "sim",
     .max_payload = XGW_MAX_PAYLOAD,
+    .max_map_batch = XGW_MAX_MAP_BATCH,
     .open = sim_open,
     .close = sim_close,
     .hypercall = sim_hypercall,

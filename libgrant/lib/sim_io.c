@@ -16,7 +16,7 @@
 #include "private.h"
 
 #define SIM_MAX_IOV 8
-#define SIM_MAX_FDS 8
+#define SIM_MAX_FDS XGW_MAX_MAP_BATCH /* MAP: one fd per mapped element */
 
 int lg_sim_read_full(int fd, void *buf, size_t len)
 {

@@ -2,8 +2,9 @@
 /*
  * sim_notice.c: the service thread of a sim handle.  xgrantd tells it, on
  * the notice socket, that a mapping of this handle is being force-revoked
- * (XGW_NOTICE_UNMAP); the thread makes the pages unreachable (map.c) and
- * only then acks (XGW_NOTICE_UNMAP_ACK), which lets the revoke complete.
+ * (XGW_NOTICE_UNMAP); the thread puts scratch pages in their place,
+ * queues the revoke event (map_revoked.c), and only then acks
+ * (XGW_NOTICE_UNMAP_ACK), which lets the revoke complete.
  * The thread ends when the socket is shut down (grant_close) or lost.
  */
 #include <errno.h>

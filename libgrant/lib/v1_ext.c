@@ -1,57 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * v1_ext.c: standard grants over the extension, for xgrantd (the sim
- * transport's v1_* ops).  A v1 ref is an extension grant of one whole
+ * transport's grant_v1_ops).  A v1 ref is an extension grant of one whole
  * page: share creates them (READ | MAP, and WRITE unless read-only) over
  * grant_mem_alloc pages, end revokes them, copy is grant_copy, and a map
- * of n refs is n one-page grant_maps moved into one reserved range.
- *
- * The move: each page is mapped by map.c (so a FORCE revoke's notice
- * still finds its record and replaces the page), then mremap'd into its
- * slot of the range and its record pointed there, both under map_lock, so
- * the notice thread never sees the record and the pages apart.
+ * of n refs is one grant_map_batch of n one-page elements (laid out in
+ * order in one range), undone whole if any element fails.  A revoke then
+ * acts on each page as on any mapping (a scratch page, a revoke event).
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #include "private.h"
 
 #define PAGE GRANT_PAGE_SIZE
-
-/* Moves map.c's mapping of one page at `from` to `to` (a page of this
- * handle's reservation, replaced). */
-static int move_mapping(grant_handle_t *h, void *from, void *to)
-{
-    struct grant_mapping *m;
-    int rc = -EINVAL;
-
-    pthread_mutex_lock(&h->map_lock);
-    for (m = h->maps; m && m->addr != from; m = m->next)
-        ;
-    if (m && m->state == GRANT_MAPPING_GONE) {
-        m->addr = to; /* nothing is mapped: the reserved page stays */
-        rc = 0;
-    } else if (m && mremap(from, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED,
-                           to) != MAP_FAILED) {
-        m->addr = to;
-        rc = 0;
-    } else if (m) {
-        rc = -errno;
-    }
-    pthread_mutex_unlock(&h->map_lock);
-    return rc;
-}
-
-/* Unmaps slots [0, n) of the range at base, then the rest of it. */
-static void unmap_slots(grant_handle_t *h, uint8_t *base, unsigned n,
-                        unsigned count)
-{
-    for (unsigned i = 0; i < n; i++)
-        grant_unmap(h, base + (size_t)i * PAGE);
-    if (count > n)
-        munmap(base + (size_t)n * PAGE, (size_t)(count - n) * PAGE);
-}
 
 /* A dead ref reads as on Xen. */
 static int v1_errno(int rc)
@@ -59,38 +21,68 @@ static int v1_errno(int rc)
     return rc == -ESTALE ? -ENOENT : rc;
 }
 
+/* Unmaps the pages at addrs[0 .. n). */
+static void unmap_pages(grant_handle_t *h, void **addrs, unsigned n)
+{
+    int *st = calloc(n ? n : 1, sizeof(*st));
+
+    if (st)
+        grant_unmap_batch(h, (void *const *)addrs, st, n);
+    free(st);
+}
+
+/* The batch's outcome: 0 when every element mapped, else the call's or
+ * the first element's error. */
+static int batch_rc(int rc, const struct grant_map_req *r, unsigned count)
+{
+    if (rc < 0 || rc == (int)count)
+        return rc < 0 ? rc : 0;
+    for (unsigned i = 0; i < count; i++)
+        if (r[i].status < 0)
+            return r[i].status;
+    return -EPROTO; /* fewer mapped, none said why */
+}
+
 static int lg_v1_ext_map(grant_handle_t *h, grant_domid_t granter,
                          const grant_v1_ref_t *refs, unsigned count,
                          unsigned flags, void **addr)
 {
-    unsigned mflags = (flags & GRANT_V1_RDONLY) ? GRANT_MAP_RDONLY : 0, i;
-    uint8_t *base;
-    void *one;
-    int rc = 0;
+    struct grant_map_req *r = calloc(count, sizeof(*r));
+    void **addrs = calloc(count, sizeof(*addrs)), *base = NULL;
+    unsigned mapped = 0;
+    int rc = r && addrs ? 0 : -ENOMEM;
 
-    base = mmap(NULL, (size_t)count * PAGE, PROT_NONE,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base == MAP_FAILED)
-        return -errno;
-    for (i = 0; i < count && rc == 0; i++) {
-        rc = grant_map(h, granter, refs[i], 0, PAGE, mflags, &one);
-        if (rc < 0)
-            break;
-        rc = move_mapping(h, one, base + (size_t)i * PAGE);
-        if (rc < 0)
-            grant_unmap(h, one);
+    for (unsigned i = 0; rc == 0 && i < count; i++)
+        r[i] = (struct grant_map_req){
+            .ref = refs[i],
+            .len = PAGE,
+            .flags = (flags & GRANT_V1_RDONLY) ? GRANT_MAP_RDONLY : 0};
+    if (rc == 0)
+        rc = batch_rc(grant_map_batch(h, granter, r, count, &base), r, count);
+    if (rc == 0) {
+        *addr = base;
+    } else {
+        for (unsigned i = 0; r && i < count; i++)
+            if (r[i].status == 0 && r[i].addr)
+                addrs[mapped++] = r[i].addr;
+        if (mapped)
+            unmap_pages(h, addrs, mapped); /* all or nothing */
     }
-    if (rc < 0) {
-        unmap_slots(h, base, i, count);
-        return v1_errno(rc);
-    }
-    *addr = base;
-    return 0;
+    free(addrs);
+    free(r);
+    return v1_errno(rc);
 }
 
 static int lg_v1_ext_unmap(grant_handle_t *h, void *addr, unsigned count)
 {
-    unmap_slots(h, addr, count, count);
+    void **addrs = calloc(count, sizeof(*addrs));
+
+    if (!addrs)
+        return -ENOMEM;
+    for (unsigned i = 0; i < count; i++)
+        addrs[i] = (uint8_t *)addr + (size_t)i * PAGE;
+    unmap_pages(h, addrs, count);
+    free(addrs);
     return 0;
 }
 

@@ -219,7 +219,8 @@ static int xen_mem_free(grant_handle_t *h, uint64_t gfn, uint64_t nr_frames)
     return 0;
 }
 
-/* An empty window of len bytes for grant_map; aux[i]: page i's address. */
+/* An empty window of len bytes for grant_map (at *addr if set: a batch's
+ * range); aux[i]: page i's address. */
 static int xen_map_window(grant_handle_t *h, size_t len, unsigned flags,
                           void **addr, uint64_t *aux)
 {
@@ -227,7 +228,8 @@ static int xen_map_window(grant_handle_t *h, size_t len, unsigned flags,
     int prot = PROT_READ | ((flags & GRANT_MAP_RDONLY) ? 0 : PROT_WRITE);
     uint8_t *p;
 
-    p = mmap(NULL, len, prot, MAP_SHARED, t->fd, (off_t)XGRANT_MAP_OFFSET);
+    p = mmap(*addr, len, prot, MAP_SHARED | (*addr ? MAP_FIXED : 0), t->fd,
+             (off_t)XGRANT_MAP_OFFSET);
     if (p == MAP_FAILED)
         return -errno;
     for (size_t i = 0; i < len / GNTX_PAGE_SIZE; i++)
@@ -358,6 +360,7 @@ static int xen_evtchn_consume(grant_handle_t *h, uint32_t port)
 const struct grant_ops lg_xen_ops = {
     .name = "xen",
     .max_payload = XEN_MAX_PAYLOAD,
+    .max_map_batch = GNTX_MAX_BATCH,
     .open = xen_open,
     .close = xen_close,
     .hypercall = xen_hypercall,

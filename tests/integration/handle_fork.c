@@ -41,10 +41,15 @@ int main(void)
     pid = fork();
     if (pid == 0) {
         struct grant_usage cu;
+        struct grant_map_req mr = {.ref = 1, .len = 4096};
         void *r;
+
         /* The parent's handle is not usable here. */
         verdict = grant_usage(h, GRANT_DOMID_SELF, &cu) == -EBADF &&
                   grant_mem_alloc(h, 1, &r) == -EBADF &&
+                  grant_map_batch(h, 1, &mr, 1, &r) == -EBADF &&
+                  grant_unmap(h, p) == -EBADF &&
+                  grant_map_revoked_fd(h) == -EBADF &&
                   grant_v1_end(h, v1p) == -EBADF &&
                   grant_v1_map(h, peer.domid, &v1ref, 1, 0, &r) == -EBADF &&
                   grant_v1_share(h, peer.domid, 1, 0, &v1ref, &r) == -EBADF;

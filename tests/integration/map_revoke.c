@@ -67,10 +67,17 @@ int main(void)
     itest_ok(&c, "mread %llu 4095", (unsigned long long)mc);
     itest_err(&b, -EBUSY, "revoke 0x%llx", (unsigned long long)rdel);
 
-    /* FORCE: when revoke returns, neither B nor C can touch the pages. */
+    /* FORCE: when revoke returns, neither B nor C can touch the pages:
+     * theirs are scratch pages now (zeros), and writes stay there. */
     itest_ok(&a, "revoke 0x%llx force", (unsigned long long)rmap);
-    itest_err(&b, -EFAULT, "mread %llu 0", (unsigned long long)m);
-    itest_err(&c, -EFAULT, "mread %llu 0", (unsigned long long)mc);
+    ICHECK(itest_ok(&b, "mread %llu 8191", (unsigned long long)m) == 0,
+           "B reads a zero scratch page where A's 66 was");
+    ICHECK(itest_ok(&c, "mread %llu 4095", (unsigned long long)mc) == 0,
+           "C reads a zero scratch page");
+    ICHECK(itest_ok(&b, "mwrite %llu 8191 55", (unsigned long long)m) == 55,
+           "B writes its scratch page and reads it back");
+    itest_ok(&a, "expect 0 12287 1 66"); /* B's write did not reach A */
+    itest_err(&c, -EFAULT, "mwrite %llu 0 1", (unsigned long long)mc);
     itest_err(&b, -ESTALE, "copyfrom %u 0x%llx 0 0 0 1", a.domid,
               (unsigned long long)rmap);
     itest_ok(&b, "unmap %llu", (unsigned long long)m);

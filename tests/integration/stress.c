@@ -220,7 +220,9 @@ static void churn_domains(grant_handle_t *dom0, struct itest_agent *sink)
                      (unsigned long long)r);
         ICHECK(grant_ctl_domain_destroy(dom0, t.domid) == 0, "destroy %s",
                name);
-        itest_err(sink, -EFAULT, "mread %llu 0", (unsigned long long)m);
+        ICHECK(itest_ok(sink, "mread %llu 1", (unsigned long long)m) == 0,
+               "%s died: the sink's mapping reads a scratch page", name);
+        itest_err(sink, -EFAULT, "mwrite %llu 1 1", (unsigned long long)m);
         itest_ok(sink, "unmap %llu", (unsigned long long)m);
         itest_agent_close(&t);
     }

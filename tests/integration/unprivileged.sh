@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # xgrantd without privileges: no PID namespaces, so domains are told apart
-# by session, parent chain and their token.  Runs the real-process tests
-# as user nobody (each starts its own xgrantd as nobody), and checks that
+# by session, parent chain and their token, and their creation and end
+# take the paths without namespaces.  Runs the real-process tests as user
+# nobody (each starts its own xgrantd as nobody), and checks that
 # root still reaches a nobody-run daemon as domain 0.
 set -u
 B=${B:-build}
@@ -15,7 +16,7 @@ as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/tm
 if ! as_nobody test -x "$top/$B/tests/integration/containment"; then
     echo "skip: user nobody cannot reach $top/$B"; exit 77
 fi
-for t in containment delegation domain_death map_revoke stress; do
+for t in containment delegation domain_death map_revoke stress spawn_stall; do
     check "$t as nobody (no PID namespace)" \
         bash -c "setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/tmp '$top/$B/tests/integration/$t' > /tmp/xgrant-unpriv-$t.log 2>&1 || { tail -n 20 /tmp/xgrant-unpriv-$t.log; exit 1; }"
     rm -f "/tmp/xgrant-unpriv-$t.log"

@@ -8,6 +8,8 @@
  * drive domains through it.
  */
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,7 +36,9 @@ struct slot {
     "memset GRANTER REF GOFF BYTE LEN | g2g SDOM SREF SOFF DDOM DREF DOFF "    \
     "LEN | "                                                                   \
     "map GRANTER REF OFF LEN [ro] | mread MAP OFF | mwrite MAP OFF BYTE | "    \
-    "unmap MAP | evtalloc DOM | evtbind DOM PORT | evtnotify PORT | "          \
+    "unmap MAP | mapb GRANTER LEN REF... | unmapb MAP... | "                   \
+    "revokeb FORCE(0|1) REF... | mrevoked | mbusy MAP | mstop | "              \
+    "evtalloc DOM | evtbind DOM PORT | evtnotify PORT | "                      \
     "evtwait PORT MS | usage | write SLOT OFF TEXT | features | "              \
     "v1share DOM PAGES [ro] | v1end SLOT | v1map DOM ro|rw REF... | "          \
     "v1unmap MAP | v1copyfrom|v1copyto DOM REF ROFF SLOT OFF LEN | "           \
@@ -248,6 +252,15 @@ static int cmd_copy_ops(char **av, uint64_t *n, int ac)
     return 1;
 }
 
+/* A free map slot, or -1. */
+static int map_slot(void)
+{
+    for (int s = 0; s < MAX_SLOTS; s++)
+        if (!maps[s].p)
+            return s;
+    return -1;
+}
+
 /* Touches one byte of a mapping; a fault (revoked mapping, write to a
  * read-only one) is answered as -EFAULT instead of killing the guest. */
 static int map_access(uint64_t id, uint64_t off, int write, uint64_t val)
@@ -276,9 +289,8 @@ static int cmd_map_ops(char **av, uint64_t *n, int ac)
     int rc, s;
 
     if (!strcmp(av[0], "map") && (ac == 5 || ac == 6)) {
-        for (s = 0; s < MAX_SLOTS && maps[s].p; s++)
-            ;
-        if (s == MAX_SLOTS)
+        s = map_slot();
+        if (s < 0)
             return reply_err(-ENOSPC, "no map slot");
         rc = grant_map(gh, n[1], n[2], n[3], n[4],
                        ac == 6 ? GRANT_MAP_RDONLY : 0, &addr);
@@ -304,6 +316,7 @@ static int cmd_map_ops(char **av, uint64_t *n, int ac)
         if (rc < 0)
             return reply_err(rc, av[0]);
         maps[n[1]].p = NULL;
+        map_v1[n[1]] = 0;
         printf("ok\n");
         return 0;
     }
@@ -363,7 +376,7 @@ static int cmd_v1_ops(char **av, uint64_t *n, int ac)
         return 0;
     }
     if (!strcmp(av[0], "v1map") && ac >= 4) {
-        if ((s = free_slot(maps)) < 0)
+        if ((s = map_slot()) < 0)
             return reply_err(-ENOSPC, "no map slot");
         for (int i = 3; i < ac; i++)
             refs[i - 3] = (grant_v1_ref_t)n[i];
@@ -403,6 +416,168 @@ static int cmd_v1_ops(char **av, uint64_t *n, int ac)
         return 0;
     }
     return 1;
+}
+
+/* mapb GRANTER LEN REF...: one batch, element i = REF i, offset 0, LEN
+ * bytes, read-write.  "ok MAPPED" then per element "MAP@OFFSET" (its map
+ * id and where it lies in the range) or its -errno. */
+static int cmd_mapb(uint64_t *n, int ac)
+{
+    struct grant_map_req r[MAX_ARGS];
+    unsigned k = (unsigned)ac - 3, i;
+    void *base;
+    int rc;
+
+    for (i = 0; i < k; i++)
+        r[i] =
+            (struct grant_map_req){.ref = (grant_ref_t)n[3 + i], .len = n[2]};
+    rc = grant_map_batch(gh, n[1], r, k, &base);
+    if (rc < 0)
+        return reply_err(rc, "grant_map_batch");
+    printf("ok %d", rc);
+    for (i = 0; i < k; i++) {
+        int s = r[i].status == 0 ? map_slot() : -1;
+
+        if (s >= 0) {
+            maps[s].p = r[i].addr;
+            maps[s].size = r[i].len;
+        }
+        if (r[i].status == 0)
+            printf(" %d@%zu", s,
+                   (size_t)((uint8_t *)r[i].addr - (uint8_t *)base));
+        else
+            printf(" %d", r[i].status);
+    }
+    printf("\n");
+    return 0;
+}
+
+/* unmapb MAP...: "ok UNMAPPED" then per element its status. */
+static int cmd_unmapb(uint64_t *n, int ac)
+{
+    void *a[MAX_ARGS];
+    int st[MAX_ARGS], rc, i;
+
+    for (i = 0; i < ac - 1; i++)
+        a[i] = slot_at(maps, n[1 + i], 0, 0);
+    rc = grant_unmap_batch(gh, a, st, (unsigned)ac - 1);
+    if (rc < 0)
+        return reply_err(rc, "grant_unmap_batch");
+    printf("ok %d", rc);
+    for (i = 0; i < ac - 1; i++) {
+        if (st[i] == 0)
+            maps[n[1 + i]].p = NULL;
+        printf(" %d", st[i]);
+    }
+    printf("\n");
+    return 0;
+}
+
+/* revokeb FORCE REF...: "ok REVOKED" then per element its status. */
+static int cmd_revokeb(uint64_t *n, int ac)
+{
+    struct grant_revoke_req r[MAX_ARGS];
+    int rc, i;
+
+    for (i = 0; i < ac - 2; i++)
+        r[i] =
+            (struct grant_revoke_req){.ref = (grant_ref_t)n[2 + i],
+                                      .flags = n[1] ? GRANT_REVOKE_FORCE : 0};
+    rc = grant_revoke_batch(gh, r, (unsigned)ac - 2);
+    if (rc < 0)
+        return reply_err(rc, "grant_revoke_batch");
+    printf("ok %d", rc);
+    for (i = 0; i < ac - 2; i++)
+        printf(" %d", r[i].status);
+    printf("\n");
+    return 0;
+}
+
+/* mrevoked: the next revoke event: "ok MAP READABLE" (whether the fd
+ * polled readable before), or EAGAIN when none is pending. */
+static int cmd_mrevoked(void)
+{
+    struct grant_map_event ev;
+    struct pollfd p = {.events = POLLIN};
+    int rc, s, readable;
+
+    p.fd = grant_map_revoked_fd(gh);
+    if (p.fd < 0)
+        return reply_err(p.fd, "grant_map_revoked_fd");
+    readable = poll(&p, 1, 0) == 1;
+    rc = grant_map_revoked_next(gh, &ev);
+    if (rc < 0)
+        return reply_err(rc, "grant_map_revoked_next");
+    if (rc == 0)
+        return reply_err(-EAGAIN, readable ? "none, yet readable" : "none");
+    for (s = 0; s < MAX_SLOTS && maps[s].p != ev.addr; s++)
+        ;
+    printf("ok %d %d %zu %u 0x%x\n", s < MAX_SLOTS ? s : -1, readable, ev.len,
+           ev.granter, ev.ref);
+    return 0;
+}
+
+/* mbusy MAP: a thread writes and reads back every page of the mapping
+ * until mstop ("ok ROUNDS MISMATCHES"); a fault kills the guest. */
+static struct {
+    pthread_t t;
+    volatile uint8_t *p;
+    size_t size;
+    int stop, on;
+    unsigned long rounds, bad;
+} busy;
+
+static void *busy_main(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&busy.stop, __ATOMIC_RELAXED)) {
+        uint8_t v = (uint8_t)(0x5a ^ (busy.rounds & 1));
+
+        for (size_t o = 0; o < busy.size; o += 4096) {
+            busy.p[o] = v;
+            busy.bad += busy.p[o] != v;
+        }
+        busy.rounds++;
+    }
+    return NULL;
+}
+
+static int cmd_busy(char **av, uint64_t *n, int ac)
+{
+    if (!strcmp(av[0], "mbusy") && ac == 2) {
+        if (busy.on || !slot_at(maps, n[1], 0, 1))
+            return reply_err(-EINVAL, "busy, or bad map id");
+        busy.p = maps[n[1]].p;
+        busy.size = maps[n[1]].size;
+        busy.stop = 0;
+        busy.rounds = busy.bad = 0;
+        if (pthread_create(&busy.t, NULL, busy_main, NULL) != 0)
+            return reply_err(-EAGAIN, "pthread_create");
+        busy.on = 1;
+        printf("ok\n");
+        return 0;
+    }
+    if (!strcmp(av[0], "mstop") && ac == 1 && busy.on) {
+        __atomic_store_n(&busy.stop, 1, __ATOMIC_RELAXED);
+        pthread_join(busy.t, NULL);
+        busy.on = 0;
+        printf("ok %lu %lu\n", busy.rounds, busy.bad);
+        return 0;
+    }
+    return 1;
+}
+
+static int cmd_batch_ops(char **av, uint64_t *n, int ac)
+{
+    if (!strcmp(av[0], "mapb") && ac >= 4)
+        return cmd_mapb(n, ac);
+    if (!strcmp(av[0], "unmapb") && ac >= 2)
+        return cmd_unmapb(n, ac);
+    if (!strcmp(av[0], "revokeb") && ac >= 3)
+        return cmd_revokeb(n, ac);
+    if (!strcmp(av[0], "mrevoked") && ac == 1)
+        return cmd_mrevoked();
+    return cmd_busy(av, n, ac);
 }
 
 static int cmd_misc_ops(char **av, uint64_t *n, int ac)
@@ -528,7 +703,8 @@ static void guest_line(char *line)
         printf("err -22 EINVAL empty\n");
     else if (cmd_slot_ops(av, n, ac) && cmd_grant_ops(av, n, ac) &&
              cmd_copy_ops(av, n, ac) && cmd_map_ops(av, n, ac) &&
-             cmd_v1_ops(av, n, ac) && cmd_misc_ops(av, n, ac))
+             cmd_batch_ops(av, n, ac) && cmd_v1_ops(av, n, ac) &&
+             cmd_misc_ops(av, n, ac))
         printf("err -22 EINVAL unknown command or arity: %s\n", av[0]);
     fflush(stdout);
 }

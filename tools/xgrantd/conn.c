@@ -144,6 +144,7 @@ static struct xd_conn *conn_new(int fd, const struct ucred *cr, int pidfd,
     c->serial = ++xd.next_serial;
     c->fd = fd;
     c->nfd = -1;
+    c->maps_fd = -1;
     c->pid = cr->pid;
     c->pidfd = pidfd;
     c->uid = cr->uid;
@@ -602,6 +603,9 @@ static void conn_release(struct xd_conn *c)
     }
     xd_acks_drop_conn(c);
     xd_maps_drop_conn(c);
+    if (c->maps_fd >= 0)
+        close(c->maps_fd);
+    c->maps_fd = -1;
     c->dom->nconns--;
     nconns--;
     c->next = xd.graveyard;

@@ -9,9 +9,11 @@
  *            connections, the core's tables (FORCE-revoking every grant
  *            of it), ports, memory; replies waiting on its unmap acks wait
  *            for the reap (all of its processes dead);
- *   exit     the pidfd polls readable: reap, tear down if not done yet,
+ *   exit     the pidfd polls readable (or SIGCHLD): reap its init, tear
+ *            down if not done yet; without a PID namespace, once the child
+ *            that kills what /proc shows of it has ended too (SIGCHLD),
  *            answer DOMAIN_WAIT and the DOMAIN_DESTROY replies waiting for
- *            the reap, free the id.
+ *            the reap, free the id.  Nothing of this waits in the loop.
  * Domain 0 is the control domain: created at start, never destroyed.
  */
 #include <errno.h>
@@ -38,6 +40,7 @@ struct xd_dom *xd_dom_new(uint16_t id, const char *name)
     d->memfd = -1;
     d->pidfd = -1;
     d->statfd = -1;
+    d->errfd = -1;
     d->ev = (struct xd_ev){XD_EV_PIDFD, d};
     strncpy(d->name, name, sizeof(d->name) - 1);
     return d;
@@ -54,9 +57,15 @@ void xd_dom_free(struct xd_dom *d)
     }
     if (d->statfd >= 0)
         close(d->statfd);
+    if (d->errfd >= 0) {
+        xd_epoll_del(d->errfd);
+        close(d->errfd);
+    }
+    if (d->started)
+        xd_group_put(d->started);
     xd_evtchn_dom_close(d);
     xd_mem_teardown(d);
-    free(d->maps);
+    xd_maps_free(d);
     free(d->reapers);
     if (xd.doms[d->id] == d)
         xd.doms[d->id] = NULL;
@@ -165,6 +174,8 @@ int xd_dom0_create(uint64_t mem_bytes)
         return -ENOMEM;
     r = xd_mem_setup(d, mem_bytes);
     if (r == 0)
+        r = xd_confine_mem(d);
+    if (r == 0)
         r = gcore_dom_add(xd.core, d->id, d->nr_frames, d);
     if (r < 0) {
         xd_dom_free(d);
@@ -205,24 +216,47 @@ void xd_dom_teardown(struct xd_dom *d)
         d->in_core = false;
     }
     xd_evtchn_dom_close(d);
-    free(d->maps);
-    d->maps = NULL;
-    d->nmaps = d->maps_cap = 0;
+    xd_maps_free(d);
     xd_mem_teardown(d);
 }
 
-/* Without a PID namespace: every process of its session or token. */
+/* Without a PID namespace: every process of its session or token, by a
+ * child of the daemon (proc.c) that d's end waits for. */
 static void kill_strays(struct xd_dom *d)
 {
-    int n;
+    pid_t k;
 
-    if (d->has_ns)
+    if (d->has_ns || d->killer > 0)
         return;
     kill(-d->pid, SIGKILL);
-    n = xd_proc_kill_strays(d);
-    if (n != 0)
+    k = xd_proc_kill_strays(d);
+    if (k < 0)
+        xd_log_dom(d, "cannot kill its processes: %s", strerror((int)-k));
+    else
+        d->killer = k;
+}
+
+/* Has the child killing d's processes ended?  (Logs how.) */
+static bool killer_done(struct xd_dom *d)
+{
+    int status = 0;
+    pid_t r;
+
+    if (d->killer <= 0)
+        return true;
+    do
+        r = waitpid(d->killer, &status, WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return false;
+    if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
         xd_log_dom(d, "killing its processes: %s",
-                   n < 0 ? strerror(-n) : "some are still alive");
+                   r < 0 ? strerror(errno)
+                   : WIFEXITED(status) && WEXITSTATUS(status) == 1
+                       ? "some are still alive"
+                       : "/proc unreadable");
+    d->killer = 0;
+    return true;
 }
 
 /*
@@ -232,7 +266,7 @@ static void kill_strays(struct xd_dom *d)
  */
 void xd_dom_kill(struct xd_dom *d)
 {
-    if (d->id == GNTX_DOMID_CONTROL || d->pid <= 1 || d->reaped)
+    if (d->id == GNTX_DOMID_CONTROL || d->pid <= 1 || d->init_gone)
         return;
     if (d->pidfd < 0 ||
         syscall(SYS_pidfd_send_signal, d->pidfd, SIGKILL, NULL, 0) < 0)
@@ -307,10 +341,12 @@ static int program_status(const struct xd_dom *d, int status)
     return status;
 }
 
-/* The init is gone (status as waitpid's). */
-static void reaped(struct xd_dom *d, int status)
+/* The init is gone (status as waitpid's): what is left of d is killed. */
+static void init_reaped(struct xd_dom *d, int status)
 {
-    status = program_status(d, status);
+    xd_dom_started(d, true); /* if the news of its exec is still due */
+    d->init_gone = true;
+    d->exit_status = status = program_status(d, status);
     if (d->state == XGW_DOM_RUNNING) {
         log_exit(d, status);
         kill_strays(d); /* what is left of it (no namespace) */
@@ -318,19 +354,24 @@ static void reaped(struct xd_dom *d, int status)
     } else {
         xd_dbg("dom %u (%s): reaped, wait status 0x%x", d->id, d->name, status);
     }
-    answer_waiters(d, status);
-    exited_record(d->id, status);
+    if (d->pidfd >= 0) {
+        xd_epoll_del(d->pidfd);
+        close(d->pidfd);
+        d->pidfd = -1;
+    }
+}
+
+/* All of d's processes are dead: waiters are answered, its id is free. */
+static void reaped(struct xd_dom *d)
+{
+    answer_waiters(d, d->exit_status);
+    exited_record(d->id, d->exit_status);
     xd.doms[d->id] = NULL;
     for (size_t i = 0; i < d->nreapers; i++)
         xd_group_put(d->reapers[i]);
     d->nreapers = 0;
     /* An event of this batch may still name d: free it after the batch. */
     d->reaped = true;
-    if (d->pidfd >= 0) {
-        xd_epoll_del(d->pidfd);
-        close(d->pidfd);
-        d->pidfd = -1;
-    }
     d->grave_next = xd.dom_graveyard;
     xd.dom_graveyard = d;
 }
@@ -345,6 +386,8 @@ void xd_dom_reap_graveyard(void)
     }
 }
 
+/* Its pidfd, or SIGCHLD: has its init, or the killer of its processes,
+ * ended? */
 void xd_dom_event(struct xd_dom *d)
 {
     int status = 0;
@@ -352,14 +395,18 @@ void xd_dom_event(struct xd_dom *d)
 
     if (d->reaped)
         return;
-    do
-        r = waitpid(d->pid, &status, WNOHANG);
-    while (r < 0 && errno == EINTR);
-    if (r == 0)
-        return;
-    if (r < 0)
-        xd_log_dom(d, "waitpid: %s", strerror(errno));
-    reaped(d, status);
+    if (!d->init_gone) {
+        do
+            r = waitpid(d->pid, &status, WNOHANG);
+        while (r < 0 && errno == EINTR);
+        if (r == 0)
+            return;
+        if (r < 0)
+            xd_log_dom(d, "waitpid: %s", strerror(errno));
+        init_reaped(d, status);
+    }
+    if (killer_done(d))
+        reaped(d);
 }
 
 /* SIGCHLD: whichever domains exited (the only way without pidfds). */
@@ -379,7 +426,6 @@ static void wait_gone(struct xd_dom *d, int ms)
     if (d->pidfd >= 0) {
         poll(&p, 1, ms);
         xd_dom_event(d);
-        return;
     }
     for (int t = 0; t <= ms && xd.doms[id] == d; t += 10) {
         xd_dom_event(d);

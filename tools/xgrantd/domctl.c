@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/wait.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include "private.h"
@@ -141,6 +139,8 @@ static int prepare(struct xd_dom *d, const struct xgw_domain_create *dc)
 
     if (r < 0)
         return r == -EINVAL ? -ENOMEM : r;
+    if ((r = xd_confine_mem(d)) < 0)
+        return r;
     r = gcore_dom_add(xd.core, d->id, d->nr_frames, d);
     if (r < 0)
         return r;
@@ -148,13 +148,9 @@ static int prepare(struct xd_dom *d, const struct xgw_domain_create *dc)
     return set_quota(d, dc);
 }
 
-/* Undo of a create that failed after prepare (and maybe spawn). */
+/* Undo of a create that failed before its process started. */
 static void create_undo(struct xd_dom *d)
 {
-    if (d->pid > 0) {
-        xd_dom_kill(d);
-        waitpid(d->pid, NULL, 0);
-    }
     if (d->in_core)
         gcore_dom_remove(xd.core, d->id);
     d->in_core = false;
@@ -166,32 +162,84 @@ static int start(struct xd_dom *d, const struct xgw_domain_create *dc,
 {
     int r = prepare(d, dc);
 
-    if (r == 0)
-        r = xd_spawn(d, argv, rx->nfds ? rx->fds : NULL);
-    if (r == 0 && d->pidfd >= 0 && xd_epoll_add(d->pidfd, EPOLLIN, &d->ev) < 0)
-        r = -ENOMEM;
-    return r;
+    return r ? r : xd_spawn(d, argv, rx->nfds ? rx->fds : NULL);
 }
 
-static void create_reply(struct xd_conn *c, const struct xgw_msg *h,
-                         const struct xd_dom *d)
+/*
+ * The DOMAIN_CREATE reply waiting in d->started goes out: the domain's
+ * info, or -ENOENT when its program could not be run (r < 0), and then,
+ * unless its init is already gone (the caller tears it down), the domain
+ * is destroyed.
+ */
+static void start_done(struct xd_dom *d, int r, bool gone)
 {
-    struct xd_out *m =
-        xd_out_new(h->op, h->seq, 0, sizeof(struct xgw_domain_info));
+    struct xd_group *g = d->started;
 
-    if (!m) {
-        xd_conn_close(c, "out of memory for a reply");
+    if (!g)
         return;
+    d->started = NULL;
+    if (r < 0 && g->reply) {
+        xd_out_hdr(g->reply)->ret = -ENOENT;
+        xd_out_truncate(g->reply, 0);
     }
-    dom_info(d, xd_out_payload(m));
-    xd_reply(c, m);
+    xd_group_put(g);
+    if (r < 0 && !gone)
+        xd_dom_destroy(d, "its program could not be run");
+}
+
+/*
+ * A starting domain's exec pipe has news (XD_EV_SPAWN), or its init is gone
+ * (gone: before it is reaped): is its program running?
+ */
+void xd_dom_started(struct xd_dom *d, bool gone)
+{
+    int r = xd_spawn_settle(d, gone);
+
+    if (r <= 0)
+        start_done(d, r, gone);
+}
+
+/* The loop watches the new domain: its init's end, its exec pipe. */
+static int watch(struct xd_dom *d)
+{
+    d->sev = (struct xd_ev){XD_EV_SPAWN, d};
+    if (d->pidfd >= 0 && xd_epoll_add(d->pidfd, EPOLLIN, &d->ev) < 0)
+        return -errno;
+    return xd_epoll_add(d->errfd, EPOLLIN, &d->sev) < 0 ? -errno : 0;
+}
+
+/*
+ * The domain runs its init: it is known from now on (its program may
+ * connect before the exec pipe tells it runs), and the reply waits for
+ * that news.
+ */
+static void started(struct xd_conn *c, struct xd_dom *d, struct xd_group *g,
+                    struct xd_out *reply, const char *prog)
+{
+    int r;
+
+    xd_dom_insert(d);
+    xs_dom_introduce(d);
+    xd_log_dom(d, "created by pid %d: pid %d, %" PRIu64 " frames, %s%s",
+               (int)c->pid, (int)d->pid, d->nr_frames, prog,
+               d->has_ns && xd_confine_on() ? ", confined" : "");
+    dom_info(d, xd_out_payload(reply));
+    xd_group_get(g);
+    d->started = g;
+    xd_group_finish(g, c, reply);
+    if ((r = watch(d)) < 0) {
+        xd_log_dom(d, "cannot watch it: %s", strerror(-r));
+        start_done(d, r, false);
+    }
 }
 
 void xd_dom_create(struct xd_conn *c, struct xd_rx *rx)
 {
     struct xgw_domain_create dc;
+    struct xd_out *reply = NULL;
+    struct xd_group *g = NULL;
     char **argv = NULL;
-    struct xd_dom *d;
+    struct xd_dom *d = NULL;
     const char *why;
     int r, id;
 
@@ -200,26 +248,28 @@ void xd_dom_create(struct xd_conn *c, struct xd_rx *rx)
         why = "name in use";
     if (!why && (r = id = free_id()) < 0)
         why = "no free domain id";
-    if (!why && !(d = xd_dom_new((uint16_t)id, dc.name))) {
+    if (!why &&
+        (!(d = xd_dom_new((uint16_t)id, dc.name)) || !(g = xd_group_new()) ||
+         !(reply = xd_out_new(rx->hdr.op, rx->hdr.seq, 0,
+                              sizeof(struct xgw_domain_info))))) {
         r = -ENOMEM;
         why = "out of memory";
     }
-    if (!why && (r = start(d, &dc, argv, rx)) < 0) {
+    if (!why && (r = start(d, &dc, argv, rx)) < 0)
         why = strerror(-r);
-        create_undo(d);
-    }
     if (why) {
         xd_log_conn(c, "domain create refused: %s", why);
+        if (d)
+            create_undo(d);
+        if (g)
+            xd_group_put(g);
+        xd_out_free(reply);
         free(argv);
         xd_reply_err(c, &rx->hdr, r);
         return;
     }
-    xd_dom_insert(d);
-    xs_dom_introduce(d);
-    xd_log_dom(d, "created by pid %d: pid %d, %" PRIu64 " frames, %s",
-               (int)c->pid, (int)d->pid, d->nr_frames, argv[0]);
+    started(c, d, g, reply, argv[0]);
     free(argv);
-    create_reply(c, &rx->hdr, d);
 }
 
 /* ---- DOMAIN_DESTROY / DOMAIN_WAIT

@@ -73,9 +73,10 @@ static int map_fd(const struct xd_dom *root, unsigned flags)
     return fd < 0 ? -errno : fd;
 }
 
-/* Hands out the fd of one mapped element and records its handle. */
+/* Hands out the fd of one mapped element and records its handle and
+ * frames (aux: the MAP's frames as the core wrote them). */
 static int map_attach(struct xd_conn *c, struct xd_out *m,
-                      const struct gntx_map *v)
+                      const struct gntx_map *v, const uint64_t *aux)
 {
     struct xd_dom *root = xd_dom_get(v->root_dom);
     int fd, r;
@@ -85,7 +86,8 @@ static int map_attach(struct xd_conn *c, struct xd_out *m,
     fd = map_fd(root, v->flags);
     if (fd < 0)
         return -ENOMEM;
-    r = xd_map_add(c, v->handle, v->root_dom);
+    r = xd_map_add(c, v->handle, v->root_dom, aux + v->frame_idx,
+                   v->length / GNTX_PAGE_SIZE);
     if (r < 0) {
         close(fd);
         return r;
@@ -99,7 +101,7 @@ static int map_attach(struct xd_conn *c, struct xd_out *m,
 }
 
 static long map_post(struct xd_conn *c, struct xd_out *m, struct gntx_map *v,
-                     unsigned n, long ret)
+                     const uint64_t *aux, unsigned n, long ret)
 {
     for (unsigned i = 0; i < n && ret >= 0; i++) {
         struct gntx_unmap u;
@@ -107,7 +109,7 @@ static long map_post(struct xd_conn *c, struct xd_out *m, struct gntx_map *v,
 
         if (v[i].status != 0)
             continue;
-        r = map_attach(c, m, &v[i]);
+        r = map_attach(c, m, &v[i], aux);
         if (r == 0)
             continue;
         /* No fd for it: the mapping must not exist either. */
@@ -118,6 +120,80 @@ static long map_post(struct xd_conn *c, struct xd_out *m, struct gntx_map *v,
         v[i].status = -GNTX_ENOMEM;
         v[i].handle = 0;
         ret--;
+    }
+    return ret;
+}
+
+/* Does the mapper of rec still map its pages?  The process's mappings of
+ * the owner are read once for a run of elements of the same (mapper,
+ * owner): vm holds the last read, for *vm_conn and *vm_owner. */
+static bool unmap_lies(struct xd_conn *c, const struct xd_map *rec,
+                       struct xd_vmas *vm, struct xd_conn **vm_conn,
+                       int *vm_owner, int *vm_rc)
+{
+    if (rec->conn != *vm_conn || rec->owner != *vm_owner) {
+        *vm_conn = rec->conn;
+        *vm_owner = rec->owner;
+        *vm_rc = xd_vmas_read(rec->conn, xd_dom_get(rec->owner), vm);
+    }
+    return *vm_rc < 0 || xd_map_lingers(vm, c->dom, rec);
+}
+
+/* Marks (or unmarks) the records the call unmaps. */
+static void unmap_mark(struct xd_conn *c, const struct gntx_unmap *v,
+                       unsigned n, bool on)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct xd_map *rec = xd_map_find(c->dom, v[i].handle);
+
+        if (rec)
+            rec->checking = on;
+    }
+}
+
+/*
+ * UNMAP, believed only where the mapping is gone from its mapper
+ * (mapcheck.c): an element whose mapper still maps the pages fails EBUSY
+ * and the mapping stays, as a lingering mapper's does (a plain revoke is
+ * refused, a FORCE revoke's notice must be acked for real).  Returns the
+ * core's count of successes.
+ */
+static long unmap_checked(struct xd_conn *c, struct gntx_unmap *v, unsigned n)
+{
+    static struct xd_ratelimit rl;
+    struct xd_vmas vm = {0};
+    struct xd_conn *vm_conn = NULL;
+    int vm_owner = -1, vm_rc = 0;
+    unsigned i, refused = 0;
+    long ret = 0;
+
+    unmap_mark(c, v, n, true);
+    for (i = 0; i < n; i++) {
+        struct xd_map *rec = xd_map_find(c->dom, v[i].handle);
+
+        v[i].status = 0;
+        if (!rec || !rec->conn ||
+            !unmap_lies(c, rec, &vm, &vm_conn, &vm_owner, &vm_rc))
+            continue;
+        v[i].status = -GNTX_EBUSY;
+        refused++;
+        xd_log_rl(&rl,
+                  "dom %u: UNMAP of handle %u refused: pid %d still maps "
+                  "dom %u's pages",
+                  c->dom->id, v[i].handle, (int)rec->conn->pid, rec->owner);
+    }
+    unmap_mark(c, v, n, false);
+    xd_vmas_free(&vm);
+    if (!refused)
+        return gcore_hypercall(xd.core, c->dom->id, GNTX_OP_UNMAP, v, n, NULL,
+                               0);
+    for (i = 0; i < n; i++) {
+        long r = v[i].status
+                     ? 0
+                     : gcore_hypercall(xd.core, c->dom->id, GNTX_OP_UNMAP,
+                                       &v[i], 1, NULL, 0);
+
+        ret += r > 0 ? r : 0;
     }
     return ret;
 }
@@ -164,11 +240,15 @@ static void run(struct xd_conn *c, struct xd_rx *rx, const struct plan *p,
     if (p->args_len)
         memcpy(args, rx->pay, p->args_len);
     xd.cur = g;
-    ret = gcore_hypercall(xd.core, c->dom->id, h->op, args, h->count, aux,
-                          p->d.aux_dir == GNTX_AUX_NONE ? 0 : h->aux_count);
+    if (h->op == GNTX_OP_UNMAP)
+        ret = unmap_checked(c, (struct gntx_unmap *)args, h->count);
+    else
+        ret = gcore_hypercall(xd.core, c->dom->id, h->op, args, h->count, aux,
+                              p->d.aux_dir == GNTX_AUX_NONE ? 0 : h->aux_count);
     xd.cur = NULL;
     if (h->op == GNTX_OP_MAP) {
-        ret = map_post(c, m, (struct gntx_map *)args, h->count, ret);
+        ret = map_post(c, m, (struct gntx_map *)args, (const uint64_t *)aux,
+                       h->count, ret);
         aux_sent = h->aux_count;
     } else if (h->op == GNTX_OP_UNMAP) {
         unmap_post(c, (const struct gntx_unmap *)args, h->count);

@@ -31,7 +31,9 @@ struct xd_ack {
     uint32_t handle;
     uint16_t owner;
     uint64_t deadline;
-    bool dying; /* punished: done when the mapper's process is gone */
+    bool dying;          /* punished: done when the mapper's process is gone */
+    struct xd_run *runs; /* unmap notices: the frames, checked at the ack */
+    uint32_t nruns;
 };
 
 static struct xd_ack *ack_head, *ack_tail;
@@ -92,7 +94,7 @@ void gh_frame_put(void *cookie, void *va)
 
 /* ---- map records ------------------------------------------------------- */
 
-static struct xd_map *map_find(struct xd_dom *d, uint32_t handle)
+struct xd_map *xd_map_find(struct xd_dom *d, uint32_t handle)
 {
     for (size_t i = 0; i < d->nmaps; i++)
         if (d->maps[i].handle == handle)
@@ -102,12 +104,16 @@ static struct xd_map *map_find(struct xd_dom *d, uint32_t handle)
 
 static void map_del(struct xd_dom *d, struct xd_map *m)
 {
+    free(m->runs);
     *m = d->maps[--d->nmaps];
 }
 
-int xd_map_add(struct xd_conn *c, uint32_t handle, uint16_t owner)
+int xd_map_add(struct xd_conn *c, uint32_t handle, uint16_t owner,
+               const uint64_t *frames, uint64_t npages)
 {
     struct xd_dom *d = c->dom;
+    struct xd_run *runs;
+    uint32_t nruns;
 
     if (d->nmaps == d->maps_cap) {
         size_t cap = d->maps_cap ? d->maps_cap * 2 : 16;
@@ -118,13 +124,16 @@ int xd_map_add(struct xd_conn *c, uint32_t handle, uint16_t owner)
         d->maps = n;
         d->maps_cap = cap;
     }
-    d->maps[d->nmaps++] = (struct xd_map){handle, owner, c};
+    if (xd_runs_make(frames, npages, &runs, &nruns) < 0)
+        return -ENOMEM;
+    (void)xd_maps_fd_open(c); /* for its UNMAP; else tried again then */
+    d->maps[d->nmaps++] = (struct xd_map){handle, owner, c, runs, nruns};
     return 0;
 }
 
 void xd_map_remove(struct xd_dom *d, uint32_t handle)
 {
-    struct xd_map *m = map_find(d, handle);
+    struct xd_map *m = xd_map_find(d, handle);
 
     if (m)
         map_del(d, m);
@@ -175,6 +184,16 @@ void xd_maps_drop_conn(struct xd_conn *c)
     if (n && d->in_core)
         gcore_unmap(xd.core, d->id, u, n);
     xd.cur = saved;
+}
+
+/* d's records go (the domain is torn down). */
+void xd_maps_free(struct xd_dom *d)
+{
+    for (size_t i = 0; i < d->nmaps; i++)
+        free(d->maps[i].runs);
+    free(d->maps);
+    d->maps = NULL;
+    d->nmaps = d->maps_cap = 0;
 }
 
 /* ---- groups -------------------------------------------------------------- */
@@ -259,6 +278,7 @@ static void ack_done(struct xd_ack *a)
     struct xd_group *g = a->grp;
 
     ack_unlink(a);
+    free(a->runs);
     free(a);
     xd_group_put(g);
 }
@@ -329,26 +349,32 @@ static struct xd_ack *ack_add(struct xd_conn *c, uint16_t owner,
 }
 
 /* Tells the mapper c of d (unmap, or with r restrict) and makes the
- * request being served wait for its ack. */
+ * request being served wait for its ack.  An unmap's `runs` (the frames,
+ * owned: taken or freed here) are checked when the ack comes. */
 static void mapper_tell(struct xd_dom *d, struct xd_conn *c, uint16_t owner,
-                        uint32_t handle, const struct xgw_restrict *r)
+                        uint32_t handle, const struct xgw_restrict *r,
+                        struct xd_run *runs, uint32_t nruns)
 {
+    struct xd_ack *a = NULL;
     struct xd_out *m;
 
     /* Mapper gone or dying (its process is killed): nothing to wait for.
      * A lingering one (socket closed, process alive) cannot ack: punished
      * at once (no notice socket, deadline now). */
     if (!c || (c->closed && !c->lingering) || d->state != XGW_DOM_RUNNING)
-        return;
+        goto free_runs;
     /* A lingering process that exec'd or let go of the pages: done. */
     if (c->lingering && !xd_proc_reaches(c->pid, xd_dom_get(owner)))
-        return;
+        goto free_runs;
     m = c->nfd < 0 ? NULL : notice_new(owner, handle, r);
-    if ((c->nfd >= 0 && !m) || !ack_add(c, owner, handle)) {
+    if ((c->nfd >= 0 && !m) || !(a = ack_add(c, owner, handle))) {
         xd_out_free(m);
         notice_failed(c, handle);
-        return;
+        goto free_runs;
     }
+    a->runs = runs;
+    a->nruns = nruns;
+    runs = NULL;
     if (!m)
         return;
     xd_outq_push(&c->nout, m);
@@ -357,6 +383,8 @@ static void mapper_tell(struct xd_dom *d, struct xd_conn *c, uint16_t owner,
     /* Errors surface as EPOLLERR/EPOLLHUP on the notice socket later. */
     xd_outq_flush(c->nfd, &c->nout);
     xd_conn_update(c);
+free_runs:
+    free(runs);
 }
 
 /* xgrantd records a mapping when it sends the MAP reply (hcall.c): it is
@@ -373,12 +401,18 @@ int gh_map_made(void *mapper_cookie, uint16_t owner, uint32_t handle,
 void gh_unmap_notify(void *mapper_cookie, uint16_t owner, uint32_t handle)
 {
     struct xd_dom *d = mapper_cookie;
-    struct xd_map *rec = d ? map_find(d, handle) : NULL;
+    struct xd_map *rec = d ? xd_map_find(d, handle) : NULL;
     struct xd_conn *c = rec ? rec->conn : NULL;
+    struct xd_run *runs = NULL;
+    uint32_t nruns = 0;
 
-    if (rec)
+    if (rec) {
+        runs = rec->runs;
+        nruns = rec->nruns;
+        rec->runs = NULL;
         map_del(d, rec);
-    mapper_tell(d, c, owner, handle, NULL);
+    }
+    mapper_tell(d, c, owner, handle, NULL, runs, nruns);
 }
 
 /* PROTECT tightened pages the mapper maps: its library downgrades them
@@ -387,19 +421,43 @@ void gh_map_restrict(void *mapper_cookie, uint16_t owner, uint32_t handle,
                      uint64_t first, uint64_t npages, unsigned access)
 {
     struct xd_dom *d = mapper_cookie;
-    struct xd_map *rec = d ? map_find(d, handle) : NULL;
+    struct xd_map *rec = d ? xd_map_find(d, handle) : NULL;
     struct xgw_restrict r = {handle, owner, (uint16_t)access, first, npages};
 
-    mapper_tell(d, rec ? rec->conn : NULL, owner, handle, &r);
+    mapper_tell(d, rec ? rec->conn : NULL, owner, handle, &r, NULL, 0);
 }
 
+/* Does c still map the pages of the mapping a acknowledges? */
+static bool ack_lies(struct xd_conn *c, const struct xd_ack *a)
+{
+    struct xd_map rec = {a->handle, a->owner, c, a->runs, a->nruns, false};
+    struct xd_vmas vm = {0};
+    bool lies;
+
+    lies = xd_vmas_read(c, xd_dom_get(a->owner), &vm) < 0 ||
+           xd_map_lingers(&vm, c->dom, &rec);
+    xd_vmas_free(&vm);
+    return lies;
+}
+
+/* An ack is believed once the mapping is gone from the mapper; one that
+ * is not expires at once (the mapper is punished). */
 void xd_ack_received(struct xd_conn *c, const struct xgw_notice *n)
 {
     for (struct xd_ack *a = ack_head; a; a = a->next) {
-        if (a->conn == c && a->handle == n->handle && a->owner == n->owner) {
-            ack_done(a);
+        if (a->conn != c || a->handle != n->handle || a->owner != n->owner ||
+            a->dying)
+            continue;
+        if (a->runs && ack_lies(c, a)) {
+            xd_log_conn(c,
+                        "acknowledged the unmap of handle %u but still "
+                        "maps dom %u's pages",
+                        a->handle, a->owner);
+            a->deadline = 0;
             return;
         }
+        ack_done(a);
+        return;
     }
     xd_dbg("dom %u pid %d: ack for handle %u that nobody waits for", c->dom->id,
            (int)c->pid, n->handle);

@@ -81,7 +81,8 @@ static void usage(FILE *f)
             "usage: xgrantd [--socket PATH] [--foreground] "
             "[--dom0-memory SIZE]\n"
             "               [--poll-us N] [--log FILE] [--max-domain-conns N]\n"
-            "               [--verbose]\n"
+            "               [--domain-uid-base UID] [--no-confine] "
+            "[--verbose]\n"
             "  --socket PATH       listen here (default: $XGRANT_SOCK, "
             "else the runtime dir)\n"
             "  --store-socket PATH the xenstore-protocol socket (default: "
@@ -99,7 +100,13 @@ static void usage(FILE *f)
             "the socket)\n"
             "  --max-domain-conns N  connections one domU may hold "
             "(default 64)\n"
-            "  --verbose, -v       log every connection and notice\n");
+            "  --domain-uid-base UID  run as root, a confined domain "
+            "runs as UID + its id\n"
+            "                      (default %u)\n"
+            "  --no-confine        run as root, leave domains root with "
+            "the host's /proc\n"
+            "  --verbose, -v       log every connection and notice\n",
+            xd_confine_uid_base());
 }
 
 static int check_opts(const struct opts *o)
@@ -140,11 +147,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"log", required_argument, NULL, 'l'},
         {"poll-us", required_argument, NULL, 'p'},
         {"max-domain-conns", required_argument, NULL, 'c'},
+        {"domain-uid-base", required_argument, NULL, 'u'},
+        {"no-confine", no_argument, NULL, 'n'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     char err[160];
+    unsigned uid;
     int ch;
 
     o->dom0_mem = 64ull << 20;
@@ -179,6 +189,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             if (parse_uint("--max-domain-conns", optarg, 1, MAX_DOMAIN_CONNS,
                            &xd.max_dom_conns) < 0)
                 return -1;
+            break;
+        case 'u':
+            if (parse_uint("--domain-uid-base", optarg, 1,
+                           UINT32_MAX - 1 - GNTX_DOMID_MAX, &uid) < 0)
+                return -1;
+            xd_confine_set_uid_base(uid);
+            break;
+        case 'n':
+            xd_confine_disable();
             break;
         case 'v':
             xd.verbose = true;
@@ -285,7 +304,7 @@ int xd_sock_listen(const char *path)
     if (fd < 0)
         return -errno;
     sun_of(&sa, path);
-    old = umask(077);
+    old = umask(xd_confine_umask());
     r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
     umask(old);
     if (r < 0 || listen(fd, 128) < 0) {
@@ -355,6 +374,7 @@ static void on_signal(void)
             continue;
         }
         if (si.ssi_signo == SIGCHLD) {
+            xd_spawn_reap();
             xd_dom_sigchld();
             continue;
         }
@@ -394,6 +414,9 @@ static void on_event(struct epoll_event *e)
         break;
     case XD_EV_XS_CONN:
         xs_conn_event(ev->obj, e->events);
+        break;
+    case XD_EV_SPAWN:
+        xd_dom_started(ev->obj, false);
         break;
     }
 }

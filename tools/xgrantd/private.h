@@ -53,6 +53,7 @@ enum xd_ev_kind {
     XD_EV_PROC,      /* a lingering connection's process pidfd; obj: it */
     XD_EV_XS_LISTEN, /* the store's socket (xs_conn.c) */
     XD_EV_XS_CONN,   /* a store connection; obj: struct xs_conn */
+    XD_EV_SPAWN,     /* a new domain's exec pipe (spawn.c); obj: it */
 };
 struct xd_ev {
     enum xd_ev_kind kind;
@@ -118,6 +119,7 @@ struct xd_conn {
     struct xd_alloc *allocs;
     size_t nallocs, allocs_cap;
     struct xd_ca *ca; /* the call area, NULL without one */
+    int maps_fd;      /* /proc/<pid>/maps once checked (mapcheck.c), or -1 */
     struct xd_ev bev; /* its doorbell (lives as long as c: epoll safety) */
 };
 
@@ -131,11 +133,20 @@ struct xd_port {
     struct xd_conn *owner; /* connection that made it (domain 0 frees) */
 };
 
-/* A live mapping, for unmap on close and for routing FORCE notices. */
+/* A run of consecutive frames of a mapping (mapcheck.c). */
+struct xd_run {
+    uint64_t first, nr;
+};
+
+/* A live mapping, for unmap on close, for routing FORCE notices, and for
+ * checking that a mapper let go of it (the owner's frames it maps). */
 struct xd_map {
     uint32_t handle;
     uint16_t owner;
     struct xd_conn *conn;
+    struct xd_run *runs; /* owned */
+    uint32_t nruns;
+    bool checking; /* being unmapped by the call checked now (hcall.c) */
 };
 
 struct xd_dom {
@@ -164,6 +175,17 @@ struct xd_dom {
     bool in_core;
     bool reaped; /* gone; freed between event batches */
     struct xd_dom *grave_next;
+
+    /* Starting: did its program run?  (spawn.c, domctl.c) */
+    int errfd;                /* the exec pipe, -1 once known */
+    struct xd_ev sev;         /* its event */
+    struct xd_group *started; /* DOMAIN_CREATE's reply, sent then */
+
+    /* Ending: its init is reaped, then (no PID namespace) the child that
+     * kills what is left of it (proc.c) is too; then it is gone. */
+    bool init_gone;
+    int exit_status; /* the program's, kept for then */
+    pid_t killer;    /* that child, 0 none */
 };
 
 /* A deferred reply: sent when `pending` drops to 0. */
@@ -307,6 +329,7 @@ void xd_dom_create(struct xd_conn *c, struct xd_rx *rx);
 void xd_dom_destroy_req(struct xd_conn *c, struct xd_rx *rx);
 void xd_dom_list(struct xd_conn *c, struct xd_rx *rx);
 void xd_dom_wait(struct xd_conn *c, struct xd_rx *rx);
+void xd_dom_started(struct xd_dom *d, bool gone);
 
 /* ---- xs_conn.c, xs_dom.c (the store, xs_private.h) ---- */
 const char *xs_store_path(void);
@@ -317,15 +340,57 @@ void xs_dom_release(uint16_t id);
 
 /* ---- spawn.c ---- */
 int xd_spawn(struct xd_dom *d, char *const argv[], const int *fds);
+int xd_spawn_settle(struct xd_dom *d, bool gone);
+void xd_spawn_reap(void);
 int xd_init_main(int argc, char **argv);
+
+/* ---- confine.c ---- */
+void xd_confine_set_uid_base(unsigned base);
+unsigned xd_confine_uid_base(void);
+void xd_confine_disable(void);
+bool xd_confine_on(void);
+mode_t xd_confine_umask(void);
+int xd_confine_mem(const struct xd_dom *d);
+int xd_confine_child(const struct xd_dom *d);
 
 /* ---- proc.c ---- */
 int xd_proc_stat(pid_t pid, pid_t *ppid, pid_t *sid, char *state);
 int xd_proc_token(pid_t pid, char *tok, size_t len);
 int xd_proc_pidns(pid_t pid, dev_t *dev, ino_t *ino);
 struct xd_dom *xd_dom_of_pidns(pid_t pid, int *err);
-int xd_proc_kill_strays(const struct xd_dom *d);
+pid_t xd_proc_kill_strays(const struct xd_dom *d);
 bool xd_proc_reaches(pid_t pid, const struct xd_dom *owner);
+
+/* ---- mapcheck.c ---- */
+/* Calls fn for each mapping of file (dev, ino) that /proc/<pid>/maps
+ * lists: its first page in the file and its pages.  Stops at the first
+ * non-zero return of fn and returns it; 0 at the end; -errno when maps
+ * cannot be read. */
+typedef int xd_maps_fn(void *arg, uint64_t first, uint64_t nr);
+int xd_proc_maps_each(pid_t pid, dev_t dev, ino_t ino, xd_maps_fn *fn,
+                      void *arg);
+/* The frames as sorted runs (*runs malloc'd); 0 or -ENOMEM. */
+int xd_runs_make(const uint64_t *frames, uint64_t n, struct xd_run **runs,
+                 uint32_t *nruns);
+/* The pages of one domain's memory a process maps: (first page in the
+ * memfd, pages) per mapping. */
+struct xd_vmas {
+    struct xd_run *v;
+    size_t n, cap;
+};
+/* Opens c->maps_fd (once): 0 or -errno. */
+int xd_maps_fd_open(struct xd_conn *c);
+/* Reads them for c's process and owner's memory (through c->maps_fd,
+ * opened on first use): 0, or -errno when /proc cannot tell (a process
+ * that is gone maps nothing: 0). */
+int xd_vmas_read(struct xd_conn *c, const struct xd_dom *owner,
+                 struct xd_vmas *vm);
+void xd_vmas_free(struct xd_vmas *vm);
+/* Does the process (vm, read for rec->conn and rec->owner) still map a
+ * frame of rec more often than its other live mappings of d (not those
+ * marked `checking`) account for? */
+bool xd_map_lingers(const struct xd_vmas *vm, const struct xd_dom *d,
+                    const struct xd_map *rec);
 
 /* ---- protect.c ---- */
 void xd_prot_kills_run(void);
@@ -355,9 +420,12 @@ void xd_acks_expire_conn(struct xd_conn *c);
 void xd_acks_expire(void);
 bool xd_acks_owed(const struct xd_conn *c);
 void xd_acks_hold_for_reap(struct xd_dom *d);
-int xd_map_add(struct xd_conn *c, uint32_t handle, uint16_t owner);
+int xd_map_add(struct xd_conn *c, uint32_t handle, uint16_t owner,
+               const uint64_t *frames, uint64_t npages);
 void xd_map_remove(struct xd_dom *d, uint32_t handle);
+struct xd_map *xd_map_find(struct xd_dom *d, uint32_t handle);
 void xd_maps_drop_conn(struct xd_conn *c);
+void xd_maps_free(struct xd_dom *d);
 bool xd_maps_held(const struct xd_conn *c);
 bool xd_maps_reachable(const struct xd_conn *c);
 

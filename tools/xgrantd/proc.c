@@ -2,7 +2,8 @@
 /*
  * proc.c: what /proc says about a process: its parent and session, the
  * domain token in its environment, its PID namespace; and, for domains
- * without a PID namespace, finding and killing every process of a domain.
+ * without a PID namespace, finding and killing every process of a domain
+ * (in a child of the daemon: the scans may take long).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -210,7 +212,8 @@ static int kill_pass(const struct xd_dom *d)
         char *end;
         long pid = strtol(e->d_name, &end, 10);
 
-        if (*end || pid <= 1 || pid == self || !of_domain(d, (pid_t)pid))
+        if (*end || pid <= 1 || pid == self || pid == getppid() ||
+            !of_domain(d, (pid_t)pid))
             continue;
         kill((pid_t)pid, SIGKILL);
         found++;
@@ -219,17 +222,12 @@ static int kill_pass(const struct xd_dom *d)
     return found;
 }
 
-/*
- * Domains without a PID namespace: SIGKILLs every process of d (its
- * session, or its token) until none is left alive (bounded).  The number
- * still found alive at the end, or -errno.
- */
-int xd_proc_kill_strays(const struct xd_dom *d)
+/* SIGKILLs every process of d until none is left alive (bounded).  The
+ * number still found alive at the end, or -errno. */
+static int kill_strays(const struct xd_dom *d)
 {
     int n = 0;
 
-    if (d->pid <= 1)
-        return 0;
     for (int i = 0; i < KILL_PASSES; i++) {
         n = kill_pass(d);
         if (n <= 0)
@@ -239,23 +237,34 @@ int xd_proc_kill_strays(const struct xd_dom *d)
     return n;
 }
 
-/* Does /proc/<pid>/maps list a mapping of inode ino? -errno if unreadable. */
-static int maps_have(pid_t pid, ino_t ino)
+/*
+ * Domains without a PID namespace: a child of the daemon SIGKILLs every
+ * process of d (its session, or its token) until none is left alive, so
+ * the scans of /proc (up to KILL_PASSES of them) never hold the event
+ * loop.  It exits 0 when it found none left, 1 some still alive, 2 /proc
+ * unreadable.  Its pid (the caller reaps it), 0 nothing to do, or -errno.
+ */
+pid_t xd_proc_kill_strays(const struct xd_dom *d)
 {
-    char path[64], line[512];
-    unsigned long long i;
-    int found = 0;
-    FILE *f;
+    pid_t pid;
+    int n;
 
-    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-    f = fopen(path, "re");
-    if (!f)
-        return -errno;
-    while (!found && fgets(line, sizeof(line), f))
-        found = sscanf(line, "%*s %*s %*s %*s %llu", &i) == 1 && i != 0 &&
-                (ino_t)i == ino;
-    fclose(f);
-    return found;
+    if (d->pid <= 1 || d->has_ns)
+        return 0;
+    pid = fork();
+    if (pid != 0)
+        return pid < 0 ? -errno : pid;
+    /* It needs nothing but /proc (and the log): no one waits on its fds. */
+    close_range(3, ~0u, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    n = kill_strays(d);
+    _exit(n == 0 ? 0 : n > 0 ? 1 : 2);
+}
+
+static int any_mapping(void *arg, uint64_t first, uint64_t nr)
+{
+    (void)arg, (void)first, (void)nr;
+    return 1;
 }
 
 /* Does one of pid's descriptors refer to (dev, ino)? -errno if unreadable. */
@@ -293,7 +302,7 @@ bool xd_proc_reaches(pid_t pid, const struct xd_dom *owner)
 
     if (!owner || owner->memfd < 0 || fstat(owner->memfd, &st) < 0)
         return false; /* its memory is gone: nothing left to reach */
-    m = maps_have(pid, st.st_ino);
+    m = xd_proc_maps_each(pid, st.st_dev, st.st_ino, any_mapping, NULL);
     if (m != 0)
         return true;
     f = fds_have(pid, st.st_dev, st.st_ino);

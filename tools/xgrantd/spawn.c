@@ -3,19 +3,25 @@
  * spawn.c: starting a domain's process tree.
  *
  * The daemon's child is the domain's init, not the program: when the daemon
- * may, it is pid 1 of a new PID namespace (clone(CLONE_NEWPID)), which no
+ * may, it is pid 1 of new PID, mount and IPC namespaces (clone), which no
  * process of the domain can ever leave, and whose processes all die with
- * it.  Without the privilege (EPERM) domains run without one (logged once)
- * and the init is a child subreaper instead.  The init leads a new session,
- * dies with the daemon (PR_SET_PDEATHSIG), re-executes the daemon's binary
- * as XD_INIT_ARGV0 (so it holds none of the daemon's memory), forks the
- * program, reaps every orphan, and when the program exits, writes its wait
- * status to the daemon (statfd) and exits with its code.
+ * it; under a root daemon the child confines itself there before it runs
+ * anything (confine.c).  Without the privilege (EPERM) domains run without
+ * namespaces (logged once) and the init is a child subreaper instead.  The
+ * init leads a new session, dies with the daemon (PR_SET_PDEATHSIG),
+ * re-executes the daemon's binary as XD_INIT_ARGV0 (so it holds none of
+ * the daemon's memory), forks the program, reaps every orphan, and when
+ * the program exits, writes its wait status to the daemon (statfd) and
+ * exits with its code.
  *
- * Every process of the domain carries XGRANT_SOCK, XGRANT_DOMID and
- * XGRANT_DOMTOKEN (a random secret per domain) in its environment: a
- * daemonized process that left the session is still recognized by it.
- * A close-on-exec pipe tells the daemon whether the program could be run.
+ * Every process of the domain carries XGRANT_SOCK and XGRANT_DOMID in its
+ * environment; without a PID namespace also XGRANT_DOMTOKEN (a random
+ * secret per domain), by which a daemonized process that left the session
+ * is still recognized (in a namespace the init drops it: not needed).
+ *
+ * Nothing here waits: a close-on-exec pipe (d->errfd) tells whether the
+ * program could be run, as an event of the loop (xd_spawn_settle), and a
+ * child given up on is reaped when SIGCHLD says it ended.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -125,6 +131,8 @@ struct spawn_args {
     int errw, statw;
     int parent_pidfd; /* the daemon, -1 unknown */
     pid_t parent;
+    const struct xd_dom *dom;
+    bool confine; /* in namespaces under a root daemon: confine.c */
 };
 
 static bool parent_alive(const struct spawn_args *a)
@@ -145,7 +153,12 @@ static void __attribute__((noreturn)) report(int errw, int err)
 
 static void __attribute__((noreturn)) child(const struct spawn_args *a)
 {
+    int r;
+
     setsid();
+    /* Before PR_SET_PDEATHSIG: a change of uid clears it. */
+    if (a->confine && (r = xd_confine_child(a->dom)) < 0)
+        report(a->errw, -r);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || !parent_alive(a))
         _exit(127);
     if (child_stdio(a->stdio) < 0 || fcntl(a->errw, F_SETFD, 0) < 0 ||
@@ -155,41 +168,98 @@ static void __attribute__((noreturn)) child(const struct spawn_args *a)
     report(a->errw, errno);
 }
 
-/* fork(), in a new PID namespace while the daemon may; *ns tells. */
-static pid_t fork_domain(bool *ns)
+#define NS_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC)
+
+/* The child runs child(a), in new namespaces while the daemon may; *ns
+ * tells.  Its pid or -errno. */
+static pid_t fork_domain(struct spawn_args *a, bool *ns)
 {
     static bool ns_denied;
     pid_t pid;
 
     *ns = false;
     if (!ns_denied) {
-        pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL,
-                             NULL, NULL);
-        if (pid >= 0) {
+        a->confine = xd_confine_on();
+        pid = (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, NULL, NULL, NULL,
+                             NULL);
+        if (pid == 0)
+            child(a);
+        if (pid > 0) {
             *ns = true;
             return pid;
         }
         if (errno != EPERM && errno != EINVAL && errno != ENOSPC &&
             errno != EUSERS)
-            return -1;
+            return -errno;
         ns_denied = true;
-        xd_log("no PID namespace for domains (%s): they are contained by "
-               "session and token only",
+        xd_log("no namespaces for domains (%s): they are contained by "
+               "session and token only, and not confined",
                strerror(errno));
     }
-    return fork();
+    a->confine = false;
+    pid = fork();
+    if (pid == 0)
+        child(a);
+    return pid < 0 ? -errno : pid;
 }
 
-/* What the child reported: 0 exec'd, else its errno. */
-static int wait_exec(int rfd)
+/*
+ * Has d's program been run?  Reads the exec pipe without waiting: 1 not
+ * known yet, 0 it runs, -errno it could not be run (logged), and then the
+ * pipe is closed (d->errfd -1).  gone: the init is dead, so no news is bad
+ * news.
+ */
+int xd_spawn_settle(struct xd_dom *d, bool gone)
 {
     int err = 0;
     ssize_t n;
 
+    if (d->errfd < 0)
+        return 0;
     do
-        n = read(rfd, &err, sizeof(err));
+        n = read(d->errfd, &err, sizeof(err));
     while (n < 0 && errno == EINTR);
-    return n == (ssize_t)sizeof(err) ? err : 0;
+    if (n < 0 && errno == EAGAIN && !gone)
+        return 1;
+    if (n != 0 && n != (ssize_t)sizeof(err))
+        err = n < 0 ? ECHILD : EIO;
+    xd_epoll_del(d->errfd);
+    close(d->errfd);
+    d->errfd = -1;
+    if (n == 0)
+        return 0;
+    xd_log_dom(d, "cannot run its program: %s", strerror(err));
+    return -(err > 0 ? err : EIO);
+}
+
+/* ---- children given up on ------------------------------------------------ */
+
+static pid_t *orphans;
+static size_t norphans;
+
+/* pid (killed) is reaped when SIGCHLD says it ended, not waited for. */
+static void reap_later(pid_t pid)
+{
+    pid_t *n = reallocarray(orphans, norphans + 1, sizeof(*n));
+
+    if (!n) {
+        xd_log("pid %d: no memory to remember it: left a zombie", (int)pid);
+        return;
+    }
+    orphans = n;
+    orphans[norphans++] = pid;
+}
+
+/* SIGCHLD: reaps the children given up on that ended. */
+void xd_spawn_reap(void)
+{
+    for (size_t i = 0; i < norphans;) {
+        if (waitpid(orphans[i], NULL, WNOHANG) == 0) {
+            i++;
+            continue;
+        }
+        orphans[i] = orphans[--norphans];
+    }
 }
 
 /* argv of the init: XD_INIT_ARGV0 errfd statfd argv... (one allocation). */
@@ -232,51 +302,46 @@ static int adopt(struct xd_dom *d, pid_t pid, bool ns)
         return r;
     }
     d->has_ns = ns;
+    /* Its PID namespace tells its processes: no token (the init drops it). */
+    if (ns)
+        memset(d->token, 0, sizeof(d->token));
     return 0;
 }
 
-/* Runs the init, waits until it ran the program.  0 or -errno. */
-static int run_init(struct xd_dom *d, struct spawn_args *a, int errr)
+/* Runs the init; does not wait for it to run the program.  0 or -errno. */
+static int run_init(struct xd_dom *d, struct spawn_args *a)
 {
     bool ns;
-    pid_t pid;
-    int err;
+    pid_t pid = fork_domain(a, &ns);
+    int err = pid < 0 ? (int)pid : 0;
 
-    pid = fork_domain(&ns);
-    if (pid == 0)
-        child(a);
-    err = pid < 0 ? -errno : 0;
     close(a->errw);
     close(a->statw);
-    if (!err && (err = wait_exec(errr)) != 0) {
-        xd_log_dom(d, "cannot run %s: %s", a->argv[3], strerror(err));
-        waitpid(pid, NULL, 0);
-        return -ENOENT;
-    }
     if (!err && (err = adopt(d, pid, ns)) < 0) {
         kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+        reap_later(pid);
         if (d->pidfd >= 0)
             close(d->pidfd);
         d->pidfd = -1;
         d->pid = 0;
+        d->has_ns = false;
     }
     return err;
 }
 
 /*
- * Starts argv[0] (looked up in PATH) as domain d.  0 with d->pid, d->pidfd,
- * d->statfd set, or -errno: -ENOENT when the program could not be executed
- * (the reason is logged), else what failed.
+ * Starts argv[0] (looked up in PATH) as domain d.  0 with d->pid,
+ * d->pidfd, d->statfd and d->errfd set (xd_spawn_settle says whether the
+ * program could be run), or -errno and nothing is left running.
  */
 int xd_spawn(struct xd_dom *d, char *const argv[], const int *fds)
 {
-    struct spawn_args a = {.stdio = fds, .parent = getpid()};
+    struct spawn_args a = {.stdio = fds, .parent = getpid(), .dom = d};
     int ep[2], sp[2], err;
 
     if ((err = make_token(d)) < 0)
         return err;
-    if (pipe2(ep, O_CLOEXEC) < 0)
+    if (pipe2(ep, O_CLOEXEC | O_NONBLOCK) < 0)
         return -errno;
     if (pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0) {
         err = -errno;
@@ -289,7 +354,7 @@ int xd_spawn(struct xd_dom *d, char *const argv[], const int *fds)
     a.env = build_env(d);
     a.argv = init_argv(argv, ep[1], sp[1]);
     a.parent_pidfd = (int)syscall(SYS_pidfd_open, a.parent, 0);
-    err = a.env && a.argv ? run_init(d, &a, ep[0]) : -ENOMEM;
+    err = a.env && a.argv ? run_init(d, &a) : -ENOMEM;
     if (!a.env || !a.argv) {
         close(ep[1]);
         close(sp[1]);
@@ -298,11 +363,12 @@ int xd_spawn(struct xd_dom *d, char *const argv[], const int *fds)
         close(a.parent_pidfd);
     free(a.env);
     free(a.argv);
-    close(ep[0]);
     if (err) {
+        close(ep[0]);
         close(sp[0]);
         return err;
     }
+    d->errfd = ep[0];
     d->statfd = sp[0];
     return 0;
 }
@@ -340,6 +406,8 @@ int xd_init_main(int argc, char **argv)
     if (fcntl(errw, F_SETFD, FD_CLOEXEC) < 0 ||
         fcntl(statw, F_SETFD, FD_CLOEXEC) < 0)
         report(errw, errno);
+    if (getpid() == 1) /* its own PID namespace tells who it is */
+        unsetenv(XD_TOKEN_ENV);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     prog = fork();
     if (prog < 0)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* itest.c: the driver side of the integration harness (see itest.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -50,6 +51,17 @@ int itest_done(void)
 const char *itest_sock(void)
 {
     return sockpath;
+}
+
+int itest_domain_listed(grant_handle_t *dom0, grant_domid_t id)
+{
+    struct grant_domain_info info[64];
+    int i, n = grant_ctl_domain_list(dom0, info, 64);
+
+    for (i = 0; i < n && i < 64; i++)
+        if (info[i].domid == id)
+            return 1;
+    return 0;
 }
 
 static void fatal(const char *what, int err)
@@ -282,4 +294,71 @@ void itest_agent_close(struct itest_agent *a)
         close(a->to);
     a->in = NULL;
     a->to = -1;
+}
+
+/* The init's pid of domain dom (host view), 0 if not found. */
+static long init_pid(grant_handle_t *dom0, grant_domid_t dom)
+{
+    struct grant_domain_info info[64];
+    int n = grant_ctl_domain_list(dom0, info, 64);
+
+    for (int i = 0; i < n && i < 64; i++)
+        if (info[i].domid == dom)
+            return info[i].pid;
+    return 0;
+}
+
+static int pidns_of(long pid, struct stat *st)
+{
+    char path[64];
+
+    snprintf(path, sizeof(path), "/proc/%ld/ns/pid", pid);
+    return stat(path, st);
+}
+
+/* The last number of /proc/<pid>/status's NSpid line (its own view). */
+static long inner_pid(long pid)
+{
+    char path[64], line[256];
+    long v = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+    f = fopen(path, "re");
+    while (f && fgets(line, sizeof(line), f)) {
+        char *p = line + 6, *end;
+
+        if (strncmp(line, "NSpid:", 6))
+            continue;
+        for (long x; (x = strtol(p, &end, 10)), end != p; p = end)
+            v = x;
+        break;
+    }
+    if (f)
+        fclose(f);
+    return v;
+}
+
+long itest_host_pid(grant_handle_t *dom0, grant_domid_t dom, long pid)
+{
+    struct stat want, self, st;
+    long init = init_pid(dom0, dom), found = -1;
+    struct dirent *e;
+    DIR *d;
+
+    if (init <= 0 || pidns_of(init, &want) < 0 || pidns_of(getpid(), &self))
+        return -1;
+    if (want.st_ino == self.st_ino && want.st_dev == self.st_dev)
+        return pid; /* no PID namespace of its own: the same numbers */
+    d = opendir("/proc");
+    while (d && found < 0 && (e = readdir(d))) {
+        long p = strtol(e->d_name, NULL, 10);
+
+        if (p > 0 && pidns_of(p, &st) == 0 && st.st_ino == want.st_ino &&
+            st.st_dev == want.st_dev && inner_pid(p) == pid)
+            found = p;
+    }
+    if (d)
+        closedir(d);
+    return found;
 }

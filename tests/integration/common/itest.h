@@ -37,6 +37,8 @@ void itest_setup(grant_handle_t **dom0);
 void itest_teardown(grant_handle_t *dom0);
 /* Path of the xgrantd socket of this run. */
 const char *itest_sock(void);
+/* Does xgrantd list domain id (among the first 64)? */
+int itest_domain_listed(grant_handle_t *dom0, grant_domid_t id);
 
 /* Spawns a domain running xgrant-guest with `mem_pages` pages. */
 void itest_spawn(grant_handle_t *dom0, struct itest_agent *a, const char *name,
@@ -58,6 +60,9 @@ uint64_t itest_ok(struct itest_agent *a, const char *fmt, ...)
 /* itest_cmd that must fail with exactly `err` (negative errno). */
 void itest_err(struct itest_agent *a, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The pid, as the host sees it, of the process of domain dom that is pid
+ * in its own PID namespace (getpid() there); -1 if none is found. */
+long itest_host_pid(grant_handle_t *dom0, grant_domid_t dom, long pid);
 /* Closes the agent's pipes (the agent exits on EOF). */
 void itest_agent_close(struct itest_agent *a);
 

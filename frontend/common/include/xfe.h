@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xfe.h: the frontend half of xgrant's xenbus device framework, shared by
+ * every frontend driver library (blkfront, netfront).
+ *
+ * The model
+ * ---------
+ * A guest program attaches to one of its devices,
+ * /local/domain/<self>/device/<kind>/<devid>, which the toolstack wrote
+ * with a link to the backend.  xfe_attach waits (up to its timeout) for
+ * the backend to reach InitWait, reads the backend's limits
+ * (max-ring-page-order, multi-queue-max-queues, feature-grant-ext) and
+ * takes the smaller of each and the driver's wish, allocates and
+ * initialises the rings, grants them to the backend, allocates an event
+ * channel per queue (or a tx/rx pair), and publishes everything in ONE
+ * transaction together with the driver's own keys, switching to
+ * Initialised (or straight to Connected, as Linux's netfront does).  When
+ * the backend reaches Connected the driver's connect reads the backend's
+ * keys and the device is Connected.  xfe_update follows the backend
+ * afterwards: backend Closing means disconnect (the driver's disconnect),
+ * Closing, then Closed.  xfe_detach closes in Xen's order (Closing, wait
+ * for the backend's Closing/Closed, Closed) and revokes the ring grants
+ * with FORCE, so a backend that still maps them is cut off.
+ *
+ * What the backend wrote is untrusted: its limits are clamped to ours, a
+ * malformed key fails the attach (-EPROTO) with the reason in `error`.
+ *
+ * Grant kinds: ring pages are granted as xgrant extension grants when the
+ * driver allows it (ops.grant_ext) and the backend offers
+ * feature-grant-ext = 1 (then the frontend writes feature-grant-ext = 1
+ * too); otherwise as Xen standard (v1) grants.
+ *
+ * Conventions: 0 or -errno; one thread drives a device's xenbus side;
+ * the rings may be driven by other threads between connect and disconnect.
+ */
+#ifndef XFE_H
+#define XFE_H
+
+#include <stdint.h>
+
+#include "libgrant.h"
+#include "libgrant_xenbus.h"
+#include "xfe_ring.h"
+
+#define XFE_MAX_QUEUES      16u
+#define XFE_MAX_RING_ORDER  4
+#define XFE_RINGS_PER_QUEUE 2
+
+struct xfe_dev;
+
+struct xfe_ring_desc {
+    const char *ref_key; /* "ring-ref", "tx-ring-ref", "rx-ring-ref" */
+    size_t ent_size;     /* sizeof(union <name>_sring_entry) */
+    int multi_page;      /* may use ring-page-order + <ref_key>N */
+};
+
+struct xfe_queue {
+    struct xfe_ring ring[XFE_RINGS_PER_QUEUE];
+    void *ring_mem[XFE_RINGS_PER_QUEUE];
+    unsigned ring_pages[XFE_RINGS_PER_QUEUE];
+    grant_ref_t ref[XFE_RINGS_PER_QUEUE][1u << XFE_MAX_RING_ORDER];
+    uint32_t port[XFE_RINGS_PER_QUEUE]; /* [1]: rx of a split pair */
+    unsigned nr_ports;
+};
+
+struct xfe_ops {
+    const char *kind;
+    unsigned nr_rings;
+    struct xfe_ring_desc ring[XFE_RINGS_PER_QUEUE];
+    unsigned max_ring_order; /* wished; clamped to the backend's */
+    unsigned max_queues;     /* wished; clamped to the backend's */
+    int split_evtchn;        /* a tx/rx pair of ports per queue */
+    int grant_ext;           /* use extension grants when offered */
+    int skip_initialised;    /* publish straight as Connected */
+    /* Extra keys in the publishing transaction.  May be NULL. */
+    int (*publish)(struct xfe_dev *d, xs_transaction_t t);
+    /* The backend is Connected: read its keys.  May be NULL. */
+    int (*connect)(struct xfe_dev *d);
+    /* Stop using the rings (they are freed after).  May be NULL. */
+    void (*disconnect)(struct xfe_dev *d);
+};
+
+/*
+ * Attaches to device/<kind>/<devid> of this domain: the whole handshake up
+ * to Connected, waiting up to timeout_ms for each backend step.
+ * -ENOENT (no such device), -ETIMEDOUT (the backend did not move),
+ * -ENOTCONN (the backend closed), -EPROTO (the backend broke the
+ * protocol: the reason is in the device's `error` node), or the error of a
+ * grant or port call.  On failure nothing is left granted or bound.
+ */
+int xfe_attach(struct xfe_dev **out, const struct xfe_ops *ops,
+               grant_handle_t *h, grant_xenbus_t *xb, unsigned devid,
+               int timeout_ms, void *priv);
+/* Follows the backend after a store event: returns our state (Connected
+ * while all is well; Closed once the backend went away).  Never blocks. */
+int xfe_update(struct xfe_dev *d);
+/* Closes in Xen's order, waiting up to timeout_ms for the backend; revokes
+ * the ring grants (FORCE), closes the ports, frees.  NULL-safe. */
+void xfe_detach(struct xfe_dev *d, int timeout_ms);
+
+void *xfe_priv(const struct xfe_dev *d);
+grant_handle_t *xfe_h(const struct xfe_dev *d);
+grant_xenbus_t *xfe_xb(const struct xfe_dev *d);
+const char *xfe_dir(const struct xfe_dev *d);
+const char *xfe_be_dir(const struct xfe_dev *d);
+unsigned xfe_be_id(const struct xfe_dev *d);
+int xfe_state(const struct xfe_dev *d);
+int xfe_grant_ext(const struct xfe_dev *d);
+unsigned xfe_nr_queues(const struct xfe_dev *d);
+struct xfe_queue *xfe_queue(struct xfe_dev *d, unsigned q);
+int xfe_notify(struct xfe_dev *d, unsigned q, unsigned which);
+
+#endif

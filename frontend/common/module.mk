@@ -1,0 +1,11 @@
+# frontend/common: the frontend half of the xenbus device framework
+# (xfe.h) and the front half of a shared ring (xfe_ring.h), linked into
+# every frontend driver library as a static library.
+XFE_SRC := $(wildcard frontend/common/*.c)
+XFE_OBJ := $(XFE_SRC:%.c=$(B)/obj/%.o)
+XFE_LIB := $(B)/lib/libxfe.a
+ALL += $(XFE_LIB)
+$(XFE_OBJ): CPPFLAGS += -Ifrontend/common/include
+$(XFE_LIB): $(XFE_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^

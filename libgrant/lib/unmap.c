@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * unmap.c: GNTX_OP_UNMAP: grant_unmap, grant_unmap_batch, and dropping
+ * every mapping at grant_close.
+ *
+ * The pages go first (under map_lock), the UNMAP after: the hypervisor
+ * may check that they are gone (xgrantd does).  A mapping of its own range
+ * is unmapped whole; an element of a batch's range leaves a reserved hole
+ * and the range is unmapped with its last element.  In a transport's
+ * window (xen) releasing the window is the unmap: no UNMAP is sent here.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "private.h"
+
+#define NO_STATUS   1
+#define UNMAP_CHUNK 64u /* elements per UNMAP call (on the stack) */
+
+static long unmap_call(grant_handle_t *h, struct gntx_unmap *v, unsigned n)
+{
+    struct grant_call gc = {
+        .op = GNTX_OP_UNMAP, .args = v, .elem_size = sizeof(*v), .count = n};
+
+    return h->ops->hypercall(h, &gc);
+}
+
+void lg_unmap_send(grant_handle_t *h, uint32_t handle)
+{
+    struct gntx_unmap v = {.handle = handle, .status = NO_STATUS};
+
+    (void)unmap_call(h, &v, 1);
+}
+
+/* Drops m's pages (map_lock held, or forked: then only the records go):
+ * 0 or -errno. */
+static int drop_pages(grant_handle_t *h, struct grant_mapping *m, int forked)
+{
+    struct grant_range *r = m->range;
+    int rc = 0;
+
+    if (!r && forked)
+        return 0;
+    if (!r && h->ops->unmap_window)
+        return h->ops->unmap_window(h, m->addr, m->len);
+    if (!r) /* GONE: the range was given up already */
+        return m->state == GRANT_MAPPING_GONE || munmap(m->addr, m->len) == 0
+                   ? 0
+                   : -errno;
+    if (--r->live == 0) {
+        /* The range goes whole, windows in it too. */
+        if (!forked && munmap(r->base, r->len) < 0)
+            rc = -errno;
+        free(r);
+        return rc;
+    }
+    if (forked)
+        return 0;
+    return lg_map_reserve(m->addr, m->len) ? 0 : -errno;
+}
+
+/* Unlinks the mapping at addr and drops its pages; NULL if none, else the
+ * record (the caller frees it), with *drop_rc saying how the drop went. */
+static struct grant_mapping *take(grant_handle_t *h, void *addr, int *drop_rc)
+{
+    struct grant_mapping **pp, *m;
+
+    for (pp = &h->maps; *pp && (*pp)->addr != addr; pp = &(*pp)->next)
+        ;
+    m = *pp;
+    if (!m)
+        return NULL;
+    *pp = m->next;
+    lg_map_ev_cancel(h, m);
+    *drop_rc = drop_pages(h, m, 0);
+    return m;
+}
+
+/* Takes up to UNMAP_CHUNK mappings of addrs: statuses set for all but the
+ * live ones the hypervisor must be told of, which go to v (idx: which
+ * element); returns how many those are. */
+static unsigned take_chunk(grant_handle_t *h, void *const *addrs, int *status,
+                           unsigned n, struct gntx_unmap *v, unsigned *idx)
+{
+    unsigned i, k = 0;
+
+    pthread_mutex_lock(&h->map_lock);
+    for (i = 0; i < n; i++) {
+        int rc = 0;
+        struct grant_mapping *m = addrs[i] ? take(h, addrs[i], &rc) : NULL;
+
+        status[i] = m ? rc : -EINVAL;
+        /* A window was the mapping; a revoked one is gone already. */
+        if (m && !h->ops->unmap_window && m->state == GRANT_MAPPING_LIVE) {
+            v[k] =
+                (struct gntx_unmap){.handle = m->handle, .status = NO_STATUS};
+            idx[k++] = i;
+        }
+        free(m);
+    }
+    pthread_mutex_unlock(&h->map_lock);
+    return k;
+}
+
+static void unmap_chunk(grant_handle_t *h, void *const *addrs, int *status,
+                        unsigned n)
+{
+    struct gntx_unmap v[UNMAP_CHUNK];
+    unsigned idx[UNMAP_CHUNK], j, k;
+    long rc;
+
+    k = take_chunk(h, addrs, status, n, v, idx);
+    rc = k ? unmap_call(h, v, k) : 0;
+    for (j = 0; j < k; j++) {
+        int st = rc < 0                                        ? (int)rc
+                 : v[j].status == NO_STATUS || v[j].status > 0 ? -EPROTO
+                                                               : v[j].status;
+
+        /* -ESTALE: force-revoked while we unmapped: the notice is late. */
+        status[idx[j]] = st == -ESTALE ? 0 : st;
+    }
+}
+
+int grant_unmap_batch(grant_handle_t *h, void *const *addrs, int *status,
+                      unsigned n)
+{
+    unsigned i, done = 0;
+
+    if (!h || !addrs || !status)
+        return lg_fail(h, "grant_unmap_batch", -EINVAL);
+    if (lg_forked(h)) /* the records are the parent's, not its pages */
+        return lg_fail(h, "grant_unmap_batch", -EBADF);
+    for (i = 0; i < n; i += UNMAP_CHUNK)
+        unmap_chunk(h, addrs + i, status + i,
+                    n - i < UNMAP_CHUNK ? n - i : UNMAP_CHUNK);
+    for (i = 0; i < n; i++)
+        done += status[i] == 0;
+    return (int)done;
+}
+
+int grant_unmap(grant_handle_t *h, void *addr)
+{
+    int status = -EINVAL;
+
+    if (!h || !addr)
+        return lg_fail(h, "grant_unmap", -EINVAL);
+    if (lg_forked(h))
+        return lg_fail(h, "grant_unmap", -EBADF);
+    unmap_chunk(h, &addr, &status, 1);
+    return lg_fail(h, "grant_unmap", status);
+}
+
+/* grant_close: drops every mapping, and tells the hypervisor (a window's
+ * release does).  A forked child never had them (MADV_DONTFORK, or a
+ * window the kernel does not copy): it only frees the records. */
+void lg_map_release(grant_handle_t *h, int forked)
+{
+    struct grant_mapping *m;
+
+    if (!forked)
+        pthread_mutex_lock(&h->map_lock);
+    lg_map_ev_release(h);
+    while ((m = h->maps)) {
+        h->maps = m->next;
+        drop_pages(h, m, forked);
+        if (!forked && !h->ops->unmap_window &&
+            m->state == GRANT_MAPPING_LIVE) {
+            pthread_mutex_unlock(&h->map_lock);
+            lg_unmap_send(h, m->handle);
+            pthread_mutex_lock(&h->map_lock);
+        }
+        free(m);
+    }
+    if (!forked)
+        pthread_mutex_unlock(&h->map_lock);
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * map_unmap_lie: a mapper's UNMAP is believed only once the pages are gone
+ * from it (issue 11, finding 6).  A hostile mapper keeps a copy of its
+ * mapping of the granter's page (mremap with old size 0 makes a second
+ * mapping of the same shared pages) and then unmaps through libgrant,
+ * which sends UNMAP.  Before the fix the UNMAP was believed: the granter's
+ * plain revoke succeeded and the mapper kept reading the granter's later
+ * writes.  Now the UNMAP fails EBUSY, a plain revoke is refused, and a
+ * FORCE revoke (whose notice the library acks, believing the handle gone)
+ * destroys the mapper's domain because it still maps the page.  An honest
+ * mapper that maps the same grant twice and unmaps one is believed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/itest.h"
+
+/* ---- the mapper (runs in a domain): one command per line ------------- */
+
+static int role_mapper(void)
+{
+    grant_handle_t *h;
+    void *a1 = NULL, *a2 = NULL;
+    volatile uint8_t *copy = NULL;
+    char line[128];
+    unsigned g, r;
+    int rc;
+
+    if (grant_open(&h, 0) < 0)
+        return 1;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    while (fgets(line, sizeof(line), stdin)) {
+        if (sscanf(line, "lie %u %x", &g, &r) == 2) {
+            /* Map, keep a second mapping of the page, unmap the first. */
+            rc = grant_map(h, (grant_domid_t)g, r, 0, 4096, 0, &a1);
+            if (rc == 0) {
+                void *p = mremap(a1, 0, 4096, MREMAP_MAYMOVE);
+
+                rc = p == MAP_FAILED ? -errno : 0;
+                copy = p == MAP_FAILED ? NULL : p;
+            }
+            if (rc == 0)
+                rc = grant_unmap(h, a1);
+        } else if (sscanf(line, "both %u %x", &g, &r) == 2) {
+            /* Two mappings of the page, a copy of one, both unmapped in
+             * one call: each must not count the other as its excuse. */
+            void *as[2];
+            int st[2] = {0, 0};
+
+            rc = grant_map(h, (grant_domid_t)g, r, 0, 4096, 0, &as[0]);
+            if (rc == 0)
+                rc = grant_map(h, (grant_domid_t)g, r, 0, 4096, 0, &as[1]);
+            if (rc == 0 && mremap(as[0], 0, 4096, MREMAP_MAYMOVE) == MAP_FAILED)
+                rc = -errno;
+            if (rc == 0)
+                rc = grant_unmap_batch(h, as, st, 2);
+            if (rc >= 0) {
+                printf("ok %d %d %d\n", rc, st[0], st[1]);
+                continue;
+            }
+        } else if (sscanf(line, "twice %u %x", &g, &r) == 2) {
+            /* Honest: the same grant mapped twice, one unmapped. */
+            rc = grant_map(h, (grant_domid_t)g, r, 0, 4096, 0, &a1);
+            if (rc == 0)
+                rc = grant_map(h, (grant_domid_t)g, r, 0, 4096, 0, &a2);
+            if (rc == 0)
+                rc = grant_unmap(h, a1);
+            if (rc == 0 && ((volatile uint8_t *)a2)[0] != 'T')
+                rc = -EILSEQ;
+            if (rc == 0)
+                rc = grant_unmap(h, a2);
+        } else if (!strncmp(line, "read", 4) && copy) {
+            rc = copy[0];
+        } else {
+            rc = -EINVAL;
+        }
+        printf(rc < 0 ? "err %d\n" : "ok %d\n", rc);
+    }
+    grant_close(h);
+    return 0;
+}
+
+/* ---- the test -------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    struct itest_agent a, b;
+    grant_handle_t *dom0;
+    char *role[] = {itest_self(), "--role", "mapper", NULL};
+    uint64_t r, r2;
+
+    if (argc == 3 && !strcmp(argv[1], "--role"))
+        return role_mapper();
+    itest_setup(&dom0);
+    itest_spawn(dom0, &a, "granter", 64);
+    itest_spawn_argv(dom0, &b, "mapper", 64, role);
+
+    itest_ok(&a, "alloc 1");
+    itest_ok(&a, "alloc 1");
+    itest_ok(&a, "write 0 0 T");
+    itest_ok(&a, "write 1 0 X");
+    r2 = itest_ok(&a, "grant %u rwm 0 0 4096", b.domid);
+    r = itest_ok(&a, "grant %u rwm 1 0 4096", b.domid);
+
+    /* Honest: a second mapping of the same frames is no lie. */
+    itest_ok(&b, "twice %u 0x%llx", a.domid, (unsigned long long)r2);
+
+    /* Two mappings unmapped in one call while a copy of one stays. */
+    {
+        char buf[64];
+
+        ICHECK(itest_cmd(&b, buf, sizeof(buf), "both %u 0x%llx", a.domid,
+                         (unsigned long long)r2) == 0 &&
+                   strcmp(buf, "ok 0 -16 -16") == 0,
+               "both refused: EBUSY (%s)", buf);
+        itest_err(&a, -EBUSY, "revoke 0x%llx", (unsigned long long)r2);
+    }
+
+    /* The lie: UNMAP while a copy of the mapping stays. */
+    itest_err(&b, -EBUSY, "lie %u 0x%llx", a.domid, (unsigned long long)r);
+    itest_err(&a, -EBUSY, "revoke 0x%llx", (unsigned long long)r);
+    itest_ok(&a, "write 1 0 Y");
+    ICHECK(itest_ok(&b, "read") == 'Y', "(the copy is the granter's page)");
+
+    /* FORCE: the library acks (it forgot the handle); the copy is still
+     * there, so the mapper's domain goes before the revoke returns. */
+    itest_ok(&a, "revoke 0x%llx force", (unsigned long long)r);
+    ICHECK(!itest_domain_listed(dom0, b.domid),
+           "the lying mapper's domain is destroyed by the FORCE revoke");
+    itest_ok(&a, "write 1 0 Z");
+    itest_err(&b, -EPIPE, "read");
+
+    itest_agent_close(&a);
+    itest_agent_close(&b);
+    itest_teardown(dom0);
+    return itest_done();
+}
