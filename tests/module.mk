@@ -11,6 +11,17 @@ $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(TESTHOST_OBJ) $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
+# The property test: the core against a reference model (tests/unit/model*).
+# `make model MODEL_SECONDS=N` runs seeds for N seconds (make test: a few).
+MODEL_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/unit/model_*.c))
+$(B)/tests/unit/test_model: $(B)/obj/tests/unit/test_model.o $(MODEL_OBJ) $(TESTHOST_OBJ) $(CORE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+MODEL_SECONDS ?= 60
+.PHONY: model
+model: $(B)/tests/unit/test_model
+	MODEL_SECONDS=$(MODEL_SECONDS) $(B)/tests/unit/test_model
+
 ITEST_COMMON_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/integration/common/*.c))
 ITEST_SRC := $(wildcard tests/integration/*.c)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(B)/tests/integration/%)
@@ -52,7 +63,7 @@ $(STORE_ITEST): $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o $(ITEST
 	$(CC) $(LDFLAGS) -o $@ $< $(ITEST_COMMON_OBJ) $(B)/obj/libgrant/lib/sockpath.o $(LINK_LIBGRANT) -lxenstore -lpthread
 
 # The store's tree and names (tools/xgrantd/xs_tree.c, xs_path.c), libc only.
-$(B)/tests/unit/test_xs_tree: $(B)/obj/tests/unit/test_xs_tree.o $(B)/obj/tools/xgrantd/xs_tree.o $(B)/obj/tools/xgrantd/xs_path.o
+$(B)/tests/unit/test_xs_tree: $(B)/obj/tests/unit/test_xs_tree.o $(B)/obj/tools/xgrantd/xs_tree.o $(B)/obj/tools/xgrantd/xs_path.o $(B)/obj/libgrant/lib/xsperm.o
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 

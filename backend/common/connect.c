@@ -61,18 +61,38 @@ int xbe_read_uint(grant_xenbus_t *xb, const char *dir, const char *node,
     return rc < 0 ? rc : 1;
 }
 
-/* Maps n ring pages named by refs into one contiguous range. */
+/* Maps n ring pages named by refs into one contiguous range, all or
+ * nothing. */
 static int map_refs(struct xbe_dev *d, const grant_ref_t *refs, unsigned n,
                     void **addr)
 {
-    struct xbe *bus = d->bus;
+    struct grant_map_req req[1u << XBE_MAX_RING_ORDER];
+    void *got[1u << XBE_MAX_RING_ORDER];
+    int st[1u << XBE_MAX_RING_ORDER];
+    grant_handle_t *h = d->bus->h;
+    unsigned i, nr = 0;
+    int rc;
 
     if (!d->grant_ext)
         return -EOPNOTSUPP; /* standard grants: see the note in xbe.h */
-    if (n != 1)
-        return -EOPNOTSUPP;
-    return grant_map(bus->h, (grant_domid_t)d->fe_id, refs[0], 0,
-                     GRANT_PAGE_SIZE, 0, addr);
+    memset(req, 0, sizeof(req));
+    for (i = 0; i < n; i++) {
+        req[i].ref = refs[i];
+        req[i].len = GRANT_PAGE_SIZE;
+    }
+    rc = grant_map_batch(h, (grant_domid_t)d->fe_id, req, n, addr);
+    if (rc == (int)n)
+        return 0;
+    for (i = 0; rc >= 0 && i < n; i++)
+        if (req[i].status == 0)
+            got[nr++] = req[i].addr;
+    if (nr)
+        grant_unmap_batch(h, got, st, nr);
+    *addr = NULL;
+    for (i = 0; rc >= 0 && i < n; i++)
+        if (req[i].status < 0)
+            return req[i].status;
+    return rc < 0 ? rc : -EIO;
 }
 
 static int read_refs(struct xbe_dev *d, const char *qdir,
@@ -210,6 +230,19 @@ int xbe_connect_rings(struct xbe_dev *d)
     return 0;
 }
 
+/* Each page of a ring is a mapping of its own (a batch element). */
+static void ring_unmap(grant_handle_t *h, void *base, unsigned pages)
+{
+    void *addrs[1u << XBE_MAX_RING_ORDER];
+    int st[1u << XBE_MAX_RING_ORDER];
+    unsigned p;
+
+    for (p = 0; base && p < pages; p++)
+        addrs[p] = (char *)base + (size_t)p * GRANT_PAGE_SIZE;
+    if (base && pages)
+        grant_unmap_batch(h, addrs, st, pages);
+}
+
 void xbe_disconnect(struct xbe_dev *d)
 {
     struct xbe *bus = d->bus;
@@ -225,8 +258,7 @@ void xbe_disconnect(struct xbe_dev *d)
         struct xbe_queue *xq = &d->q[q];
 
         for (i = 0; i < XBE_RINGS_PER_QUEUE; i++)
-            if (xq->ring_addr[i])
-                grant_unmap(bus->h, xq->ring_addr[i]);
+            ring_unmap(bus->h, xq->ring_addr[i], xq->ring_pages[i]);
         for (i = 0; i < xq->nr_ports; i++)
             grant_evtchn_close(bus->h, xq->port[i]);
         memset(xq, 0, sizeof(*xq));

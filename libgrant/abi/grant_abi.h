@@ -24,6 +24,15 @@
  * Revoking any link makes every entry below it fail at its next use
  * (-GNTX_ESTALE): validation re-walks the chain on every use.
  *
+ * Memory taken back.  A host that hands a domain's frames out to separate
+ * clients (xgrantd: MEM_ALLOC, per connection) takes them back on MEM_FREE
+ * and whenever the client goes, crashes included.  It then REVOKES, as
+ * with GNTX_REVOKE_FORCE, every direct entry that names one of those
+ * frames (descendants die, every mapping is torn down), and it keeps the
+ * frames out of reuse until those unmaps are complete.  So a grant or a
+ * mapping never reaches what a frame holds for its next owner; a granter
+ * that wants its grants to outlive a block must keep the block.
+ *
  * Calling convention
  * ------------------
  * One hypercall, gntx_op(op, args, count, aux, aux_count):
@@ -91,6 +100,9 @@ static inline uint32_t gntx_ref_gen(gntx_ref_t ref)
 #define GNTX_MAX_GRANT_FRAMES (1u << 18)
 /* Bytes one COPY or MEMSET call moves unless the host sets another budget. */
 #define GNTX_DEFAULT_CALL_BYTES (4u << 20)
+/* PROTECT work one call does unless the host sets another budget, in pages
+ * (1 GiB); see GNTX_OP_PROTECT. */
+#define GNTX_DEFAULT_CALL_PAGES (1u << 18)
 
 /* Errors (negated in status fields and return values). */
 #define GNTX_EPERM     1
@@ -218,7 +230,10 @@ struct gntx_ptr {
  * elements after it get -GNTX_EAGAIN unchanged.  The caller resubmits the
  * -GNTX_EAGAIN elements as they came back (libgrant does); each
  * resubmission is validated again, so a revoke in between stops the rest
- * of the copy (a prefix may then have moved).  Overlapping source and
+ * of the copy (a prefix may then have moved).  Page protections are
+ * checked on the bytes a call moves, as it moves them (so no call looks
+ * at more than its budget): an element that meets a protected page in a
+ * later call fails there with that prefix moved.  Overlapping source and
  * destination (own memory, or two grants over the same frames) behave as
  * memmove within each page-bounded chunk.
  */
@@ -278,16 +293,21 @@ struct gntx_unmap {
  * capacity.  Writes `count` (out: entries written) and `cursor` (out: index
  * to continue from, 0 when done).
  * GNTX_OP_QUERY_TREE: the delegation tree below (dom, ref), root first, in
- * depth-first order with depth 0 for the root; the root's granter or the
- * control domain may ask.  ENOSPC if it does not fit (count says how many
- * nodes there are).
+ * depth-first order (children oldest first) with depth 0 for the root; the
+ * root's granter or the control domain may ask.  At most aux's capacity
+ * and GNTX_MAX_BATCH nodes per call, from the node (cursor_dom, cursor)
+ * on (cursor 0: from the root).  Writes `count` (nodes written) and the
+ * cursor (the next node, cursor 0 when done; with no room for even one
+ * node: ENOSPC).  EAGAIN when the cursor's node left the tree since (it
+ * or an ancestor was revoked): start again from the root.  A tree that
+ * changes between calls may be listed partly before, partly after.
  */
 struct gntx_query {
-    uint16_t dom; /* in */
-    uint16_t pad;
-    uint32_t ref;    /* in: QUERY_TREE's root */
-    uint32_t cursor; /* in/out: QUERY_TABLE */
-    uint32_t count;  /* out */
+    uint16_t dom;        /* in */
+    uint16_t cursor_dom; /* in/out: QUERY_TREE (was pad: 0 starts) */
+    uint32_t ref;        /* in: QUERY_TREE's root */
+    uint32_t cursor;     /* in/out: QUERY_TABLE's index, QUERY_TREE's ref */
+    uint32_t count;      /* out */
 };
 
 #define GNTX_STATE_LIVE   0 /* usable */
@@ -348,8 +368,14 @@ struct gntx_usage {
  *   NOTIFY  as DENY, and a gntx_fault_rec is put on the page owner's fault
  *           ring and the ring's event channel port is signalled.
  *   KILL    as NOTIFY, and the host destroys the domain that made the
- *           access (after the call, never inside the core's lock).  The
- *           control domain is never killed: for it, KILL acts as NOTIFY.
+ *           access (after the call, never inside the core's lock).  A
+ *           domain that is privileged or serves others is never killed:
+ *           the control domain, one the host exempts (Xen: the hardware
+ *           and xenstore domains, device models, domains with passthrough
+ *           devices, backends that mapped other domains' grants), and one
+ *           that maps memory of a domain other than the page's owner; for
+ *           them KILL acts as NOTIFY (the record and the counters say
+ *           NOTIFY).
  *   LOG     the use is allowed, and a record is put on the ring (signalled).
  * Every violation also counts in GNTX_OP_FAULT_STATS (caused: the
  * accessor's counter; suffered: the owner's).  One record per violating
@@ -381,19 +407,35 @@ struct gntx_usage {
 /* Distinct (access, action, cookie) triples one domain may have live at
  * once (ENOSPC past it); pages sharing a triple cost nothing extra. */
 #define GNTX_MAX_PROT_CLASSES 4096u
+/* Protected ranges (as PROTECT_QUERY lists them) one domain may have at
+ * once (ENOSPC past it): the hypervisor's bookkeeping follows them. */
+#define GNTX_MAX_PROT_RANGES (1u << 18)
 
 /*
  * GNTX_OP_PROTECT: per element, set the protection of the caller's own
- * frames [gfn, gfn + nr) to (access, action, cookie).  An element either
- * applies whole or not at all; elements are independent.  Returns the
- * number of elements that succeeded.  Errors per element: EINVAL (nr 0,
- * unknown access bits or combination, unknown action, flags or pad not 0),
- * EOVERFLOW (gfn + nr wraps), EFAULT (a frame outside the caller's
- * memory), EBUSY (the range holds the caller's fault ring page),
- * ENOSPC (GNTX_MAX_PROT_CLASSES, or no memory for the bookkeeping).
- * `cookie` is the caller's own value, handed back in fault records and
- * queries.  Blocking: mappings to downgrade are downgraded
- * before the call returns (the host may have to wait for a mapper).
+ * frames [gfn, gfn + nr) to (access, action, cookie).  An element is
+ * validated whole before any frame changes; elements are independent.
+ * Returns the number of elements that succeeded.  Errors per element:
+ * EINVAL (nr 0, unknown access bits or combination, unknown action, flags
+ * or pad not 0), EOVERFLOW (gfn + nr wraps), EFAULT (a frame outside the
+ * caller's memory), EBUSY (the range holds the caller's fault ring page),
+ * ENOSPC (GNTX_MAX_PROT_CLASSES, GNTX_MAX_PROT_RANGES, or no memory for
+ * the bookkeeping).  `cookie` is the caller's own value, handed back in
+ * fault records and queries.  Blocking: mappings to downgrade are
+ * downgraded before the call returns (the host may have to wait for a
+ * mapper).
+ * Continuation (as COPY's): one call does at most the host's page budget
+ * of work (GNTX_DEFAULT_CALL_PAGES unless the host says otherwise): every
+ * frame an element covers counts, and so does the bookkeeping it causes
+ * (ranges split or moved, mappings looked at for a downgrade).  An element
+ * the budget cuts short has [gfn, gfn + done) applied (and downgraded) and
+ * comes back -GNTX_EAGAIN with gfn advanced and nr reduced by `done`;
+ * elements after it come back -GNTX_EAGAIN unchanged.  The caller
+ * resubmits the -GNTX_EAGAIN elements as they came back (libgrant does;
+ * Xen does it itself); each resubmission is validated again, so an
+ * element may then fail with a prefix applied.  An element done in one
+ * call comes back as it was sent; one that took several keeps the gfn and
+ * nr of its last (a caller that needs the range keeps a copy).
  */
 struct gntx_protect {
     uint64_t gfn;    /* in: first frame */

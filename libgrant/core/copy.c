@@ -4,7 +4,11 @@
  *
  * Per element, every end is validated first (a grant end through
  * gc_resolve, a local end against the caller's memory), so a failing
- * element copies nothing.  Then the bytes move in ascending order, every
+ * element copies nothing.  Page protections are checked on the bytes the
+ * call's budget lets move, just before they move: no call looks at more
+ * pages than it may copy (an element longer than the budget may have
+ * moved a prefix when a later part meets a protected page).  Then the
+ * bytes move in ascending order, every
  * page reached through gh_frame; pages the host hands out back to back on
  * both sides (up to RUN_PAGES) go in one gh_memcpy, as a copy per page
  * costs several times the bytes' own cost (a libc's start-up per call).
@@ -22,14 +26,14 @@ static uint64_t mem_bytes(const struct gc_dom *d)
     return d->nr_frames << GNTX_PAGE_SHIFT;
 }
 
-/* The owner's page protections allow this end (protect_check.c)? */
+/* The owner's page protections allow the next len bytes of this end
+ * (protect_check.c)? */
 static int end_protect(struct gcore *c, struct gc_dom *who,
-                       struct gc_dom *owner, const struct gc_span *sp,
-                       uint64_t len, unsigned need)
+                       const struct gc_span *sp, uint64_t len, unsigned need)
 {
     struct gc_access a = {
         .who = who,
-        .owner = owner,
+        .owner = sp->owner,
         .frames = sp->frames,
         .pos = sp->pos,
         .len = len,
@@ -53,19 +57,21 @@ static int end_resolve(struct gcore *c, struct gc_dom *d,
         rc = gc_window(p->addr, len, mem_bytes(d));
         if (rc)
             return rc == -GNTX_ERANGE ? -GNTX_EFAULT : rc;
+        sp->owner = d;
         sp->cookie = d->cookie;
         sp->frames = NULL;
         sp->pos = p->addr;
-        return end_protect(c, d, d, sp, len, need);
+        return 0;
     case GNTX_PTR_GRANT:
         rc = gc_resolve(c, d, gc_domid(d->id, p->dom), p->ref, p->addr, len,
                         need, &res);
         if (rc)
             return rc;
+        sp->owner = res.root;
         sp->cookie = res.root->cookie;
         sp->frames = gc_entry_frames(res.direct);
         sp->pos = res.start;
-        return end_protect(c, d, res.root, sp, len, need);
+        return 0;
     default:
         return -GNTX_EINVAL;
     }
@@ -262,7 +268,11 @@ static int copy_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
     if (rc)
         return rc;
     n = budget_take(ctx, v->len);
-    rc = copy_spans(&src, &dst, n);
+    rc = end_protect(c, d, &src, n, GNTX_R_READ);
+    if (!rc)
+        rc = end_protect(c, d, &dst, n, GNTX_R_WRITE);
+    if (!rc)
+        rc = copy_spans(&src, &dst, n);
     if (rc || n == v->len)
         return rc;
     advance(&v->src, n);
@@ -284,7 +294,9 @@ static int memset_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
     if (rc)
         return rc;
     n = budget_take(ctx, v->len);
-    rc = set_span(&dst, n, v->value);
+    rc = end_protect(c, d, &dst, n, GNTX_R_WRITE);
+    if (!rc)
+        rc = set_span(&dst, n, v->value);
     if (rc || n == v->len)
         return rc;
     advance(&v->dst, n);

@@ -64,6 +64,7 @@ static void entry_fill(struct gc_entry *e, const struct gntx_create *v,
     e->parent_dom = 0;
     e->parent_ref = 0;
     e->parent_inc = 0;
+    gc_tree_init(e);
 }
 
 static int create_direct(struct gcore *c, struct gc_dom *d,
@@ -134,6 +135,7 @@ static int create_indirect(struct gcore *c, struct gc_dom *d,
     e->parent_dom = pid;
     e->parent_ref = v->parent_ref;
     e->parent_inc = c->doms[pid]->inc;
+    gc_tree_link(c, d, *idx);
     return 0;
 }
 
@@ -179,7 +181,7 @@ static int create_batch(struct gcore *c, struct gc_dom *d,
     if (!rc)
         return 0;
     for (unsigned j = i; j-- > 0;)
-        gc_entry_undo(d, gntx_ref_index(v[j].ref));
+        gc_entry_undo(c, d, gntx_ref_index(v[j].ref));
     return batch_fail(v, n, i, rc);
 }
 

@@ -21,6 +21,7 @@ int gcore_create(struct gcore **out)
     c->list = NULL;
     c->next_inc = 0;
     c->call_bytes = GNTX_DEFAULT_CALL_BYTES;
+    c->call_pages = GNTX_DEFAULT_CALL_PAGES;
     *out = c;
     return 0;
 }
@@ -29,6 +30,13 @@ void gcore_set_call_bytes(struct gcore *c, uint64_t bytes)
 {
     gh_lock(c);
     c->call_bytes = bytes ? bytes : GNTX_DEFAULT_CALL_BYTES;
+    gh_unlock(c);
+}
+
+void gcore_set_call_pages(struct gcore *c, uint64_t pages)
+{
+    gh_lock(c);
+    c->call_pages = pages ? pages : GNTX_DEFAULT_CALL_PAGES;
     gh_unlock(c);
 }
 

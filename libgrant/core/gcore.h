@@ -38,6 +38,9 @@ void gcore_destroy(struct gcore *core);
 /* The byte budget of one COPY or MEMSET call (see grant_abi.h's
  * continuation rule); 0 restores GNTX_DEFAULT_CALL_BYTES. */
 void gcore_set_call_bytes(struct gcore *core, uint64_t bytes);
+/* The work budget of one PROTECT call, in pages (grant_abi.h); 0 restores
+ * GNTX_DEFAULT_CALL_PAGES. */
+void gcore_set_call_pages(struct gcore *core, uint64_t pages);
 
 /*
  * Domains.  `nr_frames` is the size of the domain's memory: frames
@@ -56,6 +59,21 @@ int gcore_dom_add(struct gcore *core, gntx_domid_t id, uint64_t nr_frames,
  */
 void gcore_dom_remove(struct gcore *core, gntx_domid_t id);
 bool gcore_dom_exists(struct gcore *core, gntx_domid_t id);
+/*
+ * The host takes frames of domain `dom` back (xgrantd: MEM_FREE, or the
+ * client that allocated them is gone): the `n` ranges [first, first + nr)
+ * of `r`, sorted by `first` and disjoint.  FORCE-revokes every direct entry
+ * of dom's table that names one of those frames, so every descendant dies
+ * and every mapping through them is torn down with gh_unmap_notify.  The
+ * host MUST NOT reuse the frames before those unmaps are complete.  Costs
+ * one pass over dom's table (a binary search per frame an entry names).
+ * Returns the number of entries revoked; unknown dom: 0.
+ */
+struct gcore_range {
+    uint64_t first, nr;
+};
+int gcore_revoke_frames(struct gcore *core, gntx_domid_t dom,
+                        const struct gcore_range *r, size_t n);
 
 /*
  * The one entry point for hypercalls: op, args (count elements of the op's

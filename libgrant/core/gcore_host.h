@@ -94,9 +94,20 @@ void gh_fault_notify(void *cookie, uint32_t port);
  * gh_dom_kill: a KILL protection was violated by the domain `cookie`; the
  * host destroys it once the current call is over (Xen: domain_crash;
  * xgrantd: its domain-destroy path after the reply).  The core never asks
- * this for the control domain.  The domain stays in the core until the
- * host's destroy path calls gcore_dom_remove.
+ * this for the control domain, for a domain gh_dom_exempt names, nor for
+ * one that maps memory of a domain other than the protecting owner (it
+ * serves others): those get NOTIFY instead (EACCES and the record, whose
+ * action says NOTIFY).  The domain stays in the core until the host's
+ * destroy path calls gcore_dom_remove.
+ *
+ * gh_dom_exempt: non-zero when the domain `cookie` must never be destroyed
+ * by another domain's protection because the host knows it is privileged
+ * or serves other domains (Xen: the control, hardware or xenstore domain,
+ * a device model, a backend that mapped other domains' grants, a domain
+ * with passthrough devices).  Called with the core lock held: MUST NOT
+ * call back into the core; bounded, non-blocking.
  */
 void gh_dom_kill(void *cookie);
+int gh_dom_exempt(void *cookie);
 
 #endif /* GCORE_HOST_H */

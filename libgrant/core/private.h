@@ -8,8 +8,10 @@
  * -----------
  * struct gcore holds a pointer array indexed by domain id (O(1) lookup) and
  * a list of live domains for the rare whole-instance scans (FORCE revoke,
- * QUERY_TREE).  Each domain owns two slot pools: its grant table (struct
- * gc_entry) and its map table (struct gc_map, the mappings it holds).
+ * a PROTECT's downgrade of mappings).  Each domain owns two slot pools: its
+ * grant table (struct gc_entry) and its map table (struct gc_map, the
+ * mappings it holds).  Entries link to their delegations (tree.c), so
+ * QUERY_TREE never scans.
  *
  * A slot pool hands out (generation << 18 | index) names.  A slot's `gen` is
  * the generation of its live object, or when free the generation its next
@@ -55,6 +57,13 @@ struct gc_pool {
     uint32_t tail;
 };
 
+/* An entry of some domain's table, as the delegation tree links name it:
+ * idx GC_NIL is none. */
+struct gc_link {
+    uint16_t dom;
+    uint32_t idx;
+};
+
 /* A grant table entry. */
 struct gc_entry {
     struct gc_slot s;
@@ -73,6 +82,12 @@ struct gc_entry {
         uint64_t inl[GC_INLINE_FRAMES]; /* nr_frames <= GC_INLINE_FRAMES */
         uint64_t *ext;                  /* gh_zalloc'd otherwise */
     } fr;
+    /* The delegation tree (tree.c): its children (indirect entries made
+     * from it, oldest first) and its siblings under its parent. */
+    struct gc_link kid_head;
+    struct gc_link kid_tail;
+    struct gc_link prev;
+    struct gc_link next;
 };
 
 /* A mapping, in its mapper's map table. */
@@ -103,13 +118,23 @@ struct gc_faults {
     uint64_t dropped;
 };
 
+/* Frames [start, end) of a domain with protection class `cls` (1 + its
+ * index in gc_prot.cls). */
+struct gc_prot_ext {
+    uint64_t start;
+    uint64_t end;
+    uint32_t cls;
+};
+
 /*
- * A domain's page protections, allocated at its first PROTECT: `page` has
- * one entry per frame of its memory, 0 (unprotected) or 1 + the index of
- * its class in `cls`.  The per-access check is one load per page touched.
+ * A domain's page protections, allocated at its first PROTECT or
+ * FAULT_RING: a sorted array of disjoint ranges with their classes
+ * (protect_range.c), nothing for frames nobody protected.
  */
 struct gc_prot {
-    uint16_t *page;
+    struct gc_prot_ext *ext;
+    uint32_t next; /* ranges in use */
+    uint32_t cap;  /* capacity of ext */
     struct gc_prot_class *cls;
     uint32_t ncls;       /* capacity of cls */
     uint64_t prot_pages; /* frames with a class */
@@ -117,6 +142,14 @@ struct gc_prot {
     uint32_t ring_port;
     uint32_t ring_prod; /* the producer index, ours (never read back) */
     uint64_t ring_seq;
+};
+
+/* The run of frames [lo, hi) around a frame that all have class cls (0:
+ * unprotected), as a lookup found it. */
+struct gc_prot_run {
+    uint64_t lo;
+    uint64_t hi;
+    uint32_t cls;
 };
 
 struct gc_dom {
@@ -141,6 +174,7 @@ struct gcore {
     struct gc_dom *list;
     uint32_t next_inc;
     uint64_t call_bytes; /* what one COPY/MEMSET call may move */
+    uint64_t call_pages; /* what one PROTECT call may do */
 };
 
 /* The result of walking a chain for one use. */
@@ -156,6 +190,7 @@ struct gc_res {
 
 /* One end of a copy: bytes at `pos` of a frame list (NULL: identity). */
 struct gc_span {
+    struct gc_dom *owner;
     void *cookie;
     const uint64_t *frames;
     uint64_t pos;
@@ -203,9 +238,23 @@ uint32_t gc_pool_name(const struct gc_pool *p, uint32_t idx);
 
 /* table.c: entries */
 int gc_entry_find(struct gc_dom *d, gntx_ref_t ref, struct gc_entry **e);
-void gc_entry_release(struct gc_dom *d, uint32_t idx);
-void gc_entry_undo(struct gc_dom *d, uint32_t idx);
+void gc_entry_release(struct gcore *c, struct gc_dom *d, uint32_t idx);
+void gc_entry_undo(struct gcore *c, struct gc_dom *d, uint32_t idx);
 bool gc_entry_orphan(const struct gcore *c, const struct gc_entry *e);
+
+/* tree.c: the delegation tree's links */
+void gc_tree_init(struct gc_entry *e);
+void gc_tree_link(struct gcore *c, struct gc_dom *d, uint32_t idx);
+void gc_tree_unlink(struct gcore *c, struct gc_dom *d, uint32_t idx);
+struct gc_entry *gc_tree_parent(const struct gcore *c, const struct gc_entry *e,
+                                struct gc_link *at);
+static inline struct gc_entry *gc_link_entry(const struct gcore *c,
+                                             struct gc_link l)
+{
+    struct gc_dom *d = gc_dom_get(c, l.dom);
+
+    return d && l.idx < d->table.cap ? gc_entry_at(d, l.idx) : NULL;
+}
 
 /* resolve.c */
 int gc_resolve(struct gcore *c, struct gc_dom *caller, gntx_domid_t granter,
@@ -249,9 +298,16 @@ static inline bool gc_prot_any(const struct gc_dom *owner)
     return owner->prot && owner->prot->prot_pages;
 }
 
-/* protect.c: a domain's protection state, made on first use (ENOSPC) */
+/* protect_range.c: a domain's protection state, made on first use
+ * (ENOSPC), and its ranges */
 int gc_prot_get(struct gc_dom *d, struct gc_prot **out);
 void gc_prot_free(struct gc_dom *d);
+uint32_t gc_prot_lower(const struct gc_prot *p, uint64_t gfn);
+void gc_prot_run_at(const struct gc_prot *p, uint64_t gfn,
+                    struct gc_prot_run *run);
+unsigned gc_prot_class_at(const struct gc_prot *p, uint64_t gfn);
+int gc_prot_range_set(struct gc_prot *p, uint64_t g, uint64_t e, uint32_t k,
+                      uint64_t *work);
 
 /* revoke.c */
 int gc_revoke_one(struct gcore *c, struct gc_dom *d, gntx_ref_t ref,

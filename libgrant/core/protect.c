@@ -2,51 +2,25 @@
 /*
  * protect.c: GNTX_OP_PROTECT, a domain's protections of its own pages.
  *
- * A domain's protections (struct gc_prot) are a page array, one uint16_t
- * per frame of its memory (0: unprotected, else 1 + a class index), and a
- * small table of classes, the distinct (access, action, cookie) triples in
- * use with a page count each.  The check every copy and map makes is then a
- * load per page touched, and a domain that never protected anything pays a
- * NULL test.  An element is validated and its class found or made before a
- * single page changes, so it applies whole or not at all.
+ * A domain's protections (struct gc_prot) are a sorted set of ranges of
+ * frames, each with a class (protect_range.c), and a small table of
+ * classes, the distinct (access, action, cookie) triples in use with a
+ * page count each.  The check every copy and map makes is then a lookup
+ * per run of frames touched, and a domain that never protected anything
+ * pays a NULL test.  An element is validated and its class found or made
+ * before a single page changes.
+ *
+ * Budget: one call does at most c->call_pages of work (grant_abi.h):
+ * every page an element covers counts, and so does the bookkeeping it
+ * causes (ranges covered or moved, mappings scanned for a downgrade).
+ * An element applies in chunks of what the budget still allows; one the
+ * budget cuts short comes back -GNTX_EAGAIN with gfn and nr moved past
+ * what applied, and the elements after it -GNTX_EAGAIN unchanged.
  *
  * Tightening pages that others have mapped downgrades those mappings
- * (gh_map_restrict) before the element completes.
+ * (gh_map_restrict) before the chunk completes.
  */
 #include "private.h"
-
-void gc_prot_free(struct gc_dom *d)
-{
-    if (!d->prot)
-        return;
-    gh_free(d->prot->page);
-    gh_free(d->prot->cls);
-    gh_free(d->prot);
-    d->prot = NULL;
-}
-
-/* The domain's protection state, made on first use. */
-int gc_prot_get(struct gc_dom *d, struct gc_prot **out)
-{
-    struct gc_prot *p = d->prot;
-
-    if (!p) {
-        if (d->nr_frames > SIZE_MAX / sizeof(*p->page))
-            return -GNTX_ENOSPC;
-        p = gh_zalloc(sizeof(*p));
-        if (!p)
-            return -GNTX_ENOSPC;
-        p->page = gh_zalloc((size_t)d->nr_frames * sizeof(*p->page));
-        if (!p->page && d->nr_frames) {
-            gh_free(p);
-            return -GNTX_ENOSPC;
-        }
-        p->ring_gfn = GNTX_FAULT_RING_NONE;
-        d->prot = p;
-    }
-    *out = p;
-    return 0;
-}
 
 /* Doubles the class table (up to GNTX_MAX_PROT_CLASSES). */
 static int cls_grow(struct gc_prot *p)
@@ -71,7 +45,7 @@ static int cls_grow(struct gc_prot *p)
 
 /* The class of v's triple (made with no pages if new): 1 + its index. */
 static int cls_find(struct gc_prot *p, const struct gntx_protect *v,
-                    uint16_t *out)
+                    uint32_t *out)
 {
     uint32_t free_at = GC_NIL;
     int rc;
@@ -85,7 +59,7 @@ static int cls_find(struct gc_prot *p, const struct gntx_protect *v,
         }
         if (k->access == v->access && k->action == v->action &&
             k->cookie == v->cookie) {
-            *out = (uint16_t)(i + 1);
+            *out = i + 1;
             return 0;
         }
     }
@@ -98,7 +72,7 @@ static int cls_find(struct gc_prot *p, const struct gntx_protect *v,
     p->cls[free_at].access = v->access;
     p->cls[free_at].action = v->action;
     p->cls[free_at].cookie = v->cookie;
-    *out = (uint16_t)(free_at + 1);
+    *out = free_at + 1;
     return 0;
 }
 
@@ -125,26 +99,6 @@ static int protect_args(const struct gc_dom *d, const struct gntx_protect *v)
     return 0;
 }
 
-/* Sets pages [gfn, gfn+nr) to class k (0: unprotected). */
-static void pages_set(struct gc_prot *p, uint64_t gfn, uint64_t nr, uint16_t k)
-{
-    for (uint64_t g = gfn; g < gfn + nr; g++) {
-        uint16_t old = p->page[g];
-
-        if (old == k)
-            continue;
-        if (old)
-            p->cls[old - 1].pages--;
-        else
-            p->prot_pages++;
-        if (k)
-            p->cls[k - 1].pages++;
-        else
-            p->prot_pages--;
-        p->page[g] = k;
-    }
-}
-
 /* What a mapping of a page with `access` may still do (GNTX_ACC_*). */
 static unsigned map_limit(unsigned access, bool rdonly)
 {
@@ -155,9 +109,10 @@ static unsigned map_limit(unsigned access, bool rdonly)
     return GNTX_ACC_RW;
 }
 
-/* Downgrades the pages of mapping m (of mapper md) in [gfn, end). */
-static void map_clip(struct gcore *c, struct gc_dom *md, uint32_t idx,
-                     uint64_t gfn, uint64_t end, unsigned limit)
+/* Downgrades the pages of mapping m (of mapper md) in [gfn, end); returns
+ * the pages it looked at. */
+static uint64_t map_clip(struct gcore *c, struct gc_dom *md, uint32_t idx,
+                         uint64_t gfn, uint64_t end, unsigned limit)
 {
     const struct gc_map *m = gc_map_at(md, idx);
     struct gc_dom *root = gc_dom_get(c, m->hop_dom[m->nhops - 1]);
@@ -166,7 +121,7 @@ static void map_clip(struct gcore *c, struct gc_dom *md, uint32_t idx,
     uint64_t run = 0;
 
     if (!root)
-        return;
+        return 0;
     e = gc_entry_at(root, m->hop_idx[m->nhops - 1]);
     fr = gc_entry_frames(e) + m->first;
     for (uint64_t j = 0; j <= m->npages; j++) {
@@ -181,13 +136,18 @@ static void map_clip(struct gcore *c, struct gc_dom *md, uint32_t idx,
                             j - run, run, limit);
         run = 0;
     }
+    return m->npages;
 }
 
-/* Every mapping of d's frames [gfn, gfn+nr) loses what `access` denies. */
-static void maps_downgrade(struct gcore *c, struct gc_dom *d, uint64_t gfn,
-                           uint64_t nr, unsigned access)
+/* Every mapping of d's frames [gfn, gfn+nr) loses what `access` denies;
+ * returns the work done (map slots / 16 and mapped pages looked at). */
+static uint64_t maps_downgrade(struct gcore *c, struct gc_dom *d, uint64_t gfn,
+                               uint64_t nr, unsigned access)
 {
+    uint64_t work = 0;
+
     for (struct gc_dom *md = c->list; md && d->mapped_out; md = md->next) {
+        work += md->maps.cap / 16;
         for (uint32_t i = 0; i < md->maps.cap; i++) {
             const struct gc_map *m = gc_map_at(md, i);
             unsigned limit;
@@ -196,38 +156,76 @@ static void maps_downgrade(struct gcore *c, struct gc_dom *d, uint64_t gfn,
                 continue;
             limit = map_limit(access, m->rdonly);
             if (limit != GNTX_ACC_RW)
-                map_clip(c, md, i, gfn, gfn + nr, limit);
+                work += map_clip(c, md, i, gfn, gfn + nr, limit);
         }
     }
+    return work;
+}
+
+/* Takes `work` from the budget (what is left of it saturates at 0). */
+static void budget_charge(uint64_t *left, uint64_t work)
+{
+    *left = work < *left ? *left - work : 0;
+}
+
+/* Applies v from its start while the budget lasts: 0 when all of it
+ * applied (v as it came), -GNTX_EAGAIN with v moved past what did. */
+static int protect_chunks(struct gcore *c, struct gc_dom *d,
+                          struct gntx_protect *v, uint32_t k, uint64_t *left)
+{
+    bool down = map_limit(v->access, false) != GNTX_ACC_RW;
+    uint64_t gfn = v->gfn, nr = v->nr;
+
+    while (nr) {
+        uint64_t n = nr < *left ? nr : *left, work;
+        int rc;
+
+        if (!n) {
+            v->gfn = gfn;
+            v->nr = nr;
+            return -GNTX_EAGAIN;
+        }
+        rc = gc_prot_range_set(d->prot, gfn, gfn + n, k, &work);
+        if (rc)
+            return rc;
+        if (d->mapped_out && down)
+            work += maps_downgrade(c, d, gfn, n, v->access);
+        budget_charge(left, n + work);
+        gfn += n;
+        nr -= n;
+    }
+    return 0;
 }
 
 static int protect_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
 {
-    const struct gntx_protect *v = elem;
+    struct gntx_protect *v = elem;
     struct gc_prot *p;
-    uint16_t k = 0;
+    uint32_t k = 0;
     int rc;
 
-    (void)ctx;
     rc = protect_args(d, v);
     if (rc)
         return rc;
     if (v->access == GNTX_ACC_RWX && !gc_prot_any(d))
         return 0; /* nothing protected, nothing to lift */
+    if (!*(uint64_t *)ctx)
+        return -GNTX_EAGAIN; /* the budget is spent: as it came */
     rc = gc_prot_get(d, &p);
     if (!rc && v->access != GNTX_ACC_RWX)
         rc = cls_find(p, v, &k);
     if (rc)
         return rc;
-    pages_set(p, v->gfn, v->nr, k);
-    if (d->mapped_out && map_limit(v->access, false) != GNTX_ACC_RW)
-        maps_downgrade(c, d, v->gfn, v->nr, v->access);
-    return 0;
+    rc = protect_chunks(c, d, v, k, ctx);
+    budget_charge(ctx, p->ncls / 16); /* the class lookup */
+    return rc;
 }
 
 int gcore_protect(struct gcore *c, gntx_domid_t caller, struct gntx_protect *v,
                   unsigned n)
 {
+    uint64_t left = c->call_pages;
+
     return gc_batch(c, caller, v, n, sizeof(*v),
-                    offsetof(struct gntx_protect, status), protect_one, NULL);
+                    offsetof(struct gntx_protect, status), protect_one, &left);
 }

@@ -41,22 +41,31 @@ static unsigned missing_bit(unsigned need, unsigned allowed)
     return miss & GNTX_ACC_W ? GNTX_ACC_W : GNTX_ACC_X;
 }
 
-/* Scans the pages a use touches; true when one of them is violated. */
+/*
+ * Scans the pages a use touches; true when one of them is violated.  A
+ * lookup finds the run of frames with one class around a frame; the scan
+ * looks again only when a frame leaves it, and jumps over a run of its own
+ * memory (identity frames) at once.
+ */
 static bool scan(const struct gc_access *a, struct violation *v)
 {
     const struct gc_prot *p = a->owner->prot;
     uint64_t first = a->pos >> GNTX_PAGE_SHIFT;
     uint64_t last = (a->pos + a->len - 1) >> GNTX_PAGE_SHIFT;
+    struct gc_prot_run run = {1, 0, 0}; /* empty: the first frame looks */
 
     v->cls = NULL;
     for (uint64_t i = first; i <= last; i++) {
-        uint64_t gfn = a->frames ? a->frames[i] : i;
-        uint16_t k = p->page[gfn];
+        uint64_t at = i, gfn = a->frames ? a->frames[i] : i;
         const struct gc_prot_class *cls;
 
-        if (!k)
+        if (gfn < run.lo || gfn >= run.hi)
+            gc_prot_run_at(p, gfn, &run);
+        if (!a->frames && run.hi - 1 > i)
+            i = run.hi - 1 < last ? run.hi - 1 : last; /* same class */
+        if (!run.cls)
             continue;
-        cls = &p->cls[k - 1];
+        cls = &p->cls[run.cls - 1];
         if (!(a->access & ~(unsigned)cls->access))
             continue;
         if (v->cls && severity(cls->action) <= severity(v->cls->action))
@@ -64,7 +73,7 @@ static bool scan(const struct gc_access *a, struct violation *v)
         v->cls = cls;
         v->access = missing_bit(a->access, cls->access);
         v->addr = gfn << GNTX_PAGE_SHIFT;
-        if (i == first)
+        if (at == first)
             v->addr |= a->pos & GC_PAGE_MASK;
     }
     return v->cls != NULL;
@@ -120,6 +129,29 @@ static void record(const struct gc_access *a, const struct violation *v,
     gh_fault_notify(a->owner->cookie, p->ring_port);
 }
 
+/*
+ * Whether the accessor may be destroyed for violating the owner's KILL
+ * protection.  Never the control domain, nor a domain the host says is
+ * privileged or serves others (gh_dom_exempt), nor one that maps memory of
+ * a third domain (it serves that domain too): one granter must not take
+ * down what other domains depend on.  O(the accessor's map table), on a
+ * KILL violation only.
+ */
+static bool killable(const struct gc_access *a)
+{
+    const struct gc_dom *who = a->who;
+
+    if (who->id == GNTX_DOMID_CONTROL || gh_dom_exempt(who->cookie))
+        return false;
+    for (uint32_t i = 0; i < who->maps.cap; i++) {
+        const struct gc_map *m = gc_map_at(who, i);
+
+        if (m->s.live && m->root_dom != a->owner->id && m->root_dom != who->id)
+            return false;
+    }
+    return true;
+}
+
 int gc_prot_check(struct gcore *c, const struct gc_access *a)
 {
     struct violation v;
@@ -129,11 +161,13 @@ int gc_prot_check(struct gcore *c, const struct gc_access *a)
     if (!a->len || !gc_prot_any(a->owner) || !scan(a, &v))
         return 0;
     action = v.cls->action;
+    if (action == GNTX_ACT_KILL && !killable(a))
+        action = GNTX_ACT_NOTIFY; /* denied and recorded, never destroyed */
     a->who->faults.caused++;
     a->owner->faults.by_action[action]++;
     if (action != GNTX_ACT_DENY)
         record(a, &v, action);
-    if (action == GNTX_ACT_KILL && a->who->id != GNTX_DOMID_CONTROL)
+    if (action == GNTX_ACT_KILL)
         gh_dom_kill(a->who->cookie);
     return action == GNTX_ACT_LOG ? 0 : -GNTX_EACCES;
 }
@@ -149,7 +183,7 @@ int gcore_prot_cpu_check(struct gcore *c, gntx_domid_t who, gntx_domid_t owner,
     a.owner = gc_dom_get(c, owner);
     a.who = gc_dom_get(c, who);
     if (a.owner && gfn < a.owner->nr_frames && gc_prot_any(a.owner)) {
-        uint16_t k = a.owner->prot->page[gfn];
+        unsigned k = gc_prot_class_at(a.owner->prot, gfn);
 
         a.pos = gfn << GNTX_PAGE_SHIFT;
 

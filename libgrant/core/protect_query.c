@@ -7,25 +7,15 @@
  */
 #include "private.h"
 
-/* The end of the run of pages with class page[g] from g on. */
-static uint64_t run_end(const struct gc_dom *d, uint64_t g)
+static void range_fill(const struct gc_prot *p, const struct gc_prot_ext *x,
+                       uint64_t from, struct gntx_prot_range *o)
 {
-    const uint16_t *page = d->prot->page;
-    uint64_t e = g + 1;
-
-    while (e < d->nr_frames && page[e] == page[g])
-        e++;
-    return e;
-}
-
-static void range_fill(const struct gc_prot *p, uint64_t g, uint64_t end,
-                       struct gntx_prot_range *o)
-{
-    const struct gc_prot_class *k = &p->cls[p->page[g] - 1];
+    const struct gc_prot_class *k = &p->cls[x->cls - 1];
+    uint64_t g = x->start > from ? x->start : from;
 
     gh_memset(o, 0, sizeof(*o));
     o->gfn = g;
-    o->nr = end - g;
+    o->nr = x->end - g;
     o->cookie = k->cookie;
     o->access = k->access;
     o->action = k->action;
@@ -34,21 +24,18 @@ static void range_fill(const struct gc_prot *p, uint64_t g, uint64_t end,
 static int query(const struct gc_dom *d, struct gntx_protect_query *q,
                  struct gntx_prot_range *out, uint64_t cap)
 {
+    const struct gc_prot *p = d->prot;
     uint32_t n = 0;
-    uint64_t g = q->cursor;
+    uint32_t i = p ? gc_prot_lower(p, q->cursor) : 0;
 
-    while (d->prot && g < d->nr_frames) {
-        uint64_t end = run_end(d, g);
-
-        if (d->prot->page[g]) {
-            if (n == cap) {
-                q->count = n;
-                q->cursor = g;
-                return n ? (int)n : -GNTX_ENOSPC;
-            }
-            range_fill(d->prot, g, end, &out[n++]);
+    for (; p && i < p->next; i++) {
+        if (n == cap) {
+            q->count = n;
+            q->cursor =
+                p->ext[i].start > q->cursor ? p->ext[i].start : q->cursor;
+            return n ? (int)n : -GNTX_ENOSPC;
         }
-        g = end;
+        range_fill(p, &p->ext[i], q->cursor, &out[n++]);
     }
     q->count = n;
     q->cursor = 0;
@@ -88,7 +75,7 @@ static int ring_bind(struct gc_dom *d, const struct gntx_fault_ring *r)
     }
     if (r->gfn >= d->nr_frames)
         return -GNTX_EFAULT;
-    if (d->prot && d->prot->page[r->gfn])
+    if (d->prot && gc_prot_class_at(d->prot, r->gfn))
         return -GNTX_EBUSY;
     rp = gh_frame(d->cookie, r->gfn, 1);
     if (!rp)
@@ -120,16 +107,6 @@ int gcore_fault_ring(struct gcore *c, gntx_domid_t caller,
     return rc;
 }
 
-static uint32_t ranges(const struct gc_dom *d)
-{
-    uint32_t n = 0;
-
-    for (uint64_t g = 0; d->prot && d->prot->page && g < d->nr_frames;
-         g = run_end(d, g))
-        n += d->prot->page[g] != 0;
-    return n;
-}
-
 /* The domain's own count of its CPU faults, from its ring page. */
 static uint64_t own_faults(const struct gc_dom *d)
 {
@@ -150,7 +127,7 @@ static void stats_fill(const struct gc_dom *d, struct gntx_fault_stats *s)
 {
     const struct gc_faults *f = &d->faults;
 
-    s->ranges = ranges(d);
+    s->ranges = d->prot ? d->prot->next : 0;
     s->prot_pages = d->prot ? d->prot->prot_pages : 0;
     s->caused = f->caused;
     s->denied = f->by_action[GNTX_ACT_DENY];

@@ -3,9 +3,9 @@
  * query.c: GNTX_OP_QUERY_TABLE, GNTX_OP_QUERY_TREE, GNTX_OP_USAGE and
  * GNTX_OP_SET_QUOTA: what `xgrant grants DOM` and the quota tools see.
  *
- * These are tool paths: the delegation tree is found by scanning every
- * domain's table for entries whose parent is the node (there are no child
- * lists; revoke stays O(1)).
+ * QUERY_TREE follows the delegation tree's links (tree.c): each node is
+ * O(1) to reach, and one call lists at most GNTX_MAX_BATCH nodes and says
+ * where to continue (a cursor naming the next node).
  */
 #include "private.h"
 
@@ -78,55 +78,90 @@ static int query_table(struct gcore *c, const struct gc_dom *caller,
     return (int)n;
 }
 
-struct tree_walk {
-    struct gcore *c;
-    struct gntx_entry_info *out;
-    uint64_t cap;
-    uint64_t count; /* nodes seen, written or not */
-};
-
-static bool is_child(const struct gc_entry *e, const struct gc_dom *pd,
-                     gntx_ref_t pref)
+/* The node after `at` (at depth *depth) in the depth-first order of the
+ * tree below root; false when the walk is over. */
+static bool walk_next(const struct gcore *c, struct gc_link root,
+                      struct gc_link *at, unsigned *depth)
 {
-    return e->s.live && e->type == GNTX_CREATE_INDIRECT &&
-           e->parent_dom == pd->id && e->parent_inc == pd->inc &&
-           e->parent_ref == pref;
+    const struct gc_entry *e = gc_link_entry(c, *at);
+
+    if (*depth + 1 < GNTX_MAX_DEPTH && e->kid_head.idx != GC_NIL) {
+        *at = e->kid_head;
+        ++*depth;
+        return true;
+    }
+    while (e && *depth > 0 && !(at->dom == root.dom && at->idx == root.idx)) {
+        if (e->next.idx != GC_NIL) {
+            *at = e->next;
+            return true;
+        }
+        e = gc_tree_parent(c, e, at);
+        --*depth;
+    }
+    return false;
 }
 
-/* Depth-first, node first; depth is bounded by GNTX_MAX_DEPTH. */
-static void tree_visit(struct tree_walk *w, const struct gc_dom *d,
-                       uint32_t idx, uint16_t depth)
+/* Where a cursor (the next node to list) stands below root: 0 with *at and
+ * *depth, or -GNTX_EAGAIN when it names no node of the tree any more. */
+static int walk_resume(const struct gcore *c, const struct gntx_query *q,
+                       struct gc_link root, struct gc_link *at, unsigned *depth)
 {
-    gntx_ref_t ref = gc_pool_name(&d->table, idx);
+    struct gc_dom *d = gc_dom_get(c, q->cursor_dom);
+    const struct gc_entry *e;
+    struct gc_link up;
 
-    if (w->count < w->cap)
-        info_fill(w->c, d, idx, depth, &w->out[w->count]);
-    w->count++;
-    if (depth + 1u >= GNTX_MAX_DEPTH)
-        return;
-    for (const struct gc_dom *cd = w->c->list; cd; cd = cd->next)
-        for (uint32_t i = 0; i < cd->table.cap; i++)
-            if (is_child(gc_entry_at(cd, i), d, ref))
-                tree_visit(w, cd, i, depth + 1);
+    if (!d || gc_pool_find(&d->table, q->cursor, &at->idx))
+        return -GNTX_EAGAIN;
+    at->dom = d->id;
+    e = gc_entry_at(d, at->idx);
+    up = *at;
+    for (*depth = 0; *depth < GNTX_MAX_DEPTH; ++*depth) {
+        if (up.dom == root.dom && up.idx == root.idx)
+            return *depth ? 0 : -GNTX_EAGAIN;
+        e = gc_tree_parent(c, e, &up);
+        if (!e)
+            break;
+    }
+    return -GNTX_EAGAIN;
 }
 
 static int query_tree(struct gcore *c, const struct gc_dom *caller,
                       struct gntx_query *q, struct gntx_entry_info *out,
                       uint64_t cap)
 {
-    struct tree_walk w = {c, out, cap, 0};
+    struct gc_link root, at;
+    unsigned depth = 0;
+    uint32_t n = 0;
     struct gc_dom *d;
-    uint32_t idx;
     int rc = gc_inspect(c, caller, q->dom, &d);
 
+    if (!rc)
+        rc = gc_pool_find(&d->table, q->ref, &root.idx);
     if (rc)
         return rc;
-    rc = gc_pool_find(&d->table, q->ref, &idx);
+    root.dom = d->id;
+    at = root;
+    if (q->cursor)
+        rc = walk_resume(c, q, root, &at, &depth);
     if (rc)
         return rc;
-    tree_visit(&w, d, idx, 0);
-    q->count = (uint32_t)w.count;
-    return w.count > cap ? -GNTX_ENOSPC : (int)w.count;
+    if (cap > GNTX_MAX_BATCH)
+        cap = GNTX_MAX_BATCH;
+    do {
+        struct gc_dom *ad = gc_dom_get(c, at.dom);
+
+        if (n == cap) {
+            q->count = n;
+            q->cursor_dom = at.dom;
+            q->cursor = gc_pool_name(&ad->table, at.idx);
+            return n ? (int)n : -GNTX_ENOSPC;
+        }
+        info_fill(c, ad, at.idx, (uint16_t)depth, &out[n++]);
+    } while (walk_next(c, root, &at, &depth));
+    q->count = n;
+    q->cursor_dom = 0;
+    q->cursor = 0;
+    return (int)n;
 }
 
 static int usage_get(struct gcore *c, const struct gc_dom *caller,

@@ -187,15 +187,17 @@ static void entry_clear(struct gc_dom *d, struct gc_entry *e)
 }
 
 /* Revoked: the slot's generation moves on.  Mappings are gone already. */
-void gc_entry_release(struct gc_dom *d, uint32_t idx)
+void gc_entry_release(struct gcore *c, struct gc_dom *d, uint32_t idx)
 {
+    gc_tree_unlink(c, d, idx);
     entry_clear(d, gc_entry_at(d, idx));
     gc_pool_free(&d->table, idx);
 }
 
 /* Never published (a failed create batch): as if never created. */
-void gc_entry_undo(struct gc_dom *d, uint32_t idx)
+void gc_entry_undo(struct gcore *c, struct gc_dom *d, uint32_t idx)
 {
+    gc_tree_unlink(c, d, idx);
     entry_clear(d, gc_entry_at(d, idx));
     gc_pool_unalloc(&d->table, idx);
 }

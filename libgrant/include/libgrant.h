@@ -18,7 +18,9 @@
  * the mapper finds private scratch pages in its place (as under Xen) and a
  * revoke event on grant_map_revoked_fd.
  * Closing a handle unmaps its mappings and frees its memory; the grants of
- * a domain die with the domain, not with a handle.
+ * a domain die with the domain, not with a handle, except that under
+ * xgrantd memory given back (grant_mem_free, grant_close, the process's
+ * death) takes every grant over it along (see grant_mem_free).
  *
  * Conventions
  * -----------
@@ -26,12 +28,36 @@
  * failure; none sets errno.  Objects come back through out-parameters.
  * Nothing is logged unless the handle was opened with GRANT_OPEN_VERBOSE
  * (then errors go to stderr).  A handle may be used by one thread at a
- * time; distinct handles are independent.  After fork(), the child must not
+ * time; distinct handles are independent (see Threads).  After fork(), the
+ * child must not
  * use the parent's handles: there every call but grant_close returns -EBADF
  * (grant_close only frees the child's copies), and mappings are not
  * inherited (MADV_DONTFORK).  The child opens its own handle.
  * Local memory passed to copy, memset and create must lie in memory from
  * grant_mem_alloc on the same handle (else -EFAULT).
+ *
+ * Threads
+ * -------
+ * A handle is single-threaded: one call at a time, and it owns the buffers
+ * its calls use, so that the hot calls allocate nothing.  A multi-threaded
+ * backend opens ONE HANDLE PER RING THREAD (each has its own channel to
+ * the hypervisor: under xgrantd its own call area, so threads never wait
+ * for each other's calls; on Xen its own /dev/xgrant descriptor), or
+ * serializes its calls to a shared handle with a lock of its own.  Handles
+ * of one process are the same domain: grants and event channel ports are
+ * the domain's, so a grant created through one handle is revoked, copied
+ * from or mapped through any other; local pointers, though, must come
+ * from grant_mem_alloc on the handle the call is made on (so a ring
+ * thread allocates its buffers from its own handle).
+ *
+ * Allocation: once a call has run at its size, grant_copy (and the
+ * shorthands), grant_memset, grant_create_*, grant_revoke(_batch),
+ * grant_map and grant_unmap(_batch), grant_evtchn_notify,
+ * grant_evtchn_consume and grant_evtchn_pending allocate no memory per
+ * call: their ABI buffers are the handle's (kept at the largest size used,
+ * freed by grant_close), and a mapping's record is one an unmap gave back
+ * (up to 64 are kept).  grant_map_batch of two or more elements allocates
+ * one record for the range they share.
  *
  * Transports
  * ----------
@@ -90,8 +116,12 @@ grant_domid_t grant_domid(const grant_handle_t *h);
  */
 int grant_mem_alloc(grant_handle_t *h, size_t nr_pages, void **ptr);
 /* Frees what grant_mem_alloc returned (the whole allocation).  -EINVAL
- * if ptr is not such a pointer.  Grants over it stay valid until revoked:
- * revoke first. */
+ * if ptr is not such a pointer.  Under xgrantd, where a domain's memory is
+ * shared by its processes, every grant over the freed pages is revoked as
+ * with GRANT_REVOKE_FORCE (mappings torn down, delegations dead), and the
+ * pages go to no one else until every mapping is gone; the same happens
+ * when the handle is closed or the process dies.  Under Xen the pages stay
+ * the handle's own: revoke first. */
 int grant_mem_free(grant_handle_t *h, void *ptr);
 /* The guest-physical byte address of ptr, or -EFAULT if outside the
  * domain's memory. */
@@ -286,20 +316,57 @@ int grant_map_revoked_next(grant_handle_t *h, struct grant_map_event *ev);
 
 /* ---- Event channels --------------------------------------------------- */
 
-/* Allocates a port that `remote` may bind to; *port receives it. */
+/*
+ * The contract, the same on both transports.  A handle holds any number of
+ * ports.  A port is "pending" while it has signals not yet consumed; a
+ * signal arriving while it is pending adds to it (never lost).  Consuming
+ * is never blocking (grant_evtchn_consume, grant_evtchn_pending) and
+ * re-arms the port: on Xen it is unmasked again.  For an event loop:
+ *   - grant_evtchn_pending_fd(h): ONE fd for all the handle's ports that
+ *     polls readable (POLLIN) while any of them is pending: wait on it
+ *     with poll, epoll (level-triggered or edge-triggered: consume until
+ *     -EAGAIN then) or io_uring (IORING_OP_POLL_ADD); then call
+ *     grant_evtchn_pending until -EAGAIN;
+ *   - grant_evtchn_fd(h, port): one port's fd, readable while that port is
+ *     pending; then grant_evtchn_consume(h, port).
+ * Never read() these fds: what they carry differs between transports (an
+ * eventfd under xgrantd, an evtchn device on Xen); their readability does
+ * not.  Both are owned by the handle and stay valid until the port is
+ * closed (the pending fd: until grant_close).
+ */
+
+/* Allocates a port that `remote` may bind to; *port receives it.  Under
+ * xgrantd only the domain running now under that id may: once it dies, no
+ * later domain given the same id can bind the port. */
 int grant_evtchn_alloc_unbound(grant_handle_t *h, grant_domid_t remote,
                                uint32_t *port);
 /* Binds a local port to (remote, remote_port); *port receives it. */
 int grant_evtchn_bind(grant_handle_t *h, grant_domid_t remote,
                       uint32_t remote_port, uint32_t *port);
-/* Signals the peer of `port`.  -ENOTCONN if unbound. */
+/* Signals the peer of `port`.  -ENOTCONN if unbound, or (xgrantd) if the
+ * peer's domain died: the port is then closed for good (nobody can bind
+ * it) until grant_evtchn_close frees it. */
 int grant_evtchn_notify(grant_handle_t *h, uint32_t port);
-/* A file descriptor that polls readable when `port` has been signalled;
- * owned by the handle.  -EINVAL for an unknown port. */
+/* A file descriptor that polls readable while `port` is pending (see
+ * above: poll it, never read it); owned by the handle.  -EINVAL for an
+ * unknown port. */
 int grant_evtchn_fd(grant_handle_t *h, uint32_t port);
+/* Consumes the signals pending on `port`, never blocking: returns how many
+ * (>= 1; on Xen, deliveries), -EAGAIN when none is pending, -EINVAL for an
+ * unknown port.  -EAGAIN is not logged. */
+int grant_evtchn_consume(grant_handle_t *h, uint32_t port);
+/* The handle's pending fd (see above), made on first use; owned by the
+ * handle, valid until grant_close.  -errno if it cannot be made. */
+int grant_evtchn_pending_fd(grant_handle_t *h);
+/* Consumes ONE pending port of the handle, never blocking: *port receives
+ * it and the return is how many signals it had (>= 1); -EAGAIN when no
+ * port is pending.  Ports take turns: one signalled without pause does
+ * not hide the others.  -EAGAIN is not logged. */
+int grant_evtchn_pending(grant_handle_t *h, uint32_t *port);
 /* Waits up to timeout_ms (-1: forever) for a signal on `port` and consumes
  * all pending ones: returns how many, 0 on timeout. */
 int grant_evtchn_wait(grant_handle_t *h, uint32_t port, int timeout_ms);
+/* Closes `port` (its fd too, and it leaves the pending fd). */
 int grant_evtchn_close(grant_handle_t *h, uint32_t port);
 
 /* ---- What the host offers --------------------------------------------- */
@@ -437,8 +504,11 @@ struct grant_entry_info {
  * control domain); returns how many there are in all (may exceed cap). */
 int grant_query_table(grant_handle_t *h, grant_domid_t dom,
                       struct grant_entry_info *out, unsigned cap);
-/* The delegation tree below (dom, ref), root first, depth-first; returns
- * the number of nodes (may exceed cap). */
+/* The delegation tree below (dom, ref), root first, depth-first (children
+ * oldest first); returns the number of nodes (may exceed cap).  Read in
+ * calls of at most 256 nodes: a tree that changes meanwhile may be listed
+ * partly before, partly after the change; the walk starts again when the
+ * node it stood at was revoked, and -EAGAIN after 8 such restarts. */
 int grant_query_tree(grant_handle_t *h, grant_domid_t dom, grant_ref_t ref,
                      struct grant_entry_info *out, unsigned cap);
 
@@ -465,8 +535,10 @@ int grant_usage(grant_handle_t *h, grant_domid_t dom, struct grant_usage *u);
  *                     the handler at once, in the SIGSEGV handler;
  *   GRANT_ACT_KILL    the offending domain is destroyed (an own access:
  *                     this process's group is SIGKILLed, which ends the
- *                     domain; the control domain is never destroyed, for
- *                     it KILL acts as NOTIFY);
+ *                     domain); never a domain that is privileged or
+ *                     serves others (the control domain, a backend, one
+ *                     mapping a third domain's memory: grant_abi.h), for
+ *                     which KILL acts as NOTIFY;
  *   GRANT_ACT_LOG     allowed, and recorded (an own access opens the page
  *                     in this process and records once; protecting the
  *                     page again re-arms it).
@@ -504,12 +576,17 @@ struct grant_protect_req {
 };
 /*
  * Sets the protection of each element's pages.  Per element: an element
- * applies whole or not at all; returns how many succeeded (statuses say
- * which failed), or -errno for the call as a whole.  Element errors:
- * -EINVAL (unaligned or empty range, unknown access or action), -EFAULT
- * (pages outside this domain's memory), -EBUSY (the range holds the fault
- * ring page), -ENOSPC (more than 4096 distinct (access, action, cookie)
- * triples).  Any memory of the domain may be protected, not only
+ * is validated whole before a page changes; returns how many succeeded
+ * (statuses say which failed), or -errno for the call as a whole.  The
+ * hypervisor applies at most a budget of pages per call (grant_abi.h);
+ * elements it cuts short are resubmitted here until done, so callers never
+ * see -EAGAIN, but a failure in a later round (-ENOSPC) leaves that
+ * element's first pages protected.  Element errors: -EINVAL (unaligned or
+ * empty range, unknown access or action), -EFAULT (pages outside this
+ * domain's memory), -EBUSY (the range holds the fault ring page), -ENOSPC
+ * (more than 4096 distinct (access, action, cookie) triples, or more than
+ * 2^18 separate protected ranges).  Any memory of the domain may be
+ * protected, not only
  * grant_mem_alloc's.  Tightening pages that grantees have mapped
  * downgrades those mappings before this returns (blocks up to about 2 s
  * for an unresponsive mapper, which is then destroyed).  Not

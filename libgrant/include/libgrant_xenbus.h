@@ -104,8 +104,10 @@ int grant_xenbus_rm(grant_xenbus_t *xb, xs_transaction_t t, const char *dir,
 int grant_xenbus_mkdir(grant_xenbus_t *xb, xs_transaction_t t, const char *dir,
                        const char *node);
 /* Sets a node's permissions from a string as xenstore-chmod takes them,
- * e.g. "n5,r0" (first entry: owner and everyone's access).  -EINVAL for a
- * malformed string; at most 16 entries. */
+ * e.g. "n5,r0" (first entry: owner and everyone's access).  Each entry is
+ * n, r, w or b and a domain id of 1 to 5 digits, at most 32751 (the store
+ * parses entries with the same code).  -EINVAL for a malformed string; at
+ * most 16 entries. */
 int grant_xenbus_set_perms(grant_xenbus_t *xb, xs_transaction_t t,
                            const char *dir, const char *node,
                            const char *perms);

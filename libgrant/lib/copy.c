@@ -6,9 +6,10 @@
  * -EFAULT without being sent) and sent in batches of GNTX_MAX_BATCH.
  * Elements the hypervisor's per-call byte budget cuts short are resumed
  * (grant_abi.h's continuation rule), so callers never see -EAGAIN.
+ * Nothing is allocated per call: the ABI elements live in the handle's
+ * buffers (lg_scratch).
  */
 #include <errno.h>
-#include <stdlib.h>
 
 #include "private.h"
 
@@ -107,15 +108,20 @@ static int add_seg(const grant_handle_t *h, struct grant_copy_seg *s,
     return rc;
 }
 
+/* Translates and sends segs[0..n) in batches of up to GNTX_MAX_BATCH,
+ * through the handle's buffers (nothing allocated once they are big
+ * enough). */
 static int copy_run(grant_handle_t *h, struct grant_copy_seg *segs, unsigned n)
 {
     unsigned cap = n < GNTX_MAX_BATCH ? n : GNTX_MAX_BATCH, i, k = 0, j;
-    struct gntx_copy *v = calloc(cap ? cap : 1, sizeof(*v));
-    unsigned *idx = calloc(cap ? cap : 1, sizeof(*idx));
-    int rc = -ENOMEM, ok = 0;
+    struct gntx_copy *v =
+        lg_scratch(h, LG_SCRATCH_COPY, (cap ? cap : 1) * sizeof(*v));
+    unsigned *idx =
+        lg_scratch(h, LG_SCRATCH_COPY_IDX, (cap ? cap : 1) * sizeof(*idx));
+    int rc, ok = 0;
 
     if (!v || !idx)
-        goto free_bufs;
+        return -ENOMEM;
     for (i = 0; i < n; i++) {
         if (add_seg(h, &segs[i], &v[k]) == 0)
             idx[k++] = i;
@@ -125,16 +131,12 @@ static int copy_run(grant_handle_t *h, struct grant_copy_seg *segs, unsigned n)
         if (rc < 0) {
             for (j = i + 1; j < n; j++)
                 segs[j].status = rc;
-            goto free_bufs;
+            return rc;
         }
         ok += rc;
         k = 0;
     }
-    rc = ok;
-free_bufs:
-    free(idx);
-    free(v);
-    return rc;
+    return ok;
 }
 
 int grant_copy(grant_handle_t *h, struct grant_copy_seg *segs, unsigned n)

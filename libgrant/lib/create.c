@@ -4,9 +4,10 @@
  * call) and revoking them (GNTX_OP_REVOKE).  A direct grant's frames come
  * from its local range: the pages [ptr, ptr+len) touches, consecutive
  * guest frames because grant_mem_alloc hands out contiguous runs.
+ * Nothing is allocated per call: the ABI elements, spans and frames live
+ * in the handle's buffers (lg_scratch).
  */
 #include <errno.h>
-#include <stdlib.h>
 
 #include "private.h"
 
@@ -80,6 +81,7 @@ static void fill(struct gntx_create *c, const struct grant_create_req *q,
 {
     uint32_t i;
 
+    *c = (struct gntx_create){0}; /* a reused buffer: every field set */
     c->grantee = q->grantee;
     c->rights = (uint16_t)q->rights;
     c->length = q->len;
@@ -131,29 +133,26 @@ static int call_create(grant_handle_t *h, struct grant_create_req *reqs,
 static int create_batch(grant_handle_t *h, struct grant_create_req *reqs,
                         unsigned n)
 {
-    struct gntx_create *v = NULL;
+    struct gntx_create *v;
     struct span *spans;
-    uint64_t *frames = NULL, nr_frames;
+    uint64_t *frames, nr_frames;
     int rc;
 
     if (n > GNTX_MAX_BATCH)
         return refuse(reqs, n, 0, -E2BIG);
-    spans = calloc(n, sizeof(*spans));
+    spans = lg_scratch(h, LG_SCRATCH_SPANS, n * sizeof(*spans));
     if (!spans)
         return -ENOMEM;
     rc = check_all(h, reqs, n, spans, &nr_frames);
     if (rc < 0)
-        goto free_spans;
-    v = calloc(n, sizeof(*v));
-    frames = calloc(nr_frames ? nr_frames : 1, sizeof(*frames));
-    rc = -ENOMEM;
-    if (v && frames)
-        rc = call_create(h, reqs, n, spans, v, frames);
-free_spans:
-    free(frames);
-    free(v);
-    free(spans);
-    return rc;
+        return rc;
+    /* nr_frames is bounded by the transport's payload (check_all). */
+    v = lg_scratch(h, LG_SCRATCH_CREATE, n * sizeof(*v));
+    frames = lg_scratch(h, LG_SCRATCH_FRAMES,
+                        (nr_frames ? nr_frames : 1) * sizeof(*frames));
+    if (!v || !frames)
+        return -ENOMEM;
+    return call_create(h, reqs, n, spans, v, frames);
 }
 
 int grant_create_batch(grant_handle_t *h, struct grant_create_req *reqs,
@@ -234,15 +233,14 @@ int grant_revoke_batch(grant_handle_t *h, struct grant_revoke_req *reqs,
     for (i = 0; i < n; i++)
         if (reqs[i].flags & ~GRANT_REVOKE_FORCE)
             return lg_fail(h, "grant_revoke_batch", -EINVAL);
-    if (n > 1 &&
-        !(v = calloc(n < GNTX_MAX_BATCH ? n : GNTX_MAX_BATCH, sizeof(*v))))
+    if (n > 1 && !(v = lg_scratch(h, LG_SCRATCH_REVOKE,
+                                  (n < GNTX_MAX_BATCH ? n : GNTX_MAX_BATCH) *
+                                      sizeof(*v))))
         return lg_fail(h, "grant_revoke_batch", -ENOMEM);
     for (i = 0; i < n; i += k) {
         k = n - i < GNTX_MAX_BATCH ? n - i : GNTX_MAX_BATCH;
         revoke_chunk(h, reqs + i, k, v);
     }
-    if (v != &one)
-        free(v);
     for (i = 0; i < n; i++)
         done += reqs[i].status == 0;
     return (int)done;

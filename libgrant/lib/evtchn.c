@@ -1,20 +1,56 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * evtchn.c: event channels.  The transport hands back one fd per local
- * port; this file keeps the port -> fd table.  Under xgrantd the fd is an
- * eventfd whose counter is the number of signals not yet consumed; a
+ * port; this file keeps the port -> fd table, and one epoll instance over
+ * all of them: the handle's pending fd (grant_evtchn_pending_fd), which an
+ * event loop waits on for every port at once.  Under xgrantd a port's fd
+ * is an eventfd whose counter is the number of signals not yet consumed; a
  * transport with its own kind of fd (xen: /dev/xen/evtchn) consumes
- * through evtchn_consume.
+ * through evtchn_consume.  Either way the fd polls readable exactly while
+ * the port has signals not yet consumed, which is all libgrant.h promises
+ * about it: consuming goes through consume(), never a read() of the caller.
+ * Nothing here allocates once the ports exist (notify, consume, pending).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "private.h"
+
+/* The handle's epoll instance over its ports' fds, made on first use. */
+static int pending_fd(grant_handle_t *h)
+{
+    if (h->evt_epfd < 0) {
+        h->evt_epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (h->evt_epfd < 0)
+            return -errno;
+    }
+    return h->evt_epfd;
+}
+
+/* Level-triggered: the pending fd stays readable while `fd` is. */
+static int watch(grant_handle_t *h, uint32_t port, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = port};
+    int ep = pending_fd(h);
+
+    if (ep < 0)
+        return ep;
+    return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+/* Explicitly: on xen the fd is a dup, and closing it alone would leave the
+ * open file (and its registration) alive. */
+static void unwatch(grant_handle_t *h, int fd)
+{
+    if (h->evt_epfd >= 0)
+        epoll_ctl(h->evt_epfd, EPOLL_CTL_DEL, fd, NULL);
+}
 
 static struct grant_port *port_find(grant_handle_t *h, uint32_t port)
 {
@@ -31,10 +67,19 @@ static int port_add(grant_handle_t *h, uint32_t port, int fd)
     struct grant_port *p = port_find(h, port), *n;
     unsigned cap;
 
+    int rc;
+
     /* Non-blocking reads: a consumed signal never blocks a wait. */
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     if (p) { /* the hypervisor reused a port we thought closed */
+        unwatch(h, p->fd);
         close(p->fd);
+        p->fd = -1;
+        rc = watch(h, port, fd);
+        if (rc < 0) { /* forget it: port_new closes the port */
+            *p = h->ports[--h->nr_ports];
+            return rc;
+        }
         p->fd = fd;
         return 0;
     }
@@ -46,6 +91,9 @@ static int port_add(grant_handle_t *h, uint32_t port, int fd)
         h->ports = n;
         h->cap_ports = cap;
     }
+    rc = watch(h, port, fd);
+    if (rc < 0)
+        return rc;
     h->ports[h->nr_ports++] = (struct grant_port){port, fd};
     return 0;
 }
@@ -122,14 +170,38 @@ static int remaining(int timeout_ms, const struct timespec *start)
     return spent >= timeout_ms ? 0 : timeout_ms - (int)spent;
 }
 
+/*
+ * Consumes what is pending on p, never blocking: how many signals (the
+ * xen transport counts deliveries, each unmasking the port again), or
+ * -EAGAIN when there were none.
+ */
+static int consume(grant_handle_t *h, const struct grant_port *p)
+{
+    uint64_t count;
+    ssize_t n;
+    int rc;
+
+    if (lg_forked(h))
+        return -EBADF; /* the parent's ports: a read would steal from it */
+    if (h->ops->evtchn_consume) {
+        rc = h->ops->evtchn_consume(h, p->port);
+        return rc == 0 ? -EAGAIN : rc;
+    }
+    do {
+        n = read(p->fd, &count, sizeof(count));
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    if (n != sizeof(count))
+        return -EIO;
+    return count > INT_MAX ? INT_MAX : (int)count;
+}
+
 static int wait_fd(grant_handle_t *h, const struct grant_port *p,
                    int timeout_ms)
 {
     struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
-    int fd = p->fd;
     struct timespec start;
-    uint64_t count;
-    ssize_t n;
     int rc;
 
     clock_gettime(CLOCK_MONOTONIC, &start);
@@ -140,16 +212,8 @@ static int wait_fd(grant_handle_t *h, const struct grant_port *p,
         return -errno;
     if (rc == 0)
         return 0;
-    if (h->ops->evtchn_consume)
-        return h->ops->evtchn_consume(h, p->port);
-    do {
-        n = read(fd, &count, sizeof(count));
-    } while (n < 0 && errno == EINTR);
-    if (n < 0 && errno == EAGAIN)
-        return 0; /* someone else consumed it */
-    if (n != sizeof(count))
-        return n < 0 ? -errno : -EIO;
-    return count > INT_MAX ? INT_MAX : (int)count;
+    rc = consume(h, p);
+    return rc == -EAGAIN ? 0 : rc; /* -EAGAIN: someone else consumed it */
 }
 
 int grant_evtchn_wait(grant_handle_t *h, uint32_t port, int timeout_ms)
@@ -161,6 +225,61 @@ int grant_evtchn_wait(grant_handle_t *h, uint32_t port, int timeout_ms)
     return lg_fail(h, "grant_evtchn_wait", wait_fd(h, p, timeout_ms));
 }
 
+int grant_evtchn_consume(grant_handle_t *h, uint32_t port)
+{
+    struct grant_port *p = h ? port_find(h, port) : NULL;
+    int rc;
+
+    if (!p)
+        return lg_fail(h, "grant_evtchn_consume", -EINVAL);
+    rc = consume(h, p);
+    return rc == -EAGAIN ? rc : lg_fail(h, "grant_evtchn_consume", rc);
+}
+
+int grant_evtchn_pending_fd(grant_handle_t *h)
+{
+    if (!h)
+        return -EINVAL;
+    if (lg_forked(h))
+        return lg_fail(h, "grant_evtchn_pending_fd", -EBADF);
+    return lg_fail(h, "grant_evtchn_pending_fd", pending_fd(h));
+}
+
+/*
+ * One port the pending fd reports, consumed.  epoll hands out ready fds in
+ * turn (a level-triggered fd goes to the back of its ready list once
+ * reported), so a port signalled without pause never starves the others.
+ * A port reported but consumed meanwhile is skipped: at most one pass
+ * over the ports.
+ */
+int grant_evtchn_pending(grant_handle_t *h, uint32_t *port)
+{
+    struct epoll_event ev;
+    struct grant_port *p;
+    int n, rc = -EAGAIN;
+
+    if (!h || !port)
+        return lg_fail(h, "grant_evtchn_pending", -EINVAL);
+    if (lg_forked(h))
+        return lg_fail(h, "grant_evtchn_pending", -EBADF);
+    if (h->evt_epfd < 0)
+        return -EAGAIN;
+    for (unsigned tries = 0; rc == -EAGAIN && tries <= h->nr_ports; tries++) {
+        do {
+            n = epoll_wait(h->evt_epfd, &ev, 1, 0);
+        } while (n < 0 && errno == EINTR);
+        if (n <= 0)
+            return n < 0 ? lg_fail(h, "grant_evtchn_pending", -errno) : -EAGAIN;
+        p = port_find(h, ev.data.u32);
+        if (!p)
+            continue; /* cannot be: closed ports leave the set */
+        rc = consume(h, p);
+        if (rc > 0)
+            *port = p->port;
+    }
+    return rc == -EAGAIN ? rc : lg_fail(h, "grant_evtchn_pending", rc);
+}
+
 int grant_evtchn_close(grant_handle_t *h, uint32_t port)
 {
     struct grant_port *p = h ? port_find(h, port) : NULL;
@@ -169,6 +288,7 @@ int grant_evtchn_close(grant_handle_t *h, uint32_t port)
     if (!p)
         return lg_fail(h, "grant_evtchn_close", -EINVAL);
     rc = h->ops->evtchn_close(h, port);
+    unwatch(h, p->fd);
     close(p->fd);
     *p = h->ports[--h->nr_ports];
     return lg_fail(h, "grant_evtchn_close", rc);
@@ -187,4 +307,7 @@ void lg_evtchn_release(grant_handle_t *h, int forked)
     free(h->ports);
     h->ports = NULL;
     h->nr_ports = h->cap_ports = 0;
+    if (h->evt_epfd >= 0)
+        close(h->evt_epfd);
+    h->evt_epfd = -1;
 }

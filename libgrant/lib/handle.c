@@ -74,6 +74,7 @@ int grant_open(grant_handle_t **out, unsigned flags)
         return -ENOMEM;
     h->flags = flags;
     h->pid = getpid();
+    h->evt_epfd = -1;
     pthread_mutex_init(&h->map_lock, NULL);
     h->rev_fd = -1;
     rc = pick_transport(&h->ops);
@@ -91,6 +92,31 @@ free_handle:
     return rc;
 }
 
+void *lg_scratch(grant_handle_t *h, enum lg_scratch_slot slot, size_t bytes)
+{
+    struct lg_scratch *s = &h->scratch[slot];
+    size_t cap = s->cap ? s->cap : 256;
+    void *p;
+
+    if (bytes <= s->cap && s->p)
+        return s->p;
+    while (cap < bytes)
+        cap = cap > SIZE_MAX / 2 ? bytes : cap * 2;
+    p = malloc(cap);
+    if (!p)
+        return NULL;
+    free(s->p);
+    s->p = p;
+    s->cap = cap;
+    return p;
+}
+
+static void scratch_release(grant_handle_t *h)
+{
+    for (unsigned i = 0; i < LG_SCRATCH_MAX; i++)
+        free(h->scratch[i].p);
+}
+
 void grant_close(grant_handle_t *h)
 {
     int forked;
@@ -104,6 +130,7 @@ void grant_close(grant_handle_t *h)
     lg_evtchn_release(h, forked);
     h->ops->close(h, forked);
     lg_mem_release(h);
+    scratch_release(h);
     if (!forked)
         pthread_mutex_destroy(&h->map_lock);
     free(h);

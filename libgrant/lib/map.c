@@ -119,13 +119,16 @@ static void inflight_set(grant_handle_t *h, int on)
     pthread_mutex_unlock(&h->map_lock);
 }
 
-/* Records element r's mapping; map_lock held. */
+/* Records element r's mapping (in a spare record when there is one: see
+ * lg_mapping_put); map_lock held. */
 static int record(grant_handle_t *h, struct batch *b,
                   const struct grant_map_req *r, const struct gntx_map *v)
 {
-    struct grant_mapping *m = calloc(1, sizeof(*m));
+    struct grant_mapping *m = h->spare_maps;
 
-    if (!m)
+    if (m)
+        h->spare_maps = m->next;
+    else if (!(m = malloc(sizeof(*m))))
         return -ENOMEM;
     *m = (struct grant_mapping){.next = h->maps,
                                 .addr = r->addr,
@@ -339,14 +342,19 @@ static int batch_setup(grant_handle_t *h, struct batch *b, struct chunk *c)
     }
     if (!valid)
         return 0;
+    /* The per-call arrays are the handle's (lg_scratch): nothing is
+     * allocated once a map of this size has run. */
     c->cap = valid < h->ops->max_map_batch ? valid : h->ops->max_map_batch;
-    c->idx = calloc(c->cap, sizeof(*c->idx));
-    c->v = calloc(c->cap, sizeof(*c->v));
-    c->fds = calloc(c->cap, sizeof(*c->fds));
-    c->undo = calloc(c->cap, sizeof(*c->undo));
-    b->aux = calloc(aux_max < b->len / GNTX_PAGE_SIZE ? aux_max
-                                                      : b->len / GNTX_PAGE_SIZE,
-                    sizeof(uint64_t));
+    c->idx = lg_scratch(h, LG_SCRATCH_MAP_IDX, c->cap * sizeof(*c->idx));
+    c->v = lg_scratch(h, LG_SCRATCH_MAP, c->cap * sizeof(*c->v));
+    c->fds = lg_scratch(h, LG_SCRATCH_MAP_FDS, c->cap * sizeof(*c->fds));
+    c->undo = lg_scratch(h, LG_SCRATCH_MAP_UNDO, c->cap * sizeof(*c->undo));
+    b->aux = lg_scratch(h, LG_SCRATCH_MAP_AUX,
+                        (aux_max < b->len / GNTX_PAGE_SIZE
+                             ? aux_max
+                             : b->len / GNTX_PAGE_SIZE) *
+                            sizeof(uint64_t));
+    /* A batch's range lives as long as its mappings. */
     if (valid > 1)
         b->range = calloc(1, sizeof(*b->range));
     if (!c->idx || !c->v || !c->fds || !c->undo || !b->aux ||
@@ -363,18 +371,13 @@ static int batch_setup(grant_handle_t *h, struct batch *b, struct chunk *c)
     return 0;
 }
 
-static void batch_free(struct batch *b, struct chunk *c)
+static void batch_free(struct batch *b)
 {
     if (b->mapped == 0) {
         if (b->base)
             munmap(b->base, b->len);
         free(b->range);
     }
-    free(b->aux);
-    free(c->idx);
-    free(c->v);
-    free(c->fds);
-    free(c->undo);
 }
 
 static int map_batch(grant_handle_t *h, struct batch *b)
@@ -393,7 +396,7 @@ static int map_batch(grant_handle_t *h, struct batch *b)
         else
             chunk_sim(h, b, &c);
     }
-    batch_free(b, &c);
+    batch_free(b);
     if (rc < 0)
         return rc;
     for (i = 0; i < b->n; i++)

@@ -162,6 +162,27 @@ struct grant_port {
 /* Unmap notices that arrived while a map reply was in flight. */
 #define GRANT_EARLY_MAX 64u
 
+/* Per-call buffers the handle owns (lg_scratch), so that the hot calls
+ * allocate nothing once they have run at their size. */
+enum lg_scratch_slot {
+    LG_SCRATCH_COPY,     /* copy.c: the ABI elements of one batch */
+    LG_SCRATCH_COPY_IDX, /* copy.c: their segment indices */
+    LG_SCRATCH_SPANS,    /* create.c */
+    LG_SCRATCH_CREATE,   /* create.c: the ABI elements */
+    LG_SCRATCH_FRAMES,   /* create.c: the frames of direct grants */
+    LG_SCRATCH_REVOKE,   /* create.c: grant_revoke_batch's elements */
+    LG_SCRATCH_MAP_IDX,  /* map.c: a chunk's element indices */
+    LG_SCRATCH_MAP,      /* map.c: its ABI elements */
+    LG_SCRATCH_MAP_FDS,  /* map.c: the fds MAP returns (sim) */
+    LG_SCRATCH_MAP_UNDO, /* map.c: handles to unmap again (sim) */
+    LG_SCRATCH_MAP_AUX,  /* map.c: the frames (or window addresses) */
+    LG_SCRATCH_MAX
+};
+struct lg_scratch {
+    void *p;
+    size_t cap; /* bytes */
+};
+
 struct grant_handle {
     const struct grant_ops *ops;
     void *tp;       /* the transport's private state */
@@ -172,10 +193,11 @@ struct grant_handle {
     uint64_t mem_frames;
     struct grant_alloc *allocs;
 
-    /* map_lock guards maps, early[], nr_early, early_overflow and
-     * map_inflight: the notice service thread uses them too. */
+    /* map_lock guards maps, spare_maps, early[], nr_early, early_overflow
+     * and map_inflight: the notice service thread uses them too. */
     pthread_mutex_t map_lock;
     struct grant_mapping *maps;
+    struct grant_mapping *spare_maps; /* unmapped records, for reuse */
     uint32_t early[GRANT_EARLY_MAX];
     unsigned nr_early;
     int early_overflow;
@@ -188,8 +210,11 @@ struct grant_handle {
 
     struct grant_port *ports;
     unsigned nr_ports, cap_ports;
+    int evt_epfd; /* epoll over the ports' fds (evtchn.c), -1 until used */
 
     struct lg_prot *prot; /* page protection (protect*.c), NULL until used */
+
+    struct lg_scratch scratch[LG_SCRATCH_MAX];
 
     unsigned features;    /* GRANT_FEAT_*, set by the transport's open */
     struct lg_v1_rec *v1; /* v1.c: this handle's v1 maps and shares */
@@ -199,6 +224,11 @@ struct grant_handle {
 /* handle.c */
 int lg_fail(const grant_handle_t *h, const char *what, int err);
 int lg_forked(const grant_handle_t *h);
+/* The handle's buffer `slot`, at least `bytes` long (contents undefined),
+ * or NULL (out of memory).  Grows, never shrinks: a call that ran once at
+ * its size allocates nothing the next time.  Single-threaded, like the
+ * handle. */
+void *lg_scratch(grant_handle_t *h, enum lg_scratch_slot slot, size_t bytes);
 
 /* mem.c */
 /* The gpa of [ptr, ptr+len) if it lies in one allocation, else -EFAULT. */
@@ -215,6 +245,11 @@ void *lg_map_reserve(void *addr, size_t len);
 /* unmap.c */
 /* Sends UNMAP for one handle, result ignored (undoing a map). */
 void lg_unmap_send(grant_handle_t *h, uint32_t handle);
+/* Keeps an unlinked mapping record for the next map (map_lock held), so
+ * that map and unmap allocate nothing once records are spare.  At most
+ * GRANT_SPARE_MAPS are kept; the rest are freed. */
+#define GRANT_SPARE_MAPS 64u
+void lg_mapping_put(grant_handle_t *h, struct grant_mapping *m);
 /* grant_close: drops every mapping (a forked child only the records). */
 void lg_map_release(grant_handle_t *h, int forked);
 
@@ -291,6 +326,7 @@ struct sim_conn {
     struct xgw_ca_ctl *ca; /* the call area (sim_wire.h), NULL without */
     uint8_t *ca_buf;       /* its payload buffer */
     int bell_fd;           /* its doorbell, -1 without */
+    const struct xgw_near_cpu *near; /* the near page, NULL without */
     uint32_t seq;
     int broken;              /* connection lost: every call -ECONNRESET */
     pthread_mutex_t io_lock; /* one request/response at a time */
@@ -348,9 +384,11 @@ int lg_store_sock_path(char *buf, size_t len);
 int lg_store_sock_path_of(const char *xgrantd_sock, char *buf, size_t len);
 
 /* sim_fast.c: the call area. */
-/* Maps the call area's memfd (taken: closed here in every case) and keeps
- * the doorbell; -errno leaves the connection on the socket alone. */
-int lg_sim_fast_open(struct sim_conn *c, int memfd, int bell_fd);
+/* Maps the call area's memfd and the near page's (-1: none; both taken:
+ * closed here in every case) and keeps the doorbell; -errno leaves the
+ * connection on the socket alone (a near page that does not map only
+ * goes without). */
+int lg_sim_fast_open(struct sim_conn *c, int memfd, int bell_fd, int near_fd);
 void lg_sim_fast_close(struct sim_conn *c);
 /* Can r go through the call area? */
 int lg_sim_fast_ok(const struct sim_conn *c, const struct sim_rpc *r);

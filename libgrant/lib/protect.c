@@ -116,6 +116,54 @@ static int protect_call(grant_handle_t *h, struct gntx_protect *v, unsigned n)
     return (int)h->ops->hypercall(h, &gc);
 }
 
+/* Frames the elements w[0..k) still have to cover. */
+static uint64_t pending_frames(const struct gntx_protect *w, unsigned k)
+{
+    uint64_t sum = 0;
+
+    for (unsigned i = 0; i < k; i++)
+        sum += w[i].nr;
+    return sum;
+}
+
+/*
+ * Sends v[0..n) and resubmits the elements the hypervisor's per-call page
+ * budget cut short (grant_abi.h's continuation rule) until none is left; a
+ * round that makes no progress is a protocol error.  Each v[i] keeps its
+ * range and gets its final status.  0, or the call's -errno.
+ */
+static int protect_send(grant_handle_t *h, struct gntx_protect *v, unsigned n)
+{
+    struct gntx_protect w[n];
+    unsigned at[n], k = n;
+
+    for (unsigned i = 0; i < n; i++) {
+        w[i] = v[i];
+        at[i] = i;
+    }
+    while (k) {
+        uint64_t before = pending_frames(w, k);
+        unsigned again = 0;
+        int rc = protect_call(h, w, k);
+
+        if (rc < 0)
+            return rc;
+        for (unsigned j = 0; j < k; j++) {
+            if (w[j].status != -EAGAIN) {
+                v[at[j]].status = w[j].status;
+                continue;
+            }
+            w[again] = w[j];
+            w[again].status = 1;
+            at[again++] = at[j];
+        }
+        if (again == k && pending_frames(w, k) >= before)
+            return -EPROTO; /* no progress: never loop on a broken peer */
+        k = again;
+    }
+    return 0;
+}
+
 /* Up to GNTX_MAX_BATCH elements; the count that succeeded or -errno. */
 static int protect_chunk(grant_handle_t *h, struct grant_protect_req *r,
                          unsigned n)
@@ -140,7 +188,7 @@ static int protect_chunk(grant_handle_t *h, struct grant_protect_req *r,
                                      .status = 1};
         idx[k++] = i;
     }
-    rc = k ? protect_call(h, v, k) : 0;
+    rc = k ? protect_send(h, v, k) : 0;
     if (rc < 0)
         return rc;
     for (unsigned j = 0; j < k; j++) {

@@ -9,7 +9,7 @@
 
 #include "private.h"
 
-#define TABLE_CHUNK 256u
+#define QUERY_CHUNK 256u
 static void info_from_abi(struct grant_entry_info *o,
                           const struct gntx_entry_info *e)
 {
@@ -46,6 +46,16 @@ static int query_call(grant_handle_t *h, unsigned op, struct gntx_query *q,
     return rc;
 }
 
+/* Copies the chunk's `n` entries out while there is room; counts all. */
+static void chunk_out(const struct gntx_entry_info *buf, uint64_t n,
+                      struct grant_entry_info *out, unsigned cap,
+                      unsigned *total)
+{
+    for (uint64_t i = 0; i < n; i++, (*total)++)
+        if (*total < cap)
+            info_from_abi(&out[*total], &buf[i]);
+}
+
 /* Counts (and copies out) one chunk of the table; 0 or -errno. */
 static int table_chunk(grant_handle_t *h, struct gntx_query *q,
                        struct gntx_entry_info *buf,
@@ -53,18 +63,16 @@ static int table_chunk(grant_handle_t *h, struct gntx_query *q,
                        unsigned *total)
 {
     uint32_t before = q->cursor;
-    uint64_t got, i;
+    uint64_t got;
     int rc;
 
     q->count = 0;
-    rc = query_call(h, GNTX_OP_QUERY_TABLE, q, buf, TABLE_CHUNK, &got);
+    rc = query_call(h, GNTX_OP_QUERY_TABLE, q, buf, QUERY_CHUNK, &got);
     if (rc < 0)
         return rc;
     if (q->count > got || (q->cursor && q->cursor <= before))
         return -EPROTO; /* no progress would loop forever */
-    for (i = 0; i < q->count; i++, (*total)++)
-        if (*total < cap)
-            info_from_abi(&out[*total], &buf[i]);
+    chunk_out(buf, q->count, out, cap, total);
     return 0;
 }
 
@@ -78,7 +86,7 @@ int grant_query_table(grant_handle_t *h, grant_domid_t dom,
 
     if (!h || (!out && cap))
         return lg_fail(h, "grant_query_table", -EINVAL);
-    buf = calloc(TABLE_CHUNK, sizeof(*buf));
+    buf = calloc(QUERY_CHUNK, sizeof(*buf));
     if (!buf)
         return lg_fail(h, "grant_query_table", -ENOMEM);
     do {
@@ -90,67 +98,49 @@ int grant_query_table(grant_handle_t *h, grant_domid_t dom,
     return lg_fail(h, "grant_query_table", rc < 0 ? rc : (int)total);
 }
 
-/* One QUERY_TREE into a buffer of `cap` nodes: the node count (all of
- * them), or -ENOSPC with *need set when the hypervisor said how many. */
-static int tree_call(grant_handle_t *h, grant_domid_t dom, grant_ref_t ref,
-                     struct gntx_entry_info *buf, uint64_t cap, uint64_t *got,
-                     uint64_t *need)
+/* Nodes one tree walk may list before we call it a tree that grows faster
+ * than we read it (every table of every domain, full, is less). */
+#define TREE_MAX_NODES (1u << 26)
+
+/* One walk of the tree, call after call from cursor to cursor: the node
+ * count, or -EAGAIN when the hypervisor says the cursor left the tree. */
+static int tree_walk(grant_handle_t *h, grant_domid_t dom, grant_ref_t ref,
+                     struct gntx_entry_info *buf, struct grant_entry_info *out,
+                     unsigned cap)
 {
     struct gntx_query q = {.dom = dom, .ref = ref};
+    unsigned total = 0;
+    uint64_t got;
     int rc;
 
-    rc = query_call(h, GNTX_OP_QUERY_TREE, &q, buf, cap, got);
-    *need = q.count;
-    if (rc == -ENOSPC)
-        return rc;
-    if (rc < 0)
-        return rc;
-    if (q.count != *got)
-        return -EPROTO;
-    return (int)q.count;
-}
-
-/* Fetches the whole tree, growing the buffer while it does not fit. */
-static int tree_fetch(grant_handle_t *h, grant_domid_t dom, grant_ref_t ref,
-                      struct gntx_entry_info **bufp, uint64_t cap)
-{
-    /* The most nodes one response can carry. */
-    const uint64_t most = (h->ops->max_payload - sizeof(struct gntx_query)) /
-                          sizeof(struct gntx_entry_info);
-    uint64_t got, need;
-    int rc, tries;
-
-    if (cap > most)
-        cap = most;
-    for (tries = 0; tries < 8; tries++) {
-        free(*bufp);
-        *bufp = calloc(cap, sizeof(**bufp));
-        if (!*bufp)
-            return -ENOMEM;
-        rc = tree_call(h, dom, ref, *bufp, cap, &got, &need);
-        if (rc != -ENOSPC)
+    do {
+        q.count = 0;
+        rc = query_call(h, GNTX_OP_QUERY_TREE, &q, buf, QUERY_CHUNK, &got);
+        if (rc < 0)
             return rc;
-        if (cap >= most)
-            return -E2BIG;
-        cap = need > cap ? need : cap * 2; /* grew since, or unknown */
-        if (cap > most)
-            cap = most;
-    }
-    return -EAGAIN; /* the tree keeps growing faster than we read it */
+        if (q.count > got || (q.cursor && !q.count))
+            return -EPROTO; /* no progress would loop forever */
+        chunk_out(buf, q.count, out, cap, &total);
+        if (total > TREE_MAX_NODES)
+            return -EAGAIN;
+    } while (q.cursor != 0);
+    return (int)total;
 }
 
 int grant_query_tree(grant_handle_t *h, grant_domid_t dom, grant_ref_t ref,
                      struct grant_entry_info *out, unsigned cap)
 {
-    struct gntx_entry_info *buf = NULL;
-    unsigned i;
-    int rc;
+    struct gntx_entry_info *buf;
+    int rc = -EAGAIN;
 
     if (!h || (!out && cap))
         return lg_fail(h, "grant_query_tree", -EINVAL);
-    rc = tree_fetch(h, dom, ref, &buf, cap ? cap : 16);
-    for (i = 0; rc > 0 && i < (unsigned)rc && i < cap; i++)
-        info_from_abi(&out[i], &buf[i]);
+    buf = calloc(QUERY_CHUNK, sizeof(*buf));
+    if (!buf)
+        return lg_fail(h, "grant_query_tree", -ENOMEM);
+    /* The cursor's node revoked under us: walk again, a few times. */
+    for (int tries = 0; tries < 8 && rc == -EAGAIN; tries++)
+        rc = tree_walk(h, dom, ref, buf, out, cap);
     free(buf);
     return lg_fail(h, "grant_query_tree", rc);
 }

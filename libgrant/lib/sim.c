@@ -52,7 +52,7 @@ static int sim_hello(grant_handle_t *h)
                                 .flags = XGW_HELLO_CALL_AREA};
     struct xgw_hello_rep rep = {0};
     struct iovec iov = {&req, sizeof(req)};
-    int fds[4], rc;
+    int fds[5], rc;
     struct sim_rpc r = {.op = XGW_OP_HELLO,
                         .count = 1,
                         .iov = &iov,
@@ -60,7 +60,7 @@ static int sim_hello(grant_handle_t *h)
                         .rep = &rep,
                         .rep_size = sizeof(rep),
                         .fds = fds,
-                        .max_fds = 4};
+                        .max_fds = 5};
 
     rc = lg_sim_status(lg_sim_rpc(h, &r), &r);
     if (rc >= 0 &&
@@ -74,8 +74,9 @@ static int sim_hello(grant_handle_t *h)
     c->memfd = fds[0];
     c->notice_fd = fds[1];
     /* Without a (usable) call area the socket does everything. */
-    if ((rep.flags & XGW_HELLO_CALL_AREA) && r.nr_fds == 4)
-        (void)lg_sim_fast_open(c, fds[2], fds[3]); /* takes both fds */
+    if ((rep.flags & XGW_HELLO_CALL_AREA) && r.nr_fds >= 4)
+        (void)lg_sim_fast_open(c, fds[2], fds[3], /* takes them all */
+                               r.nr_fds == 5 ? fds[4] : -1);
     else
         while (r.nr_fds > 2)
             close(fds[--r.nr_fds]);

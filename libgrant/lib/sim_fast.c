@@ -27,12 +27,27 @@
 #define SPIN_NS        100000u  /* spin this long before sleeping */
 #define SLEEP_SLICE_NS 50000000 /* futex timeout: then check the socket */
 
-int lg_sim_fast_open(struct sim_conn *c, int memfd, int bell_fd)
+/* The near page, read-only; NULL when it does not map.  Takes fd. */
+static const struct xgw_near_cpu *near_map(int fd)
+{
+    struct stat st;
+    void *p = MAP_FAILED;
+
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &st) == 0 && st.st_size >= (off_t)XGW_NEAR_SIZE)
+        p = mmap(NULL, XGW_NEAR_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int lg_sim_fast_open(struct sim_conn *c, int memfd, int bell_fd, int near_fd)
 {
     struct stat st;
     void *p;
     int rc = 0;
 
+    c->near = near_map(near_fd);
     if (fstat(memfd, &st) < 0)
         rc = -errno;
     else if (st.st_size < (off_t)XGW_CA_SIZE)
@@ -45,6 +60,9 @@ int lg_sim_fast_open(struct sim_conn *c, int memfd, int bell_fd)
     close(memfd);
     if (rc < 0) {
         close(bell_fd);
+        if (c->near)
+            munmap((void *)c->near, XGW_NEAR_SIZE);
+        c->near = NULL;
         return rc;
     }
     c->ca = p;
@@ -55,6 +73,9 @@ int lg_sim_fast_open(struct sim_conn *c, int memfd, int bell_fd)
 
 void lg_sim_fast_close(struct sim_conn *c)
 {
+    if (c->near)
+        munmap((void *)c->near, XGW_NEAR_SIZE);
+    c->near = NULL;
     if (c->ca)
         munmap(c->ca, XGW_CA_SIZE);
     c->ca = NULL;
@@ -203,6 +224,21 @@ static void post(struct sim_conn *c, const struct sim_rpc *r, uint32_t len)
         ring(c);
 }
 
+/* A large copy is about to be served on this CPU by the daemon's worker
+ * there: wake it now, from here, so that it gets the CPU as this thread
+ * sleeps (sim_wire.h, "Large copies"). */
+static void near_wake(struct sim_conn *c)
+{
+    uint32_t cpu = __atomic_load_n(&c->ca->client_cpu, __ATOMIC_RELAXED);
+    const struct xgw_near_cpu *w;
+
+    if (!c->near || cpu >= XGW_NEAR_CPUS)
+        return;
+    w = &c->near[cpu];
+    if (__atomic_load_n(&w->sleeping, __ATOMIC_RELAXED))
+        syscall(SYS_futex, &w->go, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
 /* The response payload into r->rep and r->aux, as read_payload in
  * sim_io.c does for the socket. */
 static int take_payload(const struct sim_conn *c, const struct xgw_msg *m,
@@ -236,7 +272,13 @@ int lg_sim_fast_exchange(struct sim_conn *c, struct sim_rpc *r)
     for (int i = 0; i < r->iovcnt; i++)
         len += r->iov[i].iov_len; /* bounded by lg_sim_fast_ok */
     post(c, r, (uint32_t)len);
-    rc = spin(c->ca, c->seq);
+    if (xgw_ca_move_bytes(r->op, c->ca_buf, (uint32_t)len) >=
+        XGW_CA_NEAR_BYTES) {
+        near_wake(c);
+        rc = -EAGAIN; /* a daemon thread on this CPU serves it: sleep */
+    } else {
+        rc = spin(c->ca, c->seq);
+    }
     if (rc == -EAGAIN)
         rc = sleep_wait(c, c->seq);
     if (rc == 0) {

@@ -40,6 +40,7 @@
 #ifndef SIM_WIRE_H
 #define SIM_WIRE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../abi/grant_abi.h"
@@ -75,14 +76,19 @@ enum xgw_op {
      * handed out contiguous, first fit; ENOMEM when no run is free.  They
      * belong to the connection that allocated them and go back on MEM_FREE
      * or when it closes (a domain's memory as a whole lives as long as the
-     * domain). */
+     * domain): then every grant over them is revoked as with FORCE, and they
+     * are handed out again only once every mapping of them is gone
+     * (grant_abi.h, "Memory taken back"). */
     XGW_OP_MEM_ALLOC = 0x101,
     XGW_OP_MEM_FREE = 0x102,
 
     /* Event channels, Xen's semantics.  req/rep: xgw_evtchn.  ALLOC_UNBOUND
      * and BIND_INTERDOMAIN return the local port's eventfd (1 fd): it becomes
      * readable when the peer sends.  SEND on an unbound or closed port:
-     * -ENOTCONN; CLOSE makes the peer's port unbound again. */
+     * -ENOTCONN; CLOSE makes the peer's port unbound again.  A port names its
+     * remote by id and incarnation: when the remote dies, the port is closed
+     * for good (SEND -ENOTCONN, BIND -EINVAL for everyone, a domain reusing
+     * the id included) until CLOSE frees it. */
     XGW_OP_EVTCHN_ALLOC_UNBOUND = 0x110,
     XGW_OP_EVTCHN_BIND_INTERDOMAIN = 0x111,
     XGW_OP_EVTCHN_SEND = 0x112,
@@ -214,7 +220,9 @@ _Static_assert(sizeof(struct xgw_notice) == 8, "xgw_notice");
  * Setup: HELLO with XGW_HELLO_CALL_AREA in flags.  If the daemon grants it
  * (rep.flags has the bit), the response carries two more fds after the
  * usual two: [memfd of the call area (XGW_CA_SIZE bytes, read-write),
- * doorbell eventfd].  Otherwise everything uses the socket, as before.
+ * doorbell eventfd], and maybe a third: the near page (XGW_NEAR_SIZE
+ * bytes, sealed so that it maps read-only; see "Large copies" below).
+ * Otherwise everything uses the socket, as before.
  *
  * Layout: struct xgw_ca_ctl at offset 0; the payload buffer at
  * XGW_CA_BUF_OFF, XGW_CA_BUF_SIZE bytes, holds the request payload, then
@@ -275,6 +283,20 @@ _Static_assert(sizeof(struct xgw_notice) == 8, "xgw_notice");
  * When the daemon drops the connection it stores XGW_CA_CLOSED and wakes
  * the futex; a waiting client then fails the call with -ECONNRESET.
  *
+ * Large copies run on the client's CPU: a COPY or MEMSET request that
+ * moves at least XGW_CA_NEAR_BYTES in all (xgw_ca_move_bytes) is served by
+ * a daemon thread pinned to client_cpu (the near worker of that CPU), as a
+ * hypercall's copy runs on the caller's vCPU, so the bytes land in the
+ * cache of the CPU that reads them.  The near page has one struct
+ * xgw_near_cpu per CPU.  The client of such a call, after step 3: if
+ * `sleeping` of its CPU is set, FUTEX_WAKE on that CPU's `go` (shared
+ * futex; the worker then polls `go` for a while), and in step 4 goes to
+ * the futex at once instead of spinning, so that the worker gets its CPU
+ * without an idle CPU's wake-up in between.  The daemon hands the worker
+ * the request by bumping `go` (and waking it if it sleeps).  A client that
+ * does none of this only makes its own call slower; one that wakes
+ * workers needlessly costs only CPU time it could spend anyway.
+ *
  * Trust: the daemon reads every control word once per use and bounds every
  * length; a client writing garbage gets error responses (bad magic:
  * -EPROTO; bad sizes: -EINVAL / -E2BIG), never harm to others.
@@ -282,6 +304,8 @@ _Static_assert(sizeof(struct xgw_notice) == 8, "xgw_notice");
 #define XGW_CA_BUF_OFF  4096u
 #define XGW_CA_BUF_SIZE (256u << 10)
 #define XGW_CA_SIZE     (XGW_CA_BUF_OFF + XGW_CA_BUF_SIZE)
+
+#define XGW_CA_NEAR_BYTES (64u << 10)
 
 #define XGW_CA_AWAKE    0u
 #define XGW_CA_SLEEPING 1u
@@ -303,5 +327,36 @@ struct xgw_ca_ctl {
 };
 _Static_assert(sizeof(struct xgw_ca_ctl) == 128, "xgw_ca_ctl");
 _Static_assert(sizeof(struct xgw_ca_ctl) <= XGW_CA_BUF_OFF, "xgw_ca_ctl fits");
+
+/* The near page: written by the daemon only (clients map it read-only). */
+struct xgw_near_cpu {
+    _Alignas(64) uint32_t go; /* bumped: a request for this CPU's worker */
+    uint32_t sleeping;        /* 1: the worker futex-waits on go */
+    uint32_t pad[14];
+};
+#define XGW_NEAR_CPUS 1024u
+#define XGW_NEAR_SIZE (XGW_NEAR_CPUS * sizeof(struct xgw_near_cpu))
+_Static_assert(sizeof(struct xgw_near_cpu) == 64, "xgw_near_cpu");
+
+/* The bytes a COPY or MEMSET payload of `len` bytes asks to move in all
+ * (saturated); 0 for other ops.  Reads the payload as it is: the daemon
+ * calls it on its own copy. */
+static inline uint64_t xgw_ca_move_bytes(uint32_t op, const void *pay,
+                                         uint32_t len)
+{
+    size_t size = op == GNTX_OP_COPY     ? sizeof(struct gntx_copy)
+                  : op == GNTX_OP_MEMSET ? sizeof(struct gntx_memset)
+                                         : 0;
+    size_t at = op == GNTX_OP_COPY ? offsetof(struct gntx_copy, len)
+                                   : offsetof(struct gntx_memset, len);
+    uint64_t sum = 0, n;
+
+    for (size_t off = 0; size && off + size <= len; off += size) {
+        __builtin_memcpy(&n, (const uint8_t *)pay + off + at, sizeof(n));
+        if (__builtin_add_overflow(sum, n, &sum))
+            return UINT64_MAX;
+    }
+    return sum;
+}
 
 #endif /* SIM_WIRE_H */

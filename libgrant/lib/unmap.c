@@ -97,7 +97,8 @@ static unsigned take_chunk(grant_handle_t *h, void *const *addrs, int *status,
                 (struct gntx_unmap){.handle = m->handle, .status = NO_STATUS};
             idx[k++] = i;
         }
-        free(m);
+        if (m)
+            lg_mapping_put(h, m);
     }
     pthread_mutex_unlock(&h->map_lock);
     return k;
@@ -151,6 +152,19 @@ int grant_unmap(grant_handle_t *h, void *addr)
     return lg_fail(h, "grant_unmap", status);
 }
 
+void lg_mapping_put(grant_handle_t *h, struct grant_mapping *m)
+{
+    unsigned n = 0;
+
+    for (struct grant_mapping *s = h->spare_maps; s; s = s->next)
+        if (++n >= GRANT_SPARE_MAPS) {
+            free(m);
+            return;
+        }
+    m->next = h->spare_maps;
+    h->spare_maps = m;
+}
+
 /* grant_close: drops every mapping, and tells the hypervisor (a window's
  * release does).  A forked child never had them (MADV_DONTFORK, or a
  * window the kernel does not copy): it only frees the records. */
@@ -170,6 +184,10 @@ void lg_map_release(grant_handle_t *h, int forked)
             lg_unmap_send(h, m->handle);
             pthread_mutex_lock(&h->map_lock);
         }
+        free(m);
+    }
+    while ((m = h->spare_maps)) {
+        h->spare_maps = m->next;
         free(m);
     }
     if (!forked)

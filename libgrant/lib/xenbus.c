@@ -11,6 +11,7 @@
 
 #include "private.h"
 #include "xenbus_private.h"
+#include "xsperm.h"
 
 int lg_xb_err(void)
 {
@@ -182,40 +183,8 @@ int grant_xenbus_mkdir(grant_xenbus_t *xb, xs_transaction_t t, const char *dir,
     return path_op(xb, t, dir, node, xs_mkdir);
 }
 
-/* One "<letter><domid>" entry of a permission string. */
-static int parse_perm(const char *s, size_t n, struct xs_permissions *p)
-{
-    unsigned long id = 0;
-    size_t i;
-
-    if (n < 2 || n > 6)
-        return -EINVAL;
-    switch (s[0]) {
-    case 'n':
-        p->perms = XS_PERM_NONE;
-        break;
-    case 'r':
-        p->perms = XS_PERM_READ;
-        break;
-    case 'w':
-        p->perms = XS_PERM_WRITE;
-        break;
-    case 'b':
-        p->perms = XS_PERM_READ | XS_PERM_WRITE;
-        break;
-    default:
-        return -EINVAL;
-    }
-    for (i = 1; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -EINVAL;
-        id = id * 10 + (unsigned long)(s[i] - '0');
-    }
-    if (id > 0xffff)
-        return -EINVAL;
-    p->id = (unsigned)id;
-    return 0;
-}
+_Static_assert(LG_PERM_READ == XS_PERM_READ && LG_PERM_WRITE == XS_PERM_WRITE,
+               "xsperm.h's modes are libxenstore's bits");
 
 int grant_xenbus_set_perms(grant_xenbus_t *xb, xs_transaction_t t,
                            const char *dir, const char *node, const char *perms)
@@ -230,10 +199,12 @@ int grant_xenbus_set_perms(grant_xenbus_t *xb, xs_transaction_t t,
         return rc;
     for (;;) {
         size_t len = strcspn(s, ",");
+        unsigned mode, dom;
 
-        if (n == 16 || parse_perm(s, len, &p[n]) < 0)
+        if (n == 16 || lg_perm_parse(s, len, &mode, &dom) < 0)
             return -EINVAL;
-        n++;
+        p[n].perms = mode;
+        p[n++].id = dom;
         if (!s[len])
             break;
         s += len + 1;

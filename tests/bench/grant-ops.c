@@ -5,11 +5,18 @@
  *            (the granter's pages, through a grant_map view of the same
  *            grant) into the same destination, on the consumer's CPU and
  *            by a thread on the other CPU, 64 KiB and 1 MiB, medians; the
- *            consumer reads the destination after every copy;
+ *            consumer reads the destination after every copy (xgrantd
+ *            copies 64 KiB and more on the consumer's CPU: near.c);
  *   rtt      one hypercall round trip (grant_usage) vs a bare Unix-socket
  *            ping-pong between two processes (the floor of any socket
  *            transport) and vs a shared-memory ping-pong between two
  *            spinning processes (the floor of any shared-memory transport);
+ *   hot      the allocation-free hot path: calls per second of a 4 KiB
+ *            grant_copy_from, notify+consume of an event channel,
+ *            create+revoke and map+unmap of a page through xgrantd, in a
+ *            steady-state loop, and
+ *            the heap allocations that loop made (malloc interposed:
+ *            integration/common/alloc_count.h; aim 0);
  *   core     create+revoke of a 1-frame direct grant in the core itself
  *            (in-process, the test host), pairs per second.
  */
@@ -26,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../integration/common/alloc_count.h"
 #include "../integration/common/itest.h"
 #include "bench.h"
 #include "../unit/testhost.h"
@@ -94,7 +102,7 @@ static int pin(int cpu)
  */
 static void bench_copy(grant_handle_t *h, grant_domid_t granter,
                        grant_ref_t ref, uint8_t *dst, uint8_t *src, size_t len,
-                       int runs)
+                       int runs, double aim)
 {
     double *g = calloc(runs, sizeof(double)), *m = calloc(runs, sizeof(double));
     double *x = calloc(runs, sizeof(double)), gm, mm, xm = 0, t;
@@ -145,7 +153,8 @@ static void bench_copy(grant_handle_t *h, grant_domid_t granter,
         pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
         printf(" | memcpy other CPU %7.1f us: ratio %.2fx", xm / 1e3, xm / gm);
     }
-    printf("\n");
+    printf("\ncopy %7zu B: same-CPU ratio %.2fx, aim >= %.2fx: %s\n", len,
+           mm / gm, aim, mm / gm >= aim ? "met" : "NOT met");
     free(g);
     free(m);
     free(x);
@@ -246,6 +255,66 @@ static double bench_shm_pingpong(int runs)
     return r;
 }
 
+/* The steady-state loop of the hot calls: calls per second of each kind
+ * and the allocations all of them made (after one warm-up round). */
+#define HOT_CALLS 20000
+#define HOT_MAPS  2000 /* map+unmap: a socket round trip and mmaps each */
+static void bench_hot(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
+                      uint8_t *buf)
+{
+    double t, rate[4];
+    unsigned long allocs = 0;
+    grant_handle_t *peer;
+    uint32_t port, peer_port;
+    grant_ref_t mine;
+    void *view;
+    int bad = 0;
+
+    if (grant_open(&peer, 0) < 0 ||
+        grant_evtchn_alloc_unbound(h, 0, &port) < 0 ||
+        grant_evtchn_bind(peer, 0, port, &peer_port) < 0)
+        exit(1);
+    for (int round = 0; round < 2; round++) {
+        if (round)
+            alloc_count_start();
+        t = now_ns();
+        for (int i = 0; i < HOT_CALLS; i++)
+            bad += grant_copy_from(h, buf, granter, ref, 0, 4096) != 0;
+        rate[0] = HOT_CALLS / ((now_ns() - t) / 1e9);
+        t = now_ns();
+        for (int i = 0; i < HOT_CALLS; i++)
+            bad += grant_evtchn_notify(peer, peer_port) != 0 ||
+                   grant_evtchn_consume(h, port) != 1;
+        rate[1] = HOT_CALLS / ((now_ns() - t) / 1e9);
+        t = now_ns();
+        for (int i = 0; i < HOT_CALLS; i++)
+            bad += grant_create_direct(h, granter, GRANT_R_READ, buf, 4096,
+                                       &mine) != 0 ||
+                   grant_revoke(h, mine, 0) != 0;
+        rate[2] = HOT_CALLS / ((now_ns() - t) / 1e9);
+        t = now_ns();
+        for (int i = 0; i < HOT_MAPS; i++)
+            bad += grant_map(h, granter, ref, 0, 4096, GRANT_MAP_RDONLY,
+                             &view) != 0 ||
+                   grant_unmap(h, view) != 0;
+        rate[3] = HOT_MAPS / ((now_ns() - t) / 1e9);
+        if (round)
+            allocs = alloc_count_stop();
+    }
+    printf("hot: copy 4 KiB %.0f k calls/s | notify+consume %.0f k pairs/s | "
+           "create+revoke %.0f k pairs/s | map+unmap %.0f k pairs/s%s\n",
+           rate[0] / 1e3, rate[1] / 1e3, rate[2] / 1e3, rate[3] / 1e3,
+           bad ? " (SOME CALLS FAILED)" : "");
+    if (ALLOC_COUNT_WORKS)
+        printf("hot: heap allocations in %d steady-state calls: %lu (aim 0: "
+               "%s)\n",
+               6 * HOT_CALLS + 2 * HOT_MAPS, allocs,
+               allocs == 0 ? "met" : "NOT met");
+    else
+        printf("hot: heap allocations not counted (ASan build)\n");
+    grant_close(peer);
+}
+
 /* Pairs per second of create+revoke in the core, best of 5 rounds. */
 static double bench_core(long pairs)
 {
@@ -305,8 +374,11 @@ int main(void)
         return 1;
     dst = p;
     src = view;
-    bench_copy(dom0, a.domid, ref, dst, src, 64 << 10, 2000);
-    bench_copy(dom0, a.domid, ref, dst, src, 1 << 20, 300);
+    /* Aims (issue 10): 64 KiB no slower than before large copies ran on
+     * the caller's CPU (0.14x), 1 MiB at least 0.8x. */
+    bench_copy(dom0, a.domid, ref, dst, src, 64 << 10, 2000, 0.14);
+    bench_copy(dom0, a.domid, ref, dst, src, 1 << 20, 300, 0.8);
+    bench_hot(dom0, a.domid, ref, dst);
     rtt = bench_rtt(dom0, 20000);
     peer = bench_socket_pingpong(20000);
     shm = bench_shm_pingpong(20000);

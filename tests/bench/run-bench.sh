@@ -8,4 +8,12 @@ for b in "$B"/tests/bench/*; do
     echo "== $(basename "$b")"
     "$b" | grep -v '^ok ' || rc=1
 done
+# The bystander bound (issue 11): the long runs of make test's two checks,
+# in the core (CPU time of the longest call) and through xgrantd (wall).
+for b in "$B"/tests/unit/test_bound "$B"/tests/integration/bound; do
+    [ -x "$b" ] || continue
+    echo "== $(basename "$b") (XGRANT_BOUND_LONG=1)"
+    out=$(XGRANT_BOUND_LONG=1 "$b" 2>&1) || rc=1
+    grep -E '^bound|^not ok|FAILED' <<<"$out"
+done
 exit $rc

@@ -4,15 +4,19 @@
  * hypercall fast path) and abuses it: bad magic, lying lengths, ops that
  * must stay on the socket, huge batches and capacities, request headers
  * rewritten while the daemon reads them, the daemon's own words scribbled
- * over.  Every request is answered with an error or a result (none is
- * lost, none hangs), and xgrantd keeps serving an honest pair throughout.
+ * over, the near page (large copies on the caller's CPU) written or its
+ * workers woken for nothing.  Every request is answered with an error or a
+ * result (none is lost, none hangs), and xgrantd keeps serving an honest pair
+ * throughout.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +30,7 @@ struct area {
     struct xgw_ca_ctl *ctl;
     uint8_t *buf;
     int bell;
+    int near; /* the near page's fd, -1 without */
     uint32_t seq;
 };
 
@@ -68,8 +73,8 @@ static int area_open(struct raw *r, struct area *a)
         return -EPROTO;
     c = CMSG_FIRSTHDR(&mh);
     n = c ? (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int)) : 0;
-    if (n != 4)
-        return -EPROTO; /* memfd, notice socket, call area, doorbell */
+    if (n != 4 && n != 5) /* memfd, notice socket, call area, doorbell, */
+        return -EPROTO;   /* maybe the near page */
     fds = (int *)CMSG_DATA(c);
     p = mmap(NULL, XGW_CA_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fds[2], 0);
     if (p == MAP_FAILED)
@@ -80,6 +85,7 @@ static int area_open(struct raw *r, struct area *a)
     a->ctl = p;
     a->buf = (uint8_t *)p + XGW_CA_BUF_OFF;
     a->bell = fds[3];
+    a->near = n == 5 ? fds[4] : -1;
     a->seq = 100;
     return 0;
 }
@@ -114,6 +120,20 @@ static int64_t area_call(struct area *a, uint32_t magic, uint32_t op,
     return area_post(a);
 }
 
+static int64_t near_copy(struct area *a, uint32_t cpu)
+{
+    struct gntx_copy *v = (struct gntx_copy *)a->buf;
+
+    for (int i = 0; i < 2; i++)
+        v[i] = (struct gntx_copy){
+            .src = {.kind = GNTX_PTR_GRANT, .dom = 0, .ref = 0xdead},
+            .dst = {.kind = GNTX_PTR_LOCAL},
+            .len = 1u << 20,
+            .status = 1};
+    a->ctl->client_cpu = cpu;
+    return area_call(a, XGW_MAGIC, GNTX_OP_COPY, 2, 0, 2 * sizeof(*v));
+}
+
 /* Rewrites the header with random bytes right after posting it, racing the
  * daemon's one copy; returns how many requests went unanswered. */
 static int scribble(struct area *a, int n)
@@ -145,6 +165,35 @@ static int scribble(struct area *a, int n)
         cases++;                                                               \
     } while (0)
 
+/* The near page (large copies on the caller's CPU): read-only for us, and
+ * lies about our CPU or needless wakes of its workers harm nobody.  0, or
+ * 1 once a case failed (it printed "err"). */
+static int near_abuse(struct area *a)
+{
+    const struct xgw_near_cpu *w;
+    int cases = 0;
+    char c = 1;
+
+    if (a->near < 0)
+        return 0;
+    CASE(mmap(NULL, XGW_NEAR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, a->near,
+              0) == MAP_FAILED,
+         "the near page does not map writable");
+    CASE(pwrite(a->near, &c, 1, 0) < 0, "nor takes a write()");
+    w = mmap(NULL, XGW_NEAR_SIZE, PROT_READ, MAP_SHARED, a->near, 0);
+    CASE(w != MAP_FAILED, "it maps read-only");
+    CASE(near_copy(a, 0xfffffff0u) == 0,
+         "a large COPY from CPU 2^32-16 -> answered (elements failed)");
+    CASE(near_copy(a, 0) == 0, "a large COPY claiming CPU 0 -> answered");
+    CASE(near_copy(a, 1) == 0, "a large COPY claiming CPU 1 -> answered");
+    for (int i = 0; i < 1000; i++)
+        for (unsigned cpu = 0; cpu < 2; cpu++)
+            syscall(SYS_futex, &w[cpu].go, FUTEX_WAKE, 1, NULL, NULL, 0);
+    CASE(near_copy(a, 1) == 0, "after 2000 needless worker wakes too");
+    munmap((void *)w, XGW_NEAR_SIZE);
+    return cases < 0;
+}
+
 static int role(void)
 {
     struct gntx_usage *u;
@@ -173,6 +222,8 @@ static int role(void)
     rc = area_call(&a, XGW_MAGIC, GNTX_OP_QUERY_TABLE, 1, 1ull << 40,
                    sizeof(struct gntx_query));
     CASE(rc < 0 && rc != HUNG, "a 2^40 query capacity -> error");
+    if (near_abuse(&a))
+        return 1;
     CASE(scribble(&a, 5000) == 0,
          "5000 requests rewritten mid-read: every one answered");
     /* The daemon's own words scribbled over: it must still answer. */

@@ -65,6 +65,7 @@ static const struct xbe_ops be_ops = {
     .kind = KIND,
     .nr_rings = 1,
     .ring = {{"ring-ref", sizeof(union xt_sring_entry), 1}},
+    .max_ring_order = 2,
     .max_queues = 2,
     .grant_ext = 1,
     .probe = be_probe,
@@ -274,7 +275,14 @@ static void run_backend(grant_handle_t *dom0)
            line[0] ? line : "(nothing)");
     ICHECK(reached(&w), "the backend is Connected");
     grant_xenbus_read(xb0, XBT_NULL, be_dir, "max-ring-page-order", &v, NULL);
-    ICHECK(!v, "no max-ring-page-order is offered by a driver that asks none");
+    ICHECK(v && !strcmp(v, "2"),
+           "max-ring-page-order published before "
+           "InitWait (%s)",
+           v ? v : "none");
+    free(v);
+    v = NULL;
+    grant_xenbus_read(xb0, XBT_NULL, fe_dir, "queue-1/ring-ref3", &v, NULL);
+    ICHECK(v != NULL, "the frontend used 4-page rings per queue (ring-ref3)");
     free(v);
     v = NULL;
     grant_xenbus_read(xb0, XBT_NULL, be_dir, "multi-queue-max-queues", &v,
@@ -284,7 +292,7 @@ static void run_backend(grant_handle_t *dom0)
            "InitWait (%s)",
            v ? v : "none");
     free(v);
-    ICHECK(dom0_maps(dom0) == maps0 + 2, "two ring pages mapped (%u -> %u)",
+    ICHECK(dom0_maps(dom0) == maps0 + 8, "two 4-page rings mapped (%u -> %u)",
            maps0, dom0_maps(dom0));
 
     /* Every broken rule: that device closes, the good one lives. */
@@ -294,13 +302,14 @@ static void run_backend(grant_handle_t *dom0)
     evil_case(dom0, bus, "zero-queues", "multi-queue-num-queues");
     evil_case(dom0, bus, "many-queues", "multi-queue-num-queues");
     evil_case(dom0, bus, "ring-order", "ring-page-order");
+    evil_case(dom0, bus, "missing-page-ref", "ring-ref1");
     evil_case(dom0, bus, "no-port", "event-channel");
     evil_case(dom0, bus, "dead-port", "binding");
     evil_case(dom0, bus, "bad-state", "state");
     evil_case(dom0, bus, "index-jump", "ring");
-    ICHECK(dom0_maps(dom0) == maps0 + 2,
+    ICHECK(dom0_maps(dom0) == maps0 + 8,
            "the broken devices left no mapping (%u, want %u)", dom0_maps(dom0),
-           maps0 + 2);
+           maps0 + 8);
 
     dprintf(good.to, "again\n");
     pump_line(bus, &good, line, sizeof(line), 10000);
@@ -345,6 +354,7 @@ static const struct xfe_ops fe_ops = {
     .kind = KIND,
     .nr_rings = 1,
     .ring = {{"ring-ref", sizeof(union xt_sring_entry), 1}},
+    .max_ring_order = 2,
     .max_queues = 2,
     .grant_ext = 1,
 };
@@ -481,6 +491,10 @@ static int role_evil(unsigned devid, const char *what)
         grant_xenbus_write(xb, XBT_NULL, dir, "multi-queue-num-queues", "99");
     if (!strcmp(what, "ring-order"))
         grant_xenbus_write(xb, XBT_NULL, dir, "ring-page-order", "9");
+    if (!strcmp(what, "missing-page-ref")) { /* 2 pages, ring-ref1 absent */
+        grant_xenbus_write(xb, XBT_NULL, dir, "ring-page-order", "1");
+        grant_xenbus_printf(xb, XBT_NULL, dir, "ring-ref0", "%u", ref);
+    }
     if (!strcmp(what, "dead-port"))
         grant_xenbus_printf(xb, XBT_NULL, dir, "event-channel", "%u",
                             port + 4000);

@@ -4,6 +4,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 insmod /xen-gntalloc.ko
+insmod /xen-gntdev.ko
 insmod /xen-evtchn.ko
 insmod /xgrant.ko || echo "XLAB guest FAIL kmod: insmod xgrant.ko failed"
 /xlab guest

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The PV guest's initramfs: static busybox, the xlab binary, the xgrant
-# module, and Linux's gntalloc (the v1 side of the copy comparison) and
-# evtchn (the fault ring's port).
+# module, and Linux's gntalloc (the v1 side of the copy comparison), gntdev
+# (a v1 map: the guest as a backend) and evtchn (the fault ring's port).
 #   usage: guest-initramfs.sh LABDIR KVER   -> LABDIR/guest.cpio.gz
 set -euo pipefail
 LAB=$1 KVER=$2
@@ -12,7 +12,7 @@ mkdir -p "$D"/{bin,dev,proc,sys,tmp}
 cp /bin/busybox "$D/bin/busybox"
 for a in sh mount insmod poweroff cat echo sleep; do ln -s busybox "$D/bin/$a"; done
 cp "$LAB/xlab" "$LAB/xgrant.ko" "$D/"
-for m in xen-gntalloc xen-evtchn; do
+for m in xen-gntalloc xen-gntdev xen-evtchn; do
     cp "$LAB/rootfs/lib/modules/$KVER/kernel/drivers/xen/$m.ko" "$D/"
 done
 install -m 755 "$here/guest-init.sh" "$D/init"

@@ -5,7 +5,7 @@
 LAB := $(B)/lab
 XLAB_SRC := $(wildcard tests/lab/tests/*.c)
 XLAB_OBJ := $(XLAB_SRC:%.c=$(B)/obj/%.o)
-XLAB_LIBS := -lxengnttab -lxenevtchn -lxenstore -lxentoolcore -lxentoollog -lpthread
+XLAB_LIBS := -lxengnttab -lxencall -lxenevtchn -lxenstore -lxentoolcore -lxentoollog -lpthread
 
 # Static: the same binary runs in dom0 and in the guest's busybox initramfs.
 $(LAB)/xlab: $(XLAB_OBJ) $(LIB_OBJ)

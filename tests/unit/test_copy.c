@@ -318,6 +318,46 @@ static void budget_continuation(void **state)
     gcore_set_call_bytes(f->c, 0);
 }
 
+/* Protections are checked on the bytes each call moves, never on the rest
+ * of the element: a LOG page at the end of an element three budgets long
+ * is logged once (checking the whole rest on every pass logged it three
+ * times, and cost each pass the whole element's pages). */
+static void protect_per_chunk(void **state)
+{
+    struct fx *f = *state;
+    gntx_ref_t r = fx_direct_ok(f, 1, 2, R_RW, 0, 0, 3 * PG);
+    struct gntx_protect p = {
+        .gfn = 2, .nr = 1, .access = GNTX_ACC_NONE, .action = GNTX_ACT_LOG};
+    struct gntx_copy v = {
+        .src = P_GRANT(1, r, 0), .dst = P_LOCAL(0), .len = 3 * PG};
+    struct gntx_fault_stats s = {.dom = 1};
+    int rounds = 0;
+
+    assert_int_equal(BAL(gcore_protect(f->c, 1, &p, 1)), 1);
+    gcore_set_call_bytes(f->c, PG);
+    do
+        BAL(gcore_copy(f->c, 2, &v, 1));
+    while (v.status == -GNTX_EAGAIN && ++rounds < 10);
+    assert_int_equal(v.status, 0);
+    assert_int_equal(rounds, 2);
+    assert_int_equal(BAL(gcore_fault_stats(f->c, 0, &s)), 0);
+    assert_int_equal(s.logged, 1);
+    /* A DENY page stops the element when its chunk comes: a prefix moved. */
+    p.action = GNTX_ACT_DENY;
+    assert_int_equal(BAL(gcore_protect(f->c, 1, &p, 1)), 1);
+    v = (struct gntx_copy){
+        .src = P_GRANT(1, r, 0), .dst = P_LOCAL(0), .len = 3 * PG};
+    fx_pattern(f, 1, 3);
+    BAL(gcore_copy(f->c, 2, &v, 1));
+    assert_int_equal(v.status, -GNTX_EAGAIN);
+    BAL(gcore_copy(f->c, 2, &v, 1));
+    assert_int_equal(v.status, -GNTX_EAGAIN);
+    BAL(gcore_copy(f->c, 2, &v, 1));
+    assert_int_equal(v.status, -GNTX_EACCES);
+    assert_memory_equal(th_dom_mem(f->d[2], 0), th_dom_mem(f->d[1], 0), 2 * PG);
+    gcore_set_call_bytes(f->c, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +372,7 @@ int main(void)
         FX_TEST(overlapping_ends),
         FX_TEST(overlapping_multi_page),
         FX_TEST(budget_continuation),
+        FX_TEST(protect_per_chunk),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

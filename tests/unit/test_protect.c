@@ -214,7 +214,52 @@ static void kill_action(void **state)
     assert_int_equal(th_kills(), 1);
     assert_int_equal(ring_page(f, 1)->prod, 2);
     assert_int_equal(ring_page(f, 1)->rec[1].dom, 0);
-    assert_int_equal(stats(f, 1).killed, 2);
+    assert_int_equal(ring_page(f, 1)->rec[1].action, GNTX_ACT_NOTIFY);
+    assert_int_equal(stats(f, 1).killed, 1);
+    assert_int_equal(stats(f, 1).notified, 1);
+}
+
+/*
+ * A domain that serves others is never destroyed by one granter's KILL: one
+ * mapping a third domain's memory, or one the host calls privileged
+ * (gh_dom_exempt).  It gets EACCES and the owner a NOTIFY record.
+ */
+static void kill_spares_servers(void **state)
+{
+    struct fx *f = *state;
+    gntx_ref_t r1 = fx_direct_ok(f, 1, 2, R_RW | GNTX_R_MAP, 3, 0, 2 * PG);
+    gntx_ref_t r3 = fx_direct_ok(f, 3, 2, R_RW | GNTX_R_MAP, 5, 0, PG);
+    gntx_ref_t r4 = fx_direct_ok(f, 1, 4, R_RW, 3, 0, PG);
+    uint64_t out[2];
+    uint32_t h1, h3;
+
+    assert_int_equal(ring(f, 1, RING_GFN), 0);
+    assert_int_equal(prot(f, 1, 3, 1, GNTX_ACC_NONE, GNTX_ACT_KILL, 9), 0);
+    /* Domain 2 maps domain 3's page: it serves 3 as well as 1. */
+    assert_int_equal(fx_map(f, 2, 3, r3, 0, PG, 0, out, 1, &h3, NULL), 0);
+    assert_int_equal(fx_copy(f, 2, P_GRANT(1, r1, 0), P_LOCAL(0), 1),
+                     -GNTX_EACCES);
+    assert_int_equal(th_kills(), 0);
+    assert_int_equal(ring_page(f, 1)->prod, 1);
+    assert_int_equal(ring_page(f, 1)->rec[0].dom, 2);
+    assert_int_equal(ring_page(f, 1)->rec[0].action, GNTX_ACT_NOTIFY);
+    /* A mapping of the owner's own memory serves only the owner. */
+    assert_int_equal(fx_unmap(f, 2, h3), 0);
+    assert_int_equal(fx_map(f, 2, 1, r1, PG, PG, 0, out, 1, &h1, NULL), 0);
+    assert_int_equal(fx_copy(f, 2, P_GRANT(1, r1, 0), P_LOCAL(0), 1),
+                     -GNTX_EACCES);
+    assert_int_equal(th_kills(), 1);
+    assert_ptr_equal(th_kill_last(), f->d[2]);
+    assert_int_equal(ring_page(f, 1)->rec[1].action, GNTX_ACT_KILL);
+    /* The host's word: domain 4 is privileged or a backend. */
+    th_set_exempt(f->d[4]);
+    assert_int_equal(fx_copy(f, 4, P_GRANT(1, r4, 0), P_LOCAL(0), 1),
+                     -GNTX_EACCES);
+    assert_int_equal(th_kills(), 1);
+    assert_int_equal(ring_page(f, 1)->rec[2].dom, 4);
+    assert_int_equal(ring_page(f, 1)->rec[2].action, GNTX_ACT_NOTIFY);
+    assert_int_equal(stats(f, 1).killed, 1);
+    assert_int_equal(stats(f, 1).notified, 2);
 }
 
 static void own_copies(void **state)
@@ -457,16 +502,198 @@ static void cpu_check(void **state)
     assert_int_equal(cpu(f, 1, 1, 4, GNTX_ACC_W), 0);
 }
 
+/* A domain with memory the host does not back (only PROTECT touches it). */
+#define BIG_DOM 6u
+static void big_dom(struct fx *f, uint64_t nr_frames)
+{
+    assert_int_equal(BAL(gcore_dom_add(f->c, BIG_DOM, nr_frames, f->d[4])), 0);
+}
+
+/* The bookkeeping follows the ranges, never the size of the memory: two
+ * ranges at both ends of 2^40 frames cost a few small allocations (the old
+ * page array wanted 2 TiB and answered ENOSPC). */
+static void sparse_bookkeeping(void **state)
+{
+    struct fx *f = *state;
+    const uint64_t top = 1ull << 40;
+    struct gntx_prot_range out[3];
+    uint64_t cur = 0;
+    long before;
+
+    big_dom(f, top);
+    before = th_allocs_live();
+    assert_int_equal(prot(f, BIG_DOM, 5, 1, GNTX_ACC_R, 0, 1), 0);
+    assert_int_equal(prot(f, BIG_DOM, top - 1, 1, GNTX_ACC_NONE, 0, 2), 0);
+    assert_true(th_allocs_live() - before <= 3); /* state, classes, ranges */
+    assert_int_equal(pquery(f, 0, BIG_DOM, &cur, out, 3), 2);
+    assert_int_equal(out[1].gfn, top - 1);
+    assert_int_equal(stats(f, BIG_DOM).prot_pages, 2);
+    assert_int_equal(cpu(f, 0, BIG_DOM, top - 1, GNTX_ACC_R), -GNTX_EACCES);
+    assert_int_equal(cpu(f, 0, BIG_DOM, top - 2, GNTX_ACC_R), 0);
+}
+
+/* One call does at most GNTX_DEFAULT_CALL_PAGES of work: an element past
+ * it comes back -EAGAIN moved past what applied, the next one unchanged;
+ * resubmitting finishes it. */
+static void budget_continuation(void **state)
+{
+    struct fx *f = *state;
+    const uint64_t all = 4ull * GNTX_DEFAULT_CALL_PAGES;
+    struct gntx_protect v[2] = {
+        {.gfn = 0, .nr = all, .access = GNTX_ACC_NONE, .cookie = 3},
+        {.gfn = 7, .nr = 1, .access = GNTX_ACC_R, .cookie = 4}};
+    struct gntx_prot_range out[2];
+    uint64_t cur = 0;
+    int rounds = 1;
+
+    big_dom(f, all);
+    assert_int_equal(BAL(gcore_protect(f->c, BIG_DOM, v, 2)), 0);
+    assert_int_equal(v[0].status, -GNTX_EAGAIN);
+    assert_int_equal(v[0].gfn, GNTX_DEFAULT_CALL_PAGES);
+    assert_int_equal(v[0].nr, all - GNTX_DEFAULT_CALL_PAGES);
+    assert_int_equal(v[1].status, -GNTX_EAGAIN);
+    assert_int_equal(v[1].gfn, 7);
+    assert_int_equal(stats(f, BIG_DOM).prot_pages, GNTX_DEFAULT_CALL_PAGES);
+    while (v[1].status == -GNTX_EAGAIN && rounds++ < 10) {
+        struct gntx_protect *at = v[0].status ? v : v + 1;
+
+        BAL(gcore_protect(f->c, BIG_DOM, at, v[0].status ? 2 : 1));
+    }
+    assert_int_equal(rounds, 5);
+    assert_int_equal(v[0].status, 0);
+    assert_int_equal(v[1].status, 0);
+    assert_int_equal(pquery(f, 0, BIG_DOM, &cur, out, 2), 2);
+    assert_int_equal(out[0].gfn, 0);
+    assert_int_equal(out[0].nr, 7);
+    assert_int_equal(out[1].gfn, 7);
+    assert_int_equal(out[1].nr, 1);
+    assert_int_equal(cur, 8);
+    assert_int_equal(stats(f, BIG_DOM).ranges, 3);
+}
+
+/* A host budget: every chunk downgrades the mappings it covers before the
+ * call returns; the budget counts that work. */
+static void budget_chunks_downgrade(void **state)
+{
+    struct fx *f = *state;
+    gntx_ref_t r = fx_direct_ok(f, 1, 2, GNTX_R_ALL, 0, 0, 8 * PG);
+    struct gntx_protect v = {.gfn = 0, .nr = 8, .access = GNTX_ACC_R};
+    uint64_t out[8];
+    uint32_t h;
+    int calls = 0;
+
+    assert_int_equal(fx_map(f, 2, 1, r, 0, 8 * PG, 0, out, 8, &h, NULL), 0);
+    gcore_set_call_pages(f->c, 3);
+    do {
+        BAL(gcore_protect(f->c, 1, &v, 1));
+        calls++;
+    } while (v.status == -GNTX_EAGAIN && calls < 20);
+    assert_int_equal(v.status, 0);
+    assert_int_equal(calls, 3); /* 3 pages a call at most */
+    assert_int_equal(th_restrict_count(), (size_t)calls);
+    for (size_t i = 0, at = 0; i < th_restrict_count(); i++) {
+        assert_int_equal(th_restrict_at(i)->first, at);
+        assert_int_equal(th_restrict_at(i)->access, GNTX_ACC_R);
+        at += th_restrict_at(i)->npages;
+        if (i + 1 == th_restrict_count())
+            assert_int_equal(at, 8);
+    }
+    gcore_set_call_pages(f->c, 0);
+    assert_int_equal(fx_unmap(f, 2, h), 0);
+}
+
+/* At most GNTX_MAX_PROT_RANGES ranges: ENOSPC past it, with nothing
+ * changed; an element that merges ranges still applies. */
+static void range_limit(void **state)
+{
+    struct fx *f = *state;
+    static struct gntx_protect v[GNTX_MAX_BATCH];
+    const uint64_t n = GNTX_MAX_PROT_RANGES;
+
+    big_dom(f, 2 * n + 2);
+    for (uint64_t at = 0; at < n; at += GNTX_MAX_BATCH) {
+        for (unsigned i = 0; i < GNTX_MAX_BATCH; i++)
+            v[i] = (struct gntx_protect){.gfn = 2 * (at + i), .nr = 1};
+        assert_int_equal(BAL(gcore_protect(f->c, BIG_DOM, v, GNTX_MAX_BATCH)),
+                         GNTX_MAX_BATCH);
+    }
+    assert_int_equal(stats(f, BIG_DOM).ranges, n);
+    assert_int_equal(prot(f, BIG_DOM, 2 * n, 1, GNTX_ACC_NONE, 0, 0),
+                     -GNTX_ENOSPC);
+    assert_int_equal(prot(f, BIG_DOM, 2 * n, 1, GNTX_ACC_R, 0, 9),
+                     -GNTX_ENOSPC);
+    assert_int_equal(stats(f, BIG_DOM).prot_pages, n);
+    /* Filling a gap joins two ranges; splitting one needs a new range. */
+    assert_int_equal(prot(f, BIG_DOM, 1, 1, GNTX_ACC_NONE, 0, 0), 0);
+    assert_int_equal(stats(f, BIG_DOM).ranges, n - 1);
+    assert_int_equal(prot(f, BIG_DOM, 2 * n, 1, GNTX_ACC_NONE, 0, 0), 0);
+    assert_int_equal(prot(f, BIG_DOM, 1, 1, GNTX_ACC_RWX, 0, 0), -GNTX_ENOSPC);
+    assert_int_equal(prot(f, BIG_DOM, 0, 3, GNTX_ACC_RWX, 0, 0), 0);
+    assert_int_equal(stats(f, BIG_DOM).ranges, n - 1);
+}
+
+/* Random PROTECTs against a page array: the ranges QUERY lists are the
+ * page array's maximal runs, and the counters follow. */
+#define MODEL_FRAMES 96u
+static void model_runs(void **state)
+{
+    struct fx *f = *state;
+    static const uint8_t acc[] = {GNTX_ACC_NONE, GNTX_ACC_R, GNTX_ACC_RX,
+                                  GNTX_ACC_RWX};
+    uint32_t page[MODEL_FRAMES] = {0}; /* 0, or access + 1 | cookie << 4 */
+    struct gntx_prot_range out[MODEL_FRAMES];
+    uint64_t seed = 88172645463325252ull;
+
+    big_dom(f, MODEL_FRAMES);
+    for (int op = 0; op < 3000; op++) {
+        uint64_t g, nr, cur = 0, pages = 0;
+        uint32_t runs = 0, k, cookie;
+        uint8_t a;
+        int n;
+
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        g = seed % MODEL_FRAMES;
+        nr = 1 + (seed >> 8) % (op % 7 ? 4 : MODEL_FRAMES - g);
+        nr = g + nr > MODEL_FRAMES ? MODEL_FRAMES - g : nr;
+        a = acc[(seed >> 20) % 4];
+        cookie = (uint32_t)(seed >> 24) % 3;
+        assert_int_equal(prot(f, BIG_DOM, g, nr, a, 0, cookie), 0);
+        for (uint64_t i = g; i < g + nr; i++)
+            page[i] = a == GNTX_ACC_RWX ? 0 : (a + 1u) | cookie << 4;
+        n = pquery(f, 0, BIG_DOM, &cur, out, MODEL_FRAMES);
+        for (uint64_t i = 0; i < MODEL_FRAMES; i++) {
+            if (!page[i])
+                continue;
+            pages++;
+            if (i && page[i - 1] == page[i])
+                continue;
+            k = runs++;
+            assert_true(k < (uint32_t)n);
+            assert_int_equal(out[k].gfn, i);
+            assert_int_equal((out[k].access + 1u) | out[k].cookie << 4,
+                             page[i]);
+            assert_true(out[k].gfn + out[k].nr <= MODEL_FRAMES);
+            for (uint64_t j = i; j < out[k].gfn + out[k].nr; j++)
+                assert_int_equal(page[j], page[i]);
+        }
+        assert_int_equal(n, runs);
+        assert_int_equal(stats(f, BIG_DOM).prot_pages, pages);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        FX_TEST(protect_args),       FX_TEST(copy_readonly),
-        FX_TEST(notify_record),      FX_TEST(ring_full),
-        FX_TEST(ring_args),          FX_TEST(kill_action),
-        FX_TEST(own_copies),         FX_TEST(severity),
-        FX_TEST(map_checks),         FX_TEST(query_ranges),
-        FX_TEST(classes_and_memory), FX_TEST(via_hypercall),
-        FX_TEST(cpu_check),
+        FX_TEST(protect_args),        FX_TEST(copy_readonly),
+        FX_TEST(notify_record),       FX_TEST(ring_full),
+        FX_TEST(ring_args),           FX_TEST(kill_action),
+        FX_TEST(own_copies),          FX_TEST(severity),
+        FX_TEST(map_checks),          FX_TEST(query_ranges),
+        FX_TEST(classes_and_memory),  FX_TEST(via_hypercall),
+        FX_TEST(cpu_check),           FX_TEST(sparse_bookkeeping),
+        FX_TEST(budget_continuation), FX_TEST(budget_chunks_downgrade),
+        FX_TEST(range_limit),         FX_TEST(model_runs),
+        FX_TEST(kill_spares_servers),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -116,12 +116,54 @@ static void busy_ancestors(void **state)
                      -GNTX_ESTALE);
 }
 
+/* The host takes frames back: every direct grant naming one of them is
+ * force-revoked (its delegations die, its mappings are torn down), grants
+ * of other frames stay. */
+static void frames_taken_back(void **state)
+{
+    struct fx *f = *state;
+    const uint64_t scat[2] = {9, 5};
+    gntx_ref_t in = fx_direct_ok(f, 1, 2, R_ALLM, 4, 0, 2 * PG);
+    gntx_ref_t edge = fx_scattered(f, 1, 3, R_RW, scat, 2, 0, 2 * PG);
+    gntx_ref_t out = fx_direct_ok(f, 1, 2, R_ALLM, 6, 0, PG);
+    gntx_ref_t below = fx_indirect_ok(f, 2, 3, R_RW, 1, in, 0, PG);
+    const struct gcore_range none[3] = {{0, 4}, {7, 2}, {10, 6}};
+    const struct gcore_range r5[2] = {{3, 1}, {5, 1}}, r6 = {6, 1};
+    uint64_t fr[2];
+    uint32_t h, hout;
+
+    assert_int_equal(fx_map(f, 2, 1, in, 0, 2 * PG, 0, fr, 2, &h, NULL), 0);
+    assert_int_equal(fx_map(f, 2, 1, out, 0, PG, 0, fr, 2, &hout, NULL), 0);
+
+    assert_int_equal(gcore_revoke_frames(f->c, 1, none, 3), 0);
+    assert_int_equal(gcore_revoke_frames(f->c, 1, r5, 2), 2);
+    assert_int_equal(th_notify_count(), 1);
+    assert_true(th_notified(f->d[2], h));
+    assert_false(th_notified(f->d[2], hout));
+    assert_int_equal(fx_copy(f, 2, P_GRANT(1, in, 0), P_LOCAL(0), 1),
+                     -GNTX_ESTALE);
+    assert_int_equal(fx_copy(f, 3, P_GRANT(1, edge, 0), P_LOCAL(0), 1),
+                     -GNTX_ESTALE);
+    assert_int_equal(fx_copy(f, 3, P_GRANT(2, below, 0), P_LOCAL(0), 1),
+                     -GNTX_ESTALE);
+    assert_int_equal(fx_copy(f, 2, P_GRANT(1, out, 0), P_LOCAL(0), 1), 0);
+    assert_int_equal(fx_usage(f, 1).entries, 1);
+    assert_int_equal(fx_usage(f, 2).maps, 1);
+    assert_int_equal(gcore_revoke_frames(f->c, 1, none, 1), 0);
+    assert_int_equal(gcore_revoke_frames(f->c, 1, none, 0), 0);
+    assert_int_equal(gcore_revoke_frames(f->c, 9, none, 3), 0);
+    assert_int_equal(gcore_revoke_frames(f->c, 1, &r6, 1), 1);
+    assert_true(th_notified(f->d[2], hout));
+    assert_int_equal(fx_usage(f, 1).entries, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         FX_TEST(revoke_basics),
         FX_TEST(busy_then_force),
         FX_TEST(busy_ancestors),
+        FX_TEST(frames_taken_back),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

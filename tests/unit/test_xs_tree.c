@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #define XS_TREE_ONLY
+#include "libgrant/lib/xsperm.h"
 #include "tools/xgrantd/xs_private.h"
 
 struct fx {
@@ -221,6 +222,26 @@ static void rm_rules(void **state)
     assert_non_null(xs_tree_find(f->root, "/r"));
 }
 
+/* RM must not tell a domain whether a node exists where it may not write
+ * (cxenstored: the nearest existing ancestor's write permission decides). */
+static void rm_missing_tells_nothing(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(wr(f, 0, "/h/there", "v"), 0);
+    assert_int_equal(rm(f, 3, "/h/there"), -EACCES);
+    assert_int_equal(rm(f, 3, "/h/nothere"), -EACCES);
+    assert_int_equal(rm(f, 3, "/h/no/deeper"), -EACCES);
+    assert_int_equal(chmod_(f, 0, "/h", "n0 r3"), 0); /* readable only */
+    assert_int_equal(rm(f, 3, "/h/nothere"), -EACCES);
+    assert_int_equal(chmod_(f, 0, "/h", "n0 b3"), 0);
+    assert_int_equal(rm(f, 3, "/h/nothere"), 0);
+    assert_int_equal(rm(f, 3, "/h/no/deeper"), -ENOENT);
+    assert_int_equal(chmod_(f, 0, "/h/there", "n0"), 0);
+    assert_int_equal(rm(f, 3, "/h/there"), -EACCES);
+    assert_non_null(xs_tree_find(f->root, "/h/there"));
+}
+
 static void snapshot_is_untouched(void **state)
 {
     struct fx *f = *state;
@@ -327,6 +348,37 @@ static void perm_strings(void **state)
     assert_int_equal(xs_perms_parse("r99999", 7, p, 4), -EINVAL);
     assert_int_equal(xs_perms_parse("r1", 2, p, 4), -EINVAL); /* no NUL */
     assert_int_equal(xs_perms_parse("r1\0r2\0r3", 9, p, 2), -ENOSPC);
+    assert_int_equal(xs_perms_parse("r32751", 7, p, 4), 1);
+    assert_int_equal(p[0].dom, 32751);
+    assert_int_equal(xs_perms_parse("r32752", 7, p, 4), -EINVAL); /* 0x7ff0 */
+    assert_int_equal(xs_perms_parse("r0000003", 9, p, 4), -EINVAL);
+    assert_int_equal(xs_perms_parse("r+3", 4, p, 4), -EINVAL);
+    assert_int_equal(xs_perms_parse("r 3", 4, p, 4), -EINVAL);
+}
+
+/* The one parser of an entry (libgrant/lib/xsperm.c), as libgrant's
+ * xenbus helpers call it: n bytes, not NUL-terminated. */
+static void perm_entry(void **state)
+{
+    unsigned mode = 9, dom = 9;
+
+    (void)state;
+    assert_int_equal(lg_perm_parse("b7,r0", 2, &mode, &dom), 0);
+    assert_int_equal(mode, LG_PERM_BOTH);
+    assert_int_equal(dom, 7);
+    assert_int_equal(lg_perm_parse("w12345", 6, &mode, &dom), 0);
+    assert_int_equal(mode, LG_PERM_WRITE);
+    assert_int_equal(dom, 12345);
+    assert_int_equal(lg_perm_parse("n0", 2, &mode, &dom), 0);
+    assert_int_equal(mode, LG_PERM_NONE);
+    mode = dom = 9;
+    assert_int_equal(lg_perm_parse("r1", 1, &mode, &dom), -EINVAL);
+    assert_int_equal(lg_perm_parse("r123456", 7, &mode, &dom), -EINVAL);
+    assert_int_equal(lg_perm_parse("q1", 2, &mode, &dom), -EINVAL);
+    assert_int_equal(lg_perm_parse("r65535", 6, &mode, &dom), -EINVAL);
+    assert_int_equal(lg_perm_parse("r1,", 3, &mode, &dom), -EINVAL);
+    assert_int_equal(mode, 9); /* nothing written on failure */
+    assert_int_equal(dom, 9);
 }
 
 int main(void)
@@ -335,6 +387,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(write_read_inherit, setup, teardown),
         cmocka_unit_test_setup_teardown(acl_order_and_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(quota, setup, teardown),
+        cmocka_unit_test_setup_teardown(rm_missing_tells_nothing, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(rm_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(snapshot_is_untouched, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_edit_leaves_nothing, setup,
@@ -344,6 +398,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test(names),
         cmocka_unit_test(perm_strings),
+        cmocka_unit_test(perm_entry),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

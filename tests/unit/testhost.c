@@ -209,6 +209,7 @@ static size_t restrict_n;
 static unsigned long fault_notifies, kills;
 static uint32_t fault_port;
 static void *kill_last;
+static void *exempt_cookie;
 
 void gh_map_restrict(void *mapper_cookie, uint16_t owner, uint32_t handle,
                      uint64_t first, uint64_t npages, unsigned access)
@@ -252,6 +253,17 @@ void gh_dom_kill(void *cookie)
 {
     __atomic_add_fetch(&kills, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&kill_last, cookie, __ATOMIC_RELAXED);
+}
+
+int gh_dom_exempt(void *cookie)
+{
+    return cookie &&
+           cookie == __atomic_load_n(&exempt_cookie, __ATOMIC_RELAXED);
+}
+
+void th_set_exempt(void *cookie)
+{
+    __atomic_store_n(&exempt_cookie, cookie, __ATOMIC_RELAXED);
 }
 
 unsigned long th_kills(void)
@@ -345,6 +357,7 @@ void th_reset(void)
     fault_notifies = 0;
     kills = 0;
     kill_last = NULL;
+    exempt_cookie = NULL;
     lock_calls = 0;
     __atomic_store_n(&nested_locks, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&frames_out, 0, __ATOMIC_RELAXED);

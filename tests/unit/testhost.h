@@ -72,6 +72,8 @@ unsigned long th_fault_notifies(void);
 uint32_t th_fault_last_port(void);
 unsigned long th_kills(void);
 void *th_kill_last(void);
+/* gh_dom_exempt answers 1 for this domain cookie only (NULL: none). */
+void th_set_exempt(void *cookie);
 
 /* Balance: 0 locks held, no frame outstanding, no nested lock, no
  * gh_frame of a frame outside the domain, no gh_memcpy of overlapping

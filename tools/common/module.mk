@@ -1,4 +1,5 @@
 # tools/common: small helpers shared by the CLI and the daemon.
-# The socket-path rule lives once, in libgrant/lib/sockpath.c: linked here too.
+# The socket-path rule (libgrant/lib/sockpath.c) and the xenstore permission
+# parser (libgrant/lib/xsperm.c) live once, in libgrant: linked here too.
 TOOLS_COMMON_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tools/common/*.c)) \
-    $(B)/obj/libgrant/lib/sockpath.o
+    $(B)/obj/libgrant/lib/sockpath.o $(B)/obj/libgrant/lib/xsperm.o

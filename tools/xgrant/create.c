@@ -27,8 +27,8 @@
  * (blkback for each vbd, netback for each vif, in domain 0) and the
  * domain's frontends.  The block and network drivers come with their own
  * issues; until then nothing is started and every device stays in
- * Initialising (1), which is how `xgrant destroy` knows no backend driver
- * is attached.  Returns 0 or -errno.
+ * Initialising (1): `xgrant destroy` closes such a backend itself once its
+ * probe grace is over (create_destroy.c).  Returns 0 or -errno.
  */
 static int start_drivers(grant_xenbus_t *xb, const struct xg_cfg *cfg,
                          unsigned domid)

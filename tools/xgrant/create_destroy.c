@@ -7,10 +7,16 @@
  *      away once Closed);
  *   2. frontend "state" = Closing (5): the guest is going;
  *   3. wait (up to XG_DEVICE_CLOSE_MS) for the backend to reach Closed (6).
- *      A backend still in Initialising (1) has no driver attached (a Xen
- *      backend moves to InitWait as soon as it probes): then this CLI,
- *      acting as the toolstack, moves it to Closed itself.  Until the
- *      block and network drivers exist, that is every backend;
+ *      A backend still in Initialising (1) has no driver attached yet (a
+ *      Xen backend moves to InitWait as soon as it probes), but its driver
+ *      may still be probing: it gets a grace period (XG_PROBE_GRACE_MS,
+ *      libxl's time for a backend to reach InitWait; XGRANT_PROBE_GRACE_MS
+ *      overrides it), counted from the start of the teardown and shared by
+ *      every device of the domain.  A backend that leaves Initialising
+ *      within it is waited for like any other; one still Initialising at
+ *      its end has no driver coming, and this CLI, acting as the
+ *      toolstack, moves it to Closed itself (checked and written in one
+ *      transaction, so a probe that lands at that moment is not undone);
  *   4. remove the frontend directory, the /libxl copy and the backend
  *      directory, and then the parents they leave empty
  *      (libxl_device.c libxl__device_destroy, libxl__xs_path_cleanup).
@@ -22,11 +28,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cfg.h"
 #include "private.h"
 
-#define XG_DEVICE_CLOSE_MS 10000 /* libxl's LIBXL_DESTROY_TIMEOUT */
+#define XG_DEVICE_CLOSE_MS    10000 /* libxl's LIBXL_DESTROY_TIMEOUT */
+#define XG_PROBE_GRACE_MS     10000 /* libxl's LIBXL_INIT_TIMEOUT */
+#define XG_PROBE_GRACE_MAX_MS 600000
+#define XG_PROBE_GRACE_ENV    "XGRANT_PROBE_GRACE_MS"
+/* Every XenbusState but Initialising: what a probed backend may be in. */
+#define XG_PROBED                                                              \
+    (((GRANT_XENBUS_MASK(XenbusStateReconfigured) << 1) - 1) &                 \
+     ~GRANT_XENBUS_MASK(XenbusStateInitialising))
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The grace period in ms: XGRANT_PROBE_GRACE_MS (0 to 600000), else the
+ * default (also, with a message, when the variable is malformed). */
+static int probe_grace_ms(void)
+{
+    const char *env = getenv(XG_PROBE_GRACE_ENV);
+    char *end;
+    long v;
+
+    if (!env || !*env)
+        return XG_PROBE_GRACE_MS;
+    errno = 0;
+    v = strtol(env, &end, 10);
+    if (errno || *end || end == env || v < 0 || v > XG_PROBE_GRACE_MAX_MS) {
+        xg_err("destroy",
+               "%s='%s' is not a number of milliseconds from 0 to %d; "
+               "using %d",
+               XG_PROBE_GRACE_ENV, env, XG_PROBE_GRACE_MAX_MS,
+               XG_PROBE_GRACE_MS);
+        return XG_PROBE_GRACE_MS;
+    }
+    return (int)v;
+}
 
 /* Removes path, then each parent that is left an empty directory. */
 static int path_cleanup(grant_xenbus_t *xb, xs_transaction_t t, char *path)
@@ -66,8 +111,33 @@ static int remove_nodes(grant_xenbus_t *xb, xs_transaction_t t, void *arg)
     return rc;
 }
 
+static int close_if_initialising(grant_xenbus_t *xb, xs_transaction_t t,
+                                 void *be)
+{
+    int state, rc = grant_xenbus_read_state(xb, t, be, &state);
+
+    if (rc < 0 || state != XenbusStateInitialising)
+        return rc;
+    return grant_xenbus_switch_state(xb, t, be, XenbusStateClosed);
+}
+
+/* Step 3's grace for a backend in Initialising: waits until grace_end
+ * (CLOCK_MONOTONIC ms) for it to probe, then closes it if it has not. */
+static int close_unprobed(grant_xenbus_t *xb, char *be, int64_t grace_end,
+                          int *state)
+{
+    int64_t left = grace_end - now_ms();
+    int rc = grant_xenbus_wait_states(xb, be, XG_PROBED,
+                                      left > 0 ? (int)left : 0, state);
+
+    if (rc != -ETIMEDOUT)
+        return rc;
+    return grant_xenbus_transact(xb, close_if_initialising, be, 0);
+}
+
 /* Steps 1 to 3 for one device; the backend's final state in *state. */
-static int close_device(grant_xenbus_t *xb, const struct ends *e, int *state)
+static int close_device(grant_xenbus_t *xb, struct ends *e, int64_t grace_end,
+                        int *state)
 {
     int rc;
 
@@ -83,7 +153,7 @@ static int close_device(grant_xenbus_t *xb, const struct ends *e, int *state)
         rc = rc == -ENOENT ? 0 : rc; /* the guest removed its "state" */
     }
     if (rc == 0 && *state == XenbusStateInitialising)
-        rc = grant_xenbus_switch_state(xb, XBT_NULL, e->be, XenbusStateClosed);
+        rc = close_unprobed(xb, e->be, grace_end, state);
     if (rc < 0)
         return rc;
     return grant_xenbus_wait_states(xb, e->be,
@@ -104,7 +174,8 @@ static void read_link(grant_xenbus_t *xb, const char *dir, const char *node,
     free(v);
 }
 
-static int remove_device(grant_xenbus_t *xb, const char *libxl_dir)
+static int remove_device(grant_xenbus_t *xb, const char *libxl_dir,
+                         int64_t grace_end)
 {
     struct ends e;
     int rc, state;
@@ -112,7 +183,7 @@ static int remove_device(grant_xenbus_t *xb, const char *libxl_dir)
     snprintf(e.libxl, sizeof(e.libxl), "%s", libxl_dir);
     read_link(xb, libxl_dir, "frontend", e.fe, sizeof(e.fe));
     read_link(xb, libxl_dir, "backend", e.be, sizeof(e.be));
-    rc = close_device(xb, &e, &state);
+    rc = close_device(xb, &e, grace_end, &state);
     if (rc == -ETIMEDOUT)
         xg_err("destroy",
                "backend %s did not close within %d s (state %s); removing "
@@ -129,7 +200,7 @@ static int remove_device(grant_xenbus_t *xb, const char *libxl_dir)
 }
 
 /* Every device of one kind under /libxl/<domid>/device/<kind>. */
-static int remove_kind(grant_xenbus_t *xb, const char *kdir)
+static int remove_kind(grant_xenbus_t *xb, const char *kdir, int64_t grace_end)
 {
     char **devs, path[GRANT_XENBUS_PATH_MAX];
     unsigned n, i;
@@ -140,7 +211,7 @@ static int remove_kind(grant_xenbus_t *xb, const char *kdir)
         int len = snprintf(path, sizeof(path), "%s/%s", kdir, devs[i]);
 
         if (len < 0 || (size_t)len >= sizeof(path) ||
-            remove_device(xb, path) < 0)
+            remove_device(xb, path, grace_end) < 0)
             rc = -1;
     }
     free(devs);
@@ -180,6 +251,7 @@ static int remove_orphan_backends(grant_xenbus_t *xb, unsigned domid)
 int xg_devices_remove(grant_xenbus_t *xb, unsigned domid)
 {
     char base[64], kdir[GRANT_XENBUS_PATH_MAX], **kinds;
+    int64_t grace_end = now_ms() + probe_grace_ms();
     unsigned n, i;
     int rc = 0;
 
@@ -188,7 +260,8 @@ int xg_devices_remove(grant_xenbus_t *xb, unsigned domid)
     for (i = 0; kinds && i < n; i++) {
         int len = snprintf(kdir, sizeof(kdir), "%s/%s", base, kinds[i]);
 
-        if (len < 0 || (size_t)len >= sizeof(kdir) || remove_kind(xb, kdir) < 0)
+        if (len < 0 || (size_t)len >= sizeof(kdir) ||
+            remove_kind(xb, kdir, grace_end) < 0)
             rc = -1;
     }
     free(kinds);

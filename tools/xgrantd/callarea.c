@@ -215,6 +215,30 @@ static int check_req(struct xd_conn *c, const struct xgw_msg *h)
     return r;
 }
 
+/* A dispatch the worker of the client's CPU runs (near.c). */
+struct near_job {
+    struct xd_conn *conn;
+    struct xd_rx *rx;
+};
+
+static void near_job_run(void *arg)
+{
+    struct near_job *j = arg;
+
+    xd_dispatch(j->conn, j->rx);
+}
+
+/* Serves a copy that moves XGW_CA_NEAR_BYTES or more on the client's CPU
+ * (sim_wire.h); false: not such a request, or no worker there. */
+static bool near(struct xd_conn *c, struct xd_rx *rx, int client_cpu)
+{
+    struct near_job j = {c, rx};
+
+    if (xgw_ca_move_bytes(rx->hdr.op, rx->pay, rx->hdr.len) < XGW_CA_NEAR_BYTES)
+        return false;
+    return xd_near_run(client_cpu, near_job_run, &j);
+}
+
 /*
  * Serves c's posted request, if there is one and c is free to take it.
  * c may be closed (and its area gone) when this returns.
@@ -224,7 +248,7 @@ static bool serve(struct xd_conn *c)
     struct xd_ca *ca = c->ca;
     struct xd_rx rx = {.ready = true};
     uint32_t seq;
-    int r;
+    int r, client_cpu;
 
     if (c->closed || !xd_conn_idle(c))
         return false;
@@ -235,8 +259,9 @@ static bool serve(struct xd_conn *c)
         return false;
     ca->served = seq;
     ca->busy = true;
-    /* A hint only: compared, never used as an index. */
-    if ((int)__atomic_load_n(&ca->ctl->client_cpu, __ATOMIC_RELAXED) == cpu)
+    /* A hint only: compared, and bounded before it picks a worker. */
+    client_cpu = (int)__atomic_load_n(&ca->ctl->client_cpu, __ATOMIC_RELAXED);
+    if (client_cpu == cpu)
         served_near = true;
     /* The one fetch of the header and payload: only copies are used. */
     memcpy(&rx.hdr, &ca->ctl->req, sizeof(rx.hdr));
@@ -250,7 +275,8 @@ static bool serve(struct xd_conn *c)
     memcpy(scratch, ca->buf, rx.hdr.len);
     rx.pay = scratch;
     rx.pay_got = rx.pay_cap = rx.hdr.len;
-    xd_dispatch(c, &rx);
+    if (!near(c, &rx, client_cpu))
+        xd_dispatch(c, &rx);
     return true;
 }
 
@@ -290,7 +316,7 @@ bool xd_ca_reply(struct xd_conn *c, struct xd_out *m)
      * going to sleep either sees the response or is seen and woken. */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (__atomic_load_n(&ca->ctl->client_wait, __ATOMIC_RELAXED))
-        futex_wake(&ca->ctl->rep_seq);
+        xd_near_wake(&ca->ctl->rep_seq);
     xd_conn_update(c);
     return true;
 }

@@ -32,7 +32,8 @@ static int hello_check(struct xd_conn *c, const struct xd_rx *rx,
 }
 
 /*
- * The call area, when asked for: its two fds go after the usual ones.
+ * The call area, when asked for: its two fds go after the usual ones, and
+ * the near page's after them.
  * Without one (out of resources) the client simply uses the socket.
  */
 static void hello_call_area(struct xd_conn *c, struct xd_out *m,
@@ -55,6 +56,10 @@ static void hello_call_area(struct xd_conn *c, struct xd_out *m,
         return;
     }
     rep->flags = XGW_HELLO_CALL_AREA;
+    /* Optional: without it, large copies still work, on any CPU. */
+    r = xd_near_fd();
+    if (r >= 0)
+        (void)xd_out_add_fd(m, r); /* closes it if it cannot go */
 }
 
 /* The notice socket pair: the daemon keeps one end (non-blocking, in

@@ -7,6 +7,13 @@
  * Closing an interdomain port makes its peer UNBOUND again, remote = the
  * closer, as Xen does.  Ports belong to the domain; the control domain's
  * ports go with the connection that made them (its processes come and go).
+ *
+ * A port names its remote by id AND incarnation (xd_dom.inc), as grants
+ * do: domain ids are reused, and a newcomer with a dead domain's id must
+ * never bind a port meant for the dead one, nor inherit its channels.
+ * When a domain dies its peers' ports become DEAD, closed for good: SEND
+ * is -ENOTCONN, nobody can bind them, only CLOSE frees them.  An UNBOUND
+ * port for a domain that died can no longer be bound by anyone.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -26,6 +33,24 @@ static int ports_get(struct xd_dom *d)
             d->ports[i].efd = -1;
     }
     return 0;
+}
+
+/* d's incarnation, given on first use: unique for the daemon's life. */
+static uint64_t dom_inc(struct xd_dom *d)
+{
+    static uint64_t last;
+
+    if (!d->inc)
+        d->inc = ++last;
+    return d->inc;
+}
+
+/* Is the domain that port p names by (rdom, rinc) the one alive now? */
+static struct xd_dom *remote_of(const struct xd_port *p)
+{
+    struct xd_dom *r = xd_dom_get(p->rdom);
+
+    return r && r->state == XGW_DOM_RUNNING && dom_inc(r) == p->rinc ? r : NULL;
 }
 
 /* The live port `port` of d, or NULL. */
@@ -74,17 +99,31 @@ static void port_free(struct xd_port *p)
     p->efd = -1;
 }
 
-/* Closes port p of domain d; an interdomain peer becomes unbound. */
+/* p's interdomain peer port, or NULL. */
+static struct xd_port *peer_of(const struct xd_port *p)
+{
+    struct xd_port *peer;
+
+    if (p->state != XD_PORT_INTERDOMAIN)
+        return NULL;
+    peer = port_of(remote_of(p), p->rport);
+    return peer && peer->state == XD_PORT_INTERDOMAIN ? peer : NULL;
+}
+
+/* Closes port p of domain d; an interdomain peer becomes unbound (d lives
+ * on: it may bind again) or, when d is dying, dead. */
 static void port_close(struct xd_dom *d, struct xd_port *p)
 {
-    if (p->state == XD_PORT_INTERDOMAIN) {
-        struct xd_port *peer = port_of(xd_dom_get(p->rdom), p->rport);
+    struct xd_port *peer = peer_of(p);
 
-        if (peer && peer->state == XD_PORT_INTERDOMAIN) {
-            peer->state = XD_PORT_UNBOUND;
-            peer->rdom = d->id;
-            peer->rport = 0;
-        }
+    if (peer && d->state == XGW_DOM_RUNNING) {
+        peer->state = XD_PORT_UNBOUND;
+        peer->rdom = d->id;
+        peer->rinc = dom_inc(d);
+        peer->rport = 0;
+    } else if (peer) {
+        peer->state = XD_PORT_DEAD;
+        peer->rport = 0;
     }
     port_free(p);
 }
@@ -110,6 +149,7 @@ static int alloc_unbound(struct xd_conn *c, struct xgw_evtchn *e)
         return port;
     c->dom->ports[port].state = XD_PORT_UNBOUND;
     c->dom->ports[port].rdom = rdom;
+    c->dom->ports[port].rinc = dom_inc(r);
     e->port = (uint32_t)port;
     return 0;
 }
@@ -123,7 +163,9 @@ static int bind_interdomain(struct xd_conn *c, struct xgw_evtchn *e)
     if (!r || r->state != XGW_DOM_RUNNING)
         return -ESRCH;
     rp = port_of(r, e->remote_port);
-    if (!rp || rp->state != XD_PORT_UNBOUND || rp->rdom != c->dom->id)
+    /* Meant for this domain: its id and this incarnation of it. */
+    if (!rp || rp->state != XD_PORT_UNBOUND || rp->rdom != c->dom->id ||
+        rp->rinc != dom_inc(c->dom))
         return -EINVAL;
     port = port_alloc(c->dom, c);
     if (port < 0)
@@ -132,6 +174,7 @@ static int bind_interdomain(struct xd_conn *c, struct xgw_evtchn *e)
     lp = &c->dom->ports[port];
     lp->state = XD_PORT_INTERDOMAIN;
     lp->rdom = r->id;
+    lp->rinc = dom_inc(r);
     lp->rport = e->remote_port;
     rp->state = XD_PORT_INTERDOMAIN;
     rp->rport = (uint32_t)port;
@@ -147,10 +190,8 @@ static int send_event(struct xd_conn *c, const struct xgw_evtchn *e)
 
     if (!p)
         return -EINVAL;
-    if (p->state != XD_PORT_INTERDOMAIN)
-        return -ENOTCONN;
-    peer = port_of(xd_dom_get(p->rdom), p->rport);
-    if (!peer || peer->state != XD_PORT_INTERDOMAIN)
+    peer = peer_of(p);
+    if (!peer)
         return -ENOTCONN;
     /* EAGAIN means the counter is saturated: the peer is signalled anyway. */
     if (write(peer->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
@@ -239,7 +280,7 @@ void xd_evtchn_release_conn(struct xd_conn *c)
     }
 }
 
-/* A dying domain: every port closed, peers left unbound. */
+/* A dying domain: every port closed, interdomain peers dead. */
 void xd_evtchn_dom_close(struct xd_dom *d)
 {
     if (!d->ports)

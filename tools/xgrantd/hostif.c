@@ -220,6 +220,8 @@ void xd_group_put(struct xd_group *g)
     assert(g->pending > 0);
     if (--g->pending)
         return;
+    if (g->done)
+        g->done(g->done_arg);
     c = g->requester;
     m = g->reply;
     free(g);

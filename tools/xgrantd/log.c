@@ -3,9 +3,21 @@
  * log.c: one line per event, "xgrantd: dom 3 (alice): what happened".
  * Lines go to stderr, which is the log file once daemonized; a log file gets
  * a timestamp in front of each line.
+ *
+ * What a domain's requests make the daemon log (xd_log_conn, xd_log_domid:
+ * bad messages, refusals, closed connections, the store's too) costs that
+ * domain a token of its bucket:
+ * DOM_LOG_BURST lines at once, then DOM_LOG_RATE a second.  Lines past
+ * that are counted, not written; the next line that goes out (or the
+ * domain's next lifecycle line, xd_log_dom) is preceded by
+ * "suppressed N log lines".  A guest flooding bad requests therefore writes a
+ * bounded log (XSA-180 was QEMU's unbounded one), and one domain's flood
+ * never silences another's lines.  Domain 0's processes share one bucket
+ * like any domain's.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -87,17 +99,82 @@ void xd_dbg(const char *fmt, ...)
     va_end(ap);
 }
 
+#define DOM_LOG_BURST 20u /* lines */
+#define DOM_LOG_RATE  2u  /* lines a second, once the burst is spent */
+
+static void plog(const char *prefix, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void plog(const char *prefix, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vlog(prefix, fmt, ap);
+    va_end(ap);
+}
+
+/* Writes "N lines suppressed" under prefix if lines were. */
+static void dropped_flush(struct xd_logbucket *b, const char *prefix)
+{
+    if (b->dropped)
+        plog(prefix,
+             "suppressed %" PRIu64 " log lines (%u at once, then %u a second)",
+             b->dropped, DOM_LOG_BURST, DOM_LOG_RATE);
+    b->dropped = 0;
+}
+
+/* May one more line be charged to b?  Counts it as dropped if not. */
+static bool bucket_take(struct xd_logbucket *b)
+{
+    uint64_t now = xd_now_ms(), full = DOM_LOG_BURST * 1000ull;
+
+    /* Thousandths of a line per ms: DOM_LOG_RATE lines a second. */
+    if (!b->last_ms || now - b->last_ms >= full / DOM_LOG_RATE)
+        b->milli = full;
+    else
+        b->milli += (now - b->last_ms) * DOM_LOG_RATE;
+    if (b->milli > full)
+        b->milli = full;
+    b->last_ms = now;
+    if (b->milli < 1000) {
+        b->dropped++;
+        return false;
+    }
+    b->milli -= 1000;
+    return true;
+}
+
 void xd_log_conn(const struct xd_conn *c, const char *fmt, ...)
 {
     char prefix[96];
     va_list ap;
 
+    if (c->dom && !bucket_take(&c->dom->logb))
+        return;
     if (c->dom)
         snprintf(prefix, sizeof(prefix), "dom %u (%s) pid %d: ", c->dom->id,
                  c->dom->name, (int)c->pid);
     else
         snprintf(prefix, sizeof(prefix), "pid %d uid %u: ", (int)c->pid,
                  (unsigned)c->uid);
+    if (c->dom)
+        dropped_flush(&c->dom->logb, prefix);
+    va_start(ap, fmt);
+    vlog(prefix, fmt, ap);
+    va_end(ap);
+}
+
+void xd_log_domid(unsigned id, const char *fmt, ...)
+{
+    struct xd_dom *d = xd_dom_get(id);
+    char prefix[64];
+    va_list ap;
+
+    if (d && !bucket_take(&d->logb))
+        return;
+    snprintf(prefix, sizeof(prefix), "dom %u (%s): ", id, d ? d->name : "gone");
+    if (d)
+        dropped_flush(&d->logb, prefix);
     va_start(ap, fmt);
     vlog(prefix, fmt, ap);
     va_end(ap);
@@ -109,6 +186,9 @@ void xd_log_dom(const struct xd_dom *d, const char *fmt, ...)
     va_list ap;
 
     snprintf(prefix, sizeof(prefix), "dom %u (%s): ", d->id, d->name);
+    /* The count is the log's, not the domain's state: every domain is
+     * allocated writable (xd_dom_new), so dropping const here is sound. */
+    dropped_flush((struct xd_logbucket *)&d->logb, prefix);
     va_start(ap, fmt);
     vlog(prefix, fmt, ap);
     va_end(ap);

@@ -8,6 +8,16 @@
  * contiguous runs, first fit, from a bitmap; the frames are zeroed by
  * punching them out of the memfd (which also gives the memory back on
  * free).  Blocks belong to the connection that allocated them.
+ *
+ * A block goes back on MEM_FREE or when its connection closes, for
+ * whatever reason (a client that crashes cannot revoke first).  Grants may
+ * still name its frames, and other domains map or copy through them: every
+ * direct grant over the block is FORCE-revoked then (gcore_revoke_frames,
+ * one pass over the table for all of a closing connection's blocks:
+ * delegations below die, mappings are torn down with unmap notices), and
+ * the frames stay out of the allocator, quarantined, until every mapper
+ * has acknowledged (or been killed): no grant or mapping ever reaches what
+ * the frames hold for their next owner.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +74,10 @@ void xd_mem_teardown(struct xd_dom *d)
     d->memfd = -1;
     free(d->bitmap);
     d->bitmap = NULL;
+    /* Blocks waiting for unmaps: their records end with their groups. */
+    for (struct xd_quar *q = d->quar; q; q = q->next)
+        q->dom = NULL;
+    d->quar = NULL;
 }
 
 /* ---- the bitmap --------------------------------------------------------- */
@@ -133,14 +147,14 @@ static int alloc_record(struct xd_conn *c, uint64_t first, uint64_t n)
 {
     if (c->nallocs == c->allocs_cap) {
         size_t cap = c->allocs_cap ? c->allocs_cap * 2 : 8;
-        struct xd_alloc *a = reallocarray(c->allocs, cap, sizeof(*a));
+        struct gcore_range *a = reallocarray(c->allocs, cap, sizeof(*a));
 
         if (!a)
             return -ENOMEM;
         c->allocs = a;
         c->allocs_cap = cap;
     }
-    c->allocs[c->nallocs++] = (struct xd_alloc){first, n};
+    c->allocs[c->nallocs++] = (struct gcore_range){first, n};
     return 0;
 }
 
@@ -197,16 +211,109 @@ void xd_mem_alloc(struct xd_conn *c, struct xd_rx *rx)
     mem_reply(c, &rx->hdr, &req);
 }
 
-static void block_release(struct xd_conn *c, size_t i)
+/* ---- taking blocks back ------------------------------------------------ */
+
+/* Every mapping of q's frames is gone: they may be handed out again. */
+static void quar_end(void *arg)
+{
+    struct xd_quar *q = arg, **p;
+    struct xd_dom *d = q->dom;
+
+    if (d) {
+        for (p = &d->quar; *p != q; p = &(*p)->next)
+            ;
+        *p = q->next;
+        for (size_t i = 0; i < q->n; i++)
+            bits_set(d->bitmap, q->r[i].first, q->r[i].nr, false);
+        xd_dbg("dom %u (%s): %zu blocks free again", d->id, d->name, q->n);
+    }
+    free(q->r);
+    free(q);
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+    const struct gcore_range *x = a, *y = b;
+
+    return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* Sorts r and merges adjacent ranges; the new count. */
+static size_t ranges_merge(struct gcore_range *r, size_t n)
+{
+    size_t k = 0;
+
+    qsort(r, n, sizeof(*r), range_cmp);
+    for (size_t i = 1; i < n; i++) {
+        if (r[k].first + r[k].nr == r[i].first)
+            r[k].nr += r[i].nr;
+        else
+            r[++k] = r[i];
+    }
+    return n ? k + 1 : 0;
+}
+
+/*
+ * The n blocks r (malloc'd, ours now) of d come back: the grants over them
+ * are FORCE-revoked in one pass over d's table, the frames zeroed, and
+ * they return to the allocator once the unmaps are acknowledged.  Out of
+ * memory for the bookkeeping, they stay allocated for good (a leak, never
+ * a reuse).
+ */
+static void blocks_reclaim(struct xd_dom *d, struct gcore_range *r, size_t n)
+{
+    struct xd_quar *q = calloc(1, sizeof(*q));
+    struct xd_group *g = q ? xd_group_new() : NULL;
+    struct xd_group *saved = xd.cur;
+
+    n = ranges_merge(r, n);
+    if (g) {
+        *q = (struct xd_quar){d->quar, d, r, n};
+        d->quar = q;
+        g->done = quar_end;
+        g->done_arg = q;
+    } else {
+        free(q);
+        xd_log_dom(d, "out of memory: %zu blocks stay out of use", n);
+    }
+    xd.cur = g; /* the unmap acks hold g, hence the frames */
+    if (d->in_core)
+        gcore_revoke_frames(xd.core, d->id, r, n);
+    xd.cur = saved;
+    for (size_t i = 0; i < n; i++)
+        frames_zero(d, r[i].first, r[i].nr);
+    if (g)
+        xd_group_put(g); /* quar_end now, unless a mapper owes an ack */
+    else
+        free(r);
+}
+
+/* Gives c's blocks [i, nallocs) back (they end c's array). */
+static void blocks_release(struct xd_conn *c, size_t i)
 {
     struct xd_dom *d = c->dom;
-    struct xd_alloc a = c->allocs[i];
+    size_t n = c->nallocs - i;
+    struct gcore_range *r = malloc(n * sizeof(*r));
+    struct xd_group *saved;
 
-    c->allocs[i] = c->allocs[--c->nallocs];
-    if (d->state != XGW_DOM_RUNNING || !d->bitmap)
-        return; /* the whole memory goes with the domain */
-    bits_set(d->bitmap, a.first, a.nr, false);
-    frames_zero(d, a.first, a.nr);
+    if (r)
+        memcpy(r, c->allocs + i, n * sizeof(*r));
+    c->nallocs = i;
+    if (d->state != XGW_DOM_RUNNING || !d->bitmap) {
+        free(r); /* the whole memory goes with the domain */
+        return;
+    }
+    if (r) {
+        blocks_reclaim(d, r, n);
+        return;
+    }
+    /* No memory to sort them: revoke block by block, never reuse them. */
+    xd_log_dom(d, "out of memory: %zu blocks stay out of use", n);
+    saved = xd.cur;
+    xd.cur = NULL;
+    for (size_t k = i; d->in_core && k < i + n; k++)
+        gcore_revoke_frames(xd.core, d->id, &c->allocs[k], 1);
+    xd.cur = saved;
 }
 
 void xd_mem_free(struct xd_conn *c, struct xd_rx *rx)
@@ -218,7 +325,11 @@ void xd_mem_free(struct xd_conn *c, struct xd_rx *rx)
     for (size_t i = 0; i < c->nallocs; i++) {
         if (c->allocs[i].first == req.first_gfn &&
             c->allocs[i].nr == req.nr_frames) {
-            block_release(c, i);
+            struct gcore_range a = c->allocs[i];
+
+            c->allocs[i] = c->allocs[c->nallocs - 1];
+            c->allocs[c->nallocs - 1] = a;
+            blocks_release(c, c->nallocs - 1);
             mem_reply(c, &rx->hdr, &req);
             return;
         }
@@ -228,6 +339,6 @@ void xd_mem_free(struct xd_conn *c, struct xd_rx *rx)
 
 void xd_mem_release_conn(struct xd_conn *c)
 {
-    while (c->nallocs)
-        block_release(c, c->nallocs - 1);
+    if (c->nallocs)
+        blocks_release(c, 0);
 }

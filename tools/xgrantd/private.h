@@ -73,9 +73,13 @@ struct xd_outq {
     struct xd_out *head, *tail;
 };
 
-/* A block of guest memory handed out by MEM_ALLOC. */
-struct xd_alloc {
-    uint64_t first, nr;
+/* Released blocks that mappings may still reach: out of the allocator
+ * until the FORCE revoke of the grants over them is complete (mem.c). */
+struct xd_quar {
+    struct xd_quar *next;
+    struct xd_dom *dom;    /* NULL once the domain's memory is gone */
+    struct gcore_range *r; /* sorted, disjoint */
+    size_t n;
 };
 
 /* An incoming message being read or waiting to be served. */
@@ -116,20 +120,22 @@ struct xd_conn {
     struct xd_group *defer; /* the reply this connection waits for */
     int wait_dom;           /* DOMAIN_WAIT: domain id, -1 none */
     uint32_t wait_seq;
-    struct xd_alloc *allocs;
+    struct gcore_range *allocs; /* blocks handed out by MEM_ALLOC */
     size_t nallocs, allocs_cap;
     struct xd_ca *ca; /* the call area, NULL without one */
     int maps_fd;      /* /proc/<pid>/maps once checked (mapcheck.c), or -1 */
     struct xd_ev bev; /* its doorbell (lives as long as c: epoll safety) */
 };
 
-/* A port of a domain's event channel table. */
-enum { XD_PORT_FREE, XD_PORT_UNBOUND, XD_PORT_INTERDOMAIN };
+/* A port of a domain's event channel table.  DEAD: its remote domain died
+ * (closed for good, only CLOSE frees it). */
+enum { XD_PORT_FREE, XD_PORT_UNBOUND, XD_PORT_INTERDOMAIN, XD_PORT_DEAD };
 struct xd_port {
     uint8_t state;
-    uint16_t rdom;         /* UNBOUND: who may bind; INTERDOMAIN: peer domain */
-    uint32_t rport;        /* INTERDOMAIN: peer port */
-    int efd;               /* eventfd signalled when the peer sends */
+    uint16_t rdom;  /* UNBOUND: who may bind; INTERDOMAIN: peer domain */
+    uint64_t rinc;  /* UNBOUND, INTERDOMAIN: rdom's incarnation (xd_dom.inc) */
+    uint32_t rport; /* INTERDOMAIN: peer port */
+    int efd;        /* eventfd signalled when the peer sends */
     struct xd_conn *owner; /* connection that made it (domain 0 frees) */
 };
 
@@ -149,9 +155,18 @@ struct xd_map {
     bool checking; /* being unmapped by the call checked now (hcall.c) */
 };
 
+/* Lines a domain's requests may log (log.c): a token bucket. */
+struct xd_logbucket {
+    uint64_t last_ms; /* last refill, 0 before the first line */
+    uint64_t milli;   /* tokens, in thousandths of a line */
+    uint64_t dropped; /* lines suppressed since the last one logged */
+};
+
 struct xd_dom {
     uint16_t id;
-    int state; /* XGW_DOM_RUNNING / XGW_DOM_DYING */
+    uint64_t inc; /* incarnation: unique in the daemon's life, 0 until an
+                     event channel names the domain (evtchn.c) */
+    int state;    /* XGW_DOM_RUNNING / XGW_DOM_DYING */
     char name[XGW_NAME_MAX];
     pid_t pid; /* its init (spawn.c); 0 for domain 0 */
     int pidfd;
@@ -167,11 +182,13 @@ struct xd_dom {
     uint8_t *mem;
     uint64_t nr_frames;
     uint64_t *bitmap;      /* MEM_ALLOC: one bit per frame in use */
+    struct xd_quar *quar;  /* released blocks waiting for their unmaps */
     struct xd_port *ports; /* XD_MAX_PORTS, allocated on first use */
     struct xd_map *maps;
     size_t nmaps, maps_cap;
     struct xd_group **reapers; /* DOMAIN_DESTROY replies waiting the reap */
     size_t nreapers;
+    struct xd_logbucket logb; /* what its connections' lines may cost */
     bool in_core;
     bool reaped; /* gone; freed between event batches */
     struct xd_dom *grave_next;
@@ -188,11 +205,13 @@ struct xd_dom {
     pid_t killer;    /* that child, 0 none */
 };
 
-/* A deferred reply: sent when `pending` drops to 0. */
+/* A deferred reply: sent when `pending` drops to 0 (after `done`). */
 struct xd_group {
     unsigned pending;
     struct xd_conn *requester; /* NULL: nobody to answer (gone or internal) */
     struct xd_out *reply;
+    void (*done)(void *arg); /* NULL, or run once when pending drops to 0 */
+    void *done_arg;
 };
 
 /* Global state. */
@@ -238,6 +257,9 @@ void xd_dbg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void xd_log_conn(const struct xd_conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void xd_log_dom(const struct xd_dom *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A line caused by domain `id`'s requests (rate-limited per domain). */
+void xd_log_domid(unsigned id, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* At most a burst of lines per interval from one call site (rl). */
 struct xd_ratelimit {
@@ -297,6 +319,17 @@ void xd_ca_bell(struct xd_conn *c);
 int xd_ca_timeout(int timeout_ms);
 void xd_ca_awake(void);
 void xd_ca_run(bool worked);
+
+/* ---- near.c: large copies on the caller's CPU ---- */
+/* Runs fn(arg) on a daemon thread pinned to `cpu` and returns true once it
+ * ran; false (fn not run: the caller runs it) for our own CPU, one without
+ * a worker, or a worker that did not take it within NEAR_TAKE_NS. */
+bool xd_near_run(int cpu, void (*fn)(void *), void *arg);
+/* A new descriptor of the near page (sim_wire.h), for a client; -errno. */
+int xd_near_fd(void);
+/* Wakes a client's futex (shared): at once, or on a worker only once its
+ * job is reported done. */
+void xd_near_wake(uint32_t *word);
 
 /* ---- dispatch.c ---- */
 void xd_dispatch(struct xd_conn *c, struct xd_rx *rx);

@@ -35,7 +35,7 @@
 #define OUT_HARD_DOM0  (8u << 20)
 
 struct xs_store xs = {.lfd = -1};
-static struct xd_ratelimit refuse_rl, bad_rl;
+static struct xd_ratelimit refuse_rl;
 
 /* ---- the socket ---------------------------------------------------------- */
 
@@ -208,8 +208,7 @@ void xs_conn_close(struct xs_conn *c, const char *why)
     if (c->closed)
         return;
     if (why)
-        xd_log_rl(&bad_rl, "store: dom %u pid %d: closed: %s", (unsigned)c->dom,
-                  (int)c->pid, why);
+        xd_log_domid(c->dom, "store: pid %d: closed: %s", (int)c->pid, why);
     c->closed = true;
     xs_txn_drop_all(c);
     xs_watch_drop_all(c);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * xs_path.c: node names and permission strings, as Xen spells them.
+ * xs_path.c: node names and permission strings, as Xen spells them (one
+ * entry of a permission list: libgrant/lib/xsperm.c, shared with libgrant).
  *
  * A node name is '/' followed by components of [A-Za-z0-9_@-] separated by
  * single '/'s, without a trailing '/' ("/" alone is the root).  A relative
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #define XS_TREE_ONLY
+#include "libgrant/lib/xsperm.h"
 #include "xs_private.h"
 
 static bool valid_char(char ch)
@@ -88,35 +90,10 @@ bool xs_path_under(const char *path, const char *base)
     return strncmp(path, base, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-static int perm_parse(const char *s, struct xs_perm *p)
-{
-    unsigned long id;
-    char *end;
-
-    switch (s[0]) {
-    case 'r':
-        p->mode = XS_P_READ;
-        break;
-    case 'w':
-        p->mode = XS_P_WRITE;
-        break;
-    case 'b':
-        p->mode = XS_P_BOTH;
-        break;
-    case 'n':
-        p->mode = XS_P_NONE;
-        break;
-    default:
-        return -EINVAL;
-    }
-    if (s[1] < '0' || s[1] > '9')
-        return -EINVAL;
-    id = strtoul(s + 1, &end, 10);
-    if (*end || id >= XS_DOMID_COUNT)
-        return -EINVAL;
-    p->dom = (uint16_t)id;
-    return 0;
-}
+_Static_assert(LG_PERM_READ == (unsigned)XS_P_READ &&
+                   LG_PERM_WRITE == (unsigned)XS_P_WRITE &&
+                   LG_PERM_DOMID_MAX + 1 == XS_DOMID_COUNT,
+               "xsperm.h's modes and ids are the store's");
 
 int xs_perms_parse(const char *strs, size_t len, struct xs_perm *p,
                    unsigned max)
@@ -127,12 +104,16 @@ int xs_perms_parse(const char *strs, size_t len, struct xs_perm *p,
     if (len == 0 || strs[len - 1] != '\0')
         return -EINVAL;
     while (off < len) {
+        size_t one = strlen(strs + off);
+        unsigned mode, dom;
+
         if (n == max)
             return -ENOSPC;
-        if (perm_parse(strs + off, &p[n]) < 0)
+        if (lg_perm_parse(strs + off, one, &mode, &dom) < 0)
             return -EINVAL;
-        n++;
-        off += strlen(strs + off) + 1;
+        p[n].mode = (uint8_t)mode;
+        p[n++].dom = (uint16_t)dom;
+        off += one + 1;
     }
     return (int)n;
 }

@@ -403,11 +403,15 @@ int xs_tree_rm(struct xs_edit *e, const char *path)
     snprintf(parent_path, sizeof(parent_path), "%.*s",
              slash == path ? 1 : (int)(slash - path), path);
     if (!n) {
-        const struct xs_node *a = xs_tree_find(e->root, parent_path);
+        unsigned missing;
+        const struct xs_node *a = nearest(e->root, path, &missing);
 
-        if (!a)
-            return xs_tree_get(e->root, parent_path, e->caller, XS_P_READ, &a);
-        return 0; /* Xen: removing a missing child is fine */
+        /* As cxenstored: the nearest existing ancestor's write permission
+         * decides, so the answer tells nothing about what dom may not
+         * touch; then a missing child of an existing parent is fine. */
+        if (!(xs_perm_for(a, e->caller) & XS_P_WRITE))
+            return -EACCES;
+        return missing == 1 ? 0 : -ENOENT;
     }
     if (!(xs_perm_for(n, e->caller) & XS_P_WRITE))
         return -EACCES;

@@ -53,6 +53,11 @@ const char *itest_sock(void)
     return sockpath;
 }
 
+pid_t itest_daemon_pid(void)
+{
+    return daemon_pid;
+}
+
 int itest_domain_listed(grant_handle_t *dom0, grant_domid_t id)
 {
     struct grant_domain_info info[64];
@@ -177,6 +182,13 @@ void itest_teardown(grant_handle_t *dom0)
 void itest_spawn_argv(grant_handle_t *dom0, struct itest_agent *a,
                       const char *name, unsigned mem_pages, char **argv)
 {
+    itest_spawn_quota(dom0, a, name, mem_pages, argv, 0);
+}
+
+void itest_spawn_quota(grant_handle_t *dom0, struct itest_agent *a,
+                       const char *name, unsigned mem_pages, char **argv,
+                       unsigned max_entries)
+{
     struct grant_domain_config cfg = {0};
     int to[2], from[2], rc;
 
@@ -184,6 +196,7 @@ void itest_spawn_argv(grant_handle_t *dom0, struct itest_agent *a,
         fatal("pipe", errno);
     cfg.name = name;
     cfg.memory_bytes = (uint64_t)mem_pages * GRANT_PAGE_SIZE;
+    cfg.max_entries = max_entries;
     cfg.argv = argv;
     cfg.stdio[0] = to[0];
     cfg.stdio[1] = from[1];

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "libgrant.h"
 #include "libgrant_ctl.h"
@@ -37,6 +38,8 @@ void itest_setup(grant_handle_t **dom0);
 void itest_teardown(grant_handle_t *dom0);
 /* Path of the xgrantd socket of this run. */
 const char *itest_sock(void);
+/* The pid of this run's xgrantd. */
+pid_t itest_daemon_pid(void);
 /* Does xgrantd list domain id (among the first 64)? */
 int itest_domain_listed(grant_handle_t *dom0, grant_domid_t id);
 
@@ -46,6 +49,10 @@ void itest_spawn(grant_handle_t *dom0, struct itest_agent *a, const char *name,
 /* Spawns a domain running argv, stdin/stdout piped to the test. */
 void itest_spawn_argv(grant_handle_t *dom0, struct itest_agent *a,
                       const char *name, unsigned mem_pages, char **argv);
+/* The same with a grant-table quota (max_entries; 0: the default). */
+void itest_spawn_quota(grant_handle_t *dom0, struct itest_agent *a,
+                       const char *name, unsigned mem_pages, char **argv,
+                       unsigned max_entries);
 /* The hostile-client cases (common/hostile.c); run inside a domain.
  * Returns the number of cases passed or -EPROTO with out saying which. */
 int itest_hostile(grant_handle_t *h, char *out, size_t len);

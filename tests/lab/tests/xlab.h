@@ -92,6 +92,14 @@ void xlab_evtchn_guest(grant_handle_t *h);
 void xlab_std_dom0(grant_handle_t *h, unsigned guest);
 void xlab_std_guest(grant_handle_t *h);
 
+/* xlab_harden.c (issue 12): dom0 tries to pin the guest's scratch page as
+ * a page table after the map cases (scratch_no_retype); the guest, made a
+ * v1 backend, writes dom0's KILL page and must live (kill_spares_backend:
+ * last, after benchdone). */
+void xlab_scratch_dom0(unsigned guest);
+void xlab_kill_dom0(grant_handle_t *h, unsigned guest);
+void xlab_kill_guest(grant_handle_t *h);
+
 /* xlab_bench.c: GNTTABOP_copy of 4 KiB vs the extension's COPY, and
  * GNTTABOP_map_grant_ref of 1 page vs the extension's MAP (dom0 maps the
  * guest's shared page). */

@@ -172,7 +172,7 @@ int xlab_bench_guest_share(grant_handle_t *h)
     uint8_t *page, *shared = NULL;
     int rc, rc_v1;
 
-    rc_v1 = xlab_v1_share((void **)&shared, &gref);
+    rc_v1 = xlab_v1_share(0, (void **)&shared, &gref);
     rc = grant_mem_alloc(h, 1, (void **)&page);
     for (unsigned i = 0; rc == 0 && i < 4096; i++) {
         page[i] = xlab_pattern(i * 13u);

@@ -114,10 +114,12 @@ int xlab_dom0(grant_handle_t *h, unsigned guest)
                                "comparison cases not run");
     }
     xlab_guest_results("results");
-    if (ext)
+    if (ext) {
         xlab_map_dom0(h, guest);
-    else
+        xlab_scratch_dom0(guest);
+    } else {
         xlab_guest_results("mapresults");
+    }
     xlab_evtchn_dom0(h, guest);
     xlab_guest_results("evresults");
     xlab_std_dom0(h, guest);
@@ -127,6 +129,8 @@ int xlab_dom0(grant_handle_t *h, unsigned guest)
     }
     xlab_kernel_clean(); /* after every map window came and went */
     xlab_xs_write("benchdone", "1");
+    if (ext)
+        xlab_kill_dom0(h, guest);
     xlab_xs_close();
     return 0;
 }

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * xlab_evtchn.c: event channels through libgrant's xen transport
- * (libxenevtchn underneath, one handle per port).  dom0 allocates a port
- * the guest may bind, the guest binds it and signals, dom0 waits for the
- * signal and signals back; each side checks its fd polls readable and that
- * grant_evtchn_wait consumes what is pending (a second wait times out).
+ * (libxenevtchn underneath, one handle per port), with the contract of
+ * libgrant.h's "Event channels".  dom0 allocates a port the guest may
+ * bind, the guest binds it and signals, dom0 waits for the signal and
+ * signals back; each side checks that the handle's pending fd and the
+ * port's own fd poll readable, that grant_evtchn_pending hands out that
+ * port, and that nothing is left after it (-EAGAIN, never blocking).
  */
 #include <errno.h>
 #include <poll.h>
@@ -14,19 +16,26 @@
 
 #define EV_WAIT_MS 30000
 
-/* Waits for a signal; then a short second wait must find none left. */
+/* Waits for a signal on the pending fd; takes it; none must be left. */
 static void wait_once(grant_handle_t *h, uint32_t port, const char *name,
                       const char *from)
 {
-    struct pollfd pfd = {.fd = grant_evtchn_fd(h, port), .events = POLLIN};
-    int polled = pfd.fd >= 0 ? poll(&pfd, 1, EV_WAIT_MS) : -1;
-    int got = grant_evtchn_wait(h, port, EV_WAIT_MS);
-    int again = got > 0 ? grant_evtchn_wait(h, port, 100) : -1;
+    struct pollfd all = {.fd = grant_evtchn_pending_fd(h), .events = POLLIN};
+    struct pollfd one = {.fd = grant_evtchn_fd(h, port), .events = POLLIN};
+    int polled = all.fd >= 0 ? poll(&all, 1, EV_WAIT_MS) : -1;
+    int own = one.fd >= 0 ? poll(&one, 1, 0) : -1;
+    uint32_t which = 0, none;
+    int got = grant_evtchn_pending(h, &which);
+    int again = grant_evtchn_consume(h, port);
+    int left = grant_evtchn_pending(h, &none);
 
-    xlab_report(name, polled == 1 && got >= 1 && again == 0,
-                "signal from %s on port %u: fd polled %d, wait %d, then %d "
-                "(want 1, >= 1, 0)",
-                from, port, polled, got, again);
+    xlab_report(name,
+                polled == 1 && own == 1 && got >= 1 && which == port &&
+                    again == -EAGAIN && left == -EAGAIN,
+                "signal from %s on port %u: pending fd polled %d, port fd "
+                "%d, pending %d (port %u), then consume %d, pending %d "
+                "(want 1, 1, >= 1 (%u), EAGAIN, EAGAIN)",
+                from, port, polled, own, got, which, again, left, port);
 }
 
 void xlab_evtchn_dom0(grant_handle_t *h, unsigned guest)

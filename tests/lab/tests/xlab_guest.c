@@ -127,8 +127,10 @@ int xlab_guest(grant_handle_t *h)
     capture_end(saved);
     xlab_xs_write("v1results", "%s", results);
     xlab_xs_wait("benchdone", done, sizeof(done));
-    if (ext)
+    if (ext) {
         xlab_bench_guest_end();
+        xlab_kill_guest(h);
+    }
     xlab_xs_close();
     return 0;
 }

@@ -88,12 +88,12 @@ int xlab_v1_map_times(unsigned guest, uint32_t gref, void *first,
     return rc;
 }
 
-int xlab_v1_share(void **page, uint32_t *gref)
+int xlab_v1_share(unsigned dom, void **page, uint32_t *gref)
 {
     shr = xengntshr_open(NULL, 0);
     if (!shr)
         return -errno;
-    shared = xengntshr_share_pages(shr, 0, 1, gref, 0);
+    shared = xengntshr_share_pages(shr, dom, 1, gref, 0);
     if (!shared)
         return -errno;
     *page = shared;

@@ -13,12 +13,13 @@
 int xlab_v1_copy_times(unsigned guest, uint32_t gref, void *dst, unsigned iters,
                        uint64_t *t_ns);
 /* Maps (guest, gref) read-only with GNTTABOP_map_grant_ref, reads a byte
- * and unmaps it `iters` times, timing each into t_ns[]; an untimed first
- * round copies the page to first[4096].  0 or -errno. */
+ * and unmaps it `iters` times (0: the first round only), timing each into
+ * t_ns[]; an untimed first round copies the page to first[4096].  0 or
+ * -errno. */
 int xlab_v1_map_times(unsigned guest, uint32_t gref, void *first,
                       unsigned iters, uint64_t *t_ns);
-/* Shares one page with dom0 through gntalloc; 0 or -errno. */
-int xlab_v1_share(void **page, uint32_t *gref);
+/* Shares one page with dom through gntalloc; 0 or -errno. */
+int xlab_v1_share(unsigned dom, void **page, uint32_t *gref);
 void xlab_v1_unshare(void);
 uint64_t xlab_now_ns(void);
 
