@@ -56,7 +56,8 @@ void xlab_skip(const char *name, const char *why)
 
 int xlab_features(grant_handle_t *h)
 {
-    unsigned f = grant_features(h), v1 = GRANT_FEAT_V1_SHARE;
+    unsigned f = grant_features(h),
+             v1 = GRANT_FEAT_V1_SHARE | GRANT_FEAT_V1_MAP;
     int stock = !strcmp(xlab_xen, "stock");
     unsigned want;
     grant_ref_t ref;
@@ -64,9 +65,7 @@ int xlab_features(grant_handle_t *h)
     void *page = NULL;
     int rc_u, rc_c;
 
-    /* dom0 loads gntdev; the guest's initramfs has gntalloc only. */
-    if (!strcmp(xlab_where, "dom0"))
-        v1 |= GRANT_FEAT_V1_MAP;
+    /* Both load gntdev and gntalloc (dom0-init.sh, guest-init.sh). */
     want = v1 | (stock ? 0 : GRANT_FEAT_EXT);
     xlab_report("features", f == want, "%s Xen: %#x (want %#x)", xlab_xen, f,
                 want);
