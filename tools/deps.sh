@@ -3,7 +3,7 @@
 # Idempotent: a no-op (no apt call) when everything is present.
 set -euo pipefail
 "$(dirname "$0")/../hv-patches/deb-src.sh" # deb-src for `apt-get source xen` (make hv)
-pkgs=(build-essential pkg-config libcmocka-dev libxen-dev xenstore-utils clang-format clang libclang-rt-14-dev)
+pkgs=(build-essential pkg-config libcmocka-dev libseccomp-dev libxen-dev xenstore-utils clang-format clang libclang-rt-14-dev)
 pkgs+=(flex bison dpkg-dev python3 gzip file) # make hv: the Xen 4.17 hypervisor build
 [ $# -eq 0 ] || pkgs=("$@") # `deps.sh PKG...`: only those (make lab-deps)
 missing=()

@@ -110,4 +110,15 @@ void gh_fault_notify(void *cookie, uint32_t port);
 void gh_dom_kill(void *cookie);
 int gh_dom_exempt(void *cookie);
 
+/*
+ * gh_may_use: the host's own policy on sharing (Xen: XSM/FLASK).  May the
+ * domain `who` use memory of the domain `owner` (the owner of a grant
+ * chain's frames, never `who` itself) with `rights`: the GNTX_R_* bits the
+ * use needs (GNTX_R_MAP for a map, 0 for a delegation)?  0, or
+ * -GNTX_EPERM to refuse the element.  Called with the core lock held for
+ * every copy, memset, map and delegation through a grant, after the
+ * core's own checks passed: MUST NOT call back into the core; bounded.
+ */
+int gh_may_use(void *who, void *owner, unsigned rights);
+
 #endif /* GCORE_HOST_H */

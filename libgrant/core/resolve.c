@@ -15,6 +15,8 @@
  * steps up: C := G, (G, R) := (parent_dom, parent_ref).  A parent whose
  * domain is gone or is a new incarnation is dead (ESTALE).  More than
  * GNTX_MAX_DEPTH entries fail with ELOOP, which also stops any cycle.
+ * Last, the host's policy between C and the memory's owner (gh_may_use:
+ * Xen's XSM) may refuse the use (EPERM).
  */
 #include "private.h"
 
@@ -100,7 +102,9 @@ int gc_resolve(struct gcore *c, struct gc_dom *caller, gntx_domid_t granter,
             res->direct = e;
             res->start = e->offset + off;
             res->nhops = i + 1;
-            return 0;
+            return h.d == caller
+                       ? 0
+                       : gh_may_use(caller->cookie, h.d->cookie, rights);
         }
         rc = hop_up(c, &h, e, &off);
         if (rc)

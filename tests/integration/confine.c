@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,13 +348,15 @@ static int role_victim(const char *secret)
  * the domain's processes are not root. */
 static void unreachable_program(grant_handle_t *dom0)
 {
-    char dir[] = "/tmp/xgrant-confine-XXXXXX", prog[64] = "";
+    char dir[PATH_MAX], prog[PATH_MAX + 8] = "";
     struct grant_domain_config cfg = {0};
     char *argv[] = {prog, NULL};
     grant_domid_t domid;
     int r = -1;
 
-    if (mkdtemp(dir) && snprintf(prog, sizeof(prog), "%s/true", dir) > 0 &&
+    /* beside this binary: a confined domain's /tmp is its own */
+    if (itest_mkdtemp(dir, sizeof(dir), "xgrant-confine") == 0 &&
+        snprintf(prog, sizeof(prog), "%s/true", dir) > 0 &&
         symlink("/bin/true", prog) == 0) {
         cfg.name = "unreachable";
         cfg.memory_bytes = 16 * GRANT_PAGE_SIZE;

@@ -7,8 +7,6 @@
  * connections, closed for bad framing, share the same budget.
  */
 #include <errno.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,15 +84,13 @@ static void run(grant_handle_t *dom0, struct itest_agent *a, const char *name,
 static void scan_log(unsigned dom, unsigned *lines, unsigned long *suppressed,
                      unsigned *notes)
 {
-    char path[PATH_MAX], sock[PATH_MAX], tag[64], buf[1024];
+    char tag[64], buf[1024];
     FILE *f;
 
-    snprintf(sock, sizeof(sock), "%s", itest_sock());
-    snprintf(path, sizeof(path), "%s/xgrantd.log", dirname(sock));
     snprintf(tag, sizeof(tag), "dom %u (", dom);
     *lines = *notes = 0;
     *suppressed = 0;
-    f = fopen(path, "r");
+    f = itest_log_open();
     if (!f)
         return;
     while (fgets(buf, sizeof(buf), f)) {

@@ -10,8 +10,11 @@
  * FORCE revoke (whose notice the library acks, believing the handle gone)
  * destroys the mapper's domain because it still maps the page.  An honest
  * mapper that maps the same grant twice and unmaps one is believed.
+ * The punishment is logged even when the mapper spent its log budget
+ * first (hostile review of xgrantd, finding 4).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,9 @@
 #include <unistd.h>
 
 #include "common/itest.h"
+#include "common/raw.h"
+
+#define BAD_OP 0x1ffu /* no such op: a logged "bad message" */
 
 /* ---- the mapper (runs in a domain): one command per line ------------- */
 
@@ -74,6 +80,16 @@ static int role_mapper(void)
                 rc = -EILSEQ;
             if (rc == 0)
                 rc = grant_unmap(h, a2);
+        } else if (sscanf(line, "flood %u", &g) == 1) {
+            /* Spends the domain's log budget on bad requests. */
+            struct raw raw;
+
+            rc = raw_hello(&raw);
+            for (unsigned i = 0; rc >= 0 && i < g; i++)
+                if (raw_call(&raw, BAD_OP, 0, 0, NULL, 0, NULL, 0) != -ENOSYS)
+                    rc = -EPROTO;
+            if (rc >= 0)
+                close(raw.fd);
         } else if (!strncmp(line, "read", 4) && copy) {
             rc = copy[0];
         } else {
@@ -86,6 +102,23 @@ static int role_mapper(void)
 }
 
 /* ---- the test -------------------------------------------------------- */
+
+/* Does xgrantd's log hold a line of domain dom's that says what? */
+static bool logged(unsigned dom, const char *what)
+{
+    char tag[32], buf[1024];
+    bool found = false;
+    FILE *f;
+
+    snprintf(tag, sizeof(tag), "dom %u (", dom);
+    f = itest_log_open();
+    if (!f)
+        return false;
+    while (!found && fgets(buf, sizeof(buf), f))
+        found = strstr(buf, tag) && strstr(buf, what);
+    fclose(f);
+    return found;
+}
 
 int main(int argc, char **argv)
 {
@@ -128,12 +161,18 @@ int main(int argc, char **argv)
     ICHECK(itest_ok(&b, "read") == 'Y', "(the copy is the granter's page)");
 
     /* FORCE: the library acks (it forgot the handle); the copy is still
-     * there, so the mapper's domain goes before the revoke returns. */
+     * there, so the mapper's domain goes before the revoke returns, and
+     * says why in the log although it used up its budget just before. */
+    itest_ok(&b, "flood 100");
     itest_ok(&a, "revoke 0x%llx force", (unsigned long long)r);
     ICHECK(!itest_domain_listed(dom0, b.domid),
            "the lying mapper's domain is destroyed by the FORCE revoke");
     itest_ok(&a, "write 1 0 Z");
     itest_err(&b, -EPIPE, "read");
+    ICHECK(logged(b.domid, "acknowledged the unmap of handle"),
+           "the false ack is logged, the domain's log budget spent or not");
+    ICHECK(logged(b.domid, "UNMAP NOT ACKNOWLEDGED"),
+           "its punishment is logged, the domain's log budget spent or not");
 
     itest_agent_close(&a);
     itest_agent_close(&b);

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,8 +28,8 @@
 #define WORST_MS   (STALL_MS / 2)
 #define MAX_COPIES 100000
 
-static char dir[] = "/tmp/xgrant-stall-XXXXXX";
-static char prog[sizeof(dir) + 16];
+static char dir[PATH_MAX];
+static char prog[PATH_MAX + 16];
 
 struct creation {
     int lease_fd;
@@ -51,7 +52,9 @@ static int make_prog(void)
     int in, out, r = 0;
     ssize_t n;
 
-    if (!mkdtemp(dir) || chmod(dir, 0755) < 0)
+    if ((r = itest_mkdtemp(dir, sizeof(dir), "xgrant-stall")) < 0)
+        return r;
+    if (chmod(dir, 0755) < 0)
         return -errno;
     snprintf(prog, sizeof(prog), "%s/prog", dir);
     in = open("/bin/true", O_RDONLY | O_CLOEXEC);

@@ -59,7 +59,7 @@ static bool lingers(struct fx *f, const struct xd_run *v, size_t n)
 {
     struct xd_vmas vm = {(struct xd_run *)v, n, n};
 
-    return xd_map_lingers(&vm, &f->d, &f->maps[0]);
+    return xd_map_lingers(&vm, &f->d, &f->maps[0], NULL);
 }
 
 static void lingering_counts_per_frame(void **state)

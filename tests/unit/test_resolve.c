@@ -152,6 +152,35 @@ static void grantee_reincarnated(void **state)
     assert_int_equal(fx_revoke(f, 1, a, 0), 0);
 }
 
+/* The host's policy (Xen: XSM) between the user and the memory's owner,
+ * whoever delegated it. */
+static void host_policy(void **state)
+{
+    struct fx *f = *state;
+    gntx_ref_t r =
+        fx_direct_ok(f, 1, 2, R_RW | GNTX_R_DELEGATE | GNTX_R_MAP, 0, 0, PG);
+    gntx_ref_t d;
+    uint64_t out[1];
+
+    th_deny_use(f->d[3], f->d[1]);
+    d = fx_indirect_ok(f, 2, 3, GNTX_R_READ, 1, r, 0, 100);
+    assert_int_equal(rd(f, 2, 1, r, 0, 1), 0);
+    assert_int_equal(rd(f, 3, 2, d, 0, 1), -GNTX_EPERM);
+    assert_int_equal(th_denied_rights(), GNTX_R_READ);
+    th_deny_use(f->d[2], f->d[1]);
+    assert_int_equal(rd(f, 3, 2, d, 0, 1), 0);
+    assert_int_equal(wr(f, 2, 1, r, 0, 1), -GNTX_EPERM);
+    assert_int_equal(th_denied_rights(), GNTX_R_WRITE);
+    assert_int_equal(fx_map(f, 2, 1, r, 0, PG, 0, out, 1, NULL, NULL),
+                     -GNTX_EPERM);
+    assert_int_equal(th_denied_rights(),
+                     GNTX_R_MAP | GNTX_R_READ | GNTX_R_WRITE);
+    assert_int_equal(fx_indirect(f, 2, 3, GNTX_R_READ, 1, r, 0, 10, &d),
+                     -GNTX_EPERM);
+    th_deny_use(NULL, NULL);
+    assert_int_equal(rd(f, 2, 1, r, 0, 1), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +191,7 @@ int main(void)
         FX_TEST(cascade),
         FX_TEST(dead_parent_domain),
         FX_TEST(grantee_reincarnated),
+        FX_TEST(host_policy),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

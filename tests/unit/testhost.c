@@ -210,6 +210,8 @@ static unsigned long fault_notifies, kills;
 static uint32_t fault_port;
 static void *kill_last;
 static void *exempt_cookie;
+static void *deny_who, *deny_owner; /* gh_may_use refuses this pair */
+static unsigned deny_rights;
 
 void gh_map_restrict(void *mapper_cookie, uint16_t owner, uint32_t handle,
                      uint64_t first, uint64_t npages, unsigned access)
@@ -264,6 +266,26 @@ int gh_dom_exempt(void *cookie)
 void th_set_exempt(void *cookie)
 {
     __atomic_store_n(&exempt_cookie, cookie, __ATOMIC_RELAXED);
+}
+
+int gh_may_use(void *who, void *owner, unsigned rights)
+{
+    if (who == deny_who && owner == deny_owner) {
+        deny_rights = rights;
+        return -GNTX_EPERM;
+    }
+    return 0;
+}
+
+void th_deny_use(void *who, void *owner)
+{
+    deny_who = who;
+    deny_owner = owner;
+}
+
+unsigned th_denied_rights(void)
+{
+    return deny_rights;
 }
 
 unsigned long th_kills(void)
@@ -358,6 +380,8 @@ void th_reset(void)
     kills = 0;
     kill_last = NULL;
     exempt_cookie = NULL;
+    deny_who = deny_owner = NULL;
+    deny_rights = 0;
     lock_calls = 0;
     __atomic_store_n(&nested_locks, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&frames_out, 0, __ATOMIC_RELAXED);

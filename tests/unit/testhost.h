@@ -74,6 +74,10 @@ unsigned long th_kills(void);
 void *th_kill_last(void);
 /* gh_dom_exempt answers 1 for this domain cookie only (NULL: none). */
 void th_set_exempt(void *cookie);
+/* gh_may_use refuses who's uses of owner's memory (NULL, NULL: none);
+ * th_denied_rights: the rights of the last refused use. */
+void th_deny_use(void *who, void *owner);
+unsigned th_denied_rights(void);
 
 /* Balance: 0 locks held, no frame outstanding, no nested lock, no
  * gh_frame of a frame outside the domain, no gh_memcpy of overlapping

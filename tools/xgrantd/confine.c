@@ -3,39 +3,60 @@
  * confine.c: what a domain's processes may touch, under a root xgrantd.
  *
  * Firecracker's jailer is the model.  spawn.c clones a domain's init into
- * new PID, mount and IPC namespaces; before it executes anything, still
- * root, the child confines itself here, in this order:
+ * new PID, mount, IPC and network namespaces; before it executes anything,
+ * still root, the child confines itself here, in this order:
  *   1. mount propagation of its namespace becomes private (nothing it
  *      mounts reaches the host, nothing the host mounts reaches it);
- *   2. the daemon's two sockets (xgrantd's, the store's) stay reachable at
- *      the paths in its environment: where a directory on the way is
- *      closed to others, a small tmpfs covers that directory in the
- *      domain's view, holding only the path down to the sockets, each a
- *      bind mount of the real socket (what else was there is hidden);
- *   3. the host's /proc is detached and a /proc of its own PID namespace
+ *   2. /tmp, /var/tmp, /dev/shm and /run/lock (those that exist) are each
+ *      a tmpfs of its own of at most XD_TMP_SIZE: nothing it writes there
+ *      outlives it or reaches another domain, nothing of the host's shows;
+ *      /dev/mqueue shows the queues of its own IPC namespace;
+ *   3. the daemon's two sockets (xgrantd's, the store's) stay reachable at
+ *      the paths in its environment: in a private directory of step 2, or,
+ *      where a directory on the way is closed to others, in a small tmpfs
+ *      covering that directory in the domain's view, which holds only the
+ *      path down to the sockets, each a bind mount of the real socket
+ *      (what else was there is hidden);
+ *   4. the host's /proc is detached and a /proc of its own PID namespace
  *      mounted: it sees its own processes only;
- *   4. credentials: a uid and gid of its own (--domain-uid-base plus its
- *      id), no supplementary groups, every capability gone (bounding set,
- *      ambient, inheritable, permitted, effective), securebits locked so
- *      uid 0 would mean nothing, and PR_SET_NO_NEW_PRIVS (no set-uid
- *      binary, no file capability gives anything back).
+ *   5. its network namespace has only loopback, up (net_up: the network
+ *      driver adds its TAP there);
+ *   6. credentials: a uid and gid of its own incarnation (uidrange.c), no
+ *      supplementary groups, every capability gone (bounding set, ambient,
+ *      inheritable, permitted, effective), securebits locked so uid 0
+ *      would mean nothing, PR_SET_NO_NEW_PRIVS (no set-uid binary, no file
+ *      capability gives anything back), at most XD_DOM_NPROC processes
+ *      (RLIMIT_NPROC: the uid is its alone, so this counts the domain's);
+ *   7. a seccomp filter (built once in the daemon by xd_confine_prepare)
+ *      refuses every namespace flag of clone and unshare (EPERM: no user
+ *      namespace, so no capability in one), and clone3, whose flags it
+ *      cannot read, with ENOSYS (libc falls back to clone).
  * Any step failing fails the domain's creation (fail closed, logged).
  * The sockets are made writable by every uid (xd_confine_umask): the
  * directory holding them keeps host users out, the daemon identifies every
  * peer by its PID namespace, and refuses any other uid but root and its
- * own.  A network namespace (the network driver) belongs in step 1's clone
- * and needs nothing here: the sockets are files, not network addresses.
+ * own.  The sockets are files, not network addresses: the network
+ * namespace does not hide them.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <limits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -45,23 +66,11 @@
 #define CAP_MAX_TRY 64 /* beyond the kernel's last capability: EINVAL */
 #define NSOCKS      2
 
-/* A confined domain's uid and gid: the base plus its id.  The default is
- * near the top of what systemd leaves to containers (524288-1879048191). */
-#define UID_BASE_DEFAULT 0x6ff00000u
+#define XD_TMP_SIZE  "16m" /* each private /tmp, /var/tmp, /dev/shm */
+#define XD_DOM_NPROC 1024  /* processes (threads) of a confined domain */
 
-static unsigned uid_base = UID_BASE_DEFAULT;
 static bool disabled;
-
-/* base: 1 to UINT32_MAX - 1 - GNTX_DOMID_MAX (main.c checks). */
-void xd_confine_set_uid_base(unsigned base)
-{
-    uid_base = base;
-}
-
-unsigned xd_confine_uid_base(void)
-{
-    return uid_base;
-}
+static struct sock_fprog filter; /* step 7, built by xd_confine_prepare */
 
 void xd_confine_disable(void)
 {
@@ -88,7 +97,44 @@ int xd_confine_mem(const struct xd_dom *d)
     return fchmod(d->memfd, 0600) < 0 ? -errno : 0;
 }
 
-/* ---- 2. the sockets ------------------------------------------------------ */
+/* ---- 2. private temporary directories --------------------------------- */
+
+static const char *const private_dirs[] = {"/tmp", "/var/tmp", "/dev/shm",
+                                           "/run/lock"};
+#define NPRIVATE (sizeof(private_dirs) / sizeof(private_dirs[0]))
+
+static int private_tmp(void)
+{
+    struct stat st;
+
+    for (size_t i = 0; i < NPRIVATE; i++) {
+        if (lstat(private_dirs[i], &st) < 0 || !S_ISDIR(st.st_mode))
+            continue;
+        if (mount("xgrant-tmp", private_dirs[i], "tmpfs", MS_NOSUID | MS_NODEV,
+                  "mode=1777,size=" XD_TMP_SIZE ",nr_inodes=4096") < 0)
+            return -errno;
+    }
+    /* The host's message queues: those of its own IPC namespace instead. */
+    if (lstat("/dev/mqueue", &st) == 0 && S_ISDIR(st.st_mode) &&
+        mount("mqueue", "/dev/mqueue", "mqueue",
+              MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        return -errno;
+    return 0;
+}
+
+/* Length of the private directory path is in, 0 none. */
+static size_t private_len(const char *path)
+{
+    for (size_t i = 0; i < NPRIVATE; i++) {
+        size_t n = strlen(private_dirs[i]);
+
+        if (!strncmp(path, private_dirs[i], n) && path[n] == '/')
+            return n;
+    }
+    return 0;
+}
+
+/* ---- 3. the sockets ------------------------------------------------------ */
 
 /* Length of the topmost directory on the way to path that others cannot
  * search (a domain's uid stops there), 0 when there is none. */
@@ -167,23 +213,37 @@ static int bind_socket(const char *path, int fd)
     return mount(src, path, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
 }
 
-static int expose_sockets(const char *const paths[NSOCKS])
+/* Opens each socket (O_PATH into fd, -1 for a relative path) before
+ * step 2 or a tmpfs may hide one; len: its barrier's length. */
+static int open_sockets(const char *const paths[NSOCKS], int fd[NSOCKS],
+                        size_t len[NSOCKS])
 {
-    size_t len[NSOCKS];
-    int fd[NSOCKS], r = 0;
-    bool mounted[NSOCKS] = {false};
+    int r = 0;
 
-    /* Every socket is opened before a tmpfs may hide one. */
     for (int i = 0; i < NSOCKS; i++) {
         len[i] = paths[i][0] == '/' ? barrier_len(paths[i]) : 0;
-        fd[i] = len[i] ? open(paths[i], O_PATH | O_CLOEXEC) : -1;
-        if (len[i] && fd[i] < 0)
+        fd[i] = paths[i][0] == '/' ? open(paths[i], O_PATH | O_CLOEXEC) : -1;
+        if (paths[i][0] == '/' && fd[i] < 0)
             r = -errno;
     }
+    return r;
+}
+
+/* Each socket shown again at its path (see step 3). */
+static int expose_sockets(const char *const paths[NSOCKS], const int fd[NSOCKS],
+                          size_t len[NSOCKS])
+{
+    bool mounted[NSOCKS] = {false};
+    int r = 0;
+
+    /* In a private directory: that is its tmpfs. */
+    for (int i = 0; i < NSOCKS; i++)
+        if (fd[i] >= 0 && private_len(paths[i]))
+            len[i] = private_len(paths[i]), mounted[i] = true;
     /* Shorter first: its tmpfs may hold the other's path. */
     for (int k = 0; r == 0 && k < NSOCKS; k++) {
         int i = (len[0] <= len[1]) == (k == 0) ? 0 : 1;
-        bool covered = false;
+        bool covered = mounted[i];
 
         if (!len[i])
             continue;
@@ -196,14 +256,10 @@ static int expose_sockets(const char *const paths[NSOCKS])
         if (r == 0)
             r = bind_socket(paths[i], fd[i]);
     }
-    for (int i = 0; i < NSOCKS; i++)
-        if (fd[i] >= 0)
-            close(fd[i]);
     return r;
 }
 
-/* ---- 3. /proc -------------------------------------------------------------
- */
+/* ---- 4. /proc ----------------------------------------------------------- */
 
 static int own_proc(void)
 {
@@ -214,8 +270,28 @@ static int own_proc(void)
     return 0;
 }
 
-/* ---- 4. credentials -------------------------------------------------------
- */
+/* ---- 5. the network ----------------------------------------------------- */
+
+/* Loopback up in the domain's network namespace, and nothing else: the
+ * hook where the network driver will add the domain's TAP. */
+static int net_up(void)
+{
+    struct ifreq ifr = {0};
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
+
+    if (s < 0)
+        return -errno;
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        r = -errno;
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (r == 0 && ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+        r = -errno;
+    close(s);
+    return r;
+}
+
+/* ---- 6. credentials ----------------------------------------------------- */
 
 /* While still root: the bounding set (needs CAP_SETPCAP), and securebits
  * SECBIT_NOROOT, SECBIT_NO_SETUID_FIXUP and SECBIT_KEEP_CAPS all off and
@@ -246,10 +322,13 @@ static int drop_rest(void)
 
 static int become(uid_t id)
 {
+    struct rlimit nproc = {XD_DOM_NPROC, XD_DOM_NPROC};
     int r = drop_bounding();
 
     if (r < 0)
         return r;
+    if (setrlimit(RLIMIT_NPROC, &nproc) < 0)
+        return -errno;
     if (setgroups(0, NULL) < 0 || setresgid(id, id, id) < 0 ||
         setresuid(id, id, id) < 0)
         return -errno;
@@ -258,21 +337,114 @@ static int become(uid_t id)
     return getuid() == id && geteuid() == id && getegid() == id ? 0 : -EPERM;
 }
 
+/* ---- 7. the seccomp filter ---------------------------------------------- */
+
+#define NS_CLONE_FLAGS                                                         \
+    (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |             \
+     CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | 0x00000080 /* TIME */)
+
+/* clone and unshare with any namespace flag: EPERM; clone3: ENOSYS. */
+static int filter_rules(scmp_filter_ctx ctx)
+{
+    int r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+
+    for (int bit = 0; r == 0 && bit < 32; bit++) {
+        unsigned long flag = 1ul << bit;
+
+        if (!(NS_CLONE_FLAGS & flag))
+            continue;
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                             SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag));
+        if (r == 0)
+            r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare),
+                                 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag));
+    }
+    return r;
+}
+
+/* The filter as BPF, through a memfd (libseccomp 2.5 exports to an fd). */
+static int filter_export(scmp_filter_ctx ctx)
+{
+    int fd = memfd_create("xgrant-seccomp", MFD_CLOEXEC), r;
+    off_t size;
+    void *prog;
+
+    if (fd < 0)
+        return -errno;
+    r = seccomp_export_bpf(ctx, fd);
+    size = r == 0 ? lseek(fd, 0, SEEK_END) : -1;
+    if (r == 0 && (size <= 0 || size % sizeof(struct sock_filter)))
+        r = -EIO;
+    prog = r == 0 ? malloc((size_t)size) : NULL;
+    if (r == 0 && !prog)
+        r = -ENOMEM;
+    if (r == 0 && pread(fd, prog, (size_t)size, 0) != size)
+        r = -EIO;
+    close(fd);
+    if (r < 0) {
+        free(prog);
+        return r;
+    }
+    filter.filter = prog;
+    filter.len = (unsigned short)(size / sizeof(struct sock_filter));
+    return 0;
+}
+
+/* In the daemon, before a confined domain is cloned: builds step 7's
+ * filter once (the child only loads it).  0 or -errno. */
+int xd_confine_prepare(void)
+{
+    scmp_filter_ctx ctx;
+    int r;
+
+    if (filter.filter)
+        return 0;
+    ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (!ctx)
+        return -ENOMEM;
+    r = filter_rules(ctx);
+    if (r == 0)
+        r = filter_export(ctx);
+    seccomp_release(ctx);
+    if (r < 0)
+        xd_log("the domains' seccomp filter: %s", strerror(-r));
+    return r;
+}
+
+static int load_filter(void)
+{
+    if (!filter.filter)
+        return -EINVAL;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &filter, 0, 0) < 0
+               ? -errno
+               : 0;
+}
+
 /*
  * In the child of clone(CLONE_NEWPID | CLONE_NEWNS | ...), before it runs
- * anything: steps 1 to 4 above.  0, or -errno with the failing step logged.
+ * anything: steps 1 to 7 above, as uid.  0, or -errno with the failing
+ * step logged.
  */
-int xd_confine_child(const struct xd_dom *d)
+int xd_confine_child(const struct xd_dom *d, uid_t uid)
 {
     const char *const socks[NSOCKS] = {xd.sock, xs_store_path()};
     const char *step = "private mounts";
-    int r = 0;
+    size_t len[NSOCKS];
+    int fd[NSOCKS] = {-1, -1}, r = 0;
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         r = -errno;
-    if (r == 0 && (step = "the sockets", r = expose_sockets(socks)) == 0 &&
-        (step = "its /proc", r = own_proc()) == 0)
-        step = "its uid", r = become((uid_t)(uid_base + d->id));
+    if (r == 0 &&
+        (step = "the sockets", r = open_sockets(socks, fd, len)) == 0 &&
+        (step = "private /tmp", r = private_tmp()) == 0 &&
+        (step = "the sockets", r = expose_sockets(socks, fd, len)) == 0 &&
+        (step = "its /proc", r = own_proc()) == 0 &&
+        (step = "its loopback", r = net_up()) == 0 &&
+        (step = "its uid", r = become(uid)) == 0)
+        step = "its seccomp filter", r = load_filter();
+    for (int i = 0; i < NSOCKS; i++)
+        if (fd[i] >= 0)
+            close(fd[i]);
     if (r < 0)
         xd_log_dom(d, "confining it: %s: %s", step, strerror(-r));
     return r;

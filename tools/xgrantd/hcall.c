@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -124,19 +125,64 @@ static long map_post(struct xd_conn *c, struct xd_out *m, struct gntx_map *v,
     return ret;
 }
 
-/* Does the mapper of rec still map its pages?  The process's mappings of
- * the owner are read once for a run of elements of the same (mapper,
- * owner): vm holds the last read, for *vm_conn and *vm_owner. */
-static bool unmap_lies(struct xd_conn *c, const struct xd_map *rec,
-                       struct xd_vmas *vm, struct xd_conn **vm_conn,
-                       int *vm_owner, int *vm_rc)
+/* The processes an UNMAP call's elements name, each one's maps read once
+ * (at its first element) for every owner. */
+struct pmcache {
+    struct xd_conn **conn;
+    struct xd_procmaps *pm;
+    unsigned n, cap; /* cap: the call's elements, or 0 (out of memory) */
+};
+
+static void pmcache_init(struct pmcache *pc, unsigned n)
 {
-    if (rec->conn != *vm_conn || rec->owner != *vm_owner) {
-        *vm_conn = rec->conn;
-        *vm_owner = rec->owner;
-        *vm_rc = xd_vmas_read(rec->conn, xd_dom_get(rec->owner), vm);
+    *pc = (struct pmcache){calloc(n, sizeof(*pc->conn)),
+                           calloc(n, sizeof(*pc->pm)), 0, n};
+    if (!pc->conn || !pc->pm)
+        pc->cap = 0;
+}
+
+static void pmcache_free(struct pmcache *pc)
+{
+    for (unsigned i = 0; i < pc->n; i++)
+        xd_procmaps_free(&pc->pm[i]);
+    free(pc->conn);
+    free(pc->pm);
+}
+
+/* The maps of rec's process, NULL out of memory. */
+static struct xd_procmaps *pmcache_get(struct pmcache *pc,
+                                       const struct xd_map *rec)
+{
+    unsigned i;
+
+    for (i = 0; i < pc->n && pc->conn[i] != rec->conn; i++)
+        ;
+    if (i == pc->cap)
+        return NULL;
+    if (i == pc->n) {
+        pc->n++;
+        pc->conn[i] = rec->conn;
     }
-    return *vm_rc < 0 || xd_map_lingers(vm, c->dom, rec);
+    /* Not read yet, or not read because that owner's memory was gone. */
+    if (!pc->pm[i].read)
+        (void)xd_procmaps_read(rec->conn, xd_dom_get(rec->owner), &pc->pm[i]);
+    return &pc->pm[i];
+}
+
+/* Does the mapper of rec still map its pages? */
+static bool unmap_lies(struct xd_conn *c, const struct xd_map *rec,
+                       struct pmcache *pc)
+{
+    struct xd_procmaps *pm = pmcache_get(pc, rec);
+    struct xd_vmas vm = {0};
+    bool lies;
+
+    if (!pm || pm->rc < 0)
+        return true;
+    lies = xd_procmaps_owner(pm, xd_dom_get(rec->owner), &vm) < 0 ||
+           xd_map_lingers(&vm, c->dom, rec, NULL);
+    xd_vmas_free(&vm);
+    return lies;
 }
 
 /* Marks (or unmarks) the records the call unmaps. */
@@ -161,19 +207,17 @@ static void unmap_mark(struct xd_conn *c, const struct gntx_unmap *v,
 static long unmap_checked(struct xd_conn *c, struct gntx_unmap *v, unsigned n)
 {
     static struct xd_ratelimit rl;
-    struct xd_vmas vm = {0};
-    struct xd_conn *vm_conn = NULL;
-    int vm_owner = -1, vm_rc = 0;
+    struct pmcache pc;
     unsigned i, refused = 0;
     long ret = 0;
 
+    pmcache_init(&pc, n);
     unmap_mark(c, v, n, true);
     for (i = 0; i < n; i++) {
         struct xd_map *rec = xd_map_find(c->dom, v[i].handle);
 
         v[i].status = 0;
-        if (!rec || !rec->conn ||
-            !unmap_lies(c, rec, &vm, &vm_conn, &vm_owner, &vm_rc))
+        if (!rec || !rec->conn || !unmap_lies(c, rec, &pc))
             continue;
         v[i].status = -GNTX_EBUSY;
         refused++;
@@ -183,7 +227,7 @@ static long unmap_checked(struct xd_conn *c, struct gntx_unmap *v, unsigned n)
                   c->dom->id, v[i].handle, (int)rec->conn->pid, rec->owner);
     }
     unmap_mark(c, v, n, false);
-    xd_vmas_free(&vm);
+    pmcache_free(&pc);
     if (!refused)
         return gcore_hypercall(xd.core, c->dom->id, GNTX_OP_UNMAP, v, n, NULL,
                                0);

@@ -32,6 +32,7 @@ struct xd_ack {
     uint16_t owner;
     uint64_t deadline;
     bool dying;          /* punished: done when the mapper's process is gone */
+    bool judge;          /* acked: checked after this batch of events */
     struct xd_run *runs; /* unmap notices: the frames, checked at the ack */
     uint32_t nruns;
 };
@@ -157,6 +158,73 @@ bool xd_maps_reachable(const struct xd_conn *c)
     return false;
 }
 
+/*
+ * Dying mappers: a domain being destroyed loses its mappings at once (its
+ * notices go nowhere), but its processes, SIGKILLed, may map the owner's
+ * pages until they are reaped.  Each (mapper, owner) pair is remembered
+ * until then, and every MEM_FREE of the owner keeps its frames in
+ * quarantine until the mapper is reaped (xd_dying_hold; whatever frames
+ * they are: a reap takes milliseconds).  Named by id and init pid,
+ * never by pointer: a reaped domain is freed.
+ */
+struct dying {
+    struct dying *next;
+    pid_t pid;
+    uint16_t mapper, owner;
+};
+
+static struct dying *dying_head;
+
+static struct xd_dom *dying_mapper(const struct dying *m)
+{
+    struct xd_dom *d = xd_dom_get(m->mapper);
+
+    return d && d->pid == m->pid && !d->reaped ? d : NULL;
+}
+
+/* Forgets the pairs whose mapper is reaped. */
+static void dying_prune(void)
+{
+    for (struct dying **p = &dying_head, *m; (m = *p);) {
+        if (dying_mapper(m)) {
+            p = &m->next;
+            continue;
+        }
+        *p = m->next;
+        free(m);
+    }
+}
+
+static void dying_add(struct xd_dom *d, uint16_t owner)
+{
+    struct dying *m;
+
+    if (d->reaped || owner == d->id)
+        return;
+    dying_prune();
+    for (m = dying_head; m; m = m->next)
+        if (m->mapper == d->id && m->owner == owner)
+            return;
+    m = malloc(sizeof(*m));
+    if (!m) {
+        xd_log_dom(d,
+                   "out of memory: a MEM_FREE of dom %u may not wait for "
+                   "its reap",
+                   owner);
+        return;
+    }
+    *m = (struct dying){dying_head, d->pid, d->id, owner};
+    dying_head = m;
+}
+
+void xd_dying_hold(uint16_t owner, struct xd_group *g)
+{
+    dying_prune();
+    for (struct dying *m = dying_head; m; m = m->next)
+        if (m->owner == owner)
+            xd_dom_wait_reap(dying_mapper(m), g);
+}
+
 /* Unmaps, as its domain, everything a closing connection had mapped. */
 void xd_maps_drop_conn(struct xd_conn *c)
 {
@@ -174,6 +242,8 @@ void xd_maps_drop_conn(struct xd_conn *c)
             continue;
         }
         u[n++] = (struct gntx_unmap){d->maps[i].handle, 0};
+        if (d->state != XGW_DOM_RUNNING) /* its process may live on */
+            dying_add(d, d->maps[i].owner);
         map_del(d, &d->maps[i]);
         if (n == sizeof(u) / sizeof(u[0])) {
             if (d->in_core)
@@ -310,10 +380,10 @@ static struct xd_out *notice_new(uint16_t owner, uint32_t handle,
 /* Last resort when a notice cannot even be queued: the mapper goes. */
 static void notice_failed(struct xd_conn *c, uint32_t handle)
 {
-    xd_log_conn(c,
-                "out of memory sending unmap notice for handle %u: "
-                "killing %s",
-                handle, c->dom->id ? "its domain" : "its process");
+    xd_log_conn_always(c,
+                       "out of memory sending unmap notice for handle %u: "
+                       "killing %s",
+                       handle, c->dom->id ? "its domain" : "its process");
     if (c->dom->id)
         xd_dom_kill(c->dom);
     else
@@ -360,10 +430,20 @@ static void mapper_tell(struct xd_dom *d, struct xd_conn *c, uint16_t owner,
     struct xd_ack *a = NULL;
     struct xd_out *m;
 
-    /* Mapper gone or dying (its process is killed): nothing to wait for.
-     * A lingering one (socket closed, process alive) cannot ack: punished
-     * at once (no notice socket, deadline now). */
-    if (!c || (c->closed && !c->lingering) || d->state != XGW_DOM_RUNNING)
+    /* A dying mapper's processes may still map the pages until they are
+     * reaped: the request waits for that, and so does a later MEM_FREE of
+     * the frames (dying_add). */
+    if (d && d->state != XGW_DOM_RUNNING) {
+        if (xd.cur)
+            xd_dom_wait_reap(d, xd.cur);
+        if (!r)
+            dying_add(d, owner);
+        goto free_runs;
+    }
+    /* Mapper gone: nothing to wait for.  A lingering one (socket closed,
+     * process alive) cannot ack: punished at once (no notice socket,
+     * deadline now). */
+    if (!c || (c->closed && !c->lingering))
         goto free_runs;
     /* A lingering process that exec'd or let go of the pages: done. */
     if (c->lingering && !xd_proc_reaches(c->pid, xd_dom_get(owner)))
@@ -429,40 +509,110 @@ void gh_map_restrict(void *mapper_cookie, uint16_t owner, uint32_t handle,
     mapper_tell(d, rec ? rec->conn : NULL, owner, handle, &r, NULL, 0);
 }
 
-/* Does c still map the pages of the mapping a acknowledges? */
-static bool ack_lies(struct xd_conn *c, const struct xd_ack *a)
+/* legit := the frames of owner's memory whose unmap notices c's process
+ * still owes an ack for, but a's: 0 or -ENOMEM. */
+static int acks_owed_runs(const struct xd_conn *c, const struct xd_ack *a,
+                          struct xd_vmas *legit)
+{
+    for (struct xd_ack *o = ack_head; o; o = o->next) {
+        if (o == a || o->dying || o->judge || o->owner != a->owner ||
+            o->conn->pid != c->pid)
+            continue;
+        for (uint32_t i = 0; i < o->nruns; i++)
+            if (xd_vmas_add(legit, o->runs[i].first, o->runs[i].nr) < 0)
+                return -ENOMEM;
+    }
+    return 0;
+}
+
+/*
+ * Does c still map the pages of the mapping a acknowledges (pm: its maps,
+ * read after the ack came)?  A FORCE revoke (or MEM_FREE) notifies every
+ * mapping of the frames at once and the library scratches and acks them
+ * one by one: the frames of the others still owing their acks count as
+ * legitimately mapped until their own acks come (each is checked then,
+ * against those left).
+ */
+static bool ack_lies(struct xd_conn *c, const struct xd_ack *a,
+                     const struct xd_procmaps *pm)
 {
     struct xd_map rec = {a->handle, a->owner, c, a->runs, a->nruns, false};
-    struct xd_vmas vm = {0};
+    struct xd_dom *owner = xd_dom_get(a->owner);
+    struct xd_vmas vm = {0}, legit = {0};
     bool lies;
 
-    lies = xd_vmas_read(c, xd_dom_get(a->owner), &vm) < 0 ||
-           xd_map_lingers(&vm, c->dom, &rec);
+    lies = pm->rc < 0 || xd_procmaps_owner(pm, owner, &vm) < 0 ||
+           acks_owed_runs(c, a, &legit) < 0 ||
+           xd_map_lingers(&vm, c->dom, &rec, &legit);
+    xd_vmas_free(&legit);
     xd_vmas_free(&vm);
     return lies;
 }
 
-/* An ack is believed once the mapping is gone from the mapper; one that
+/* An ack is believed once the mapping is gone from the mapper (checked
+ * once the batch of events it came in is handled: acks_judge); one that
  * is not expires at once (the mapper is punished). */
 void xd_ack_received(struct xd_conn *c, const struct xgw_notice *n)
 {
     for (struct xd_ack *a = ack_head; a; a = a->next) {
         if (a->conn != c || a->handle != n->handle || a->owner != n->owner ||
-            a->dying)
+            a->dying || a->judge)
             continue;
-        if (a->runs && ack_lies(c, a)) {
-            xd_log_conn(c,
-                        "acknowledged the unmap of handle %u but still "
-                        "maps dom %u's pages",
-                        a->handle, a->owner);
-            a->deadline = 0;
-            return;
-        }
-        ack_done(a);
+        if (a->deadline == 0)
+            return; /* judged already: punished soon, logged once */
+        if (a->runs)
+            a->judge = true;
+        else
+            ack_done(a);
         return;
     }
     xd_dbg("dom %u pid %d: ack for handle %u that nobody waits for", c->dom->id,
            (int)c->pid, n->handle);
+}
+
+/* The first ack of c waiting to be judged, or NULL. */
+static struct xd_ack *judge_next(const struct xd_conn *c)
+{
+    for (struct xd_ack *a = ack_head; a; a = a->next)
+        if (a->judge && (!c || a->conn == c))
+            return a;
+    return NULL;
+}
+
+/*
+ * Judges the acks of this batch of events: the maps of each process are
+ * read once, after all its acks of the batch came (so they show every
+ * page those acks let go of), whatever their number and owners.
+ */
+static void acks_judge(void)
+{
+    struct xd_ack *a;
+
+    while ((a = judge_next(NULL))) {
+        struct xd_conn *c = a->conn;
+        struct xd_procmaps pm = {0};
+
+        /* ack_done may answer a group that closes c: judge c's acks
+         * first (none is done), then finish them one at a time. */
+        for (struct xd_ack *j = a; j; j = j->next) {
+            if (!j->judge || j->conn != c)
+                continue;
+            /* Read at the first ack whose owner's memory still exists. */
+            if (!pm.read)
+                (void)xd_procmaps_read(c, xd_dom_get(j->owner), &pm);
+            if (ack_lies(c, j, &pm)) {
+                xd_log_conn_always(c,
+                                   "acknowledged the unmap of handle %u but "
+                                   "still maps dom %u's pages",
+                                   j->handle, j->owner);
+                j->deadline = 0;
+                j->judge = false;
+            }
+        }
+        xd_procmaps_free(&pm);
+        while ((a = judge_next(c)))
+            ack_done(a);
+    }
 }
 
 void xd_acks_drop_conn(struct xd_conn *c)
@@ -534,17 +684,19 @@ static void punish(struct xd_ack *a)
     struct xd_dom *d = c->dom;
 
     if (d->id != GNTX_DOMID_CONTROL) {
-        xd_log_conn(c,
-                    "UNMAP NOT ACKNOWLEDGED: handle %u (dom %u's memory) "
-                    "after %d ms: destroying the domain",
-                    a->handle, a->owner, XGW_UNMAP_TIMEOUT_MS);
+        xd_log_conn_always(
+            c,
+            "UNMAP NOT ACKNOWLEDGED: handle %u (dom %u's memory) "
+            "after %d ms: destroying the domain",
+            a->handle, a->owner, XGW_UNMAP_TIMEOUT_MS);
         xd_dom_destroy(d, "did not acknowledge a forced unmap");
     } else {
-        xd_log_conn(c,
-                    "UNMAP NOT ACKNOWLEDGED: handle %u (dom %u's memory) "
-                    "after %d ms: killing pid %d and closing its "
-                    "connection",
-                    a->handle, a->owner, XGW_UNMAP_TIMEOUT_MS, (int)c->pid);
+        xd_log_conn_always(
+            c,
+            "UNMAP NOT ACKNOWLEDGED: handle %u (dom %u's memory) "
+            "after %d ms: killing pid %d and closing its "
+            "connection",
+            a->handle, a->owner, XGW_UNMAP_TIMEOUT_MS, (int)c->pid);
         xd_conn_kill(c);
         xd_conn_close(c, NULL); /* lingers until the process is gone */
     }
@@ -554,6 +706,7 @@ void xd_acks_expire(void)
 {
     struct xd_ack *a;
 
+    acks_judge();
     while ((a = ack_first()) && a->deadline <= xd_now_ms()) {
         struct xd_conn *c = a->conn;
 

@@ -13,7 +13,10 @@
  * "suppressed N log lines".  A guest flooding bad requests therefore writes a
  * bounded log (XSA-180 was QEMU's unbounded one), and one domain's flood
  * never silences another's lines.  Domain 0's processes share one bucket
- * like any domain's.
+ * like any domain's.  Punishments (a false ack, an unacknowledged unmap,
+ * a kill for want of memory: xd_log_conn_always) and lifecycle lines
+ * (xd_log_dom) are never charged: a domain must not silence the record of
+ * its own punishment, and they are bounded by the punishments themselves.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -144,12 +147,13 @@ static bool bucket_take(struct xd_logbucket *b)
     return true;
 }
 
-void xd_log_conn(const struct xd_conn *c, const char *fmt, ...)
+/* A line of c's: charged to its domain's bucket if `charge`. */
+static void conn_vlog(const struct xd_conn *c, bool charge, const char *fmt,
+                      va_list ap)
 {
     char prefix[96];
-    va_list ap;
 
-    if (c->dom && !bucket_take(&c->dom->logb))
+    if (charge && c->dom && !bucket_take(&c->dom->logb))
         return;
     if (c->dom)
         snprintf(prefix, sizeof(prefix), "dom %u (%s) pid %d: ", c->dom->id,
@@ -159,8 +163,24 @@ void xd_log_conn(const struct xd_conn *c, const char *fmt, ...)
                  (unsigned)c->uid);
     if (c->dom)
         dropped_flush(&c->dom->logb, prefix);
-    va_start(ap, fmt);
     vlog(prefix, fmt, ap);
+}
+
+void xd_log_conn(const struct xd_conn *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    conn_vlog(c, true, fmt, ap);
+    va_end(ap);
+}
+
+void xd_log_conn_always(const struct xd_conn *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    conn_vlog(c, false, fmt, ap);
     va_end(ap);
 }
 

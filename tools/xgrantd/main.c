@@ -100,9 +100,10 @@ static void usage(FILE *f)
             "the socket)\n"
             "  --max-domain-conns N  connections one domU may hold "
             "(default 64)\n"
-            "  --domain-uid-base UID  run as root, a confined domain "
-            "runs as UID + its id\n"
-            "                      (default %u)\n"
+            "  --domain-uid-base UID  run as root, each confined domain "
+            "runs as a uid of its\n"
+            "                      own in UID to UID + 2^20 - 1 (default "
+            "%u)\n"
             "  --no-confine        run as root, leave domains root with "
             "the host's /proc\n"
             "  --verbose, -v       log every connection and notice\n",
@@ -111,6 +112,17 @@ static void usage(FILE *f)
 
 static int check_opts(const struct opts *o)
 {
+    char why[200];
+
+    if (xd_confine_on() && xd_confine_check_uid_base(xd_confine_uid_base(), why,
+                                                     sizeof(why)) < 0) {
+        fprintf(stderr,
+                "xgrantd: --domain-uid-base %u: uids %u-%u are not free for "
+                "domains: %s\n",
+                xd_confine_uid_base(), xd_confine_uid_base(),
+                xd_confine_uid_base() + XD_UID_RANGE - 1, why);
+        return -1;
+    }
     if (o->dom0_mem < GNTX_PAGE_SIZE || o->dom0_mem % GNTX_PAGE_SIZE ||
         o->dom0_mem > XD_MAX_MEM_BYTES) {
         fprintf(stderr, "xgrantd: --dom0-memory: want a multiple of 4K "
@@ -192,7 +204,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'u':
             if (parse_uint("--domain-uid-base", optarg, 1,
-                           UINT32_MAX - 1 - GNTX_DOMID_MAX, &uid) < 0)
+                           0xfffffffeu - XD_UID_RANGE, &uid) < 0)
                 return -1;
             xd_confine_set_uid_base(uid);
             break;

@@ -14,10 +14,12 @@
  * unmapped) while a copy the mapper kept anywhere (mremap, a second mmap)
  * still shows.
  *
- * Cost: one read of the process's maps per UNMAP call (and per ack),
- * through a descriptor the connection keeps open (it names the process's
- * memory, never a later process with a recycled pid; after an exec it
- * reads empty, which is right: nothing is mapped any more).
+ * Cost: one read of the process's maps per UNMAP call (for every owner
+ * its elements name) and per batch of acks (hostif.c), through a descriptor the
+ * connection keeps open (it names the process's memory, never a later process
+ * with a recycled pid; after an exec it reads empty, which is right: nothing is
+ * mapped any more).  A read stops past XD_MAPS_LINES_MAX lines (-E2BIG:
+ * the claim is not believed), which bounds it to about 8 ms.
  *
  * Not covered: a descriptor of the memfd the mapper kept (it can map again
  * later: the MAP concession, README), and other processes it gave the
@@ -95,12 +97,35 @@ static bool parse_line(const char *s, uint64_t *lo, uint64_t *hi, uint64_t *off,
     return *hi > *lo;
 }
 
-/* Calls fn for each mapping of (dev, ino) in the maps file fd (read from
- * its start): its first page in the file and its pages. */
-static int maps_scan(int fd, dev_t dev, ino_t ino, xd_maps_fn *fn, void *arg)
+/* A scan of a maps file: the mappings of files on dev (of ino only, unless
+ * 0) go to fn (with their inode); more than max_lines lines: -E2BIG. */
+struct scan {
+    dev_t dev;
+    ino_t ino;
+    size_t max_lines;
+    int (*fn)(void *arg, uint64_t ino, uint64_t first, uint64_t nr);
+    void *arg;
+};
+
+static int scan_line(const struct scan *s, char *line, size_t *lines)
 {
-    char buf[4096 + LINE_MAX_PARSED];
-    size_t have = 0, used;
+    uint64_t lo, hi, off, i;
+    dev_t d;
+
+    if (++*lines > s->max_lines)
+        return -E2BIG;
+    if (!parse_line(line, &lo, &hi, &off, &d, &i) || d != s->dev ||
+        (s->ino && (ino_t)i != s->ino))
+        return 0;
+    return s->fn(s->arg, i, off / GNTX_PAGE_SIZE,
+                 (hi - lo + GNTX_PAGE_SIZE - 1) / GNTX_PAGE_SIZE);
+}
+
+/* Runs s over the maps file fd (read from its start). */
+static int maps_scan(int fd, const struct scan *s)
+{
+    char buf[16384 + LINE_MAX_PARSED];
+    size_t have = 0, used, lines = 0;
     int r = 0;
     ssize_t n;
 
@@ -112,14 +137,8 @@ static int maps_scan(int fd, dev_t dev, ino_t ino, xd_maps_fn *fn, void *arg)
         have += (size_t)n;
         buf[have] = '\0';
         while (r == 0 && (nl = memchr(p, '\n', have - (size_t)(p - buf)))) {
-            uint64_t lo, hi, off, i;
-            dev_t d;
-
             *nl = '\0';
-            if (parse_line(p, &lo, &hi, &off, &d, &i) && (ino_t)i == ino &&
-                d == dev)
-                r = fn(arg, off / GNTX_PAGE_SIZE,
-                       (hi - lo + GNTX_PAGE_SIZE - 1) / GNTX_PAGE_SIZE);
+            r = scan_line(s, p, &lines);
             p = nl + 1;
         }
         /* The rest of a line waits for its end; of a long one (a long
@@ -133,9 +152,24 @@ static int maps_scan(int fd, dev_t dev, ino_t ino, xd_maps_fn *fn, void *arg)
     return n < 0 ? -errno : r;
 }
 
+struct each {
+    xd_maps_fn *fn;
+    void *arg;
+};
+
+static int each_fn(void *arg, uint64_t ino, uint64_t first, uint64_t nr)
+{
+    struct each *e = arg;
+
+    (void)ino;
+    return e->fn(e->arg, first, nr);
+}
+
 int xd_proc_maps_each(pid_t pid, dev_t dev, ino_t ino, xd_maps_fn *fn,
                       void *arg)
 {
+    struct each e = {fn, arg};
+    struct scan s = {dev, ino, SIZE_MAX, each_fn, &e};
     char path[64];
     int fd, r;
 
@@ -143,25 +177,25 @@ int xd_proc_maps_each(pid_t pid, dev_t dev, ino_t ino, xd_maps_fn *fn,
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    r = maps_scan(fd, dev, ino, fn, arg);
+    r = maps_scan(fd, &s);
     close(fd);
     return r;
 }
 
-static int vma_add(void *arg, uint64_t first, uint64_t nr)
+static int vma_add(void *arg, uint64_t ino, uint64_t first, uint64_t nr)
 {
-    struct xd_vmas *vm = arg;
+    struct xd_procmaps *pm = arg;
 
-    if (vm->n == vm->cap) {
-        size_t cap = vm->cap ? vm->cap * 2 : 16;
-        struct xd_run *v = reallocarray(vm->v, cap, sizeof(*v));
+    if (pm->n == pm->cap) {
+        size_t cap = pm->cap ? pm->cap * 2 : 16;
+        struct xd_vma *v = reallocarray(pm->v, cap, sizeof(*v));
 
         if (!v)
             return -ENOMEM;
-        vm->v = v;
-        vm->cap = cap;
+        pm->v = v;
+        pm->cap = cap;
     }
-    vm->v[vm->n++] = (struct xd_run){first, nr};
+    pm->v[pm->n++] = (struct xd_vma){ino, first, nr};
     return 0;
 }
 
@@ -179,19 +213,90 @@ int xd_maps_fd_open(struct xd_conn *c)
     return c->maps_fd < 0 ? -errno : 0;
 }
 
-int xd_vmas_read(struct xd_conn *c, const struct xd_dom *owner,
-                 struct xd_vmas *vm)
+static int vma_cmp(const void *a, const void *b)
 {
+    const struct xd_vma *x = a, *y = b;
+
+    if (x->ino != y->ino)
+        return x->ino < y->ino ? -1 : 1;
+    return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* The memfd of owner: 0, or -ENOENT when its memory is gone. */
+static int memfd_id(const struct xd_dom *owner, struct stat *st)
+{
+    if (!owner || owner->memfd < 0 || fstat(owner->memfd, st) < 0)
+        return -ENOENT;
+    return 0;
+}
+
+int xd_procmaps_read(struct xd_conn *c, const struct xd_dom *owner,
+                     struct xd_procmaps *pm)
+{
+    struct scan s = {0, 0, XD_MAPS_LINES_MAX, vma_add, pm};
     struct stat st;
     int r;
 
-    vm->n = 0;
-    if (!owner || owner->memfd < 0 || fstat(owner->memfd, &st) < 0)
+    pm->n = 0;
+    pm->rc = 0;
+    if (memfd_id(owner, &st) < 0)
         return 0; /* its memory is gone: nothing can be mapped */
+    pm->dev = s.dev = st.st_dev;
+    pm->read = true;
     r = xd_maps_fd_open(c);
     if (r < 0)
-        return r == -ENOENT || r == -ESRCH ? 0 : r;
-    return maps_scan(c->maps_fd, st.st_dev, st.st_ino, vma_add, vm);
+        return pm->rc = (r == -ENOENT || r == -ESRCH ? 0 : r);
+    pm->rc = maps_scan(c->maps_fd, &s);
+    if (pm->rc == 0)
+        qsort(pm->v, pm->n, sizeof(*pm->v), vma_cmp);
+    return pm->rc;
+}
+
+int xd_procmaps_owner(const struct xd_procmaps *pm, const struct xd_dom *owner,
+                      struct xd_vmas *vm)
+{
+    struct stat st;
+    size_t lo = 0, hi = pm->n;
+
+    vm->n = 0;
+    if (memfd_id(owner, &st) < 0)
+        return 0; /* its memory is gone: nothing can be mapped */
+    if (!pm->read || st.st_dev != pm->dev)
+        return -EXDEV; /* read for memfds elsewhere (never: one tmpfs) */
+    while (lo < hi) {  /* the first of st_ino */
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (pm->v[mid].ino < (uint64_t)st.st_ino)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < pm->n && pm->v[lo].ino == (uint64_t)st.st_ino; lo++) {
+        if (xd_vmas_add(vm, pm->v[lo].first, pm->v[lo].nr) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+void xd_procmaps_free(struct xd_procmaps *pm)
+{
+    free(pm->v);
+    *pm = (struct xd_procmaps){0};
+}
+
+int xd_vmas_add(struct xd_vmas *vm, uint64_t first, uint64_t nr)
+{
+    if (vm->n == vm->cap) {
+        size_t cap = vm->cap ? vm->cap * 2 : 16;
+        struct xd_run *v = reallocarray(vm->v, cap, sizeof(*v));
+
+        if (!v)
+            return -ENOMEM;
+        vm->v = v;
+        vm->cap = cap;
+    }
+    vm->v[vm->n++] = (struct xd_run){first, nr};
+    return 0;
 }
 
 void xd_vmas_free(struct xd_vmas *vm)
@@ -240,10 +345,12 @@ static bool runs_meet(const struct xd_run *r, uint32_t n, uint64_t first,
 }
 
 /* The events: the process's pages, the frames its other mappings account
- * for (not those being unmapped: `checking`), and rec's own frames.
+ * for (not those being unmapped: `checking`; those in legit, whose unmap
+ * notices still wait for their acks), and rec's own frames.
  * 0 when none of its pages meet rec's frames, 1 with events, -ENOMEM. */
 static int events(const struct xd_vmas *vm, const struct xd_dom *d,
-                  const struct xd_map *rec, struct evs *e)
+                  const struct xd_map *rec, const struct xd_vmas *legit,
+                  struct evs *e)
 {
     bool meet = false;
 
@@ -269,6 +376,9 @@ static int events(const struct xd_vmas *vm, const struct xd_dom *d,
             if (ev_add(e, m->runs[j].first, m->runs[j].nr, -1, 0) < 0)
                 return -ENOMEM;
     }
+    for (size_t i = 0; legit && i < legit->n; i++)
+        if (ev_add(e, legit->v[i].first, legit->v[i].nr, -1, 0) < 0)
+            return -ENOMEM;
     return 1;
 }
 
@@ -301,7 +411,7 @@ static bool sweep(struct evs *e)
 }
 
 bool xd_map_lingers(const struct xd_vmas *vm, const struct xd_dom *d,
-                    const struct xd_map *rec)
+                    const struct xd_map *rec, const struct xd_vmas *legit)
 {
     struct evs e = {0};
     bool lingers = true; /* out of memory: the safe answer */
@@ -309,7 +419,7 @@ bool xd_map_lingers(const struct xd_vmas *vm, const struct xd_dom *d,
 
     if (rec->owner == d->id)
         return false; /* the mapper's own memory: nothing to keep from it */
-    r = events(vm, d, rec, &e);
+    r = events(vm, d, rec, legit, &e);
     if (r >= 0)
         lingers = r > 0 && sweep(&e);
     free(e.v);

@@ -280,6 +280,8 @@ static void blocks_reclaim(struct xd_dom *d, struct gcore_range *r, size_t n)
     if (d->in_core)
         gcore_revoke_frames(xd.core, d->id, r, n);
     xd.cur = saved;
+    if (g)
+        xd_dying_hold(d->id, g); /* and dying mappers, until reaped */
     for (size_t i = 0; i < n; i++)
         frames_zero(d, r[i].first, r[i].nr);
     if (g)

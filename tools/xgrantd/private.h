@@ -256,6 +256,9 @@ void xd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void xd_dbg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void xd_log_conn(const struct xd_conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The same, never rate-limited: punishments only (one line each). */
+void xd_log_conn_always(const struct xd_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void xd_log_dom(const struct xd_dom *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* A line caused by domain `id`'s requests (rate-limited per domain). */
@@ -377,14 +380,20 @@ int xd_spawn_settle(struct xd_dom *d, bool gone);
 void xd_spawn_reap(void);
 int xd_init_main(int argc, char **argv);
 
-/* ---- confine.c ---- */
+/* ---- uidrange.c ---- */
+#define XD_UID_RANGE (1u << 20) /* uids for confined domains, from the base */
 void xd_confine_set_uid_base(unsigned base);
 unsigned xd_confine_uid_base(void);
+int xd_confine_check_uid_base(unsigned base, char *why, size_t len);
+uid_t xd_confine_uid_next(void);
+
+/* ---- confine.c ---- */
 void xd_confine_disable(void);
 bool xd_confine_on(void);
 mode_t xd_confine_umask(void);
 int xd_confine_mem(const struct xd_dom *d);
-int xd_confine_child(const struct xd_dom *d);
+int xd_confine_prepare(void);
+int xd_confine_child(const struct xd_dom *d, uid_t uid);
 
 /* ---- proc.c ---- */
 int xd_proc_stat(pid_t pid, pid_t *ppid, pid_t *sid, char *state);
@@ -411,19 +420,45 @@ struct xd_vmas {
     struct xd_run *v;
     size_t n, cap;
 };
+/* One mapping of a memfd (its inode) by a process. */
+struct xd_vma {
+    uint64_t ino, first, nr;
+};
+/* A process's mappings of every domain's memory, read once for all the
+ * owners a call or an ack names: sorted by (ino, first). */
+struct xd_procmaps {
+    struct xd_vma *v;
+    size_t n, cap;
+    dev_t dev; /* of the memfds */
+    bool read;
+    int rc; /* of the read */
+};
+/* A process with more lines in /proc/<pid>/maps than this is not read: its
+ * UNMAP is refused (EBUSY) and its acks of unmap notices are not believed,
+ * so that one read costs the event loop at most about 8 ms (0.25 us a
+ * line measured; max_map_count is 65530 by default). */
+#define XD_MAPS_LINES_MAX 32768
 /* Opens c->maps_fd (once): 0 or -errno. */
 int xd_maps_fd_open(struct xd_conn *c);
-/* Reads them for c's process and owner's memory (through c->maps_fd,
- * opened on first use): 0, or -errno when /proc cannot tell (a process
- * that is gone maps nothing: 0). */
-int xd_vmas_read(struct xd_conn *c, const struct xd_dom *owner,
-                 struct xd_vmas *vm);
+/* Reads c's process's mappings of the memfds (owner's names their device)
+ * through c->maps_fd, opened on first use: 0, or -errno when /proc cannot
+ * tell (-E2BIG: over XD_MAPS_LINES_MAX lines); a process that is gone maps
+ * nothing: 0. */
+int xd_procmaps_read(struct xd_conn *c, const struct xd_dom *owner,
+                     struct xd_procmaps *pm);
+/* vm := the mappings of owner's memory in pm: 0, -ENOMEM, or -EXDEV
+ * when pm was not read for memfds on the device of owner's. */
+int xd_procmaps_owner(const struct xd_procmaps *pm, const struct xd_dom *owner,
+                      struct xd_vmas *vm);
+void xd_procmaps_free(struct xd_procmaps *pm);
+/* Appends a run to vm: 0 or -ENOMEM. */
+int xd_vmas_add(struct xd_vmas *vm, uint64_t first, uint64_t nr);
 void xd_vmas_free(struct xd_vmas *vm);
 /* Does the process (vm, read for rec->conn and rec->owner) still map a
  * frame of rec more often than its other live mappings of d (not those
- * marked `checking`) account for? */
+ * marked `checking`) and the frames in legit (NULL: none) account for? */
 bool xd_map_lingers(const struct xd_vmas *vm, const struct xd_dom *d,
-                    const struct xd_map *rec);
+                    const struct xd_map *rec, const struct xd_vmas *legit);
 
 /* ---- protect.c ---- */
 void xd_prot_kills_run(void);
@@ -453,6 +488,8 @@ void xd_acks_expire_conn(struct xd_conn *c);
 void xd_acks_expire(void);
 bool xd_acks_owed(const struct xd_conn *c);
 void xd_acks_hold_for_reap(struct xd_dom *d);
+/* g waits for the reap of every dying domain that mapped owner's memory. */
+void xd_dying_hold(uint16_t owner, struct xd_group *g);
 int xd_map_add(struct xd_conn *c, uint32_t handle, uint16_t owner,
                const uint64_t *frames, uint64_t npages);
 void xd_map_remove(struct xd_dom *d, uint32_t handle);

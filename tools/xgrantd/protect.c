@@ -13,7 +13,8 @@
  *                    running);
  *   gh_dom_exempt    no domain is privileged here but domain 0, which the
  *                    core spares itself, as it spares a domain that maps a
- *                    third domain's memory (it serves others).
+ *                    third domain's memory (it serves others);
+ *   gh_may_use       no sharing policy but the grants (Xen has XSM).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -60,6 +61,15 @@ void gh_dom_kill(void *cookie)
 int gh_dom_exempt(void *cookie)
 {
     (void)cookie;
+    return 0;
+}
+
+/* No policy beyond the grants themselves. */
+int gh_may_use(void *who, void *owner, unsigned rights)
+{
+    (void)who;
+    (void)owner;
+    (void)rights;
     return 0;
 }
 

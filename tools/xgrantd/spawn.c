@@ -3,15 +3,16 @@
  * spawn.c: starting a domain's process tree.
  *
  * The daemon's child is the domain's init, not the program: when the daemon
- * may, it is pid 1 of new PID, mount and IPC namespaces (clone), which no
- * process of the domain can ever leave, and whose processes all die with
- * it; under a root daemon the child confines itself there before it runs
- * anything (confine.c).  Without the privilege (EPERM) domains run without
- * namespaces (logged once) and the init is a child subreaper instead.  The
- * init leads a new session, dies with the daemon (PR_SET_PDEATHSIG),
- * re-executes the daemon's binary as XD_INIT_ARGV0 (so it holds none of
- * the daemon's memory), forks the program, reaps every orphan, and when
- * the program exits, writes its wait status to the daemon (statfd) and
+ * may, it is pid 1 of new PID, mount and IPC namespaces (clone; network
+ * too when it is confined), which no process of the domain can ever leave,
+ * and whose processes all die with it; under a root daemon the child confines
+ * itself there before it runs anything (confine.c).  Without the privilege
+ * (EPERM) domains run without namespaces (logged once) and the init is a child
+ * subreaper instead; a confining daemon never falls back so: the creation
+ * fails.  The init leads a new session, dies with the daemon
+ * (PR_SET_PDEATHSIG), re-executes the daemon's binary as XD_INIT_ARGV0 (so it
+ * holds none of the daemon's memory), forks the program, reaps every orphan,
+ * and when the program exits, writes its wait status to the daemon (statfd) and
  * exits with its code.
  *
  * Every process of the domain carries XGRANT_SOCK and XGRANT_DOMID in its
@@ -133,6 +134,7 @@ struct spawn_args {
     pid_t parent;
     const struct xd_dom *dom;
     bool confine; /* in namespaces under a root daemon: confine.c */
+    uid_t uid;    /* its uid when confined */
 };
 
 static bool parent_alive(const struct spawn_args *a)
@@ -157,7 +159,7 @@ static void __attribute__((noreturn)) child(const struct spawn_args *a)
 
     setsid();
     /* Before PR_SET_PDEATHSIG: a change of uid clears it. */
-    if (a->confine && (r = xd_confine_child(a->dom)) < 0)
+    if (a->confine && (r = xd_confine_child(a->dom, a->uid)) < 0)
         report(a->errw, -r);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || !parent_alive(a))
         _exit(127);
@@ -168,6 +170,7 @@ static void __attribute__((noreturn)) child(const struct spawn_args *a)
     report(a->errw, errno);
 }
 
+/* A confined domain also gets a network namespace (confine.c). */
 #define NS_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC)
 
 /* The child runs child(a), in new namespaces while the daemon may; *ns
@@ -179,14 +182,29 @@ static pid_t fork_domain(struct spawn_args *a, bool *ns)
 
     *ns = false;
     if (!ns_denied) {
+        int r;
+
         a->confine = xd_confine_on();
-        pid = (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, NULL, NULL, NULL,
-                             NULL);
+        if (a->confine && (r = xd_confine_prepare()) < 0)
+            return r;
+        if (a->confine)
+            a->uid = xd_confine_uid_next();
+        pid = (pid_t)syscall(
+            SYS_clone, NS_FLAGS | (a->confine ? CLONE_NEWNET : 0) | SIGCHLD,
+            NULL, NULL, NULL, NULL);
         if (pid == 0)
             child(a);
         if (pid > 0) {
             *ns = true;
             return pid;
+        }
+        /* Confining, never fall back to a domain running as root. */
+        if (a->confine) {
+            r = -errno;
+            xd_log("cannot confine a domain (namespaces: %s); "
+                   "--no-confine runs domains unconfined, as root",
+                   strerror(errno));
+            return r;
         }
         if (errno != EPERM && errno != EINVAL && errno != ENOSPC &&
             errno != EUSERS)
@@ -406,8 +424,15 @@ int xd_init_main(int argc, char **argv)
     if (fcntl(errw, F_SETFD, FD_CLOEXEC) < 0 ||
         fcntl(statw, F_SETFD, FD_CLOEXEC) < 0)
         report(errw, errno);
-    if (getpid() == 1) /* its own PID namespace tells who it is */
+    /* Its own PID namespace tells who it is.  Its program has its uid:
+     * not dumpable, the init cannot be ptraced nor its /proc entries
+     * (its status pipe) opened by it; the program's exec makes the
+     * program dumpable again. */
+    if (getpid() == 1) {
         unsetenv(XD_TOKEN_ENV);
+        if (prctl(PR_SET_DUMPABLE, 0) < 0)
+            report(errw, errno);
+    }
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     prog = fork();
     if (prog < 0)

@@ -58,6 +58,14 @@ pid_t itest_daemon_pid(void)
     return daemon_pid;
 }
 
+FILE *itest_log_open(void)
+{
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/xgrantd.log", tmpdir);
+    return fopen(path, "r");
+}
+
 int itest_domain_listed(grant_handle_t *dom0, grant_domid_t id)
 {
     struct grant_domain_info info[64];
@@ -228,6 +236,28 @@ void itest_spawn(grant_handle_t *dom0, struct itest_agent *a, const char *name,
 char *itest_self(void)
 {
     return selfpath;
+}
+
+int itest_mkdtemp(char *out, size_t len, const char *name)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    int w;
+
+    if (n < 0)
+        return -errno;
+    self[n] = '\0';
+    w = snprintf(out, len, "%s/%s-XXXXXX", dirname(self), name);
+    if (w < 0 || (size_t)w >= len)
+        return -ENAMETOOLONG;
+    if (mkdtemp(out))
+        return 0;
+    /* Not ours to write (a test run as another user): not confined either,
+     * so /tmp is shared with its domains. */
+    w = snprintf(out, len, "/tmp/%s-XXXXXX", name);
+    if (w < 0 || (size_t)w >= len)
+        return -ENAMETOOLONG;
+    return mkdtemp(out) ? 0 : -errno;
 }
 
 static int vcmd(struct itest_agent *a, char *buf, size_t len, const char *fmt,

@@ -31,6 +31,12 @@ struct itest_agent {
 /* The path of this test binary (to spawn it in a role). */
 char *itest_self(void);
 
+/* A new directory <this binary's directory>/<name>-XXXXXX (mode 0700)
+ * into out: for files a domain must see (a confined domain's /tmp is its
+ * own); /tmp/<name>-XXXXXX where that directory is not writable.  0 or
+ * -errno. */
+int itest_mkdtemp(char *out, size_t len, const char *name);
+
 /* Starts xgrantd on a fresh socket, sets XGRANT_SOCK, opens *dom0.
  * Exits 1 with a message on failure. */
 void itest_setup(grant_handle_t **dom0);
@@ -40,6 +46,8 @@ void itest_teardown(grant_handle_t *dom0);
 const char *itest_sock(void);
 /* The pid of this run's xgrantd. */
 pid_t itest_daemon_pid(void);
+/* xgrantd's log of this run, open for reading (NULL if it cannot be). */
+FILE *itest_log_open(void);
 /* Does xgrantd list domain id (among the first 64)? */
 int itest_domain_listed(grant_handle_t *dom0, grant_domid_t id);
 

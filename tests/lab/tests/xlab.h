@@ -99,6 +99,11 @@ void xlab_std_guest(grant_handle_t *h);
 void xlab_scratch_dom0(unsigned guest);
 void xlab_kill_dom0(grant_handle_t *h, unsigned guest);
 void xlab_kill_guest(grant_handle_t *h);
+/* xlab_fuzz.c: the guest fuzzes the extension (two threads, random ops)
+ * while dom0 revokes and protects; dom0 checks Xen's log and the
+ * guest's teardown (last, after the kill case). */
+void xlab_fuzz_guest(grant_handle_t *h);
+void xlab_fuzz_dom0(grant_handle_t *h, unsigned guest);
 
 /* xlab_bench.c: GNTTABOP_copy of 4 KiB vs the extension's COPY, and
  * GNTTABOP_map_grant_ref of 1 page vs the extension's MAP (dom0 maps the

@@ -129,8 +129,10 @@ int xlab_dom0(grant_handle_t *h, unsigned guest)
     }
     xlab_kernel_clean(); /* after every map window came and went */
     xlab_xs_write("benchdone", "1");
-    if (ext)
+    if (ext) {
         xlab_kill_dom0(h, guest);
+        xlab_fuzz_dom0(h, guest);
+    }
     xlab_xs_close();
     return 0;
 }
