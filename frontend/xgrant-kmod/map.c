@@ -2,17 +2,37 @@
 /*
  * map.c: map windows (xgrant_uapi.h) and GNTX_OP_MAP through them.
  *
- * A window is a VM_PFNMAP area of /dev/xgrant with no pages of its own.  A
- * MAP names a whole window by its pages' user addresses; the module
- * replaces them with the machine addresses of the window's page-table
- * entries (allocating the tables) and Xen writes the entries itself
- * (gntx_xen.h), holding the page references a PTE holds.  The entries
- * carry _PAGE_SPECIAL, so Linux treats them as raw frames: its own zap at
- * munmap or exit clears them (Xen puts the references back), and the
- * window's close then tells Xen the mapping is gone (UNMAP), so the
- * granter's entry is no longer busy.  FORCE revoke and PROTECT are done by
- * Xen on the entries (scratch page, read-only); a write to a read-only
- * entry is SIGBUS (pfn_mkwrite), never an upgrade Xen would refuse.
+ * A window is a VM_MIXEDMAP area of /dev/xgrant backed by unpopulated
+ * struct pages of its own (gnttab_alloc_pages, as gntdev's).  A MAP names
+ * a whole window by its pages' user addresses; the module replaces them
+ * with the machine addresses of the window's page-table entries
+ * (allocating the tables) and Xen writes the entries itself (gntx_xen.h),
+ * holding the page references a PTE holds.  The entries carry
+ * _PAGE_SPECIAL; find_special_page gives get_user_pages the window's
+ * struct page behind each (only while the entry still holds the granter's
+ * frame: never a scratch page's), so O_DIRECT and io_uring can do I/O
+ * straight into a mapping (issue 10 part 7).  For that the module then
+ * (xg_win_bind) maps the same grant a second time at the pages' kernel
+ * addresses (the kernel may read or write what get_user_pages handed out,
+ * as through gntdev's kmap_ops), and points the pages' p2m entries at the
+ * granter's frames (a device's DMA goes there).  The window's interval
+ * notifier unbinds it before Linux zaps it (munmap, exit, any
+ * invalidation): it waits up to about a second per page for I/O that
+ * pinned the pages, UNMAPs both mappings (Xen clears the entries and
+ * flushes) and forgets the p2m entries; the pages are freed at close, or
+ * leaked (with a warning) while still pinned.  FORCE revoke and PROTECT
+ * are done by Xen on the entries, both user and kernel (scratch page,
+ * read-only); a write to a read-only entry is SIGBUS (page_mkwrite,
+ * pfn_mkwrite), never an upgrade Xen would refuse.
+ *
+ * Not covered: Xen tells the guest nothing of a FORCE revoke, so I/O that
+ * pinned a page before it keeps the p2m's granter frame and its DMA lands
+ * in the granter's memory until it completes (new get_user_pages are
+ * refused at once); a PROTECT that takes W away between get_user_pages and
+ * a kernel write through the kernel mapping faults in the kernel.  Each
+ * window holds two of Xen's mappings (its per-mapper page bound counts
+ * both).  The p2m is written through xen_p2m_addr (Debian's 6.1 exports
+ * no set_phys_to_machine).
  *
  * mmap_lock is held for reading across the hypercall, so no munmap can
  * free the tables Xen is writing.  The file's mutex is not taken here
@@ -20,10 +40,13 @@
  * would order the two locks both ways).
  */
 #include <linux/bitmap.h>
+#include <linux/delay.h>
 #include <linux/kernel.h>
 #include <linux/mm.h>
+#include <linux/mmu_notifier.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <xen/grant_table.h>
 #include <asm/xen/page.h>
 
 #include "grant_abi.h"
@@ -35,7 +58,110 @@ struct xg_win {
     struct xg_file *f;
     u32 handle; /* the mapping bound to the window, 0: none */
     bool busy;  /* named by the MAP call in progress */
+    /* struct pages behind the window (get_user_pages finds them): */
+    u32 khandle; /* the same grant mapped at the pages' kernel addresses */
+    unsigned long start, nr;
+    struct page **pages; /* unpopulated pages, their p2m set while bound */
+    u64 *frames;         /* the granter's frames Xen wrote, per page */
+    bool bound;          /* frames and p2m valid: pages may be handed out */
+    bool have_pages;     /* pages came from gnttab_alloc_pages */
+    int base_ref;        /* a page's count with nobody using it */
+    struct mmu_interval_notifier mn;
 };
+
+/* p2m[pfn] = val, allocating the p2m page first if it is a shared one. */
+static void xg_p2m_set(unsigned long pfn, unsigned long val)
+{
+    if (xen_safe_write_ulong(xen_p2m_addr + pfn, val) == 0)
+        return;
+    if (xen_alloc_p2m_entry(pfn) == 0)
+        xen_safe_write_ulong(xen_p2m_addr + pfn, val);
+}
+
+/* The window's binding goes: Xen clears the entries (UNMAP), the pages'
+ * p2m forgets the granter's frames.  Waits (bounded) for I/O that pinned
+ * the pages to finish first. */
+static void xg_win_unbind(struct xg_win *w)
+{
+    struct gntx_unmap u[2] = {{.handle = w->handle}, {.handle = w->khandle}};
+    unsigned long k;
+    int tries;
+
+    if (!w->handle)
+        return;
+    WRITE_ONCE(w->bound, false);
+    for (k = 0; k < w->nr; k++)
+        for (tries = 0; page_count(w->pages[k]) > w->base_ref && tries < 1000;
+             tries++)
+            msleep(1);
+    /* Linux has not cleared the entries yet (this runs before its zap);
+     * Xen does, and forgets the mapping.  A revoked one answers ESTALE. */
+    xg_hcall(GNTX_OP_UNMAP, u, w->khandle ? 2 : 1, NULL, 0);
+    w->handle = 0;
+    w->khandle = 0;
+    for (k = 0; k < w->nr; k++)
+        xg_p2m_set(page_to_pfn(w->pages[k]), INVALID_P2M_ENTRY);
+}
+
+static bool xg_win_invalidate(struct mmu_interval_notifier *mn,
+                              const struct mmu_notifier_range *range,
+                              unsigned long cur_seq)
+{
+    struct xg_win *w = container_of(mn, struct xg_win, mn);
+
+    if (!mmu_notifier_range_blockable(range))
+        return false;
+    mmu_interval_set_seq(mn, cur_seq);
+    xg_win_unbind(w);
+    return true;
+}
+
+static const struct mmu_interval_notifier_ops xg_win_mn_ops = {
+    .invalidate = xg_win_invalidate,
+};
+
+/* The machine frame the entry at addr holds now, or 0. */
+static u64 xg_pte_frame(struct mm_struct *mm, unsigned long addr)
+{
+    pgd_t *pgd = pgd_offset(mm, addr);
+    p4d_t *p4d;
+    pud_t *pud;
+    pmd_t *pmd;
+    pte_t *pte, v;
+
+    if (pgd_none(*pgd))
+        return 0;
+    p4d = p4d_offset(pgd, addr);
+    if (p4d_none(*p4d))
+        return 0;
+    pud = pud_offset(p4d, addr);
+    if (pud_none(*pud))
+        return 0;
+    pmd = pmd_offset(pud, addr);
+    if (pmd_none(*pmd))
+        return 0;
+    pte = pte_offset_map(pmd, addr);
+    v = READ_ONCE(*pte);
+    pte_unmap(pte);
+    return pte_present(v) ? (pte_val_ma(v) & PTE_PFN_MASK) >> PAGE_SHIFT : 0;
+}
+
+/*
+ * get_user_pages (and Linux's vm_normal_page) on an entry Xen wrote: the
+ * page behind it, only while the entry still holds the granter's frame (a
+ * FORCE revoke or PROTECT NONE points it at a scratch page: no page then).
+ */
+static struct page *xg_win_find_page(struct vm_area_struct *vma,
+                                     unsigned long addr)
+{
+    struct xg_win *w = vma->vm_private_data;
+    unsigned long k = (addr - w->start) >> PAGE_SHIFT;
+
+    if (!READ_ONCE(w->bound) || k >= w->nr ||
+        xg_pte_frame(vma->vm_mm, addr) != w->frames[k])
+        return NULL;
+    return w->pages[k];
+}
 
 static vm_fault_t xg_win_sigbus(struct vm_fault *vmf)
 {
@@ -47,16 +173,30 @@ static int xg_win_no_split(struct vm_area_struct *vma, unsigned long addr)
     return -EINVAL;
 }
 
+static void xg_win_free(struct xg_win *w)
+{
+    unsigned long k;
+    bool busy = false;
+
+    for (k = 0; w->have_pages && k < w->nr; k++)
+        busy |= page_count(w->pages[k]) > w->base_ref;
+    if (w->have_pages && !busy)
+        gnttab_free_pages((int)w->nr, w->pages);
+    else if (busy) /* still pinned: never reuse them */
+        pr_warn("xgrant: %lu window pages still in use, leaked\n", w->nr);
+    kvfree(w->pages);
+    kvfree(w->frames);
+    kfree(w);
+}
+
 static void xg_win_close(struct vm_area_struct *vma)
 {
     struct xg_win *w = vma->vm_private_data;
-    struct gntx_unmap u = {.handle = w->handle};
 
-    /* Linux cleared the entries already; Xen forgets the mapping.  A
-     * revoked one answers ESTALE, which is fine. */
-    if (w->handle)
-        xg_hcall(GNTX_OP_UNMAP, &u, 1, NULL, 0);
-    kfree(w);
+    /* The notifier unbound it before Linux's zap (munmap, exit). */
+    mmu_interval_notifier_remove(&w->mn);
+    xg_win_unbind(w);
+    xg_win_free(w);
 }
 
 /* Xen would refuse Linux's own rewrite of a foreign entry (read-only or
@@ -73,6 +213,8 @@ static const struct vm_operations_struct xg_win_ops = {
     .mprotect = xg_win_no_mprotect,
     .fault = xg_win_sigbus,
     .pfn_mkwrite = xg_win_sigbus,
+    .page_mkwrite = xg_win_sigbus, /* entries with a page: never upgraded */
+    .find_special_page = xg_win_find_page,
 };
 
 int xg_win_mmap(struct xg_file *f, struct vm_area_struct *vma)
@@ -85,8 +227,25 @@ int xg_win_mmap(struct xg_file *f, struct vm_area_struct *vma)
     if (!w)
         return -ENOMEM;
     w->f = f;
-    vma->vm_flags |=
-        VM_IO | VM_PFNMAP | VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP;
+    w->start = vma->vm_start;
+    w->nr = vma_pages(vma);
+    w->pages = kvcalloc(w->nr, sizeof(*w->pages), GFP_KERNEL);
+    w->frames = kvcalloc(w->nr, sizeof(*w->frames), GFP_KERNEL);
+    if (!w->pages || !w->frames ||
+        gnttab_alloc_pages((int)w->nr, w->pages) < 0) {
+        xg_win_free(w);
+        return -ENOMEM;
+    }
+    w->have_pages = true;
+    w->base_ref = page_count(w->pages[0]);
+    if (mmu_interval_notifier_insert_locked(&w->mn, vma->vm_mm, w->start,
+                                            w->nr << PAGE_SHIFT,
+                                            &xg_win_mn_ops)) {
+        xg_win_free(w);
+        return -ENOMEM;
+    }
+    /* Mixed, not PFNMAP: get_user_pages may find the pages (O_DIRECT). */
+    vma->vm_flags |= VM_MIXEDMAP | VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP;
     if (!(vma->vm_flags & VM_WRITE))
         vma->vm_flags &= ~VM_MAYWRITE; /* read-only for good */
     vma->vm_private_data = w;
@@ -190,6 +349,64 @@ static void xg_map_aux_out(const struct gntx_map *v, unsigned int n, long rc,
     bitmap_free(keep);
 }
 
+/* The machine addresses of the direct-map entries of the window's pages
+ * (present or not: 4 KiB entries in a PV kernel); 0 or -errno. */
+static int xg_win_kptes(struct xg_win *w, u64 *kaux)
+{
+    unsigned long k;
+    unsigned int level;
+    pte_t *pte;
+
+    for (k = 0; k < w->nr; k++) {
+        pte = lookup_address((unsigned long)page_address(w->pages[k]), &level);
+        if (!pte || level != PG_LEVEL_4K)
+            return -EOPNOTSUPP;
+        kaux[k] = arbitrary_virt_to_machine(pte).maddr;
+    }
+    return 0;
+}
+
+/*
+ * MAP filled the window (element v): the same grant is mapped a second
+ * time at the pages' kernel addresses, so the kernel can reach what
+ * get_user_pages hands out (as gntdev's kmap_ops); the pages' p2m names
+ * the granter's frames (for DMA); then get_user_pages may hand them out.
+ * 0, or -errno with the window unbound (Xen cleared what it wrote).
+ */
+static int xg_win_bind(struct xg_win *w, const struct gntx_map *v,
+                       const u64 *frames)
+{
+    struct gntx_map kv = *v;
+    u64 *kaux = kvcalloc(w->nr, sizeof(*kaux), GFP_KERNEL);
+    unsigned long k;
+    long rc = kaux ? xg_win_kptes(w, kaux) : -ENOMEM;
+
+    w->handle = v->handle;
+    kv.frame_idx = 0;
+    kv.status = 0;
+    if (!rc)
+        rc = xg_hcall(GNTX_OP_MAP, &kv, 1, kaux, w->nr);
+    if (!rc && kv.status)
+        rc = kv.status;
+    if (!rc)
+        w->khandle = kv.handle;
+    for (k = 0; !rc && k < w->nr; k++)
+        if (kaux[k] != frames[k])
+            rc = -EPROTO; /* not the frames of the window */
+    kvfree(kaux);
+    if (rc < 0) {
+        xg_win_unbind(w);
+        return (int)rc;
+    }
+    for (k = 0; k < w->nr; k++) {
+        w->frames[k] = frames[k];
+        xg_p2m_set(page_to_pfn(w->pages[k]), FOREIGN_FRAME(frames[k]));
+    }
+    smp_wmb(); /* frames and p2m before bound */
+    WRITE_ONCE(w->bound, true);
+    return 0;
+}
+
 long xg_map(struct xg_file *f, const struct gntx_xen_call *c)
 {
     struct mm_struct *mm = current->mm;
@@ -223,7 +440,7 @@ long xg_map(struct xg_file *f, const struct gntx_xen_call *c)
     for (i = 0; i < c->count && wins[i]; i++) {
         wins[i]->busy = false;
         if (rc >= 0 && v[i].status == 0)
-            wins[i]->handle = v[i].handle;
+            v[i].status = xg_win_bind(wins[i], &v[i], aux + v[i].frame_idx);
     }
     mmap_read_unlock(mm);
     xg_map_aux_out(v, c->count, rc, aux, c->aux_count);

@@ -61,9 +61,11 @@
  *
  * Transports
  * ----------
- * "sim" talks to xgrantd over $XGRANT_SOCK.  "xen" (real Xen, later) is
- * chosen by XGRANT_TRANSPORT=xen.  grant_open picks by XGRANT_TRANSPORT,
- * default "sim".
+ * "sim" talks to xgrantd over $XGRANT_SOCK.  "xen" (real Xen, through the
+ * guest module's /dev/xgrant and Linux's gntdev and gntalloc) is chosen by
+ * XGRANT_TRANSPORT=xen.  grant_open picks by XGRANT_TRANSPORT, default
+ * "sim".  grant_features says what the host offers: the extension (every
+ * call but grant_v1_*), Xen's standard grants (grant_v1_*), or both.
  */
 #ifndef LIBGRANT_H
 #define LIBGRANT_H
@@ -366,6 +368,119 @@ int grant_evtchn_pending(grant_handle_t *h, uint32_t *port);
 int grant_evtchn_wait(grant_handle_t *h, uint32_t port, int timeout_ms);
 /* Closes `port` (its fd too, and it leaves the pending fd). */
 int grant_evtchn_close(grant_handle_t *h, uint32_t port);
+
+/* ---- What the host offers --------------------------------------------- */
+
+#define GRANT_FEAT_EXT      0x1u /* the extension: the grant calls above */
+#define GRANT_FEAT_V1_MAP   0x2u /* grant_v1_map, _unmap and _copy */
+#define GRANT_FEAT_V1_SHARE 0x4u /* grant_v1_share and _end */
+/*
+ * What the handle's host offers (GRANT_FEAT_*), found once by grant_open.
+ * xgrantd offers all three.  On Xen: EXT when the hypervisor knows the
+ * extension's sub-op (a stock Xen answers ENOSYS; then every extension
+ * call fails -ENOSYS without reaching it, while grant_mem_alloc, event
+ * channels and grant_v1_* work), V1_MAP when /dev/xen/gntdev opens,
+ * V1_SHARE when /dev/xen/gntalloc does.  A call of a feature not offered
+ * fails -ENOSYS.  0 for NULL.  Never blocks.
+ */
+unsigned grant_features(const grant_handle_t *h);
+
+/* ---- Standard Xen grants (v1) ------------------------------------------ */
+
+/*
+ * Xen's own grant references: one page each, in the granting domain's v1
+ * grant table, as stock Linux frontends and backends use them.  A
+ * reference's kind is the call it goes to: a grant_v1_ref_t only ever to
+ * grant_v1_*, a grant_ref_t only to the calls above; nothing guesses it
+ * from the number (a driver picks the kind per device, e.g. from the
+ * feature-grant-ext negotiation, and asks grant_features what the host
+ * has).
+ *
+ * On Xen they go through Linux's gntdev and gntalloc (libxengnttab).  Under
+ * xgrantd they are extension grants of one whole page each (GRANT_R_READ
+ * and GRANT_R_MAP, plus GRANT_R_WRITE unless shared read-only), mapped,
+ * copied and revoked through the calls above, so a driver has one code
+ * path on both hosts; there a grant_v1_ref_t is the grant's grant_ref_t,
+ * and a dead ref reads -ENOENT as on Xen (not -ESTALE).
+ *
+ * Mappings and shares are the handle's: grant_close unmaps and ends them.
+ * Neither is inherited by a fork()ed child (every grant_v1_* call there
+ * returns -EBADF).  Nothing here blocks beyond the host's own call, except
+ * grant_v1_end under xgrantd when a grantee still maps a page (see there).
+ */
+typedef uint32_t grant_v1_ref_t;
+
+#define GRANT_V1_RDONLY 0x1u  /* map or share read-only */
+#define GRANT_V1_MAX    1024u /* refs per map or share */
+
+/*
+ * Maps `count` refs of `granter` (1..GRANT_V1_MAX) into one contiguous,
+ * page-aligned range at *addr, page i showing refs[i], read-write unless
+ * GRANT_V1_RDONLY (then writes fault).  All or nothing: on any failure
+ * nothing stays mapped.  Under xgrantd each page is a mapping of its own
+ * (grant_map_batch): a revoke of one ref turns that page alone into a
+ * scratch page and raises a revoke event (grant_map_revoked_fd).
+ * -EINVAL (count, flags), -ENOSYS (no GRANT_FEAT_V1_MAP), or the host's error
+ * for a bad ref (on Xen gntdev's: usually -EINVAL; under xgrantd -ENOENT,
+ * -EACCES for a read-only ref mapped writable, -ESRCH for an unknown granter).
+ * Unmap with grant_v1_unmap only.
+ */
+int grant_v1_map(grant_handle_t *h, grant_domid_t granter,
+                 const grant_v1_ref_t *refs, unsigned count, unsigned flags,
+                 void **addr);
+/* Unmaps the whole range grant_v1_map returned.  -EINVAL if addr is not
+ * such a range.  Unmapping never fails afterwards on the host's side. */
+int grant_v1_unmap(grant_handle_t *h, void *addr);
+
+/* One end of a v1 copy: local memory, or a page granted with a v1 ref. */
+struct grant_v1_ptr {
+    int local;             /* 1: ptr, in this handle's grant_mem_alloc memory */
+    void *ptr;             /* local */
+    grant_domid_t granter; /* ref */
+    grant_v1_ref_t ref;    /* ref */
+    uint16_t offset;       /* ref: byte offset in its page */
+};
+struct grant_v1_copy_seg {
+    struct grant_v1_ptr src, dst; /* at least one a ref */
+    uint16_t len; /* a ref side must end in its page: offset + len <= 4096 */
+    int status;   /* out: 0 or -errno (the segment copied nothing) */
+};
+/*
+ * Grant copy (GNTTABOP_copy on Xen): per segment, as many segments as
+ * given (sent in batches).  Returns how many succeeded (== n when all
+ * did), or -errno for the call as a whole (-EINVAL for NULL arguments,
+ * -ENOSYS without GRANT_FEAT_V1_MAP).  Segment errors: -EINVAL (a ref
+ * side past its page, local to local, local not 0 or 1), -EFAULT (local
+ * memory not from grant_mem_alloc: required on both hosts), -ENOENT (no
+ * such ref, or ended), -EACCES (a write to a read-only ref), -ESRCH (no
+ * such granter), -EIO (another refusal by Xen).  A local side may cross
+ * pages.
+ */
+int grant_v1_copy(grant_handle_t *h, struct grant_v1_copy_seg *segs,
+                  unsigned n);
+
+/*
+ * Allocates `count` zeroed pages (1..GRANT_V1_MAX), contiguous at *addr,
+ * and grants each to `grantee` with a v1 ref (refs[i] for page i),
+ * read-write unless GRANT_V1_RDONLY (the grantee may only read).  All or
+ * nothing.  On Xen the pages come from gntalloc, under xgrantd from
+ * grant_mem_alloc: a driver must not name them as a local side of a copy
+ * (-EFAULT on Xen), nor free them but with grant_v1_end.  -EINVAL, -ENOSYS (no
+ * GRANT_FEAT_V1_SHARE), -ENOMEM, -ENOSPC (the grant table is full).
+ */
+int grant_v1_share(grant_handle_t *h, grant_domid_t grantee, unsigned count,
+                   unsigned flags, grant_v1_ref_t *refs, void **addr);
+/*
+ * Ends the grants grant_v1_share made at addr and frees their pages; the
+ * refs are dead from now on.  -EINVAL if addr is not such a range.  A
+ * grantee that still maps a page: on Xen it keeps that page (gntalloc
+ * frees it when the grantee unmaps); under xgrantd its mapping is
+ * force-revoked (grant_revoke's GRANT_REVOKE_FORCE, which may block up to
+ * about 2 s): the grantee's page becomes its scratch page, as grant_map
+ * describes.  Either way the grantee never sees this domain's later use of
+ * the memory.
+ */
+int grant_v1_end(grant_handle_t *h, void *addr);
 
 /* ---- Inspection ------------------------------------------------------- */
 

@@ -125,6 +125,7 @@ void grant_close(grant_handle_t *h)
         return;
     forked = lg_forked(h);
     lg_prot_release(h, forked); /* unbinds its ring: before the ports */
+    lg_v1_release(h, forked);   /* under xgrantd: map.c's mappings */
     lg_map_release(h, forked);
     lg_evtchn_release(h, forked);
     h->ops->close(h, forked);

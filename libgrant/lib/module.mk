@@ -7,7 +7,7 @@ ALL += $(LIBGRANT) $(B)/lib/libgrant.so
 $(LIBGRANT): $(LIB_OBJ) libgrant/lib/libgrant.map
 	@mkdir -p $(@D)
 	$(CC) -shared -Wl,-soname,libgrant.so.1 -Wl,--version-script=libgrant/lib/libgrant.map \
-	    -Wl,--no-undefined $(LDFLAGS) -o $@ $(LIB_OBJ) -lpthread -lxenstore -lxenevtchn
+	    -Wl,--no-undefined $(LDFLAGS) -o $@ $(LIB_OBJ) -lpthread -lxenstore -lxenevtchn -lxengnttab
 $(B)/lib/libgrant.so: $(LIBGRANT)
 	ln -sf libgrant.so.1 $@
 

@@ -45,6 +45,26 @@ struct grant_call {
 };
 
 /*
+ * Standard grants, a transport's part (v1.c checks the arguments and
+ * keeps the records): lg_v1_ext_ops over the extension's whole-page grants
+ * (v1_ext.c, the sim transport's), lg_xen_v1_ops over gntdev and gntalloc
+ * (xen_v1.c).  copy fills every status and returns 0 or the call's -errno
+ * for at most 64 segments; unmap and end get back what map and share gave
+ * (refs: the share's).
+ */
+struct grant_v1_ops {
+    int (*map)(grant_handle_t *h, grant_domid_t granter,
+               const grant_v1_ref_t *refs, unsigned count, unsigned flags,
+               void **addr);
+    int (*unmap)(grant_handle_t *h, void *addr, unsigned count);
+    int (*copy)(grant_handle_t *h, struct grant_v1_copy_seg *segs, unsigned n);
+    int (*share)(grant_handle_t *h, grant_domid_t grantee, unsigned count,
+                 unsigned flags, grant_v1_ref_t *refs, void **addr);
+    int (*end)(grant_handle_t *h, void *addr, unsigned count,
+               const grant_v1_ref_t *refs);
+};
+
+/*
  * The transport.  Every function returns 0/count or -errno.  `open` fills
  * h->domid, h->mem and h->mem_frames and starts whatever the transport needs
  * to deliver unmap notices (it calls lg_map_revoked for each).  `close`
@@ -96,6 +116,7 @@ struct grant_ops {
     int (*map_window)(grant_handle_t *h, size_t len, unsigned flags,
                       void **addr, uint64_t *aux);
     int (*unmap_window)(grant_handle_t *h, void *addr, size_t len);
+    const struct grant_v1_ops *v1; /* standard grants (below) */
 };
 
 /* A run of frames from grant_mem_alloc. */
@@ -194,6 +215,10 @@ struct grant_handle {
     struct lg_prot *prot; /* page protection (protect*.c), NULL until used */
 
     struct lg_scratch scratch[LG_SCRATCH_MAX];
+
+    unsigned features;    /* GRANT_FEAT_*, set by the transport's open */
+    struct lg_v1_rec *v1; /* v1.c: this handle's v1 maps and shares */
+    void *v1tp;           /* the transport's v1 state (xen_v1.c) */
 };
 
 /* handle.c */
@@ -244,6 +269,18 @@ const char *lg_transport_name(void);
 
 /* evtchn.c */
 void lg_evtchn_release(grant_handle_t *h, int forked);
+
+/* v1.c: unmaps and ends the handle's v1 maps and shares (a forked child
+ * only frees the records). */
+void lg_v1_release(grant_handle_t *h, int forked);
+
+/* v1_ext.c and xen_v1.c: the transports' standard grants. */
+extern const struct grant_v1_ops lg_v1_ext_ops;
+extern const struct grant_v1_ops lg_xen_v1_ops;
+/* xen_v1.c: opens gntdev and gntalloc with the xen transport and adds
+ * GRANT_FEAT_V1_* to h->features for those that opened. */
+void lg_xen_v1_open(grant_handle_t *h);
+void lg_xen_v1_close(grant_handle_t *h);
 
 /* protect.c, protect_fault.c: page protection.  The handle's own view of
  * its protections, read by the SIGSEGV handler (async-signal-safe: only

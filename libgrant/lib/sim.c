@@ -157,6 +157,8 @@ static int sim_open(grant_handle_t *h)
         rc = lg_sim_notice_start(h);
     if (rc < 0)
         sim_close(h, 0);
+    /* Everything: the extension, and Xen's standard grants over it. */
+    h->features = GRANT_FEAT_EXT | GRANT_FEAT_V1_MAP | GRANT_FEAT_V1_SHARE;
     return rc;
 }
 
@@ -215,4 +217,5 @@ const struct grant_ops lg_sim_ops = {
     .domain_list = lg_sim_domain_list,
     .domain_wait = lg_sim_domain_wait,
     .shutdown = lg_sim_shutdown,
+    .v1 = &lg_v1_ext_ops,
 };

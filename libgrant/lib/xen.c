@@ -9,8 +9,11 @@
  * whole at h->mem: a gfn here is a page index into that memory, exactly the
  * model of the sim transport, and the module rewrites those into the frames
  * Xen knows.  Allocation of runs inside it is done here (first fit).
- * Hypercalls are XGRANT_IOC_CALL.  On a Xen without the extension every
- * call fails with -ENOSYS (the unknown grant-table sub-op).
+ * Hypercalls are XGRANT_IOC_CALL.  Opening asks Xen once whether it has
+ * the extension (GNTX_OP_VERSION): a stock Xen answers ENOSYS (the unknown
+ * grant-table sub-op), and then every call fails -ENOSYS here, without a
+ * hypercall; grant memory, event channels and Xen's standard grants
+ * (xen_v1.c) work either way.
  *
  * Mapping: grant_map asks for a window, an mmap of the same fd at
  * XGRANT_MAP_OFFSET (xgrant_uapi.h: empty, not inherited by fork), and
@@ -79,6 +82,7 @@ static void xen_close(grant_handle_t *h, int forked)
     h->mem = NULL;
     if (t->fd >= 0)
         close(t->fd);
+    lg_xen_v1_close(h);
     /* Ports evtchn.c still had were closed before (lg_evtchn_release);
      * a forked child only drops its copies of the handles. */
     for (unsigned i = 0; i < t->nr_ports; i++)
@@ -113,6 +117,14 @@ static int xen_setup(grant_handle_t *h, struct xen_tp *t)
     return 0;
 }
 
+/* Does this Xen have the extension?  Asked once, at open. */
+static unsigned xen_probe_ext(int fd)
+{
+    struct gntx_xen_call c = {.op = GNTX_OP_VERSION};
+
+    return ioctl(fd, XGRANT_IOC_CALL, &c) >= 0 ? GRANT_FEAT_EXT : 0;
+}
+
 static int xen_open(grant_handle_t *h)
 {
     struct xen_tp *t;
@@ -124,6 +136,10 @@ static int xen_open(grant_handle_t *h)
     h->tp = t;
     t->fd = open(XGRANT_DEVICE, O_RDWR | O_CLOEXEC);
     rc = t->fd < 0 ? -errno : xen_setup(h, t);
+    if (rc == 0) {
+        h->features = xen_probe_ext(t->fd);
+        lg_xen_v1_open(h);
+    }
     if (rc < 0)
         xen_close(h, 0);
     return rc;
@@ -152,6 +168,8 @@ static long xen_hypercall(grant_handle_t *h, struct grant_call *gc)
 
     gc->nr_fds = 0;
     gc->aux_out_count = 0;
+    if (!(h->features & GRANT_FEAT_EXT))
+        return -ENOSYS; /* a stock Xen: found at open */
     if (gc->op == GNTX_OP_MAP && gc->aux_in != gc->aux_out)
         return -EINVAL; /* only through a window: grant_map's */
     if (gc->aux_in) {
@@ -355,4 +373,5 @@ const struct grant_ops lg_xen_ops = {
     .evtchn_consume = xen_evtchn_consume,
     .map_window = xen_map_window,
     .unmap_window = xen_unmap_window,
+    .v1 = &lg_xen_v1_ops,
 };

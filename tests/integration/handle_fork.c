@@ -20,6 +20,9 @@ int main(void)
     int pipefd[2], status, rc;
     void *p, *q;
     char verdict = 0;
+    grant_v1_ref_t v1ref = 0;
+    struct itest_agent peer;
+    void *v1p = NULL;
     pid_t pid;
     size_t big;
 
@@ -30,6 +33,9 @@ int main(void)
     ICHECK(grant_mem_alloc(h, big, &p) == 0, "allocate %zu of %llu frames", big,
            (unsigned long long)u.mem_frames);
     memset(p, 0x5a, 4096);
+    itest_spawn(dom0, &peer, "peer", 16);
+    rc = grant_v1_share(h, peer.domid, 1, 0, &v1ref, &v1p);
+    ICHECK(rc == 0, "a v1 share (%s)", grant_strerror(rc));
     if (pipe(pipefd) < 0)
         return 1;
     pid = fork();
@@ -43,7 +49,10 @@ int main(void)
                   grant_mem_alloc(h, 1, &r) == -EBADF &&
                   grant_map_batch(h, 1, &mr, 1, &r) == -EBADF &&
                   grant_unmap(h, p) == -EBADF &&
-                  grant_map_revoked_fd(h) == -EBADF;
+                  grant_map_revoked_fd(h) == -EBADF &&
+                  grant_v1_end(h, v1p) == -EBADF &&
+                  grant_v1_map(h, peer.domid, &v1ref, 1, 0, &r) == -EBADF &&
+                  grant_v1_share(h, peer.domid, 1, 0, &v1ref, &r) == -EBADF;
         /* Keeps its copies of the handle's descriptors open. */
         if (write(pipefd[1], &verdict, 1) != 1)
             _exit(2);
@@ -63,6 +72,7 @@ int main(void)
     grant_close(h2);
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
+    itest_agent_close(&peer);
     itest_teardown(dom0);
     return itest_done();
 }

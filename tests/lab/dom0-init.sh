@@ -13,6 +13,11 @@ mount -t tmpfs tmpfs /tmp
 mkdir -p /run/xen /run/xenstored /var/lib/xen /var/lib/xenstored /var/log/xen/console /dev/pts
 mount -t devpts devpts /dev/pts
 t userspace
+# Which hypervisor the host booted (run.sh puts XLAB_XEN= on the kernel
+# command line): xlab's expectations differ (tests/lab/README.md).
+for w in $(cat /proc/cmdline); do
+    case $w in XLAB_XEN=*) export XLAB_XEN="${w#XLAB_XEN=}" ;; esac
+done
 for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd; do modprobe "$m"; done
 mount -t xenfs xenfs /proc/xen
 xenstored --pid-file /run/xenstored.pid

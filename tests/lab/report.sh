@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
-# Counts the XLAB lines of a lab run's serial log and prints the timings.
-#   usage: report.sh SERIAL_LOG BOOT_SECONDS TOTAL_SECONDS
+# Counts the XLAB lines of one boot's serial log and prints the timings;
+# appends "PASS FAIL SKIP" to COUNTS for run.sh's total.
+#   usage: report.sh SERIAL_LOG BOOT_SECONDS LABEL COUNTS
 set -uo pipefail
-log=$1
+log=$1 label=$3 counts=$4
+p="lab: [$label]"
 tr -d '\r' <"$log" >"$log.txt"
-grep -E '^XLAB-T ' "$log.txt" | awk '{printf "lab: dom0 %-16s at %6.1f s uptime\n", $2, $3}'
-grep -E '^XLAB (dom0|guest) (PASS|FAIL|NOTRUN) ' "$log.txt" | sed 's/^XLAB /lab: /'
-grep -E '^XLAB-(BENCH|FUZZ) ' "$log.txt" | sed 's/^/lab: /'
-grep -E '^XLAB-NOTE ' "$log.txt" | sed 's/^XLAB-NOTE /lab: note: /'
+grep -E '^XLAB-T ' "$log.txt" | awk -v p="$p" '{printf "%s dom0 %-16s at %6.1f s uptime\n", p, $2, $3}'
+grep -E '^XLAB (dom0|guest) (PASS|FAIL|NOTRUN|SKIP) ' "$log.txt" | sed "s/^XLAB /$p /"
+grep -E '^XLAB-(BENCH|FUZZ) ' "$log.txt" | sed "s/^/$p /"
+grep -E '^XLAB-NOTE ' "$log.txt" | sed "s/^XLAB-NOTE /$p note: /"
 pass=$(grep -cE '^XLAB (dom0|guest) PASS ' "$log.txt")
 fail=$(grep -cE '^XLAB (dom0|guest) FAIL ' "$log.txt")
 notrun=$(grep -cE '^XLAB (dom0|guest) NOTRUN ' "$log.txt")
+skip=$(grep -cE '^XLAB (dom0|guest) SKIP ' "$log.txt")
 if ! grep -q '^XLAB-DONE' "$log.txt"; then
-    echo "lab: the run did not finish; last serial lines:"
+    echo "$p the run did not finish; last serial lines:"
     tail -25 "$log.txt" | sed 's/^/  | /'
     fail=$((fail + 1))
 fi
-echo "lab: QEMU run $2 s, whole make lab $3 s (TCG: compare ratios, not times)"
-[ "$notrun" -eq 0 ] || echo "lab: $notrun case(s) not run"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
+[ "$pass" -gt 0 ] || fail=$((fail + 1))
+echo "$p QEMU run $2 s (TCG: compare ratios, not times)"
+[ "$notrun" -eq 0 ] || echo "$p $notrun case(s) not run"
+echo "$p $pass passed, $fail failed, $skip skipped"
+echo "$pass $fail $skip" >>"$counts"

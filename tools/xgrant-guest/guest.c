@@ -39,11 +39,15 @@ struct slot {
     "unmap MAP | mapb GRANTER LEN REF... | unmapb MAP... | "                   \
     "revokeb FORCE(0|1) REF... | mrevoked | mbusy MAP | mstop | "              \
     "evtalloc DOM | evtbind DOM PORT | evtnotify PORT | "                      \
-    "evtwait PORT MS | usage | write SLOT OFF TEXT | exit [CODE]"
+    "evtwait PORT MS | usage | write SLOT OFF TEXT | features | "              \
+    "v1share DOM PAGES [ro] | v1end SLOT | v1map DOM ro|rw REF... | "          \
+    "v1unmap MAP | v1copyfrom|v1copyto DOM REF ROFF SLOT OFF LEN | "           \
+    "v1g2g SDOM SREF SOFF DDOM DREF DOFF LEN | exit [CODE]"
 
 static grant_handle_t *gh;
 static struct slot slots[MAX_SLOTS];
 static struct slot maps[MAX_SLOTS];
+static uint8_t map_v1[MAX_SLOTS]; /* maps[i] came from grant_v1_map */
 static sigjmp_buf fault_jmp;
 static volatile sig_atomic_t fault_armed;
 
@@ -294,6 +298,7 @@ static int cmd_map_ops(char **av, uint64_t *n, int ac)
             return reply_err(rc, "grant_map");
         maps[s].p = addr;
         maps[s].size = n[4];
+        map_v1[s] = 0;
         printf("ok %d\n", s);
         return 0;
     }
@@ -301,14 +306,113 @@ static int cmd_map_ops(char **av, uint64_t *n, int ac)
         return map_access(n[1], n[2], 0, 0);
     if (!strcmp(av[0], "mwrite") && ac == 4)
         return map_access(n[1], n[2], 1, n[3]);
-    if (!strcmp(av[0], "unmap") && ac == 2) {
+    if ((!strcmp(av[0], "unmap") || !strcmp(av[0], "v1unmap")) && ac == 2) {
         if (!slot_at(maps, n[1], 0, 0))
             return reply_err(-EINVAL, "bad map id");
-        rc = grant_unmap(gh, maps[n[1]].p);
+        if (map_v1[n[1]] != !strcmp(av[0], "v1unmap"))
+            return reply_err(-EINVAL, "unmap of the other kind");
+        rc = map_v1[n[1]] ? grant_v1_unmap(gh, maps[n[1]].p)
+                          : grant_unmap(gh, maps[n[1]].p);
         if (rc < 0)
-            return reply_err(rc, "grant_unmap");
+            return reply_err(rc, av[0]);
         maps[n[1]].p = NULL;
+        map_v1[n[1]] = 0;
         printf("ok\n");
+        return 0;
+    }
+    return 1;
+}
+
+/* A free slot of tab, or -1. */
+static int free_slot(const struct slot *tab)
+{
+    for (int s = 0; s < MAX_SLOTS; s++)
+        if (!tab[s].p)
+            return s;
+    return -1;
+}
+
+static int v1_copy_one(struct grant_v1_copy_seg *seg)
+{
+    int rc = grant_v1_copy(gh, seg, 1);
+
+    if (rc < 0)
+        return reply_err(rc, "grant_v1_copy");
+    if (seg->status < 0)
+        return reply_err(seg->status, "segment");
+    printf("ok\n");
+    return 0;
+}
+
+/* Xen's standard grants (grant_v1_*). */
+static int cmd_v1_ops(char **av, uint64_t *n, int ac)
+{
+    grant_v1_ref_t refs[MAX_ARGS];
+    struct grant_v1_copy_seg seg = {0};
+    int rc, s, ro = ac > 2 && !strcmp(av[ac - 1], "ro");
+    void *addr;
+
+    if (!strcmp(av[0], "v1share") && (ac == 3 || (ac == 4 && ro))) {
+        if ((s = free_slot(slots)) < 0 || n[2] > MAX_ARGS)
+            return reply_err(-ENOSPC, "no slot, or too many pages");
+        rc = grant_v1_share(gh, n[1], n[2], ro ? GRANT_V1_RDONLY : 0, refs,
+                            &addr);
+        if (rc < 0)
+            return reply_err(rc, "grant_v1_share");
+        slots[s] = (struct slot){addr, n[2] * GRANT_PAGE_SIZE};
+        printf("ok %d", s);
+        for (uint64_t i = 0; i < n[2]; i++)
+            printf(" 0x%x", refs[i]);
+        printf("\n");
+        return 0;
+    }
+    if (!strcmp(av[0], "v1end") && ac == 2) {
+        rc = slot_at(slots, n[1], 0, 0) ? grant_v1_end(gh, slots[n[1]].p)
+                                        : -EINVAL;
+        if (rc < 0)
+            return reply_err(rc, "grant_v1_end");
+        slots[n[1]].p = NULL;
+        printf("ok\n");
+        return 0;
+    }
+    if (!strcmp(av[0], "v1map") && ac >= 4) {
+        if ((s = map_slot()) < 0)
+            return reply_err(-ENOSPC, "no map slot");
+        for (int i = 3; i < ac; i++)
+            refs[i - 3] = (grant_v1_ref_t)n[i];
+        rc = grant_v1_map(gh, n[1], refs, (unsigned)(ac - 3),
+                          !strcmp(av[2], "ro") ? GRANT_V1_RDONLY : 0, &addr);
+        if (rc < 0)
+            return reply_err(rc, "grant_v1_map");
+        maps[s] = (struct slot){addr, (size_t)(ac - 3) * GRANT_PAGE_SIZE};
+        map_v1[s] = 1;
+        printf("ok %d\n", s);
+        return 0;
+    }
+    if ((!strcmp(av[0], "v1copyfrom") || !strcmp(av[0], "v1copyto")) &&
+        ac == 7) {
+        struct grant_v1_ptr ref = {
+            .granter = n[1], .ref = n[2], .offset = (uint16_t)n[3]};
+        struct grant_v1_ptr loc = {.local = 1,
+                                   .ptr = slot_at(slots, n[4], n[5], n[6])};
+
+        if (!loc.ptr || n[3] > UINT16_MAX || n[6] > UINT16_MAX)
+            return reply_err(-EINVAL, "bad slot range");
+        seg.src = av[0][6] == 'f' ? ref : loc;
+        seg.dst = av[0][6] == 'f' ? loc : ref;
+        seg.len = (uint16_t)n[6];
+        return v1_copy_one(&seg);
+    }
+    if (!strcmp(av[0], "v1g2g") && ac == 8) {
+        seg.src = (struct grant_v1_ptr){
+            .granter = n[1], .ref = n[2], .offset = (uint16_t)n[3]};
+        seg.dst = (struct grant_v1_ptr){
+            .granter = n[4], .ref = n[5], .offset = (uint16_t)n[6]};
+        seg.len = (uint16_t)n[7];
+        return v1_copy_one(&seg);
+    }
+    if (!strcmp(av[0], "features") && ac == 1) {
+        printf("ok %u\n", grant_features(gh));
         return 0;
     }
     return 1;
@@ -599,7 +703,8 @@ static void guest_line(char *line)
         printf("err -22 EINVAL empty\n");
     else if (cmd_slot_ops(av, n, ac) && cmd_grant_ops(av, n, ac) &&
              cmd_copy_ops(av, n, ac) && cmd_map_ops(av, n, ac) &&
-             cmd_batch_ops(av, n, ac) && cmd_misc_ops(av, n, ac))
+             cmd_batch_ops(av, n, ac) && cmd_v1_ops(av, n, ac) &&
+             cmd_misc_ops(av, n, ac))
         printf("err -22 EINVAL unknown command or arity: %s\n", av[0]);
     fflush(stdout);
 }

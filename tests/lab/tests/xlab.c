@@ -25,6 +25,7 @@
 #include "../../../frontend/xgrant-kmod/xgrant_uapi.h"
 
 const char *xlab_where = "?";
+const char *xlab_xen = "?";
 static int failures;
 
 int xlab_report(const char *name, int pass, const char *fmt, ...)
@@ -45,6 +46,42 @@ void xlab_notrun(const char *name, const char *why)
 {
     printf("XLAB %s NOTRUN %s: %s\n", xlab_where, name, why);
     fflush(stdout);
+}
+
+void xlab_skip(const char *name, const char *why)
+{
+    printf("XLAB %s SKIP %s: %s\n", xlab_where, name, why);
+    fflush(stdout);
+}
+
+int xlab_features(grant_handle_t *h)
+{
+    unsigned f = grant_features(h),
+             v1 = GRANT_FEAT_V1_SHARE | GRANT_FEAT_V1_MAP;
+    int stock = !strcmp(xlab_xen, "stock");
+    unsigned want;
+    grant_ref_t ref;
+    struct grant_usage u;
+    void *page = NULL;
+    int rc_u, rc_c;
+
+    /* Both load gntdev and gntalloc (dom0-init.sh, guest-init.sh). */
+    want = v1 | (stock ? 0 : GRANT_FEAT_EXT);
+    xlab_report("features", f == want, "%s Xen: %#x (want %#x)", xlab_xen, f,
+                want);
+    if (!stock)
+        return 1;
+    rc_u = grant_usage(h, GRANT_DOMID_SELF, &u);
+    rc_c = grant_mem_alloc(h, 1, &page);
+    if (rc_c == 0)
+        rc_c = grant_create_direct(h, 0, GRANT_R_READ, page, 1, &ref);
+    if (page)
+        grant_mem_free(h, page);
+    xlab_report("ext_absent", rc_u == -ENOSYS && rc_c == -ENOSYS,
+                "extension calls on a stock Xen: usage %s, create %s "
+                "(want ENOSYS)",
+                grant_strerror(rc_u), grant_strerror(rc_c));
+    return 0;
 }
 
 uint8_t xlab_pattern(uint64_t i)
@@ -166,6 +203,8 @@ int main(int argc, char **argv)
             guest > GNTX_DOMID_MAX)
             return usage();
     }
+    if (getenv("XLAB_XEN"))
+        xlab_xen = getenv("XLAB_XEN");
     setenv("XGRANT_TRANSPORT", "xen", 1);
     rc = grant_open(&h, GRANT_OPEN_VERBOSE);
     if (!xlab_report("open", rc == 0, "grant_open: %s", grant_strerror(rc)))

@@ -39,6 +39,15 @@ extern const char *xlab_where;
 int xlab_report(const char *name, int pass, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void xlab_notrun(const char *name, const char *why);
+/* A case this hypervisor cannot run (XLAB <where> SKIP name: why). */
+void xlab_skip(const char *name, const char *why);
+/* The hypervisor booted: "patched" or "stock" (dom0: $XLAB_XEN, from the
+ * kernel command line; the guest: dom0's word under "xen"). */
+extern const char *xlab_xen;
+/* Case "features": grant_features fits the hypervisor (and the devices
+ * the domain has); on a stock one, case "ext_absent" too.  Returns 1 when
+ * the extension is there. */
+int xlab_features(grant_handle_t *h);
 uint8_t xlab_pattern(uint64_t i);
 /* CPU accesses that may fault (SIGSEGV/SIGBUS caught): 1 if the access
  * went through, 0 if it faulted.  _write stores v at p; _read copies len
@@ -77,6 +86,11 @@ void xlab_prot_dom0(grant_handle_t *h, unsigned guest);
  * ways; the guest's lines go to "evresults". */
 void xlab_evtchn_dom0(grant_handle_t *h, unsigned guest);
 void xlab_evtchn_guest(grant_handle_t *h);
+
+/* xlab_std.c: Xen's standard grants through libgrant (grant_v1_*), both
+ * sides; the guest's lines go to "v1results", which xlab_std_dom0 prints. */
+void xlab_std_dom0(grant_handle_t *h, unsigned guest);
+void xlab_std_guest(grant_handle_t *h);
 
 /* xlab_harden.c (issue 12): dom0 tries to pin the guest's scratch page as
  * a page table after the map cases (scratch_no_retype); the guest, made a
