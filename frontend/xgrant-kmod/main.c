@@ -190,6 +190,7 @@ static int xg_release(struct inode *inode, struct file *file)
 {
     struct xg_file *f = file->private_data;
 
+    xg_revoke_own(f); /* its grants go before its pages do */
     xg_pages_free(f);
     kvfree(f->scratch);
     kfree(f);

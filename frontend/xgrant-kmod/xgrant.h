@@ -26,6 +26,9 @@ struct vm_area_struct;
 int xg_win_mmap(struct xg_file *f, struct vm_area_struct *vma);
 #endif
 
+/* release.c: FORCE-revokes the file's direct grants before its pages go */
+void xg_revoke_own(struct xg_file *f);
+
 /* call.c */
 long xg_call(struct xg_file *f, void __user *uarg);
 long xg_hcall(unsigned int op, void *args, unsigned int count, void *aux,
