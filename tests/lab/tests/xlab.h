@@ -99,6 +99,10 @@ void xlab_std_guest(grant_handle_t *h);
 void xlab_scratch_dom0(unsigned guest);
 void xlab_kill_dom0(grant_handle_t *h, unsigned guest);
 void xlab_kill_guest(grant_handle_t *h);
+/* xlab_freed.c (issue 12): a closed handle's grants are revoked before its
+ * pages are freed (freed_grant_live, freed_grant_revoked). */
+void xlab_freed_dom0(grant_handle_t *h, unsigned guest);
+void xlab_freed_guest(void);
 /* xlab_fuzz.c: the guest fuzzes the extension (two threads, random ops)
  * while dom0 revokes and protects; dom0 checks Xen's log and the
  * guest's teardown (last, after the kill case). */

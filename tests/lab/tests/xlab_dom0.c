@@ -131,6 +131,7 @@ int xlab_dom0(grant_handle_t *h, unsigned guest)
     xlab_xs_write("benchdone", "1");
     if (ext) {
         xlab_kill_dom0(h, guest);
+        xlab_freed_dom0(h, guest);
         xlab_fuzz_dom0(h, guest);
     }
     xlab_xs_close();

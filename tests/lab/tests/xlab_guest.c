@@ -130,6 +130,7 @@ int xlab_guest(grant_handle_t *h)
     if (ext) {
         xlab_bench_guest_end();
         xlab_kill_guest(h);
+        xlab_freed_guest();
         xlab_fuzz_guest(h);
     }
     xlab_xs_close();
