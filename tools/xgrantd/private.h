@@ -135,7 +135,8 @@ struct xd_port {
     uint16_t rdom;  /* UNBOUND: who may bind; INTERDOMAIN: peer domain */
     uint64_t rinc;  /* UNBOUND, INTERDOMAIN: rdom's incarnation (xd_dom.inc) */
     uint32_t rport; /* INTERDOMAIN: peer port */
-    int efd;        /* eventfd signalled when the peer sends */
+    int sfd;        /* the daemon's sending end of the port's signal pair */
+    int cfd;        /* the client's end, until the reply hands it over */
     struct xd_conn *owner; /* connection that made it (domain 0 frees) */
 };
 
@@ -436,6 +437,10 @@ void xd_mem_free(struct xd_conn *c, struct xd_rx *rx);
 void xd_mem_release_conn(struct xd_conn *c);
 
 /* ---- evtchn.c ---- */
+int xd_sig_pair(int *mine, int *theirs, bool send);
+void xd_sig_send(int fd);
+void xd_sig_drain(int fd);
+void xd_evtchn_signal(struct xd_port *p);
 void xd_evtchn_op(struct xd_conn *c, struct xd_rx *rx);
 void xd_evtchn_release_conn(struct xd_conn *c);
 void xd_evtchn_dom_close(struct xd_dom *d);
