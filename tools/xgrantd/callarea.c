@@ -232,10 +232,14 @@ static void near_job_run(void *arg)
 static bool near(struct xd_conn *c, struct xd_rx *rx, int client_cpu)
 {
     struct near_job j = {c, rx};
+    bool done;
 
     if (xgw_ca_move_bytes(rx->hdr.op, rx->pay, rx->hdr.len) < XGW_CA_NEAR_BYTES)
         return false;
-    return xd_near_run(client_cpu, near_job_run, &j);
+    done = xd_near_run(client_cpu, near_job_run, &j);
+    /* KILL protections the copy tripped: on this thread, not the worker. */
+    xd_prot_kills_run();
+    return done;
 }
 
 /*

@@ -328,6 +328,8 @@ void xd_ca_run(bool worked);
 bool xd_near_run(int cpu, void (*fn)(void *), void *arg);
 /* A new descriptor of the near page (sim_wire.h), for a client; -errno. */
 int xd_near_fd(void);
+/* true on a near worker thread (what must run on the main thread waits). */
+bool xd_near_on_worker(void);
 /* Wakes a client's futex (shared): at once, or on a worker only once its
  * job is reported done. */
 void xd_near_wake(uint32_t *word);

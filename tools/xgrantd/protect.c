@@ -81,6 +81,10 @@ static void kill_one(unsigned id)
 /* Destroys the domains gh_dom_kill marked during the last core call. */
 void xd_prot_kills_run(void)
 {
+    /* A domain destroy is the main thread's: callarea.c runs the queue
+     * again once the worker's job is over. */
+    if (xd_near_on_worker())
+        return;
     while (kill_n)
         kill_one(kill_q[--kill_n]);
     if (!kill_lost)
