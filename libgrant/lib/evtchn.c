@@ -4,9 +4,8 @@
  * port; this file keeps the port -> fd table, and one epoll instance over
  * all of them: the handle's pending fd (grant_evtchn_pending_fd), which an
  * event loop waits on for every port at once.  Under xgrantd a port's fd
- * is the receiving end of a datagram socket pair holding one datagram per
- * signal not yet consumed (never the daemon's own file: see xgrantd's
- * evtchn.c); a
+ * is the read end of a pipe holding a byte per signal not yet consumed
+ * (never the daemon's own open file: see xgrantd's evtchn.c); a
  * transport with its own kind of fd (xen: /dev/xen/evtchn) consumes
  * through evtchn_consume.  Either way the fd polls readable exactly while
  * the port has signals not yet consumed, which is all libgrant.h promises
@@ -18,7 +17,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -183,10 +181,8 @@ static int remaining(int timeout_ms, const struct timespec *start)
  */
 static int consume(grant_handle_t *h, const struct grant_port *p)
 {
-    struct mmsghdr v[64];
-    char b[64];
-    struct iovec io = {b, sizeof(b)};
-    int n, count = 0;
+    char b[4096];
+    int n;
 
     if (lg_forked(h))
         return -EBADF; /* the parent's ports: a read would steal from it */
@@ -194,24 +190,13 @@ static int consume(grant_handle_t *h, const struct grant_port *p)
         n = h->ops->evtchn_consume(h, p->port);
         return n == 0 ? -EAGAIN : n;
     }
-    /* A datagram a signal, all into one scratch byte run.  MSG_DONTWAIT:
-     * non-blocking whatever the fd's flags say.  Bounded: the queue is
-     * bounded by the socket buffer, and what is left stays readable. */
-    for (unsigned i = 0; i < 64; i++)
-        v[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &io, .msg_iovlen = 1}};
-    for (unsigned round = 0; round < 64; round++) {
-        do {
-            n = recvmmsg(p->fd, v, 64, MSG_DONTWAIT, NULL);
-        } while (n < 0 && errno == EINTR);
-        if (n < 0)
-            break;
-        count += n;
-        if (n < 64)
-            break;
-    }
-    if (count)
-        return count;
-    return n < 0 && errno != EWOULDBLOCK ? -errno : -EAGAIN;
+    /* A byte a signal (the daemon keeps its pipe at most a page full). */
+    do {
+        n = (int)read(p->fd, b, sizeof(b));
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    return n ? n : -EPIPE; /* EOF: the daemon closed the port */
 }
 
 static int wait_fd(grant_handle_t *h, const struct grant_port *p,

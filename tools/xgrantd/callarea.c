@@ -119,7 +119,7 @@ int xd_ca_open(struct xd_conn *c, int *memfd, int *bell)
     /* A signal pair, not a shared eventfd: the client must not be able to
      * make our drain block (evtchn.c). */
     ca->bell = -1;
-    r = xd_sig_pair(&ca->bell, bell, false);
+    r = xd_sig_pair(&ca->bell, bell);
     if (r < 0)
         goto err_bell;
     c->bev = (struct xd_ev){XD_EV_BELL, c};

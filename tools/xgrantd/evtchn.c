@@ -16,6 +16,7 @@
  * port for a domain that died can no longer be bound by anyone.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,31 +24,29 @@
 
 #include "private.h"
 
-/* ---- signal pairs ------------------------------------------------------
+/* ---- signals -------------------------------------------------------------
  *
- * A one-way signal between the daemon and a client: a datagram socket pair,
- * one end each.  Not an eventfd: an eventfd passed on is the daemon's own
- * open file, O_NONBLOCK included, and a client that clears that flag and
- * fills the counter makes the daemon's next write block for good.  Here
- * each side has its own open file, the daemon sends and drains with
- * MSG_DONTWAIT (a flag of the call, nobody else's), and the direction the
- * pair is not for is shut down.  A full queue (EAGAIN) still leaves the
- * receiver readable; a receiver gone (ECONNREFUSED, EPIPE) is nobody's
- * business.  A closed sender leaves the receiving end quiet, as an
- * eventfd's would be.
+ * Never an eventfd passed on: that is the daemon's own open file, O_NONBLOCK
+ * included, and a client that clears the flag and fills the counter makes
+ * the daemon's next write block for good.  Here each side has an open file
+ * of its own.  A port is a pipe: the client gets the read end, the daemon
+ * keeps the write end, non-blocking, which no client ever holds.  A full
+ * pipe (EAGAIN) is still readable; a reader gone is EPIPE (SIGPIPE is
+ * blocked: main.c).  A doorbell goes the other way: a datagram socket pair
+ * (xd_sig_pair), so that the client's send can say MSG_NOSIGNAL and the
+ * daemon's drain MSG_DONTWAIT.
  */
 
-/* *mine and *theirs: the daemon's end and the client's.  `send`: the
- * daemon sends, the client receives; else the other way.  -errno. */
-int xd_sig_pair(int *mine, int *theirs, bool send)
+/* *mine (receives) and *theirs (sends; receiving is shut down): -errno. */
+int xd_sig_pair(int *mine, int *theirs)
 {
     int sv[2];
 
     if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) <
         0)
         return -errno;
-    /* One way only: the receiver's sends get EPIPE. */
-    if (shutdown(sv[send ? 0 : 1], SHUT_RD) < 0) {
+    /* One way only: the daemon's sends, and the client's receives, fail. */
+    if (shutdown(sv[0], SHUT_WR) < 0) {
         close(sv[0]);
         close(sv[1]);
         return -ENOMEM;
@@ -55,12 +54,6 @@ int xd_sig_pair(int *mine, int *theirs, bool send)
     *mine = sv[0];
     *theirs = sv[1];
     return 0;
-}
-
-/* One signal on the daemon's sending end; never blocks. */
-void xd_sig_send(int fd)
-{
-    (void)send(fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 /* Empties the daemon's receiving end (bounded); never blocks. */
@@ -71,6 +64,20 @@ void xd_sig_drain(int fd)
     for (unsigned i = 0; i < 4096; i++)
         if (recv(fd, b, sizeof(b), MSG_DONTWAIT) < 0 && errno != EINTR)
             return;
+}
+
+/* A port's pipe: *sfd the daemon's write end, *cfd the client's read end;
+ * one page is enough (4096 signals not consumed).  -errno. */
+static int port_pipe(int *sfd, int *cfd)
+{
+    int p[2];
+
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+        return -errno;
+    (void)fcntl(p[1], F_SETPIPE_SZ, 4096);
+    *cfd = p[0];
+    *sfd = p[1];
+    return 0;
 }
 
 /* ---- ports ------------------------------------------------------------- */
@@ -124,7 +131,7 @@ static void port_free(struct xd_port *p)
     p->sfd = p->cfd = -1;
 }
 
-/* A free port of d with a fresh signal pair: its number, or -errno. */
+/* A free port of d with a fresh pipe: its number, or -errno. */
 static int port_alloc(struct xd_dom *d, struct xd_conn *owner)
 {
     int r = ports_get(d);
@@ -139,9 +146,10 @@ static int port_alloc(struct xd_dom *d, struct xd_conn *owner)
 
         if (p->state != XD_PORT_FREE)
             continue;
-        if (xd_sig_pair(&p->sfd, &p->cfd, true) < 0)
+        if (port_pipe(&p->sfd, &p->cfd) < 0)
             return -ENOMEM;
-        if (d->id != GNTX_DOMID_CONTROL && xd_fd_scarce(p->cfd)) {
+        if (d->id != GNTX_DOMID_CONTROL &&
+            (xd_fd_scarce(p->sfd) || xd_fd_scarce(p->cfd))) {
             port_free(p);
             return -ENOSPC; /* the last descriptors are domain 0's */
         }
@@ -294,7 +302,7 @@ static void evtchn_reply(struct xd_conn *c, const struct xgw_msg *h,
 void xd_evtchn_signal(struct xd_port *p)
 {
     if (p->sfd >= 0)
-        xd_sig_send(p->sfd);
+        (void)!write(p->sfd, "", 1); /* EAGAIN: full, readable anyway */
 }
 
 void xd_evtchn_op(struct xd_conn *c, struct xd_rx *rx)

@@ -439,8 +439,7 @@ void xd_mem_free(struct xd_conn *c, struct xd_rx *rx);
 void xd_mem_release_conn(struct xd_conn *c);
 
 /* ---- evtchn.c ---- */
-int xd_sig_pair(int *mine, int *theirs, bool send);
-void xd_sig_send(int fd);
+int xd_sig_pair(int *mine, int *theirs);
 void xd_sig_drain(int fd);
 void xd_evtchn_signal(struct xd_port *p);
 void xd_evtchn_op(struct xd_conn *c, struct xd_rx *rx);
