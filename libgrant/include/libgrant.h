@@ -329,9 +329,12 @@ int grant_map_revoked_next(grant_handle_t *h, struct grant_map_event *ev);
  *     grant_evtchn_pending until -EAGAIN;
  *   - grant_evtchn_fd(h, port): one port's fd, readable while that port is
  *     pending; then grant_evtchn_consume(h, port).
- * Never read() these fds: what they carry differs between transports (an
- * eventfd under xgrantd, an evtchn device on Xen); their readability does
- * not.  Both are owned by the handle and stay valid until the port is
+ * Never read() these fds nor change their flags: what they carry differs
+ * between transports (the read end of a pipe under xgrantd, never the
+ * daemon's own open file; an evtchn device on Xen); their readability
+ * does not.  After fork() the child's grant_evtchn_close (and every other
+ * evtchn call) is -EBADF and leaves the parent's ports and pending fd as
+ * they were.  Both are owned by the handle and stay valid until the port is
  * closed (the pending fd: until grant_close).
  */
 

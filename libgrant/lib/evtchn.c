@@ -4,7 +4,8 @@
  * port; this file keeps the port -> fd table, and one epoll instance over
  * all of them: the handle's pending fd (grant_evtchn_pending_fd), which an
  * event loop waits on for every port at once.  Under xgrantd a port's fd
- * is an eventfd whose counter is the number of signals not yet consumed; a
+ * is the read end of a pipe holding a byte per signal not yet consumed
+ * (never the daemon's own open file: see xgrantd's evtchn.c); a
  * transport with its own kind of fd (xen: /dev/xen/evtchn) consumes
  * through evtchn_consume.  Either way the fd polls readable exactly while
  * the port has signals not yet consumed, which is all libgrant.h promises
@@ -13,7 +14,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -118,6 +118,8 @@ int grant_evtchn_alloc_unbound(grant_handle_t *h, grant_domid_t remote,
 
     if (!h || !port)
         return lg_fail(h, "grant_evtchn_alloc_unbound", -EINVAL);
+    if (lg_forked(h)) /* port_add's epoll_ctl: the parent's instance */
+        return lg_fail(h, "grant_evtchn_alloc_unbound", -EBADF);
     rc = h->ops->evtchn_alloc_unbound(h, remote, &p, &fd);
     if (rc == 0)
         rc = port_new(h, p, fd);
@@ -134,6 +136,8 @@ int grant_evtchn_bind(grant_handle_t *h, grant_domid_t remote,
 
     if (!h || !port)
         return lg_fail(h, "grant_evtchn_bind", -EINVAL);
+    if (lg_forked(h)) /* port_add's epoll_ctl: the parent's instance */
+        return lg_fail(h, "grant_evtchn_bind", -EBADF);
     rc = h->ops->evtchn_bind(h, remote, remote_port, &p, &fd);
     if (rc == 0)
         rc = port_new(h, p, fd);
@@ -177,24 +181,22 @@ static int remaining(int timeout_ms, const struct timespec *start)
  */
 static int consume(grant_handle_t *h, const struct grant_port *p)
 {
-    uint64_t count;
-    ssize_t n;
-    int rc;
+    char b[4096];
+    int n;
 
     if (lg_forked(h))
         return -EBADF; /* the parent's ports: a read would steal from it */
     if (h->ops->evtchn_consume) {
-        rc = h->ops->evtchn_consume(h, p->port);
-        return rc == 0 ? -EAGAIN : rc;
+        n = h->ops->evtchn_consume(h, p->port);
+        return n == 0 ? -EAGAIN : n;
     }
+    /* A byte a signal (the daemon keeps its pipe at most a page full). */
     do {
-        n = read(p->fd, &count, sizeof(count));
+        n = (int)read(p->fd, b, sizeof(b));
     } while (n < 0 && errno == EINTR);
     if (n < 0)
         return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-    if (n != sizeof(count))
-        return -EIO;
-    return count > INT_MAX ? INT_MAX : (int)count;
+    return n ? n : -EPIPE; /* EOF: the daemon closed the port */
 }
 
 static int wait_fd(grant_handle_t *h, const struct grant_port *p,
@@ -287,6 +289,10 @@ int grant_evtchn_close(grant_handle_t *h, uint32_t port)
 
     if (!p)
         return lg_fail(h, "grant_evtchn_close", -EINVAL);
+    /* The epoll instance is shared with the parent: an EPOLL_CTL_DEL here
+     * would silence the parent's port. */
+    if (lg_forked(h))
+        return lg_fail(h, "grant_evtchn_close", -EBADF);
     rc = h->ops->evtchn_close(h, port);
     unwatch(h, p->fd);
     close(p->fd);

@@ -220,8 +220,9 @@ _Static_assert(sizeof(struct xgw_notice) == 8, "xgw_notice");
  * Setup: HELLO with XGW_HELLO_CALL_AREA in flags.  If the daemon grants it
  * (rep.flags has the bit), the response carries two more fds after the
  * usual two: [memfd of the call area (XGW_CA_SIZE bytes, read-write),
- * doorbell eventfd], and maybe a third: the near page (XGW_NEAR_SIZE
- * bytes, sealed so that it maps read-only; see "Large copies" below).
+ * doorbell: the sending end of a datagram socket pair], and maybe a
+ * third: the near page (XGW_NEAR_SIZE bytes, sealed so that it maps
+ * read-only; see "Large copies" below).
  * Otherwise everything uses the socket, as before.
  *
  * Layout: struct xgw_ca_ctl at offset 0; the payload buffer at
@@ -245,10 +246,10 @@ _Static_assert(sizeof(struct xgw_notice) == 8, "xgw_notice");
  *   1. write the payload into the buffer and req (magic, op, seq, count,
  *      aux_count, len; nfds 0);
  *   2. rel-store req_seq = seq   (orders 1 before the daemon's acq-load);
- *   3. sc fence; load daemon_state: XGW_CA_SLEEPING -> write 1 to the
- *      doorbell   (Dekker with the daemon's "store SLEEPING; sc; load
- *      req_seq": at least one side sees the other's store, so a request
- *      is never left unseen while the daemon sleeps);
+ *   3. sc fence; load daemon_state: XGW_CA_SLEEPING -> send a byte on
+ *      the doorbell, MSG_DONTWAIT   (Dekker with the daemon's "store
+ *      SLEEPING; sc; load req_seq": at least one side sees the other's
+ *      store, so a request is never left unseen while the daemon sleeps);
  *   4. spin (bounded) for acq-load rep_seq == seq; then store
  *      client_wait = 1; sc fence; re-check rep_seq; FUTEX_WAIT on rep_seq
  *      (shared futex, bounded timeout, after which the socket is polled:
@@ -279,7 +280,7 @@ _Static_assert(sizeof(struct xgw_notice) == 8, "xgw_notice");
  * time (xgrantd --poll-us); before blocking in epoll it stores
  * daemon_state = XGW_CA_SLEEPING in every area, sc fence, and re-checks
  * every req_seq (step 3's other half); once awake it stores XGW_CA_AWAKE.
- * A doorbell while the daemon is awake is harmless (read and ignored).
+ * A doorbell while the daemon is awake is harmless (drained, ignored).
  * When the daemon drops the connection it stores XGW_CA_CLOSED and wakes
  * the futex; a waiting client then fails the call with -ECONNRESET.
  *
@@ -295,7 +296,11 @@ _Static_assert(sizeof(struct xgw_notice) == 8, "xgw_notice");
  * without an idle CPU's wake-up in between.  The daemon hands the worker
  * the request by bumping `go` (and waking it if it sleeps).  A client that
  * does none of this only makes its own call slower; one that wakes
- * workers needlessly costs only CPU time it could spend anyway.
+ * workers needlessly costs only CPU time it could spend anyway: a wake
+ * that brings no job makes the worker skip polling for a while.  A job
+ * the worker of client_cpu has not taken within 500 us is served by the
+ * daemon's main thread, and that worker is skipped for a while (a busy
+ * or wrongly claimed CPU costs one such wait per back-off).
  *
  * Trust: the daemon reads every control word once per use and bounds every
  * length; a client writing garbage gets error responses (bad magic:

@@ -6,7 +6,9 @@
  *     and xgrantd then has a worker thread ("xgd-near<cpu>") pinned to a
  *     CPU the copies came from (skipped on one CPU: there is no other);
  *   - a daemon whose affinity is CPU 0 only starts no worker on CPU 1 (a
- *     child process runs that case with a daemon of its own);
+ *     child process runs that case with a daemon of its own); once its
+ *     affinity widens, a later copy from CPU 1 does start one (the failed
+ *     start is retried after a back-off, not given up for good);
  *   - a thread keeps copying 1 MiB into a guest's grant, a new byte value
  *     each time, while the guest revokes it: once grant_revoke has
  *     returned, the granted bytes never change again (20 rounds).
@@ -193,6 +195,7 @@ static int confined_daemon(void)
     struct itest_agent a;
     grant_handle_t *dom0;
     int ok = 1, one = 1;
+    cpu_set_t all;
     uint64_t ref;
     void *p, *view;
 
@@ -208,6 +211,17 @@ static int confined_daemon(void)
     ICHECK(ok, "copies from CPU 1 to a daemon kept on CPU 0 arrive");
     ICHECK(!near_thread(&one, 1),
            "and it started no worker outside its affinity");
+    CPU_ZERO(&all);
+    for (int i = 0; i < 2; i++)
+        CPU_SET(i, &all);
+    ICHECK(sched_setaffinity(itest_daemon_pid(), sizeof(all), &all) == 0,
+           "the daemon's affinity widens to CPUs 0-1");
+    sleep_ms(300); /* past the retry back-off */
+    /* The daemon may now run on CPU 1 itself: it moves away after a few
+     * calls from its own CPU, and then a worker serves them. */
+    for (int i = 0; i < 400 && !near_thread(&one, 1); i++)
+        (void)grant_copy_from(dom0, p, a.domid, (grant_ref_t)ref, 0, LEN);
+    ICHECK(near_thread(&one, 1), "a later copy from CPU 1 starts its worker");
     grant_unmap(dom0, view);
     itest_agent_close(&a);
     itest_teardown(dom0);

@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -48,7 +47,7 @@ struct xd_ca {
     struct xd_conn *conn;
     struct xgw_ca_ctl *ctl; /* the shared mapping (XGW_CA_SIZE bytes) */
     uint8_t *buf;           /* its payload buffer */
-    int bell;               /* doorbell eventfd, in epoll */
+    int bell;               /* doorbell: our receiving end, in epoll */
     uint32_t served;        /* last req_seq taken */
     bool busy;              /* a request taken, its response not written */
 };
@@ -117,12 +116,12 @@ int xd_ca_open(struct xd_conn *c, int *memfd, int *bell)
     r = area_map(ca, memfd);
     if (r < 0)
         goto err_free;
-    ca->bell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    *bell = ca->bell < 0 ? -1 : fcntl(ca->bell, F_DUPFD_CLOEXEC, 3);
-    if (*bell < 0) {
-        r = -errno;
+    /* A signal pair, not a shared eventfd: the client must not be able to
+     * make our drain block (evtchn.c). */
+    ca->bell = -1;
+    r = xd_sig_pair(&ca->bell, bell);
+    if (r < 0)
         goto err_bell;
-    }
     c->bev = (struct xd_ev){XD_EV_BELL, c};
     r = xd_epoll_add(ca->bell, EPOLLIN, &c->bev);
     if (r < 0)
@@ -233,10 +232,14 @@ static void near_job_run(void *arg)
 static bool near(struct xd_conn *c, struct xd_rx *rx, int client_cpu)
 {
     struct near_job j = {c, rx};
+    bool done;
 
     if (xgw_ca_move_bytes(rx->hdr.op, rx->pay, rx->hdr.len) < XGW_CA_NEAR_BYTES)
         return false;
-    return xd_near_run(client_cpu, near_job_run, &j);
+    done = xd_near_run(client_cpu, near_job_run, &j);
+    /* KILL protections the copy tripped: on this thread, not the worker. */
+    xd_prot_kills_run();
+    return done;
 }
 
 /*
@@ -343,12 +346,9 @@ static unsigned serve_all(void)
  * xd_ca_run after the event batch. */
 void xd_ca_bell(struct xd_conn *c)
 {
-    uint64_t v;
-
     if (c->closed || !c->ca)
         return;
-    while (read(c->ca->bell, &v, sizeof(v)) < 0 && errno == EINTR)
-        ;
+    xd_sig_drain(c->ca->bell);
 }
 
 static bool polling(uint64_t now)

@@ -16,12 +16,71 @@
  * port for a domain that died can no longer be bound by anyone.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "private.h"
+
+/* ---- signals -------------------------------------------------------------
+ *
+ * Never an eventfd passed on: that is the daemon's own open file, O_NONBLOCK
+ * included, and a client that clears the flag and fills the counter makes
+ * the daemon's next write block for good.  Here each side has an open file
+ * of its own.  A port is a pipe: the client gets the read end, the daemon
+ * keeps the write end, non-blocking, which no client ever holds.  A full
+ * pipe (EAGAIN) is still readable; a reader gone is EPIPE (SIGPIPE is
+ * blocked: main.c).  A doorbell goes the other way: a datagram socket pair
+ * (xd_sig_pair), so that the client's send can say MSG_NOSIGNAL and the
+ * daemon's drain MSG_DONTWAIT.
+ */
+
+/* *mine (receives) and *theirs (sends; receiving is shut down): -errno. */
+int xd_sig_pair(int *mine, int *theirs)
+{
+    int sv[2];
+
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) <
+        0)
+        return -errno;
+    /* One way only: the daemon's sends, and the client's receives, fail. */
+    if (shutdown(sv[0], SHUT_WR) < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return -ENOMEM;
+    }
+    *mine = sv[0];
+    *theirs = sv[1];
+    return 0;
+}
+
+/* Empties the daemon's receiving end (bounded); never blocks. */
+void xd_sig_drain(int fd)
+{
+    char b[64];
+
+    for (unsigned i = 0; i < 4096; i++)
+        if (recv(fd, b, sizeof(b), MSG_DONTWAIT) < 0 && errno != EINTR)
+            return;
+}
+
+/* A port's pipe: *sfd the daemon's write end, *cfd the client's read end;
+ * one page is enough (4096 signals not consumed).  -errno. */
+static int port_pipe(int *sfd, int *cfd)
+{
+    int p[2];
+
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+        return -errno;
+    (void)fcntl(p[1], F_SETPIPE_SZ, 4096);
+    *cfd = p[0];
+    *sfd = p[1];
+    return 0;
+}
+
+/* ---- ports ------------------------------------------------------------- */
 
 static int ports_get(struct xd_dom *d)
 {
@@ -30,7 +89,7 @@ static int ports_get(struct xd_dom *d)
         if (!d->ports)
             return -ENOMEM;
         for (unsigned i = 0; i < XD_MAX_PORTS; i++)
-            d->ports[i].efd = -1;
+            d->ports[i].sfd = d->ports[i].cfd = -1;
     }
     return 0;
 }
@@ -62,7 +121,17 @@ static struct xd_port *port_of(struct xd_dom *d, uint32_t port)
     return &d->ports[port];
 }
 
-/* A free port of d with a fresh eventfd: its number, or -errno. */
+static void port_free(struct xd_port *p)
+{
+    if (p->sfd >= 0)
+        close(p->sfd);
+    if (p->cfd >= 0)
+        close(p->cfd);
+    memset(p, 0, sizeof(*p));
+    p->sfd = p->cfd = -1;
+}
+
+/* A free port of d with a fresh pipe: its number, or -errno. */
 static int port_alloc(struct xd_dom *d, struct xd_conn *owner)
 {
     int r = ports_get(d);
@@ -77,26 +146,17 @@ static int port_alloc(struct xd_dom *d, struct xd_conn *owner)
 
         if (p->state != XD_PORT_FREE)
             continue;
-        p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (p->efd < 0)
+        if (port_pipe(&p->sfd, &p->cfd) < 0)
             return -ENOMEM;
-        if (d->id != GNTX_DOMID_CONTROL && xd_fd_scarce(p->efd)) {
-            close(p->efd);
-            p->efd = -1;
+        if (d->id != GNTX_DOMID_CONTROL &&
+            (xd_fd_scarce(p->sfd) || xd_fd_scarce(p->cfd))) {
+            port_free(p);
             return -ENOSPC; /* the last descriptors are domain 0's */
         }
         p->owner = owner;
         return (int)i;
     }
     return -ENOSPC;
-}
-
-static void port_free(struct xd_port *p)
-{
-    if (p->efd >= 0)
-        close(p->efd);
-    memset(p, 0, sizeof(*p));
-    p->efd = -1;
 }
 
 /* p's interdomain peer port, or NULL. */
@@ -186,16 +246,13 @@ static int send_event(struct xd_conn *c, const struct xgw_evtchn *e)
 {
     struct xd_port *p = port_of(c->dom, e->port);
     struct xd_port *peer;
-    uint64_t one = 1;
 
     if (!p)
         return -EINVAL;
     peer = peer_of(p);
     if (!peer)
         return -ENOTCONN;
-    /* EAGAIN means the counter is saturated: the peer is signalled anyway. */
-    if (write(peer->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-        return -errno;
+    xd_evtchn_signal(peer);
     return 0;
 }
 
@@ -222,7 +279,16 @@ static void evtchn_reply(struct xd_conn *c, const struct xgw_msg *h,
     }
     if (!ret)
         memcpy(xd_out_payload(m), e, sizeof(*e));
-    if (with_fd && xd_out_dup_fd(m, c->dom->ports[e->port].efd) < 0) {
+    if (with_fd) {
+        /* The client's end goes to it; the daemon keeps only its own. */
+        struct xd_port *p = &c->dom->ports[e->port];
+        int r = xd_out_add_fd(m, p->cfd);
+
+        p->cfd = -1;
+        if (r == 0) {
+            xd_reply(c, m);
+            return;
+        }
         /* Undo: the client cannot use a port it has no fd for. */
         port_close(c->dom, &c->dom->ports[e->port]);
         xd_out_free(m);
@@ -230,6 +296,13 @@ static void evtchn_reply(struct xd_conn *c, const struct xgw_msg *h,
         return;
     }
     xd_reply(c, m);
+}
+
+/* Signals port p (its client end polls readable until consumed). */
+void xd_evtchn_signal(struct xd_port *p)
+{
+    if (p->sfd >= 0)
+        (void)!write(p->sfd, "", 1); /* EAGAIN: full, readable anyway */
 }
 
 void xd_evtchn_op(struct xd_conn *c, struct xd_rx *rx)

@@ -474,8 +474,10 @@ static int setup_loop(void)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGPIPE); /* a port's reader gone: EPIPE (evtchn.c) */
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         return -errno;
+    sigdelset(&set, SIGPIPE); /* blocked, never read */
     xd.sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     xd.epfd = epoll_create1(EPOLL_CLOEXEC);
     if (xd.sfd < 0 || xd.epfd < 0)

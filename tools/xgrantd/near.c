@@ -26,7 +26,20 @@
  * domain spawner) is as safe as in a single-threaded daemon.  The wait is
  * bounded: a job the worker has not taken in NEAR_TAKE_NS (its CPU kept
  * busy, say by a client that spins there) is taken back and served by
- * the main thread, so no client holds the daemon longer than before.
+ * the main thread, so no client holds the daemon longer than before; and
+ * that worker is then left alone for NEAR_BACKOFF_NS (its CPU is busy: a
+ * client that keeps it so, or that names a busy CPU, stalls the daemon
+ * once per back-off, not once per call).  A worker that cannot start is
+ * tried again NEAR_RETRY_NS later (an affinity mask may widen).
+ *
+ * The near page is shared by every client, and any of them may wake any
+ * worker: a wake that brings no job (spurious) buys no polling for the
+ * next NEAR_QUIET_NS, so a client poking workers costs the daemon about
+ * what the wakes cost the client.
+ *
+ * The worker runs the dispatch only: what must run on the main thread
+ * (KILL protections' domain destroys) is queued and run by the caller
+ * after xd_near_run returns (xd_near_on_worker).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +66,14 @@
  * few microseconds; a client spinning on its CPU could keep it out for a
  * whole time slice, and the daemon with it). */
 #define NEAR_TAKE_NS 500000u
+/* A worker whose job was taken back is skipped this long. */
+#define NEAR_BACKOFF_NS 10000000u
+/* A worker that could not start is tried again this much later. */
+#define NEAR_RETRY_NS 200000000u
+/* After a wake that brought no job, wakes do not poll for this long. */
+#define NEAR_QUIET_NS 5000000u
+/* Longest futex sleep of the main thread on a job the worker took. */
+#define NEAR_DONE_WAIT_NS 10000000u
 
 enum { NEAR_NONE, NEAR_RUNNING, NEAR_FAILED };
 /* A job's life: the main thread posts it and may cancel it while it is
@@ -68,7 +89,9 @@ struct near_worker {
     uint32_t main_waits;    /* 1: the main thread futex-waits on job */
     void (*fn)(void *);
     void *arg;
-    uint32_t *wake; /* a client's futex to wake once done is stored */
+    uint32_t *wake;       /* a client's futex to wake once done is stored */
+    uint64_t skip_until;  /* main thread: not used before (back-off) */
+    uint64_t quiet_until; /* worker: wakes do not poll before */
 };
 
 static struct near_worker workers[XGW_NEAR_CPUS];
@@ -167,13 +190,15 @@ static uint32_t worker_poll(struct xgw_near_cpu *w, uint32_t seen)
  * wakes it, then polls for a while (a client's wake comes before the main
  * thread has seen its request); nothing yet: sleeps again.  Sleeping first
  * matters: after a job the client woken on this CPU must get it at once.
- * The new go.
+ * A wake that found nothing makes the next ones not poll for a while
+ * (anyone may wake us).  The new go.
  */
-static uint32_t worker_wait(struct xgw_near_cpu *w, uint32_t seen)
+static uint32_t worker_wait(struct near_worker *nw, uint32_t seen)
 {
+    struct xgw_near_cpu *w = nw->w;
     uint32_t go;
 
-    do {
+    for (;;) {
         __atomic_store_n(&w->sleeping, 1, __ATOMIC_RELAXED);
         /* Orders the sleeping store before the go load (Dekker with
          * xd_near_run's "store go; fence; load sleeping"). */
@@ -181,8 +206,24 @@ static uint32_t worker_wait(struct xgw_near_cpu *w, uint32_t seen)
         if (__atomic_load_n(&w->go, __ATOMIC_RELAXED) == seen)
             futex_wait(&w->go, seen, NULL);
         __atomic_store_n(&w->sleeping, 0, __ATOMIC_RELAXED);
-    } while ((go = worker_poll(w, seen)) == seen);
-    return go;
+        /* Acquire: as worker_poll's. */
+        go = __atomic_load_n(&w->go, __ATOMIC_ACQUIRE);
+        if (go == seen && xgw_now_ns() >= nw->quiet_until)
+            go = worker_poll(w, seen);
+        if (go != seen)
+            return go;
+        nw->quiet_until = xgw_now_ns() + NEAR_QUIET_NS; /* spurious */
+    }
+}
+
+/* After a store to job: wakes the main thread if it sleeps on it. */
+static void wake_main(struct near_worker *nw)
+{
+    /* Orders the job store before the main_waits load (Dekker with
+     * wait_job's "store main_waits; fence; load job"). */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&nw->main_waits, __ATOMIC_RELAXED))
+        syscall(SYS_futex, &nw->job, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 static void *worker_main(void *arg)
@@ -194,21 +235,19 @@ static void *worker_main(void *arg)
     for (;;) {
         uint32_t posted = JOB_POSTED;
 
-        seen = worker_wait(nw->w, seen);
+        seen = worker_wait(nw, seen);
         /* Acquire: pairs with the release store of JOB_POSTED, so fn and
          * arg are this job's.  Fails for a cancelled job (or a go seen
          * after its job was taken already): nothing to do. */
         if (!__atomic_compare_exchange_n(&nw->job, &posted, JOB_TAKEN, false,
                                          __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
             continue;
+        /* A main thread asleep until the take-back deadline: taken. */
+        wake_main(nw);
         nw->fn(nw->arg);
         /* Release: the job's effects are visible before JOB_DONE. */
         __atomic_store_n(&nw->job, JOB_DONE, __ATOMIC_RELEASE);
-        /* Orders the job store before the main_waits load (Dekker with
-         * wait_job's "store main_waits; fence; load job"). */
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (__atomic_load_n(&nw->main_waits, __ATOMIC_RELAXED))
-            syscall(SYS_futex, &nw->job, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        wake_main(nw);
         /* The client last: woken here, on its CPU, it may well preempt
          * us, and the main thread must not wait for that to end.  Its
          * area may be gone by now: a wake of a stale word is harmless
@@ -261,41 +300,74 @@ static bool worker_start(int cpu)
     return true;
 }
 
+/* A futex sleep of the main thread on job (still v), at most ns. */
+static void main_sleep(struct near_worker *nw, uint32_t v, uint64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+
+    __atomic_store_n(&nw->main_waits, 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    syscall(SYS_futex, &nw->job, FUTEX_WAIT_PRIVATE, v, &ts, NULL, 0);
+    __atomic_store_n(&nw->main_waits, 0, __ATOMIC_RELAXED);
+}
+
 /*
- * Until the worker has served the posted job: spins, then sleeps.  true
- * once it is done; false if the worker had not taken it NEAR_TAKE_NS after
- * it was posted: then it is cancelled (the worker will not touch it) and
- * the caller serves it.
+ * Until the worker has served the posted job: spins, then sleeps (until
+ * the take-back deadline while the job is not taken: the worker wakes us
+ * when it takes it, and when it is done).  true once it is done; false if
+ * the worker had not taken it NEAR_TAKE_NS after it was posted: then it is
+ * cancelled (the worker will not touch it) and the caller serves it.
  */
 static bool wait_job(struct near_worker *nw)
 {
     uint64_t start = xgw_now_ns(), spent = 0;
-    struct timespec ts = {0, 1000000};
     uint32_t v, posted = JOB_POSTED;
 
     for (unsigned i = 1;; i++) {
         /* Acquire: pairs with the worker's release store of JOB_DONE. */
         v = __atomic_load_n(&nw->job, __ATOMIC_ACQUIRE);
         if (v == JOB_DONE)
-            break;
-        if (i % 64)
-            goto relax;
+            return true;
+        if (i % 64) {
+            xgw_cpu_relax();
+            continue;
+        }
         spent = xgw_now_ns() - start;
-        if (v == JOB_POSTED && spent > NEAR_TAKE_NS &&
+        if (v == JOB_POSTED && spent >= NEAR_TAKE_NS &&
             __atomic_compare_exchange_n(&nw->job, &posted, JOB_CANCELLED, false,
                                         __ATOMIC_RELAXED, __ATOMIC_RELAXED))
             return false;
-        if (spent > NEAR_WAIT_NS) {
-            __atomic_store_n(&nw->main_waits, 1, __ATOMIC_RELAXED);
-            __atomic_thread_fence(__ATOMIC_SEQ_CST);
-            syscall(SYS_futex, &nw->job, FUTEX_WAIT_PRIVATE, v, &ts, NULL, 0);
-            __atomic_store_n(&nw->main_waits, 0, __ATOMIC_RELAXED);
-            continue;
-        }
-    relax:
-        xgw_cpu_relax();
+        if (spent > NEAR_WAIT_NS)
+            main_sleep(nw, v,
+                       v == JOB_POSTED && spent < NEAR_TAKE_NS
+                           ? NEAR_TAKE_NS - spent
+                           : NEAR_DONE_WAIT_NS);
+        else
+            xgw_cpu_relax();
     }
-    return true;
+}
+
+/* May the worker of cpu take a job now?  Starts it, or retries a start
+ * that failed, once its back-off is over. */
+static bool worker_ready(int cpu)
+{
+    struct near_worker *nw = &workers[cpu];
+
+    if (nw->skip_until && xgw_now_ns() < nw->skip_until)
+        return false;
+    nw->skip_until = 0;
+    if (nw->state == NEAR_RUNNING)
+        return true;
+    if (worker_start(cpu))
+        return true;
+    nw->state = NEAR_FAILED;
+    nw->skip_until = xgw_now_ns() + NEAR_RETRY_NS;
+    return false;
+}
+
+bool xd_near_on_worker(void)
+{
+    return self != NULL;
 }
 
 bool xd_near_run(int cpu, void (*fn)(void *), void *arg)
@@ -304,10 +376,9 @@ bool xd_near_run(int cpu, void (*fn)(void *), void *arg)
 
     if (!page || cpu < 0 || cpu >= (int)XGW_NEAR_CPUS || cpu == sched_getcpu())
         return false;
-    nw = &workers[cpu];
-    if (nw->state == NEAR_FAILED ||
-        (nw->state == NEAR_NONE && !worker_start(cpu)))
+    if (!worker_ready(cpu))
         return false;
+    nw = &workers[cpu];
     nw->fn = fn;
     nw->arg = arg;
     /* Release: the job (and the daemon's state) before JOB_POSTED. */
@@ -317,5 +388,9 @@ bool xd_near_run(int cpu, void (*fn)(void *), void *arg)
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (__atomic_load_n(&nw->w->sleeping, __ATOMIC_RELAXED))
         futex_wake(&nw->w->go);
-    return wait_job(nw);
+    if (wait_job(nw))
+        return true;
+    nw->skip_until = xgw_now_ns() + NEAR_BACKOFF_NS;
+    xd_dbg("near copies: cpu %d busy, its worker skipped for a while", cpu);
+    return false;
 }

@@ -135,7 +135,8 @@ struct xd_port {
     uint16_t rdom;  /* UNBOUND: who may bind; INTERDOMAIN: peer domain */
     uint64_t rinc;  /* UNBOUND, INTERDOMAIN: rdom's incarnation (xd_dom.inc) */
     uint32_t rport; /* INTERDOMAIN: peer port */
-    int efd;        /* eventfd signalled when the peer sends */
+    int sfd;        /* the daemon's sending end of the port's signal pair */
+    int cfd;        /* the client's end, until the reply hands it over */
     struct xd_conn *owner; /* connection that made it (domain 0 frees) */
 };
 
@@ -330,6 +331,8 @@ void xd_ca_run(bool worked);
 bool xd_near_run(int cpu, void (*fn)(void *), void *arg);
 /* A new descriptor of the near page (sim_wire.h), for a client; -errno. */
 int xd_near_fd(void);
+/* true on a near worker thread (what must run on the main thread waits). */
+bool xd_near_on_worker(void);
 /* Wakes a client's futex (shared): at once, or on a worker only once its
  * job is reported done. */
 void xd_near_wake(uint32_t *word);
@@ -471,6 +474,9 @@ void xd_mem_free(struct xd_conn *c, struct xd_rx *rx);
 void xd_mem_release_conn(struct xd_conn *c);
 
 /* ---- evtchn.c ---- */
+int xd_sig_pair(int *mine, int *theirs);
+void xd_sig_drain(int fd);
+void xd_evtchn_signal(struct xd_port *p);
 void xd_evtchn_op(struct xd_conn *c, struct xd_rx *rx);
 void xd_evtchn_release_conn(struct xd_conn *c);
 void xd_evtchn_dom_close(struct xd_dom *d);

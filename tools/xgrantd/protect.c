@@ -31,17 +31,13 @@ static bool kill_mark[GNTX_DOMID_MAX + 1];
 void gh_fault_notify(void *cookie, uint32_t port)
 {
     struct xd_dom *d = cookie;
-    uint64_t one = 1;
     struct xd_port *p;
 
     if (!d || !d->ports || port == 0 || port >= XD_MAX_PORTS)
         return;
     p = &d->ports[port];
-    if (p->state == XD_PORT_FREE || p->efd < 0)
-        return;
-    /* EAGAIN: the counter is full, the domain will wake anyway. */
-    if (write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-        xd_dbg("dom %u: fault notify on port %u: %d", d->id, port, errno);
+    if (p->state != XD_PORT_FREE)
+        xd_evtchn_signal(p);
 }
 
 void gh_dom_kill(void *cookie)
@@ -85,6 +81,10 @@ static void kill_one(unsigned id)
 /* Destroys the domains gh_dom_kill marked during the last core call. */
 void xd_prot_kills_run(void)
 {
+    /* A domain destroy is the main thread's: callarea.c runs the queue
+     * again once the worker's job is over. */
+    if (xd_near_on_worker())
+        return;
     while (kill_n)
         kill_one(kill_q[--kill_n]);
     if (!kill_lost)
