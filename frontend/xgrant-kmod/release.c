@@ -14,10 +14,13 @@
  * An entry's frames all come from one file (call.c translates a CREATE's
  * page indexes through the calling file only), so its first frame decides.
  */
+#include <linux/kernel.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
+#include <xen/page.h>
 
+#include "grant_abi.h"
 #include "gntx_xen.h"
 #include "xgrant.h"
 
