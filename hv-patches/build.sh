@@ -48,12 +48,14 @@ if [ "$(cat "$X/pristine/.xgrant-src" 2>/dev/null)" != "$ver" ]; then
     echo "$ver" >"$X/pristine/.xgrant-src"
 fi
 
+# The hypervisor's headers of libgrant/abi (sim_wire.h is xgrantd's).
+mapfile -t abi < <(cd "$TOP" && ls libgrant/abi/*.h | grep -v '/sim_wire\.h$')
 # Everything the result depends on; equal key and outputs present: done.
 mapfile -t patches < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$HERE/series")
 [ ${#patches[@]} -gt 0 ] || die "hv-patches/series lists no patch"
 for p in "${patches[@]}"; do [ -f "$HERE/$p" ] || die "series names $p, not in hv-patches/"; done
 key=$( (echo "$ver"; cat "$SELF/build.sh"; cd "$HERE" && cat series "${patches[@]}";
-        cd "$TOP" && cat libgrant/core/*.c libgrant/core/*.h libgrant/abi/*.h) | sha256sum | cut -d' ' -f1)
+        cd "$TOP" && cat libgrant/core/*.c libgrant/core/*.h "${abi[@]}") | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$X/work/.xgrant-key" 2>/dev/null)" = "$key" ] &&
    [ -f "$HV/xen.gz" ] && [ -f "$HV/xen.elf" ]; then
     echo "make hv: up to date ($ver, $(( SECONDS - start )) s)"
@@ -72,7 +74,7 @@ for f in $touched; do
 done
 mkdir -p "$S/xen/common/xgrant/core" "$S/xen/common/xgrant/abi"
 cp "$TOP"/libgrant/core/*.c "$TOP"/libgrant/core/*.h "$S/xen/common/xgrant/core/"
-cp "$TOP"/libgrant/abi/*.h "$S/xen/common/xgrant/abi/"
+(cd "$TOP" && cp "${abi[@]}" "$S/xen/common/xgrant/abi/")
 for p in "${patches[@]}"; do
     if ! out=$(patch -p1 -d "$S" --batch --forward --fuzz=0 --no-backup-if-mismatch -r - <"$HERE/$p" 2>&1); then
         echo "$out" | sed 's/^/    /' >&2

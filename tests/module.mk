@@ -62,8 +62,8 @@ $(STORE_ITEST): $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o $(ITEST
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(ITEST_COMMON_OBJ) $(B)/obj/libgrant/lib/sockpath.o $(LINK_LIBGRANT) -lxenstore -lpthread
 
-# The store's tree and names (tools/xgrantd/xs_tree.c, xs_path.c), libc only.
-$(B)/tests/unit/test_xs_tree: $(B)/obj/tests/unit/test_xs_tree.o $(B)/obj/tools/xgrantd/xs_tree.o $(B)/obj/tools/xgrantd/xs_path.o $(B)/obj/libgrant/lib/xsperm.o
+# The store's tree and names (tools/xgrantd/store/tree.c, store/path.c), libc only.
+$(B)/tests/unit/test_store_tree: $(B)/obj/tests/unit/test_store_tree.o $(B)/obj/tools/xgrantd/store/tree.o $(B)/obj/tools/xgrantd/store/path.o $(B)/obj/libgrant/lib/xsperm.o
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 

@@ -1,5 +1,5 @@
 # libgrant/lib: the guest library (shared, symbols pinned by libgrant.map).
-LIB_SRC := $(wildcard libgrant/lib/*.c)
+LIB_SRC := $(wildcard libgrant/lib/*.c libgrant/lib/*/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 LIBGRANT := $(B)/lib/libgrant.so.1
 ALL += $(LIBGRANT) $(B)/lib/libgrant.so

@@ -25,7 +25,7 @@
 #include "libgrant.h"
 #include "libgrant_ctl.h"
 #include "../abi/grant_abi.h"
-#include "sim_wire.h" /* for struct sim_conn below; common code uses ops */
+#include "../abi/sim_wire.h" /* for struct sim_conn below; common code uses ops */
 
 /* One hypercall as the common code describes it to a transport. */
 struct grant_call {

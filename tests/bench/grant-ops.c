@@ -38,7 +38,7 @@
 #include "bench.h"
 #include "../unit/testhost.h"
 #include "gcore.h"
-#include "libgrant/lib/sim_spin.h"
+#include "libgrant/lib/sim/sim_spin.h"
 
 /* The consumer reads what was copied: one load per cache line. */
 static void consume(const uint8_t *p, size_t len)

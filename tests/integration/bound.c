@@ -29,7 +29,7 @@
 #include "common/itest.h"
 #include "common/raw.h"
 #include "grant_abi.h"
-#include "libgrant/lib/sim_wire.h"
+#include "libgrant/abi/sim_wire.h"
 
 #define BOUND_MS 500 /* wall clock, see above; the goal is ~10 ms */
 #define BATCH    GNTX_MAX_BATCH

@@ -22,7 +22,7 @@
 
 #include "common/itest.h"
 #include "common/raw.h"
-#include "libgrant/lib/sim_wire.h"
+#include "libgrant/abi/sim_wire.h"
 
 #define HUNG ((int64_t)-100000) /* no answer within 2 s */
 

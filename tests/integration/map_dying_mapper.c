@@ -20,7 +20,7 @@
 
 #include "common/itest.h"
 #include "common/raw.h"
-#include "libgrant/lib/sim_wire.h"
+#include "libgrant/abi/sim_wire.h"
 
 #define ROUNDS 5
 #define PAGES  4 /* the granter's memory: one block of all of it */

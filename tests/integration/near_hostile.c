@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "common/itest.h"
-#include "libgrant/lib/sim_wire.h"
+#include "libgrant/abi/sim_wire.h"
 
 /* CPU seconds (user + system) of process pid. */
 static double cpu_of(pid_t pid)

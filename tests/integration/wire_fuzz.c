@@ -17,7 +17,7 @@
 
 #include "common/itest.h"
 #include "common/raw.h"
-#include "libgrant/lib/sim_wire.h"
+#include "libgrant/abi/sim_wire.h"
 
 static const struct {
     uint32_t op, elem;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds frontend/xgrant-kmod inside the cached dom0 root filesystem, against
+# Builds libgrant/kmod inside the cached dom0 root filesystem, against
 # the linux-headers-amd64 that match the linux-image in it (the kernel that
 # boots as dom0 and as the PV guest).  Output: $LAB/xgrant.ko
 #   usage: kmod-build.sh LABDIR
@@ -10,8 +10,8 @@ KVER=$(basename "$(ls -d "$ROOT"/lib/modules/*-amd64 | head -1)")
 SRC=$ROOT/root/xgrant-kmod
 rm -rf "$SRC"
 mkdir -p "$SRC/abi"
-cp frontend/xgrant-kmod/{Kbuild,Makefile,*.c,*.h} "$SRC/"
-cp -r frontend/xgrant-kmod/shim "$SRC/"
+cp libgrant/kmod/{Kbuild,Makefile,*.c,*.h} "$SRC/"
+cp -r libgrant/kmod/shim "$SRC/"
 cp libgrant/abi/grant_abi.h libgrant/abi/gntx_xen.h "$SRC/abi/"
 if ! chroot "$ROOT" make -C /root/xgrant-kmod KDIR="/usr/src/linux-headers-$KVER" \
     >"$LAB/kmod-build.log" 2>&1; then

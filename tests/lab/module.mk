@@ -15,12 +15,12 @@ $(LAB)/xlab: $(XLAB_OBJ) $(LIB_OBJ)
 # The guest module's call.c compiled unchanged in user space (kshim/ for the
 # kernel headers) and tested against a fake hypervisor: part of `make test`.
 KMOD_TEST := $(B)/tests/unit/test_kmod_call
-KMOD_TEST_INC := -Itests/lab/unit/kshim -Ifrontend/xgrant-kmod
+KMOD_TEST_INC := -Itests/lab/unit/kshim -Ilibgrant/kmod
 KMOD_TEST_OBJ := $(B)/obj/tests/lab/unit/test_kmod_call.o $(B)/obj/tests/lab/unit/kmod_call.o
 TESTS += $(KMOD_TEST)
 
 $(B)/obj/tests/lab/unit/test_kmod_call.o: CPPFLAGS += $(KMOD_TEST_INC)
-$(B)/obj/tests/lab/unit/kmod_call.o: frontend/xgrant-kmod/call.c
+$(B)/obj/tests/lab/unit/kmod_call.o: libgrant/kmod/call.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(KMOD_TEST_INC) $(CFLAGS) -c $< -o $@
 $(KMOD_TEST): $(KMOD_TEST_OBJ)

@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "private.h"
-#include "libgrant/lib/sim_spin.h"
+#include "libgrant/lib/sim/sim_spin.h"
 
 /* Longest stretch of polling without a look at the sockets. */
 #define XD_CA_SLICE_NS 10000u

@@ -427,7 +427,7 @@ static int load_filter(void)
  */
 int xd_confine_child(const struct xd_dom *d, uid_t uid)
 {
-    const char *const socks[NSOCKS] = {xd.sock, xs_store_path()};
+    const char *const socks[NSOCKS] = {xd.sock, xst_store_path()};
     const char *step = "private mounts";
     size_t len[NSOCKS];
     int fd[NSOCKS] = {-1, -1}, r = 0;

@@ -210,7 +210,7 @@ void xd_dom_teardown(struct xd_dom *d)
 {
     d->state = XGW_DOM_DYING;
     close_conns(d);
-    xs_dom_release(d->id);
+    xst_dom_release(d->id);
     if (d->in_core) {
         gcore_dom_remove(xd.core, d->id);
         d->in_core = false;

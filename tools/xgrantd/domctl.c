@@ -219,7 +219,7 @@ static void started(struct xd_conn *c, struct xd_dom *d, struct xd_group *g,
     int r;
 
     xd_dom_insert(d);
-    xs_dom_introduce(d);
+    xst_dom_introduce(d);
     xd_log_dom(d, "created by pid %d: pid %d, %" PRIu64 " frames, %s%s",
                (int)c->pid, (int)d->pid, d->nr_frames, prog,
                d->has_ns && xd_confine_on() ? ", confined" : "");

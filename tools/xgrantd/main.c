@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "private.h"
-#include "xs_private.h"
+#include "store/private.h"
 #include "tools/common/xgt.h"
 
 struct xd xd;
@@ -421,11 +421,11 @@ static void on_event(struct epoll_event *e)
     case XD_EV_PROC:
         xd_conn_proc_event(ev->obj);
         break;
-    case XD_EV_XS_LISTEN:
-        xs_accept();
+    case XD_EV_STORE_LISTEN:
+        xst_accept();
         break;
-    case XD_EV_XS_CONN:
-        xs_conn_event(ev->obj, e->events);
+    case XD_EV_STORE_CONN:
+        xst_conn_event(ev->obj, e->events);
         break;
     case XD_EV_SPAWN:
         xd_dom_started(ev->obj, false);
@@ -458,7 +458,7 @@ static void loop(void)
         xd_ca_run(n > 0);
         xd_acks_expire();
         xd_reap_graveyard();
-        xs_reap_graveyard();
+        xst_reap_graveyard();
     }
 }
 
@@ -485,7 +485,7 @@ static int setup_loop(void)
     xd.lev = (struct xd_ev){XD_EV_LISTEN, NULL};
     xd.sev = (struct xd_ev){XD_EV_SIGNAL, NULL};
     if (xd_epoll_add(xd.lfd, EPOLLIN, &xd.lev) < 0 ||
-        xd_epoll_add(xd.sfd, EPOLLIN, &xd.sev) < 0 || xs_store_start() < 0)
+        xd_epoll_add(xd.sfd, EPOLLIN, &xd.sev) < 0 || xst_store_start() < 0)
         return -errno;
     xd.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return 0;
@@ -568,7 +568,7 @@ static void shutdown_all(void)
     xd_flush_all(1000);
     xd_conn_close_all();
     xd_reap_graveyard();
-    xs_store_close();
+    xst_store_close();
     if (xd.sock[0])
         unlink(xd.sock);
     if (xd.pidfile[0])
@@ -611,7 +611,7 @@ static int prepare(const struct opts *o, char *dir, size_t dirlen, char *logp,
 {
     int r;
 
-    if (setup_socket(o, dir, dirlen) < 0 || xs_store_listen(o->store_sock) < 0)
+    if (setup_socket(o, dir, dirlen) < 0 || xst_store_listen(o->store_sock) < 0)
         return -1;
     if ((o->log || !o->foreground) &&
         (r = log_path(o, dir, logp, loglen)) < 0) {
@@ -682,7 +682,7 @@ int main(int argc, char **argv)
     if (prepare(&o, dir, sizeof(dir), logp, sizeof(logp)) < 0) {
         if (xd.lfd >= 0)
             unlink(xd.sock);
-        xs_store_close();
+        xst_store_close();
         return 1;
     }
     if (!o.foreground && (r = daemonize(&ready)) < 0) {

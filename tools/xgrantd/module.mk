@@ -1,5 +1,5 @@
 # tools/xgrantd: the embedded hypervisor (host #1 of libgrant/core).
-XGRANTD_SRC := $(wildcard tools/xgrantd/*.c)
+XGRANTD_SRC := $(wildcard tools/xgrantd/*.c tools/xgrantd/*/*.c)
 XGRANTD_OBJ := $(XGRANTD_SRC:%.c=$(B)/obj/%.o)
 ALL += $(B)/bin/xgrantd
 

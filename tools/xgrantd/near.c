@@ -55,7 +55,7 @@
 #include <unistd.h>
 
 #include "private.h"
-#include "libgrant/lib/sim_spin.h"
+#include "libgrant/lib/sim/sim_spin.h"
 
 /* A worker woken polls `go` this long before it sleeps again. */
 #define NEAR_POLL_NS 50000u

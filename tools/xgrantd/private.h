@@ -27,7 +27,7 @@
 #include <sys/types.h>
 
 #include "gcore.h"
-#include "libgrant/lib/sim_wire.h"
+#include "libgrant/abi/sim_wire.h"
 
 #define XD_DOM0_NAME      "Domain-0"
 #define XD_MAX_PORTS      1024u             /* event channel ports per domain */
@@ -49,11 +49,11 @@ enum xd_ev_kind {
     XD_EV_CONN,
     XD_EV_NOTICE,
     XD_EV_PIDFD,
-    XD_EV_BELL,      /* a call area's doorbell; obj: the connection */
-    XD_EV_PROC,      /* a lingering connection's process pidfd; obj: it */
-    XD_EV_XS_LISTEN, /* the store's socket (xs_conn.c) */
-    XD_EV_XS_CONN,   /* a store connection; obj: struct xs_conn */
-    XD_EV_SPAWN,     /* a new domain's exec pipe (spawn.c); obj: it */
+    XD_EV_BELL,         /* a call area's doorbell; obj: the connection */
+    XD_EV_PROC,         /* a lingering connection's process pidfd; obj: it */
+    XD_EV_STORE_LISTEN, /* the store's socket (store/conn.c) */
+    XD_EV_STORE_CONN,   /* a store connection; obj: struct xst_conn */
+    XD_EV_SPAWN,        /* a new domain's exec pipe (spawn.c); obj: it */
 };
 struct xd_ev {
     enum xd_ev_kind kind;
@@ -370,12 +370,12 @@ void xd_dom_list(struct xd_conn *c, struct xd_rx *rx);
 void xd_dom_wait(struct xd_conn *c, struct xd_rx *rx);
 void xd_dom_started(struct xd_dom *d, bool gone);
 
-/* ---- xs_conn.c, xs_dom.c (the store, xs_private.h) ---- */
-const char *xs_store_path(void);
+/* ---- store/conn.c, store/dom.c (the store, store/private.h) ---- */
+const char *xst_store_path(void);
 /* Writes the new domain's store nodes, fires @introduceDomain. */
-void xs_dom_introduce(const struct xd_dom *d);
+void xst_dom_introduce(const struct xd_dom *d);
 /* Removes them, closes its store connections, fires @releaseDomain. */
-void xs_dom_release(uint16_t id);
+void xst_dom_release(uint16_t id);
 
 /* ---- spawn.c ---- */
 int xd_spawn(struct xd_dom *d, char *const argv[], const int *fds);

@@ -78,8 +78,9 @@ static char **build_env(const struct xd_dom *d)
     snprintf(strs, ENV_LEN, "%s=%s", XGW_SOCK_ENV, xd.sock);
     snprintf(strs + ENV_LEN, ENV_LEN, "%s=%u", XGW_DOMID_ENV, d->id);
     snprintf(strs + 2 * ENV_LEN, ENV_LEN, "%s=%s", XD_TOKEN_ENV, d->token);
-    /* libxenstore in the domain finds the store (xs_conn.c) */
-    snprintf(strs + 3 * ENV_LEN, ENV_LEN, "XENSTORED_PATH=%s", xs_store_path());
+    /* libxenstore in the domain finds the store (store/conn.c) */
+    snprintf(strs + 3 * ENV_LEN, ENV_LEN, "XENSTORED_PATH=%s",
+             xst_store_path());
     for (i = 0; i < 4; i++)
         env[k++] = strs + i * ENV_LEN;
     env[k] = NULL;

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "itest.h"
-#include "libgrant/lib/sim_wire.h"
+#include "libgrant/abi/sim_wire.h"
 #include "raw.h"
 
 /* Expect the daemon to drop this connection (read gives EOF). */

@@ -7,7 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "libgrant/lib/sim_wire.h"
+#include "libgrant/abi/sim_wire.h"
 #include "raw.h"
 
 int raw_connect(struct raw *r)

@@ -22,7 +22,7 @@
 
 #include "xlab.h"
 #include "../../../libgrant/abi/gntx_xen.h"
-#include "../../../frontend/xgrant-kmod/xgrant_uapi.h"
+#include "../../../libgrant/kmod/xgrant_uapi.h"
 
 const char *xlab_where = "?";
 const char *xlab_xen = "?";

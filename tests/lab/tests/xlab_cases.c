@@ -13,7 +13,7 @@
 
 #include "xlab.h"
 #include "../../../libgrant/abi/gntx_xen.h"
-#include "../../../frontend/xgrant-kmod/xgrant_uapi.h"
+#include "../../../libgrant/kmod/xgrant_uapi.h"
 
 #define QUOTA_BATCH 512u
 

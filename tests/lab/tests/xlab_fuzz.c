@@ -29,7 +29,7 @@
 
 #include "xlab.h"
 #include "../../../libgrant/abi/gntx_xen.h"
-#include "../../../frontend/xgrant-kmod/xgrant_uapi.h"
+#include "../../../libgrant/kmod/xgrant_uapi.h"
 
 #define XLAB_FUZZ_S  20
 #define FUZZ_GRANTS  4

@@ -31,7 +31,7 @@
 
 #include "xlab.h"
 #include "../../../libgrant/abi/gntx_xen.h"
-#include "../../../frontend/xgrant-kmod/xgrant_uapi.h"
+#include "../../../libgrant/kmod/xgrant_uapi.h"
 
 #define PAGE         4096u
 #define A_PAGES      3u

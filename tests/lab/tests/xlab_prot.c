@@ -24,7 +24,7 @@
 
 #include "xlab.h"
 #include "xlab_v1.h"
-#include "../../../frontend/xgrant-kmod/xgrant_uapi.h"
+#include "../../../libgrant/kmod/xgrant_uapi.h"
 #include "gntx_xen.h"
 
 #define PROT_COOKIE 0x5eedu

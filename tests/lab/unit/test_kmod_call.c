@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_kmod_call.c: frontend/xgrant-kmod/call.c compiled unchanged in user
+ * test_kmod_call.c: libgrant/kmod/call.c compiled unchanged in user
  * space (kshim/ stands in for the kernel headers) against a fake
  * hypervisor.  Proves the translation the lab cannot check without the
  * patched Xen: LOCAL ranges are split so that no piece crosses a page, the

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The few kernel definitions frontend/xgrant-kmod/call.c uses, for
+ * The few kernel definitions libgrant/kmod/call.c uses, for
  * compiling it unchanged in user space (tests/lab/unit/test_kmod_call.c),
  * the way Xen's tools/tests/vpci compiles hypervisor code.
  */

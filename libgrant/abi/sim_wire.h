@@ -43,7 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../abi/grant_abi.h"
+#include "grant_abi.h"
 
 #define XGW_MAGIC         0x78677731u /* "xgw1" */
 #define XGW_MAX_PAYLOAD   (8u << 20)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * xs_conn.c: the store's socket and connections.
+ * conn.c: the store's socket and connections.
  *
  * A connection belongs to the domain the kernel says its peer is in
  * (xd_identify, as for hypercalls).  Framing is xs_wire.h's: a 16-byte
@@ -9,7 +9,7 @@
  * Requests are read while the replies waiting to go out stay under
  * OUT_SOFT bytes; a client that leaves more than OUT_HARD bytes (watch
  * events) unread is disconnected.  The watch events a domU's edits fire
- * are charged to that domU until they are sent: past XS_EVQ_MAX bytes its
+ * are charged to that domU until they are sent: past XST_EVQ_MAX bytes its
  * further events are dropped, so a flooding guest cannot push another
  * client (a backend in domain 0 or a driver domain) to OUT_HARD.  Closed
  * connections are freed between event batches (an event of the batch may
@@ -25,7 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "xs_private.h"
+#include "private.h"
 
 #define MAX_CONNS      1024u
 #define DOM0_RESERVED  64u
@@ -34,7 +34,7 @@
 #define OUT_HARD_DOMU  (256u << 10)
 #define OUT_HARD_DOM0  (8u << 20)
 
-struct xs_store xs = {.lfd = -1};
+struct xst_store xst = {.lfd = -1};
 static struct xd_ratelimit refuse_rl;
 
 /* ---- the socket ---------------------------------------------------------- */
@@ -46,7 +46,7 @@ int lg_store_sock_path_of(const char *xgrantd_sock, char *buf, size_t len);
  * relative one is taken from the current directory. */
 static int resolve(const char *path, char *out, size_t len)
 {
-    char raw[sizeof(xs.sock)], cwd[1024];
+    char raw[sizeof(xst.sock)], cwd[1024];
     int n;
 
     if (path)
@@ -67,95 +67,95 @@ static int resolve(const char *path, char *out, size_t len)
 }
 
 /* Binds the store socket (before the daemon leaves its directory). */
-int xs_store_listen(const char *path)
+int xst_store_listen(const char *path)
 {
-    int r = resolve(path, xs.sock, sizeof(xs.sock));
+    int r = resolve(path, xst.sock, sizeof(xst.sock));
 
     if (r == 0 &&
-        strlen(xs.sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        strlen(xst.sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
         r = -ENAMETOOLONG;
     if (r == 0)
-        r = xd_sock_clear(xs.sock);
+        r = xd_sock_clear(xst.sock);
     if (r == 0)
-        r = xd_sock_listen(xs.sock);
+        r = xd_sock_listen(xst.sock);
     if (r < 0) {
         fprintf(stderr, "xgrantd: store socket %s: %s\n",
-                path         ? path
-                : xs.sock[0] ? xs.sock
-                             : "$XENSTORED_PATH",
+                path          ? path
+                : xst.sock[0] ? xst.sock
+                              : "$XENSTORED_PATH",
                 r == -EADDRINUSE ? "another store answers there"
                                  : strerror(-r));
-        xs.sock[0] = '\0';
+        xst.sock[0] = '\0';
         return r;
     }
-    xs.lfd = r;
-    return xs_dom_init();
+    xst.lfd = r;
+    return xst_dom_init();
 }
 
-int xs_store_start(void)
+int xst_store_start(void)
 {
-    xs.lev = (struct xd_ev){XD_EV_XS_LISTEN, NULL};
-    return xd_epoll_add(xs.lfd, EPOLLIN, &xs.lev);
+    xst.lev = (struct xd_ev){XD_EV_STORE_LISTEN, NULL};
+    return xd_epoll_add(xst.lfd, EPOLLIN, &xst.lev);
 }
 
-void xs_store_close(void)
+void xst_store_close(void)
 {
-    while (xs.conns)
-        xs_conn_close(xs.conns, NULL);
-    xs_reap_graveyard();
-    if (xs.lfd >= 0)
-        close(xs.lfd);
-    xs.lfd = -1;
-    if (xs.sock[0])
-        unlink(xs.sock);
-    xs_node_put(xs.root);
-    xs_node_put(xs.special[0]);
-    xs_node_put(xs.special[1]);
-    xs.root = xs.special[0] = xs.special[1] = NULL;
+    while (xst.conns)
+        xst_conn_close(xst.conns, NULL);
+    xst_reap_graveyard();
+    if (xst.lfd >= 0)
+        close(xst.lfd);
+    xst.lfd = -1;
+    if (xst.sock[0])
+        unlink(xst.sock);
+    xst_node_put(xst.root);
+    xst_node_put(xst.special[0]);
+    xst_node_put(xst.special[1]);
+    xst.root = xst.special[0] = xst.special[1] = NULL;
 }
 
 /* ---- connections --------------------------------------------------------- */
 
 static const char *over_limit(const struct xd_dom *d, int fd)
 {
-    if (xs.nconns >= MAX_CONNS)
+    if (xst.nconns >= MAX_CONNS)
         return "too many store connections";
     if (d->id == 0)
         return NULL;
     if (xd_fd_scarce(fd))
         return "xgrantd is short of descriptors";
-    if (xs.nconns >= MAX_CONNS - DOM0_RESERVED)
+    if (xst.nconns >= MAX_CONNS - DOM0_RESERVED)
         return "too many store connections (the rest are for domain 0)";
-    if (xs.sconns[d->id] >= xd.max_dom_conns)
+    if (xst.sconns[d->id] >= xd.max_dom_conns)
         return "too many store connections for its domain";
     return NULL;
 }
 
-static struct xs_conn *conn_new(int fd, pid_t pid, uint16_t dom)
+static struct xst_conn *conn_new(int fd, pid_t pid, uint16_t dom)
 {
-    struct xs_conn *c = calloc(1, sizeof(*c));
+    struct xst_conn *c = calloc(1, sizeof(*c));
 
     if (!c)
         return NULL;
     c->fd = fd;
     c->pid = pid;
     c->dom = dom;
-    c->ev = (struct xd_ev){XD_EV_XS_CONN, c};
+    c->ev = (struct xd_ev){XD_EV_STORE_CONN, c};
     c->ev_mask = EPOLLIN;
     if (xd_epoll_add(fd, EPOLLIN, &c->ev) < 0) {
         free(c);
         return NULL;
     }
-    c->next = xs.conns;
-    if (xs.conns)
-        xs.conns->prev = c;
-    xs.conns = c;
-    xs.nconns++;
-    xs.sconns[dom]++;
+    c->next = xst.conns;
+    if (xst.conns)
+        xst.conns->prev = c;
+    xst.conns = c;
+    xst.nconns++;
+    xst.sconns[dom]++;
     return c;
 }
 
-void xs_accept(void)
+void xst_accept(void)
 {
     struct ucred cr;
     socklen_t len = sizeof(cr);
@@ -163,7 +163,7 @@ void xs_accept(void)
     const char *why = "cannot read its credentials";
     int fd, pidfd = -1;
 
-    fd = accept4(xs.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    fd = accept4(xst.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0)
         return; /* EAGAIN, or out of fds: the next event retries */
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0) {
@@ -184,17 +184,17 @@ void xs_accept(void)
 }
 
 /* Frees a message, uncharging the domain whose edit fired it. */
-static void outm_free(struct xs_outm *m)
+static void outm_free(struct xst_outm *m)
 {
     if (m->origin)
-        xs.evq[m->origin] -= (uint32_t)m->len;
+        xst.evq[m->origin] -= (uint32_t)m->len;
     free(m);
 }
 
-static void out_free_all(struct xs_conn *c)
+static void out_free_all(struct xst_conn *c)
 {
     while (c->out) {
-        struct xs_outm *m = c->out;
+        struct xst_outm *m = c->out;
 
         c->out = m->next;
         outm_free(m);
@@ -203,15 +203,15 @@ static void out_free_all(struct xs_conn *c)
     c->out_bytes = 0;
 }
 
-void xs_conn_close(struct xs_conn *c, const char *why)
+void xst_conn_close(struct xst_conn *c, const char *why)
 {
     if (c->closed)
         return;
     if (why)
         xd_log_domid(c->dom, "store: pid %d: closed: %s", (int)c->pid, why);
     c->closed = true;
-    xs_txn_drop_all(c);
-    xs_watch_drop_all(c);
+    xst_txn_drop_all(c);
+    xst_watch_drop_all(c);
     out_free_all(c);
     xd_epoll_del(c->fd);
     close(c->fd);
@@ -219,28 +219,28 @@ void xs_conn_close(struct xs_conn *c, const char *why)
     if (c->prev)
         c->prev->next = c->next;
     else
-        xs.conns = c->next;
+        xst.conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    xs.nconns--;
-    xs.sconns[c->dom]--;
-    c->next = xs.grave;
-    xs.grave = c;
+    xst.nconns--;
+    xst.sconns[c->dom]--;
+    c->next = xst.grave;
+    xst.grave = c;
 }
 
-void xs_reap_graveyard(void)
+void xst_reap_graveyard(void)
 {
-    while (xs.grave) {
-        struct xs_conn *c = xs.grave;
+    while (xst.grave) {
+        struct xst_conn *c = xst.grave;
 
-        xs.grave = c->next;
+        xst.grave = c->next;
         free(c);
     }
 }
 
 /* ---- output -------------------------------------------------------------- */
 
-static void update_mask(struct xs_conn *c)
+static void update_mask(struct xst_conn *c)
 {
     uint32_t m =
         (c->out_bytes < OUT_SOFT ? EPOLLIN : 0) | (c->out ? EPOLLOUT : 0);
@@ -250,10 +250,10 @@ static void update_mask(struct xs_conn *c)
 }
 
 /* Sends what the socket takes; -errno when the connection is broken. */
-static int flush(struct xs_conn *c)
+static int flush(struct xst_conn *c)
 {
     while (c->out) {
-        struct xs_outm *m = c->out;
+        struct xst_outm *m = c->out;
         ssize_t n = send(c->fd, m->buf + m->off, m->len - m->off,
                          MSG_DONTWAIT | MSG_NOSIGNAL);
 
@@ -275,23 +275,23 @@ static int flush(struct xs_conn *c)
 
 /* Queues a message (an event charged to origin unless 0) and sends what
  * the socket takes; false when the connection had to be closed. */
-static bool queue(struct xs_conn *c, uint16_t origin, uint32_t type,
+static bool queue(struct xst_conn *c, uint16_t origin, uint32_t type,
                   uint32_t req, uint32_t tx, const void *p1, size_t l1,
                   const void *p2, size_t l2)
 {
     struct xsd_sockmsg h = {type, req, tx, (uint32_t)(l1 + l2)};
     size_t hard = c->dom ? OUT_HARD_DOMU : OUT_HARD_DOM0;
-    struct xs_outm *m;
+    struct xst_outm *m;
 
     if (c->closed)
         return false;
     if (c->out_bytes + sizeof(h) + l1 + l2 > hard) {
-        xs_conn_close(c, "leaves too many replies and events unread");
+        xst_conn_close(c, "leaves too many replies and events unread");
         return false;
     }
     m = malloc(sizeof(*m) + sizeof(h) + l1 + l2);
     if (!m) {
-        xs_conn_close(c, "out of memory for a reply");
+        xst_conn_close(c, "out of memory for a reply");
         return false;
     }
     m->next = NULL;
@@ -299,7 +299,7 @@ static bool queue(struct xs_conn *c, uint16_t origin, uint32_t type,
     m->off = 0;
     m->origin = origin;
     if (origin)
-        xs.evq[origin] += (uint32_t)m->len;
+        xst.evq[origin] += (uint32_t)m->len;
     memcpy(m->buf, &h, sizeof(h));
     if (l1)
         memcpy(m->buf + sizeof(h), p1, l1);
@@ -312,30 +312,30 @@ static bool queue(struct xs_conn *c, uint16_t origin, uint32_t type,
     c->out_tail = m;
     c->out_bytes += m->len;
     if (flush(c) < 0) {
-        xs_conn_close(c, NULL);
+        xst_conn_close(c, NULL);
         return false;
     }
     update_mask(c);
     return true;
 }
 
-bool xs_send(struct xs_conn *c, uint32_t type, uint32_t req, uint32_t tx,
-             const void *p1, size_t l1, const void *p2, size_t l2)
+bool xst_send(struct xst_conn *c, uint32_t type, uint32_t req, uint32_t tx,
+              const void *p1, size_t l1, const void *p2, size_t l2)
 {
     return queue(c, 0, type, req, tx, p1, l1, p2, l2);
 }
 
-bool xs_send_event(struct xs_conn *c, const char *path, const char *token)
+bool xst_send_event(struct xst_conn *c, const char *path, const char *token)
 {
     static struct xd_ratelimit rl;
-    uint16_t o = xs.origin;
+    uint16_t o = xst.origin;
 
-    if (o && xs.evq[o] >= XS_EVQ_MAX) {
+    if (o && xst.evq[o] >= XST_EVQ_MAX) {
         xd_log_rl(&rl,
                   "store: dom %u: watch event for dom %u dropped (dom %u "
                   "has %u bytes of events unread)",
                   (unsigned)o, (unsigned)c->dom, (unsigned)o,
-                  (unsigned)xs.evq[o]);
+                  (unsigned)xst.evq[o]);
         return true;
     }
     return queue(c, o, XS_WATCH_EVENT, 0, 0, path, strlen(path) + 1, token,
@@ -350,23 +350,23 @@ static const char *err_name(int err)
     return "EINVAL";
 }
 
-void xs_send_err(struct xs_conn *c, const struct xsd_sockmsg *h, int err)
+void xst_send_err(struct xst_conn *c, const struct xsd_sockmsg *h, int err)
 {
     const char *s = err_name(err < 0 ? -err : err);
 
-    xs_send(c, XS_ERROR, h->req_id, h->tx_id, s, strlen(s) + 1, NULL, 0);
+    xst_send(c, XS_ERROR, h->req_id, h->tx_id, s, strlen(s) + 1, NULL, 0);
 }
 
-void xs_send_ok(struct xs_conn *c, const struct xsd_sockmsg *h)
+void xst_send_ok(struct xst_conn *c, const struct xsd_sockmsg *h)
 {
-    xs_send(c, h->type, h->req_id, h->tx_id, "OK", 3, NULL, 0);
+    xst_send(c, h->type, h->req_id, h->tx_id, "OK", 3, NULL, 0);
 }
 
 /* ---- input --------------------------------------------------------------- */
 
 /* Reads into the current message: 1 complete, 0 more to come, -errno when
  * the connection must close (-ECONNRESET at EOF). */
-static int rx_step(struct xs_conn *c)
+static int rx_step(struct xst_conn *c)
 {
     for (;;) {
         bool in_hdr = c->hdr_got < sizeof(c->hdr);
@@ -394,12 +394,12 @@ static int rx_step(struct xs_conn *c)
     }
 }
 
-void xs_conn_event(struct xs_conn *c, uint32_t events)
+void xst_conn_event(struct xst_conn *c, uint32_t events)
 {
     if (c->closed)
         return;
     if ((events & EPOLLOUT) && flush(c) < 0) {
-        xs_conn_close(c, NULL);
+        xst_conn_close(c, NULL);
         return;
     }
     for (int i = 0; i < MSGS_PER_EVENT && !c->closed &&
@@ -410,22 +410,22 @@ void xs_conn_event(struct xs_conn *c, uint32_t events)
         if (r == 0)
             break;
         if (r < 0) {
-            xs_conn_close(c, r == -EMSGSIZE ? "message longer than "
-                                              "XENSTORE_PAYLOAD_MAX"
-                                            : NULL);
+            xst_conn_close(c, r == -EMSGSIZE ? "message longer than "
+                                               "XENSTORE_PAYLOAD_MAX"
+                                             : NULL);
             return;
         }
         c->pay[c->hdr.len] = '\0';
-        xs_dispatch(c);
+        xst_dispatch(c);
         c->hdr_got = c->pay_got = 0;
     }
     if ((events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN))
-        xs_conn_close(c, NULL);
+        xst_conn_close(c, NULL);
     else
         update_mask(c);
 }
 
-const char *xs_store_path(void)
+const char *xst_store_path(void)
 {
-    return xs.sock;
+    return xst.sock;
 }

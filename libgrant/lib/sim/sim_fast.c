@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "private.h"
+#include "../private.h"
 #include "sim_spin.h"
 
 #define SPIN_NS        100000u  /* spin this long before sleeping */

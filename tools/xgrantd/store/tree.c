@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * xs_tree.c: the store's node tree and Xen's permission rules.
+ * tree.c: the store's node tree and Xen's permission rules.
  *
  * Nodes are reference counted; a node with more than one reference is
  * never changed: an edit copies every shared node on its way down (the
@@ -19,24 +19,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define XS_TREE_ONLY
-#include "xs_private.h"
+#define XST_TREE_ONLY
+#include "private.h"
 
-#define DEPTH_MAX (XS_PATH_ABS_MAX / 2 + 1)
+#define DEPTH_MAX (XST_PATH_ABS_MAX / 2 + 1)
 
-struct xs_node *xs_node_get(struct xs_node *n)
+struct xst_node *xst_node_get(struct xst_node *n)
 {
     if (n)
         n->ref++;
     return n;
 }
 
-void xs_node_put(struct xs_node *n)
+void xst_node_put(struct xst_node *n)
 {
     if (!n || --n->ref > 0)
         return;
     for (uint32_t i = 0; i < n->nkids; i++)
-        xs_node_put(n->kids[i]);
+        xst_node_put(n->kids[i]);
     free(n->kids);
     free(n->perms);
     free(n->val);
@@ -44,10 +44,10 @@ void xs_node_put(struct xs_node *n)
     free(n);
 }
 
-static struct xs_node *node_new(const char *name, size_t nlen,
-                                const struct xs_perm *p, uint32_t np)
+static struct xst_node *node_new(const char *name, size_t nlen,
+                                 const struct xst_perm *p, uint32_t np)
 {
-    struct xs_node *n = calloc(1, sizeof(*n));
+    struct xst_node *n = calloc(1, sizeof(*n));
 
     if (!n)
         return NULL;
@@ -55,7 +55,7 @@ static struct xs_node *node_new(const char *name, size_t nlen,
     n->name = strndup(name, nlen);
     n->perms = malloc(np * sizeof(*p));
     if (!n->name || !n->perms) {
-        xs_node_put(n);
+        xst_node_put(n);
         return NULL;
     }
     memcpy(n->perms, p, np * sizeof(*p));
@@ -63,17 +63,18 @@ static struct xs_node *node_new(const char *name, size_t nlen,
     return n;
 }
 
-struct xs_node *xs_tree_new(void)
+struct xst_node *xst_tree_new(void)
 {
-    static const struct xs_perm p = {0, XS_P_NONE};
+    static const struct xst_perm p = {0, XST_P_NONE};
 
     return node_new("", 0, &p, 1);
 }
 
 /* A private copy of n (children shared). */
-static struct xs_node *node_copy(const struct xs_node *n)
+static struct xst_node *node_copy(const struct xst_node *n)
 {
-    struct xs_node *c = node_new(n->name, strlen(n->name), n->perms, n->nperms);
+    struct xst_node *c =
+        node_new(n->name, strlen(n->name), n->perms, n->nperms);
 
     if (!c)
         return NULL;
@@ -86,32 +87,32 @@ static struct xs_node *node_copy(const struct xs_node *n)
     if (n->nkids && !(c->kids = malloc(n->nkids * sizeof(*c->kids))))
         goto fail;
     for (uint32_t i = 0; i < n->nkids; i++)
-        c->kids[i] = xs_node_get(n->kids[i]);
+        c->kids[i] = xst_node_get(n->kids[i]);
     c->nkids = n->nkids;
     return c;
 fail:
-    xs_node_put(c);
+    xst_node_put(c);
     return NULL;
 }
 
 /* Makes *slot exclusively ours; 0 or -ENOMEM. */
-static int own(struct xs_node **slot)
+static int own(struct xst_node **slot)
 {
-    struct xs_node *c;
+    struct xst_node *c;
 
     if ((*slot)->ref == 1)
         return 0;
     c = node_copy(*slot);
     if (!c)
         return -ENOMEM;
-    xs_node_put(*slot);
+    xst_node_put(*slot);
     *slot = c;
     return 0;
 }
 
 /* Index of the child named [name, name+len), or where it would go
  * (negative: -(pos + 1)). */
-static long kid_index(const struct xs_node *n, const char *name, size_t len)
+static long kid_index(const struct xst_node *n, const char *name, size_t len)
 {
     size_t lo = 0, hi = n->nkids;
 
@@ -145,8 +146,8 @@ static size_t next_comp(const char **p, const char **comp)
 }
 
 /* The nearest existing node of path; *missing: components below it. */
-static const struct xs_node *nearest(const struct xs_node *n, const char *path,
-                                     unsigned *missing)
+static const struct xst_node *nearest(const struct xst_node *n,
+                                      const char *path, unsigned *missing)
 {
     const char *comp;
     size_t len;
@@ -166,15 +167,16 @@ static const struct xs_node *nearest(const struct xs_node *n, const char *path,
     return n;
 }
 
-const struct xs_node *xs_tree_nearest(const struct xs_node *root,
-                                      const char *path)
+const struct xst_node *xst_tree_nearest(const struct xst_node *root,
+                                        const char *path)
 {
     unsigned missing;
 
     return nearest(root, path, &missing);
 }
 
-const struct xs_node *xs_tree_find(const struct xs_node *root, const char *path)
+const struct xst_node *xst_tree_find(const struct xst_node *root,
+                                     const char *path)
 {
     const char *comp;
     size_t len;
@@ -189,27 +191,27 @@ const struct xs_node *xs_tree_find(const struct xs_node *root, const char *path)
     return root;
 }
 
-unsigned xs_perm_for(const struct xs_node *n, uint16_t dom)
+unsigned xst_perm_for(const struct xst_node *n, uint16_t dom)
 {
     if (dom == 0 || n->perms[0].dom == dom)
-        return XS_P_BOTH;
+        return XST_P_BOTH;
     for (uint32_t i = 1; i < n->nperms; i++)
         if (n->perms[i].dom == dom)
             return n->perms[i].mode;
     return n->perms[0].mode;
 }
 
-int xs_tree_get(const struct xs_node *root, const char *path, uint16_t dom,
-                unsigned need, const struct xs_node **out)
+int xst_tree_get(const struct xst_node *root, const char *path, uint16_t dom,
+                 unsigned need, const struct xst_node **out)
 {
-    const struct xs_node *n = xs_tree_find(root, path);
+    const struct xst_node *n = xst_tree_find(root, path);
 
     if (!n) {
         /* Do not tell whether it exists below what dom may not read. */
-        n = xs_tree_nearest(root, path);
-        return xs_perm_for(n, dom) & XS_P_READ ? -ENOENT : -EACCES;
+        n = xst_tree_nearest(root, path);
+        return xst_perm_for(n, dom) & XST_P_READ ? -ENOENT : -EACCES;
     }
-    if ((xs_perm_for(n, dom) & need) != need)
+    if ((xst_perm_for(n, dom) & need) != need)
         return -EACCES;
     *out = n;
     return 0;
@@ -217,7 +219,7 @@ int xs_tree_get(const struct xs_node *root, const char *path, uint16_t dom,
 
 /* ---- accounting ---------------------------------------------------------- */
 
-int32_t xs_acct_of(const struct xs_edit *e, uint16_t dom)
+int32_t xst_acct_of(const struct xst_edit *e, uint16_t dom)
 {
     for (size_t i = 0; i < e->nacct; i++)
         if (e->acct[i].dom == dom)
@@ -225,9 +227,9 @@ int32_t xs_acct_of(const struct xs_edit *e, uint16_t dom)
     return 0;
 }
 
-static int acct(struct xs_edit *e, uint16_t dom, int32_t delta)
+static int acct(struct xst_edit *e, uint16_t dom, int32_t delta)
 {
-    struct xs_acct *a;
+    struct xst_acct *a;
 
     for (size_t i = 0; i < e->nacct; i++) {
         if (e->acct[i].dom == dom) {
@@ -244,11 +246,11 @@ static int acct(struct xs_edit *e, uint16_t dom, int32_t delta)
         e->acct = a;
         e->acct_cap = cap;
     }
-    e->acct[e->nacct++] = (struct xs_acct){dom, delta};
+    e->acct[e->nacct++] = (struct xst_acct){dom, delta};
     return 0;
 }
 
-void xs_edit_done(struct xs_edit *e)
+void xst_edit_done(struct xst_edit *e)
 {
     free(e->acct);
     e->acct = NULL;
@@ -256,13 +258,13 @@ void xs_edit_done(struct xs_edit *e)
 }
 
 /* May e's caller own n more nodes? */
-static int quota_ok(const struct xs_edit *e, uint32_t n)
+static int quota_ok(const struct xst_edit *e, uint32_t n)
 {
     int64_t have;
 
     if (e->caller == 0 || !e->counts)
         return 0;
-    have = (int64_t)e->counts[e->caller] + xs_acct_of(e, e->caller);
+    have = (int64_t)e->counts[e->caller] + xst_acct_of(e, e->caller);
     return have + n > e->quota ? -ENOSPC : 0;
 }
 
@@ -270,11 +272,11 @@ static int quota_ok(const struct xs_edit *e, uint32_t n)
 
 /* A new child [name, len) of the exclusive node parent, inheriting its
  * perms; *out the child. */
-static int add_kid(struct xs_edit *e, struct xs_node *parent, const char *name,
-                   size_t len, long at, struct xs_node **out)
+static int add_kid(struct xst_edit *e, struct xst_node *parent,
+                   const char *name, size_t len, long at, struct xst_node **out)
 {
     size_t pos = (size_t)(-at - 1);
-    struct xs_node **k, *n;
+    struct xst_node **k, *n;
 
     k = reallocarray(parent->kids, parent->nkids + 1, sizeof(*k));
     if (!k)
@@ -282,7 +284,7 @@ static int add_kid(struct xs_edit *e, struct xs_node *parent, const char *name,
     parent->kids = k;
     n = node_new(name, len, parent->perms, parent->nperms);
     if (!n || acct(e, e->caller ? e->caller : parent->perms[0].dom, 1) < 0) {
-        xs_node_put(n);
+        xst_node_put(n);
         return -ENOMEM;
     }
     if (e->caller)
@@ -298,16 +300,16 @@ static int add_kid(struct xs_edit *e, struct xs_node *parent, const char *name,
 
 /* Walks to path making every node on the way exclusive, creating missing
  * ones when create; *out the node, *parent_out its parent (NULL at root). */
-static int walk_own(struct xs_edit *e, const char *path, bool create,
-                    struct xs_node **out, struct xs_node **parent_out)
+static int walk_own(struct xst_edit *e, const char *path, bool create,
+                    struct xst_node **out, struct xst_node **parent_out)
 {
-    struct xs_node **slot = &e->root, *parent = NULL;
+    struct xst_node **slot = &e->root, *parent = NULL;
     const char *comp;
     size_t len;
     int r = own(slot);
 
     while (r == 0 && (len = next_comp(&path, &comp)) > 0) {
-        struct xs_node *n = *slot;
+        struct xst_node *n = *slot;
         long i = kid_index(n, comp, len);
 
         parent = n;
@@ -317,7 +319,7 @@ static int walk_own(struct xs_edit *e, const char *path, bool create,
         } else if (!create) {
             r = -ENOENT;
         } else {
-            struct xs_node *kid;
+            struct xst_node *kid;
 
             r = add_kid(e, n, comp, len, i, &kid);
             if (r == 0)
@@ -332,7 +334,7 @@ static int walk_own(struct xs_edit *e, const char *path, bool create,
     return r;
 }
 
-static int set_val(struct xs_node *n, const char *val, uint32_t vlen,
+static int set_val(struct xst_node *n, const char *val, uint32_t vlen,
                    uint64_t gen)
 {
     char *v = NULL;
@@ -348,24 +350,24 @@ static int set_val(struct xs_node *n, const char *val, uint32_t vlen,
     return 0;
 }
 
-int xs_tree_write(struct xs_edit *e, const char *path, const char *val,
-                  uint32_t vlen, bool mkdir)
+int xst_tree_write(struct xst_edit *e, const char *path, const char *val,
+                   uint32_t vlen, bool mkdir)
 {
-    const struct xs_node *n = xs_tree_find(e->root, path);
-    struct xs_node *w;
+    const struct xst_node *n = xst_tree_find(e->root, path);
+    struct xst_node *w;
     int r;
 
     /* MKDIR of an existing node is fine only where a write would be (as
      * cxenstored), so it tells nothing about nodes the caller may not see. */
-    if (n && !(xs_perm_for(n, e->caller) & XS_P_WRITE))
+    if (n && !(xst_perm_for(n, e->caller) & XST_P_WRITE))
         return -EACCES;
     if (n && mkdir)
         return 0;
     if (!n) {
         unsigned missing;
-        const struct xs_node *a = nearest(e->root, path, &missing);
+        const struct xst_node *a = nearest(e->root, path, &missing);
 
-        if (!(xs_perm_for(a, e->caller) & XS_P_WRITE))
+        if (!(xst_perm_for(a, e->caller) & XST_P_WRITE))
             return -EACCES;
         r = quota_ok(e, missing);
         if (r < 0)
@@ -378,7 +380,7 @@ int xs_tree_write(struct xs_edit *e, const char *path, const char *val,
 }
 
 /* Uncounts every node of the subtree at n. */
-static int uncount(struct xs_edit *e, const struct xs_node *n, unsigned depth)
+static int uncount(struct xst_edit *e, const struct xst_node *n, unsigned depth)
 {
     int r = acct(e, n->perms[0].dom, -1);
 
@@ -389,12 +391,12 @@ static int uncount(struct xs_edit *e, const struct xs_node *n, unsigned depth)
     return r;
 }
 
-int xs_tree_rm(struct xs_edit *e, const char *path)
+int xst_tree_rm(struct xst_edit *e, const char *path)
 {
-    const struct xs_node *n = xs_tree_find(e->root, path);
+    const struct xst_node *n = xst_tree_find(e->root, path);
     const char *slash = strrchr(path, '/');
-    char parent_path[XS_PATH_ABS_MAX + 1];
-    struct xs_node *p, *dummy;
+    char parent_path[XST_PATH_ABS_MAX + 1];
+    struct xst_node *p, *dummy;
     long i;
     int r;
 
@@ -404,16 +406,16 @@ int xs_tree_rm(struct xs_edit *e, const char *path)
              slash == path ? 1 : (int)(slash - path), path);
     if (!n) {
         unsigned missing;
-        const struct xs_node *a = nearest(e->root, path, &missing);
+        const struct xst_node *a = nearest(e->root, path, &missing);
 
         /* As cxenstored: the nearest existing ancestor's write permission
          * decides, so the answer tells nothing about what dom may not
          * touch; then a missing child of an existing parent is fine. */
-        if (!(xs_perm_for(a, e->caller) & XS_P_WRITE))
+        if (!(xst_perm_for(a, e->caller) & XST_P_WRITE))
             return -EACCES;
         return missing == 1 ? 0 : -ENOENT;
     }
-    if (!(xs_perm_for(n, e->caller) & XS_P_WRITE))
+    if (!(xst_perm_for(n, e->caller) & XST_P_WRITE))
         return -EACCES;
     r = walk_own(e, parent_path, false, &p, &dummy);
     if (r == 0)
@@ -421,7 +423,7 @@ int xs_tree_rm(struct xs_edit *e, const char *path)
     if (r < 0)
         return r;
     i = kid_index(p, slash + 1, strlen(slash + 1));
-    xs_node_put(p->kids[i]);
+    xst_node_put(p->kids[i]);
     memmove(p->kids + i, p->kids + i + 1,
             (p->nkids - (size_t)i - 1) * sizeof(*p->kids));
     p->nkids--;
@@ -429,13 +431,13 @@ int xs_tree_rm(struct xs_edit *e, const char *path)
     return 0;
 }
 
-int xs_tree_set_perms(struct xs_edit *e, const char *path,
-                      const struct xs_perm *p, uint32_t np)
+int xst_tree_set_perms(struct xst_edit *e, const char *path,
+                       const struct xst_perm *p, uint32_t np)
 {
-    const struct xs_node *n;
-    struct xs_node *w;
-    struct xs_perm *cp;
-    int r = xs_tree_get(e->root, path, e->caller, XS_P_WRITE, &n);
+    const struct xst_node *n;
+    struct xst_node *w;
+    struct xst_perm *cp;
+    int r = xst_tree_get(e->root, path, e->caller, XST_P_WRITE, &n);
 
     if (r < 0)
         return r;
@@ -463,7 +465,7 @@ int xs_tree_set_perms(struct xs_edit *e, const char *path,
 
 /* ---- a domain is gone ---------------------------------------------------- */
 
-static bool mentions(const struct xs_node *n, uint16_t dom)
+static bool mentions(const struct xst_node *n, uint16_t dom)
 {
     for (uint32_t i = 0; i < n->nperms; i++)
         if (n->perms[i].dom == dom)
@@ -471,7 +473,7 @@ static bool mentions(const struct xs_node *n, uint16_t dom)
     return false;
 }
 
-static bool subtree_mentions(const struct xs_node *n, uint16_t dom)
+static bool subtree_mentions(const struct xst_node *n, uint16_t dom)
 {
     if (mentions(n, dom))
         return true;
@@ -482,7 +484,7 @@ static bool subtree_mentions(const struct xs_node *n, uint16_t dom)
 }
 
 /* Domain 0 takes over what dom owned; entries naming dom are dropped. */
-static int forget_node(struct xs_edit *e, struct xs_node *n, uint16_t dom)
+static int forget_node(struct xst_edit *e, struct xst_node *n, uint16_t dom)
 {
     uint32_t k = 1;
 
@@ -499,9 +501,9 @@ static int forget_node(struct xs_edit *e, struct xs_node *n, uint16_t dom)
     return 0;
 }
 
-static int forget(struct xs_edit *e, struct xs_node **slot, uint16_t dom)
+static int forget(struct xst_edit *e, struct xst_node **slot, uint16_t dom)
 {
-    struct xs_node *n;
+    struct xst_node *n;
     int r;
 
     if (!subtree_mentions(*slot, dom))
@@ -516,7 +518,7 @@ static int forget(struct xs_edit *e, struct xs_node **slot, uint16_t dom)
     return r;
 }
 
-int xs_tree_forget_dom(struct xs_edit *e, uint16_t dom)
+int xst_tree_forget_dom(struct xst_edit *e, uint16_t dom)
 {
     return dom == 0 ? 0 : forget(e, &e->root, dom);
 }

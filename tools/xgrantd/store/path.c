@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * xs_path.c: node names and permission strings, as Xen spells them (one
+ * path.c: node names and permission strings, as Xen spells them (one
  * entry of a permission list: libgrant/lib/xsperm.c, shared with libgrant).
  *
  * A node name is '/' followed by components of [A-Za-z0-9_@-] separated by
@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define XS_TREE_ONLY
+#define XST_TREE_ONLY
 #include "libgrant/lib/xsperm.h"
-#include "xs_private.h"
+#include "private.h"
 
 static bool valid_char(char ch)
 {
@@ -50,8 +50,8 @@ static size_t local_prefix(const char *p)
     return p[i] == '/' ? i + 1 : 0;
 }
 
-int xs_path_canon(const char *in, uint16_t dom, bool special, char *out,
-                  size_t len, size_t *rel)
+int xst_path_canon(const char *in, uint16_t dom, bool special, char *out,
+                   size_t len, size_t *rel)
 {
     size_t n;
     int w;
@@ -59,7 +59,7 @@ int xs_path_canon(const char *in, uint16_t dom, bool special, char *out,
     *rel = 0;
     if (in[0] == '@') {
         n = strlen(in);
-        if (!special || n > XS_PATH_REL_MAX || n >= len)
+        if (!special || n > XST_PATH_REL_MAX || n >= len)
             return -EINVAL;
         for (size_t i = 1; i < n; i++)
             if (!valid_char(in[i]) || in[i] == '/')
@@ -73,15 +73,15 @@ int xs_path_canon(const char *in, uint16_t dom, bool special, char *out,
         w = snprintf(out, len, "/local/domain/%u/%s", (unsigned)dom, in);
         *rel = (size_t)w - strlen(in);
     }
-    if (w < 0 || (size_t)w >= len || (size_t)w > XS_PATH_ABS_MAX || !in[0] ||
+    if (w < 0 || (size_t)w >= len || (size_t)w > XST_PATH_ABS_MAX || !in[0] ||
         !valid_name(out))
         return -EINVAL;
-    if ((size_t)w - local_prefix(out) > XS_PATH_REL_MAX)
+    if ((size_t)w - local_prefix(out) > XST_PATH_REL_MAX)
         return -EINVAL;
     return 0;
 }
 
-bool xs_path_under(const char *path, const char *base)
+bool xst_path_under(const char *path, const char *base)
 {
     size_t n = strlen(base);
 
@@ -90,13 +90,13 @@ bool xs_path_under(const char *path, const char *base)
     return strncmp(path, base, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-_Static_assert(LG_PERM_READ == (unsigned)XS_P_READ &&
-                   LG_PERM_WRITE == (unsigned)XS_P_WRITE &&
-                   LG_PERM_DOMID_MAX + 1 == XS_DOMID_COUNT,
+_Static_assert(LG_PERM_READ == (unsigned)XST_P_READ &&
+                   LG_PERM_WRITE == (unsigned)XST_P_WRITE &&
+                   LG_PERM_DOMID_MAX + 1 == XST_DOMID_COUNT,
                "xsperm.h's modes and ids are the store's");
 
-int xs_perms_parse(const char *strs, size_t len, struct xs_perm *p,
-                   unsigned max)
+int xst_perms_parse(const char *strs, size_t len, struct xst_perm *p,
+                    unsigned max)
 {
     size_t off = 0;
     unsigned n = 0;
@@ -118,7 +118,7 @@ int xs_perms_parse(const char *strs, size_t len, struct xs_perm *p,
     return (int)n;
 }
 
-int xs_perm_format(const struct xs_perm *p, char *buf, size_t len)
+int xst_perm_format(const struct xst_perm *p, char *buf, size_t len)
 {
     static const char letter[] = "nrwb";
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * xen.c: the xen transport (XGRANT_TRANSPORT=xen): a Xen guest, dom0 or a
- * PV domU, with the xgrant guest module loaded (frontend/xgrant-kmod,
+ * PV domU, with the xgrant guest module loaded (libgrant/kmod,
  * /dev/xgrant).
  *
  * Opening asks the module for the domain id, has it allocate this handle's
@@ -35,9 +35,9 @@
 #include <unistd.h>
 #include <xenevtchn.h>
 
-#include "private.h"
-#include "../abi/gntx_xen.h"
-#include "../../frontend/xgrant-kmod/xgrant_uapi.h"
+#include "../private.h"
+#include "../../abi/gntx_xen.h"
+#include "../../kmod/xgrant_uapi.h"
 
 #define XEN_PAGES_ENV     "XGRANT_XEN_PAGES"
 #define XEN_PAGES_DEFAULT 1024u

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* test_xs_tree.c: the store's tree (tools/xgrantd/xs_tree.c): Xen's
+/* test_store_tree.c: the store's tree (tools/xgrantd/store/tree.c): Xen's
  * permission rules, inheritance, quotas, copy-on-write snapshots; and its
- * names (xs_path.c). */
+ * names (store/path.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,21 +12,21 @@
 #include <string.h>
 #include <cmocka.h>
 
-#define XS_TREE_ONLY
+#define XST_TREE_ONLY
 #include "libgrant/lib/xsperm.h"
-#include "tools/xgrantd/xs_private.h"
+#include "tools/xgrantd/store/private.h"
 
 struct fx {
-    struct xs_node *root;
+    struct xst_node *root;
     uint64_t gen;
-    uint32_t counts[XS_DOMID_COUNT];
+    uint32_t counts[XST_DOMID_COUNT];
 };
 
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
 
-    f->root = xs_tree_new();
+    f->root = xst_tree_new();
     f->gen = 1;
     *state = f;
     return 0;
@@ -36,96 +36,96 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
 
-    xs_node_put(f->root);
+    xst_node_put(f->root);
     free(f);
     return 0;
 }
 
 /* An edit as dom on a new reference of f's root. */
-static struct xs_edit begin(struct fx *f, uint16_t dom)
+static struct xst_edit begin(struct fx *f, uint16_t dom)
 {
-    return (struct xs_edit){.root = xs_node_get(f->root),
-                            .caller = dom,
-                            .counts = f->counts,
-                            .quota = 5,
-                            .gen = &f->gen};
+    return (struct xst_edit){.root = xst_node_get(f->root),
+                             .caller = dom,
+                             .counts = f->counts,
+                             .quota = 5,
+                             .gen = &f->gen};
 }
 
 /* Keeps (r == 0) or drops the edit; returns r. */
-static int end(struct fx *f, struct xs_edit *e, int r)
+static int end(struct fx *f, struct xst_edit *e, int r)
 {
     if (r == 0) {
         for (size_t i = 0; i < e->nacct; i++)
             f->counts[e->acct[i].dom] += e->acct[i].delta;
-        xs_node_put(f->root);
+        xst_node_put(f->root);
         f->root = e->root;
     } else {
-        xs_node_put(e->root);
+        xst_node_put(e->root);
     }
-    xs_edit_done(e);
+    xst_edit_done(e);
     return r;
 }
 
 static int wr(struct fx *f, uint16_t dom, const char *path, const char *v)
 {
-    struct xs_edit e = begin(f, dom);
+    struct xst_edit e = begin(f, dom);
 
-    return end(f, &e, xs_tree_write(&e, path, v, (uint32_t)strlen(v), false));
+    return end(f, &e, xst_tree_write(&e, path, v, (uint32_t)strlen(v), false));
 }
 
 static int rm(struct fx *f, uint16_t dom, const char *path)
 {
-    struct xs_edit e = begin(f, dom);
+    struct xst_edit e = begin(f, dom);
 
-    return end(f, &e, xs_tree_rm(&e, path));
+    return end(f, &e, xst_tree_rm(&e, path));
 }
 
 static int chmod_(struct fx *f, uint16_t dom, const char *path,
                   const char *perms)
 {
-    struct xs_perm p[8];
+    struct xst_perm p[8];
     char buf[128];
     size_t n = strlen(perms) + 1;
     int np;
-    struct xs_edit e;
+    struct xst_edit e;
 
     memcpy(buf, perms, n);
     for (size_t i = 0; i < n; i++)
         if (buf[i] == ' ')
             buf[i] = '\0';
-    np = xs_perms_parse(buf, n, p, 8);
+    np = xst_perms_parse(buf, n, p, 8);
     assert_true(np > 0);
     e = begin(f, dom);
-    return end(f, &e, xs_tree_set_perms(&e, path, p, (uint32_t)np));
+    return end(f, &e, xst_tree_set_perms(&e, path, p, (uint32_t)np));
 }
 
 static int rd(struct fx *f, uint16_t dom, const char *path)
 {
-    const struct xs_node *n;
+    const struct xst_node *n;
 
-    return xs_tree_get(f->root, path, dom, XS_P_READ, &n);
+    return xst_tree_get(f->root, path, dom, XST_P_READ, &n);
 }
 
 /* "n0,r3" of path. */
 static const char *perms(struct fx *f, const char *path)
 {
     static char buf[128];
-    const struct xs_node *n = xs_tree_find(f->root, path);
+    const struct xst_node *n = xst_tree_find(f->root, path);
 
     buf[0] = '\0';
     for (uint32_t i = 0; n && i < n->nperms; i++) {
         if (i)
             strcat(buf, ",");
-        xs_perm_format(&n->perms[i], buf + strlen(buf), 8);
+        xst_perm_format(&n->perms[i], buf + strlen(buf), 8);
     }
     return buf;
 }
 
 static int mkdir_(struct fx *f, uint16_t dom, const char *path)
 {
-    struct xs_edit e = begin(f, dom);
+    struct xst_edit e = begin(f, dom);
 
-    return end(f, &e, xs_tree_write(&e, path, NULL, 0, true));
+    return end(f, &e, xst_tree_write(&e, path, NULL, 0, true));
 }
 
 /* MKDIR of a node that exists needs write access to it, like WRITE: it
@@ -174,11 +174,12 @@ static void acl_order_and_owner(void **state)
 
     assert_int_equal(wr(f, 0, "/n", ""), 0);
     assert_int_equal(chmod_(f, 0, "/n", "r5 w6 n7"), 0);
-    assert_int_equal(xs_perm_for(xs_tree_find(f->root, "/n"), 5), XS_P_BOTH);
-    assert_int_equal(xs_perm_for(xs_tree_find(f->root, "/n"), 6), XS_P_WRITE);
-    assert_int_equal(xs_perm_for(xs_tree_find(f->root, "/n"), 7), XS_P_NONE);
-    assert_int_equal(xs_perm_for(xs_tree_find(f->root, "/n"), 8), XS_P_READ);
-    assert_int_equal(xs_perm_for(xs_tree_find(f->root, "/n"), 0), XS_P_BOTH);
+    assert_int_equal(xst_perm_for(xst_tree_find(f->root, "/n"), 5), XST_P_BOTH);
+    assert_int_equal(xst_perm_for(xst_tree_find(f->root, "/n"), 6),
+                     XST_P_WRITE);
+    assert_int_equal(xst_perm_for(xst_tree_find(f->root, "/n"), 7), XST_P_NONE);
+    assert_int_equal(xst_perm_for(xst_tree_find(f->root, "/n"), 8), XST_P_READ);
+    assert_int_equal(xst_perm_for(xst_tree_find(f->root, "/n"), 0), XST_P_BOTH);
     assert_int_equal(f->counts[5], 1);
     assert_int_equal(f->counts[0], 0);
     /* The owner may change the list but not give the node away. */
@@ -218,8 +219,8 @@ static void rm_rules(void **state)
     assert_int_equal(rm(f, 0, "/"), -EINVAL);
     assert_int_equal(rm(f, 3, "/r/a"), -EACCES);
     assert_int_equal(rm(f, 0, "/r/a"), 0);
-    assert_null(xs_tree_find(f->root, "/r/a/b"));
-    assert_non_null(xs_tree_find(f->root, "/r"));
+    assert_null(xst_tree_find(f->root, "/r/a/b"));
+    assert_non_null(xst_tree_find(f->root, "/r"));
 }
 
 /* RM must not tell a domain whether a node exists where it may not write
@@ -239,41 +240,41 @@ static void rm_missing_tells_nothing(void **state)
     assert_int_equal(rm(f, 3, "/h/no/deeper"), -ENOENT);
     assert_int_equal(chmod_(f, 0, "/h/there", "n0"), 0);
     assert_int_equal(rm(f, 3, "/h/there"), -EACCES);
-    assert_non_null(xs_tree_find(f->root, "/h/there"));
+    assert_non_null(xst_tree_find(f->root, "/h/there"));
 }
 
 static void snapshot_is_untouched(void **state)
 {
     struct fx *f = *state;
-    struct xs_node *snap;
-    const struct xs_node *n;
+    struct xst_node *snap;
+    const struct xst_node *n;
     uint64_t g;
 
     assert_int_equal(wr(f, 0, "/s/x", "old"), 0);
-    snap = xs_node_get(f->root);
-    g = xs_tree_find(snap, "/s/x")->gen;
+    snap = xst_node_get(f->root);
+    g = xst_tree_find(snap, "/s/x")->gen;
     assert_int_equal(wr(f, 0, "/s/x", "new"), 0);
     assert_int_equal(wr(f, 0, "/s/y", "1"), 0);
     assert_int_equal(rm(f, 0, "/s"), 0);
-    n = xs_tree_find(snap, "/s/x");
+    n = xst_tree_find(snap, "/s/x");
     assert_non_null(n);
     assert_memory_equal(n->val, "old", 3);
     assert_int_equal(n->gen, g);
-    assert_null(xs_tree_find(snap, "/s/y"));
-    assert_null(xs_tree_find(f->root, "/s"));
-    xs_node_put(snap);
+    assert_null(xst_tree_find(snap, "/s/y"));
+    assert_null(xst_tree_find(f->root, "/s"));
+    xst_node_put(snap);
 }
 
 static void failed_edit_leaves_nothing(void **state)
 {
     struct fx *f = *state;
-    struct xs_edit e;
+    struct xst_edit e;
 
     assert_int_equal(wr(f, 0, "/f", "1"), 0);
     e = begin(f, 0);
-    assert_int_equal(xs_tree_write(&e, "/f/a", "x", 1, false), 0);
+    assert_int_equal(xst_tree_write(&e, "/f/a", "x", 1, false), 0);
     assert_int_equal(end(f, &e, -EIO), -EIO); /* dropped */
-    assert_null(xs_tree_find(f->root, "/f/a"));
+    assert_null(xst_tree_find(f->root, "/f/a"));
 }
 
 static void forget_domain(void **state)
@@ -284,9 +285,9 @@ static void forget_domain(void **state)
     assert_int_equal(wr(f, 7, "/g/h", "1"), 0);
     assert_int_equal(chmod_(f, 0, "/g/h", "n7 r7 r8"), 0);
     {
-        struct xs_edit e = begin(f, 0);
+        struct xst_edit e = begin(f, 0);
 
-        assert_int_equal(end(f, &e, xs_tree_forget_dom(&e, 7)), 0);
+        assert_int_equal(end(f, &e, xst_tree_forget_dom(&e, 7)), 0);
     }
     assert_string_equal(perms(f, "/g/h"), "n0,r8");
     assert_string_equal(perms(f, "/g"), "n0");
@@ -301,59 +302,60 @@ static void names(void **state)
     char lng[3000];
 
     (void)state;
-    assert_int_equal(xs_path_canon("data/x", 3, false, out, sizeof(out), &rel),
+    assert_int_equal(xst_path_canon("data/x", 3, false, out, sizeof(out), &rel),
                      0);
     assert_string_equal(out, "/local/domain/3/data/x");
     assert_string_equal(out + rel, "data/x");
-    assert_int_equal(xs_path_canon("/a/b", 3, false, out, sizeof(out), &rel),
+    assert_int_equal(xst_path_canon("/a/b", 3, false, out, sizeof(out), &rel),
                      0);
     assert_int_equal(rel, 0);
-    assert_int_equal(xs_path_canon("/a/", 0, false, out, 4096, &rel), -EINVAL);
-    assert_int_equal(xs_path_canon("/a//b", 0, false, out, 4096, &rel),
+    assert_int_equal(xst_path_canon("/a/", 0, false, out, 4096, &rel), -EINVAL);
+    assert_int_equal(xst_path_canon("/a//b", 0, false, out, 4096, &rel),
                      -EINVAL);
-    assert_int_equal(xs_path_canon("/a b", 0, false, out, 4096, &rel), -EINVAL);
-    assert_int_equal(xs_path_canon("", 0, false, out, 4096, &rel), -EINVAL);
-    assert_int_equal(xs_path_canon("@releaseDomain", 0, false, out, 4096, &rel),
+    assert_int_equal(xst_path_canon("/a b", 0, false, out, 4096, &rel),
                      -EINVAL);
-    assert_int_equal(xs_path_canon("@releaseDomain", 0, true, out, 4096, &rel),
+    assert_int_equal(xst_path_canon("", 0, false, out, 4096, &rel), -EINVAL);
+    assert_int_equal(
+        xst_path_canon("@releaseDomain", 0, false, out, 4096, &rel), -EINVAL);
+    assert_int_equal(xst_path_canon("@releaseDomain", 0, true, out, 4096, &rel),
                      0);
-    assert_int_equal(xs_path_canon("/", 0, false, out, 4096, &rel), 0);
+    assert_int_equal(xst_path_canon("/", 0, false, out, 4096, &rel), 0);
     memset(lng, 'a', sizeof(lng));
     lng[0] = '/';
-    lng[XS_PATH_REL_MAX + 1] = '\0';
-    assert_int_equal(xs_path_canon(lng, 0, false, out, 4096, &rel), -EINVAL);
-    lng[XS_PATH_REL_MAX] = '\0';
-    assert_int_equal(xs_path_canon(lng, 0, false, out, 4096, &rel), 0);
+    lng[XST_PATH_REL_MAX + 1] = '\0';
+    assert_int_equal(xst_path_canon(lng, 0, false, out, 4096, &rel), -EINVAL);
+    lng[XST_PATH_REL_MAX] = '\0';
+    assert_int_equal(xst_path_canon(lng, 0, false, out, 4096, &rel), 0);
     /* Below /local/domain/<id>/ the prefix does not count. */
-    lng[XS_PATH_REL_MAX] = 'a';
-    lng[XS_PATH_REL_MAX - 15] = '\0';
-    assert_int_equal(xs_path_canon(lng + 1, 12, false, out, 4096, &rel), 0);
-    assert_true(xs_path_under("/a/b", "/a"));
-    assert_true(xs_path_under("/a", "/a"));
-    assert_false(xs_path_under("/ab", "/a"));
-    assert_true(xs_path_under("/x", "/"));
+    lng[XST_PATH_REL_MAX] = 'a';
+    lng[XST_PATH_REL_MAX - 15] = '\0';
+    assert_int_equal(xst_path_canon(lng + 1, 12, false, out, 4096, &rel), 0);
+    assert_true(xst_path_under("/a/b", "/a"));
+    assert_true(xst_path_under("/a", "/a"));
+    assert_false(xst_path_under("/ab", "/a"));
+    assert_true(xst_path_under("/x", "/"));
 }
 
 static void perm_strings(void **state)
 {
-    struct xs_perm p[4];
+    struct xst_perm p[4];
 
     (void)state;
-    assert_int_equal(xs_perms_parse("n0\0r3\0b12\0w4", 13, p, 4), 4);
+    assert_int_equal(xst_perms_parse("n0\0r3\0b12\0w4", 13, p, 4), 4);
     assert_int_equal(p[2].dom, 12);
-    assert_int_equal(p[2].mode, XS_P_BOTH);
-    assert_int_equal(xs_perms_parse("x0", 3, p, 4), -EINVAL);
-    assert_int_equal(xs_perms_parse("r", 2, p, 4), -EINVAL);
-    assert_int_equal(xs_perms_parse("r3x", 4, p, 4), -EINVAL);
-    assert_int_equal(xs_perms_parse("r99999", 7, p, 4), -EINVAL);
-    assert_int_equal(xs_perms_parse("r1", 2, p, 4), -EINVAL); /* no NUL */
-    assert_int_equal(xs_perms_parse("r1\0r2\0r3", 9, p, 2), -ENOSPC);
-    assert_int_equal(xs_perms_parse("r32751", 7, p, 4), 1);
+    assert_int_equal(p[2].mode, XST_P_BOTH);
+    assert_int_equal(xst_perms_parse("x0", 3, p, 4), -EINVAL);
+    assert_int_equal(xst_perms_parse("r", 2, p, 4), -EINVAL);
+    assert_int_equal(xst_perms_parse("r3x", 4, p, 4), -EINVAL);
+    assert_int_equal(xst_perms_parse("r99999", 7, p, 4), -EINVAL);
+    assert_int_equal(xst_perms_parse("r1", 2, p, 4), -EINVAL); /* no NUL */
+    assert_int_equal(xst_perms_parse("r1\0r2\0r3", 9, p, 2), -ENOSPC);
+    assert_int_equal(xst_perms_parse("r32751", 7, p, 4), 1);
     assert_int_equal(p[0].dom, 32751);
-    assert_int_equal(xs_perms_parse("r32752", 7, p, 4), -EINVAL); /* 0x7ff0 */
-    assert_int_equal(xs_perms_parse("r0000003", 9, p, 4), -EINVAL);
-    assert_int_equal(xs_perms_parse("r+3", 4, p, 4), -EINVAL);
-    assert_int_equal(xs_perms_parse("r 3", 4, p, 4), -EINVAL);
+    assert_int_equal(xst_perms_parse("r32752", 7, p, 4), -EINVAL); /* 0x7ff0 */
+    assert_int_equal(xst_perms_parse("r0000003", 9, p, 4), -EINVAL);
+    assert_int_equal(xst_perms_parse("r+3", 4, p, 4), -EINVAL);
+    assert_int_equal(xst_perms_parse("r 3", 4, p, 4), -EINVAL);
 }
 
 /* The one parser of an entry (libgrant/lib/xsperm.c), as libgrant's

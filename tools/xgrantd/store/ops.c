@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * xs_ops.c: one handler per xenstore message type (xs_wire.h), with
+ * ops.c: one handler per xenstore message type (xs_wire.h), with
  * cxenstored's arguments, replies and errors.
  *
  * A request names its transaction in tx_id (0: none); an unknown one is
@@ -13,18 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xs_private.h"
+#include "private.h"
 
 #define MAX_ARGS 4
 
 /* The request being served. */
 struct req {
-    struct xs_conn *c;
+    struct xst_conn *c;
     struct xsd_sockmsg h;
     const char *arg[MAX_ARGS];
     unsigned nargs;
-    struct xs_txn *t;
-    char path[XS_PATH_ABS_MAX + 1];
+    struct xst_txn *t;
+    char path[XST_PATH_ABS_MAX + 1];
     size_t rel;
 };
 
@@ -56,75 +56,75 @@ static int path_arg(struct req *q, unsigned n, bool rest, bool special)
     int r = split(q, n, rest);
 
     if (r == 0)
-        r = xs_path_canon(q->arg[0], q->c->dom, special, q->path,
-                          sizeof(q->path), &q->rel);
+        r = xst_path_canon(q->arg[0], q->c->dom, special, q->path,
+                           sizeof(q->path), &q->rel);
     if (r == 0 && q->t && q->path[0] == '/')
-        r = xs_txn_note(q->t, q->path);
+        r = xst_txn_note(q->t, q->path);
     return r;
 }
 
-static const struct xs_node *read_root(const struct req *q)
+static const struct xst_node *read_root(const struct req *q)
 {
-    return q->t ? xs_txn_edit(q->t)->root : xs.root;
+    return q->t ? xst_txn_edit(q->t)->root : xst.root;
 }
 
 static void reply(struct req *q, const void *p, size_t len)
 {
-    xs_send(q->c, q->h.type, q->h.req_id, q->h.tx_id, p, len, NULL, 0);
+    xst_send(q->c, q->h.type, q->h.req_id, q->h.tx_id, p, len, NULL, 0);
 }
 
 /* ---- live edits ---------------------------------------------------------- */
 
-int xs_live_begin(struct xs_edit *e, uint16_t caller)
+int xst_live_begin(struct xst_edit *e, uint16_t caller)
 {
-    *e = (struct xs_edit){.root = xs_node_get(xs.root),
-                          .caller = caller,
-                          .counts = xs.nodes,
-                          .quota = XS_QUOTA_NODES,
-                          .gen = &xs.gen};
+    *e = (struct xst_edit){.root = xst_node_get(xst.root),
+                           .caller = caller,
+                           .counts = xst.nodes,
+                           .quota = XST_QUOTA_NODES,
+                           .gen = &xst.gen};
     return 0;
 }
 
-void xs_live_end(struct xs_edit *e, bool keep)
+void xst_live_end(struct xst_edit *e, bool keep)
 {
     if (keep) {
         for (size_t i = 0; i < e->nacct; i++) {
-            int64_t v = (int64_t)xs.nodes[e->acct[i].dom] + e->acct[i].delta;
+            int64_t v = (int64_t)xst.nodes[e->acct[i].dom] + e->acct[i].delta;
 
-            xs.nodes[e->acct[i].dom] = v < 0 ? 0 : (uint32_t)v;
+            xst.nodes[e->acct[i].dom] = v < 0 ? 0 : (uint32_t)v;
         }
-        xs_node_put(xs.root);
-        xs.root = e->root;
+        xst_node_put(xst.root);
+        xst.root = e->root;
     } else {
-        xs_node_put(e->root);
+        xst_node_put(e->root);
     }
     e->root = NULL;
-    xs_edit_done(e);
+    xst_edit_done(e);
 }
 
-int xs_edit_apply(struct xs_edit *e, uint32_t type, const char *path,
-                  const void *data, size_t len)
+int xst_edit_apply(struct xst_edit *e, uint32_t type, const char *path,
+                   const void *data, size_t len)
 {
     if (type == XS_WRITE || type == XS_MKDIR)
-        return xs_tree_write(e, path, data, (uint32_t)len, type == XS_MKDIR);
+        return xst_tree_write(e, path, data, (uint32_t)len, type == XS_MKDIR);
     if (type == XS_RM)
-        return xs_tree_rm(e, path);
-    return xs_tree_set_perms(e, path, data, (uint32_t)len);
+        return xst_tree_rm(e, path);
+    return xst_tree_set_perms(e, path, data, (uint32_t)len);
 }
 
-static int apply(struct xs_edit *e, const struct req *q, const void *data,
+static int apply(struct xst_edit *e, const struct req *q, const void *data,
                  size_t len)
 {
     e->caller = q->c->dom;
-    return xs_edit_apply(e, q->h.type, q->path, data, len);
+    return xst_edit_apply(e, q->h.type, q->path, data, len);
 }
 
 /* Runs the request's edit, live or in its transaction. */
 static int edit(struct req *q, const void *data, size_t len)
 {
-    struct xs_edit live, *e = q->t ? xs_txn_edit(q->t) : &live;
-    bool existed = xs_tree_find(read_root(q), q->path) != NULL;
-    struct xs_node *old;
+    struct xst_edit live, *e = q->t ? xst_txn_edit(q->t) : &live;
+    bool existed = xst_tree_find(read_root(q), q->path) != NULL;
+    struct xst_node *old;
     bool changed;
     int r;
 
@@ -135,17 +135,17 @@ static int edit(struct req *q, const void *data, size_t len)
     if (q->t) {
         r = apply(e, q, data, len);
         return r == 0 && changed
-                   ? xs_txn_log(q->t, q->h.type, q->path, data, len)
+                   ? xst_txn_log(q->t, q->h.type, q->path, data, len)
                    : r;
     }
-    old = xs_node_get(xs.root);
-    xs_live_begin(&live, q->c->dom);
+    old = xst_node_get(xst.root);
+    xst_live_begin(&live, q->c->dom);
     r = apply(&live, q, data, len);
-    xs_live_end(&live, r == 0);
+    xst_live_end(&live, r == 0);
     if (r == 0 && changed)
-        xs_watch_fire(q->path, q->h.type == XS_RM,
-                      q->h.type == XS_RM ? old : xs.root);
-    xs_node_put(old);
+        xst_watch_fire(q->path, q->h.type == XS_RM,
+                       q->h.type == XS_RM ? old : xst.root);
+    xst_node_put(old);
     return r;
 }
 
@@ -153,11 +153,11 @@ static int edit(struct req *q, const void *data, size_t len)
 
 static int do_read(struct req *q)
 {
-    const struct xs_node *n;
+    const struct xst_node *n;
     int r = path_arg(q, 1, false, false);
 
     if (r == 0)
-        r = xs_tree_get(read_root(q), q->path, q->c->dom, XS_P_READ, &n);
+        r = xst_tree_get(read_root(q), q->path, q->c->dom, XST_P_READ, &n);
     if (r == 0)
         reply(q, n->val, n->vlen);
     return r < 0 ? r : 1;
@@ -165,16 +165,16 @@ static int do_read(struct req *q)
 
 /* The children's names of the request's node (nargs arguments), each
  * NUL-terminated, into a malloc'd buffer. */
-static int kid_names(struct req *q, unsigned nargs, const struct xs_node **node,
-                     char **out, size_t *len)
+static int kid_names(struct req *q, unsigned nargs,
+                     const struct xst_node **node, char **out, size_t *len)
 {
     size_t total = 0, off = 0;
-    const struct xs_node *n;
+    const struct xst_node *n;
     char *buf;
     int r = path_arg(q, nargs, false, false);
 
     if (r == 0)
-        r = xs_tree_get(read_root(q), q->path, q->c->dom, XS_P_READ, &n);
+        r = xst_tree_get(read_root(q), q->path, q->c->dom, XST_P_READ, &n);
     if (r < 0)
         return r;
 
@@ -197,7 +197,7 @@ static int kid_names(struct req *q, unsigned nargs, const struct xs_node **node,
 
 static int do_directory(struct req *q)
 {
-    const struct xs_node *n;
+    const struct xst_node *n;
     char *names;
     size_t len;
     int r = kid_names(q, 1, &n, &names, &len);
@@ -216,7 +216,7 @@ static int do_directory(struct req *q)
  * extra "\0" once the list is complete (libxenstore's xs_directory_part). */
 static int do_directory_part(struct req *q)
 {
-    const struct xs_node *n;
+    const struct xst_node *n;
     char *names, *buf, gen[24];
     size_t len, off, take = 0, glen;
     int r = kid_names(q, 2, &n, &names, &len);
@@ -248,16 +248,16 @@ static int do_directory_part(struct req *q)
     return buf ? 1 : -ENOMEM;
 }
 
-static const struct xs_node *special_node(const char *path)
+static const struct xst_node *special_node(const char *path)
 {
-    int i = xs_special_index(path);
+    int i = xst_special_index(path);
 
-    return i < 0 ? NULL : xs.special[i];
+    return i < 0 ? NULL : xst.special[i];
 }
 
 static int do_get_perms(struct req *q)
 {
-    const struct xs_node *n = NULL;
+    const struct xst_node *n = NULL;
     char buf[XENSTORE_PAYLOAD_MAX];
     size_t off = 0;
     int r = path_arg(q, 1, false, true);
@@ -265,11 +265,11 @@ static int do_get_perms(struct req *q)
     if (r == 0 && q->path[0] == '@')
         r = (n = special_node(q->path)) ? 0 : -ENOENT;
     else if (r == 0)
-        r = xs_tree_get(read_root(q), q->path, q->c->dom, XS_P_READ, &n);
+        r = xst_tree_get(read_root(q), q->path, q->c->dom, XST_P_READ, &n);
     for (uint32_t i = 0; r == 0 && i < n->nperms; i++) {
         if (off + 8 > sizeof(buf))
             return -E2BIG;
-        off += (size_t)xs_perm_format(&n->perms[i], buf + off, 8) + 1;
+        off += (size_t)xst_perm_format(&n->perms[i], buf + off, 8) + 1;
     }
     if (r == 0)
         reply(q, buf, off);
@@ -278,7 +278,7 @@ static int do_get_perms(struct req *q)
 
 static int do_set_perms(struct req *q)
 {
-    struct xs_perm p[XENSTORE_PAYLOAD_MAX / 3];
+    struct xst_perm p[XENSTORE_PAYLOAD_MAX / 3];
     const char *perms;
     int r, n;
 
@@ -287,15 +287,15 @@ static int do_set_perms(struct req *q)
     perms = q->arg[0] + strlen(q->arg[0]) + 1;
     if (perms > q->c->pay + q->h.len)
         return -EINVAL;
-    n = xs_perms_parse(perms, (size_t)(q->c->pay + q->h.len - perms), p,
-                       q->c->dom ? XS_QUOTA_PERMS : sizeof(p) / sizeof(*p));
+    n = xst_perms_parse(perms, (size_t)(q->c->pay + q->h.len - perms), p,
+                        q->c->dom ? XST_QUOTA_PERMS : sizeof(p) / sizeof(*p));
     if (n < 0)
         return n;
     if ((r = path_arg(q, 1, true, true)) < 0)
         return r;
     if (q->path[0] == '@') {
-        struct xs_node *s = (struct xs_node *)special_node(q->path);
-        struct xs_perm *cp = malloc((size_t)n * sizeof(*cp));
+        struct xst_node *s = (struct xst_node *)special_node(q->path);
+        struct xst_perm *cp = malloc((size_t)n * sizeof(*cp));
 
         if (!s || q->c->dom != 0 || !cp) {
             free(cp);
@@ -320,7 +320,7 @@ static int do_write(struct req *q)
         return r;
     val = q->arg[1];
     vlen = (size_t)(q->c->pay + q->h.len - val);
-    if (q->c->dom && vlen > XS_QUOTA_VALUE)
+    if (q->c->dom && vlen > XST_QUOTA_VALUE)
         return -ENOSPC;
     return edit(q, val, vlen);
 }
@@ -339,16 +339,16 @@ static int do_watch(struct req *q)
     if (r < 0)
         return r;
     if (q->h.type == XS_UNWATCH)
-        return xs_watch_del(q->c, q->path, q->arg[1]);
-    if (q->c->dom && xs.watches[q->c->dom] >= XS_QUOTA_WATCHES)
+        return xst_watch_del(q->c, q->path, q->arg[1]);
+    if (q->c->dom && xst.watches[q->c->dom] >= XST_QUOTA_WATCHES)
         return -E2BIG;
-    r = xs_watch_add(q->c, q->path, q->rel, q->arg[1]);
+    r = xst_watch_add(q->c, q->path, q->rel, q->arg[1]);
     if (r < 0)
         return r;
     /* The reply first, then the initial event (as cxenstored). */
-    xs_send_ok(q->c, &q->h);
-    xs_send(q->c, XS_WATCH_EVENT, 0, 0, q->arg[0], strlen(q->arg[0]) + 1,
-            q->arg[1], strlen(q->arg[1]) + 1);
+    xst_send_ok(q->c, &q->h);
+    xst_send(q->c, XS_WATCH_EVENT, 0, 0, q->arg[0], strlen(q->arg[0]) + 1,
+             q->arg[1], strlen(q->arg[1]) + 1);
     return 1;
 }
 
@@ -362,7 +362,7 @@ static int do_txn_start(struct req *q)
         return -EBUSY;
     if ((r = split(q, 1, false)) < 0)
         return r;
-    if ((r = xs_txn_start(q->c, &id)) < 0)
+    if ((r = xst_txn_start(q->c, &id)) < 0)
         return r;
     reply(q, buf, (size_t)snprintf(buf, sizeof(buf), "%u", id) + 1);
     return 1;
@@ -378,7 +378,7 @@ static int do_txn_end(struct req *q)
         return -ENOENT;
     if (strcmp(q->arg[0], "T") && strcmp(q->arg[0], "F"))
         return -EINVAL;
-    return xs_txn_end(q->c, q->t, q->arg[0][0] == 'T');
+    return xst_txn_end(q->c, q->t, q->arg[0][0] == 'T');
 }
 
 /* A decimal domain id argument; -EINVAL when it is not one. */
@@ -387,7 +387,7 @@ static int domid_arg(const char *s)
     char *end;
     unsigned long v = strtoul(s, &end, 10);
 
-    if (!*s || *end || s[0] == '-' || v >= XS_DOMID_COUNT)
+    if (!*s || *end || s[0] == '-' || v >= XST_DOMID_COUNT)
         return -EINVAL;
     return (int)v;
 }
@@ -409,18 +409,18 @@ static int do_domain(struct req *q)
     if (q->c->dom != 0)
         return -EACCES;
     if (q->h.type == XS_IS_DOMAIN_INTRODUCED) {
-        reply(q, xs_dom_known((unsigned)id) ? "T" : "F", 2);
+        reply(q, xst_dom_known((unsigned)id) ? "T" : "F", 2);
         return 1;
     }
     /* INTRODUCE / RELEASE / RESUME: xgrantd itself introduces and releases
      * its domains; for one it knows these are no-ops. */
-    return xs_dom_known((unsigned)id) ? 0 : -EINVAL;
+    return xst_dom_known((unsigned)id) ? 0 : -EINVAL;
 }
 
 static int do_reset_watches(struct req *q)
 {
-    xs_watch_drop_all(q->c);
-    xs_txn_drop_all(q->c);
+    xst_watch_drop_all(q->c);
+    xst_txn_drop_all(q->c);
     return 0;
 }
 
@@ -470,19 +470,19 @@ static int serve(struct req *q)
     }
 }
 
-void xs_dispatch(struct xs_conn *c)
+void xst_dispatch(struct xst_conn *c)
 {
     struct req q = {.c = c, .h = c->hdr};
     int r = 0;
 
-    if (q.h.tx_id && !(q.t = xs_txn_find(c, q.h.tx_id)))
+    if (q.h.tx_id && !(q.t = xst_txn_find(c, q.h.tx_id)))
         r = -ENOENT;
-    xs.origin = c->dom; /* the events this request fires are charged to it */
+    xst.origin = c->dom; /* the events this request fires are charged to it */
     if (r == 0)
         r = serve(&q);
-    xs.origin = 0;
+    xst.origin = 0;
     if (r < 0)
-        xs_send_err(c, &q.h, r);
+        xst_send_err(c, &q.h, r);
     else if (r == 0)
-        xs_send_ok(c, &q.h);
+        xst_send_ok(c, &q.h);
 }

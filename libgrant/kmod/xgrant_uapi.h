@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * xgrant_uapi.h: the /dev/xgrant interface between the guest kernel module
- * (xgrant.c here) and libgrant's xen transport (libgrant/lib/xen.c).
+ * (xgrant.c here) and libgrant's xen transport (libgrant/lib/xen/xen.c).
  *
  * The module owns the domain's "grant memory": XGRANT_IOC_SETUP allocates
  * nr_pages pages once per open file, mmap of the file at offset 0 shows

@@ -16,7 +16,7 @@
 /* Xen's headers have a grant_handle_t of their own (a map handle):
  * libgrant's is spelt struct grant_handle below. */
 #define grant_handle_t lg_grant_handle_t
-#include "private.h"
+#include "../private.h"
 #undef grant_handle_t
 #include <xengnttab.h>
 

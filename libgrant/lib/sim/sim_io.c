@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "private.h"
+#include "../private.h"
 
 #define SIM_MAX_IOV 8
 #define SIM_MAX_FDS XGW_MAX_MAP_BATCH /* MAP: one fd per mapped element */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * xs_txn.c: transactions, with Xen's contract: a transaction sees the
+ * txn.c: transactions, with Xen's contract: a transaction sees the
  * store as it was when it started plus its own edits, and its commit fails
  * with EAGAIN when anything it read or edited changed in the meantime.
  *
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xs_private.h"
+#include "private.h"
 
 struct access {
     char *path;
@@ -31,29 +31,29 @@ struct logop {
     _Alignas(8) char data[];
 };
 
-struct xs_txn {
-    struct xs_txn *next;
+struct xst_txn {
+    struct xst_txn *next;
     uint32_t id;
-    struct xs_node *snap;
-    struct xs_edit e;
+    struct xst_node *snap;
+    struct xst_edit e;
     struct access *acc;
     size_t nacc, acc_cap;
     struct logop *log, *log_tail;
-    size_t bytes; /* of acc and log, held to XS_TXN_BYTES for a domU */
+    size_t bytes; /* of acc and log, held to XST_TXN_BYTES for a domU */
     int failed;   /* an edit applied to the private tree but not logged */
 };
 
 /* Charges bytes of bookkeeping to t; -ENOSPC past a domU's budget (its
  * edits of one node, repeated, would otherwise grow the log forever). */
-static int charge(struct xs_txn *t, size_t bytes)
+static int charge(struct xst_txn *t, size_t bytes)
 {
-    if (t->e.caller && bytes > XS_TXN_BYTES - t->bytes)
+    if (t->e.caller && bytes > XST_TXN_BYTES - t->bytes)
         return -ENOSPC;
     t->bytes += bytes;
     return 0;
 }
 
-static void txn_free(struct xs_txn *t)
+static void txn_free(struct xst_txn *t)
 {
     for (size_t i = 0; i < t->nacc; i++)
         free(t->acc[i].path);
@@ -64,64 +64,64 @@ static void txn_free(struct xs_txn *t)
         t->log = o->next;
         free(o);
     }
-    xs_node_put(t->snap);
-    xs_node_put(t->e.root);
-    xs_edit_done(&t->e);
+    xst_node_put(t->snap);
+    xst_node_put(t->e.root);
+    xst_edit_done(&t->e);
     free(t);
 }
 
-int xs_txn_start(struct xs_conn *c, uint32_t *id)
+int xst_txn_start(struct xst_conn *c, uint32_t *id)
 {
-    struct xs_txn *t;
+    struct xst_txn *t;
 
-    if (c->dom && xs.txns[c->dom] >= XS_QUOTA_TXNS)
+    if (c->dom && xst.txns[c->dom] >= XST_QUOTA_TXNS)
         return -ENOSPC;
     t = calloc(1, sizeof(*t));
     if (!t)
         return -ENOMEM;
     do
         t->id = ++c->next_txid;
-    while (t->id == 0 || xs_txn_find(c, t->id));
-    t->snap = xs_node_get(xs.root);
-    t->e = (struct xs_edit){.root = xs_node_get(xs.root),
-                            .caller = c->dom,
-                            .counts = xs.nodes,
-                            .quota = XS_QUOTA_NODES,
-                            .gen = &xs.gen};
+    while (t->id == 0 || xst_txn_find(c, t->id));
+    t->snap = xst_node_get(xst.root);
+    t->e = (struct xst_edit){.root = xst_node_get(xst.root),
+                             .caller = c->dom,
+                             .counts = xst.nodes,
+                             .quota = XST_QUOTA_NODES,
+                             .gen = &xst.gen};
     t->next = c->txns;
     c->txns = t;
-    xs.txns[c->dom]++;
+    xst.txns[c->dom]++;
     *id = t->id;
     return 0;
 }
 
-struct xs_txn *xs_txn_find(struct xs_conn *c, uint32_t id)
+struct xst_txn *xst_txn_find(struct xst_conn *c, uint32_t id)
 {
-    for (struct xs_txn *t = c->txns; t; t = t->next)
+    for (struct xst_txn *t = c->txns; t; t = t->next)
         if (t->id == id)
             return t;
     return NULL;
 }
 
-struct xs_edit *xs_txn_edit(struct xs_txn *t)
+struct xst_edit *xst_txn_edit(struct xst_txn *t)
 {
     return &t->e;
 }
 
-static int note_one(struct xs_txn *t, const char *path, size_t len)
+static int note_one(struct xst_txn *t, const char *path, size_t len)
 {
-    const struct xs_node *n;
+    const struct xst_node *n;
     struct access *a;
-    char buf[XS_PATH_ABS_MAX + 1];
+    char buf[XST_PATH_ABS_MAX + 1];
 
-    if (len > XS_PATH_ABS_MAX)
+    if (len > XST_PATH_ABS_MAX)
         return -EINVAL;
     memcpy(buf, path, len);
     buf[len] = '\0';
     for (size_t i = 0; i < t->nacc; i++)
         if (strcmp(t->acc[i].path, buf) == 0)
             return 0;
-    if (t->nacc >= XS_TXN_PATHS || charge(t, sizeof(*a) + len + 1) < 0)
+    if (t->nacc >= XST_TXN_PATHS || charge(t, sizeof(*a) + len + 1) < 0)
         return -ENOSPC;
     if (t->nacc == t->acc_cap) {
         size_t cap = t->acc_cap ? t->acc_cap * 2 : 8;
@@ -132,7 +132,7 @@ static int note_one(struct xs_txn *t, const char *path, size_t len)
         t->acc = a;
         t->acc_cap = cap;
     }
-    n = xs_tree_find(t->snap, buf);
+    n = xst_tree_find(t->snap, buf);
     t->acc[t->nacc].path = strdup(buf);
     if (!t->acc[t->nacc].path)
         return -ENOMEM;
@@ -140,7 +140,7 @@ static int note_one(struct xs_txn *t, const char *path, size_t len)
     return n ? 0 : 1;
 }
 
-int xs_txn_note(struct xs_txn *t, const char *path)
+int xst_txn_note(struct xst_txn *t, const char *path)
 {
     size_t len = strlen(path);
     int r = note_one(t, path, len);
@@ -155,10 +155,10 @@ int xs_txn_note(struct xs_txn *t, const char *path)
     return r;
 }
 
-int xs_txn_log(struct xs_txn *t, uint32_t type, const char *path,
-               const void *data, size_t len)
+int xst_txn_log(struct xst_txn *t, uint32_t type, const char *path,
+                const void *data, size_t len)
 {
-    size_t bytes = type == XS_SET_PERMS ? len * sizeof(struct xs_perm) : len;
+    size_t bytes = type == XS_SET_PERMS ? len * sizeof(struct xst_perm) : len;
     size_t plen = strlen(path) + 1;
     struct logop *o;
 
@@ -183,10 +183,10 @@ int xs_txn_log(struct xs_txn *t, uint32_t type, const char *path,
     return 0;
 }
 
-static bool conflicts(const struct xs_txn *t)
+static bool conflicts(const struct xst_txn *t)
 {
     for (size_t i = 0; i < t->nacc; i++) {
-        const struct xs_node *n = xs_tree_find(xs.root, t->acc[i].path);
+        const struct xst_node *n = xst_tree_find(xst.root, t->acc[i].path);
 
         if ((n ? n->gen : 0) != t->acc[i].gen)
             return true;
@@ -195,10 +195,10 @@ static bool conflicts(const struct xs_txn *t)
 }
 
 /* Replays t's edits on the live tree; fires their watches. */
-static int commit(struct xs_txn *t, uint16_t dom)
+static int commit(struct xst_txn *t, uint16_t dom)
 {
-    struct xs_node *old;
-    struct xs_edit e;
+    struct xst_node *old;
+    struct xst_edit e;
     int r = 0;
 
     if (t->failed)
@@ -207,34 +207,34 @@ static int commit(struct xs_txn *t, uint16_t dom)
         return -EAGAIN;
     if (!t->log)
         return 0;
-    old = xs_node_get(xs.root);
-    xs_live_begin(&e, dom);
+    old = xst_node_get(xst.root);
+    xst_live_begin(&e, dom);
     for (struct logop *o = t->log; o && r == 0; o = o->next)
-        r = xs_edit_apply(&e, o->type, o->path, o->data, o->len);
-    xs_live_end(&e, r == 0);
+        r = xst_edit_apply(&e, o->type, o->path, o->data, o->len);
+    xst_live_end(&e, r == 0);
     for (struct logop *o = t->log; o && r == 0; o = o->next)
-        xs_watch_fire(o->path, o->type == XS_RM,
-                      o->type == XS_RM ? old : xs.root);
-    xs_node_put(old);
+        xst_watch_fire(o->path, o->type == XS_RM,
+                       o->type == XS_RM ? old : xst.root);
+    xst_node_put(old);
     /* Unchanged paths replay as they ran; only a quota can differ. */
     return r == 0 || r == -ENOSPC ? r : -EAGAIN;
 }
 
-int xs_txn_end(struct xs_conn *c, struct xs_txn *t, bool do_commit)
+int xst_txn_end(struct xst_conn *c, struct xst_txn *t, bool do_commit)
 {
-    struct xs_txn **pp = &c->txns;
+    struct xst_txn **pp = &c->txns;
     int r = do_commit ? commit(t, c->dom) : 0;
 
     while (*pp != t)
         pp = &(*pp)->next;
     *pp = t->next;
-    xs.txns[c->dom]--;
+    xst.txns[c->dom]--;
     txn_free(t);
     return r;
 }
 
-void xs_txn_drop_all(struct xs_conn *c)
+void xst_txn_drop_all(struct xst_conn *c)
 {
     while (c->txns)
-        xs_txn_end(c, c->txns, false);
+        xst_txn_end(c, c->txns, false);
 }

@@ -18,7 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "private.h"
+#include "../private.h"
 
 int lg_sim_status(int rc, const struct sim_rpc *r)
 {

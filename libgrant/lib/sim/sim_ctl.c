@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "private.h"
+#include "../private.h"
 
 /* argv as NUL-separated strings, in one buffer. */
 static int pack_argv(char *const *argv, uint32_t *argc, char **buf, size_t *len)

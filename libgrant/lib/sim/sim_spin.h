@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sim_spin.h: the two primitives both ends of the call area spin with
- * (libgrant/lib/sim_fast.c, tools/xgrantd/callarea.c).
+ * (libgrant/lib/sim/sim_fast.c, tools/xgrantd/callarea.c).
  */
 #ifndef SIM_SPIN_H
 #define SIM_SPIN_H

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * xs_dom.c: the store's view of domains.
+ * dom.c: the store's view of domains.
  *
  * When xgrantd makes a domain it writes what libxl's libxl__domain_make
  * and build_post write (tools/libs/light/libxl_create.c, libxl_dom.c), with
@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "xs_private.h"
+#include "private.h"
 
 enum { P_INHERIT, P_RO, P_RW, P_NONE };
 
@@ -48,9 +48,9 @@ static const struct node_spec dom_nodes[] = {
     {"/error", P_RW},
 };
 
-static uint8_t introduced[XS_DOMID_COUNT];
+static uint8_t introduced[XST_DOMID_COUNT];
 
-int xs_special_index(const char *path)
+int xst_special_index(const char *path)
 {
     if (strcmp(path, "@introduceDomain") == 0)
         return 0;
@@ -59,27 +59,27 @@ int xs_special_index(const char *path)
     return -1;
 }
 
-bool xs_dom_known(unsigned id)
+bool xst_dom_known(unsigned id)
 {
-    return id < XS_DOMID_COUNT && introduced[id];
+    return id < XST_DOMID_COUNT && introduced[id];
 }
 
 /* Writes path (val NULL: an empty node) with perm for domain dom. */
-static int put(struct xs_edit *e, const char *path, const char *val, int perm,
+static int put(struct xst_edit *e, const char *path, const char *val, int perm,
                uint16_t dom)
 {
-    struct xs_perm p[2] = {{0, XS_P_NONE}, {dom, XS_P_READ}};
+    struct xst_perm p[2] = {{0, XST_P_NONE}, {dom, XST_P_READ}};
     int r =
-        xs_tree_write(e, path, val ? val : "", val ? strlen(val) : 0, false);
+        xst_tree_write(e, path, val ? val : "", val ? strlen(val) : 0, false);
 
     if (r == 0 && perm == P_RW)
         p[0].dom = dom;
     if (r == 0 && perm != P_INHERIT)
-        r = xs_tree_set_perms(e, path, p, perm == P_RO ? 2 : 1);
+        r = xst_tree_set_perms(e, path, p, perm == P_RO ? 2 : 1);
     return r;
 }
 
-static int putf(struct xs_edit *e, const char *dom_path, const char *rel,
+static int putf(struct xst_edit *e, const char *dom_path, const char *rel,
                 const char *val, uint16_t dom)
 {
     char path[256];
@@ -104,8 +104,8 @@ static void make_uuid(char *buf, size_t len)
 }
 
 /* Everything but the nodes of dom_nodes; vm is /vm/<uuid>. */
-static int put_values(struct xs_edit *e, const struct xd_dom *d, const char *dp,
-                      const char *vm)
+static int put_values(struct xst_edit *e, const struct xd_dom *d,
+                      const char *dp, const char *vm)
 {
     char buf[256], kib[32], id[8];
     int r;
@@ -135,11 +135,11 @@ static int put_values(struct xs_edit *e, const struct xd_dom *d, const char *dp,
     return r;
 }
 
-static int make_nodes(struct xs_edit *e, const struct xd_dom *d, const char *dp,
-                      const char *vm)
+static int make_nodes(struct xst_edit *e, const struct xd_dom *d,
+                      const char *dp, const char *vm)
 {
     char path[256];
-    int r = xs_tree_rm(e, dp);
+    int r = xst_tree_rm(e, dp);
 
     for (size_t i = 0; r == 0 && i < sizeof(dom_nodes) / sizeof(*dom_nodes);
          i++) {
@@ -149,100 +149,100 @@ static int make_nodes(struct xs_edit *e, const struct xd_dom *d, const char *dp,
     return r ?: put_values(e, d, dp, vm);
 }
 
-void xs_dom_introduce(const struct xd_dom *d)
+void xst_dom_introduce(const struct xd_dom *d)
 {
     char dp[64], vm[64], uuid[40];
-    struct xs_edit e;
+    struct xst_edit e;
     int r;
 
-    if (xs.lfd < 0 || d->id >= XS_DOMID_COUNT)
+    if (xst.lfd < 0 || d->id >= XST_DOMID_COUNT)
         return;
     make_uuid(uuid, sizeof(uuid));
     snprintf(dp, sizeof(dp), "/local/domain/%u", (unsigned)d->id);
     snprintf(vm, sizeof(vm), "/vm/%s", uuid);
-    xs_live_begin(&e, 0);
+    xst_live_begin(&e, 0);
     r = make_nodes(&e, d, dp, vm);
-    xs_live_end(&e, r == 0);
+    xst_live_end(&e, r == 0);
     if (r < 0) {
         xd_log_dom(d, "store: cannot write its nodes: %s", strerror(-r));
         return;
     }
     introduced[d->id] = 1;
-    xs_watch_fire(dp, false, xs.root);
-    xs_watch_fire(vm, false, xs.root);
-    xs_watch_fire_special(0);
+    xst_watch_fire(dp, false, xst.root);
+    xst_watch_fire(vm, false, xst.root);
+    xst_watch_fire_special(0);
 }
 
 /* Removes path (if there) in e, firing later; 0 or -errno. */
-static int rm_path(struct xs_edit *e, const char *path)
+static int rm_path(struct xst_edit *e, const char *path)
 {
-    return path[0] == '/' ? xs_tree_rm(e, path) : 0;
+    return path[0] == '/' ? xst_tree_rm(e, path) : 0;
 }
 
 static void close_conns(uint16_t id)
 {
-    struct xs_conn *c, *next;
+    struct xst_conn *c, *next;
 
-    for (c = xs.conns; c; c = next) {
+    for (c = xst.conns; c; c = next) {
         next = c->next;
         if (c->dom == id)
-            xs_conn_close(c, NULL);
+            xst_conn_close(c, NULL);
     }
 }
 
-void xs_dom_release(uint16_t id)
+void xst_dom_release(uint16_t id)
 {
-    char dp[64], lx[32], vm[XS_PATH_ABS_MAX + 1] = "";
-    const struct xs_node *n;
-    struct xs_node *old;
-    struct xs_edit e;
+    char dp[64], lx[32], vm[XST_PATH_ABS_MAX + 1] = "";
+    const struct xst_node *n;
+    struct xst_node *old;
+    struct xst_edit e;
     int r;
 
-    if (xs.lfd < 0 || id == 0 || id >= XS_DOMID_COUNT)
+    if (xst.lfd < 0 || id == 0 || id >= XST_DOMID_COUNT)
         return;
     close_conns(id);
     snprintf(dp, sizeof(dp), "/local/domain/%u", (unsigned)id);
     snprintf(lx, sizeof(lx), "/libxl/%u", (unsigned)id);
     snprintf(vm, sizeof(vm), "%s/vm", dp);
-    n = xs_tree_find(xs.root, vm);
+    n = xst_tree_find(xst.root, vm);
     vm[0] = '\0';
     if (n && n->vlen > 4 && n->vlen < 64 && memcmp(n->val, "/vm/", 4) == 0)
         snprintf(vm, sizeof(vm), "%.*s", (int)n->vlen, n->val);
-    old = xs_node_get(xs.root);
-    xs_live_begin(&e, 0);
+    old = xst_node_get(xst.root);
+    xst_live_begin(&e, 0);
     r = rm_path(&e, dp) ?: rm_path(&e, lx) ?: rm_path(&e, vm);
-    r = r ?: xs_tree_forget_dom(&e, id);
-    xs_live_end(&e, r == 0);
+    r = r ?: xst_tree_forget_dom(&e, id);
+    xst_live_end(&e, r == 0);
     if (r == 0) {
-        xs_watch_fire(dp, true, old);
+        xst_watch_fire(dp, true, old);
         if (vm[0])
-            xs_watch_fire(vm, true, old);
+            xst_watch_fire(vm, true, old);
     }
-    xs_node_put(old);
+    xst_node_put(old);
     introduced[id] = 0;
-    xs.nodes[id] = 0;
-    xs_watch_fire_special(1);
+    xst.nodes[id] = 0;
+    xst_watch_fire_special(1);
 }
 
-int xs_dom_init(void)
+int xst_dom_init(void)
 {
-    static const struct xs_perm none = {0, XS_P_NONE};
-    struct xs_edit e;
+    static const struct xst_perm none = {0, XST_P_NONE};
+    struct xst_edit e;
     int r;
 
-    xs.gen = 1;
-    xs.root = xs_tree_new();
-    xs.special[0] = xs_tree_new();
-    xs.special[1] = xs_tree_new();
-    if (!xs.root || !xs.special[0] || !xs.special[1])
+    xst.gen = 1;
+    xst.root = xst_tree_new();
+    xst.special[0] = xst_tree_new();
+    xst.special[1] = xst_tree_new();
+    if (!xst.root || !xst.special[0] || !xst.special[1])
         return -ENOMEM;
-    xs_live_begin(&e, 0);
+    xst_live_begin(&e, 0);
     r = put(&e, "/local/domain/0", NULL, P_INHERIT, 0);
-    r = r ?: xs_tree_set_perms(&e, "/local/domain/0", &none, 1);
+    r = r ?: xst_tree_set_perms(&e, "/local/domain/0", &none, 1);
     r = r ?: put(&e, "/local/domain/0/name", XD_DOM0_NAME, P_INHERIT, 0);
     r = r ?: put(&e, "/local/domain/0/domid", "0", P_INHERIT, 0);
     r = r ?: put(&e, "/tool/xenstored", NULL, P_INHERIT, 0);
-    xs_live_end(&e, r == 0);
+    xst_live_end(&e, r == 0);
     introduced[0] = 1;
     return r;
 }

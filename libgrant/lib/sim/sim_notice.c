@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "private.h"
+#include "../private.h"
 
 /* A restrict notice: the pages downgraded, the ack to send in *n.
  * 0 to ack, 1 to send no ack (xgrantd's timeout wins), or -errno. */

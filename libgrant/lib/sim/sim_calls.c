@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "private.h"
+#include "../private.h"
 
 static int mem_call(grant_handle_t *h, uint32_t op, struct xgw_mem *m)
 {
