@@ -245,7 +245,7 @@ int itest_confine_off(void)
     if (!v || strcmp(v, "0") != 0)
         return 0;
     printf("skip: confinement is off for this run (XGRANTD_CONFINE=0: the "
-           "tree lies below a directory other users cannot search; clone it "
+           "tree is out of a confined domain's reach; clone it outside /tmp "
            "into a searchable path to run this test)\n");
     return 1;
 }
