@@ -5,12 +5,13 @@
 # DIR lies so, says so in one line and exports XGRANTD_CONFINE=0
 # (confinement off) for this run.
 confine_reach() {
-    local d why=
+    local d p why=
     [ "$(id -u)" -eq 0 ] && [ "${XGRANTD_CONFINE:-}" != 0 ] || return 0
     for d in "$1" "$(realpath -m "$1")"; do
-        case $d in /tmp/* | /var/tmp/* | /dev/shm/* | /run/lock/*)
-            why="it lies in ${d%"${d#/*/}"}, which a confined domain sees as a tmpfs of its own"
-        esac
+        for p in /tmp /var/tmp /dev/shm /run/lock; do
+            [[ $d != "$p"/* ]] ||
+                why="it lies in $p, which a confined domain has of its own"
+        done
         while [ -z "$why" ]; do
             if [ -d "$d" ] && (( (8#$(stat -L -c %a "$d") & 1) == 0 )); then
                 why="$d is not searchable by other users"
