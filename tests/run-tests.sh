@@ -9,6 +9,8 @@ B=${B:-build}
 unset XENSTORED_PATH XGRANT_SOCK
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+. tools/confine-reach.sh
+confine_reach "$top/$B"
 logdir=$(mktemp -d /tmp/xgrant-tests-XXXXXX)
 pass=0 fail=0 skip=0 failed=()
 

@@ -9,6 +9,8 @@ B=${B:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=$top/$B/bin
 export PATH=$bin:$PATH
+. "$top/tools/confine-reach.sh"
+confine_reach "$bin"
 work=$(mktemp -d /tmp/xgrant-demo-XXXXXX)
 export XGRANT_SOCK=$work/xgrantd.sock
 export XENSTORED_PATH=$work/xenstored # xgrantd's store, next to its socket

@@ -40,7 +40,10 @@ struct grant_domain_info {
  * program has been executed.  -EINVAL (bad name/memory/argv), -EEXIST
  * (name taken), -ENOMEM, -ENOENT (the program could not be run: not found,
  * not executable by the domain's uid under a confining root xgrantd; the
- * daemon's log says why), -ENOSPC (no free domain id). */
+ * daemon's log says why), -EACCES (a confining root xgrantd: the program or
+ * xgrantd's own binary lies below a directory other users cannot search,
+ * or in /tmp, which a confined domain has of its own; the daemon's log
+ * names it), -ENOSPC (no free domain id). */
 int grant_ctl_domain_create(grant_handle_t *h,
                             const struct grant_domain_config *cfg,
                             grant_domid_t *domid);

@@ -406,6 +406,8 @@ int main(int argc, char **argv)
         printf("skip: needs root (domains are confined by a root xgrantd)\n");
         return ITEST_SKIP;
     }
+    if (itest_confine_off())
+        return ITEST_SKIP;
     signal(SIGPIPE, SIG_IGN);
     snprintf(tag, sizeof(tag), "xgrant-limits-%ld", (long)getpid());
     snprintf(host_tag, sizeof(host_tag), "xgrant-limits-host-%ld",

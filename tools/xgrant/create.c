@@ -55,6 +55,8 @@ static int make_domain(grant_handle_t *h, const struct xg_cfg *cfg,
                cfg->name);
     else if (rc == -ENOENT)
         xg_err(CMD, "%s: program '%s' not found", cfg->file, cfg->argv[0]);
+    else if (rc == -EACCES)
+        xg_err(CMD, "%s: " XG_UNREACHABLE, cfg->file, cfg->argv[0]);
     else if (rc == -ENOMEM)
         xg_err(CMD, "%s: not enough memory for %llu MiB", cfg->file,
                (unsigned long long)(cfg->memory_bytes >> 20));

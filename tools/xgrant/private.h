@@ -22,6 +22,14 @@
 /* main.c */
 void xg_err(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* What -EACCES from domain creation means (a confining xgrantd). */
+#define XG_UNREACHABLE                                                         \
+    "a confined domain cannot reach program '%s' or xgrantd's binary (a "      \
+    "directory on the way is closed to other users, or it lies in /tmp, "      \
+    "private to the domain; xgrantd's log names it): make those "              \
+    "directories searchable by others (chmod o+x) and keep the tree "          \
+    "outside /tmp, or start xgrantd with --no-confine (or "                    \
+    "XGRANTD_CONFINE=0)"
 /* Opens a control handle; returns XG_OK or the exit code (message printed). */
 int xg_open(const char *cmd, grant_handle_t **h);
 /* Prints why grant_open failed with rc; returns the exit code. */

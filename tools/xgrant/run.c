@@ -137,6 +137,8 @@ static int create(grant_handle_t *h, const struct run_opts *o, const char *name,
     else if (rc == -ENOMEM)
         xg_err(CMD, "not enough memory for a %llu-byte domain",
                (unsigned long long)o->memory);
+    else if (rc == -EACCES)
+        xg_err(CMD, XG_UNREACHABLE, o->argv[0]);
     else if (rc == -EPERM)
         xg_err(CMD, "only the control domain may create domains");
     else

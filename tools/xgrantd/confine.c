@@ -449,3 +449,111 @@ int xd_confine_child(const struct xd_dom *d, uid_t uid)
         xd_log_dom(d, "confining it: %s: %s", step, strerror(-r));
     return r;
 }
+
+/* The first directory on path's way that other uids cannot search (a
+ * confined domain's uid is neither its owner nor in its group) into dir:
+ * 1, or 0 when every one can be. */
+static int closed_dir(const char *path, char *dir, size_t len)
+{
+    struct stat st;
+    size_t n = strlen(path);
+
+    for (size_t i = 0; i < n && i < len; i++) {
+        if (path[i] != '/' || (i > 0 && path[i - 1] == '/'))
+            continue;
+        memcpy(dir, i ? path : "/", i ? i : 1);
+        dir[i ? i : 1] = '\0';
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+            !(st.st_mode & S_IXOTH))
+            return 1;
+    }
+    return 0;
+}
+
+/* Where execvp will find prog (PATH searched when it has no '/'), made
+ * absolute (the daemon's cwd is its domains' too): 0, or -ENOENT. */
+static int find_prog(const char *prog, char *out, size_t len)
+{
+    const char *path = getenv("PATH"), *end;
+    char cwd[PATH_MAX];
+    int w;
+
+    if (strchr(prog, '/')) {
+        w = prog[0] == '/' || !getcwd(cwd, sizeof(cwd))
+                ? snprintf(out, len, "%s", prog)
+                : snprintf(out, len, "%s/%s", cwd, prog);
+        return w > 0 && (size_t)w < len ? 0 : -ENOENT;
+    }
+    for (path = path ? path : "/bin:/usr/bin"; *path; path = end + !!*end) {
+        end = strchrnul(path, ':');
+        w = snprintf(out, len, "%.*s/%s", (int)(end - path), path, prog);
+        if (w > 0 && (size_t)w < len && access(out, X_OK) == 0)
+            return 0;
+    }
+    return -ENOENT;
+}
+
+/* The directory of step 2 that path lies in (the domain sees a tmpfs of
+ * its own there), or NULL. */
+static const char *private_dir(const char *path)
+{
+    for (size_t i = 0; i < NPRIVATE; i++) {
+        size_t n = strlen(private_dirs[i]);
+
+        if (strncmp(path, private_dirs[i], n) == 0 && path[n] == '/')
+            return private_dirs[i];
+    }
+    return NULL;
+}
+
+/* path (what) and its resolved form: reachable by a domain's uid, or
+ * -EACCES logged with the directory that hides it from the domain. */
+static int reachable(const struct xd_dom *d, const char *what, const char *path)
+{
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *priv = private_dir(path);
+
+    if (!priv && realpath(path, real))
+        priv = private_dir(real);
+    if (priv) {
+        xd_log_dom(d,
+                   "cannot confine it: %s %s lies in %s, where it sees a "
+                   "tmpfs of its own; keep the tree outside %s, or start "
+                   "xgrantd with --no-confine (or XGRANTD_CONFINE=0)",
+                   what, path, priv, priv);
+        return -EACCES;
+    }
+    if (!closed_dir(path, dir, sizeof(dir)) &&
+        (!realpath(path, real) || !closed_dir(real, dir, sizeof(dir))))
+        return 0;
+    xd_log_dom(d,
+               "cannot confine it: %s %s lies below %s, which other users "
+               "cannot search, so its uid cannot run it; make the "
+               "directories on the way searchable by others (chmod o+x), "
+               "or start xgrantd with --no-confine (or XGRANTD_CONFINE=0)",
+               what, path, dir);
+    return -EACCES;
+}
+
+/*
+ * Before a confined domain is started: its program (argv0, looked up as its
+ * init will) and xgrantd's own binary, which its init re-executes, must be
+ * reachable by its uid.  0, or -EACCES (logged, naming the directory).  A
+ * program not found at all is left to the init (-ENOENT).
+ */
+int xd_confine_reach(const struct xd_dom *d, const char *argv0)
+{
+    char self[PATH_MAX], prog[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    int r = 0;
+
+    if (!xd_confine_on())
+        return 0;
+    if (n > 0) {
+        self[n] = '\0';
+        r = reachable(d, "xgrantd's binary", self);
+    }
+    if (r == 0 && find_prog(argv0, prog, sizeof(prog)) == 0)
+        r = reachable(d, "its program", prog);
+    return r;
+}

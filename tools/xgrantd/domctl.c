@@ -160,8 +160,10 @@ static void create_undo(struct xd_dom *d)
 static int start(struct xd_dom *d, const struct xgw_domain_create *dc,
                  char **argv, struct xd_rx *rx)
 {
-    int r = prepare(d, dc);
+    int r = xd_confine_reach(d, argv[0]);
 
+    if (r == 0)
+        r = prepare(d, dc);
     return r ? r : xd_spawn(d, argv, rx->nfds ? rx->fds : NULL);
 }
 

@@ -77,37 +77,39 @@ uint64_t xd_now_ms(void)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: xgrantd [--socket PATH] [--foreground] "
-            "[--dom0-memory SIZE]\n"
-            "               [--poll-us N] [--log FILE] [--max-domain-conns N]\n"
-            "               [--domain-uid-base UID] [--no-confine] "
-            "[--verbose]\n"
-            "  --socket PATH       listen here (default: $XGRANT_SOCK, "
-            "else the runtime dir)\n"
-            "  --store-socket PATH the xenstore-protocol socket (default: "
-            "$XENSTORED_PATH,\n"
-            "                      else xenstored next to xgrantd.sock)\n"
-            "  --foreground, -f    do not detach; log to stderr\n"
-            "  --dom0-memory SIZE  control domain memory (default 64M)\n"
-            "  --poll-us N         after serving a call-area request, keep "
-            "polling\n"
-            "                      the call areas for N us before "
-            "sleeping (default 50;\n"
-            "                      0: never poll, every call rings the "
-            "doorbell)\n"
-            "  --log FILE          log file (default: xgrantd.log next to "
-            "the socket)\n"
-            "  --max-domain-conns N  connections one domU may hold "
-            "(default 64)\n"
-            "  --domain-uid-base UID  run as root, each confined domain "
-            "runs as a uid of its\n"
-            "                      own in UID to UID + 2^20 - 1 (default "
-            "%u)\n"
-            "  --no-confine        run as root, leave domains root with "
-            "the host's /proc\n"
-            "  --verbose, -v       log every connection and notice\n",
-            xd_confine_uid_base());
+    fprintf(
+        f,
+        "usage: xgrantd [--socket PATH] [--foreground] "
+        "[--dom0-memory SIZE]\n"
+        "               [--poll-us N] [--log FILE] [--max-domain-conns N]\n"
+        "               [--domain-uid-base UID] [--no-confine] "
+        "[--verbose]\n"
+        "  --socket PATH       listen here (default: $XGRANT_SOCK, "
+        "else the runtime dir)\n"
+        "  --store-socket PATH the xenstore-protocol socket (default: "
+        "$XENSTORED_PATH,\n"
+        "                      else xenstored next to xgrantd.sock)\n"
+        "  --foreground, -f    do not detach; log to stderr\n"
+        "  --dom0-memory SIZE  control domain memory (default 64M)\n"
+        "  --poll-us N         after serving a call-area request, keep "
+        "polling\n"
+        "                      the call areas for N us before "
+        "sleeping (default 50;\n"
+        "                      0: never poll, every call rings the "
+        "doorbell)\n"
+        "  --log FILE          log file (default: xgrantd.log next to "
+        "the socket)\n"
+        "  --max-domain-conns N  connections one domU may hold "
+        "(default 64)\n"
+        "  --domain-uid-base UID  run as root, each confined domain "
+        "runs as a uid of its\n"
+        "                      own in UID to UID + 2^20 - 1 (default "
+        "%u)\n"
+        "  --no-confine        run as root, leave domains root with "
+        "the host's /proc\n"
+        "                      (also XGRANTD_CONFINE=0 in the environment)\n"
+        "  --verbose, -v       log every connection and notice\n",
+        xd_confine_uid_base());
 }
 
 static int check_opts(const struct opts *o)
@@ -169,6 +171,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     unsigned uid;
     int ch;
 
+    const char *env = getenv("XGRANTD_CONFINE");
+
+    /* For scripts that start xgrantd indirectly (xgrant hv start). */
+    if (env && strcmp(env, "0") == 0)
+        xd_confine_disable();
     o->dom0_mem = 64ull << 20;
     xd.poll_us = DEFAULT_POLL_US;
     xd.max_dom_conns = XD_MAX_DOM_CONNS;

@@ -395,6 +395,7 @@ void xd_confine_disable(void);
 bool xd_confine_on(void);
 mode_t xd_confine_umask(void);
 int xd_confine_mem(const struct xd_dom *d);
+int xd_confine_reach(const struct xd_dom *d, const char *argv0);
 int xd_confine_prepare(void);
 int xd_confine_child(const struct xd_dom *d, uid_t uid);
 
