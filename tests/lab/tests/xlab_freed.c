@@ -52,7 +52,7 @@ void xlab_freed_dom0(grant_handle_t *h, unsigned guest)
     if (rc == 0)
         rc = grant_mem_alloc(h, 1, (void **)&buf);
     if (rc == 0) {
-        memset(buf, 0, sizeof(buf));
+        memset(buf, 0, GRANT_PAGE_SIZE);
         live = grant_copy_from(h, buf, (grant_domid_t)guest, ref, 0,
                                GRANT_PAGE_SIZE);
     }
