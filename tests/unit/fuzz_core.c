@@ -537,15 +537,33 @@ static void map_fill(struct fz *z, struct gntx_map *v, struct gref *g,
     }
 }
 
-/* A successful mapping: new handle, live grant, frames of the root. */
+/* Does a later successful element of the call write aux over v[i]'s
+ * frames?  Each element writes its own slots in order, so the last writer
+ * of a slot is the one whose frames it holds (xgrantd's MAP allows slots
+ * to overlap; Xen's dispatch refuses it). */
+static bool aux_overwritten(const struct gntx_map *v, unsigned n, unsigned i)
+{
+    uint64_t a = v[i].frame_idx, b = a + v[i].length / GNTX_PAGE_SIZE;
+
+    for (unsigned j = i + 1; j < n; j++) {
+        uint64_t c = v[j].frame_idx, d = c + v[j].length / GNTX_PAGE_SIZE;
+
+        if (v[j].status == 0 && c < b && a < d)
+            return true;
+    }
+    return false;
+}
+
+/* A successful mapping: new handle, live grant, frames of the root (when
+ * no later element of the call wrote over them). */
 static void map_ok(struct fz *z, gntx_domid_t caller, const struct gntx_map *v,
-                   struct gref g, const uint64_t *aux)
+                   struct gref g, const uint64_t *aux, bool frames_kept)
 {
     use_ok(z, caller, g);
     CHECK(v->handle != 0 && v->root_dom < NDOM && z->present[v->root_dom]);
     for (unsigned j = 0; j < z->nmaps; j++)
         CHECK(z->maps[j].mapper != caller || z->maps[j].handle != v->handle);
-    for (uint64_t p = 0; p < v->length / GNTX_PAGE_SIZE; p++)
+    for (uint64_t p = 0; frames_kept && p < v->length / GNTX_PAGE_SIZE; p++)
         CHECK(aux[v->frame_idx + p] < dom_frames[v->root_dom]);
     CHECK(z->nmaps < sizeof(z->maps) / sizeof(z->maps[0]));
     z->maps[z->nmaps++] = (struct gmap){caller, v->handle};
@@ -572,7 +590,7 @@ static void cmd_map(struct fz *z, gntx_domid_t caller)
     for (unsigned i = 0; rc >= 0 && i < n; i++) {
         CHECK(v[i].status <= 0);
         if (v[i].status == 0)
-            map_ok(z, caller, &v[i], g[i], aux);
+            map_ok(z, caller, &v[i], g[i], aux, !aux_overwritten(v, n, i));
     }
 }
 
