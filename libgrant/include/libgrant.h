@@ -242,7 +242,9 @@ int grant_memset(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
 int grant_map(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
               uint64_t offset, uint64_t len, unsigned flags, void **addr);
 /* Unmaps what grant_map returned, or one element of a grant_map_batch
- * range.  -EINVAL if addr is not such a mapping. */
+ * range.  -EINVAL if addr is not such a mapping.  Errors of the
+ * hypervisor's as grant_unmap_batch's: after -EBUSY (or the call failing
+ * as a whole) the mapping stays known and counted (see there). */
 int grant_unmap(grant_handle_t *h, void *addr);
 
 /* A batch element for grant_map_batch. */
@@ -279,8 +281,13 @@ int grant_map_batch(grant_handle_t *h, grant_domid_t granter,
  * per element: status[i] is 0, -EINVAL (not a mapping of this handle, or
  * named twice) or the hypervisor's error for it (-EBUSY under xgrantd if
  * the process still maps the pages elsewhere, e.g. a copy made with
- * mremap: the mapping then stays counted).  Returns how many were
- * unmapped.  One hypercall per 64
+ * mremap, or /proc/<pid>/maps is too long to check).  A mapping whose
+ * unmap is refused (-EBUSY) or whose hypercall failed as a whole stays
+ * counted by the hypervisor, and libgrant keeps it too: its pages are
+ * gone from addr (the range stays reserved, faulting on access), a force
+ * revoke of it is handled and acked as for any mapping (scratch pages,
+ * grant_map_revoked_next), and it may be unmapped again (e.g. once the
+ * copy is gone).  Returns how many were unmapped.  One hypercall per 64
  * elements (sim); on the xen transport each mapping is released by
  * itself.
  */

@@ -4,7 +4,11 @@
  * every mapping at grant_close.
  *
  * The pages go first (under map_lock), the UNMAP after: the hypervisor
- * may check that they are gone (xgrantd does).  A mapping of its own range
+ * may check that they are gone (xgrantd does).  The record stays until
+ * the answer (a notice meanwhile finds it), and for good when the UNMAP
+ * is refused (EBUSY) or fails as a whole: the hypervisor still counts the
+ * mapping, so its notices must still be handled and acked, and the
+ * caller may unmap it again.  A mapping of its own range
  * is unmapped whole; an element of a batch's range leaves a reserved hole
  * and the range is unmapped with its last element.  In a transport's
  * window (xen) releasing the window is the unmap: no UNMAP is sent here.
@@ -60,45 +64,65 @@ static int drop_pages(grant_handle_t *h, struct grant_mapping *m, int forked)
     return lg_map_reserve(m->addr, m->len) ? 0 : -errno;
 }
 
-/* Unlinks the mapping at addr and drops its pages; NULL if none, else the
- * record (the caller frees it), with *drop_rc saying how the drop went. */
-static struct grant_mapping *take(grant_handle_t *h, void *addr, int *drop_rc)
+static struct grant_mapping **find(grant_handle_t *h, const void *addr)
 {
-    struct grant_mapping **pp, *m;
+    struct grant_mapping **pp;
 
     for (pp = &h->maps; *pp && (*pp)->addr != addr; pp = &(*pp)->next)
         ;
-    m = *pp;
-    if (!m)
-        return NULL;
-    *pp = m->next;
+    return pp;
+}
+
+/* Forgets m (map_lock held): unlinks it and drops its pages; 0 or how
+ * the drop failed. */
+static int forget(grant_handle_t *h, struct grant_mapping *m)
+{
+    struct grant_mapping **pp = find(h, m->addr);
+    int rc;
+
+    if (*pp == m)
+        *pp = m->next;
     lg_map_ev_cancel(h, m);
-    *drop_rc = drop_pages(h, m, 0);
-    return m;
+    rc = drop_pages(h, m, 0);
+    lg_mapping_put(h, m);
+    return rc;
 }
 
 /* Takes up to UNMAP_CHUNK mappings of addrs: statuses set for all but the
  * live ones the hypervisor must be told of, which go to v (idx: which
- * element); returns how many those are. */
+ * element, ms: its record); returns how many those are.  Those stay
+ * recorded until the answer, their pages replaced by a hole that faults
+ * (the hypervisor may check they are gone), so that a notice for one is
+ * handled meanwhile and a refused one stays known. */
 static unsigned take_chunk(grant_handle_t *h, void *const *addrs, int *status,
-                           unsigned n, struct gntx_unmap *v, unsigned *idx)
+                           unsigned n, struct gntx_unmap *v, unsigned *idx,
+                           struct grant_mapping **ms)
 {
     unsigned i, k = 0;
 
     pthread_mutex_lock(&h->map_lock);
     for (i = 0; i < n; i++) {
-        int rc = 0;
-        struct grant_mapping *m = addrs[i] ? take(h, addrs[i], &rc) : NULL;
+        struct grant_mapping *m = addrs[i] ? *find(h, addrs[i]) : NULL;
+        unsigned j;
 
-        status[i] = m ? rc : -EINVAL;
+        for (j = 0; m && j < k; j++)
+            if (ms[j] == m) /* named twice */
+                m = NULL;
+        status[i] = m ? 0 : -EINVAL;
+        if (!m)
+            continue;
         /* A window was the mapping; a revoked one is gone already. */
-        if (m && !h->ops->unmap_window && m->state == GRANT_MAPPING_LIVE) {
-            v[k] =
-                (struct gntx_unmap){.handle = m->handle, .status = NO_STATUS};
-            idx[k++] = i;
+        if (h->ops->unmap_window || m->state != GRANT_MAPPING_LIVE) {
+            status[i] = forget(h, m);
+            continue;
         }
-        if (m)
-            lg_mapping_put(h, m);
+        if (!lg_map_reserve(m->addr, m->len)) {
+            status[i] = -errno;
+            continue;
+        }
+        v[k] = (struct gntx_unmap){.handle = m->handle, .status = NO_STATUS};
+        ms[k] = m;
+        idx[k++] = i;
     }
     pthread_mutex_unlock(&h->map_lock);
     return k;
@@ -108,19 +132,32 @@ static void unmap_chunk(grant_handle_t *h, void *const *addrs, int *status,
                         unsigned n)
 {
     struct gntx_unmap v[UNMAP_CHUNK];
+    struct grant_mapping *ms[UNMAP_CHUNK];
     unsigned idx[UNMAP_CHUNK], j, k;
     long rc;
 
-    k = take_chunk(h, addrs, status, n, v, idx);
+    k = take_chunk(h, addrs, status, n, v, idx, ms);
     rc = k ? unmap_call(h, v, k) : 0;
+    pthread_mutex_lock(&h->map_lock);
     for (j = 0; j < k; j++) {
         int st = rc < 0                                        ? (int)rc
                  : v[j].status == NO_STATUS || v[j].status > 0 ? -EPROTO
                                                                : v[j].status;
 
         /* -ESTALE: force-revoked while we unmapped: the notice is late. */
-        status[idx[j]] = st == -ESTALE ? 0 : st;
+        if (st == -ESTALE)
+            st = 0;
+        /* Refused (EBUSY), or the call failed as a whole: the hypervisor
+         * still counts the mapping, so it stays known (its pages a hole
+         * until a notice makes them scratch pages). */
+        if (st == 0 || (rc >= 0 && st != -EBUSY)) {
+            int drop = forget(h, ms[j]);
+
+            st = st ? st : drop;
+        }
+        status[idx[j]] = st;
     }
+    pthread_mutex_unlock(&h->map_lock);
 }
 
 int grant_unmap_batch(grant_handle_t *h, void *const *addrs, int *status,
