@@ -40,10 +40,11 @@ int itest_mkdtemp(char *out, size_t len, const char *name);
 /* Starts xgrantd on a fresh socket, sets XGRANT_SOCK, opens *dom0.
  * Exits 1 with a message on failure. */
 void itest_setup(grant_handle_t **dom0);
-/* 1 when this run turned confinement off (XGRANTD_CONFINE=0, set by
- * run-tests.sh for a tree a confined domain cannot reach): the skip reason is
- * printed; a test asserting confinement then returns ITEST_SKIP. */
-int itest_confine_off(void);
+/* 1 when this run cannot confine domains: not root, or confinement turned
+ * off (XGRANTD_CONFINE=0, set by run-tests.sh for a tree a confined domain
+ * cannot reach).  The skip reason is printed; a test asserting confinement
+ * then returns ITEST_SKIP. */
+int itest_confine_skip(void);
 /* Shuts xgrantd down and removes the temp dir. */
 void itest_teardown(grant_handle_t *dom0);
 /* Path of the xgrantd socket of this run. */
