@@ -113,18 +113,14 @@ int xd_map_add(struct xd_conn *c, uint32_t handle, uint16_t owner,
                const uint64_t *frames, uint64_t npages)
 {
     struct xd_dom *d = c->dom;
+    struct xd_map *n =
+        xd_grow(d->maps, &d->maps_cap, d->nmaps + 1, sizeof(*n), 16);
     struct xd_run *runs;
     uint32_t nruns;
 
-    if (d->nmaps == d->maps_cap) {
-        size_t cap = d->maps_cap ? d->maps_cap * 2 : 16;
-        struct xd_map *n = reallocarray(d->maps, cap, sizeof(*n));
-
-        if (!n)
-            return -ENOMEM;
-        d->maps = n;
-        d->maps_cap = cap;
-    }
+    if (!n)
+        return -ENOMEM;
+    d->maps = n;
     if (xd_runs_make(frames, npages, &runs, &nruns) < 0)
         return -ENOMEM;
     (void)xd_maps_fd_open(c); /* for its UNMAP; else tried again then */

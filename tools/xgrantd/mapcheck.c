@@ -186,15 +186,11 @@ static int vma_add(void *arg, uint64_t ino, uint64_t first, uint64_t nr)
 {
     struct xd_procmaps *pm = arg;
 
-    if (pm->n == pm->cap) {
-        size_t cap = pm->cap ? pm->cap * 2 : 16;
-        struct xd_vma *v = reallocarray(pm->v, cap, sizeof(*v));
+    struct xd_vma *v = xd_grow(pm->v, &pm->cap, pm->n + 1, sizeof(*v), 16);
 
-        if (!v)
-            return -ENOMEM;
-        pm->v = v;
-        pm->cap = cap;
-    }
+    if (!v)
+        return -ENOMEM;
+    pm->v = v;
     pm->v[pm->n++] = (struct xd_vma){ino, first, nr};
     return 0;
 }
@@ -286,15 +282,11 @@ void xd_procmaps_free(struct xd_procmaps *pm)
 
 int xd_vmas_add(struct xd_vmas *vm, uint64_t first, uint64_t nr)
 {
-    if (vm->n == vm->cap) {
-        size_t cap = vm->cap ? vm->cap * 2 : 16;
-        struct xd_run *v = reallocarray(vm->v, cap, sizeof(*v));
+    struct xd_run *v = xd_grow(vm->v, &vm->cap, vm->n + 1, sizeof(*v), 16);
 
-        if (!v)
-            return -ENOMEM;
-        vm->v = v;
-        vm->cap = cap;
-    }
+    if (!v)
+        return -ENOMEM;
+    vm->v = v;
     vm->v[vm->n++] = (struct xd_run){first, nr};
     return 0;
 }
@@ -321,15 +313,11 @@ struct evs {
 
 static int ev_add(struct evs *e, uint64_t first, uint64_t nr, int cov, int in)
 {
-    if (e->n + 2 > e->cap) {
-        size_t cap = e->cap ? e->cap * 2 : 64;
-        struct ev *v = reallocarray(e->v, cap, sizeof(*v));
+    struct ev *v = xd_grow(e->v, &e->cap, e->n + 2, sizeof(*v), 64);
 
-        if (!v)
-            return -ENOMEM;
-        e->v = v;
-        e->cap = cap;
-    }
+    if (!v)
+        return -ENOMEM;
+    e->v = v;
     e->v[e->n++] = (struct ev){first, cov, in};
     e->v[e->n++] = (struct ev){first + nr, -cov, -in};
     return 0;

@@ -145,15 +145,12 @@ static void frames_zero(struct xd_dom *d, uint64_t first, uint64_t n)
 
 static int alloc_record(struct xd_conn *c, uint64_t first, uint64_t n)
 {
-    if (c->nallocs == c->allocs_cap) {
-        size_t cap = c->allocs_cap ? c->allocs_cap * 2 : 8;
-        struct gcore_range *a = reallocarray(c->allocs, cap, sizeof(*a));
+    struct gcore_range *a =
+        xd_grow(c->allocs, &c->allocs_cap, c->nallocs + 1, sizeof(*a), 8);
 
-        if (!a)
-            return -ENOMEM;
-        c->allocs = a;
-        c->allocs_cap = cap;
-    }
+    if (!a)
+        return -ENOMEM;
+    c->allocs = a;
     c->allocs[c->nallocs++] = (struct gcore_range){first, n};
     return 0;
 }

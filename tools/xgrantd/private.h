@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/types.h>
 
 #include "gcore.h"
@@ -505,5 +506,24 @@ void xd_maps_drop_conn(struct xd_conn *c);
 void xd_maps_free(struct xd_dom *d);
 bool xd_maps_held(const struct xd_conn *c);
 bool xd_maps_reachable(const struct xd_conn *c);
+
+/* An array of *cap elements of `elem` bytes with room for `need`: v as it
+ * is, or reallocated to the doubled capacity (from `first`) and *cap
+ * updated; NULL when out of memory (v and *cap untouched). */
+static inline void *xd_grow(void *v, size_t *cap, size_t need, size_t elem,
+                            size_t first)
+{
+    size_t c = *cap ? *cap : first;
+    void *n;
+
+    if (need <= *cap)
+        return v;
+    while (c < need)
+        c *= 2;
+    n = reallocarray(v, c, elem);
+    if (n)
+        *cap = c;
+    return n;
+}
 
 #endif /* XGRANTD_PRIVATE_H */
