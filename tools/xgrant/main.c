@@ -36,6 +36,12 @@ static const char usage_text[] =
     "                  libxl does; -n prints them instead\n"
     "  destroy DOM     close its devices, remove their nodes, kill a domain\n"
     "                  (DOM: name or id)\n"
+    "  block-list DOM [--json]\n"
+    "                  DOM's disks as xl block-list shows them, with the\n"
+    "                  backend's I/O counters\n"
+    "  network-list DOM [--json]\n"
+    "                  DOM's interfaces as xl network-list shows them, with\n"
+    "                  the backend's packet counters\n"
     "  grants DOM [--json]\n"
     "                  DOM's grant table and the delegation trees below it\n"
     "  protections DOM [--json]\n"
@@ -58,6 +64,8 @@ static const struct {
     {"grants", cmd_grants},
     {"create", cmd_create},
     {"protections", cmd_protections},
+    {"block-list", cmd_block_list},
+    {"network-list", cmd_network_list},
 };
 
 void xg_err(const char *cmd, const char *fmt, ...)

@@ -79,6 +79,10 @@ const char *xg_faults_cell(const struct grant_fault_stats *s, char *buf,
                            size_t len);
 void xg_faults_json(FILE *f, const struct grant_fault_stats *s);
 
+/* devlist.c */
+int cmd_block_list(int argc, char **argv);
+int cmd_network_list(int argc, char **argv);
+
 /* create.c (and cfg*.c, create_*.c: see cfg.h) */
 int cmd_create(int argc, char **argv);
 /* create_destroy.c: closes and removes the store nodes of the domain's
