@@ -5,16 +5,12 @@
 # node (path, value, permissions); xgrant destroy removes every node and the
 # domain; config errors name the file, the line and the key.
 set -u
-B=${B:-build}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-export PATH=$top/$B/bin:$PATH
-examples=$top/tests/xl/examples
 # No backend driver runs here (XGRANT_BACKENDS=none): destroy (and the
 # watcher create leaves) may close the Initialising backends at once
 # (create_order covers the grace).
-. "$(dirname "$0")/common/check.sh"
 . "$(dirname "$0")/common/xgstore.sh"
 xgstore_start create
+examples=$top/tests/xl/examples
 truncate -s 1M disk0.img disk1.img
 
 # The device subtrees of domain $1, one "path = "value" (perms)" per line,

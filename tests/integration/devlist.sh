@@ -5,10 +5,6 @@
 # errors for a bad DOM or a bad command line.  The frontend and backend keys
 # are written here by hand (as a driver would), so no driver needs to run.
 set -u
-B=${B:-build}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-export PATH=$top/$B/bin:$PATH
-. "$(dirname "$0")/common/check.sh"
 . "$(dirname "$0")/common/xgstore.sh"
 xgstore_start devlist
 truncate -s 1M disk0.img disk1.img

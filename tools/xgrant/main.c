@@ -6,9 +6,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "private.h"
 #include "tools/common/xgt.h"
@@ -179,6 +182,40 @@ int xg_parse_size(const char *cmd, const char *opt, const char *s,
         return -1;
     }
     return 0;
+}
+
+int xg_env_ms(const char *cmd, const char *name, int def)
+{
+    const char *env = getenv(name);
+    char *end;
+    long v;
+
+    if (!env || !*env)
+        return def;
+    errno = 0;
+    v = strtol(env, &end, 10);
+    if (errno || *end || end == env || v < 0 || v > XG_ENV_MS_MAX) {
+        xg_err(cmd,
+               "%s='%s' is not a number of milliseconds from 0 to %d; "
+               "using %d",
+               name, env, XG_ENV_MS_MAX, def);
+        return def;
+    }
+    return (int)v;
+}
+
+int xg_sibling(const char *name, char *buf, size_t len)
+{
+    char self[PATH_MAX];
+    ssize_t n;
+
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n < 0)
+        return -errno;
+    self[n] = '\0';
+    if ((size_t)snprintf(buf, len, "%s/%s", dirname(self), name) >= len)
+        return -ENAMETOOLONG;
+    return access(buf, X_OK) < 0 ? -errno : 0;
 }
 
 int xg_list_domains(const char *cmd, grant_handle_t *h,

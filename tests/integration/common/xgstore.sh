@@ -1,9 +1,14 @@
-# xgstore.sh: sourced by the toolstack scripts (not a test itself), after
-# check.sh.  `xgstore_start NAME` makes a work directory /tmp/xgrant-NAME-*
+# xgstore.sh: sourced by the toolstack scripts (not a test itself); brings
+# check.sh, $top (the checkout) and the build's bin/ first in PATH.
+# `xgstore_start NAME` makes a work directory /tmp/xgrant-NAME-*
 # ($work, the current directory afterwards, removed at exit), starts a
 # private xgrantd with its store there, and skips (77) when the xenstore
 # tools or the store are missing.  Devices are created with no backend
 # driver started and the probe grace off, unless the caller says otherwise.
+B=${B:-build}
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+export PATH=$top/$B/bin:$PATH
+. "$top/tests/integration/common/check.sh"
 xgstore_start() {
     work=$(mktemp -d "/tmp/xgrant-$1-XXXXXX")
     export XGRANT_SOCK=$work/xgrantd.sock
