@@ -6,18 +6,24 @@
  *   1. backend "online" = 0 (libxl's device removal: the backend may go
  *      away once Closed);
  *   2. frontend "state" = Closing (5): the guest is going;
- *   3. wait (up to XG_DEVICE_CLOSE_MS) for the backend to reach Closed (6).
- *      A backend still in Initialising (1) has no driver attached yet (a
- *      Xen backend moves to InitWait as soon as it probes), but its driver
- *      may still be probing: it gets a grace period (XG_PROBE_GRACE_MS,
- *      libxl's time for a backend to reach InitWait; XGRANT_PROBE_GRACE_MS
- *      overrides it), counted from the start of the teardown and shared by
- *      every device of the domain.  A backend that leaves Initialising
- *      within it is waited for like any other; one still Initialising at
- *      its end has no driver coming, and this CLI, acting as the
- *      toolstack, moves it to Closed itself (checked and written in one
- *      transaction, so a probe that lands at that moment is not undone);
- *   4. remove the frontend directory, the /libxl copy and the backend
+ *   3. wait (up to XG_DEVICE_CLOSE_MS, libxl's LIBXL_DESTROY_TIMEOUT, for
+ *      steps 3 and 4 together) for the backend to answer Closing (5) (or
+ *      Closed).  A backend still in Initialising (1) has no driver attached
+ *      yet (a Xen backend moves to InitWait as soon as it probes), but its
+ *      driver may still be probing: it gets a grace period
+ *      (XG_PROBE_GRACE_MS, libxl's time for a backend to reach InitWait;
+ *      XGRANT_PROBE_GRACE_MS overrides it), counted from the start of the
+ *      teardown and shared by every device of the domain.  A backend that
+ *      leaves Initialising within it is waited for like any other; one
+ *      still Initialising at its end has no driver coming, and this CLI,
+ *      acting as the toolstack, moves it to Closed itself (checked and
+ *      written in one transaction, so a probe that lands at that moment is
+ *      not undone);
+ *   4. frontend "state" = Closed (6) (what the guest's frontend answers to
+ *      a backend Closing; the guest is going, so the toolstack writes it
+ *      when the guest has not), and wait for the backend to reach Closed;
+ *      with online = 0 its driver then drops the device;
+ *   5. remove the frontend directory, the /libxl copy and the backend
  *      directory, and then the parents they leave empty
  *      (libxl_device.c libxl__device_destroy, libxl__xs_path_cleanup).
  *
@@ -36,6 +42,10 @@
 #define XG_DEVICE_CLOSE_MS 10000 /* libxl's LIBXL_DESTROY_TIMEOUT */
 #define XG_PROBE_GRACE_MS  10000 /* libxl's LIBXL_INIT_TIMEOUT */
 #define XG_PROBE_GRACE_ENV "XGRANT_PROBE_GRACE_MS"
+#define CLOSING            GRANT_XENBUS_MASK(XenbusStateClosing)
+#define GONE                                                                   \
+    (GRANT_XENBUS_MASK(XenbusStateClosed) |                                    \
+     GRANT_XENBUS_MASK(XenbusStateUnknown))
 /* Every XenbusState but Initialising: what a probed backend may be in. */
 #define XG_PROBED                                                              \
     (((GRANT_XENBUS_MASK(XenbusStateReconfigured) << 1) - 1) &                 \
@@ -115,6 +125,7 @@ static int close_unprobed(grant_xenbus_t *xb, char *be, int64_t grace_end,
 static int close_device(grant_xenbus_t *xb, struct ends *e, int64_t grace_end,
                         int *state)
 {
+    int64_t end, left;
     int rc;
 
     *state = XenbusStateUnknown;
@@ -132,10 +143,19 @@ static int close_device(grant_xenbus_t *xb, struct ends *e, int64_t grace_end,
         rc = close_unprobed(xb, e->be, grace_end, state);
     if (rc < 0)
         return rc;
-    return grant_xenbus_wait_states(xb, e->be,
-                                    GRANT_XENBUS_MASK(XenbusStateClosed) |
-                                        GRANT_XENBUS_MASK(XenbusStateUnknown),
-                                    XG_DEVICE_CLOSE_MS, state);
+    end = now_ms() + XG_DEVICE_CLOSE_MS;
+    rc = grant_xenbus_wait_states(xb, e->be, GONE | CLOSING, XG_DEVICE_CLOSE_MS,
+                                  state);
+    if (rc < 0 || *state != XenbusStateClosing || !e->fe[0])
+        return rc;
+    /* The backend answered Closing: the frontend would now close; the
+     * guest is going, so the toolstack closes it for the guest. */
+    rc = grant_xenbus_switch_state(xb, XBT_NULL, e->fe, XenbusStateClosed);
+    if (rc < 0 && rc != -ENOENT)
+        return rc;
+    left = end - now_ms();
+    return grant_xenbus_wait_states(xb, e->be, GONE, left > 0 ? (int)left : 0,
+                                    state);
 }
 
 static void read_link(grant_xenbus_t *xb, const char *dir, const char *node,

@@ -2,8 +2,9 @@
 # stub-back.sh: a stand-in backend daemon for the toolstack tests (not a
 # test itself).  Installed as .../xgrant-blkback or .../xgrant-netback (the
 # name says the kind), it plays the xenbus side of a backend in the domain
-# it runs in: every device of its kind in Initialising goes to InitWait,
-# and to Closed once the toolstack sets online=0 or the frontend closes.
+# it runs in, as backend/common's state machine does: every device of its
+# kind in Initialising goes to InitWait; frontend Closing: Closing;
+# frontend Closed or gone: Closed.
 # STUB_MODE (from the file $STUB_DIR/mode, read at each pass): "ok",
 # "never" (never probes), "fail" (writes `error` and goes Closing), "die"
 # (exits at once).  Each pass logs nothing; it exits on SIGTERM or when the
@@ -25,10 +26,11 @@ for _ in $(seq 3000); do
         for dev in $(xenstore-list "$base/$fe" 2>/dev/null); do
             d=$base/$fe/$dev
             st=$(xenstore-read "$d/state" 2>/dev/null) || continue
-            online=$(xenstore-read "$d/online" 2>/dev/null)
             fest=$(xenstore-read "$(xenstore-read "$d/frontend" 2>/dev/null)/state" 2>/dev/null)
-            if [ "$st" != 6 ] && { [ "$online" = 0 ] || [ "${fest:-0}" -ge 5 ]; }; then
+            if [ "$st" != 6 ] && [ "${fest:-6}" -ge 6 ]; then
                 xenstore-write "$d/state" 6
+            elif [ "$st" != 5 ] && [ "$st" != 6 ] && [ "$fest" = 5 ]; then
+                xenstore-write "$d/state" 5
             elif [ "$st" = 1 ] && [ "$mode" = ok ]; then
                 xenstore-write "$d/state" 2
             elif [ "$st" = 1 ] && [ "$mode" = fail ]; then
