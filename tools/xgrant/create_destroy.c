@@ -25,22 +25,31 @@
  *      with online = 0 its driver then drops the device;
  *   5. remove the frontend directory, the /libxl copy and the backend
  *      directory, and then the parents they leave empty
- *      (libxl_device.c libxl__device_destroy, libxl__xs_path_cleanup).
+ *      (libxl_device.c libxl__device_destroy, libxl__xs_path_cleanup);
+ *   6. a vif served by domain 0: its interface in this network namespace
+ *      (vif<domid>.<devid> or its vifname), which the closed backend
+ *      removes, is removed here if still there a second later (the guest's
+ *      own eth<devid> goes with the guest's network namespace).
  *
  * The devices are found as libxl finds them: /libxl/<domid>/device/<kind>/
  * <devid>/{frontend,backend} (libxl_device.c libxl__devices_destroy).
  */
 #include <errno.h>
+#include <net/if.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "private.h"
 
 #define XG_DEVICE_CLOSE_MS 10000 /* libxl's LIBXL_DESTROY_TIMEOUT */
 #define XG_PROBE_GRACE_MS  10000 /* libxl's LIBXL_INIT_TIMEOUT */
+#define XG_IFACE_GONE_MS   1000
 #define XG_PROBE_GRACE_ENV "XGRANT_PROBE_GRACE_MS"
 #define CLOSING            GRANT_XENBUS_MASK(XenbusStateClosing)
 #define GONE                                                                   \
@@ -170,15 +179,65 @@ static void read_link(grant_xenbus_t *xb, const char *dir, const char *node,
     free(v);
 }
 
+/* The interface a vif's backend in domain 0 has in this network namespace
+ * (its vifname, else vif<domid>.<devid>, as Linux's netback names it), or
+ * "" for any other device. */
+static void vif_ifname(grant_xenbus_t *xb, const char *be, char *buf,
+                       size_t len)
+{
+    unsigned fe, devid;
+    char *v = NULL;
+    int used = 0;
+
+    buf[0] = '\0';
+    if (sscanf(be, "/local/domain/0/backend/vif/%u/%u%n", &fe, &devid, &used) !=
+            2 ||
+        be[used])
+        return;
+    if (grant_xenbus_read(xb, XBT_NULL, be, "vifname", &v, NULL) == 0 && *v &&
+        strlen(v) < IFNAMSIZ && !strchr(v, '/'))
+        snprintf(buf, len, "%s", v);
+    else
+        snprintf(buf, len, "vif%u.%u", fe, devid);
+    free(v);
+}
+
+/* A closed backend's driver removes its interface; one still there after
+ * XG_IFACE_GONE_MS is removed here (`ip link delete`), and said. */
+static void iface_remove(const char *name)
+{
+    char *argv[] = {"ip", "link", "delete", (char *)name, NULL};
+    int waited, status = -1;
+    pid_t pid;
+
+    for (waited = 0; waited < XG_IFACE_GONE_MS && if_nametoindex(name);
+         waited += 20)
+        nanosleep(&(struct timespec){0, 20000000}, NULL);
+    if (!if_nametoindex(name))
+        return;
+    if (posix_spawnp(&pid, "ip", NULL, NULL, argv, environ) == 0)
+        waitpid(pid, &status, 0);
+    if (status == 0)
+        fprintf(stderr,
+                "xgrant: destroy: removed interface %s (its backend "
+                "left it)\n",
+                name);
+    else
+        xg_err("destroy", "interface %s is left: 'ip link delete %s' failed",
+               name, name);
+}
+
 static int remove_device(grant_xenbus_t *xb, const char *libxl_dir,
                          int64_t grace_end)
 {
+    char ifname[IFNAMSIZ + 16];
     struct ends e;
     int rc, state;
 
     snprintf(e.libxl, sizeof(e.libxl), "%s", libxl_dir);
     read_link(xb, libxl_dir, "frontend", e.fe, sizeof(e.fe));
     read_link(xb, libxl_dir, "backend", e.be, sizeof(e.be));
+    vif_ifname(xb, e.be, ifname, sizeof(ifname));
     rc = close_device(xb, &e, grace_end, &state);
     if (rc == -ETIMEDOUT)
         xg_err("destroy",
@@ -192,6 +251,8 @@ static int remove_device(grant_xenbus_t *xb, const char *libxl_dir,
     if (rc < 0)
         xg_err("destroy", "cannot remove the nodes of %s: %s", libxl_dir,
                strerror(-rc));
+    if (ifname[0])
+        iface_remove(ifname);
     return rc;
 }
 
@@ -257,11 +318,13 @@ static int remove_orphan_backends(grant_xenbus_t *xb, unsigned domid)
     return rc;
 }
 
-int xg_devices_remove(grant_xenbus_t *xb, unsigned domid)
+int xg_devices_remove(grant_xenbus_t *xb, unsigned domid, int probed)
 {
     char base[64], kdir[GRANT_XENBUS_PATH_MAX], **kinds;
     int64_t grace_end =
-        now_ms() + xg_env_ms("destroy", XG_PROBE_GRACE_ENV, XG_PROBE_GRACE_MS);
+        now_ms() +
+        (probed ? 0
+                : xg_env_ms("destroy", XG_PROBE_GRACE_ENV, XG_PROBE_GRACE_MS));
     unsigned n, i;
     int rc = 0;
 
@@ -294,7 +357,7 @@ int xg_devices_teardown(unsigned domid)
         xg_err("destroy", "cannot open the store: %s", strerror(-rc));
         return -1;
     }
-    rc = xg_devices_remove(xb, domid);
+    rc = xg_devices_remove(xb, domid, 0);
     xg_backends_stop_idle(xb, 0);
     grant_xenbus_close(xb);
     return rc;
