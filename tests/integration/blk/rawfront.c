@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: MIT */
+/* rawfront.c: see rawfront.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/itest.h"
+#include "../common/toolstack.h"
+#include "rawfront.h"
+
+#define SECT 512u
+
+static long long ms_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000ll + ts.tv_nsec / 1000000;
+}
+
+void rf_fill(void *buf, size_t len, uint32_t seed)
+{
+    uint32_t x = seed * 2654435761u + 1;
+    uint8_t *p = buf;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (uint8_t)x;
+    }
+}
+
+/* ---- Frontend ----------------------------------------------------------- */
+
+static int wait_link(struct rf *f, unsigned devid)
+{
+    int i;
+
+    grant_xenbus_frontend_dir(grant_domid(f->h), "vbd", devid, f->dir,
+                              sizeof(f->dir));
+    for (i = 0; i < 500; i++) {
+        if (grant_xenbus_otherend(f->xb, f->dir, "backend", &f->be, NULL) == 0)
+            return 0;
+        usleep(10000);
+    }
+    return -ETIMEDOUT;
+}
+
+static int ring_up(struct rf *f)
+{
+    unsigned n = 1u << f->order, i;
+    int rc;
+
+    if (f->mode == RF_EXT) {
+        rc = grant_mem_alloc(f->h, n, &f->ring);
+        for (i = 0; rc == 0 && i < n; i++)
+            rc = grant_create_direct(
+                f->h, 0, GRANT_R_READ | GRANT_R_WRITE | GRANT_R_MAP,
+                (char *)f->ring + (size_t)i * GRANT_PAGE_SIZE, GRANT_PAGE_SIZE,
+                &f->ring_ref[i]);
+    } else {
+        rc = grant_v1_share(f->h, 0, n, 0, f->ring_ref, &f->ring);
+    }
+    if (rc == 0)
+        rc = xfe_ring_init(&f->r, f->ring, (size_t)n * GRANT_PAGE_SIZE,
+                           sizeof(union blkif_sring_entry));
+    return rc;
+}
+
+static int pool_up(struct rf *f)
+{
+    int rc;
+
+    if (f->mode == RF_EXT) {
+        rc = grant_mem_alloc(f->h, RF_POOL_PAGES, &f->pool);
+        return rc < 0 ? rc : grant_mem_alloc(f->h, 1, &f->ind);
+    }
+    rc = grant_v1_share(f->h, 0, RF_POOL_PAGES, 0, f->pref, &f->pool);
+    return rc < 0 ? rc : grant_v1_share(f->h, 0, 1, 0, &f->ind_ref, &f->ind);
+}
+
+static int publish(struct rf *f)
+{
+    grant_xenbus_t *xb = f->xb;
+    unsigned i;
+    int rc = 0;
+
+    if (f->order) {
+        rc |= grant_xenbus_printf(xb, XBT_NULL, f->dir, "ring-page-order", "%u",
+                                  f->order);
+        for (i = 0; i < (1u << f->order); i++) {
+            char key[16];
+
+            snprintf(key, sizeof(key), "ring-ref%u", i);
+            rc |= grant_xenbus_printf(xb, XBT_NULL, f->dir, key, "%u",
+                                      f->ring_ref[i]);
+        }
+    } else {
+        rc |= grant_xenbus_printf(xb, XBT_NULL, f->dir, "ring-ref", "%u",
+                                  f->ring_ref[0]);
+    }
+    rc |= grant_xenbus_printf(xb, XBT_NULL, f->dir, "event-channel", "%u",
+                              f->port);
+    rc |= grant_xenbus_write(xb, XBT_NULL, f->dir, "protocol", "x86_64-abi");
+    rc |= grant_xenbus_write(xb, XBT_NULL, f->dir, "feature-persistent",
+                             f->mode == RF_V1P ? "1" : "0");
+    if (f->mode == RF_EXT)
+        rc |=
+            grant_xenbus_write(xb, XBT_NULL, f->dir, "feature-grant-ext", "1");
+    return rc ? -EIO : 0;
+}
+
+int rf_attach(struct rf *f, unsigned devid, int mode, unsigned order)
+{
+    int rc;
+
+    f->mode = mode;
+    f->order = order;
+    rc = wait_link(f, devid);
+    if (rc == 0)
+        rc = grant_xenbus_wait_state(f->xb, f->be, XenbusStateInitWait, 10000,
+                                     NULL);
+    if (rc == 0 && !f->pool)
+        rc = pool_up(f);
+    if (rc == 0)
+        rc = ring_up(f);
+    if (rc == 0)
+        rc = grant_evtchn_alloc_unbound(f->h, 0, &f->port);
+    if (rc == 0)
+        rc = publish(f);
+    if (rc == 0)
+        rc = grant_xenbus_switch_state(f->xb, XBT_NULL, f->dir,
+                                       XenbusStateInitialised);
+    if (rc == 0)
+        rc = grant_xenbus_wait_state(f->xb, f->be, XenbusStateConnected, 10000,
+                                     NULL);
+    if (rc == 0 && grant_xenbus_scanf(f->xb, XBT_NULL, f->be, "sectors", "%lu",
+                                      &f->sectors) != 1)
+        rc = -EPROTO;
+    if (rc == 0 && grant_xenbus_scanf(f->xb, XBT_NULL, f->be,
+                                      "feature-max-indirect-segments", "%u",
+                                      &f->max_indirect) != 1)
+        f->max_indirect = 0;
+    if (rc == 0)
+        grant_xenbus_switch_state(f->xb, XBT_NULL, f->dir,
+                                  XenbusStateConnected);
+    return rc;
+}
+
+void rf_detach(struct rf *f)
+{
+    unsigned i;
+
+    grant_xenbus_switch_state(f->xb, XBT_NULL, f->dir, XenbusStateClosing);
+    grant_xenbus_wait_states(f->xb, f->be,
+                             GRANT_XENBUS_MASK(XenbusStateClosing) |
+                                 GRANT_XENBUS_MASK(XenbusStateClosed),
+                             5000, NULL);
+    grant_xenbus_switch_state(f->xb, XBT_NULL, f->dir, XenbusStateClosed);
+    if (f->mode == RF_EXT) {
+        for (i = 0; i < (1u << f->order); i++)
+            grant_revoke(f->h, f->ring_ref[i], GRANT_REVOKE_FORCE);
+        grant_mem_free(f->h, f->ring);
+    } else {
+        grant_v1_end(f->h, f->ring);
+    }
+    grant_evtchn_close(f->h, f->port);
+    f->ring = NULL;
+}
+
+struct blkif_request *rf_slot(struct rf *f)
+{
+    struct blkif_request *req = xfe_ring_req_slot(&f->r);
+
+    if (req)
+        memset(req, 0, sizeof(union blkif_sring_entry));
+    return req;
+}
+
+void rf_push(struct rf *f)
+{
+    xfe_ring_req_done(&f->r);
+    if (xfe_ring_push(&f->r))
+        grant_evtchn_notify(f->h, f->port);
+}
+
+int rf_wait(struct rf *f, struct blkif_response *rsp, int ms)
+{
+    long long end = ms_now() + ms;
+    union blkif_sring_entry e;
+    int rc;
+
+    for (;;) {
+        rc = xfe_ring_take(&f->r, &e);
+        if (rc != 0)
+            break;
+        if (xfe_ring_final_check(&f->r) == 1)
+            continue;
+        if (ms_now() >= end)
+            return 0;
+        grant_evtchn_wait(f->h, f->port, 50);
+    }
+    if (rc == 1)
+        *rsp = e.rsp;
+    return rc;
+}
+
+/* One segment: v1 pages of the pool (page i), or a byte-exact grant over
+ * the bytes (ext), created here and revoked after the answer. */
+static int seg_fill(struct rf *f, struct blkif_request_segment *s, unsigned i,
+                    unsigned sects, int write, size_t off)
+{
+    if (f->mode != RF_EXT) {
+        s->gref = f->pref[i];
+        s->first_sect = 0;
+        s->last_sect = (uint8_t)(sects - 1);
+        return 0;
+    }
+    s->first_sect = 0;
+    s->last_sect = (uint8_t)(sects - 1);
+    return grant_create_direct(f->h, 0, write ? GRANT_R_READ : GRANT_R_WRITE,
+                               (char *)f->pool + off, (uint64_t)sects * SECT,
+                               &s->gref);
+}
+
+static int rf_wait_id(struct rf *f, uint64_t id, struct blkif_response *rsp)
+{
+    int rc = rf_wait(f, rsp, 5000);
+
+    if (rc == 0)
+        return -ETIMEDOUT;
+    if (rc < 0)
+        return rc;
+    return rsp->id == id ? 0 : -EPROTO;
+}
+
+int rf_io(struct rf *f, int write, uint64_t sector, unsigned nsect,
+          unsigned seg_sects, void *buf)
+{
+    struct blkif_request_segment segs[257]; /* + the indirect page (ext) */
+    struct blkif_response rsp;
+    struct blkif_request *req;
+    unsigned nseg = (nsect + seg_sects - 1) / seg_sects, i, done = 0;
+    size_t off = 0, bytes = (size_t)nsect * SECT;
+    uint64_t id = ++f->next_id;
+    int rc = 0;
+
+    if (nseg > 256 || (f->mode != RF_EXT && nseg > RF_POOL_PAGES) ||
+        (f->mode == RF_EXT && bytes > (size_t)RF_POOL_PAGES * GRANT_PAGE_SIZE))
+        return -E2BIG;
+    for (i = 0; rc == 0 && i < nseg; i++) {
+        unsigned n = nsect - done < seg_sects ? nsect - done : seg_sects;
+
+        off = f->mode == RF_EXT ? (size_t)done * SECT
+                                : (size_t)i * GRANT_PAGE_SIZE;
+        if (write)
+            memcpy((char *)f->pool + off, (char *)buf + (size_t)done * SECT,
+                   (size_t)n * SECT);
+        rc = seg_fill(f, &segs[i], i, n, write, off);
+        done += n;
+    }
+    req = rc == 0 ? rf_slot(f) : NULL;
+    if (!req)
+        return rc < 0 ? rc : -ENOSPC;
+    req->id = id;
+    if (nseg <= BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+        req->operation = write ? BLKIF_OP_WRITE : BLKIF_OP_READ;
+        req->nr_segments = (uint8_t)nseg;
+        req->sector_number = sector;
+        memcpy(req->seg, segs, nseg * sizeof(segs[0]));
+    } else {
+        struct blkif_request_indirect *in = (void *)req;
+        grant_ref_t iref = f->ind_ref;
+
+        memcpy(f->ind, segs, nseg * sizeof(segs[0]));
+        if (f->mode == RF_EXT)
+            grant_create_direct(f->h, 0, GRANT_R_READ, f->ind, GRANT_PAGE_SIZE,
+                                &iref);
+        in->operation = BLKIF_OP_INDIRECT;
+        in->indirect_op = write ? BLKIF_OP_WRITE : BLKIF_OP_READ;
+        in->nr_segments = (uint16_t)nseg;
+        in->sector_number = sector;
+        in->indirect_grefs[0] = iref;
+        segs[nseg].gref = iref; /* revoked below with the others */
+    }
+    rf_push(f);
+    rc = rf_wait_id(f, id, &rsp);
+    for (i = 0; f->mode == RF_EXT && i < nseg + (nseg > 11); i++)
+        grant_revoke(f->h, segs[i].gref, GRANT_REVOKE_FORCE);
+    if (rc < 0)
+        return rc;
+    if (rsp.operation != (write ? BLKIF_OP_WRITE : BLKIF_OP_READ))
+        return -EPROTO;
+    for (i = 0, done = 0; rsp.status == 0 && !write && i < nseg; i++) {
+        unsigned n = nsect - done < seg_sects ? nsect - done : seg_sects;
+
+        off = f->mode == RF_EXT ? (size_t)done * SECT
+                                : (size_t)i * GRANT_PAGE_SIZE;
+        memcpy((char *)buf + (size_t)done * SECT, (char *)f->pool + off,
+               (size_t)n * SECT);
+        done += n;
+    }
+    return rsp.status;
+}
+
+int rf_simple(struct rf *f, uint8_t op, uint64_t sector, uint64_t nr)
+{
+    struct blkif_request *req = rf_slot(f);
+    struct blkif_response rsp;
+    uint64_t id = ++f->next_id;
+    int rc;
+
+    if (!req)
+        return -ENOSPC;
+    req->operation = op;
+    req->id = id;
+    if (op == BLKIF_OP_DISCARD) {
+        struct blkif_request_discard *d = (void *)req;
+
+        d->sector_number = sector;
+        d->nr_sectors = nr;
+    }
+    rf_push(f);
+    rc = rf_wait_id(f, id, &rsp);
+    if (rc < 0)
+        return rc;
+    return rsp.operation == op ? rsp.status : -EPROTO;
+}
+
+/* ---- dom0 --------------------------------------------------------------- */
+
+int rf_toolstack_add(grant_xenbus_t *xb, unsigned fe, unsigned devid,
+                     const char *params, const char *mode)
+{
+    const char *const keys[] = {"params", params,        "mode", mode, "type",
+                                "phy",    "device-type", "disk", NULL};
+
+    return itest_toolstack_add(xb, "vbd", fe, devid, keys, NULL, NULL);
+}
+
+void rf_toolstack_rm(grant_xenbus_t *xb, unsigned fe, unsigned devid)
+{
+    char be[GRANT_XENBUS_PATH_MAX], fed[GRANT_XENBUS_PATH_MAX];
+
+    grant_xenbus_backend_dir(0, "vbd", fe, devid, be, sizeof(be));
+    grant_xenbus_frontend_dir(fe, "vbd", devid, fed, sizeof(fed));
+    grant_xenbus_write(xb, XBT_NULL, be, "online", "0");
+    grant_xenbus_rm(xb, XBT_NULL, be, NULL);
+    grant_xenbus_rm(xb, XBT_NULL, fed, NULL);
+}
+
+pid_t rf_blkback_start(const char *logpath, const char *const *args)
+{
+    char dir[PATH_MAX], bin[PATH_MAX + 32];
+    const char *argv[16];
+    const char *env = getenv("XGRANT_BINDIR");
+    unsigned n = 0;
+    pid_t pid;
+
+    snprintf(dir, sizeof(dir), "%s", itest_self());
+    if (env)
+        snprintf(bin, sizeof(bin), "%s/xgrant-blkback", env);
+    else
+        snprintf(bin, sizeof(bin), "%s/../../bin/xgrant-blkback", dirname(dir));
+    argv[n++] = "xgrant-blkback";
+    argv[n++] = "--log";
+    argv[n++] = logpath;
+    while (args && *args && n < 15)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    pid = fork();
+    if (pid == 0) {
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int rf_image_create(const char *path, uint64_t bytes)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int rc = 0;
+
+    if (fd < 0)
+        return -errno;
+    if (ftruncate(fd, (off_t)bytes) < 0)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+int rf_wait_be_state(grant_xenbus_t *xb, unsigned fe, unsigned devid, int state,
+                     int ms)
+{
+    char be[GRANT_XENBUS_PATH_MAX];
+    long long end = ms_now() + ms;
+    int st = -1;
+
+    grant_xenbus_backend_dir(0, "vbd", fe, devid, be, sizeof(be));
+    while (ms_now() < end) {
+        if (grant_xenbus_read_state(xb, XBT_NULL, be, &st) == 0 && st == state)
+            return 1;
+        usleep(10000);
+    }
+    return 0;
+}
