@@ -128,20 +128,10 @@ static int role_io(unsigned devid, int mode)
 
 static grant_xenbus_t *xb0;
 
-static char *be_key(unsigned fe, unsigned devid, const char *key)
-{
-    char be[GRANT_XENBUS_PATH_MAX];
-    char *v = NULL;
-
-    grant_xenbus_backend_dir(0, "vbd", fe, devid, be, sizeof(be));
-    grant_xenbus_read(xb0, XBT_NULL, be, key, &v, NULL);
-    return v;
-}
-
 static int key_is(unsigned fe, unsigned devid, const char *key,
                   const char *want)
 {
-    char *v = be_key(fe, devid, key);
+    char *v = rf_be_key(xb0, fe, devid, key);
     int ok = v && !strcmp(v, want);
 
     if (!ok)
@@ -171,23 +161,6 @@ static int image_matches(const char *img, int mode)
     return ok;
 }
 
-static unsigned dom0_maps(grant_handle_t *dom0)
-{
-    struct grant_usage u = {0};
-
-    grant_usage(dom0, 0, &u);
-    return u.maps;
-}
-
-static void read_line(struct itest_agent *a, char *line, size_t len)
-{
-    struct pollfd p = {.fd = a->from, .events = POLLIN};
-
-    line[0] = '\0';
-    if (poll(&p, 1, 20000) == 1 && fgets(line, (int)len, a->in))
-        line[strcspn(line, "\n")] = '\0';
-}
-
 static void one_mode(grant_handle_t *dom0, const char *img, int mode)
 {
     static const char *const names[] = {"grant copy", "persistent grants",
@@ -204,7 +177,7 @@ static void one_mode(grant_handle_t *dom0, const char *img, int mode)
     itest_spawn_argv(dom0, &a, "blkio", 512, argv);
     ICHECK(rf_toolstack_add(xb0, a.domid, devid, img, "w") == 0,
            "toolstack wrote vbd %u/%u", a.domid, devid);
-    read_line(&a, line, sizeof(line));
+    rf_read_line(&a, line, sizeof(line));
     ICHECK(!strncmp(line, "ok io", 5),
            "%s: written, read back, flush, "
            "barrier, discard: %s",
@@ -213,7 +186,7 @@ static void one_mode(grant_handle_t *dom0, const char *img, int mode)
            names[mode]);
     /* Persistent: the ring and every data page mapped once and kept;
      * copy: the ring only (1 page; 4 for the ext guest's). */
-    maps = dom0_maps(dom0);
+    maps = rf_dom0_maps(dom0);
     ICHECK(mode == RF_V1P ? maps == 1 + 40 : maps == (mode == RF_EXT ? 4 : 1),
            "%s: domain 0 maps %u pages while connected", names[mode], maps);
     ICHECK(key_is(a.domid, devid, "feature-max-indirect-segments", "256") &&
@@ -228,19 +201,19 @@ static void one_mode(grant_handle_t *dom0, const char *img, int mode)
                       mode == RF_EXT ? "0" : "1"),
            "%s: the keys Linux's blkback writes", names[mode]);
     dprintf(a.to, "detach\n");
-    read_line(&a, line, sizeof(line));
+    rf_read_line(&a, line, sizeof(line));
     ICHECK(rf_wait_be_state(xb0, a.domid, devid, XenbusStateClosed, 5000),
            "%s: the backend followed the frontend to Closed", names[mode]);
-    v = be_key(a.domid, devid, "statistics/wr_req");
+    v = rf_be_key(xb0, a.domid, devid, "statistics/wr_req");
     ICHECK(v && atoi(v) >= (mode == RF_EXT ? 3 : 4),
            "%s: statistics/wr_req counted (%s)", names[mode], v ? v : "none");
     free(v);
-    v = be_key(a.domid, devid, "statistics/ds_req");
+    v = rf_be_key(xb0, a.domid, devid, "statistics/ds_req");
     ICHECK(v && !strcmp(v, "1"), "%s: statistics/ds_req = 1 (%s)", names[mode],
            v ? v : "none");
     free(v);
-    ICHECK(dom0_maps(dom0) == 0, "%s: no mapping left in domain 0 (%u)",
-           names[mode], dom0_maps(dom0));
+    ICHECK(rf_dom0_maps(dom0) == 0, "%s: no mapping left in domain 0 (%u)",
+           names[mode], rf_dom0_maps(dom0));
     itest_agent_close(&a);
     grant_ctl_domain_destroy(dom0, a.domid);
     rf_toolstack_rm(xb0, a.domid, devid);
@@ -248,40 +221,18 @@ static void one_mode(grant_handle_t *dom0, const char *img, int mode)
 
 int main(int argc, char **argv)
 {
-    grant_handle_t *dom0;
-    char dir[512], img[600], log[600], cmd[700];
-    pid_t bb;
-    int st = 0;
+    struct rf_run r = {0};
+    char img[600];
 
     if (argc >= 5 && !strcmp(argv[1], "--role"))
         return role_io((unsigned)atoi(argv[3]), atoi(argv[4]));
-    itest_setup(&dom0);
-    if (grant_xenbus_open(&xb0, 0) < 0 ||
-        itest_mkdtemp(dir, sizeof(dir), "blk_io") < 0) {
-        ICHECK(0, "store and a temp dir");
-        itest_teardown(dom0);
-        return itest_done();
+    if (rf_run_begin(&r, "blk_io", NULL) == 0) {
+        xb0 = r.xb;
+        snprintf(img, sizeof(img), "%s/disk.img", r.dir);
+        ICHECK(rf_image_create(img, IMG_BYTES) == 0, "a 16 MiB image");
+        one_mode(r.dom0, img, RF_V1P);
+        one_mode(r.dom0, img, RF_V1);
+        one_mode(r.dom0, img, RF_EXT);
     }
-    snprintf(img, sizeof(img), "%s/disk.img", dir);
-    snprintf(log, sizeof(log), "%s/blkback.log", dir);
-    ICHECK(rf_image_create(img, IMG_BYTES) == 0, "a 16 MiB image");
-    bb = rf_blkback_start(log, NULL);
-    one_mode(dom0, img, RF_V1P);
-    one_mode(dom0, img, RF_V1);
-    one_mode(dom0, img, RF_EXT);
-    kill(bb, SIGTERM);
-    waitpid(bb, &st, 0);
-    ICHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-           "xgrant-blkback exits 0 on SIGTERM (0x%x)", st);
-    if (itest_done() != 0) {
-        snprintf(cmd, sizeof(cmd), "tail -n 30 %s", log);
-        if (system(cmd) != 0)
-            printf("# no log\n");
-    }
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        printf("# could not remove %s\n", dir);
-    grant_xenbus_close(xb0);
-    itest_teardown(dom0);
-    return itest_done();
+    return rf_run_end(&r);
 }

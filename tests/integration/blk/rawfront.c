@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <poll.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../common/itest.h"
@@ -312,7 +314,7 @@ int rf_io(struct rf *f, int write, uint64_t sector, unsigned nsect,
     return rsp.status;
 }
 
-int rf_simple(struct rf *f, uint8_t op, uint64_t sector, uint64_t nr)
+int rf_call(struct rf *f, rf_build_fn *fn, const void *arg, uint8_t *op)
 {
     struct blkif_request *req = rf_slot(f);
     struct blkif_response rsp;
@@ -321,19 +323,41 @@ int rf_simple(struct rf *f, uint8_t op, uint64_t sector, uint64_t nr)
 
     if (!req)
         return -ENOSPC;
-    req->operation = op;
+    fn(f, req, arg);
     req->id = id;
-    if (op == BLKIF_OP_DISCARD) {
-        struct blkif_request_discard *d = (void *)req;
-
-        d->sector_number = sector;
-        d->nr_sectors = nr;
-    }
     rf_push(f);
     rc = rf_wait_id(f, id, &rsp);
     if (rc < 0)
         return rc;
-    return rsp.operation == op ? rsp.status : -EPROTO;
+    *op = rsp.operation;
+    return rsp.status;
+}
+
+struct simple {
+    uint8_t op;
+    uint64_t sector, nr;
+};
+
+static void mk_simple(struct rf *f, struct blkif_request *req, const void *a)
+{
+    const struct simple *s = a;
+    struct blkif_request_discard *d = (void *)req;
+
+    (void)f;
+    req->operation = s->op;
+    if (s->op == BLKIF_OP_DISCARD) {
+        d->sector_number = s->sector;
+        d->nr_sectors = s->nr;
+    }
+}
+
+int rf_simple(struct rf *f, uint8_t op, uint64_t sector, uint64_t nr)
+{
+    struct simple s = {op, sector, nr};
+    uint8_t got = 0;
+    int rc = rf_call(f, mk_simple, &s, &got);
+
+    return rc < 0 || got == op ? rc : -EPROTO;
 }
 
 /* ---- dom0 --------------------------------------------------------------- */
@@ -412,4 +436,72 @@ int rf_wait_be_state(grant_xenbus_t *xb, unsigned fe, unsigned devid, int state,
         usleep(10000);
     }
     return 0;
+}
+
+int rf_run_begin(struct rf_run *r, const char *name, const char *const *args)
+{
+    itest_setup(&r->dom0);
+    r->bb = -1;
+    if (grant_xenbus_open(&r->xb, 0) < 0 ||
+        itest_mkdtemp(r->dir, sizeof(r->dir), name) < 0) {
+        ICHECK(0, "store and a temp dir");
+        return -1;
+    }
+    snprintf(r->log, sizeof(r->log), "%s/blkback.log", r->dir);
+    r->bb = rf_blkback_start(r->log, args);
+    return 0;
+}
+
+int rf_run_end(struct rf_run *r)
+{
+    char cmd[700];
+    int st = 0;
+
+    if (r->bb > 0) {
+        ICHECK(kill(r->bb, 0) == 0, "xgrant-blkback lived through it all");
+        kill(r->bb, SIGTERM);
+        waitpid(r->bb, &st, 0);
+        ICHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+               "xgrant-blkback exits 0 on SIGTERM (0x%x)", st);
+        snprintf(cmd, sizeof(cmd), "sed 's/^/# /' %s | tail -n 60", r->log);
+        if (system(cmd) != 0)
+            printf("# no log\n");
+    }
+    if (r->dir[0]) {
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
+        if (system(cmd) != 0)
+            printf("# could not remove %s\n", r->dir);
+    }
+    grant_xenbus_close(r->xb);
+    itest_teardown(r->dom0);
+    return itest_done();
+}
+
+void rf_read_line(struct itest_agent *a, char *line, size_t len)
+{
+    struct pollfd p = {.fd = a->from, .events = POLLIN};
+
+    line[0] = '\0';
+    setvbuf(a->in, NULL, _IONBF, 0); /* poll sees every byte not read */
+    if (poll(&p, 1, 20000) == 1 && fgets(line, (int)len, a->in))
+        line[strcspn(line, "\n")] = '\0';
+}
+
+unsigned rf_dom0_maps(grant_handle_t *dom0)
+{
+    struct grant_usage u = {0};
+
+    grant_usage(dom0, 0, &u);
+    return u.maps;
+}
+
+char *rf_be_key(grant_xenbus_t *xb, unsigned fe, unsigned devid,
+                const char *key)
+{
+    char be[GRANT_XENBUS_PATH_MAX];
+    char *v = NULL;
+
+    grant_xenbus_backend_dir(0, "vbd", fe, devid, be, sizeof(be));
+    grant_xenbus_read(xb, XBT_NULL, be, key, &v, NULL);
+    return v;
 }

@@ -65,12 +65,43 @@ int rf_wait(struct rf *f, struct blkif_response *rsp, int ms);
  */
 int rf_io(struct rf *f, int write, uint64_t sector, unsigned nsect,
           unsigned seg_sects, void *buf);
+/* Sends the request fn builds in a zeroed slot (the id is set here) and
+ * waits for its answer: its status (or -errno: -ETIMEDOUT, -EPROTO for
+ * another id), the operation answered in *op. */
+typedef void rf_build_fn(struct rf *f, struct blkif_request *req,
+                         const void *arg);
+int rf_call(struct rf *f, rf_build_fn *fn, const void *arg, uint8_t *op);
 /* A request with no data (FLUSH_DISKCACHE, WRITE_BARRIER) or a DISCARD. */
 int rf_simple(struct rf *f, uint8_t op, uint64_t sector, uint64_t nr);
 /* Fills buf with seeded pseudo-random bytes. */
 void rf_fill(void *buf, size_t len, uint32_t seed);
 
 /* ---- dom0 --------------------------------------------------------------- */
+
+struct itest_agent;
+
+/* A blk test's run: xgrantd, the store, a temp dir, xgrant-blkback. */
+struct rf_run {
+    grant_handle_t *dom0;
+    grant_xenbus_t *xb;
+    char dir[512];
+    char log[600];
+    pid_t bb;
+};
+/* Starts it all (blkback with args, NULL-terminated); -1 when it could
+ * not (the failure is checked). */
+int rf_run_begin(struct rf_run *r, const char *name, const char *const *args);
+/* blkback must still be running; SIGTERM must end it with 0; its log is
+ * shown (as "# " lines), the temp dir removed, xgrantd shut down.
+ * Returns the test's exit code. */
+int rf_run_end(struct rf_run *r);
+/* One line from a guest (no newline), within 20 s; "" if none. */
+void rf_read_line(struct itest_agent *a, char *line, size_t len);
+/* Mappings domain 0 holds. */
+unsigned rf_dom0_maps(grant_handle_t *dom0);
+/* backend/vbd/<fe>/<devid>/<key> of domain 0 (the caller frees), or NULL. */
+char *rf_be_key(grant_xenbus_t *xb, unsigned fe, unsigned devid,
+                const char *key);
 
 /* Writes backend/vbd/<fe>/<devid> and device/vbd/<devid> in one
  * transaction, params and mode included. */
