@@ -128,9 +128,10 @@ int rf_attach(struct rf *f, unsigned devid, int mode, unsigned order)
     f->mode = mode;
     f->order = order;
     rc = wait_link(f, devid);
+    /* InitWait, even from a Closed backend (a reconnection). */
     if (rc == 0)
-        rc = grant_xenbus_wait_state(f->xb, f->be, XenbusStateInitWait, 10000,
-                                     NULL);
+        rc = grant_xenbus_wait_states(
+            f->xb, f->be, GRANT_XENBUS_MASK(XenbusStateInitWait), 10000, NULL);
     if (rc == 0 && !f->pool)
         rc = pool_up(f);
     if (rc == 0)
