@@ -266,8 +266,8 @@ static int role(const char *what, unsigned devid, unsigned arg)
                    E_OK, BLKIF_OP_READ, BLKIF_OP_READ);
             printf("end\n");
         } else if (!strncmp(line, "jump", 4)) {
-            f.r.sring[0] += 1000; /* req_prod far past the ring */
-            grant_evtchn_notify(f.h, f.port);
+            f.q[0].r.sring[0] += 1000; /* req_prod far past the ring */
+            grant_evtchn_notify(f.h, f.q[0].port);
             printf("ok jumped\n");
         } else if (!strncmp(line, "die", 3)) {
             unsigned i;
@@ -278,10 +278,10 @@ static int role(const char *what, unsigned devid, unsigned arg)
 
                 mk_indirect(&f, req, &w);
                 req->id = ++f.next_id;
-                xfe_ring_req_done(&f.r);
+                xfe_ring_req_done(&f.q[0].r);
             }
-            xfe_ring_push(&f.r);
-            grant_evtchn_notify(f.h, f.port);
+            xfe_ring_push(&f.q[0].r);
+            grant_evtchn_notify(f.h, f.q[0].port);
             _exit(0);
         }
         fflush(stdout);
@@ -404,6 +404,23 @@ static void dying_guest(grant_handle_t *dom0, unsigned maps0, const char *img)
     rf_toolstack_rm(xb0, die.domid, 51760);
 }
 
+/* params naming no file: that device closes, its error says params. */
+static void missing_image(struct itest_agent *good, const char *dir)
+{
+    char path[600], *err;
+
+    snprintf(path, sizeof(path), "%s/absent.img", dir);
+    rf_toolstack_add(xb0, good->domid, 99, path, "w");
+    ICHECK(rf_wait_be_state(xb0, good->domid, 99, XenbusStateClosing, 5000),
+           "an image that does not open: the device is Closing");
+    err = rf_be_key(xb0, good->domid, 99, "error");
+    ICHECK(err && strstr(err, "params") && strstr(err, "absent.img"),
+           "its error names params and the file (%s)", err ? err : "none");
+    free(err);
+    good_still(good, "after a missing image");
+    rf_toolstack_rm(xb0, good->domid, 99);
+}
+
 static void run(grant_handle_t *dom0, const char *dir)
 {
     char rw[600], ro[600], other[600];
@@ -423,6 +440,7 @@ static void run(grant_handle_t *dom0, const char *dir)
     bad_guest(dom0, &good, rw);
     ro_guest(dom0, ro);
     good_still(&good, "after the read-only disk");
+    missing_image(&good, dir);
     dying_guest(dom0, maps0, rw);
     good_still(&good, "after a frontend died mid-I/O");
     gone(dom0, &good, 51712);

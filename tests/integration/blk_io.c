@@ -67,6 +67,7 @@ static int run_cases(struct rf *f, int mode, char *buf)
         uint64_t s = base_of(mode) + c[i].sector;
         int rc;
 
+        f->cur = i % f->nq; /* cases take turns on the queues */
         rf_fill(buf, len, mode * 100 + i);
         rc = rf_io(f, 1, s, c[i].nsect, c[i].seg_sects, buf);
         if (rc != 0)
@@ -86,6 +87,7 @@ static int run_ops(struct rf *f, int mode, char *buf)
     static char zero[4096];
     int rc;
 
+    f->cur = 0;
     if ((rc = rf_simple(f, BLKIF_OP_FLUSH_DISKCACHE, 0, 0)) != 0)
         return printf("err flush %d\n", rc);
     if ((rc = rf_simple(f, BLKIF_OP_WRITE_BARRIER, 0, 0)) != 0)
@@ -109,7 +111,9 @@ static int role_io(unsigned devid, int mode)
 
     if (grant_open(&f.h, 0) || grant_xenbus_open(&f.xb, 0))
         return 1;
-    rc = rf_attach(&f, devid, mode, mode == RF_EXT ? 2 : 0);
+    /* Persistent: 2 queues of 2-page rings; ext: a 4-page ring. */
+    f.want_queues = mode == RF_V1P ? 2 : 1;
+    rc = rf_attach(&f, devid, mode, mode == RF_EXT ? 2 : mode == RF_V1P);
     if (rc)
         printf("err attach %d\n", rc);
     else if (!run_cases(&f, mode, buf) && !run_ops(&f, mode, buf))
@@ -184,10 +188,12 @@ static void one_mode(grant_handle_t *dom0, const char *img, int mode)
            names[mode], line[0] ? line : "(nothing)");
     ICHECK(image_matches(img, mode), "%s: the image holds the guest's data",
            names[mode]);
-    /* Persistent: the ring and every data page mapped once and kept;
-     * copy: the ring only (1 page; 4 for the ext guest's). */
+    /* Persistent: two 2-page rings and every data page mapped once per
+     * queue (queue 0: pages 0..6, queue 1: pages 0..39) and kept; copy:
+     * the ring only (1 page; 4 for the ext guest's). */
     maps = rf_dom0_maps(dom0);
-    ICHECK(mode == RF_V1P ? maps == 1 + 40 : maps == (mode == RF_EXT ? 4 : 1),
+    ICHECK(mode == RF_V1P ? maps == 4 + 7 + 40
+                          : maps == (mode == RF_EXT ? 4 : 1),
            "%s: domain 0 maps %u pages while connected", names[mode], maps);
     ICHECK(key_is(a.domid, devid, "feature-max-indirect-segments", "256") &&
                key_is(a.domid, devid, "sector-size", "512") &&
@@ -197,6 +203,7 @@ static void one_mode(grant_handle_t *dom0, const char *img, int mode)
                key_is(a.domid, devid, "feature-barrier", "1") &&
                key_is(a.domid, devid, "feature-discard", "1") &&
                key_is(a.domid, devid, "max-ring-page-order", "4") &&
+               key_is(a.domid, devid, "multi-queue-max-queues", "2") &&
                key_is(a.domid, devid, "feature-persistent",
                       mode == RF_EXT ? "0" : "1"),
            "%s: the keys Linux's blkback writes", names[mode]);
@@ -221,12 +228,13 @@ static void one_mode(grant_handle_t *dom0, const char *img, int mode)
 
 int main(int argc, char **argv)
 {
+    static const char *const args[] = {"--max-queues", "2", NULL};
     struct rf_run r = {0};
     char img[600];
 
     if (argc >= 5 && !strcmp(argv[1], "--role"))
         return role_io((unsigned)atoi(argv[3]), atoi(argv[4]));
-    if (rf_run_begin(&r, "blk_io", NULL) == 0) {
+    if (rf_run_begin(&r, "blk_io", args) == 0) {
         xb0 = r.xb;
         snprintf(img, sizeof(img), "%s/disk.img", r.dir);
         ICHECK(rf_image_create(img, IMG_BYTES) == 0, "a 16 MiB image");

@@ -57,25 +57,25 @@ static int wait_link(struct rf *f, unsigned devid)
     return -ETIMEDOUT;
 }
 
-static int ring_up(struct rf *f)
+static int ring_up(struct rf *f, struct rf_queue *q)
 {
     unsigned n = 1u << f->order, i;
     int rc;
 
     if (f->mode == RF_EXT) {
-        rc = grant_mem_alloc(f->h, n, &f->ring);
+        rc = grant_mem_alloc(f->h, n, &q->ring);
         for (i = 0; rc == 0 && i < n; i++)
             rc = grant_create_direct(
                 f->h, 0, GRANT_R_READ | GRANT_R_WRITE | GRANT_R_MAP,
-                (char *)f->ring + (size_t)i * GRANT_PAGE_SIZE, GRANT_PAGE_SIZE,
-                &f->ring_ref[i]);
+                (char *)q->ring + (size_t)i * GRANT_PAGE_SIZE, GRANT_PAGE_SIZE,
+                &q->ring_ref[i]);
     } else {
-        rc = grant_v1_share(f->h, 0, n, 0, f->ring_ref, &f->ring);
+        rc = grant_v1_share(f->h, 0, n, 0, q->ring_ref, &q->ring);
     }
     if (rc == 0)
-        rc = xfe_ring_init(&f->r, f->ring, (size_t)n * GRANT_PAGE_SIZE,
+        rc = xfe_ring_init(&q->r, q->ring, (size_t)n * GRANT_PAGE_SIZE,
                            sizeof(union blkif_sring_entry));
-    return rc;
+    return rc == 0 ? grant_evtchn_alloc_unbound(f->h, 0, &q->port) : rc;
 }
 
 static int pool_up(struct rf *f)
@@ -90,28 +90,46 @@ static int pool_up(struct rf *f)
     return rc < 0 ? rc : grant_v1_share(f->h, 0, 1, 0, &f->ind_ref, &f->ind);
 }
 
-static int publish(struct rf *f)
+static int publish_queue(struct rf *f, struct rf_queue *q, const char *dir)
 {
     grant_xenbus_t *xb = f->xb;
     unsigned i;
     int rc = 0;
 
-    if (f->order) {
+    for (i = 0; f->order && i < (1u << f->order); i++) {
+        char key[16];
+
+        snprintf(key, sizeof(key), "ring-ref%u", i);
+        rc |= grant_xenbus_printf(xb, XBT_NULL, dir, key, "%u", q->ring_ref[i]);
+    }
+    if (!f->order)
+        rc |= grant_xenbus_printf(xb, XBT_NULL, dir, "ring-ref", "%u",
+                                  q->ring_ref[0]);
+    rc |=
+        grant_xenbus_printf(xb, XBT_NULL, dir, "event-channel", "%u", q->port);
+    return rc;
+}
+
+static int publish(struct rf *f)
+{
+    grant_xenbus_t *xb = f->xb;
+    char qdir[GRANT_XENBUS_PATH_MAX + 16];
+    unsigned i;
+    int rc = 0;
+
+    if (f->order)
         rc |= grant_xenbus_printf(xb, XBT_NULL, f->dir, "ring-page-order", "%u",
                                   f->order);
-        for (i = 0; i < (1u << f->order); i++) {
-            char key[16];
-
-            snprintf(key, sizeof(key), "ring-ref%u", i);
-            rc |= grant_xenbus_printf(xb, XBT_NULL, f->dir, key, "%u",
-                                      f->ring_ref[i]);
-        }
-    } else {
-        rc |= grant_xenbus_printf(xb, XBT_NULL, f->dir, "ring-ref", "%u",
-                                  f->ring_ref[0]);
+    if (f->nq > 1)
+        rc |= grant_xenbus_printf(xb, XBT_NULL, f->dir,
+                                  "multi-queue-num-queues", "%u", f->nq);
+    for (i = 0; i < f->nq; i++) {
+        if (f->nq > 1)
+            snprintf(qdir, sizeof(qdir), "%s/queue-%u", f->dir, i);
+        else
+            snprintf(qdir, sizeof(qdir), "%s", f->dir);
+        rc |= publish_queue(f, &f->q[i], qdir);
     }
-    rc |= grant_xenbus_printf(xb, XBT_NULL, f->dir, "event-channel", "%u",
-                              f->port);
     rc |= grant_xenbus_write(xb, XBT_NULL, f->dir, "protocol", "x86_64-abi");
     rc |= grant_xenbus_write(xb, XBT_NULL, f->dir, "feature-persistent",
                              f->mode == RF_V1P ? "1" : "0");
@@ -123,6 +141,7 @@ static int publish(struct rf *f)
 
 int rf_attach(struct rf *f, unsigned devid, int mode, unsigned order)
 {
+    unsigned i;
     int rc;
 
     f->mode = mode;
@@ -134,10 +153,16 @@ int rf_attach(struct rf *f, unsigned devid, int mode, unsigned order)
             f->xb, f->be, GRANT_XENBUS_MASK(XenbusStateInitWait), 10000, NULL);
     if (rc == 0 && !f->pool)
         rc = pool_up(f);
-    if (rc == 0)
-        rc = ring_up(f);
-    if (rc == 0)
-        rc = grant_evtchn_alloc_unbound(f->h, 0, &f->port);
+    if (rc == 0 &&
+        grant_xenbus_scanf(f->xb, XBT_NULL, f->be, "multi-queue-max-queues",
+                           "%u", &f->nq) != 1)
+        f->nq = 1;
+    if (f->nq > f->want_queues)
+        f->nq = f->want_queues ? f->want_queues : 1;
+    if (f->nq > RF_MAX_QUEUES)
+        f->nq = RF_MAX_QUEUES;
+    for (i = 0; rc == 0 && i < f->nq; i++)
+        rc = ring_up(f, &f->q[i]);
     if (rc == 0)
         rc = publish(f);
     if (rc == 0)
@@ -161,6 +186,7 @@ int rf_attach(struct rf *f, unsigned devid, int mode, unsigned order)
 
 void rf_detach(struct rf *f)
 {
+    struct rf_queue *q;
     unsigned i;
 
     grant_xenbus_switch_state(f->xb, XBT_NULL, f->dir, XenbusStateClosing);
@@ -169,20 +195,22 @@ void rf_detach(struct rf *f)
                                  GRANT_XENBUS_MASK(XenbusStateClosed),
                              5000, NULL);
     grant_xenbus_switch_state(f->xb, XBT_NULL, f->dir, XenbusStateClosed);
-    if (f->mode == RF_EXT) {
-        for (i = 0; i < (1u << f->order); i++)
-            grant_revoke(f->h, f->ring_ref[i], GRANT_REVOKE_FORCE);
-        grant_mem_free(f->h, f->ring);
-    } else {
-        grant_v1_end(f->h, f->ring);
+    for (q = f->q; q < f->q + f->nq; q++) {
+        for (i = 0; f->mode == RF_EXT && i < (1u << f->order); i++)
+            grant_revoke(f->h, q->ring_ref[i], GRANT_REVOKE_FORCE);
+        if (f->mode == RF_EXT)
+            grant_mem_free(f->h, q->ring);
+        else
+            grant_v1_end(f->h, q->ring);
+        grant_evtchn_close(f->h, q->port);
+        memset(q, 0, sizeof(*q));
     }
-    grant_evtchn_close(f->h, f->port);
-    f->ring = NULL;
+    f->nq = 0;
 }
 
 struct blkif_request *rf_slot(struct rf *f)
 {
-    struct blkif_request *req = xfe_ring_req_slot(&f->r);
+    struct blkif_request *req = xfe_ring_req_slot(&f->q[f->cur].r);
 
     if (req)
         memset(req, 0, sizeof(union blkif_sring_entry));
@@ -191,26 +219,29 @@ struct blkif_request *rf_slot(struct rf *f)
 
 void rf_push(struct rf *f)
 {
-    xfe_ring_req_done(&f->r);
-    if (xfe_ring_push(&f->r))
-        grant_evtchn_notify(f->h, f->port);
+    struct rf_queue *q = &f->q[f->cur];
+
+    xfe_ring_req_done(&q->r);
+    if (xfe_ring_push(&q->r))
+        grant_evtchn_notify(f->h, q->port);
 }
 
 int rf_wait(struct rf *f, struct blkif_response *rsp, int ms)
 {
+    struct rf_queue *q = &f->q[f->cur];
     long long end = ms_now() + ms;
     union blkif_sring_entry e;
     int rc;
 
     for (;;) {
-        rc = xfe_ring_take(&f->r, &e);
+        rc = xfe_ring_take(&q->r, &e);
         if (rc != 0)
             break;
-        if (xfe_ring_final_check(&f->r) == 1)
+        if (xfe_ring_final_check(&q->r) == 1)
             continue;
         if (ms_now() >= end)
             return 0;
-        grant_evtchn_wait(f->h, f->port, 50);
+        grant_evtchn_wait(f->h, q->port, 50);
     }
     if (rc == 1)
         *rsp = e.rsp;

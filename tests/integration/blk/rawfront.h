@@ -23,6 +23,14 @@
 enum { RF_V1, RF_V1P, RF_EXT }; /* copy, persistent, byte-exact grants */
 
 #define RF_POOL_PAGES 72 /* data pages (v1: each with its ref) */
+#define RF_MAX_QUEUES 4
+
+struct rf_queue {
+    struct xfe_ring r;
+    void *ring;
+    grant_ref_t ring_ref[16];
+    uint32_t port;
+};
 
 struct rf {
     grant_handle_t *h;
@@ -31,10 +39,10 @@ struct rf {
     char *be;
     int mode;
     unsigned order;
-    struct xfe_ring r;
-    void *ring;
-    grant_ref_t ring_ref[16];
-    uint32_t port;
+    unsigned want_queues; /* set before rf_attach: 0 or 1 = flat keys */
+    unsigned nq;          /* queues in use */
+    unsigned cur;         /* the queue rf_slot/rf_push/rf_wait use */
+    struct rf_queue q[RF_MAX_QUEUES];
     uint64_t sectors;
     unsigned max_indirect;
     void *pool;                         /* RF_POOL_PAGES pages */
@@ -47,8 +55,10 @@ struct rf {
 /* ---- Frontend (in a guest) ---------------------------------------------- */
 
 /* Waits for device/vbd/<devid>, then the whole handshake up to Connected:
- * ring of 2^order pages, keys written as Linux's blkfront writes them
- * (RF_V1P adds feature-persistent = 1, RF_EXT feature-grant-ext = 1). */
+ * rings of 2^order pages, f->want_queues queues (queue-N/ keys when more
+ * than one, up to the backend's multi-queue-max-queues), keys written as
+ * Linux's blkfront writes them (RF_V1P adds feature-persistent = 1,
+ * RF_EXT feature-grant-ext = 1). */
 int rf_attach(struct rf *f, unsigned devid, int mode, unsigned order);
 /* Closes (Closing, Closed) and frees the grants, not the handles. */
 void rf_detach(struct rf *f);
