@@ -93,3 +93,8 @@ $(B)/obj/tests/integration/blk_%.o: CPPFLAGS += -Ifrontend/common/include
 $(B)/tests/integration/blk_%: $(B)/obj/tests/integration/blk_%.o $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(LIBGRANT) $(B)/lib/libgrant.so
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(LINK_LIBGRANT) -lxenstore -lpthread
+# The block benchmark drives the same raw frontend.
+$(B)/obj/tests/bench/blk-bench.o: CPPFLAGS += -Ifrontend/common/include
+$(B)/tests/bench/blk-bench: $(B)/obj/tests/bench/blk-bench.o $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(LIBGRANT) $(B)/lib/libgrant.so
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(LINK_LIBGRANT) -lxenstore -lpthread -lm

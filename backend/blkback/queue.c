@@ -122,8 +122,10 @@ static int pass(struct bb_queue *q)
     bb_pgrant_revoked(q);
     while (!q->halted && take_one(q))
         ;
-    if (q->inflight)
+    if (q->inflight) {
         io_uring_submit(&q->ring);
+        reap(q); /* what completed inline (cached data) is answered now */
+    }
     push(q);
     if (q->halted || q->have_held)
         return 0;

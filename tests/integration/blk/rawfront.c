@@ -82,11 +82,15 @@ static int pool_up(struct rf *f)
 {
     int rc;
 
+    if (!f->pool_pages)
+        f->pool_pages = RF_POOL_PAGES;
     if (f->mode == RF_EXT) {
-        rc = grant_mem_alloc(f->h, RF_POOL_PAGES, &f->pool);
+        rc = grant_mem_alloc(f->h, f->pool_pages, &f->pool);
         return rc < 0 ? rc : grant_mem_alloc(f->h, 1, &f->ind);
     }
-    rc = grant_v1_share(f->h, 0, RF_POOL_PAGES, 0, f->pref, &f->pool);
+    f->pref = calloc(f->pool_pages, sizeof(*f->pref));
+    rc = f->pref ? grant_v1_share(f->h, 0, f->pool_pages, 0, f->pref, &f->pool)
+                 : -ENOMEM;
     return rc < 0 ? rc : grant_v1_share(f->h, 0, 1, 0, &f->ind_ref, &f->ind);
 }
 
@@ -288,8 +292,8 @@ int rf_io(struct rf *f, int write, uint64_t sector, unsigned nsect,
     uint64_t id = ++f->next_id;
     int rc = 0;
 
-    if (nseg > 256 || (f->mode != RF_EXT && nseg > RF_POOL_PAGES) ||
-        (f->mode == RF_EXT && bytes > (size_t)RF_POOL_PAGES * GRANT_PAGE_SIZE))
+    if (nseg > 256 || (f->mode != RF_EXT && nseg > f->pool_pages) ||
+        (f->mode == RF_EXT && bytes > (size_t)f->pool_pages * GRANT_PAGE_SIZE))
         return -E2BIG;
     for (i = 0; rc == 0 && i < nseg; i++) {
         unsigned n = nsect - done < seg_sects ? nsect - done : seg_sects;
@@ -496,7 +500,7 @@ int rf_run_end(struct rf_run *r)
         ICHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
                "xgrant-blkback exits 0 on SIGTERM (0x%x)", st);
         snprintf(cmd, sizeof(cmd), "sed 's/^/# /' %s | tail -n 60", r->log);
-        if (system(cmd) != 0)
+        if (!r->quiet && system(cmd) != 0)
             printf("# no log\n");
     }
     if (r->dir[0]) {

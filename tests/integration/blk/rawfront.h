@@ -45,10 +45,11 @@ struct rf {
     struct rf_queue q[RF_MAX_QUEUES];
     uint64_t sectors;
     unsigned max_indirect;
-    void *pool;                         /* RF_POOL_PAGES pages */
-    grant_v1_ref_t pref[RF_POOL_PAGES]; /* v1: pool page refs */
-    void *ind;                          /* the indirect page */
-    grant_v1_ref_t ind_ref;             /* v1: its ref */
+    unsigned pool_pages; /* set before rf_attach: 0 = RF_POOL_PAGES */
+    void *pool;
+    grant_v1_ref_t *pref;   /* v1: pool page refs */
+    void *ind;              /* the indirect page */
+    grant_v1_ref_t ind_ref; /* v1: its ref */
     uint64_t next_id;
 };
 
@@ -97,6 +98,7 @@ struct rf_run {
     char dir[512];
     char log[600];
     pid_t bb;
+    int quiet; /* rf_run_end does not show blkback's log */
 };
 /* Starts it all (blkback with args, NULL-terminated); -1 when it could
  * not (the failure is checked). */
