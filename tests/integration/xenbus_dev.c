@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/itest.h"
+#include "common/toolstack.h"
 #include "libgrant_xenbus.h"
 #include "xbe.h"
 #include "xfe.h"
@@ -134,44 +135,10 @@ static int reached(void *arg)
     return st == w->state;
 }
 
-/* The toolstack's part, in one transaction as libxl does: both
- * directories, links, perms, state 1. */
-struct ts_arg {
-    unsigned fe, devid;
-    char *fe_dir, *be_dir;
-};
-
-static int toolstack_in(grant_xenbus_t *xb, xs_transaction_t t, void *arg)
-{
-    struct ts_arg *a = arg;
-    char perms[32];
-    int rc = 0;
-
-    /* The directories first, with their perms: the keys inherit them. */
-    rc |= grant_xenbus_mkdir(xb, t, a->be_dir, NULL);
-    snprintf(perms, sizeof(perms), "n0,r%u", a->fe);
-    rc |= grant_xenbus_set_perms(xb, t, a->be_dir, NULL, perms);
-    rc |= grant_xenbus_mkdir(xb, t, a->fe_dir, NULL);
-    snprintf(perms, sizeof(perms), "n%u,r0", a->fe);
-    rc |= grant_xenbus_set_perms(xb, t, a->fe_dir, NULL, perms);
-    rc |= grant_xenbus_write(xb, t, a->be_dir, "frontend", a->fe_dir);
-    rc |= grant_xenbus_printf(xb, t, a->be_dir, "frontend-id", "%u", a->fe);
-    rc |= grant_xenbus_write(xb, t, a->be_dir, "online", "1");
-    rc |= grant_xenbus_write(xb, t, a->be_dir, "state", "1");
-    rc |= grant_xenbus_write(xb, t, a->fe_dir, "backend", a->be_dir);
-    rc |= grant_xenbus_write(xb, t, a->fe_dir, "backend-id", "0");
-    rc |= grant_xenbus_write(xb, t, a->fe_dir, "state", "1");
-    return rc ? -EIO : 0;
-}
-
 static void toolstack_add(unsigned fe, unsigned devid, char *fe_dir,
                           char *be_dir)
 {
-    struct ts_arg a = {fe, devid, fe_dir, be_dir};
-
-    grant_xenbus_frontend_dir(fe, KIND, devid, fe_dir, GRANT_XENBUS_PATH_MAX);
-    grant_xenbus_backend_dir(0, KIND, fe, devid, be_dir, GRANT_XENBUS_PATH_MAX);
-    ICHECK(grant_xenbus_transact(xb0, toolstack_in, &a, 0) == 0,
+    ICHECK(itest_toolstack_add(xb0, KIND, fe, devid, NULL, fe_dir, be_dir) == 0,
            "toolstack wrote %s", fe_dir);
 }
 
