@@ -11,3 +11,13 @@ $(XGBF_LIB): $(XGBF_OBJ) $(XFE_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $^
+
+# The nbdkit plugin, when nbdkit-plugin-dev is installed (make deps).
+ifneq ($(wildcard /usr/include/nbdkit-plugin.h),)
+XGBF_NBDKIT := $(B)/lib/nbdkit-xgrant-plugin.so
+ALL += $(XGBF_NBDKIT)
+$(B)/obj/frontend/blkfront/nbdkit/plugin.o: CPPFLAGS += -Ifrontend/blkfront/include
+$(XGBF_NBDKIT): $(B)/obj/frontend/blkfront/nbdkit/plugin.o $(XGBF_LIB) $(B)/lib/libgrant.so
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -shared -o $@ $< $(XGBF_LIB) -L$(B)/lib -lgrant -Wl,-rpath,'$$ORIGIN' -lxenstore -lpthread
+endif
