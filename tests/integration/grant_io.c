@@ -12,7 +12,8 @@
  *   - the bytes never pass through the caller: its read/write byte
  *     counters (/proc/self/io) barely move and it maps nothing new;
  *   - every bad input (fd, file kind, direction, offsets, grants) gets
- *     its own -errno, and xgrantd keeps serving.
+ *     its own -errno, and xgrantd keeps serving;
+ *   - registered files (grant_io_register): named by id, the same checks.
  * grant_io_race.c races a revoke against a long I/O; protections are
  * checked there too.
  */
@@ -360,6 +361,65 @@ static void case_bad(grant_handle_t *dom0, struct itest_agent *a)
     close(pp[1]);
 }
 
+/* Registered files: named by id, no descriptor per call; their own bad
+ * inputs. */
+static void case_registered(grant_handle_t *dom0, struct itest_agent *a)
+{
+    int rw = make_file("reg.img", 3 * PG, 0x21, O_RDWR);
+    int ro = make_file("reg-ro.img", PG, 0x22, O_RDONLY);
+    int pp[2], ids[16], id, idro, n = 0, pth;
+    char path[600];
+    uint64_t ref, done = 0;
+
+    snprintf(path, sizeof(path), "%s/reg.img", dir);
+    pth = open(path, O_PATH | O_CLOEXEC);
+    ICHECK(pipe(pp) == 0 && pth >= 0, "a pipe and an O_PATH fd");
+    itest_ok(a, "alloc 3");
+    ref = itest_ok(a, "grant 0 rw 5 0 %u", 3 * PG);
+    id = grant_io_register(dom0, rw);
+    idro = grant_io_register(dom0, ro);
+    ICHECK(id >= 0 && idro >= 0, "two files registered (%d, %d)", id, idro);
+    close(rw); /* the hypervisor keeps its own reference */
+    ICHECK(io1(dom0, id, GRANT_IO_READ | GRANT_IO_FIXED, a->domid, ref, 10, 0,
+               2 * PG, &done) == 0 &&
+               done == 2 * PG,
+           "READ from a registered file (its fd closed since)");
+    ICHECK(itest_ok(a, "expect 5 10 %u 33", 2 * PG) == 0 &&
+               itest_ok(a, "expect 5 0 10 0") == 0,
+           "its bytes arrived");
+    ICHECK(io1(dom0, idro, GRANT_IO_WRITE | GRANT_IO_FIXED, a->domid, ref, 0, 0,
+               10, NULL) == -EBADF,
+           "WRITE to a file registered read-only: -EBADF");
+    ICHECK(io1(dom0, idro + 1000, GRANT_IO_READ | GRANT_IO_FIXED, a->domid, ref,
+               0, 0, 10, NULL) == -EBADF,
+           "an id never registered: -EBADF");
+    ICHECK(grant_io_register(dom0, pth) == -EBADF,
+           "registering O_PATH: -EBADF");
+    ICHECK(grant_io_register(dom0, pp[0]) == -ESPIPE,
+           "registering a pipe: -ESPIPE");
+    ICHECK(grant_io_register(dom0, -1) == -EBADF, "registering fd -1: -EBADF");
+    for (int i = 0; i < 16; i++) {
+        ids[i] = grant_io_register(dom0, ro);
+        n += ids[i] >= 0;
+    }
+    ICHECK(n == 14 && ids[15] == -ENOSPC,
+           "16 files per handle, then -ENOSPC (%d more, last %d)", n, ids[15]);
+    for (int i = 0; i < 16; i++)
+        if (ids[i] >= 0)
+            grant_io_unregister(dom0, ids[i]);
+    ICHECK(grant_io_unregister(dom0, id) == 0 &&
+               grant_io_unregister(dom0, id) == -EBADF,
+           "unregistered once; twice: -EBADF");
+    ICHECK(io1(dom0, id, GRANT_IO_READ | GRANT_IO_FIXED, a->domid, ref, 0, 0,
+               10, NULL) == -EBADF,
+           "an unregistered id: -EBADF");
+    grant_io_unregister(dom0, idro);
+    close(ro);
+    close(pth);
+    close(pp[0]);
+    close(pp[1]);
+}
+
 int main(void)
 {
     struct itest_agent a, b;
@@ -379,6 +439,7 @@ int main(void)
     case_indirect(dom0, &a, &b);
     case_eof(dom0, &a);
     case_bad(dom0, &a);
+    case_registered(dom0, &a);
     ICHECK(itest_ok(&a, "domid") == a.domid && itest_ok(&b, "domid") == b.domid,
            "xgrantd still serves every domain");
     itest_agent_close(&a);

@@ -7,6 +7,10 @@
  * preadv/pwritev move the bytes between the file and those pieces: the
  * caller's memory is never involved.
  *
+ * A connection may also register files (XGW_OP_IO_FILE_REGISTER, as
+ * io_uring's fixed files): kept until it unregisters them or closes, named
+ * by calls that then carry no descriptor and may use the call area.
+ *
  * All of it on the main thread, under the core's lock, as a COPY: a
  * revoke is served before or after a call, never during one, so once a
  * revoke returns no byte moves through the grant.  A call moves at most
@@ -33,16 +37,18 @@ _Static_assert(sizeof(struct gcore_iov) == sizeof(struct iovec) &&
                "gcore_iov is struct iovec");
 _Static_assert(XD_RX_FDS == XGW_MAX_IO_FDS, "a request carries every file");
 
-/* The files of one call, each checked once per direction on first use. */
+/* The files of one call: those it carries, each checked once per
+ * direction on first use; the connection's registered ones were checked
+ * when they came. */
 struct io_files {
-    const struct xd_conn *c;
+    struct xd_conn *c;
     const int *fd;
     unsigned n;
     int checked[XD_RX_FDS][2]; /* 1 + the check's result (0: not yet) */
 };
 
 /* May fd be used for dir?  0, or the -errno the element gets and the
- * problem in *why. */
+ * problem in *why.  The kind of file and O_PATH are checked for both. */
 static int file_check(int fd, unsigned dir, const char **why)
 {
     int fl = fcntl(fd, F_GETFL);
@@ -54,15 +60,6 @@ static int file_check(int fd, unsigned dir, const char **why)
     *why = "an O_PATH descriptor (opened for neither reading nor writing)";
     if (fl & O_PATH)
         return -EBADF;
-    *why = "not open for reading";
-    if (dir == GNTX_IO_READ && (fl & O_ACCMODE) == O_WRONLY)
-        return -EBADF;
-    *why = "not open for writing";
-    if (dir == GNTX_IO_WRITE && (fl & O_ACCMODE) == O_RDONLY)
-        return -EBADF;
-    *why = "open with O_APPEND (a write would ignore its offset)";
-    if (dir == GNTX_IO_WRITE && (fl & O_APPEND))
-        return -EINVAL;
     *why = "a pipe or socket (no file offsets)";
     if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
         return -ESPIPE;
@@ -72,27 +69,55 @@ static int file_check(int fd, unsigned dir, const char **why)
     *why = "neither a regular file nor a block device";
     if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
         return -EINVAL;
+    *why = "not open for reading";
+    if (dir == GNTX_IO_READ && (fl & O_ACCMODE) == O_WRONLY)
+        return -EBADF;
+    *why = "not open for writing";
+    if (dir == GNTX_IO_WRITE && (fl & O_ACCMODE) == O_RDONLY)
+        return -EBADF;
+    *why = "open with O_APPEND (a write would ignore its offset)";
+    if (dir == GNTX_IO_WRITE && (fl & O_APPEND))
+        return -EINVAL;
     return 0;
 }
 
-static int files_check(struct io_files *f, uint32_t file, unsigned dir)
+static void file_refused(const struct xd_conn *c, const char *what,
+                         uint32_t file, const char *why)
+{
+    xd_log_domid(c->dom->id, "dom %u: grant I/O %s file 0x%x: %s", c->dom->id,
+                 what, file, why);
+}
+
+/* The descriptor `file` names for dir, or -errno (logged). */
+static int files_get(struct io_files *f, uint32_t file, unsigned dir)
 {
     const char *why = "no such file sent with the call";
+    const char *what = dir == GNTX_IO_READ ? "READ" : "WRITE";
+    uint32_t slot = file & ~XGW_IO_FILE_REG;
     int rc;
 
+    if (file & XGW_IO_FILE_REG) {
+        if (slot >= XGW_MAX_IO_FILES || !f->c->io_file[slot]) {
+            file_refused(f->c, what, file, "no such registered file");
+            return -EBADF;
+        }
+        rc = f->c->io_file_ok[slot][dir] - 1;
+        if (rc < 0)
+            file_refused(f->c, what, file, "refused at registration");
+        return rc < 0 ? rc : f->c->io_file[slot] - 1;
+    }
     if (file >= f->n) {
         rc = -EBADF;
     } else if (f->checked[file][dir]) {
-        return f->checked[file][dir] - 1;
+        rc = f->checked[file][dir] - 1;
+        return rc < 0 ? rc : f->fd[file];
     } else {
         rc = file_check(f->fd[file], dir, &why);
         f->checked[file][dir] = rc + 1;
     }
     if (rc < 0)
-        xd_log_domid(f->c->dom->id, "dom %u: grant I/O %s file %u: %s",
-                     f->c->dom->id, dir == GNTX_IO_READ ? "READ" : "WRITE",
-                     file, why);
-    return rc;
+        file_refused(f->c, what, file, why);
+    return rc < 0 ? rc : f->fd[file];
 }
 
 /* preadv/pwritev until all of iov moved, the end of the file, or an
@@ -131,14 +156,14 @@ static long io_fn(void *ctx, uint32_t file, unsigned dir, uint64_t file_off,
 {
     struct io_files *f = ctx;
     struct iovec v[GCORE_IO_IOV];
-    int rc = files_check(f, file, dir);
+    int fd = files_get(f, file, dir);
 
-    if (rc < 0 || !iov)
-        return rc;
+    if (fd < 0 || !iov)
+        return fd < 0 ? fd : 0;
     if (n > GCORE_IO_IOV)
         return -EINVAL;
     memcpy(v, iov, n * sizeof(*v)); /* move() advances its own copy */
-    return move(f->fd[file], dir, file_off, v, n);
+    return move(fd, dir, file_off, v, n);
 }
 
 long xd_io_run(struct xd_conn *c, const struct xd_rx *rx, struct gntx_io *v,
@@ -147,4 +172,87 @@ long xd_io_run(struct xd_conn *c, const struct xd_rx *rx, struct gntx_io *v,
     struct io_files f = {.c = c, .fd = rx->fds, .n = (unsigned)rx->nfds};
 
     return gcore_io(xd.core, c->dom->id, v, n, io_fn, &f);
+}
+
+/* ---- registered files --------------------------------------------------- */
+
+static void file_reply(struct xd_conn *c, const struct xgw_msg *h,
+                       uint32_t file)
+{
+    struct xd_out *m = xd_out_new(h->op, h->seq, 0, sizeof(struct xgw_io_file));
+
+    if (!m) {
+        xd_reply_err(c, h, -ENOMEM);
+        return;
+    }
+    *(struct xgw_io_file *)xd_out_payload(m) = (struct xgw_io_file){file, 0};
+    xd_reply(c, m);
+}
+
+/* A free slot for fd, or -errno. */
+static int file_slot(const struct xd_conn *c, int fd)
+{
+    if (c->dom->id != GNTX_DOMID_CONTROL && xd_fd_scarce(fd))
+        return -ENOSPC; /* the last descriptors are domain 0's */
+    for (unsigned i = 0; i < XGW_MAX_IO_FILES; i++)
+        if (!c->io_file[i])
+            return (int)i;
+    return -ENOSPC;
+}
+
+void xd_io_file_register(struct xd_conn *c, struct xd_rx *rx)
+{
+    const char *why = NULL, *why_w = NULL;
+    int slot, rc, r, w;
+
+    if (rx->hdr.len != 0 || rx->nfds != 1) {
+        xd_reply_err(c, &rx->hdr, -EINVAL);
+        return;
+    }
+    r = file_check(rx->fds[0], GNTX_IO_READ, &why);
+    w = file_check(rx->fds[0], GNTX_IO_WRITE, &why_w);
+    /* Refused for both: a file grant I/O cannot use at all. */
+    rc = r < 0 && w < 0 ? r : file_slot(c, rx->fds[0]);
+    if (rc < 0) {
+        file_refused(c, "register", 0,
+                     why && r < 0 && w < 0 ? why : "no room for another file");
+        xd_reply_err(c, &rx->hdr, rc);
+        return;
+    }
+    slot = rc;
+    c->io_file[slot] = rx->fds[0] + 1; /* taken: rx_reset will not close it */
+    c->io_file_ok[slot][GNTX_IO_READ] = r + 1;
+    c->io_file_ok[slot][GNTX_IO_WRITE] = w + 1;
+    rx->nfds = 0;
+    file_reply(c, &rx->hdr, XGW_IO_FILE_REG | (uint32_t)slot);
+}
+
+void xd_io_file_unregister(struct xd_conn *c, struct xd_rx *rx)
+{
+    struct xgw_io_file req;
+    uint32_t slot;
+
+    if (rx->hdr.len != sizeof(req)) {
+        xd_reply_err(c, &rx->hdr, -EINVAL);
+        return;
+    }
+    memcpy(&req, rx->pay, sizeof(req));
+    slot = req.file & ~XGW_IO_FILE_REG;
+    if (!(req.file & XGW_IO_FILE_REG) || slot >= XGW_MAX_IO_FILES ||
+        !c->io_file[slot]) {
+        xd_reply_err(c, &rx->hdr, -EBADF);
+        return;
+    }
+    close(c->io_file[slot] - 1);
+    c->io_file[slot] = 0;
+    xd_reply_err(c, &rx->hdr, 0);
+}
+
+void xd_io_files_release(struct xd_conn *c)
+{
+    for (unsigned i = 0; i < XGW_MAX_IO_FILES; i++) {
+        if (c->io_file[i])
+            close(c->io_file[i] - 1);
+        c->io_file[i] = 0;
+    }
 }
