@@ -267,6 +267,10 @@ struct grant_io_seg {
  * has no files, and this call is not served there (grant_features has no
  * GRANT_FEAT_IO); a backend then moves the bytes with grant_copy.
  *
+ * A file opened O_DIRECT works at any window and offset: what O_DIRECT
+ * can take (512-byte aligned) goes to it straight, the rest through the
+ * page cache (xgrantd opens the file again without O_DIRECT for that).
+ *
  * Blocking: as long as the file I/O takes; xgrantd moves at most 1 MiB
  * per hypercall (others' calls are served in between) and the library
  * resumes the rest.  The descriptors stay the caller's: the hypervisor

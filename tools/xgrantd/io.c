@@ -11,6 +11,11 @@
  * io_uring's fixed files): kept until it unregisters them or closes, named
  * by calls that then carry no descriptor and may use the call area.
  *
+ * A file opened O_DIRECT goes with a buffered twin of itself (opened
+ * again through /proc/self/fd, the same access mode): I/O that O_DIRECT
+ * cannot do (a byte-exact window, an odd offset) takes the twin, the rest
+ * goes straight to the device, as blkback's pick_fd does.
+ *
  * All of it on the main thread, under the core's lock, as a COPY: a
  * revoke is served before or after a call, never during one, so once a
  * revoke returns no byte moves through the grant.  A call moves at most
@@ -22,6 +27,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -45,7 +52,30 @@ struct io_files {
     const int *fd;
     unsigned n;
     int checked[XD_RX_FDS][2]; /* 1 + the check's result (0: not yet) */
+    int twin[XD_RX_FDS]; /* 1 + its buffered twin (0: not asked, -1: none) */
 };
+
+/* What an element's I/O goes through: the file as it came, and for one
+ * opened O_DIRECT a buffered descriptor of the same file (or -1) for what
+ * O_DIRECT cannot do (a window or offset not aligned for it). */
+struct io_fd {
+    int fd;
+    int twin;
+};
+
+/* fd's buffered twin when fd is O_DIRECT: the same file opened again
+ * (through /proc/self/fd) with the same access mode and no O_DIRECT; -1
+ * when fd is not O_DIRECT or the file does not open again. */
+static int twin_open(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    char path[64];
+
+    if (fl < 0 || !(fl & O_DIRECT))
+        return -1;
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    return open(path, (fl & O_ACCMODE) | O_CLOEXEC | O_NOCTTY);
+}
 
 /* May fd be used for dir?  0, or the -errno the element gets and the
  * problem in *why.  The kind of file and O_PATH are checked for both. */
@@ -88,8 +118,21 @@ static void file_refused(const struct xd_conn *c, const char *what,
                  what, file, why);
 }
 
-/* The descriptor `file` names for dir, or -errno (logged). */
-static int files_get(struct io_files *f, uint32_t file, unsigned dir)
+/* A call's file: its twin, opened on first use. */
+static int files_twin(struct io_files *f, uint32_t file)
+{
+    int t;
+
+    if (!f->twin[file]) {
+        t = twin_open(f->fd[file]);
+        f->twin[file] = t < 0 ? -1 : t + 1;
+    }
+    return f->twin[file] < 0 ? -1 : f->twin[file] - 1;
+}
+
+/* The descriptors `file` names for dir into *out: 0, or -errno (logged). */
+static int files_get(struct io_files *f, uint32_t file, unsigned dir,
+                     struct io_fd *out)
 {
     const char *why = "no such file sent with the call";
     const char *what = dir == GNTX_IO_READ ? "READ" : "WRITE";
@@ -104,27 +147,45 @@ static int files_get(struct io_files *f, uint32_t file, unsigned dir)
         rc = f->c->io_file_ok[slot][dir] - 1;
         if (rc < 0)
             file_refused(f->c, what, file, "refused at registration");
-        return rc < 0 ? rc : f->c->io_file[slot] - 1;
+        *out = (struct io_fd){f->c->io_file[slot] - 1,
+                              f->c->io_file_twin[slot] - 1};
+        return rc;
     }
     if (file >= f->n) {
         rc = -EBADF;
     } else if (f->checked[file][dir]) {
         rc = f->checked[file][dir] - 1;
-        return rc < 0 ? rc : f->fd[file];
     } else {
         rc = file_check(f->fd[file], dir, &why);
         f->checked[file][dir] = rc + 1;
+        if (rc < 0)
+            file_refused(f->c, what, file, why);
     }
-    if (rc < 0)
+    if (file >= f->n)
         file_refused(f->c, what, file, why);
-    return rc < 0 ? rc : f->fd[file];
+    if (rc == 0)
+        *out = (struct io_fd){f->fd[file], files_twin(f, file)};
+    return rc;
+}
+
+/* Can O_DIRECT take this I/O (512-byte alignment: a device with larger
+ * sectors answers EINVAL, and the twin takes over then)? */
+static bool direct_ok(uint64_t off, const struct iovec *iov, unsigned n)
+{
+    uint64_t bits = off;
+
+    for (unsigned i = 0; i < n; i++)
+        bits |= (uintptr_t)iov[i].iov_base | iov[i].iov_len;
+    return (bits & 511) == 0;
 }
 
 /* preadv/pwritev until all of iov moved, the end of the file, or an
- * error: the bytes moved (an error after some did: those), or -errno. */
-static long move(int fd, unsigned dir, uint64_t off, struct iovec *iov,
+ * error: the bytes moved (an error after some did: those), or -errno.
+ * What O_DIRECT refuses goes through the buffered twin. */
+static long move(struct io_fd f, unsigned dir, uint64_t off, struct iovec *iov,
                  unsigned n)
 {
+    int fd = f.twin >= 0 && !direct_ok(off, iov, n) ? f.twin : f.fd;
     long done = 0;
 
     while (n) {
@@ -132,6 +193,10 @@ static long move(int fd, unsigned dir, uint64_t off, struct iovec *iov,
                         ? preadv(fd, iov, (int)n, (off_t)(off + done))
                         : pwritev(fd, iov, (int)n, (off_t)(off + done));
 
+        if (r < 0 && errno == EINVAL && f.twin >= 0 && fd != f.twin) {
+            fd = f.twin;
+            continue;
+        }
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -156,10 +221,11 @@ static long io_fn(void *ctx, uint32_t file, unsigned dir, uint64_t file_off,
 {
     struct io_files *f = ctx;
     struct iovec v[GCORE_IO_IOV];
-    int fd = files_get(f, file, dir);
+    struct io_fd fd = {-1, -1};
+    int rc = files_get(f, file, dir, &fd);
 
-    if (fd < 0 || !iov)
-        return fd < 0 ? fd : 0;
+    if (rc < 0 || !iov)
+        return rc;
     if (n > GCORE_IO_IOV)
         return -EINVAL;
     memcpy(v, iov, n * sizeof(*v)); /* move() advances its own copy */
@@ -170,8 +236,12 @@ long xd_io_run(struct xd_conn *c, const struct xd_rx *rx, struct gntx_io *v,
                unsigned n)
 {
     struct io_files f = {.c = c, .fd = rx->fds, .n = (unsigned)rx->nfds};
+    long ret = gcore_io(xd.core, c->dom->id, v, n, io_fn, &f);
 
-    return gcore_io(xd.core, c->dom->id, v, n, io_fn, &f);
+    for (unsigned i = 0; i < f.n; i++)
+        if (f.twin[i] > 0)
+            close(f.twin[i] - 1);
+    return ret;
 }
 
 /* ---- registered files --------------------------------------------------- */
@@ -221,10 +291,21 @@ void xd_io_file_register(struct xd_conn *c, struct xd_rx *rx)
     }
     slot = rc;
     c->io_file[slot] = rx->fds[0] + 1; /* taken: rx_reset will not close it */
+    c->io_file_twin[slot] = twin_open(rx->fds[0]) + 1;
     c->io_file_ok[slot][GNTX_IO_READ] = r + 1;
     c->io_file_ok[slot][GNTX_IO_WRITE] = w + 1;
     rx->nfds = 0;
     file_reply(c, &rx->hdr, XGW_IO_FILE_REG | (uint32_t)slot);
+}
+
+/* Drops registered slot `slot` (NULL-safe for a free one). */
+static void file_close(struct xd_conn *c, unsigned slot)
+{
+    if (c->io_file[slot])
+        close(c->io_file[slot] - 1);
+    if (c->io_file_twin[slot])
+        close(c->io_file_twin[slot] - 1);
+    c->io_file[slot] = c->io_file_twin[slot] = 0;
 }
 
 void xd_io_file_unregister(struct xd_conn *c, struct xd_rx *rx)
@@ -243,16 +324,12 @@ void xd_io_file_unregister(struct xd_conn *c, struct xd_rx *rx)
         xd_reply_err(c, &rx->hdr, -EBADF);
         return;
     }
-    close(c->io_file[slot] - 1);
-    c->io_file[slot] = 0;
+    file_close(c, slot);
     xd_reply_err(c, &rx->hdr, 0);
 }
 
 void xd_io_files_release(struct xd_conn *c)
 {
-    for (unsigned i = 0; i < XGW_MAX_IO_FILES; i++) {
-        if (c->io_file[i])
-            close(c->io_file[i] - 1);
-        c->io_file[i] = 0;
-    }
+    for (unsigned i = 0; i < XGW_MAX_IO_FILES; i++)
+        file_close(c, i);
 }

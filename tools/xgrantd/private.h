@@ -124,9 +124,11 @@ struct xd_conn {
     struct gcore_range *allocs; /* blocks handed out by MEM_ALLOC */
     size_t nallocs, allocs_cap;
     struct xd_ca *ca; /* the call area, NULL without one */
-    /* Registered files (io.c): fd + 1 (0: free slot), and the check each
-     * direction got at registration (1 + its result, as in io.c). */
+    /* Registered files (io.c): fd + 1 (0: free slot), an O_DIRECT one's
+     * buffered twin, and the check each direction got at registration
+     * (1 + its result, as in io.c). */
     int io_file[XGW_MAX_IO_FILES];
+    int io_file_twin[XGW_MAX_IO_FILES]; /* fd + 1 of its buffered twin */
     int io_file_ok[XGW_MAX_IO_FILES][2];
     int maps_fd;      /* /proc/<pid>/maps once checked (mapcheck.c), or -1 */
     struct xd_ev bev; /* its doorbell (lives as long as c: epoll safety) */
