@@ -109,14 +109,17 @@ static void proc_io(uint64_t *rchar, uint64_t *wchar)
         fclose(f);
 }
 
-/* Lines of /proc/self/maps. */
-static int maps_lines(void)
+/* Does this process map any of domain `name`'s memory (its memfd is
+ * named after it)? */
+static int maps_domain(const char *name)
 {
     FILE *f = fopen("/proc/self/maps", "r");
-    int c, n = 0;
+    char line[1024], want[64];
+    int n = 0;
 
-    while (f && (c = fgetc(f)) != EOF)
-        n += c == '\n';
+    snprintf(want, sizeof(want), "memfd:%s ", name);
+    while (f && fgets(line, sizeof(line), f))
+        n += strstr(line, want) != NULL;
     if (f)
         fclose(f);
     return n;
@@ -129,7 +132,7 @@ static void case_read(grant_handle_t *dom0, struct itest_agent *a)
     enum { WIN_OFF = 100, WIN = 5 * PG, AT = 5, LEN = 4 * PG + 123 };
     uint8_t *b = malloc(LEN + 3000);
     uint64_t ref, done = 0, r0, w0, r1, w1;
-    int fd, maps0;
+    int fd;
 
     for (unsigned k = 0; k < LEN; k++)
         b[3000 + k] = pat(7, WIN_OFF + AT + k);
@@ -138,7 +141,6 @@ static void case_read(grant_handle_t *dom0, struct itest_agent *a)
     free(b);
     itest_ok(a, "alloc 8");
     ref = itest_ok(a, "grant 0 rw 0 %u %u", WIN_OFF, WIN);
-    maps0 = maps_lines();
     proc_io(&r0, &w0);
     ICHECK(io1(dom0, fd, GRANT_IO_READ, a->domid, ref, AT, 3000, LEN, &done) ==
                    0 &&
@@ -156,7 +158,19 @@ static void case_read(grant_handle_t *dom0, struct itest_agent *a)
            "the bytes never passed through the caller (rchar +%llu, wchar "
            "+%llu for %u bytes)",
            (unsigned long long)(r1 - r0), (unsigned long long)(w1 - w0), LEN);
-    ICHECK(maps_lines() == maps0, "the caller mapped nothing of the granter");
+    ICHECK(maps_domain(a->name) == 0,
+           "the caller maps none of the granter's memory");
+    {
+        /* The check above sees a mapping when there is one. */
+        uint64_t mref = itest_ok(a, "grant 0 rm 0 %u %u", 4 * PG, PG);
+        void *m = NULL;
+
+        ICHECK(grant_map(dom0, a->domid, (grant_ref_t)mref, 0, PG,
+                         GRANT_MAP_RDONLY, &m) == 0 &&
+                   maps_domain(a->name) > 0 && grant_unmap(dom0, m) == 0,
+               "(a mapping of the granter's page is seen by that check)");
+        itest_ok(a, "revoke 0x%llx", (unsigned long long)mref);
+    }
     close(fd);
 }
 
