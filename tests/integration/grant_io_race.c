@@ -7,7 +7,10 @@
  *   - a revoke racing a long READ (many IO budgets): once grant_revoke
  *     has returned, no byte of the window changes (domain 0 refills it and
  *     checks after the I/O ends), the I/O stops with -ESTALE and reports
- *     the prefix it moved, and that prefix is the file's bytes;
+ *     the prefix it moved, and that prefix is the file's bytes; the same
+ *     when the I/O goes through a WRITE-only grant a third domain (a
+ *     backend) delegated from ours to the role (its I/O helper) and we
+ *     revoke at the root: the helper is cut off mid-request;
  *   - while a long I/O runs, domain 0's own calls are served in between
  *     (the budget bounds what one call holds xgrantd for);
  *   - page protections: a READ over a page protected read-only fails
@@ -114,18 +117,27 @@ static void make_file(const char *name, char *path, size_t plen, size_t len)
     close(fd);
 }
 
-static void send_io(struct itest_agent *r, char d, uint64_t ref, uint64_t off,
-                    uint64_t foff, uint64_t len, const char *path)
+/* The role's I/O through grant (dom, ref). */
+static void send_io_via(struct itest_agent *r, char d, unsigned dom,
+                        uint64_t ref, uint64_t off, uint64_t foff, uint64_t len,
+                        const char *path)
 {
     char go[16];
 
-    dprintf(r->to, "io %c 0 %llx %llu %llu %llu %s\n", d,
+    dprintf(r->to, "io %c %u %llx %llu %llu %llu %s\n", d, dom,
             (unsigned long long)ref, (unsigned long long)off,
             (unsigned long long)foff, (unsigned long long)len, path);
     if (!fgets(go, sizeof(go), r->in) || strcmp(go, "go\n") != 0) {
         fprintf(stderr, "grant_io_race: the role said: %s\n", go);
         exit(1);
     }
+}
+
+/* The same through a grant of domain 0. */
+static void send_io(struct itest_agent *r, char d, uint64_t ref, uint64_t off,
+                    uint64_t foff, uint64_t len, const char *path)
+{
+    send_io_via(r, d, 0, ref, off, foff, len, path);
 }
 
 static int recv_io(struct itest_agent *r, uint64_t *done)
@@ -151,20 +163,32 @@ static int answered(struct itest_agent *r)
 
 /*
  * One race: the role READs BIG bytes into the window while we revoke it
- * `delay_us` after it started.  Returns 1 when the revoke cut the I/O
- * (-ESTALE with a prefix), 0 when the I/O was done first.
+ * `delay_us` after it started.  With `mid`, as blkback's I/O-helper
+ * option would: we grant `mid` (a backend) the window with DELEGATE, it
+ * delegates a WRITE-only grant of it to the role (the helper), the role
+ * does its I/O through that, and we revoke our grant at the root.
+ * Returns 1 when the revoke cut the I/O (-ESTALE with a prefix), 0 when
+ * the I/O was done first.
  */
-static int race_once(grant_handle_t *dom0, struct itest_agent *r, uint8_t *mem,
-                     const char *path, unsigned delay_us)
+static int race_once(grant_handle_t *dom0, struct itest_agent *r,
+                     struct itest_agent *mid, uint8_t *mem, const char *path,
+                     unsigned delay_us)
 {
     grant_ref_t ref;
-    uint64_t done = 0, bad = 0, badpre = 0;
+    uint64_t done = 0, bad = 0, badpre = 0, ind;
     int st;
 
     memset(mem, 0, BIG);
-    if (grant_create_direct(dom0, r->domid, GRANT_R_WRITE, mem, BIG, &ref) < 0)
+    if (grant_create_direct(dom0, mid ? mid->domid : r->domid,
+                            GRANT_R_WRITE | (mid ? GRANT_R_DELEGATE : 0), mem,
+                            BIG, &ref) < 0)
         return -1;
-    send_io(r, 'R', ref, 0, 0, BIG, path);
+    if (mid) {
+        ind = itest_ok(mid, "delegate %u w 0 0x%x 0 %u", r->domid, ref, BIG);
+        send_io_via(r, 'R', mid->domid, ind, 0, 0, BIG, path);
+    } else {
+        send_io(r, 'R', ref, 0, 0, BIG, path);
+    }
     usleep(delay_us);
     ICHECK(grant_revoke(dom0, ref, 0) == 0, "revoked mid-I/O");
     memset(mem, 0xa5, BIG); /* after the revoke: nothing may touch it */
@@ -192,16 +216,18 @@ static int race_once(grant_handle_t *dom0, struct itest_agent *r, uint8_t *mem,
     return 1;
 }
 
-static void case_race(grant_handle_t *dom0, struct itest_agent *r, uint8_t *mem)
+static void case_race(grant_handle_t *dom0, struct itest_agent *r,
+                      struct itest_agent *mid, uint8_t *mem)
 {
+    const char *how = mid ? " through a delegation, revoked at the root" : "";
     char path[600];
     int cut = 0;
 
     make_file("race.img", path, sizeof(path), BIG);
     for (int i = 0; i < TRIES && !cut; i++)
-        cut = race_once(dom0, r, mem, path, 500u << i) == 1;
-    ICHECK(cut, "a revoke caught a %u MiB READ midway (in %d tries)", BIG >> 20,
-           TRIES);
+        cut = race_once(dom0, r, mid, mem, path, 500u << i) == 1;
+    ICHECK(cut, "a revoke caught a %u MiB READ%s midway (in %d tries)",
+           BIG >> 20, how, TRIES);
 }
 
 static uint64_t now_us(void)
@@ -298,7 +324,7 @@ static void case_protect(grant_handle_t *dom0, struct itest_agent *r,
 int main(int argc, char **argv)
 {
     char *role[] = {NULL, "--ioer", NULL};
-    struct itest_agent r;
+    struct itest_agent r, mid;
     grant_handle_t *dom0;
     uint8_t *mem;
     char buf[64], cmd[700];
@@ -313,13 +339,16 @@ int main(int argc, char **argv)
     itest_setup(&dom0);
     role[0] = itest_self();
     itest_spawn_argv(dom0, &r, "ioer", 16, role);
+    itest_spawn(dom0, &mid, "backend", 16);
     ICHECK(fgets(buf, sizeof(buf), r.in) && strncmp(buf, "ok", 2) == 0,
            "the I/O domain is up");
     ICHECK(grant_mem_alloc(dom0, BIG / PG, (void **)&mem) == 0,
            "%u MiB of domain 0's memory", BIG >> 20);
     case_protect(dom0, &r, mem);
     case_bystander(dom0, &r, mem);
-    case_race(dom0, &r, mem);
+    case_race(dom0, &r, NULL, mem);
+    case_race(dom0, &r, &mid, mem);
+    itest_agent_close(&mid);
     itest_agent_close(&r);
     itest_teardown(dom0);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
