@@ -96,43 +96,66 @@ int nb_epoll_set(struct nb *nb, int fd, struct nb_src *src, unsigned events,
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: xgrant-netback [--foreground] [--once] [--log FILE]\n"
-            "                      [--max-queues N] [--rx-stall-ms MS]\n"
-            "Serves every vif of this domain (backend/vif in the store)\n"
-            "with a TAP device vif<domid>.<devid>.  See xgrant-netback(8).\n"
-            "  --foreground      stay in the foreground (default: detach\n"
-            "                    once the store is watched)\n"
-            "  --once            exit when the last vif served is removed\n"
-            "  --log FILE        log there instead of stderr\n"
-            "  --max-queues N    multi-queue-max-queues offered (1..16,\n"
-            "                    default: the CPUs, at most 4)\n"
-            "  --rx-stall-ms MS  drop what a frontend that posts no rx\n"
-            "                    buffers for MS would get (default 10000)\n");
+    fprintf(f, "usage: xgrant-netback [--daemon] [--once] [--log FILE]\n"
+               "                      [--max-queues N] [--rx-stall-ms MS]\n"
+               "                      [--stats-ms MS]\n"
+               "Serves every vif of this domain (backend/vif in the store)\n"
+               "with a TAP device vif<domid>.<devid>.  See xgrant-netback(8).\n"
+               "  --daemon          detach once the store is watched (the\n"
+               "                    parent exits 0 then; default: stay)\n"
+               "  --foreground      stay (the default)\n"
+               "  --once            exit when the last vif served is removed\n"
+               "  --log FILE        log there instead of stderr\n"
+               "  --max-queues N    multi-queue-max-queues offered (1..16,\n"
+               "                    default: the CPUs, at most 4)\n"
+               "  --rx-stall-ms MS  drop what a frontend that posts no rx\n"
+               "                    buffers for MS would get (default 10000)\n"
+               "  --stats-ms MS     write statistics/ at most every MS\n"
+               "                    (default 1000)\n");
+}
+
+/* optarg as a number 1..max into *out, or a message and -EINVAL. */
+static int num_opt(const char *name, unsigned long max, unsigned *out)
+{
+    char *end;
+    unsigned long n = strtoul(optarg, &end, 10);
+
+    if (*end || !*optarg || n < 1 || n > max) {
+        fprintf(stderr, "xgrant-netback: --%s: want 1..%lu, not '%s'\n", name,
+                max, optarg);
+        return -EINVAL;
+    }
+    *out = (unsigned)n;
+    return 0;
 }
 
 static int parse_opts(int argc, char **argv, struct nb_opts *o)
 {
     static const struct option lo[] = {
         {"foreground", no_argument, NULL, 'f'},
+        {"daemon", no_argument, NULL, 'd'},
         {"once", no_argument, NULL, 'o'},
         {"log", required_argument, NULL, 'l'},
         {"max-queues", required_argument, NULL, 'q'},
         {"rx-stall-ms", required_argument, NULL, 's'},
+        {"stats-ms", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    char *end;
-    unsigned long n;
-    int c;
+    int c, rc = 0;
 
     o->max_queues = cpus > 4 ? 4 : cpus < 1 ? 1 : (unsigned)cpus;
     o->rx_stall_ms = 10000;
-    while ((c = getopt_long(argc, argv, "fol:q:s:h", lo, NULL)) != -1) {
+    o->stats_ms = 1000;
+    while (rc == 0 &&
+           (c = getopt_long(argc, argv, "fdol:q:s:t:h", lo, NULL)) != -1) {
         switch (c) {
         case 'f':
-            o->foreground = 1;
+            o->daemon = 0;
+            break;
+        case 'd':
+            o->daemon = 1;
             break;
         case 'o':
             o->once = 1;
@@ -141,18 +164,13 @@ static int parse_opts(int argc, char **argv, struct nb_opts *o)
             o->log = optarg;
             break;
         case 'q':
+            rc = num_opt("max-queues", XBE_MAX_QUEUES, &o->max_queues);
+            break;
         case 's':
-            n = strtoul(optarg, &end, 10);
-            if (*end || !*optarg || n < 1 ||
-                n > (c == 'q' ? XBE_MAX_QUEUES : 3600000u)) {
-                fprintf(stderr, "xgrant-netback: --%s: bad value '%s'\n",
-                        c == 'q' ? "max-queues" : "rx-stall-ms", optarg);
-                return -EINVAL;
-            }
-            if (c == 'q')
-                o->max_queues = (unsigned)n;
-            else
-                o->rx_stall_ms = (unsigned)n;
+            rc = num_opt("rx-stall-ms", 3600000u, &o->rx_stall_ms);
+            break;
+        case 't':
+            rc = num_opt("stats-ms", 3600000u, &o->stats_ms);
             break;
         case 'h':
             usage(stdout);
@@ -162,6 +180,8 @@ static int parse_opts(int argc, char **argv, struct nb_opts *o)
             return -EINVAL;
         }
     }
+    if (rc < 0)
+        return rc;
     if (optind < argc) {
         fprintf(stderr, "xgrant-netback: unexpected argument '%s'\n",
                 argv[optind]);
@@ -279,7 +299,7 @@ static void events_channel(struct nb *nb)
 static int timers(struct nb *nb)
 {
     uint64_t now = nb_now_ms();
-    int wait = 1000;
+    int wait = (int)nb->opt.stats_ms;
     unsigned i, j;
 
     for (i = 0; i < nb->nr_vifs; i++) {
@@ -403,7 +423,7 @@ int main(int argc, char **argv)
         log_stamp = 1;
     }
     signal(SIGPIPE, SIG_IGN);
-    if (!nb.opt.foreground && detach(&ready) < 0) {
+    if (nb.opt.daemon && detach(&ready) < 0) {
         fprintf(stderr, "xgrant-netback: cannot detach: %s\n", strerror(errno));
         return 1;
     }

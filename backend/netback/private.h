@@ -63,7 +63,8 @@ extern const char *const nb_stat_name[NB_STAT_MAX];
 struct nb_opts {
     unsigned max_queues;
     unsigned rx_stall_ms; /* frontend not posting: drop after this */
-    int foreground, once, verbose;
+    unsigned stats_ms;    /* statistics/ written at most this often */
+    int daemon, once;
     const char *log;
 };
 

@@ -51,12 +51,23 @@ static int ifreq_call(int s, unsigned long req, struct ifreq *ifr)
     return ioctl(s, req, ifr) < 0 ? -errno : 0;
 }
 
+/* Each step is tried whatever the ones before did (a missing bridge does
+ * not keep the vif down); the first failure is returned, named in err. */
+static void step(int rc, const char *what, int *first, char *err, size_t len)
+{
+    if (rc < 0 && *first == 0) {
+        *first = rc;
+        snprintf(err, len, "%s", what);
+    }
+}
+
 int nb_tap_setup(const char *name, const char *bridge, unsigned mtu, char *err,
                  size_t len)
 {
-    struct ifreq ifr;
-    int s = ctl_sock(), rc = 0;
     static const uint8_t fe_mac[6] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff};
+    struct ifreq ifr, br;
+    int s = ctl_sock(), first = 0, rc;
+    char what[IFNAMSIZ + 16];
 
     if (s < 0)
         return -errno;
@@ -67,33 +78,26 @@ int nb_tap_setup(const char *name, const char *bridge, unsigned mtu, char *err,
     snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
     ifr.ifr_hwaddr.sa_family = 1; /* ARPHRD_ETHER */
     memcpy(ifr.ifr_hwaddr.sa_data, fe_mac, sizeof(fe_mac));
-    rc = ifreq_call(s, SIOCSIFHWADDR, &ifr);
-    if (rc == 0 && mtu) {
+    step(ifreq_call(s, SIOCSIFHWADDR, &ifr), "address", &first, err, len);
+    if (mtu) {
         ifr.ifr_mtu = (int)mtu;
-        rc = ifreq_call(s, SIOCSIFMTU, &ifr);
-        if (rc < 0)
-            snprintf(err, len, "mtu %u", mtu);
+        step(ifreq_call(s, SIOCSIFMTU, &ifr), "mtu", &first, err, len);
     }
-    if (rc == 0 && bridge && *bridge) {
-        struct ifreq br;
-
+    if (bridge && *bridge) {
         memset(&br, 0, sizeof(br));
         snprintf(br.ifr_name, sizeof(br.ifr_name), "%s", bridge);
         br.ifr_ifindex = (int)if_nametoindex(name);
-        rc = br.ifr_ifindex ? ifreq_call(s, SIOCBRADDIF, &br) : -ENODEV;
-        if (rc < 0)
-            snprintf(err, len, "bridge %s", bridge);
+        snprintf(what, sizeof(what), "bridge %s", bridge);
+        step(br.ifr_ifindex ? ifreq_call(s, SIOCBRADDIF, &br) : -ENODEV, what,
+             &first, err, len);
     }
-    if (rc == 0) {
-        rc = ifreq_call(s, SIOCGIFFLAGS, &ifr);
-        ifr.ifr_flags |= IFF_UP;
-        if (rc == 0)
-            rc = ifreq_call(s, SIOCSIFFLAGS, &ifr);
-        if (rc < 0)
-            snprintf(err, len, "bringing it up");
-    }
+    rc = ifreq_call(s, SIOCGIFFLAGS, &ifr);
+    ifr.ifr_flags |= IFF_UP;
+    if (rc == 0)
+        rc = ifreq_call(s, SIOCSIFFLAGS, &ifr);
+    step(rc, "bringing it up", &first, err, len);
     close(s);
-    return rc;
+    return first;
 }
 
 int nb_tap_offload(int fd, unsigned flags)

@@ -65,7 +65,7 @@ void nb_vif_flush_stats(struct nb_vif *v, int force)
     char node[64];
     unsigned i;
 
-    if (!force && now - v->st_flush_ms < 1000)
+    if (!force && now - v->st_flush_ms < v->nb->opt.stats_ms)
         return;
     v->st_flush_ms = now;
     for (i = 0; i < NB_STAT_MAX; i++) {
