@@ -336,6 +336,24 @@ static int timers(struct nb *nb)
     return wait;
 }
 
+/* A ring index out of range: the frontend broke the protocol, or its
+ * domain died and the ring page reads as scratch (then the store says so
+ * next: the vif just stops until then). */
+static void ring_broken(struct nb_vif *v, unsigned q, const char *ring)
+{
+    int st = XenbusStateUnknown;
+
+    if (grant_xenbus_read_state(v->nb->xb, XBT_NULL, xbe_dev_fe_dir(v->d),
+                                &st) < 0 ||
+        st == XenbusStateUnknown) {
+        nb_vif_log(v, "the frontend is gone");
+        v->dead = 1;
+        return;
+    }
+    xbe_fatal(v->d, -EPROTO, "queue %u: %s ring request index out of range", q,
+              ring);
+}
+
 static void serve(struct nb *nb)
 {
     const char *ring;
@@ -345,7 +363,8 @@ static void serve(struct nb *nb)
     for (i = 0; i < nb->nr_vifs; i++) {
         struct nb_vif *v = nb->vifs[i];
 
-        for (j = 0; v->connected && j < xbe_dev_nr_queues(v->d); j++) {
+        for (j = 0; v->connected && !v->dead && j < xbe_dev_nr_queues(v->d);
+             j++) {
             struct nb_queue *q = &v->q[j];
 
             if (!q->work)
@@ -358,9 +377,7 @@ static void serve(struct nb *nb)
                 ring = "rx";
             }
             if (rc < 0) {
-                xbe_fatal(v->d, rc,
-                          "queue %u: %s ring request index out of range", j,
-                          ring);
+                ring_broken(v, j, ring);
                 break;
             }
         }

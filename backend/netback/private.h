@@ -144,6 +144,8 @@ struct nb_vif {
     int tap[XBE_MAX_QUEUES]; /* [0] from probe to remove */
     unsigned nr_q;
     int connected;
+    int dead; /* its frontend vanished: nothing served until the store
+                 says so */
     /* The frontend's features. */
     int sg, gso4, gso6, csum, csum6, rx_notify;
     /* rate=: credit_bytes every credit_us (0: unlimited). */

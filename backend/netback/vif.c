@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <linux/if_tun.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,11 +230,16 @@ static int tap_up(struct nb_vif *v)
 
     if (v->tap[0] >= 0)
         return 0;
+    /* A fresh device only: opening a queue on an existing multi-queue TAP
+     * (another vif's, a vifname given twice) would join the two. */
+    if (if_nametoindex(v->ifname))
+        return xbe_fatal(v->d, -EEXIST,
+                         "creating the TAP: an interface %s exists already",
+                         v->ifname);
     rc = nb_tap_open(v->ifname, &v->tap[0]);
-    if (rc < 0) {
-        nb_log("%s: cannot make the TAP: %s", v->ifname, strerror(-rc));
-        return rc;
-    }
+    if (rc < 0)
+        return xbe_fatal(v->d, rc, "creating the TAP %s: %s", v->ifname,
+                         strerror(-rc));
     v->nr_q = 1;
     nb_tap_carrier(v->tap[0], 0);
     grant_xenbus_read(v->nb->xb, XBT_NULL, xbe_dev_dir(v->d), "bridge", &bridge,
@@ -371,6 +377,7 @@ static int nb_connect(struct xbe_dev *d, xs_transaction_t t)
         nb_log("%s: TAP offloads: %s", v->ifname, strerror(-rc));
     nb_tap_carrier(v->tap[0], 1);
     v->connected = 1;
+    v->dead = 0;
     v->nb->served++;
     memset(v->st, 0, sizeof(v->st));
     v->st_ever = 0;

@@ -579,7 +579,7 @@ struct vif {
 
 struct ts_arg {
     struct vif *v;
-    const char *bridge, *rate;
+    const char *bridge, *rate, *vifname;
 };
 
 static int toolstack_in(grant_xenbus_t *xb, xs_transaction_t t, void *arg)
@@ -608,6 +608,8 @@ static int toolstack_in(grant_xenbus_t *xb, xs_transaction_t t, void *arg)
         rc |= grant_xenbus_write(xb, t, v->be_dir, "bridge", ta->bridge);
     if (ta->rate)
         rc |= grant_xenbus_write(xb, t, v->be_dir, "rate", ta->rate);
+    if (ta->vifname)
+        rc |= grant_xenbus_write(xb, t, v->be_dir, "vifname", ta->vifname);
     rc |= grant_xenbus_write(xb, t, v->be_dir, "state", "1");
     rc |= grant_xenbus_write(xb, t, v->fe_dir, "backend", v->be_dir);
     rc |= grant_xenbus_write(xb, t, v->fe_dir, "backend-id", "0");
@@ -662,7 +664,7 @@ static int add_vif(grant_handle_t *dom0, struct vif *v, const char *name,
 {
     char id[16], q[16], line[128];
     char *argv[] = {itest_self(), "--role", id, q, (char *)mode, NULL};
-    struct ts_arg ta = {v, bridge, rate};
+    struct ts_arg ta = {v, bridge, rate, NULL};
 
     memset(v, 0, sizeof(*v));
     v->sock = -1;
@@ -1041,6 +1043,32 @@ static const struct bad_case bad_v1[] = {
     {"len=1900 slots=19", "drop_rx_slots"},
 };
 
+/* A second device of A's domain whose vifname is A's interface: it must
+ * not open a queue on A's TAP (the two would share traffic); it closes,
+ * A goes on. */
+static void name_taken(struct vif *a)
+{
+    struct virtio_net_hdr none = {0};
+    struct vif x = *a;
+    struct ts_arg ta = {&x, NULL, NULL, a->ifname};
+    char *err = NULL;
+    int closing;
+
+    x.devid = 5;
+    grant_xenbus_frontend_dir(x.a.domid, KIND, 5, x.fe_dir, sizeof(x.fe_dir));
+    grant_xenbus_backend_dir(0, KIND, x.a.domid, 5, x.be_dir, sizeof(x.be_dir));
+    ICHECK(grant_xenbus_transact(xb0, toolstack_in, &ta, 0) == 0,
+           "a vif named %s again written", a->ifname);
+    closing = wait_be_state(&x, XenbusStateClosing, 3000);
+    ICHECK(closing, "  it closes instead of joining %s", a->ifname);
+    grant_xenbus_read(xb0, XBT_NULL, x.be_dir, "error", &err, NULL);
+    printf("# its error: %s\n", err ? err : "(none)");
+    free(err);
+    grant_xenbus_rm(xb0, XBT_NULL, x.be_dir, NULL);
+    grant_xenbus_rm(xb0, XBT_NULL, x.fe_dir, NULL);
+    guest_to_tap(a, 0, "len=100 seed=19", &none);
+}
+
 /* V: standard grants (v1 rings and pages), as stock Linux peers use. */
 static void standard_grants(grant_handle_t *dom0)
 {
@@ -1084,6 +1112,7 @@ static void run(grant_handle_t *dom0)
         return;
     ICHECK(on_bridge(a.ifname, "xgbr0"), "%s is on bridge xgbr0", a.ifname);
     traffic(&a);
+    name_taken(&a);
     bad_inputs(&a, bad_ext, sizeof(bad_ext) / sizeof(bad_ext[0]));
     standard_grants(dom0);
 
@@ -1223,7 +1252,7 @@ int main(int argc, char **argv)
         waitpid(nb_pid, &st, 0);
         ICHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
                "the daemon exits cleanly on SIGTERM (status %d)", st);
-        if (itest_done() != 0)
+        if (itest_done() != 0 || getenv("NET_BACKEND_LOG"))
             show_daemon_log();
         unlink(nb_log_path);
         grant_xenbus_close(xb0);
