@@ -4,7 +4,8 @@
 #    starts xgrant-blkback; domain 0 writes random data through the guest's
 #    NBD export (nbdcopy), reads it back, and the image holds exactly it;
 #    block-list shows the disk Connected with its I/O counters; destroy
-#    stops the idle blkback.
+#    stops the idle blkback.  The same with backend=drv: a driver domain
+#    started with xgrant-blkback as its program serves the disk.
 #  - interface (root, confined domains): create starts xgrant-netback and
 #    the guest's xgrant-netfront on eth0 (ip= from the config) in the
 #    guest's namespace; ping both ways, 1 MiB over TCP each way with the
@@ -62,6 +63,25 @@ EOF
     blk=$(cut -d' ' -f1 xgrant-blkback.pid 2>/dev/null)
     check "destroy" xgrant destroy dg
     check "the idle xgrant-blkback ($blk) is stopped" eval '! alive "$blk"'
+    # The same through a driver domain: backend=drv starts one running
+    # xgrant-blkback.  A confined driver domain opens the image with a uid
+    # of its own: the image must be open to it.
+    chmod 0666 disk.img
+    rm -f nbd.sock
+    sed -i "s/vdev=xvda, access=rw,/vdev=xvda, access=rw, backend=drv,/" disk.cfg
+    id=$(xgrant create disk.cfg 2>err)
+    drv=$(xgrant list | awk '$2 == "drv" { print $1 }')
+    check "backend=drv: driver domain $drv runs xgrant-blkback, guest $id $(tr '\n' ' ' <err)" \
+        grep -q "started driver domain $drv (drv) running .*xgrant-blkback" err
+    check "the guest's nbdkit exports its disk" wait_for 100 test -S nbd.sock
+    head -c 1M /dev/urandom >data
+    check "1 MiB written through the guest, served by the driver domain" nbdcopy data "$uri"
+    check "the image holds it" cmp -n 1048576 disk.img data
+    check "block-list: backend $drv, Connected" \
+        bash -c "xgrant block-list dg | grep -qE '^51712 +$drv +$id +4 +[0-9]+ +[0-9]+ +/local/domain/$drv/backend/vbd/$id/51712'"
+    check "destroy the guest; the driver domain stays" \
+        bash -c "xgrant destroy dg && xgrant list | grep -q ' drv '"
+    check "destroy the driver domain" xgrant destroy drv
 fi
 
 # --- interface --------------------------------------------------------------
