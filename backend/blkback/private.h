@@ -142,7 +142,9 @@ struct bb_queue {
     unsigned *free;      /* free slot numbers, a stack */
     unsigned nr_free;
     unsigned inflight;
-    void *ind;     /* BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST pages */
+    void *ind;                     /* one page: 512 indirect descriptors */
+    struct grant_v1_copy_seg *v1c; /* a request's copies, one call */
+    struct grant_copy_seg *extc;
     int draining;  /* a barrier waits for the queue to empty */
     int have_held; /* a request taken but not yet started */
     union blkif_sring_entry held;

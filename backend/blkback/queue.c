@@ -188,8 +188,12 @@ static void free_bufs(struct bb_queue *q)
         grant_mem_free(q->h, q->ind);
     free(q->reqs);
     free(q->free);
+    free(q->v1c);
+    free(q->extc);
     q->reqs = NULL;
     q->free = NULL;
+    q->v1c = NULL;
+    q->extc = NULL;
     q->ind = NULL;
     q->bounce_total = 0;
 }
@@ -201,7 +205,9 @@ static int setup(struct bb_queue *q)
 
     q->reqs = calloc(n, sizeof(*q->reqs));
     q->free = calloc(n, sizeof(*q->free));
-    if (!q->reqs || !q->free)
+    q->v1c = calloc(BB_MAX_INDIRECT_SEGS, sizeof(*q->v1c));
+    q->extc = calloc(BB_MAX_INDIRECT_SEGS, sizeof(*q->extc));
+    if (!q->reqs || !q->free || !q->v1c || !q->extc)
         return -ENOMEM;
     for (i = 0; i < n; i++)
         q->free[i] = n - 1 - i;

@@ -238,42 +238,57 @@ static int bounce_get(struct bb_queue *q, struct bb_req *rq)
 }
 
 /* Copies every segment between the frontend and the copy buffer (to the
- * buffer for a write, from it after a read).  0 or -errno. */
+ * buffer for a write, from it after a read), all in one call.  0 or
+ * -errno (the first failed segment is logged). */
 static int copy_segs(struct bb_queue *q, struct bb_req *rq, int to_buf)
 {
     grant_domid_t fe = (grant_domid_t)xbe_dev_fe_id(q->v->d);
     size_t off = 0;
     unsigned i;
-    int rc = 0;
+    int rc;
 
-    for (i = 0; rc == 0 && i < rq->nseg; i++) {
+    for (i = 0; i < rq->nseg; i++) {
         const struct blkif_request_segment *s = &rq->seg[i];
         size_t len = ((size_t)s->last_sect - s->first_sect + 1) * BB_SECTOR;
         char *buf = (char *)rq->bounce + off;
 
         if (rq->via == BB_VIA_EXTCOPY) {
-            /* ext_io_*(): the grant-I/O call goes here when it lands. */
-            rc = to_buf ? grant_copy_from(q->h, buf, fe, s->gref, 0, len)
-                        : grant_copy_to(q->h, fe, s->gref, 0, buf, len);
+            /* ext_io: the grant-I/O call replaces this copy when it lands
+             * (the image straight to and from the grant). */
+            struct grant_ptr g = {.granter = fe, .ref = s->gref};
+            struct grant_ptr l = {.local = 1, .ptr = buf};
+
+            q->extc[i] = (struct grant_copy_seg){
+                .src = to_buf ? g : l, .dst = to_buf ? l : g, .len = len};
         } else {
             struct grant_v1_ptr g = {.granter = fe,
                                      .ref = s->gref,
                                      .offset =
                                          (uint16_t)(s->first_sect * BB_SECTOR)};
             struct grant_v1_ptr l = {.local = 1, .ptr = buf};
-            struct grant_v1_copy_seg c = {.src = to_buf ? g : l,
-                                          .dst = to_buf ? l : g,
-                                          .len = (uint16_t)len};
 
-            rc = grant_v1_copy(q->h, &c, 1);
-            rc = rc == 1 ? 0 : (rc < 0 ? rc : c.status);
+            q->v1c[i] = (struct grant_v1_copy_seg){.src = to_buf ? g : l,
+                                                   .dst = to_buf ? l : g,
+                                                   .len = (uint16_t)len};
         }
-        if (rc < 0)
-            bb_peer_log(q, "segment %u (gref %u): copy %s", i, s->gref,
-                        grant_strerror(rc));
         off += len;
     }
-    return rc;
+    rc = rq->via == BB_VIA_EXTCOPY ? grant_copy(q->h, q->extc, rq->nseg)
+                                   : grant_v1_copy(q->h, q->v1c, rq->nseg);
+    if (rc == (int)rq->nseg)
+        return 0;
+    for (i = 0; rc >= 0 && i < rq->nseg; i++) {
+        int st =
+            rq->via == BB_VIA_EXTCOPY ? q->extc[i].status : q->v1c[i].status;
+
+        if (st < 0) {
+            rc = st;
+            bb_peer_log(q, "segment %u (gref %u): copy %s", i, rq->seg[i].gref,
+                        grant_strerror(st));
+            break;
+        }
+    }
+    return rc < 0 ? rc : -EIO;
 }
 
 static void put_pgrants(struct bb_queue *q, struct bb_req *rq)
