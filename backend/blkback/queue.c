@@ -127,8 +127,10 @@ static int pass(struct bb_queue *q)
         reap(q); /* what completed inline (cached data) is answered now */
     }
     push(q);
-    if (q->halted || q->have_held)
+    if (q->halted)
         return 0;
+    if (q->have_held) /* it waits for completions, unless none is left */
+        return q->inflight == 0;
     return xbe_ring_final_check(q->r) == 1;
 }
 

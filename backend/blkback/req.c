@@ -9,8 +9,9 @@
  *  1. operation READ, WRITE, WRITE_BARRIER, FLUSH_DISKCACHE, DISCARD or
  *     INDIRECT, else EOPNOTSUPP; INDIRECT's indirect_op READ or WRITE
  *     (answered as that operation), else ERROR;
- *  2. a write (WRITE, WRITE_BARRIER, DISCARD, INDIRECT WRITE) on a
- *     read-only disk: ERROR; DISCARD not offered: EOPNOTSUPP;
+ *  2. a write (WRITE, WRITE_BARRIER, DISCARD, INDIRECT WRITE, a
+ *     FLUSH_DISKCACHE carrying data) on a read-only disk: ERROR; DISCARD
+ *     not offered: EOPNOTSUPP;
  *  3. segments: READ and WRITE 1..11, WRITE_BARRIER and FLUSH_DISKCACHE
  *     0..11, INDIRECT 1..256 read from ceil(n / 512) indirect pages (each
  *     copied once into our memory, then read from there);
@@ -193,6 +194,13 @@ static int16_t parse(struct bb_queue *q, const union blkif_sring_entry *e,
     rq->sector = r->sector_number;
     rq->nseg = r->nr_segments;
     memcpy(rq->seg, r->seg, rq->nseg * sizeof(rq->seg[0]));
+    if (op == BLKIF_OP_FLUSH_DISKCACHE && rq->nseg) {
+        rq->write = 1; /* data with a flush: written, then flushed */
+        if (q->v->img.readonly) {
+            bb_peer_log(q, "write to a read-only disk");
+            return BLKIF_RSP_ERROR;
+        }
+    }
     return check_range(q, rq);
 }
 

@@ -80,11 +80,22 @@ static int run_cases(struct rf *f, int mode, char *buf)
     return 0;
 }
 
+/* A FLUSH_DISKCACHE carrying one page of data (pool page 0) at arg. */
+static void mk_flush_data(struct rf *f, struct blkif_request *req,
+                          const void *arg)
+{
+    req->operation = BLKIF_OP_FLUSH_DISKCACHE;
+    req->nr_segments = 1;
+    req->sector_number = *(const uint64_t *)arg;
+    req->seg[0].gref = f->pref[0];
+    req->seg[0].last_sect = 7;
+}
+
 /* Flush, barrier, discard: the hole reads back as zeros. */
 static int run_ops(struct rf *f, int mode, char *buf)
 {
     uint64_t s = base_of(mode) + 8000;
-    static char zero[4096];
+    static char zero[4096], back_page[4096];
     int rc;
 
     f->cur = 0;
@@ -92,6 +103,17 @@ static int run_ops(struct rf *f, int mode, char *buf)
         return printf("err flush %d\n", rc);
     if ((rc = rf_simple(f, BLKIF_OP_WRITE_BARRIER, 0, 0)) != 0)
         return printf("err barrier %d\n", rc);
+    if (mode != RF_EXT) { /* a flush with data writes it */
+        uint8_t op = 0;
+
+        rf_fill(f->pool, 4096, 11);
+        rf_fill(buf, 4096, 11);
+        rc = rf_call(f, mk_flush_data, &s, &op);
+        if (rc == 0)
+            rc = rf_io(f, 0, s, 8, 8, back_page);
+        if (rc != 0 || memcmp(buf, back_page, 4096))
+            return printf("err flush with data %d\n", rc);
+    }
     rf_fill(buf, 4096, 7);
     if ((rc = rf_io(f, 1, s, 8, 8, buf)) != 0)
         return printf("err write before discard %d\n", rc);
