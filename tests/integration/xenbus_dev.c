@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/devtest.h"
 #include "common/itest.h"
 #include "common/toolstack.h"
 #include "libgrant_xenbus.h"
@@ -40,14 +41,6 @@ DEFINE_RING_TYPES(xt, struct xt_req, struct xt_rsp);
 
 #define KIND  "xtest"
 #define BATCH 100
-
-static long long ms_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000ll + ts.tv_nsec / 1000000;
-}
 
 /* ---- The backend (domain 0) -------------------------------------------- */
 
@@ -109,10 +102,10 @@ static void be_serve(struct xbe *bus)
 /* Runs the backend for up to ms, or until done(arg) says so. */
 static void pump(struct xbe *bus, int ms, int (*done)(void *), void *arg)
 {
-    long long end = ms_now() + ms;
+    long long end = itest_ms() + ms;
     struct pollfd p = {.fd = xbe_fd(bus), .events = POLLIN};
 
-    while (ms_now() < end && !(done && done(arg))) {
+    while (itest_ms() < end && !(done && done(arg))) {
         poll(&p, 1, 5);
         xbe_dispatch(bus, 0);
         be_serve(bus);
@@ -173,7 +166,7 @@ static void evil_case(grant_handle_t *dom0, struct xbe *bus, const char *name,
     char *err = NULL;
 
     spawn_role(dom0, &a, name, "evil", ++devid);
-    toolstack_add(a.domid, devid, fe_dir, be_dir);
+    itest_toolstack_add(xb0, KIND, a.domid, devid, fe_dir, be_dir);
     pump(bus, 10000, reached, &w);
     grant_xenbus_read(xb0, XBT_NULL, be_dir, "error", &err, NULL);
     ICHECK(reached(&w) && err && strstr(err, reason),
@@ -188,34 +181,14 @@ static void evil_case(grant_handle_t *dom0, struct xbe *bus, const char *name,
     pump(bus, 50, NULL, NULL);
 }
 
-struct line_wait {
-    struct itest_agent *a;
-    char *buf;
-    size_t len;
-    int got;
-};
-
-static int line_ready(void *arg)
-{
-    struct line_wait *lw = arg;
-    struct pollfd p = {.fd = lw->a->from, .events = POLLIN};
-
-    if (!lw->got && poll(&p, 1, 0) == 1) {
-        if (!fgets(lw->buf, (int)lw->len, lw->a->in))
-            lw->buf[0] = '\0';
-        lw->got = 1;
-    }
-    return lw->got;
-}
-
 /* Pumps the backend until the agent prints a line. */
 static int pump_line(struct xbe *bus, struct itest_agent *a, char *buf,
                      size_t len, int ms)
 {
-    struct line_wait lw = {a, buf, len, 0};
+    struct itest_line_wait lw = {a, buf, len, 0};
 
     buf[0] = '\0';
-    pump(bus, ms, line_ready, &lw);
+    pump(bus, ms, itest_line_ready, &lw);
     buf[strcspn(buf, "\n")] = '\0';
     return lw.got;
 }
@@ -237,7 +210,7 @@ static void run_backend(grant_handle_t *dom0)
 
     /* A well-behaved frontend: connects on two queues and echoes. */
     spawn_role(dom0, &good, "good", "front", 1);
-    toolstack_add(good.domid, 1, fe_dir, be_dir);
+    itest_toolstack_add(xb0, KIND, good.domid, 1, fe_dir, be_dir);
     pump_line(bus, &good, line, sizeof(line), 15000);
     ICHECK(!strncmp(line, "ok echoed", 9), "good frontend: %s",
            line[0] ? line : "(nothing)");
@@ -301,7 +274,7 @@ static void run_backend(grant_handle_t *dom0)
 
     /* A frontend whose domain dies while connected. */
     spawn_role(dom0, &dying, "dying", "front", 2);
-    toolstack_add(dying.domid, 2, fe_dir, be_dir);
+    itest_toolstack_add(xb0, KIND, dying.domid, 2, fe_dir, be_dir);
     pump_line(bus, &dying, line, sizeof(line), 15000);
     ICHECK(!strncmp(line, "ok echoed", 9), "second frontend connected: %s",
            line[0] ? line : "(nothing)");
