@@ -27,10 +27,13 @@
  *    once per queue, I/O straight between the image and the mapping;
  *  - BB_VIA_V1COPY: standard grants otherwise (or the persistent pool
  *    full): grant_v1_copy between the frontend's pages and a copy buffer;
- *  - BB_VIA_EXTCOPY: feature-grant-ext: grant_copy between each byte-exact
- *    segment grant and a copy buffer.  The grant-I/O call (I/O between the
- *    image and the granted window, no buffer of ours) replaces this path
- *    in ext_io_*() when it lands.
+ *  - BB_VIA_GRANTIO: feature-grant-ext, when the host offers the grant-I/O
+ *    call (xgrantd): the hypervisor moves each segment between the image
+ *    and its byte-exact grant; no byte passes through our memory and no
+ *    page of the frontend is mapped (READ and WRITE requests);
+ *  - BB_VIA_EXTCOPY: feature-grant-ext otherwise (Xen, a flush or barrier
+ *    carrying data): grant_copy between each segment grant and a copy
+ *    buffer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -261,8 +264,6 @@ static int copy_segs(struct bb_queue *q, struct bb_req *rq, int to_buf)
         char *buf = (char *)rq->bounce + off;
 
         if (rq->via == BB_VIA_EXTCOPY) {
-            /* ext_io: the grant-I/O call replaces this copy when it lands
-             * (the image straight to and from the grant). */
             struct grant_ptr g = {.granter = fe, .ref = s->gref};
             struct grant_ptr l = {.local = 1, .ptr = buf};
 
@@ -345,6 +346,11 @@ static int prepare(struct bb_queue *q, struct bb_req *rq)
         rc = map_segs(q, rq);
         if (rc != 0)
             return rc < 0 ? rc : 0;
+    }
+    if (q->v->ext && q->io_file >= 0 &&
+        (rq->kind == BLKIF_OP_READ || rq->kind == BLKIF_OP_WRITE)) {
+        rq->via = BB_VIA_GRANTIO;
+        return 0;
     }
     rq->via = q->v->ext ? BB_VIA_EXTCOPY : BB_VIA_V1COPY;
     rc = bounce_get(q, rq);
@@ -452,6 +458,40 @@ static int discard(struct bb_queue *q, unsigned slot)
     return 1;
 }
 
+/* BB_VIA_GRANTIO: every segment between the image and its grant in one
+ * grant_io call (synchronous; the hypervisor does the file I/O). */
+static void grant_io_segs(struct bb_queue *q, struct bb_req *rq)
+{
+    grant_domid_t fe = (grant_domid_t)xbe_dev_fe_id(q->v->d);
+    uint64_t off = rq->sector * BB_SECTOR;
+    unsigned i;
+    int rc;
+
+    for (i = 0; i < rq->nseg; i++) {
+        uint64_t len = ((uint64_t)rq->seg[i].last_sect + 1) * BB_SECTOR;
+
+        q->gio[i] = (struct grant_io_seg){
+            .fd = q->io_file,
+            .dir =
+                (rq->write ? GRANT_IO_WRITE : GRANT_IO_READ) | GRANT_IO_FIXED,
+            .granter = fe,
+            .ref = rq->seg[i].gref,
+            .file_off = off,
+            .len = len};
+        off += len;
+    }
+    rc = grant_io(q->h, q->gio, rq->nseg);
+    for (i = 0; rc >= 0 && i < rq->nseg; i++) {
+        rc = q->gio[i].status                  ? q->gio[i].status
+             : q->gio[i].done != q->gio[i].len ? -EIO
+                                               : 0;
+        if (rc < 0)
+            bb_peer_log(q, "segment %u (gref %u): grant I/O %s", i,
+                        rq->seg[i].gref, grant_strerror(rc));
+    }
+    rq->err = rc < 0 ? rc : 0;
+}
+
 /* Queues the request's SQEs (linked where order matters). */
 static void submit(struct bb_queue *q, unsigned slot)
 {
@@ -473,7 +513,10 @@ static void submit(struct bb_queue *q, unsigned slot)
         discard(q, slot);
         break;
     default:
-        sqe_rw(q, slot, 0);
+        if (rq->via == BB_VIA_GRANTIO)
+            grant_io_segs(q, rq); /* done when it returns */
+        else
+            sqe_rw(q, slot, 0);
     }
 }
 
@@ -536,7 +579,8 @@ void bb_req_finish(struct bb_queue *q, struct bb_req *rq)
     for (i = 0; rq->via == BB_VIA_MAP && i < rq->nseg; i++)
         if (rq->pg[i] && rq->pg[i]->revoked)
             rq->err = -ESTALE;
-    if (rq->err == 0 && rq->nseg && !rq->write && rq->via != BB_VIA_MAP)
+    if (rq->err == 0 && rq->nseg && !rq->write &&
+        (rq->via == BB_VIA_V1COPY || rq->via == BB_VIA_EXTCOPY))
         rq->err = copy_segs(q, rq, 0);
     if (rq->err) {
         bb_peer_log(q, "request %llu (op %u, sector %llu): %s",
