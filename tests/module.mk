@@ -92,3 +92,17 @@ $(XGBF_TESTS): $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o $(XGBF_T
 $(B)/tests/unit/test_mapcheck: $(B)/obj/tests/unit/test_mapcheck.o $(B)/obj/tools/xgrantd/mapcheck.o
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
+# The blk_* tests: xgrant-blkback against a raw blkif frontend
+# (tests/integration/blk/rawfront.c, on xfe_ring and libgrant).
+BLK_ITEST_OBJ := $(B)/obj/tests/integration/blk/rawfront.o $(B)/obj/frontend/common/ring.o
+$(B)/obj/tests/integration/blk/%.o: CPPFLAGS += -Ifrontend/common/include
+$(B)/obj/tests/integration/blk_%.o: CPPFLAGS += -Ifrontend/common/include
+$(B)/tests/integration/blk_%: $(B)/obj/tests/integration/blk_%.o $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(LIBGRANT) $(B)/lib/libgrant.so
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(LINK_LIBGRANT) -lxenstore -lpthread
+# The block benchmark drives the same raw frontend.
+$(B)/obj/tests/bench/blk-bench.o: CPPFLAGS += -Ifrontend/common/include
+$(B)/tests/bench/blk-bench: $(B)/obj/tests/bench/blk-bench.o $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(LIBGRANT) $(B)/lib/libgrant.so
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(LINK_LIBGRANT) -lxenstore -lpthread -lm
