@@ -343,7 +343,10 @@ int xfe_attach(struct xfe_dev **out, const struct xfe_ops *ops,
         rc = handshake(d, timeout_ms);
     if (rc < 0) {
         teardown(d);
-        grant_xenbus_switch_state(xb, XBT_NULL, d->dir, XenbusStateClosed);
+        /* A device not there yet (no backend link) is not ours to close:
+         * the toolstack may be writing it right now. */
+        if (d->be_dir)
+            grant_xenbus_switch_state(xb, XBT_NULL, d->dir, XenbusStateClosed);
         free(d->be_dir);
         free(d);
         return rc;
