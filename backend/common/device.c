@@ -9,7 +9,9 @@
  *   frontend Closing: disconnect, Closing;
  *   frontend Closed or gone: disconnect, Closed; the device goes when the
  *               toolstack set online = 0 or removed our directory;
- *   frontend Initialising after we are Closed: InitWait again.
+ *   frontend Initialising after we are Closed: InitWait again;
+ *   a device found between InitWait and Connected (a previous backend's,
+ *   which died): Closing, then as above, so the frontend reconnects.
  * A frontend state outside 0..8 (or not a number) is a protocol error.
  */
 #include <errno.h>
@@ -84,11 +86,11 @@ int xbe_notify(struct xbe_dev *d, unsigned q, unsigned which)
 {
     struct xbe_queue *xq = q < d->nr_queues ? &d->q[q] : NULL;
 
-    if (!xq || !d->connected)
+    if (!xq || !d->connected || !xq->nr_ports)
         return -ENOTCONN;
     if (which >= xq->nr_ports)
         which = 0; /* one channel serves both directions */
-    return grant_evtchn_notify(d->bus->h, xq->port[which]);
+    return grant_evtchn_notify(xq->port_h, xq->port[which]);
 }
 
 /* ---- State -------------------------------------------------------------- */
@@ -147,7 +149,8 @@ static void probe(struct xbe_dev *d)
     int rc = grant_xenbus_transact(d->bus->xb, probe_in, &a, 0);
 
     if (rc < 0) {
-        xbe_fatal(d, rc, "probe failed");
+        if (d->state != XenbusStateClosing) /* else the driver said why */
+            xbe_fatal(d, rc, "probe failed");
         return;
     }
     d->state = XenbusStateInitWait;
@@ -198,9 +201,12 @@ struct xbe_dev *xbe_dev_new(struct xbe *bus, unsigned fe, unsigned devid)
         return NULL;
     }
     /* Only a device the toolstack just made (or made again) is probed: one
-     * we closed and left behind stays ours to ignore. */
+     * we closed and left behind stays ours to ignore.  One left between
+     * InitWait and Connected was a predecessor's (this daemon restarted):
+     * it is adopted and closed, so the frontend reconnects from scratch. */
     if (grant_xenbus_read_state(bus->xb, XBT_NULL, d->dir, &state) < 0 ||
-        state != XenbusStateInitialising) {
+        (state != XenbusStateInitialising &&
+         (state < XenbusStateInitWait || state > XenbusStateConnected))) {
         free(d);
         return NULL;
     }
@@ -219,6 +225,16 @@ struct xbe_dev *xbe_dev_new(struct xbe *bus, unsigned fe, unsigned devid)
     if (grant_xenbus_watch(bus->xb, d->fe_dir, "xbe-fe") < 0) {
         free(d);
         return NULL;
+    }
+    if (state != XenbusStateInitialising) {
+        fprintf(stderr,
+                "xbe: %s: left in state %d by a previous backend: "
+                "closing it for the frontend to reconnect\n",
+                d->dir, state);
+        d->fe_seen = 1; /* a frontend already gone closes it at once */
+        set_state(d, XBT_NULL, XenbusStateClosing);
+        xbe_dev_update(d);
+        return d;
     }
     probe(d);
     return d;

@@ -28,8 +28,8 @@ static uint64_t mem_bytes(const struct gc_dom *d)
 
 /* The owner's page protections allow the next len bytes of this end
  * (protect_check.c)? */
-static int end_protect(struct gcore *c, struct gc_dom *who,
-                       const struct gc_span *sp, uint64_t len, unsigned need)
+int gc_end_protect(struct gcore *c, struct gc_dom *who,
+                   const struct gc_span *sp, uint64_t len, unsigned need)
 {
     struct gc_access a = {
         .who = who,
@@ -45,9 +45,8 @@ static int end_protect(struct gcore *c, struct gc_dom *who,
 }
 
 /* Validates one end of a transfer and says where its bytes are. */
-static int end_resolve(struct gcore *c, struct gc_dom *d,
-                       const struct gntx_ptr *p, uint64_t len, unsigned need,
-                       struct gc_span *sp)
+int gc_end_resolve(struct gcore *c, struct gc_dom *d, const struct gntx_ptr *p,
+                   uint64_t len, unsigned need, struct gc_span *sp)
 {
     struct gc_res res;
     int rc;
@@ -75,18 +74,6 @@ static int end_resolve(struct gcore *c, struct gc_dom *d,
     default:
         return -GNTX_EINVAL;
     }
-}
-
-static uint64_t span_gfn(const struct gc_span *sp)
-{
-    uint64_t page = sp->pos >> GNTX_PAGE_SHIFT;
-
-    return sp->frames ? sp->frames[page] : page;
-}
-
-static uint64_t page_left(uint64_t pos)
-{
-    return GNTX_PAGE_SIZE - (pos & GC_PAGE_MASK);
 }
 
 /*
@@ -139,16 +126,16 @@ static uint64_t span_run(const struct gc_span *sp, uint64_t max, int write,
                          char **va, uint64_t *pages)
 {
     struct gc_span at = *sp;
-    uint64_t got = page_left(at.pos);
+    uint64_t got = gc_page_left(at.pos);
     char *next;
 
-    *va = gh_frame(sp->cookie, span_gfn(sp), write);
+    *va = gh_frame(sp->cookie, gc_span_gfn(sp), write);
     if (!*va)
         return 0;
     *pages = 1;
     while (got < max && *pages < RUN_PAGES) {
         at.pos = sp->pos + got;
-        next = gh_frame(sp->cookie, span_gfn(&at), write);
+        next = gh_frame(sp->cookie, gc_span_gfn(&at), write);
         if (next != *va + *pages * GNTX_PAGE_SIZE) {
             if (next)
                 gh_frame_put(sp->cookie, next);
@@ -192,8 +179,9 @@ static uint64_t copy_step(struct gc_span *src, struct gc_span *dst,
     s = sv + (src->pos & GC_PAGE_MASK);
     t = tv + (dst->pos & GC_PAGE_MASK);
     if (chunk_overlaps(t, s, n)) {
-        n = page_left(src->pos) < page_left(dst->pos) ? page_left(src->pos)
-                                                      : page_left(dst->pos);
+        n = gc_page_left(src->pos) < gc_page_left(dst->pos)
+                ? gc_page_left(src->pos)
+                : gc_page_left(dst->pos);
         n = n < len ? n : len;
     }
     chunk_move(t, s, (size_t)n);
@@ -219,8 +207,9 @@ static int copy_spans(struct gc_span *src, struct gc_span *dst, uint64_t len)
 static int set_span(struct gc_span *dst, uint64_t len, uint8_t value)
 {
     while (len) {
-        uint64_t n = len < page_left(dst->pos) ? len : page_left(dst->pos);
-        char *t = gh_frame(dst->cookie, span_gfn(dst), 1);
+        uint64_t n =
+            len < gc_page_left(dst->pos) ? len : gc_page_left(dst->pos);
+        char *t = gh_frame(dst->cookie, gc_span_gfn(dst), 1);
 
         if (!t)
             return -GNTX_EFAULT;
@@ -235,15 +224,6 @@ static int set_span(struct gc_span *dst, uint64_t len, uint8_t value)
 static bool kind_ok(uint8_t kind)
 {
     return kind == GNTX_PTR_LOCAL || kind == GNTX_PTR_GRANT;
-}
-
-/* Bytes of `len` the call's budget still allows; takes them. */
-static uint64_t budget_take(uint64_t *left, uint64_t len)
-{
-    uint64_t n = len < *left ? len : *left;
-
-    *left -= n;
-    return n;
 }
 
 /* An element the budget cut after `done` bytes: it resumes from there. */
@@ -262,15 +242,15 @@ static int copy_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
     if (!kind_ok(v->src.kind) || !kind_ok(v->dst.kind))
         return -GNTX_EINVAL;
     /* len 0 moves nothing but is still a use: both ends are validated. */
-    rc = end_resolve(c, d, &v->src, v->len, GNTX_R_READ, &src);
+    rc = gc_end_resolve(c, d, &v->src, v->len, GNTX_R_READ, &src);
     if (!rc)
-        rc = end_resolve(c, d, &v->dst, v->len, GNTX_R_WRITE, &dst);
+        rc = gc_end_resolve(c, d, &v->dst, v->len, GNTX_R_WRITE, &dst);
     if (rc)
         return rc;
-    n = budget_take(ctx, v->len);
-    rc = end_protect(c, d, &src, n, GNTX_R_READ);
+    n = gc_budget_take(ctx, v->len);
+    rc = gc_end_protect(c, d, &src, n, GNTX_R_READ);
     if (!rc)
-        rc = end_protect(c, d, &dst, n, GNTX_R_WRITE);
+        rc = gc_end_protect(c, d, &dst, n, GNTX_R_WRITE);
     if (!rc)
         rc = copy_spans(&src, &dst, n);
     if (rc || n == v->len)
@@ -290,11 +270,11 @@ static int memset_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
 
     if (!kind_ok(v->dst.kind))
         return -GNTX_EINVAL;
-    rc = end_resolve(c, d, &v->dst, v->len, GNTX_R_WRITE, &dst);
+    rc = gc_end_resolve(c, d, &v->dst, v->len, GNTX_R_WRITE, &dst);
     if (rc)
         return rc;
-    n = budget_take(ctx, v->len);
-    rc = end_protect(c, d, &dst, n, GNTX_R_WRITE);
+    n = gc_budget_take(ctx, v->len);
+    rc = gc_end_protect(c, d, &dst, n, GNTX_R_WRITE);
     if (!rc)
         rc = set_span(&dst, n, v->value);
     if (rc || n == v->len)

@@ -3,10 +3,11 @@
  * cfg_vif.c: one `vif = [...]` entry, "key=value, key=value" as
  * xl-network-configuration(5) spells it (libxlutil leaves these to xl, so
  * they are parsed here).  Keys: mac, bridge, ip, script, vifname, mtu,
- * gatewaydev, backend (0 only), type (vif only).  Defaults as libxl's
+ * gatewaydev, backend (a driver domain), type (vif only).  Defaults as libxl's
  * libxl__device_nic_setdefault: a random MAC under Xen's OUI 00:16:3e,
  * bridge xenbr0, script vif-bridge, mtu 1500.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,17 +77,21 @@ static int one_key(const char *k, const char *v, struct xg_vif *vif,
         return 0;
     }
     if (!strcmp(k, "backend"))
-        return strcmp(v, "0") ? ERR("backend '%s': only domain 0 serves "
-                                    "interfaces",
-                                    v)
-                              : 0;
+        return xg_cfg_domain_name(v)
+                   ? set_str(&vif->backend, v)
+                   : ERR("backend '%s' is not a domain name or id", v);
     if (!strcmp(k, "type"))
         return strcmp(v, "vif") ? ERR("type '%s': only vif is supported", v)
                                 : 0;
     if (!strcmp(k, "bridge"))
         return set_str(&vif->bridge, v);
-    if (!strcmp(k, "ip"))
+    if (!strcmp(k, "ip")) {
+        struct in_addr a, m;
+
+        if (xg_cfg_ip_parse(v, &a, &m) < 0)
+            return ERR("ip '%s' is not a.b.c.d[/len]", v);
         return set_str(&vif->ip, v);
+    }
     if (!strcmp(k, "script"))
         return set_str(&vif->script, v);
     if (!strcmp(k, "vifname"))
@@ -94,6 +99,26 @@ static int one_key(const char *k, const char *v, struct xg_vif *vif,
     if (!strcmp(k, "gatewaydev"))
         return set_str(&vif->gatewaydev, v);
     return ERR("unknown key '%s'", k);
+}
+
+int xg_cfg_ip_parse(const char *ip, struct in_addr *addr, struct in_addr *mask)
+{
+    char buf[64], *slash, *end;
+    long len = 24;
+
+    snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(ip, " \t"), ip);
+    slash = strchr(buf, '/');
+    if (slash) {
+        *slash++ = '\0';
+        errno = 0;
+        len = strtol(slash, &end, 10);
+        if (!*slash || *end || errno || len < 0 || len > 32)
+            return -1;
+    }
+    if (inet_pton(AF_INET, buf, addr) != 1)
+        return -1;
+    mask->s_addr = htonl(len ? ~0u << (32 - len) : 0);
+    return 0;
 }
 
 /* Trims blanks at both ends, in place. */

@@ -158,7 +158,8 @@ static int sim_open(grant_handle_t *h)
     if (rc < 0)
         sim_close(h, 0);
     /* Everything: the extension, and Xen's standard grants over it. */
-    h->features = GRANT_FEAT_EXT | GRANT_FEAT_V1_MAP | GRANT_FEAT_V1_SHARE;
+    h->features = GRANT_FEAT_EXT | GRANT_FEAT_V1_MAP | GRANT_FEAT_V1_SHARE |
+                  GRANT_FEAT_IO;
     return rc;
 }
 
@@ -174,6 +175,8 @@ static long sim_hypercall(grant_handle_t *h, struct grant_call *gc)
                         .aux = gc->aux_out,
                         .aux_cap = gc->aux_out ? gc->aux_out_cap : 0,
                         .aux_elem = gc->aux_elem_size,
+                        .fds_in = gc->fds_in,
+                        .nfds_in = gc->nfds_in,
                         .fds = gc->fds,
                         .max_fds = gc->max_fds};
     int rc;
@@ -218,4 +221,6 @@ const struct grant_ops lg_sim_ops = {
     .domain_wait = lg_sim_domain_wait,
     .shutdown = lg_sim_shutdown,
     .v1 = &lg_v1_ext_ops,
+    .io_file_register = lg_sim_io_file_register,
+    .io_file_unregister = lg_sim_io_file_unregister,
 };
