@@ -48,7 +48,7 @@ static void guest(struct itest_agent *a, const char *role, unsigned devid,
     snprintf(id, sizeof(id), "%u", devid);
     itest_spawn_argv(h0, a, role, GUEST_MEM, argv);
     disks[devid] = calloc(1, DISK);
-    itest_toolstack_add(xb0, KIND, a->domid, devid, fe_dir, be_dir);
+    itest_dev_add(xb0, KIND, a->domid, devid, fe_dir, be_dir);
 }
 
 static void guest_end(struct xbe *bus, struct itest_agent *a, char *be_dir)

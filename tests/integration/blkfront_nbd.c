@@ -241,7 +241,7 @@ int main(void)
         itest_spawn_argv(h0, &a, "nbdkit", 8192, argv);
     }
     disks[DEVID] = calloc(1, DISK);
-    itest_toolstack_add(xb0, KIND, a.domid, DEVID, fe_dir, be_dir);
+    itest_dev_add(xb0, KIND, a.domid, DEVID, fe_dir, be_dir);
     pump(bus, 20000, sock_ready, NULL);
     rc = sock_ready(NULL);
     ICHECK(rc, "nbdkit in the guest listens on %s", sock);

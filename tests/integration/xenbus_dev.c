@@ -128,13 +128,6 @@ static int reached(void *arg)
     return st == w->state;
 }
 
-static void toolstack_add(unsigned fe, unsigned devid, char *fe_dir,
-                          char *be_dir)
-{
-    ICHECK(itest_toolstack_add(xb0, KIND, fe, devid, NULL, fe_dir, be_dir) == 0,
-           "toolstack wrote %s", fe_dir);
-}
-
 static void spawn_role(grant_handle_t *dom0, struct itest_agent *a,
                        const char *name, const char *role, unsigned devid)
 {
@@ -166,7 +159,7 @@ static void evil_case(grant_handle_t *dom0, struct xbe *bus, const char *name,
     char *err = NULL;
 
     spawn_role(dom0, &a, name, "evil", ++devid);
-    itest_toolstack_add(xb0, KIND, a.domid, devid, fe_dir, be_dir);
+    itest_dev_add(xb0, KIND, a.domid, devid, fe_dir, be_dir);
     pump(bus, 10000, reached, &w);
     grant_xenbus_read(xb0, XBT_NULL, be_dir, "error", &err, NULL);
     ICHECK(reached(&w) && err && strstr(err, reason),
@@ -210,7 +203,7 @@ static void run_backend(grant_handle_t *dom0)
 
     /* A well-behaved frontend: connects on two queues and echoes. */
     spawn_role(dom0, &good, "good", "front", 1);
-    itest_toolstack_add(xb0, KIND, good.domid, 1, fe_dir, be_dir);
+    itest_dev_add(xb0, KIND, good.domid, 1, fe_dir, be_dir);
     pump_line(bus, &good, line, sizeof(line), 15000);
     ICHECK(!strncmp(line, "ok echoed", 9), "good frontend: %s",
            line[0] ? line : "(nothing)");
@@ -274,7 +267,7 @@ static void run_backend(grant_handle_t *dom0)
 
     /* A frontend whose domain dies while connected. */
     spawn_role(dom0, &dying, "dying", "front", 2);
-    itest_toolstack_add(xb0, KIND, dying.domid, 2, fe_dir, be_dir);
+    itest_dev_add(xb0, KIND, dying.domid, 2, fe_dir, be_dir);
     pump_line(bus, &dying, line, sizeof(line), 15000);
     ICHECK(!strncmp(line, "ok echoed", 9), "second frontend connected: %s",
            line[0] ? line : "(nothing)");
@@ -290,7 +283,7 @@ static void run_backend(grant_handle_t *dom0)
     /* A frontend on standard (v1) grants, as stock Linux: a 2-page ring. */
     w.state = XenbusStateConnected;
     spawn_role(dom0, &dying, "v1", "v1front", 3);
-    toolstack_add(dying.domid, 3, fe_dir, be_dir);
+    itest_dev_add(xb0, KIND, dying.domid, 3, fe_dir, be_dir);
     pump_line(bus, &dying, line, sizeof(line), 15000);
     ICHECK(!strncmp(line, "ok echoed", 9), "a v1 frontend connected: %s",
            line[0] ? line : "(nothing)");
@@ -389,10 +382,10 @@ static int role_front(unsigned devid)
 static int echo_ring(grant_handle_t *h, struct xfe_ring *r, uint32_t port,
                      unsigned salt)
 {
-    long long end = ms_now() + 5000;
+    long long end = itest_ms() + 5000;
     unsigned sent = 0, got = 0;
 
-    while (got < BATCH && ms_now() < end) {
+    while (got < BATCH && itest_ms() < end) {
         struct xt_req *req;
         union xt_sring_entry e;
 

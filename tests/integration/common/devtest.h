@@ -13,11 +13,11 @@
 #include "libgrant_xenbus.h"
 
 /* Writes device <kind>/<devid> of domain fe, backed by domain 0, in one
- * transaction: both directories with their perms, the links, online = 1,
- * both states Initialising.  fe_dir/be_dir (GRANT_XENBUS_PATH_MAX) get the
- * paths.  Records a check. */
-void itest_toolstack_add(grant_xenbus_t *xb, const char *kind, unsigned fe,
-                         unsigned devid, char *fe_dir, char *be_dir);
+ * transaction (itest_toolstack_add, toolstack.h): both directories with
+ * their perms, the links, online = 1, both states Initialising.  fe_dir/be_dir
+ * (GRANT_XENBUS_PATH_MAX) get the paths.  Records a check. */
+void itest_dev_add(grant_xenbus_t *xb, const char *kind, unsigned fe,
+                   unsigned devid, char *fe_dir, char *be_dir);
 
 /* A reply line awaited from an agent: itest_line_ready(lw) reads it once
  * it is there (without blocking) and says whether it came. */
