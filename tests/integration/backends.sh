@@ -116,6 +116,9 @@ blk=$(pidof_stub blkback)
 for _ in $(seq 100); do alive "$blk" || break; sleep 0.1; done
 check "after a guest exits by itself the idle daemon is stopped ($id, $blk)" \
     eval '[ -n "$id" ] && [ -n "$blk" ] && ! alive "$blk"'
+id=$(xgrant create g.cfg 'name="brief"' 'program=["true"]' 2>"$work/err")
+check "a guest whose program ends at once is still created ($id) $(tr '\n' ' ' <"$work/err")" test -n "$id"
+for _ in $(seq 50); do [ -e "$rundir/xgrant-blkback.pid" ] || break; sleep 0.1; done
 
 echo die >"$work/mode"
 XGRANT_INIT_TIMEOUT_MS=8000 expect_fail "a daemon that exits at once is noticed before the timeout" \
