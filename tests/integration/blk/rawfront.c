@@ -102,7 +102,7 @@ static int publish_queue(struct rf *f, struct rf_queue *q, const char *dir)
     int rc = 0;
 
     for (i = 0; f->order && i < (1u << f->order); i++) {
-        char key[16];
+        char key[24];
 
         snprintf(key, sizeof(key), "ring-ref%u", i);
         rc |= grant_xenbus_printf(xb, XBT_NULL, dir, key, "%u", q->ring_ref[i]);
@@ -118,7 +118,7 @@ static int publish_queue(struct rf *f, struct rf_queue *q, const char *dir)
 static int publish(struct rf *f)
 {
     grant_xenbus_t *xb = f->xb;
-    char qdir[GRANT_XENBUS_PATH_MAX + 16];
+    char qdir[GRANT_XENBUS_PATH_MAX + 24];
     unsigned i;
     int rc = 0;
 
