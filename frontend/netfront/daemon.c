@@ -315,6 +315,26 @@ static int run(struct pump *p)
     return rc;
 }
 
+/* Attaches, waiting up to the timeout for the toolstack to write the
+ * device (it may do so after the domain started). */
+static int open_vif(struct xgnf **nf, grant_handle_t *h, grant_xenbus_t *xb,
+                    const struct xgnf_config *cfg)
+{
+    struct timespec t0, t;
+    int rc;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        rc = xgnf_open(nf, h, xb, cfg);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (rc != -ENOENT || (t.tv_sec - t0.tv_sec) * 1000 +
+                                     (t.tv_nsec - t0.tv_nsec) / 1000000 >=
+                                 cfg->timeout_ms)
+            return rc;
+        usleep(50000);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -378,7 +398,7 @@ int main(int argc, char **argv)
         logf_("cannot reach the hypervisor or the store: %s", strerror(-rc));
         return 1;
     }
-    rc = xgnf_open(&p.nf, h, xb, &cfg);
+    rc = open_vif(&p.nf, h, xb, &cfg);
     if (rc < 0) {
         logf_("cannot connect to the backend: %s", strerror(-rc));
         return 1;

@@ -64,9 +64,11 @@ static int populate(grant_handle_t *h, const struct xg_cfg *cfg,
     }
     rc = xg_backends_add(xb, cfg, domid);
     if (rc == 0)
+        rc = xg_netfronts_start(h, cfg, domid);
+    if (rc == 0)
         rc = xg_backends_wait(h, xb, cfg, domid);
     if (rc < 0) {
-        xg_devices_remove(xb, domid);
+        xg_devices_remove(xb, domid, 1); /* the probes were waited for */
         grant_ctl_domain_destroy(h, domid);
         xg_backends_stop_idle(xb, 0);
     }

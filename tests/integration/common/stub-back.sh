@@ -2,10 +2,11 @@
 # stub-back.sh: a stand-in backend daemon for the toolstack tests (not a
 # test itself).  Installed as .../xgrant-blkback or .../xgrant-netback (the
 # name says the kind), it plays the xenbus side of a backend in the domain
-# it runs in: every device of its kind in Initialising goes to InitWait,
-# and to Closed once the toolstack sets online=0 or the frontend closes.
+# it runs in, as backend/common's state machine does: every device of its
+# kind in Initialising goes to InitWait; frontend Closing: Closing;
+# frontend Closed or gone: Closed.
 # STUB_MODE (from the file $STUB_DIR/mode, read at each pass): "ok",
-# "never" (never probes), "fail" (writes `error` and goes Closing), "die"
+# "never" (does nothing, as a hung driver), "fail" (writes `error` and goes Closing), "die"
 # (exits at once).  Each pass logs nothing; it exits on SIGTERM or when the
 # store is gone.
 case $(basename "$0") in
@@ -13,28 +14,47 @@ case $(basename "$0") in
     xgrant-netback) kind=vif ;;
     *) echo "stub-back: unknown name $0" >&2; exit 2 ;;
 esac
-trap 'exit 0' TERM
+trap 'kill "$WATCH_PID" 2>/dev/null; exit 0' TERM
 self=$(xenstore-read domid 2>/dev/null) || self=0
 base=/local/domain/$self/backend/$kind
 echo "stub $kind backend in domain $self (pid $$)" >&2
-for _ in $(seq 3000); do
+# One pass: this backend's directory in one read, each frontend's state in
+# one more; awk prints the "path value" writes this backend owes, applied
+# in one xenstore-write.
+pass_writes() {
+    local mode=$1 d st fe fest
+    xenstore-ls -f "$base" 2>/dev/null | awk -v base="$base/" '
+        { v = $0; sub(/^[^=]* = "/, "", v); sub(/"$/, "", v); val[$1] = v }
+        END {
+            for (p in val)
+                if (p ~ /\/state$/) {
+                    d = substr(p, 1, length(p) - 6)
+                    print d, val[p], val[d "/frontend"]
+                }
+        }' | while read -r d st fe; do
+        fest=$(xenstore-read "$fe/state" 2>/dev/null) || fest=6
+        if [ "$st" != 6 ] && [ "$fest" -ge 6 ]; then
+            echo "$d/state 6"
+        elif [ "$st" != 5 ] && [ "$st" != 6 ] && [ "$fest" = 5 ]; then
+            echo "$d/state 5"
+        elif [ "$st" = 1 ] && [ "$mode" = ok ]; then
+            echo "$d/state 2"
+        elif [ "$st" = 1 ] && [ "$mode" = fail ]; then
+            echo "$d/error \"stub: refusing $kind ${d##*/}\" $d/state 5"
+        fi
+    done
+}
+# Passes run on each store event (a watch on /, events coalesced) and at
+# least every 0.3 s; at most 5 minutes.
+coproc WATCH { exec stdbuf -oL xenstore-watch / 2>/dev/null; }
+while [ "$SECONDS" -lt 300 ]; do
     mode=$(cat "${STUB_DIR:-/nonexistent}/mode" 2>/dev/null || echo ok)
     [ "$mode" = die ] && exit 3
     xenstore-read /local/domain/$self/domid >/dev/null 2>&1 || exit 0
-    for fe in $(xenstore-list "$base" 2>/dev/null); do
-        for dev in $(xenstore-list "$base/$fe" 2>/dev/null); do
-            d=$base/$fe/$dev
-            st=$(xenstore-read "$d/state" 2>/dev/null) || continue
-            online=$(xenstore-read "$d/online" 2>/dev/null)
-            fest=$(xenstore-read "$(xenstore-read "$d/frontend" 2>/dev/null)/state" 2>/dev/null)
-            if [ "$st" != 6 ] && { [ "$online" = 0 ] || [ "${fest:-0}" -ge 5 ]; }; then
-                xenstore-write "$d/state" 6
-            elif [ "$st" = 1 ] && [ "$mode" = ok ]; then
-                xenstore-write "$d/state" 2
-            elif [ "$st" = 1 ] && [ "$mode" = fail ]; then
-                xenstore-write "$d/error" "stub: refusing $kind $dev" "$d/state" 5
-            fi
-        done
-    done
-    sleep 0.1
+    if [ "$mode" != never ]; then # "never": a driver that hangs
+        writes=$(pass_writes "$mode")
+        [ -n "$writes" ] && eval "xenstore-write $writes"
+    fi
+    read -r -t 0.3 -u "${WATCH[0]}" _ 2>/dev/null
+    while read -r -t 0.02 -u "${WATCH[0]}" _ 2>/dev/null; do :; done
 done

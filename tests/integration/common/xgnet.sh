@@ -1,4 +1,4 @@
-# xgnet.sh: sourced by the network scripts (net_e2e.sh, tests/bench/net.sh;
+# xgnet.sh: sourced by the network scripts (net_e2e.sh;
 # not a test itself).  A guest with a vif through the real pieces, in a
 # network namespace of the caller's own:
 #   xgnet_enter "$0" "$@"   skips (77) without root, /dev/net/tun, unshare,
