@@ -20,3 +20,9 @@ $(B)/lab/xgrant-netback: $(NETBACK_OBJ) $(XBE_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -static -o $@ $(NETBACK_OBJ) $(XBE_OBJ) $(LIB_OBJ) -lxengnttab -lxencall -lxenevtchn -lxenstore -lxentoolcore -lxentoollog -lpthread
 lab: $(B)/lab/xgrant-netback
+
+# Unit test of the header walk and checksums (csum.c), libc only.
+$(B)/obj/tests/unit/test_nb_csum.o: CPPFLAGS += -Ibackend/common/include
+$(B)/tests/unit/test_nb_csum: $(B)/obj/tests/unit/test_nb_csum.o $(B)/obj/backend/netback/csum.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
