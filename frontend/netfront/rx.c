@@ -203,6 +203,9 @@ int xgnf_recv(struct xgnf *nf, unsigned qi, struct xgnf_pkt *p)
     if (rc < 0)
         return rc;
     rx_release(q);
+    /* A quarter of the ring free: give it back now, not after the batch. */
+    if (q->rx_free_to + NF_RING_ENTS - q->rx->req_prod_pvt >= NF_RING_ENTS / 4)
+        nf_rx_refill(nf, q);
     for (;;) {
         RING_IDX pos = q->rx->rsp_cons;
         int took = xfe_ring_take(q->rx, &e);
