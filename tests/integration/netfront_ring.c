@@ -19,7 +19,9 @@
  * makes rsp_prod jump: the ring halts (err_ring), the frontend neither
  * crashes nor writes outside its buffers.  A second guest declines the
  * extension: the same echo over standard grants (pages shared with
- * grant_v1_share, tx pages read-only to the backend).
+ * grant_v1_share, tx pages read-only to the backend); then its backend
+ * closes the vif: the frontend sees it (xgnf_poll: -ENOTCONN), closes, and
+ * leaves no grant behind.
  */
 #include <errno.h>
 #include <poll.h>
@@ -383,7 +385,8 @@ static void run_backend(grant_handle_t *dom0)
     struct xbe *bus;
     char line[512];
     char *argv[] = {itest_self(), "--role", "front", NULL};
-    unsigned fe;
+    struct xbe_dev *d;
+    unsigned fe, i;
     int rc;
 
     rc = grant_xenbus_open(&xb0, 0);
@@ -440,7 +443,24 @@ static void run_backend(grant_handle_t *dom0)
     ICHECK(exact_ok > 0 && exact_bad == 0,
            "standard grants: tx pages read (%u), never written (%u)", exact_ok,
            exact_bad);
-    cmd_ok(bus, &a, "close", line, sizeof(line), "the v1 frontend closed");
+    /* The backend goes away: the frontend sees it and closes. */
+    dprintf(a.to, "wait-gone\n");
+    for (i = 0; (d = xbe_dev_at(bus, i)) != NULL; i++)
+        if (xbe_dev_fe_id(d) == fe)
+            xbe_fatal(d, -EIO, "the test closes the vif");
+    pump_line(bus, &a, line, sizeof(line), 15000);
+    ICHECK(!strncmp(line, "ok gone", 7),
+           "a backend that closes: xgnf_poll says -ENOTCONN, the frontend "
+           "closes (%s)",
+           line[0] ? line : "(nothing)");
+    {
+        struct grant_usage u = {0};
+
+        grant_usage(dom0, (grant_domid_t)fe, &u);
+        ICHECK(u.entries == 0,
+               "the closed frontend left no grant behind (%u entries)",
+               u.entries);
+    }
     itest_agent_close(&a);
     xbe_close(bus);
     grant_xenbus_close(xb0);
@@ -625,6 +645,15 @@ static int role_front(int v1)
             printf("%s echo %s\n", rc ? "err" : "ok", why);
         } else if (!strncmp(cmd, "lie ", 4)) {
             lie_case(cmd + 4);
+        } else if (!strcmp(cmd, "wait-gone")) {
+            long long end = ms_now() + 10000;
+            struct pollfd p = {.fd = xgnf_fd(nf), .events = POLLIN};
+
+            while ((rc = xgnf_poll(nf)) == 0 && ms_now() < end)
+                poll(&p, 1, 100);
+            printf("%s gone (%d)\n", rc == -ENOTCONN ? "ok" : "err", rc);
+            xgnf_close(nf);
+            nf = NULL;
         } else if (!strcmp(cmd, "close")) {
             xgnf_close(nf);
             nf = NULL;
