@@ -81,13 +81,14 @@ $(B)/tests/integration/xenbus_dev: $(B)/obj/tests/integration/xenbus_dev.o $(ITE
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XFE_LIB) $(LINK_LIBGRANT) -lxenstore -lpthread
 # blkfront's tests: libxgblkfront against a blkif backend of their own on
-# backend/common (tests/integration/blkfront/).
+# backend/common (tests/integration/blkfront/), and against xgrant-blkback
+# (started as the blk_* tests do: blk/rawfront.c).
 XGBF_TESTS := $(patsubst tests/integration/%.c,$(B)/tests/integration/%,$(wildcard tests/integration/blkfront_*.c))
 XGBF_TESTBE := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/integration/blkfront/*.c))
 $(XGBF_TESTBE) $(XGBF_TESTS:$(B)/tests/%=$(B)/obj/tests/%.o): CPPFLAGS += -Itests/integration -Ibackend/common/include -Ifrontend/common/include -Ifrontend/blkfront/include
-$(XGBF_TESTS): $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o $(XGBF_TESTBE) $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XGBF_LIB) $(LIBGRANT) $(B)/lib/libgrant.so
+$(XGBF_TESTS): $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o $(XGBF_TESTBE) $(B)/obj/tests/integration/blk/rawfront.o $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XGBF_LIB) $(LIBGRANT) $(B)/lib/libgrant.so
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(XGBF_TESTBE) $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XGBF_LIB) $(LINK_LIBGRANT) -lxenstore -lpthread
+	$(CC) $(LDFLAGS) -o $@ $< $(XGBF_TESTBE) $(B)/obj/tests/integration/blk/rawfront.o $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XGBF_LIB) $(LINK_LIBGRANT) -lxenstore -lpthread
 # The map check (tools/xgrantd/mapcheck.c), libc only.
 $(B)/tests/unit/test_mapcheck: $(B)/obj/tests/unit/test_mapcheck.o $(B)/obj/tools/xgrantd/mapcheck.o
 	@mkdir -p $(@D)

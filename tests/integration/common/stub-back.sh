@@ -14,7 +14,7 @@ case $(basename "$0") in
     xgrant-netback) kind=vif ;;
     *) echo "stub-back: unknown name $0" >&2; exit 2 ;;
 esac
-trap 'exit 0' TERM
+trap 'kill "$WATCH_PID" 2>/dev/null; exit 0' TERM
 self=$(xenstore-read domid 2>/dev/null) || self=0
 base=/local/domain/$self/backend/$kind
 echo "stub $kind backend in domain $self (pid $$)" >&2
@@ -44,12 +44,17 @@ pass_writes() {
         fi
     done
 }
-for _ in $(seq 3000); do
+# Passes run on each store event (a watch on /, events coalesced) and at
+# least every 0.3 s; at most 5 minutes.
+coproc WATCH { exec stdbuf -oL xenstore-watch / 2>/dev/null; }
+while [ "$SECONDS" -lt 300 ]; do
     mode=$(cat "${STUB_DIR:-/nonexistent}/mode" 2>/dev/null || echo ok)
     [ "$mode" = die ] && exit 3
-    [ "$mode" = never ] && { sleep 0.05; continue; } # a driver that hangs
     xenstore-read /local/domain/$self/domid >/dev/null 2>&1 || exit 0
-    writes=$(pass_writes "$mode")
-    [ -n "$writes" ] && eval "xenstore-write $writes"
-    sleep 0.05
+    if [ "$mode" != never ]; then # "never": a driver that hangs
+        writes=$(pass_writes "$mode")
+        [ -n "$writes" ] && eval "xenstore-write $writes"
+    fi
+    read -r -t 0.3 -u "${WATCH[0]}" _ 2>/dev/null
+    while read -r -t 0.02 -u "${WATCH[0]}" _ 2>/dev/null; do :; done
 done
