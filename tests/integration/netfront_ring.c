@@ -65,7 +65,8 @@ enum evil {
 };
 static enum evil evil;
 static int jump;
-static uint8_t *frame; /* dom0 grant memory: one frame */
+static struct xbe_ring *jumped; /* left alone: a push would undo the jump */
+static uint8_t *frame;          /* dom0 grant memory: one frame */
 static unsigned exact_ok, exact_bad;
 
 static int be_probe(struct xbe_dev *d, xs_transaction_t t)
@@ -269,6 +270,8 @@ static void be_serve_dev(struct xbe_dev *d)
         union netif_tx_sring_entry e;
         int rc;
 
+        if (&xq->ring[1] == jumped)
+            continue;
         while ((rc = xbe_ring_take(&xq->ring[0], &e)) == 1)
             echo_one(d, xq, &e.req);
         if (rc < 0) {
@@ -283,6 +286,7 @@ static void be_serve_dev(struct xbe_dev *d)
             xq->ring[1].sring[2] += 1000; /* far past the requests */
             xbe_notify(d, q, 1);
             jump = 0;
+            jumped = &xq->ring[1];
         }
     }
 }
@@ -379,6 +383,19 @@ static void lie(struct xbe *bus, struct itest_agent *a, enum evil how,
            "the frontend still echoes after the lie");
 }
 
+/* Why a frontend did not attach: its backend's state and error. */
+static void be_diag(unsigned fe)
+{
+    char dir[GRANT_XENBUS_PATH_MAX], *err = NULL;
+    int st = -1;
+
+    grant_xenbus_backend_dir(0, "vif", fe, DEVID, dir, sizeof(dir));
+    grant_xenbus_read(xb0, XBT_NULL, dir, "error", &err, NULL);
+    grant_xenbus_read_state(xb0, XBT_NULL, dir, &st);
+    printf("# backend state %d, error: %s\n", st, err ? err : "(none)");
+    free(err);
+}
+
 static void run_backend(grant_handle_t *dom0)
 {
     struct itest_agent a;
@@ -404,6 +421,8 @@ static void run_backend(grant_handle_t *dom0)
     ICHECK(grant_xenbus_transact(xb0, toolstack_in, &fe, 0) == 0,
            "toolstack wrote the vif");
     pump_line(bus, &a, line, sizeof(line), 15000);
+    if (strncmp(line, "ok attached", 11))
+        be_diag(fe);
     ICHECK(!strncmp(line, "ok attached", 11), "frontend attached: %s",
            line[0] ? line : "(nothing)");
     ICHECK(strstr(line, "queues=2 ext=1 split=1 sg=1 gso=1/1"),
@@ -426,6 +445,7 @@ static void run_backend(grant_handle_t *dom0)
            "rsp_prod jumping halts the ring, counted");
     cmd_ok(bus, &a, "close", line, sizeof(line), "the frontend closed");
     itest_agent_close(&a);
+    jumped = NULL;
 
     /* Standard grants: a frontend that declines feature-grant-ext. */
     exact_ok = exact_bad = 0;
@@ -435,6 +455,8 @@ static void run_backend(grant_handle_t *dom0)
     ICHECK(grant_xenbus_transact(xb0, toolstack_in, &fe, 0) == 0,
            "toolstack wrote the second vif");
     pump_line(bus, &a, line, sizeof(line), 15000);
+    if (strncmp(line, "ok attached", 11))
+        be_diag(fe);
     ICHECK(strstr(line, "ok attached queues=2 ext=0 split=1"),
            "standard grants when the frontend declines the extension: %s",
            line[0] ? line : "(nothing)");
