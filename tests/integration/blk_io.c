@@ -244,10 +244,10 @@ static void one_mode(grant_handle_t *dom0, const char *img, int mode)
     ICHECK(image_matches(img, mode), "%s: the image holds the guest's data",
            names[mode]);
     /* Persistent: two 2-page rings and every data page mapped once per
-     * queue (queue 0: pages 0..6, queue 1: pages 0..39) and kept; copy:
-     * the ring only (1 page; 4 for the ext guest's). */
+     * queue (queue 0: pages 0..6, queue 1: pages 0..39 and the indirect
+     * page) and kept; copy: the ring only (1 page; 4 for the ext guest's). */
     maps = rf_dom0_maps(dom0);
-    ICHECK(mode == RF_V1P ? maps == 4 + 7 + 40
+    ICHECK(mode == RF_V1P ? maps == 4 + 7 + 40 + 1
                           : maps == (mode == RF_EXT ? 4 : 1),
            "%s: domain 0 maps %u pages while connected", names[mode], maps);
     ICHECK(key_is(a.domid, devid, "feature-max-indirect-segments", "256") &&
