@@ -230,6 +230,7 @@ static void one_mode(grant_handle_t *dom0, const char *img, int mode)
     struct itest_agent a;
     unsigned maps;
     char *v;
+    int i;
 
     snprintf(id, sizeof(id), "%u", devid);
     snprintf(md, sizeof(md), "%d", mode);
@@ -262,6 +263,14 @@ static void one_mode(grant_handle_t *dom0, const char *img, int mode)
                key_is(a.domid, devid, "feature-persistent",
                       mode == RF_EXT ? "0" : "1"),
            "%s: the keys Linux's blkback writes", names[mode]);
+    for (i = 0;
+         i < 40 && !(v = rf_be_key(xb0, a.domid, devid, "statistics/rd_req"));
+         i++)
+        usleep(50000);
+    ICHECK(v && atoi(v) > 0,
+           "%s: statistics/rd_req published while connected (%s)", names[mode],
+           v ? v : "none");
+    free(v);
     dprintf(a.to, "detach\n");
     rf_read_line(&a, line, sizeof(line));
     ICHECK(rf_wait_be_state(xb0, a.domid, devid, XenbusStateClosed, 5000),
