@@ -215,6 +215,7 @@ static void set_ops(struct xgbf *d, const struct xgbf_opts *o)
 int xgbf_open(struct xgbf **out, unsigned devid, const struct xgbf_opts *opts)
 {
     struct xgbf *d = calloc(1, sizeof(*d));
+    unsigned q;
     int rc;
 
     *out = NULL;
@@ -226,7 +227,8 @@ int xgbf_open(struct xgbf **out, unsigned devid, const struct xgbf_opts *opts)
     d->epfd = -1;
     d->recover_tail = &d->recover;
     d->done_tail = &d->done;
-    d->pool_v1.kind = XGBF_POOL_V1;
+    for (q = 0; q < XFE_MAX_QUEUES; q++)
+        d->pool_v1[q].kind = XGBF_POOL_V1;
     d->pool_v1_ro.kind = XGBF_POOL_V1_RO;
     d->pool_ext_ro.kind = XGBF_POOL_EXT_RO;
     set_ops(d, opts);
@@ -262,13 +264,16 @@ int xgbf_open(struct xgbf **out, unsigned devid, const struct xgbf_opts *opts)
 
 void xgbf_close(struct xgbf *d)
 {
+    unsigned q;
+
     if (!d)
         return;
     if (d->fe)
         xfe_detach(d->fe, d->opts.timeout_ms);
     xgbf_io_fail_all(d, -ECANCELED);
     xgbf_io_destroy(d);
-    xgbf_pool_destroy(d, &d->pool_v1);
+    for (q = 0; q < XFE_MAX_QUEUES; q++)
+        xgbf_pool_destroy(d, &d->pool_v1[q]);
     xgbf_pool_destroy(d, &d->pool_v1_ro);
     xgbf_pool_destroy(d, &d->pool_ext_ro);
     if (d->epfd >= 0)

@@ -101,7 +101,7 @@ static void release(struct xgbf *d, struct xgbf_req *r)
         bounce_put(d, r->bounce);
     r->bounce = NULL;
     for (i = 0; i < r->nseg && r->pg[i]; i++) {
-        xgbf_pool_put(&d->pool_v1, r->pg[i]);
+        xgbf_pool_put(&d->pool_v1[r->q], r->pg[i]);
         r->pg[i] = NULL;
     }
     if (r->ind)
@@ -211,7 +211,7 @@ static int segs_v1(struct xgbf *d, struct xgbf_req *r,
     for (i = 0; i < n; i++) {
         size_t b = seg_bytes(r, i, GRANT_PAGE_SIZE);
 
-        r->pg[i] = xgbf_pool_get(d, &d->pool_v1);
+        r->pg[i] = xgbf_pool_get(d, &d->pool_v1[r->q]);
         r->nseg = r->pg[i] ? i + 1 : i;
         if (!r->pg[i])
             return -ENOMEM;
@@ -333,6 +333,7 @@ static int issue(struct xgbf *d, struct xgbf_req *r)
     if (rc < 0)
         return rc;
     xq = xfe_queue(d->fe, q);
+    r->q = q;
     rc = fill(d, r, id, xfe_ring_req_slot(&xq->ring[0]));
     if (rc < 0) {
         release(d, r);

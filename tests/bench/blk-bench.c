@@ -31,30 +31,12 @@
 #include "../integration/blk/rawfront.h"
 #include "../integration/common/itest.h"
 #include "bench.h"
+#include "blkbench.h"
 
 #define IMG_MB    256u
 #define IMG_SECTS (IMG_MB * 2048u)
 #define DEVID     51712
 #define POOL      512u /* pages: 256 for a 1 MiB request, 32 for QD32 */
-
-struct job {
-    const char *name;
-    int write, random;
-    unsigned sects, qd;
-};
-static const struct job jobs[] = {
-    {"4k-randread-qd1", 0, 1, 8, 1},  {"4k-randread-qd32", 0, 1, 8, 32},
-    {"4k-randwrite-qd1", 1, 1, 8, 1}, {"4k-randwrite-qd32", 1, 1, 8, 32},
-    {"1m-seqread", 0, 0, 2048, 1},    {"1m-seqwrite", 1, 0, 2048, 1},
-};
-#define NJOBS (sizeof(jobs) / sizeof(jobs[0]))
-
-static double secs(void)
-{
-    const char *e = getenv("BLK_BENCH_SECS");
-
-    return e && atof(e) > 0 ? atof(e) : 1.0;
-}
 
 /* ---- The guest ---------------------------------------------------------- */
 
@@ -229,31 +211,11 @@ static void guest(struct rf_run *r, const char *img, int mode)
     rf_toolstack_rm(r->xb, a.domid, DEVID + mode);
 }
 
-/* fio's IOPS for one job (terse output: read iops field 8, write 49). */
+/* fio's IOPS for one job. */
 static double fio(const char *target, const struct job *j)
 {
-    char cmd[1024], out[8192];
-    double iops = 0;
-    size_t n;
-    FILE *p;
-    char *f;
-    int i;
-
-    snprintf(cmd, sizeof(cmd),
-             "fio --name=j %s --rw=%s%s --bs=%uk --iodepth=%u --runtime=%g "
-             "--time_based --minimal --size=%um 2>/dev/null",
-             target, j->random ? "rand" : "", j->write ? "write" : "read",
-             j->sects / 2, j->qd, secs(), IMG_MB);
-    p = popen(cmd, "r");
-    if (!p)
-        return 0;
-    n = fread(out, 1, sizeof(out) - 1, p);
-    out[n] = '\0';
-    pclose(p);
-    for (i = 1, f = strtok(out, ";"); f; f = strtok(NULL, ";"), i++)
-        if (i == (j->write ? 49 : 8))
-            iops = atof(f);
-    return iops;
+    return blkbench_fio(target, j->write, j->random, j->sects / 2, j->qd,
+                        secs(), IMG_MB);
 }
 
 static pid_t nbdkit_start(const char *sock, const char *img)
@@ -272,23 +234,6 @@ static pid_t nbdkit_start(const char *sock, const char *img)
     for (i = 0; i < 200 && access(sock, F_OK) != 0; i++)
         usleep(10000);
     return pid;
-}
-
-static int make_image(const char *img)
-{
-    static char mb[1 << 20];
-    int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600), ok = fd >= 0;
-    unsigned i;
-
-    for (i = 0; ok && i < IMG_MB; i++) {
-        rf_fill(mb, sizeof(mb), i);
-        ok = write(fd, mb, sizeof(mb)) == (ssize_t)sizeof(mb);
-    }
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    return ok;
 }
 
 /* (d): fio nbd -> nbdkit + xgrant's plugin in a guest -> blkback. */
@@ -340,25 +285,19 @@ static void report(void)
 
 int main(int argc, char **argv)
 {
-    static const char *const args[] = {"--buffered", "--max-queues", "1", NULL};
     struct rf_run r = {.quiet = 1};
-    char img[600], sock[600], target[800], cmd[700];
+    char img[600], sock[600], target[800];
     unsigned j;
     pid_t nk;
+    int rc;
 
     if (argc >= 5 && !strcmp(argv[1], "--role"))
         return role_bench((unsigned)atoi(argv[3]), atoi(argv[4]));
-    if (system("command -v fio >/dev/null && command -v nbdkit >/dev/null")) {
-        printf("skip: fio and nbdkit needed (make deps)\n");
-        return ITEST_SKIP;
-    }
-    if (rf_run_begin(&r, "blk_bench", args) == 0) {
-        snprintf(img, sizeof(img), "%s/bench.img", r.dir);
+    rc = blkbench_begin(&r, "blk_bench", IMG_MB, img, sizeof(img));
+    if (rc == ITEST_SKIP)
+        return rc;
+    if (rc == 0) {
         snprintf(sock, sizeof(sock), "%s/nbd.sock", r.dir);
-        ICHECK(make_image(img), "a %u MiB image of random data", IMG_MB);
-        snprintf(cmd, sizeof(cmd), "cat %s > /dev/null", img);
-        if (system(cmd) != 0) /* the page cache warm for everyone */
-            printf("# could not read the image\n");
         guest(&r, img, RF_V1P);
         guest(&r, img, RF_V1);
         guest(&r, img, RF_EXT);

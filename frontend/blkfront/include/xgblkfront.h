@@ -29,8 +29,11 @@
  *  - Otherwise (standard grants, stock Linux backends): a pool of pages
  *    shared with grant_v1_share and kept granted (feature-persistent, as
  *    Linux's blkfront), each segment a page; data is copied in and out.
+ *    Each queue has its own pool (a backend maps a page once per queue),
+ *    up to 288 pages: requests wait for pages when it is used up.
  *  - Indirect segments (BLKIF_OP_INDIRECT) when the backend offers
- *    feature-max-indirect-segments, up to 1 MiB a request (xgbf_info's
+ *    feature-max-indirect-segments, up to 1 MiB a request with extension
+ *    grants, 512 KiB with standard ones (xgbf_info's
  *    max_io).
  *
  * Faults
