@@ -263,10 +263,11 @@ static void one_mode(grant_handle_t *dom0, const char *img, int mode)
                key_is(a.domid, devid, "feature-persistent",
                       mode == RF_EXT ? "0" : "1"),
            "%s: the keys Linux's blkback writes", names[mode]);
-    for (i = 0;
-         i < 40 && !(v = rf_be_key(xb0, a.domid, devid, "statistics/rd_req"));
-         i++)
+    for (i = 0, v = NULL; i < 40 && (!v || atoi(v) == 0); i++) {
+        free(v); /* 0 at connect, then the count within a second */
         usleep(50000);
+        v = rf_be_key(xb0, a.domid, devid, "statistics/rd_req");
+    }
     ICHECK(v && atoi(v) > 0,
            "%s: statistics/rd_req published while connected (%s)", names[mode],
            v ? v : "none");
