@@ -33,6 +33,8 @@ static void usage(FILE *f)
             "  --max-ring-order N   max-ring-page-order (default %u)\n"
             "  --no-persistent      do not offer feature-persistent\n"
             "  --no-grant-ext       do not offer feature-grant-ext\n"
+            "  --no-grant-io        grant-ext data by grant copy, not the "
+            "grant-I/O call\n"
             "  --buffered           never O_DIRECT (default: O_DIRECT "
             "where allowed)\n"
             "  --bounce-mb N        copy buffers per queue (default 16)\n"
@@ -58,6 +60,7 @@ static int parse(int argc, char **argv, struct bb_opts *o)
         {"max-ring-order", required_argument, NULL, 'r'},
         {"no-persistent", no_argument, NULL, 'p'},
         {"no-grant-ext", no_argument, NULL, 'x'},
+        {"no-grant-io", no_argument, NULL, 'i'},
         {"buffered", no_argument, NULL, 'b'},
         {"bounce-mb", required_argument, NULL, 'm'},
         {"log", required_argument, NULL, 'l'},
@@ -72,7 +75,7 @@ static int parse(int argc, char **argv, struct bb_opts *o)
                     : cpus > XBE_MAX_QUEUES ? XBE_MAX_QUEUES
                                             : (unsigned)cpus;
     o->max_ring_order = XBE_MAX_RING_ORDER;
-    o->persistent = o->grant_ext = o->direct = 1;
+    o->persistent = o->grant_ext = o->direct = o->grant_io = 1;
     o->bounce_budget = 16u << 20;
     while ((c = getopt_long(argc, argv, "", lo, &li)) != -1) {
         switch (c) {
@@ -96,6 +99,9 @@ static int parse(int argc, char **argv, struct bb_opts *o)
             break;
         case 'x':
             o->grant_ext = 0;
+            break;
+        case 'i':
+            o->grant_io = 0;
             break;
         case 'b':
             o->direct = 0;

@@ -33,9 +33,10 @@
 struct bb_opts {
     unsigned max_queues;
     unsigned max_ring_order;
-    int persistent;       /* offer feature-persistent */
-    int grant_ext;        /* offer feature-grant-ext */
-    int direct;           /* O_DIRECT where the file and the alignment allow */
+    int persistent; /* offer feature-persistent */
+    int grant_ext;  /* offer feature-grant-ext */
+    int direct;     /* O_DIRECT where the file and the alignment allow */
+    int grant_io;   /* grant-ext data by the grant-I/O call when offered */
     size_t bounce_budget; /* bytes of copy buffers per queue */
     const char *log;
 };
@@ -105,7 +106,7 @@ struct bb_pgrant {
 };
 
 /* What a request moves its data through. */
-enum { BB_VIA_MAP, BB_VIA_V1COPY, BB_VIA_EXTCOPY };
+enum { BB_VIA_MAP, BB_VIA_V1COPY, BB_VIA_EXTCOPY, BB_VIA_GRANTIO };
 
 /* A request in flight, in the slot its ring index names. */
 struct bb_req {
@@ -142,9 +143,14 @@ struct bb_queue {
     unsigned *free;      /* free slot numbers, a stack */
     unsigned nr_free;
     unsigned inflight;
-    void *ind;     /* BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST pages */
-    int draining;  /* a barrier waits for the queue to empty */
-    int have_held; /* a request taken but not yet started */
+    void *ind;                     /* one page: 512 indirect descriptors */
+    struct grant_v1_copy_seg *v1c; /* a request's copies, one call */
+    struct grant_copy_seg *extc;
+    struct grant_io_seg *gio; /* a request's grant I/O, one call */
+    int io_file;              /* the image registered for grant_io,
+                                 or -1: grant copy */
+    int draining;             /* a barrier waits for the queue to empty */
+    int have_held;            /* a request taken but not yet started */
     union blkif_sring_entry held;
     struct bb_pgrant *pgrants; /* open-addressed hash, 2 * BB_MAX_PGRANTS */
     unsigned nr_pgrants;
@@ -153,6 +159,7 @@ struct bb_queue {
     long log_sec;
     unsigned log_dropped;
     int halted;
+    int map_buffered; /* O_DIRECT failed on mappings: never for them */
 };
 
 /* An SQE's user data: the slot, and this bit for one that moves data. */

@@ -9,8 +9,9 @@
  *  1. operation READ, WRITE, WRITE_BARRIER, FLUSH_DISKCACHE, DISCARD or
  *     INDIRECT, else EOPNOTSUPP; INDIRECT's indirect_op READ or WRITE
  *     (answered as that operation), else ERROR;
- *  2. a write (WRITE, WRITE_BARRIER, DISCARD, INDIRECT WRITE) on a
- *     read-only disk: ERROR; DISCARD not offered: EOPNOTSUPP;
+ *  2. a write (WRITE, WRITE_BARRIER, DISCARD, INDIRECT WRITE, a
+ *     FLUSH_DISKCACHE carrying data) on a read-only disk: ERROR; DISCARD
+ *     not offered: EOPNOTSUPP;
  *  3. segments: READ and WRITE 1..11, WRITE_BARRIER and FLUSH_DISKCACHE
  *     0..11, INDIRECT 1..256 read from ceil(n / 512) indirect pages (each
  *     copied once into our memory, then read from there);
@@ -26,15 +27,19 @@
  *    once per queue, I/O straight between the image and the mapping;
  *  - BB_VIA_V1COPY: standard grants otherwise (or the persistent pool
  *    full): grant_v1_copy between the frontend's pages and a copy buffer;
- *  - BB_VIA_EXTCOPY: feature-grant-ext: grant_copy between each byte-exact
- *    segment grant and a copy buffer.  The grant-I/O call (I/O between the
- *    image and the granted window, no buffer of ours) replaces this path
- *    in ext_io_*() when it lands.
+ *  - BB_VIA_GRANTIO: feature-grant-ext, when the host offers the grant-I/O
+ *    call (xgrantd): the hypervisor moves each segment between the image
+ *    and its byte-exact grant; no byte passes through our memory and no
+ *    page of the frontend is mapped (READ and WRITE requests);
+ *  - BB_VIA_EXTCOPY: feature-grant-ext otherwise (Xen, a flush or barrier
+ *    carrying data): grant_copy between each segment grant and a copy
+ *    buffer.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -193,6 +198,13 @@ static int16_t parse(struct bb_queue *q, const union blkif_sring_entry *e,
     rq->sector = r->sector_number;
     rq->nseg = r->nr_segments;
     memcpy(rq->seg, r->seg, rq->nseg * sizeof(rq->seg[0]));
+    if (op == BLKIF_OP_FLUSH_DISKCACHE && rq->nseg) {
+        rq->write = 1; /* data with a flush: written, then flushed */
+        if (q->v->img.readonly) {
+            bb_peer_log(q, "write to a read-only disk");
+            return BLKIF_RSP_ERROR;
+        }
+    }
     return check_range(q, rq);
 }
 
@@ -238,42 +250,55 @@ static int bounce_get(struct bb_queue *q, struct bb_req *rq)
 }
 
 /* Copies every segment between the frontend and the copy buffer (to the
- * buffer for a write, from it after a read).  0 or -errno. */
+ * buffer for a write, from it after a read), all in one call.  0 or
+ * -errno (the first failed segment is logged). */
 static int copy_segs(struct bb_queue *q, struct bb_req *rq, int to_buf)
 {
     grant_domid_t fe = (grant_domid_t)xbe_dev_fe_id(q->v->d);
     size_t off = 0;
     unsigned i;
-    int rc = 0;
+    int rc;
 
-    for (i = 0; rc == 0 && i < rq->nseg; i++) {
+    for (i = 0; i < rq->nseg; i++) {
         const struct blkif_request_segment *s = &rq->seg[i];
         size_t len = ((size_t)s->last_sect - s->first_sect + 1) * BB_SECTOR;
         char *buf = (char *)rq->bounce + off;
 
         if (rq->via == BB_VIA_EXTCOPY) {
-            /* ext_io_*(): the grant-I/O call goes here when it lands. */
-            rc = to_buf ? grant_copy_from(q->h, buf, fe, s->gref, 0, len)
-                        : grant_copy_to(q->h, fe, s->gref, 0, buf, len);
+            struct grant_ptr g = {.granter = fe, .ref = s->gref};
+            struct grant_ptr l = {.local = 1, .ptr = buf};
+
+            q->extc[i] = (struct grant_copy_seg){
+                .src = to_buf ? g : l, .dst = to_buf ? l : g, .len = len};
         } else {
             struct grant_v1_ptr g = {.granter = fe,
                                      .ref = s->gref,
                                      .offset =
                                          (uint16_t)(s->first_sect * BB_SECTOR)};
             struct grant_v1_ptr l = {.local = 1, .ptr = buf};
-            struct grant_v1_copy_seg c = {.src = to_buf ? g : l,
-                                          .dst = to_buf ? l : g,
-                                          .len = (uint16_t)len};
 
-            rc = grant_v1_copy(q->h, &c, 1);
-            rc = rc == 1 ? 0 : (rc < 0 ? rc : c.status);
+            q->v1c[i] = (struct grant_v1_copy_seg){.src = to_buf ? g : l,
+                                                   .dst = to_buf ? l : g,
+                                                   .len = (uint16_t)len};
         }
-        if (rc < 0)
-            bb_peer_log(q, "segment %u (gref %u): copy %s", i, s->gref,
-                        grant_strerror(rc));
         off += len;
     }
-    return rc;
+    rc = rq->via == BB_VIA_EXTCOPY ? grant_copy(q->h, q->extc, rq->nseg)
+                                   : grant_v1_copy(q->h, q->v1c, rq->nseg);
+    if (rc == (int)rq->nseg)
+        return 0;
+    for (i = 0; rc >= 0 && i < rq->nseg; i++) {
+        int st =
+            rq->via == BB_VIA_EXTCOPY ? q->extc[i].status : q->v1c[i].status;
+
+        if (st < 0) {
+            rc = st;
+            bb_peer_log(q, "segment %u (gref %u): copy %s", i, rq->seg[i].gref,
+                        grant_strerror(st));
+            break;
+        }
+    }
+    return rc < 0 ? rc : -EIO;
 }
 
 static void put_pgrants(struct bb_queue *q, struct bb_req *rq)
@@ -323,6 +348,11 @@ static int prepare(struct bb_queue *q, struct bb_req *rq)
         if (rc != 0)
             return rc < 0 ? rc : 0;
     }
+    if (q->v->ext && q->io_file >= 0 &&
+        (rq->kind == BLKIF_OP_READ || rq->kind == BLKIF_OP_WRITE)) {
+        rq->via = BB_VIA_GRANTIO;
+        return 0;
+    }
     rq->via = q->v->ext ? BB_VIA_EXTCOPY : BB_VIA_V1COPY;
     rc = bounce_get(q, rq);
     if (rc < 0)
@@ -346,7 +376,8 @@ static int pick_fd(const struct bb_queue *q, const struct bb_req *rq)
     const struct bb_image *img = &q->v->img;
     unsigned i;
 
-    if (img->dfd < 0 || (rq->sector * BB_SECTOR) % img->dio_off)
+    if (img->dfd < 0 || (rq->sector * BB_SECTOR) % img->dio_off ||
+        (rq->via == BB_VIA_MAP && q->map_buffered))
         return img->fd;
     for (i = 0; i < nr_iov(rq); i++)
         if ((uintptr_t)rq->iov[i].iov_base % img->dio_mem ||
@@ -429,6 +460,40 @@ static int discard(struct bb_queue *q, unsigned slot)
     return 1;
 }
 
+/* BB_VIA_GRANTIO: every segment between the image and its grant in one
+ * grant_io call (synchronous; the hypervisor does the file I/O). */
+static void grant_io_segs(struct bb_queue *q, struct bb_req *rq)
+{
+    grant_domid_t fe = (grant_domid_t)xbe_dev_fe_id(q->v->d);
+    uint64_t off = rq->sector * BB_SECTOR;
+    unsigned i;
+    int rc;
+
+    for (i = 0; i < rq->nseg; i++) {
+        uint64_t len = ((uint64_t)rq->seg[i].last_sect + 1) * BB_SECTOR;
+
+        q->gio[i] = (struct grant_io_seg){
+            .fd = q->io_file,
+            .dir =
+                (rq->write ? GRANT_IO_WRITE : GRANT_IO_READ) | GRANT_IO_FIXED,
+            .granter = fe,
+            .ref = rq->seg[i].gref,
+            .file_off = off,
+            .len = len};
+        off += len;
+    }
+    rc = grant_io(q->h, q->gio, rq->nseg);
+    for (i = 0; rc >= 0 && i < rq->nseg; i++) {
+        rc = q->gio[i].status                  ? q->gio[i].status
+             : q->gio[i].done != q->gio[i].len ? -EIO
+                                               : 0;
+        if (rc < 0)
+            bb_peer_log(q, "segment %u (gref %u): grant I/O %s", i,
+                        rq->seg[i].gref, grant_strerror(rc));
+    }
+    rq->err = rc < 0 ? rc : 0;
+}
+
 /* Queues the request's SQEs (linked where order matters). */
 static void submit(struct bb_queue *q, unsigned slot)
 {
@@ -450,7 +515,10 @@ static void submit(struct bb_queue *q, unsigned slot)
         discard(q, slot);
         break;
     default:
-        sqe_rw(q, slot, 0);
+        if (rq->via == BB_VIA_GRANTIO)
+            grant_io_segs(q, rq); /* done when it returns */
+        else
+            sqe_rw(q, slot, 0);
     }
 }
 
@@ -508,12 +576,29 @@ void bb_req_finish(struct bb_queue *q, struct bb_req *rq)
     unsigned slot = (unsigned)(rq - q->reqs), i;
     int16_t st = BLKIF_RSP_OKAY;
 
+    /* O_DIRECT cannot pin some mappings (gntdev's on a PV dom0: EFAULT):
+     * this queue's mapped requests go through the page cache from now. */
+    if (rq->err == -EFAULT && rq->via == BB_VIA_MAP && !q->map_buffered &&
+        q->v->img.dfd >= 0) {
+        q->map_buffered = 1;
+        fprintf(stderr,
+                "xgrant-blkback: %s queue %u: O_DIRECT into grant "
+                "mappings fails (EFAULT): buffered from now\n",
+                q->v->name, q->index);
+        rq->err = 0;
+        submit(q, slot);
+        io_uring_submit(&q->ring);
+        if (rq->pending)
+            return;
+    }
+
     /* A mapping the frontend revoked meanwhile held scratch pages. */
     bb_pgrant_revoked(q);
     for (i = 0; rq->via == BB_VIA_MAP && i < rq->nseg; i++)
         if (rq->pg[i] && rq->pg[i]->revoked)
             rq->err = -ESTALE;
-    if (rq->err == 0 && rq->nseg && !rq->write && rq->via != BB_VIA_MAP)
+    if (rq->err == 0 && rq->nseg && !rq->write &&
+        (rq->via == BB_VIA_V1COPY || rq->via == BB_VIA_EXTCOPY))
         rq->err = copy_segs(q, rq, 0);
     if (rq->err) {
         bb_peer_log(q, "request %llu (op %u, sector %llu): %s",

@@ -127,6 +127,14 @@ static grant_handle_t *vbd_queue_handle(struct xbe_dev *d, unsigned q)
     return v->q[q].h;
 }
 
+static const char *mode_name(const struct bb_vbd *v)
+{
+    if (v->ext)
+        return v->q[0].io_file >= 0 ? "byte-exact grants (grant I/O)"
+                                    : "byte-exact grants (grant copy)";
+    return v->persistent ? "persistent grants" : "standard grants (grant copy)";
+}
+
 /* The frontend's keys; the queues started.  Once per connection (the
  * transaction around connect may run it again). */
 static int start(struct xbe_dev *d, struct bb_vbd *v)
@@ -157,9 +165,7 @@ static int start(struct xbe_dev *d, struct bb_vbd *v)
                 "xgrant-blkback: %s: connected, %u queue(s), %u-entry "
                 "rings, %s\n",
                 v->name, v->nr_queues, xbe_dev_queue(d, 0)->ring[0].nr_ents,
-                v->ext          ? "byte-exact grants (grant copy)"
-                : v->persistent ? "persistent grants"
-                                : "standard grants (grant copy)");
+                mode_name(v));
     }
     return rc;
 }

@@ -65,10 +65,20 @@ void nb_vif_flush_stats(struct nb_vif *v, int force)
     uint64_t now = nb_now_ms();
     char node[64];
     unsigned i;
+    int state;
 
     if (!force && now - v->st_flush_ms < v->nb->opt.stats_ms)
         return;
     v->st_flush_ms = now;
+    for (i = 0; i < NB_STAT_MAX && v->st_ever; i++)
+        if (v->st[i] != v->st_written[i])
+            break;
+    if (i == NB_STAT_MAX)
+        return; /* nothing changed */
+    /* A directory the toolstack removed is not written back into being. */
+    if (grant_xenbus_read_state(xb, XBT_NULL, xbe_dev_dir(v->d), &state) < 0 ||
+        state == XenbusStateUnknown)
+        return;
     for (i = 0; i < NB_STAT_MAX; i++) {
         if (v->st_ever && v->st[i] == v->st_written[i])
             continue;

@@ -272,9 +272,10 @@ struct grant_io_seg {
  * page cache (xgrantd opens the file again without O_DIRECT for that).
  *
  * Blocking: as long as the file I/O takes; xgrantd moves at most 1 MiB
- * per hypercall (others' calls are served in between) and the library
- * resumes the rest.  The descriptors stay the caller's: the hypervisor
- * uses them for the call only.  One call at a time per handle (Threads).
+ * (or 2 ms' worth) per hypercall, others' calls are served in between,
+ * and the library resumes the rest.  The descriptors stay the caller's: the
+ * hypervisor uses them for the call only.  One call at a time per handle
+ * (Threads).
  */
 int grant_io(grant_handle_t *h, struct grant_io_seg *segs, unsigned n);
 /*

@@ -12,8 +12,9 @@
  * read and write (QD1).  Prints IOPS, MB/s and a/b, a/c; then the same
  * guest by grant copy through page grants ("bounce": Linux's way when a
  * frontend is untrusted) and with byte-exact grants (grant-ext, grant
- * copy), 4 KiB QD32 and 1 MiB.  (d) needs the blkfront library's nbdkit
- * plugin (another branch) and is not run here.
+ * copy), 4 KiB QD32 and 1 MiB.
+ *   (d) fio's nbd engine -> nbdkit with xgrant's plugin (the blkfront
+ *       library) in a guest -> xgrant-blkback -> image; d/b printed.
  * BLK_BENCH_SECS=N sets each job's length (default 1).
  */
 #include <errno.h>
@@ -181,7 +182,7 @@ static int role_bench(unsigned devid, int mode)
 /* ---- Domain 0 ----------------------------------------------------------- */
 
 static double res[4][NJOBS]; /* [V1, V1P, EXT, -] a's; then b, c */
-static double nbd[NJOBS], uring[NJOBS];
+static double nbd[NJOBS], uring[NJOBS], xnbd[NJOBS];
 
 static void guest(struct rf_run *r, const char *img, int mode)
 {
@@ -235,18 +236,43 @@ static pid_t nbdkit_start(const char *sock, const char *img)
     return pid;
 }
 
+/* (d): fio nbd -> nbdkit + xgrant's plugin in a guest -> blkback. */
+static void xgrant_nbd(struct rf_run *r, const char *img, char *sock)
+{
+    char target[800];
+    struct itest_agent a;
+    unsigned j;
+    int rc = rf_nbdkit_guest(r, &a, DEVID + 8, img, sock);
+
+    if (rc == -ENOENT) {
+        printf("(d) skipped: no nbdkit-xgrant-plugin.so\n");
+        return;
+    }
+    ICHECK(rc == 0, "nbdkit + xgrant plugin in a guest listens (%d)", rc);
+    snprintf(target, sizeof(target),
+             "--ioengine=nbd --uri=nbd+unix:///?socket=%s", sock);
+    for (j = 0; rc == 0 && j < NJOBS; j++)
+        xnbd[j] = fio(target, &jobs[j]);
+    itest_agent_close(&a);
+    grant_ctl_domain_destroy(r->dom0, a.domid);
+    rf_wait_be_state(r->xb, a.domid, DEVID + 8, XenbusStateClosed, 5000);
+    rf_toolstack_rm(r->xb, a.domid, DEVID + 8);
+}
+
 static void report(void)
 {
     unsigned j;
 
-    printf("%-18s %12s %12s %12s %8s %8s\n", "job (IOPS)", "a blkback",
-           "b nbdkit", "c io_uring", "a/b", "a/c");
+    printf("%-18s %10s %10s %10s %10s %6s %6s %6s\n", "job (IOPS)", "a blkback",
+           "b nbdkit", "c io_uring", "d xg-nbd", "a/b", "a/c", "d/b");
     for (j = 0; j < NJOBS; j++) {
         double a = res[RF_V1P][j], mb = a * jobs[j].sects * 512 / 1e6;
 
-        printf("%-18s %12.0f %12.0f %12.0f %8.2f %8.2f   (a %.0f MB/s)\n",
-               jobs[j].name, a, nbd[j], uring[j], nbd[j] ? a / nbd[j] : 0,
-               uring[j] ? a / uring[j] : 0, mb);
+        printf("%-18s %10.0f %10.0f %10.0f %10.0f %6.2f %6.2f %6.2f  "
+               "(a %.0f MB/s)\n",
+               jobs[j].name, a, nbd[j], uring[j], xnbd[j],
+               nbd[j] ? a / nbd[j] : 0, uring[j] ? a / uring[j] : 0,
+               nbd[j] ? xnbd[j] / nbd[j] : 0, mb);
     }
     printf("grant modes, same jobs (IOPS): persistent / page grants by copy "
            "(bounce) / byte-exact (grant-ext, copy)\n");
@@ -255,8 +281,6 @@ static void report(void)
             printf("%-18s %12.0f %12.0f %12.0f   byte-exact/bounce %.2f\n",
                    jobs[j].name, res[RF_V1P][j], res[RF_V1][j], res[RF_EXT][j],
                    res[RF_V1][j] ? res[RF_EXT][j] / res[RF_V1][j] : 0);
-    printf("(d) fio nbd -> xgrant's nbdkit plugin: needs the blkfront "
-           "library's plugin, not in this branch\n");
 }
 
 int main(int argc, char **argv)
@@ -290,6 +314,8 @@ int main(int argc, char **argv)
             nbd[j] = fio(target, &jobs[j]);
         kill(nk, SIGTERM);
         waitpid(nk, NULL, 0);
+        unlink(sock);
+        xgrant_nbd(&r, img, sock);
         report();
     }
     return rf_run_end(&r) ? 1 : 0;

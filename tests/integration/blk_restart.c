@@ -155,7 +155,7 @@ static void run(struct rf_run *r)
            "the restarted blkback closed the device, the frontend "
            "reconnected: %s",
            line[0] ? line : "(nothing)");
-    ICHECK(rf_wait_be_state(r->xb, a.domid, DEVID, XenbusStateConnected, 2000),
+    ICHECK(rf_wait_be_state(r->xb, a.domid, DEVID, XenbusStateConnected, 10000),
            "the device is Connected again");
     ICHECK(image_intact(img), "the image holds every flushed write");
     itest_agent_close(&a);

@@ -178,7 +178,7 @@ static unsigned build_frame(const struct spec *sp, uint8_t *f)
         put16(f + 24, ~fold(sum16(f + 14, 20, 0)) & 0xffff);
         l4 = 34;
     }
-    put16(f + l4, 5000);
+    put16(f + l4, 5000 + sp->seed); /* a flow per seed */
     put16(f + l4 + 2, 6000);
     if (proto == 17) {
         put16(f + l4 + 4, len - l4);
@@ -233,6 +233,8 @@ static void fe_ungrant(struct fe *fe, grant_ref_t ref)
         grant_revoke(fe->h, ref, GRANT_REVOKE_FORCE);
 }
 
+static int fe_nocsum; /* mode "nocsum": takes no partial checksums */
+
 static int fe_publish(struct xfe_dev *d, xs_transaction_t t)
 {
     static const char *const keys[] = {
@@ -244,6 +246,9 @@ static int fe_publish(struct xfe_dev *d, xs_transaction_t t)
 
     for (i = 0; rc == 0 && i < sizeof(keys) / sizeof(keys[0]); i++)
         rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d), keys[i], "1");
+    if (rc == 0 && fe_nocsum)
+        rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d),
+                                "feature-no-csum-offload", "1");
     return rc;
 }
 
@@ -508,6 +513,7 @@ static int role_front(unsigned devid, unsigned nq, const char *mode)
     memset(&fe, 0, sizeof(fe));
     fe_ops.max_queues = nq;
     fe.v1 = !strcmp(mode, "v1");
+    fe_nocsum = !strcmp(mode, "nocsum");
     fe_ops.grant_ext = !fe.v1;
     if (grant_open(&fe.h, 0) || grant_xenbus_open(&xb, 0))
         return 1;
@@ -694,7 +700,8 @@ static void del_vif(grant_handle_t *dom0, struct vif *v)
         close(v->sock);
     itest_agent_close(&v->a);
     grant_ctl_domain_destroy(dom0, v->a.domid);
-    wait_be_state(v, XenbusStateClosed, 5000);
+    if (be_state(v) != XenbusStateUnknown) /* its directory is still there */
+        wait_be_state(v, XenbusStateClosed, 5000);
     grant_xenbus_write(xb0, XBT_NULL, v->be_dir, "online", "0");
     grant_xenbus_rm(xb0, XBT_NULL, v->be_dir, NULL);
     grant_xenbus_rm(xb0, XBT_NULL, v->fe_dir, NULL);
@@ -1069,6 +1076,78 @@ static void name_taken(struct vif *a)
     guest_to_tap(a, 0, "len=100 seed=19", &none);
 }
 
+/* N: a frontend that takes no partial checksums (feature-no-csum-offload):
+ * the backend completes them; a TSO super-frame reaches it segmented (the
+ * TAP was offered no TSO), each segment's checksum completed. */
+static void no_csum_offload(grant_handle_t *dom0)
+{
+    static uint8_t f[MAXF + 64];
+    struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                               .csum_start = 34,
+                               .csum_offset = 6};
+    char line[256], want[128], spec[] = "len=300 proto=udp4 csum seed=30",
+                               full[] = "len=300 proto=udp4 seed=30";
+    struct spec sp;
+    struct vif n;
+    int ok = add_vif(dom0, &n, "net-n", 0, 1, "nocsum", NULL, NULL);
+
+    ICHECK(ok, "vif N connected, feature-no-csum-offload");
+    if (!ok)
+        return;
+    cmd(&n, line, sizeof(line), "post 0 100");
+    parse_spec(spec, &sp);
+    build_frame(&sp, f);
+    tap_send(&n, &h, f, sp.len);
+    parse_spec(full, &sp);
+    build_frame(&sp, f); /* what it must become: the checksum complete */
+    cmd(&n, line, sizeof(line), "recv 0 2000");
+    snprintf(want, sizeof(want), "flags=%u gso=0/0 hash=%08x",
+             NETRXF_data_validated, fnv(f, sp.len));
+    ICHECK(strstr(line, want) != NULL,
+           "  a partial UDP checksum arrives completed, data_validated: %s",
+           line);
+    parse_spec(strcpy(spec, "len=10000 proto=tcp4 seed=31"), &sp);
+    build_frame(&sp, f);
+    h = tso4;
+    tap_send(&n, &h, f, sp.len);
+    cmd(&n, line, sizeof(line), "recv 0 2000");
+    snprintf(want, sizeof(want), "ok rx len=%u slots=1 flags=%u gso=0/0",
+             54 + 1448, NETRXF_data_validated);
+    ICHECK(!strncmp(line, want, strlen(want)),
+           "  a TSO frame arrives as segments of 1448 bytes: %s", line);
+    del_vif(dom0, &n);
+}
+
+/* 16 UDP flows into a two-queue vif's TAP: the kernel spreads them over
+ * its queues, and each comes out of the netif queue of the same number. */
+static void spread(struct vif *v)
+{
+    struct virtio_net_hdr none = {0};
+    static uint8_t f[256];
+    unsigned got[2] = {0, 0}, i, q, idle;
+    char line[256];
+
+    cmd(v, line, sizeof(line), "post 0 64");
+    cmd(v, line, sizeof(line), "post 1 64");
+    for (i = 0; i < 16; i++) {
+        struct spec sp = {.len = 200, .slots = 1, .seed = 100 + i};
+
+        strcpy(sp.proto, "udp4");
+        build_frame(&sp, f);
+        tap_send(v, &none, f, sp.len);
+    }
+    for (idle = 0; idle < 2 && got[0] + got[1] < 16;) {
+        for (idle++, q = 0; q < 2; q++) {
+            cmd(v, line, sizeof(line), "recv %u 300", q);
+            if (!strncmp(line, "ok rx len=200 ", 14))
+                got[q]++, idle = 0;
+        }
+    }
+    ICHECK(got[0] + got[1] == 16 && got[0] && got[1],
+           "16 flows into %s: %u on queue 0, %u on queue 1", v->ifname, got[0],
+           got[1]);
+}
+
 /* V: standard grants (v1 rings and pages), as stock Linux peers use. */
 static void standard_grants(grant_handle_t *dom0)
 {
@@ -1102,7 +1181,7 @@ static void run(grant_handle_t *dom0)
     char line[256], *err = NULL;
     unsigned long long drops;
     unsigned maps0, i;
-    int fds0, ok;
+    int fds0, ok, st;
     long long t;
 
     /* A: bridged, traffic, offloads, every bad input. */
@@ -1115,6 +1194,7 @@ static void run(grant_handle_t *dom0)
     name_taken(&a);
     bad_inputs(&a, bad_ext, sizeof(bad_ext) / sizeof(bad_ext[0]));
     standard_grants(dom0);
+    no_csum_offload(dom0);
 
     /* B: never posts rx buffers; what reaches it is dropped and counted,
      * A goes on. */
@@ -1161,6 +1241,7 @@ static void run(grant_handle_t *dom0)
     }
     guest_to_tap(&d, 1, "len=1500 slots=2 seed=80", &none);
     guest_to_tap(&d, 0, "len=1500 slots=2 seed=81", &none);
+    spread(&d);
 
     /* J: ring indices that jump: J closes, naming the ring; A goes on. */
     ok = add_vif(dom0, &j, "net-j", 0, 1, "jump", NULL, NULL);
@@ -1211,6 +1292,19 @@ static void run(grant_handle_t *dom0)
            "  with fresh counters");
     guest_to_tap(&a, 0, "len=300 seed=96", &none);
 
+    /* The toolstack removes E2's directory while it is connected, with
+     * counters not yet written: the vif goes and nothing is written back
+     * into the store. */
+    guest_to_tap(&e, 0, "len=700 seed=97", &none);
+    grant_xenbus_rm(xb0, XBT_NULL, e.be_dir, NULL);
+    for (t = ms_now() + 3000; if_nametoindex(e.ifname) && ms_now() < t;)
+        usleep(20000);
+    usleep(200000);
+    ICHECK(if_nametoindex(e.ifname) == 0,
+           "a vif whose directory is removed goes (%s)", e.ifname);
+    ICHECK(grant_xenbus_read_state(xb0, XBT_NULL, e.be_dir, &st) == 0 &&
+               st == XenbusStateUnknown && stat_of(&e, "rx_packets") == 0,
+           "  and its statistics/ are not written back into the store");
     del_vif(dom0, &e);
     del_vif(dom0, &d);
     del_vif(dom0, &c);
