@@ -337,9 +337,10 @@ static int issue(struct xgbf *d, struct xgbf_req *r)
     rc = fill(d, r, id, xfe_ring_req_slot(&xq->ring[0]));
     if (rc < 0) {
         release(d, r);
-        /* Out of granted memory: wait for requests in flight to give some
-         * back; with none in flight it will not come. */
-        return rc == -ENOMEM && d->on_ring ? -EAGAIN : rc;
+        /* Out of granted memory or grant entries (the table's quota): wait
+         * for requests in flight to give some back; with none in flight
+         * they will not come. */
+        return (rc == -ENOMEM || rc == -ENOSPC) && d->on_ring ? -EAGAIN : rc;
     }
     d->sh[q].slot[id] = r;
     d->on_ring++;
@@ -753,12 +754,12 @@ int xgbf_reap(struct xgbf *d, struct xgbf_cqe *cqes, unsigned max,
         long long left = end - now_ms();
 
         n = take_done(d, cqes, max);
-        if (n || !max || (timeout_ms >= 0 && left <= 0))
+        if (n || !max || d->broken || (timeout_ms >= 0 && left <= 0))
             break;
         wait_round(d, timeout_ms < 0 || left > 100 ? 100 : (int)left);
     }
     pthread_mutex_unlock(&d->lock);
-    return (int)n;
+    return n || !d->broken ? (int)n : d->broken;
 }
 
 unsigned xgbf_inflight(struct xgbf *d)
