@@ -233,19 +233,24 @@ static void fe_ungrant(struct fe *fe, grant_ref_t ref)
         grant_revoke(fe->h, ref, GRANT_REVOKE_FORCE);
 }
 
-static int fe_nocsum; /* mode "nocsum": takes no partial checksums */
+static int fe_nocsum;   /* mode "nocsum": takes no partial checksums */
+static int fe_nonotify; /* mode "nonotify": no feature-rx-notify */
 
 static int fe_publish(struct xfe_dev *d, xs_transaction_t t)
 {
     static const char *const keys[] = {
-        "request-rx-copy",   "feature-rx-notify", "feature-sg",
-        "feature-gso-tcpv4", "feature-gso-tcpv6", "feature-ipv6-csum-offload",
+        "request-rx-copy",           "feature-sg",
+        "feature-gso-tcpv4",         "feature-gso-tcpv6",
+        "feature-ipv6-csum-offload",
     };
     unsigned i;
     int rc = 0;
 
     for (i = 0; rc == 0 && i < sizeof(keys) / sizeof(keys[0]); i++)
         rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d), keys[i], "1");
+    if (rc == 0 && !fe_nonotify)
+        rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d), "feature-rx-notify",
+                                "1");
     if (rc == 0 && fe_nocsum)
         rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d),
                                 "feature-no-csum-offload", "1");
@@ -277,7 +282,8 @@ static void fe_post(struct fe *fe, unsigned q, unsigned n)
         req->gref = fe->rx_ref[q][id % RX_PAGES];
         xfe_ring_req_done(r);
     }
-    if (xfe_ring_push(r))
+    /* Without feature-rx-notify a posting is never signalled. */
+    if (xfe_ring_push(r) && !fe_nonotify)
         xfe_notify(fe->d, q, 1);
 }
 
@@ -514,6 +520,7 @@ static int role_front(unsigned devid, unsigned nq, const char *mode)
     fe_ops.max_queues = nq;
     fe.v1 = !strcmp(mode, "v1");
     fe_nocsum = !strcmp(mode, "nocsum");
+    fe_nonotify = !strcmp(mode, "nonotify");
     fe_ops.grant_ext = !fe.v1;
     if (grant_open(&fe.h, 0) || grant_xenbus_open(&xb, 0))
         return 1;
@@ -1148,6 +1155,39 @@ static void spread(struct vif *v)
            got[1]);
 }
 
+/* R: a frontend without feature-rx-notify never signals its postings:
+ * a packet waiting for buffers goes once they are there (the backend
+ * looks every 10 ms), long before --rx-stall-ms. */
+static void no_rx_notify(grant_handle_t *dom0)
+{
+    static uint8_t f[200];
+    struct virtio_net_hdr none = {0};
+    struct spec sp = {.len = 200, .slots = 1, .seed = 33};
+    char line[256], want[64];
+    struct vif r;
+    int ok = add_vif(dom0, &r, "net-r", 0, 1, "nonotify", NULL, NULL);
+    long long t;
+
+    ICHECK(ok, "vif R connected without feature-rx-notify");
+    if (!ok)
+        return;
+    strcpy(sp.proto, "raw");
+    build_frame(&sp, f);
+    tap_send(&r, &none, f, sp.len);
+    usleep(50000); /* held: no buffer yet */
+    t = ms_now();
+    cmd(&r, line, sizeof(line), "post 0 10");
+    cmd(&r, line, sizeof(line), "recv 0 2000");
+    t = ms_now() - t;
+    snprintf(want, sizeof(want),
+             "ok rx len=200 slots=1 flags=0 gso=0/0 hash=%08x", fnv(f, sp.len));
+    ICHECK(!strncmp(line, want, strlen(want)) && t < 250,
+           "  the held packet arrives once buffers are posted, unsignalled "
+           "(%lld ms): %s",
+           t, line);
+    del_vif(dom0, &r);
+}
+
 /* V: standard grants (v1 rings and pages), as stock Linux peers use. */
 static void standard_grants(grant_handle_t *dom0)
 {
@@ -1195,6 +1235,7 @@ static void run(grant_handle_t *dom0)
     bad_inputs(&a, bad_ext, sizeof(bad_ext) / sizeof(bad_ext[0]));
     standard_grants(dom0);
     no_csum_offload(dom0);
+    no_rx_notify(dom0);
 
     /* B: never posts rx buffers; what reaches it is dropped and counted,
      * A goes on. */
