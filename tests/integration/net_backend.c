@@ -1241,6 +1241,12 @@ static void run(grant_handle_t *dom0)
      * A goes on. */
     ok = add_vif(dom0, &b, "net-b", 0, 1, "normal", NULL, NULL);
     ICHECK(ok, "vif B connected (%s)", b.ifname);
+    if (getenv("NET_BACKEND_FLOOD")) /* the tx path's rate, for a report */
+        for (i = 0; i < 6; i++) {
+            cmd(&b, line, sizeof(line), "flood 0 %s %u",
+                getenv("NET_BACKEND_FLOOD"), i % 2 ? 1400u : 64u);
+            printf("# %u-byte frames: %s\n", i % 2 ? 1400u : 64u, line);
+        }
     for (i = 0; ok && i < 20; i++) {
         uint8_t f[100];
         struct spec sp = {.len = 100, .slots = 1, .seed = i};
