@@ -492,6 +492,23 @@ static void fe_flood(struct fe *fe, unsigned q, unsigned n, unsigned len)
            ms_now() - t0);
 }
 
+/* Closes the device as a frontend going away would (Closing, the
+ * backend follows to Closed) and connects it again (Initialising: the
+ * backend offers it anew): new rings, same buffers. */
+static int fe_bounce(struct fe *fe, grant_xenbus_t *xb)
+{
+    long long end = ms_now() + 5000;
+    int rc;
+
+    grant_xenbus_switch_state(xb, XBT_NULL, xfe_dir(fe->d), XenbusStateClosing);
+    while (xfe_update(fe->d) != XenbusStateClosed && ms_now() < end)
+        usleep(10000);
+    rc = xfe_reconnect(fe->d, 5000);
+    if (rc == 0)
+        fe_post(fe, 0, 0); /* (nothing posted yet on the new ring) */
+    return rc;
+}
+
 static int wait_device(grant_xenbus_t *xb, grant_handle_t *h, unsigned devid)
 {
     char dir[GRANT_XENBUS_PATH_MAX], *v = NULL;
@@ -565,10 +582,10 @@ static int role_front(unsigned devid, unsigned nq, const char *mode)
                  (arg = strchr(line + 5, ' '))) {
             parse_spec(arg, &sp);
             fe_send(&fe, q, &sp);
-        } else if (!strncmp(line, "detach", 6)) {
-            xfe_detach(fe.d, 5000);
-            printf("ok detached\n");
-            rc = 1;
+        } else if (!strncmp(line, "bounce", 6)) {
+            rc = fe_bounce(&fe, xb);
+            printf("%s bounced (%d)\n", rc ? "err" : "ok", rc);
+            rc = 0;
         } else
             printf("err what\n");
         fflush(stdout);
@@ -1188,6 +1205,31 @@ static void no_rx_notify(grant_handle_t *dom0)
     del_vif(dom0, &r);
 }
 
+/* B's frontend closes and connects again while B holds a packet (its TAP
+ * not read): the vif serves the new rings. */
+static void reconnect_holding(struct vif *b)
+{
+    static uint8_t f[300];
+    struct virtio_net_hdr none = {0};
+    struct spec sp = {.len = 300, .slots = 1, .seed = 34};
+    char line[256];
+
+    /* One buffer, one packet: B stops draining; the next is held. */
+    cmd(b, line, sizeof(line), "post 0 1");
+    tap_to_guest(b, "len=300 seed=33", &none, 0, 0, 0);
+    strcpy(sp.proto, "raw");
+    build_frame(&sp, f);
+    tap_send(b, &none, f, sp.len);
+    usleep(50000);
+    cmd(b, line, sizeof(line), "bounce");
+    ICHECK(!strncmp(line, "ok bounced", 10) &&
+               wait_be_state(b, XenbusStateConnected, 3000),
+           "B closed and connected again while holding a packet: %s", line);
+    guest_to_tap(b, 0, "len=300 seed=35", &none);
+    cmd(b, line, sizeof(line), "post 0 10");
+    tap_to_guest(b, "len=400 seed=36", &none, 0, 0, 0);
+}
+
 /* V: standard grants (v1 rings and pages), as stock Linux peers use. */
 static void standard_grants(grant_handle_t *dom0)
 {
@@ -1260,6 +1302,7 @@ static void run(grant_handle_t *dom0)
            "B never posting: %llu packets dropped as drop_tx_no_buffer", drops);
     guest_to_tap(&a, 0, "len=200 seed=70", &none);
     tap_to_guest(&a, "len=200 seed=71", &none, 0, 0, 0);
+    reconnect_holding(&b);
 
     /* C: rate= 10000 bytes every 10 ms (1 MB/s): 100 KB take >= 90 ms. */
     ok = add_vif(dom0, &c, "net-c", 0, 1, "normal", NULL, "10000,10000");
