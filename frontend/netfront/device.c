@@ -192,7 +192,11 @@ int xgnf_open(struct xgnf **out, grant_handle_t *h, grant_xenbus_t *xb,
     if (rc == 0)
         rc = nf_epoll(nf);
     if (rc < 0) {
-        if (!nf->dev) /* xfe_attach closed it on its own failure */
+        /* xfe_attach closed it on its own failure.  A device without its
+         * backend link yet is not ours to close: the toolstack may be
+         * writing it right now (the caller retries on -ENOENT), and a
+         * Closed frontend makes the backend close the device for good. */
+        if (!nf->dev && nf->be_dir)
             grant_xenbus_switch_state(xb, XBT_NULL, nf->dir, XenbusStateClosed);
         xgnf_close(nf);
         return rc;
