@@ -159,6 +159,7 @@ struct bb_queue {
     long log_sec;
     unsigned log_dropped;
     int halted;
+    int map_buffered; /* O_DIRECT failed on mappings: never for them */
 };
 
 /* An SQE's user data: the slot, and this bit for one that moves data. */

@@ -264,6 +264,7 @@ int bb_queue_start(struct bb_queue *q, struct xbe_queue *xq)
     q->inflight = 0;
     q->have_held = 0;
     q->halted = 0;
+    q->map_buffered = 0;
     memset(&q->ring, 0, sizeof(q->ring));
     rc = setup(q);
     if (rc < 0) {

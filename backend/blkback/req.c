@@ -39,6 +39,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -375,7 +376,8 @@ static int pick_fd(const struct bb_queue *q, const struct bb_req *rq)
     const struct bb_image *img = &q->v->img;
     unsigned i;
 
-    if (img->dfd < 0 || (rq->sector * BB_SECTOR) % img->dio_off)
+    if (img->dfd < 0 || (rq->sector * BB_SECTOR) % img->dio_off ||
+        (rq->via == BB_VIA_MAP && q->map_buffered))
         return img->fd;
     for (i = 0; i < nr_iov(rq); i++)
         if ((uintptr_t)rq->iov[i].iov_base % img->dio_mem ||
@@ -573,6 +575,22 @@ void bb_req_finish(struct bb_queue *q, struct bb_req *rq)
 {
     unsigned slot = (unsigned)(rq - q->reqs), i;
     int16_t st = BLKIF_RSP_OKAY;
+
+    /* O_DIRECT cannot pin some mappings (gntdev's on a PV dom0: EFAULT):
+     * this queue's mapped requests go through the page cache from now. */
+    if (rq->err == -EFAULT && rq->via == BB_VIA_MAP && !q->map_buffered &&
+        q->v->img.dfd >= 0) {
+        q->map_buffered = 1;
+        fprintf(stderr,
+                "xgrant-blkback: %s queue %u: O_DIRECT into grant "
+                "mappings fails (EFAULT): buffered from now\n",
+                q->v->name, q->index);
+        rq->err = 0;
+        submit(q, slot);
+        io_uring_submit(&q->ring);
+        if (rq->pending)
+            return;
+    }
 
     /* A mapping the frontend revoked meanwhile held scratch pages. */
     bb_pgrant_revoked(q);

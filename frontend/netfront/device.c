@@ -192,10 +192,9 @@ int xgnf_open(struct xgnf **out, grant_handle_t *h, grant_xenbus_t *xb,
     if (rc == 0)
         rc = nf_epoll(nf);
     if (rc < 0) {
-        /* xfe_attach closed it on its own failure.  A device without its
-         * backend link yet is not ours to close: the toolstack may be
-         * writing it right now (the caller retries on -ENOENT), and a
-         * Closed frontend makes the backend close the device for good. */
+        /* Closed once we started the handshake (xfe_attach closes on its
+         * own failure).  Not before: a device the toolstack is still
+         * writing would be closed under it. */
         if (!nf->dev && nf->be_dir)
             grant_xenbus_switch_state(xb, XBT_NULL, nf->dir, XenbusStateClosed);
         xgnf_close(nf);

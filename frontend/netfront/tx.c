@@ -341,13 +341,12 @@ static void revoke_done(struct xgnf *nf, struct nf_queue *q)
 
 void nf_tx_gc(struct xgnf *nf, struct nf_queue *q)
 {
-    unsigned pass;
-
-    for (pass = 0; pass < 2 && !nf->halted; pass++) {
+    /* Until rsp_event is armed past every response taken (else the
+     * backend's next response would not signal us).  Bounded: every
+     * response answers a request in flight. */
+    do
         take_responses(nf, q);
-        if (xfe_ring_final_check(q->tx) != 1)
-            break;
-    }
+    while (!nf->halted && xfe_ring_final_check(q->tx) == 1);
     /* One revocation call per NF_REVOKE_BATCH frames' pages, sooner when
      * free pages run short. */
     if (q->ndone &&

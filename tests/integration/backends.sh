@@ -68,6 +68,7 @@ fi
 id2=$(xgrant create g.cfg 'name="g2"' 2>"$work/err")
 check "a second guest ($id2) reuses the running daemons" \
     bash -c "[ -n '$id2' ] && [ '$(pidof_stub blkback)' = '$blk' ] && [ '$(pidof_stub netback)' = '$net' ] && ! grep -q started '$work/err'"
+id3=$(xgrant create g.cfg 'name="g3"' 2>/dev/null)
 # --- failures name the device (the daemons keep serving g1 and g2) -------
 expect_fail() { # what pattern [create args]
     local what=$1 pat=$2 out rc t0
@@ -83,7 +84,7 @@ expect_fail() { # what pattern [create args]
 echo never >"$work/mode"
 XGRANT_INIT_TIMEOUT_MS=700 expect_fail "a backend that never probes" \
     "disk xvda \(vbd 51712\): backend /local/domain/0/backend/vbd/[0-9]+/51712 did not reach InitWait within 0.7 s \(state Initialising\); xgrant-blkback: see $rundir/xgrant-blkback.log"
-left=$(xenstore-ls -f | grep -E "backend/(vbd|vif)/" | grep -vE "/(vbd|vif)/($id1|$id2)( |/)")
+left=$(xenstore-ls -f | grep -E "backend/(vbd|vif)/" | grep -vE "/(vbd|vif)/($id1|$id2|$id3)( |/)")
 check "no node of the failed guest is left ($left)" test -z "$left"
 echo fail >"$work/mode"
 expect_fail "a backend that refuses the device" \
@@ -105,8 +106,25 @@ if [ -n "${nflog:-}" ]; then
     check "destroy removed the interface vif$id1.0 its backend left" \
         bash -c "! ip link show vif$id1.0 >/dev/null 2>&1 && grep -q 'removed interface vif$id1.0' '$work/err'"
 fi
-check "the daemons still serve g2" eval 'alive "$blk" && alive "$net"'
-check "destroy g2" xgrant destroy g2
+# A frontend finishing its own handshake writes over the Closing destroy
+# wrote (its transaction committed after): destroy writes it again, and
+# does not sit out libxl's 10 s.  The stand-in backend holds still
+# ("never") until the frontend has written over it.
+fe2=/local/domain/$id2/device/vbd/51712
+echo never >"$work/mode"
+t0=${EPOCHREALTIME/./}
+xgrant destroy g2 2>"$work/err2" &
+dpid=$!
+for _ in $(seq 100); do [ "$(xenstore-read $fe2/state 2>/dev/null)" = 5 ] && break; sleep 0.02; done
+xenstore-write $fe2/state 4
+echo ok >"$work/mode"
+wait $dpid
+ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+check "destroy g2, whose frontend wrote Connected over Closing, within 4 s ($ms ms) $(cat "$work/err2")" \
+    bash -c "[ $ms -lt 4000 ] && ! grep -q 'did not close' '$work/err2'"
+check "g2's nodes are gone" bash -c "! xenstore-ls -f | grep -q 'backend/vbd/$id2/'"
+check "the daemons still serve g3" eval 'alive "$blk" && alive "$net"'
+check "destroy g3" xgrant destroy g3
 check "the daemons serving nothing more are stopped" eval '! alive "$blk" && ! alive "$net"'
 check "their pid files are gone" test ! -e "$rundir/xgrant-blkback.pid" -a ! -e "$rundir/xgrant-netback.pid"
 
@@ -116,6 +134,9 @@ blk=$(pidof_stub blkback)
 for _ in $(seq 100); do alive "$blk" || break; sleep 0.1; done
 check "after a guest exits by itself the idle daemon is stopped ($id, $blk)" \
     eval '[ -n "$id" ] && [ -n "$blk" ] && ! alive "$blk"'
+id=$(xgrant create g.cfg 'name="brief"' 'program=["true"]' 2>"$work/err")
+check "a guest whose program ends at once is still created ($id) $(tr '\n' ' ' <"$work/err")" test -n "$id"
+for _ in $(seq 50); do [ -e "$rundir/xgrant-blkback.pid" ] || break; sleep 0.1; done
 
 echo die >"$work/mode"
 XGRANT_INIT_TIMEOUT_MS=8000 expect_fail "a daemon that exits at once is noticed before the timeout" \

@@ -36,17 +36,16 @@
 static char dir[PATH_MAX], sock[PATH_MAX + 16], uri[PATH_MAX + 64];
 static char plugin[PATH_MAX];
 
-/* The path of a tool (malloc'ed), or NULL. */
-static const char *find_tool(const char *name)
+/* The path of a tool into out (PATH_MAX), or NULL. */
+static const char *find_tool(const char *name, char *out)
 {
     static const char *paths[] = {"/usr/sbin/", "/usr/bin/", "/sbin/", "/bin/"};
-    char p[PATH_MAX];
     unsigned i;
 
     for (i = 0; i < 4; i++) {
-        snprintf(p, sizeof(p), "%s%s", paths[i], name);
-        if (access(p, X_OK) == 0)
-            return strdup(p);
+        snprintf(out, PATH_MAX, "%s%s", paths[i], name);
+        if (access(out, X_OK) == 0)
+            return out;
     }
     return NULL;
 }
@@ -226,6 +225,9 @@ static void clients(struct xbe *bus, const char *qemu_img, const char *nbdcopy)
 static void export(struct xbe *bus, const char *nbdkit, const char *dev,
                    unsigned devid)
 {
+    char tq[PATH_MAX], tc[PATH_MAX];
+    const char *qemu_img = find_tool("qemu-img", tq),
+               *nbdcopy = find_tool("nbdcopy", tc);
     char *argv[] = {(char *)nbdkit, "-f",          "-U",
                     sock,           "--threads=8", plugin,
                     (char *)dev,    "timeout=20",  NULL};
@@ -244,7 +246,7 @@ static void export(struct xbe *bus, const char *nbdkit, const char *dev,
     rc = sock_ready(NULL);
     ICHECK(rc, "nbdkit in the guest listens on %s (%s)", sock, dev);
     if (rc)
-        clients(bus, find_tool("qemu-img"), find_tool("nbdcopy"));
+        clients(bus, qemu_img, nbdcopy);
     itest_agent_close(&a);
     grant_ctl_domain_destroy(h0, a.domid);
     serve(bus, 300, NULL);
@@ -294,9 +296,11 @@ static void cleanup(void)
 
 int main(void)
 {
-    const char *nbdkit = find_tool("nbdkit"), *qemu_img = find_tool("qemu-img"),
-               *nbdcopy = find_tool("nbdcopy");
-    char self[PATH_MAX];
+    static char tools[3][PATH_MAX];
+    const char *nbdkit = find_tool("nbdkit", tools[0]),
+               *qemu_img = find_tool("qemu-img", tools[1]),
+               *nbdcopy = find_tool("nbdcopy", tools[2]);
+    char self[PATH_MAX], cmd[2 * PATH_MAX + 64];
     struct xbe *bus;
 
     if (!realpath("/proc/self/exe", self))
@@ -309,6 +313,14 @@ int main(void)
                nbdkit ? "" : "nbdkit ", qemu_img ? "" : "qemu-img ",
                nbdcopy ? "" : "nbdcopy ",
                access(plugin, R_OK) ? "nbdkit-xgrant-plugin.so " : "");
+        return ITEST_SKIP;
+    }
+    snprintf(cmd, sizeof(cmd), "%s %s --dump-plugin >/dev/null 2>&1", nbdkit,
+             plugin);
+    if (system(cmd) != 0) {
+        printf("skip: nbdkit cannot load %s (built with SANITIZE=1? ASan "
+               "must come first)\n",
+               plugin);
         return ITEST_SKIP;
     }
     itest_setup(&h0);

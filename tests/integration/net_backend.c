@@ -178,7 +178,7 @@ static unsigned build_frame(const struct spec *sp, uint8_t *f)
         put16(f + 24, ~fold(sum16(f + 14, 20, 0)) & 0xffff);
         l4 = 34;
     }
-    put16(f + l4, 5000);
+    put16(f + l4, 5000 + sp->seed); /* a flow per seed */
     put16(f + l4 + 2, 6000);
     if (proto == 17) {
         put16(f + l4 + 4, len - l4);
@@ -1118,6 +1118,36 @@ static void no_csum_offload(grant_handle_t *dom0)
     del_vif(dom0, &n);
 }
 
+/* 16 UDP flows into a two-queue vif's TAP: the kernel spreads them over
+ * its queues, and each comes out of the netif queue of the same number. */
+static void spread(struct vif *v)
+{
+    struct virtio_net_hdr none = {0};
+    static uint8_t f[256];
+    unsigned got[2] = {0, 0}, i, q, idle;
+    char line[256];
+
+    cmd(v, line, sizeof(line), "post 0 64");
+    cmd(v, line, sizeof(line), "post 1 64");
+    for (i = 0; i < 16; i++) {
+        struct spec sp = {.len = 200, .slots = 1, .seed = 100 + i};
+
+        strcpy(sp.proto, "udp4");
+        build_frame(&sp, f);
+        tap_send(v, &none, f, sp.len);
+    }
+    for (idle = 0; idle < 2 && got[0] + got[1] < 16;) {
+        for (idle++, q = 0; q < 2; q++) {
+            cmd(v, line, sizeof(line), "recv %u 300", q);
+            if (!strncmp(line, "ok rx len=200 ", 14))
+                got[q]++, idle = 0;
+        }
+    }
+    ICHECK(got[0] + got[1] == 16 && got[0] && got[1],
+           "16 flows into %s: %u on queue 0, %u on queue 1", v->ifname, got[0],
+           got[1]);
+}
+
 /* V: standard grants (v1 rings and pages), as stock Linux peers use. */
 static void standard_grants(grant_handle_t *dom0)
 {
@@ -1211,6 +1241,7 @@ static void run(grant_handle_t *dom0)
     }
     guest_to_tap(&d, 1, "len=1500 slots=2 seed=80", &none);
     guest_to_tap(&d, 0, "len=1500 slots=2 seed=81", &none);
+    spread(&d);
 
     /* J: ring indices that jump: J closes, naming the ring; A goes on. */
     ok = add_vif(dom0, &j, "net-j", 0, 1, "jump", NULL, NULL);

@@ -22,7 +22,7 @@ import hashlib, socket, sys
 s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1); s.settimeout(20)
-c, _ = s.accept(); h = hashlib.sha256()
+c, _ = s.accept(); c.settimeout(20); h = hashlib.sha256()
 while True:
     b = c.recv(1 << 16)
     if not b: break
@@ -31,11 +31,14 @@ open(sys.argv[3], "w").write(h.hexdigest())
 EOF
 cat >"$scripts/send.py" <<'EOF'
 import socket, sys, time
-for _ in range(100):
+end = time.time() + 10
+while True:
     try:
-        s = socket.create_connection((sys.argv[1], int(sys.argv[2])), 5); break
-    except OSError: time.sleep(0.05)
-s.sendall(open(sys.argv[3], "rb").read()); s.close()
+        s = socket.create_connection((sys.argv[1], int(sys.argv[2])), 2); break
+    except OSError:
+        if time.time() > end: sys.exit("send: no connection")
+        time.sleep(0.05)
+s.settimeout(10); s.sendall(open(sys.argv[3], "rb").read()); s.close()
 EOF
 head -c 4M /dev/urandom >"$scripts/data"
 want=$(sha256sum "$scripts/data" | cut -d' ' -f1)
@@ -48,10 +51,10 @@ for _ in \$(seq 200); do [ -e $s/go ] && break; sleep 0.05; done
 python3 $s/send.py 10.9.0.1 5002 $s/data
 ping -q -c 2 -i 0.2 -W 2 10.9.0.1 >/dev/null && touch $s/guest.pinged"
 xgnet_start 9000 "$body"
-check "xgrant create with a vif starts xgrant-netback, the guest is up" test -n "${domid:-}"
+check "xgrant create with a vif starts xgrant-netback, the guest answers" test $? -eq 0
 trap 'xgrant destroy g >/dev/null 2>&1; kill $xgnet_xgd 2>/dev/null; wait $xgnet_xgd 2>/dev/null; rm -rf "$work" "$scripts"' EXIT
 check "the backend's TAP $vif exists, MTU 9000" sh -c "ip link show $vif | grep -q 'mtu 9000'"
-check "ping the guest (ARP first)" ping -q -c 2 -i 0.2 -W 2 10.9.0.2
+check "ping the guest" ping -q -c 2 -i 0.2 -W 2 10.9.0.2
 check "IPv6: neighbour discovery and ping" ping -6 -q -c 2 -i 0.2 -W 2 fd09::2
 check "a 9000-byte ping, not fragmented" ping -q -c 1 -W 2 -M do -s 8972 10.9.0.2
 python3 "$s/send.py" 10.9.0.2 5001 "$s/data"
@@ -61,7 +64,7 @@ python3 "$s/sink.py" 10.9.0.1 5002 "$s/dom0.sum" &
 sink=$!
 sleep 0.2
 touch "$s/go"
-wait $sink
+timeout 30 tail --pid=$sink -f /dev/null
 check "4 MiB of TCP from the guest, SHA-256 equal" test "$(cat "$s/dom0.sum" 2>/dev/null)" = "$want"
 for _ in $(seq 60); do [ -e "$s/guest.pinged" ] && break; sleep 0.05; done
 check "the guest pings domain 0" test -e "$s/guest.pinged"

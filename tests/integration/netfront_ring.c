@@ -19,7 +19,9 @@
  * makes rsp_prod jump: the ring halts (err_ring), the frontend neither
  * crashes nor writes outside its buffers.  A second guest declines the
  * extension: the same echo over standard grants (pages shared with
- * grant_v1_share, tx pages read-only to the backend).
+ * grant_v1_share, tx pages read-only to the backend); then its backend
+ * closes the vif: the frontend sees it (xgnf_poll: -ENOTCONN), closes, and
+ * leaves no grant behind.
  */
 #include <errno.h>
 #include <poll.h>
@@ -63,7 +65,8 @@ enum evil {
 };
 static enum evil evil;
 static int jump;
-static uint8_t *frame; /* dom0 grant memory: one frame */
+static struct xbe_ring *jumped; /* left alone: a push would undo the jump */
+static uint8_t *frame;          /* dom0 grant memory: one frame */
 static unsigned exact_ok, exact_bad;
 
 static int be_probe(struct xbe_dev *d, xs_transaction_t t)
@@ -267,6 +270,8 @@ static void be_serve_dev(struct xbe_dev *d)
         union netif_tx_sring_entry e;
         int rc;
 
+        if (&xq->ring[1] == jumped)
+            continue;
         while ((rc = xbe_ring_take(&xq->ring[0], &e)) == 1)
             echo_one(d, xq, &e.req);
         if (rc < 0) {
@@ -281,6 +286,7 @@ static void be_serve_dev(struct xbe_dev *d)
             xq->ring[1].sring[2] += 1000; /* far past the requests */
             xbe_notify(d, q, 1);
             jump = 0;
+            jumped = &xq->ring[1];
         }
     }
 }
@@ -419,13 +425,27 @@ static void lie(struct xbe *bus, struct itest_agent *a, enum evil how,
            "the frontend still echoes after the lie");
 }
 
+/* Why a frontend did not attach: its backend's state and error. */
+static void be_diag(unsigned fe)
+{
+    char dir[GRANT_XENBUS_PATH_MAX], *err = NULL;
+    int st = -1;
+
+    grant_xenbus_backend_dir(0, "vif", fe, DEVID, dir, sizeof(dir));
+    grant_xenbus_read(xb0, XBT_NULL, dir, "error", &err, NULL);
+    grant_xenbus_read_state(xb0, XBT_NULL, dir, &st);
+    printf("# backend state %d, error: %s\n", st, err ? err : "(none)");
+    free(err);
+}
+
 static void run_backend(grant_handle_t *dom0)
 {
     struct itest_agent a;
     struct xbe *bus;
     char line[512];
     char *argv[] = {itest_self(), "--role", "front", NULL};
-    unsigned fe;
+    struct xbe_dev *d;
+    unsigned fe, i;
     int rc;
 
     rc = grant_xenbus_open(&xb0, 0);
@@ -444,6 +464,8 @@ static void run_backend(grant_handle_t *dom0)
     ICHECK(grant_xenbus_transact(xb0, toolstack_in, &fe, 0) == 0,
            "toolstack wrote the vif");
     pump_line(bus, &a, line, sizeof(line), 15000);
+    if (strncmp(line, "ok attached", 11))
+        be_diag(fe);
     ICHECK(!strncmp(line, "ok attached", 11), "frontend attached: %s",
            line[0] ? line : "(nothing)");
     ICHECK(strstr(line, "queues=2 ext=1 split=1 sg=1 gso=1/1"),
@@ -466,6 +488,7 @@ static void run_backend(grant_handle_t *dom0)
            "rsp_prod jumping halts the ring, counted");
     cmd_ok(bus, &a, "close", line, sizeof(line), "the frontend closed");
     itest_agent_close(&a);
+    jumped = NULL;
 
     /* Standard grants: a frontend that declines feature-grant-ext. */
     exact_ok = exact_bad = 0;
@@ -476,6 +499,8 @@ static void run_backend(grant_handle_t *dom0)
     ICHECK(grant_xenbus_transact(xb0, toolstack_in, &fe, 0) == 0,
            "toolstack wrote the second vif");
     pump_line(bus, &a, line, sizeof(line), 15000);
+    if (strncmp(line, "ok attached", 11))
+        be_diag(fe);
     ICHECK(strstr(line, "ok attached queues=2 ext=0 split=1"),
            "standard grants when the frontend declines the extension: %s",
            line[0] ? line : "(nothing)");
@@ -484,7 +509,24 @@ static void run_backend(grant_handle_t *dom0)
     ICHECK(exact_ok > 0 && exact_bad == 0,
            "standard grants: tx pages read (%u), never written (%u)", exact_ok,
            exact_bad);
-    cmd_ok(bus, &a, "close", line, sizeof(line), "the v1 frontend closed");
+    /* The backend goes away: the frontend sees it and closes. */
+    dprintf(a.to, "wait-gone\n");
+    for (i = 0; (d = xbe_dev_at(bus, i)) != NULL; i++)
+        if (xbe_dev_fe_id(d) == fe)
+            xbe_fatal(d, -EIO, "the test closes the vif");
+    pump_line(bus, &a, line, sizeof(line), 15000);
+    ICHECK(!strncmp(line, "ok gone", 7),
+           "a backend that closes: xgnf_poll says -ENOTCONN, the frontend "
+           "closes (%s)",
+           line[0] ? line : "(nothing)");
+    {
+        struct grant_usage u = {0};
+
+        grant_usage(dom0, (grant_domid_t)fe, &u);
+        ICHECK(u.entries == 0,
+               "the closed frontend left no grant behind (%u entries)",
+               u.entries);
+    }
     itest_agent_close(&a);
     xbe_close(bus);
     grant_xenbus_close(xb0);
@@ -671,6 +713,15 @@ static int role_front(int v1)
             printf("%s echo %s\n", rc ? "err" : "ok", why);
         } else if (!strncmp(cmd, "lie ", 4)) {
             lie_case(cmd + 4);
+        } else if (!strcmp(cmd, "wait-gone")) {
+            long long end = ms_now() + 10000;
+            struct pollfd p = {.fd = xgnf_fd(nf), .events = POLLIN};
+
+            while ((rc = xgnf_poll(nf)) == 0 && ms_now() < end)
+                poll(&p, 1, 100);
+            printf("%s gone (%d)\n", rc == -ENOTCONN ? "ok" : "err", rc);
+            xgnf_close(nf);
+            nf = NULL;
         } else if (!strcmp(cmd, "close")) {
             xgnf_close(nf);
             nf = NULL;

@@ -545,6 +545,21 @@ static int wait_one(grant_handle_t *h, grant_xenbus_t *xb,
     }
 }
 
+/* 1 if the guest is gone (its program ended): its devices close with it. */
+static int guest_gone(grant_handle_t *h, unsigned domid)
+{
+    struct grant_domain_info *all;
+    int n, i, gone = 1;
+
+    n = xg_list_domains("create", h, &all);
+    for (i = 0; i < n; i++)
+        if (all[i].domid == domid && !all[i].dying)
+            gone = 0;
+    if (n >= 0)
+        free(all);
+    return n >= 0 && gone;
+}
+
 int xg_backends_wait(grant_handle_t *h, grant_xenbus_t *xb,
                      const struct xg_cfg *cfg, unsigned domid)
 {
@@ -556,7 +571,15 @@ int xg_backends_wait(grant_handle_t *h, grant_xenbus_t *xb,
     if (xg_backends_none())
         return 0;
     for (i = 0; i < cfg->nr_disks + cfg->nr_vifs; i++)
-        if (wait_one(h, xb, cfg, i, domid, end, timeout) < 0)
-            return -1;
+        if (wait_one(h, xb, cfg, i, domid, end, timeout) < 0) {
+            if (!guest_gone(h, domid))
+                return -1;
+            fprintf(stderr,
+                    "xgrant: create: domain %u ended before its "
+                    "devices came up (the message above is why "
+                    "they did not)\n",
+                    domid);
+            return 0;
+        }
     return 0;
 }

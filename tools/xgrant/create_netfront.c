@@ -321,6 +321,9 @@ static int start_one(const struct guest *g, const char *bin, unsigned domid,
     close(p[0]);
     msg[n > 0 ? n : 0] = '\0'; /* the child stays, the daemon's reaper */
     if (!msg[0] || strspn(msg, "0123456789") != strlen(msg)) {
+        snprintf(name, sizeof(name), "/proc/%d", (int)g->pid);
+        if (access(name, F_OK) < 0) /* the guest's program ended meanwhile */
+            return -ESRCH;
         xg_err(CMD, "interface %u: cannot start the guest's netfront: %s",
                v->devid, msg[0] ? msg : strerror(errno));
         return -1;
@@ -343,29 +346,34 @@ int xg_netfronts_start(grant_handle_t *h, const struct xg_cfg *cfg,
     if (!cfg->nr_vifs || xg_backends_none())
         return 0;
     rc = guest_find(h, domid, &g);
-    if (rc < 0) {
+    if (rc == -ENOENT || rc == -ESRCH) /* gone, or going as it was read */
+        rc = -ESRCH;
+    else if (rc < 0)
         xg_err(CMD, "domain %u: cannot read its init: %s", domid,
                strerror(-rc));
-        guest_free(&g);
-        return -1;
-    }
-    if (same_netns(g.pid)) {
+    else if (same_netns(g.pid)) {
         fprintf(stderr,
                 "xgrant: domain %u shares this network namespace (xgrantd "
                 "is not root, or does not confine): no netfront started for "
                 "its %u interface(s)\n",
                 domid, cfg->nr_vifs);
-        guest_free(&g);
-        return 0;
-    }
-    rc = xg_driver_bin("xgrant-netfront", "XGRANT_NETFRONT", bin, sizeof(bin));
-    if (rc < 0)
+        goto out;
+    } else if ((rc = xg_driver_bin("xgrant-netfront", "XGRANT_NETFRONT", bin,
+                                   sizeof(bin))) < 0)
         xg_err(CMD,
                "interfaces need the guest's xgrant-netfront: %s: %s (build "
                "it, set XGRANT_NETFRONT, or XGRANT_BACKENDS=none)",
                bin, strerror(-rc));
     for (i = 0; rc == 0 && i < cfg->nr_vifs; i++)
         rc = start_one(&g, bin, domid, &cfg->vifs[i]);
+    if (rc == -ESRCH) { /* the guest's program ended: nothing to drive */
+        fprintf(stderr,
+                "xgrant: domain %u is gone before its interfaces could be "
+                "set up\n",
+                domid);
+        rc = 0;
+    }
+out:
     guest_free(&g);
     return rc < 0 ? -1 : 0;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,7 +102,7 @@ static int publish_queue(struct rf *f, struct rf_queue *q, const char *dir)
     int rc = 0;
 
     for (i = 0; f->order && i < (1u << f->order); i++) {
-        char key[16];
+        char key[24];
 
         snprintf(key, sizeof(key), "ring-ref%u", i);
         rc |= grant_xenbus_printf(xb, XBT_NULL, dir, key, "%u", q->ring_ref[i]);
@@ -117,7 +118,7 @@ static int publish_queue(struct rf *f, struct rf_queue *q, const char *dir)
 static int publish(struct rf *f)
 {
     grant_xenbus_t *xb = f->xb;
-    char qdir[GRANT_XENBUS_PATH_MAX + 16];
+    char qdir[GRANT_XENBUS_PATH_MAX + 24];
     unsigned i;
     int rc = 0;
 
@@ -540,4 +541,33 @@ char *rf_be_key(grant_xenbus_t *xb, unsigned fe, unsigned devid,
     grant_xenbus_backend_dir(0, "vbd", fe, devid, be, sizeof(be));
     grant_xenbus_read(xb, XBT_NULL, be, key, &v, NULL);
     return v;
+}
+
+int rf_nbdkit_guest(struct rf_run *r, struct itest_agent *a, unsigned devid,
+                    const char *img, char *sock)
+{
+    char self[PATH_MAX], plugin[PATH_MAX + 32], dev[32];
+    char *argv[] = {
+        "/usr/sbin/nbdkit", "-f", "-U", sock, "--threads=8", plugin, dev,
+        "timeout=20",       NULL};
+    struct stat st;
+    int i;
+
+    if (!realpath("/proc/self/exe", self))
+        return -ENOENT;
+    snprintf(plugin, sizeof(plugin), "%s/../../lib/nbdkit-xgrant-plugin.so",
+             dirname(self));
+    if (access(argv[0], X_OK))
+        argv[0] = "/usr/bin/nbdkit";
+    if (access(argv[0], X_OK) || access(plugin, R_OK))
+        return -ENOENT;
+    snprintf(sock, 600, "%s/nbd.sock", r->dir);
+    snprintf(dev, sizeof(dev), "devid=%u", devid);
+    chmod(r->dir, 01777); /* the confined guest makes its socket there */
+    itest_spawn_argv(r->dom0, a, "nbdkit", 8192, argv);
+    if (rf_toolstack_add(r->xb, a->domid, devid, img, "w") < 0)
+        return -EIO;
+    for (i = 0; i < 2000 && stat(sock, &st) != 0; i++)
+        usleep(10000);
+    return stat(sock, &st) == 0 ? 0 : -ETIMEDOUT;
 }

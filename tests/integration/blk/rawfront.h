@@ -107,6 +107,12 @@ int rf_run_begin(struct rf_run *r, const char *name, const char *const *args);
  * shown (as "# " lines), the temp dir removed, xgrantd shut down.
  * Returns the test's exit code. */
 int rf_run_end(struct rf_run *r);
+/* A guest running nbdkit with xgrant's plugin on vbd devid (backed by
+ * img, added here), listening on <r->dir>/nbd.sock (written to sock,
+ * 600 bytes).  0 once it listens; -ENOENT without nbdkit or the plugin;
+ * -ETIMEDOUT. */
+int rf_nbdkit_guest(struct rf_run *r, struct itest_agent *a, unsigned devid,
+                    const char *img, char *sock);
 /* One line from a guest (no newline), within 20 s; "" if none. */
 void rf_read_line(struct itest_agent *a, char *line, size_t len);
 /* Mappings domain 0 holds. */

@@ -145,6 +145,9 @@ static int role_io(unsigned devid, int no_ext)
            crc32(model, DISK), maxqd, in.nr_queues, in.ring_size, in.max_io);
     fflush(stdout);
     xgbf_close(d);
+    free(model);
+    free(heap);
+    free(back);
     return 0;
 }
 
@@ -311,6 +314,8 @@ static int role_churn(unsigned devid)
            crc32(model, DISK), rounds, in.reconnects);
     fflush(stdout);
     xgbf_close(d);
+    free(model);
+    free(back);
     return 0;
 }
 

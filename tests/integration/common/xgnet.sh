@@ -21,7 +21,7 @@ xgnet_enter() {
     [ "$(id -u)" = 0 ] || { echo "skip: TAP devices and network namespaces need root"; exit 77; }
     [ -c /dev/net/tun ] || { echo "skip: no /dev/net/tun"; exit 77; }
     local t
-    for t in unshare ip ping python3; do
+    for t in unshare ip ping python3 xenstore-read; do
         command -v $t >/dev/null || { echo "skip: $t missing"; exit 77; }
     done
     if [ -z "${XGNET_NS:-}" ]; then
@@ -40,6 +40,11 @@ xgnet_start() {
     ip link set lo up
     cat >"$work/guest.sh" <<EOF
 ip link set lo up
+# (xgrant-netfront gives up if its device is not written yet: wait.)
+for _ in \$(seq 100); do
+    xenstore-read /local/domain/\$XGRANT_DOMID/device/vif/0/backend >/dev/null 2>&1 && break
+    sleep 0.05
+done
 xgrant-netfront >$work/netfront.log 2>&1 &
 for _ in \$(seq 100); do ip link show eth0 >/dev/null 2>&1 && break; sleep 0.05; done
 ip link set eth0 mtu $mtu
@@ -58,10 +63,18 @@ vif = [ 'mac=00:16:3e:12:34:56, mtu=$mtu' ]
 EOF
     domid=$(cd "$work" && xgrant create g.cfg 2>"$work/create.log") || return 1
     vif=vif$domid.0
-    for i in $(seq 100); do [ -e "$work/guest.up" ] && break; sleep 0.05; done
+    # Up: the guest's eth0 configured, the vif Connected (10 s at most,
+    # the machine may be busy), and a first packet through.
+    for i in $(seq 200); do
+        [ -e "$work/guest.up" ] &&
+            [ "$(xenstore-read "/local/domain/0/backend/vif/$domid/0/state" 2>/dev/null)" = 4 ] &&
+            break
+        sleep 0.05
+    done
     ip addr add 10.9.0.1/24 dev "$vif" || return 1
     ip -6 addr add fd09::1/64 dev "$vif" nodad
-    [ -e "$work/guest.up" ]
+    for i in $(seq 20); do ping -q -c 1 -W 1 10.9.0.2 >/dev/null 2>&1 && return 0; done
+    return 1
 }
 
 # The logs of a failed run.
