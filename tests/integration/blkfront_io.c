@@ -49,15 +49,25 @@ static void guest(struct itest_agent *a, const char *role, unsigned devid,
     itest_device_add(xb0, KIND, a->domid, devid, fe_dir, be_dir);
 }
 
+static int be_closed(void *be_dir)
+{
+    int st = -1;
+
+    grant_xenbus_read_state(xb0, XBT_NULL, be_dir, &st);
+    return st == XenbusStateClosed;
+}
+
+/* The guest detaches (the backend follows it to Closed), then the
+ * toolstack removes the device. */
 static void guest_end(struct xbe *bus, struct itest_agent *a, char *be_dir)
 {
     itest_agent_close(a);
-    pump(bus, 200, NULL, NULL);
+    pump(bus, 3000, be_closed, be_dir);
     grant_ctl_domain_destroy(h0, a->domid);
     grant_xenbus_write(xb0, XBT_NULL, be_dir, "online", "0");
-    pump(bus, 100, NULL, NULL);
+    pump(bus, 20, NULL, NULL);
     grant_xenbus_rm(xb0, XBT_NULL, be_dir, NULL);
-    pump(bus, 50, NULL, NULL);
+    pump(bus, 20, NULL, NULL);
 }
 
 static void case_io(struct xbe *bus, const char *role, unsigned devid)
@@ -157,13 +167,13 @@ static struct xbe *case_restart(struct xbe *bus, unsigned devid, int vanish)
     modes[devid] = BE_OK;
     if (vanish) {
         grant_xenbus_rm(xb0, XBT_NULL, be_dir, NULL);
-        pump(bus, 300, NULL, NULL);
+        pump(bus, 100, NULL, NULL);
         backend_dir_again(be_dir, fe_dir, a.domid);
     } else {
         xbe_close(bus);
         ICHECK(xbe_open(&bus, &be_ops, h0, xb0, 0, NULL) == 0,
                "backend reopened");
-        usleep(300000);
+        usleep(100000);
         grant_xenbus_write(xb0, XBT_NULL, be_dir, "state", "1");
     }
     pump(bus, 10000, reached_connected, be_dir);
