@@ -91,7 +91,7 @@ static int check_meta(struct xgnf *nf, const struct iovec *iov, int iovcnt,
 
 unsigned xgnf_tx_room(const struct xgnf *nf, unsigned qi, size_t len)
 {
-    const struct nf_queue *q = &nf->q[qi];
+    const struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
     unsigned slots = len ? (unsigned)((len + NF_BUF - 1) / NF_BUF) : 1, ring,
              ids;
 
@@ -118,7 +118,7 @@ int xgnf_send(struct xgnf *nf, unsigned qi, const struct iovec *iov, int iovcnt,
               const struct xgnf_meta *m)
 {
     static const struct xgnf_meta none;
-    struct nf_queue *q = &nf->q[qi];
+    struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
     size_t len = 0, off = 0;
     unsigned slots, k;
     int i, rc, vi = 0;
@@ -267,7 +267,7 @@ static void write_pending(struct xgnf *nf, struct nf_queue *q)
 
 int xgnf_flush(struct xgnf *nf, unsigned qi)
 {
-    struct nf_queue *q = &nf->q[qi];
+    struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
 
     int rc = nf_usable(nf, qi);
 
