@@ -360,6 +360,48 @@ static int toolstack_in(grant_xenbus_t *xb, xs_transaction_t t, void *arg)
     return rc ? -EIO : 0;
 }
 
+/* A toolstack that writes the device in steps: the frontend's directory
+ * first, its link to the backend later (netfront_e2e.sh does so).  Until
+ * the link is there the device is not the frontend's to close: it retries
+ * (every 10 ms here), and its state must stay Initialising meanwhile (it
+ * wrote Closed, the backend then closed the device for good). */
+static int fe_dir_in(grant_xenbus_t *xb, xs_transaction_t t, void *arg)
+{
+    const unsigned *fe = arg;
+    char fe_dir[GRANT_XENBUS_PATH_MAX], perms[32];
+    int rc = 0;
+
+    grant_xenbus_frontend_dir(*fe, "vif", DEVID, fe_dir, sizeof(fe_dir));
+    rc |= grant_xenbus_mkdir(xb, t, fe_dir, NULL);
+    snprintf(perms, sizeof(perms), "n%u,r0", *fe);
+    rc |= grant_xenbus_set_perms(xb, t, fe_dir, NULL, perms);
+    rc |= grant_xenbus_write(xb, t, fe_dir, "backend-id", "0");
+    rc |= grant_xenbus_write(xb, t, fe_dir, "state", "1");
+    return rc ? -EIO : 0;
+}
+
+static void no_link_yet(struct xbe *bus, struct itest_agent *a, unsigned fe)
+{
+    char fe_dir[GRANT_XENBUS_PATH_MAX], line[64];
+    long long end;
+    int st = -1;
+
+    pump_line(bus, a, line, sizeof(line), 15000);
+    ICHECK(!strcmp(line, "ok trying"), "the frontend looks for its device: %s",
+           line[0] ? line : "(nothing)");
+    ICHECK(grant_xenbus_transact(xb0, fe_dir_in, &fe, 0) == 0,
+           "toolstack wrote the frontend directory, no backend link yet");
+    grant_xenbus_frontend_dir(fe, "vif", DEVID, fe_dir, sizeof(fe_dir));
+    for (end = ms_now() + 300; ms_now() < end; usleep(10000))
+        if (grant_xenbus_read_state(xb0, XBT_NULL, fe_dir, &st) < 0 ||
+            st != XenbusStateInitialising)
+            break;
+    ICHECK(st == XenbusStateInitialising,
+           "the frontend leaves a device without its backend link alone "
+           "(%s)",
+           grant_xenbus_state_name(st));
+}
+
 /* Sends a command, pumps until the reply; checks it starts with "ok". */
 static void cmd_ok(struct xbe *bus, struct itest_agent *a, const char *cmd,
                    char *line, size_t len, const char *what)
@@ -418,6 +460,7 @@ static void run_backend(grant_handle_t *dom0)
         return;
     itest_spawn_argv(dom0, &a, "nf", 2200, argv);
     fe = a.domid;
+    no_link_yet(bus, &a, fe);
     ICHECK(grant_xenbus_transact(xb0, toolstack_in, &fe, 0) == 0,
            "toolstack wrote the vif");
     pump_line(bus, &a, line, sizeof(line), 15000);
@@ -452,6 +495,7 @@ static void run_backend(grant_handle_t *dom0)
     argv[2] = "front-v1";
     itest_spawn_argv(dom0, &a, "nfv1", 2200, argv);
     fe = a.domid;
+    pump_line(bus, &a, line, sizeof(line), 15000); /* "ok trying" */
     ICHECK(grant_xenbus_transact(xb0, toolstack_in, &fe, 0) == 0,
            "toolstack wrote the second vif");
     pump_line(bus, &a, line, sizeof(line), 15000);
@@ -644,6 +688,8 @@ static int role_front(int v1)
 
     if (grant_open(&h, 0) || grant_xenbus_open(&xb, 0))
         return 1;
+    printf("ok trying\n");
+    fflush(stdout);
     for (i = 0; i < 500 && rc < 0; i++) { /* the toolstack writes the vif */
         rc = xgnf_open(&nf, h, xb, &cfg);
         if (rc == -ENOENT)
