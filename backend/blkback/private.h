@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "xbe.h"
 
@@ -159,6 +160,8 @@ struct bb_queue {
     long log_sec;
     unsigned log_dropped;
     int halted;
+    int peer_gone; /* halted because the frontend's domain died */
+    struct timespec halt_time;
     int map_buffered; /* O_DIRECT failed on mappings: never for them */
 };
 

@@ -86,6 +86,10 @@ static int take_one(struct bb_queue *q)
     } else {
         rc = xbe_ring_take(q->r, &e);
         if (rc < 0) {
+            /* A dead frontend's ring reads as garbage (scratch pages): no
+             * protocol error then, the store will say it is gone. */
+            q->peer_gone = grant_evtchn_notify(q->h, q->port) == -ENOTCONN;
+            clock_gettime(CLOCK_MONOTONIC, &q->halt_time);
             __atomic_store_n(&q->halted, 1, __ATOMIC_RELEASE);
             return 0;
         }
@@ -264,6 +268,7 @@ int bb_queue_start(struct bb_queue *q, struct xbe_queue *xq)
     q->inflight = 0;
     q->have_held = 0;
     q->halted = 0;
+    q->peer_gone = 0;
     q->map_buffered = 0;
     memset(&q->ring, 0, sizeof(q->ring));
     rc = setup(q);

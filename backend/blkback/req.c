@@ -14,7 +14,8 @@
  *     not offered: EOPNOTSUPP;
  *  3. segments: READ and WRITE 1..11, WRITE_BARRIER and FLUSH_DISKCACHE
  *     0..11, INDIRECT 1..256 read from ceil(n / 512) indirect pages (each
- *     copied once into our memory, then read from there);
+ *     copied once into our memory, then read from there; with persistent
+ *     grants the page is mapped once like the data pages);
  *  4. each segment: standard grants first_sect <= last_sect <= 7;
  *     grant-ext first_sect == 0 and last_sect <= 255 (the grant covers
  *     exactly the segment's bytes, from its byte 0);
@@ -61,6 +62,7 @@ static int16_t read_indirect(struct bb_queue *q, struct bb_req *rq,
     grant_domid_t fe = (grant_domid_t)xbe_dev_fe_id(q->v->d);
     unsigned n = in->nr_segments, pages, i;
     size_t bytes = (size_t)n * sizeof(struct blkif_request_segment);
+    struct bb_pgrant *pg;
 
     if (n < 1 || n > BB_MAX_INDIRECT_SEGS)
         return BLKIF_RSP_ERROR;
@@ -74,6 +76,12 @@ static int16_t read_indirect(struct bb_queue *q, struct bb_req *rq,
 
         if (q->v->ext) {
             rc = grant_copy_from(q->h, dst, fe, in->indirect_grefs[i], 0, len);
+        } else if (q->v->persistent &&
+                   (pg = bb_pgrant_get(q, fe, in->indirect_grefs[i]))) {
+            /* Mapped once like the data pages; copied out here once. */
+            memcpy(dst, pg->addr, len);
+            bb_pgrant_put(q, pg);
+            rc = 0;
         } else {
             struct grant_v1_copy_seg c = {
                 .src = {.granter = fe, .ref = in->indirect_grefs[i]},

@@ -234,6 +234,22 @@ static void vbd_remove(struct xbe_dev *d)
     xbe_dev_set_priv(d, NULL);
 }
 
+/* The queue's ring halted a second ago or more, its frontend alive: a
+ * protocol error.  A dying frontend's ring reads as garbage (its pages
+ * turn to scratch pages first): its device closes through the store
+ * within that second, with no error. */
+static int halted_long(struct bb_queue *q)
+{
+    struct timespec now;
+
+    if (!__atomic_load_n(&q->halted, __ATOMIC_ACQUIRE) || q->peer_gone)
+        return 0;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - q->halt_time.tv_sec) * 1000 +
+               (now.tv_nsec - q->halt_time.tv_nsec) / 1000000 >=
+           1000;
+}
+
 void bb_vbd_tick(struct xbe *bus, int publish)
 {
     unsigned i, q;
@@ -246,7 +262,7 @@ void bb_vbd_tick(struct xbe *bus, int publish)
         if (!v || !v->started)
             continue;
         for (q = 0; q < v->nr_queues; q++)
-            halted |= __atomic_load_n(&v->q[q].halted, __ATOMIC_ACQUIRE);
+            halted |= halted_long(&v->q[q]);
         if (halted)
             xbe_fatal(d, -EPROTO,
                       "ring: request producer index jumped past the ring");

@@ -356,8 +356,9 @@ static int queue_up(struct nb_vif *v, unsigned i)
         return -ENOMEM;
     memset(&q->cur, 0, sizeof(q->cur));
     q->work = 1; /* the frontend may have posted already */
-    rc = nb_epoll_set(v->nb, v->tap[i], &q->src_tap, 1, 1);
-    q->tap_armed = rc == 0;
+    /* (A queue left holding stays in the set, disarmed: re-armed.) */
+    rc = nb_epoll_set(v->nb, v->tap[i], &q->src_tap, 1, q->tap_reg ? 0 : 1);
+    q->tap_reg = q->tap_armed = rc == 0;
     return rc;
 }
 
@@ -413,9 +414,9 @@ static void nb_disconnect(struct xbe_dev *d)
     for (i = 0; i < XBE_MAX_QUEUES; i++) {
         struct nb_queue *q = &v->q[i];
 
-        if (v->tap[i] >= 0 && q->tap_armed)
+        if (v->tap[i] >= 0 && q->tap_reg)
             nb_epoll_set(v->nb, v->tap[i], &q->src_tap, 0, -1);
-        q->tap_armed = 0;
+        q->tap_reg = q->tap_armed = 0;
         q->work = 0;
         q->tx = q->rx = NULL;
         nb_rx_reset(q);

@@ -195,7 +195,7 @@ static int rx_finish(struct xgnf *nf, struct nf_queue *q)
 
 int xgnf_recv(struct xgnf *nf, unsigned qi, struct xgnf_pkt *p)
 {
-    struct nf_queue *q = &nf->q[qi];
+    struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
     union netif_rx_sring_entry e;
 
     int rc = nf_usable(nf, qi);

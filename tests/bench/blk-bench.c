@@ -156,7 +156,6 @@ static int run_job(struct rf *f, const struct job *j, double *iops)
 static int role_bench(unsigned devid, int mode)
 {
     struct rf f = {.want_queues = 1, .pool_pages = POOL};
-    char line[16];
     unsigned i;
     int rc;
 
@@ -169,14 +168,9 @@ static int role_bench(unsigned devid, int mode)
         if (mode != RF_V1P && (jobs[i].qd == 1) != (jobs[i].sects > 8))
             continue; /* the copy modes: 4 KiB QD32 and 1 MiB */
         rc = run_job(&f, &jobs[i], &iops);
-        printf("job %u %.0f\n", i, iops);
-        fflush(stdout);
+        blkbench_job(i, iops);
     }
-    printf("end %d\n", rc);
-    fflush(stdout);
-    while (fgets(line, sizeof(line), stdin))
-        ;
-    return 0;
+    return blkbench_role_end(rc);
 }
 
 /* ---- Domain 0 ----------------------------------------------------------- */

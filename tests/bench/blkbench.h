@@ -83,6 +83,25 @@ static inline double blkbench_fio(const char *target, int write, int random,
     return iops;
 }
 
+/* A guest role's lines for domain 0: "job <i> <iops>" per job, then
+ * "end <rc>"; the guest then stays until domain 0 closes its stdin. */
+static inline void blkbench_job(unsigned i, double iops)
+{
+    printf("job %u %.0f\n", i, iops);
+    fflush(stdout);
+}
+
+static inline int blkbench_role_end(int rc)
+{
+    char line[16];
+
+    printf("end %d\n", rc);
+    fflush(stdout);
+    while (fgets(line, sizeof(line), stdin))
+        ;
+    return 0;
+}
+
 /*
  * A benchmark run: ITEST_SKIP (said why) without fio and nbdkit; else
  * xgrant-blkback buffered on one queue (rf_run_begin), the image of mb

@@ -8,22 +8,19 @@
  *       xgrant-blkback -> image: byte-exact grants
  *       straight over the buffers (grant-ext), and the persistent v1 pool
  *       (copy in and out, as Linux's blkfront);
- *   (b) fio's nbd engine -> nbdkit's file plugin on a Unix socket;
- *   (d) fio's nbd engine -> nbdkit with nbdkit-xgrant-plugin.so in a guest
- *       domain -> xgrant-blkback -> the same image.
+ *   (b) fio's nbd engine -> nbdkit's file plugin on a Unix socket.
+ * (d), fio's nbd engine -> the plugin in a guest -> xgrant-blkback, is
+ * blk-bench's.
  * Jobs: 4 KiB random read and write at QD1 and QD32, 1 MiB sequential read
- * and write (QD1).  Prints IOPS, MB/s and a/b, d/b.
+ * and write (QD1).  Prints IOPS, MB/s and a/b for both grant kinds.
  * BLK_BENCH_SECS=N sets each job's length (default 1).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,7 +117,6 @@ static int role_bench(unsigned devid, int v1)
     struct xgbf_opts o = {.max_queues = 1, .no_grant_ext = v1};
     struct xgbf *d;
     uint8_t *buf = NULL;
-    char line[16];
     unsigned i;
     int rc = -ENOENT;
 
@@ -133,20 +129,15 @@ static int role_bench(unsigned devid, int v1)
         double iops = 0;
 
         rc = run_job(d, &jobs[i], buf, &iops);
-        printf("job %u %.0f\n", i, iops);
-        fflush(stdout);
+        blkbench_job(i, iops);
     }
-    printf("end %d\n", rc);
-    fflush(stdout);
-    while (fgets(line, sizeof(line), stdin))
-        ;
-    return 0;
+    return blkbench_role_end(rc);
 }
 
 /* ---- Domain 0 ----------------------------------------------------------- */
 
 static double res[2][NJOBS]; /* a: [0] byte-exact, [1] persistent v1 */
-static double nbd[NJOBS], xnbd[NJOBS];
+static double nbd[NJOBS];
 
 static void guest(struct rf_run *r, const char *img, int v1)
 {
@@ -221,50 +212,21 @@ static void file_plugin(const char *dir, const char *img)
     waitpid(pid, NULL, 0);
 }
 
-/* (d): xgrant's plugin in a guest domain, its vbd on the image. */
-static void xgrant_plugin(struct rf_run *r, const char *img)
-{
-    char sock[700], self[PATH_MAX], plugin[PATH_MAX + 40], dev[32];
-    struct itest_agent a;
-
-    if (!realpath("/proc/self/exe", self))
-        return;
-    snprintf(plugin, sizeof(plugin), "%s/../../lib/nbdkit-xgrant-plugin.so",
-             dirname(self));
-    snprintf(sock, sizeof(sock), "%s/xg.sock", r->dir);
-    snprintf(dev, sizeof(dev), "devid=%u", DEVID + 32);
-    {
-        char *argv[] = {"/usr/bin/nbdkit", "-f", "-U", sock, plugin, dev, NULL};
-
-        if (chmod(r->dir, 01777) < 0 || access(plugin, R_OK) ||
-            access(argv[0], X_OK)) {
-            printf("# (d) skipped: no plugin or nbdkit at %s\n", argv[0]);
-            return;
-        }
-        itest_spawn_argv(r->dom0, &a, "nbdkit", 16384, argv);
-    }
-    rf_toolstack_add(r->xb, a.domid, DEVID + 32, img, "w");
-    wait_sock(sock);
-    fio_all(sock, xnbd);
-    itest_agent_close(&a);
-    grant_ctl_domain_destroy(r->dom0, a.domid);
-    rf_toolstack_rm(r->xb, a.domid, DEVID + 32);
-}
-
 static void report(void)
 {
     unsigned j;
 
-    printf("%-18s %11s %11s %11s %11s %7s %7s\n", "job (IOPS)", "a exact",
-           "a v1 pool", "b nbd-file", "d nbd-xg", "a/b", "d/b");
+    printf("%-18s %11s %11s %11s %7s %7s\n", "job (IOPS)", "a exact",
+           "a v1 pool", "b nbd-file", "a/b", "v1/b");
     for (j = 0; j < NJOBS; j++) {
         double a = res[0][j], mb = a * jobs[j].sects * 512 / 1e6;
 
-        printf("%-18s %11.0f %11.0f %11.0f %11.0f %7.2f %7.2f   (a %.0f "
-               "MB/s)\n",
-               jobs[j].name, a, res[1][j], nbd[j], xnbd[j],
-               nbd[j] ? a / nbd[j] : 0, nbd[j] ? xnbd[j] / nbd[j] : 0, mb);
+        printf("%-18s %11.0f %11.0f %11.0f %7.2f %7.2f   (a %.0f MB/s)\n",
+               jobs[j].name, a, res[1][j], nbd[j], nbd[j] ? a / nbd[j] : 0,
+               nbd[j] ? res[1][j] / nbd[j] : 0, mb);
     }
+    printf(
+        "(d) fio nbd -> nbdkit-xgrant-plugin -> xgrant-blkback: blk-bench\n");
 }
 
 int main(int argc, char **argv)
@@ -282,7 +244,6 @@ int main(int argc, char **argv)
         guest(&r, img, 0);
         guest(&r, img, 1);
         file_plugin(r.dir, img);
-        xgrant_plugin(&r, img);
         report();
     }
     return rf_run_end(&r) ? 1 : 0;

@@ -47,6 +47,7 @@ check "xgrant-netback runs ($net)" alive "$net"
 check "the disk's backend reached InitWait before create returned" test "$(be_state 0 vbd "$id1" 51712)" = 2
 check "the interface's backend reached InitWait" test "$(be_state 0 vif "$id1" 0)" = 2
 check "the daemon's log is there" grep -q "stub vbd backend in domain 0" "$rundir/xgrant-blkback.log"
+check "the daemon got none of the CLI's sockets" grep -q "stub vbd backend in domain 0 .*sockets 0" "$rundir/xgrant-blkback.log"
 # The guest side of the vif: as root, in the domain's own namespace.
 init=$(xgrant list | awk -v id="$id1" '$1 == id { print $3 }')
 if [ "$(id -u)" = 0 ] && [ "$(readlink /proc/$init/ns/net)" != "$(readlink /proc/self/ns/net)" ]; then
@@ -55,6 +56,11 @@ if [ "$(id -u)" = 0 ] && [ "$(readlink /proc/$init/ns/net)" != "$(readlink /proc
     for _ in $(seq 50); do grep -q "stub netfront" "$nflog" 2>/dev/null && break; sleep 0.1; done
     check "netfront got its vif, interface and the TAP as fd 3: $(cat "$nflog" 2>&1)" \
         grep -q "stub netfront --devid 0 --ifname eth0 --tap-fd 3 .*fd3 /dev/net/tun" "$nflog"
+    check "netfront got none of the CLI's sockets" grep -q "sockets 0" "$nflog"
+    nfpid=$(sed -n "s/.*xgrant-netfront (pid \([0-9]*\)).*/\1/p" "$work/err")
+    reaper=$(awk '{ print $4 }' "/proc/$nfpid/stat" 2>/dev/null)
+    check "its reaper ($reaper) holds none of the CLI's connections (to xgrantd, the store)" \
+        bash -c "[ -n '$reaper' ] && [ \$(find /proc/$reaper/fd -lname 'socket:*' | wc -l) = 0 ]"
     check "netfront is a process of the guest domain (the store says $id1), not root" \
         bash -c "grep -q ' domid $id1 ' '$nflog' && ! grep -q ' uid 0 ' '$nflog'"
     link=$(nsenter -t "$init" -n ip -o link show eth0 2>&1) addr=$(nsenter -t "$init" -n ip -o -4 addr show eth0 2>&1)
@@ -125,7 +131,8 @@ check "destroy g2, whose frontend wrote Connected over Closing, within 4 s ($ms 
 check "g2's nodes are gone" bash -c "! xenstore-ls -f | grep -q 'backend/vbd/$id2/'"
 check "the daemons still serve g3" eval 'alive "$blk" && alive "$net"'
 check "destroy g3" xgrant destroy g3
-check "the daemons serving nothing more are stopped" eval '! alive "$blk" && ! alive "$net"'
+check "the daemons serving nothing more are stopped $(xenstore-ls -f /local/domain/0/backend 2>/dev/null | grep -E '/[0-9]+/[0-9]+/state ' | tr '\n' ' ')" \
+    eval '! alive "$blk" && ! alive "$net"'
 check "their pid files are gone" test ! -e "$rundir/xgrant-blkback.pid" -a ! -e "$rundir/xgrant-netback.pid"
 
 # A guest that exits by itself: the watcher stops the idle daemons too.

@@ -386,6 +386,7 @@ static void ro_guest(grant_handle_t *dom0, const char *img)
 static void dying_guest(grant_handle_t *dom0, unsigned maps0, const char *img)
 {
     struct itest_agent die;
+    char *err;
     int i;
 
     spawn(dom0, &die, "die", 51760, 0, img, "w");
@@ -395,6 +396,10 @@ static void dying_guest(grant_handle_t *dom0, unsigned maps0, const char *img)
     grant_ctl_domain_destroy(dom0, die.domid);
     ICHECK(rf_wait_be_state(xb0, die.domid, 51760, XenbusStateClosed, 5000),
            "a frontend dead mid-I/O: its device is Closed");
+    err = rf_be_key(xb0, die.domid, 51760, "error");
+    ICHECK(!err, "a dead frontend is no protocol error (error: %s)",
+           err ? err : "none");
+    free(err);
     for (i = 0; i < 100 && rf_dom0_maps(dom0) != maps0; i++)
         usleep(20000);
     ICHECK(rf_dom0_maps(dom0) == maps0,

@@ -230,6 +230,7 @@ static void one_mode(grant_handle_t *dom0, const char *img, int mode)
     struct itest_agent a;
     unsigned maps;
     char *v;
+    int i;
 
     snprintf(id, sizeof(id), "%u", devid);
     snprintf(md, sizeof(md), "%d", mode);
@@ -244,10 +245,10 @@ static void one_mode(grant_handle_t *dom0, const char *img, int mode)
     ICHECK(image_matches(img, mode), "%s: the image holds the guest's data",
            names[mode]);
     /* Persistent: two 2-page rings and every data page mapped once per
-     * queue (queue 0: pages 0..6, queue 1: pages 0..39) and kept; copy:
-     * the ring only (1 page; 4 for the ext guest's). */
+     * queue (queue 0: pages 0..6, queue 1: pages 0..39 and the indirect
+     * page) and kept; copy: the ring only (1 page; 4 for the ext guest's). */
     maps = rf_dom0_maps(dom0);
-    ICHECK(mode == RF_V1P ? maps == 4 + 7 + 40
+    ICHECK(mode == RF_V1P ? maps == 4 + 7 + 40 + 1
                           : maps == (mode == RF_EXT ? 4 : 1),
            "%s: domain 0 maps %u pages while connected", names[mode], maps);
     ICHECK(key_is(a.domid, devid, "feature-max-indirect-segments", "256") &&
@@ -262,6 +263,15 @@ static void one_mode(grant_handle_t *dom0, const char *img, int mode)
                key_is(a.domid, devid, "feature-persistent",
                       mode == RF_EXT ? "0" : "1"),
            "%s: the keys Linux's blkback writes", names[mode]);
+    for (i = 0, v = NULL; i < 40 && (!v || atoi(v) == 0); i++) {
+        free(v); /* 0 at connect, then the count within a second */
+        usleep(50000);
+        v = rf_be_key(xb0, a.domid, devid, "statistics/rd_req");
+    }
+    ICHECK(v && atoi(v) > 0,
+           "%s: statistics/rd_req published while connected (%s)", names[mode],
+           v ? v : "none");
+    free(v);
     dprintf(a.to, "detach\n");
     rf_read_line(&a, line, sizeof(line));
     ICHECK(rf_wait_be_state(xb0, a.domid, devid, XenbusStateClosed, 5000),

@@ -409,7 +409,9 @@ static int echo_ring(grant_handle_t *h, struct xfe_ring *r, uint32_t port,
 }
 
 /* A frontend as stock Linux writes it: standard grants (grant_v1_share),
- * no feature-grant-ext, ring-page-order 1 with ring-ref0/1. */
+ * no feature-grant-ext, ring-page-order 1 with ring-ref0/1, and (as
+ * Linux's netfront with one queue) multi-queue-num-queues = 1 beside flat
+ * keys: one queue means no queue-N directories. */
 static int role_v1front(unsigned devid)
 {
     grant_handle_t *h;
@@ -435,6 +437,7 @@ static int role_v1front(unsigned devid)
     if (rc == 0)
         rc = grant_evtchn_alloc_unbound(h, 0, &port);
     if (rc == 0) {
+        grant_xenbus_write(xb, XBT_NULL, dir, "multi-queue-num-queues", "1");
         grant_xenbus_write(xb, XBT_NULL, dir, "ring-page-order", "1");
         grant_xenbus_printf(xb, XBT_NULL, dir, "ring-ref0", "%u", refs[0]);
         grant_xenbus_printf(xb, XBT_NULL, dir, "ring-ref1", "%u", refs[1]);

@@ -81,27 +81,28 @@ net_mtu() {
     ip link set "$d" mtu "$2" || fail "ip link set $d mtu $2 refused"
     ip -o link show "$d" | cut -d' ' -f2-5
 }
-# tcp_serve PORT FILE | tcp_serve PORT zero MB: sends the file (or MB MiB of
-# zeros) to the first connection on PORT, in the background.
+# tcp_serve PORT FILE: sends the file to the first connection on PORT, in
+# the background; returns once PORT listens (20 s).
 tcp_serve() {
-    if [ "$2" = zero ]; then
-        (dd if=/dev/zero bs=64k count=$(($3 * 16)) 2>/dev/null |
-            nc -l -p "$1" >/dev/null 2>&1 &)
-    else
-        (nc -l -p "$1" <"$2" >/dev/null 2>&1 &)
-    fi
+    (nc -l -p "$1" <"$2" >/dev/null 2>&1 &)
+    i=0
+    until netstat -ltn 2>/dev/null | grep -q ":$1 "; do
+        i=$((i + 1))
+        [ $i -le 100 ] || fail "nothing listens on port $1 after 20 s"
+        sleep 0.2
+    done
 }
-# tcp_recv IP PORT: connects (retrying 10 s), reads to EOF; prints
+# tcp_recv IP PORT: connects (retrying 20 s), reads to EOF; prints
 # "MD5 BYTES MS".  busybox nc stops at EOF on either side, so its stdin is
 # a FIFO opened read-write (never EOF).
 tcp_recv() {
     [ -p /tmp/fifo ] || mkfifo /tmp/fifo
-    i=0
+    a=$(u)
+    e=$((${a%.*} + 20))
     while :; do
         a=$(u)
         nc -w 5 "$1" "$2" 0<>/tmp/fifo >/tmp/rx 2>/dev/null && [ -s /tmp/rx ] && break
-        i=$((i + 1))
-        [ $i -le 20 ] || fail "no data from $1:$2"
+        [ "${a%.*}" -lt $e ] || fail "no data from $1:$2 in 20 s"
         sleep 0.5
     done
     ms=$(ms_since "$a")

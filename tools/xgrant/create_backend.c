@@ -149,8 +149,11 @@ static pid_t daemon_pid(const struct driver *dr)
 static void daemon_exec(const char *bin, int report, int log)
 {
     char *argv[] = {(char *)bin, XG_DAEMON_ARGS, NULL};
-    int null = open("/dev/null", O_RDONLY), err;
+    int null, err;
     pid_t me = getpid();
+
+    xg_close_others(report, log);
+    null = open("/dev/null", O_RDONLY);
 
     if (write(report, &me, sizeof(me)) < 0)
         _exit(127);

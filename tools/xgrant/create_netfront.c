@@ -241,8 +241,8 @@ static void exec_netfront(const struct guest *g, const char *bin,
 
     snprintf(devid, sizeof(devid), "%u", v->devid);
     if (null < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0 ||
-        dup2(tap, 3) < 0 || chdir("/") < 0 || setgroups(0, NULL) < 0 ||
-        setgid(g->gid) < 0 || setuid(g->uid) < 0 ||
+        dup2(tap, 3) < 0 || fcntl(3, F_SETFD, 0) < 0 || chdir("/") < 0 ||
+        setgroups(0, NULL) < 0 || setgid(g->gid) < 0 || setuid(g->uid) < 0 ||
         prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
         dprintf(log, "xgrant: netfront of vif %u: setting up: %s\n", v->devid,
                 strerror(errno));
@@ -265,6 +265,7 @@ static void child(const struct guest *g, const char *bin,
 
     snprintf(ifname, sizeof(ifname), "eth%u", v->devid);
     setsid(); /* the CLI's terminal signals are not the daemon's */
+    xg_close_others(log, report); /* the CLI's handles stay its own */
     if (join(g->pid, "net", CLONE_NEWNET, err, sizeof(err)) == 0 &&
         (tap = tap_make(ifname, v, err, sizeof(err))) >= 0 &&
         join(g->pid, "pid", CLONE_NEWPID, err, sizeof(err)) == 0 &&

@@ -171,8 +171,13 @@ static int role_hostile(unsigned devid, const char *what)
         if (rc2 != 0)
             FAIL("bad-status: the next read %d, want 0", rc2);
     } else {
+        struct xgbf_cqe c;
+        int n;
+
         if (rc2 != -EIO)
             FAIL("%s: the next read %d, want -EIO (broken)", what, rc2);
+        if ((n = xgbf_reap(d, &c, 1, 100)) != -EIO)
+            FAIL("%s: reap on the broken device: %d, want -EIO", what, n);
         for (i = 0; i < 4096; i++)
             if (buf[i] != 0xaa)
                 FAIL("%s: the failed read's buffer was written", what);

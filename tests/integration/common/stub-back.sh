@@ -17,7 +17,7 @@ esac
 trap 'kill "$WATCH_PID" 2>/dev/null; exit 0' TERM
 self=$(xenstore-read domid 2>/dev/null) || self=0
 base=/local/domain/$self/backend/$kind
-echo "stub $kind backend in domain $self (pid $$)" >&2
+echo "stub $kind backend in domain $self (pid $$), sockets $(find /proc/$$/fd -lname 'socket:*' | wc -l)" >&2
 # One pass: this backend's directory in one read, each frontend's state in
 # one more; each device's writes are made only if its state is still the
 # one they were decided on (re-read just before), so a directory the
@@ -46,7 +46,9 @@ pass_writes() {
             w="$d/error \"stub: refusing $kind ${d##*/}\" $d/state 5"
         fi
         [ -n "$w" ] && [ "$(xenstore-read "$d/state" 2>/dev/null)" = "$st" ] &&
-            eval "xenstore-write $w"
+            eval "xenstore-write $w" &&
+            # removed between the read and the write: undo what it made
+            { xenstore-exists "$d/frontend" 2>/dev/null || xenstore-rm "$d" 2>/dev/null; }
     done
 }
 # Passes run on each store event (a watch on /, events coalesced) and at
