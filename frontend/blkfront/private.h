@@ -107,6 +107,7 @@ struct xgbf {
     int broken; /* 0 or -EIO: the backend broke the protocol */
     int connected;
     uint8_t flush_op; /* FLUSH_DISKCACHE or WRITE_BARRIER */
+    int delegate;     /* feature-grant-delegate: segment grants DELEGATE */
     unsigned on_ring; /* requests on a ring now */
     struct xgbf_info info;
     unsigned rr; /* round-robin queue choice */
