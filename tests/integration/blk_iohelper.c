@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend/blkback/iohelper.h"
@@ -220,6 +221,33 @@ static void guest_big(struct rf *f)
     printf("ok big %d %zu\n", st, bad);
 }
 
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Median microseconds of n reads of nsect sectors in segments of 256. */
+static long long median_read_us(struct rf *f, unsigned n, unsigned nsect,
+                                char *buf)
+{
+    long long t[200];
+    struct timespec a, b;
+    unsigned i;
+
+    for (i = 0; i < n && i < 200; i++) {
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        if (rf_io(f, 0, (uint64_t)i * nsect % 65536, nsect, 256, buf) != 0)
+            return -1;
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        t[i] =
+            (b.tv_sec - a.tv_sec) * 1000000ll + (b.tv_nsec - a.tv_nsec) / 1000;
+    }
+    qsort(t, i, sizeof(t[0]), cmp_ll);
+    return t[i / 2];
+}
+
 static int role_guest(unsigned devid, int delegate)
 {
     static char buf[1u << 20], back[1u << 20];
@@ -241,6 +269,9 @@ static int role_guest(unsigned devid, int delegate)
             guest_rw(&f, v, buf, back);
         } else if (sscanf(line, "race %u", &v) == 1) {
             guest_race(&f, v);
+        } else if (!strcmp(line, "lat\n")) {
+            printf("ok lat %lld %lld\n", median_read_us(&f, 200, 8, buf),
+                   median_read_us(&f, 40, 2048, buf));
         } else if (!strcmp(line, "big\n")) {
             guest_big(&f);
         } else if (!strcmp(line, "nodelegate\n")) {
@@ -392,6 +423,9 @@ static void case_data(const char *img)
     say(&a, line, sizeof(line), "rw 200");
     ICHECK(!strcmp(line, "ok rw") && image_has(img, 200),
            "the device still works: %s", line);
+    say(&a, line, sizeof(line), "lat");
+    printf("# through the helper, median READ 4 KiB / 1 MiB: %s us\n",
+           line + 7);
     guest_down(&a);
     /* A frontend not answering the key: blkback's own grant I/O. */
     guest_up(&b, img, 0);
@@ -400,6 +434,8 @@ static void case_data(const char *img)
            "no DELEGATE agreed: blkback's own grant I/O: %s", line);
     ICHECK(log_count("byte-exact grants (grant I/O)\n") == 1,
            "blkback says it moves those bytes itself");
+    say(&b, line, sizeof(line), "lat");
+    printf("# by blkback itself, median READ 4 KiB / 1 MiB: %s us\n", line + 7);
     guest_down(&b);
 }
 
