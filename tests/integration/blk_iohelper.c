@@ -74,9 +74,10 @@ static int hostile(grant_handle_t *h, int file, const struct bbh_msg *m)
         ok += refused(h, file, s, s->dir, s->len, 512, -ERANGE);
         ok += refused(h, file, s, s->dir, 0, s->len + 512, -ERANGE);
         ok += refused(h, file, s, other, 0, s->len, -EACCES);
-        rc = grant_create_indirect(h, 0, GRANT_R_READ | GRANT_R_WRITE,
-                                   (grant_domid_t)s->granter, s->ref, 0, s->len,
-                                   &ref);
+        /* the very right it holds (READ IO: WRITE into the grant) */
+        rc = grant_create_indirect(
+            h, 0, s->dir == GRANT_IO_READ ? GRANT_R_WRITE : GRANT_R_READ,
+            (grant_domid_t)s->granter, s->ref, 0, s->len, &ref);
         ok += rc == -EPERM;
         tries += 4;
     }
@@ -399,6 +400,15 @@ static int helpers(grant_domid_t *id)
     return c;
 }
 
+/* Grants in domain 0's table: blkback's delegations (the test has none). */
+static unsigned dom0_grants(void)
+{
+    struct grant_usage u = {0};
+
+    grant_usage(run.dom0, 0, &u);
+    return u.entries;
+}
+
 static void case_data(const char *img)
 {
     struct itest_agent a, b;
@@ -415,6 +425,8 @@ static void case_data(const char *img)
            "indirect): %s",
            line);
     ICHECK(image_has(img, 100), "the image holds the guest's data");
+    n = (int)dom0_grants();
+    ICHECK(n == 0, "every delegation revoked after its answer (%d left)", n);
     ICHECK(log_count("grant I/O by helper domains") == 1,
            "blkback says the helper moves the bytes");
     say(&a, line, sizeof(line), "nodelegate");
@@ -495,6 +507,8 @@ static void case_kill(const char *img)
     n = helpers(&hid);
     ICHECK(n == 1 && log_count("restarting it") >= 1,
            "blkback restarted the helper (domain %u)", hid);
+    n = (int)dom0_grants();
+    ICHECK(n == 0, "no delegation left behind by the dead helper's (%d)", n);
     guest_down(&a);
 }
 
