@@ -10,7 +10,9 @@
  *     one that answers but grants without DELEGATE: ERROR, device lives;
  *   - the frontend revoking its segment grants while the helper READs 32
  *     MiB into them: the request fails, no byte lands once the revoke
- *     returned, the next requests work;
+ *     returned; the same with a 32 MiB WRITE: no byte the frontend put
+ *     in its buffer after the revoke reaches the image; the next
+ *     requests work;
  *   - the helper domain destroyed mid-request: that request ERROR, the
  *     helper restarted, the next requests work;
  *   - narrowing: a hostile helper (this binary, --io-helper-prog) tries
@@ -31,12 +33,14 @@
 #include "blk/rawfront.h"
 #include "common/itest.h"
 
-#define IMG_BYTES  (64u << 20)
+#define IMG_BYTES  (96u << 20) /* the big READs', WRITEs', then rw's */
 #define BIG_SEGS   256u
 #define BIG_SECTS  256u /* 128 KiB segments: 32 MiB a request */
 #define BIG_BYTES  ((size_t)BIG_SEGS * BIG_SECTS * 512)
 #define POOL_PAGES (BIG_BYTES / GRANT_PAGE_SIZE)
 #define TRIES      8
+#define WBYTE      0x5a                  /* what a big WRITE writes */
+#define RW_BASE    (2 * BIG_BYTES / 512) /* rw's sectors start there */
 
 /* ---- The hostile helper ------------------------------------------------- */
 
@@ -111,15 +115,15 @@ static void guest_rw(struct rf *f, unsigned seed, char *buf, char *back)
         size_t len = (size_t)cases[i].nsect * 512;
 
         rf_fill(buf, len, seed + i);
-        rc = rf_io(f, 1, cases[i].sector, cases[i].nsect, cases[i].seg_sects,
-                   buf);
+        rc = rf_io(f, 1, RW_BASE + cases[i].sector, cases[i].nsect,
+                   cases[i].seg_sects, buf);
         if (rc != 0) {
             printf("err write case %u: %d\n", i, rc);
             return;
         }
         memset(back, 0xee, len);
-        rc = rf_io(f, 0, cases[i].sector, cases[i].nsect, cases[i].seg_sects,
-                   back);
+        rc = rf_io(f, 0, RW_BASE + cases[i].sector, cases[i].nsect,
+                   cases[i].seg_sects, back);
         if (rc != 0 || memcmp(buf, back, len)) {
             printf("err read back case %u: %d\n", i, rc);
             return;
@@ -128,18 +132,22 @@ static void guest_rw(struct rf *f, unsigned seed, char *buf, char *back)
     printf("ok rw\n");
 }
 
-/* A 32 MiB indirect READ of the image's start into the pool, segment
- * grants WRITE | DELEGATE in segs[0..255], the indirect page's in
+/* A 32 MiB indirect READ of the image's first half into the pool, or
+ * (write) a WRITE of the pool (all WBYTE) to its second half; segment
+ * grants WRITE (READ) | DELEGATE in segs[0..255], the indirect page's in
  * segs[256].  Pushed, not waited for.  The request id or 0. */
-static uint64_t big_read(struct rf *f, struct blkif_request_segment *segs)
+static uint64_t big_io(struct rf *f, struct blkif_request_segment *segs,
+                       int write)
 {
     struct blkif_request_indirect *in;
     unsigned i;
 
-    memset(f->pool, 0, BIG_BYTES);
+    memset(f->pool, write ? WBYTE : 0, BIG_BYTES);
     for (i = 0; i < BIG_SEGS; i++) {
         segs[i] = (struct blkif_request_segment){.last_sect = BIG_SECTS - 1};
-        if (grant_create_direct(f->h, 0, GRANT_R_WRITE | GRANT_R_DELEGATE,
+        if (grant_create_direct(f->h, 0,
+                                (write ? GRANT_R_READ : GRANT_R_WRITE) |
+                                    GRANT_R_DELEGATE,
                                 (char *)f->pool + (size_t)i * BIG_SECTS * 512,
                                 BIG_SECTS * 512, &segs[i].gref) < 0)
             return 0;
@@ -150,9 +158,9 @@ static uint64_t big_read(struct rf *f, struct blkif_request_segment *segs)
                                    GRANT_PAGE_SIZE, &segs[BIG_SEGS].gref) < 0)
         return 0;
     in->operation = BLKIF_OP_INDIRECT;
-    in->indirect_op = BLKIF_OP_READ;
+    in->indirect_op = write ? BLKIF_OP_WRITE : BLKIF_OP_READ;
     in->nr_segments = BIG_SEGS;
-    in->sector_number = 0;
+    in->sector_number = write ? BIG_BYTES / 512 : 0;
     in->indirect_grefs[0] = segs[BIG_SEGS].gref;
     in->id = ++f->next_id;
     rf_push(f);
@@ -180,12 +188,14 @@ static int answer_of(struct rf *f, uint64_t id)
     return rsp.id == id ? rsp.status : -EPROTO;
 }
 
-/* "race US": the big READ, its grants revoked US later; then no byte of
- * the pool may change.  "ok race STATUS CHANGED". */
-static void guest_race(struct rf *f, unsigned us)
+/* "race US" ("wrace US"): the big READ (WRITE), its grants revoked US
+ * later, then the pool set to 0xa5: for a READ no byte of it may change
+ * after that, for a WRITE no 0xa5 may reach the image (domain 0 looks).
+ * "ok race STATUS CHANGED". */
+static void guest_race(struct rf *f, unsigned us, int write)
 {
     struct blkif_request_segment segs[BIG_SEGS + 1];
-    uint64_t id = big_read(f, segs);
+    uint64_t id = big_io(f, segs, write);
     size_t k, changed = 0;
     int st;
 
@@ -207,7 +217,7 @@ static void guest_race(struct rf *f, unsigned us)
 static void guest_big(struct rf *f)
 {
     struct blkif_request_segment segs[BIG_SEGS + 1];
-    uint64_t id = big_read(f, segs);
+    uint64_t id = big_io(f, segs, 0);
     size_t k, bad = 0;
     int st;
 
@@ -269,7 +279,9 @@ static int role_guest(unsigned devid, int delegate)
         if (sscanf(line, "rw %u", &v) == 1) {
             guest_rw(&f, v, buf, back);
         } else if (sscanf(line, "race %u", &v) == 1) {
-            guest_race(&f, v);
+            guest_race(&f, v, 0);
+        } else if (sscanf(line, "wrace %u", &v) == 1) {
+            guest_race(&f, v, 1);
         } else if (!strcmp(line, "lat\n")) {
             printf("ok lat %lld %lld\n", median_read_us(&f, 200, 8, buf),
                    median_read_us(&f, 40, 2048, buf));
@@ -277,7 +289,7 @@ static int role_guest(unsigned devid, int delegate)
             guest_big(&f);
         } else if (!strcmp(line, "nodelegate\n")) {
             f.delegating = 0; /* agreed, but grants without DELEGATE */
-            rc = rf_io(&f, 1, 0, 8, 8, buf);
+            rc = rf_io(&f, 1, RW_BASE, 8, 8, buf);
             f.delegating = 1;
             printf("ok nodelegate %d\n", rc);
         } else {
@@ -358,9 +370,9 @@ static int image_has(const char *img, unsigned seed)
         size_t len = (size_t)cases[i].nsect * 512;
 
         rf_fill(want, len, seed + i);
-        ok =
-            pread(fd, got, len, (off_t)cases[i].sector * 512) == (ssize_t)len &&
-            !memcmp(want, got, len);
+        ok = pread(fd, got, len, (off_t)(RW_BASE + cases[i].sector) * 512) ==
+                 (ssize_t)len &&
+             !memcmp(want, got, len);
     }
     if (fd >= 0)
         close(fd);
@@ -385,6 +397,26 @@ static int image_make(const char *img)
     if (fd >= 0)
         close(fd);
     return ok ? 0 : -1;
+}
+
+/* Bytes of the image's second half that are neither 0 nor WBYTE: what a
+ * WRITE moved after its grants were revoked (the pool was 0xa5 then). */
+static size_t image_foreign(const char *img)
+{
+    static uint8_t b[1u << 20];
+    int fd = open(img, O_RDONLY);
+    size_t bad = 0;
+
+    for (size_t at = BIG_BYTES; fd >= 0 && at < 2 * BIG_BYTES;
+         at += sizeof(b)) {
+        if (pread(fd, b, sizeof(b), (off_t)at) != (ssize_t)sizeof(b))
+            return SIZE_MAX;
+        for (size_t k = 0; k < sizeof(b); k++)
+            bad += b[k] != 0 && b[k] != WBYTE;
+    }
+    if (fd >= 0)
+        close(fd);
+    return fd >= 0 ? bad : SIZE_MAX;
 }
 
 /* The helper domains blkback runs now ("bbio-..."): how many, the
@@ -451,27 +483,41 @@ static void case_data(const char *img)
     guest_down(&b);
 }
 
-static void case_revoke(const char *img)
+/* Tries `what` ("race" or "wrace") with growing delays until the revoke
+ * cuts the request; every try checked for bytes moved after the revoke. */
+static void revoke_tries(struct itest_agent *a, const char *img,
+                         const char *what)
 {
-    struct itest_agent a;
     char line[64], cmd[32];
-    int st = 0, cut = 0, i;
-    size_t changed = 0;
+    int st = 0, cut = 0, i, write = what[0] == 'w';
+    size_t moved = 0;
 
-    guest_up(&a, img, 1);
     for (i = 0; i < TRIES && !cut; i++) {
-        snprintf(cmd, sizeof(cmd), "race %u", 500u << i);
-        say(&a, line, sizeof(line), cmd);
-        ICHECK(sscanf(line, "ok race %d %zu", &st, &changed) == 2,
-               "race %d answered: %s", i, line);
-        ICHECK(changed == 0,
-               "no byte landed after the revoke returned (%zu did)", changed);
+        snprintf(cmd, sizeof(cmd), "%s %u", what, 500u << i);
+        say(a, line, sizeof(line), cmd);
+        ICHECK(sscanf(line, "ok race %d %zu", &st, &moved) == 2,
+               "%s %d answered: %s", what, i, line);
+        if (write)
+            moved = image_foreign(img);
+        ICHECK(moved == 0,
+               "%s: no byte moved after the revoke returned (%zu did)",
+               write ? "WRITE" : "READ", moved);
         cut = st == BLKIF_RSP_ERROR;
     }
     ICHECK(cut,
-           "the revoke cut the helper's 32 MiB READ midway: ERROR (in "
-           "%d tries)",
-           i);
+           "the revoke cut the helper's 32 MiB %s midway: ERROR (in %d "
+           "tries)",
+           write ? "WRITE" : "READ", i);
+}
+
+static void case_revoke(const char *img)
+{
+    struct itest_agent a;
+    char line[64];
+
+    guest_up(&a, img, 1);
+    revoke_tries(&a, img, "race");
+    revoke_tries(&a, img, "wrace");
     say(&a, line, sizeof(line), "rw 400");
     ICHECK(!strcmp(line, "ok rw") && image_has(img, 400),
            "then the device works: %s", line);
