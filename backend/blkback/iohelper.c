@@ -28,19 +28,23 @@ static long mono_sec(void)
     return ts.tv_sec;
 }
 
-/* Waits for b->rsp with sequence seq: 0 or -errno. */
-static int recv_rsp(struct bbh *b, uint64_t seq, uint32_t nseg)
+/* Waits for b->rsp with sequence seq: 0 or -errno (-ECANCELED: stop_fd,
+ * when >= 0, became readable first). */
+static int recv_rsp(struct bbh *b, uint64_t seq, uint32_t nseg, int stop_fd)
 {
-    struct pollfd p = {.fd = b->sock, .events = POLLIN};
+    struct pollfd p[2] = {{.fd = b->sock, .events = POLLIN},
+                          {.fd = stop_fd, .events = POLLIN}};
     size_t want = offsetof(struct bbh_rsp, seg) + nseg * sizeof(b->rsp.seg[0]);
     ssize_t n;
     int rc;
 
     do
-        rc = poll(&p, 1, BBH_TIMEOUT);
+        rc = poll(p, 2, BBH_TIMEOUT);
     while (rc < 0 && errno == EINTR);
     if (rc == 0)
         return -ETIMEDOUT;
+    if (p[1].revents && !p[0].revents)
+        return -ECANCELED;
     n = recv(b->sock, &b->rsp, sizeof(b->rsp), MSG_DONTWAIT);
     if (n < 0)
         return -errno;
@@ -126,7 +130,7 @@ int bbh_spawn(struct bbh *b, grant_handle_t *h, const char *prog, int img_fd,
     }
     rc = send_hello(b, img_fd);
     if (rc == 0)
-        rc = recv_rsp(b, b->seq, 0);
+        rc = recv_rsp(b, b->seq, 0, -1);
     if (rc == 0)
         rc = b->rsp.status;
     if (rc < 0) {
@@ -150,7 +154,7 @@ void bbh_destroy(struct bbh *b, grant_handle_t *h)
     grant_ctl_domain_destroy(h, b->domid); /* -ESRCH: already gone */
 }
 
-int bbh_call(struct bbh *b, grant_handle_t *h, const char *who)
+int bbh_call(struct bbh *b, grant_handle_t *h, const char *who, int stop_fd)
 {
     size_t len =
         offsetof(struct bbh_msg, seg) + b->msg.nseg * sizeof(b->msg.seg[0]);
@@ -162,8 +166,10 @@ int bbh_call(struct bbh *b, grant_handle_t *h, const char *who)
          : errno                                                   ? -errno
                                                                    : -EIO;
     if (rc == 0)
-        rc = recv_rsp(b, b->seq, b->msg.nseg);
-    if (rc < 0)
+        rc = recv_rsp(b, b->seq, b->msg.nseg, stop_fd);
+    if (rc == -ECANCELED)
+        bbh_destroy(b, h); /* mid-request: its grants die with it */
+    else if (rc < 0)
         bbh_lost(b, h, who, rc);
     return rc;
 }

@@ -92,9 +92,10 @@ int bbh_spawn(struct bbh *b, grant_handle_t *h, const char *prog, int img_fd,
 /* Destroys the helper domain.  NULL-safe, idempotent. */
 void bbh_destroy(struct bbh *b, grant_handle_t *h);
 /* Sends b->msg (nseg set) and waits for the answer in b->rsp: 0, or
- * -errno when the helper broke or died (then it is destroyed; the next
- * bbh_spawn starts another). */
-int bbh_call(struct bbh *b, grant_handle_t *h, const char *who);
+ * -errno when the helper broke, died or gave no answer in 20 s (then it
+ * is destroyed; the next bbh_spawn starts another), -ECANCELED when
+ * stop_fd became readable first (the helper destroyed likewise). */
+int bbh_call(struct bbh *b, grant_handle_t *h, const char *who, int stop_fd);
 /* The helper broke (why): logged, destroyed, the next bbh_spawn starts
  * another at once. */
 void bbh_lost(struct bbh *b, grant_handle_t *h, const char *who, int why);

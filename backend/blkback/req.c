@@ -517,7 +517,7 @@ static int helper_io(struct bb_queue *q, struct bb_req *rq)
                                          .file_off = q->gio[i].file_off,
                                          .len = q->gio[i].len};
     b->msg.nseg = n;
-    rc = bbh_call(b, q->h, q->v->name);
+    rc = bbh_call(b, q->h, q->v->name, q->stop_fd); /* a stop ends it */
     for (i = 0; i < n; i++)
         b->rv[i] = (struct grant_revoke_req){.ref = b->cr[i].ref};
     grant_revoke_batch(q->h, b->rv, n); /* dead already if the root died */

@@ -15,6 +15,8 @@
  *     requests work;
  *   - the helper domain destroyed mid-request: that request ERROR, the
  *     helper restarted, the next requests work;
+ *   - a helper hanging on a request: the frontend closes, blkback stops
+ *     the queue at once (not after its 20 s timeout), helper destroyed;
  *   - narrowing: a hostile helper (this binary, --io-helper-prog) tries
  *     each delegated grant past its window, wider than it, in the other
  *     direction, and re-delegating it: every try refused.
@@ -41,6 +43,8 @@
 #define TRIES      8
 #define WBYTE      0x5a                  /* what a big WRITE writes */
 #define RW_BASE    (2 * BIG_BYTES / 512) /* rw's sectors start there */
+#define HANG_SECT                                                              \
+    (RW_BASE + 20000) /* a WRITE there: the hostile helper hangs */
 
 /* ---- The hostile helper ------------------------------------------------- */
 
@@ -68,6 +72,11 @@ static int hostile(grant_handle_t *h, int file, const struct bbh_msg *m)
 {
     unsigned i, ok = 0, tries = 0;
     grant_ref_t ref;
+
+    if (m->seg[0].file_off == (uint64_t)HANG_SECT * 512) {
+        fprintf(stderr, "hostile io-helper: hanging\n");
+        sleep(60); /* blkback must not wait for this to stop the device */
+    }
 
     for (i = 0; i < m->nseg; i++) {
         const struct bbh_seg *s = &m->seg[i];
@@ -285,6 +294,22 @@ static int role_guest(unsigned devid, int delegate)
         } else if (!strcmp(line, "lat\n")) {
             printf("ok lat %lld %lld\n", median_read_us(&f, 200, 8, buf),
                    median_read_us(&f, 40, 2048, buf));
+        } else if (!strcmp(line, "hang\n")) {
+            struct blkif_request *r = rf_slot(&f);
+
+            if (r &&
+                grant_create_direct(f.h, 0, GRANT_R_READ | GRANT_R_DELEGATE,
+                                    f.pool, 4096, &r->seg[0].gref) == 0) {
+                r->operation = BLKIF_OP_WRITE;
+                r->nr_segments = 1;
+                r->sector_number = HANG_SECT;
+                r->seg[0].last_sect = 7;
+                r->id = ++f.next_id;
+                rf_push(&f); /* not waited for */
+                printf("go\n");
+            } else {
+                printf("err hang\n");
+            }
         } else if (!strcmp(line, "big\n")) {
             guest_big(&f);
         } else if (!strcmp(line, "nodelegate\n")) {
@@ -578,6 +603,37 @@ static void case_hostile(const char *img)
     guest_down(&a);
 }
 
+/* The helper hangs on a request; the frontend closes: blkback stops the
+ * queue at once (the helper destroyed), not after its 20 s timeout. */
+static void case_hang(const char *img)
+{
+    struct itest_agent a;
+    char line[64];
+    struct timespec t0, t1;
+    long ms;
+    int n, closed;
+    grant_domid_t hid = 0;
+
+    guest_up(&a, img, 1);
+    say(&a, line, sizeof(line), "hang");
+    ICHECK(!strcmp(line, "go"), "a request the helper hangs on: %s", line);
+    usleep(300000);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    dprintf(a.to, "detach\n");
+    closed = rf_wait_be_state(run.xb, a.domid, next_devid - 16,
+                              XenbusStateClosed, 8000);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    ICHECK(closed && ms < 8000,
+           "the frontend closed with the helper hung: blkback closed in %ld "
+           "ms",
+           ms);
+    n = helpers(&hid);
+    ICHECK(n == 0, "the hung helper destroyed with the queue (%d left)", n);
+    itest_agent_close(&a);
+    grant_ctl_domain_destroy(run.dom0, a.domid);
+}
+
 static void restart(const char *const *args)
 {
     grant_domid_t hid = 0;
@@ -611,6 +667,7 @@ int main(int argc, char **argv)
         case_kill(img);
         restart(hostile_args);
         case_hostile(img);
+        case_hang(img);
     }
     return rf_run_end(&run);
 }
