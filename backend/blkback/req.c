@@ -224,7 +224,8 @@ static int16_t parse(struct bb_queue *q, const union blkif_sring_entry *e,
 /* ---- The data (rule 6) -------------------------------------------------- */
 
 /* A copy buffer of at least rq->bytes: kept per slot, within the queue's
- * budget.  -EAGAIN: not now (requests in flight will free some). */
+ * budget.  -EAGAIN: not now (other requests in flight will free some);
+ * -E2BIG: larger than the whole budget (waiting would never help). */
 static int bounce_get(struct bb_queue *q, struct bb_req *rq)
 {
     size_t need = (rq->bytes + GRANT_PAGE_SIZE - 1) & ~(size_t)4095;
@@ -233,6 +234,11 @@ static int bounce_get(struct bb_queue *q, struct bb_req *rq)
 
     if (rq->bounce_len >= need)
         return 0;
+    if (need > q->v->o->bounce_budget) {
+        bb_peer_log(q, "request of %llu bytes: over the copy budget (%zu)",
+                    (unsigned long long)rq->bytes, q->v->o->bounce_budget);
+        return -E2BIG;
+    }
     if (rq->bounce) {
         grant_mem_free(q->h, rq->bounce);
         q->bounce_total -= rq->bounce_len;
@@ -255,8 +261,8 @@ static int bounce_get(struct bb_queue *q, struct bb_req *rq)
     rc = q->bounce_total + need > q->v->o->bounce_budget
              ? -ENOMEM
              : grant_mem_alloc(q->h, need / GRANT_PAGE_SIZE, &rq->bounce);
-    if (rc < 0)
-        return q->inflight ? -EAGAIN : rc;
+    if (rc < 0) /* q->inflight counts this request too */
+        return q->inflight > 1 ? -EAGAIN : rc;
     rq->bounce_len = need;
     q->bounce_total += need;
     return 0;
