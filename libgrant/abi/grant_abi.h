@@ -220,8 +220,11 @@ struct gntx_ptr {
  * Returns the number of elements that succeeded.  Errors per element:
  * EINVAL, EOVERFLOW, ERANGE (outside the window), EFAULT (outside own memory),
  * EACCES (right missing), ESTALE/ENOENT (dead ref), EPERM (not the grantee),
- * ELOOP.  A failed element copies nothing.  A zero-length element moves
- * nothing but is validated like any other use.
+ * ELOOP.  A failed element copies nothing, except that a revoke or
+ * PROTECT made by another CPU while a long element moves stops it at a
+ * chunk boundary (up to 64 pages): it fails with that error and the
+ * prefix moved (once the revoke has returned, no more byte moves).  A
+ * zero-length element moves nothing but is validated like any other use.
  * Continuation: one call moves at most the host's byte budget
  * (GNTX_DEFAULT_CALL_BYTES unless the host says otherwise), so no call
  * holds the hypervisor for long.  An element the budget cuts short is

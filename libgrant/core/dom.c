@@ -130,6 +130,9 @@ void gcore_dom_remove(struct gcore *c, gntx_domid_t id)
     if (d)
         dom_destroy(c, d);
     gh_unlock(c);
+    /* Chunks moving its bytes (or its grantees' through its grants) are
+     * over: the host may let its memory go. */
+    gc_copy_drain(c);
 }
 
 bool gcore_dom_exists(struct gcore *c, gntx_domid_t id)

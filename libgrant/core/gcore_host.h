@@ -22,9 +22,17 @@ void gh_free(void *p);
 void gh_memcpy(void *dst, const void *src, size_t n);
 void gh_memset(void *dst, int c, size_t n);
 
-/* The instance lock, held across every gcore_* entry point. */
+/*
+ * The instance lock, held by every gcore_* entry point while it reads or
+ * changes the core's state.  COPY and MEMSET drop it while a validated
+ * chunk's bytes move (gh_frame, gh_memcpy, gh_frame_put run without it
+ * then, possibly on several CPUs at once); REVOKE, PROTECT and a domain's
+ * removal wait for such chunks with gh_relax before they return.
+ */
 void gh_lock(struct gcore *core);
 void gh_unlock(struct gcore *core);
+/* One pause of a wait loop (Xen: cpu_relax; user space: sched_yield). */
+void gh_relax(void);
 
 /*
  * A pointer through which the core may access all GNTX_PAGE_SIZE bytes of
@@ -32,7 +40,10 @@ void gh_unlock(struct gcore *core);
  * for reading, or for writing too when `write` is non-zero.  NULL when the
  * host cannot provide it (the core has already checked gfn < nr_frames).
  * Every non-NULL result is released with gh_frame_put before the core
- * returns.
+ * returns.  The result MUST keep the frame alive until gh_frame_put (Xen:
+ * a page reference): a copy holds it without the core lock, while the
+ * domain may be revoking its grants.  Called with or without the lock;
+ * the cookie's domain stays registered until the call returns.
  */
 void *gh_frame(void *cookie, uint64_t gfn, int write);
 void gh_frame_put(void *cookie, void *va);

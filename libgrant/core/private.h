@@ -39,6 +39,8 @@
 #define GC_POOL_INIT     64u /* first capacity of a pool */
 #define GC_INLINE_FRAMES 2u  /* frames stored inside an entry */
 #define GC_PAGE_MASK     ((uint64_t)GNTX_PAGE_SIZE - 1)
+#define GC_COPY_SLOTS    64u /* chunks moving at once outside the lock */
+#define GC_CHUNK_PAGES   64u /* most pages one unlocked chunk moves */
 
 /* Header every pooled object starts with. */
 struct gc_slot {
@@ -186,6 +188,10 @@ struct gcore {
     uint32_t next_inc;
     uint64_t call_bytes; /* what one COPY/MEMSET call may move */
     uint64_t call_pages; /* what one PROTECT call may do */
+    /* Copies moving bytes outside the lock (inflight.c): a slot holds the
+     * ticket of the chunk using it, 0 when free. */
+    uint64_t copy_seq;
+    uint64_t copy_slot[GC_COPY_SLOTS];
 };
 
 /* The result of walking a chain for one use. */
@@ -286,6 +292,18 @@ typedef int (*gc_elem_fn)(struct gcore *c, struct gc_dom *d, void *elem,
                           void *ctx);
 int gc_batch(struct gcore *c, gntx_domid_t caller, void *v, unsigned n,
              size_t esz, size_t status_off, gc_elem_fn fn, void *ctx);
+
+/* inflight.c: chunks of COPY and MEMSET that move their bytes without the
+ * lock.  gc_copy_enter (lock held) takes a slot for one, or -1 when all
+ * are taken (the chunk then moves under the lock); gc_copy_leave (no lock
+ * needed) gives it back.  gc_copy_drain (without the lock) waits until
+ * every chunk that took its slot before the call is over: after a change
+ * that takes access away (revoke, PROTECT, a domain's removal) has been
+ * made under the lock, no byte moves any more under the old rules once it
+ * returns.  Chunks are bounded (GC_CHUNK_PAGES per end), so is the wait. */
+int gc_copy_enter(struct gcore *c);
+void gc_copy_leave(struct gcore *c, int slot);
+void gc_copy_drain(struct gcore *c);
 
 /* query.c: the domain `dom` names, if caller may look at it */
 int gc_inspect(struct gcore *c, const struct gc_dom *caller, gntx_domid_t dom,

@@ -295,7 +295,10 @@ int gcore_protect(struct gcore *c, gntx_domid_t caller, struct gntx_protect *v,
                   unsigned n)
 {
     uint64_t left = c->call_pages;
+    int ok =
+        gc_batch(c, caller, v, n, sizeof(*v),
+                 offsetof(struct gntx_protect, status), protect_one, &left);
 
-    return gc_batch(c, caller, v, n, sizeof(*v),
-                    offsetof(struct gntx_protect, status), protect_one, &left);
+    gc_copy_drain(c); /* copies validated before it are over */
+    return ok;
 }

@@ -6,8 +6,10 @@
 #include "tests/unit/testhost.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gcore_host.h"
 #include "grant_abi.h"
@@ -121,6 +123,11 @@ void gh_unlock(struct gcore *core)
     pthread_mutex_unlock(&core_lock);
 }
 
+void gh_relax(void)
+{
+    sched_yield();
+}
+
 void *gh_frame(void *cookie, uint64_t gfn, int write)
 {
     struct th_dom *d = cookie;
@@ -132,6 +139,9 @@ void *gh_frame(void *cookie, uint64_t gfn, int write)
     }
     if (gfn == d->fail_gfn)
         return NULL;
+    if (d->frame_delay_us)
+        usleep(d->frame_delay_us);
+    __atomic_add_fetch(&d->frames_got, 1, __ATOMIC_RELAXED);
     __atomic_add_fetch(&frames_out, 1, __ATOMIC_RELAXED);
     return d->mem + gfn * GNTX_PAGE_SIZE;
 }

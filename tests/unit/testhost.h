@@ -25,6 +25,9 @@ struct th_dom {
     uint64_t nr_frames;
     uint8_t *mem;      /* nr_frames * GNTX_PAGE_SIZE bytes, zeroed */
     uint64_t fail_gfn; /* gh_frame of this gfn returns NULL; TH_NO_FAIL */
+    /* gh_frame sleeps this long first (a slow copy), and counts. */
+    unsigned frame_delay_us;
+    unsigned long frames_got;
 };
 
 /* NULL on allocation failure.  th_dom_free is NULL-safe. */
