@@ -7,11 +7,12 @@
  * Data layout
  * -----------
  * struct gcore holds a pointer array indexed by domain id (O(1) lookup) and
- * a list of live domains for the rare whole-instance scans (FORCE revoke,
- * a PROTECT's downgrade of mappings).  Each domain owns two slot pools: its
- * grant table (struct gc_entry) and its map table (struct gc_map, the
- * mappings it holds).  Entries link to their delegations (tree.c), so
- * QUERY_TREE never scans.
+ * a list of live domains for whole-instance teardown.  A FORCE revoke
+ * and a PROTECT's downgrade of mappings find the mappings concerned in
+ * per-entry lists (map.c), never by scanning other domains' map tables.  Each
+ * domain owns two slot pools: its grant table (struct gc_entry) and its map
+ * table (struct gc_map, the mappings it holds).  Entries link to their
+ * delegations (tree.c), so QUERY_TREE never scans.
  *
  * A slot pool hands out (generation << 18 | index) names.  A slot's `gen` is
  * the generation of its live object, or when free the generation its next
@@ -66,19 +67,29 @@ struct gc_link {
     uint32_t idx;
 };
 
+/* A mapping's place in the list of an entry it goes through: mapping
+ * `idx` of domain `dom`'s map table, whose hop `hop` is that entry (idx
+ * GC_NIL is none). */
+struct gc_mlink {
+    uint16_t dom;
+    uint8_t hop;
+    uint32_t idx;
+};
+
 /* A grant table entry. */
 struct gc_entry {
     struct gc_slot s;
     uint8_t type; /* GNTX_CREATE_* */
     uint16_t grantee;
     uint16_t rights;
-    uint16_t parent_dom;  /* indirect */
-    uint32_t grantee_inc; /* the grantee's incarnation */
-    uint32_t parent_ref;  /* indirect */
-    uint32_t parent_inc;  /* indirect: incarnation of parent_dom */
-    uint32_t nr_frames;   /* direct */
-    uint32_t maps;        /* mappings whose chain includes this entry */
-    uint64_t offset;      /* direct: into the first frame; indirect: window */
+    uint16_t parent_dom;      /* indirect */
+    uint32_t grantee_inc;     /* the grantee's incarnation */
+    uint32_t parent_ref;      /* indirect */
+    uint32_t parent_inc;      /* indirect: incarnation of parent_dom */
+    uint32_t nr_frames;       /* direct */
+    uint32_t maps;            /* mappings whose chain includes this entry */
+    struct gc_mlink map_head; /* those mappings, newest first (map.c) */
+    uint64_t offset; /* direct: into the first frame; indirect: window */
     uint64_t length;
     union {
         uint64_t inl[GC_INLINE_FRAMES]; /* nr_frames <= GC_INLINE_FRAMES */
@@ -102,6 +113,9 @@ struct gc_map {
     uint8_t rdonly; /* mapped with GNTX_MAP_RDONLY */
     uint64_t first; /* first page's position in the root entry's frames */
     uint64_t npages;
+    /* Its places in the map lists of its hops' entries (map.c). */
+    struct gc_mlink hop_prev[GNTX_MAX_DEPTH];
+    struct gc_mlink hop_next[GNTX_MAX_DEPTH];
 };
 
 /* A protection class: one (access, action, cookie) triple and how many
@@ -145,14 +159,16 @@ struct gc_prot {
     uint32_t ring_prod; /* the producer index, ours (never read back) */
     uint64_t ring_seq;
     /* The downgrade a PROTECT call's budget cut short (protect.c): frames
-     * [gfn, end) already have their new protection; the mappers from
-     * (mapper, inc) at map slot `slot` on (in c->list order) are left. */
+     * [gfn, end) already have their new protection; the mappings through
+     * direct entries from table slot `entry` on are left, in that entry's
+     * map list from `node` on (from its head unless `started`; map.c
+     * moves `node` on when that mapping goes). */
     struct {
         bool live;
+        bool started;
         uint8_t access;
-        gntx_domid_t mapper;
-        uint32_t inc;
-        uint32_t slot;
+        uint32_t entry;
+        struct gc_mlink node;
         uint64_t gfn, end;
     } dg;
 };
