@@ -108,6 +108,11 @@ void xlab_freed_guest(void);
  * guest's teardown (last, after the kill case). */
 void xlab_fuzz_guest(grant_handle_t *h);
 void xlab_fuzz_dom0(grant_handle_t *h, unsigned guest);
+/* xlab_lock.c (issue 12, Locking): a bystander's 4 KiB copy times while
+ * the guest copies, protects or churns grants, dom0's third party
+ * protecting and revoking meanwhile (last, after the fuzz). */
+void xlab_lock_guest(void);
+void xlab_lock_dom0(grant_handle_t *h, unsigned guest);
 
 /* xlab_bench.c: GNTTABOP_copy of 4 KiB vs the extension's COPY, and
  * GNTTABOP_map_grant_ref of 1 page vs the extension's MAP (dom0 maps the
