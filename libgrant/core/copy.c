@@ -34,7 +34,8 @@ static uint64_t mem_bytes(const struct gc_dom *d)
 /* The owner's page protections allow the next len bytes of this end
  * (protect_check.c)? */
 static int end_protect(struct gcore *c, struct gc_dom *who,
-                       const struct gc_span *sp, uint64_t len, unsigned need)
+                       const struct gc_span *sp, uint64_t len, unsigned need,
+                       bool dry)
 {
     struct gc_access a = {
         .who = who,
@@ -44,6 +45,7 @@ static int end_protect(struct gcore *c, struct gc_dom *who,
         .len = len,
         .access = need == GNTX_R_READ ? GNTX_ACC_R : GNTX_ACC_W,
         .via = sp->frames ? GNTX_VIA_COPY : GNTX_VIA_SELF,
+        .dry = dry,
     };
 
     return gc_prot_check(c, &a);
@@ -281,6 +283,7 @@ struct xfer {
     bool taken;
     uint64_t share, done;
     uint64_t *left;
+    bool shared; /* the lock is held shared (xfer_run) */
 };
 
 /* An end of the element from its `done`th byte on. */
@@ -327,9 +330,9 @@ static int xfer_pin(struct gcore *c, struct xfer *x, struct gc_pin *ps,
     *n = x->share - x->done < CHUNK_BYTES ? x->share - x->done : CHUNK_BYTES;
     call = x->done ? *n : x->share;
     if (x->src)
-        rc = end_protect(c, d, &s, call, GNTX_R_READ);
+        rc = end_protect(c, d, &s, call, GNTX_R_READ, x->shared);
     if (!rc)
-        rc = end_protect(c, d, &t, call, GNTX_R_WRITE);
+        rc = end_protect(c, d, &t, call, GNTX_R_WRITE, x->shared);
     if (rc)
         return rc;
     if (x->src)
@@ -347,10 +350,41 @@ static int xfer_move(const struct xfer *x, struct gc_pin *ps, struct gc_pin *pd,
 }
 
 /*
+ * Validates and pins the element's next chunk under the lock, shared; a
+ * protection violation (its action changes state) has it done again with
+ * the lock exclusive.  Then takes an in-flight slot for the chunk, or,
+ * when all are taken, moves its bytes before the lock goes.  The lock is
+ * dropped on return; *slot is -1 when the bytes have moved (or not: rc).
+ */
+static int xfer_chunk(struct gcore *c, struct xfer *x, struct gc_pin *ps,
+                      struct gc_pin *pd, uint64_t *n, int *slot)
+{
+    int rc;
+
+    *slot = -1;
+    gh_lock_shared(c);
+    x->shared = true;
+    rc = xfer_pin(c, x, ps, pd, n);
+    if (rc == GC_CHECK_AGAIN) {
+        gh_unlock_shared(c);
+        gh_lock(c);
+        x->shared = false;
+        rc = xfer_pin(c, x, ps, pd, n);
+    }
+    if (!rc && *n && (*slot = gc_copy_enter(c)) < 0)
+        rc = xfer_move(x, ps, pd, *n);
+    if (x->shared)
+        gh_unlock_shared(c);
+    else
+        gh_unlock(c);
+    return rc;
+}
+
+/*
  * Runs one element chunk by chunk: each is validated and pinned under the
- * lock, and its bytes move without it (inflight.c; under it when every
- * slot is taken).  0, -GNTX_EAGAIN when the budget ran out first (*adv:
- * the bytes that moved), or the first error: a revoke or PROTECT that
+ * lock (xfer_chunk), and its bytes move without it (inflight.c; under it
+ * when every slot is taken).  0, -GNTX_EAGAIN when the budget ran out first
+ * (*adv: the bytes that moved), or the first error: a revoke or PROTECT that
  * comes while a long element moves stops it at a chunk boundary.
  */
 static int xfer_run(struct gcore *c, struct xfer *x, uint64_t *adv)
@@ -359,13 +393,8 @@ static int xfer_run(struct gcore *c, struct xfer *x, uint64_t *adv)
 
     for (;;) {
         uint64_t n = 0;
-        int slot = -1, rc;
+        int slot, rc = xfer_chunk(c, x, &ps, &pd, &n, &slot);
 
-        gh_lock(c);
-        rc = xfer_pin(c, x, &ps, &pd, &n);
-        if (!rc && n && (slot = gc_copy_enter(c)) < 0)
-            rc = xfer_move(x, &ps, &pd, n);
-        gh_unlock(c);
         if (slot >= 0) {
             rc = xfer_move(x, &ps, &pd, n);
             gc_copy_leave(c, slot);
@@ -435,9 +464,9 @@ static int xfer_batch(struct gcore *c, gntx_domid_t caller, void *v, unsigned n,
 
     if (n && !v)
         return -GNTX_EINVAL;
-    gh_lock(c);
+    gh_lock_shared(c);
     left = c->call_bytes;
-    gh_unlock(c);
+    gh_unlock_shared(c);
     for (unsigned i = 0; i < n; i++) {
         char *elem = (char *)v + (size_t)i * esz;
         int32_t st = one(c, caller, elem, &left);

@@ -31,6 +31,14 @@ void gh_memset(void *dst, int c, size_t n);
  */
 void gh_lock(struct gcore *core);
 void gh_unlock(struct gcore *core);
+/*
+ * The same lock held shared: COPY and MEMSET validate a chunk under it
+ * (reading the core's state only), so copies of any number of CPUs run at
+ * once and only wait for an exclusive holder (Xen: a rwlock).  A host
+ * that runs the core on one thread at a time may make both the same.
+ */
+void gh_lock_shared(struct gcore *core);
+void gh_unlock_shared(struct gcore *core);
 /* One pause of a wait loop (Xen: cpu_relax; user space: sched_yield). */
 void gh_relax(void);
 

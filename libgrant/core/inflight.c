@@ -4,8 +4,10 @@
  * core lock, and how a change that takes access away waits for them.
  *
  * A chunk is validated (chain, rights, window, protections) and its frame
- * numbers are copied out under the lock; it takes a slot there with a
- * ticket from an increasing sequence, drops the lock, moves its bytes
+ * numbers are copied out under the lock, held shared (chunks of several
+ * CPUs validate at once; only a protection violation, whose action
+ * changes state, takes it exclusive); it takes a slot there with a ticket
+ * from an increasing sequence, drops the lock, moves its bytes
  * through gh_frame (which holds the frames' references while they are in
  * use, so nothing frees them underneath) and frees the slot.  A revoke,
  * PROTECT or domain removal makes its change under the lock, then waits
@@ -25,12 +27,16 @@
 
 int gc_copy_enter(struct gcore *c)
 {
+    /* Lock held, perhaps shared with other chunks: the ticket and the slot
+     * are taken atomically. */
+    uint64_t t = __atomic_add_fetch(&c->copy_seq, 1, __ATOMIC_RELAXED);
+
     for (unsigned i = 0; i < GC_COPY_SLOTS; i++) {
-        if (__atomic_load_n(&c->copy_slot[i], __ATOMIC_RELAXED))
-            continue;
-        /* Lock held: no other enter runs; a leave only ever writes 0. */
-        __atomic_store_n(&c->copy_slot[i], ++c->copy_seq, __ATOMIC_RELAXED);
-        return (int)i;
+        uint64_t none = 0;
+
+        if (__atomic_compare_exchange_n(&c->copy_slot[i], &none, t, false,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            return (int)i;
     }
     return -1;
 }
@@ -45,8 +51,8 @@ void gc_copy_drain(struct gcore *c)
 {
     uint64_t upto;
 
-    gh_lock(c);
-    upto = c->copy_seq;
+    gh_lock(c); /* exclusive: no chunk is between its ticket and its slot */
+    upto = __atomic_load_n(&c->copy_seq, __ATOMIC_RELAXED);
     gh_unlock(c);
     for (unsigned i = 0; i < GC_COPY_SLOTS; i++) {
         uint64_t t;

@@ -327,7 +327,10 @@ int gc_inspect(struct gcore *c, const struct gc_dom *caller, gntx_domid_t dom,
 
 /* protect_check.c: may `who` make `access` to the bytes of owner's memory
  * at [pos, pos + len) of `frames` (NULL: identity)?  Runs the action of a
- * violation; 0 (allowed, perhaps logged) or -GNTX_EACCES. */
+ * violation; 0 (allowed, perhaps logged) or -GNTX_EACCES.  With `dry`
+ * (the lock held shared: nothing may change), a violation of any kind is
+ * GC_CHECK_AGAIN instead: the caller asks again with the lock exclusive. */
+#define GC_CHECK_AGAIN 1
 struct gc_access {
     struct gc_dom *who;
     struct gc_dom *owner;
@@ -336,6 +339,7 @@ struct gc_access {
     uint64_t len;
     unsigned access; /* GNTX_ACC_R, _W, or R|W for a writable map */
     unsigned via;    /* GNTX_VIA_* */
+    bool dry;
 };
 int gc_prot_check(struct gcore *c, const struct gc_access *a);
 static inline bool gc_prot_any(const struct gc_dom *owner)

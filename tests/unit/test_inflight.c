@@ -163,6 +163,62 @@ static void bystander_not_stalled(void **state)
     assert_true(most < 256);
 }
 
+/* Domain `id`'s 4 KiB copies through the granter's grant (caller 1:
+ * domain 1's own grant; 2: the bystander's, below). */
+struct small {
+    struct lk *k;
+    gntx_domid_t id;
+    gntx_ref_t ref;
+    int ok;
+};
+
+static void *small_copies(void *arg)
+{
+    struct small *s = arg;
+
+    for (unsigned i = 0; i < 40; i++) {
+        struct gntx_copy v = {
+            .src = P_GRANT(0, s->ref, i * PG), .dst = P_LOCAL(0), .len = PG};
+
+        s->ok += gcore_copy(s->k->c, s->id, &v, 1);
+    }
+    return NULL;
+}
+
+/*
+ * Two domains copy through grants at once: their chunks validate under the
+ * lock held shared, so their validations overlap (the host's gh_may_use,
+ * which validation calls, sleeps and sees two callers at once).  Before,
+ * the whole call held one exclusive lock: never more than one.
+ */
+static void validation_shared(void **state)
+{
+    struct lk *k = *state;
+    struct gntx_create v = {.type = GNTX_CREATE_DIRECT,
+                            .grantee = 2,
+                            .rights = GNTX_R_READ,
+                            .nr_frames = 64,
+                            .length = 64 * PG};
+    uint64_t fr[64];
+    struct small a = {k, 1, k->ref, 0}, b = {k, 2, 0, 0};
+    pthread_t ta, tb;
+
+    for (unsigned i = 0; i < 64; i++)
+        fr[i] = i;
+    gcore_grant_create(k->c, 0, &v, 1, fr, 64);
+    assert_int_equal(v.status, 0);
+    b.ref = v.ref;
+    th_use_delay(500);
+    assert_int_equal(pthread_create(&ta, NULL, small_copies, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, small_copies, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    print_message("validations at once: %ld\n", th_use_overlap());
+    assert_int_equal(a.ok, 40);
+    assert_int_equal(b.ok, 40);
+    assert_int_equal(th_use_overlap(), 2);
+}
+
 /* All zero? */
 static bool zero(const uint8_t *p, size_t n)
 {
@@ -242,6 +298,7 @@ int main(void)
         LK_TEST(bystander_not_stalled),
         LK_TEST(revoke_stops_bytes),
         LK_TEST(protect_stops_bytes),
+        LK_TEST(validation_shared),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

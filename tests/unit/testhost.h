@@ -6,7 +6,7 @@
  * A domain's memory is a calloc'd buffer; its gcore_dom_add cookie is the
  * struct th_dom below.  The host records every gh_unmap_notify, counts lock
  * and frame get/put balance and live allocations, and can make gh_frame or
- * gh_zalloc fail on demand.  The lock is one real mutex for every instance
+ * gh_zalloc fail on demand.  The lock is one real rwlock for every instance
  * in the process, so several threads may share a core; nested locking is
  * detected (and not deadlocked on).  Counters are process-wide too;
  * th_reset() clears them.
@@ -81,6 +81,11 @@ void th_set_exempt(void *cookie);
  * th_denied_rights: the rights of the last refused use. */
 void th_deny_use(void *who, void *owner);
 unsigned th_denied_rights(void);
+/* gh_may_use sleeps `us` (0: not), and th_use_overlap says how many calls
+ * were in it at once at most since (the core's validation under the lock
+ * held shared overlaps on several threads). */
+void th_use_delay(unsigned us);
+long th_use_overlap(void);
 
 /* Balance: 0 locks held, no frame outstanding, no nested lock, no
  * gh_frame of a frame outside the domain, no gh_memcpy of overlapping

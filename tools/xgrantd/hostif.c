@@ -78,6 +78,16 @@ void gh_unlock(struct gcore *core)
     lock_depth--;
 }
 
+void gh_lock_shared(struct gcore *core)
+{
+    gh_lock(core);
+}
+
+void gh_unlock_shared(struct gcore *core)
+{
+    gh_unlock(core);
+}
+
 /* Nothing waits: the core runs on one thread at a time here. */
 void gh_relax(void)
 {
