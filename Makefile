@@ -48,6 +48,7 @@ include tools/xgrantd/module.mk
 include tools/xgrant/module.mk
 include tools/xgrant-guest/module.mk
 include tests/module.mk
+include frontend/netfront/module.mk
 include tests/lab/module.mk
 include hv-patches/module.mk
 

@@ -4,6 +4,7 @@
 set -euo pipefail
 "$(dirname "$0")/../hv-patches/deb-src.sh" # deb-src for `apt-get source xen` (make hv)
 pkgs=(build-essential pkg-config libcmocka-dev libseccomp-dev libxen-dev xenstore-utils clang-format clang libclang-rt-14-dev)
+pkgs+=(nbdkit nbdkit-plugin-dev libnbd-bin qemu-utils fio) # blkfront: the nbdkit plugin and the real NBD clients its tests run
 pkgs+=(flex bison dpkg-dev python3 gzip file) # make hv: the Xen 4.17 hypervisor build
 [ $# -eq 0 ] || pkgs=("$@") # `deps.sh PKG...`: only those (make lab-deps)
 missing=()

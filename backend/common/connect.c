@@ -7,7 +7,9 @@
  *  2. multi-queue-num-queues, when present, is 1..max_queues;
  *  3. ring-page-order, when present, is <= max_ring_order; then the refs
  *     are <ref_key>0..N-1, else the one <ref_key>;
- *  4. every ref is a 32-bit decimal and maps (whole pages, read-write);
+ *  4. every ref is a 32-bit decimal and maps (whole pages, read-write):
+ *     an extension grant of the frontend with grant-ext, else a standard
+ *     (v1) ref, so stock Linux frontends connect;
  *  5. event-channel (or, with split channels, event-channel-tx and -rx)
  *     is a 32-bit decimal that binds to the frontend's domain.
  */
@@ -62,7 +64,8 @@ int xbe_read_uint(grant_xenbus_t *xb, const char *dir, const char *node,
 }
 
 /* Maps n ring pages named by refs into one contiguous range, all or
- * nothing. */
+ * nothing: extension grants with one grant_map_batch, standard ones with
+ * one grant_v1_map. */
 static int map_refs(struct xbe_dev *d, const grant_ref_t *refs, unsigned n,
                     void **addr)
 {
@@ -74,7 +77,7 @@ static int map_refs(struct xbe_dev *d, const grant_ref_t *refs, unsigned n,
     int rc;
 
     if (!d->grant_ext)
-        return -EOPNOTSUPP; /* standard grants: see the note in xbe.h */
+        return grant_v1_map(h, (grant_domid_t)d->fe_id, refs, n, 0, addr);
     memset(req, 0, sizeof(req));
     for (i = 0; i < n; i++) {
         req[i].ref = refs[i];
@@ -153,7 +156,7 @@ static int port_up(struct xbe_dev *d, struct xbe_queue *xq, const char *qdir,
 
     if (xbe_read_uint(d->bus->xb, qdir, key, 0xfffffffful, &v) != 1)
         return xbe_fatal(d, -EINVAL, "%s/%s: missing or not a port", qdir, key);
-    rc = grant_evtchn_bind(d->bus->h, (grant_domid_t)d->fe_id, (uint32_t)v,
+    rc = grant_evtchn_bind(xq->port_h, (grant_domid_t)d->fe_id, (uint32_t)v,
                            &xq->port[xq->nr_ports]);
     if (rc < 0)
         return xbe_fatal(d, rc, "%s/%s: binding port %lu failed", qdir, key, v);
@@ -161,11 +164,16 @@ static int port_up(struct xbe_dev *d, struct xbe_queue *xq, const char *qdir,
     return 0;
 }
 
-static int ports_up(struct xbe_dev *d, struct xbe_queue *xq, const char *qdir)
+static int ports_up(struct xbe_dev *d, unsigned q, const char *qdir)
 {
+    struct xbe_queue *xq = &d->q[q];
     unsigned long v;
     int rc;
 
+    xq->port_h =
+        d->bus->ops->queue_handle ? d->bus->ops->queue_handle(d, q) : NULL;
+    if (!xq->port_h)
+        xq->port_h = d->bus->h;
     if (d->bus->ops->split_evtchn &&
         xbe_read_uint(d->bus->xb, qdir, "event-channel-tx", ~0ul, &v) != 0) {
         rc = port_up(d, xq, qdir, "event-channel-tx");
@@ -221,7 +229,7 @@ int xbe_connect_rings(struct xbe_dev *d)
             if (rc < 0)
                 return rc;
         }
-        rc = ports_up(d, &d->q[q], qdir);
+        rc = ports_up(d, (unsigned)q, qdir);
         if (rc < 0)
             return rc;
     }
@@ -230,17 +238,23 @@ int xbe_connect_rings(struct xbe_dev *d)
     return 0;
 }
 
-/* Each page of a ring is a mapping of its own (a batch element). */
-static void ring_unmap(grant_handle_t *h, void *base, unsigned pages)
+/* An extension ring: each page is a mapping of its own (a batch
+ * element); a standard one: one grant_v1_map range. */
+static void ring_unmap(struct xbe_dev *d, void *base, unsigned pages)
 {
     void *addrs[1u << XBE_MAX_RING_ORDER];
     int st[1u << XBE_MAX_RING_ORDER];
     unsigned p;
 
-    for (p = 0; base && p < pages; p++)
+    if (!base || !pages)
+        return;
+    if (!d->grant_ext) {
+        grant_v1_unmap(d->bus->h, base);
+        return;
+    }
+    for (p = 0; p < pages; p++)
         addrs[p] = (char *)base + (size_t)p * GRANT_PAGE_SIZE;
-    if (base && pages)
-        grant_unmap_batch(h, addrs, st, pages);
+    grant_unmap_batch(d->bus->h, addrs, st, pages);
 }
 
 void xbe_disconnect(struct xbe_dev *d)
@@ -258,9 +272,9 @@ void xbe_disconnect(struct xbe_dev *d)
         struct xbe_queue *xq = &d->q[q];
 
         for (i = 0; i < XBE_RINGS_PER_QUEUE; i++)
-            ring_unmap(bus->h, xq->ring_addr[i], xq->ring_pages[i]);
+            ring_unmap(d, xq->ring_addr[i], xq->ring_pages[i]);
         for (i = 0; i < xq->nr_ports; i++)
-            grant_evtchn_close(bus->h, xq->port[i]);
+            grant_evtchn_close(xq->port_h, xq->port[i]);
         memset(xq, 0, sizeof(*xq));
     }
     d->nr_queues = 0;

@@ -84,11 +84,11 @@ int xbe_notify(struct xbe_dev *d, unsigned q, unsigned which)
 {
     struct xbe_queue *xq = q < d->nr_queues ? &d->q[q] : NULL;
 
-    if (!xq || !d->connected)
+    if (!xq || !d->connected || !xq->nr_ports)
         return -ENOTCONN;
     if (which >= xq->nr_ports)
         which = 0; /* one channel serves both directions */
-    return grant_evtchn_notify(d->bus->h, xq->port[which]);
+    return grant_evtchn_notify(xq->port_h, xq->port[which]);
 }
 
 /* ---- State -------------------------------------------------------------- */

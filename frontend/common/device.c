@@ -109,6 +109,10 @@ static void queue_free(struct xfe_dev *d, struct xfe_queue *xq)
     unsigned i, p;
 
     for (i = 0; i < XFE_RINGS_PER_QUEUE; i++) {
+        if (xq->ring_mem[i] && xq->ring_v1) {
+            grant_v1_end(d->h, xq->ring_mem[i]); /* ends the refs, frees */
+            continue;
+        }
         for (p = 0; xq->ring_mem[i] && p < xq->ring_pages[i]; p++)
             grant_revoke(d->h, xq->ref[i][p], GRANT_REVOKE_FORCE);
         if (xq->ring_mem[i])
@@ -119,19 +123,42 @@ static void queue_free(struct xfe_dev *d, struct xfe_queue *xq)
     memset(xq, 0, sizeof(*xq));
 }
 
+/* Standard grants: the pages come from grant_v1_share, one v1 ref each
+ * (what stock Linux backends map). */
+static int ring_alloc_v1(struct xfe_dev *d, struct xfe_queue *xq, unsigned i,
+                         unsigned n)
+{
+    grant_v1_ref_t refs[1u << XFE_MAX_RING_ORDER];
+    unsigned p;
+    int rc = grant_v1_share(d->h, (grant_domid_t)d->be_id, n, 0, refs,
+                            &xq->ring_mem[i]);
+
+    if (rc < 0) {
+        xq->ring_mem[i] = NULL;
+        return rc;
+    }
+    xq->ring_v1 = 1;
+    xq->ring_pages[i] = n;
+    for (p = 0; p < n; p++)
+        xq->ref[i][p] = refs[p];
+    return xfe_ring_init(&xq->ring[i], xq->ring_mem[i],
+                         (size_t)n * GRANT_PAGE_SIZE, d->ops->ring[i].ent_size);
+}
+
 static int ring_alloc(struct xfe_dev *d, struct xfe_queue *xq, unsigned i)
 {
     const struct xfe_ring_desc *desc = &d->ops->ring[i];
     unsigned p, n = desc->multi_page ? 1u << d->order : 1u;
-    int rc = grant_mem_alloc(d->h, n, &xq->ring_mem[i]);
+    int rc;
 
+    if (!d->grant_ext)
+        return ring_alloc_v1(d, xq, i, n);
+    rc = grant_mem_alloc(d->h, n, &xq->ring_mem[i]);
     if (rc < 0)
         return rc;
     rc = xfe_ring_init(&xq->ring[i], xq->ring_mem[i],
                        (size_t)n * GRANT_PAGE_SIZE, desc->ent_size);
     for (p = 0; rc == 0 && p < n; p++) {
-        if (!d->grant_ext)
-            return -EOPNOTSUPP; /* standard grants: see xfe.h */
         rc = grant_create_direct(d->h, (grant_domid_t)d->be_id,
                                  GRANT_R_READ | GRANT_R_WRITE | GRANT_R_MAP,
                                  (char *)xq->ring_mem[i] +
@@ -331,9 +358,9 @@ int xfe_update(struct xfe_dev *d)
 
     if (grant_xenbus_read_state(d->xb, XBT_NULL, d->be_dir, &be) < 0)
         be = XenbusStateClosed; /* a backend that writes garbage is gone */
-    if (d->state == XenbusStateConnected &&
-        (be == XenbusStateClosing || be == XenbusStateClosed ||
-         be == XenbusStateUnknown)) {
+    /* Any backend state but Connected (Closing, Closed, gone, or a
+     * restarted backend back at Initialising/InitWait) ends the rings. */
+    if (d->state == XenbusStateConnected && be != XenbusStateConnected) {
         teardown(d);
         grant_xenbus_switch_state(d->xb, XBT_NULL, d->dir, XenbusStateClosing);
         d->state = XenbusStateClosing;
@@ -343,6 +370,31 @@ int xfe_update(struct xfe_dev *d)
         d->state = XenbusStateClosed;
     }
     return d->state;
+}
+
+int xfe_reconnect(struct xfe_dev *d, int timeout_ms)
+{
+    int rc;
+
+    if (d->state != XenbusStateClosed)
+        return -EBUSY;
+    /* Initialising asks the backend to offer the device again (xbe
+     * re-probes a Closed device whose frontend comes back). */
+    grant_xenbus_switch_state(d->xb, XBT_NULL, d->dir, XenbusStateInitialising);
+    d->state = XenbusStateInitialising;
+    /* A backend still Closed (or Connected from before it died) is not
+     * offering the device yet: wait for its InitWait. */
+    rc = grant_xenbus_wait_states(d->xb, d->be_dir,
+                                  GRANT_XENBUS_MASK(XenbusStateInitWait),
+                                  timeout_ms, NULL);
+    if (rc == 0)
+        rc = handshake(d, timeout_ms);
+    if (rc < 0) {
+        teardown(d);
+        grant_xenbus_switch_state(d->xb, XBT_NULL, d->dir, XenbusStateClosed);
+        d->state = XenbusStateClosed;
+    }
+    return rc;
 }
 
 void xfe_detach(struct xfe_dev *d, int timeout_ms)

@@ -43,8 +43,12 @@
  *             concerns the call as a whole (unknown op, count above
  *             GNTX_MAX_BATCH, aux too short).
  * Each element carries its own `status` (0 or -errno).  CREATE is
- * all-or-nothing; REVOKE, COPY, MEMSET, MAP, UNMAP and PROTECT are per
+ * all-or-nothing; REVOKE, COPY, MEMSET, MAP, UNMAP, PROTECT and IO are per
  * element.
+ * Versions: GNTX_ABI_VERSION changes when an existing struct or op
+ * changes meaning.  A new op is an addition that leaves it alone (a host
+ * that does not know the op answers -GNTX_ENOSYS for the call): GNTX_OP_IO
+ * came that way.
  * Error numbers are Xen's (xen/errno.h), which equal Linux's on x86.
  */
 #ifndef GRANT_ABI_H
@@ -100,30 +104,37 @@ static inline uint32_t gntx_ref_gen(gntx_ref_t ref)
 #define GNTX_MAX_GRANT_FRAMES (1u << 18)
 /* Bytes one COPY or MEMSET call moves unless the host sets another budget. */
 #define GNTX_DEFAULT_CALL_BYTES (4u << 20)
+/* Bytes one IO call moves between a file and granted memory unless the
+ * host sets another budget (see GNTX_OP_IO). */
+#define GNTX_DEFAULT_IO_BYTES (1u << 20)
 /* PROTECT work one call does unless the host sets another budget, in pages
  * (1 GiB); see GNTX_OP_PROTECT. */
 #define GNTX_DEFAULT_CALL_PAGES (1u << 18)
 
 /* Errors (negated in status fields and return values). */
-#define GNTX_EPERM     1
-#define GNTX_ENOENT    2
-#define GNTX_ESRCH     3
-#define GNTX_E2BIG     7
-#define GNTX_EAGAIN    11
-#define GNTX_ENOMEM    12
-#define GNTX_EACCES    13
-#define GNTX_EFAULT    14
-#define GNTX_EBUSY     16
-#define GNTX_EEXIST    17
-#define GNTX_EINVAL    22
-#define GNTX_ENOSPC    28
-#define GNTX_ERANGE    34
-#define GNTX_ENOSYS    38
-#define GNTX_ELOOP     40
-#define GNTX_EOVERFLOW 75
-#define GNTX_ETIMEDOUT 110
-#define GNTX_ESTALE    116
-#define GNTX_ECANCELED 125
+#define GNTX_EPERM      1
+#define GNTX_ENOENT     2
+#define GNTX_ESRCH      3
+#define GNTX_E2BIG      7
+#define GNTX_EBADF      9
+#define GNTX_EAGAIN     11
+#define GNTX_ENOMEM     12
+#define GNTX_EACCES     13
+#define GNTX_EFAULT     14
+#define GNTX_EBUSY      16
+#define GNTX_EEXIST     17
+#define GNTX_EISDIR     21
+#define GNTX_EINVAL     22
+#define GNTX_ENOSPC     28
+#define GNTX_ESPIPE     29
+#define GNTX_ERANGE     34
+#define GNTX_ENOSYS     38
+#define GNTX_ELOOP      40
+#define GNTX_EOVERFLOW  75
+#define GNTX_EOPNOTSUPP 95
+#define GNTX_ETIMEDOUT  110
+#define GNTX_ESTALE     116
+#define GNTX_ECANCELED  125
 
 enum gntx_op {
     GNTX_OP_VERSION = 1, /* args: none (count 0); returns GNTX_ABI_VERSION */
@@ -145,6 +156,7 @@ enum gntx_op {
         13, /* args: one gntx_protect_query; aux: gntx_prot_range[] (out) */
     GNTX_OP_FAULT_RING = 14,  /* args: one gntx_fault_ring */
     GNTX_OP_FAULT_STATS = 15, /* args: one gntx_fault_stats (dom in) */
+    GNTX_OP_IO = 16,          /* args: gntx_io[]; files: the host's (below) */
     GNTX_OP__MAX
 };
 
@@ -560,6 +572,58 @@ struct gntx_fault_stats {
     uint64_t own_reported; /* out: the ring page's own_faults (untrusted) */
 };
 
+/*
+ * GNTX_OP_IO: grant I/O.  Per element, the HOST moves len bytes between a
+ * file the caller handed it and the window of grant (dom, ref) granted to
+ * the caller (directly or by delegation), straight between the file and
+ * the granter's memory: nothing passes through the caller's memory and
+ * the caller maps nothing.
+ *   GNTX_IO_READ   file -> grant: the grant needs WRITE along the chain
+ *                  (what a disk read does to the guest's buffer);
+ *   GNTX_IO_WRITE  grant -> file: the grant needs READ.
+ * `file` is the host's name for the file.  xgrantd: the index of one of
+ * the descriptors sent with the call (SCM_RIGHTS, sim_wire.h), a regular
+ * file or block device opened for the direction (a READ needs it
+ * readable, a WRITE writable and not O_APPEND).  A host that does no file
+ * I/O (Xen's hypervisor) answers the whole call -GNTX_EOPNOTSUPP.
+ * Every byte is checked as COPY checks it (rights, window, revocation,
+ * the granter's page protections, the host's policy): the window
+ * [offset, offset+len) and the file range [file_off, file_off+len) are
+ * validated whole first; file_off + len must not pass INT64_MAX.
+ * Returns the number of elements that succeeded.  On return offset and
+ * file_off are advanced and len reduced by the bytes the element moved in
+ * this call, and those bytes are ADDED to `done` (send 0).  Status:
+ *   0         the element is over: everything moved, or a READ met the
+ *             end of the file (len still holds the rest: a short count);
+ *   -EAGAIN   the call's byte budget (GNTX_DEFAULT_IO_BYTES unless the
+ *             host says otherwise) cut it short: resubmit it as it came
+ *             back (each resubmission is validated again, so a revoke in
+ *             between stops the rest; libgrant does this); elements after
+ *             it come back -EAGAIN unmoved;
+ *   -errno    as COPY's (EINVAL: unknown dir or pad not 0; EOVERFLOW,
+ *             ERANGE, EACCES, ESTALE/ENOENT, EPERM, ELOOP), or the file's:
+ *             EBADF (no such file, an O_PATH descriptor, or not open for
+ *             the direction), ESPIPE (a pipe or socket), EISDIR, EINVAL
+ *             (another kind of file, O_APPEND for a WRITE), or what the
+ *             host's read or write said (EIO...).  A file error after
+ *             bytes moved keeps them: `done` says how many.
+ */
+#define GNTX_IO_READ         0
+#define GNTX_IO_WRITE        1
+#define GNTX_IO_FILE_OFF_MAX 0x7fffffffffffffffull
+struct gntx_io {
+    uint16_t dom; /* in: the granter */
+    uint8_t dir;  /* in: GNTX_IO_* */
+    uint8_t pad;
+    uint32_t ref;      /* in */
+    uint64_t offset;   /* in/out: in the grant's window */
+    uint64_t len;      /* in/out */
+    uint64_t file_off; /* in/out: byte offset in the file */
+    uint64_t done;     /* in/out: bytes moved are added */
+    uint32_t file;     /* in: the host's name for the file (above) */
+    int32_t status;    /* out */
+};
+
 _Static_assert(sizeof(struct gntx_create) == 48, "gntx_create");
 _Static_assert(sizeof(struct gntx_revoke) == 16, "gntx_revoke");
 _Static_assert(sizeof(struct gntx_ptr) == 16, "gntx_ptr");
@@ -578,6 +642,7 @@ _Static_assert(sizeof(struct gntx_fault_rec) == 32, "gntx_fault_rec");
 _Static_assert(sizeof(struct gntx_fault_ring_page) == 64 + 32 * 64,
                "gntx_fault_ring_page");
 _Static_assert(sizeof(struct gntx_fault_stats) == 80, "gntx_fault_stats");
+_Static_assert(sizeof(struct gntx_io) == 48, "gntx_io");
 
 /*
  * What each op's call carries: the size of one args element, of one aux
@@ -620,6 +685,7 @@ static inline int gntx_op_shape(unsigned op, struct gntx_op_shape *s)
                                 GNTX_AUX_NONE},
         [GNTX_OP_FAULT_STATS] = {sizeof(struct gntx_fault_stats), 0,
                                  GNTX_AUX_NONE},
+        [GNTX_OP_IO] = {sizeof(struct gntx_io), 0, GNTX_AUX_NONE},
     };
 
     if (op < GNTX_OP_VERSION || op >= GNTX_OP__MAX)

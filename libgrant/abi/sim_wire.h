@@ -32,6 +32,10 @@
  *   element order: a memfd of root_dom's memory, opened read-only for
  *   GNTX_MAP_RDONLY maps; the frames in aux are page offsets in it.  At most
  *   XGW_MAX_MAP_BATCH elements per MAP call.
+ *   GNTX_OP_IO takes its files as fds sent with the request (SCM_RIGHTS on
+ *   its first byte, at most XGW_MAX_IO_FDS; nfds says how many): an
+ *   element's `file` is an index into them.  The daemon closes them once
+ *   it answers.
  *
  * Limits: len <= XGW_MAX_PAYLOAD; a bigger or malformed message gets an
  * error response (-EINVAL / -E2BIG) when its framing can still be followed,
@@ -48,6 +52,7 @@
 #define XGW_MAGIC         0x78677731u /* "xgw1" */
 #define XGW_MAX_PAYLOAD   (8u << 20)
 #define XGW_MAX_MAP_BATCH 64u
+#define XGW_MAX_IO_FDS    8u /* fds one request may carry (GNTX_OP_IO) */
 #define XGW_NAME_MAX      32u
 #define XGW_SOCK_ENV      "XGRANT_SOCK"
 #define XGW_DOMID_ENV                                                          \
@@ -235,8 +240,8 @@ _Static_assert(sizeof(struct xgw_notice) == 8, "xgw_notice");
  * Which requests: the client stays synchronous (one request at a time on a
  * connection, either path), so the two paths never overlap.  Through the
  * area go only requests with no fds either way whose request payload and
- * largest response payload fit the buffer: every GNTX_OP_* except MAP,
- * XGW_OP_MEM_ALLOC/FREE and XGW_OP_EVTCHN_SEND/CLOSE.  HELLO, MAP,
+ * largest response payload fit the buffer: every GNTX_OP_* except MAP and
+ * IO, XGW_OP_MEM_ALLOC/FREE and XGW_OP_EVTCHN_SEND/CLOSE.  HELLO, MAP, IO,
  * EVTCHN_ALLOC_UNBOUND/BIND and every DOMAIN_* op or SHUTDOWN keep the
  * socket; the daemon answers any of them posted in the area with -EINVAL.
  * A request that defers (REVOKE with FORCE) is answered in the area when

@@ -51,10 +51,15 @@ static int end_protect(struct gcore *c, struct gc_dom *who,
     return gc_prot_check(c, &a);
 }
 
+int gc_end_protect(struct gcore *c, struct gc_dom *who,
+                   const struct gc_span *sp, uint64_t len, unsigned need)
+{
+    return end_protect(c, who, sp, len, need, false);
+}
+
 /* Validates one end of a transfer and says where its bytes are. */
-static int end_resolve(struct gcore *c, struct gc_dom *d,
-                       const struct gntx_ptr *p, uint64_t len, unsigned need,
-                       struct gc_span *sp)
+int gc_end_resolve(struct gcore *c, struct gc_dom *d, const struct gntx_ptr *p,
+                   uint64_t len, unsigned need, struct gc_span *sp)
 {
     struct gc_res res;
     int rc;
@@ -82,18 +87,6 @@ static int end_resolve(struct gcore *c, struct gc_dom *d,
     default:
         return -GNTX_EINVAL;
     }
-}
-
-static uint64_t span_gfn(const struct gc_span *sp)
-{
-    uint64_t page = sp->pos >> GNTX_PAGE_SHIFT;
-
-    return sp->frames ? sp->frames[page] : page;
-}
-
-static uint64_t page_left(uint64_t pos)
-{
-    return GNTX_PAGE_SIZE - (pos & GC_PAGE_MASK);
 }
 
 /*
@@ -146,16 +139,16 @@ static uint64_t span_run(const struct gc_span *sp, uint64_t max, int write,
                          char **va, uint64_t *pages)
 {
     struct gc_span at = *sp;
-    uint64_t got = page_left(at.pos);
+    uint64_t got = gc_page_left(at.pos);
     char *next;
 
-    *va = gh_frame(sp->cookie, span_gfn(sp), write);
+    *va = gh_frame(sp->cookie, gc_span_gfn(sp), write);
     if (!*va)
         return 0;
     *pages = 1;
     while (got < max && *pages < RUN_PAGES) {
         at.pos = sp->pos + got;
-        next = gh_frame(sp->cookie, span_gfn(&at), write);
+        next = gh_frame(sp->cookie, gc_span_gfn(&at), write);
         if (next != *va + *pages * GNTX_PAGE_SIZE) {
             if (next)
                 gh_frame_put(sp->cookie, next);
@@ -199,8 +192,9 @@ static uint64_t copy_step(struct gc_span *src, struct gc_span *dst,
     s = sv + (src->pos & GC_PAGE_MASK);
     t = tv + (dst->pos & GC_PAGE_MASK);
     if (chunk_overlaps(t, s, n)) {
-        n = page_left(src->pos) < page_left(dst->pos) ? page_left(src->pos)
-                                                      : page_left(dst->pos);
+        n = gc_page_left(src->pos) < gc_page_left(dst->pos)
+                ? gc_page_left(src->pos)
+                : gc_page_left(dst->pos);
         n = n < len ? n : len;
     }
     chunk_move(t, s, (size_t)n);
@@ -226,8 +220,9 @@ static int copy_spans(struct gc_span *src, struct gc_span *dst, uint64_t len)
 static int set_span(struct gc_span *dst, uint64_t len, uint8_t value)
 {
     while (len) {
-        uint64_t n = len < page_left(dst->pos) ? len : page_left(dst->pos);
-        char *t = gh_frame(dst->cookie, span_gfn(dst), 1);
+        uint64_t n =
+            len < gc_page_left(dst->pos) ? len : gc_page_left(dst->pos);
+        char *t = gh_frame(dst->cookie, gc_span_gfn(dst), 1);
 
         if (!t)
             return -GNTX_EFAULT;
@@ -315,11 +310,11 @@ static int xfer_pin(struct gcore *c, struct xfer *x, struct gc_pin *ps,
         return -GNTX_ESRCH;
     if (x->src) {
         src = ptr_at(x->src, x->done);
-        rc = end_resolve(c, d, &src, rest, GNTX_R_READ, &s);
+        rc = gc_end_resolve(c, d, &src, rest, GNTX_R_READ, &s);
         if (rc)
             return rc;
     }
-    rc = end_resolve(c, d, &dst, rest, GNTX_R_WRITE, &t);
+    rc = gc_end_resolve(c, d, &dst, rest, GNTX_R_WRITE, &t);
     if (rc)
         return rc;
     if (!x->taken) {

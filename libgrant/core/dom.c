@@ -22,6 +22,7 @@ int gcore_create(struct gcore **out)
     c->next_inc = 0;
     c->call_bytes = GNTX_DEFAULT_CALL_BYTES;
     c->call_pages = GNTX_DEFAULT_CALL_PAGES;
+    c->io_bytes = GNTX_DEFAULT_IO_BYTES;
     *out = c;
     return 0;
 }
@@ -30,6 +31,13 @@ void gcore_set_call_bytes(struct gcore *c, uint64_t bytes)
 {
     gh_lock(c);
     c->call_bytes = bytes ? bytes : GNTX_DEFAULT_CALL_BYTES;
+    gh_unlock(c);
+}
+
+void gcore_set_io_bytes(struct gcore *c, uint64_t bytes)
+{
+    gh_lock(c);
+    c->io_bytes = bytes ? bytes : GNTX_DEFAULT_IO_BYTES;
     gh_unlock(c);
 }
 

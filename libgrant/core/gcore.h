@@ -44,6 +44,9 @@ void gcore_destroy(struct gcore *core);
 /* The byte budget of one COPY or MEMSET call (see grant_abi.h's
  * continuation rule); 0 restores GNTX_DEFAULT_CALL_BYTES. */
 void gcore_set_call_bytes(struct gcore *core, uint64_t bytes);
+/* The byte budget of one IO call (GNTX_OP_IO); 0 restores
+ * GNTX_DEFAULT_IO_BYTES. */
+void gcore_set_io_bytes(struct gcore *core, uint64_t bytes);
 /* The work budget of one PROTECT call, in pages (grant_abi.h); 0 restores
  * GNTX_DEFAULT_CALL_PAGES. */
 void gcore_set_call_pages(struct gcore *core, uint64_t pages);
@@ -86,7 +89,9 @@ int gcore_revoke_frames(struct gcore *core, gntx_domid_t dom,
  * struct), aux (aux_count elements: uint64_t frames or gntx_entry_info),
  * from domain `caller`.  Returns what grant_abi.h documents for the op.
  * The caller never has GNTX_DOMID_SELF resolved for it: the core maps
- * GNTX_DOMID_SELF in dom fields to `caller`.
+ * GNTX_DOMID_SELF in dom fields to `caller`.  GNTX_OP_IO needs the host's
+ * file I/O, which this entry point has not: -GNTX_EOPNOTSUPP (a host that
+ * does file I/O calls gcore_io).
  */
 long gcore_hypercall(struct gcore *core, gntx_domid_t caller, unsigned op,
                      void *args, unsigned count, void *aux, uint64_t aux_count);
@@ -114,6 +119,30 @@ int gcore_query_tree(struct gcore *core, gntx_domid_t caller,
 int gcore_usage(struct gcore *core, gntx_domid_t caller, struct gntx_usage *u);
 int gcore_set_quota(struct gcore *core, gntx_domid_t caller,
                     const struct gntx_usage *u);
+
+/*
+ * GNTX_OP_IO (io.c): the core validates each element and checks every
+ * byte as COPY does, and the host moves them: `fn` is called under the
+ * core lock, first with iov NULL and n 0 to ask whether `file` may be
+ * used for `dir` (0 or -GNTX_E*: the element fails with it), then with
+ * up to GCORE_IO_IOV pieces of the granter's memory (from gh_frame, held
+ * until it returns) to read the file into (GNTX_IO_READ) or write to it,
+ * at byte `file_off`.  It returns the bytes it moved (fewer: the end of
+ * the file, and the element stops there) or -GNTX_E*.  It MUST NOT call
+ * back into the core and should be bounded: the core hands it at most
+ * the call's IO budget (gcore_set_io_bytes).  struct gcore_iov has the
+ * layout of POSIX's struct iovec.
+ */
+#define GCORE_IO_IOV 64u
+struct gcore_iov {
+    void *base;
+    size_t len;
+};
+typedef long gcore_io_fn(void *ctx, uint32_t file, unsigned dir,
+                         uint64_t file_off, const struct gcore_iov *iov,
+                         unsigned n);
+int gcore_io(struct gcore *core, gntx_domid_t caller, struct gntx_io *v,
+             unsigned n, gcore_io_fn *fn, void *ctx);
 
 /* Page protection (protect*.c). */
 int gcore_protect(struct gcore *core, gntx_domid_t caller,

@@ -116,6 +116,8 @@ static long dispatch(struct gcore *c, gntx_domid_t caller, unsigned op,
         return gcore_unmap(c, caller, args, count);
     case GNTX_OP_PROTECT:
         return gcore_protect(c, caller, args, count);
+    case GNTX_OP_IO:
+        return -GNTX_EOPNOTSUPP; /* file I/O needs the host: gcore_io */
     default:
         return do_single(c, caller, op, args, count, aux, aux_count);
     }

@@ -203,6 +203,7 @@ struct gcore {
     struct gc_dom *list;
     uint32_t next_inc;
     uint64_t call_bytes; /* what one COPY/MEMSET call may move */
+    uint64_t io_bytes;   /* what one IO call may move */
     uint64_t call_pages; /* what one PROTECT call may do */
     /* Copies moving bytes outside the lock (inflight.c): a slot holds the
      * ticket of the chunk using it, 0 when free. */
@@ -228,6 +229,29 @@ struct gc_span {
     const uint64_t *frames;
     uint64_t pos;
 };
+
+/* The guest frame under sp's position. */
+static inline uint64_t gc_span_gfn(const struct gc_span *sp)
+{
+    uint64_t page = sp->pos >> GNTX_PAGE_SHIFT;
+
+    return sp->frames ? sp->frames[page] : page;
+}
+
+/* Bytes from pos to the end of its page. */
+static inline uint64_t gc_page_left(uint64_t pos)
+{
+    return GNTX_PAGE_SIZE - (pos & GC_PAGE_MASK);
+}
+
+/* Bytes of `len` a call's budget (*left) still allows; takes them. */
+static inline uint64_t gc_budget_take(uint64_t *left, uint64_t len)
+{
+    uint64_t n = len < *left ? len : *left;
+
+    *left -= n;
+    return n;
+}
 
 static inline void *gc_pool_at(const struct gc_pool *p, uint32_t idx)
 {
@@ -294,6 +318,14 @@ int gc_resolve(struct gcore *c, struct gc_dom *caller, gntx_domid_t granter,
                gntx_ref_t ref, uint64_t off, uint64_t len, unsigned rights,
                struct gc_res *res);
 int gc_window(uint64_t off, uint64_t len, uint64_t limit);
+
+/* copy.c: one end of a transfer (COPY, MEMSET, IO) validated, and where
+ * its bytes are; its owner's protections checked for the next len bytes
+ * (need: GNTX_R_READ or GNTX_R_WRITE). */
+int gc_end_resolve(struct gcore *c, struct gc_dom *d, const struct gntx_ptr *p,
+                   uint64_t len, unsigned need, struct gc_span *sp);
+int gc_end_protect(struct gcore *c, struct gc_dom *who,
+                   const struct gc_span *sp, uint64_t len, unsigned need);
 
 /* map.c */
 void gc_map_drop(struct gcore *c, struct gc_dom *mapper, uint32_t idx,

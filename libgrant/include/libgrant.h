@@ -220,6 +220,59 @@ int grant_copy_to(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
 int grant_memset(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
                  uint64_t offset, int value, uint64_t len);
 
+/* ---- Grant I/O: a file straight to or from a granted window ---------- */
+
+#define GRANT_IO_READ  0u /* file -> grant (the grant needs GRANT_R_WRITE) */
+#define GRANT_IO_WRITE 1u /* grant -> file (the grant needs GRANT_R_READ) */
+struct grant_io_seg {
+    int fd;                /* in: a regular file or a block device */
+    unsigned dir;          /* in: GRANT_IO_READ or GRANT_IO_WRITE */
+    grant_domid_t granter; /* in: a grant held by this domain (direct or */
+    grant_ref_t ref;       /*     delegated), as a copy names it */
+    uint64_t offset;       /* in: byte offset in the grant's window */
+    uint64_t file_off;     /* in: byte offset in the file */
+    uint64_t len;          /* in: bytes */
+    uint64_t done;         /* out: bytes moved */
+    int status;            /* out: 0 or -errno */
+};
+/*
+ * Grant I/O, per segment: the HYPERVISOR reads `len` bytes of the file at
+ * `file_off` into the window of grant (granter, ref) at `offset`
+ * (GRANT_IO_READ), or writes the window's bytes to the file
+ * (GRANT_IO_WRITE).  The bytes go straight between the file and the
+ * granter's memory: this process maps none of the granter's pages and no
+ * byte passes through its memory (xgrantd receives the descriptor with
+ * the call and does preadv/pwritev on the granter's memory itself).
+ * Every byte is checked as grant_copy checks it: rights along the whole
+ * delegation chain, the window, revocation (a grant revoked while a long
+ * segment runs stops it: the rest does not move, `done` says what did;
+ * once grant_revoke has returned to the granter no byte moves through
+ * the grant), the granter's page protections.
+ *
+ * Returns the number of segments with status 0 (== n when all did), or
+ * -errno for the whole call (then segments not yet done hold it).  A
+ * segment with status 0 moved `done` bytes: all of `len`, or fewer for a
+ * READ that met the end of the file (a short count, as pread's; also an
+ * I/O error after some bytes moved).  Per-segment errors: -EBADF (fd not
+ * open, an O_PATH descriptor, not open for reading (READ) or writing
+ * (WRITE)), -ESPIPE (a pipe or socket), -EISDIR, -EINVAL (unknown dir,
+ * O_APPEND for a WRITE, another kind of file), -EOVERFLOW (offset + len
+ * or file_off + len wraps, or the file range passes the largest file
+ * offset), and grant_copy's: -ERANGE, -EACCES (right missing or a
+ * protection), -ESTALE/-ENOENT, -EPERM, -ELOOP; an error the file gave
+ * (-EIO, -ENOSPC, -EFBIG...) with `done` bytes moved before it.
+ *
+ * -EOPNOTSUPP when the host does no file I/O: under Xen the hypervisor
+ * has no files, and this call is not served there (grant_features has no
+ * GRANT_FEAT_IO); a backend then moves the bytes with grant_copy.
+ *
+ * Blocking: as long as the file I/O takes; xgrantd moves at most 1 MiB
+ * per hypercall (others' calls are served in between) and the library
+ * resumes the rest.  The descriptors stay the caller's: the hypervisor
+ * uses them for the call only.  One call at a time per handle (Threads).
+ */
+int grant_io(grant_handle_t *h, struct grant_io_seg *segs, unsigned n);
+
 /* ---- Mapping ---------------------------------------------------------- */
 
 #define GRANT_MAP_RDONLY 0x1u
@@ -384,14 +437,15 @@ int grant_evtchn_close(grant_handle_t *h, uint32_t port);
 #define GRANT_FEAT_EXT      0x1u /* the extension: the grant calls above */
 #define GRANT_FEAT_V1_MAP   0x2u /* grant_v1_map, _unmap and _copy */
 #define GRANT_FEAT_V1_SHARE 0x4u /* grant_v1_share and _end */
+#define GRANT_FEAT_IO       0x8u /* grant_io */
 /*
  * What the handle's host offers (GRANT_FEAT_*), found once by grant_open.
- * xgrantd offers all three.  On Xen: EXT when the hypervisor knows the
- * extension's sub-op (a stock Xen answers ENOSYS; then every extension
- * call fails -ENOSYS without reaching it, while grant_mem_alloc, event
- * channels and grant_v1_* work), V1_MAP when /dev/xen/gntdev opens,
- * V1_SHARE when /dev/xen/gntalloc does.  A call of a feature not offered
- * fails -ENOSYS.  0 for NULL.  Never blocks.
+ * xgrantd offers all four; Xen never offers IO (grant_io: -EOPNOTSUPP).  On
+ * Xen: EXT when the hypervisor knows the extension's sub-op (a stock Xen
+ * answers ENOSYS; then every extension call fails -ENOSYS without reaching it,
+ * while grant_mem_alloc, event channels and grant_v1_* work), V1_MAP when
+ * /dev/xen/gntdev opens, V1_SHARE when /dev/xen/gntalloc does.  A call of a
+ * feature not offered fails -ENOSYS.  0 for NULL.  Never blocks.
  */
 unsigned grant_features(const grant_handle_t *h);
 

@@ -10,10 +10,12 @@
  * buffers (lg_scratch).
  */
 #include <errno.h>
+#include <stddef.h>
+#include <string.h>
 
 #include "private.h"
 
-#define NO_STATUS 1
+#define NO_STATUS LG_NO_STATUS
 
 static int to_abi_ptr(const grant_handle_t *h, const struct grant_ptr *p,
                       uint64_t len, struct gntx_ptr *out)
@@ -31,22 +33,28 @@ static int to_abi_ptr(const grant_handle_t *h, const struct grant_ptr *p,
     return 0;
 }
 
-/* An element's status as the library reports it. */
-static int elem_status(int rc, int32_t st)
+int lg_elem_status(int rc, int32_t st)
 {
     if (rc < 0)
         return rc;
     return st == NO_STATUS || st > 0 ? -EPROTO : st;
 }
 
+uint64_t lg_pending_bytes(const void *v, unsigned k, size_t esz, size_t len_off)
+{
+    uint64_t sum = 0, len;
+
+    for (unsigned i = 0; i < k; i++) {
+        memcpy(&len, (const char *)v + (size_t)i * esz + len_off, sizeof(len));
+        sum += len;
+    }
+    return sum;
+}
+
 /* Bytes still to move in v[0..k). */
 static uint64_t pending_bytes(const struct gntx_copy *v, unsigned k)
 {
-    uint64_t sum = 0;
-
-    for (unsigned i = 0; i < k; i++)
-        sum += v[i].len;
-    return sum;
+    return lg_pending_bytes(v, k, sizeof(*v), offsetof(struct gntx_copy, len));
 }
 
 /*
@@ -69,7 +77,7 @@ static int send_batch(grant_handle_t *h, struct grant_copy_seg *segs,
 
         rc = (int)h->ops->hypercall(h, &gc);
         for (unsigned i = 0; i < k; i++) {
-            int st = elem_status(rc, v[i].status);
+            int st = lg_elem_status(rc, v[i].status);
 
             if (st == -EAGAIN) {
                 v[again] = v[i];
@@ -200,7 +208,7 @@ int grant_memset(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
 
         v.status = NO_STATUS;
         rc = (int)h->ops->hypercall(h, &gc);
-        rc = elem_status(rc, v.status);
+        rc = lg_elem_status(rc, v.status);
         if (rc == -EAGAIN && v.len == before)
             rc = -EPROTO;
     } while (rc == -EAGAIN);

@@ -3,7 +3,7 @@
  * private.h: libgrant internals.  The handle, the transport interface
  * (struct grant_ops) and the helpers the files of this directory share.
  *
- * Layout: the common code (handle.c, mem.c, create.c, copy.c, map.c,
+ * Layout: the common code (handle.c, mem.c, create.c, copy.c, io.c, map.c,
  * evtchn.c, query.c, ctl.c, strerror.c) validates arguments, translates
  * between libgrant.h and grant_abi.h, and keeps the handle's bookkeeping;
  * every hypervisor interaction goes through h->ops.  One transport per file
@@ -39,7 +39,9 @@ struct grant_call {
     uint64_t aux_out_cap;   /* elements aux_out holds */
     size_t aux_elem_size;   /* bytes per aux element, in or out */
     uint64_t aux_out_count; /* out: elements written to aux_out */
-    int *fds;               /* out: fds received (MAP), caller closes */
+    const int *fds_in;      /* fds sent with the call (IO), or NULL */
+    unsigned nfds_in;
+    int *fds; /* out: fds received (MAP), caller closes */
     unsigned max_fds;
     unsigned nr_fds; /* out */
 };
@@ -176,6 +178,8 @@ enum lg_scratch_slot {
     LG_SCRATCH_MAP_FDS,  /* map.c: the fds MAP returns (sim) */
     LG_SCRATCH_MAP_UNDO, /* map.c: handles to unmap again (sim) */
     LG_SCRATCH_MAP_AUX,  /* map.c: the frames (or window addresses) */
+    LG_SCRATCH_IO,       /* io.c: the ABI elements of one batch */
+    LG_SCRATCH_IO_IDX,   /* io.c: their segment indices */
     LG_SCRATCH_MAX
 };
 struct lg_scratch {
@@ -315,6 +319,16 @@ int lg_prot_sig_register(grant_handle_t *h);
 void lg_prot_sig_unregister(grant_handle_t *h);
 /* A restrict notice (XGW_NOTICE_RESTRICT) for mapping `handle`. */
 int lg_map_restrict(grant_handle_t *h, const struct xgw_restrict *r);
+
+/* copy.c, io.c: per-element calls.  LG_NO_STATUS marks an element the
+ * hypervisor has not answered yet; lg_elem_status is an element's status
+ * as the library reports it (the call's error, or -EPROTO for one left
+ * unanswered); lg_pending_bytes sums the uint64_t lengths at len_off of
+ * k elements of esz bytes (what a resubmission must shrink). */
+#define LG_NO_STATUS 1
+int lg_elem_status(int rc, int32_t st);
+uint64_t lg_pending_bytes(const void *v, unsigned k, size_t esz,
+                          size_t len_off);
 
 /* ---- The sim transport (xgrantd) ---------------------------------------- */
 

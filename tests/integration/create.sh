@@ -5,23 +5,13 @@
 # node (path, value, permissions); xgrant destroy removes every node and the
 # domain; config errors name the file, the line and the key.
 set -u
-B=${B:-build}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-export PATH=$top/$B/bin:$PATH
+# No backend driver runs here (XGRANT_BACKENDS=none): destroy (and the
+# watcher create leaves) may close the Initialising backends at once
+# (create_order covers the grace).
+. "$(dirname "$0")/common/xgstore.sh"
+xgstore_start create
 examples=$top/tests/xl/examples
-work=$(mktemp -d /tmp/xgrant-create-XXXXXX)
-export XGRANT_SOCK=$work/xgrantd.sock
-export XENSTORED_PATH=$work/xenstored
-# No backend driver runs here: destroy (and the watcher create leaves) may
-# close the Initialising backends at once (create_order covers the grace).
-export XGRANT_PROBE_GRACE_MS=0
-. "$(dirname "$0")/common/check.sh"
-trap 'xgrant hv stop >/dev/null 2>&1; rm -rf "$work"' EXIT
-
-command -v xenstore-ls >/dev/null || { echo "SKIP: xenstore-ls missing (make deps)"; exit 77; }
-xgrant hv start >/dev/null || { echo "cannot start xgrantd"; exit 1; }
-xenstore-ls / >/dev/null 2>&1 || { echo "SKIP: this xgrantd serves no store"; exit 77; }
-cd "$work" && truncate -s 1M disk0.img disk1.img
+truncate -s 1M disk0.img disk1.img
 
 # The device subtrees of domain $1, one "path = "value" (perms)" per line,
 # spacing normalised, sorted.

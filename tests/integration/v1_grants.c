@@ -118,9 +118,9 @@ int main(void)
     char buf[128];
 
     itest_setup(&dom0);
-    ICHECK(grant_features(dom0) ==
-               (GRANT_FEAT_EXT | GRANT_FEAT_V1_MAP | GRANT_FEAT_V1_SHARE),
-           "xgrantd offers the extension and standard grants (%u)",
+    ICHECK(grant_features(dom0) == (GRANT_FEAT_EXT | GRANT_FEAT_V1_MAP |
+                                    GRANT_FEAT_V1_SHARE | GRANT_FEAT_IO),
+           "xgrantd offers the extension, standard grants and grant I/O (%u)",
            grant_features(dom0));
     ICHECK(grant_features(NULL) == 0, "no handle, no features");
     itest_spawn(dom0, &a, "front", 64);

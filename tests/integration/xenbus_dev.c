@@ -10,7 +10,8 @@
  * requests echoed on each, then a clean detach); each "evil" role breaks
  * one rule of the handshake or the ring.  For every evil case the backend
  * must move that device to Closing with the reason in its `error` node,
- * and the good device must keep echoing throughout.  A frontend that dies
+ * and the good device must keep echoing throughout.  "v1front" connects
+ * as stock Linux does, on standard (v1) grants.  A frontend that dies
  * mid-connection leaves no mapping behind in domain 0.
  */
 #include <errno.h>
@@ -345,6 +346,24 @@ static void run_backend(grant_handle_t *dom0)
            "a dead frontend's rings are unmapped (%u, want %u)",
            dom0_maps(dom0), maps0);
     itest_agent_close(&dying);
+
+    /* A frontend on standard (v1) grants, as stock Linux: a 2-page ring. */
+    w.state = XenbusStateConnected;
+    spawn_role(dom0, &dying, "v1", "v1front", 3);
+    toolstack_add(dying.domid, 3, fe_dir, be_dir);
+    pump_line(bus, &dying, line, sizeof(line), 15000);
+    ICHECK(!strncmp(line, "ok echoed", 9), "a v1 frontend connected: %s",
+           line[0] ? line : "(nothing)");
+    ICHECK(reached(&w), "the v1 device is Connected");
+    ICHECK(dom0_maps(dom0) == maps0 + 2, "its 2-page ring is mapped (%u -> %u)",
+           maps0, dom0_maps(dom0));
+    grant_ctl_domain_destroy(dom0, dying.domid);
+    w.state = XenbusStateClosed;
+    pump(bus, 10000, reached, &w);
+    ICHECK(reached(&w) && dom0_maps(dom0) == maps0,
+           "the v1 ring is unmapped once its frontend died (%u, want %u)",
+           dom0_maps(dom0), maps0);
+    itest_agent_close(&dying);
     xbe_close(bus);
 }
 
@@ -379,38 +398,20 @@ static int wait_device(grant_xenbus_t *xb, grant_handle_t *h, unsigned devid,
 }
 
 /* BATCH requests on every queue; every answer checked. */
+static int echo_ring(grant_handle_t *h, struct xfe_ring *r, uint32_t port,
+                     unsigned salt);
+
 static int echo(struct xfe_dev *d)
 {
-    unsigned q, sent, got;
+    unsigned q;
+    int rc = 0;
 
-    for (q = 0; q < xfe_nr_queues(d); q++) {
+    for (q = 0; rc == 0 && q < xfe_nr_queues(d); q++) {
         struct xfe_queue *xq = xfe_queue(d, q);
-        long long end = ms_now() + 5000;
 
-        for (sent = got = 0; got < BATCH && ms_now() < end;) {
-            struct xt_req *req;
-            union xt_sring_entry e;
-
-            while (sent < BATCH && (req = xfe_ring_req_slot(&xq->ring[0]))) {
-                req->id = sent;
-                req->val = sent * 7 + q;
-                xfe_ring_req_done(&xq->ring[0]);
-                sent++;
-            }
-            if (xfe_ring_push(&xq->ring[0]))
-                xfe_notify(d, q, 0);
-            while (xfe_ring_take(&xq->ring[0], &e) == 1) {
-                if (e.rsp.id != got || e.rsp.val != got * 7 + q + 1)
-                    return -EPROTO;
-                got++;
-            }
-            if (got < BATCH && xfe_ring_final_check(&xq->ring[0]) == 0)
-                grant_evtchn_wait(xfe_h(d), xq->port[0], 100);
-        }
-        if (got < BATCH)
-            return -ETIMEDOUT;
+        rc = echo_ring(xfe_h(d), &xq->ring[0], xq->port[0], q);
     }
-    return 0;
+    return rc;
 }
 
 static int role_front(unsigned devid)
@@ -441,6 +442,80 @@ static int role_front(unsigned devid)
             d = NULL;
         }
     }
+    return 0;
+}
+
+/* BATCH requests through one ring, each answer checked. */
+static int echo_ring(grant_handle_t *h, struct xfe_ring *r, uint32_t port,
+                     unsigned salt)
+{
+    long long end = ms_now() + 5000;
+    unsigned sent = 0, got = 0;
+
+    while (got < BATCH && ms_now() < end) {
+        struct xt_req *req;
+        union xt_sring_entry e;
+
+        while (sent < BATCH && (req = xfe_ring_req_slot(r))) {
+            req->id = sent;
+            req->val = sent * 7 + salt;
+            xfe_ring_req_done(r);
+            sent++;
+        }
+        if (xfe_ring_push(r))
+            grant_evtchn_notify(h, port);
+        while (xfe_ring_take(r, &e) == 1) {
+            if (e.rsp.id != got || e.rsp.val != got * 7 + salt + 1)
+                return -EPROTO;
+            got++;
+        }
+        if (got < BATCH && xfe_ring_final_check(r) == 0)
+            grant_evtchn_wait(h, port, 100);
+    }
+    return got < BATCH ? -ETIMEDOUT : 0;
+}
+
+/* A frontend as stock Linux writes it: standard grants (grant_v1_share),
+ * no feature-grant-ext, ring-page-order 1 with ring-ref0/1. */
+static int role_v1front(unsigned devid)
+{
+    grant_handle_t *h;
+    grant_xenbus_t *xb;
+    char dir[GRANT_XENBUS_PATH_MAX], line[8], *be = NULL;
+    grant_v1_ref_t refs[2];
+    struct xfe_ring r;
+    void *ring = NULL;
+    uint32_t port = 0;
+    int rc;
+
+    if (grant_open(&h, 0) || grant_xenbus_open(&xb, 0) ||
+        wait_device(xb, h, devid, dir))
+        return 1;
+    rc = grant_xenbus_otherend(xb, dir, "backend", &be, NULL);
+    if (rc == 0)
+        rc = grant_xenbus_wait_state(xb, be, XenbusStateInitWait, 10000, NULL);
+    if (rc == 0)
+        rc = grant_v1_share(h, 0, 2, 0, refs, &ring);
+    if (rc == 0)
+        rc = xfe_ring_init(&r, ring, 2 * GRANT_PAGE_SIZE,
+                           sizeof(union xt_sring_entry));
+    if (rc == 0)
+        rc = grant_evtchn_alloc_unbound(h, 0, &port);
+    if (rc == 0) {
+        grant_xenbus_write(xb, XBT_NULL, dir, "ring-page-order", "1");
+        grant_xenbus_printf(xb, XBT_NULL, dir, "ring-ref0", "%u", refs[0]);
+        grant_xenbus_printf(xb, XBT_NULL, dir, "ring-ref1", "%u", refs[1]);
+        grant_xenbus_printf(xb, XBT_NULL, dir, "event-channel", "%u", port);
+        grant_xenbus_switch_state(xb, XBT_NULL, dir, XenbusStateInitialised);
+        rc = grant_xenbus_wait_state(xb, be, XenbusStateConnected, 10000, NULL);
+    }
+    if (rc == 0)
+        rc = echo_ring(h, &r, port, 0);
+    printf("%s echoed v1 (%d)\n", rc ? "err" : "ok", rc);
+    fflush(stdout);
+    free(be);
+    while (fgets(line, sizeof(line), stdin))
+        ;
     return 0;
 }
 
@@ -511,6 +586,8 @@ int main(int argc, char **argv)
 {
     grant_handle_t *dom0;
 
+    if (argc >= 5 && !strcmp(argv[1], "--role") && !strcmp(argv[2], "v1front"))
+        return role_v1front((unsigned)atoi(argv[3]));
     if (argc >= 5 && !strcmp(argv[1], "--role"))
         return !strcmp(argv[2], "front")
                    ? role_front((unsigned)atoi(argv[3]))

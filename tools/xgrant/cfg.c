@@ -137,8 +137,7 @@ static int get_name(struct parse *p, struct xg_cfg *cfg)
         bad(p, "name", "want a string");
         return -1;
     }
-    if (!*s || strlen(s) >= GRANT_NAME_MAX ||
-        strspn(s, NAME_CHARS) != strlen(s)) {
+    if (!xg_cfg_domain_name(s)) {
         bad(p, "name", "'%s' is not 1 to %u characters of [A-Za-z0-9_.-]", s,
             GRANT_NAME_MAX - 1);
         return -1;
@@ -200,6 +199,12 @@ static int get_program(struct parse *p, struct xg_cfg *cfg)
             return -1;
     }
     return cfg->argv ? 0 : -1;
+}
+
+int xg_cfg_domain_name(const char *s)
+{
+    return *s && strlen(s) < GRANT_NAME_MAX &&
+           strspn(s, NAME_CHARS) == strlen(s);
 }
 
 /* ---- Disks ------------------------------------------------------------ */
@@ -269,8 +274,9 @@ static int disk_check(struct parse *p, const libxl_device_disk *d, int i)
              d->backend != LIBXL_DISK_BACKEND_PHY)
         bad(p, "disk", "entry %d: backendtype '%s': only phy is supported", i,
             libxl_disk_backend_to_string(d->backend));
-    else if (d->backend_domname || d->backend_domid != 0)
-        bad(p, "disk", "entry %d: only domain 0 serves disks", i);
+    else if (d->backend_domname && !xg_cfg_domain_name(d->backend_domname))
+        bad(p, "disk", "entry %d: backend '%s' is not a domain name or id", i,
+            d->backend_domname);
     else if (!d->pdev_path || !*d->pdev_path)
         bad(p, "disk", "entry %d: missing target=PATH", i);
     else if (stat(d->pdev_path, &st) < 0)
@@ -292,6 +298,7 @@ static int disk_take(const libxl_device_disk *d, struct xg_disk *out)
     out->vdev = strdup(d->vdev);
     out->target = strdup(d->pdev_path);
     out->script = d->script ? strdup(d->script) : NULL;
+    out->backend = d->backend_domname ? strdup(d->backend_domname) : NULL;
     out->devid = (unsigned)xg_vdev_devid(d->vdev);
     out->readwrite = d->readwrite;
     out->removable = d->removable;
@@ -300,7 +307,10 @@ static int disk_take(const libxl_device_disk *d, struct xg_disk *out)
     out->discard = libxl_defbool_is_default(d->discard_enable)
                        ? !!d->readwrite
                        : libxl_defbool_val(d->discard_enable);
-    return out->vdev && out->target && (out->script || !d->script) ? 0 : -1;
+    return out->vdev && out->target && (out->script || !d->script) &&
+                   (out->backend || !d->backend_domname)
+               ? 0
+               : -1;
 }
 
 static int disk_one(struct parse *p, const char *spec, int i,
@@ -488,6 +498,7 @@ void xg_cfg_free(struct xg_cfg *cfg)
         free(cfg->disks[i].vdev);
         free(cfg->disks[i].target);
         free(cfg->disks[i].script);
+        free(cfg->disks[i].backend);
     }
     for (i = 0; i < cfg->nr_vifs; i++) {
         free(cfg->vifs[i].bridge);
@@ -495,6 +506,7 @@ void xg_cfg_free(struct xg_cfg *cfg)
         free(cfg->vifs[i].ip);
         free(cfg->vifs[i].vifname);
         free(cfg->vifs[i].gatewaydev);
+        free(cfg->vifs[i].backend);
     }
     free(cfg->argv);
     free(cfg->disks);

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "libgrant_ctl.h"
 #include "libgrant_xenbus.h"
 
 /* One `disk = [...]` entry (xl-disk-configuration(5)). */
@@ -16,6 +17,8 @@ struct xg_disk {
     char *vdev;     /* as written: "xvda" */
     char *target;   /* the image (a regular file or a block device) */
     char *script;   /* NULL: "block" */
+    char *backend;  /* backend=: the driver domain (name or id); NULL: 0 */
+    unsigned be;    /* its domain id, once create has resolved it */
     unsigned devid; /* libxl's number for vdev: xvda -> 51712 */
     int readwrite, removable, direct_io_safe, discard;
 };
@@ -25,6 +28,8 @@ struct xg_vif {
     unsigned devid; /* its index in the list, as xl numbers them */
     uint8_t mac[6];
     char *bridge, *script, *ip, *vifname, *gatewaydev;
+    char *backend; /* backend=: the driver domain (name or id); NULL: 0 */
+    unsigned be;   /* its domain id, once create has resolved it */
     unsigned mtu;
 };
 
@@ -46,6 +51,8 @@ struct xg_cfg {
 int xg_cfg_load(const char *file, char **overrides, int nr_overrides,
                 struct xg_cfg *cfg);
 void xg_cfg_free(struct xg_cfg *cfg);
+/* 1 if s can name a domain: [A-Za-z0-9_.-]{1,31} (a decimal id too). */
+int xg_cfg_domain_name(const char *s);
 /* libxl__device_disk_dev_number's rule: the devid of a virtual disk name
  * (xvdX[N], hdX[N], sdX[N], dNpN, or a plain number), or -1. */
 long xg_vdev_devid(const char *vdev);
@@ -62,7 +69,12 @@ int xg_cfg_vif_parse(const char *spec, struct xg_vif *v, char *err,
  * 0 or -errno (message printed). */
 int xg_devices_add(grant_xenbus_t *xb, const struct xg_cfg *cfg,
                    unsigned domid);
-/* Prints the nodes xg_devices_add would write, domid shown as $DOMID. */
+/* Device i of cfg (disks first, then interfaces): its backend= value
+ * (NULL: domain 0) and the backend's domain id. */
+void xg_dev_backend(const struct xg_cfg *cfg, unsigned i, const char **name,
+                    unsigned *be);
+/* Prints the nodes xg_devices_add would write, domid shown as $DOMID (a
+ * driver domain as $NAME). */
 void xg_devices_print(const struct xg_cfg *cfg);
 
 /* create_destroy.c */
@@ -70,6 +82,24 @@ void xg_devices_print(const struct xg_cfg *cfg);
  * then /libxl/<domid>.  0, or -1 when something could not be removed
  * (printed; the rest is still done). */
 int xg_devices_remove(grant_xenbus_t *xb, unsigned domid);
+
+/* create_backend.c */
+/* 1 when XGRANT_BACKENDS=none: nodes only, no daemon started or awaited. */
+int xg_backends_none(void);
+/* Resolves every device's backend= to a domain id (cfg's `be` fields),
+ * starting a driver domain that does not exist yet.  0 or -1 (printed). */
+int xg_backends_resolve(grant_handle_t *h, struct xg_cfg *cfg);
+/* Writes the devices' nodes (xg_devices_add) and starts the domain-0
+ * daemons they need that do not run yet.  0 or -1 (printed). */
+int xg_backends_add(grant_xenbus_t *xb, const struct xg_cfg *cfg,
+                    unsigned domid);
+/* Waits for every device's backend to reach InitWait (libxl's 10 s,
+ * XGRANT_INIT_TIMEOUT_MS).  0, or -1 naming the device (printed). */
+int xg_backends_wait(grant_handle_t *h, grant_xenbus_t *xb,
+                     const struct xg_cfg *cfg, unsigned domid);
+/* Stops the domain-0 daemons create started that serve no device any
+ * more (every one of them with all = 1; xb may then be NULL). */
+void xg_backends_stop_idle(grant_xenbus_t *xb, int all);
 
 /* create_reap.c */
 /* Leaves a detached process that removes the domain's device nodes once it

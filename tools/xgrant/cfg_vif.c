@@ -3,7 +3,7 @@
  * cfg_vif.c: one `vif = [...]` entry, "key=value, key=value" as
  * xl-network-configuration(5) spells it (libxlutil leaves these to xl, so
  * they are parsed here).  Keys: mac, bridge, ip, script, vifname, mtu,
- * gatewaydev, backend (0 only), type (vif only).  Defaults as libxl's
+ * gatewaydev, backend (a driver domain), type (vif only).  Defaults as libxl's
  * libxl__device_nic_setdefault: a random MAC under Xen's OUI 00:16:3e,
  * bridge xenbr0, script vif-bridge, mtu 1500.
  */
@@ -76,10 +76,9 @@ static int one_key(const char *k, const char *v, struct xg_vif *vif,
         return 0;
     }
     if (!strcmp(k, "backend"))
-        return strcmp(v, "0") ? ERR("backend '%s': only domain 0 serves "
-                                    "interfaces",
-                                    v)
-                              : 0;
+        return xg_cfg_domain_name(v)
+                   ? set_str(&vif->backend, v)
+                   : ERR("backend '%s' is not a domain name or id", v);
     if (!strcmp(k, "type"))
         return strcmp(v, "vif") ? ERR("type '%s': only vif is supported", v)
                                 : 0;

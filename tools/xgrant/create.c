@@ -5,9 +5,10 @@
  * Does what xl create does with libxl, on xgrantd: reads the xl config
  * (cfg.c), creates the domain running `program` (detached, like
  * `xgrant run --detach`), writes its devices' frontend and backend nodes as
- * libxl 4.17 does (create_dev.c), starts the drivers (start_drivers:
- * none exist yet) and leaves a watcher that removes the device nodes when
- * the guest dies by itself (create_reap.c).  Under xgrantd a domain has no
+ * libxl 4.17 does (create_dev.c), starts the backend drivers that do not
+ * run yet and waits for each device's backend to probe (create_backend.c),
+ * and leaves a watcher that removes the device nodes when the guest dies
+ * by itself (create_reap.c).  Under xgrantd a domain has no
  * paused state: its program runs while the nodes are written, so a frontend
  * waits (watches) for its device directory as a hotplugged Xen frontend does.
  */
@@ -21,23 +22,6 @@
 #include "private.h"
 
 #define CMD "create"
-
-/*
- * THE DRIVER HOOK.  Here the toolstack starts the backend drivers
- * (blkback for each vbd, netback for each vif, in domain 0) and the
- * domain's frontends.  The block and network drivers come with their own
- * issues; until then nothing is started and every device stays in
- * Initialising (1): `xgrant destroy` closes such a backend itself once its
- * probe grace is over (create_destroy.c).  Returns 0 or -errno.
- */
-static int start_drivers(grant_xenbus_t *xb, const struct xg_cfg *cfg,
-                         unsigned domid)
-{
-    (void)xb;
-    (void)cfg;
-    (void)domid;
-    return 0;
-}
 
 static int make_domain(grant_handle_t *h, const struct xg_cfg *cfg,
                        grant_domid_t *domid)
@@ -78,15 +62,13 @@ static int populate(grant_handle_t *h, const struct xg_cfg *cfg,
         grant_ctl_domain_destroy(h, domid);
         return -1;
     }
-    rc = xg_devices_add(xb, cfg, domid);
-    if (rc == 0) {
-        rc = start_drivers(xb, cfg, domid);
-        if (rc < 0)
-            xg_err(CMD, "cannot start the drivers: %s", strerror(-rc));
-    }
+    rc = xg_backends_add(xb, cfg, domid);
+    if (rc == 0)
+        rc = xg_backends_wait(h, xb, cfg, domid);
     if (rc < 0) {
         xg_devices_remove(xb, domid);
         grant_ctl_domain_destroy(h, domid);
+        xg_backends_stop_idle(xb, 0);
     }
     grant_xenbus_close(xb);
     return rc < 0 ? -1 : 0;
@@ -100,7 +82,7 @@ static void print_dry_run(const struct xg_cfg *cfg)
            (unsigned long long)(cfg->memory_bytes >> 20));
     for (i = 0; cfg->argv[i]; i++)
         printf(" '%s'", cfg->argv[i]);
-    printf("\n# nodes libxl 4.17 would write (domain 0 serves every device)\n");
+    printf("\n# nodes libxl 4.17 would write ($NAME: driver domain NAME)\n");
     xg_devices_print(cfg);
 }
 
@@ -152,7 +134,8 @@ int cmd_create(int argc, char **argv)
     rc = xg_open(CMD, &h);
     if (rc == XG_OK) {
         rc = XG_FAIL;
-        if (make_domain(h, &cfg, &domid) == 0 &&
+        if (xg_backends_resolve(h, &cfg) == 0 &&
+            make_domain(h, &cfg, &domid) == 0 &&
             populate(h, &cfg, domid) == 0) {
             xg_reap_later(domid);
             fprintf(stderr,

@@ -33,10 +33,9 @@
 #include "cfg.h"
 #include "private.h"
 
-#define XG_DEVICE_CLOSE_MS    10000 /* libxl's LIBXL_DESTROY_TIMEOUT */
-#define XG_PROBE_GRACE_MS     10000 /* libxl's LIBXL_INIT_TIMEOUT */
-#define XG_PROBE_GRACE_MAX_MS 600000
-#define XG_PROBE_GRACE_ENV    "XGRANT_PROBE_GRACE_MS"
+#define XG_DEVICE_CLOSE_MS 10000 /* libxl's LIBXL_DESTROY_TIMEOUT */
+#define XG_PROBE_GRACE_MS  10000 /* libxl's LIBXL_INIT_TIMEOUT */
+#define XG_PROBE_GRACE_ENV "XGRANT_PROBE_GRACE_MS"
 /* Every XenbusState but Initialising: what a probed backend may be in. */
 #define XG_PROBED                                                              \
     (((GRANT_XENBUS_MASK(XenbusStateReconfigured) << 1) - 1) &                 \
@@ -48,29 +47,6 @@ static int64_t now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The grace period in ms: XGRANT_PROBE_GRACE_MS (0 to 600000), else the
- * default (also, with a message, when the variable is malformed). */
-static int probe_grace_ms(void)
-{
-    const char *env = getenv(XG_PROBE_GRACE_ENV);
-    char *end;
-    long v;
-
-    if (!env || !*env)
-        return XG_PROBE_GRACE_MS;
-    errno = 0;
-    v = strtol(env, &end, 10);
-    if (errno || *end || end == env || v < 0 || v > XG_PROBE_GRACE_MAX_MS) {
-        xg_err("destroy",
-               "%s='%s' is not a number of milliseconds from 0 to %d; "
-               "using %d",
-               XG_PROBE_GRACE_ENV, env, XG_PROBE_GRACE_MAX_MS,
-               XG_PROBE_GRACE_MS);
-        return XG_PROBE_GRACE_MS;
-    }
-    return (int)v;
 }
 
 /* Removes path, then each parent that is left an empty directory. */
@@ -218,22 +194,20 @@ static int remove_kind(grant_xenbus_t *xb, const char *kdir, int64_t grace_end)
     return rc;
 }
 
-/* Backend directories of domid that no /libxl entry leads to any more:
- * xgrantd removes /libxl/<domid> with the domain, so a guest that died by
- * itself leaves only these (domain 0 serves every device). */
-static int remove_orphan_backends(grant_xenbus_t *xb, unsigned domid)
+/* Backend directories of domid under backend domain `be` that no /libxl
+ * entry leads to any more: xgrantd removes /libxl/<domid> with the domain,
+ * so a guest that died by itself leaves only these. */
+static int remove_orphans_of(grant_xenbus_t *xb, const char *be, unsigned domid)
 {
-    static const char base[] = "/local/domain/0/backend";
-    char path[GRANT_XENBUS_PATH_MAX], **kinds;
-    unsigned n, i;
+    char base[128], path[GRANT_XENBUS_PATH_MAX], **kinds, **devs;
+    unsigned n, i, ndevs;
     int rc = 0;
 
+    snprintf(base, sizeof(base), "/local/domain/%s/backend", be);
     kinds = xs_directory(grant_xenbus_xs(xb), XBT_NULL, base, &n);
     for (i = 0; kinds && i < n; i++) {
         int len =
             snprintf(path, sizeof(path), "%s/%s/%u", base, kinds[i], domid);
-        char **devs;
-        unsigned ndevs;
 
         if (len < 0 || (size_t)len >= sizeof(path)) {
             rc = -1;
@@ -248,10 +222,26 @@ static int remove_orphan_backends(grant_xenbus_t *xb, unsigned domid)
     return rc;
 }
 
+/* ... in every domain that serves backends (domain 0, driver domains). */
+static int remove_orphan_backends(grant_xenbus_t *xb, unsigned domid)
+{
+    char **doms;
+    unsigned n, i;
+    int rc = 0;
+
+    doms = xs_directory(grant_xenbus_xs(xb), XBT_NULL, "/local/domain", &n);
+    for (i = 0; doms && i < n; i++)
+        if (remove_orphans_of(xb, doms[i], domid) < 0)
+            rc = -1;
+    free(doms);
+    return rc;
+}
+
 int xg_devices_remove(grant_xenbus_t *xb, unsigned domid)
 {
     char base[64], kdir[GRANT_XENBUS_PATH_MAX], **kinds;
-    int64_t grace_end = now_ms() + probe_grace_ms();
+    int64_t grace_end =
+        now_ms() + xg_env_ms("destroy", XG_PROBE_GRACE_ENV, XG_PROBE_GRACE_MS);
     unsigned n, i;
     int rc = 0;
 
@@ -285,6 +275,7 @@ int xg_devices_teardown(unsigned domid)
         return -1;
     }
     rc = xg_devices_remove(xb, domid);
+    xg_backends_stop_idle(xb, 0);
     grant_xenbus_close(xb);
     return rc;
 }

@@ -226,13 +226,22 @@ static int generic_add(grant_xenbus_t *xb, xs_transaction_t t, void *arg)
     return rc;
 }
 
-/* Builds device i of cfg (disks first, then interfaces). */
+/* Builds device i of cfg (disks first, then interfaces).  In a dry run
+ * the ids are not known: the guest shows as $DOMID, a driver domain as
+ * $NAME (its backend= value). */
 static int dev_build(const struct xg_cfg *cfg, unsigned i, const char *fe,
-                     struct dev *d)
+                     int dry, struct dev *d)
 {
+    const char *backend;
+    unsigned be;
+
     memset(d, 0, sizeof(*d));
     snprintf(d->fe, sizeof(d->fe), "%s", fe);
-    snprintf(d->be, sizeof(d->be), "0");
+    xg_dev_backend(cfg, i, &backend, &be);
+    if (dry && backend)
+        snprintf(d->be, sizeof(d->be), "$%s", backend);
+    else
+        snprintf(d->be, sizeof(d->be), "%u", be);
     if (i < cfg->nr_disks)
         disk_nodes(&cfg->disks[i], d);
     else
@@ -249,7 +258,7 @@ int xg_devices_add(grant_xenbus_t *xb, const struct xg_cfg *cfg, unsigned domid)
 
     snprintf(fe, sizeof(fe), "%u", domid);
     for (i = 0; i < cfg->nr_disks + cfg->nr_vifs && rc == 0; i++) {
-        rc = dev_build(cfg, i, fe, &d);
+        rc = dev_build(cfg, i, fe, 0, &d);
         if (rc == 0)
             rc = grant_xenbus_transact(xb, generic_add, &d, 0);
         if (rc < 0)
@@ -258,6 +267,18 @@ int xg_devices_add(grant_xenbus_t *xb, const struct xg_cfg *cfg, unsigned domid)
         dev_free(&d);
     }
     return rc;
+}
+
+void xg_dev_backend(const struct xg_cfg *cfg, unsigned i, const char **name,
+                    unsigned *be)
+{
+    if (i < cfg->nr_disks) {
+        *name = cfg->disks[i].backend;
+        *be = cfg->disks[i].be;
+    } else {
+        *name = cfg->vifs[i - cfg->nr_disks].backend;
+        *be = cfg->vifs[i - cfg->nr_disks].be;
+    }
 }
 
 static void print_list(const char *dir, const struct kvs *l, const char *perms)
@@ -275,7 +296,7 @@ void xg_devices_print(const struct xg_cfg *cfg)
     unsigned i;
 
     for (i = 0; i < cfg->nr_disks + cfg->nr_vifs; i++) {
-        if (dev_build(cfg, i, "$DOMID", &d) == 0) {
+        if (dev_build(cfg, i, "$DOMID", 1, &d) == 0) {
             dev_paths(&d, &p);
             printf("%s/backend = \"%s\"  (%s)\n", p.fe, p.be, p.fe_perms);
             print_list(p.fe, &d.front, p.fe_perms);

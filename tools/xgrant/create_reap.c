@@ -52,8 +52,10 @@ static void watch_domain(unsigned domid)
      * by another domain since; a failed wait proves nothing. */
     after = rc >= 0 || rc == -ESRCH ? vm_of(xb, domid) : NULL;
     if ((rc >= 0 || rc == -ESRCH) &&
-        (!after || (before && !strcmp(before, after))))
+        (!after || (before && !strcmp(before, after)))) {
         xg_devices_remove(xb, domid);
+        xg_backends_stop_idle(xb, 0);
+    }
     free(before);
     free(after);
     grant_xenbus_close(xb);

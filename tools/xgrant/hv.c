@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cfg.h"
 #include "private.h"
 #include "tools/common/xgt.h"
 
@@ -27,20 +28,6 @@ struct start_opts {
     const char *socket, *dom0_memory, *log;
     const char *poll_us, *max_domain_conns; /* passed on; xgrantd checks */
 };
-
-static int xgrantd_path(char *buf, size_t len)
-{
-    char self[PATH_MAX];
-    ssize_t n;
-
-    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n < 0)
-        return -errno;
-    self[n] = '\0';
-    if ((size_t)snprintf(buf, len, "%s/xgrantd", dirname(self)) >= len)
-        return -ENAMETOOLONG;
-    return access(buf, X_OK) < 0 ? -errno : 0;
-}
 
 /* The store (xenstore protocol) socket next to xgrantd's. */
 static const char *store_sock(void)
@@ -216,7 +203,7 @@ static int hv_start(int argc, char **argv)
     rc = already_running();
     if (rc != 0)
         return rc > 0 ? XG_OK : XG_FAIL;
-    rc = xgrantd_path(prog, sizeof(prog));
+    rc = xg_sibling("xgrantd", prog, sizeof(prog));
     if (rc < 0) {
         xg_err("hv start", "cannot find xgrantd next to this program: %s",
                strerror(-rc));
@@ -239,6 +226,7 @@ static int hv_stop(void)
     rc = xg_open("hv stop", &h);
     if (rc != XG_OK)
         return rc;
+    xg_backends_stop_idle(NULL, 1); /* the daemons create started */
     rc = grant_ctl_shutdown(h);
     grant_close(h);
     if (rc < 0 && rc != -ECONNRESET) {

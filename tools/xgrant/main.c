@@ -6,9 +6,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "private.h"
 #include "tools/common/xgt.h"
@@ -36,6 +39,12 @@ static const char usage_text[] =
     "                  libxl does; -n prints them instead\n"
     "  destroy DOM     close its devices, remove their nodes, kill a domain\n"
     "                  (DOM: name or id)\n"
+    "  block-list DOM [--json]\n"
+    "                  DOM's disks as xl block-list shows them, with the\n"
+    "                  backend's I/O counters\n"
+    "  network-list DOM [--json]\n"
+    "                  DOM's interfaces as xl network-list shows them, with\n"
+    "                  the backend's packet counters\n"
     "  grants DOM [--json]\n"
     "                  DOM's grant table and the delegation trees below it\n"
     "  protections DOM [--json]\n"
@@ -58,6 +67,8 @@ static const struct {
     {"grants", cmd_grants},
     {"create", cmd_create},
     {"protections", cmd_protections},
+    {"block-list", cmd_block_list},
+    {"network-list", cmd_network_list},
 };
 
 void xg_err(const char *cmd, const char *fmt, ...)
@@ -171,6 +182,40 @@ int xg_parse_size(const char *cmd, const char *opt, const char *s,
         return -1;
     }
     return 0;
+}
+
+int xg_env_ms(const char *cmd, const char *name, int def)
+{
+    const char *env = getenv(name);
+    char *end;
+    long v;
+
+    if (!env || !*env)
+        return def;
+    errno = 0;
+    v = strtol(env, &end, 10);
+    if (errno || *end || end == env || v < 0 || v > XG_ENV_MS_MAX) {
+        xg_err(cmd,
+               "%s='%s' is not a number of milliseconds from 0 to %d; "
+               "using %d",
+               name, env, XG_ENV_MS_MAX, def);
+        return def;
+    }
+    return (int)v;
+}
+
+int xg_sibling(const char *name, char *buf, size_t len)
+{
+    char self[PATH_MAX];
+    ssize_t n;
+
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n < 0)
+        return -errno;
+    self[n] = '\0';
+    if ((size_t)snprintf(buf, len, "%s/%s", dirname(self), name) >= len)
+        return -ENAMETOOLONG;
+    return access(buf, X_OK) < 0 ? -errno : 0;
 }
 
 int xg_list_domains(const char *cmd, grant_handle_t *h,

@@ -52,6 +52,13 @@ int xg_lookup(const char *cmd, grant_handle_t *h, const char *dom,
 /* Every domain: *out is malloc'ed; the count or -1 (message printed). */
 int xg_list_domains(const char *cmd, grant_handle_t *h,
                     struct grant_domain_info **out);
+/* A number of milliseconds from the environment variable `name` (0 to
+ * XG_ENV_MS_MAX), else def (also, with a message, when malformed). */
+#define XG_ENV_MS_MAX 600000
+int xg_env_ms(const char *cmd, const char *name, int def);
+/* The path of the program `name` next to this binary in buf; 0, or -errno
+ * (-ENOENT/-EACCES: not there or not executable). */
+int xg_sibling(const char *name, char *buf, size_t len);
 /* JSON string with escaping. */
 void xg_json_str(FILE *f, const char *s);
 /* Rights as "rwmd" letters ('-' for a missing one) into buf[5]. */
@@ -78,6 +85,10 @@ int xg_fault_stats(grant_handle_t *h, const struct grant_domain_info *d, int n,
 const char *xg_faults_cell(const struct grant_fault_stats *s, char *buf,
                            size_t len);
 void xg_faults_json(FILE *f, const struct grant_fault_stats *s);
+
+/* devlist.c */
+int cmd_block_list(int argc, char **argv);
+int cmd_network_list(int argc, char **argv);
 
 /* create.c (and cfg*.c, create_*.c: see cfg.h) */
 int cmd_create(int argc, char **argv);

@@ -181,7 +181,8 @@ void xd_dispatch(struct xd_conn *c, struct xd_rx *rx)
 {
     unsigned op = rx->hdr.op;
 
-    if (rx->fds_lost || (rx->nfds && op != XGW_OP_DOMAIN_CREATE)) {
+    if (rx->fds_lost ||
+        (rx->nfds && op != XGW_OP_DOMAIN_CREATE && op != GNTX_OP_IO)) {
         xd_log_conn(c, "bad message: op 0x%x with %d unexpected fds", op,
                     rx->nfds);
         xd_reply_err(c, &rx->hdr, -EINVAL);

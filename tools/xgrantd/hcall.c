@@ -7,7 +7,8 @@
  * out as is.  Lengths are computed from the op's element sizes with
  * overflow checks and must match `len` exactly; nothing the client says
  * about sizes is trusted.  MAP hands out one fd per mapped element and
- * records which connection holds the handle.
+ * records which connection holds the handle; IO takes the request's fds
+ * (io.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -286,6 +287,8 @@ static void run(struct xd_conn *c, struct xd_rx *rx, const struct plan *p,
     xd.cur = g;
     if (h->op == GNTX_OP_UNMAP)
         ret = unmap_checked(c, (struct gntx_unmap *)args, h->count);
+    else if (h->op == GNTX_OP_IO)
+        ret = xd_io_run(c, rx, (struct gntx_io *)args, h->count);
     else
         ret = gcore_hypercall(xd.core, c->dom->id, h->op, args, h->count, aux,
                               p->d.aux_dir == GNTX_AUX_NONE ? 0 : h->aux_count);

@@ -482,9 +482,11 @@ static int setup_loop(void)
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGPIPE); /* a port's reader gone: EPIPE (evtchn.c) */
+    sigaddset(&set, SIGXFSZ); /* a grant I/O past RLIMIT_FSIZE: EFBIG */
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         return -errno;
     sigdelset(&set, SIGPIPE); /* blocked, never read */
+    sigdelset(&set, SIGXFSZ);
     xd.sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     xd.epfd = epoll_create1(EPOLL_CLOEXEC);
     if (xd.sfd < 0 || xd.epfd < 0)

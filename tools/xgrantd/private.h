@@ -345,6 +345,10 @@ void xd_dispatch(struct xd_conn *c, struct xd_rx *rx);
 void xd_hypercall(struct xd_conn *c, struct xd_rx *rx);
 size_t xd_hcall_max_len(const struct xgw_msg *h);
 
+/* ---- io.c: GNTX_OP_IO on the files the request carries ---- */
+long xd_io_run(struct xd_conn *c, const struct xd_rx *rx, struct gntx_io *v,
+               unsigned n);
+
 /* ---- domain.c ---- */
 struct xd_dom *xd_dom_new(uint16_t id, const char *name);
 void xd_dom_free(struct xd_dom *d);

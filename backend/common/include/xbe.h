@@ -69,6 +69,7 @@ struct xbe_queue {
     unsigned ring_pages[XBE_RINGS_PER_QUEUE];
     uint32_t port[XBE_RINGS_PER_QUEUE]; /* [1] only with split channels */
     unsigned nr_ports;
+    grant_handle_t *port_h; /* the handle the ports are bound with */
 };
 
 struct xbe_ops {
@@ -82,6 +83,12 @@ struct xbe_ops {
     /* Frontend states (GRANT_XENBUS_MASK) that start the connection;
      * 0: Initialised and Connected. */
     unsigned connect_states;
+    /* The handle queue q's ports are bound with, signalled and closed
+     * through: a driver serving each queue from a thread of its own gives
+     * that thread's handle (a handle is single-threaded).  Called while
+     * the rings come up, before connect; it must stay open until
+     * disconnect returns.  May be NULL (or return NULL): the bus's. */
+    grant_handle_t *(*queue_handle)(struct xbe_dev *d, unsigned q);
     /* Writes the keys needed before InitWait (in t).  May be NULL. */
     int (*probe)(struct xbe_dev *d, xs_transaction_t t);
     /* The rings are mapped and the ports bound: read the frontend's keys,
@@ -129,7 +136,8 @@ int xbe_dev_grant_ext(const struct xbe_dev *d);
 unsigned xbe_dev_nr_queues(const struct xbe_dev *d);
 struct xbe_queue *xbe_dev_queue(struct xbe_dev *d, unsigned q);
 /* Signals the frontend on queue q's port `which` (0, or 1 = rx of a split
- * pair). */
+ * pair), through the queue's port handle (ops.queue_handle): call it from
+ * the thread that owns that handle. */
 int xbe_notify(struct xbe_dev *d, unsigned q, unsigned which);
 
 /*

@@ -17,10 +17,12 @@
  * Initialised (or straight to Connected, as Linux's netfront does).  When
  * the backend reaches Connected the driver's connect reads the backend's
  * keys and the device is Connected.  xfe_update follows the backend
- * afterwards: backend Closing means disconnect (the driver's disconnect),
- * Closing, then Closed.  xfe_detach closes in Xen's order (Closing, wait
- * for the backend's Closing/Closed, Closed) and revokes the ring grants
- * with FORCE, so a backend that still maps them is cut off.
+ * afterwards: a backend that leaves Connected (Closing, Closed, gone, or
+ * restarted at Initialising/InitWait) means disconnect (the driver's
+ * disconnect), Closing, then Closed; xfe_reconnect starts over from there.
+ * xfe_detach closes in Xen's order (Closing, wait for the backend's
+ * Closing/Closed, Closed) and revokes the ring grants with FORCE, so a backend
+ * that still maps them is cut off.
  *
  * What the backend wrote is untrusted: its limits are clamped to ours, a
  * malformed key fails the attach (-EPROTO) with the reason in `error`.
@@ -28,7 +30,9 @@
  * Grant kinds: ring pages are granted as xgrant extension grants when the
  * driver allows it (ops.grant_ext) and the backend offers
  * feature-grant-ext = 1 (then the frontend writes feature-grant-ext = 1
- * too); otherwise as Xen standard (v1) grants.
+ * too); otherwise as Xen standard (v1) grants: the ring pages come from
+ * grant_v1_share (each page its own v1 ref), so a stock Linux backend maps
+ * them, and grant_v1_end ends them at teardown.
  *
  * Conventions: 0 or -errno; one thread drives a device's xenbus side;
  * the rings may be driven by other threads between connect and disconnect.
@@ -61,6 +65,7 @@ struct xfe_queue {
     grant_ref_t ref[XFE_RINGS_PER_QUEUE][1u << XFE_MAX_RING_ORDER];
     uint32_t port[XFE_RINGS_PER_QUEUE]; /* [1]: rx of a split pair */
     unsigned nr_ports;
+    int ring_v1; /* the rings are grant_v1_share pages (standard grants) */
 };
 
 struct xfe_ops {
@@ -94,6 +99,11 @@ int xfe_attach(struct xfe_dev **out, const struct xfe_ops *ops,
 /* Follows the backend after a store event: returns our state (Connected
  * while all is well; Closed once the backend went away).  Never blocks. */
 int xfe_update(struct xfe_dev *d);
+/* After xfe_update returned Closed (the backend went away, or restarted):
+ * writes Initialising and runs the whole handshake again, new rings and
+ * ports (the driver's publish and connect run again).  -EBUSY unless
+ * Closed; on failure the device is Closed again and may be retried. */
+int xfe_reconnect(struct xfe_dev *d, int timeout_ms);
 /* Closes in Xen's order, waiting up to timeout_ms for the backend; revokes
  * the ring grants (FORCE), closes the ports, frees.  NULL-safe. */
 void xfe_detach(struct xfe_dev *d, int timeout_ms);

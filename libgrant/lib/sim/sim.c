@@ -158,7 +158,8 @@ static int sim_open(grant_handle_t *h)
     if (rc < 0)
         sim_close(h, 0);
     /* Everything: the extension, and Xen's standard grants over it. */
-    h->features = GRANT_FEAT_EXT | GRANT_FEAT_V1_MAP | GRANT_FEAT_V1_SHARE;
+    h->features = GRANT_FEAT_EXT | GRANT_FEAT_V1_MAP | GRANT_FEAT_V1_SHARE |
+                  GRANT_FEAT_IO;
     return rc;
 }
 
@@ -174,6 +175,8 @@ static long sim_hypercall(grant_handle_t *h, struct grant_call *gc)
                         .aux = gc->aux_out,
                         .aux_cap = gc->aux_out ? gc->aux_out_cap : 0,
                         .aux_elem = gc->aux_elem_size,
+                        .fds_in = gc->fds_in,
+                        .nfds_in = gc->nfds_in,
                         .fds = gc->fds,
                         .max_fds = gc->max_fds};
     int rc;

@@ -170,6 +170,8 @@ static long xen_hypercall(grant_handle_t *h, struct grant_call *gc)
     gc->aux_out_count = 0;
     if (!(h->features & GRANT_FEAT_EXT))
         return -ENOSYS; /* a stock Xen: found at open */
+    if (gc->op == GNTX_OP_IO || gc->nfds_in)
+        return -EOPNOTSUPP; /* Xen's hypervisor does no file I/O */
     if (gc->op == GNTX_OP_MAP && gc->aux_in != gc->aux_out)
         return -EINVAL; /* only through a window: grant_map's */
     if (gc->aux_in) {

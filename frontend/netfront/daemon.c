@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xgrant-netfront: the guest side of a vif.  Runs in the guest domain,
+ * attaches to device/vif/<devid> with libxgnetfront and pumps frames
+ * between it and a TAP interface (eth0 by default) of the domain's own
+ * network namespace, with IFF_VNET_HDR so checksum offload and TCP GSO
+ * pass through in both directions.  One TAP queue per netif queue
+ * (IFF_MULTI_QUEUE when more than one).
+ *
+ * The TAP: made here (name, the vif's mac, up) when the process may
+ * (CAP_NET_ADMIN in its namespace); or handed in open with --tap-fd N (a
+ * TAP opened with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR by the toolstack, which
+ * then also sets its address and brings it up).
+ *
+ * Exit: 0 when the backend closed the device or on SIGTERM/SIGINT (the
+ * device is closed in Xen's order first), 1 on an error (named on stderr).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xgnetfront.h"
+
+#define BURST 64
+
+static volatile sig_atomic_t stop;
+static const char *ifname = "eth0";
+static unsigned devid;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "xgrant-netfront: vif %u (%s): ", devid, ifname);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: xgrant-netfront [--devid N] [--ifname NAME] [--queues N]\n"
+            "                       [--tap-fd FD] [--no-grant-ext] "
+            "[--timeout-ms MS]\n"
+            "Runs in an xgrant guest domain: attaches to device/vif/N (0)\n"
+            "and pumps frames between it and the TAP NAME (eth0) of the\n"
+            "domain's network namespace, made here with the vif's mac (or\n"
+            "given open as FD, IFF_TAP|IFF_NO_PI|IFF_VNET_HDR).  --queues:\n"
+            "netif queues wished (1).  Exits 0 when the backend closes.\n");
+}
+
+static int tap_open(int nq, int *fds)
+{
+    struct ifreq ifr;
+    int i;
+
+    for (i = 0; i < nq; i++) {
+        fds[i] = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (fds[i] < 0)
+            return -errno;
+        memset(&ifr, 0, sizeof(ifr));
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+        if (nq > 1)
+            ifr.ifr_flags |= IFF_MULTI_QUEUE;
+        if (ioctl(fds[i], TUNSETIFF, &ifr) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
+/* The vif's mac, mtu and up, through an ioctl socket of our namespace. */
+static int tap_config(const struct xgnf_info *info)
+{
+    struct ifreq ifr;
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+    if (s < 0)
+        return -errno;
+    memset(&ifr, 0, sizeof(ifr));
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+    ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+    memcpy(ifr.ifr_hwaddr.sa_data, info->mac, 6);
+    if (ioctl(s, SIOCSIFHWADDR, &ifr) < 0)
+        rc = -errno;
+    if (rc == 0 && ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        rc = -errno;
+    ifr.ifr_flags |= IFF_UP;
+    if (rc == 0 && ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+        rc = -errno;
+    close(s);
+    return rc;
+}
+
+static int tap_offload(int fd, const struct xgnf_info *info)
+{
+    unsigned off = TUN_F_CSUM;
+    int sz = sizeof(struct virtio_net_hdr);
+
+    if (info->gso_tcpv4)
+        off |= TUN_F_TSO4;
+    if (info->gso_tcpv6)
+        off |= TUN_F_TSO6;
+    if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0 ||
+        ioctl(fd, TUNSETOFFLOAD, off) < 0)
+        return -errno;
+    return 0;
+}
+
+/* The internet checksum of a frame's L4 part, put in place (for a
+ * csum_blank frame the backend cannot take). */
+static int csum_fill(uint8_t *f, size_t len, const struct virtio_net_hdr *h)
+{
+    uint32_t sum = 0;
+    size_t i, start = h->csum_start, at = start + h->csum_offset;
+    uint16_t v;
+
+    if (at + 2 > len)
+        return -EINVAL;
+    for (i = start; i + 1 < len; i += 2)
+        sum += (uint32_t)(f[i] << 8 | f[i + 1]);
+    if (i < len)
+        sum += (uint32_t)f[i] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    v = (uint16_t)~sum;
+    f[at] = (uint8_t)(v >> 8);
+    f[at + 1] = (uint8_t)v;
+    return 0;
+}
+
+struct pump {
+    struct xgnf *nf;
+    int nq;
+    int tap[XGNF_MAX_QUEUES];
+    int tap_on[XGNF_MAX_QUEUES];
+    int ep;
+    uint64_t tap_drops, tx_refused;
+    uint8_t buf[sizeof(struct virtio_net_hdr) + XGNF_MAX_FRAME];
+};
+
+/* TAP -> backend: up to BURST frames while the ring has room. */
+static void pump_tx(struct pump *p, int q)
+{
+    struct virtio_net_hdr *h = (struct virtio_net_hdr *)p->buf;
+    uint8_t *frame = p->buf + sizeof(*h);
+    int i;
+
+    for (i = 0; i < BURST && xgnf_tx_room(p->nf, q, XGNF_MAX_FRAME) > 0; i++) {
+        ssize_t n = read(p->tap[q], p->buf, sizeof(p->buf));
+        struct xgnf_meta m = {0};
+        struct iovec iov;
+        int rc;
+
+        if (n < (ssize_t)sizeof(*h))
+            break;
+        iov.iov_base = frame;
+        iov.iov_len = (size_t)n - sizeof(*h);
+        m.csum_blank = !!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
+        m.data_validated = !!(h->flags & VIRTIO_NET_HDR_F_DATA_VALID);
+        m.gso_size = h->gso_size;
+        switch (h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) {
+        case VIRTIO_NET_HDR_GSO_NONE:
+            break;
+        case VIRTIO_NET_HDR_GSO_TCPV4:
+            m.gso_type = XGNF_GSO_TCPV4;
+            break;
+        case VIRTIO_NET_HDR_GSO_TCPV6:
+            m.gso_type = XGNF_GSO_TCPV6;
+            break;
+        default:
+            p->tx_refused++;
+            continue;
+        }
+        rc = xgnf_send(p->nf, (unsigned)q, &iov, 1, &m);
+        if (rc == -EOPNOTSUPP && m.csum_blank && !m.gso_type &&
+            csum_fill(frame, iov.iov_len, h) == 0) {
+            m.csum_blank = 0;
+            rc = xgnf_send(p->nf, (unsigned)q, &iov, 1, &m);
+        }
+        if (rc < 0)
+            p->tx_refused++;
+    }
+}
+
+/* Backend -> TAP: every frame received. */
+static void pump_rx(struct pump *p, int q)
+{
+    struct xgnf_pkt pkt;
+    int i;
+
+    for (i = 0; i < 4 * BURST && xgnf_recv(p->nf, (unsigned)q, &pkt) == 1;
+         i++) {
+        struct virtio_net_hdr h = {0};
+        struct iovec iov[XGNF_MAX_SLOTS + 2];
+        unsigned k;
+
+        if (pkt.meta.csum_blank || pkt.meta.gso_type) {
+            h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+            h.csum_start = pkt.meta.csum_start;
+            h.csum_offset = pkt.meta.csum_offset;
+        } else if (pkt.meta.data_validated) {
+            h.flags = VIRTIO_NET_HDR_F_DATA_VALID;
+        }
+        if (pkt.meta.gso_type) {
+            h.gso_type = pkt.meta.gso_type == XGNF_GSO_TCPV4
+                             ? VIRTIO_NET_HDR_GSO_TCPV4
+                             : VIRTIO_NET_HDR_GSO_TCPV6;
+            h.gso_size = pkt.meta.gso_size;
+            h.hdr_len = pkt.meta.hdr_len;
+        }
+        iov[0].iov_base = &h;
+        iov[0].iov_len = sizeof(h);
+        for (k = 0; k < pkt.niov; k++)
+            iov[k + 1] = pkt.iov[k];
+        if (writev(p->tap[q], iov, (int)pkt.niov + 1) < 0)
+            p->tap_drops++;
+    }
+}
+
+/* Reads the TAP only while the ring has room for a largest frame. */
+static void tap_arm(struct pump *p, int q)
+{
+    int on = xgnf_tx_room(p->nf, (unsigned)q, XGNF_MAX_FRAME) > 0;
+    struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.u32 = 1u + q};
+
+    if (on != p->tap_on[q] &&
+        epoll_ctl(p->ep, EPOLL_CTL_MOD, p->tap[q], &ev) == 0)
+        p->tap_on[q] = on;
+}
+
+static void log_stats(struct pump *p, struct xgnf_stats *last)
+{
+    struct xgnf_stats s;
+    uint64_t bad, was;
+
+    xgnf_stats(p->nf, &s);
+    bad = s.err_tx_id + s.err_rx_id + s.err_rx_size + s.err_rx_chain +
+          s.err_rx_extra + s.err_ring + s.err_grant + s.rx_csum_unknown;
+    was = last->err_tx_id + last->err_rx_id + last->err_rx_size +
+          last->err_rx_chain + last->err_rx_extra + last->err_ring +
+          last->err_grant + last->rx_csum_unknown;
+    if (bad != was)
+        logf_("backend errors: tx_id %llu rx_id %llu rx_size %llu rx_chain "
+              "%llu rx_extra %llu ring %llu grant %llu csum %llu",
+              (unsigned long long)s.err_tx_id, (unsigned long long)s.err_rx_id,
+              (unsigned long long)s.err_rx_size,
+              (unsigned long long)s.err_rx_chain,
+              (unsigned long long)s.err_rx_extra,
+              (unsigned long long)s.err_ring, (unsigned long long)s.err_grant,
+              (unsigned long long)s.rx_csum_unknown);
+    *last = s;
+}
+
+static int run(struct pump *p)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 0};
+    struct xgnf_stats last = {0};
+    time_t logged = 0;
+    int q, rc = 0;
+
+    p->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (p->ep < 0 || epoll_ctl(p->ep, EPOLL_CTL_ADD, xgnf_fd(p->nf), &ev) < 0)
+        return -errno;
+    for (q = 0; q < p->nq; q++) {
+        ev.data.u32 = 1u + (unsigned)q;
+        if (epoll_ctl(p->ep, EPOLL_CTL_ADD, p->tap[q], &ev) < 0)
+            return -errno;
+        p->tap_on[q] = 1;
+    }
+    while (!stop) {
+        struct epoll_event evs[XGNF_MAX_QUEUES + 1];
+
+        if (epoll_wait(p->ep, evs, XGNF_MAX_QUEUES + 1, 1000) < 0 &&
+            errno != EINTR)
+            return -errno;
+        rc = xgnf_poll(p->nf);
+        if (rc < 0)
+            break;
+        for (q = 0; q < p->nq; q++) {
+            pump_rx(p, q);
+            pump_tx(p, q);
+            xgnf_flush(p->nf, (unsigned)q);
+            tap_arm(p, q);
+        }
+        if (time(NULL) != logged) { /* at most once a second */
+            logged = time(NULL);
+            log_stats(p, &last);
+        }
+    }
+    log_stats(p, &last);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"devid", required_argument, NULL, 'd'},
+        {"ifname", required_argument, NULL, 'i'},
+        {"queues", required_argument, NULL, 'q'},
+        {"tap-fd", required_argument, NULL, 'f'},
+        {"no-grant-ext", no_argument, NULL, 'n'},
+        {"timeout-ms", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    struct xgnf_config cfg = {.max_queues = 1, .timeout_ms = 30000};
+    static struct pump p;
+    struct sigaction sa = {.sa_handler = on_signal};
+    grant_handle_t *h = NULL;
+    grant_xenbus_t *xb = NULL;
+    int c, tapfd = -1, rc, q;
+
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            devid = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'i':
+            ifname = optarg;
+            break;
+        case 'q':
+            cfg.max_queues = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'f':
+            tapfd = atoi(optarg);
+            break;
+        case 'n':
+            cfg.no_grant_ext = 1;
+            break;
+        case 't':
+            cfg.timeout_ms = atoi(optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 1;
+        }
+    }
+    if (optind != argc || strlen(ifname) >= IFNAMSIZ) {
+        usage(stderr);
+        return 1;
+    }
+    cfg.devid = devid;
+    if (tapfd >= 0)
+        cfg.max_queues = 1; /* one TAP queue handed in */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    rc = grant_open(&h, 0);
+    if (rc == 0)
+        rc = grant_xenbus_open(&xb, 0);
+    if (rc < 0) {
+        logf_("cannot reach the hypervisor or the store: %s", strerror(-rc));
+        return 1;
+    }
+    rc = xgnf_open(&p.nf, h, xb, &cfg);
+    if (rc < 0) {
+        logf_("cannot connect to the backend: %s", strerror(-rc));
+        return 1;
+    }
+    p.nq = (int)xgnf_info(p.nf)->nr_queues;
+    if (tapfd >= 0) {
+        p.tap[0] = tapfd;
+        rc = fcntl(tapfd, F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
+    } else {
+        rc = tap_open(p.nq, p.tap);
+        if (rc == 0)
+            rc = tap_config(xgnf_info(p.nf));
+    }
+    for (q = 0; rc == 0 && q < p.nq; q++)
+        rc = tap_offload(p.tap[q], xgnf_info(p.nf));
+    if (rc < 0) {
+        logf_("cannot set the TAP up: %s", strerror(-rc));
+        xgnf_close(p.nf);
+        return 1;
+    }
+    logf_("connected: %u queue(s), %s grants, sg %d gso %d/%d", p.nq,
+          xgnf_info(p.nf)->grant_ext ? "extension" : "standard",
+          xgnf_info(p.nf)->sg, xgnf_info(p.nf)->gso_tcpv4,
+          xgnf_info(p.nf)->gso_tcpv6);
+    rc = run(&p);
+    if (rc == -ENOTCONN)
+        logf_("the backend closed the device");
+    else if (rc < 0)
+        logf_("stopping: %s", strerror(-rc));
+    xgnf_close(p.nf);
+    grant_xenbus_close(xb);
+    grant_close(h);
+    return rc < 0 && rc != -ENOTCONN ? 1 : 0;
+}

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * io.c: GNTX_OP_IO, grant I/O: the host moves bytes between a file and a
+ * granted window, straight into or out of the granter's memory.
+ *
+ * The core does everything but the file I/O itself, which it cannot
+ * (freestanding): per element, in this order,
+ *   - dir and pad are known values                         (EINVAL)
+ *   - file_off + len neither wraps nor passes the largest
+ *     file offset                                          (EOVERFLOW)
+ *   - the grant end is valid as a COPY end, the window whole
+ *     (gc_end_resolve: the rights a READ needs are WRITE's, a
+ *     WRITE's READ's)                                       (as COPY)
+ *   - the host accepts the file for the direction          (the host's)
+ *   - the granter's protections allow the bytes this call's
+ *     budget lets move                                     (EACCES)
+ * and then it hands the host those bytes as pieces of the granter's
+ * memory (gh_frame), GCORE_IO_IOV pages at most per host call, pages the
+ * host maps back to back joined into one piece.  All of it under the core
+ * lock, as a copy: a revoke is never in between, and once it returns no
+ * later call moves a byte through the grant.
+ */
+#include "private.h"
+
+struct io_call {
+    gcore_io_fn *fn;
+    void *ctx;
+    uint64_t left; /* the call's budget */
+};
+
+/* Pieces of sp from its position on, up to len bytes and GCORE_IO_IOV
+ * pieces; their frames stay held (*held of them, from held[0]).  The bytes
+ * gathered, 0 when the first frame is not there. */
+static uint64_t gather(const struct gc_span *sp, uint64_t len, int write,
+                       struct gcore_iov *iov, unsigned *n, void **held,
+                       unsigned *nheld)
+{
+    struct gc_span at = *sp;
+    uint64_t got = 0;
+
+    *n = *nheld = 0;
+    while (got < len && *nheld < GCORE_IO_IOV) {
+        uint64_t k = gc_page_left(at.pos);
+        char *va = gh_frame(at.cookie, gc_span_gfn(&at), write);
+
+        if (!va)
+            break;
+        held[(*nheld)++] = va;
+        k = k < len - got ? k : len - got;
+        va += at.pos & GC_PAGE_MASK;
+        if (*n && (char *)iov[*n - 1].base + iov[*n - 1].len == va)
+            iov[*n - 1].len += (size_t)k;
+        else
+            iov[(*n)++] = (struct gcore_iov){va, (size_t)k};
+        got += k;
+        at.pos += k;
+    }
+    return got;
+}
+
+/* Moves up to len bytes of sp through the host; *moved says how many did
+ * (fewer with 0: the end of the file). */
+static int io_span(struct io_call *x, const struct gntx_io *v,
+                   struct gc_span *sp, uint64_t len, uint64_t *moved)
+{
+    struct gcore_iov iov[GCORE_IO_IOV];
+    void *held[GCORE_IO_IOV];
+    unsigned n, nheld;
+
+    *moved = 0;
+    while (*moved < len) {
+        uint64_t want = gather(sp, len - *moved, v->dir == GNTX_IO_READ, iov,
+                               &n, held, &nheld);
+        long got =
+            want ? x->fn(x->ctx, v->file, v->dir, v->file_off + *moved, iov, n)
+                 : -GNTX_EFAULT;
+
+        for (unsigned i = 0; i < nheld; i++)
+            gh_frame_put(sp->cookie, held[i]);
+        if (got < 0)
+            return (int)got;
+        if ((uint64_t)got > want)
+            return -GNTX_EFAULT; /* a host bug: never count it as moved */
+        *moved += (uint64_t)got;
+        sp->pos += (uint64_t)got;
+        if ((uint64_t)got < want)
+            return 0;
+    }
+    return 0;
+}
+
+/* The element's cursor moves past what moved. */
+static void io_advance(struct gntx_io *v, uint64_t moved)
+{
+    v->offset += moved; /* cannot wrap: offset + len was validated */
+    v->file_off += moved;
+    v->len -= moved;
+    v->done += moved;
+}
+
+static int io_check(const struct gntx_io *v)
+{
+    uint64_t end;
+
+    if (v->dir > GNTX_IO_WRITE || v->pad)
+        return -GNTX_EINVAL;
+    if (__builtin_add_overflow(v->file_off, v->len, &end) ||
+        end > GNTX_IO_FILE_OFF_MAX)
+        return -GNTX_EOVERFLOW;
+    return 0;
+}
+
+static int io_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
+{
+    struct io_call *x = ctx;
+    struct gntx_io *v = elem;
+    struct gntx_ptr p = {.kind = GNTX_PTR_GRANT,
+                         .dom = v->dom,
+                         .ref = v->ref,
+                         .addr = v->offset};
+    unsigned need = v->dir == GNTX_IO_READ ? GNTX_R_WRITE : GNTX_R_READ;
+    struct gc_span sp;
+    uint64_t n, moved = 0;
+    int rc = io_check(v);
+
+    if (!rc)
+        rc = gc_end_resolve(c, d, &p, v->len, need, &sp);
+    if (!rc)
+        rc = (int)x->fn(x->ctx, v->file, v->dir, v->file_off, NULL, 0);
+    if (rc)
+        return rc;
+    n = gc_budget_take(&x->left, v->len);
+    rc = gc_end_protect(c, d, &sp, n, need);
+    if (!rc)
+        rc = io_span(x, v, &sp, n, &moved);
+    io_advance(v, moved);
+    if (rc || moved < n || !v->len)
+        return rc;
+    return -GNTX_EAGAIN;
+}
+
+int gcore_io(struct gcore *c, gntx_domid_t caller, struct gntx_io *v,
+             unsigned n, gcore_io_fn *fn, void *ctx)
+{
+    struct io_call x = {fn, ctx, 0};
+
+    if (n > GNTX_MAX_BATCH)
+        return -GNTX_E2BIG;
+    if (!fn)
+        return -GNTX_EOPNOTSUPP;
+    gh_lock(c);
+    x.left = c->io_bytes;
+    gh_unlock(c);
+    return gc_batch(c, caller, v, n, sizeof(*v),
+                    offsetof(struct gntx_io, status), io_one, &x);
+}
