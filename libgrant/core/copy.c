@@ -459,9 +459,7 @@ static int xfer_batch(struct gcore *c, gntx_domid_t caller, void *v, unsigned n,
 
     if (n && !v)
         return -GNTX_EINVAL;
-    gh_lock_shared(c);
-    left = c->call_bytes;
-    gh_unlock_shared(c);
+    left = __atomic_load_n(&c->call_bytes, __ATOMIC_RELAXED); /* a word */
     for (unsigned i = 0; i < n; i++) {
         char *elem = (char *)v + (size_t)i * esz;
         int32_t st = one(c, caller, elem, &left);

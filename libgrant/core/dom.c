@@ -30,7 +30,8 @@ int gcore_create(struct gcore **out)
 void gcore_set_call_bytes(struct gcore *c, uint64_t bytes)
 {
     gh_lock(c);
-    c->call_bytes = bytes ? bytes : GNTX_DEFAULT_CALL_BYTES;
+    __atomic_store_n(&c->call_bytes, bytes ? bytes : GNTX_DEFAULT_CALL_BYTES,
+                     __ATOMIC_RELAXED); /* copies read it without the lock */
     gh_unlock(c);
 }
 
