@@ -130,6 +130,18 @@ void gh_dom_kill(void *cookie);
 int gh_dom_exempt(void *cookie);
 
 /*
+ * gh_dom_charge: the domain `cookie` now pays for `now` bytes of the
+ * host memory the core keeps for it (its protection ranges and classes)
+ * instead of `before`.  0, or non-zero to refuse a growth (the operation
+ * that needed it fails ENOSPC); a shrink is never refused, and the core
+ * gives everything back (now 0) before it forgets the domain.  Xen: the
+ * pages are counted in the domain's own allowance (tot_pages against
+ * max_pages), as if it had allocated them.  Called with the core lock
+ * held: MUST NOT call back into the core; bounded.
+ */
+int gh_dom_charge(void *cookie, uint64_t before, uint64_t now);
+
+/*
  * gh_may_use: the host's own policy on sharing (Xen: XSM/FLASK).  May the
  * domain `who` use memory of the domain `owner` (the owner of a grant
  * chain's frames, never `who` itself) with `rights`: the GNTX_R_* bits the

@@ -148,6 +148,8 @@ struct gc_prot_ext {
  * (protect_range.c), nothing for frames nobody protected.
  */
 struct gc_prot {
+    void *cookie;     /* the domain's, for gh_dom_charge */
+    uint64_t charged; /* bytes of this state the domain pays for */
     struct gc_prot_ext *ext;
     uint32_t next; /* ranges in use */
     uint32_t cap;  /* capacity of ext */
@@ -383,6 +385,10 @@ static inline bool gc_prot_any(const struct gc_dom *owner)
  * (ENOSPC), and its ranges */
 int gc_prot_get(struct gc_dom *d, struct gc_prot **out);
 void gc_prot_free(struct gc_dom *d);
+/* The domain pays for `more` bytes more of it (gh_dom_charge): 0 or
+ * -GNTX_ENOSPC; gc_prot_refund gives `less` back. */
+int gc_prot_charge(struct gc_prot *p, uint64_t more);
+void gc_prot_refund(struct gc_prot *p, uint64_t less);
 uint32_t gc_prot_lower(const struct gc_prot *p, uint64_t gfn);
 void gc_prot_run_at(const struct gc_prot *p, uint64_t gfn,
                     struct gc_prot_run *run);

@@ -32,9 +32,13 @@ static int cls_grow(struct gc_prot *p)
         return -GNTX_ENOSPC;
     if (n > GNTX_MAX_PROT_CLASSES)
         n = GNTX_MAX_PROT_CLASSES;
-    t = gh_zalloc((size_t)n * sizeof(*t));
-    if (!t)
+    if (gc_prot_charge(p, (uint64_t)(n - p->ncls) * sizeof(*t)))
         return -GNTX_ENOSPC;
+    t = gh_zalloc((size_t)n * sizeof(*t));
+    if (!t) {
+        gc_prot_refund(p, (uint64_t)(n - p->ncls) * sizeof(*t));
+        return -GNTX_ENOSPC;
+    }
     if (p->ncls)
         gh_memcpy(t, p->cls, (size_t)p->ncls * sizeof(*t));
     gh_free(p->cls);

@@ -296,6 +296,21 @@ int gh_dom_exempt(void *cookie)
            cookie == __atomic_load_n(&exempt_cookie, __ATOMIC_RELAXED);
 }
 
+/* A domain's charge (th_dom.charged), refused past its charge_limit. */
+int gh_dom_charge(void *cookie, uint64_t before, uint64_t now)
+{
+    struct th_dom *d = cookie;
+
+    if (!d || d->charged != before) {
+        __atomic_add_fetch(&bad_frames, 1, __ATOMIC_RELAXED); /* unbalanced */
+        return -1;
+    }
+    if (now > before && d->charge_limit && now > d->charge_limit)
+        return -1;
+    d->charged = now;
+    return 0;
+}
+
 void th_set_exempt(void *cookie)
 {
     __atomic_store_n(&exempt_cookie, cookie, __ATOMIC_RELAXED);

@@ -28,6 +28,10 @@ struct th_dom {
     /* gh_frame sleeps this long first (a slow copy), and counts. */
     unsigned frame_delay_us;
     unsigned long frames_got;
+    /* Host memory the core charged to it (gh_dom_charge), refused past
+     * charge_limit (0: no limit); a charge that does not start from
+     * `charged` counts as a bad frame (th_balanced fails). */
+    uint64_t charged, charge_limit;
 };
 
 /* NULL on allocation failure.  th_dom_free is NULL-safe. */
