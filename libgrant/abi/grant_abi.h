@@ -435,9 +435,11 @@ struct gntx_usage {
  * or pad not 0), EOVERFLOW (gfn + nr wraps), EFAULT (a frame outside the
  * caller's memory), EBUSY (the range holds the caller's fault ring page),
  * ENOSPC (GNTX_MAX_PROT_CLASSES, GNTX_MAX_PROT_RANGES, or no memory for
- * the bookkeeping; only ever before the element's first frame changes in
- * that call, so gfn and nr come back as the call got them: what an
- * element applies later in a call never needs a new range).  `cookie` is
+ * the bookkeeping, which the caller pays for: on Xen it counts against
+ * the domain's own memory allowance, max_pages; only ever before the
+ * element's first frame changes in that call, so gfn and nr come back as
+ * the call got them: what an element applies later in a call never needs
+ * a new range).  `cookie` is
  * the caller's own value, handed back in fault records and queries.
  * Blocking: mappings to downgrade are downgraded before the call returns
  * (the host may have to wait for a mapper).

@@ -16,10 +16,13 @@
  * re-creates a grant of its own meanwhile: two domains copy while a third
  * party protects and revokes (`lock_concurrent`: every copy the guest made
  * that succeeded brought dom0's bytes; every bystander copy brought the
- * guest's).  The 4 MiB sides live in handles of their own, opened with
- * XGRANT_XEN_PAGES=LOCK_PAGES (the default grant memory is 4 MiB in all);
- * dom0's third party has that handle to itself (a handle serves one
- * thread), the bystander uses the program's.
+ * guest's).  With no load, dom0 also times LOCK_PAIRS 4 KiB copies each
+ * way from the guest, GNTTABOP_copy (a gntalloc page) and the extension's
+ * COPY, interleaved one by one so a burst of load hits both alike, and
+ * prints the ratio of their medians (`XLAB-LOCK ratio`).  The 4 MiB sides live
+ * in handles of their own, opened with XGRANT_XEN_PAGES=LOCK_PAGES (the default
+ * grant memory is 4 MiB in all); dom0's third party has that handle to itself
+ * (a handle serves one thread), the bystander uses the program's.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,6 +36,7 @@
 
 #define LOCK_BIG    (4u << 20)
 #define LOCK_ROUNDS 60
+#define LOCK_PAIRS  300 /* GNTTABOP_copy / COPY pairs for the ratio */
 #define LOCK_PAGES  "1100"
 enum { LOAD_NONE, LOAD_COPY, LOAD_PROTECT, LOAD_CHURN, LOAD_STOP };
 static const char *const load_name[] = {"none", "copy 4MiB", "protect 4MiB",
@@ -134,6 +138,16 @@ void xlab_lock_guest(void)
     }
     xlab_xs_write("lockctl", rc == 0 ? "%u" : "ERR%d",
                   rc == 0 ? ref : (unsigned)rc);
+    if (rc == 0) {
+        uint8_t *v1 = NULL;
+        uint32_t gref = 0;
+        int r1 = xlab_v1_share(0, (void **)&v1, &gref);
+
+        for (unsigned i = 0; r1 == 0 && i < 4096; i++)
+            v1[i] = lock_byte(i);
+        xlab_xs_write("lockv1", r1 == 0 ? "%u" : "ERR%d",
+                      r1 == 0 ? gref : (unsigned)r1);
+    }
     if (rc == 0)
         rc = xlab_xs_wait_u32("lockbig", &big);
     if (rc) {
@@ -145,12 +159,16 @@ void xlab_lock_guest(void)
     while ((load = __atomic_load_n(ctl, __ATOMIC_ACQUIRE)) != LOAD_STOP)
         guest_load(h, load, big, mem + 2 * 4096,
                    &c[load < LOAD_STOP ? load : LOAD_NONE]);
-    xlab_xs_write("lockguest",
-                  "copies %lu (%lu failed, last %d, %lu wrong bytes) "
-                  "protects %lu (%lu failed) grants+revokes %lu (%lu failed)",
-                  c[LOAD_COPY].ops, c[LOAD_COPY].errs, c[LOAD_COPY].last_err,
-                  c[LOAD_COPY].bad, c[LOAD_PROTECT].ops, c[LOAD_PROTECT].errs,
-                  c[LOAD_CHURN].ops, c[LOAD_CHURN].errs);
+    rc = xlab_xs_write(
+        "lockguest",
+        "copies %lu (%lu failed, last %d, %lu wrong bytes) "
+        "protects %lu (%lu failed) grants+revokes %lu (%lu failed)",
+        c[LOAD_COPY].ops, c[LOAD_COPY].errs, c[LOAD_COPY].last_err,
+        c[LOAD_COPY].bad, c[LOAD_PROTECT].ops, c[LOAD_PROTECT].errs,
+        c[LOAD_CHURN].ops, c[LOAD_CHURN].errs);
+    xlab_report("lock_guest", rc == 0, "loads done (%lu copies), told dom0: %s",
+                c[LOAD_COPY].ops, grant_strerror(rc));
+    xlab_v1_unshare();
     grant_revoke(h, ref, GRANT_REVOKE_FORCE);
     grant_close(h);
 }
@@ -237,6 +255,32 @@ static int bystander(grant_handle_t *h, unsigned guest, grant_ref_t ctl,
     return rc;
 }
 
+/* Medians of LOCK_PAIRS interleaved 4 KiB copies from the guest,
+ * GNTTABOP_copy of its gntalloc page and the extension's COPY of its
+ * pattern page (ns); 0 or the first error. */
+static int copy_ratio(grant_handle_t *h, unsigned guest, grant_ref_t ctl,
+                      uint32_t gref, uint8_t *buf, double *v1, double *x)
+{
+    static double tv[LOCK_PAIRS], tx[LOCK_PAIRS];
+    int rc = 0;
+
+    for (unsigned i = 0; i < LOCK_PAIRS && rc == 0; i++) {
+        uint64_t t = 0, t0;
+
+        rc = xlab_v1_copy_times(guest, gref, buf, 1, &t);
+        tv[i] = (double)t;
+        t0 = xlab_now_ns();
+        if (rc == 0)
+            rc = grant_copy_from(h, buf, (grant_domid_t)guest, ctl, 4096, 4096);
+        tx[i] = (double)(xlab_now_ns() - t0);
+    }
+    qsort(tv, LOCK_PAIRS, sizeof(tv[0]), cmp_double);
+    qsort(tx, LOCK_PAIRS, sizeof(tx[0]), cmp_double);
+    *v1 = tv[LOCK_PAIRS / 2];
+    *x = tx[LOCK_PAIRS / 2];
+    return rc;
+}
+
 void xlab_lock_dom0(grant_handle_t *h, unsigned guest)
 {
     struct third t = {.guest = guest};
@@ -285,13 +329,29 @@ void xlab_lock_dom0(grant_handle_t *h, unsigned guest)
         ok = xlab_report("lock_bystander", rc == 0,
                          "4 KiB copies under load '%s': %s", load_name[load],
                          grant_strerror(rc));
+        if (ok && load == LOAD_NONE) {
+            uint32_t gref = 0;
+            double v1 = 0, x = 0;
+
+            rc = xlab_xs_wait_u32("lockv1", &gref);
+            if (rc == 0)
+                rc = copy_ratio(h, guest, ctl, gref, buf, &v1, &x);
+            if (xlab_report("lock_ratio", rc == 0, "4 KiB copies each way: %s",
+                            grant_strerror(rc)))
+                printf("XLAB-LOCK ratio 4KiB copy x%u interleaved: "
+                       "GNTTABOP_copy median %.0f ns, xgrant COPY median "
+                       "%.0f ns, ratio xgrant/v1 %.2f%s\n",
+                       LOCK_PAIRS, v1, x, v1 > 0 ? x / v1 : 0,
+                       v1 > 0 ? "" : " (the clock is too coarse)");
+        }
         if (ok)
             printf("XLAB-LOCK bystander 4KiB copy x%u under '%s': median "
                    "%.0f us, mean %.0f, p90 %.0f, worst %.0f\n",
                    LOCK_ROUNDS, load_name[load], t4[0], t4[1], t4[2], t4[3]);
     }
-    set_load(h, guest, ctl, buf + 4096, LOAD_STOP);
-    rc = xlab_xs_wait("lockguest", res, sizeof(res));
+    rc = set_load(h, guest, ctl, buf + 4096, LOAD_STOP);
+    if (rc == 0)
+        rc = xlab_xs_wait("lockguest", res, sizeof(res));
     xlab_report(
         "lock_concurrent",
         ok && rc == 0 && strstr(res, " 0 wrong bytes") && t.protects && !t.errs,
