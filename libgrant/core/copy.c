@@ -347,9 +347,12 @@ static int xfer_move(const struct xfer *x, struct gc_pin *ps, struct gc_pin *pd,
 /*
  * Validates and pins the element's next chunk under the lock, shared; a
  * protection violation (its action changes state) has it done again with
- * the lock exclusive.  Then takes an in-flight slot for the chunk, or,
- * when all are taken, moves its bytes before the lock goes.  The lock is
- * dropped on return; *slot is -1 when the bytes have moved (or not: rc).
+ * the lock exclusive.  Then takes an in-flight slot for the chunk, or
+ * moves its bytes before the lock goes: a chunk of a page or less (a
+ * writer waits no longer for it than for a slot's wait, and the common
+ * small copy takes no slot), or any when all slots are taken.  The lock
+ * is dropped on return; *slot is -1 when the bytes have moved (or not:
+ * rc).
  */
 static int xfer_chunk(struct gcore *c, struct xfer *x, struct gc_pin *ps,
                       struct gc_pin *pd, uint64_t *n, int *slot)
@@ -366,7 +369,7 @@ static int xfer_chunk(struct gcore *c, struct xfer *x, struct gc_pin *ps,
         x->shared = false;
         rc = xfer_pin(c, x, ps, pd, n);
     }
-    if (!rc && *n && (*slot = gc_copy_enter(c)) < 0)
+    if (!rc && *n && (*n <= GNTX_PAGE_SIZE || (*slot = gc_copy_enter(c)) < 0))
         rc = xfer_move(x, ps, pd, *n);
     if (x->shared)
         gh_unlock_shared(c);
