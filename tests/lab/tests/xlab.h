@@ -8,6 +8,7 @@
 #define XLAB_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "grant_abi.h"
@@ -97,6 +98,9 @@ void xlab_std_guest(grant_handle_t *h);
  * v1 backend, writes dom0's KILL page and must live (kill_spares_backend:
  * last, after benchdone). */
 void xlab_scratch_dom0(unsigned guest);
+/* dom0: Xen's 'q' dump (xl debug-keys q, then xl dmesg) to read, for
+ * pclose; NULL and errno on failure. */
+FILE *xlab_q_dump(void);
 void xlab_kill_dom0(grant_handle_t *h, unsigned guest);
 void xlab_kill_guest(grant_handle_t *h);
 /* xlab_freed.c (issue 12): a closed handle's grants are revoked before its
