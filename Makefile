@@ -44,10 +44,13 @@ include tools/common/module.mk
 include libgrant/lib/module.mk
 include backend/common/module.mk
 include frontend/common/module.mk
+include backend/blkback/module.mk
+include frontend/blkfront/module.mk
 include tools/xgrantd/module.mk
 include tools/xgrant/module.mk
 include tools/xgrant-guest/module.mk
 include tests/module.mk
+include backend/netback/module.mk
 include frontend/netfront/module.mk
 include tests/lab/module.mk
 include hv-patches/module.mk

@@ -4,8 +4,10 @@
 set -euo pipefail
 "$(dirname "$0")/../hv-patches/deb-src.sh" # deb-src for `apt-get source xen` (make hv)
 pkgs=(build-essential pkg-config libcmocka-dev libseccomp-dev libxen-dev xenstore-utils clang-format clang libclang-rt-14-dev)
-pkgs+=(nbdkit nbdkit-plugin-dev libnbd-bin qemu-utils fio) # blkfront: the nbdkit plugin and the real NBD clients its tests run
+pkgs+=(liburing-dev) # xgrant-blkback (io_uring)
+pkgs+=(nbdkit nbdkit-plugin-dev libnbd-bin qemu-utils fio) # the nbdkit plugin, real NBD clients, blk-bench
 pkgs+=(flex bison dpkg-dev python3 gzip file) # make hv: the Xen 4.17 hypervisor build
+pkgs+=(iperf3 iputils-ping iproute2 util-linux) # net-bench, the netfront tests (iperf3, ping, ip, nsenter/unshare)
 [ $# -eq 0 ] || pkgs=("$@") # `deps.sh PKG...`: only those (make lab-deps)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -4,7 +4,9 @@
  * and down again.  The rules, in the order they are checked (each failure
  * is xbe_fatal with the key named):
  *  1. feature-grant-ext = 1 (and offered) makes the refs extension grants;
- *  2. multi-queue-num-queues, when present, is 1..max_queues;
+ *  2. multi-queue-num-queues, when present, is 1..max_queues; with 1 the
+ *     keys are flat in the device dir (no queue-0/), as Linux's backends
+ *     read them and Linux's netfront writes them;
  *  3. ring-page-order, when present, is <= max_ring_order; then the refs
  *     are <ref_key>0..N-1, else the one <ref_key>;
  *  4. every ref is a 32-bit decimal and maps (whole pages, read-write):
@@ -199,7 +201,7 @@ static int queues(struct xbe_dev *d)
     }
     if (rc < 0 || v < 1 || v > max)
         return xbe_fatal(d, -EINVAL, "multi-queue-num-queues: not 1..%lu", max);
-    d->nr_queues = (unsigned)v;
+    d->nr_queues = v == 1 ? 0 : (unsigned)v; /* 1: flat keys */
     return (int)v;
 }
 

@@ -9,7 +9,10 @@
  *   frontend Closing: disconnect, Closing;
  *   frontend Closed or gone: disconnect, Closed; the device goes when the
  *               toolstack set online = 0 or removed our directory;
- *   frontend Initialising after we are Closed: InitWait again.
+ *   frontend Initialising after we are Closed: InitWait again;
+ *   a device found between InitWait and Connected (a previous backend's,
+ *   which died): Closing, then as above, so the frontend reconnects (a
+ *   frontend still Initialising is simply probed again).
  * A frontend state outside 0..8 (or not a number) is a protocol error.
  */
 #include <errno.h>
@@ -147,7 +150,8 @@ static void probe(struct xbe_dev *d)
     int rc = grant_xenbus_transact(d->bus->xb, probe_in, &a, 0);
 
     if (rc < 0) {
-        xbe_fatal(d, rc, "probe failed");
+        if (d->state != XenbusStateClosing) /* else the driver said why */
+            xbe_fatal(d, rc, "probe failed");
         return;
     }
     d->state = XenbusStateInitWait;
@@ -180,6 +184,16 @@ static void connect(struct xbe_dev *d)
     d->state = XenbusStateConnected;
 }
 
+/* The frontend went past Initialising (it used a previous backend's
+ * rings) or is gone. */
+static int fe_used(struct xbe_dev *d)
+{
+    int fe;
+
+    return grant_xenbus_read_state(d->bus->xb, XBT_NULL, d->fe_dir, &fe) < 0 ||
+           fe != XenbusStateInitialising;
+}
+
 struct xbe_dev *xbe_dev_new(struct xbe *bus, unsigned fe, unsigned devid)
 {
     struct xbe_dev *d = calloc(1, sizeof(*d));
@@ -198,9 +212,12 @@ struct xbe_dev *xbe_dev_new(struct xbe *bus, unsigned fe, unsigned devid)
         return NULL;
     }
     /* Only a device the toolstack just made (or made again) is probed: one
-     * we closed and left behind stays ours to ignore. */
+     * we closed and left behind stays ours to ignore.  One left between
+     * InitWait and Connected was a predecessor's (this daemon restarted):
+     * it is adopted and closed, so the frontend reconnects from scratch. */
     if (grant_xenbus_read_state(bus->xb, XBT_NULL, d->dir, &state) < 0 ||
-        state != XenbusStateInitialising) {
+        (state != XenbusStateInitialising &&
+         (state < XenbusStateInitWait || state > XenbusStateConnected))) {
         free(d);
         return NULL;
     }
@@ -220,7 +237,17 @@ struct xbe_dev *xbe_dev_new(struct xbe *bus, unsigned fe, unsigned devid)
         free(d);
         return NULL;
     }
-    probe(d);
+    if (state != XenbusStateInitialising && fe_used(d)) {
+        fprintf(stderr,
+                "xbe: %s: left in state %d by a previous backend: "
+                "closing it for the frontend to reconnect\n",
+                d->dir, state);
+        d->fe_seen = 1; /* a frontend already gone closes it at once */
+        set_state(d, XBT_NULL, XenbusStateClosing);
+        xbe_dev_update(d);
+        return d;
+    }
+    probe(d); /* new, or its frontend never got past Initialising */
     return d;
 }
 

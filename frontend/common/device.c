@@ -343,7 +343,10 @@ int xfe_attach(struct xfe_dev **out, const struct xfe_ops *ops,
         rc = handshake(d, timeout_ms);
     if (rc < 0) {
         teardown(d);
-        grant_xenbus_switch_state(xb, XBT_NULL, d->dir, XenbusStateClosed);
+        /* A device not there yet (no backend link) is not ours to close:
+         * the toolstack may be writing it right now. */
+        if (d->be_dir)
+            grant_xenbus_switch_state(xb, XBT_NULL, d->dir, XenbusStateClosed);
         free(d->be_dir);
         free(d);
         return rc;
@@ -378,6 +381,17 @@ int xfe_reconnect(struct xfe_dev *d, int timeout_ms)
 
     if (d->state != XenbusStateClosed)
         return -EBUSY;
+    /* Linux's order: back to Initialising once the backend has seen our
+     * Closed (a backend still Closing would miss the Closed and never
+     * offer the device again), or is new (Initialising, InitWait). */
+    rc = grant_xenbus_wait_states(
+        d->xb, d->be_dir,
+        GRANT_XENBUS_MASK(XenbusStateClosed) |
+            GRANT_XENBUS_MASK(XenbusStateInitialising) |
+            GRANT_XENBUS_MASK(XenbusStateInitWait),
+        timeout_ms, NULL);
+    if (rc < 0)
+        return rc;
     /* Initialising asks the backend to offer the device again (xbe
      * re-probes a Closed device whose frontend comes back). */
     grant_xenbus_switch_state(d->xb, XBT_NULL, d->dir, XenbusStateInitialising);

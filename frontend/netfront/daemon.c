@@ -206,8 +206,9 @@ static void pump_tx(struct pump *p, int q)
     }
 }
 
-/* Backend -> TAP: every frame received. */
-static void pump_rx(struct pump *p, int q)
+/* Backend -> TAP: the frames received, up to 4 * BURST; 1 when that
+ * bound stopped it (more may be waiting: no sleeping then). */
+static int pump_rx(struct pump *p, int q)
 {
     struct xgnf_pkt pkt;
     int i;
@@ -239,6 +240,7 @@ static void pump_rx(struct pump *p, int q)
         if (writev(p->tap[q], iov, (int)pkt.niov + 1) < 0)
             p->tap_drops++;
     }
+    return i == 4 * BURST;
 }
 
 /* Reads the TAP only while the ring has room for a largest frame. */
@@ -280,7 +282,7 @@ static int run(struct pump *p)
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 0};
     struct xgnf_stats last = {0};
     time_t logged = 0;
-    int q, rc = 0;
+    int q, rc = 0, more = 0;
 
     p->ep = epoll_create1(EPOLL_CLOEXEC);
     if (p->ep < 0 || epoll_ctl(p->ep, EPOLL_CTL_ADD, xgnf_fd(p->nf), &ev) < 0)
@@ -294,14 +296,15 @@ static int run(struct pump *p)
     while (!stop) {
         struct epoll_event evs[XGNF_MAX_QUEUES + 1];
 
-        if (epoll_wait(p->ep, evs, XGNF_MAX_QUEUES + 1, 1000) < 0 &&
+        if (epoll_wait(p->ep, evs, XGNF_MAX_QUEUES + 1, more ? 0 : 1000) < 0 &&
             errno != EINTR)
             return -errno;
+        more = 0;
         rc = xgnf_poll(p->nf);
         if (rc < 0)
             break;
         for (q = 0; q < p->nq; q++) {
-            pump_rx(p, q);
+            more |= pump_rx(p, q);
             pump_tx(p, q);
             xgnf_flush(p->nf, (unsigned)q);
             tap_arm(p, q);
@@ -313,6 +316,26 @@ static int run(struct pump *p)
     }
     log_stats(p, &last);
     return rc;
+}
+
+/* Attaches, waiting up to the timeout for the toolstack to write the
+ * device (it may do so after the domain started). */
+static int open_vif(struct xgnf **nf, grant_handle_t *h, grant_xenbus_t *xb,
+                    const struct xgnf_config *cfg)
+{
+    struct timespec t0, t;
+    int rc;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        rc = xgnf_open(nf, h, xb, cfg);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (rc != -ENOENT || (t.tv_sec - t0.tv_sec) * 1000 +
+                                     (t.tv_nsec - t0.tv_nsec) / 1000000 >=
+                                 cfg->timeout_ms)
+            return rc;
+        usleep(50000);
+    }
 }
 
 int main(int argc, char **argv)
@@ -378,7 +401,7 @@ int main(int argc, char **argv)
         logf_("cannot reach the hypervisor or the store: %s", strerror(-rc));
         return 1;
     }
-    rc = xgnf_open(&p.nf, h, xb, &cfg);
+    rc = open_vif(&p.nf, h, xb, &cfg);
     if (rc < 0) {
         logf_("cannot connect to the backend: %s", strerror(-rc));
         return 1;

@@ -25,7 +25,11 @@ struct nf_pend {
     } u;
 };
 
-enum { TX_FREE, TX_QUEUED, TX_FLIGHT, TX_LOST };
+#define NF_REVOKE_BATCH 64u
+
+/* A tx page: free, in q->pend, in the ring, answered (grant not yet
+ * revoked), or out of use for good (its grant would not go). */
+enum { TX_FREE, TX_QUEUED, TX_FLIGHT, TX_DONE, TX_LOST };
 
 struct nf_queue {
     unsigned idx;
@@ -38,6 +42,8 @@ struct nf_queue {
     uint8_t tx_state[NF_RING_ENTS];
     uint16_t tx_free[NF_RING_ENTS];
     unsigned tx_nfree;
+    uint16_t done[NF_RING_ENTS]; /* TX_DONE ids */
+    unsigned ndone;
     struct nf_pend pend[NF_RING_ENTS];
     unsigned npend;
     /* rx: buffer i is posted at every ring position p with p % 256 == i */

@@ -8,7 +8,11 @@
  * wait in q->pend until xgnf_flush grants their bytes (grant-ext: one
  * extension grant per request, exactly its bytes, READ, in one batch) and
  * writes them into the ring.  A response frees its id once its grant is
- * revoked; a grant that cannot be revoked keeps its page out of use.
+ * revoked, which is done for NF_REVOKE_BATCH answered ids at a time (or
+ * when free pages run short): a grant outliving its answer only covers
+ * bytes the backend was given already, and its page is not reused before
+ * the revocation.  A grant that cannot be revoked keeps its page out of
+ * use.
  */
 #include <errno.h>
 #include <string.h>
@@ -42,7 +46,8 @@ void nf_tx_teardown(struct xgnf *nf, struct nf_queue *q)
     if (!q->tx_mem)
         return;
     for (i = 0; nf->info.grant_ext && i < NF_RING_ENTS; i++)
-        if (q->tx_state[i] == TX_FLIGHT || q->tx_state[i] == TX_LOST)
+        if (q->tx_state[i] == TX_FLIGHT || q->tx_state[i] == TX_DONE ||
+            q->tx_state[i] == TX_LOST)
             grant_revoke(nf->h, q->tx_ref[i], GRANT_REVOKE_FORCE);
     if (nf->info.grant_ext)
         grant_mem_free(nf->h, q->tx_mem);
@@ -86,7 +91,7 @@ static int check_meta(struct xgnf *nf, const struct iovec *iov, int iovcnt,
 
 unsigned xgnf_tx_room(const struct xgnf *nf, unsigned qi, size_t len)
 {
-    const struct nf_queue *q = &nf->q[qi];
+    const struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
     unsigned slots = len ? (unsigned)((len + NF_BUF - 1) / NF_BUF) : 1, ring,
              ids;
 
@@ -113,7 +118,7 @@ int xgnf_send(struct xgnf *nf, unsigned qi, const struct iovec *iov, int iovcnt,
               const struct xgnf_meta *m)
 {
     static const struct xgnf_meta none;
-    struct nf_queue *q = &nf->q[qi];
+    struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
     size_t len = 0, off = 0;
     unsigned slots, k;
     int i, rc, vi = 0;
@@ -262,7 +267,7 @@ static void write_pending(struct xgnf *nf, struct nf_queue *q)
 
 int xgnf_flush(struct xgnf *nf, unsigned qi)
 {
-    struct nf_queue *q = &nf->q[qi];
+    struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
 
     int rc = nf_usable(nf, qi);
 
@@ -278,12 +283,11 @@ int xgnf_flush(struct xgnf *nf, unsigned qi)
     return nf_rx_refill(nf, q);
 }
 
-/* Takes one pass of tx responses: the ids (and grants) to free. */
-static unsigned take_responses(struct xgnf *nf, struct nf_queue *q,
-                               struct grant_revoke_req *rev, uint16_t *ids)
+/* Takes one pass of tx responses; answered ids wait in q->done for their
+ * grants' revocation (or are free at once with standard grants). */
+static void take_responses(struct xgnf *nf, struct nf_queue *q)
 {
     union netif_tx_sring_entry e;
-    unsigned n = 0;
     int rc;
 
     while ((rc = xfe_ring_take(q->tx, &e)) == 1) {
@@ -302,35 +306,50 @@ static unsigned take_responses(struct xgnf *nf, struct nf_queue *q,
             q->tx_free[q->tx_nfree++] = id;
             continue;
         }
-        q->tx_state[id] = TX_LOST; /* until its grant is revoked */
-        ids[n] = id;
-        rev[n++] = (struct grant_revoke_req){.ref = q->tx_ref[id], .flags = 0};
+        q->tx_state[id] = TX_DONE;
+        q->done[q->ndone++] = id;
     }
     if (rc < 0)
         nf_halt(nf);
-    return n;
+}
+
+/* Revokes the answered ids' grants in one call, frees their pages; a
+ * grant that cannot be revoked keeps its page out of use. */
+static void revoke_done(struct xgnf *nf, struct nf_queue *q)
+{
+    struct grant_revoke_req rev[NF_RING_ENTS];
+    unsigned i;
+
+    for (i = 0; i < q->ndone; i++)
+        rev[i] = (struct grant_revoke_req){.ref = q->tx_ref[q->done[i]]};
+    if (grant_revoke_batch(nf->h, rev, q->ndone) < 0)
+        for (i = 0; i < q->ndone; i++)
+            rev[i].status = -EIO;
+    for (i = 0; i < q->ndone; i++) {
+        uint16_t id = q->done[i];
+
+        if (rev[i].status < 0) {
+            nf->st.err_grant++;
+            q->tx_state[id] = TX_LOST;
+            continue;
+        }
+        q->tx_state[id] = TX_FREE;
+        q->tx_free[q->tx_nfree++] = id;
+    }
+    q->ndone = 0;
 }
 
 void nf_tx_gc(struct xgnf *nf, struct nf_queue *q)
 {
-    struct grant_revoke_req rev[NF_RING_ENTS];
-    uint16_t ids[NF_RING_ENTS];
-    unsigned pass, n, i;
-
-    for (pass = 0; pass < 2 && !nf->halted; pass++) {
-        n = take_responses(nf, q, rev, ids);
-        if (n && grant_revoke_batch(nf->h, rev, n) < 0)
-            for (i = 0; i < n; i++)
-                rev[i].status = -EIO;
-        for (i = 0; i < n; i++) {
-            if (rev[i].status < 0) { /* the page stays out of use */
-                nf->st.err_grant++;
-                continue;
-            }
-            q->tx_state[ids[i]] = TX_FREE;
-            q->tx_free[q->tx_nfree++] = ids[i];
-        }
-        if (xfe_ring_final_check(q->tx) != 1)
-            break;
-    }
+    /* Until rsp_event is armed past every response taken (else the
+     * backend's next response would not signal us).  Bounded: every
+     * response answers a request in flight. */
+    do
+        take_responses(nf, q);
+    while (!nf->halted && xfe_ring_final_check(q->tx) == 1);
+    /* One revocation call per NF_REVOKE_BATCH frames' pages, sooner when
+     * free pages run short. */
+    if (q->ndone &&
+        (q->ndone >= NF_REVOKE_BATCH || q->tx_nfree < NF_REVOKE_BATCH))
+        revoke_done(nf, q);
 }

@@ -598,7 +598,9 @@ struct gntx_fault_stats {
  *   0         the element is over: everything moved, or a READ met the
  *             end of the file (len still holds the rest: a short count);
  *   -EAGAIN   the call's byte budget (GNTX_DEFAULT_IO_BYTES unless the
- *             host says otherwise) cut it short: resubmit it as it came
+ *             host says otherwise), or the host's time for one call (a
+ *             slow file; xgrantd: 2 ms, checked between pieces of at most
+ *             256 KiB), cut it short: resubmit it as it came
  *             back (each resubmission is validated again, so a revoke in
  *             between stops the rest; libgrant does this); elements after
  *             it come back -EAGAIN unmoved;

@@ -35,7 +35,9 @@
  *   GNTX_OP_IO takes its files as fds sent with the request (SCM_RIGHTS on
  *   its first byte, at most XGW_MAX_IO_FDS; nfds says how many): an
  *   element's `file` is an index into them.  The daemon closes them once
- *   it answers.
+ *   it answers.  Or `file` names a file the connection registered
+ *   (XGW_OP_IO_FILE_REGISTER): then the request carries no fd and may go
+ *   through the call area.
  *
  * Limits: len <= XGW_MAX_PAYLOAD; a bigger or malformed message gets an
  * error response (-EINVAL / -E2BIG) when its framing can still be followed,
@@ -52,7 +54,9 @@
 #define XGW_MAGIC         0x78677731u /* "xgw1" */
 #define XGW_MAX_PAYLOAD   (8u << 20)
 #define XGW_MAX_MAP_BATCH 64u
-#define XGW_MAX_IO_FDS    8u /* fds one request may carry (GNTX_OP_IO) */
+#define XGW_MAX_IO_FDS    8u  /* fds one request may carry (GNTX_OP_IO) */
+#define XGW_MAX_IO_FILES  16u /* registered files per connection */
+#define XGW_IO_FILE_REG   0x40000000u /* a gntx_io `file`: registered */
 #define XGW_NAME_MAX      32u
 #define XGW_SOCK_ENV      "XGRANT_SOCK"
 #define XGW_DOMID_ENV                                                          \
@@ -98,6 +102,17 @@ enum xgw_op {
     XGW_OP_EVTCHN_BIND_INTERDOMAIN = 0x111,
     XGW_OP_EVTCHN_SEND = 0x112,
     XGW_OP_EVTCHN_CLOSE = 0x113,
+
+    /* Registered files for GNTX_OP_IO (as io_uring's fixed files): the
+     * daemon keeps the file until UNREGISTER or the connection closes, and
+     * IO calls name it without sending a descriptor (so they may use the
+     * call area).  REGISTER: no payload, exactly 1 fd (a regular file or a
+     * block device, not O_PATH: else -EBADF, -ESPIPE, -EISDIR, -EINVAL);
+     * rep xgw_io_file (its GNTX_OP_IO `file` value, XGW_IO_FILE_REG set).
+     * At most XGW_MAX_IO_FILES per connection (-ENOSPC).  UNREGISTER: req
+     * xgw_io_file; -EBADF for a file not registered. */
+    XGW_OP_IO_FILE_REGISTER = 0x130,
+    XGW_OP_IO_FILE_UNREGISTER = 0x131,
 
     /* Domain control (control domain only, else -EPERM).
      * DOMAIN_CREATE: req xgw_domain_create + argv as NUL-separated strings
@@ -205,6 +220,12 @@ struct xgw_restrict {
     uint64_t npages;
 };
 
+struct xgw_io_file {
+    uint32_t file; /* GNTX_OP_IO's `file`: XGW_IO_FILE_REG | slot */
+    uint32_t pad;
+};
+
+_Static_assert(sizeof(struct xgw_io_file) == 8, "xgw_io_file");
 _Static_assert(sizeof(struct xgw_restrict) == 24, "xgw_restrict");
 _Static_assert(sizeof(struct xgw_hello_req) == 8, "xgw_hello_req");
 _Static_assert(sizeof(struct xgw_hello_rep) == 16, "xgw_hello_rep");
@@ -240,8 +261,9 @@ _Static_assert(sizeof(struct xgw_notice) == 8, "xgw_notice");
  * Which requests: the client stays synchronous (one request at a time on a
  * connection, either path), so the two paths never overlap.  Through the
  * area go only requests with no fds either way whose request payload and
- * largest response payload fit the buffer: every GNTX_OP_* except MAP and
- * IO, XGW_OP_MEM_ALLOC/FREE and XGW_OP_EVTCHN_SEND/CLOSE.  HELLO, MAP, IO,
+ * largest response payload fit the buffer: every GNTX_OP_* except MAP (IO
+ * only on registered files), XGW_OP_MEM_ALLOC/FREE and
+ * XGW_OP_EVTCHN_SEND/CLOSE.  HELLO, MAP, IO_FILE_*,
  * EVTCHN_ALLOC_UNBOUND/BIND and every DOMAIN_* op or SHUTDOWN keep the
  * socket; the daemon answers any of them posted in the area with -EINVAL.
  * A request that defers (REVOKE with FORCE) is answered in the area when

@@ -128,7 +128,10 @@ int gcore_set_quota(struct gcore *core, gntx_domid_t caller,
  * up to GCORE_IO_IOV pieces of the granter's memory (from gh_frame, held
  * until it returns) to read the file into (GNTX_IO_READ) or write to it,
  * at byte `file_off`.  It returns the bytes it moved (fewer: the end of
- * the file, and the element stops there) or -GNTX_E*.  It MUST NOT call
+ * the file, and the element stops there) or -GNTX_E*; -GNTX_EAGAIN, once
+ * the call has moved something, says the host's time for the call is up:
+ * the call ends as if its byte budget were spent (the element comes back
+ * -GNTX_EAGAIN to be resubmitted, and so do those after it).  It MUST NOT call
  * back into the core and should be bounded: the core hands it at most
  * the call's IO budget (gcore_set_io_bytes).  struct gcore_iov has the
  * layout of POSIX's struct iovec.

@@ -222,11 +222,12 @@ int grant_memset(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
 
 /* ---- Grant I/O: a file straight to or from a granted window ---------- */
 
-#define GRANT_IO_READ  0u /* file -> grant (the grant needs GRANT_R_WRITE) */
-#define GRANT_IO_WRITE 1u /* grant -> file (the grant needs GRANT_R_READ) */
+#define GRANT_IO_READ  0u     /* file -> grant (the grant needs R_WRITE) */
+#define GRANT_IO_WRITE 1u     /* grant -> file (the grant needs R_READ) */
+#define GRANT_IO_FIXED 0x100u /* | dir: fd is an id from grant_io_register */
 struct grant_io_seg {
     int fd;                /* in: a regular file or a block device */
-    unsigned dir;          /* in: GRANT_IO_READ or GRANT_IO_WRITE */
+    unsigned dir;          /* in: GRANT_IO_READ or _WRITE, | GRANT_IO_FIXED */
     grant_domid_t granter; /* in: a grant held by this domain (direct or */
     grant_ref_t ref;       /*     delegated), as a copy names it */
     uint64_t offset;       /* in: byte offset in the grant's window */
@@ -266,12 +267,32 @@ struct grant_io_seg {
  * has no files, and this call is not served there (grant_features has no
  * GRANT_FEAT_IO); a backend then moves the bytes with grant_copy.
  *
+ * A file opened O_DIRECT works at any window and offset: what O_DIRECT
+ * can take (512-byte aligned) goes to it straight, the rest through the
+ * page cache (xgrantd opens the file again without O_DIRECT for that).
+ *
  * Blocking: as long as the file I/O takes; xgrantd moves at most 1 MiB
- * per hypercall (others' calls are served in between) and the library
- * resumes the rest.  The descriptors stay the caller's: the hypervisor
- * uses them for the call only.  One call at a time per handle (Threads).
+ * (or 2 ms' worth) per hypercall, others' calls are served in between,
+ * and the library resumes the rest.  The descriptors stay the caller's: the
+ * hypervisor uses them for the call only.  One call at a time per handle
+ * (Threads).
  */
 int grant_io(grant_handle_t *h, struct grant_io_seg *segs, unsigned n);
+/*
+ * Registered files (as io_uring's fixed files): the hypervisor keeps its
+ * own reference to fd's file, and segments name it by the returned id
+ * with GRANT_IO_FIXED in dir, so no descriptor travels with each call
+ * (under xgrantd such calls take the shared-memory fast path: a 4 KiB
+ * grant_io then costs about what a copy does).  grant_io_register returns
+ * the id (>= 0) or -EBADF (not open, O_PATH), -ESPIPE, -EISDIR, -EINVAL
+ * (not a regular file or block device), -ENOSPC (16 per handle under
+ * xgrantd), -EOPNOTSUPP (Xen).  The file's access mode still decides the
+ * directions (a READ-only file: WRITE segments -EBADF).  The caller may
+ * close fd afterwards.  grant_io_unregister drops it (-EBADF: no such
+ * id); grant_close drops them all.  An unknown id in a segment: -EBADF.
+ */
+int grant_io_register(grant_handle_t *h, int fd);
+int grant_io_unregister(grant_handle_t *h, int file);
 
 /* ---- Mapping ---------------------------------------------------------- */
 

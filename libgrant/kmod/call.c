@@ -464,6 +464,8 @@ long xg_call(struct xg_file *f, void __user *uarg)
         return -E2BIG;
     if (gntx_op_shape(c.op, &d) < 0) /* grant_abi.h's table */
         return -EOPNOTSUPP;          /* unknown to this module: sizes unknown */
+    if (c.op == GNTX_OP_IO)
+        return -EOPNOTSUPP; /* grant I/O: Xen's hypervisor has no files */
     if (c.op == GNTX_OP_COPY || c.op == GNTX_OP_MEMSET)
         return xg_split_call(f, &c, &d);
     if (c.op == GNTX_OP_PROTECT)

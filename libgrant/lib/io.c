@@ -6,11 +6,14 @@
  * GNTX_MAX_BATCH elements naming at most XGW_MAX_IO_FDS distinct files,
  * the descriptors riding with the call.  Elements the per-call IO budget
  * cut short are resumed as they came back (grant_abi.h), so callers never
- * see -EAGAIN; `done` adds up over the resubmissions.  Nothing is
+ * see -EAGAIN; `done` adds up over the resubmissions.  A registered file
+ * (grant_io_register) is named by its id and sends no descriptor, so a
+ * call on registered files only takes the transport's fast path.  Nothing is
  * allocated per call once the handle's buffers (lg_scratch) have grown.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 
 #include "private.h"
@@ -102,27 +105,39 @@ static int batch_file(struct io_batch *b, int fd)
     return (int)b->nfds++;
 }
 
+/* What the segment's element names its file by (a registered file's id
+ * as it is); -1 when the batch has no room for another descriptor. */
+static int seg_file(struct io_batch *b, const struct grant_io_seg *s)
+{
+    return s->dir & GRANT_IO_FIXED ? s->fd : batch_file(b, s->fd);
+}
+
 /* A segment the library refuses without asking the hypervisor. */
 static int seg_check(const struct grant_io_seg *s)
 {
-    if (s->dir != GRANT_IO_READ && s->dir != GRANT_IO_WRITE)
+    unsigned d = s->dir & ~GRANT_IO_FIXED;
+
+    if (d != GRANT_IO_READ && d != GRANT_IO_WRITE)
         return -EINVAL;
-    if (s->fd < 0 || fcntl(s->fd, F_GETFD) < 0)
+    if (s->fd < 0)
+        return -EBADF;
+    if (!(s->dir & GRANT_IO_FIXED) && fcntl(s->fd, F_GETFD) < 0)
         return -EBADF; /* sendmsg would refuse the whole call */
     return 0;
 }
 
-static void seg_add(struct io_batch *b, const struct grant_io_seg *s, int file,
-                    unsigned i)
+static void seg_add(struct io_batch *b, const struct grant_io_seg *s,
+                    uint32_t file, unsigned i)
 {
     b->v[b->k] = (struct gntx_io){
         .dom = s->granter,
-        .dir = s->dir == GRANT_IO_READ ? GNTX_IO_READ : GNTX_IO_WRITE,
+        .dir = (s->dir & ~GRANT_IO_FIXED) == GRANT_IO_READ ? GNTX_IO_READ
+                                                           : GNTX_IO_WRITE,
         .ref = s->ref,
         .offset = s->offset,
         .len = s->len,
         .file_off = s->file_off,
-        .file = (uint32_t)file,
+        .file = file,
         .status = NO_STATUS};
     b->idx[b->k++] = i;
 }
@@ -157,20 +172,45 @@ static int io_run(grant_handle_t *h, struct grant_io_seg *segs, unsigned n)
         segs[i].status = seg_check(&segs[i]);
         if (segs[i].status)
             continue;
-        file = batch_file(&b, segs[i].fd);
+        file = seg_file(&b, &segs[i]);
         if (file < 0 || b.k == b.cap) {
             rc = batch_flush(h, segs, &b, &ok);
             if (rc < 0)
                 break;
-            file = batch_file(&b, segs[i].fd);
+            file = seg_file(&b, &segs[i]);
         }
-        seg_add(&b, &segs[i], file, i);
+        seg_add(&b, &segs[i], (uint32_t)file, i);
     }
     if (rc == 0)
         rc = batch_flush(h, segs, &b, &ok);
     for (; rc < 0 && i < n; i++)
         segs[i].status = rc;
     return rc < 0 ? rc : ok;
+}
+
+int grant_io_register(grant_handle_t *h, int fd)
+{
+    uint32_t file;
+    int rc;
+
+    if (!h || fd < 0)
+        return lg_fail(h, "grant_io_register", -EBADF);
+    if (!h->ops->io_file_register)
+        return lg_fail(h, "grant_io_register", -EOPNOTSUPP);
+    rc = h->ops->io_file_register(h, fd, &file);
+    if (rc == 0 && file > INT_MAX)
+        rc = -EPROTO;
+    return rc < 0 ? lg_fail(h, "grant_io_register", rc) : (int)file;
+}
+
+int grant_io_unregister(grant_handle_t *h, int file)
+{
+    if (!h || file < 0)
+        return lg_fail(h, "grant_io_unregister", -EBADF);
+    if (!h->ops->io_file_unregister)
+        return lg_fail(h, "grant_io_unregister", -EOPNOTSUPP);
+    return lg_fail(h, "grant_io_unregister",
+                   h->ops->io_file_unregister(h, (uint32_t)file));
 }
 
 int grant_io(grant_handle_t *h, struct grant_io_seg *segs, unsigned n)

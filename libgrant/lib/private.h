@@ -119,6 +119,10 @@ struct grant_ops {
                       void **addr, uint64_t *aux);
     int (*unmap_window)(grant_handle_t *h, void *addr, size_t len);
     const struct grant_v1_ops *v1; /* standard grants (below) */
+    /* Optional (NULL: -EOPNOTSUPP): registered files for grant I/O; *file
+     * is what a GNTX_OP_IO element names the file by, below INT_MAX. */
+    int (*io_file_register)(grant_handle_t *h, int fd, uint32_t *file);
+    int (*io_file_unregister)(grant_handle_t *h, uint32_t file);
 };
 
 /* A run of frames from grant_mem_alloc. */
@@ -432,5 +436,7 @@ int lg_sim_evtchn_bind(grant_handle_t *h, grant_domid_t remote,
                        uint32_t remote_port, uint32_t *port, int *fd);
 int lg_sim_evtchn_send(grant_handle_t *h, uint32_t port);
 int lg_sim_evtchn_close(grant_handle_t *h, uint32_t port);
+int lg_sim_io_file_register(grant_handle_t *h, int fd, uint32_t *file);
+int lg_sim_io_file_unregister(grant_handle_t *h, uint32_t file);
 
 #endif /* LIBGRANT_PRIVATE_H */

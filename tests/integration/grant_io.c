@@ -12,7 +12,9 @@
  *   - the bytes never pass through the caller: its read/write byte
  *     counters (/proc/self/io) barely move and it maps nothing new;
  *   - every bad input (fd, file kind, direction, offsets, grants) gets
- *     its own -errno, and xgrantd keeps serving.
+ *     its own -errno, and xgrantd keeps serving;
+ *   - registered files (grant_io_register): named by id, the same checks;
+ *   - an O_DIRECT file: unaligned windows and offsets work too.
  * grant_io_race.c races a revoke against a long I/O; protections are
  * checked there too.
  */
@@ -107,14 +109,17 @@ static void proc_io(uint64_t *rchar, uint64_t *wchar)
         fclose(f);
 }
 
-/* Lines of /proc/self/maps. */
-static int maps_lines(void)
+/* Does this process map any of domain `name`'s memory (its memfd is
+ * named after it)? */
+static int maps_domain(const char *name)
 {
     FILE *f = fopen("/proc/self/maps", "r");
-    int c, n = 0;
+    char line[1024], want[64];
+    int n = 0;
 
-    while (f && (c = fgetc(f)) != EOF)
-        n += c == '\n';
+    snprintf(want, sizeof(want), "memfd:%s ", name);
+    while (f && fgets(line, sizeof(line), f))
+        n += strstr(line, want) != NULL;
     if (f)
         fclose(f);
     return n;
@@ -127,7 +132,7 @@ static void case_read(grant_handle_t *dom0, struct itest_agent *a)
     enum { WIN_OFF = 100, WIN = 5 * PG, AT = 5, LEN = 4 * PG + 123 };
     uint8_t *b = malloc(LEN + 3000);
     uint64_t ref, done = 0, r0, w0, r1, w1;
-    int fd, maps0;
+    int fd;
 
     for (unsigned k = 0; k < LEN; k++)
         b[3000 + k] = pat(7, WIN_OFF + AT + k);
@@ -136,7 +141,6 @@ static void case_read(grant_handle_t *dom0, struct itest_agent *a)
     free(b);
     itest_ok(a, "alloc 8");
     ref = itest_ok(a, "grant 0 rw 0 %u %u", WIN_OFF, WIN);
-    maps0 = maps_lines();
     proc_io(&r0, &w0);
     ICHECK(io1(dom0, fd, GRANT_IO_READ, a->domid, ref, AT, 3000, LEN, &done) ==
                    0 &&
@@ -154,7 +158,19 @@ static void case_read(grant_handle_t *dom0, struct itest_agent *a)
            "the bytes never passed through the caller (rchar +%llu, wchar "
            "+%llu for %u bytes)",
            (unsigned long long)(r1 - r0), (unsigned long long)(w1 - w0), LEN);
-    ICHECK(maps_lines() == maps0, "the caller mapped nothing of the granter");
+    ICHECK(maps_domain(a->name) == 0,
+           "the caller maps none of the granter's memory");
+    {
+        /* The check above sees a mapping when there is one. */
+        uint64_t mref = itest_ok(a, "grant 0 rm 0 %u %u", 4 * PG, PG);
+        void *m = NULL;
+
+        ICHECK(grant_map(dom0, a->domid, (grant_ref_t)mref, 0, PG,
+                         GRANT_MAP_RDONLY, &m) == 0 &&
+                   maps_domain(a->name) > 0 && grant_unmap(dom0, m) == 0,
+               "(a mapping of the granter's page is seen by that check)");
+        itest_ok(a, "revoke 0x%llx", (unsigned long long)mref);
+    }
     close(fd);
 }
 
@@ -360,6 +376,114 @@ static void case_bad(grant_handle_t *dom0, struct itest_agent *a)
     close(pp[1]);
 }
 
+/* Registered files: named by id, no descriptor per call; their own bad
+ * inputs. */
+static void case_registered(grant_handle_t *dom0, struct itest_agent *a)
+{
+    int rw = make_file("reg.img", 3 * PG, 0x21, O_RDWR);
+    int ro = make_file("reg-ro.img", PG, 0x22, O_RDONLY);
+    int pp[2], ids[16], id, idro, n = 0, pth;
+    char path[600];
+    uint64_t ref, done = 0;
+
+    snprintf(path, sizeof(path), "%s/reg.img", dir);
+    pth = open(path, O_PATH | O_CLOEXEC);
+    ICHECK(pipe(pp) == 0 && pth >= 0, "a pipe and an O_PATH fd");
+    itest_ok(a, "alloc 3");
+    ref = itest_ok(a, "grant 0 rw 5 0 %u", 3 * PG);
+    id = grant_io_register(dom0, rw);
+    idro = grant_io_register(dom0, ro);
+    ICHECK(id >= 0 && idro >= 0, "two files registered (%d, %d)", id, idro);
+    close(rw); /* the hypervisor keeps its own reference */
+    ICHECK(io1(dom0, id, GRANT_IO_READ | GRANT_IO_FIXED, a->domid, ref, 10, 0,
+               2 * PG, &done) == 0 &&
+               done == 2 * PG,
+           "READ from a registered file (its fd closed since)");
+    ICHECK(itest_ok(a, "expect 5 10 %u 33", 2 * PG) == 0 &&
+               itest_ok(a, "expect 5 0 10 0") == 0,
+           "its bytes arrived");
+    ICHECK(io1(dom0, idro, GRANT_IO_WRITE | GRANT_IO_FIXED, a->domid, ref, 0, 0,
+               10, NULL) == -EBADF,
+           "WRITE to a file registered read-only: -EBADF");
+    ICHECK(io1(dom0, idro + 1000, GRANT_IO_READ | GRANT_IO_FIXED, a->domid, ref,
+               0, 0, 10, NULL) == -EBADF,
+           "an id never registered: -EBADF");
+    ICHECK(grant_io_register(dom0, pth) == -EBADF,
+           "registering O_PATH: -EBADF");
+    ICHECK(grant_io_register(dom0, pp[0]) == -ESPIPE,
+           "registering a pipe: -ESPIPE");
+    ICHECK(grant_io_register(dom0, -1) == -EBADF, "registering fd -1: -EBADF");
+    for (int i = 0; i < 16; i++) {
+        ids[i] = grant_io_register(dom0, ro);
+        n += ids[i] >= 0;
+    }
+    ICHECK(n == 14 && ids[15] == -ENOSPC,
+           "16 files per handle, then -ENOSPC (%d more, last %d)", n, ids[15]);
+    for (int i = 0; i < 16; i++)
+        if (ids[i] >= 0)
+            grant_io_unregister(dom0, ids[i]);
+    ICHECK(grant_io_unregister(dom0, id) == 0 &&
+               grant_io_unregister(dom0, id) == -EBADF,
+           "unregistered once; twice: -EBADF");
+    ICHECK(io1(dom0, id, GRANT_IO_READ | GRANT_IO_FIXED, a->domid, ref, 0, 0,
+               10, NULL) == -EBADF,
+           "an unregistered id: -EBADF");
+    grant_io_unregister(dom0, idro);
+    close(ro);
+    close(pth);
+    close(pp[0]);
+    close(pp[1]);
+}
+
+/* An O_DIRECT file: aligned I/O goes straight to it, a byte-exact window
+ * at an odd place through the daemon's buffered twin of it; both
+ * byte-exact, registered or sent with the call. */
+static void case_direct(grant_handle_t *dom0, struct itest_agent *a)
+{
+    int plain = make_file("direct.img", 4 * PG, 0x44, O_RDWR), fd, id;
+    char path[600];
+    uint8_t b[100];
+    uint64_t ref, done = 0;
+
+    snprintf(path, sizeof(path), "%s/direct.img", dir);
+    fd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
+    if (fd < 0) {
+        printf("# O_DIRECT case skipped: %s does not open O_DIRECT (%s)\n",
+               path, strerror(errno));
+        close(plain);
+        return;
+    }
+    itest_ok(a, "alloc 4");
+    ref = itest_ok(a, "grant 0 rw 6 0 %u", 4 * PG);
+    ICHECK(io1(dom0, fd, GRANT_IO_READ, a->domid, ref, 0, 0, 2 * PG, &done) ==
+                   0 &&
+               done == 2 * PG,
+           "O_DIRECT READ of two aligned pages");
+    ICHECK(io1(dom0, fd, GRANT_IO_READ, a->domid, ref, 2 * PG + 5, 7, 1000,
+               &done) == 0 &&
+               done == 1000,
+           "O_DIRECT file, unaligned window and offset: READ works");
+    ICHECK(itest_ok(a, "expect 6 0 %u 68", 2 * PG) == 0 &&
+               itest_ok(a, "expect 6 %u 1000 68", 2 * PG + 5) == 0 &&
+               itest_ok(a, "expect 6 %u 5 0", 2 * PG) == 0,
+           "both READs byte-exact");
+    itest_ok(a, "fill 6 0 %u 11", 4 * PG);
+    id = grant_io_register(dom0, fd);
+    ICHECK(id >= 0, "an O_DIRECT file registers");
+    ICHECK(io1(dom0, id, GRANT_IO_WRITE | GRANT_IO_FIXED, a->domid, ref, 3, 101,
+               100, &done) == 0 &&
+               done == 100,
+           "O_DIRECT file, unaligned: WRITE through the registered file");
+    ICHECK(pread(plain, b, 100, 101) == 100, "read back");
+    done = 0;
+    for (unsigned k = 0; k < 100; k++)
+        done += b[k] != pat(11, 3 + k);
+    ICHECK(done == 0, "the file holds the window's bytes");
+    grant_io_unregister(dom0, id);
+    close(fd);
+    close(plain);
+}
+
 int main(void)
 {
     struct itest_agent a, b;
@@ -379,6 +503,8 @@ int main(void)
     case_indirect(dom0, &a, &b);
     case_eof(dom0, &a);
     case_bad(dom0, &a);
+    case_registered(dom0, &a);
+    case_direct(dom0, &a);
     ICHECK(itest_ok(&a, "domid") == a.domid && itest_ok(&b, "domid") == b.domid,
            "xgrantd still serves every domain");
     itest_agent_close(&a);

@@ -37,6 +37,7 @@ static const struct {
     {GNTX_OP_PROTECT_QUERY, 16},
     {GNTX_OP_FAULT_RING, 16},
     {GNTX_OP_FAULT_STATS, 80},
+    {GNTX_OP_IO, 48},
     {XGW_OP_MEM_ALLOC, 16},
     {XGW_OP_MEM_FREE, 16},
     {XGW_OP_EVTCHN_ALLOC_UNBOUND, 16},

@@ -22,7 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/devtest.h"
 #include "common/itest.h"
+#include "common/toolstack.h"
 #include "libgrant_xenbus.h"
 #include "xbe.h"
 #include "xfe.h"
@@ -39,14 +41,6 @@ DEFINE_RING_TYPES(xt, struct xt_req, struct xt_rsp);
 
 #define KIND  "xtest"
 #define BATCH 100
-
-static long long ms_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000ll + ts.tv_nsec / 1000000;
-}
 
 /* ---- The backend (domain 0) -------------------------------------------- */
 
@@ -108,10 +102,10 @@ static void be_serve(struct xbe *bus)
 /* Runs the backend for up to ms, or until done(arg) says so. */
 static void pump(struct xbe *bus, int ms, int (*done)(void *), void *arg)
 {
-    long long end = ms_now() + ms;
+    long long end = itest_ms() + ms;
     struct pollfd p = {.fd = xbe_fd(bus), .events = POLLIN};
 
-    while (ms_now() < end && !(done && done(arg))) {
+    while (itest_ms() < end && !(done && done(arg))) {
         poll(&p, 1, 5);
         xbe_dispatch(bus, 0);
         be_serve(bus);
@@ -132,47 +126,6 @@ static int reached(void *arg)
 
     grant_xenbus_read_state(xb0, XBT_NULL, w->dir, &st);
     return st == w->state;
-}
-
-/* The toolstack's part, in one transaction as libxl does: both
- * directories, links, perms, state 1. */
-struct ts_arg {
-    unsigned fe, devid;
-    char *fe_dir, *be_dir;
-};
-
-static int toolstack_in(grant_xenbus_t *xb, xs_transaction_t t, void *arg)
-{
-    struct ts_arg *a = arg;
-    char perms[32];
-    int rc = 0;
-
-    /* The directories first, with their perms: the keys inherit them. */
-    rc |= grant_xenbus_mkdir(xb, t, a->be_dir, NULL);
-    snprintf(perms, sizeof(perms), "n0,r%u", a->fe);
-    rc |= grant_xenbus_set_perms(xb, t, a->be_dir, NULL, perms);
-    rc |= grant_xenbus_mkdir(xb, t, a->fe_dir, NULL);
-    snprintf(perms, sizeof(perms), "n%u,r0", a->fe);
-    rc |= grant_xenbus_set_perms(xb, t, a->fe_dir, NULL, perms);
-    rc |= grant_xenbus_write(xb, t, a->be_dir, "frontend", a->fe_dir);
-    rc |= grant_xenbus_printf(xb, t, a->be_dir, "frontend-id", "%u", a->fe);
-    rc |= grant_xenbus_write(xb, t, a->be_dir, "online", "1");
-    rc |= grant_xenbus_write(xb, t, a->be_dir, "state", "1");
-    rc |= grant_xenbus_write(xb, t, a->fe_dir, "backend", a->be_dir);
-    rc |= grant_xenbus_write(xb, t, a->fe_dir, "backend-id", "0");
-    rc |= grant_xenbus_write(xb, t, a->fe_dir, "state", "1");
-    return rc ? -EIO : 0;
-}
-
-static void toolstack_add(unsigned fe, unsigned devid, char *fe_dir,
-                          char *be_dir)
-{
-    struct ts_arg a = {fe, devid, fe_dir, be_dir};
-
-    grant_xenbus_frontend_dir(fe, KIND, devid, fe_dir, GRANT_XENBUS_PATH_MAX);
-    grant_xenbus_backend_dir(0, KIND, fe, devid, be_dir, GRANT_XENBUS_PATH_MAX);
-    ICHECK(grant_xenbus_transact(xb0, toolstack_in, &a, 0) == 0,
-           "toolstack wrote %s", fe_dir);
 }
 
 static void spawn_role(grant_handle_t *dom0, struct itest_agent *a,
@@ -206,7 +159,7 @@ static void evil_case(grant_handle_t *dom0, struct xbe *bus, const char *name,
     char *err = NULL;
 
     spawn_role(dom0, &a, name, "evil", ++devid);
-    toolstack_add(a.domid, devid, fe_dir, be_dir);
+    itest_device_add(xb0, KIND, a.domid, devid, fe_dir, be_dir);
     pump(bus, 10000, reached, &w);
     grant_xenbus_read(xb0, XBT_NULL, be_dir, "error", &err, NULL);
     ICHECK(reached(&w) && err && strstr(err, reason),
@@ -221,34 +174,14 @@ static void evil_case(grant_handle_t *dom0, struct xbe *bus, const char *name,
     pump(bus, 50, NULL, NULL);
 }
 
-struct line_wait {
-    struct itest_agent *a;
-    char *buf;
-    size_t len;
-    int got;
-};
-
-static int line_ready(void *arg)
-{
-    struct line_wait *lw = arg;
-    struct pollfd p = {.fd = lw->a->from, .events = POLLIN};
-
-    if (!lw->got && poll(&p, 1, 0) == 1) {
-        if (!fgets(lw->buf, (int)lw->len, lw->a->in))
-            lw->buf[0] = '\0';
-        lw->got = 1;
-    }
-    return lw->got;
-}
-
 /* Pumps the backend until the agent prints a line. */
 static int pump_line(struct xbe *bus, struct itest_agent *a, char *buf,
                      size_t len, int ms)
 {
-    struct line_wait lw = {a, buf, len, 0};
+    struct itest_line_wait lw = {a, buf, len, 0};
 
     buf[0] = '\0';
-    pump(bus, ms, line_ready, &lw);
+    pump(bus, ms, itest_line_ready, &lw);
     buf[strcspn(buf, "\n")] = '\0';
     return lw.got;
 }
@@ -270,7 +203,7 @@ static void run_backend(grant_handle_t *dom0)
 
     /* A well-behaved frontend: connects on two queues and echoes. */
     spawn_role(dom0, &good, "good", "front", 1);
-    toolstack_add(good.domid, 1, fe_dir, be_dir);
+    itest_device_add(xb0, KIND, good.domid, 1, fe_dir, be_dir);
     pump_line(bus, &good, line, sizeof(line), 15000);
     ICHECK(!strncmp(line, "ok echoed", 9), "good frontend: %s",
            line[0] ? line : "(nothing)");
@@ -334,7 +267,7 @@ static void run_backend(grant_handle_t *dom0)
 
     /* A frontend whose domain dies while connected. */
     spawn_role(dom0, &dying, "dying", "front", 2);
-    toolstack_add(dying.domid, 2, fe_dir, be_dir);
+    itest_device_add(xb0, KIND, dying.domid, 2, fe_dir, be_dir);
     pump_line(bus, &dying, line, sizeof(line), 15000);
     ICHECK(!strncmp(line, "ok echoed", 9), "second frontend connected: %s",
            line[0] ? line : "(nothing)");
@@ -350,7 +283,7 @@ static void run_backend(grant_handle_t *dom0)
     /* A frontend on standard (v1) grants, as stock Linux: a 2-page ring. */
     w.state = XenbusStateConnected;
     spawn_role(dom0, &dying, "v1", "v1front", 3);
-    toolstack_add(dying.domid, 3, fe_dir, be_dir);
+    itest_device_add(xb0, KIND, dying.domid, 3, fe_dir, be_dir);
     pump_line(bus, &dying, line, sizeof(line), 15000);
     ICHECK(!strncmp(line, "ok echoed", 9), "a v1 frontend connected: %s",
            line[0] ? line : "(nothing)");
@@ -449,10 +382,10 @@ static int role_front(unsigned devid)
 static int echo_ring(grant_handle_t *h, struct xfe_ring *r, uint32_t port,
                      unsigned salt)
 {
-    long long end = ms_now() + 5000;
+    long long end = itest_ms() + 5000;
     unsigned sent = 0, got = 0;
 
-    while (got < BATCH && ms_now() < end) {
+    while (got < BATCH && itest_ms() < end) {
         struct xt_req *req;
         union xt_sring_entry e;
 
@@ -476,7 +409,9 @@ static int echo_ring(grant_handle_t *h, struct xfe_ring *r, uint32_t port,
 }
 
 /* A frontend as stock Linux writes it: standard grants (grant_v1_share),
- * no feature-grant-ext, ring-page-order 1 with ring-ref0/1. */
+ * no feature-grant-ext, ring-page-order 1 with ring-ref0/1, and (as
+ * Linux's netfront with one queue) multi-queue-num-queues = 1 beside flat
+ * keys: one queue means no queue-N directories. */
 static int role_v1front(unsigned devid)
 {
     grant_handle_t *h;
@@ -502,6 +437,7 @@ static int role_v1front(unsigned devid)
     if (rc == 0)
         rc = grant_evtchn_alloc_unbound(h, 0, &port);
     if (rc == 0) {
+        grant_xenbus_write(xb, XBT_NULL, dir, "multi-queue-num-queues", "1");
         grant_xenbus_write(xb, XBT_NULL, dir, "ring-page-order", "1");
         grant_xenbus_printf(xb, XBT_NULL, dir, "ring-ref0", "%u", refs[0]);
         grant_xenbus_printf(xb, XBT_NULL, dir, "ring-ref1", "%u", refs[1]);

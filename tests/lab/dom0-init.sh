@@ -1,7 +1,8 @@
 #!/bin/sh
 # init of the lab's dom0 (installed as /sbin/xlab-init): no systemd; mounts,
 # loads the Xen modules, starts xenstored and xenconsoled, loads xgrant.ko,
-# creates the PV guest, runs the dom0 side of the tests, powers off.
+# creates the PV guest (with a disk and a NIC when XLAB_DRV=1), runs the
+# dom0 side of the tests, then the driver cases (drv-dom0.sh), powers off.
 # Lines starting "XLAB" are read by tests/lab/report.sh on the host.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 t() { echo "XLAB-T $1 $(cut -d' ' -f1 /proc/uptime)"; }
@@ -16,7 +17,11 @@ t userspace
 # Which hypervisor the host booted (run.sh puts XLAB_XEN= on the kernel
 # command line): xlab's expectations differ (tests/lab/README.md).
 for w in $(cat /proc/cmdline); do
-    case $w in XLAB_XEN=*) export XLAB_XEN="${w#XLAB_XEN=}" ;; esac
+    case $w in
+        XLAB_XEN=*) export XLAB_XEN="${w#XLAB_XEN=}" ;;
+        XLAB_DRV=*) XLAB_DRV="${w#XLAB_DRV=}" ;;
+        XLAB_ONLY=*) XLAB_ONLY="${w#XLAB_ONLY=}" ;;
+    esac
 done
 for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd; do modprobe "$m"; done
 mount -t xenfs xenfs /proc/xen
@@ -25,21 +30,36 @@ xenstored --pid-file /run/xenstored.pid
 xenconsoled --log=guest --log-dir=/var/log/xen/console
 insmod /xlab/xgrant.ko || echo "XLAB dom0 FAIL kmod: insmod xgrant.ko failed"
 t xen-up
+# The driver cases: Linux's backends, a bridge and the guest's disk and NIC.
+cp /xlab/guest.cfg /tmp/guest.cfg
+if [ "${XLAB_DRV:-0}" = 1 ]; then
+    /xlab/drv-dom0.sh setup >>/tmp/guest.cfg
+    t drv-setup
+fi
+# LAB_ONLY=drv (run.sh): the driver cases alone, the guest told so too.
+[ "${XLAB_ONLY:-}" = drv ] &&
+    sed -i 's/^extra = "\(.*\)"/extra = "\1 XLAB_ONLY=drv"/' /tmp/guest.cfg
 # xl create itself crashed once in ~8 lab runs before any case ran (a
 # toolstack flake under TCG, not the extension: a new domain has no
 # protections): retry it once, saying so, and count it a failure only then.
 create_guest() {
-    xl create /xlab/guest.cfg >/tmp/xl.log 2>&1 && return 0
+    xl create /tmp/guest.cfg >/tmp/xl.log 2>&1 && return 0
     echo "XLAB-NOTE xl create failed, retrying once: $(tr '\n' ' ' </tmp/xl.log)"
     xl destroy xlab-guest >/dev/null 2>&1
     sleep 2
-    xl create /xlab/guest.cfg >/tmp/xl.log 2>&1
+    xl create /tmp/guest.cfg >/tmp/xl.log 2>&1
 }
 if create_guest; then
     domid=$(xl domid xlab-guest)
     t guest-created
-    timeout 1200 /xlab/xlab dom0 "$domid"
+    [ "${XLAB_ONLY:-}" = drv ] || timeout 1200 /xlab/xlab dom0 "$domid"
     t tests-done
+    # The guest waits for the driver cases' commands; "stop" only ends that.
+    if [ "${XLAB_DRV:-0}" = 1 ]; then
+        timeout 1500 /xlab/drv-dom0.sh run "$domid"
+    else
+        /xlab/drv-dom0.sh stop "$domid"
+    fi
 else
     echo "XLAB dom0 FAIL xl_create: $(tr '\n' ' ' </tmp/xl.log)"
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The PV guest's initramfs: static busybox, the xlab binary, the xgrant
 # module, and Linux's gntalloc (the v1 side of the copy comparison), gntdev
-# (a v1 map: the guest as a backend) and evtchn (the fault ring's port).
+# (a v1 map: the guest as a backend) and evtchn (the fault ring's port),
+# xen-blkfront and xen-netfront (the driver cases, drv-guest.sh).
 #   usage: guest-initramfs.sh LABDIR KVER   -> LABDIR/guest.cpio.gz
 set -euo pipefail
 LAB=$1 KVER=$2
@@ -15,5 +16,8 @@ cp "$LAB/xlab" "$LAB/xgrant.ko" "$D/"
 for m in xen-gntalloc xen-gntdev xen-evtchn; do
     cp "$LAB/rootfs/lib/modules/$KVER/kernel/drivers/xen/$m.ko" "$D/"
 done
+M=$LAB/rootfs/lib/modules/$KVER/kernel/drivers
+cp "$M/block/xen-blkfront.ko" "$M/net/xen-netfront.ko" "$D/"
 install -m 755 "$here/guest-init.sh" "$D/init"
+install -m 755 "$here/drv-guest.sh" "$D/drv-guest.sh"
 (cd "$D" && find . | cpio -o -H newc --quiet) | gzip -1 >"$LAB/guest.cpio.gz"

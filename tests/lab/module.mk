@@ -12,6 +12,20 @@ $(LAB)/xlab: $(XLAB_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -static -o $@ $(XLAB_OBJ) $(LIB_OBJ) $(XLAB_LIBS)
 
+# xgrant's backends for dom0 (drv-dom0.sh): libgrant and liburing linked in
+# (the dom0 root has neither), Xen's libraries from the dom0 root (bookworm's,
+# as on the host).  Not static like xlab: Debian's libxenstore.a is built
+# without threads, and its watch descriptor then never becomes readable
+# (the daemons poll it; the first read fails, EBADF).
+LAB_BACKENDS := $(LAB)/xgrant-blkback $(LAB)/xgrant-netback
+LAB_XEN_LIBS := -lxengnttab -lxencall -lxenevtchn -lxenstore -lxentoolcore -lxentoollog -lpthread
+$(LAB)/xgrant-blkback: $(BLKBACK_OBJ) $(XBE_LIB) $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $(BLKBACK_OBJ) $(XBE_LIB) $(LIB_OBJ) -l:liburing.a $(LAB_XEN_LIBS)
+$(LAB)/xgrant-netback: $(NETBACK_OBJ) $(XBE_LIB) $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $(NETBACK_OBJ) $(XBE_LIB) $(LIB_OBJ) $(LAB_XEN_LIBS)
+
 # The guest module's call.c compiled unchanged in user space (kshim/ for the
 # kernel headers) and tested against a fake hypervisor: part of `make test`.
 KMOD_TEST := $(B)/tests/unit/test_kmod_call
@@ -33,6 +47,6 @@ LAB_PKGS := qemu-system-x86 qemu-utils debootstrap busybox-static cpio e2fsprogs
 lab-deps:
 	@./tools/deps.sh $(LAB_PKGS)
 lab: lab-deps
-	@$(MAKE) --no-print-directory B=$(B) $(LAB)/xlab
+	@$(MAKE) --no-print-directory B=$(B) $(LAB)/xlab $(LAB_BACKENDS)
 	@B=$(B) ./tests/lab/run.sh; rc=$$?; \
 	    if [ $$rc -eq 77 ]; then echo "lab: skipped (reason above)"; exit 0; fi; exit $$rc

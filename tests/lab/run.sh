@@ -13,6 +13,10 @@ LAB=$B/lab
 HV=${HV_DIR:-build-hv}
 TIMEOUT=${LAB_TIMEOUT:-1500}
 BOOTS=${LAB_BOOTS:-patched stock}
+# The boots that run the driver cases (drv-dom0.sh): ~2 more minutes each.
+DRV_BOOTS=${LAB_DRV_BOOTS:-patched}
+# LAB_ONLY=drv: only the driver cases (a quicker loop while working on them).
+ONLY=${LAB_ONLY:+ XLAB_ONLY=$LAB_ONLY}
 here=$(cd "$(dirname "$0")" && pwd)
 t_start=$(date +%s)
 phase() { echo "lab: [$(($(date +%s) - t_start)) s] $*"; }
@@ -36,7 +40,13 @@ phase "guest module (in the chroot, headers for $KVER)"
 phase "guest initramfs and dom0 image"
 "$here/guest-initramfs.sh" "$LAB" "$KVER"
 mkdir -p "$ROOT/xlab"
+rm -f "$ROOT"/xlab/xgrant-*back
 cp "$LAB/xlab" "$LAB/xgrant.ko" "$LAB/guest.cpio.gz" "$ROOT/xlab/"
+install -m 755 "$here/drv-dom0.sh" "$ROOT/xlab/drv-dom0.sh"
+# xgrant's backends for dom0, static (module.mk) when they are in the tree.
+for d in xgrant-blkback xgrant-netback; do
+    [ ! -x "$LAB/$d" ] || cp "$LAB/$d" "$ROOT/xlab/"
+done
 sed "s/@KVER@/$KVER/" "$here/guest.cfg" >"$ROOT/xlab/guest.cfg"
 install -m 755 "$here/dom0-init.sh" "$ROOT/sbin/xlab-init"
 rm -f "$LAB/dom0.img"
@@ -45,7 +55,7 @@ mkfs.ext4 -q -F -L xlab -d "$ROOT" "$LAB/dom0.img" 2G
 # One boot of KIND: its hypervisor, a fresh copy of the dom0 image, QEMU,
 # the count (appended to $LAB/counts).
 boot() {
-    local kind=$1 log=$LAB/serial-$1.log rc=0 t_boot boot_s
+    local kind=$1 log=$LAB/serial-$1.log rc=0 t_boot boot_s drv=0
     phase "xen ($kind)"
     rc=0
     "$here/xen-image.sh" "$kind" "$HV" "$ROOT" "$LAB/xen-$kind.elf" || rc=$?
@@ -54,6 +64,7 @@ boot() {
         echo "0 1 0" >>"$LAB/counts"
         return
     fi
+    case " $DRV_BOOTS " in *" $kind "*) drv=1 ;; esac
     cp --sparse=always "$LAB/dom0.img" "$LAB/dom0-boot.img"
     phase "boot $kind (serial: $log; timeout $TIMEOUT s)"
     t_boot=$(date +%s)
@@ -63,7 +74,7 @@ boot() {
         -drive "file=$LAB/dom0-boot.img,format=raw,if=virtio" \
         -kernel "$LAB/xen-$kind.elf" \
         -append "console=com1 com1=115200,8n1 dom0_mem=512M smap=0 loglvl=warning guest_loglvl=warning" \
-        -initrd "$ROOT/boot/vmlinuz-$KVER root=/dev/vda rw console=hvc0 quiet init=/sbin/xlab-init XLAB_XEN=$kind,$ROOT/boot/initrd.img-$KVER" \
+        -initrd "$ROOT/boot/vmlinuz-$KVER root=/dev/vda rw console=hvc0 quiet init=/sbin/xlab-init XLAB_XEN=$kind XLAB_DRV=$drv$ONLY,$ROOT/boot/initrd.img-$KVER" \
         || rc=$?
     boot_s=$(($(date +%s) - t_boot))
     [ "$rc" -eq 124 ] && echo "lab: [$kind] QEMU did not power off within $TIMEOUT s"

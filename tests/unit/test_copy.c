@@ -2,15 +2,6 @@
 /* test_copy.c: GNTX_OP_COPY and GNTX_OP_MEMSET. */
 #include "tests/unit/tutil.h"
 
-/* Byte `pos` of a grant of dom over frames `fr` from offset `off`. */
-static uint8_t *gbyte(struct fx *f, gntx_domid_t dom, const uint64_t *fr,
-                      uint64_t off, uint64_t pos)
-{
-    uint64_t at = off + pos;
-
-    return th_dom_mem(f->d[dom], fr[at / PG] * PG + at % PG);
-}
-
 /* Local -> grant over non-contiguous frames, odd offsets on both sides. */
 static void local_to_grant_across_pages(void **state)
 {
@@ -25,11 +16,11 @@ static void local_to_grant_across_pages(void **state)
     assert_int_equal(fx_copy(f, 2, P_LOCAL(4090), P_GRANT(1, r, 1234), 3000),
                      0);
     for (uint64_t i = 0; i < 3000; i++)
-        assert_int_equal(*gbyte(f, 1, fr, 4000, 1234 + i),
+        assert_int_equal(*fx_gbyte(f, 1, fr, 4000, 1234 + i),
                          *th_dom_mem(f->d[2], 4090 + i));
     /* Nothing outside the target bytes changed. */
     for (uint64_t i = 0; i < 3000; i++)
-        *gbyte(f, 1, fr, 4000, 1234 + i) =
+        *fx_gbyte(f, 1, fr, 4000, 1234 + i) =
             copy[fr[(4000 + 1234 + i) / PG] * PG + (4000 + 1234 + i) % PG];
     assert_memory_equal(copy, d1->mem, d1->nr_frames * PG);
     free(copy);
@@ -46,7 +37,7 @@ static void grant_to_local(void **state)
         fx_copy(f, 2, P_GRANT(1, r, 1), P_LOCAL(3 * PG - 3), 2 * PG + 99), 0);
     for (uint64_t i = 0; i < 2 * PG + 99; i++)
         assert_int_equal(*th_dom_mem(f->d[2], 3 * PG - 3 + i),
-                         *gbyte(f, 1, fr, 17, 1 + i));
+                         *fx_gbyte(f, 1, fr, 17, 1 + i));
     assert_int_equal(*th_dom_mem(f->d[2], 3 * PG - 4), 0);
     assert_int_equal(*th_dom_mem(f->d[2], 5 * PG + 96), 0);
 }
@@ -63,10 +54,10 @@ static void grant_to_grant(void **state)
     assert_int_equal(fx_copy(f, 2, P_GRANT(1, s, 7), P_GRANT(3, d, 3), 1990),
                      0);
     for (uint64_t i = 0; i < 1990; i++)
-        assert_int_equal(*gbyte(f, 3, fd, 4095, 3 + i),
-                         *gbyte(f, 1, fs, 3000, 7 + i));
-    assert_int_equal(*gbyte(f, 3, fd, 4095, 2), 0);
-    assert_int_equal(*gbyte(f, 3, fd, 4095, 1993), 0);
+        assert_int_equal(*fx_gbyte(f, 3, fd, 4095, 3 + i),
+                         *fx_gbyte(f, 1, fs, 3000, 7 + i));
+    assert_int_equal(*fx_gbyte(f, 3, fd, 4095, 2), 0);
+    assert_int_equal(*fx_gbyte(f, 3, fd, 4095, 1993), 0);
     /* Through a delegation on one side. */
     gntx_ref_t a = fx_direct_ok(f, 4, 2, R_RWD, 0, 0, 3 * PG);
     gntx_ref_t b = fx_indirect_ok(f, 2, 3, GNTX_R_READ, 4, a, PG - 10, 100);
@@ -85,7 +76,7 @@ static void memset_paths(void **state)
 
     assert_int_equal(fx_memset(f, 2, P_GRANT(1, r, 100), 6000, 0xa5), 0);
     for (uint64_t i = 0; i < 7000; i++)
-        assert_int_equal(*gbyte(f, 1, fr, 2000, i),
+        assert_int_equal(*fx_gbyte(f, 1, fr, 2000, i),
                          i >= 100 && i < 6100 ? 0xa5 : 0);
     assert_int_equal(fx_memset(f, 2, P_GRANT(1, r, 100), 6901, 1),
                      -GNTX_ERANGE);

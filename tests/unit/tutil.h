@@ -80,6 +80,15 @@ static inline uint32_t fx_pages(uint64_t off, uint64_t len)
 /* A cmocka test that runs with the fixture. */
 #define FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
+/* Byte `pos` of a grant of dom over frames `fr` from offset `off`. */
+static inline uint8_t *fx_gbyte(struct fx *f, gntx_domid_t dom,
+                                const uint64_t *fr, uint64_t off, uint64_t pos)
+{
+    uint64_t at = off + pos;
+
+    return th_dom_mem(f->d[dom], fr[at / PG] * PG + at % PG);
+}
+
 /* Direct grant of frames fr[0..nr) covering [off, off+len) of them. */
 static inline int fx_create_direct(struct fx *f, gntx_domid_t granter,
                                    gntx_domid_t grantee, uint16_t rights,

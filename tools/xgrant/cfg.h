@@ -7,6 +7,7 @@
 #ifndef XGRANT_CFG_H
 #define XGRANT_CFG_H
 
+#include <netinet/in.h>
 #include <stdint.h>
 
 #include "libgrant_ctl.h"
@@ -62,6 +63,9 @@ long xg_vdev_devid(const char *vdev);
  * in err. */
 int xg_cfg_vif_parse(const char *spec, struct xg_vif *v, char *err,
                      size_t errlen);
+/* The first address of an ip= value, "a.b.c.d[/len]" (/24 by default):
+ * the guest's interface address.  0 or -1. */
+int xg_cfg_ip_parse(const char *ip, struct in_addr *addr, struct in_addr *mask);
 
 /* create_dev.c */
 /* Writes the frontend, backend and /libxl nodes of every device of cfg for
@@ -79,9 +83,11 @@ void xg_devices_print(const struct xg_cfg *cfg);
 
 /* create_destroy.c */
 /* Closes and removes every device of `domid` (found under /libxl/<domid>),
- * then /libxl/<domid>.  0, or -1 when something could not be removed
- * (printed; the rest is still done). */
-int xg_devices_remove(grant_xenbus_t *xb, unsigned domid);
+ * then /libxl/<domid>.  A backend still Initialising gets the probe grace
+ * (XGRANT_PROBE_GRACE_MS) unless `probed` says the probes were already
+ * waited for (a failed create).  0, or -1 when something could not be
+ * removed (printed; the rest is still done). */
+int xg_devices_remove(grant_xenbus_t *xb, unsigned domid, int probed);
 
 /* create_backend.c */
 /* 1 when XGRANT_BACKENDS=none: nodes only, no daemon started or awaited. */
@@ -100,6 +106,19 @@ int xg_backends_wait(grant_handle_t *h, grant_xenbus_t *xb,
 /* Stops the domain-0 daemons create started that serve no device any
  * more (every one of them with all = 1; xb may then be NULL). */
 void xg_backends_stop_idle(grant_xenbus_t *xb, int all);
+
+/* The path of driver `name` (xgrant-blkback): $env if set, else next to
+ * this binary; 0 or -errno (not there, not executable). */
+int xg_driver_bin(const char *name, const char *env, char *buf, size_t len);
+/* <the directory of xgrantd's socket>/<name><suffix>: pid files, logs. */
+void xg_run_file(const char *name, const char *suffix, char *buf, size_t len);
+
+/* create_netfront.c */
+/* As root, for each vif: the TAP eth<devid> in the domain's network
+ * namespace and xgrant-netfront started as a process of the domain.
+ * 0, or -1 (printed). */
+int xg_netfronts_start(grant_handle_t *h, const struct xg_cfg *cfg,
+                       unsigned domid);
 
 /* create_reap.c */
 /* Leaves a detached process that removes the domain's device nodes once it

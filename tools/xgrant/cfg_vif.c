@@ -7,6 +7,7 @@
  * libxl__device_nic_setdefault: a random MAC under Xen's OUI 00:16:3e,
  * bridge xenbr0, script vif-bridge, mtu 1500.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,8 +85,13 @@ static int one_key(const char *k, const char *v, struct xg_vif *vif,
                                 : 0;
     if (!strcmp(k, "bridge"))
         return set_str(&vif->bridge, v);
-    if (!strcmp(k, "ip"))
+    if (!strcmp(k, "ip")) {
+        struct in_addr a, m;
+
+        if (xg_cfg_ip_parse(v, &a, &m) < 0)
+            return ERR("ip '%s' is not a.b.c.d[/len]", v);
         return set_str(&vif->ip, v);
+    }
     if (!strcmp(k, "script"))
         return set_str(&vif->script, v);
     if (!strcmp(k, "vifname"))
@@ -93,6 +99,26 @@ static int one_key(const char *k, const char *v, struct xg_vif *vif,
     if (!strcmp(k, "gatewaydev"))
         return set_str(&vif->gatewaydev, v);
     return ERR("unknown key '%s'", k);
+}
+
+int xg_cfg_ip_parse(const char *ip, struct in_addr *addr, struct in_addr *mask)
+{
+    char buf[64], *slash, *end;
+    long len = 24;
+
+    snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(ip, " \t"), ip);
+    slash = strchr(buf, '/');
+    if (slash) {
+        *slash++ = '\0';
+        errno = 0;
+        len = strtol(slash, &end, 10);
+        if (!*slash || *end || errno || len < 0 || len > 32)
+            return -1;
+    }
+    if (inet_pton(AF_INET, buf, addr) != 1)
+        return -1;
+    mask->s_addr = htonl(len ? ~0u << (32 - len) : 0);
+    return 0;
 }
 
 /* Trims blanks at both ends, in place. */

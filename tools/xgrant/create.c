@@ -6,11 +6,13 @@
  * (cfg.c), creates the domain running `program` (detached, like
  * `xgrant run --detach`), writes its devices' frontend and backend nodes as
  * libxl 4.17 does (create_dev.c), starts the backend drivers that do not
- * run yet and waits for each device's backend to probe (create_backend.c),
- * and leaves a watcher that removes the device nodes when the guest dies
- * by itself (create_reap.c).  Under xgrantd a domain has no
- * paused state: its program runs while the nodes are written, so a frontend
- * waits (watches) for its device directory as a hotplugged Xen frontend does.
+ * run yet (in domain 0, or a driver domain for backend=), as root the
+ * guest's netfront on its own eth<N> (create_netfront.c), waits for each
+ * device's backend to probe (create_backend.c), and leaves a watcher that
+ * removes the device nodes when the guest dies by itself (create_reap.c).
+ * Under xgrantd a domain has no paused state: its program runs while the
+ * nodes are written, so a frontend waits (watches) for its device
+ * directory as a hotplugged Xen frontend does.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -64,9 +66,11 @@ static int populate(grant_handle_t *h, const struct xg_cfg *cfg,
     }
     rc = xg_backends_add(xb, cfg, domid);
     if (rc == 0)
+        rc = xg_netfronts_start(h, cfg, domid);
+    if (rc == 0)
         rc = xg_backends_wait(h, xb, cfg, domid);
     if (rc < 0) {
-        xg_devices_remove(xb, domid);
+        xg_devices_remove(xb, domid, 1); /* the probes were waited for */
         grant_ctl_domain_destroy(h, domid);
         xg_backends_stop_idle(xb, 0);
     }

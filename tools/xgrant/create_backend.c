@@ -8,9 +8,9 @@
  *
  *  - Domain 0: `xgrant create` starts the daemon if it does not run yet:
  *    the binary next to this one (XGRANT_BLKBACK / XGRANT_NETBACK override
- *    the path), detached (own session), stdin /dev/null, stdout and stderr
- *    appended to <rundir>/xgrant-<kind>back.log, its pid in
- *    <rundir>/xgrant-<kind>back.pid.  <rundir> is the directory of
+ *    the path) with --foreground, detached by us (own session), stdin
+ *    /dev/null, stdout and stderr appended to <rundir>/xgrant-<kind>back.log,
+ *    its pid in <rundir>/xgrant-<kind>back.pid.  <rundir> is the directory of
  *    xgrantd's socket.  It runs until no device of its kind is left in
  *    domain 0 (`xgrant destroy`, or the watcher of a guest that died by
  *    itself, stops it with SIGTERM, SIGKILL after XG_STOP_MS) or until
@@ -55,6 +55,8 @@
 #define XG_INIT_TIMEOUT_MS 10000 /* libxl's LIBXL_INIT_TIMEOUT */
 #define XG_STOP_MS         3000
 #define XG_SLICE_MS        200 /* how often a wait checks the daemon lives */
+/* Both daemons take it (DRIVERS.md: their --help): the pid is theirs. */
+#define XG_DAEMON_ARGS "--foreground"
 
 struct driver {
     const char *kind; /* store name: vbd, vif */
@@ -82,20 +84,18 @@ int xg_backends_none(void)
 
 /* ---- Files: the daemon's binary, pid file, log -------------------------- */
 
-static int driver_bin(const struct driver *dr, char *buf, size_t len)
+int xg_driver_bin(const char *name, const char *env, char *buf, size_t len)
 {
-    const char *e = getenv(dr->env);
+    const char *e = getenv(env);
 
     if (e && *e) {
         snprintf(buf, len, "%s", e);
         return access(buf, X_OK) < 0 ? -errno : 0;
     }
-    return xg_sibling(dr->bin, buf, len);
+    return xg_sibling(name, buf, len);
 }
 
-/* <rundir>/<name><suffix>. */
-static void run_file(const char *name, const char *suffix, char *buf,
-                     size_t len)
+void xg_run_file(const char *name, const char *suffix, char *buf, size_t len)
 {
     char sock[PATH_MAX];
 
@@ -131,7 +131,7 @@ static pid_t daemon_pid(const struct driver *dr)
     FILE *f;
     int pid = 0;
 
-    run_file(dr->bin, ".pid", path, sizeof(path));
+    xg_run_file(dr->bin, ".pid", path, sizeof(path));
     f = fopen(path, "r");
     if (!f)
         return 0;
@@ -148,9 +148,12 @@ static pid_t daemon_pid(const struct driver *dr)
  * errno sent down `report` (closed on exec). */
 static void daemon_exec(const char *bin, int report, int log)
 {
-    char *argv[] = {(char *)bin, NULL};
-    int null = open("/dev/null", O_RDONLY), err;
+    char *argv[] = {(char *)bin, XG_DAEMON_ARGS, NULL};
+    int null, err;
     pid_t me = getpid();
+
+    xg_close_others(report, log);
+    null = open("/dev/null", O_RDONLY);
 
     if (write(report, &me, sizeof(me)) < 0)
         _exit(127);
@@ -200,7 +203,7 @@ static int daemon_start(const struct driver *dr)
 
     if (daemon_pid(dr))
         return 0;
-    rc = driver_bin(dr, bin, sizeof(bin));
+    rc = xg_driver_bin(dr->bin, dr->env, bin, sizeof(bin));
     if (rc < 0) {
         xg_err("create",
                "%s devices need the %s backend driver: %s %s: %s (build it, "
@@ -218,7 +221,7 @@ static int daemon_start(const struct driver *dr)
         return -1;
     } else
         strcat(strcat(path, "/"), bin);
-    run_file(dr->bin, ".log", logp, sizeof(logp));
+    xg_run_file(dr->bin, ".log", logp, sizeof(logp));
     log = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (log < 0) {
         xg_err("create", "cannot open %s's log %s: %s", dr->bin, logp,
@@ -232,7 +235,7 @@ static int daemon_start(const struct driver *dr)
                strerror((int)-pid));
         return -1;
     }
-    run_file(dr->bin, ".pid", logp, sizeof(logp));
+    xg_run_file(dr->bin, ".pid", logp, sizeof(logp));
     f = fopen(logp, "w");
     if (f) {
         fprintf(f, "%d %s\n", (int)pid, path);
@@ -240,7 +243,7 @@ static int daemon_start(const struct driver *dr)
     }
     fprintf(stderr, "xgrant: started %s (pid %d) in domain 0; log: ", dr->bin,
             (int)pid);
-    run_file(dr->bin, ".log", logp, sizeof(logp));
+    xg_run_file(dr->bin, ".log", logp, sizeof(logp));
     fprintf(stderr, "%s\n", logp);
     return 0;
 }
@@ -258,7 +261,7 @@ static void pid_file_remove(const struct driver *dr)
 {
     char path[PATH_MAX];
 
-    run_file(dr->bin, ".pid", path, sizeof(path));
+    xg_run_file(dr->bin, ".pid", path, sizeof(path));
     unlink(path);
 }
 
@@ -302,7 +305,7 @@ static int backends_lock(void)
     char path[PATH_MAX];
     int fd;
 
-    run_file("xgrant-backends", ".lock", path, sizeof(path));
+    xg_run_file("xgrant-backends", ".lock", path, sizeof(path));
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
         close(fd);
@@ -351,7 +354,8 @@ static int driver_domain_start(grant_handle_t *h, const struct xg_cfg *cfg,
     for (i = 0; i < NR_DRIVERS; i++) {
         if (!(need & (1u << i)))
             continue;
-        rc = driver_bin(&drivers[i], bins[n], sizeof(bins[n]));
+        rc = xg_driver_bin(drivers[i].bin, drivers[i].env, bins[n],
+                           sizeof(bins[n]));
         if (rc < 0) {
             xg_err("create", "driver domain '%s' needs %s: %s: %s", name,
                    drivers[i].bin, bins[n], strerror(-rc));
@@ -361,10 +365,11 @@ static int driver_domain_start(grant_handle_t *h, const struct xg_cfg *cfg,
     }
     if (n == 1) {
         argv[0] = bins[0];
+        argv[1] = XG_DAEMON_ARGS;
     } else { /* both kinds: one shell runs the two daemons */
         argv[0] = "/bin/sh";
         argv[1] = "-c";
-        argv[2] = "\"$0\" & exec \"$1\"";
+        argv[2] = "\"$0\" " XG_DAEMON_ARGS " & exec \"$1\" " XG_DAEMON_ARGS;
         argv[3] = bins[0];
         argv[4] = bins[1];
     }
@@ -482,7 +487,7 @@ static void report(grant_xenbus_t *xb, const struct xg_cfg *cfg, unsigned i,
     xg_dev_backend(cfg, i, &name, &be);
     grant_xenbus_read(xb, XBT_NULL, dir, "error", &error, NULL);
     if (be == 0)
-        run_file(dr->bin, ".log", logp, sizeof(logp));
+        xg_run_file(dr->bin, ".log", logp, sizeof(logp));
     else
         snprintf(logp, sizeof(logp), "the log of driver domain '%s'", name);
     if (i < cfg->nr_disks)
@@ -543,6 +548,21 @@ static int wait_one(grant_handle_t *h, grant_xenbus_t *xb,
     }
 }
 
+/* 1 if the guest is gone (its program ended): its devices close with it. */
+static int guest_gone(grant_handle_t *h, unsigned domid)
+{
+    struct grant_domain_info *all;
+    int n, i, gone = 1;
+
+    n = xg_list_domains("create", h, &all);
+    for (i = 0; i < n; i++)
+        if (all[i].domid == domid && !all[i].dying)
+            gone = 0;
+    if (n >= 0)
+        free(all);
+    return n >= 0 && gone;
+}
+
 int xg_backends_wait(grant_handle_t *h, grant_xenbus_t *xb,
                      const struct xg_cfg *cfg, unsigned domid)
 {
@@ -554,7 +574,15 @@ int xg_backends_wait(grant_handle_t *h, grant_xenbus_t *xb,
     if (xg_backends_none())
         return 0;
     for (i = 0; i < cfg->nr_disks + cfg->nr_vifs; i++)
-        if (wait_one(h, xb, cfg, i, domid, end, timeout) < 0)
-            return -1;
+        if (wait_one(h, xb, cfg, i, domid, end, timeout) < 0) {
+            if (!guest_gone(h, domid))
+                return -1;
+            fprintf(stderr,
+                    "xgrant: create: domain %u ended before its "
+                    "devices came up (the message above is why "
+                    "they did not)\n",
+                    domid);
+            return 0;
+        }
     return 0;
 }

@@ -53,7 +53,7 @@ static void watch_domain(unsigned domid)
     after = rc >= 0 || rc == -ESRCH ? vm_of(xb, domid) : NULL;
     if ((rc >= 0 || rc == -ESRCH) &&
         (!after || (before && !strcmp(before, after)))) {
-        xg_devices_remove(xb, domid);
+        xg_devices_remove(xb, domid, 0);
         xg_backends_stop_idle(xb, 0);
     }
     free(before);

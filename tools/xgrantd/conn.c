@@ -700,6 +700,7 @@ void xd_conn_close(struct xd_conn *c, const char *why)
     }
     xd_mem_release_conn(c);
     xd_evtchn_release_conn(c);
+    xd_io_files_release(c);
     if (!conn_linger(c))
         conn_release(c);
 }

@@ -155,6 +155,12 @@ static void sim_op(struct xd_conn *c, struct xd_rx *rx)
     case XGW_OP_EVTCHN_CLOSE:
         xd_evtchn_op(c, rx);
         return;
+    case XGW_OP_IO_FILE_REGISTER:
+        xd_io_file_register(c, rx);
+        return;
+    case XGW_OP_IO_FILE_UNREGISTER:
+        xd_io_file_unregister(c, rx);
+        return;
     case XGW_OP_DOMAIN_CREATE:
         xd_dom_create(c, rx);
         return;
@@ -181,8 +187,8 @@ void xd_dispatch(struct xd_conn *c, struct xd_rx *rx)
 {
     unsigned op = rx->hdr.op;
 
-    if (rx->fds_lost ||
-        (rx->nfds && op != XGW_OP_DOMAIN_CREATE && op != GNTX_OP_IO)) {
+    if (rx->fds_lost || (rx->nfds && op != XGW_OP_DOMAIN_CREATE &&
+                         op != GNTX_OP_IO && op != XGW_OP_IO_FILE_REGISTER)) {
         xd_log_conn(c, "bad message: op 0x%x with %d unexpected fds", op,
                     rx->nfds);
         xd_reply_err(c, &rx->hdr, -EINVAL);

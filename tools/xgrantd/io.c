@@ -7,20 +7,34 @@
  * preadv/pwritev move the bytes between the file and those pieces: the
  * caller's memory is never involved.
  *
+ * A connection may also register files (XGW_OP_IO_FILE_REGISTER, as
+ * io_uring's fixed files): kept until it unregisters them or closes, named
+ * by calls that then carry no descriptor and may use the call area.
+ *
+ * A file opened O_DIRECT goes with a buffered twin of itself (opened
+ * again through /proc/self/fd, the same access mode): I/O that O_DIRECT
+ * cannot do (a byte-exact window, an odd offset) takes the twin, the rest
+ * goes straight to the device, as blkback's pick_fd does.
+ *
  * All of it on the main thread, under the core's lock, as a COPY: a
  * revoke is served before or after a call, never during one, so once a
  * revoke returns no byte moves through the grant.  A call moves at most
- * the core's IO budget (GNTX_DEFAULT_IO_BYTES), so a long I/O holds the
- * other domains up for one budget's worth at a time, not for its whole
- * length (libgrant resumes it).  What a budget costs is the file's
+ * the core's IO budget (GNTX_DEFAULT_IO_BYTES) and, once it moved
+ * something, stops between pieces (256 KiB at most) after IO_CALL_NS, so
+ * a long I/O holds the other domains up one budget at a time, not for its
+ * whole length (libgrant resumes it), and a slow file for about one piece
+ * past IO_CALL_NS.  What a budget costs is the file's
  * speed: a page-cache read of 1 MiB takes a fraction of a millisecond, a
  * slow disk or a network file system longer (see docs/xgrantd.8).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "private.h"
@@ -33,16 +47,55 @@ _Static_assert(sizeof(struct gcore_iov) == sizeof(struct iovec) &&
                "gcore_iov is struct iovec");
 _Static_assert(XD_RX_FDS == XGW_MAX_IO_FDS, "a request carries every file");
 
-/* The files of one call, each checked once per direction on first use. */
+/* The files of one call: those it carries, each checked once per
+ * direction on first use; the connection's registered ones were checked
+ * when they came. */
 struct io_files {
-    const struct xd_conn *c;
+    struct xd_conn *c;
     const int *fd;
     unsigned n;
     int checked[XD_RX_FDS][2]; /* 1 + the check's result (0: not yet) */
+    int twin[XD_RX_FDS]; /* 1 + its buffered twin (0: not asked, -1: none) */
+    uint64_t start_ns;   /* when the call began */
+    bool moved;          /* it moved bytes already */
 };
 
+/* One call's time: past it, once bytes moved, the call ends between
+ * pieces (gcore.h: -GNTX_EAGAIN) and libgrant resumes it. */
+#define IO_CALL_NS 2000000u
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* What an element's I/O goes through: the file as it came, and for one
+ * opened O_DIRECT a buffered descriptor of the same file (or -1) for what
+ * O_DIRECT cannot do (a window or offset not aligned for it). */
+struct io_fd {
+    int fd;
+    int twin;
+};
+
+/* fd's buffered twin when fd is O_DIRECT: the same file opened again
+ * (through /proc/self/fd) with the same access mode and no O_DIRECT; -1
+ * when fd is not O_DIRECT or the file does not open again. */
+static int twin_open(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    char path[64];
+
+    if (fl < 0 || !(fl & O_DIRECT))
+        return -1;
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    return open(path, (fl & O_ACCMODE) | O_CLOEXEC | O_NOCTTY);
+}
+
 /* May fd be used for dir?  0, or the -errno the element gets and the
- * problem in *why. */
+ * problem in *why.  The kind of file and O_PATH are checked for both. */
 static int file_check(int fd, unsigned dir, const char **why)
 {
     int fl = fcntl(fd, F_GETFL);
@@ -54,15 +107,6 @@ static int file_check(int fd, unsigned dir, const char **why)
     *why = "an O_PATH descriptor (opened for neither reading nor writing)";
     if (fl & O_PATH)
         return -EBADF;
-    *why = "not open for reading";
-    if (dir == GNTX_IO_READ && (fl & O_ACCMODE) == O_WRONLY)
-        return -EBADF;
-    *why = "not open for writing";
-    if (dir == GNTX_IO_WRITE && (fl & O_ACCMODE) == O_RDONLY)
-        return -EBADF;
-    *why = "open with O_APPEND (a write would ignore its offset)";
-    if (dir == GNTX_IO_WRITE && (fl & O_APPEND))
-        return -EINVAL;
     *why = "a pipe or socket (no file offsets)";
     if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
         return -ESPIPE;
@@ -72,34 +116,93 @@ static int file_check(int fd, unsigned dir, const char **why)
     *why = "neither a regular file nor a block device";
     if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
         return -EINVAL;
+    *why = "not open for reading";
+    if (dir == GNTX_IO_READ && (fl & O_ACCMODE) == O_WRONLY)
+        return -EBADF;
+    *why = "not open for writing";
+    if (dir == GNTX_IO_WRITE && (fl & O_ACCMODE) == O_RDONLY)
+        return -EBADF;
+    *why = "open with O_APPEND (a write would ignore its offset)";
+    if (dir == GNTX_IO_WRITE && (fl & O_APPEND))
+        return -EINVAL;
     return 0;
 }
 
-static int files_check(struct io_files *f, uint32_t file, unsigned dir)
+static void file_refused(const struct xd_conn *c, const char *what,
+                         uint32_t file, const char *why)
+{
+    xd_log_domid(c->dom->id, "dom %u: grant I/O %s file 0x%x: %s", c->dom->id,
+                 what, file, why);
+}
+
+/* A call's file: its twin, opened on first use. */
+static int files_twin(struct io_files *f, uint32_t file)
+{
+    int t;
+
+    if (!f->twin[file]) {
+        t = twin_open(f->fd[file]);
+        f->twin[file] = t < 0 ? -1 : t + 1;
+    }
+    return f->twin[file] < 0 ? -1 : f->twin[file] - 1;
+}
+
+/* The descriptors `file` names for dir into *out: 0, or -errno (logged). */
+static int files_get(struct io_files *f, uint32_t file, unsigned dir,
+                     struct io_fd *out)
 {
     const char *why = "no such file sent with the call";
+    const char *what = dir == GNTX_IO_READ ? "READ" : "WRITE";
+    uint32_t slot = file & ~XGW_IO_FILE_REG;
     int rc;
 
+    if (file & XGW_IO_FILE_REG) {
+        if (slot >= XGW_MAX_IO_FILES || !f->c->io_file[slot]) {
+            file_refused(f->c, what, file, "no such registered file");
+            return -EBADF;
+        }
+        rc = f->c->io_file_ok[slot][dir] - 1;
+        if (rc < 0)
+            file_refused(f->c, what, file, "refused at registration");
+        *out = (struct io_fd){f->c->io_file[slot] - 1,
+                              f->c->io_file_twin[slot] - 1};
+        return rc;
+    }
     if (file >= f->n) {
         rc = -EBADF;
     } else if (f->checked[file][dir]) {
-        return f->checked[file][dir] - 1;
+        rc = f->checked[file][dir] - 1;
     } else {
         rc = file_check(f->fd[file], dir, &why);
         f->checked[file][dir] = rc + 1;
+        if (rc < 0)
+            file_refused(f->c, what, file, why);
     }
-    if (rc < 0)
-        xd_log_domid(f->c->dom->id, "dom %u: grant I/O %s file %u: %s",
-                     f->c->dom->id, dir == GNTX_IO_READ ? "READ" : "WRITE",
-                     file, why);
+    if (file >= f->n)
+        file_refused(f->c, what, file, why);
+    if (rc == 0)
+        *out = (struct io_fd){f->fd[file], files_twin(f, file)};
     return rc;
 }
 
+/* Can O_DIRECT take this I/O (512-byte alignment: a device with larger
+ * sectors answers EINVAL, and the twin takes over then)? */
+static bool direct_ok(uint64_t off, const struct iovec *iov, unsigned n)
+{
+    uint64_t bits = off;
+
+    for (unsigned i = 0; i < n; i++)
+        bits |= (uintptr_t)iov[i].iov_base | iov[i].iov_len;
+    return (bits & 511) == 0;
+}
+
 /* preadv/pwritev until all of iov moved, the end of the file, or an
- * error: the bytes moved (an error after some did: those), or -errno. */
-static long move(int fd, unsigned dir, uint64_t off, struct iovec *iov,
+ * error: the bytes moved (an error after some did: those), or -errno.
+ * What O_DIRECT refuses goes through the buffered twin. */
+static long move(struct io_fd f, unsigned dir, uint64_t off, struct iovec *iov,
                  unsigned n)
 {
+    int fd = f.twin >= 0 && !direct_ok(off, iov, n) ? f.twin : f.fd;
     long done = 0;
 
     while (n) {
@@ -107,8 +210,14 @@ static long move(int fd, unsigned dir, uint64_t off, struct iovec *iov,
                         ? preadv(fd, iov, (int)n, (off_t)(off + done))
                         : pwritev(fd, iov, (int)n, (off_t)(off + done));
 
+        if (r < 0 && errno == EINVAL && f.twin >= 0 && fd != f.twin) {
+            fd = f.twin;
+            continue;
+        }
         if (r < 0 && errno == EINTR)
             continue;
+        if (r < 0 && errno == EAGAIN)
+            errno = EIO; /* a file that would block: -EAGAIN means time */
         if (r <= 0)
             return r < 0 && !done ? -errno : done;
         done += r;
@@ -131,20 +240,121 @@ static long io_fn(void *ctx, uint32_t file, unsigned dir, uint64_t file_off,
 {
     struct io_files *f = ctx;
     struct iovec v[GCORE_IO_IOV];
-    int rc = files_check(f, file, dir);
+    struct io_fd fd = {-1, -1};
+    int rc = files_get(f, file, dir, &fd);
+    long ret;
 
     if (rc < 0 || !iov)
         return rc;
     if (n > GCORE_IO_IOV)
         return -EINVAL;
+    if (f->moved && mono_ns() - f->start_ns > IO_CALL_NS)
+        return -EAGAIN; /* this call's time is up: resumed in the next */
     memcpy(v, iov, n * sizeof(*v)); /* move() advances its own copy */
-    return move(f->fd[file], dir, file_off, v, n);
+    ret = move(fd, dir, file_off, v, n);
+    f->moved |= ret > 0;
+    return ret;
 }
 
 long xd_io_run(struct xd_conn *c, const struct xd_rx *rx, struct gntx_io *v,
                unsigned n)
 {
-    struct io_files f = {.c = c, .fd = rx->fds, .n = (unsigned)rx->nfds};
+    struct io_files f = {
+        .c = c, .fd = rx->fds, .n = (unsigned)rx->nfds, .start_ns = mono_ns()};
+    long ret = gcore_io(xd.core, c->dom->id, v, n, io_fn, &f);
 
-    return gcore_io(xd.core, c->dom->id, v, n, io_fn, &f);
+    for (unsigned i = 0; i < f.n; i++)
+        if (f.twin[i] > 0)
+            close(f.twin[i] - 1);
+    return ret;
+}
+
+/* ---- registered files --------------------------------------------------- */
+
+static void file_reply(struct xd_conn *c, const struct xgw_msg *h,
+                       uint32_t file)
+{
+    struct xd_out *m = xd_out_new(h->op, h->seq, 0, sizeof(struct xgw_io_file));
+
+    if (!m) {
+        xd_reply_err(c, h, -ENOMEM);
+        return;
+    }
+    *(struct xgw_io_file *)xd_out_payload(m) = (struct xgw_io_file){file, 0};
+    xd_reply(c, m);
+}
+
+/* A free slot for fd, or -errno. */
+static int file_slot(const struct xd_conn *c, int fd)
+{
+    if (c->dom->id != GNTX_DOMID_CONTROL && xd_fd_scarce(fd))
+        return -ENOSPC; /* the last descriptors are domain 0's */
+    for (unsigned i = 0; i < XGW_MAX_IO_FILES; i++)
+        if (!c->io_file[i])
+            return (int)i;
+    return -ENOSPC;
+}
+
+void xd_io_file_register(struct xd_conn *c, struct xd_rx *rx)
+{
+    const char *why = NULL, *why_w = NULL;
+    int slot, rc, r, w;
+
+    if (rx->hdr.len != 0 || rx->nfds != 1) {
+        xd_reply_err(c, &rx->hdr, -EINVAL);
+        return;
+    }
+    r = file_check(rx->fds[0], GNTX_IO_READ, &why);
+    w = file_check(rx->fds[0], GNTX_IO_WRITE, &why_w);
+    /* Refused for both: a file grant I/O cannot use at all. */
+    rc = r < 0 && w < 0 ? r : file_slot(c, rx->fds[0]);
+    if (rc < 0) {
+        file_refused(c, "register", 0,
+                     why && r < 0 && w < 0 ? why : "no room for another file");
+        xd_reply_err(c, &rx->hdr, rc);
+        return;
+    }
+    slot = rc;
+    c->io_file[slot] = rx->fds[0] + 1; /* taken: rx_reset will not close it */
+    c->io_file_twin[slot] = twin_open(rx->fds[0]) + 1;
+    c->io_file_ok[slot][GNTX_IO_READ] = r + 1;
+    c->io_file_ok[slot][GNTX_IO_WRITE] = w + 1;
+    rx->nfds = 0;
+    file_reply(c, &rx->hdr, XGW_IO_FILE_REG | (uint32_t)slot);
+}
+
+/* Drops registered slot `slot` (NULL-safe for a free one). */
+static void file_close(struct xd_conn *c, unsigned slot)
+{
+    if (c->io_file[slot])
+        close(c->io_file[slot] - 1);
+    if (c->io_file_twin[slot])
+        close(c->io_file_twin[slot] - 1);
+    c->io_file[slot] = c->io_file_twin[slot] = 0;
+}
+
+void xd_io_file_unregister(struct xd_conn *c, struct xd_rx *rx)
+{
+    struct xgw_io_file req;
+    uint32_t slot;
+
+    if (rx->hdr.len != sizeof(req)) {
+        xd_reply_err(c, &rx->hdr, -EINVAL);
+        return;
+    }
+    memcpy(&req, rx->pay, sizeof(req));
+    slot = req.file & ~XGW_IO_FILE_REG;
+    if (!(req.file & XGW_IO_FILE_REG) || slot >= XGW_MAX_IO_FILES ||
+        !c->io_file[slot]) {
+        xd_reply_err(c, &rx->hdr, -EBADF);
+        return;
+    }
+    file_close(c, slot);
+    xd_reply_err(c, &rx->hdr, 0);
+}
+
+void xd_io_files_release(struct xd_conn *c)
+{
+    for (unsigned i = 0; i < XGW_MAX_IO_FILES; i++)
+        file_close(c, i);
 }

@@ -124,6 +124,12 @@ struct xd_conn {
     struct gcore_range *allocs; /* blocks handed out by MEM_ALLOC */
     size_t nallocs, allocs_cap;
     struct xd_ca *ca; /* the call area, NULL without one */
+    /* Registered files (io.c): fd + 1 (0: free slot), an O_DIRECT one's
+     * buffered twin, and the check each direction got at registration
+     * (1 + its result, as in io.c). */
+    int io_file[XGW_MAX_IO_FILES];
+    int io_file_twin[XGW_MAX_IO_FILES]; /* fd + 1 of its buffered twin */
+    int io_file_ok[XGW_MAX_IO_FILES][2];
     int maps_fd;      /* /proc/<pid>/maps once checked (mapcheck.c), or -1 */
     struct xd_ev bev; /* its doorbell (lives as long as c: epoll safety) */
 };
@@ -345,9 +351,13 @@ void xd_dispatch(struct xd_conn *c, struct xd_rx *rx);
 void xd_hypercall(struct xd_conn *c, struct xd_rx *rx);
 size_t xd_hcall_max_len(const struct xgw_msg *h);
 
-/* ---- io.c: GNTX_OP_IO on the files the request carries ---- */
+/* ---- io.c: GNTX_OP_IO on the files the request carries or the
+ * connection registered ---- */
 long xd_io_run(struct xd_conn *c, const struct xd_rx *rx, struct gntx_io *v,
                unsigned n);
+void xd_io_file_register(struct xd_conn *c, struct xd_rx *rx);
+void xd_io_file_unregister(struct xd_conn *c, struct xd_rx *rx);
+void xd_io_files_release(struct xd_conn *c);
 
 /* ---- domain.c ---- */
 struct xd_dom *xd_dom_new(uint16_t id, const char *name);

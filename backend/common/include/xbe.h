@@ -20,7 +20,9 @@
  * the driver disconnects, the device goes Closing; frontend Closed or gone:
  * Closed, and the device is removed once the toolstack set `online` to 0
  * (or removed the directory).  A frontend back in Initialising after
- * Closed reconnects from InitWait.
+ * Closed reconnects from InitWait.  A device the bus finds between InitWait
+ * and Connected belonged to a backend that died (the daemon restarted): it
+ * is switched to Closing, so the frontend closes and reconnects.
  *
  * Everything the frontend wrote is untrusted: a missing, malformed or
  * out-of-range key, a ref that does not map or a port that does not bind

@@ -88,7 +88,8 @@ struct xfe_ops {
 /*
  * Attaches to device/<kind>/<devid> of this domain: the whole handshake up
  * to Connected, waiting up to timeout_ms for each backend step.
- * -ENOENT (no such device), -ETIMEDOUT (the backend did not move),
+ * -ENOENT (no such device, or no backend link yet: the frontend
+ * directory is left as it was), -ETIMEDOUT (the backend did not move),
  * -ENOTCONN (the backend closed), -EPROTO (the backend broke the
  * protocol: the reason is in the device's `error` node), or the error of a
  * grant or port call.  On failure nothing is left granted or bound.

@@ -126,10 +126,12 @@ struct xgnf_stats {
 /*
  * Attaches to device/vif/<cfg->devid> of this domain and connects (see
  * the model), blocking up to cfg->timeout_ms for each backend step.
- * -ENOENT (no such device), -ETIMEDOUT, -ENOTCONN (the backend closed),
- * -EOPNOTSUPP (the backend has no feature-rx-copy), -EPROTO (a malformed
- * backend key or `mac`), -ENOMEM, or a grant/port call's error.  On failure
- * nothing is left granted or bound and the device is Closed.
+ * -ENOENT (no such device, or no link to its backend yet: try again),
+ * -ETIMEDOUT, -ENOTCONN (the backend closed), -EOPNOTSUPP (the backend has
+ * no feature-rx-copy), -EPROTO (a malformed backend key or `mac`),
+ * -ENOMEM, or a grant/port call's error.  On failure nothing is left
+ * granted or bound and the device is Closed, unless it had no backend
+ * link yet (the toolstack may still be writing it: left alone).
  */
 int xgnf_open(struct xgnf **out, grant_handle_t *h, grant_xenbus_t *xb,
               const struct xgnf_config *cfg);

@@ -221,4 +221,6 @@ const struct grant_ops lg_sim_ops = {
     .domain_wait = lg_sim_domain_wait,
     .shutdown = lg_sim_shutdown,
     .v1 = &lg_v1_ext_ops,
+    .io_file_register = lg_sim_io_file_register,
+    .io_file_unregister = lg_sim_io_file_unregister,
 };

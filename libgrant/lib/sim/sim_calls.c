@@ -111,3 +111,33 @@ int lg_sim_evtchn_close(grant_handle_t *h, uint32_t port)
 
     return evtchn_call(h, XGW_OP_EVTCHN_CLOSE, &e, NULL);
 }
+
+/* Registered files for grant I/O (XGW_OP_IO_FILE_*). */
+int lg_sim_io_file_register(grant_handle_t *h, int fd, uint32_t *file)
+{
+    struct xgw_io_file f = {0};
+    struct sim_rpc r = {.op = XGW_OP_IO_FILE_REGISTER,
+                        .fds_in = &fd,
+                        .nfds_in = 1,
+                        .rep = &f,
+                        .rep_size = sizeof(f)};
+    int rc = lg_sim_status(lg_sim_rpc(h, &r), &r);
+
+    if (rc >= 0 && !r.got_rep)
+        rc = -EPROTO;
+    if (rc < 0)
+        return rc;
+    *file = f.file;
+    return 0;
+}
+
+int lg_sim_io_file_unregister(grant_handle_t *h, uint32_t file)
+{
+    struct xgw_io_file f = {.file = file};
+    struct iovec iov = {&f, sizeof(f)};
+    struct sim_rpc r = {
+        .op = XGW_OP_IO_FILE_UNREGISTER, .count = 1, .iov = &iov, .iovcnt = 1};
+    int rc = lg_sim_status(lg_sim_rpc(h, &r), &r);
+
+    return rc < 0 ? rc : 0;
+}

@@ -95,7 +95,7 @@ static int fast_op(uint32_t op)
     case XGW_OP_EVTCHN_CLOSE:
         return 1;
     default:
-        return op < XGW_OP_SIM_BASE && op != GNTX_OP_MAP && op != GNTX_OP_IO;
+        return op < XGW_OP_SIM_BASE && op != GNTX_OP_MAP;
     }
 }
 

@@ -2,10 +2,11 @@
 # stub-back.sh: a stand-in backend daemon for the toolstack tests (not a
 # test itself).  Installed as .../xgrant-blkback or .../xgrant-netback (the
 # name says the kind), it plays the xenbus side of a backend in the domain
-# it runs in: every device of its kind in Initialising goes to InitWait,
-# and to Closed once the toolstack sets online=0 or the frontend closes.
+# it runs in, as backend/common's state machine does: every device of its
+# kind in Initialising goes to InitWait; frontend Closing: Closing;
+# frontend Closed or gone: Closed.
 # STUB_MODE (from the file $STUB_DIR/mode, read at each pass): "ok",
-# "never" (never probes), "fail" (writes `error` and goes Closing), "die"
+# "never" (does nothing, as a hung driver), "fail" (writes `error` and goes Closing), "die"
 # (exits at once).  Each pass logs nothing; it exits on SIGTERM or when the
 # store is gone.
 case $(basename "$0") in
@@ -13,28 +14,51 @@ case $(basename "$0") in
     xgrant-netback) kind=vif ;;
     *) echo "stub-back: unknown name $0" >&2; exit 2 ;;
 esac
-trap 'exit 0' TERM
+trap 'kill "$WATCH_PID" 2>/dev/null; exit 0' TERM
 self=$(xenstore-read domid 2>/dev/null) || self=0
 base=/local/domain/$self/backend/$kind
-echo "stub $kind backend in domain $self (pid $$)" >&2
-for _ in $(seq 3000); do
+echo "stub $kind backend in domain $self (pid $$), sockets $(find /proc/$$/fd -lname 'socket:*' | wc -l)" >&2
+# One pass: this backend's directory in one read, each frontend's state in
+# one more; each device's writes are made only if its state is still the
+# one they were decided on (re-read just before), so a directory the
+# toolstack removed meanwhile is not brought back, as backend/common's
+# switch_state refuses to.
+pass_writes() {
+    local mode=$1 d st fe fest w
+    xenstore-ls -f "$base" 2>/dev/null | awk -v base="$base/" '
+        { v = $0; sub(/^[^=]* = "/, "", v); sub(/"$/, "", v); val[$1] = v }
+        END {
+            for (p in val)
+                if (p ~ /\/state$/) {
+                    d = substr(p, 1, length(p) - 6)
+                    print d, val[p], val[d "/frontend"]
+                }
+        }' | while read -r d st fe; do
+        fest=$(xenstore-read "$fe/state" 2>/dev/null) || fest=6
+        w=
+        if [ "$st" != 6 ] && [ "$fest" -ge 6 ]; then
+            w="$d/state 6"
+        elif [ "$st" != 5 ] && [ "$st" != 6 ] && [ "$fest" = 5 ]; then
+            w="$d/state 5"
+        elif [ "$st" = 1 ] && [ "$mode" = ok ]; then
+            w="$d/state 2"
+        elif [ "$st" = 1 ] && [ "$mode" = fail ]; then
+            w="$d/error \"stub: refusing $kind ${d##*/}\" $d/state 5"
+        fi
+        [ -n "$w" ] && [ "$(xenstore-read "$d/state" 2>/dev/null)" = "$st" ] &&
+            eval "xenstore-write $w" &&
+            # removed between the read and the write: undo what it made
+            { xenstore-exists "$d/frontend" 2>/dev/null || xenstore-rm "$d" 2>/dev/null; }
+    done
+}
+# Passes run on each store event (a watch on /, events coalesced) and at
+# least every 0.3 s; at most 5 minutes.
+coproc WATCH { exec stdbuf -oL xenstore-watch / 2>/dev/null; }
+while [ "$SECONDS" -lt 300 ]; do
     mode=$(cat "${STUB_DIR:-/nonexistent}/mode" 2>/dev/null || echo ok)
     [ "$mode" = die ] && exit 3
     xenstore-read /local/domain/$self/domid >/dev/null 2>&1 || exit 0
-    for fe in $(xenstore-list "$base" 2>/dev/null); do
-        for dev in $(xenstore-list "$base/$fe" 2>/dev/null); do
-            d=$base/$fe/$dev
-            st=$(xenstore-read "$d/state" 2>/dev/null) || continue
-            online=$(xenstore-read "$d/online" 2>/dev/null)
-            fest=$(xenstore-read "$(xenstore-read "$d/frontend" 2>/dev/null)/state" 2>/dev/null)
-            if [ "$st" != 6 ] && { [ "$online" = 0 ] || [ "${fest:-0}" -ge 5 ]; }; then
-                xenstore-write "$d/state" 6
-            elif [ "$st" = 1 ] && [ "$mode" = ok ]; then
-                xenstore-write "$d/state" 2
-            elif [ "$st" = 1 ] && [ "$mode" = fail ]; then
-                xenstore-write "$d/error" "stub: refusing $kind $dev" "$d/state" 5
-            fi
-        done
-    done
-    sleep 0.1
+    [ "$mode" != never ] && pass_writes "$mode" # "never": a driver that hangs
+    read -r -t 0.3 -u "${WATCH[0]}" _ 2>/dev/null
+    while read -r -t 0.02 -u "${WATCH[0]}" _ 2>/dev/null; do :; done
 done

@@ -4,6 +4,7 @@
  *   xlab dom0 GUESTID   in dom0: local cases, then the dom0 side of the
  *                       cross-domain cases and the copy comparison
  *   xlab guest          in the PV guest: local cases and the guest side
+ *   xlab xs get|put ... the guest's xenstore for the driver scripts
  * Uses libgrant's xen transport (XGRANT_TRANSPORT=xen is set here).  Exits
  * 0 when every case passed, 1 otherwise.  The host counts the XLAB lines.
  */
@@ -185,7 +186,7 @@ int xlab_dev_open(unsigned pages, uint8_t **mem)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: xlab dom0 GUESTID | xlab guest\n");
+    fprintf(stderr, "usage: xlab dom0 GUESTID | xlab guest | xlab xs ...\n");
     return 2;
 }
 
@@ -195,6 +196,8 @@ int main(int argc, char **argv)
     unsigned long guest = 0;
     int rc;
 
+    if (argc >= 2 && !strcmp(argv[1], "xs"))
+        return xlab_xs_main(argc, argv);
     if (argc < 2 || (strcmp(argv[1], "dom0") && strcmp(argv[1], "guest")))
         return usage();
     xlab_where = argv[1];

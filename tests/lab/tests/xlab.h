@@ -65,6 +65,8 @@ int xlab_xs_write(const char *key, const char *fmt, ...)
 int xlab_xs_wait(const char *key, char *buf, unsigned len);
 int xlab_xs_wait_u32(const char *key, uint32_t *v);
 void xlab_xs_close(void);
+/* `xlab xs get|put ...`: the shell scripts' xenstore access in the guest. */
+int xlab_xs_main(int argc, char **argv);
 
 /* xlab_cases.c: cases one domain runs alone (grantee: the peer). */
 void xlab_local_cases(grant_handle_t *h, grant_domid_t peer);

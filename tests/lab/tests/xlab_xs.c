@@ -89,6 +89,46 @@ int xlab_xs_wait_u32(const char *key, uint32_t *v)
     return errno || *end || end == buf ? -EINVAL : 0;
 }
 
+/*
+ * `xlab xs get KEY [SECONDS]` (waits for KEY, default XLAB_WAIT_S, prints
+ * its value; exit 1 on timeout) and `xlab xs put KEY VALUE`: the guest's end
+ * of drv-dom0.sh's command channel (dom0 has xenstore-read/-write).
+ */
+int xlab_xs_main(int argc, char **argv)
+{
+    char *v;
+    time_t end;
+    int rc, get = argc >= 4 && argc <= 5 && !strcmp(argv[2], "get"),
+            put = argc == 5 && !strcmp(argv[2], "put");
+
+    if (!get && !put) {
+        fprintf(stderr, "usage: xlab xs get KEY [SECONDS] | xlab xs put KEY "
+                        "VALUE\n");
+        return 2;
+    }
+    setenv("XGRANT_TRANSPORT", "xen", 1);
+    rc = xlab_xs_open(0, 0);
+    if (rc == 0 && put)
+        rc = grant_xenbus_write(xb, XBT_NULL, base, argv[3], argv[4]);
+    end = time(NULL) + (get && argc == 5 ? atoi(argv[4]) : XLAB_WAIT_S);
+    while (rc == 0 && get) {
+        if (grant_xenbus_read(xb, XBT_NULL, base, argv[3], &v, NULL) == 0) {
+            printf("%s", v);
+            free(v);
+            break;
+        }
+        if (time(NULL) >= end)
+            rc = -ETIMEDOUT;
+        else
+            usleep(200 * 1000);
+    }
+    if (rc < 0)
+        fprintf(stderr, "xlab xs %s %s: %s\n", argv[2], argv[3],
+                grant_strerror(rc));
+    xlab_xs_close();
+    return rc < 0;
+}
+
 void xlab_xs_close(void)
 {
     grant_xenbus_close(xb);

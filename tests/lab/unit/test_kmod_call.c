@@ -452,6 +452,7 @@ static void unknown_op(void **state)
 {
     (void)state;
     assert_int_equal(call(GNTX_OP__MAX + 7, NULL, 0, NULL, 0), -EOPNOTSUPP);
+    assert_int_equal(call(GNTX_OP_IO, NULL, 0, NULL, 0), -EOPNOTSUPP);
     assert_int_equal(call(GNTX_OP_COPY, NULL, GNTX_MAX_BATCH + 1, NULL, 0),
                      -E2BIG);
 }

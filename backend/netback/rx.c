@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rx.c: the TAP into the rx ring, what reaches the frontend (counted as
+ * the vif's TX, as Linux counts it).  Receive-copy only: the frontend
+ * posts buffers (one page each: a standard grant, or with feature-grant-ext
+ * a byte grant of the page it posted), the backend copies into them.
+ *
+ * The posted requests are taken from the ring into a FIFO as they come
+ * and answered in ring order (a Linux netfront finds a response's buffer
+ * by its ring position).  A packet takes one slot per page of its bytes
+ * (at most 18; one without feature-sg) plus one for a GSO extra, laid out
+ * as netif wants it: first data slot, the extra, the other data slots.
+ * A pass reads up to NB_BATCH packets from the queue's TAP descriptor,
+ * copies them all with one grant-copy call and answers their slots.
+ *
+ * A packet that does not fit the buffers posted is HELD (copied into the
+ * queue's own buffer) and the TAP is not read until the frontend posts
+ * more: the kernel's TAP queue is the bounded backlog.  A frontend that
+ * posts nothing for --rx-stall-ms has the held packet dropped and the
+ * queue DRAINS (every packet that does not fit is dropped and counted)
+ * until a packet fits again, so a stuck frontend never makes the host
+ * queue without bound (XSA-392).
+ *
+ * Offloads come in the TAP's virtio-net header: NEEDS_CSUM is passed on
+ * as csum_blank|data_validated when the frontend takes partial checksums
+ * of that kind (else the checksum is completed here), DATA_VALID as
+ * data_validated, GSO TCPv4/v6 as a GSO extra.  The TAP only sends GSO the
+ * frontend said it takes (nb_tap_offload at connect).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "private.h"
+
+/* A packet planned into the posted buffers this pass. */
+struct rxpkt {
+    uint8_t *data;
+    unsigned len, slots; /* data slots */
+    uint16_t flags;      /* NETRXF_csum_blank, data_validated */
+    uint16_t gso_size;
+    uint8_t gso_type; /* XEN_NETIF_GSO_TYPE_*, NONE: no extra */
+    unsigned first;   /* its first posted request (FIFO position) */
+    unsigned seg0;
+};
+
+void nb_rx_reset(struct nb_queue *q)
+{
+    free(q->rxq);
+    q->rxq = NULL;
+    q->rxq_size = q->rxq_head = q->rxq_len = 0;
+    q->holding = q->draining = 0;
+}
+
+static netif_rx_request_t *posted(struct nb_queue *q, unsigned k)
+{
+    return &q->rxq[(q->rxq_head + k) % q->rxq_size];
+}
+
+/* Moves the requests the frontend posted into the FIFO. */
+static int take_posted(struct nb_queue *q)
+{
+    union netif_rx_sring_entry e;
+    int rc;
+
+    while (q->rxq_len < q->rxq_size) {
+        rc = xbe_ring_take(q->rx, &e);
+        if (rc <= 0)
+            return rc;
+        q->rxq[(q->rxq_head + q->rxq_len++) % q->rxq_size] = e.req;
+    }
+    return 0;
+}
+
+/*
+ * What the virtio-net header asks, for a frontend with v's features:
+ * fills p's flags and GSO; 0, or the counter to drop it under.
+ */
+static int offloads(const struct nb_vif *v, const struct virtio_net_hdr *h,
+                    struct rxpkt *p)
+{
+    unsigned gso = h->gso_type & ~(unsigned)VIRTIO_NET_HDR_GSO_ECN;
+    unsigned l4 = 0, proto = 0;
+    int v6 = 0, std;
+
+    if (gso == VIRTIO_NET_HDR_GSO_TCPV4 && v->gso4)
+        p->gso_type = XEN_NETIF_GSO_TYPE_TCPV4;
+    else if (gso == VIRTIO_NET_HDR_GSO_TCPV6 && v->gso6)
+        p->gso_type = XEN_NETIF_GSO_TYPE_TCPV6;
+    else if (gso != VIRTIO_NET_HDR_GSO_NONE)
+        return NB_DROP_TX_BAD_VNET; /* an offload we never turned on */
+    p->gso_size = p->gso_type ? h->gso_size : 0;
+    if (p->gso_type && p->gso_size == 0)
+        return NB_DROP_TX_BAD_VNET;
+    if (!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
+        if (p->gso_type)
+            return NB_DROP_TX_BAD_VNET;
+        if (h->flags & VIRTIO_NET_HDR_F_DATA_VALID)
+            p->flags = NETRXF_data_validated;
+        return 0;
+    }
+    /* A partial checksum the frontend can finish: TCP/UDP where netif
+     * says (the transport header the frontend finds itself). */
+    std = nb_l4(p->data, p->len, &l4, &proto, &v6) == 0 &&
+          l4 == h->csum_start &&
+          h->csum_offset == (proto == IPPROTO_TCP ? 16 : 6) &&
+          (v6 ? v->csum6 : v->csum);
+    if (std) {
+        p->flags = NETRXF_csum_blank | NETRXF_data_validated;
+        return 0;
+    }
+    if (p->gso_type ||
+        nb_csum_complete(p->data, p->len, h->csum_start, h->csum_offset) < 0)
+        return NB_DROP_TX_BAD_VNET;
+    p->flags = NETRXF_data_validated;
+    return 0;
+}
+
+/* Checks a frame read from the TAP (header + bytes): 0 and p filled, or
+ * the counter to drop it under. */
+static int classify(const struct nb_vif *v, uint8_t *buf, size_t n,
+                    struct rxpkt *p)
+{
+    struct virtio_net_hdr h;
+    int why;
+
+    memset(p, 0, sizeof(*p));
+    if (n < NB_VNET_HDR + NB_ETH_HLEN)
+        return NB_DROP_TX_BAD_VNET;
+    memcpy(&h, buf, sizeof(h));
+    p->data = buf + NB_VNET_HDR;
+    p->len = (unsigned)(n - NB_VNET_HDR);
+    why = offloads(v, &h, p);
+    if (why)
+        return why;
+    p->slots = (p->len + NB_PAGE - 1) / NB_PAGE;
+    if (p->slots > (v->sg ? NB_SLOTS_MAX : 1u))
+        return NB_DROP_TX_TOO_BIG;
+    return 0;
+}
+
+static unsigned ring_slots(const struct rxpkt *p)
+{
+    return p->slots + (p->gso_type ? 1u : 0u);
+}
+
+/* The copies of p into the posted buffers from FIFO position `first`. */
+static int plan(struct nb_queue *q, struct rxpkt *p, unsigned first)
+{
+    struct nb *nb = q->vif->nb;
+    grant_domid_t fe = (grant_domid_t)xbe_dev_fe_id(q->vif->d);
+    unsigned i, k = first, off = 0, len;
+
+    p->first = first;
+    p->seg0 = nb->copy.n;
+    for (i = 0; i < p->slots; i++) {
+        len = p->len - off < NB_PAGE ? p->len - off : NB_PAGE;
+        if (nb_copy_add(&nb->copy, 1, p->data + off, fe, posted(q, k)->gref, 0,
+                        len) < 0)
+            return -ENOMEM;
+        off += len;
+        k += (i == 0 && p->gso_type) ? 2 : 1; /* the extra's slot */
+    }
+    return 0;
+}
+
+static void answer(struct nb_queue *q, uint16_t id, uint16_t flags,
+                   int16_t status)
+{
+    netif_rx_response_t *r = xbe_ring_rsp_slot(q->rx);
+
+    if (!r)
+        return;
+    /* Field by field in the shared slot (XSA-216). */
+    r->id = id;
+    r->offset = 0;
+    r->flags = flags;
+    r->status = status;
+    xbe_ring_rsp_done(q->rx);
+}
+
+static void answer_extra(struct nb_queue *q, const struct rxpkt *p)
+{
+    netif_extra_info_t *x = xbe_ring_rsp_slot(q->rx);
+
+    if (!x)
+        return;
+    x->type = XEN_NETIF_EXTRA_TYPE_GSO;
+    x->flags = 0;
+    x->u.gso.size = p->gso_size;
+    x->u.gso.type = p->gso_type;
+    x->u.gso.pad = 0;
+    x->u.gso.features = 0;
+    xbe_ring_rsp_done(q->rx);
+}
+
+/* Answers p's slots in ring order; a failed copy fails every slot. */
+static void complete(struct nb_queue *q, const struct rxpkt *p)
+{
+    struct nb_vif *v = q->vif;
+    unsigned i, k = p->first, off = 0, len;
+    int rc = 0;
+    uint16_t fl;
+
+    for (i = 0; i < p->slots && rc == 0; i++)
+        rc = nb_copy_status(&v->nb->copy, p->seg0 + i);
+    for (i = 0; i < p->slots; i++, k++) {
+        len = p->len - off < NB_PAGE ? p->len - off : NB_PAGE;
+        off += len;
+        fl = i + 1 < p->slots ? NETRXF_more_data : 0;
+        if (i == 0)
+            fl |= p->flags | (p->gso_type ? NETRXF_extra_info : 0);
+        answer(q, posted(q, k)->id, fl,
+               rc < 0 ? NETIF_RSP_ERROR : (int16_t)len);
+        if (i == 0 && p->gso_type)
+            answer_extra(q, p), k++;
+    }
+    if (rc < 0) {
+        nb_vif_drop(v, NB_DROP_TX_COPY, "rx buffer (gref %u): copy %s",
+                    posted(q, p->first)->gref, grant_strerror(rc));
+        return;
+    }
+    v->st[NB_TX_PACKETS]++;
+    v->st[NB_TX_BYTES] += p->len;
+}
+
+static int hold(struct nb_queue *q, const uint8_t *buf, size_t n)
+{
+    if (!q->hold &&
+        grant_mem_alloc(q->vif->nb->h,
+                        (NB_VNET_HDR + NB_MAX_FRAME + NB_PAGE - 1) / NB_PAGE,
+                        (void **)&q->hold) < 0)
+        return -ENOMEM;
+    memmove(q->hold, buf, n);
+    q->hold_len = n;
+    q->holding = 1;
+    q->hold_since_ms = nb_now_ms();
+    return 0;
+}
+
+/* The TAP descriptor is read only while a packet could be placed. */
+static void arm_tap(struct nb_queue *q, int on)
+{
+    struct nb_vif *v = q->vif;
+
+    if (q->tap_armed == on || v->tap[q->idx] < 0)
+        return;
+    if (nb_epoll_set(v->nb, v->tap[q->idx], &q->src_tap, on ? 1u : 0u, 0) == 0)
+        q->tap_armed = on;
+}
+
+/* One pass over a queue. */
+struct rx_pass {
+    struct rxpkt batch[NB_BATCH]; /* (static: one pass at a time) */
+    size_t used;                  /* stage bytes taken */
+    unsigned n, k; /* packets planned, posted requests they take */
+    uint8_t *late; /* a frame to hold once the copies are done */
+    size_t late_len;
+};
+
+#define RX_ROOM ((size_t)NB_VNET_HDR + NB_MAX_FRAME)
+
+/* The next frame: the held one, or one read from the TAP into the stage;
+ * NULL when there is none (or no room for one). */
+static uint8_t *next_frame(struct nb_queue *q, struct rx_pass *ps, size_t *len)
+{
+    struct nb *nb = q->vif->nb;
+    ssize_t got;
+
+    if (q->holding) {
+        *len = q->hold_len;
+        return q->hold;
+    }
+    if (ps->used + RX_ROOM > nb->stage_len)
+        return NULL;
+    got = read(q->vif->tap[q->idx], nb->stage + ps->used, RX_ROOM);
+    if (got <= 0)
+        return NULL;
+    *len = (size_t)got;
+    return nb->stage + ps->used;
+}
+
+/* One frame: 1 planned, 0 dropped, -1 it waits for buffers (the pass
+ * ends). */
+static int take_frame(struct nb_queue *q, struct rx_pass *ps, uint8_t *buf,
+                      size_t len)
+{
+    struct rxpkt *p = &ps->batch[ps->n];
+    int why = classify(q->vif, buf, len, p), held = buf == q->hold;
+
+    if (why == 0 && ring_slots(p) > q->rxq_len - ps->k) {
+        if (!q->draining && ring_slots(p) <= q->rxq_size) {
+            /* Kept until the frontend posts: copied aside once this
+             * pass's copies are done (the stage is theirs till then). */
+            if (!held) {
+                ps->late = buf;
+                ps->late_len = len;
+            }
+            return -1;
+        }
+        why = NB_DROP_TX_NO_BUFFER;
+    }
+    q->holding = 0;
+    if (!held)
+        ps->used += (len + 63u) & ~(size_t)63u;
+    if (why) {
+        nb_vif_drop(q->vif, (enum nb_stat)why,
+                    "%zu-byte packet from the TAP dropped",
+                    len > NB_VNET_HDR ? len - NB_VNET_HDR : 0);
+        return 0;
+    }
+    q->draining = 0;
+    if (plan(q, p, ps->k) < 0)
+        return -1;
+    ps->k += ring_slots(p);
+    ps->n++;
+    return 1;
+}
+
+/* After the copies: the answers, the FIFO, the frame to hold, the
+ * notification, the TAP armed or not. */
+static void end_pass(struct nb_queue *q, struct rx_pass *ps)
+{
+    struct nb_vif *v = q->vif;
+    unsigned i;
+
+    for (i = 0; i < ps->n; i++)
+        complete(q, &ps->batch[i]);
+    q->rxq_head = (q->rxq_head + ps->k) % q->rxq_size;
+    q->rxq_len -= ps->k;
+    if (ps->late && hold(q, ps->late, ps->late_len) < 0)
+        nb_vif_drop(v, NB_DROP_TX_NO_BUFFER, "no memory to hold a packet");
+    if (xbe_ring_push(q->rx))
+        xbe_notify(v->d, q->idx, 1);
+    arm_tap(q, !q->holding);
+    if (ps->n == NB_BATCH ||
+        (!q->holding && ps->used + RX_ROOM > v->nb->stage_len))
+        q->work = 1;
+    /* Waiting for buffers: ask the frontend to say when it posts. */
+    if (q->holding && xbe_ring_final_check(q->rx) == 1)
+        q->work = 1;
+}
+
+int nb_rx_serve(struct nb_queue *q)
+{
+    static struct rx_pass ps;
+    struct nb *nb = q->vif->nb;
+    uint8_t *buf;
+    size_t len;
+    int rc = take_posted(q);
+
+    if (rc < 0)
+        return rc;
+    ps.used = ps.late_len = 0;
+    ps.n = ps.k = 0;
+    ps.late = NULL;
+    nb_copy_reset(&nb->copy, !xbe_dev_grant_ext(q->vif->d));
+    while (ps.n < NB_BATCH && (buf = next_frame(q, &ps, &len)) &&
+           take_frame(q, &ps, buf, len) >= 0)
+        ;
+    nb_copy_run(&nb->copy, nb->h);
+    end_pass(q, &ps);
+    return 0;
+}
+
+void nb_rx_check_stall(struct nb_queue *q, uint64_t now, unsigned stall_ms)
+{
+    if (!q->holding || now - q->hold_since_ms < stall_ms)
+        return;
+    q->holding = 0;
+    q->draining = 1;
+    q->work = 1;
+    nb_vif_drop(q->vif, NB_DROP_TX_NO_BUFFER,
+                "queue %u: no rx buffer posted for %u ms: dropping until "
+                "there is",
+                q->idx, stall_ms);
+}

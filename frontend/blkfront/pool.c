@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pool.c: pages granted to the backend once and reused (Linux blkfront's
+ * persistent grants): standard grants from grant_v1_share, or one-page
+ * extension grants (READ) for indirect pages.  Grown a chunk at a time,
+ * ended all at once when the device closes.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "private.h"
+
+static int chunk_grant(struct xgbf *d, struct xgbf_pool *p,
+                       struct xgbf_chunk *c)
+{
+    grant_domid_t be = (grant_domid_t)xfe_be_id(d->fe);
+    grant_v1_ref_t refs[XGBF_POOL_CHUNK];
+    unsigned i;
+    int rc;
+
+    if (p->kind != XGBF_POOL_EXT_RO) {
+        rc = grant_v1_share(d->h, be, XGBF_POOL_CHUNK,
+                            p->kind == XGBF_POOL_V1_RO ? GRANT_V1_RDONLY : 0,
+                            refs, &c->addr);
+        for (i = 0; rc == 0 && i < XGBF_POOL_CHUNK; i++)
+            c->pages[i].ref = refs[i];
+        return rc;
+    }
+    rc = grant_mem_alloc(d->h, XGBF_POOL_CHUNK, &c->addr);
+    for (i = 0; rc == 0 && i < XGBF_POOL_CHUNK; i++) {
+        rc = grant_create_direct(d->h, be, GRANT_R_READ,
+                                 (char *)c->addr + (size_t)i * GRANT_PAGE_SIZE,
+                                 GRANT_PAGE_SIZE, &c->pages[i].ref);
+        if (rc < 0) {
+            while (i--)
+                grant_revoke(d->h, c->pages[i].ref, GRANT_REVOKE_FORCE);
+            grant_mem_free(d->h, c->addr);
+        }
+    }
+    return rc;
+}
+
+struct xgbf_page *xgbf_pool_get(struct xgbf *d, struct xgbf_pool *p)
+{
+    struct xgbf_page *pg;
+    struct xgbf_chunk *c;
+    unsigned i;
+
+    if (!p->free) {
+        if (p->pages + XGBF_POOL_CHUNK > XGBF_POOL_MAX)
+            return NULL;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+            return NULL;
+        if (chunk_grant(d, p, c) < 0) {
+            free(c);
+            return NULL;
+        }
+        for (i = 0; i < XGBF_POOL_CHUNK; i++) {
+            c->pages[i].addr = (char *)c->addr + (size_t)i * GRANT_PAGE_SIZE;
+            xgbf_pool_put(p, &c->pages[i]);
+        }
+        c->next = p->chunks;
+        p->chunks = c;
+        p->pages += XGBF_POOL_CHUNK;
+    }
+    pg = p->free;
+    p->free = pg->next;
+    pg->next = NULL;
+    return pg;
+}
+
+void xgbf_pool_put(struct xgbf_pool *p, struct xgbf_page *pg)
+{
+    pg->next = p->free;
+    p->free = pg;
+}
+
+void xgbf_pool_destroy(struct xgbf *d, struct xgbf_pool *p)
+{
+    struct xgbf_chunk *c, *next;
+    unsigned i;
+
+    for (c = p->chunks; c; c = next) {
+        next = c->next;
+        if (p->kind != XGBF_POOL_EXT_RO) {
+            grant_v1_end(d->h, c->addr);
+        } else {
+            for (i = 0; i < XGBF_POOL_CHUNK; i++)
+                grant_revoke(d->h, c->pages[i].ref, GRANT_REVOKE_FORCE);
+            grant_mem_free(d->h, c->addr);
+        }
+        free(c);
+    }
+    p->chunks = NULL;
+    p->free = NULL;
+    p->pages = 0;
+}

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * blkfront_io: libxgblkfront against a minimal blkif backend written here
+ * (on xbe/xbe_ring, a RAM disk in domain 0, data moved by grant copy).
+ *
+ *  - io (grant-ext): random sizes up to 1 MiB written synchronously from
+ *    grantable memory (no copy) and from malloc'ed memory (bounced), a
+ *    queue of asynchronous writes as deep as the rings, read back, flush,
+ *    discard; the guest's model and domain 0's disk must agree (crc), and
+ *    every segment grant must cover exactly its bytes (the backend tries
+ *    the byte after each one: refused).
+ *  - io (standard grants): the same with the frontend refusing the
+ *    extension (persistent v1 pool): ring pages and data pages
+ *    from grant_v1_share, mapped by the backend with grant_v1_map.
+ *  - hostile backends: a response id not in flight, an operation that is
+ *    not the request's, a response producer index jumping: the request
+ *    fails -EIO, the device stays broken, the buffer is untouched; a
+ *    garbage status fails that request only.
+ *  - restart: the backend takes a batch of writes, never answers, closes
+ *    and comes back as a new bus; the frontend reconnects and re-issues
+ *    them; the data reads back intact.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blkfront/testbe.h"
+#include "common/itest.h"
+#include "libgrant_xenbus.h"
+#include "xbe.h"
+#include "xgblkfront.h"
+
+/* ---- Domain 0 ----------------------------------------------------------- */
+
+static void guest(struct itest_agent *a, const char *role, unsigned devid,
+                  char *fe_dir, char *be_dir)
+{
+    char id[16];
+    char *argv[] = {itest_self(), "--role", (char *)role, id, NULL};
+
+    snprintf(id, sizeof(id), "%u", devid);
+    itest_spawn_argv(h0, a, role, GUEST_MEM, argv);
+    disks[devid] = calloc(1, DISK);
+    itest_device_add(xb0, KIND, a->domid, devid, fe_dir, be_dir);
+}
+
+static void guest_end(struct xbe *bus, struct itest_agent *a, char *be_dir)
+{
+    itest_agent_close(a);
+    pump(bus, 200, NULL, NULL);
+    grant_ctl_domain_destroy(h0, a->domid);
+    grant_xenbus_write(xb0, XBT_NULL, be_dir, "online", "0");
+    pump(bus, 100, NULL, NULL);
+    grant_xenbus_rm(xb0, XBT_NULL, be_dir, NULL);
+    pump(bus, 50, NULL, NULL);
+}
+
+static void case_io(struct xbe *bus, const char *role, unsigned devid)
+{
+    char fe_dir[GRANT_XENBUS_PATH_MAX], be_dir[GRANT_XENBUS_PATH_MAX],
+        line[256], *err = NULL;
+    struct itest_agent a;
+    unsigned crc = 0, segs0 = segs_seen, ind0 = ind_seen;
+
+    guest(&a, role, devid, fe_dir, be_dir);
+    pump_line(bus, &a, line, sizeof(line), 30000);
+    pump(bus, 50, NULL, NULL);
+    grant_xenbus_read(xb0, XBT_NULL, be_dir, "error", &err, NULL);
+    if (err)
+        printf("# %s: backend error node: %s\n", role, err);
+    free(err);
+    ICHECK(!strncmp(line, "ok", 2), "%s: %s", role,
+           line[0] ? line : "(nothing)");
+    sscanf(line, "ok crc=%x", &crc);
+    ICHECK(crc == crc32(disks[devid], DISK),
+           "%s: the backend's disk is what the guest wrote (crc %08x, disk "
+           "%08x)",
+           role, crc, crc32(disks[devid], DISK));
+    ICHECK(ind_seen > ind0, "%s: indirect requests were used (%u)", role,
+           ind_seen - ind0);
+    ICHECK(segs_seen > segs0, "%s: %u segments moved", role, segs_seen - segs0);
+    guest_end(bus, &a, be_dir);
+}
+
+static void case_hostile(struct xbe *bus, enum be_mode m, const char *what,
+                         unsigned devid)
+{
+    char fe_dir[GRANT_XENBUS_PATH_MAX], be_dir[GRANT_XENBUS_PATH_MAX],
+        line[256], role[32];
+    struct itest_agent a;
+
+    snprintf(role, sizeof(role), "hostile-%s", what);
+    modes[devid] = m;
+    guest(&a, role, devid, fe_dir, be_dir);
+    pump_line(bus, &a, line, sizeof(line), 20000);
+    if (strncmp(line, "ok", 2)) {
+        char *err = NULL;
+        int st = -1;
+
+        grant_xenbus_read(xb0, XBT_NULL, be_dir, "error", &err, NULL);
+        grant_xenbus_read_state(xb0, XBT_NULL, be_dir, &st);
+        printf("# backend state %d error %s\n", st, err ? err : "(none)");
+        free(err);
+    }
+    ICHECK(!strncmp(line, "ok", 2), "hostile backend (%s): %s", what,
+           line[0] ? line : "(nothing)");
+    guest_end(bus, &a, be_dir);
+}
+
+static int reached_connected(void *arg)
+{
+    int st = -1;
+
+    grant_xenbus_read_state(xb0, XBT_NULL, arg, &st);
+    return st == XenbusStateConnected;
+}
+
+static struct xbe *case_restart(struct xbe *bus, unsigned devid)
+{
+    char fe_dir[GRANT_XENBUS_PATH_MAX], be_dir[GRANT_XENBUS_PATH_MAX],
+        line[256];
+    struct itest_agent a;
+    unsigned held0 = held;
+
+    modes[devid] = BE_HOLD;
+    guest(&a, "restart", devid, fe_dir, be_dir);
+    pump_line(bus, &a, line, sizeof(line), 20000);
+    ICHECK(!strncmp(line, "ok submitted", 12), "restart: %s",
+           line[0] ? line : "(nothing)");
+    pump(bus, 200, NULL, NULL);
+    ICHECK(held > held0, "restart: the backend holds %u requests unanswered",
+           held - held0);
+    /* The backend goes away (Closed) and a new one starts, as a restarted
+     * daemon: the toolstack's Initialising offers the device again. */
+    xbe_close(bus);
+    modes[devid] = BE_OK;
+    ICHECK(xbe_open(&bus, &be_ops, h0, xb0, 0, NULL) == 0, "backend reopened");
+    usleep(300000);
+    grant_xenbus_write(xb0, XBT_NULL, be_dir, "state", "1");
+    pump(bus, 10000, reached_connected, be_dir);
+    ICHECK(reached_connected(be_dir), "restart: the device is Connected again");
+    pump_line(bus, &a, line, sizeof(line), 30000);
+    ICHECK(!strncmp(line, "ok recovered", 12), "restart: %s",
+           line[0] ? line : "(nothing)");
+    guest_end(bus, &a, be_dir);
+    return bus;
+}
+
+/* A frontend directory the toolstack has not linked yet: opening it is
+ * -ENOENT and leaves its state alone (closing it would race with the
+ * toolstack finishing the device: the backend would see Closed). */
+static void case_nolink(struct xbe *bus)
+{
+    char fe_dir[GRANT_XENBUS_PATH_MAX], perms[32], line[256];
+    char *argv[] = {itest_self(), "--role", "nolink", "20", NULL};
+    struct itest_agent a;
+    int st = -1;
+
+    itest_spawn_argv(h0, &a, "nolink", 64, argv);
+    pump_line(bus, &a, line, sizeof(line), 10000); /* it runs */
+    grant_xenbus_frontend_dir(a.domid, KIND, 20, fe_dir, sizeof(fe_dir));
+    grant_xenbus_write(xb0, XBT_NULL, fe_dir, "state", "1");
+    snprintf(perms, sizeof(perms), "n%u,r0", a.domid);
+    grant_xenbus_set_perms(xb0, XBT_NULL, fe_dir, NULL, perms);
+    grant_xenbus_set_perms(xb0, XBT_NULL, fe_dir, "state", perms);
+    dprintf(a.to, "go\n");
+    pump_line(bus, &a, line, sizeof(line), 10000);
+    grant_xenbus_read_state(xb0, XBT_NULL, fe_dir, &st);
+    ICHECK(!strncmp(line, "ok", 2) && st == XenbusStateInitialising,
+           "a device with no backend link: %s, its state left at %d",
+           line[0] ? line : "(nothing)", st);
+    itest_agent_close(&a);
+    grant_ctl_domain_destroy(h0, a.domid);
+    grant_xenbus_rm(xb0, XBT_NULL, fe_dir, NULL);
+}
+
+static void run_backend(void)
+{
+    struct xbe *bus;
+    int rc = be_init();
+
+    ICHECK(rc == 0, "dom0 scratch memory (%d)", rc);
+    rc = xbe_open(&bus, &be_ops, h0, xb0, 0, NULL);
+    ICHECK(rc == 0, "backend bus opened (%d)", rc);
+    if (rc)
+        return;
+    case_nolink(bus);
+    case_io(bus, "io-ext", 1);
+    ICHECK(not_exact == 0,
+           "every byte-exact segment grant ends at its last byte (%u wider)",
+           not_exact);
+    case_io(bus, "io-v1", 2);
+    case_hostile(bus, BE_BAD_ID, "bad-id", 10);
+    case_hostile(bus, BE_BAD_OP, "bad-op", 11);
+    case_hostile(bus, BE_JUMP, "jump", 12);
+    case_hostile(bus, BE_BAD_STATUS, "bad-status", 13);
+    bus = case_restart(bus, 3);
+    xbe_close(bus);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 4 && !strcmp(argv[1], "--role"))
+        return blkfront_role(argv[2], (unsigned)atoi(argv[3]));
+    itest_setup(&h0);
+    if (grant_xenbus_open(&xb0, 0) < 0) {
+        ICHECK(0, "store reachable");
+    } else {
+        run_backend();
+        grant_xenbus_close(xb0);
+    }
+    itest_teardown(h0);
+    return itest_done();
+}

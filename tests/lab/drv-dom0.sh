@@ -1,0 +1,347 @@
+#!/bin/bash
+# The driver cases (issues 13 and 14, part 5), dom0's side: the lab guest's
+# stock xen-blkfront and xen-netfront, first against Linux's xen-blkback and
+# xen-netback, then (the kernel backends unloaded) against xgrant-blkback and
+# xgrant-netback.  The guest runs what this script asks through xenstore
+# (drv-guest.sh serve).  Every case is an "XLAB dom0 PASS|FAIL|SKIP" line;
+# the throughput lines are "XLAB-BENCH drv ...".
+#   drv-dom0.sh setup        before xl create: modules, bridge, images;
+#                            prints the guest's disk= and vif= lines
+#   drv-dom0.sh run GUESTID  the cases, then "exit" to the guest
+#   drv-dom0.sh stop GUESTID only "exit" to the guest (no driver cases)
+set -u
+BR=xenbr0
+NET4=10.99.0
+NET6=fd99:
+D=/drv # images, fifo, received data: dom0's ext4 root (tmpfs refuses O_DIRECT)
+IMG_MB=64
+MB=8       # the integrity cases' size
+BENCH_MB=16 # blk dd each way
+MAC_LINUX=00:16:3e:58:00:01
+MAC_XGRANT=00:16:3e:58:00:02
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+rep() {
+    local s=FAIL
+    [ "$2" = 1 ] && s=PASS
+    echo "XLAB dom0 $s $1: $3"
+}
+skip() { echo "XLAB dom0 SKIP $1: $2"; }
+t() { echo "XLAB-T $1 $(cut -d' ' -f1 /proc/uptime)"; }
+ms_now() { echo $(($(date +%s%N) / 1000000)); }
+md5() { md5sum | cut -d' ' -f1; }
+# rep's second word is "$(CONDITION && echo 1)".
+
+setup() {
+    local m loop
+    for m in loop bridge tun xen-blkback xen-netback; do
+        modprobe "$m" || echo "XLAB-NOTE modprobe $m failed" >&2
+    done
+    mkdir -p $D
+    truncate -s ${IMG_MB}M $D/linux.img $D/xgrant.img
+    loop=$(losetup -f --show $D/linux.img)
+    ip link add $BR type bridge forward_delay 0 stp_state 0
+    ip addr add $NET4.1/24 dev $BR
+    ip -6 addr add ${NET6}:1/64 dev $BR nodad
+    ip link set $BR up
+    echo "disk = ['format=raw,vdev=xvda,access=rw,target=$loop']"
+    echo "vif = ['mac=$MAC_LINUX,bridge=$BR']"
+}
+
+# ---- the guest's commands -------------------------------------------------
+# The command counter and "the guest stopped answering" live in files: gx
+# mostly runs in a command substitution's subshell.
+next_cmd() {
+    local n
+    n=$(($(cat $D/cmd.n 2>/dev/null || echo 0) + 1))
+    echo $n >$D/cmd.n
+    echo $n
+}
+# gx SECONDS 'COMMAND': runs it in the guest (drv-guest.sh's functions
+# defined); prints its output; returns its exit status (124: no answer).
+gx() {
+    local rc end n
+    [ ! -e $D/guest.gone ] || {
+        echo "the guest stopped answering earlier"
+        return 124
+    }
+    n=$(next_cmd)
+    xenstore-write "$XS/cmd$n" "$2"
+    end=$(($(date +%s) + $1))
+    until rc=$(xenstore-read "$XS/rc$n" 2>/dev/null); do
+        if [ "$(date +%s)" -ge $end ]; then
+            touch $D/guest.gone
+            echo "no answer from the guest within $1 s"
+            return 124
+        fi
+        sleep 0.3
+    done
+    xenstore-read -R "$XS/out$n" # raw: newlines as they are
+    return "$rc"
+}
+first() { printf '%s' "$1" | head -1 | cut -d' ' -f1; }
+oneline() { printf '%s' "$1" | tr '\n' ' ' | cut -c1-300; }
+
+# ---- block ------------------------------------------------------------------
+# blk_cases BE DEV DEVID IMAGE
+blk_cases() {
+    local be=$1 dev=$2 devid=$3 img=$4 out g d bk fe bp fp ind info segs fl
+    out=$(gx 300 "blk_write $dev $MB")
+    g=$(first "$(printf '%s' "$out" | tail -1)")
+    d=$(dd if="$img" bs=1M count=$MB 2>/dev/null | md5)
+    rep blk_${be}_guest_write "$([ "$g" = "$d" ] && echo 1)" \
+        "the guest wrote $MB MiB of random data to /dev/$dev (O_DIRECT): guest md5 $(oneline "$out"), image md5 $d"
+    dd if=/dev/urandom of=$D/r bs=1M count=$MB 2>/dev/null
+    d=$(md5 <$D/r)
+    dd if=$D/r of="$img" bs=1M seek=16 conv=notrunc,fsync 2>/dev/null
+    rm -f $D/r
+    out=$(gx 300 "blk_read $dev 16 $MB")
+    g=$(first "$out")
+    rep blk_${be}_guest_read "$([ "$g" = "$d" ] && echo 1)" \
+        "dom0 wrote $MB MiB of random data at 16 MiB of the image: image md5 $d, the guest read $(oneline "$out") from /dev/$dev"
+    bk=/local/domain/0/backend/vbd/$guest/$devid
+    fe=/local/domain/$guest/device/vbd/$devid
+    bp=$(xenstore-read $bk/feature-persistent 2>/dev/null)
+    fp=$(xenstore-read $fe/feature-persistent 2>/dev/null)
+    ind=$(xenstore-read $bk/feature-max-indirect-segments 2>/dev/null)
+    info=$(gx 60 "blk_info $dev")
+    segs=$(printf '%s' "$info" | sed -n 's/^max_segments //p')
+    rep blk_${be}_persistent "$([ "$bp" = 1 ] && [ "$fp" = 1 ] &&
+        grep -q 'persistent grants: enabled' <<<"$info" && echo 1)" \
+        "feature-persistent backend ${bp:-absent} frontend ${fp:-absent}; $(oneline "$info")"
+    fl=$(xenstore-read $bk/feature-flush-cache 2>/dev/null)
+    rep blk_${be}_flush "$([ "$fl" = 1 ] && grep -q 'flush diskcache: enabled' <<<"$info" && echo 1)" \
+        "feature-flush-cache ${fl:-absent}; blkfront: $(grep -o '[a-z ]*flush[a-z ]*: [a-z]*' <<<"$info" | head -1) (the guest's write cache and fsync need it)"
+    rep blk_${be}_indirect "$([ "${ind:-0}" -gt 11 ] && [ "${segs:-0}" -gt 11 ] &&
+        grep -q 'indirect descriptors: enabled' <<<"$info" && echo 1)" \
+        "feature-max-indirect-segments ${ind:-absent}, the guest's queue takes ${segs:-?} segments a request (11 without indirect)"
+}
+
+# blk_bench BE DEV: BLK_W_<BE>, BLK_R_<BE> in MB/s (the guest's clock).
+blk_bench() {
+    local out w r
+    out=$(gx 300 "blk_bench $2 $BENCH_MB")
+    read -r w r <<<"$out"
+    if [[ "$w" =~ ^[0-9]+$ && "$r" =~ ^[0-9]+$ && $w -gt 0 && $r -gt 0 ]]; then
+        printf -v "BLK_W_$1" '%s' "$(awk -v m=$BENCH_MB -v t="$w" 'BEGIN { printf "%.2f", m * 1000 / t }')"
+        printf -v "BLK_R_$1" '%s' "$(awk -v m=$BENCH_MB -v t="$r" 'BEGIN { printf "%.2f", m * 1000 / t }')"
+        echo "XLAB-BENCH drv blk $1: dd $BENCH_MB MiB 1 MiB O_DIRECT on /dev/$2: write $w ms, read $r ms"
+    else
+        echo "XLAB-NOTE blk bench $1 failed: $(oneline "$out")"
+    fi
+}
+
+# ---- network ----------------------------------------------------------------
+# recv IP PORT: connects (retrying 20 s) and reads to EOF; prints
+# "MD5 BYTES MS" (dom0's clock).
+recv() {
+    local a end=$(($(date +%s) + 20))
+    [ -p $D/fifo ] || mkfifo $D/fifo
+    while :; do
+        a=$(ms_now)
+        busybox nc -w 5 "$1" "$2" 0<>$D/fifo >$D/rx 2>/dev/null && [ -s $D/rx ] && break
+        [ "$(date +%s)" -lt $end ] || {
+            echo "nothing from $1:$2 in 20 s"
+            return 1
+        }
+        sleep 0.5
+    done
+    echo "$(md5 <$D/rx) $(stat -c %s $D/rx) $(($(ms_now) - a))"
+    rm -f $D/rx
+}
+# rate VAR "MD5 BYTES MS": VAR = MB/s when all MB MiB came.
+rate() {
+    local b ms
+    read -r _ b ms <<<"$2"
+    [ "${b:-0}" = $((MB << 20)) ] && [ "${ms:-0}" -gt 0 ] &&
+        printf -v "$1" '%s' "$(awk -v m=$MB -v t="$ms" 'BEGIN { printf "%.2f", m * 1000 / t }')"
+}
+# tcp_pair BE IP TAG: random data each way, checksums compared; the times
+# are the throughput figures (guest to dom0 on dom0's clock, dom0 to the
+# guest on the guest's).
+tcp_pair() {
+    local be=$1 ip=$2 tag=$3 out g d
+    out=$(gx 120 "dd if=/dev/urandom of=/tmp/tx bs=1M count=$MB 2>/dev/null; md5sum </tmp/tx; tcp_serve 5001 /tmp/tx")
+    g=$(first "$out")
+    out=$(recv "$ip" 5001)
+    gx 30 "rm -f /tmp/tx" >/dev/null
+    rep net_${be}_tcp_from_guest_$tag "$([ -n "$g" ] && [ "$g" = "$(first "$out")" ] && echo 1)" \
+        "$MB MiB of random data, the guest's md5 $g; dom0 received md5/bytes/ms $out"
+    rate "NET_TX_${be}_$tag" "$out"
+    dd if=/dev/urandom of=$D/tx bs=1M count=$MB 2>/dev/null
+    d=$(md5 <$D/tx)
+    (busybox nc -l -p 5002 <$D/tx >/dev/null 2>&1 &)
+    for _ in $(seq 100); do ss -ltn | grep -q ':5002 ' && break || sleep 0.2; done
+    out=$(gx 120 "tcp_recv $NET4.1 5002")
+    rep net_${be}_tcp_to_guest_$tag "$([ "$d" = "$(first "$out")" ] && echo 1)" \
+        "$MB MiB of random data, dom0's md5 $d; the guest received md5/bytes/ms $(oneline "$out")"
+    rate "NET_RX_${be}_$tag" "$out"
+    rm -f $D/tx
+}
+# ping_pair BE IP4 IP6 TAG [SIZE]
+ping_pair() {
+    local be=$1 ip=$2 ip6=$3 tag=$4 sz=${5:-56} out rc
+    out=$(busybox ping -c 3 -w 20 -s "$sz" "$ip" 2>&1)
+    rc=$?
+    rep net_${be}_ping_to_guest_$tag "$([ $rc = 0 ] && echo 1)" "$sz bytes: $(printf '%s' "$out" | grep 'packets' | head -1)"
+    out=$(gx 60 "ping -c 3 -w 20 -s $sz $NET4.1 2>&1 | grep packets")
+    rep net_${be}_ping_from_guest_$tag "$([ $? = 0 ] && grep -q ' 0% packet loss' <<<"$out" && echo 1)" "$sz bytes: $(oneline "$out")"
+    [ "$tag" = 1500 ] || return 0
+    out=$(busybox ping6 -c 2 -w 20 "$ip6" 2>&1)
+    rc=$?
+    out="dom0->guest: $(printf '%s' "$out" | grep packets) guest->dom0: $(oneline "$(gx 60 "ping6 -c 2 -w 20 ${NET6}:1 2>&1 | grep packets")")"
+    rep net_${be}_ipv6 "$([ $rc = 0 ] && grep -q 'guest->dom0: 2 packets transmitted, 2 packets received' <<<"$out" && echo 1)" \
+        "ping6 both ways (neighbour discovery, no DAD): $out"
+}
+# net_cases BE MAC LASTOCTET DEVID
+net_cases() {
+    local be=$1 mac=$2 ip=$NET4.$3 ip6=${NET6}:$3 devid=$4 vif=vif$guest.$4 out gmac c
+    out=$(gx 120 "net_up $mac $ip $ip6")
+    rep net_${be}_up "$([ $? = 0 ] && echo 1)" "interface with $mac in the guest: $(oneline "$out"); dom0's $vif on bridge $(basename "$(readlink /sys/class/net/$vif/master)" 2>/dev/null)"
+    ping_pair $be $ip $ip6 1500
+    gmac=$(ip neigh show "$ip" dev $BR | grep -o 'lladdr [0-9a-f:]*')
+    rep net_${be}_arp "$([ "$gmac" = "lladdr $mac" ] && echo 1)" "dom0's neighbour entry for $ip: ${gmac:-none} (want $mac)"
+    if [ -z "$gmac" ]; then # no frame came through: the rest would only time out
+        for c in tcp_from_guest_1500 tcp_to_guest_1500 mtu9000 ping_to_guest_9000 \
+            ping_from_guest_9000 tcp_from_guest_9000 tcp_to_guest_9000; do
+            rep net_${be}_$c "" "not run: no frame from the guest reached dom0 (no ARP answer)"
+        done
+        return
+    fi
+    t drv-$be-tcp
+    tcp_pair $be $ip 1500
+    ip link set $vif mtu 9000 && ip link set $BR mtu 9000
+    out=$(gx 60 "net_mtu $mac 9000")
+    rep net_${be}_mtu9000 "$(grep -q 'mtu 9000' <<<"$out" && ip link show $vif | grep -q 'mtu 9000' && echo 1)" \
+        "the guest: $(oneline "$out"); dom0: $(ip -o link show $vif | grep -o 'mtu [0-9]*')"
+    ping_pair $be $ip $ip6 9000 8900
+    tcp_pair $be $ip 9000
+    t drv-$be-net-done
+}
+
+BLK_CASES="attach guest_write guest_read persistent flush indirect"
+NET_CASES="attach up ping_to_guest_1500 ping_from_guest_1500 ipv6 arp tcp_from_guest_1500"
+NET_CASES+=" tcp_to_guest_1500 mtu9000 ping_to_guest_9000 ping_from_guest_9000"
+NET_CASES+=" tcp_from_guest_9000 tcp_to_guest_9000"
+skip_all() { # skip_all PREFIX "CASES" WHY
+    local c
+    for c in $2; do skip "$1_$c" "$3"; done
+}
+
+# The Linux backends' devices leave, the modules go, and the bus stops
+# binding new backend devices to any driver (belt and braces).
+kernel_out() {
+    local a mods
+    a=$(ms_now)
+    xl block-detach "$guest" 51712 >/tmp/drv-detach.log 2>&1
+    xl network-detach "$guest" 0 >>/tmp/drv-detach.log 2>&1
+    ip link set $BR mtu 1500
+    losetup -d "$LOOP_LINUX" 2>/dev/null
+    rmmod xen-blkback xen-netback 2>>/tmp/drv-detach.log
+    echo 0 >/sys/bus/xen-backend/drivers_autoprobe 2>/dev/null
+    mods=$(lsmod | grep -oE '^xen_(blk|net)back' | tr '\n' ' ')
+    rep drv_kernel_backends_out "$([ -z "$mods" ] &&
+        [ -z "$(xenstore-list /local/domain/0/backend/vbd/$guest 2>/dev/null)" ] && echo 1)" \
+        "xvda and vif 0 detached, xen-blkback and xen-netback unloaded in $(($(ms_now) - a)) ms: ${mods:-none loaded}; $(oneline "$(cat /tmp/drv-detach.log)")"
+    [ -z "$mods" ]
+}
+
+# start_daemon NAME PREFIX "CASES": runs /xlab/NAME in the background (log
+# /tmp/NAME.log, the xen transport); when it is not there or dies at once,
+# each case is a SKIP line saying why, and the status is 1.
+start_daemon() {
+    local why=
+    if [ ! -x /xlab/"$1" ]; then
+        why="$1 is not in main yet (no build/bin/$1 to run)"
+    else
+        XGRANT_TRANSPORT=xen /xlab/"$1" --foreground >/tmp/"$1".log 2>&1 &
+        sleep 1
+        kill -0 $! 2>/dev/null ||
+            why="$1 exited at once: $(oneline "$(cat /tmp/"$1".log)")"
+    fi
+    [ -z "$why" ] || skip_all "$2" "$3" "$why"
+    [ -z "$why" ]
+}
+
+xgrant_blk() {
+    local loop out rc
+    start_daemon xgrant-blkback blk_xgrant "$BLK_CASES" || return
+    loop=$(losetup -f --show $D/xgrant.img)
+    out=$(xl block-attach "$guest" "format=raw,vdev=xvdb,access=rw,target=$loop" 2>&1)
+    rc=$?
+    [ $rc = 0 ] && out="$out $(gx 120 "wait_dev xvdb")"
+    rc=$((rc + $?))
+    rep blk_xgrant_attach "$([ $rc = 0 ] && echo 1)" "xl block-attach xvdb ($loop) served by xgrant-blkback: $(oneline "$out")"
+    if [ $rc = 0 ]; then
+        blk_cases xgrant xvdb 51728 $D/xgrant.img
+        blk_bench xgrant xvdb
+    fi
+}
+
+xgrant_net() {
+    local out rc devid
+    start_daemon xgrant-netback net_xgrant "$NET_CASES" || return
+    out=$(xl network-attach "$guest" "mac=$MAC_XGRANT,bridge=$BR" 2>&1)
+    rc=$?
+    devid=$(xenstore-list /local/domain/0/backend/vif/"$guest" 2>/dev/null | tail -1)
+    rep net_xgrant_attach "$([ $rc = 0 ] && echo 1)" "xl network-attach vif ${devid:-?} served by xgrant-netback: $(oneline "$out")"
+    [ $rc = 0 ] && net_cases xgrant $MAC_XGRANT 3 "$devid"
+}
+
+# ratio WHAT UNIT XGRANT LINUX
+ratio() {
+    if [ -n "$3" ] && [ -n "$4" ]; then
+        echo "XLAB-BENCH drv $1: xgrant $3 $2, linux $4 $2, ratio xgrant/linux $(awk -v a="$3" -v b="$4" 'BEGIN { printf "%.2f", a / b }')"
+    else
+        echo "XLAB-BENCH drv $1: xgrant ${3:-n/a} $2, linux ${4:-n/a} $2, no ratio"
+    fi
+}
+
+run() {
+    t drv-linux
+    blk_cases linux xvda 51712 $D/linux.img
+    blk_bench linux xvda
+    t drv-linux-net
+    net_cases linux $MAC_LINUX 2 0
+    t drv-kernel-out
+    if kernel_out; then
+        t drv-xgrant
+        xgrant_blk
+        xgrant_net
+    else
+        skip_all blk_xgrant "$BLK_CASES" "Linux's backends are still loaded"
+        skip_all net_xgrant "$NET_CASES" "Linux's backends are still loaded"
+    fi
+    ratio "blk dd write" MB/s "${BLK_W_xgrant:-}" "${BLK_W_linux:-}"
+    ratio "blk dd read" MB/s "${BLK_R_xgrant:-}" "${BLK_R_linux:-}"
+    for m in 1500 9000; do
+        v=NET_TX_xgrant_$m w=NET_TX_linux_$m
+        ratio "net TCP guest->dom0 $MB MiB MTU $m" MB/s "${!v:-}" "${!w:-}"
+        v=NET_RX_xgrant_$m w=NET_RX_linux_$m
+        ratio "net TCP dom0->guest $MB MiB MTU $m" MB/s "${!v:-}" "${!w:-}"
+    done
+    t drv-done
+}
+
+case ${1:-} in
+setup) setup ;;
+run | stop)
+    guest=${2:?usage: drv-dom0.sh run|stop GUESTID}
+    XS=/local/domain/$guest/data/xlab
+    if ! xenstore-exists $XS; then
+        xenstore-write $XS/drv 1 && xenstore-chmod $XS n"$guest"
+    fi
+    LOOP_LINUX=$(losetup -j $D/linux.img | cut -d: -f1)
+    mkdir -p $D
+    rm -f $D/cmd.n $D/guest.gone
+    [ "$1" = run ] && run
+    xenstore-write "$XS/cmd$(next_cmd)" exit
+    for p in xgrant-blkback xgrant-netback; do
+        [ -f /tmp/$p.log ] && sed "s/^/XLAB-NOTE $p: /" /tmp/$p.log | tail -20
+    done
+    ;;
+*)
+    echo "usage: drv-dom0.sh setup | run GUESTID | stop GUESTID" >&2
+    exit 2
+    ;;
+esac
