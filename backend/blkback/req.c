@@ -224,7 +224,8 @@ static int16_t parse(struct bb_queue *q, const union blkif_sring_entry *e,
 /* ---- The data (rule 6) -------------------------------------------------- */
 
 /* A copy buffer of at least rq->bytes: kept per slot, within the queue's
- * budget.  -EAGAIN: not now (requests in flight will free some). */
+ * budget.  -EAGAIN: not now (other requests in flight will free some);
+ * -E2BIG: larger than the whole budget (waiting would never help). */
 static int bounce_get(struct bb_queue *q, struct bb_req *rq)
 {
     size_t need = (rq->bytes + GRANT_PAGE_SIZE - 1) & ~(size_t)4095;
@@ -233,6 +234,11 @@ static int bounce_get(struct bb_queue *q, struct bb_req *rq)
 
     if (rq->bounce_len >= need)
         return 0;
+    if (need > q->v->o->bounce_budget) {
+        bb_peer_log(q, "request of %llu bytes: over the copy budget (%zu)",
+                    (unsigned long long)rq->bytes, q->v->o->bounce_budget);
+        return -E2BIG;
+    }
     if (rq->bounce) {
         grant_mem_free(q->h, rq->bounce);
         q->bounce_total -= rq->bounce_len;
@@ -255,8 +261,8 @@ static int bounce_get(struct bb_queue *q, struct bb_req *rq)
     rc = q->bounce_total + need > q->v->o->bounce_budget
              ? -ENOMEM
              : grant_mem_alloc(q->h, need / GRANT_PAGE_SIZE, &rq->bounce);
-    if (rc < 0)
-        return q->inflight ? -EAGAIN : rc;
+    if (rc < 0) /* q->inflight counts this request too */
+        return q->inflight > 1 ? -EAGAIN : rc;
     rq->bounce_len = need;
     q->bounce_total += need;
     return 0;
@@ -432,12 +438,31 @@ static void sqe_fsync(struct bb_queue *q, unsigned slot, int link)
         sqe->flags |= IOSQE_IO_LINK;
 }
 
+/*
+ * A buffered write, written here: filesystems without non-blocking
+ * buffered writes (ext4) make io_uring hand every such SQE to a worker
+ * thread, a wakeup and a CPU switch per write, and its workers then take
+ * turns on the file (hashed work).  A write into the page cache is a copy
+ * (nbdkit's file plugin does the same).
+ */
+static void write_now(struct bb_req *rq, int fd)
+{
+    ssize_t n = pwritev(fd, rq->iov, (int)nr_iov(rq), rq->sector * BB_SECTOR);
+
+    rq->err = n < 0 ? -errno : (uint64_t)n != rq->bytes ? -EIO : 0;
+}
+
 static void sqe_rw(struct bb_queue *q, unsigned slot, int link)
 {
     struct bb_req *rq = &q->reqs[slot];
-    struct io_uring_sqe *sqe = sqe_get(q, slot, BB_CQE_RW);
     int fd = pick_fd(q, rq);
+    struct io_uring_sqe *sqe;
 
+    if (rq->write && !link && fd == q->v->img.fd) {
+        write_now(rq, fd);
+        return;
+    }
+    sqe = sqe_get(q, slot, BB_CQE_RW);
     if (!sqe)
         return;
     if (rq->write)

@@ -42,11 +42,14 @@ s.sendall(open(sys.argv[3],"rb").read()); s.close()'
 # round(); the receiver's socket: SO_RCVBUFFORCE; netback holds what the
 # rx ring cannot take and stops reading the TAP), so a live frontend loses
 # none of them however slowly a loaded machine runs it: the receiver
-# counts until all have come or 20 s after the first.
+# counts until all have come or 20 s after the first.  The sender starts
+# once the receiver's socket is bound (it creates the file READY then): a
+# datagram sent before that is dropped (no port), however short the gap.
 udp_recv_py='import socket,sys,time
 s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, 33, 64<<20) # SO_RCVBUFFORCE
 s.bind(("0.0.0.0", int(sys.argv[1]))); s.settimeout(20); n=0; end=None
+open(sys.argv[3], "w").close()
 try:
     while n < int(sys.argv[2]):
         s.recv(64); n+=1
@@ -54,8 +57,11 @@ try:
         s.settimeout(max(0.001, end-time.monotonic()))
 except OSError: pass
 print(n)'
-udp_send_py='import socket,sys,time
-s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); time.sleep(0.3)
+udp_send_py='import os,socket,sys,time
+s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(2000):
+    if os.path.exists(sys.argv[4]): break
+    time.sleep(0.01)
 for i in range(int(sys.argv[3])):
     s.sendto(b"x"*64, (sys.argv[1], int(sys.argv[2])))
     if i % 200 == 199: time.sleep(0.01)'
@@ -88,8 +94,8 @@ round() {
     # frontend that misses its wakeups takes one ring's worth now and then:
     # under 10000 of them in the 20 s).
     ip link set "$NFE_VIF" txqueuelen 25000
-    nfe_guest python3 -c "$udp_recv_py" 5003 20000 >"$dir/udp.count" &
-    python3 -c "$udp_send_py" 10.77.0.2 5003 20000
+    nfe_guest python3 -c "$udp_recv_py" 5003 20000 "$dir/udp.ready" >"$dir/udp.count" &
+    python3 -c "$udp_send_py" 10.77.0.2 5003 20000 "$dir/udp.ready"
     wait $!
     echo "$label: $(cat "$dir/udp.count") of 20000 datagrams arrived"
     check "$label: a UDP burst dom0 -> guest all arrives within 20 s" [ "$(cat "$dir/udp.count")" -eq 20000 ]

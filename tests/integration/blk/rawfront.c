@@ -535,6 +535,22 @@ void rf_read_line(struct itest_agent *a, char *line, size_t len)
         line[strcspn(line, "\n")] = '\0';
 }
 
+void rf_results(struct itest_agent *a, const char *who)
+{
+    char line[256];
+    int n = 0;
+
+    for (;;) {
+        rf_read_line(a, line, sizeof(line));
+        if (!line[0] || !strcmp(line, "end"))
+            break;
+        ICHECK(!strncmp(line, "ok", 2), "%s: %s", who, line);
+        n++;
+    }
+    ICHECK(n > 0 && !strcmp(line, "end"), "%s: every case answered (%d)", who,
+           n);
+}
+
 unsigned rf_dom0_maps(grant_handle_t *dom0)
 {
     struct grant_usage u = {0};

@@ -119,6 +119,9 @@ int rf_nbdkit_guest(struct rf_run *r, struct itest_agent *a, unsigned devid,
                     const char *img, char *sock);
 /* One line from a guest (no newline), within 20 s; "" if none. */
 void rf_read_line(struct itest_agent *a, char *line, size_t len);
+/* Reads a guest's result lines up to "end"; checks each starts with "ok"
+ * and that there was at least one. */
+void rf_results(struct itest_agent *a, const char *who);
 /* Mappings domain 0 holds. */
 unsigned rf_dom0_maps(grant_handle_t *dom0);
 /* backend/vbd/<fe>/<devid>/<key> of domain 0 (the caller frees), or NULL. */
