@@ -72,12 +72,15 @@ gx() {
     end=$(($(date +%s) + $1))
     until rc=$(xenstore-read "$XS/rc$n" 2>/dev/null); do
         if [ "$(date +%s)" -ge $end ]; then
-            touch $D/guest.gone
+            # A slow command delays the next ones only; two in a row: gone.
+            [ -e $D/guest.slow ] && touch $D/guest.gone
+            touch $D/guest.slow
             echo "no answer from the guest within $1 s"
             return 124
         fi
         sleep 0.3
     done
+    rm -f $D/guest.slow
     xenstore-read -R "$XS/out$n" # raw: newlines as they are
     return "$rc"
 }
@@ -338,6 +341,7 @@ xgfront_blk() {
     [ "$be" = xgrant ] && [ "${XLAB_XEN:-}" != stock ] && want="grant_ext 1 persistent 0"
     rep blk_xgblkfront_${be}_grants "$(grep -q "^$want indirect 1" <<<"$info" && echo 1)" \
         "negotiated: ${info:-nothing} (want $want, indirect 1)"
+    dmesg | grep -iE 'blkback|vbd' | tail -4 | sed 's/^/XLAB-NOTE dom0 kernel: /'
     xl block-detach "$guest" xvdc >/dev/null 2>&1
     losetup -d "$loop"
     gx 30 "autoprobe 1" >/dev/null
@@ -365,11 +369,11 @@ xgfront_net() {
     rep net_xgnetfront_${be}_attach "$([ $rc = 0 ] && echo 1)" "vif ${devid:-?} with xgrant-netfront in the guest (TAP xg${devid:-?}): $(oneline "$out $(cat /tmp/drv-attach.log)")"
     if [ $rc = 0 ]; then
         net_cases xgnetfront_$be "$3" "$4" "$devid" short
-        gx 30 "kill \$(pidof xgrant-netfront); sleep 1; tail -3 /tmp/xgnf.log" | sed 's/^/XLAB-NOTE xgrant-netfront: /'
-        xl network-detach "$guest" "$devid" >/dev/null 2>&1
     else
         skip_all net_xgnetfront_$be "${XGNF_CASES#attach }" "not attached"
     fi
+    gx 30 "kill \$(pidof xgrant-netfront); sleep 1; tail -3 /tmp/xgnf.log" | sed 's/^/XLAB-NOTE xgrant-netfront: /'
+    [ -z "$devid" ] || xl network-detach "$guest" "$devid" >/dev/null 2>&1
     gx 30 "autoprobe 1" >/dev/null
 }
 
@@ -422,7 +426,7 @@ run | stop)
     fi
     LOOP_LINUX=$(losetup -j $D/linux.img | cut -d: -f1)
     mkdir -p $D
-    rm -f $D/cmd.n $D/guest.gone
+    rm -f $D/cmd.n $D/guest.gone $D/guest.slow
     [ "$1" = run ] && run
     xenstore-write "$XS/cmd$(next_cmd)" exit
     for p in xgrant-blkback xgrant-netback; do

@@ -85,14 +85,14 @@ net_down() {
 # xgrant's frontends attach theirs).
 autoprobe() { echo "$1" >/sys/bus/xen/drivers_autoprobe; }
 # xgnf_start DEVID: xgrant-netfront on device/vif/DEVID, TAP xgDEVID, in
-# the background (log /tmp/xgnf.log); waits 60 s for the TAP.
+# the background (log /tmp/xgnf.log); waits 30 s for the TAP.
 xgnf_start() {
     (LD_LIBRARY_PATH=/lib/x86_64-linux-gnu /xgrant-netfront --devid "$1" \
         --ifname "xg$1" >/tmp/xgnf.log 2>&1 &)
     i=0
     until [ -e "/sys/class/net/xg$1" ]; do
         i=$((i + 1))
-        [ $i -le 200 ] || fail "no xg$1 after 60 s: $(cat /tmp/xgnf.log)"
+        [ $i -le 100 ] || fail "no xg$1 after 30 s: $(cat /tmp/xgnf.log)"
         sleep 0.3
     done
     cat /tmp/xgnf.log

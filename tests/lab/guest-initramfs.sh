@@ -29,6 +29,8 @@ for f in xlab-blkfront xgrant-netfront; do
         cp -L "$LAB/rootfs/usr/lib/x86_64-linux-gnu/$l" "$D/lib/x86_64-linux-gnu/"
     done
     cp -L "$LAB/rootfs/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" "$D/lib64/"
+    # glibc loads it for pthread_cancel (xgrant's libraries cancel threads)
+    cp -L "$LAB/rootfs/usr/lib/x86_64-linux-gnu/libgcc_s.so.1" "$D/lib/x86_64-linux-gnu/"
     cp "$M/net/tun.ko" "$D/"
 done
 install -m 755 "$here/guest-init.sh" "$D/init"
