@@ -81,13 +81,14 @@ $(B)/tests/integration/xenbus_dev: $(B)/obj/tests/integration/xenbus_dev.o $(ITE
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XFE_LIB) $(LINK_LIBGRANT) -lxenstore -lpthread
 # blkfront's tests: libxgblkfront against a blkif backend of their own on
-# backend/common (tests/integration/blkfront/).
+# backend/common (tests/integration/blkfront/), and against xgrant-blkback
+# (started as the blk_* tests do: blk/rawfront.c).
 XGBF_TESTS := $(patsubst tests/integration/%.c,$(B)/tests/integration/%,$(wildcard tests/integration/blkfront_*.c))
 XGBF_TESTBE := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/integration/blkfront/*.c))
 $(XGBF_TESTBE) $(XGBF_TESTS:$(B)/tests/%=$(B)/obj/tests/%.o): CPPFLAGS += -Itests/integration -Ibackend/common/include -Ifrontend/common/include -Ifrontend/blkfront/include
-$(XGBF_TESTS): $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o $(XGBF_TESTBE) $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XGBF_LIB) $(LIBGRANT) $(B)/lib/libgrant.so
+$(XGBF_TESTS): $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o $(XGBF_TESTBE) $(B)/obj/tests/integration/blk/rawfront.o $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XGBF_LIB) $(LIBGRANT) $(B)/lib/libgrant.so
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(XGBF_TESTBE) $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XGBF_LIB) $(LINK_LIBGRANT) -lxenstore -lpthread
+	$(CC) $(LDFLAGS) -o $@ $< $(XGBF_TESTBE) $(B)/obj/tests/integration/blk/rawfront.o $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XGBF_LIB) $(LINK_LIBGRANT) -lxenstore -lpthread
 # The map check (tools/xgrantd/mapcheck.c), libc only.
 $(B)/tests/unit/test_mapcheck: $(B)/obj/tests/unit/test_mapcheck.o $(B)/obj/tools/xgrantd/mapcheck.o
 	@mkdir -p $(@D)
@@ -101,6 +102,15 @@ $(B)/obj/tests/integration/blk_%.o: CPPFLAGS += -Ifrontend/common/include
 $(B)/tests/integration/blk_%: $(B)/obj/tests/integration/blk_%.o $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(LIBGRANT) $(B)/lib/libgrant.so
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(LINK_LIBGRANT) -lxenstore -lpthread
+# blk_iohelper runs blkback's helper loop as a hostile helper of its own.
+$(B)/tests/integration/blk_iohelper: $(B)/obj/backend/blkback/helper.o
+$(B)/tests/integration/blk_iohelper: BLK_ITEST_OBJ += $(B)/obj/backend/blkback/helper.o
+# blkfront's benchmark: the library and its nbdkit plugin against
+# xgrant-blkback (started as the blk tests do).
+$(B)/obj/tests/bench/blkfront-bench.o: CPPFLAGS += -Ifrontend/common/include -Ifrontend/blkfront/include
+$(B)/tests/bench/blkfront-bench: $(B)/obj/tests/bench/blkfront-bench.o $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(XGBF_LIB) $(LIBGRANT) $(B)/lib/libgrant.so
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(XGBF_LIB) $(LINK_LIBGRANT) -lxenstore -lpthread -lm
 # The block benchmark drives the same raw frontend.
 $(B)/obj/tests/bench/blk-bench.o: CPPFLAGS += -Ifrontend/common/include
 $(B)/tests/bench/blk-bench: $(B)/obj/tests/bench/blk-bench.o $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(LIBGRANT) $(B)/lib/libgrant.so

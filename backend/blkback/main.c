@@ -33,6 +33,13 @@ static void usage(FILE *f)
             "  --max-ring-order N   max-ring-page-order (default %u)\n"
             "  --no-persistent      do not offer feature-persistent\n"
             "  --no-grant-ext       do not offer feature-grant-ext\n"
+            "  --no-grant-io        grant-ext data by grant copy, not the "
+            "grant-I/O call\n"
+            "  --io-helper          grant-ext data moved by a helper domain "
+            "per queue\n"
+            "                       (feature-grant-delegate)\n"
+            "  --io-helper-prog P   the helper's program (default: this "
+            "one)\n"
             "  --buffered           never O_DIRECT (default: O_DIRECT "
             "where allowed)\n"
             "  --bounce-mb N        copy buffers per queue (default 16)\n"
@@ -58,6 +65,9 @@ static int parse(int argc, char **argv, struct bb_opts *o)
         {"max-ring-order", required_argument, NULL, 'r'},
         {"no-persistent", no_argument, NULL, 'p'},
         {"no-grant-ext", no_argument, NULL, 'x'},
+        {"no-grant-io", no_argument, NULL, 'i'},
+        {"io-helper", no_argument, NULL, 'H'},
+        {"io-helper-prog", required_argument, NULL, 'P'},
         {"buffered", no_argument, NULL, 'b'},
         {"bounce-mb", required_argument, NULL, 'm'},
         {"log", required_argument, NULL, 'l'},
@@ -72,7 +82,7 @@ static int parse(int argc, char **argv, struct bb_opts *o)
                     : cpus > XBE_MAX_QUEUES ? XBE_MAX_QUEUES
                                             : (unsigned)cpus;
     o->max_ring_order = XBE_MAX_RING_ORDER;
-    o->persistent = o->grant_ext = o->direct = 1;
+    o->persistent = o->grant_ext = o->direct = o->grant_io = 1;
     o->bounce_budget = 16u << 20;
     while ((c = getopt_long(argc, argv, "", lo, &li)) != -1) {
         switch (c) {
@@ -96,6 +106,15 @@ static int parse(int argc, char **argv, struct bb_opts *o)
             break;
         case 'x':
             o->grant_ext = 0;
+            break;
+        case 'i':
+            o->grant_io = 0;
+            break;
+        case 'H':
+            o->io_helper = 1;
+            break;
+        case 'P':
+            o->io_helper_prog = optarg;
             break;
         case 'b':
             o->direct = 0;
@@ -167,6 +186,8 @@ int main(int argc, char **argv)
     sigset_t ss;
     int rc, sig_fd;
 
+    if (argc == 2 && !strcmp(argv[1], BBH_ARG))
+        return bbh_helper_main(STDIN_FILENO, NULL); /* an I/O helper */
     if (parse(argc, argv, &o) < 0)
         return 2;
     if (o.log && !freopen(o.log, "a", stderr)) {

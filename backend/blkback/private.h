@@ -12,7 +12,9 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/uio.h>
+#include <time.h>
 
+#include "iohelper.h"
 #include "xbe.h"
 
 /* Xen's grant_table.h (under blkif.h) has a grant_handle_t of its own. */
@@ -33,10 +35,13 @@
 struct bb_opts {
     unsigned max_queues;
     unsigned max_ring_order;
-    int persistent;       /* offer feature-persistent */
-    int grant_ext;        /* offer feature-grant-ext */
-    int direct;           /* O_DIRECT where the file and the alignment allow */
-    size_t bounce_budget; /* bytes of copy buffers per queue */
+    int persistent; /* offer feature-persistent */
+    int grant_ext;  /* offer feature-grant-ext */
+    int direct;     /* O_DIRECT where the file and the alignment allow */
+    int grant_io;   /* grant-ext data by the grant-I/O call when offered */
+    int io_helper;  /* offer feature-grant-delegate: I/O by a helper domain */
+    const char *io_helper_prog; /* the helper's program; NULL: this one */
+    size_t bounce_budget;       /* bytes of copy buffers per queue */
     const char *log;
 };
 
@@ -105,7 +110,13 @@ struct bb_pgrant {
 };
 
 /* What a request moves its data through. */
-enum { BB_VIA_MAP, BB_VIA_V1COPY, BB_VIA_EXTCOPY };
+enum {
+    BB_VIA_MAP,
+    BB_VIA_V1COPY,
+    BB_VIA_EXTCOPY,
+    BB_VIA_GRANTIO,
+    BB_VIA_HELPER
+};
 
 /* A request in flight, in the slot its ring index names. */
 struct bb_req {
@@ -142,9 +153,14 @@ struct bb_queue {
     unsigned *free;      /* free slot numbers, a stack */
     unsigned nr_free;
     unsigned inflight;
-    void *ind;     /* BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST pages */
-    int draining;  /* a barrier waits for the queue to empty */
-    int have_held; /* a request taken but not yet started */
+    void *ind;                     /* one page: 512 indirect descriptors */
+    struct grant_v1_copy_seg *v1c; /* a request's copies, one call */
+    struct grant_copy_seg *extc;
+    struct grant_io_seg *gio; /* a request's grant I/O, one call */
+    int io_file;              /* the image registered for grant_io,
+                                 or -1: grant copy */
+    int draining;             /* a barrier waits for the queue to empty */
+    int have_held;            /* a request taken but not yet started */
     union blkif_sring_entry held;
     struct bb_pgrant *pgrants; /* open-addressed hash, 2 * BB_MAX_PGRANTS */
     unsigned nr_pgrants;
@@ -153,6 +169,10 @@ struct bb_queue {
     long log_sec;
     unsigned log_dropped;
     int halted;
+    int peer_gone; /* halted because the frontend's domain died */
+    struct timespec halt_time;
+    int map_buffered;  /* O_DIRECT failed on mappings: never for them */
+    struct bbh helper; /* the I/O helper domain (--io-helper), sock -1: none */
 };
 
 /* An SQE's user data: the slot, and this bit for one that moves data. */
@@ -166,6 +186,8 @@ struct bb_vbd {
     struct bb_image img;
     int persistent; /* negotiated */
     int ext;        /* feature-grant-ext negotiated */
+    int delegate;   /* feature-grant-delegate negotiated: segment grants
+                       carry DELEGATE, the I/O helper moves the bytes */
     int started;    /* queue threads running */
     unsigned nr_queues;
     struct bb_queue q[XBE_MAX_QUEUES];
@@ -183,6 +205,9 @@ void bb_vbd_tick(struct xbe *bus, int publish);
 /* queue.c */
 int bb_queue_start(struct bb_queue *q, struct xbe_queue *xq);
 void bb_queue_stop(struct bb_queue *q);
+/* The queue's I/O helper, started when it has none (at most once a
+ * second after a failure): 1 when there is one, 0 when not. */
+int bb_queue_helper(struct bb_queue *q);
 /* Logs a peer-caused problem, at most 10 lines a second per queue. */
 void bb_peer_log(struct bb_queue *q, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

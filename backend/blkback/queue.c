@@ -86,6 +86,10 @@ static int take_one(struct bb_queue *q)
     } else {
         rc = xbe_ring_take(q->r, &e);
         if (rc < 0) {
+            /* A dead frontend's ring reads as garbage (scratch pages): no
+             * protocol error then, the store will say it is gone. */
+            q->peer_gone = grant_evtchn_notify(q->h, q->port) == -ENOTCONN;
+            clock_gettime(CLOCK_MONOTONIC, &q->halt_time);
             __atomic_store_n(&q->halted, 1, __ATOMIC_RELEASE);
             return 0;
         }
@@ -127,8 +131,10 @@ static int pass(struct bb_queue *q)
         reap(q); /* what completed inline (cached data) is answered now */
     }
     push(q);
-    if (q->halted || q->have_held)
+    if (q->halted)
         return 0;
+    if (q->have_held) /* it waits for completions, unless none is left */
+        return q->inflight == 0;
     return xbe_ring_final_check(q->r) == 1;
 }
 
@@ -177,6 +183,18 @@ static void *run(void *arg)
     return NULL;
 }
 
+int bb_queue_helper(struct bb_queue *q)
+{
+    char who[80];
+
+    if (q->helper.sock >= 0)
+        return 1;
+    snprintf(who, sizeof(who), "%s queue %u", q->v->name, q->index);
+    return bbh_spawn(&q->helper, q->h, q->v->o->io_helper_prog,
+                     q->v->img.dfd >= 0 ? q->v->img.dfd : q->v->img.fd,
+                     who) == 0;
+}
+
 static void free_bufs(struct bb_queue *q)
 {
     unsigned i;
@@ -188,8 +206,18 @@ static void free_bufs(struct bb_queue *q)
         grant_mem_free(q->h, q->ind);
     free(q->reqs);
     free(q->free);
+    free(q->v1c);
+    free(q->extc);
+    free(q->gio);
+    if (q->io_file >= 0)
+        grant_io_unregister(q->h, q->io_file);
+    bbh_destroy(&q->helper, q->h);
+    q->io_file = -1;
+    q->gio = NULL;
     q->reqs = NULL;
     q->free = NULL;
+    q->v1c = NULL;
+    q->extc = NULL;
     q->ind = NULL;
     q->bounce_total = 0;
 }
@@ -201,8 +229,18 @@ static int setup(struct bb_queue *q)
 
     q->reqs = calloc(n, sizeof(*q->reqs));
     q->free = calloc(n, sizeof(*q->free));
-    if (!q->reqs || !q->free)
+    q->v1c = calloc(BB_MAX_INDIRECT_SEGS, sizeof(*q->v1c));
+    q->extc = calloc(BB_MAX_INDIRECT_SEGS, sizeof(*q->extc));
+    q->gio = calloc(BB_MAX_INDIRECT_SEGS, sizeof(*q->gio));
+    if (!q->reqs || !q->free || !q->v1c || !q->extc || !q->gio)
         return -ENOMEM;
+    /* Byte-exact grants: the image straight to and from the grants. */
+    if (q->v->ext && q->v->o->grant_io &&
+        (grant_features(q->h) & GRANT_FEAT_IO))
+        q->io_file = grant_io_register(q->h, q->v->img.dfd >= 0 ? q->v->img.dfd
+                                                                : q->v->img.fd);
+    if (q->io_file >= 0 && q->v->delegate)
+        bb_queue_helper(q); /* else at the first request */
     for (i = 0; i < n; i++)
         q->free[i] = n - 1 - i;
     q->nr_free = n;
@@ -241,9 +279,12 @@ int bb_queue_start(struct bb_queue *q, struct xbe_queue *xq)
     q->r = &xq->ring[0];
     q->port = xq->port[0];
     q->cq_fd = q->stop_fd = -1;
+    q->io_file = -1;
     q->inflight = 0;
     q->have_held = 0;
     q->halted = 0;
+    q->peer_gone = 0;
+    q->map_buffered = 0;
     memset(&q->ring, 0, sizeof(q->ring));
     rc = setup(q);
     if (rc < 0) {

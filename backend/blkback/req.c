@@ -9,11 +9,13 @@
  *  1. operation READ, WRITE, WRITE_BARRIER, FLUSH_DISKCACHE, DISCARD or
  *     INDIRECT, else EOPNOTSUPP; INDIRECT's indirect_op READ or WRITE
  *     (answered as that operation), else ERROR;
- *  2. a write (WRITE, WRITE_BARRIER, DISCARD, INDIRECT WRITE) on a
- *     read-only disk: ERROR; DISCARD not offered: EOPNOTSUPP;
+ *  2. a write (WRITE, WRITE_BARRIER, DISCARD, INDIRECT WRITE, a
+ *     FLUSH_DISKCACHE carrying data) on a read-only disk: ERROR; DISCARD
+ *     not offered: EOPNOTSUPP;
  *  3. segments: READ and WRITE 1..11, WRITE_BARRIER and FLUSH_DISKCACHE
  *     0..11, INDIRECT 1..256 read from ceil(n / 512) indirect pages (each
- *     copied once into our memory, then read from there);
+ *     copied once into our memory, then read from there; with persistent
+ *     grants the page is mapped once like the data pages);
  *  4. each segment: standard grants first_sect <= last_sect <= 7;
  *     grant-ext first_sect == 0 and last_sect <= 255 (the grant covers
  *     exactly the segment's bytes, from its byte 0);
@@ -26,15 +28,24 @@
  *    once per queue, I/O straight between the image and the mapping;
  *  - BB_VIA_V1COPY: standard grants otherwise (or the persistent pool
  *    full): grant_v1_copy between the frontend's pages and a copy buffer;
- *  - BB_VIA_EXTCOPY: feature-grant-ext: grant_copy between each byte-exact
- *    segment grant and a copy buffer.  The grant-I/O call (I/O between the
- *    image and the granted window, no buffer of ours) replaces this path
- *    in ext_io_*() when it lands.
+ *  - BB_VIA_GRANTIO: feature-grant-ext, when the host offers the grant-I/O
+ *    call (xgrantd): the hypervisor moves each segment between the image
+ *    and its byte-exact grant; no byte passes through our memory and no
+ *    page of the frontend is mapped (READ and WRITE requests);
+ *  - BB_VIA_HELPER: as BB_VIA_GRANTIO, with --io-helper and
+ *    feature-grant-delegate negotiated: each segment grant delegated to
+ *    the queue's I/O helper domain (narrowed to READ for a WRITE request,
+ *    WRITE for a READ), which does the grant_io call; revoked after its
+ *    answer.  Without a helper (it could not be started) BB_VIA_GRANTIO;
+ *  - BB_VIA_EXTCOPY: feature-grant-ext otherwise (Xen, a flush or barrier
+ *    carrying data): grant_copy between each segment grant and a copy
+ *    buffer.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -56,6 +67,7 @@ static int16_t read_indirect(struct bb_queue *q, struct bb_req *rq,
     grant_domid_t fe = (grant_domid_t)xbe_dev_fe_id(q->v->d);
     unsigned n = in->nr_segments, pages, i;
     size_t bytes = (size_t)n * sizeof(struct blkif_request_segment);
+    struct bb_pgrant *pg;
 
     if (n < 1 || n > BB_MAX_INDIRECT_SEGS)
         return BLKIF_RSP_ERROR;
@@ -69,6 +81,12 @@ static int16_t read_indirect(struct bb_queue *q, struct bb_req *rq,
 
         if (q->v->ext) {
             rc = grant_copy_from(q->h, dst, fe, in->indirect_grefs[i], 0, len);
+        } else if (q->v->persistent &&
+                   (pg = bb_pgrant_get(q, fe, in->indirect_grefs[i]))) {
+            /* Mapped once like the data pages; copied out here once. */
+            memcpy(dst, pg->addr, len);
+            bb_pgrant_put(q, pg);
+            rc = 0;
         } else {
             struct grant_v1_copy_seg c = {
                 .src = {.granter = fe, .ref = in->indirect_grefs[i]},
@@ -193,13 +211,21 @@ static int16_t parse(struct bb_queue *q, const union blkif_sring_entry *e,
     rq->sector = r->sector_number;
     rq->nseg = r->nr_segments;
     memcpy(rq->seg, r->seg, rq->nseg * sizeof(rq->seg[0]));
+    if (op == BLKIF_OP_FLUSH_DISKCACHE && rq->nseg) {
+        rq->write = 1; /* data with a flush: written, then flushed */
+        if (q->v->img.readonly) {
+            bb_peer_log(q, "write to a read-only disk");
+            return BLKIF_RSP_ERROR;
+        }
+    }
     return check_range(q, rq);
 }
 
 /* ---- The data (rule 6) -------------------------------------------------- */
 
 /* A copy buffer of at least rq->bytes: kept per slot, within the queue's
- * budget.  -EAGAIN: not now (requests in flight will free some). */
+ * budget.  -EAGAIN: not now (other requests in flight will free some);
+ * -E2BIG: larger than the whole budget (waiting would never help). */
 static int bounce_get(struct bb_queue *q, struct bb_req *rq)
 {
     size_t need = (rq->bytes + GRANT_PAGE_SIZE - 1) & ~(size_t)4095;
@@ -208,6 +234,11 @@ static int bounce_get(struct bb_queue *q, struct bb_req *rq)
 
     if (rq->bounce_len >= need)
         return 0;
+    if (need > q->v->o->bounce_budget) {
+        bb_peer_log(q, "request of %llu bytes: over the copy budget (%zu)",
+                    (unsigned long long)rq->bytes, q->v->o->bounce_budget);
+        return -E2BIG;
+    }
     if (rq->bounce) {
         grant_mem_free(q->h, rq->bounce);
         q->bounce_total -= rq->bounce_len;
@@ -230,50 +261,63 @@ static int bounce_get(struct bb_queue *q, struct bb_req *rq)
     rc = q->bounce_total + need > q->v->o->bounce_budget
              ? -ENOMEM
              : grant_mem_alloc(q->h, need / GRANT_PAGE_SIZE, &rq->bounce);
-    if (rc < 0)
-        return q->inflight ? -EAGAIN : rc;
+    if (rc < 0) /* q->inflight counts this request too */
+        return q->inflight > 1 ? -EAGAIN : rc;
     rq->bounce_len = need;
     q->bounce_total += need;
     return 0;
 }
 
 /* Copies every segment between the frontend and the copy buffer (to the
- * buffer for a write, from it after a read).  0 or -errno. */
+ * buffer for a write, from it after a read), all in one call.  0 or
+ * -errno (the first failed segment is logged). */
 static int copy_segs(struct bb_queue *q, struct bb_req *rq, int to_buf)
 {
     grant_domid_t fe = (grant_domid_t)xbe_dev_fe_id(q->v->d);
     size_t off = 0;
     unsigned i;
-    int rc = 0;
+    int rc;
 
-    for (i = 0; rc == 0 && i < rq->nseg; i++) {
+    for (i = 0; i < rq->nseg; i++) {
         const struct blkif_request_segment *s = &rq->seg[i];
         size_t len = ((size_t)s->last_sect - s->first_sect + 1) * BB_SECTOR;
         char *buf = (char *)rq->bounce + off;
 
         if (rq->via == BB_VIA_EXTCOPY) {
-            /* ext_io_*(): the grant-I/O call goes here when it lands. */
-            rc = to_buf ? grant_copy_from(q->h, buf, fe, s->gref, 0, len)
-                        : grant_copy_to(q->h, fe, s->gref, 0, buf, len);
+            struct grant_ptr g = {.granter = fe, .ref = s->gref};
+            struct grant_ptr l = {.local = 1, .ptr = buf};
+
+            q->extc[i] = (struct grant_copy_seg){
+                .src = to_buf ? g : l, .dst = to_buf ? l : g, .len = len};
         } else {
             struct grant_v1_ptr g = {.granter = fe,
                                      .ref = s->gref,
                                      .offset =
                                          (uint16_t)(s->first_sect * BB_SECTOR)};
             struct grant_v1_ptr l = {.local = 1, .ptr = buf};
-            struct grant_v1_copy_seg c = {.src = to_buf ? g : l,
-                                          .dst = to_buf ? l : g,
-                                          .len = (uint16_t)len};
 
-            rc = grant_v1_copy(q->h, &c, 1);
-            rc = rc == 1 ? 0 : (rc < 0 ? rc : c.status);
+            q->v1c[i] = (struct grant_v1_copy_seg){.src = to_buf ? g : l,
+                                                   .dst = to_buf ? l : g,
+                                                   .len = (uint16_t)len};
         }
-        if (rc < 0)
-            bb_peer_log(q, "segment %u (gref %u): copy %s", i, s->gref,
-                        grant_strerror(rc));
         off += len;
     }
-    return rc;
+    rc = rq->via == BB_VIA_EXTCOPY ? grant_copy(q->h, q->extc, rq->nseg)
+                                   : grant_v1_copy(q->h, q->v1c, rq->nseg);
+    if (rc == (int)rq->nseg)
+        return 0;
+    for (i = 0; rc >= 0 && i < rq->nseg; i++) {
+        int st =
+            rq->via == BB_VIA_EXTCOPY ? q->extc[i].status : q->v1c[i].status;
+
+        if (st < 0) {
+            rc = st;
+            bb_peer_log(q, "segment %u (gref %u): copy %s", i, rq->seg[i].gref,
+                        grant_strerror(st));
+            break;
+        }
+    }
+    return rc < 0 ? rc : -EIO;
 }
 
 static void put_pgrants(struct bb_queue *q, struct bb_req *rq)
@@ -323,6 +367,12 @@ static int prepare(struct bb_queue *q, struct bb_req *rq)
         if (rc != 0)
             return rc < 0 ? rc : 0;
     }
+    if (q->v->ext && q->io_file >= 0 &&
+        (rq->kind == BLKIF_OP_READ || rq->kind == BLKIF_OP_WRITE)) {
+        rq->via = q->v->delegate && bb_queue_helper(q) ? BB_VIA_HELPER
+                                                       : BB_VIA_GRANTIO;
+        return 0;
+    }
     rq->via = q->v->ext ? BB_VIA_EXTCOPY : BB_VIA_V1COPY;
     rc = bounce_get(q, rq);
     if (rc < 0)
@@ -346,7 +396,8 @@ static int pick_fd(const struct bb_queue *q, const struct bb_req *rq)
     const struct bb_image *img = &q->v->img;
     unsigned i;
 
-    if (img->dfd < 0 || (rq->sector * BB_SECTOR) % img->dio_off)
+    if (img->dfd < 0 || (rq->sector * BB_SECTOR) % img->dio_off ||
+        (rq->via == BB_VIA_MAP && q->map_buffered))
         return img->fd;
     for (i = 0; i < nr_iov(rq); i++)
         if ((uintptr_t)rq->iov[i].iov_base % img->dio_mem ||
@@ -387,12 +438,31 @@ static void sqe_fsync(struct bb_queue *q, unsigned slot, int link)
         sqe->flags |= IOSQE_IO_LINK;
 }
 
+/*
+ * A buffered write, written here: filesystems without non-blocking
+ * buffered writes (ext4) make io_uring hand every such SQE to a worker
+ * thread, a wakeup and a CPU switch per write, and its workers then take
+ * turns on the file (hashed work).  A write into the page cache is a copy
+ * (nbdkit's file plugin does the same).
+ */
+static void write_now(struct bb_req *rq, int fd)
+{
+    ssize_t n = pwritev(fd, rq->iov, (int)nr_iov(rq), rq->sector * BB_SECTOR);
+
+    rq->err = n < 0 ? -errno : (uint64_t)n != rq->bytes ? -EIO : 0;
+}
+
 static void sqe_rw(struct bb_queue *q, unsigned slot, int link)
 {
     struct bb_req *rq = &q->reqs[slot];
-    struct io_uring_sqe *sqe = sqe_get(q, slot, BB_CQE_RW);
     int fd = pick_fd(q, rq);
+    struct io_uring_sqe *sqe;
 
+    if (rq->write && !link && fd == q->v->img.fd) {
+        write_now(rq, fd);
+        return;
+    }
+    sqe = sqe_get(q, slot, BB_CQE_RW);
     if (!sqe)
         return;
     if (rq->write)
@@ -429,6 +499,98 @@ static int discard(struct bb_queue *q, unsigned slot)
     return 1;
 }
 
+/* Each segment's grant delegated to the helper, narrowed to the one right
+ * the I/O needs (all or nothing). */
+static int delegate_segs(struct bb_queue *q, struct bb_req *rq)
+{
+    struct bbh *b = &q->helper;
+    unsigned i;
+
+    for (i = 0; i < rq->nseg; i++)
+        b->cr[i] = (struct grant_create_req){
+            .indirect = 1,
+            .grantee = b->domid,
+            .rights = rq->write ? GRANT_R_READ : GRANT_R_WRITE,
+            .granter = q->gio[i].granter,
+            .parent = q->gio[i].ref,
+            .len = q->gio[i].len};
+    return grant_create_batch(q->h, b->cr, rq->nseg);
+}
+
+/* BB_VIA_HELPER: q->gio's segments delegated to the helper domain, its
+ * grant_io done there, the delegations revoked.  grant_io's return, with
+ * q->gio's statuses set from the helper's answer; or -errno. */
+static int helper_io(struct bb_queue *q, struct bb_req *rq)
+{
+    struct bbh *b = &q->helper;
+    unsigned i, n = rq->nseg;
+    int rc = delegate_segs(q, rq);
+
+    if (rc == -ESRCH) { /* the helper domain died since its last answer */
+        bbh_lost(b, q->h, q->v->name, rc);
+        rc = bb_queue_helper(q) ? delegate_segs(q, rq) : rc;
+    }
+    if (rc < 0) {
+        for (i = 0; i < n && b->cr[i].status != rc; i++)
+            ;
+        bb_peer_log(q, "segment %u (gref %u): delegating to the I/O helper: %s",
+                    i, i < n ? rq->seg[i].gref : 0, grant_strerror(rc));
+        return rc;
+    }
+    for (i = 0; i < n; i++)
+        b->msg.seg[i] = (struct bbh_seg){.dir = q->gio[i].dir & ~GRANT_IO_FIXED,
+                                         .granter = grant_domid(q->h),
+                                         .ref = b->cr[i].ref,
+                                         .file_off = q->gio[i].file_off,
+                                         .len = q->gio[i].len};
+    b->msg.nseg = n;
+    rc = bbh_call(b, q->h, q->v->name, q->stop_fd); /* a stop ends it */
+    for (i = 0; i < n; i++)
+        b->rv[i] = (struct grant_revoke_req){.ref = b->cr[i].ref};
+    grant_revoke_batch(q->h, b->rv, n); /* dead already if the root died */
+    for (i = 0; rc == 0 && i < n; i++) {
+        q->gio[i].status = b->rsp.seg[i].status;
+        q->gio[i].done = b->rsp.seg[i].done;
+    }
+    return rc < 0 ? rc : b->rsp.status;
+}
+
+/* BB_VIA_GRANTIO: every segment between the image and its grant in one
+ * grant_io call (synchronous; the hypervisor does the file I/O), here or
+ * in the I/O helper (BB_VIA_HELPER). */
+static void grant_io_segs(struct bb_queue *q, struct bb_req *rq)
+{
+    grant_domid_t fe = (grant_domid_t)xbe_dev_fe_id(q->v->d);
+    uint64_t off = rq->sector * BB_SECTOR;
+    unsigned i;
+    int rc;
+
+    for (i = 0; i < rq->nseg; i++) {
+        uint64_t len = ((uint64_t)rq->seg[i].last_sect + 1) * BB_SECTOR;
+
+        q->gio[i] = (struct grant_io_seg){
+            .fd = q->io_file,
+            .dir =
+                (rq->write ? GRANT_IO_WRITE : GRANT_IO_READ) | GRANT_IO_FIXED,
+            .granter = fe,
+            .ref = rq->seg[i].gref,
+            .file_off = off,
+            .len = len};
+        off += len;
+    }
+    rc = rq->via == BB_VIA_HELPER ? helper_io(q, rq)
+                                  : grant_io(q->h, q->gio, rq->nseg);
+    for (i = 0; rc >= 0 && i < rq->nseg; i++) {
+        rc = q->gio[i].status                  ? q->gio[i].status
+             : q->gio[i].done != q->gio[i].len ? -EIO
+                                               : 0;
+        if (rc < 0)
+            bb_peer_log(q, "segment %u (gref %u): grant I/O %s", i,
+                        rq->seg[i].gref, grant_strerror(rc));
+    }
+    rq->err = rc < 0 ? rc : 0;
+}
+
 /* Queues the request's SQEs (linked where order matters). */
 static void submit(struct bb_queue *q, unsigned slot)
 {
@@ -450,7 +612,10 @@ static void submit(struct bb_queue *q, unsigned slot)
         discard(q, slot);
         break;
     default:
-        sqe_rw(q, slot, 0);
+        if (rq->via == BB_VIA_GRANTIO || rq->via == BB_VIA_HELPER)
+            grant_io_segs(q, rq); /* done when it returns */
+        else
+            sqe_rw(q, slot, 0);
     }
 }
 
@@ -508,12 +673,29 @@ void bb_req_finish(struct bb_queue *q, struct bb_req *rq)
     unsigned slot = (unsigned)(rq - q->reqs), i;
     int16_t st = BLKIF_RSP_OKAY;
 
+    /* O_DIRECT cannot pin some mappings (gntdev's on a PV dom0: EFAULT):
+     * this queue's mapped requests go through the page cache from now. */
+    if (rq->err == -EFAULT && rq->via == BB_VIA_MAP && !q->map_buffered &&
+        q->v->img.dfd >= 0) {
+        q->map_buffered = 1;
+        fprintf(stderr,
+                "xgrant-blkback: %s queue %u: O_DIRECT into grant "
+                "mappings fails (EFAULT): buffered from now\n",
+                q->v->name, q->index);
+        rq->err = 0;
+        submit(q, slot);
+        io_uring_submit(&q->ring);
+        if (rq->pending)
+            return;
+    }
+
     /* A mapping the frontend revoked meanwhile held scratch pages. */
     bb_pgrant_revoked(q);
     for (i = 0; rq->via == BB_VIA_MAP && i < rq->nseg; i++)
         if (rq->pg[i] && rq->pg[i]->revoked)
             rq->err = -ESTALE;
-    if (rq->err == 0 && rq->nseg && !rq->write && rq->via != BB_VIA_MAP)
+    if (rq->err == 0 && rq->nseg && !rq->write &&
+        (rq->via == BB_VIA_V1COPY || rq->via == BB_VIA_EXTCOPY))
         rq->err = copy_segs(q, rq, 0);
     if (rq->err) {
         bb_peer_log(q, "request %llu (op %u, sector %llu): %s",

@@ -58,6 +58,7 @@ static struct bb_vbd *vbd_new(struct xbe_dev *d)
     for (i = 0; i < XBE_MAX_QUEUES; i++) {
         v->q[i].v = v;
         v->q[i].index = i;
+        v->q[i].helper.sock = -1;
     }
     snprintf(v->name, sizeof(v->name), "vbd %u/%u", xbe_dev_fe_id(d),
              xbe_dev_devid(d));
@@ -104,9 +105,13 @@ static int vbd_probe(struct xbe_dev *d, xs_transaction_t t)
         if (rc < 0)
             return rc;
     }
-    return grant_xenbus_printf(xb_of(d), t, xbe_dev_dir(d),
-                               "feature-max-indirect-segments", "%u",
-                               BB_MAX_INDIRECT_SEGS);
+    rc = grant_xenbus_printf(xb_of(d), t, xbe_dev_dir(d),
+                             "feature-max-indirect-segments", "%u",
+                             BB_MAX_INDIRECT_SEGS);
+    if (rc == 0 && v->o->io_helper && v->o->grant_ext)
+        rc = grant_xenbus_write(xb_of(d), t, xbe_dev_dir(d),
+                                "feature-grant-delegate", "1");
+    return rc;
 }
 
 static grant_handle_t *vbd_queue_handle(struct xbe_dev *d, unsigned q)
@@ -127,6 +132,16 @@ static grant_handle_t *vbd_queue_handle(struct xbe_dev *d, unsigned q)
     return v->q[q].h;
 }
 
+static const char *mode_name(const struct bb_vbd *v)
+{
+    if (v->ext && v->delegate && v->q[0].io_file >= 0)
+        return "byte-exact grants (grant I/O by helper domains)";
+    if (v->ext)
+        return v->q[0].io_file >= 0 ? "byte-exact grants (grant I/O)"
+                                    : "byte-exact grants (grant copy)";
+    return v->persistent ? "persistent grants" : "standard grants (grant copy)";
+}
+
 /* The frontend's keys; the queues started.  Once per connection (the
  * transaction around connect may run it again). */
 static int start(struct xbe_dev *d, struct bb_vbd *v)
@@ -134,6 +149,7 @@ static int start(struct xbe_dev *d, struct bb_vbd *v)
     char *proto =
         read_key(d, xbe_dev_fe_dir(d), "protocol", XEN_IO_PROTO_ABI_NATIVE);
     char *pers = read_key(d, xbe_dev_fe_dir(d), "feature-persistent", "0");
+    char *dlg = read_key(d, xbe_dev_fe_dir(d), "feature-grant-delegate", "0");
     unsigned i;
     int rc = 0;
 
@@ -141,8 +157,10 @@ static int start(struct xbe_dev *d, struct bb_vbd *v)
         rc = xbe_fatal(d, -EINVAL, "protocol: %.64s not supported", proto);
     v->ext = xbe_dev_grant_ext(d);
     v->persistent = v->o->persistent && !v->ext && !strcmp(pers, "1");
+    v->delegate = v->ext && v->o->io_helper && !strcmp(dlg, "1");
     free(proto);
     free(pers);
+    free(dlg);
     v->nr_queues = xbe_dev_nr_queues(d);
     for (i = 0; rc == 0 && i < v->nr_queues; i++) {
         if (!v->q[i].h)
@@ -157,9 +175,7 @@ static int start(struct xbe_dev *d, struct bb_vbd *v)
                 "xgrant-blkback: %s: connected, %u queue(s), %u-entry "
                 "rings, %s\n",
                 v->name, v->nr_queues, xbe_dev_queue(d, 0)->ring[0].nr_ents,
-                v->ext          ? "byte-exact grants (grant copy)"
-                : v->persistent ? "persistent grants"
-                                : "standard grants (grant copy)");
+                mode_name(v));
     }
     return rc;
 }
@@ -228,6 +244,22 @@ static void vbd_remove(struct xbe_dev *d)
     xbe_dev_set_priv(d, NULL);
 }
 
+/* The queue's ring halted a second ago or more, its frontend alive: a
+ * protocol error.  A dying frontend's ring reads as garbage (its pages
+ * turn to scratch pages first): its device closes through the store
+ * within that second, with no error. */
+static int halted_long(struct bb_queue *q)
+{
+    struct timespec now;
+
+    if (!__atomic_load_n(&q->halted, __ATOMIC_ACQUIRE) || q->peer_gone)
+        return 0;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - q->halt_time.tv_sec) * 1000 +
+               (now.tv_nsec - q->halt_time.tv_nsec) / 1000000 >=
+           1000;
+}
+
 void bb_vbd_tick(struct xbe *bus, int publish)
 {
     unsigned i, q;
@@ -240,7 +272,7 @@ void bb_vbd_tick(struct xbe *bus, int publish)
         if (!v || !v->started)
             continue;
         for (q = 0; q < v->nr_queues; q++)
-            halted |= __atomic_load_n(&v->q[q].halted, __ATOMIC_ACQUIRE);
+            halted |= halted_long(&v->q[q]);
         if (halted)
             xbe_fatal(d, -EPROTO,
                       "ring: request producer index jumped past the ring");

@@ -11,7 +11,8 @@
  *               toolstack set online = 0 or removed our directory;
  *   frontend Initialising after we are Closed: InitWait again;
  *   a device found between InitWait and Connected (a previous backend's,
- *   which died): Closing, then as above, so the frontend reconnects.
+ *   which died): Closing, then as above, so the frontend reconnects (a
+ *   frontend still Initialising is simply probed again).
  * A frontend state outside 0..8 (or not a number) is a protocol error.
  */
 #include <errno.h>
@@ -183,6 +184,16 @@ static void connect(struct xbe_dev *d)
     d->state = XenbusStateConnected;
 }
 
+/* The frontend went past Initialising (it used a previous backend's
+ * rings) or is gone. */
+static int fe_used(struct xbe_dev *d)
+{
+    int fe;
+
+    return grant_xenbus_read_state(d->bus->xb, XBT_NULL, d->fe_dir, &fe) < 0 ||
+           fe != XenbusStateInitialising;
+}
+
 struct xbe_dev *xbe_dev_new(struct xbe *bus, unsigned fe, unsigned devid)
 {
     struct xbe_dev *d = calloc(1, sizeof(*d));
@@ -226,7 +237,7 @@ struct xbe_dev *xbe_dev_new(struct xbe *bus, unsigned fe, unsigned devid)
         free(d);
         return NULL;
     }
-    if (state != XenbusStateInitialising) {
+    if (state != XenbusStateInitialising && fe_used(d)) {
         fprintf(stderr,
                 "xbe: %s: left in state %d by a previous backend: "
                 "closing it for the frontend to reconnect\n",
@@ -236,7 +247,7 @@ struct xbe_dev *xbe_dev_new(struct xbe *bus, unsigned fe, unsigned devid)
         xbe_dev_update(d);
         return d;
     }
-    probe(d);
+    probe(d); /* new, or its frontend never got past Initialising */
     return d;
 }
 

@@ -124,7 +124,8 @@ struct nb_queue {
     struct xbe_ring *tx, *rx;
     uint32_t port_tx, port_rx;
     struct nb_src src_tap;
-    int tap_armed; /* EPOLLIN asked for */
+    int tap_reg;   /* the TAP descriptor is in the epoll set */
+    int tap_armed; /* with EPOLLIN */
     int work;      /* serve again without waiting */
     struct nb_txpkt cur;
     /* Posted rx requests taken from the ring, answered in order. */

@@ -251,78 +251,117 @@ static void arm_tap(struct nb_queue *q, int on)
         q->tap_armed = on;
 }
 
-int nb_rx_serve(struct nb_queue *q)
-{
-    static struct rxpkt batch[NB_BATCH];
-    struct nb_vif *v = q->vif;
-    struct nb *nb = v->nb;
-    size_t used = 0, room = NB_VNET_HDR + NB_MAX_FRAME;
-    uint8_t *buf, *late = NULL;
-    unsigned n = 0, k = 0, i;
-    ssize_t got;
-    size_t late_len = 0;
-    int rc, why, from_hold;
+/* One pass over a queue. */
+struct rx_pass {
+    struct rxpkt batch[NB_BATCH]; /* (static: one pass at a time) */
+    size_t used;                  /* stage bytes taken */
+    unsigned n, k; /* packets planned, posted requests they take */
+    uint8_t *late; /* a frame to hold once the copies are done */
+    size_t late_len;
+};
 
-    rc = take_posted(q);
-    if (rc < 0)
-        return rc;
-    nb_copy_reset(&nb->copy, !xbe_dev_grant_ext(v->d));
-    while (n < NB_BATCH) {
-        from_hold = q->holding;
-        if (from_hold) {
-            buf = q->hold;
-            got = (ssize_t)q->hold_len;
-        } else {
-            if (used + room > nb->stage_len)
-                break;
-            buf = nb->stage + used;
-            got = read(v->tap[q->idx], buf, room);
-            if (got <= 0)
-                break;
-        }
-        why = classify(v, buf, (size_t)got, &batch[n]);
-        if (why == 0 && ring_slots(&batch[n]) > q->rxq_len - k) {
-            if (q->draining || ring_slots(&batch[n]) > q->rxq_size) {
-                why = NB_DROP_TX_NO_BUFFER;
-            } else {
-                /* Kept until the frontend posts: copied aside once this
-                 * pass's copies are done (the stage is theirs till then). */
-                if (!from_hold) {
-                    late = buf;
-                    late_len = (size_t)got;
-                }
-                break;
-            }
-        }
-        q->holding = 0;
-        if (!from_hold)
-            used += ((size_t)got + 63u) & ~(size_t)63u;
-        if (why) {
-            nb_vif_drop(v, (enum nb_stat)why,
-                        "%zd-byte packet from the TAP dropped", got);
-            continue;
-        }
-        q->draining = 0;
-        if (plan(q, &batch[n], k) < 0)
-            break;
-        k += ring_slots(&batch[n]);
-        n++;
+#define RX_ROOM ((size_t)NB_VNET_HDR + NB_MAX_FRAME)
+
+/* The next frame: the held one, or one read from the TAP into the stage;
+ * NULL when there is none (or no room for one). */
+static uint8_t *next_frame(struct nb_queue *q, struct rx_pass *ps, size_t *len)
+{
+    struct nb *nb = q->vif->nb;
+    ssize_t got;
+
+    if (q->holding) {
+        *len = q->hold_len;
+        return q->hold;
     }
-    nb_copy_run(&nb->copy, nb->h);
-    for (i = 0; i < n; i++)
-        complete(q, &batch[i]);
-    q->rxq_head = (q->rxq_head + k) % (q->rxq_size ? q->rxq_size : 1);
-    q->rxq_len -= k;
-    if (late && hold(q, late, late_len) < 0)
+    if (ps->used + RX_ROOM > nb->stage_len)
+        return NULL;
+    got = read(q->vif->tap[q->idx], nb->stage + ps->used, RX_ROOM);
+    if (got <= 0)
+        return NULL;
+    *len = (size_t)got;
+    return nb->stage + ps->used;
+}
+
+/* One frame: 1 planned, 0 dropped, -1 it waits for buffers (the pass
+ * ends). */
+static int take_frame(struct nb_queue *q, struct rx_pass *ps, uint8_t *buf,
+                      size_t len)
+{
+    struct rxpkt *p = &ps->batch[ps->n];
+    int why = classify(q->vif, buf, len, p), held = buf == q->hold;
+
+    if (why == 0 && ring_slots(p) > q->rxq_len - ps->k) {
+        if (!q->draining && ring_slots(p) <= q->rxq_size) {
+            /* Kept until the frontend posts: copied aside once this
+             * pass's copies are done (the stage is theirs till then). */
+            if (!held) {
+                ps->late = buf;
+                ps->late_len = len;
+            }
+            return -1;
+        }
+        why = NB_DROP_TX_NO_BUFFER;
+    }
+    q->holding = 0;
+    if (!held)
+        ps->used += (len + 63u) & ~(size_t)63u;
+    if (why) {
+        nb_vif_drop(q->vif, (enum nb_stat)why,
+                    "%zu-byte packet from the TAP dropped",
+                    len > NB_VNET_HDR ? len - NB_VNET_HDR : 0);
+        return 0;
+    }
+    q->draining = 0;
+    if (plan(q, p, ps->k) < 0)
+        return -1;
+    ps->k += ring_slots(p);
+    ps->n++;
+    return 1;
+}
+
+/* After the copies: the answers, the FIFO, the frame to hold, the
+ * notification, the TAP armed or not. */
+static void end_pass(struct nb_queue *q, struct rx_pass *ps)
+{
+    struct nb_vif *v = q->vif;
+    unsigned i;
+
+    for (i = 0; i < ps->n; i++)
+        complete(q, &ps->batch[i]);
+    q->rxq_head = (q->rxq_head + ps->k) % q->rxq_size;
+    q->rxq_len -= ps->k;
+    if (ps->late && hold(q, ps->late, ps->late_len) < 0)
         nb_vif_drop(v, NB_DROP_TX_NO_BUFFER, "no memory to hold a packet");
     if (xbe_ring_push(q->rx))
         xbe_notify(v->d, q->idx, 1);
     arm_tap(q, !q->holding);
-    if (n == NB_BATCH || (!q->holding && used + room > nb->stage_len))
+    if (ps->n == NB_BATCH ||
+        (!q->holding && ps->used + RX_ROOM > v->nb->stage_len))
         q->work = 1;
     /* Waiting for buffers: ask the frontend to say when it posts. */
     if (q->holding && xbe_ring_final_check(q->rx) == 1)
         q->work = 1;
+}
+
+int nb_rx_serve(struct nb_queue *q)
+{
+    static struct rx_pass ps;
+    struct nb *nb = q->vif->nb;
+    uint8_t *buf;
+    size_t len;
+    int rc = take_posted(q);
+
+    if (rc < 0)
+        return rc;
+    ps.used = ps.late_len = 0;
+    ps.n = ps.k = 0;
+    ps.late = NULL;
+    nb_copy_reset(&nb->copy, !xbe_dev_grant_ext(q->vif->d));
+    while (ps.n < NB_BATCH && (buf = next_frame(q, &ps, &len)) &&
+           take_frame(q, &ps, buf, len) >= 0)
+        ;
+    nb_copy_run(&nb->copy, nb->h);
+    end_pass(q, &ps);
     return 0;
 }
 

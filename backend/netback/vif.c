@@ -65,10 +65,20 @@ void nb_vif_flush_stats(struct nb_vif *v, int force)
     uint64_t now = nb_now_ms();
     char node[64];
     unsigned i;
+    int state;
 
     if (!force && now - v->st_flush_ms < v->nb->opt.stats_ms)
         return;
     v->st_flush_ms = now;
+    for (i = 0; i < NB_STAT_MAX && v->st_ever; i++)
+        if (v->st[i] != v->st_written[i])
+            break;
+    if (i == NB_STAT_MAX)
+        return; /* nothing changed */
+    /* A directory the toolstack removed is not written back into being. */
+    if (grant_xenbus_read_state(xb, XBT_NULL, xbe_dev_dir(v->d), &state) < 0 ||
+        state == XenbusStateUnknown)
+        return;
     for (i = 0; i < NB_STAT_MAX; i++) {
         if (v->st_ever && v->st[i] == v->st_written[i])
             continue;
@@ -346,8 +356,9 @@ static int queue_up(struct nb_vif *v, unsigned i)
         return -ENOMEM;
     memset(&q->cur, 0, sizeof(q->cur));
     q->work = 1; /* the frontend may have posted already */
-    rc = nb_epoll_set(v->nb, v->tap[i], &q->src_tap, 1, 1);
-    q->tap_armed = rc == 0;
+    /* (A queue left holding stays in the set, disarmed: re-armed.) */
+    rc = nb_epoll_set(v->nb, v->tap[i], &q->src_tap, 1, q->tap_reg ? 0 : 1);
+    q->tap_reg = q->tap_armed = rc == 0;
     return rc;
 }
 
@@ -403,9 +414,9 @@ static void nb_disconnect(struct xbe_dev *d)
     for (i = 0; i < XBE_MAX_QUEUES; i++) {
         struct nb_queue *q = &v->q[i];
 
-        if (v->tap[i] >= 0 && q->tap_armed)
+        if (v->tap[i] >= 0 && q->tap_reg)
             nb_epoll_set(v->nb, v->tap[i], &q->src_tap, 0, -1);
-        q->tap_armed = 0;
+        q->tap_reg = q->tap_armed = 0;
         q->work = 0;
         q->tx = q->rx = NULL;
         nb_rx_reset(q);

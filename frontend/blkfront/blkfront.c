@@ -79,6 +79,8 @@ static int be_uint(struct xgbf *d, const char *key, unsigned long long def,
 
 static int fe_publish(struct xfe_dev *fe, xs_transaction_t t)
 {
+    struct xgbf *d = xfe_priv(fe);
+    unsigned long long dlg = 0;
     int rc = grant_xenbus_write(xfe_xb(fe), t, xfe_dir(fe), "protocol",
                                 XEN_IO_PROTO_ABI_NATIVE);
 
@@ -87,6 +89,17 @@ static int fe_publish(struct xfe_dev *fe, xs_transaction_t t)
         rc =
             grant_xenbus_write(xfe_xb(fe), t, xfe_dir(fe), "feature-persistent",
                                xfe_grant_ext(fe) ? "0" : "1");
+    /* A backend with an I/O helper (xgrant-blkback --io-helper) delegates
+     * each segment grant on: agreed, they carry DELEGATE too. */
+    d->delegate = 0;
+    if (rc == 0 && xfe_grant_ext(fe) &&
+        grant_xenbus_scanf(xfe_xb(fe), t, xfe_be_dir(fe),
+                           "feature-grant-delegate", "%llu", &dlg) == 1 &&
+        dlg == 1) {
+        rc = grant_xenbus_write(xfe_xb(fe), t, xfe_dir(fe),
+                                "feature-grant-delegate", "1");
+        d->delegate = rc == 0;
+    }
     return rc;
 }
 
@@ -215,6 +228,7 @@ static void set_ops(struct xgbf *d, const struct xgbf_opts *o)
 int xgbf_open(struct xgbf **out, unsigned devid, const struct xgbf_opts *opts)
 {
     struct xgbf *d = calloc(1, sizeof(*d));
+    unsigned q;
     int rc;
 
     *out = NULL;
@@ -226,7 +240,8 @@ int xgbf_open(struct xgbf **out, unsigned devid, const struct xgbf_opts *opts)
     d->epfd = -1;
     d->recover_tail = &d->recover;
     d->done_tail = &d->done;
-    d->pool_v1.kind = XGBF_POOL_V1;
+    for (q = 0; q < XFE_MAX_QUEUES; q++)
+        d->pool_v1[q].kind = XGBF_POOL_V1;
     d->pool_v1_ro.kind = XGBF_POOL_V1_RO;
     d->pool_ext_ro.kind = XGBF_POOL_EXT_RO;
     set_ops(d, opts);
@@ -262,13 +277,16 @@ int xgbf_open(struct xgbf **out, unsigned devid, const struct xgbf_opts *opts)
 
 void xgbf_close(struct xgbf *d)
 {
+    unsigned q;
+
     if (!d)
         return;
     if (d->fe)
         xfe_detach(d->fe, d->opts.timeout_ms);
     xgbf_io_fail_all(d, -ECANCELED);
     xgbf_io_destroy(d);
-    xgbf_pool_destroy(d, &d->pool_v1);
+    for (q = 0; q < XFE_MAX_QUEUES; q++)
+        xgbf_pool_destroy(d, &d->pool_v1[q]);
     xgbf_pool_destroy(d, &d->pool_v1_ro);
     xgbf_pool_destroy(d, &d->pool_ext_ro);
     if (d->epfd >= 0)

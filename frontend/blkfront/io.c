@@ -101,7 +101,7 @@ static void release(struct xgbf *d, struct xgbf_req *r)
         bounce_put(d, r->bounce);
     r->bounce = NULL;
     for (i = 0; i < r->nseg && r->pg[i]; i++) {
-        xgbf_pool_put(&d->pool_v1, r->pg[i]);
+        xgbf_pool_put(&d->pool_v1[r->q], r->pg[i]);
         r->pg[i] = NULL;
     }
     if (r->ind)
@@ -178,6 +178,8 @@ static int segs_ext(struct xgbf *d, struct xgbf_req *r,
     unsigned i, rights = r->op == XGBF_WRITE ? GRANT_R_READ : GRANT_R_WRITE;
     int rc;
 
+    if (d->delegate) /* the backend's I/O helper moves the bytes */
+        rights |= GRANT_R_DELEGATE;
     r->nseg = (unsigned)((r->len + XGBF_EXT_SEG - 1) / XGBF_EXT_SEG);
     rc = grant_segs(d, r, r->buf, rights);
     if (rc == -EFAULT) {
@@ -211,7 +213,7 @@ static int segs_v1(struct xgbf *d, struct xgbf_req *r,
     for (i = 0; i < n; i++) {
         size_t b = seg_bytes(r, i, GRANT_PAGE_SIZE);
 
-        r->pg[i] = xgbf_pool_get(d, &d->pool_v1);
+        r->pg[i] = xgbf_pool_get(d, &d->pool_v1[r->q]);
         r->nseg = r->pg[i] ? i + 1 : i;
         if (!r->pg[i])
             return -ENOMEM;
@@ -333,12 +335,14 @@ static int issue(struct xgbf *d, struct xgbf_req *r)
     if (rc < 0)
         return rc;
     xq = xfe_queue(d->fe, q);
+    r->q = q;
     rc = fill(d, r, id, xfe_ring_req_slot(&xq->ring[0]));
     if (rc < 0) {
         release(d, r);
-        /* Out of granted memory: wait for requests in flight to give some
-         * back; with none in flight it will not come. */
-        return rc == -ENOMEM && d->on_ring ? -EAGAIN : rc;
+        /* Out of granted memory or grant entries (the table's quota): wait
+         * for requests in flight to give some back; with none in flight
+         * they will not come. */
+        return (rc == -ENOMEM || rc == -ENOSPC) && d->on_ring ? -EAGAIN : rc;
     }
     d->sh[q].slot[id] = r;
     d->on_ring++;
@@ -390,48 +394,96 @@ static int rsp_status(struct xgbf *d, int16_t st, unsigned q)
     return -EIO;
 }
 
+#define XGBF_BATCH 32u /* completions whose grants end in one call */
+
+/* Completes n requests taken from the ring: their byte-exact grants end
+ * in one call first (the backend cannot touch the data after), then the
+ * data is copied out where it was bounced, and each is delivered. */
+static void finish(struct xgbf *d, struct xgbf_req **rs, const int *st,
+                   unsigned n)
+{
+    struct grant_revoke_req rv[XGBF_BATCH * (XGBF_MAX_IO / XGBF_EXT_SEG)];
+    unsigned i, k, m = 0;
+
+    for (i = 0; i < n; i++) {
+        for (k = 0; rs[i]->ext_granted && k < rs[i]->nseg; k++)
+            rv[m++] = (struct grant_revoke_req){rs[i]->ext_ref[k],
+                                                GRANT_REVOKE_FORCE, 0};
+        rs[i]->ext_granted = 0;
+    }
+    if (m)
+        grant_revoke_batch(d->h, rv, m);
+    for (i = 0; i < n; i++) {
+        if (st[i] == 0 && rs[i]->op == XGBF_READ)
+            copy_out(rs[i]);
+        release(d, rs[i]);
+        deliver(d, rs[i], st[i]);
+    }
+}
+
+/* The response's request, checked (id in flight, operation its own), off
+ * the ring's shadow; NULL with *why set otherwise. */
+static struct xgbf_req *match(struct xgbf *d, unsigned q,
+                              const struct blkif_response *rsp,
+                              const char **why, unsigned long long *what)
+{
+    struct xgbf_shadow *sh = &d->sh[q];
+    uint64_t id = rsp->id; /* the copy: read once */
+    struct xgbf_req *r;
+
+    if (id >= sh->nr || !(r = sh->slot[id])) {
+        *why = "response id not in flight";
+        *what = id;
+        return NULL;
+    }
+    if (rsp->operation != r->ring_op && rsp->operation != r->inner_op) {
+        *why = "response operation is not the request's";
+        *what = rsp->operation;
+        return NULL;
+    }
+    sh->slot[id] = NULL;
+    d->on_ring--;
+    return r;
+}
+
 /* Takes every response of queue q; 0, or -EIO when the device broke. */
 static int take(struct xgbf *d, unsigned q)
 {
     struct xfe_ring *ring = &xfe_queue(d->fe, q)->ring[0];
-    struct xgbf_shadow *sh = &d->sh[q];
+    struct xgbf_req *rs[XGBF_BATCH];
+    const char *why = "response producer index beyond the requests";
+    unsigned long long what = 0;
+    int st[XGBF_BATCH], rc;
     union blkif_sring_entry e;
-    int rc;
+    unsigned n = 0;
 
     for (;;) {
-        struct xgbf_req *r;
-        uint64_t id;
-
         rc = xfe_ring_take(ring, &e);
         if (rc == 0 && xfe_ring_final_check(ring) > 0)
             continue;
         if (rc == 0)
-            return 0;
+            break;
         if (rc < 0) {
-            broken(d, "response producer index beyond the requests", q,
-                   ring->rsp_cons);
-            return -EIO;
+            what = ring->rsp_cons;
+            break;
         }
-        id = e.rsp.id; /* the copy: read once */
-        if (id >= sh->nr || !(r = sh->slot[id])) {
-            broken(d, "response id not in flight", q, id);
-            return -EIO;
+        if (!(rs[n] = match(d, q, &e.rsp, &why, &what))) {
+            rc = -EIO;
+            break;
         }
-        if (e.rsp.operation != r->ring_op && e.rsp.operation != r->inner_op) {
-            broken(d, "response operation is not the request's", q,
-                   e.rsp.operation);
-            return -EIO;
+        st[n] = rsp_status(d, e.rsp.status, q);
+        if (++n == XGBF_BATCH) {
+            finish(d, rs, st, n);
+            n = 0;
         }
-        sh->slot[id] = NULL;
-        d->on_ring--;
-        rc = rsp_status(d, e.rsp.status, q);
-        /* Grants end first: the backend cannot touch the data after. */
-        end_grants(d, r);
-        if (rc == 0 && r->op == XGBF_READ)
-            copy_out(r);
-        release(d, r);
-        deliver(d, r, rc);
     }
+    /* The ones taken complete before a broken device fails the rest. */
+    finish(d, rs, st, n);
+    if (rc < 0) {
+        broken(d, why, q, what);
+        return -EIO;
+    }
+    return 0;
 }
 
 /* ---- Connection ----------------------------------------------------- */
@@ -526,13 +578,15 @@ void xgbf_io_destroy(struct xgbf *d)
     free(d->bounce_all);
 }
 
+static long long now_ms(void);
+
 static void follow_backend(struct xgbf *d)
 {
     int rc, st, ev = 0;
 
     while (grant_xenbus_read_event(d->xb, 0, NULL, NULL) == 1)
         ev++;
-    if (!ev && d->connected)
+    if (!ev && (d->connected || now_ms() < d->retry_at))
         return;
     st = xfe_update(d->fe);
     if (st == XenbusStateConnected) {
@@ -547,12 +601,21 @@ static void follow_backend(struct xgbf *d)
     }
     if (st != XenbusStateClosed || d->broken)
         return;
-    xgbf_log(d, "backend left Connected; reconnecting");
+    if (!d->away) {
+        xgbf_log(d, "backend left Connected; reconnecting");
+        d->away = 1;
+    }
     rc = xfe_reconnect(d->fe, d->opts.timeout_ms);
     if (rc < 0) {
-        xgbf_log(d, "reconnection failed (%d); will retry", rc);
+        /* Its directory gone or unreadable fails at once: try again on
+         * the next store event, or in 200 ms; say so once. */
+        if (d->away == 1)
+            xgbf_log(d, "reconnection failed (%d); retrying", rc);
+        d->away = 2;
+        d->retry_at = now_ms() + 200;
         return;
     }
+    d->away = 0;
     d->info.reconnects++;
     xgbf_log(d, "reconnected; re-issuing the requests in flight");
 }
@@ -704,12 +767,12 @@ int xgbf_reap(struct xgbf *d, struct xgbf_cqe *cqes, unsigned max,
         long long left = end - now_ms();
 
         n = take_done(d, cqes, max);
-        if (n || !max || (timeout_ms >= 0 && left <= 0))
+        if (n || !max || d->broken || (timeout_ms >= 0 && left <= 0))
             break;
         wait_round(d, timeout_ms < 0 || left > 100 ? 100 : (int)left);
     }
     pthread_mutex_unlock(&d->lock);
-    return (int)n;
+    return n || !d->broken ? (int)n : d->broken;
 }
 
 unsigned xgbf_inflight(struct xgbf *d)

@@ -20,11 +20,14 @@
 #define XGBF_SECT     512u
 #define XGBF_EXT_SEG  (64u * 1024) /* bytes of a byte-exact segment */
 #define XGBF_MAX_IO   (1024u * 1024)
-#define XGBF_MAX_SEGS 256u /* v1: 256 pages = 1 MiB */
+#define XGBF_MAX_SEGS 128u /* v1: 128 pages = 512 KiB */
 #define XGBF_SEGS_PER_IND                                                      \
     (GRANT_PAGE_SIZE / sizeof(struct blkif_request_segment))
-#define XGBF_POOL_CHUNK 32u   /* pages per grant_v1_share */
-#define XGBF_POOL_MAX   8192u /* pages a pool may hold (32 MiB) */
+#define XGBF_POOL_CHUNK 32u /* pages per grant_v1_share */
+/* Pages a pool may hold: a queue's v1 pool holds two requests of the
+ * largest size (the backend maps each of them once per queue: Linux's
+ * blkback keeps up to 1056 a queue). */
+#define XGBF_POOL_MAX 288u
 
 /* ---- pool.c: granted pages kept for reuse -------------------------------- */
 
@@ -66,6 +69,7 @@ struct xgbf_req {
     void *buf;
     size_t len;
     uint64_t cookie;
+    unsigned q;             /* the queue it was put on */
     struct xgbf_wait *wait; /* NULL: completes to the reap queue */
     int status;
     /* While on a ring: */
@@ -102,8 +106,11 @@ struct xgbf {
     int epfd;
     int broken; /* 0 or -EIO: the backend broke the protocol */
     int connected;
-    uint8_t flush_op; /* FLUSH_DISKCACHE or WRITE_BARRIER */
-    unsigned on_ring; /* requests on a ring now */
+    int away;           /* 1: the backend left, 2: a reconnection failed */
+    long long retry_at; /* ms (CLOCK_MONOTONIC): the next reconnection */
+    uint8_t flush_op;   /* FLUSH_DISKCACHE or WRITE_BARRIER */
+    int delegate;       /* feature-grant-delegate: segment grants DELEGATE */
+    unsigned on_ring;   /* requests on a ring now */
     struct xgbf_info info;
     unsigned rr; /* round-robin queue choice */
     struct xgbf_shadow sh[XFE_MAX_QUEUES];
@@ -111,7 +118,8 @@ struct xgbf {
     struct xgbf_req *recover, **recover_tail; /* to re-issue */
     struct xgbf_req *done, **done_tail;       /* to reap */
     struct xgbf_req *free_reqs;
-    struct xgbf_pool pool_v1, pool_v1_ro, pool_ext_ro;
+    struct xgbf_pool pool_v1[XFE_MAX_QUEUES]; /* data pages, per queue */
+    struct xgbf_pool pool_v1_ro, pool_ext_ro; /* indirect pages */
     struct xgbf_bounce *bounces;
     void **bounce_all; /* every bounce buffer, for close */
     unsigned nr_bounce_all;

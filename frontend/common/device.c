@@ -381,6 +381,17 @@ int xfe_reconnect(struct xfe_dev *d, int timeout_ms)
 
     if (d->state != XenbusStateClosed)
         return -EBUSY;
+    /* Linux's order: back to Initialising once the backend has seen our
+     * Closed (a backend still Closing would miss the Closed and never
+     * offer the device again), or is new (Initialising, InitWait). */
+    rc = grant_xenbus_wait_states(
+        d->xb, d->be_dir,
+        GRANT_XENBUS_MASK(XenbusStateClosed) |
+            GRANT_XENBUS_MASK(XenbusStateInitialising) |
+            GRANT_XENBUS_MASK(XenbusStateInitWait),
+        timeout_ms, NULL);
+    if (rc < 0)
+        return rc;
     /* Initialising asks the backend to offer the device again (xbe
      * re-probes a Closed device whose frontend comes back). */
     grant_xenbus_switch_state(d->xb, XBT_NULL, d->dir, XenbusStateInitialising);

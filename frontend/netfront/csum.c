@@ -55,7 +55,8 @@ int xgnf_csum_locate(const uint8_t *f, size_t len, struct xgnf_meta *m)
     } else {
         return -EPROTONOSUPPORT;
     }
-    if (proto == IPPROTO_TCP_ && len >= l4 + 20 && (f[l4 + 12] >> 4) >= 5) {
+    if (proto == IPPROTO_TCP_ && len >= l4 + 20 && (f[l4 + 12] >> 4) >= 5 &&
+        len >= l4 + (size_t)(f[l4 + 12] >> 4) * 4) {
         m->csum_start = (uint16_t)l4;
         m->csum_offset = 16;
         m->hdr_len = (uint16_t)(l4 + (size_t)(f[l4 + 12] >> 4) * 4);

@@ -206,8 +206,9 @@ static void pump_tx(struct pump *p, int q)
     }
 }
 
-/* Backend -> TAP: every frame received. */
-static void pump_rx(struct pump *p, int q)
+/* Backend -> TAP: the frames received, up to 4 * BURST; 1 when that
+ * bound stopped it (more may be waiting: no sleeping then). */
+static int pump_rx(struct pump *p, int q)
 {
     struct xgnf_pkt pkt;
     int i;
@@ -239,6 +240,7 @@ static void pump_rx(struct pump *p, int q)
         if (writev(p->tap[q], iov, (int)pkt.niov + 1) < 0)
             p->tap_drops++;
     }
+    return i == 4 * BURST;
 }
 
 /* Reads the TAP only while the ring has room for a largest frame. */
@@ -280,7 +282,7 @@ static int run(struct pump *p)
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 0};
     struct xgnf_stats last = {0};
     time_t logged = 0;
-    int q, rc = 0;
+    int q, rc = 0, more = 0;
 
     p->ep = epoll_create1(EPOLL_CLOEXEC);
     if (p->ep < 0 || epoll_ctl(p->ep, EPOLL_CTL_ADD, xgnf_fd(p->nf), &ev) < 0)
@@ -294,14 +296,15 @@ static int run(struct pump *p)
     while (!stop) {
         struct epoll_event evs[XGNF_MAX_QUEUES + 1];
 
-        if (epoll_wait(p->ep, evs, XGNF_MAX_QUEUES + 1, 1000) < 0 &&
+        if (epoll_wait(p->ep, evs, XGNF_MAX_QUEUES + 1, more ? 0 : 1000) < 0 &&
             errno != EINTR)
             return -errno;
+        more = 0;
         rc = xgnf_poll(p->nf);
         if (rc < 0)
             break;
         for (q = 0; q < p->nq; q++) {
-            pump_rx(p, q);
+            more |= pump_rx(p, q);
             pump_tx(p, q);
             xgnf_flush(p->nf, (unsigned)q);
             tap_arm(p, q);

@@ -192,7 +192,10 @@ int xgnf_open(struct xgnf **out, grant_handle_t *h, grant_xenbus_t *xb,
     if (rc == 0)
         rc = nf_epoll(nf);
     if (rc < 0) {
-        if (!nf->dev) /* xfe_attach closed it on its own failure */
+        /* Closed once we started the handshake (xfe_attach closes on its
+         * own failure).  Not before: a device the toolstack is still
+         * writing would be closed under it. */
+        if (!nf->dev && nf->be_dir)
             grant_xenbus_switch_state(xb, XBT_NULL, nf->dir, XenbusStateClosed);
         xgnf_close(nf);
         return rc;

@@ -21,3 +21,9 @@ $(B)/obj/tests/integration/netfront_ring.o: CPPFLAGS += -Ibackend/common/include
 $(NF_ITEST): $(B)/obj/tests/integration/netfront_ring.o $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XGNF_LIB) $(XFE_LIB) $(LIBGRANT) $(B)/lib/libgrant.so
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XGNF_LIB) $(XFE_LIB) $(LINK_LIBGRANT) -lxenstore -lpthread
+
+# csum.c alone, libc only (tests/unit/test_netfront_csum.c).
+$(B)/obj/tests/unit/test_netfront_csum.o: CPPFLAGS += $(XGNF_CPPFLAGS)
+$(B)/tests/unit/test_netfront_csum: $(B)/obj/tests/unit/test_netfront_csum.o $(B)/obj/frontend/netfront/csum.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka

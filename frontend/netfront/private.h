@@ -25,7 +25,11 @@ struct nf_pend {
     } u;
 };
 
-enum { TX_FREE, TX_QUEUED, TX_FLIGHT, TX_LOST };
+#define NF_STALE_BATCH 64u  /* replaced tx grants revoked per call */
+#define NF_STALE_MAX   512u /* at most this many wait */
+
+/* A tx page: free, in q->pend, or in the ring. */
+enum { TX_FREE, TX_QUEUED, TX_FLIGHT };
 
 struct nf_queue {
     unsigned idx;
@@ -34,7 +38,10 @@ struct nf_queue {
     uint8_t *tx_mem;
     grant_v1_ref_t tx_v1[NF_RING_ENTS];
     grant_ref_t tx_ref[NF_RING_ENTS];
-    uint16_t tx_len[NF_RING_ENTS];
+    uint16_t tx_len[NF_RING_ENTS];   /* the slot's bytes */
+    uint16_t tx_glen[NF_RING_ENTS];  /* tx_ref's bytes; 0: no grant */
+    grant_ref_t stale[NF_STALE_MAX]; /* replaced, to revoke */
+    unsigned nstale;
     uint8_t tx_state[NF_RING_ENTS];
     uint16_t tx_free[NF_RING_ENTS];
     unsigned tx_nfree;

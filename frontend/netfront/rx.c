@@ -195,15 +195,17 @@ static int rx_finish(struct xgnf *nf, struct nf_queue *q)
 
 int xgnf_recv(struct xgnf *nf, unsigned qi, struct xgnf_pkt *p)
 {
-    struct nf_queue *q = &nf->q[qi];
+    struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
     union netif_rx_sring_entry e;
-    unsigned checks = 0;
 
     int rc = nf_usable(nf, qi);
 
     if (rc < 0)
         return rc;
     rx_release(q);
+    /* A quarter of the ring free: give it back now, not after the batch. */
+    if (q->rx_free_to + NF_RING_ENTS - q->rx->req_prod_pvt >= NF_RING_ENTS / 4)
+        nf_rx_refill(nf, q);
     for (;;) {
         RING_IDX pos = q->rx->rsp_cons;
         int took = xfe_ring_take(q->rx, &e);
@@ -213,7 +215,10 @@ int xgnf_recv(struct xgnf *nf, unsigned qi, struct xgnf_pkt *p)
             return -EPROTO;
         }
         if (took == 0) {
-            if (checks++ == 0 && xfe_ring_final_check(q->rx) == 1)
+            /* Arms rsp_event at what we took, so the backend's next push
+             * signals us; more came meanwhile: take those first.  Bounded:
+             * every response answers a buffer posted before this call. */
+            if (xfe_ring_final_check(q->rx) == 1)
                 continue;
             nf_rx_refill(nf, q);
             return 0;

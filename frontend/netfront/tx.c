@@ -5,10 +5,15 @@
  * Each tx request id owns one page of the queue's tx buffer; a frame of L
  * bytes takes ceil(L/4096) ids, its first request carrying L (the whole
  * frame, as netif.h says) and a GSO extra slot right after it.  Requests
- * wait in q->pend until xgnf_flush grants their bytes (grant-ext: one
- * extension grant per request, exactly its bytes, READ, in one batch) and
- * writes them into the ring.  A response frees its id once its grant is
- * revoked; a grant that cannot be revoked keeps its page out of use.
+ * wait in q->pend until xgnf_flush grants their bytes and writes them into
+ * the ring.  With grant-ext every request's gref is an extension grant of
+ * exactly its bytes (READ): a page keeps its grant after the response, and
+ * a later slot of the same length on that page uses it again (full 4096-
+ * byte slots of large frames, same-sized ACKs: no grant call at all);
+ * another length gets a new grant (one create call per flush) and the old
+ * one is revoked with NF_STALE_BATCH others in one call.  A live grant
+ * only ever covers bytes of frames sent to this backend (the tx pages
+ * hold nothing else).  A response frees its id.
  */
 #include <errno.h>
 #include <string.h>
@@ -35,6 +40,21 @@ int nf_tx_setup(struct xgnf *nf, struct nf_queue *q)
     return 0;
 }
 
+/* Revokes the grants replaced on their pages, in one call. */
+static void revoke_stale(struct xgnf *nf, struct nf_queue *q)
+{
+    struct grant_revoke_req rev[NF_STALE_MAX];
+    unsigned i;
+
+    for (i = 0; i < q->nstale; i++)
+        rev[i] = (struct grant_revoke_req){.ref = q->stale[i]};
+    /* One that will not go only covers bytes this backend was sent. */
+    if (q->nstale &&
+        grant_revoke_batch(nf->h, rev, q->nstale) != (int)q->nstale)
+        nf->st.err_grant++;
+    q->nstale = 0;
+}
+
 void nf_tx_teardown(struct xgnf *nf, struct nf_queue *q)
 {
     unsigned i;
@@ -42,8 +62,9 @@ void nf_tx_teardown(struct xgnf *nf, struct nf_queue *q)
     if (!q->tx_mem)
         return;
     for (i = 0; nf->info.grant_ext && i < NF_RING_ENTS; i++)
-        if (q->tx_state[i] == TX_FLIGHT || q->tx_state[i] == TX_LOST)
+        if (q->tx_glen[i])
             grant_revoke(nf->h, q->tx_ref[i], GRANT_REVOKE_FORCE);
+    revoke_stale(nf, q);
     if (nf->info.grant_ext)
         grant_mem_free(nf->h, q->tx_mem);
     else
@@ -86,7 +107,7 @@ static int check_meta(struct xgnf *nf, const struct iovec *iov, int iovcnt,
 
 unsigned xgnf_tx_room(const struct xgnf *nf, unsigned qi, size_t len)
 {
-    const struct nf_queue *q = &nf->q[qi];
+    const struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
     unsigned slots = len ? (unsigned)((len + NF_BUF - 1) / NF_BUF) : 1, ring,
              ids;
 
@@ -113,7 +134,7 @@ int xgnf_send(struct xgnf *nf, unsigned qi, const struct iovec *iov, int iovcnt,
               const struct xgnf_meta *m)
 {
     static const struct xgnf_meta none;
-    struct nf_queue *q = &nf->q[qi];
+    struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
     size_t len = 0, off = 0;
     unsigned slots, k;
     int i, rc, vi = 0;
@@ -184,28 +205,41 @@ int xgnf_send(struct xgnf *nf, unsigned qi, const struct iovec *iov, int iovcnt,
     return 0;
 }
 
-/* Grants every pending request's bytes; all or none (then dropped). */
+/* Gives every pending request a grant of exactly its bytes: the page's
+ * own when its length matches, else a new one (one call for the flush; the
+ * old one joins q->stale).  0, or the create's error (then the pending
+ * frames are dropped). */
 static int grant_pending(struct xgnf *nf, struct nf_queue *q)
 {
     struct grant_create_req reqs[NF_RING_ENTS];
+    uint16_t ids[NF_RING_ENTS];
     unsigned i, n = 0;
     int rc;
 
+    if (q->nstale + q->npend > NF_STALE_MAX)
+        revoke_stale(nf, q);
     for (i = 0; i < q->npend; i++) {
-        const struct nf_pend *p = &q->pend[i];
+        uint16_t id = q->pend[i].u.req.id;
 
-        if (p->extra)
+        if (q->pend[i].extra || q->tx_glen[id] == q->tx_len[id])
             continue;
-        reqs[n++] = (struct grant_create_req){
-            .grantee = (grant_domid_t)nf->be_id,
-            .rights = GRANT_R_READ,
-            .ptr = q->tx_mem + (size_t)p->u.req.id * NF_BUF,
-            .len = q->tx_len[p->u.req.id]};
+        if (q->tx_glen[id])
+            q->stale[q->nstale++] = q->tx_ref[id];
+        q->tx_glen[id] = 0;
+        ids[n] = id;
+        reqs[n++] =
+            (struct grant_create_req){.grantee = (grant_domid_t)nf->be_id,
+                                      .rights = GRANT_R_READ,
+                                      .ptr = q->tx_mem + (size_t)id * NF_BUF,
+                                      .len = q->tx_len[id]};
     }
-    rc = grant_create_batch(nf->h, reqs, n);
-    for (i = 0, n = 0; rc == 0 && i < q->npend; i++)
-        if (!q->pend[i].extra)
-            q->tx_ref[q->pend[i].u.req.id] = reqs[n++].ref;
+    rc = n ? grant_create_batch(nf->h, reqs, n) : 0;
+    for (i = 0; rc == 0 && i < n; i++) {
+        q->tx_ref[ids[i]] = reqs[i].ref;
+        q->tx_glen[ids[i]] = q->tx_len[ids[i]];
+    }
+    if (q->nstale >= NF_STALE_BATCH)
+        revoke_stale(nf, q);
     return rc;
 }
 
@@ -262,7 +296,7 @@ static void write_pending(struct xgnf *nf, struct nf_queue *q)
 
 int xgnf_flush(struct xgnf *nf, unsigned qi)
 {
-    struct nf_queue *q = &nf->q[qi];
+    struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
 
     int rc = nf_usable(nf, qi);
 
@@ -278,12 +312,10 @@ int xgnf_flush(struct xgnf *nf, unsigned qi)
     return nf_rx_refill(nf, q);
 }
 
-/* Takes one pass of tx responses: the ids (and grants) to free. */
-static unsigned take_responses(struct xgnf *nf, struct nf_queue *q,
-                               struct grant_revoke_req *rev, uint16_t *ids)
+/* Takes one pass of tx responses, freeing their ids. */
+static void take_responses(struct xgnf *nf, struct nf_queue *q)
 {
     union netif_tx_sring_entry e;
-    unsigned n = 0;
     int rc;
 
     while ((rc = xfe_ring_take(q->tx, &e)) == 1) {
@@ -297,40 +329,19 @@ static unsigned take_responses(struct xgnf *nf, struct nf_queue *q,
         }
         if (e.rsp.status != NETIF_RSP_OKAY)
             nf->st.tx_errors++;
-        if (!nf->info.grant_ext) {
-            q->tx_state[id] = TX_FREE;
-            q->tx_free[q->tx_nfree++] = id;
-            continue;
-        }
-        q->tx_state[id] = TX_LOST; /* until its grant is revoked */
-        ids[n] = id;
-        rev[n++] = (struct grant_revoke_req){.ref = q->tx_ref[id], .flags = 0};
+        q->tx_state[id] = TX_FREE;
+        q->tx_free[q->tx_nfree++] = id;
     }
     if (rc < 0)
         nf_halt(nf);
-    return n;
 }
 
 void nf_tx_gc(struct xgnf *nf, struct nf_queue *q)
 {
-    struct grant_revoke_req rev[NF_RING_ENTS];
-    uint16_t ids[NF_RING_ENTS];
-    unsigned pass, n, i;
-
-    for (pass = 0; pass < 2 && !nf->halted; pass++) {
-        n = take_responses(nf, q, rev, ids);
-        if (n && grant_revoke_batch(nf->h, rev, n) < 0)
-            for (i = 0; i < n; i++)
-                rev[i].status = -EIO;
-        for (i = 0; i < n; i++) {
-            if (rev[i].status < 0) { /* the page stays out of use */
-                nf->st.err_grant++;
-                continue;
-            }
-            q->tx_state[ids[i]] = TX_FREE;
-            q->tx_free[q->tx_nfree++] = ids[i];
-        }
-        if (xfe_ring_final_check(q->tx) != 1)
-            break;
-    }
+    /* Until rsp_event is armed past every response taken (else the
+     * backend's next response would not signal us).  Bounded: every
+     * response answers a request in flight. */
+    do
+        take_responses(nf, q);
+    while (!nf->halted && xfe_ring_final_check(q->tx) == 1);
 }

@@ -7,8 +7,14 @@
  * <stdbool.h>, grant_abi.h and gcore_host.h, and reaches the outside world
  * only through the gh_* functions of gcore_host.h.
  *
- * Concurrency: every gcore_* call takes the instance lock (gh_lock) for its
- * whole duration; callers need no lock of their own.
+ * Concurrency: every gcore_* call takes the instance lock (gh_lock) while
+ * it reads or changes the core's state; callers need no lock of their own
+ * and may call from several threads (CPUs) at once.  COPY and MEMSET move
+ * their bytes without it, a validated chunk (at most 64 pages per end) at
+ * a time, holding the frames through gh_frame; REVOKE, PROTECT,
+ * gcore_revoke_frames and gcore_dom_remove return only once every chunk
+ * validated before their change is over (inflight.c), so no byte moves
+ * under the old rules after they return.
  *
  * Argument arrays are the host's own copies: a host copies a guest's batch
  * in ONCE, calls the core, and copies the results (status, ref, handle,
@@ -122,7 +128,10 @@ int gcore_set_quota(struct gcore *core, gntx_domid_t caller,
  * up to GCORE_IO_IOV pieces of the granter's memory (from gh_frame, held
  * until it returns) to read the file into (GNTX_IO_READ) or write to it,
  * at byte `file_off`.  It returns the bytes it moved (fewer: the end of
- * the file, and the element stops there) or -GNTX_E*.  It MUST NOT call
+ * the file, and the element stops there) or -GNTX_E*; -GNTX_EAGAIN, once
+ * the call has moved something, says the host's time for the call is up:
+ * the call ends as if its byte budget were spent (the element comes back
+ * -GNTX_EAGAIN to be resubmitted, and so do those after it).  It MUST NOT call
  * back into the core and should be bounded: the core hands it at most
  * the call's IO budget (gcore_set_io_bytes).  struct gcore_iov has the
  * layout of POSIX's struct iovec.

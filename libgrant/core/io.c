@@ -16,7 +16,9 @@
  *     budget lets move                                     (EACCES)
  * and then it hands the host those bytes as pieces of the granter's
  * memory (gh_frame), GCORE_IO_IOV pages at most per host call, pages the
- * host maps back to back joined into one piece.  All of it under the core
+ * host maps back to back joined into one piece.  A host that runs out of
+ * time for the call (a slow file) says -GNTX_EAGAIN for a piece: the call
+ * ends there as if its byte budget were spent.  All of it under the core
  * lock, as a copy: a revoke is never in between, and once it returns no
  * later call moves a byte through the grant.
  */
@@ -25,7 +27,8 @@
 struct io_call {
     gcore_io_fn *fn;
     void *ctx;
-    uint64_t left; /* the call's budget */
+    uint64_t left;  /* the call's byte budget */
+    uint64_t moved; /* bytes the call moved so far */
 };
 
 /* Pieces of sp from its position on, up to len bytes and GCORE_IO_IOV
@@ -77,6 +80,8 @@ static int io_span(struct io_call *x, const struct gntx_io *v,
 
         for (unsigned i = 0; i < nheld; i++)
             gh_frame_put(sp->cookie, held[i]);
+        if (got == -GNTX_EAGAIN && !x->moved && !*moved)
+            return -GNTX_EFAULT; /* a host bug: the call could never end */
         if (got < 0)
             return (int)got;
         if ((uint64_t)got > want)
@@ -134,6 +139,11 @@ static int io_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
     if (!rc)
         rc = io_span(x, v, &sp, n, &moved);
     io_advance(v, moved);
+    x->moved += moved;
+    if (rc == -GNTX_EAGAIN) { /* the host's time budget: as the bytes' */
+        x->left = 0;
+        return v->len ? rc : 0;
+    }
     if (rc || moved < n || !v->len)
         return rc;
     return -GNTX_EAGAIN;
@@ -142,7 +152,7 @@ static int io_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
 int gcore_io(struct gcore *c, gntx_domid_t caller, struct gntx_io *v,
              unsigned n, gcore_io_fn *fn, void *ctx)
 {
-    struct io_call x = {fn, ctx, 0};
+    struct io_call x = {fn, ctx, 0, 0};
 
     if (n > GNTX_MAX_BATCH)
         return -GNTX_E2BIG;

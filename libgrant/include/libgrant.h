@@ -272,9 +272,10 @@ struct grant_io_seg {
  * page cache (xgrantd opens the file again without O_DIRECT for that).
  *
  * Blocking: as long as the file I/O takes; xgrantd moves at most 1 MiB
- * per hypercall (others' calls are served in between) and the library
- * resumes the rest.  The descriptors stay the caller's: the hypervisor
- * uses them for the call only.  One call at a time per handle (Threads).
+ * (or 2 ms' worth) per hypercall, others' calls are served in between,
+ * and the library resumes the rest.  The descriptors stay the caller's: the
+ * hypervisor uses them for the call only.  One call at a time per handle
+ * (Threads).
  */
 int grant_io(grant_handle_t *h, struct grant_io_seg *segs, unsigned n);
 /*
@@ -669,8 +670,10 @@ struct grant_protect_req {
  * fails -ENOSPC before it changes any page).  Element errors: -EINVAL
  * (unaligned or empty range, unknown access or action), -EFAULT (pages outside
  * this domain's memory), -EBUSY (the range holds the fault ring page), -ENOSPC
- * (more than 4096 distinct (access, action, cookie) triples, or more than
- * 2^18 separate protected ranges).  Any memory of the domain may be
+ * (more than 4096 distinct (access, action, cookie) triples, more than
+ * 2^18 separate protected ranges, or, on Xen, more bookkeeping than this
+ * domain's memory allowance holds: it pays for it, 24 bytes a range).  Any
+ * memory of the domain may be
  * protected, not only
  * grant_mem_alloc's.  Tightening pages that grantees have mapped
  * downgrades those mappings before this returns (blocks up to about 2 s

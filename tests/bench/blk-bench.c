@@ -12,8 +12,9 @@
  * read and write (QD1).  Prints IOPS, MB/s and a/b, a/c; then the same
  * guest by grant copy through page grants ("bounce": Linux's way when a
  * frontend is untrusted) and with byte-exact grants (grant-ext, grant
- * copy), 4 KiB QD32 and 1 MiB.  (d) needs the blkfront library's nbdkit
- * plugin (another branch) and is not run here.
+ * copy), 4 KiB QD32 and 1 MiB.
+ *   (d) fio's nbd engine -> nbdkit with xgrant's plugin (the blkfront
+ *       library) in a guest -> xgrant-blkback -> image; d/b printed.
  * BLK_BENCH_SECS=N sets each job's length (default 1).
  */
 #include <errno.h>
@@ -30,30 +31,12 @@
 #include "../integration/blk/rawfront.h"
 #include "../integration/common/itest.h"
 #include "bench.h"
+#include "blkbench.h"
 
 #define IMG_MB    256u
 #define IMG_SECTS (IMG_MB * 2048u)
 #define DEVID     51712
 #define POOL      512u /* pages: 256 for a 1 MiB request, 32 for QD32 */
-
-struct job {
-    const char *name;
-    int write, random;
-    unsigned sects, qd;
-};
-static const struct job jobs[] = {
-    {"4k-randread-qd1", 0, 1, 8, 1},  {"4k-randread-qd32", 0, 1, 8, 32},
-    {"4k-randwrite-qd1", 1, 1, 8, 1}, {"4k-randwrite-qd32", 1, 1, 8, 32},
-    {"1m-seqread", 0, 0, 2048, 1},    {"1m-seqwrite", 1, 0, 2048, 1},
-};
-#define NJOBS (sizeof(jobs) / sizeof(jobs[0]))
-
-static double secs(void)
-{
-    const char *e = getenv("BLK_BENCH_SECS");
-
-    return e && atof(e) > 0 ? atof(e) : 1.0;
-}
 
 /* ---- The guest ---------------------------------------------------------- */
 
@@ -173,7 +156,6 @@ static int run_job(struct rf *f, const struct job *j, double *iops)
 static int role_bench(unsigned devid, int mode)
 {
     struct rf f = {.want_queues = 1, .pool_pages = POOL};
-    char line[16];
     unsigned i;
     int rc;
 
@@ -186,20 +168,15 @@ static int role_bench(unsigned devid, int mode)
         if (mode != RF_V1P && (jobs[i].qd == 1) != (jobs[i].sects > 8))
             continue; /* the copy modes: 4 KiB QD32 and 1 MiB */
         rc = run_job(&f, &jobs[i], &iops);
-        printf("job %u %.0f\n", i, iops);
-        fflush(stdout);
+        blkbench_job(i, iops);
     }
-    printf("end %d\n", rc);
-    fflush(stdout);
-    while (fgets(line, sizeof(line), stdin))
-        ;
-    return 0;
+    return blkbench_role_end(rc);
 }
 
 /* ---- Domain 0 ----------------------------------------------------------- */
 
 static double res[4][NJOBS]; /* [V1, V1P, EXT, -] a's; then b, c */
-static double nbd[NJOBS], uring[NJOBS];
+static double nbd[NJOBS], uring[NJOBS], xnbd[NJOBS];
 
 static void guest(struct rf_run *r, const char *img, int mode)
 {
@@ -228,31 +205,11 @@ static void guest(struct rf_run *r, const char *img, int mode)
     rf_toolstack_rm(r->xb, a.domid, DEVID + mode);
 }
 
-/* fio's IOPS for one job (terse output: read iops field 8, write 49). */
+/* fio's IOPS for one job. */
 static double fio(const char *target, const struct job *j)
 {
-    char cmd[1024], out[8192];
-    double iops = 0;
-    size_t n;
-    FILE *p;
-    char *f;
-    int i;
-
-    snprintf(cmd, sizeof(cmd),
-             "fio --name=j %s --rw=%s%s --bs=%uk --iodepth=%u --runtime=%g "
-             "--time_based --minimal --size=%um 2>/dev/null",
-             target, j->random ? "rand" : "", j->write ? "write" : "read",
-             j->sects / 2, j->qd, secs(), IMG_MB);
-    p = popen(cmd, "r");
-    if (!p)
-        return 0;
-    n = fread(out, 1, sizeof(out) - 1, p);
-    out[n] = '\0';
-    pclose(p);
-    for (i = 1, f = strtok(out, ";"); f; f = strtok(NULL, ";"), i++)
-        if (i == (j->write ? 49 : 8))
-            iops = atof(f);
-    return iops;
+    return blkbench_fio(target, j->write, j->random, j->sects / 2, j->qd,
+                        secs(), IMG_MB);
 }
 
 static pid_t nbdkit_start(const char *sock, const char *img)
@@ -273,35 +230,43 @@ static pid_t nbdkit_start(const char *sock, const char *img)
     return pid;
 }
 
-static int make_image(const char *img)
+/* (d): fio nbd -> nbdkit + xgrant's plugin in a guest -> blkback. */
+static void xgrant_nbd(struct rf_run *r, const char *img, char *sock)
 {
-    static char mb[1 << 20];
-    int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600), ok = fd >= 0;
-    unsigned i;
+    char target[800];
+    struct itest_agent a;
+    unsigned j;
+    int rc = rf_nbdkit_guest(r, &a, DEVID + 8, img, sock);
 
-    for (i = 0; ok && i < IMG_MB; i++) {
-        rf_fill(mb, sizeof(mb), i);
-        ok = write(fd, mb, sizeof(mb)) == (ssize_t)sizeof(mb);
+    if (rc == -ENOENT) {
+        printf("(d) skipped: no nbdkit-xgrant-plugin.so\n");
+        return;
     }
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    return ok;
+    ICHECK(rc == 0, "nbdkit + xgrant plugin in a guest listens (%d)", rc);
+    snprintf(target, sizeof(target),
+             "--ioengine=nbd --uri=nbd+unix:///?socket=%s", sock);
+    for (j = 0; rc == 0 && j < NJOBS; j++)
+        xnbd[j] = fio(target, &jobs[j]);
+    itest_agent_close(&a);
+    grant_ctl_domain_destroy(r->dom0, a.domid);
+    rf_wait_be_state(r->xb, a.domid, DEVID + 8, XenbusStateClosed, 5000);
+    rf_toolstack_rm(r->xb, a.domid, DEVID + 8);
 }
 
 static void report(void)
 {
     unsigned j;
 
-    printf("%-18s %12s %12s %12s %8s %8s\n", "job (IOPS)", "a blkback",
-           "b nbdkit", "c io_uring", "a/b", "a/c");
+    printf("%-18s %10s %10s %10s %10s %6s %6s %6s\n", "job (IOPS)", "a blkback",
+           "b nbdkit", "c io_uring", "d xg-nbd", "a/b", "a/c", "d/b");
     for (j = 0; j < NJOBS; j++) {
         double a = res[RF_V1P][j], mb = a * jobs[j].sects * 512 / 1e6;
 
-        printf("%-18s %12.0f %12.0f %12.0f %8.2f %8.2f   (a %.0f MB/s)\n",
-               jobs[j].name, a, nbd[j], uring[j], nbd[j] ? a / nbd[j] : 0,
-               uring[j] ? a / uring[j] : 0, mb);
+        printf("%-18s %10.0f %10.0f %10.0f %10.0f %6.2f %6.2f %6.2f  "
+               "(a %.0f MB/s)\n",
+               jobs[j].name, a, nbd[j], uring[j], xnbd[j],
+               nbd[j] ? a / nbd[j] : 0, uring[j] ? a / uring[j] : 0,
+               nbd[j] ? xnbd[j] / nbd[j] : 0, mb);
     }
     printf("grant modes, same jobs (IOPS): persistent / page grants by copy "
            "(bounce) / byte-exact (grant-ext, copy)\n");
@@ -310,31 +275,23 @@ static void report(void)
             printf("%-18s %12.0f %12.0f %12.0f   byte-exact/bounce %.2f\n",
                    jobs[j].name, res[RF_V1P][j], res[RF_V1][j], res[RF_EXT][j],
                    res[RF_V1][j] ? res[RF_EXT][j] / res[RF_V1][j] : 0);
-    printf("(d) fio nbd -> xgrant's nbdkit plugin: needs the blkfront "
-           "library's plugin, not in this branch\n");
 }
 
 int main(int argc, char **argv)
 {
-    static const char *const args[] = {"--buffered", "--max-queues", "1", NULL};
     struct rf_run r = {.quiet = 1};
-    char img[600], sock[600], target[800], cmd[700];
+    char img[600], sock[600], target[800];
     unsigned j;
     pid_t nk;
+    int rc;
 
     if (argc >= 5 && !strcmp(argv[1], "--role"))
         return role_bench((unsigned)atoi(argv[3]), atoi(argv[4]));
-    if (system("command -v fio >/dev/null && command -v nbdkit >/dev/null")) {
-        printf("skip: fio and nbdkit needed (make deps)\n");
-        return ITEST_SKIP;
-    }
-    if (rf_run_begin(&r, "blk_bench", args) == 0) {
-        snprintf(img, sizeof(img), "%s/bench.img", r.dir);
+    rc = blkbench_begin(&r, "blk_bench", IMG_MB, img, sizeof(img));
+    if (rc == ITEST_SKIP)
+        return rc;
+    if (rc == 0) {
         snprintf(sock, sizeof(sock), "%s/nbd.sock", r.dir);
-        ICHECK(make_image(img), "a %u MiB image of random data", IMG_MB);
-        snprintf(cmd, sizeof(cmd), "cat %s > /dev/null", img);
-        if (system(cmd) != 0) /* the page cache warm for everyone */
-            printf("# could not read the image\n");
         guest(&r, img, RF_V1P);
         guest(&r, img, RF_V1);
         guest(&r, img, RF_EXT);
@@ -351,6 +308,8 @@ int main(int argc, char **argv)
             nbd[j] = fio(target, &jobs[j]);
         kill(nk, SIGTERM);
         waitpid(nk, NULL, 0);
+        unlink(sock);
+        xgrant_nbd(&r, img, sock);
         report();
     }
     return rf_run_end(&r) ? 1 : 0;

@@ -294,23 +294,6 @@ static int role(const char *what, unsigned devid, unsigned arg)
 
 static grant_xenbus_t *xb0;
 
-/* Reads result lines up to "end"; each must start with "ok". */
-static void results(struct itest_agent *a, const char *who)
-{
-    char line[256];
-    int n = 0;
-
-    for (;;) {
-        rf_read_line(a, line, sizeof(line));
-        if (!line[0] || !strcmp(line, "end"))
-            break;
-        ICHECK(!strncmp(line, "ok", 2), "%s: %s", who, line);
-        n++;
-    }
-    ICHECK(n > 0 && !strcmp(line, "end"), "%s: every case answered (%d)", who,
-           n);
-}
-
 static void spawn(grant_handle_t *dom0, struct itest_agent *a, const char *name,
                   unsigned devid, unsigned arg, const char *img,
                   const char *mode)
@@ -353,7 +336,7 @@ static void bad_guest(grant_handle_t *dom0, struct itest_agent *good,
 
     spawn(dom0, &bad, "bad", 51728, good->domid, img, "w");
     dprintf(bad.to, "bad\n");
-    results(&bad, "bad requests");
+    rf_results(&bad, "bad requests");
     good_still(good, "after the bad requests");
     dprintf(bad.to, "jump\n");
     rf_read_line(&bad, line, sizeof(line));
@@ -378,7 +361,7 @@ static void ro_guest(grant_handle_t *dom0, const char *img)
            info ? info : "none");
     free(info);
     dprintf(ro.to, "ro\n");
-    results(&ro, "read-only disk");
+    rf_results(&ro, "read-only disk");
     gone(dom0, &ro, 51744);
 }
 
@@ -386,6 +369,7 @@ static void ro_guest(grant_handle_t *dom0, const char *img)
 static void dying_guest(grant_handle_t *dom0, unsigned maps0, const char *img)
 {
     struct itest_agent die;
+    char *err;
     int i;
 
     spawn(dom0, &die, "die", 51760, 0, img, "w");
@@ -395,6 +379,10 @@ static void dying_guest(grant_handle_t *dom0, unsigned maps0, const char *img)
     grant_ctl_domain_destroy(dom0, die.domid);
     ICHECK(rf_wait_be_state(xb0, die.domid, 51760, XenbusStateClosed, 5000),
            "a frontend dead mid-I/O: its device is Closed");
+    err = rf_be_key(xb0, die.domid, 51760, "error");
+    ICHECK(!err, "a dead frontend is no protocol error (error: %s)",
+           err ? err : "none");
+    free(err);
     for (i = 0; i < 100 && rf_dom0_maps(dom0) != maps0; i++)
         usleep(20000);
     ICHECK(rf_dom0_maps(dom0) == maps0,

@@ -227,6 +227,7 @@ static void no_probe(grant_handle_t *dom0, grant_xenbus_t *xb, int id)
 
 int main(void)
 {
+    char sock[PATH_MAX];
     grant_handle_t *dom0;
     grant_xenbus_t *xb;
     int rc, id;
@@ -235,8 +236,12 @@ int main(void)
     setenv("XGRANT_BACKENDS", "none", 1);
     itest_setup(&dom0);
     find_xgrant();
-    snprintf(dir, sizeof(dir), "%s", itest_sock());
-    snprintf(dir, sizeof(dir), "%s", dirname(dir));
+    /* The test's files go beside the daemon's socket, in the test's own
+     * directory (dirname works in place: never snprintf dir onto itself,
+     * which left dir empty and every run, of every checkout, sharing
+     * /destroy.err). */
+    snprintf(sock, sizeof(sock), "%s", itest_sock());
+    snprintf(dir, sizeof(dir), "%s", dirname(sock));
     rc = grant_xenbus_open(&xb, 0);
     if (rc == -ENOENT || rc == -ECONNREFUSED) {
         itest_teardown(dom0);

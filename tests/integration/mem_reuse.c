@@ -247,7 +247,7 @@ static void quarantine(grant_handle_t *dom0)
     struct owner m;
     uint64_t slot, f, f2;
     char id[16], ref[16], line[64] = "";
-    int i;
+    int i, st;
 
     itest_spawn(dom0, &o, "owner", 16);
     slot = itest_ok(&o, "alloc 1");
@@ -260,7 +260,13 @@ static void quarantine(grant_handle_t *dom0)
     ICHECK(fgets(line, sizeof(line), m.from) && strncmp(line, "ok", 2) == 0,
            "a domain-0 process maps the domU's page (frame %llu)",
            (unsigned long long)f);
-    kill(m.pid, SIGSTOP); /* it cannot acknowledge an unmap now */
+    /* kill() only queues the stop: until the thread it wakes has handled
+     * it, the library's service thread (not woken) still runs, and a
+     * notice it gets meanwhile is acked.  Stopped means what waitpid
+     * reports: every thread of the mapper has stopped. */
+    kill(m.pid, SIGSTOP);
+    ICHECK(waitpid(m.pid, &st, WUNTRACED) == m.pid && WIFSTOPPED(st),
+           "the mapper is stopped: it cannot acknowledge an unmap now");
     itest_ok(&o, "free %llu", (unsigned long long)slot);
     f2 = domu_alloc(dom0, &o, &slot);
     ICHECK(f2 != f && f2 != UINT64_MAX,

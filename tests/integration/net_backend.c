@@ -178,7 +178,7 @@ static unsigned build_frame(const struct spec *sp, uint8_t *f)
         put16(f + 24, ~fold(sum16(f + 14, 20, 0)) & 0xffff);
         l4 = 34;
     }
-    put16(f + l4, 5000);
+    put16(f + l4, 5000 + sp->seed); /* a flow per seed */
     put16(f + l4 + 2, 6000);
     if (proto == 17) {
         put16(f + l4 + 4, len - l4);
@@ -233,17 +233,27 @@ static void fe_ungrant(struct fe *fe, grant_ref_t ref)
         grant_revoke(fe->h, ref, GRANT_REVOKE_FORCE);
 }
 
+static int fe_nocsum;   /* mode "nocsum": takes no partial checksums */
+static int fe_nonotify; /* mode "nonotify": no feature-rx-notify */
+
 static int fe_publish(struct xfe_dev *d, xs_transaction_t t)
 {
     static const char *const keys[] = {
-        "request-rx-copy",   "feature-rx-notify", "feature-sg",
-        "feature-gso-tcpv4", "feature-gso-tcpv6", "feature-ipv6-csum-offload",
+        "request-rx-copy",           "feature-sg",
+        "feature-gso-tcpv4",         "feature-gso-tcpv6",
+        "feature-ipv6-csum-offload",
     };
     unsigned i;
     int rc = 0;
 
     for (i = 0; rc == 0 && i < sizeof(keys) / sizeof(keys[0]); i++)
         rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d), keys[i], "1");
+    if (rc == 0 && !fe_nonotify)
+        rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d), "feature-rx-notify",
+                                "1");
+    if (rc == 0 && fe_nocsum)
+        rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d),
+                                "feature-no-csum-offload", "1");
     return rc;
 }
 
@@ -272,7 +282,8 @@ static void fe_post(struct fe *fe, unsigned q, unsigned n)
         req->gref = fe->rx_ref[q][id % RX_PAGES];
         xfe_ring_req_done(r);
     }
-    if (xfe_ring_push(r))
+    /* Without feature-rx-notify a posting is never signalled. */
+    if (xfe_ring_push(r) && !fe_nonotify)
         xfe_notify(fe->d, q, 1);
 }
 
@@ -481,6 +492,23 @@ static void fe_flood(struct fe *fe, unsigned q, unsigned n, unsigned len)
            ms_now() - t0);
 }
 
+/* Closes the device as a frontend going away would (Closing, the
+ * backend follows to Closed) and connects it again (Initialising: the
+ * backend offers it anew): new rings, same buffers. */
+static int fe_bounce(struct fe *fe, grant_xenbus_t *xb)
+{
+    long long end = ms_now() + 5000;
+    int rc;
+
+    grant_xenbus_switch_state(xb, XBT_NULL, xfe_dir(fe->d), XenbusStateClosing);
+    while (xfe_update(fe->d) != XenbusStateClosed && ms_now() < end)
+        usleep(10000);
+    rc = xfe_reconnect(fe->d, 5000);
+    if (rc == 0)
+        fe_post(fe, 0, 0); /* (nothing posted yet on the new ring) */
+    return rc;
+}
+
 static int wait_device(grant_xenbus_t *xb, grant_handle_t *h, unsigned devid)
 {
     char dir[GRANT_XENBUS_PATH_MAX], *v = NULL;
@@ -508,6 +536,8 @@ static int role_front(unsigned devid, unsigned nq, const char *mode)
     memset(&fe, 0, sizeof(fe));
     fe_ops.max_queues = nq;
     fe.v1 = !strcmp(mode, "v1");
+    fe_nocsum = !strcmp(mode, "nocsum");
+    fe_nonotify = !strcmp(mode, "nonotify");
     fe_ops.grant_ext = !fe.v1;
     if (grant_open(&fe.h, 0) || grant_xenbus_open(&xb, 0))
         return 1;
@@ -552,10 +582,10 @@ static int role_front(unsigned devid, unsigned nq, const char *mode)
                  (arg = strchr(line + 5, ' '))) {
             parse_spec(arg, &sp);
             fe_send(&fe, q, &sp);
-        } else if (!strncmp(line, "detach", 6)) {
-            xfe_detach(fe.d, 5000);
-            printf("ok detached\n");
-            rc = 1;
+        } else if (!strncmp(line, "bounce", 6)) {
+            rc = fe_bounce(&fe, xb);
+            printf("%s bounced (%d)\n", rc ? "err" : "ok", rc);
+            rc = 0;
         } else
             printf("err what\n");
         fflush(stdout);
@@ -694,7 +724,8 @@ static void del_vif(grant_handle_t *dom0, struct vif *v)
         close(v->sock);
     itest_agent_close(&v->a);
     grant_ctl_domain_destroy(dom0, v->a.domid);
-    wait_be_state(v, XenbusStateClosed, 5000);
+    if (be_state(v) != XenbusStateUnknown) /* its directory is still there */
+        wait_be_state(v, XenbusStateClosed, 5000);
     grant_xenbus_write(xb0, XBT_NULL, v->be_dir, "online", "0");
     grant_xenbus_rm(xb0, XBT_NULL, v->be_dir, NULL);
     grant_xenbus_rm(xb0, XBT_NULL, v->fe_dir, NULL);
@@ -1069,6 +1100,136 @@ static void name_taken(struct vif *a)
     guest_to_tap(a, 0, "len=100 seed=19", &none);
 }
 
+/* N: a frontend that takes no partial checksums (feature-no-csum-offload):
+ * the backend completes them; a TSO super-frame reaches it segmented (the
+ * TAP was offered no TSO), each segment's checksum completed. */
+static void no_csum_offload(grant_handle_t *dom0)
+{
+    static uint8_t f[MAXF + 64];
+    struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                               .csum_start = 34,
+                               .csum_offset = 6};
+    char line[256], want[128], spec[] = "len=300 proto=udp4 csum seed=30",
+                               full[] = "len=300 proto=udp4 seed=30";
+    struct spec sp;
+    struct vif n;
+    int ok = add_vif(dom0, &n, "net-n", 0, 1, "nocsum", NULL, NULL);
+
+    ICHECK(ok, "vif N connected, feature-no-csum-offload");
+    if (!ok)
+        return;
+    cmd(&n, line, sizeof(line), "post 0 100");
+    parse_spec(spec, &sp);
+    build_frame(&sp, f);
+    tap_send(&n, &h, f, sp.len);
+    parse_spec(full, &sp);
+    build_frame(&sp, f); /* what it must become: the checksum complete */
+    cmd(&n, line, sizeof(line), "recv 0 2000");
+    snprintf(want, sizeof(want), "flags=%u gso=0/0 hash=%08x",
+             NETRXF_data_validated, fnv(f, sp.len));
+    ICHECK(strstr(line, want) != NULL,
+           "  a partial UDP checksum arrives completed, data_validated: %s",
+           line);
+    parse_spec(strcpy(spec, "len=10000 proto=tcp4 seed=31"), &sp);
+    build_frame(&sp, f);
+    h = tso4;
+    tap_send(&n, &h, f, sp.len);
+    cmd(&n, line, sizeof(line), "recv 0 2000");
+    snprintf(want, sizeof(want), "ok rx len=%u slots=1 flags=%u gso=0/0",
+             54 + 1448, NETRXF_data_validated);
+    ICHECK(!strncmp(line, want, strlen(want)),
+           "  a TSO frame arrives as segments of 1448 bytes: %s", line);
+    del_vif(dom0, &n);
+}
+
+/* 16 UDP flows into a two-queue vif's TAP: the kernel spreads them over
+ * its queues, and each comes out of the netif queue of the same number. */
+static void spread(struct vif *v)
+{
+    struct virtio_net_hdr none = {0};
+    static uint8_t f[256];
+    unsigned got[2] = {0, 0}, i, q, idle;
+    char line[256];
+
+    cmd(v, line, sizeof(line), "post 0 64");
+    cmd(v, line, sizeof(line), "post 1 64");
+    for (i = 0; i < 16; i++) {
+        struct spec sp = {.len = 200, .slots = 1, .seed = 100 + i};
+
+        strcpy(sp.proto, "udp4");
+        build_frame(&sp, f);
+        tap_send(v, &none, f, sp.len);
+    }
+    for (idle = 0; idle < 2 && got[0] + got[1] < 16;) {
+        for (idle++, q = 0; q < 2; q++) {
+            cmd(v, line, sizeof(line), "recv %u 300", q);
+            if (!strncmp(line, "ok rx len=200 ", 14))
+                got[q]++, idle = 0;
+        }
+    }
+    ICHECK(got[0] + got[1] == 16 && got[0] && got[1],
+           "16 flows into %s: %u on queue 0, %u on queue 1", v->ifname, got[0],
+           got[1]);
+}
+
+/* R: a frontend without feature-rx-notify never signals its postings:
+ * a packet waiting for buffers goes once they are there (the backend
+ * looks every 10 ms), long before --rx-stall-ms. */
+static void no_rx_notify(grant_handle_t *dom0)
+{
+    static uint8_t f[200];
+    struct virtio_net_hdr none = {0};
+    struct spec sp = {.len = 200, .slots = 1, .seed = 33};
+    char line[256], want[64];
+    struct vif r;
+    int ok = add_vif(dom0, &r, "net-r", 0, 1, "nonotify", NULL, NULL);
+    long long t;
+
+    ICHECK(ok, "vif R connected without feature-rx-notify");
+    if (!ok)
+        return;
+    strcpy(sp.proto, "raw");
+    build_frame(&sp, f);
+    tap_send(&r, &none, f, sp.len);
+    usleep(50000); /* held: no buffer yet */
+    t = ms_now();
+    cmd(&r, line, sizeof(line), "post 0 10");
+    cmd(&r, line, sizeof(line), "recv 0 2000");
+    t = ms_now() - t;
+    snprintf(want, sizeof(want),
+             "ok rx len=200 slots=1 flags=0 gso=0/0 hash=%08x", fnv(f, sp.len));
+    ICHECK(!strncmp(line, want, strlen(want)) && t < 250,
+           "  the held packet arrives once buffers are posted, unsignalled "
+           "(%lld ms): %s",
+           t, line);
+    del_vif(dom0, &r);
+}
+
+/* B's frontend closes and connects again while B holds a packet (its TAP
+ * not read): the vif serves the new rings. */
+static void reconnect_holding(struct vif *b)
+{
+    static uint8_t f[300];
+    struct virtio_net_hdr none = {0};
+    struct spec sp = {.len = 300, .slots = 1, .seed = 34};
+    char line[256];
+
+    /* One buffer, one packet: B stops draining; the next is held. */
+    cmd(b, line, sizeof(line), "post 0 1");
+    tap_to_guest(b, "len=300 seed=33", &none, 0, 0, 0);
+    strcpy(sp.proto, "raw");
+    build_frame(&sp, f);
+    tap_send(b, &none, f, sp.len);
+    usleep(50000);
+    cmd(b, line, sizeof(line), "bounce");
+    ICHECK(!strncmp(line, "ok bounced", 10) &&
+               wait_be_state(b, XenbusStateConnected, 3000),
+           "B closed and connected again while holding a packet: %s", line);
+    guest_to_tap(b, 0, "len=300 seed=35", &none);
+    cmd(b, line, sizeof(line), "post 0 10");
+    tap_to_guest(b, "len=400 seed=36", &none, 0, 0, 0);
+}
+
 /* V: standard grants (v1 rings and pages), as stock Linux peers use. */
 static void standard_grants(grant_handle_t *dom0)
 {
@@ -1102,7 +1263,7 @@ static void run(grant_handle_t *dom0)
     char line[256], *err = NULL;
     unsigned long long drops;
     unsigned maps0, i;
-    int fds0, ok;
+    int fds0, ok, st;
     long long t;
 
     /* A: bridged, traffic, offloads, every bad input. */
@@ -1115,11 +1276,19 @@ static void run(grant_handle_t *dom0)
     name_taken(&a);
     bad_inputs(&a, bad_ext, sizeof(bad_ext) / sizeof(bad_ext[0]));
     standard_grants(dom0);
+    no_csum_offload(dom0);
+    no_rx_notify(dom0);
 
     /* B: never posts rx buffers; what reaches it is dropped and counted,
      * A goes on. */
     ok = add_vif(dom0, &b, "net-b", 0, 1, "normal", NULL, NULL);
     ICHECK(ok, "vif B connected (%s)", b.ifname);
+    if (getenv("NET_BACKEND_FLOOD")) /* the tx path's rate, for a report */
+        for (i = 0; i < 6; i++) {
+            cmd(&b, line, sizeof(line), "flood 0 %s %u",
+                getenv("NET_BACKEND_FLOOD"), i % 2 ? 1400u : 64u);
+            printf("# %u-byte frames: %s\n", i % 2 ? 1400u : 64u, line);
+        }
     for (i = 0; ok && i < 20; i++) {
         uint8_t f[100];
         struct spec sp = {.len = 100, .slots = 1, .seed = i};
@@ -1133,6 +1302,7 @@ static void run(grant_handle_t *dom0)
            "B never posting: %llu packets dropped as drop_tx_no_buffer", drops);
     guest_to_tap(&a, 0, "len=200 seed=70", &none);
     tap_to_guest(&a, "len=200 seed=71", &none, 0, 0, 0);
+    reconnect_holding(&b);
 
     /* C: rate= 10000 bytes every 10 ms (1 MB/s): 100 KB take >= 90 ms. */
     ok = add_vif(dom0, &c, "net-c", 0, 1, "normal", NULL, "10000,10000");
@@ -1161,6 +1331,7 @@ static void run(grant_handle_t *dom0)
     }
     guest_to_tap(&d, 1, "len=1500 slots=2 seed=80", &none);
     guest_to_tap(&d, 0, "len=1500 slots=2 seed=81", &none);
+    spread(&d);
 
     /* J: ring indices that jump: J closes, naming the ring; A goes on. */
     ok = add_vif(dom0, &j, "net-j", 0, 1, "jump", NULL, NULL);
@@ -1211,6 +1382,19 @@ static void run(grant_handle_t *dom0)
            "  with fresh counters");
     guest_to_tap(&a, 0, "len=300 seed=96", &none);
 
+    /* The toolstack removes E2's directory while it is connected, with
+     * counters not yet written: the vif goes and nothing is written back
+     * into the store. */
+    guest_to_tap(&e, 0, "len=700 seed=97", &none);
+    grant_xenbus_rm(xb0, XBT_NULL, e.be_dir, NULL);
+    for (t = ms_now() + 3000; if_nametoindex(e.ifname) && ms_now() < t;)
+        usleep(20000);
+    usleep(200000);
+    ICHECK(if_nametoindex(e.ifname) == 0,
+           "a vif whose directory is removed goes (%s)", e.ifname);
+    ICHECK(grant_xenbus_read_state(xb0, XBT_NULL, e.be_dir, &st) == 0 &&
+               st == XenbusStateUnknown && stat_of(&e, "rx_packets") == 0,
+           "  and its statistics/ are not written back into the store");
     del_vif(dom0, &e);
     del_vif(dom0, &d);
     del_vif(dom0, &c);

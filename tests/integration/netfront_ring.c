@@ -17,7 +17,11 @@
  * a tx response id out of range): each must be counted by the right
  * counter, and the frontend still echoes afterwards.  Last, the backend
  * makes rsp_prod jump: the ring halts (err_ring), the frontend neither
- * crashes nor writes outside its buffers.
+ * crashes nor writes outside its buffers.  A second guest declines the
+ * extension: the same echo over standard grants (pages shared with
+ * grant_v1_share, tx pages read-only to the backend); then its backend
+ * closes the vif: the frontend sees it (xgnf_poll: -ENOTCONN), closes, and
+ * leaves no grant behind.
  */
 #include <errno.h>
 #include <poll.h>
@@ -61,7 +65,8 @@ enum evil {
 };
 static enum evil evil;
 static int jump;
-static uint8_t *frame; /* dom0 grant memory: one frame */
+static struct xbe_ring *jumped; /* left alone: a push would undo the jump */
+static uint8_t *frame;          /* dom0 grant memory: one frame */
 static unsigned exact_ok, exact_bad;
 
 static int be_probe(struct xbe_dev *d, xs_transaction_t t)
@@ -98,6 +103,28 @@ static const struct xbe_ops be_ops = {
     .connect = be_connect,
 };
 
+/* A grant copy of one slot, to or from the frontend, in the device's grant
+ * kind (extension or standard). */
+static int be_copy(struct xbe_dev *d, int to_fe, void *local, uint32_t ref,
+                   size_t len)
+{
+    grant_handle_t *h = xbe_h(xbe_dev_bus(d));
+    grant_domid_t fe = (grant_domid_t)xbe_dev_fe_id(d);
+    struct grant_v1_copy_seg s = {0};
+    struct grant_v1_ptr *theirs = to_fe ? &s.dst : &s.src,
+                        *mine = to_fe ? &s.src : &s.dst;
+
+    if (xbe_dev_grant_ext(d))
+        return to_fe ? grant_copy_to(h, fe, ref, 0, local, len)
+                     : grant_copy_from(h, local, fe, ref, 0, len);
+    theirs->granter = fe;
+    theirs->ref = ref;
+    mine->local = 1;
+    mine->ptr = local;
+    s.len = (uint16_t)len;
+    return grant_v1_copy(h, &s, 1) == 1 ? 0 : s.status ? s.status : -EIO;
+}
+
 static void rx_rsp(struct xbe_ring *r, uint16_t id, int16_t status,
                    uint16_t offset, uint16_t flags)
 {
@@ -115,7 +142,6 @@ static void rx_rsp(struct xbe_ring *r, uint16_t id, int16_t status,
 static int deliver(struct xbe_dev *d, struct xbe_queue *xq, size_t len,
                    uint16_t flags0, const struct netif_extra_info *gso)
 {
-    grant_handle_t *h = xbe_h(xbe_dev_bus(d));
     struct xbe_ring *r = &xq->ring[1];
     union netif_rx_sring_entry e;
     size_t off = 0, chunk = evil == RX_LONG_CHAIN ? 64 : GRANT_PAGE_SIZE;
@@ -134,11 +160,10 @@ static int deliver(struct xbe_dev *d, struct xbe_queue *xq, size_t len,
 
         if (xbe_ring_take(r, &e) != 1)
             return -ENOBUFS;
-        if (grant_copy_from(h, frame + 70000, (grant_domid_t)xbe_dev_fe_id(d),
-                            e.req.gref, 0, 1) == 0)
+        if (xbe_dev_grant_ext(d) &&
+            be_copy(d, 0, frame + 70000, e.req.gref, 1) == 0)
             exact_bad++; /* an rx buffer must be WRITE only */
-        grant_copy_to(h, (grant_domid_t)xbe_dev_fe_id(d), e.req.gref, 0,
-                      frame + off, n);
+        be_copy(d, 1, frame + off, e.req.gref, n);
         off += n;
         if (off < len)
             fl |= NETRXF_more_data;
@@ -185,8 +210,6 @@ static void tx_rsp(struct xbe_ring *r, uint16_t id, int16_t status)
 static void echo_one(struct xbe_dev *d, struct xbe_queue *xq,
                      const struct netif_tx_request *first)
 {
-    grant_handle_t *h = xbe_h(xbe_dev_bus(d));
-    grant_domid_t fe = (grant_domid_t)xbe_dev_fe_id(d);
     struct xbe_ring *r = &xq->ring[0];
     struct netif_tx_request reqs[XGNF_MAX_SLOTS + 2];
     struct netif_extra_info gso = {0};
@@ -211,11 +234,14 @@ static void echo_one(struct xbe_dev *d, struct xbe_queue *xq,
     for (i = 0; i < n; i++) {
         size_t len = i ? reqs[i].size : reqs[0].size - rest;
 
-        if (grant_copy_from(h, frame + off, fe, reqs[i].gref, 0, len) == 0)
+        if (be_copy(d, 0, frame + off, reqs[i].gref, len) == 0)
             exact_ok++;
-        if (grant_copy_from(h, frame + 70000, fe, reqs[i].gref, 0, len + 1) ==
-            0)
-            exact_bad++; /* one byte past the slot must be refused */
+        /* One byte past the slot must be refused (extension grants); a
+         * standard tx page is read-only. */
+        if (xbe_dev_grant_ext(d)
+                ? be_copy(d, 0, frame + 70000, reqs[i].gref, len + 1) == 0
+                : be_copy(d, 1, frame + 70000, reqs[i].gref, 1) == 0)
+            exact_bad++;
         off += len;
         tx_rsp(r, reqs[i].id, NETIF_RSP_OKAY);
         if (i == 0 && extras) {
@@ -234,17 +260,18 @@ static void echo_one(struct xbe_dev *d, struct xbe_queue *xq,
             extras ? &gso : NULL);
 }
 
-/* Serves the one vif: echoes its frames, then the lie of the moment. */
-static void be_serve(struct xbe *bus)
+/* Serves a vif: echoes its frames, then the lie of the moment. */
+static void be_serve_dev(struct xbe_dev *d)
 {
-    struct xbe_dev *d = xbe_dev_at(bus, 0);
     struct xbe_queue *xq;
     unsigned q;
 
-    for (q = 0; d && (xq = xbe_dev_queue(d, q)) != NULL; q++) {
+    for (q = 0; (xq = xbe_dev_queue(d, q)) != NULL; q++) {
         union netif_tx_sring_entry e;
         int rc;
 
+        if (&xq->ring[1] == jumped)
+            continue;
         while ((rc = xbe_ring_take(&xq->ring[0], &e)) == 1)
             echo_one(d, xq, &e.req);
         if (rc < 0) {
@@ -259,8 +286,18 @@ static void be_serve(struct xbe *bus)
             xq->ring[1].sring[2] += 1000; /* far past the requests */
             xbe_notify(d, q, 1);
             jump = 0;
+            jumped = &xq->ring[1];
         }
     }
+}
+
+static void be_serve(struct xbe *bus)
+{
+    struct xbe_dev *d;
+    unsigned i;
+
+    for (i = 0; (d = xbe_dev_at(bus, i)) != NULL; i++)
+        be_serve_dev(d);
 }
 
 static grant_xenbus_t *xb0;
@@ -323,6 +360,48 @@ static int toolstack_in(grant_xenbus_t *xb, xs_transaction_t t, void *arg)
     return rc ? -EIO : 0;
 }
 
+/* A toolstack that writes the device in steps: the frontend's directory
+ * first, its link to the backend later (netfront_e2e.sh does so).  Until
+ * the link is there the device is not the frontend's to close: it retries
+ * (every 10 ms here), and its state must stay Initialising meanwhile (it
+ * wrote Closed, the backend then closed the device for good). */
+static int fe_dir_in(grant_xenbus_t *xb, xs_transaction_t t, void *arg)
+{
+    const unsigned *fe = arg;
+    char fe_dir[GRANT_XENBUS_PATH_MAX], perms[32];
+    int rc = 0;
+
+    grant_xenbus_frontend_dir(*fe, "vif", DEVID, fe_dir, sizeof(fe_dir));
+    rc |= grant_xenbus_mkdir(xb, t, fe_dir, NULL);
+    snprintf(perms, sizeof(perms), "n%u,r0", *fe);
+    rc |= grant_xenbus_set_perms(xb, t, fe_dir, NULL, perms);
+    rc |= grant_xenbus_write(xb, t, fe_dir, "backend-id", "0");
+    rc |= grant_xenbus_write(xb, t, fe_dir, "state", "1");
+    return rc ? -EIO : 0;
+}
+
+static void no_link_yet(struct xbe *bus, struct itest_agent *a, unsigned fe)
+{
+    char fe_dir[GRANT_XENBUS_PATH_MAX], line[64];
+    long long end;
+    int st = -1;
+
+    pump_line(bus, a, line, sizeof(line), 15000);
+    ICHECK(!strcmp(line, "ok trying"), "the frontend looks for its device: %s",
+           line[0] ? line : "(nothing)");
+    ICHECK(grant_xenbus_transact(xb0, fe_dir_in, &fe, 0) == 0,
+           "toolstack wrote the frontend directory, no backend link yet");
+    grant_xenbus_frontend_dir(fe, "vif", DEVID, fe_dir, sizeof(fe_dir));
+    for (end = ms_now() + 300; ms_now() < end; usleep(10000))
+        if (grant_xenbus_read_state(xb0, XBT_NULL, fe_dir, &st) < 0 ||
+            st != XenbusStateInitialising)
+            break;
+    ICHECK(st == XenbusStateInitialising,
+           "the frontend leaves a device without its backend link alone "
+           "(%s)",
+           grant_xenbus_state_name(st));
+}
+
 /* Sends a command, pumps until the reply; checks it starts with "ok". */
 static void cmd_ok(struct xbe *bus, struct itest_agent *a, const char *cmd,
                    char *line, size_t len, const char *what)
@@ -346,13 +425,27 @@ static void lie(struct xbe *bus, struct itest_agent *a, enum evil how,
            "the frontend still echoes after the lie");
 }
 
+/* Why a frontend did not attach: its backend's state and error. */
+static void be_diag(unsigned fe)
+{
+    char dir[GRANT_XENBUS_PATH_MAX], *err = NULL;
+    int st = -1;
+
+    grant_xenbus_backend_dir(0, "vif", fe, DEVID, dir, sizeof(dir));
+    grant_xenbus_read(xb0, XBT_NULL, dir, "error", &err, NULL);
+    grant_xenbus_read_state(xb0, XBT_NULL, dir, &st);
+    printf("# backend state %d, error: %s\n", st, err ? err : "(none)");
+    free(err);
+}
+
 static void run_backend(grant_handle_t *dom0)
 {
     struct itest_agent a;
     struct xbe *bus;
     char line[512];
     char *argv[] = {itest_self(), "--role", "front", NULL};
-    unsigned fe;
+    struct xbe_dev *d;
+    unsigned fe, i;
     int rc;
 
     rc = grant_xenbus_open(&xb0, 0);
@@ -367,9 +460,12 @@ static void run_backend(grant_handle_t *dom0)
         return;
     itest_spawn_argv(dom0, &a, "nf", 2200, argv);
     fe = a.domid;
+    no_link_yet(bus, &a, fe);
     ICHECK(grant_xenbus_transact(xb0, toolstack_in, &fe, 0) == 0,
            "toolstack wrote the vif");
     pump_line(bus, &a, line, sizeof(line), 15000);
+    if (strncmp(line, "ok attached", 11))
+        be_diag(fe);
     ICHECK(!strncmp(line, "ok attached", 11), "frontend attached: %s",
            line[0] ? line : "(nothing)");
     ICHECK(strstr(line, "queues=2 ext=1 split=1 sg=1 gso=1/1"),
@@ -391,6 +487,46 @@ static void run_backend(grant_handle_t *dom0)
     cmd_ok(bus, &a, "lie err_ring", line, sizeof(line),
            "rsp_prod jumping halts the ring, counted");
     cmd_ok(bus, &a, "close", line, sizeof(line), "the frontend closed");
+    itest_agent_close(&a);
+    jumped = NULL;
+
+    /* Standard grants: a frontend that declines feature-grant-ext. */
+    exact_ok = exact_bad = 0;
+    argv[2] = "front-v1";
+    itest_spawn_argv(dom0, &a, "nfv1", 2200, argv);
+    fe = a.domid;
+    pump_line(bus, &a, line, sizeof(line), 15000); /* "ok trying" */
+    ICHECK(grant_xenbus_transact(xb0, toolstack_in, &fe, 0) == 0,
+           "toolstack wrote the second vif");
+    pump_line(bus, &a, line, sizeof(line), 15000);
+    if (strncmp(line, "ok attached", 11))
+        be_diag(fe);
+    ICHECK(strstr(line, "ok attached queues=2 ext=0 split=1"),
+           "standard grants when the frontend declines the extension: %s",
+           line[0] ? line : "(nothing)");
+    cmd_ok(bus, &a, "echo", line, sizeof(line),
+           "frames echoed over standard grants");
+    ICHECK(exact_ok > 0 && exact_bad == 0,
+           "standard grants: tx pages read (%u), never written (%u)", exact_ok,
+           exact_bad);
+    /* The backend goes away: the frontend sees it and closes. */
+    dprintf(a.to, "wait-gone\n");
+    for (i = 0; (d = xbe_dev_at(bus, i)) != NULL; i++)
+        if (xbe_dev_fe_id(d) == fe)
+            xbe_fatal(d, -EIO, "the test closes the vif");
+    pump_line(bus, &a, line, sizeof(line), 15000);
+    ICHECK(!strncmp(line, "ok gone", 7),
+           "a backend that closes: xgnf_poll says -ENOTCONN, the frontend "
+           "closes (%s)",
+           line[0] ? line : "(nothing)");
+    {
+        struct grant_usage u = {0};
+
+        grant_usage(dom0, (grant_domid_t)fe, &u);
+        ICHECK(u.entries == 0,
+               "the closed frontend left no grant behind (%u entries)",
+               u.entries);
+    }
     itest_agent_close(&a);
     xbe_close(bus);
     grant_xenbus_close(xb0);
@@ -538,10 +674,12 @@ static void lie_case(const char *name)
            (unsigned long long)before, (unsigned long long)counter(name));
 }
 
-static int role_front(void)
+static int role_front(int v1)
 {
-    struct xgnf_config cfg = {
-        .devid = DEVID, .max_queues = 2, .timeout_ms = 10000};
+    struct xgnf_config cfg = {.devid = DEVID,
+                              .max_queues = 2,
+                              .timeout_ms = 10000,
+                              .no_grant_ext = v1};
     grant_handle_t *h;
     grant_xenbus_t *xb;
     char cmd[64], why[160] = "";
@@ -550,6 +688,8 @@ static int role_front(void)
 
     if (grant_open(&h, 0) || grant_xenbus_open(&xb, 0))
         return 1;
+    printf("ok trying\n");
+    fflush(stdout);
     for (i = 0; i < 500 && rc < 0; i++) { /* the toolstack writes the vif */
         rc = xgnf_open(&nf, h, xb, &cfg);
         if (rc == -ENOENT)
@@ -573,6 +713,15 @@ static int role_front(void)
             printf("%s echo %s\n", rc ? "err" : "ok", why);
         } else if (!strncmp(cmd, "lie ", 4)) {
             lie_case(cmd + 4);
+        } else if (!strcmp(cmd, "wait-gone")) {
+            long long end = ms_now() + 10000;
+            struct pollfd p = {.fd = xgnf_fd(nf), .events = POLLIN};
+
+            while ((rc = xgnf_poll(nf)) == 0 && ms_now() < end)
+                poll(&p, 1, 100);
+            printf("%s gone (%d)\n", rc == -ENOTCONN ? "ok" : "err", rc);
+            xgnf_close(nf);
+            nf = NULL;
         } else if (!strcmp(cmd, "close")) {
             xgnf_close(nf);
             nf = NULL;
@@ -589,7 +738,7 @@ int main(int argc, char **argv)
     grant_handle_t *dom0;
 
     if (argc >= 3 && !strcmp(argv[1], "--role"))
-        return role_front();
+        return role_front(!strcmp(argv[2], "front-v1"));
     itest_setup(&dom0);
     run_backend(dom0);
     itest_teardown(dom0);

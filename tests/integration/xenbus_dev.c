@@ -159,7 +159,7 @@ static void evil_case(grant_handle_t *dom0, struct xbe *bus, const char *name,
     char *err = NULL;
 
     spawn_role(dom0, &a, name, "evil", ++devid);
-    itest_dev_add(xb0, KIND, a.domid, devid, fe_dir, be_dir);
+    itest_device_add(xb0, KIND, a.domid, devid, fe_dir, be_dir);
     pump(bus, 10000, reached, &w);
     grant_xenbus_read(xb0, XBT_NULL, be_dir, "error", &err, NULL);
     ICHECK(reached(&w) && err && strstr(err, reason),
@@ -203,7 +203,7 @@ static void run_backend(grant_handle_t *dom0)
 
     /* A well-behaved frontend: connects on two queues and echoes. */
     spawn_role(dom0, &good, "good", "front", 1);
-    itest_dev_add(xb0, KIND, good.domid, 1, fe_dir, be_dir);
+    itest_device_add(xb0, KIND, good.domid, 1, fe_dir, be_dir);
     pump_line(bus, &good, line, sizeof(line), 15000);
     ICHECK(!strncmp(line, "ok echoed", 9), "good frontend: %s",
            line[0] ? line : "(nothing)");
@@ -267,7 +267,7 @@ static void run_backend(grant_handle_t *dom0)
 
     /* A frontend whose domain dies while connected. */
     spawn_role(dom0, &dying, "dying", "front", 2);
-    itest_dev_add(xb0, KIND, dying.domid, 2, fe_dir, be_dir);
+    itest_device_add(xb0, KIND, dying.domid, 2, fe_dir, be_dir);
     pump_line(bus, &dying, line, sizeof(line), 15000);
     ICHECK(!strncmp(line, "ok echoed", 9), "second frontend connected: %s",
            line[0] ? line : "(nothing)");
@@ -283,7 +283,7 @@ static void run_backend(grant_handle_t *dom0)
     /* A frontend on standard (v1) grants, as stock Linux: a 2-page ring. */
     w.state = XenbusStateConnected;
     spawn_role(dom0, &dying, "v1", "v1front", 3);
-    itest_dev_add(xb0, KIND, dying.domid, 3, fe_dir, be_dir);
+    itest_device_add(xb0, KIND, dying.domid, 3, fe_dir, be_dir);
     pump_line(bus, &dying, line, sizeof(line), 15000);
     ICHECK(!strncmp(line, "ok echoed", 9), "a v1 frontend connected: %s",
            line[0] ? line : "(nothing)");

@@ -491,6 +491,82 @@ static void cmd_copy(struct fz *z, gntx_domid_t caller)
     }
 }
 
+/* GNTX_OP_IO's host side: a 64 KiB file in memory that sometimes fails,
+ * comes up short, says its time is up, or lies about what it moved. */
+static struct {
+    uint8_t data[1u << 16];
+    uint8_t mode;
+} fzfile;
+
+static long fz_io_fn(void *ctx, uint32_t file, unsigned dir, uint64_t off,
+                     const struct gcore_iov *iov, unsigned n)
+{
+    uint64_t moved = 0;
+
+    (void)ctx;
+    CHECK(th_lock_depth() == 1);
+    if (file > 3)
+        return -GNTX_EBADF;
+    if (!iov)
+        return fzfile.mode % 9 == 0 ? -GNTX_EINVAL : 0;
+    CHECK(n >= 1 && n <= GCORE_IO_IOV);
+    if (fzfile.mode % 7 == 1)
+        return -GNTX_EAGAIN;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t k = iov[i].len;
+
+        CHECK(iov[i].base && k && k <= (uint64_t)GCORE_IO_IOV * 4096);
+        if (off >= sizeof(fzfile.data) - moved)
+            break; /* the end of the file */
+        if (k > sizeof(fzfile.data) - off - moved)
+            k = sizeof(fzfile.data) - off - moved;
+        if (dir == GNTX_IO_READ)
+            memcpy(iov[i].base, fzfile.data + off + moved, k);
+        else
+            memcpy(fzfile.data + off + moved, iov[i].base, k);
+        moved += k;
+        if (k < iov[i].len)
+            break;
+    }
+    return (long)moved + (fzfile.mode % 11 == 3);
+}
+
+static void cmd_io(struct fz *z, gntx_domid_t caller)
+{
+    struct gntx_io v[MAX_BAT];
+    struct gref g[MAX_BAT];
+    uint64_t len[MAX_BAT];
+    unsigned n = 1 + u8(z) % MAX_BAT;
+    bool as_grantee = u8(z) & 1;
+    long rc;
+
+    memset(v, 0, sizeof(v));
+    fzfile.mode = u8(z);
+    for (unsigned i = 0; i < n; i++) {
+        struct gntx_ptr p = ptr_fill(z, &g[i]);
+
+        v[i] = (struct gntx_io){.dom = p.dom,
+                                .dir = u8(z) % 3,
+                                .ref = p.ref,
+                                .offset = p.addr,
+                                .len = num(z),
+                                .file_off = num(z),
+                                .file = u8(z) % 5,
+                                .status = 0x7777};
+        len[i] = v[i].len;
+        if (i == 0 && as_grantee && g[0].dom != GNTX_DOMID_INVALID)
+            caller = g[0].grantee;
+    }
+    rc = gcore_io(z->c, caller, v, n, fz_io_fn, NULL);
+    CHECK(th_balanced());
+    for (unsigned i = 0; rc >= 0 && i < n; i++) {
+        CHECK(v[i].status <= 0);
+        CHECK(v[i].done <= len[i] && v[i].len == len[i] - v[i].done);
+        if (v[i].done)
+            use_ok(z, caller, g[i]);
+    }
+}
+
 static void cmd_memset(struct fz *z, gntx_domid_t caller)
 {
     struct gntx_memset v[MAX_BAT];
@@ -739,6 +815,9 @@ static void run_cmd(struct fz *z)
         break;
     case 12:
         cmd_fault(z, caller);
+        break;
+    case 13:
+        cmd_io(z, caller);
         break;
     default:
         cmd_raw(z, caller);

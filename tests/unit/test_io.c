@@ -11,6 +11,7 @@ static struct {
     uint64_t size;          /* bytes of data that exist */
     int check_rc;           /* what the n == 0 check answers */
     long lie;               /* > 0: the hook claims this many bytes more */
+    unsigned time_after;    /* > 0: data calls after this many: -EAGAIN */
     unsigned calls, pieces; /* data calls, pieces in them */
     long depth;             /* the core lock's depth in the hook */
 } file;
@@ -25,6 +26,8 @@ static long hook(void *ctx, uint32_t f, unsigned dir, uint64_t off,
     file.depth = th_lock_depth();
     if (!iov)
         return file.check_rc;
+    if (file.time_after && file.calls >= file.time_after)
+        return -GNTX_EAGAIN; /* the host's time for the call is up */
     file.calls++;
     file.pieces += n;
     assert_true(n >= 1 && n <= GCORE_IO_IOV);
@@ -214,6 +217,37 @@ static void budget_and_revoke(void **state)
     gcore_set_io_bytes(f->c, 0);
 }
 
+/* The host's time budget: the call ends where the host says so, as with
+ * the byte budget; a host saying so before anything moved is not
+ * believed (the call would never end). */
+static void host_time_budget(void **state)
+{
+    struct fx *f = *state;
+    gntx_ref_t r = fx_direct_ok(f, 1, 2, R_RW, 0, 0, 3 * PG);
+    struct gntx_io v[3] = {io_el(1, r, GNTX_IO_READ, 0, 0, PG),
+                           io_el(1, r, GNTX_IO_READ, PG, PG, PG),
+                           io_el(1, r, GNTX_IO_READ, 2 * PG, 2 * PG, 10)};
+
+    file_reset();
+    file.time_after = 1;
+    assert_int_equal(BAL(gcore_io(f->c, 2, v, 3, hook, &file)), 1);
+    assert_int_equal(v[0].status, 0);
+    assert_int_equal(v[0].done, PG);
+    assert_int_equal(v[1].status, -GNTX_EAGAIN);
+    assert_int_equal(v[1].done, 0);
+    assert_int_equal(v[1].offset, PG);
+    assert_int_equal(v[2].status, -GNTX_EAGAIN);
+    assert_int_equal(*th_dom_mem(f->d[1], PG), 0);
+    file.calls = 0; /* the next call: the first piece moves again */
+    assert_int_equal(BAL(gcore_io(f->c, 2, &v[1], 2, hook, &file)), 1);
+    assert_int_equal(v[1].status, 0);
+    assert_int_equal(v[1].done, PG);
+    assert_int_equal(v[2].status, -GNTX_EAGAIN);
+    file.calls = 1; /* time up before the call's first byte: a host bug */
+    assert_int_equal(io1(f, 2, &v[2]), -GNTX_EFAULT);
+    assert_memory_equal(th_dom_mem(f->d[1], 0), file.data, 2 * PG);
+}
+
 /* Through a delegation, narrowed; the owner's protection denies. */
 static void indirect_and_protect(void **state)
 {
@@ -244,6 +278,7 @@ int main(void)
         FX_TEST(read_write_scattered), FX_TEST(refusals),
         FX_TEST(short_read),           FX_TEST(host_errors),
         FX_TEST(budget_and_revoke),    FX_TEST(indirect_and_protect),
+        FX_TEST(host_time_budget),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
  *                                            a string is a program alone)
  *   disk    = [ 'format=raw, vdev=xvda, access=rw, target=PATH', ... ]
  *   vif     = [ 'mac=00:16:3e:00:00:01, bridge=xenbr0', ... ]
+ *             (either with backend=NAME: a driver domain serves it)
  *
  * Disk specs go through libxlutil's xlu_disk_parse; vif specs are parsed
  * here (libxlutil leaves them to xl).  Every semantic error names the

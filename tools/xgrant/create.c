@@ -6,11 +6,13 @@
  * (cfg.c), creates the domain running `program` (detached, like
  * `xgrant run --detach`), writes its devices' frontend and backend nodes as
  * libxl 4.17 does (create_dev.c), starts the backend drivers that do not
- * run yet and waits for each device's backend to probe (create_backend.c),
- * and leaves a watcher that removes the device nodes when the guest dies
- * by itself (create_reap.c).  Under xgrantd a domain has no
- * paused state: its program runs while the nodes are written, so a frontend
- * waits (watches) for its device directory as a hotplugged Xen frontend does.
+ * run yet (in domain 0, or a driver domain for backend=), as root the
+ * guest's netfront on its own eth<N> (create_netfront.c), waits for each
+ * device's backend to probe (create_backend.c), and leaves a watcher that
+ * removes the device nodes when the guest dies by itself (create_reap.c).
+ * Under xgrantd a domain has no paused state: its program runs while the
+ * nodes are written, so a frontend waits (watches) for its device
+ * directory as a hotplugged Xen frontend does.
  */
 #include <errno.h>
 #include <getopt.h>

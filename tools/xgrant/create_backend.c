@@ -149,8 +149,11 @@ static pid_t daemon_pid(const struct driver *dr)
 static void daemon_exec(const char *bin, int report, int log)
 {
     char *argv[] = {(char *)bin, XG_DAEMON_ARGS, NULL};
-    int null = open("/dev/null", O_RDONLY), err;
+    int null, err;
     pid_t me = getpid();
+
+    xg_close_others(report, log);
+    null = open("/dev/null", O_RDONLY);
 
     if (write(report, &me, sizeof(me)) < 0)
         _exit(127);
@@ -545,6 +548,21 @@ static int wait_one(grant_handle_t *h, grant_xenbus_t *xb,
     }
 }
 
+/* 1 if the guest is gone (its program ended): its devices close with it. */
+static int guest_gone(grant_handle_t *h, unsigned domid)
+{
+    struct grant_domain_info *all;
+    int n, i, gone = 1;
+
+    n = xg_list_domains("create", h, &all);
+    for (i = 0; i < n; i++)
+        if (all[i].domid == domid && !all[i].dying)
+            gone = 0;
+    if (n >= 0)
+        free(all);
+    return n >= 0 && gone;
+}
+
 int xg_backends_wait(grant_handle_t *h, grant_xenbus_t *xb,
                      const struct xg_cfg *cfg, unsigned domid)
 {
@@ -556,7 +574,15 @@ int xg_backends_wait(grant_handle_t *h, grant_xenbus_t *xb,
     if (xg_backends_none())
         return 0;
     for (i = 0; i < cfg->nr_disks + cfg->nr_vifs; i++)
-        if (wait_one(h, xb, cfg, i, domid, end, timeout) < 0)
-            return -1;
+        if (wait_one(h, xb, cfg, i, domid, end, timeout) < 0) {
+            if (!guest_gone(h, domid))
+                return -1;
+            fprintf(stderr,
+                    "xgrant: create: domain %u ended before its "
+                    "devices came up (the message above is why "
+                    "they did not)\n",
+                    domid);
+            return 0;
+        }
     return 0;
 }

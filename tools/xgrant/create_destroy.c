@@ -50,6 +50,7 @@
 #define XG_DEVICE_CLOSE_MS 10000 /* libxl's LIBXL_DESTROY_TIMEOUT */
 #define XG_PROBE_GRACE_MS  10000 /* libxl's LIBXL_INIT_TIMEOUT */
 #define XG_IFACE_GONE_MS   1000
+#define XG_REASSERT_MS     500 /* see wait_backend */
 #define XG_PROBE_GRACE_ENV "XGRANT_PROBE_GRACE_MS"
 #define CLOSING            GRANT_XENBUS_MASK(XenbusStateClosing)
 #define GONE                                                                   \
@@ -130,11 +131,36 @@ static int close_unprobed(grant_xenbus_t *xb, char *be, int64_t grace_end,
     return grant_xenbus_transact(xb, close_if_initialising, be, 0);
 }
 
-/* Steps 1 to 3 for one device; the backend's final state in *state. */
+/* Waits until `end` for the backend to reach a state of `mask`, holding
+ * the frontend at `fe_state` meanwhile: a live frontend finishing its own
+ * handshake may write over the toolstack's state (the guest is going all
+ * the same), so every XG_REASSERT_MS it is written again if it fell
+ * below. */
+static int wait_backend(grant_xenbus_t *xb, const struct ends *e, unsigned mask,
+                        int fe_state, int64_t end, int *state)
+{
+    int64_t left;
+    int rc, fe;
+
+    for (;;) {
+        left = end - now_ms();
+        rc = grant_xenbus_wait_states(
+            xb, e->be, mask,
+            left < XG_REASSERT_MS ? (int)(left > 0 ? left : 0) : XG_REASSERT_MS,
+            state);
+        if (rc != -ETIMEDOUT || left <= XG_REASSERT_MS || !e->fe[0])
+            return rc;
+        if (grant_xenbus_read_state(xb, XBT_NULL, e->fe, &fe) == 0 &&
+            fe != XenbusStateUnknown && fe < fe_state)
+            grant_xenbus_switch_state(xb, XBT_NULL, e->fe, fe_state);
+    }
+}
+
+/* Steps 1 to 4 for one device; the backend's final state in *state. */
 static int close_device(grant_xenbus_t *xb, struct ends *e, int64_t grace_end,
                         int *state)
 {
-    int64_t end, left;
+    int64_t end;
     int rc;
 
     *state = XenbusStateUnknown;
@@ -153,8 +179,7 @@ static int close_device(grant_xenbus_t *xb, struct ends *e, int64_t grace_end,
     if (rc < 0)
         return rc;
     end = now_ms() + XG_DEVICE_CLOSE_MS;
-    rc = grant_xenbus_wait_states(xb, e->be, GONE | CLOSING, XG_DEVICE_CLOSE_MS,
-                                  state);
+    rc = wait_backend(xb, e, GONE | CLOSING, XenbusStateClosing, end, state);
     if (rc < 0 || *state != XenbusStateClosing || !e->fe[0])
         return rc;
     /* The backend answered Closing: the frontend would now close; the
@@ -162,9 +187,7 @@ static int close_device(grant_xenbus_t *xb, struct ends *e, int64_t grace_end,
     rc = grant_xenbus_switch_state(xb, XBT_NULL, e->fe, XenbusStateClosed);
     if (rc < 0 && rc != -ENOENT)
         return rc;
-    left = end - now_ms();
-    return grant_xenbus_wait_states(xb, e->be, GONE, left > 0 ? (int)left : 0,
-                                    state);
+    return wait_backend(xb, e, GONE, XenbusStateClosed, end, state);
 }
 
 static void read_link(grant_xenbus_t *xb, const char *dir, const char *node,

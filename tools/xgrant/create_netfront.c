@@ -14,14 +14,16 @@
  *      vif's mac and mtu, the vif's first `ip=` address (a.b.c.d[/len],
  *      /24 by default: xgrant's stand-in for the guest configuring its own
  *      interface) and brings it up;
- *   2. it joins the domain's PID, IPC and mount namespaces and forks: the
- *      grandchild is a process of the domain (xgrantd knows a domain's
- *      processes by their PID namespace); it takes the domain's uid and
- *      gid (those of its init, with no supplementary group: every
- *      capability goes with uid 0), sets no_new_privs, and executes
- *      xgrant-netfront --devid N --ifname eth<N> --tap-fd 3 with the TAP as
- *      fd 3, the environment of the domain's init, stdout and stderr
- *      appended to <rundir>/xgrant-netfront.<domid>.<devid>.log.
+ *   2. it joins the domain's PID, IPC and mount namespaces and forks (and
+ *      then only waits to reap the daemon: a process of the domain with a
+ *      parent outside it is reaped from outside, and the domain's end
+ *      waits until it is): the grandchild is a process of the domain (xgrantd
+ * knows a domain's processes by their PID namespace); it takes the domain's uid
+ * and gid (those of its init, with no supplementary group: every capability
+ * goes with uid 0), sets no_new_privs, and executes xgrant-netfront --devid N
+ * --ifname eth<N> --tap-fd 3 with the TAP as fd 3, the environment of the
+ * domain's init, stdout and stderr appended to
+ * <rundir>/xgrant-netfront.<domid>.<devid>.log.
  *
  * It runs until the backend closes the device or the domain goes.  What is
  * not the same as the domain's own processes: it does not run under the
@@ -239,8 +241,8 @@ static void exec_netfront(const struct guest *g, const char *bin,
 
     snprintf(devid, sizeof(devid), "%u", v->devid);
     if (null < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0 ||
-        dup2(tap, 3) < 0 || chdir("/") < 0 || setgroups(0, NULL) < 0 ||
-        setgid(g->gid) < 0 || setuid(g->uid) < 0 ||
+        dup2(tap, 3) < 0 || fcntl(3, F_SETFD, 0) < 0 || chdir("/") < 0 ||
+        setgroups(0, NULL) < 0 || setgid(g->gid) < 0 || setuid(g->uid) < 0 ||
         prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
         dprintf(log, "xgrant: netfront of vif %u: setting up: %s\n", v->devid,
                 strerror(errno));
@@ -258,10 +260,12 @@ static void child(const struct guest *g, const char *bin,
                   const struct xg_vif *v, int log, int report)
 {
     char ifname[IFNAMSIZ], err[256] = "";
-    pid_t pid;
-    int tap = -1;
+    pid_t pid = -1;
+    int tap = -1, null;
 
     snprintf(ifname, sizeof(ifname), "eth%u", v->devid);
+    setsid(); /* the CLI's terminal signals are not the daemon's */
+    xg_close_others(log, report); /* the CLI's handles stay its own */
     if (join(g->pid, "net", CLONE_NEWNET, err, sizeof(err)) == 0 &&
         (tap = tap_make(ifname, v, err, sizeof(err))) >= 0 &&
         join(g->pid, "pid", CLONE_NEWPID, err, sizeof(err)) == 0 &&
@@ -275,8 +279,20 @@ static void child(const struct guest *g, const char *bin,
         else
             snprintf(err, sizeof(err), "%d", (int)pid);
     }
-    if (write(report, err, strlen(err) + 1) < 0)
+    if (write(report, err, strlen(err) + 1) < 0 || tap < 0 || pid <= 0)
         _exit(1);
+    /* The daemon's parent stays to reap it: a process of the domain whose
+     * parent is outside it must be reaped from outside, else the domain's
+     * end waits for whoever inherits it (the host's init). */
+    close(report);
+    close(log);
+    close(tap);
+    null = open("/dev/null", O_RDWR); /* the CLI's output is not held open */
+    if (null >= 0)
+        for (int fd = 0; fd < 3; fd++)
+            dup2(null, fd);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
     _exit(0);
 }
 
@@ -304,10 +320,11 @@ static int start_one(const struct guest *g, const char *bin, unsigned domid,
     close(log);
     n = pid < 0 ? -1 : read(p[0], msg, sizeof(msg) - 1);
     close(p[0]);
-    if (pid > 0)
-        waitpid(pid, NULL, 0);
-    msg[n > 0 ? n : 0] = '\0';
+    msg[n > 0 ? n : 0] = '\0'; /* the child stays, the daemon's reaper */
     if (!msg[0] || strspn(msg, "0123456789") != strlen(msg)) {
+        snprintf(name, sizeof(name), "/proc/%d", (int)g->pid);
+        if (access(name, F_OK) < 0) /* the guest's program ended meanwhile */
+            return -ESRCH;
         xg_err(CMD, "interface %u: cannot start the guest's netfront: %s",
                v->devid, msg[0] ? msg : strerror(errno));
         return -1;
@@ -330,29 +347,34 @@ int xg_netfronts_start(grant_handle_t *h, const struct xg_cfg *cfg,
     if (!cfg->nr_vifs || xg_backends_none())
         return 0;
     rc = guest_find(h, domid, &g);
-    if (rc < 0) {
+    if (rc == -ENOENT || rc == -ESRCH) /* gone, or going as it was read */
+        rc = -ESRCH;
+    else if (rc < 0)
         xg_err(CMD, "domain %u: cannot read its init: %s", domid,
                strerror(-rc));
-        guest_free(&g);
-        return -1;
-    }
-    if (same_netns(g.pid)) {
+    else if (same_netns(g.pid)) {
         fprintf(stderr,
                 "xgrant: domain %u shares this network namespace (xgrantd "
                 "is not root, or does not confine): no netfront started for "
                 "its %u interface(s)\n",
                 domid, cfg->nr_vifs);
-        guest_free(&g);
-        return 0;
-    }
-    rc = xg_driver_bin("xgrant-netfront", "XGRANT_NETFRONT", bin, sizeof(bin));
-    if (rc < 0)
+        goto out;
+    } else if ((rc = xg_driver_bin("xgrant-netfront", "XGRANT_NETFRONT", bin,
+                                   sizeof(bin))) < 0)
         xg_err(CMD,
                "interfaces need the guest's xgrant-netfront: %s: %s (build "
                "it, set XGRANT_NETFRONT, or XGRANT_BACKENDS=none)",
                bin, strerror(-rc));
     for (i = 0; rc == 0 && i < cfg->nr_vifs; i++)
         rc = start_one(&g, bin, domid, &cfg->vifs[i]);
+    if (rc == -ESRCH) { /* the guest's program ended: nothing to drive */
+        fprintf(stderr,
+                "xgrant: domain %u is gone before its interfaces could be "
+                "set up\n",
+                domid);
+        rc = 0;
+    }
+out:
     guest_free(&g);
     return rc < 0 ? -1 : 0;
 }

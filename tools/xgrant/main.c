@@ -204,6 +204,17 @@ int xg_env_ms(const char *cmd, const char *name, int def)
     return (int)v;
 }
 
+void xg_close_others(int a, int b)
+{
+    int lo = a < b ? a : b, hi = a < b ? b : a;
+
+    if (lo > 3)
+        close_range(3, (unsigned)lo - 1, 0);
+    if (hi > lo + 1)
+        close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+    close_range((unsigned)hi + 1, ~0u, 0);
+}
+
 int xg_sibling(const char *name, char *buf, size_t len)
 {
     char self[PATH_MAX];

@@ -56,6 +56,9 @@ int xg_list_domains(const char *cmd, grant_handle_t *h,
  * XG_ENV_MS_MAX), else def (also, with a message, when malformed). */
 #define XG_ENV_MS_MAX 600000
 int xg_env_ms(const char *cmd, const char *name, int def);
+/* In a child about to become a daemon: closes every fd above stderr but
+ * a and b (both > 2), so none of the CLI's handles outlives it there. */
+void xg_close_others(int a, int b);
 /* The path of the program `name` next to this binary in buf; 0, or -errno
  * (-ENOENT/-EACCES: not there or not executable). */
 int xg_sibling(const char *name, char *buf, size_t len);

@@ -19,9 +19,11 @@
  * All of it on the main thread, under the core's lock, as a COPY: a
  * revoke is served before or after a call, never during one, so once a
  * revoke returns no byte moves through the grant.  A call moves at most
- * the core's IO budget (GNTX_DEFAULT_IO_BYTES), so a long I/O holds the
- * other domains up for one budget's worth at a time, not for its whole
- * length (libgrant resumes it).  What a budget costs is the file's
+ * the core's IO budget (GNTX_DEFAULT_IO_BYTES) and, once it moved
+ * something, stops between pieces (256 KiB at most) after IO_CALL_NS, so
+ * a long I/O holds the other domains up one budget at a time, not for its
+ * whole length (libgrant resumes it), and a slow file for about one piece
+ * past IO_CALL_NS.  What a budget costs is the file's
  * speed: a page-cache read of 1 MiB takes a fraction of a millisecond, a
  * slow disk or a network file system longer (see docs/xgrantd.8).
  */
@@ -32,6 +34,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "private.h"
@@ -53,7 +56,21 @@ struct io_files {
     unsigned n;
     int checked[XD_RX_FDS][2]; /* 1 + the check's result (0: not yet) */
     int twin[XD_RX_FDS]; /* 1 + its buffered twin (0: not asked, -1: none) */
+    uint64_t start_ns;   /* when the call began */
+    bool moved;          /* it moved bytes already */
 };
+
+/* One call's time: past it, once bytes moved, the call ends between
+ * pieces (gcore.h: -GNTX_EAGAIN) and libgrant resumes it. */
+#define IO_CALL_NS 2000000u
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* What an element's I/O goes through: the file as it came, and for one
  * opened O_DIRECT a buffered descriptor of the same file (or -1) for what
@@ -199,6 +216,8 @@ static long move(struct io_fd f, unsigned dir, uint64_t off, struct iovec *iov,
         }
         if (r < 0 && errno == EINTR)
             continue;
+        if (r < 0 && errno == EAGAIN)
+            errno = EIO; /* a file that would block: -EAGAIN means time */
         if (r <= 0)
             return r < 0 && !done ? -errno : done;
         done += r;
@@ -223,19 +242,25 @@ static long io_fn(void *ctx, uint32_t file, unsigned dir, uint64_t file_off,
     struct iovec v[GCORE_IO_IOV];
     struct io_fd fd = {-1, -1};
     int rc = files_get(f, file, dir, &fd);
+    long ret;
 
     if (rc < 0 || !iov)
         return rc;
     if (n > GCORE_IO_IOV)
         return -EINVAL;
+    if (f->moved && mono_ns() - f->start_ns > IO_CALL_NS)
+        return -EAGAIN; /* this call's time is up: resumed in the next */
     memcpy(v, iov, n * sizeof(*v)); /* move() advances its own copy */
-    return move(fd, dir, file_off, v, n);
+    ret = move(fd, dir, file_off, v, n);
+    f->moved |= ret > 0;
+    return ret;
 }
 
 long xd_io_run(struct xd_conn *c, const struct xd_rx *rx, struct gntx_io *v,
                unsigned n)
 {
-    struct io_files f = {.c = c, .fd = rx->fds, .n = (unsigned)rx->nfds};
+    struct io_files f = {
+        .c = c, .fd = rx->fds, .n = (unsigned)rx->nfds, .start_ns = mono_ns()};
     long ret = gcore_io(xd.core, c->dom->id, v, n, io_fn, &f);
 
     for (unsigned i = 0; i < f.n; i++)

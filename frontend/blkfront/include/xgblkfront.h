@@ -23,14 +23,20 @@
  *    READ for a write, WRITE for a read), made straight over the caller's
  *    buffer when it lies in grantable memory of the device's handle (from
  *    xgbf_buf_alloc): no copy, and the backend sees nothing but those
- *    bytes.  A buffer elsewhere is bounced through the library's own
- *    grantable memory (one copy).  Grants end before the completion is
- *    reported, so the backend never touches the buffer afterwards.
+ *    bytes (plus DELEGATE when the backend offers feature-grant-delegate,
+ *    which the library answers: xgrant-blkback --io-helper passes each
+ *    segment on, narrowed, to an I/O helper domain).  A buffer elsewhere
+ *    is bounced through the library's own grantable memory (one copy).  Grants
+ * end before the completion is reported, so the backend never touches the
+ * buffer afterwards.
  *  - Otherwise (standard grants, stock Linux backends): a pool of pages
  *    shared with grant_v1_share and kept granted (feature-persistent, as
  *    Linux's blkfront), each segment a page; data is copied in and out.
+ *    Each queue has its own pool (a backend maps a page once per queue),
+ *    up to 288 pages: requests wait for pages when it is used up.
  *  - Indirect segments (BLKIF_OP_INDIRECT) when the backend offers
- *    feature-max-indirect-segments, up to 1 MiB a request (xgbf_info's
+ *    feature-max-indirect-segments, up to 1 MiB a request with extension
+ *    grants, 512 KiB with standard ones (xgbf_info's
  *    max_io).
  *
  * Faults
@@ -39,7 +45,9 @@
  * is followed: the rings are torn down, the requests in flight are kept,
  * and once the backend offers the device again (InitWait) the library
  * reconnects and re-issues them (as Linux's blkif_recover), inside
- * xgbf_reap / the synchronous calls.  A backend that breaks the protocol
+ * xgbf_reap / the synchronous calls; a re-issued request larger than the
+ * new connection's max_io (a backend come back without indirect segments
+ * or extension grants) completes -EIO.  A backend that breaks the protocol
  * (a response id not in flight, an operation that does not match, a
  * response producer index beyond the requests) breaks the device: every
  * request in flight completes with -EIO after its grants ended, `error`
@@ -136,7 +144,10 @@ int xgbf_buf_free(struct xgbf *d, void *buf);
  * caller's until the completion is reaped.  -EAGAIN (every ring slot is
  * taken: reap first), -EINVAL (alignment, size, op), -ERANGE (past the
  * end), -EROFS (write to a read-only disk), -EOPNOTSUPP (no flush or
- * discard), -EIO (the device is broken), -ENOTCONN (closed for good).
+ * discard), -EIO (the device is broken), -ENOMEM/-ENOSPC (no grantable
+ * memory or grant entries, and nothing in flight to give some back).
+ * While the backend is away the request is accepted and issued once it
+ * is back.
  * Never blocks (but for a reconnection in progress).
  */
 int xgbf_submit(struct xgbf *d, enum xgbf_op op, uint64_t offset, void *buf,
@@ -148,7 +159,8 @@ int xgbf_fd(struct xgbf *d);
  * Handles what is pending (responses, the backend's state: reconnecting
  * when it came back, which may block up to the handshake timeout) and
  * takes up to max completions into cqes, waiting up to timeout_ms (-1
- * forever, 0 not at all) for the first.  Returns how many, or -EIO/-ENOTCONN.
+ * forever, 0 not at all) for the first.  Returns how many; -EIO once a
+ * broken device has nothing more to report.
  */
 int xgbf_reap(struct xgbf *d, struct xgbf_cqe *cqes, unsigned max,
               int timeout_ms);

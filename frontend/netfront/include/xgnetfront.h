@@ -25,10 +25,12 @@
  * that queue); the rx ring is kept full of posted buffers by xgnf_flush.
  *
  * Grants.  With feature-grant-ext negotiated every tx slot's gref is an
- * extension grant covering EXACTLY the slot's bytes (READ), created in one
- * batch per xgnf_flush and revoked when its response arrives; every rx
- * buffer is an extension grant of exactly its 4096 bytes (WRITE only), so
- * the backend never reads anything of ours but the bytes we send.
+ * extension grant covering EXACTLY the slot's bytes (READ): made in one
+ * batch per xgnf_flush, kept by its tx page for the page's next slot of
+ * the same length, revoked (in batches) once the page needs another
+ * length; every rx buffer is an extension grant of exactly its 4096 bytes
+ * (WRITE only).  The tx pages hold nothing but frames sent to this
+ * backend, so it never reads anything of ours but bytes we sent it.
  * Otherwise the buffers are pages shared with Xen's standard grants
  * (grant_v1_share), as stock backends expect.
  *
@@ -126,10 +128,12 @@ struct xgnf_stats {
 /*
  * Attaches to device/vif/<cfg->devid> of this domain and connects (see
  * the model), blocking up to cfg->timeout_ms for each backend step.
- * -ENOENT (no such device), -ETIMEDOUT, -ENOTCONN (the backend closed),
- * -EOPNOTSUPP (the backend has no feature-rx-copy), -EPROTO (a malformed
- * backend key or `mac`), -ENOMEM, or a grant/port call's error.  On failure
- * nothing is left granted or bound and the device is Closed.
+ * -ENOENT (no such device, or no link to its backend yet: try again),
+ * -ETIMEDOUT, -ENOTCONN (the backend closed), -EOPNOTSUPP (the backend has
+ * no feature-rx-copy), -EPROTO (a malformed backend key or `mac`),
+ * -ENOMEM, or a grant/port call's error.  On failure nothing is left
+ * granted or bound and the device is Closed, unless it had no backend
+ * link yet (the toolstack may still be writing it: left alone).
  */
 int xgnf_open(struct xgnf **out, grant_handle_t *h, grant_xenbus_t *xb,
               const struct xgnf_config *cfg);

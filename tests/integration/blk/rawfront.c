@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,7 +102,7 @@ static int publish_queue(struct rf *f, struct rf_queue *q, const char *dir)
     int rc = 0;
 
     for (i = 0; f->order && i < (1u << f->order); i++) {
-        char key[16];
+        char key[24];
 
         snprintf(key, sizeof(key), "ring-ref%u", i);
         rc |= grant_xenbus_printf(xb, XBT_NULL, dir, key, "%u", q->ring_ref[i]);
@@ -117,8 +118,8 @@ static int publish_queue(struct rf *f, struct rf_queue *q, const char *dir)
 static int publish(struct rf *f)
 {
     grant_xenbus_t *xb = f->xb;
-    char qdir[GRANT_XENBUS_PATH_MAX + 16];
-    unsigned i;
+    char qdir[GRANT_XENBUS_PATH_MAX + 24];
+    unsigned i, offered = 0;
     int rc = 0;
 
     if (f->order)
@@ -140,6 +141,15 @@ static int publish(struct rf *f)
     if (f->mode == RF_EXT)
         rc |=
             grant_xenbus_write(xb, XBT_NULL, f->dir, "feature-grant-ext", "1");
+    f->delegating = 0;
+    if (f->mode == RF_EXT && f->delegate &&
+        grant_xenbus_scanf(xb, XBT_NULL, f->be, "feature-grant-delegate", "%u",
+                           &offered) == 1 &&
+        offered == 1) {
+        rc |= grant_xenbus_write(xb, XBT_NULL, f->dir, "feature-grant-delegate",
+                                 "1");
+        f->delegating = 1;
+    }
     return rc ? -EIO : 0;
 }
 
@@ -265,7 +275,9 @@ static int seg_fill(struct rf *f, struct blkif_request_segment *s, unsigned i,
     }
     s->first_sect = 0;
     s->last_sect = (uint8_t)(sects - 1);
-    return grant_create_direct(f->h, 0, write ? GRANT_R_READ : GRANT_R_WRITE,
+    return grant_create_direct(f->h, 0,
+                               (write ? GRANT_R_READ : GRANT_R_WRITE) |
+                                   (f->delegating ? GRANT_R_DELEGATE : 0),
                                (char *)f->pool + off, (uint64_t)sects * SECT,
                                &s->gref);
 }
@@ -523,6 +535,22 @@ void rf_read_line(struct itest_agent *a, char *line, size_t len)
         line[strcspn(line, "\n")] = '\0';
 }
 
+void rf_results(struct itest_agent *a, const char *who)
+{
+    char line[256];
+    int n = 0;
+
+    for (;;) {
+        rf_read_line(a, line, sizeof(line));
+        if (!line[0] || !strcmp(line, "end"))
+            break;
+        ICHECK(!strncmp(line, "ok", 2), "%s: %s", who, line);
+        n++;
+    }
+    ICHECK(n > 0 && !strcmp(line, "end"), "%s: every case answered (%d)", who,
+           n);
+}
+
 unsigned rf_dom0_maps(grant_handle_t *dom0)
 {
     struct grant_usage u = {0};
@@ -540,4 +568,33 @@ char *rf_be_key(grant_xenbus_t *xb, unsigned fe, unsigned devid,
     grant_xenbus_backend_dir(0, "vbd", fe, devid, be, sizeof(be));
     grant_xenbus_read(xb, XBT_NULL, be, key, &v, NULL);
     return v;
+}
+
+int rf_nbdkit_guest(struct rf_run *r, struct itest_agent *a, unsigned devid,
+                    const char *img, char *sock)
+{
+    char self[PATH_MAX], plugin[PATH_MAX + 32], dev[32];
+    char *argv[] = {
+        "/usr/sbin/nbdkit", "-f", "-U", sock, "--threads=8", plugin, dev,
+        "timeout=20",       NULL};
+    struct stat st;
+    int i;
+
+    if (!realpath("/proc/self/exe", self))
+        return -ENOENT;
+    snprintf(plugin, sizeof(plugin), "%s/../../lib/nbdkit-xgrant-plugin.so",
+             dirname(self));
+    if (access(argv[0], X_OK))
+        argv[0] = "/usr/bin/nbdkit";
+    if (access(argv[0], X_OK) || access(plugin, R_OK))
+        return -ENOENT;
+    snprintf(sock, 600, "%s/nbd.sock", r->dir);
+    snprintf(dev, sizeof(dev), "devid=%u", devid);
+    chmod(r->dir, 01777); /* the confined guest makes its socket there */
+    itest_spawn_argv(r->dom0, a, "nbdkit", 8192, argv);
+    if (rf_toolstack_add(r->xb, a->domid, devid, img, "w") < 0)
+        return -EIO;
+    for (i = 0; i < 2000 && stat(sock, &st) != 0; i++)
+        usleep(10000);
+    return stat(sock, &st) == 0 ? 0 : -ETIMEDOUT;
 }

@@ -14,8 +14,11 @@
 #include "common/devtest.h"
 #include "xbe.h"
 
-#define KIND "vbd"
-#define DISK (8u << 20)
+#define KIND      "vbd"
+#define DISK      (4u << 20) /* every test disk's size */
+#define SLOT      (64u << 10)
+#define NSLOT     32u   /* SLOT x NSLOT = DISK / 2 */
+#define GUEST_MEM 8192u /* pages of a guest running a role */
 
 enum be_mode { BE_OK, BE_BAD_ID, BE_BAD_OP, BE_BAD_STATUS, BE_JUMP, BE_HOLD };
 
@@ -35,5 +38,7 @@ void pump(struct xbe *bus, int ms, int (*done)(void *), void *arg);
 void pump_line(struct xbe *bus, struct itest_agent *a, char *buf, size_t len,
                int ms);
 uint32_t crc32(const uint8_t *p, size_t n);
+/* Runs guest role `role` on device/vbd/<devid> (roles.c): the exit code. */
+int blkfront_role(const char *role, unsigned devid);
 
 #endif

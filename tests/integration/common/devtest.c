@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* devtest.c: the split-driver tests' toolstack and reply lines
+/* devtest.c: the split-driver tests' device adding and reply lines
  * (devtest.h). */
-#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <time.h>
@@ -9,11 +8,11 @@
 #include "devtest.h"
 #include "toolstack.h"
 
-void itest_dev_add(grant_xenbus_t *xb, const char *kind, unsigned fe,
-                   unsigned devid, char *fe_dir, char *be_dir)
+void itest_device_add(grant_xenbus_t *xb, const char *kind, unsigned fe,
+                      unsigned devid, char *fe_dir, char *be_dir)
 {
     ICHECK(itest_toolstack_add(xb, kind, fe, devid, NULL, fe_dir, be_dir) == 0,
-           "toolstack wrote %s", fe_dir);
+           "toolstack wrote %s/%u for domain %u", kind, devid, fe);
 }
 
 int itest_line_ready(void *arg)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * devtest.h: what the split-driver tests share: domain 0 playing the
- * toolstack (both device directories, as libxl writes them), and reading a
- * guest's reply line while domain 0 keeps serving its backend.
+ * devtest.h: what the split-driver tests share: domain 0 adding a device
+ * as the toolstack (toolstack.h), and reading a guest's reply line while
+ * domain 0 keeps serving its backend.
  */
 #ifndef DEVTEST_H
 #define DEVTEST_H
@@ -12,12 +12,10 @@
 #include "itest.h"
 #include "libgrant_xenbus.h"
 
-/* Writes device <kind>/<devid> of domain fe, backed by domain 0, in one
- * transaction (itest_toolstack_add, toolstack.h): both directories with
- * their perms, the links, online = 1, both states Initialising.  fe_dir/be_dir
- * (GRANT_XENBUS_PATH_MAX) get the paths.  Records a check. */
-void itest_dev_add(grant_xenbus_t *xb, const char *kind, unsigned fe,
-                   unsigned devid, char *fe_dir, char *be_dir);
+/* itest_toolstack_add (toolstack.h) with no backend keys, recorded as a
+ * check.  fe_dir/be_dir (GRANT_XENBUS_PATH_MAX) get the paths. */
+void itest_device_add(grant_xenbus_t *xb, const char *kind, unsigned fe,
+                      unsigned devid, char *fe_dir, char *be_dir);
 
 /* A reply line awaited from an agent: itest_line_ready(lw) reads it once
  * it is there (without blocking) and says whether it came. */

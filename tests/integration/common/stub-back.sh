@@ -14,15 +14,17 @@ case $(basename "$0") in
     xgrant-netback) kind=vif ;;
     *) echo "stub-back: unknown name $0" >&2; exit 2 ;;
 esac
-trap 'exit 0' TERM
+trap 'kill "$WATCH_PID" 2>/dev/null; exit 0' TERM
 self=$(xenstore-read domid 2>/dev/null) || self=0
 base=/local/domain/$self/backend/$kind
-echo "stub $kind backend in domain $self (pid $$)" >&2
+echo "stub $kind backend in domain $self (pid $$), sockets $(find /proc/$$/fd -lname 'socket:*' | wc -l)" >&2
 # One pass: this backend's directory in one read, each frontend's state in
-# one more; awk prints the "path value" writes this backend owes, applied
-# in one xenstore-write.
+# one more; each device's writes are made only if its state is still the
+# one they were decided on (re-read just before), so a directory the
+# toolstack removed meanwhile is not brought back, as backend/common's
+# switch_state refuses to.
 pass_writes() {
-    local mode=$1 d st fe fest
+    local mode=$1 d st fe fest w
     xenstore-ls -f "$base" 2>/dev/null | awk -v base="$base/" '
         { v = $0; sub(/^[^=]* = "/, "", v); sub(/"$/, "", v); val[$1] = v }
         END {
@@ -33,23 +35,30 @@ pass_writes() {
                 }
         }' | while read -r d st fe; do
         fest=$(xenstore-read "$fe/state" 2>/dev/null) || fest=6
+        w=
         if [ "$st" != 6 ] && [ "$fest" -ge 6 ]; then
-            echo "$d/state 6"
+            w="$d/state 6"
         elif [ "$st" != 5 ] && [ "$st" != 6 ] && [ "$fest" = 5 ]; then
-            echo "$d/state 5"
+            w="$d/state 5"
         elif [ "$st" = 1 ] && [ "$mode" = ok ]; then
-            echo "$d/state 2"
+            w="$d/state 2"
         elif [ "$st" = 1 ] && [ "$mode" = fail ]; then
-            echo "$d/error \"stub: refusing $kind ${d##*/}\" $d/state 5"
+            w="$d/error \"stub: refusing $kind ${d##*/}\" $d/state 5"
         fi
+        [ -n "$w" ] && [ "$(xenstore-read "$d/state" 2>/dev/null)" = "$st" ] &&
+            eval "xenstore-write $w" &&
+            # removed between the read and the write: undo what it made
+            { xenstore-exists "$d/frontend" 2>/dev/null || xenstore-rm "$d" 2>/dev/null; }
     done
 }
-for _ in $(seq 3000); do
+# Passes run on each store event (a watch on /, events coalesced) and at
+# least every 0.3 s; at most 5 minutes.
+coproc WATCH { exec stdbuf -oL xenstore-watch / 2>/dev/null; }
+while [ "$SECONDS" -lt 300 ]; do
     mode=$(cat "${STUB_DIR:-/nonexistent}/mode" 2>/dev/null || echo ok)
     [ "$mode" = die ] && exit 3
-    [ "$mode" = never ] && { sleep 0.05; continue; } # a driver that hangs
     xenstore-read /local/domain/$self/domid >/dev/null 2>&1 || exit 0
-    writes=$(pass_writes "$mode")
-    [ -n "$writes" ] && eval "xenstore-write $writes"
-    sleep 0.05
+    [ "$mode" != never ] && pass_writes "$mode" # "never": a driver that hangs
+    read -r -t 0.3 -u "${WATCH[0]}" _ 2>/dev/null
+    while read -r -t 0.02 -u "${WATCH[0]}" _ 2>/dev/null; do :; done
 done
