@@ -178,6 +178,8 @@ static int segs_ext(struct xgbf *d, struct xgbf_req *r,
     unsigned i, rights = r->op == XGBF_WRITE ? GRANT_R_READ : GRANT_R_WRITE;
     int rc;
 
+    if (d->delegate) /* the backend's I/O helper moves the bytes */
+        rights |= GRANT_R_DELEGATE;
     r->nseg = (unsigned)((r->len + XGBF_EXT_SEG - 1) / XGBF_EXT_SEG);
     rc = grant_segs(d, r, r->buf, rights);
     if (rc == -EFAULT) {
