@@ -499,9 +499,8 @@ static int discard(struct bb_queue *q, unsigned slot)
     return 1;
 }
 
-/* BB_VIA_HELPER: q->gio's segments delegated to the helper domain, its
- * grant_io done there, the delegations revoked.  grant_io's return, with
- * q->gio's statuses set from the helper's answer; or -errno. */
+/* Each segment's grant delegated to the helper, narrowed to the one right
+ * the I/O needs (all or nothing). */
 static int delegate_segs(struct bb_queue *q, struct bb_req *rq)
 {
     struct bbh *b = &q->helper;
@@ -518,6 +517,9 @@ static int delegate_segs(struct bb_queue *q, struct bb_req *rq)
     return grant_create_batch(q->h, b->cr, rq->nseg);
 }
 
+/* BB_VIA_HELPER: q->gio's segments delegated to the helper domain, its
+ * grant_io done there, the delegations revoked.  grant_io's return, with
+ * q->gio's statuses set from the helper's answer; or -errno. */
 static int helper_io(struct bb_queue *q, struct bb_req *rq)
 {
     struct bbh *b = &q->helper;

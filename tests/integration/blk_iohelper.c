@@ -17,6 +17,8 @@
  *     helper restarted, the next requests work;
  *   - a helper hanging on a request: the frontend closes, blkback stops
  *     the queue at once (not after its 20 s timeout), helper destroyed;
+ *   - no helper can start: the frontend that agreed is served by
+ *     blkback's own grant I/O, the reason logged;
  *   - narrowing: a hostile helper (this binary, --io-helper-prog) tries
  *     each delegated grant past its window, wider than it, in the other
  *     direction, and re-delegating it: every try refused.
@@ -635,6 +637,22 @@ static void case_hang(const char *img)
     grant_ctl_domain_destroy(run.dom0, a.domid);
 }
 
+/* No helper can start (a program that does not exist): the frontend
+ * that agreed is served by blkback's own grant I/O. */
+static void case_no_helper(const char *img)
+{
+    struct itest_agent a;
+    char line[64];
+
+    guest_up(&a, img, 1);
+    say(&a, line, sizeof(line), "rw 700");
+    ICHECK(!strcmp(line, "ok rw") && image_has(img, 700),
+           "no helper: the data by blkback's own grant I/O: %s", line);
+    ICHECK(log_count("cannot start the I/O helper domain") >= 1,
+           "blkback said why");
+    guest_down(&a);
+}
+
 static void restart(const char *const *args)
 {
     grant_domid_t hid = 0;
@@ -654,6 +672,8 @@ int main(int argc, char **argv)
     const char *const args[] = {"--io-helper", "--max-queues", "1", NULL};
     const char *hostile_args[] = {"--io-helper",      "--max-queues", "1",
                                   "--io-helper-prog", itest_self(),   NULL};
+    const char *const none_args[] = {"--io-helper", "--io-helper-prog",
+                                     "/nonexistent/helper", NULL};
     char img[600];
 
     if (argc == 2 && !strcmp(argv[1], BBH_ARG))
@@ -662,13 +682,15 @@ int main(int argc, char **argv)
         return role_guest((unsigned)atoi(argv[2]), atoi(argv[3]));
     if (rf_run_begin(&run, "blk_iohelper", args) == 0) {
         snprintf(img, sizeof(img), "%s/disk.img", run.dir);
-        ICHECK(image_make(img) == 0, "a 64 MiB image");
+        ICHECK(image_make(img) == 0, "a 96 MiB image");
         case_data(img);
         case_revoke(img);
         case_kill(img);
         restart(hostile_args);
         case_hostile(img);
         case_hang(img);
+        restart(none_args);
+        case_no_helper(img);
     }
     return rf_run_end(&run);
 }

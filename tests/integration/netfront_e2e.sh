@@ -5,7 +5,8 @@
 # ways, then 4 MiB of random data over TCP each way (GSO and checksum
 # offload on the path), the SHA-256 compared at the other end.  Twice: with
 # feature-grant-ext (byte-exact grants) and with standard grants
-# (xgrant-netfront --no-grant-ext).
+# (xgrant-netfront --no-grant-ext); the first round also sends a paced
+# burst of 64-byte datagrams dom0 -> guest that must all arrive.
 set -u
 B=${B:-build}
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -68,10 +69,29 @@ for i in range(int(sys.argv[3])):
 head -c $((4 << 20)) /dev/urandom >"$work/data"
 want="$(stat -c %s "$work/data") $(sha256sum "$work/data" | cut -d' ' -f1)"
 
-# round LABEL [XGRANT-NETFRONT ARGS...]: a fresh vif, its traffic checked.
+asan=$(grep -l __asan_init "$NFE_BIN/xgrant-netfront" 2>/dev/null)
+
+# udp_burst LABEL DIR: 20000 datagrams in about a second; the guest must
+# keep taking them (a frontend that misses its wakeups takes a ring's worth
+# now and then: under 10000 of them in the 20 s).
+udp_burst() {
+    ip link set "$NFE_VIF" txqueuelen 25000
+    nfe_guest python3 -c "$udp_recv_py" 5003 20000 "$2/udp.ready" >"$2/udp.count" &
+    python3 -c "$udp_send_py" 10.77.0.2 5003 20000 "$2/udp.ready"
+    wait $!
+    echo "$1: $(cat "$2/udp.count") of 20000 datagrams arrived"
+    if [ -n "$asan" ]; then # too slow there to tell a stall from the load
+        echo "$1: (a sanitizer build: the datagram count is not judged)"
+    else
+        check "$1: a UDP burst dom0 -> guest all arrives within 20 s" [ "$(cat "$2/udp.count")" -eq 20000 ]
+    fi
+}
+
+# round LABEL udp|- [XGRANT-NETFRONT ARGS...]: a fresh vif, its traffic
+# checked (the UDP burst with udp).
 round() {
-    local label=$1 dir=$work/$1
-    shift
+    local label=$1 udp=$2 dir=$work/$1
+    shift 2
     mkdir -p "$dir"
     if ! nfe_start "$dir" 10.77.0.2 10.77.0.1 "$@"; then
         check "$label: the vif came up" false
@@ -80,8 +100,8 @@ round() {
         return
     fi
     grep -h "connected" "$dir/netfront.log"
-    check "$label: ping dom0 -> guest" ping -q -c 3 -i 0.2 -W 2 10.77.0.2
-    check "$label: ping guest -> dom0" nfe_guest ping -q -c 3 -i 0.2 -W 2 10.77.0.1
+    check "$label: ping dom0 -> guest" ping -q -c 2 -i 0.2 -W 2 10.77.0.2
+    check "$label: ping guest -> dom0" nfe_guest ping -q -c 2 -i 0.2 -W 2 10.77.0.1
     nfe_guest python3 -c "$recv_py" 5001 >"$dir/got.guest" &
     python3 -c "$send_py" 10.77.0.2 5001 "$work/data"
     wait $!
@@ -90,22 +110,14 @@ round() {
     nfe_guest python3 -c "$send_py" 10.77.0.1 5002 "$work/data"
     wait $!
     check "$label: 4 MiB over TCP guest -> dom0, SHA-256 equal" [ "$(cat "$dir/got.host")" = "$want" ]
-    # 20000 datagrams in about a second: the guest must keep taking them (a
-    # frontend that misses its wakeups takes one ring's worth now and then:
-    # under 10000 of them in the 20 s).
-    ip link set "$NFE_VIF" txqueuelen 25000
-    nfe_guest python3 -c "$udp_recv_py" 5003 20000 "$dir/udp.ready" >"$dir/udp.count" &
-    python3 -c "$udp_send_py" 10.77.0.2 5003 20000 "$dir/udp.ready"
-    wait $!
-    echo "$label: $(cat "$dir/udp.count") of 20000 datagrams arrived"
-    check "$label: a UDP burst dom0 -> guest all arrives within 20 s" [ "$(cat "$dir/udp.count")" -eq 20000 ]
+    [ "$udp" = udp ] && udp_burst "$label" "$dir"
     check "$label: netfront logged no backend error" bash -c "! grep -q 'backend errors' '$dir/netfront.log'"
     [ "$bad" -eq 0 ] || tail -n 20 "$dir"/netfront.log "$dir"/netback.log
     nfe_stop
 }
 
-round extension
-round standard --no-grant-ext
+round extension udp
+round standard - --no-grant-ext
 grep -q "standard grants" "$work/standard/netfront.log"
 check "standard: the vif used standard grants" [ $? -eq 0 ]
 check_done
