@@ -53,7 +53,7 @@ init=$(xgrant list | awk -v id="$id1" '$1 == id { print $3 }')
 if [ "$(id -u)" = 0 ] && [ "$(readlink /proc/$init/ns/net)" != "$(readlink /proc/self/ns/net)" ]; then
     nflog=$rundir/xgrant-netfront.$id1.0.log
     check "create said where the guest's netfront logs" grep -q "interface 0: eth0 in domain $id1's network namespace, xgrant-netfront (pid [0-9]*); log: $nflog" "$work/err"
-    for _ in $(seq 50); do grep -q "stub netfront" "$nflog" 2>/dev/null && break; sleep 0.1; done
+    for _ in $(seq 200); do grep -q "stub netfront" "$nflog" 2>/dev/null && break; sleep 0.1; done
     check "netfront got its vif, interface and the TAP as fd 3: $(cat "$nflog" 2>&1)" \
         grep -q "stub netfront --devid 0 --ifname eth0 --tap-fd 3 .*fd3 /dev/net/tun" "$nflog"
     check "netfront got none of the CLI's sockets" grep -q "sockets 0" "$nflog"
@@ -104,8 +104,10 @@ fi
 [ -n "${nflog:-}" ] && ip tuntap add "vif$id1.0" mode tap
 t0=${EPOCHREALTIME/./}
 xgrant destroy g1 2>"$work/err"
-check "destroy g1 (no frontend in it) closes its devices at once, as the toolstack, ($(( (${EPOCHREALTIME/./} - t0) / 1000 )) ms, < 4 s) $(cat "$work/err")" \
-    bash -c "[ $(( (${EPOCHREALTIME/./} - t0) / 1000 )) -lt 4000 ] && ! grep -q 'did not close' '$work/err'"
+# (Waiting out the close timeout, 10 s as libxl's, says "did not close";
+# the bound below it only backs that up: a loaded machine is slow.)
+check "destroy g1 (no frontend in it) closes its devices at once, as the toolstack, ($(( (${EPOCHREALTIME/./} - t0) / 1000 )) ms, < 10 s) $(cat "$work/err")" \
+    bash -c "[ $(( (${EPOCHREALTIME/./} - t0) / 1000 )) -lt 10000 ] && ! grep -q 'did not close' '$work/err'"
 check "destroy closed g1's disk in order (backend Closed, nodes gone)" \
     bash -c "! xenstore-ls -f | grep -q 'backend/vbd/$id1/'"
 if [ -n "${nflog:-}" ]; then
@@ -126,8 +128,8 @@ xenstore-write $fe2/state 4
 echo ok >"$work/mode"
 wait $dpid
 ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
-check "destroy g2, whose frontend wrote Connected over Closing, within 4 s ($ms ms) $(cat "$work/err2")" \
-    bash -c "[ $ms -lt 4000 ] && ! grep -q 'did not close' '$work/err2'"
+check "destroy g2, whose frontend wrote Connected over Closing, within the 10 s ($ms ms) $(cat "$work/err2")" \
+    bash -c "[ $ms -lt 10000 ] && ! grep -q 'did not close' '$work/err2'"
 check "g2's nodes are gone" bash -c "! xenstore-ls -f | grep -q 'backend/vbd/$id2/'"
 check "the daemons still serve g3" eval 'alive "$blk" && alive "$net"'
 check "destroy g3" xgrant destroy g3
@@ -143,7 +145,7 @@ check "after a guest exits by itself the idle daemon is stopped ($id, $blk)" \
     eval '[ -n "$id" ] && [ -n "$blk" ] && ! alive "$blk"'
 id=$(xgrant create g.cfg 'name="brief"' 'program=["true"]' 2>"$work/err")
 check "a guest whose program ends at once is still created ($id) $(tr '\n' ' ' <"$work/err")" test -n "$id"
-for _ in $(seq 50); do [ -e "$rundir/xgrant-blkback.pid" ] || break; sleep 0.1; done
+for _ in $(seq 200); do [ -e "$rundir/xgrant-blkback.pid" ] || break; sleep 0.1; done
 
 echo die >"$work/mode"
 XGRANT_INIT_TIMEOUT_MS=8000 expect_fail "a daemon that exits at once is noticed before the timeout" \

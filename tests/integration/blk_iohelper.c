@@ -606,7 +606,8 @@ static void case_hostile(const char *img)
 }
 
 /* The helper hangs on a request; the frontend closes: blkback stops the
- * queue at once (the helper destroyed), not after its 20 s timeout. */
+ * queue at once (the helper destroyed), not after its 20 s timeout (the
+ * bound: 15 s, room for a loaded machine, still short of that). */
 static void case_hang(const char *img)
 {
     struct itest_agent a;
@@ -623,10 +624,10 @@ static void case_hang(const char *img)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     dprintf(a.to, "detach\n");
     closed = rf_wait_be_state(run.xb, a.domid, next_devid - 16,
-                              XenbusStateClosed, 8000);
+                              XenbusStateClosed, 15000);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-    ICHECK(closed && ms < 8000,
+    ICHECK(closed && ms < 15000,
            "the frontend closed with the helper hung: blkback closed in %ld "
            "ms",
            ms);

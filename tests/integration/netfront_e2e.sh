@@ -100,8 +100,8 @@ round() {
         return
     fi
     grep -h "connected" "$dir/netfront.log"
-    check "$label: ping dom0 -> guest" ping -q -c 2 -i 0.2 -W 2 10.77.0.2
-    check "$label: ping guest -> dom0" nfe_guest ping -q -c 2 -i 0.2 -W 2 10.77.0.1
+    check "$label: ping dom0 -> guest" ping -q -c 2 -i 0.2 -W 5 10.77.0.2
+    check "$label: ping guest -> dom0" nfe_guest ping -q -c 2 -i 0.2 -W 5 10.77.0.1
     nfe_guest python3 -c "$recv_py" 5001 >"$dir/got.guest" &
     python3 -c "$send_py" 10.77.0.2 5001 "$work/data"
     wait $!

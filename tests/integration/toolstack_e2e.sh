@@ -49,14 +49,14 @@ EOF
     check "create with a disk starts xgrant-blkback ($id) $(tr '\n' ' ' <err)" \
         grep -q "started xgrant-blkback" err
     uri="nbd+unix:///?socket=$work/nbd.sock"
-    check "the guest's nbdkit exports its disk" wait_for 100 test -S nbd.sock
+    check "the guest's nbdkit exports its disk" wait_for 300 test -S nbd.sock
     head -c 1M /dev/urandom >data
     check "domain 0 writes 1 MiB through the guest's NBD export" nbdcopy data "$uri"
     check "and reads it back" nbdcopy "$uri" back
     check "what came back is what was written" cmp -n 1048576 back data
     check "the image holds exactly it (the guest wrote its disk through xgrant)" cmp -n 1048576 disk.img data
     stats() { xgrant block-list dg | grep -q 'wr_req [1-9].*wr_sect 2048'; }
-    wait_for 30 stats
+    wait_for 100 stats
     out=$(xgrant block-list dg)
     check "block-list: Connected, with the writes counted ($(tr '\n' ' ' <<<"$out"))" \
         bash -c "grep -qE '^51712 +0 +$id +4 ' <<<'$out' && grep -q 'wr_sect 2048' <<<'$out'"
@@ -73,7 +73,7 @@ EOF
     drv=$(xgrant list | awk '$2 == "drv" { print $1 }')
     check "backend=drv: driver domain $drv runs xgrant-blkback, guest $id $(tr '\n' ' ' <err)" \
         grep -q "started driver domain $drv (drv) running .*xgrant-blkback" err
-    check "the guest's nbdkit exports its disk" wait_for 100 test -S nbd.sock
+    check "the guest's nbdkit exports its disk" wait_for 300 test -S nbd.sock
     head -c 1M /dev/urandom >data
     check "1 MiB written through the guest, served by the driver domain" nbdcopy data "$uri"
     check "the image holds it" cmp -n 1048576 disk.img data
@@ -111,12 +111,12 @@ EOF
         bash -c "grep -q 'started xgrant-netback' err && grep -q 'xgrant-netfront (pid' err"
     init=$(xgrant list | awk '$2 == "ng" { print $3 }')
     vif=vif$id.0
-    check "the backend's $vif is here" wait_for 50 ip link show "$vif"
+    check "the backend's $vif is here" wait_for 200 ip link show "$vif"
     ip addr add 10.9.0.1/24 dev "$vif" && ip link set "$vif" up
     guest() { nsenter -t "$init" -n "$@"; }
-    check "the guest's vif connected" wait_for 50 bash -c "xgrant network-list ng | grep -qE '^0 +0 +00:16:3e:12:34:56 +0 +4 '"
-    check "ping the guest" ping -q -c 2 -i 0.2 -W 2 10.9.0.2
-    check "the guest pings domain 0" guest ping -q -c 2 -i 0.2 -W 2 10.9.0.1
+    check "the guest's vif connected" wait_for 200 bash -c "xgrant network-list ng | grep -qE '^0 +0 +00:16:3e:12:34:56 +0 +4 '"
+    check "ping the guest" ping -q -c 2 -i 0.2 -W 5 10.9.0.2
+    check "the guest pings domain 0" guest ping -q -c 2 -i 0.2 -W 5 10.9.0.1
     cat >sink.py <<'EOF'
 import hashlib, socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -147,7 +147,7 @@ EOF
     wait $!
     check "1 MiB over TCP from the guest, SHA-256 equal" test "$(cat got.dom0)" = "$want"
     counted() { xgrant network-list ng | grep -q 'rx_bytes [0-9]\{6,\}.*tx_bytes [0-9]\{6,\}'; }
-    wait_for 30 counted
+    wait_for 100 counted
     out=$(xgrant network-list ng)
     check "network-list counts the megabytes both ways ($(tr '\n' ' ' <<<"$out"))" counted
     check "destroy" xgrant destroy ng
