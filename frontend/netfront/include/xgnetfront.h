@@ -18,7 +18,8 @@
  * entries) and one event channel, or a tx/rx pair.
  *
  * Frames go out with xgnf_send (copied into the queue's tx buffers, up to
- * XGNF_MAX_SLOTS slots of a page, a GSO extra slot when meta.gso_type is
+ * XGNF_MAX_SLOTS slots of a page, or of 16 KiB with feature-grant-ext, a
+ * GSO extra slot when meta.gso_type is
  * set) and become visible to the backend at xgnf_flush.  Frames come in
  * through xgnf_recv, which hands out the packet in place (an iovec over
  * the queue's rx buffers, valid until the next xgnf_recv or xgnf_flush of
@@ -26,8 +27,9 @@
  *
  * Grants.  With feature-grant-ext negotiated every tx slot's gref is an
  * extension grant covering EXACTLY the slot's bytes (READ), created in one
- * batch per xgnf_flush and revoked when its response arrives; every rx
- * buffer is an extension grant of exactly its 4096 bytes (WRITE only), so
+ * batch per xgnf_flush and revoked when its response arrives (a slot may
+ * carry 16 KiB); every rx buffer is an extension grant of exactly its 16
+ * KiB (WRITE only; grant-ext-rx-buffer-size says so to the backend), so
  * the backend never reads anything of ours but the bytes we send.
  * Otherwise the buffers are pages shared with Xen's standard grants
  * (grant_v1_share), as stock backends expect.
