@@ -102,6 +102,9 @@ $(B)/obj/tests/integration/blk_%.o: CPPFLAGS += -Ifrontend/common/include
 $(B)/tests/integration/blk_%: $(B)/obj/tests/integration/blk_%.o $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(LIBGRANT) $(B)/lib/libgrant.so
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(LINK_LIBGRANT) -lxenstore -lpthread
+# blk_iohelper runs blkback's helper loop as a hostile helper of its own.
+$(B)/tests/integration/blk_iohelper: $(B)/obj/backend/blkback/helper.o
+$(B)/tests/integration/blk_iohelper: BLK_ITEST_OBJ += $(B)/obj/backend/blkback/helper.o
 # blkfront's benchmark: the library and its nbdkit plugin against
 # xgrant-blkback (started as the blk tests do).
 $(B)/obj/tests/bench/blkfront-bench.o: CPPFLAGS += -Ifrontend/common/include -Ifrontend/blkfront/include

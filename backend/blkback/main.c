@@ -35,6 +35,11 @@ static void usage(FILE *f)
             "  --no-grant-ext       do not offer feature-grant-ext\n"
             "  --no-grant-io        grant-ext data by grant copy, not the "
             "grant-I/O call\n"
+            "  --io-helper          grant-ext data moved by a helper domain "
+            "per queue\n"
+            "                       (feature-grant-delegate)\n"
+            "  --io-helper-prog P   the helper's program (default: this "
+            "one)\n"
             "  --buffered           never O_DIRECT (default: O_DIRECT "
             "where allowed)\n"
             "  --bounce-mb N        copy buffers per queue (default 16)\n"
@@ -61,6 +66,8 @@ static int parse(int argc, char **argv, struct bb_opts *o)
         {"no-persistent", no_argument, NULL, 'p'},
         {"no-grant-ext", no_argument, NULL, 'x'},
         {"no-grant-io", no_argument, NULL, 'i'},
+        {"io-helper", no_argument, NULL, 'H'},
+        {"io-helper-prog", required_argument, NULL, 'P'},
         {"buffered", no_argument, NULL, 'b'},
         {"bounce-mb", required_argument, NULL, 'm'},
         {"log", required_argument, NULL, 'l'},
@@ -102,6 +109,12 @@ static int parse(int argc, char **argv, struct bb_opts *o)
             break;
         case 'i':
             o->grant_io = 0;
+            break;
+        case 'H':
+            o->io_helper = 1;
+            break;
+        case 'P':
+            o->io_helper_prog = optarg;
             break;
         case 'b':
             o->direct = 0;
@@ -173,6 +186,8 @@ int main(int argc, char **argv)
     sigset_t ss;
     int rc, sig_fd;
 
+    if (argc == 2 && !strcmp(argv[1], BBH_ARG))
+        return bbh_helper_main(STDIN_FILENO, NULL); /* an I/O helper */
     if (parse(argc, argv, &o) < 0)
         return 2;
     if (o.log && !freopen(o.log, "a", stderr)) {

@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include "iohelper.h"
 #include "xbe.h"
 
 /* Xen's grant_table.h (under blkif.h) has a grant_handle_t of its own. */
@@ -38,7 +39,9 @@ struct bb_opts {
     int grant_ext;  /* offer feature-grant-ext */
     int direct;     /* O_DIRECT where the file and the alignment allow */
     int grant_io;   /* grant-ext data by the grant-I/O call when offered */
-    size_t bounce_budget; /* bytes of copy buffers per queue */
+    int io_helper;  /* offer feature-grant-delegate: I/O by a helper domain */
+    const char *io_helper_prog; /* the helper's program; NULL: this one */
+    size_t bounce_budget;       /* bytes of copy buffers per queue */
     const char *log;
 };
 
@@ -107,7 +110,13 @@ struct bb_pgrant {
 };
 
 /* What a request moves its data through. */
-enum { BB_VIA_MAP, BB_VIA_V1COPY, BB_VIA_EXTCOPY, BB_VIA_GRANTIO };
+enum {
+    BB_VIA_MAP,
+    BB_VIA_V1COPY,
+    BB_VIA_EXTCOPY,
+    BB_VIA_GRANTIO,
+    BB_VIA_HELPER
+};
 
 /* A request in flight, in the slot its ring index names. */
 struct bb_req {
@@ -162,7 +171,8 @@ struct bb_queue {
     int halted;
     int peer_gone; /* halted because the frontend's domain died */
     struct timespec halt_time;
-    int map_buffered; /* O_DIRECT failed on mappings: never for them */
+    int map_buffered;  /* O_DIRECT failed on mappings: never for them */
+    struct bbh helper; /* the I/O helper domain (--io-helper), sock -1: none */
 };
 
 /* An SQE's user data: the slot, and this bit for one that moves data. */
@@ -176,6 +186,8 @@ struct bb_vbd {
     struct bb_image img;
     int persistent; /* negotiated */
     int ext;        /* feature-grant-ext negotiated */
+    int delegate;   /* feature-grant-delegate negotiated: segment grants
+                       carry DELEGATE, the I/O helper moves the bytes */
     int started;    /* queue threads running */
     unsigned nr_queues;
     struct bb_queue q[XBE_MAX_QUEUES];
@@ -193,6 +205,9 @@ void bb_vbd_tick(struct xbe *bus, int publish);
 /* queue.c */
 int bb_queue_start(struct bb_queue *q, struct xbe_queue *xq);
 void bb_queue_stop(struct bb_queue *q);
+/* The queue's I/O helper, started when it has none (at most once a
+ * second after a failure): 1 when there is one, 0 when not. */
+int bb_queue_helper(struct bb_queue *q);
 /* Logs a peer-caused problem, at most 10 lines a second per queue. */
 void bb_peer_log(struct bb_queue *q, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

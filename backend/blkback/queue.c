@@ -183,6 +183,18 @@ static void *run(void *arg)
     return NULL;
 }
 
+int bb_queue_helper(struct bb_queue *q)
+{
+    char who[80];
+
+    if (q->helper.sock >= 0)
+        return 1;
+    snprintf(who, sizeof(who), "%s queue %u", q->v->name, q->index);
+    return bbh_spawn(&q->helper, q->h, q->v->o->io_helper_prog,
+                     q->v->img.dfd >= 0 ? q->v->img.dfd : q->v->img.fd,
+                     who) == 0;
+}
+
 static void free_bufs(struct bb_queue *q)
 {
     unsigned i;
@@ -199,6 +211,7 @@ static void free_bufs(struct bb_queue *q)
     free(q->gio);
     if (q->io_file >= 0)
         grant_io_unregister(q->h, q->io_file);
+    bbh_destroy(&q->helper, q->h);
     q->io_file = -1;
     q->gio = NULL;
     q->reqs = NULL;
@@ -226,6 +239,8 @@ static int setup(struct bb_queue *q)
         (grant_features(q->h) & GRANT_FEAT_IO))
         q->io_file = grant_io_register(q->h, q->v->img.dfd >= 0 ? q->v->img.dfd
                                                                 : q->v->img.fd);
+    if (q->io_file >= 0 && q->v->delegate)
+        bb_queue_helper(q); /* else at the first request */
     for (i = 0; i < n; i++)
         q->free[i] = n - 1 - i;
     q->nr_free = n;

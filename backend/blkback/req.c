@@ -32,6 +32,11 @@
  *    call (xgrantd): the hypervisor moves each segment between the image
  *    and its byte-exact grant; no byte passes through our memory and no
  *    page of the frontend is mapped (READ and WRITE requests);
+ *  - BB_VIA_HELPER: as BB_VIA_GRANTIO, with --io-helper and
+ *    feature-grant-delegate negotiated: each segment grant delegated to
+ *    the queue's I/O helper domain (narrowed to READ for a WRITE request,
+ *    WRITE for a READ), which does the grant_io call; revoked after its
+ *    answer.  Without a helper (it could not be started) BB_VIA_GRANTIO;
  *  - BB_VIA_EXTCOPY: feature-grant-ext otherwise (Xen, a flush or barrier
  *    carrying data): grant_copy between each segment grant and a copy
  *    buffer.
@@ -219,7 +224,8 @@ static int16_t parse(struct bb_queue *q, const union blkif_sring_entry *e,
 /* ---- The data (rule 6) -------------------------------------------------- */
 
 /* A copy buffer of at least rq->bytes: kept per slot, within the queue's
- * budget.  -EAGAIN: not now (requests in flight will free some). */
+ * budget.  -EAGAIN: not now (other requests in flight will free some);
+ * -E2BIG: larger than the whole budget (waiting would never help). */
 static int bounce_get(struct bb_queue *q, struct bb_req *rq)
 {
     size_t need = (rq->bytes + GRANT_PAGE_SIZE - 1) & ~(size_t)4095;
@@ -228,6 +234,11 @@ static int bounce_get(struct bb_queue *q, struct bb_req *rq)
 
     if (rq->bounce_len >= need)
         return 0;
+    if (need > q->v->o->bounce_budget) {
+        bb_peer_log(q, "request of %llu bytes: over the copy budget (%zu)",
+                    (unsigned long long)rq->bytes, q->v->o->bounce_budget);
+        return -E2BIG;
+    }
     if (rq->bounce) {
         grant_mem_free(q->h, rq->bounce);
         q->bounce_total -= rq->bounce_len;
@@ -250,8 +261,8 @@ static int bounce_get(struct bb_queue *q, struct bb_req *rq)
     rc = q->bounce_total + need > q->v->o->bounce_budget
              ? -ENOMEM
              : grant_mem_alloc(q->h, need / GRANT_PAGE_SIZE, &rq->bounce);
-    if (rc < 0)
-        return q->inflight ? -EAGAIN : rc;
+    if (rc < 0) /* q->inflight counts this request too */
+        return q->inflight > 1 ? -EAGAIN : rc;
     rq->bounce_len = need;
     q->bounce_total += need;
     return 0;
@@ -358,7 +369,8 @@ static int prepare(struct bb_queue *q, struct bb_req *rq)
     }
     if (q->v->ext && q->io_file >= 0 &&
         (rq->kind == BLKIF_OP_READ || rq->kind == BLKIF_OP_WRITE)) {
-        rq->via = BB_VIA_GRANTIO;
+        rq->via = q->v->delegate && bb_queue_helper(q) ? BB_VIA_HELPER
+                                                       : BB_VIA_GRANTIO;
         return 0;
     }
     rq->via = q->v->ext ? BB_VIA_EXTCOPY : BB_VIA_V1COPY;
@@ -426,12 +438,31 @@ static void sqe_fsync(struct bb_queue *q, unsigned slot, int link)
         sqe->flags |= IOSQE_IO_LINK;
 }
 
+/*
+ * A buffered write, written here: filesystems without non-blocking
+ * buffered writes (ext4) make io_uring hand every such SQE to a worker
+ * thread, a wakeup and a CPU switch per write, and its workers then take
+ * turns on the file (hashed work).  A write into the page cache is a copy
+ * (nbdkit's file plugin does the same).
+ */
+static void write_now(struct bb_req *rq, int fd)
+{
+    ssize_t n = pwritev(fd, rq->iov, (int)nr_iov(rq), rq->sector * BB_SECTOR);
+
+    rq->err = n < 0 ? -errno : (uint64_t)n != rq->bytes ? -EIO : 0;
+}
+
 static void sqe_rw(struct bb_queue *q, unsigned slot, int link)
 {
     struct bb_req *rq = &q->reqs[slot];
-    struct io_uring_sqe *sqe = sqe_get(q, slot, BB_CQE_RW);
     int fd = pick_fd(q, rq);
+    struct io_uring_sqe *sqe;
 
+    if (rq->write && !link && fd == q->v->img.fd) {
+        write_now(rq, fd);
+        return;
+    }
+    sqe = sqe_get(q, slot, BB_CQE_RW);
     if (!sqe)
         return;
     if (rq->write)
@@ -468,8 +499,65 @@ static int discard(struct bb_queue *q, unsigned slot)
     return 1;
 }
 
+/* Each segment's grant delegated to the helper, narrowed to the one right
+ * the I/O needs (all or nothing). */
+static int delegate_segs(struct bb_queue *q, struct bb_req *rq)
+{
+    struct bbh *b = &q->helper;
+    unsigned i;
+
+    for (i = 0; i < rq->nseg; i++)
+        b->cr[i] = (struct grant_create_req){
+            .indirect = 1,
+            .grantee = b->domid,
+            .rights = rq->write ? GRANT_R_READ : GRANT_R_WRITE,
+            .granter = q->gio[i].granter,
+            .parent = q->gio[i].ref,
+            .len = q->gio[i].len};
+    return grant_create_batch(q->h, b->cr, rq->nseg);
+}
+
+/* BB_VIA_HELPER: q->gio's segments delegated to the helper domain, its
+ * grant_io done there, the delegations revoked.  grant_io's return, with
+ * q->gio's statuses set from the helper's answer; or -errno. */
+static int helper_io(struct bb_queue *q, struct bb_req *rq)
+{
+    struct bbh *b = &q->helper;
+    unsigned i, n = rq->nseg;
+    int rc = delegate_segs(q, rq);
+
+    if (rc == -ESRCH) { /* the helper domain died since its last answer */
+        bbh_lost(b, q->h, q->v->name, rc);
+        rc = bb_queue_helper(q) ? delegate_segs(q, rq) : rc;
+    }
+    if (rc < 0) {
+        for (i = 0; i < n && b->cr[i].status != rc; i++)
+            ;
+        bb_peer_log(q, "segment %u (gref %u): delegating to the I/O helper: %s",
+                    i, i < n ? rq->seg[i].gref : 0, grant_strerror(rc));
+        return rc;
+    }
+    for (i = 0; i < n; i++)
+        b->msg.seg[i] = (struct bbh_seg){.dir = q->gio[i].dir & ~GRANT_IO_FIXED,
+                                         .granter = grant_domid(q->h),
+                                         .ref = b->cr[i].ref,
+                                         .file_off = q->gio[i].file_off,
+                                         .len = q->gio[i].len};
+    b->msg.nseg = n;
+    rc = bbh_call(b, q->h, q->v->name, q->stop_fd); /* a stop ends it */
+    for (i = 0; i < n; i++)
+        b->rv[i] = (struct grant_revoke_req){.ref = b->cr[i].ref};
+    grant_revoke_batch(q->h, b->rv, n); /* dead already if the root died */
+    for (i = 0; rc == 0 && i < n; i++) {
+        q->gio[i].status = b->rsp.seg[i].status;
+        q->gio[i].done = b->rsp.seg[i].done;
+    }
+    return rc < 0 ? rc : b->rsp.status;
+}
+
 /* BB_VIA_GRANTIO: every segment between the image and its grant in one
- * grant_io call (synchronous; the hypervisor does the file I/O). */
+ * grant_io call (synchronous; the hypervisor does the file I/O), here or
+ * in the I/O helper (BB_VIA_HELPER). */
 static void grant_io_segs(struct bb_queue *q, struct bb_req *rq)
 {
     grant_domid_t fe = (grant_domid_t)xbe_dev_fe_id(q->v->d);
@@ -490,7 +578,8 @@ static void grant_io_segs(struct bb_queue *q, struct bb_req *rq)
             .len = len};
         off += len;
     }
-    rc = grant_io(q->h, q->gio, rq->nseg);
+    rc = rq->via == BB_VIA_HELPER ? helper_io(q, rq)
+                                  : grant_io(q->h, q->gio, rq->nseg);
     for (i = 0; rc >= 0 && i < rq->nseg; i++) {
         rc = q->gio[i].status                  ? q->gio[i].status
              : q->gio[i].done != q->gio[i].len ? -EIO
@@ -523,7 +612,7 @@ static void submit(struct bb_queue *q, unsigned slot)
         discard(q, slot);
         break;
     default:
-        if (rq->via == BB_VIA_GRANTIO)
+        if (rq->via == BB_VIA_GRANTIO || rq->via == BB_VIA_HELPER)
             grant_io_segs(q, rq); /* done when it returns */
         else
             sqe_rw(q, slot, 0);

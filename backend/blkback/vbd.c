@@ -58,6 +58,7 @@ static struct bb_vbd *vbd_new(struct xbe_dev *d)
     for (i = 0; i < XBE_MAX_QUEUES; i++) {
         v->q[i].v = v;
         v->q[i].index = i;
+        v->q[i].helper.sock = -1;
     }
     snprintf(v->name, sizeof(v->name), "vbd %u/%u", xbe_dev_fe_id(d),
              xbe_dev_devid(d));
@@ -104,9 +105,13 @@ static int vbd_probe(struct xbe_dev *d, xs_transaction_t t)
         if (rc < 0)
             return rc;
     }
-    return grant_xenbus_printf(xb_of(d), t, xbe_dev_dir(d),
-                               "feature-max-indirect-segments", "%u",
-                               BB_MAX_INDIRECT_SEGS);
+    rc = grant_xenbus_printf(xb_of(d), t, xbe_dev_dir(d),
+                             "feature-max-indirect-segments", "%u",
+                             BB_MAX_INDIRECT_SEGS);
+    if (rc == 0 && v->o->io_helper && v->o->grant_ext)
+        rc = grant_xenbus_write(xb_of(d), t, xbe_dev_dir(d),
+                                "feature-grant-delegate", "1");
+    return rc;
 }
 
 static grant_handle_t *vbd_queue_handle(struct xbe_dev *d, unsigned q)
@@ -129,6 +134,8 @@ static grant_handle_t *vbd_queue_handle(struct xbe_dev *d, unsigned q)
 
 static const char *mode_name(const struct bb_vbd *v)
 {
+    if (v->ext && v->delegate && v->q[0].io_file >= 0)
+        return "byte-exact grants (grant I/O by helper domains)";
     if (v->ext)
         return v->q[0].io_file >= 0 ? "byte-exact grants (grant I/O)"
                                     : "byte-exact grants (grant copy)";
@@ -142,6 +149,7 @@ static int start(struct xbe_dev *d, struct bb_vbd *v)
     char *proto =
         read_key(d, xbe_dev_fe_dir(d), "protocol", XEN_IO_PROTO_ABI_NATIVE);
     char *pers = read_key(d, xbe_dev_fe_dir(d), "feature-persistent", "0");
+    char *dlg = read_key(d, xbe_dev_fe_dir(d), "feature-grant-delegate", "0");
     unsigned i;
     int rc = 0;
 
@@ -149,8 +157,10 @@ static int start(struct xbe_dev *d, struct bb_vbd *v)
         rc = xbe_fatal(d, -EINVAL, "protocol: %.64s not supported", proto);
     v->ext = xbe_dev_grant_ext(d);
     v->persistent = v->o->persistent && !v->ext && !strcmp(pers, "1");
+    v->delegate = v->ext && v->o->io_helper && !strcmp(dlg, "1");
     free(proto);
     free(pers);
+    free(dlg);
     v->nr_queues = xbe_dev_nr_queues(d);
     for (i = 0; rc == 0 && i < v->nr_queues; i++) {
         if (!v->q[i].h)

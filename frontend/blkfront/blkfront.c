@@ -79,6 +79,8 @@ static int be_uint(struct xgbf *d, const char *key, unsigned long long def,
 
 static int fe_publish(struct xfe_dev *fe, xs_transaction_t t)
 {
+    struct xgbf *d = xfe_priv(fe);
+    unsigned long long dlg = 0;
     int rc = grant_xenbus_write(xfe_xb(fe), t, xfe_dir(fe), "protocol",
                                 XEN_IO_PROTO_ABI_NATIVE);
 
@@ -87,6 +89,17 @@ static int fe_publish(struct xfe_dev *fe, xs_transaction_t t)
         rc =
             grant_xenbus_write(xfe_xb(fe), t, xfe_dir(fe), "feature-persistent",
                                xfe_grant_ext(fe) ? "0" : "1");
+    /* A backend with an I/O helper (xgrant-blkback --io-helper) delegates
+     * each segment grant on: agreed, they carry DELEGATE too. */
+    d->delegate = 0;
+    if (rc == 0 && xfe_grant_ext(fe) &&
+        grant_xenbus_scanf(xfe_xb(fe), t, xfe_be_dir(fe),
+                           "feature-grant-delegate", "%llu", &dlg) == 1 &&
+        dlg == 1) {
+        rc = grant_xenbus_write(xfe_xb(fe), t, xfe_dir(fe),
+                                "feature-grant-delegate", "1");
+        d->delegate = rc == 0;
+    }
     return rc;
 }
 

@@ -178,6 +178,8 @@ static int segs_ext(struct xgbf *d, struct xgbf_req *r,
     unsigned i, rights = r->op == XGBF_WRITE ? GRANT_R_READ : GRANT_R_WRITE;
     int rc;
 
+    if (d->delegate) /* the backend's I/O helper moves the bytes */
+        rights |= GRANT_R_DELEGATE;
     r->nseg = (unsigned)((r->len + XGBF_EXT_SEG - 1) / XGBF_EXT_SEG);
     rc = grant_segs(d, r, r->buf, rights);
     if (rc == -EFAULT) {
@@ -576,13 +578,15 @@ void xgbf_io_destroy(struct xgbf *d)
     free(d->bounce_all);
 }
 
+static long long now_ms(void);
+
 static void follow_backend(struct xgbf *d)
 {
     int rc, st, ev = 0;
 
     while (grant_xenbus_read_event(d->xb, 0, NULL, NULL) == 1)
         ev++;
-    if (!ev && d->connected)
+    if (!ev && (d->connected || now_ms() < d->retry_at))
         return;
     st = xfe_update(d->fe);
     if (st == XenbusStateConnected) {
@@ -597,12 +601,21 @@ static void follow_backend(struct xgbf *d)
     }
     if (st != XenbusStateClosed || d->broken)
         return;
-    xgbf_log(d, "backend left Connected; reconnecting");
+    if (!d->away) {
+        xgbf_log(d, "backend left Connected; reconnecting");
+        d->away = 1;
+    }
     rc = xfe_reconnect(d->fe, d->opts.timeout_ms);
     if (rc < 0) {
-        xgbf_log(d, "reconnection failed (%d); will retry", rc);
+        /* Its directory gone or unreadable fails at once: try again on
+         * the next store event, or in 200 ms; say so once. */
+        if (d->away == 1)
+            xgbf_log(d, "reconnection failed (%d); retrying", rc);
+        d->away = 2;
+        d->retry_at = now_ms() + 200;
         return;
     }
+    d->away = 0;
     d->info.reconnects++;
     xgbf_log(d, "reconnected; re-issuing the requests in flight");
 }

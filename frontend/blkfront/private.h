@@ -106,8 +106,11 @@ struct xgbf {
     int epfd;
     int broken; /* 0 or -EIO: the backend broke the protocol */
     int connected;
-    uint8_t flush_op; /* FLUSH_DISKCACHE or WRITE_BARRIER */
-    unsigned on_ring; /* requests on a ring now */
+    int away;           /* 1: the backend left, 2: a reconnection failed */
+    long long retry_at; /* ms (CLOCK_MONOTONIC): the next reconnection */
+    uint8_t flush_op;   /* FLUSH_DISKCACHE or WRITE_BARRIER */
+    int delegate;       /* feature-grant-delegate: segment grants DELEGATE */
+    unsigned on_ring;   /* requests on a ring now */
     struct xgbf_info info;
     unsigned rr; /* round-robin queue choice */
     struct xgbf_shadow sh[XFE_MAX_QUEUES];

@@ -30,11 +30,11 @@ struct nf_pend {
     } u;
 };
 
-#define NF_REVOKE_BATCH 64u
+#define NF_STALE_BATCH 64u  /* replaced tx grants revoked per call */
+#define NF_STALE_MAX   512u /* at most this many wait */
 
-/* A tx page: free, in q->pend, in the ring, answered (grant not yet
- * revoked), or out of use for good (its grant would not go). */
-enum { TX_FREE, TX_QUEUED, TX_FLIGHT, TX_DONE, TX_LOST };
+/* A tx page: free, in q->pend, or in the ring. */
+enum { TX_FREE, TX_QUEUED, TX_FLIGHT };
 
 struct nf_queue {
     unsigned idx;
@@ -43,12 +43,13 @@ struct nf_queue {
     uint8_t *tx_mem;
     grant_v1_ref_t tx_v1[NF_RING_ENTS];
     grant_ref_t tx_ref[NF_RING_ENTS];
-    uint16_t tx_len[NF_RING_ENTS];
+    uint16_t tx_len[NF_RING_ENTS];   /* the slot's bytes */
+    uint16_t tx_glen[NF_RING_ENTS];  /* tx_ref's bytes; 0: no grant */
+    grant_ref_t stale[NF_STALE_MAX]; /* replaced, to revoke */
+    unsigned nstale;
     uint8_t tx_state[NF_RING_ENTS];
     uint16_t tx_free[NF_RING_ENTS];
     unsigned tx_nfree;
-    uint16_t done[NF_RING_ENTS]; /* TX_DONE ids */
-    unsigned ndone;
     struct nf_pend pend[NF_RING_ENTS];
     unsigned npend;
     /* rx: buffer i is posted at every ring position p with p % 256 == i */

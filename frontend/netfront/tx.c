@@ -6,14 +6,15 @@
  * standard grants, NF_TX_BUF_EXT with extension grants); a frame of L
  * bytes takes ceil(L/buffer) ids, its first request carrying L (the whole
  * frame, as netif.h says) and a GSO extra slot right after it.  Requests
- * wait in q->pend until xgnf_flush grants their bytes (grant-ext: one
- * extension grant per request, exactly its bytes, READ, in one batch) and
- * writes them into the ring.  A response frees its id once its grant is
- * revoked, which is done for NF_REVOKE_BATCH answered ids at a time (or
- * when free pages run short): a grant outliving its answer only covers
- * bytes the backend was given already, and its page is not reused before
- * the revocation.  A grant that cannot be revoked keeps its page out of
- * use.
+ * wait in q->pend until xgnf_flush grants their bytes and writes them into
+ * the ring.  With grant-ext every request's gref is an extension grant of
+ * exactly its bytes (READ): a buffer keeps its grant after the response,
+ * and a later slot of the same length in that buffer uses it again (full
+ * slots of large frames, same-sized ACKs: no grant call at all);
+ * another length gets a new grant (one create call per flush) and the old
+ * one is revoked with NF_STALE_BATCH others in one call.  A live grant
+ * only ever covers bytes of frames sent to this backend (the tx pages
+ * hold nothing else).  A response frees its id.
  */
 #include <errno.h>
 #include <string.h>
@@ -47,6 +48,21 @@ int nf_tx_setup(struct xgnf *nf, struct nf_queue *q)
     return 0;
 }
 
+/* Revokes the grants replaced on their pages, in one call. */
+static void revoke_stale(struct xgnf *nf, struct nf_queue *q)
+{
+    struct grant_revoke_req rev[NF_STALE_MAX];
+    unsigned i;
+
+    for (i = 0; i < q->nstale; i++)
+        rev[i] = (struct grant_revoke_req){.ref = q->stale[i]};
+    /* One that will not go only covers bytes this backend was sent. */
+    if (q->nstale &&
+        grant_revoke_batch(nf->h, rev, q->nstale) != (int)q->nstale)
+        nf->st.err_grant++;
+    q->nstale = 0;
+}
+
 void nf_tx_teardown(struct xgnf *nf, struct nf_queue *q)
 {
     unsigned i;
@@ -54,9 +70,9 @@ void nf_tx_teardown(struct xgnf *nf, struct nf_queue *q)
     if (!q->tx_mem)
         return;
     for (i = 0; nf->info.grant_ext && i < NF_RING_ENTS; i++)
-        if (q->tx_state[i] == TX_FLIGHT || q->tx_state[i] == TX_DONE ||
-            q->tx_state[i] == TX_LOST)
+        if (q->tx_glen[i])
             grant_revoke(nf->h, q->tx_ref[i], GRANT_REVOKE_FORCE);
+    revoke_stale(nf, q);
     if (nf->info.grant_ext)
         grant_mem_free(nf->h, q->tx_mem);
     else
@@ -197,28 +213,41 @@ int xgnf_send(struct xgnf *nf, unsigned qi, const struct iovec *iov, int iovcnt,
     return 0;
 }
 
-/* Grants every pending request's bytes; all or none (then dropped). */
+/* Gives every pending request a grant of exactly its bytes: the page's
+ * own when its length matches, else a new one (one call for the flush; the
+ * old one joins q->stale).  0, or the create's error (then the pending
+ * frames are dropped). */
 static int grant_pending(struct xgnf *nf, struct nf_queue *q)
 {
     struct grant_create_req reqs[NF_RING_ENTS];
+    uint16_t ids[NF_RING_ENTS];
     unsigned i, n = 0;
     int rc;
 
+    if (q->nstale + q->npend > NF_STALE_MAX)
+        revoke_stale(nf, q);
     for (i = 0; i < q->npend; i++) {
-        const struct nf_pend *p = &q->pend[i];
+        uint16_t id = q->pend[i].u.req.id;
 
-        if (p->extra)
+        if (q->pend[i].extra || q->tx_glen[id] == q->tx_len[id])
             continue;
+        if (q->tx_glen[id])
+            q->stale[q->nstale++] = q->tx_ref[id];
+        q->tx_glen[id] = 0;
+        ids[n] = id;
         reqs[n++] = (struct grant_create_req){
             .grantee = (grant_domid_t)nf->be_id,
             .rights = GRANT_R_READ,
-            .ptr = q->tx_mem + (size_t)p->u.req.id * NF_TX_BUF_EXT,
-            .len = q->tx_len[p->u.req.id]};
+            .ptr = q->tx_mem + (size_t)id * NF_TX_BUF_EXT,
+            .len = q->tx_len[id]};
     }
-    rc = grant_create_batch(nf->h, reqs, n);
-    for (i = 0, n = 0; rc == 0 && i < q->npend; i++)
-        if (!q->pend[i].extra)
-            q->tx_ref[q->pend[i].u.req.id] = reqs[n++].ref;
+    rc = n ? grant_create_batch(nf->h, reqs, n) : 0;
+    for (i = 0; rc == 0 && i < n; i++) {
+        q->tx_ref[ids[i]] = reqs[i].ref;
+        q->tx_glen[ids[i]] = q->tx_len[ids[i]];
+    }
+    if (q->nstale >= NF_STALE_BATCH)
+        revoke_stale(nf, q);
     return rc;
 }
 
@@ -291,8 +320,7 @@ int xgnf_flush(struct xgnf *nf, unsigned qi)
     return nf_rx_refill(nf, q);
 }
 
-/* Takes one pass of tx responses; answered ids wait in q->done for their
- * grants' revocation (or are free at once with standard grants). */
+/* Takes one pass of tx responses, freeing their ids. */
 static void take_responses(struct xgnf *nf, struct nf_queue *q)
 {
     union netif_tx_sring_entry e;
@@ -309,42 +337,11 @@ static void take_responses(struct xgnf *nf, struct nf_queue *q)
         }
         if (e.rsp.status != NETIF_RSP_OKAY)
             nf->st.tx_errors++;
-        if (!nf->info.grant_ext) {
-            q->tx_state[id] = TX_FREE;
-            q->tx_free[q->tx_nfree++] = id;
-            continue;
-        }
-        q->tx_state[id] = TX_DONE;
-        q->done[q->ndone++] = id;
-    }
-    if (rc < 0)
-        nf_halt(nf);
-}
-
-/* Revokes the answered ids' grants in one call, frees their pages; a
- * grant that cannot be revoked keeps its page out of use. */
-static void revoke_done(struct xgnf *nf, struct nf_queue *q)
-{
-    struct grant_revoke_req rev[NF_RING_ENTS];
-    unsigned i;
-
-    for (i = 0; i < q->ndone; i++)
-        rev[i] = (struct grant_revoke_req){.ref = q->tx_ref[q->done[i]]};
-    if (grant_revoke_batch(nf->h, rev, q->ndone) < 0)
-        for (i = 0; i < q->ndone; i++)
-            rev[i].status = -EIO;
-    for (i = 0; i < q->ndone; i++) {
-        uint16_t id = q->done[i];
-
-        if (rev[i].status < 0) {
-            nf->st.err_grant++;
-            q->tx_state[id] = TX_LOST;
-            continue;
-        }
         q->tx_state[id] = TX_FREE;
         q->tx_free[q->tx_nfree++] = id;
     }
-    q->ndone = 0;
+    if (rc < 0)
+        nf_halt(nf);
 }
 
 /*
@@ -379,9 +376,4 @@ void nf_tx_gc(struct xgnf *nf, struct nf_queue *q)
     do
         take_responses(nf, q);
     while (!nf->halted && tx_arm(q->tx) == 1);
-    /* One revocation call per NF_REVOKE_BATCH frames' pages, sooner when
-     * free pages run short. */
-    if (q->ndone &&
-        (q->ndone >= NF_REVOKE_BATCH || q->tx_nfree < NF_REVOKE_BATCH))
-        revoke_done(nf, q);
 }

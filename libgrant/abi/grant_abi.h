@@ -232,8 +232,11 @@ struct gntx_ptr {
  * Returns the number of elements that succeeded.  Errors per element:
  * EINVAL, EOVERFLOW, ERANGE (outside the window), EFAULT (outside own memory),
  * EACCES (right missing), ESTALE/ENOENT (dead ref), EPERM (not the grantee),
- * ELOOP.  A failed element copies nothing.  A zero-length element moves
- * nothing but is validated like any other use.
+ * ELOOP.  A failed element copies nothing, except that a revoke or
+ * PROTECT made by another CPU while a long element moves stops it at a
+ * chunk boundary (up to 64 pages): it fails with that error and the
+ * prefix moved (once the revoke has returned, no more byte moves).  A
+ * zero-length element moves nothing but is validated like any other use.
  * Continuation: one call moves at most the host's byte budget
  * (GNTX_DEFAULT_CALL_BYTES unless the host says otherwise), so no call
  * holds the hypervisor for long.  An element the budget cuts short is
@@ -432,9 +435,11 @@ struct gntx_usage {
  * or pad not 0), EOVERFLOW (gfn + nr wraps), EFAULT (a frame outside the
  * caller's memory), EBUSY (the range holds the caller's fault ring page),
  * ENOSPC (GNTX_MAX_PROT_CLASSES, GNTX_MAX_PROT_RANGES, or no memory for
- * the bookkeeping; only ever before the element's first frame changes in
- * that call, so gfn and nr come back as the call got them: what an
- * element applies later in a call never needs a new range).  `cookie` is
+ * the bookkeeping, which the caller pays for: on Xen it counts against
+ * the domain's own memory allowance, max_pages; only ever before the
+ * element's first frame changes in that call, so gfn and nr come back as
+ * the call got them: what an element applies later in a call never needs
+ * a new range).  `cookie` is
  * the caller's own value, handed back in fault records and queries.
  * Blocking: mappings to downgrade are downgraded before the call returns
  * (the host may have to wait for a mapper).

@@ -4,7 +4,12 @@
  *
  * Per element, every end is validated first (a grant end through
  * gc_resolve, a local end against the caller's memory), so a failing
- * element copies nothing.  Page protections are checked on the bytes the
+ * element copies nothing.  The bytes move without the core lock, a chunk
+ * of at most GC_CHUNK_PAGES pages per end at a time: each chunk is
+ * validated again and its frame numbers copied out under the lock, and
+ * holds an in-flight slot while it moves (inflight.c), so a revoke or
+ * PROTECT stops a long element at a chunk boundary and waits for the
+ * chunk under way.  Page protections are checked on the bytes the
  * call's budget lets move, just before they move: no call looks at more
  * pages than it may copy (an element longer than the budget may have
  * moved a prefix when a later part meets a protected page).  Then the
@@ -28,8 +33,9 @@ static uint64_t mem_bytes(const struct gc_dom *d)
 
 /* The owner's page protections allow the next len bytes of this end
  * (protect_check.c)? */
-int gc_end_protect(struct gcore *c, struct gc_dom *who,
-                   const struct gc_span *sp, uint64_t len, unsigned need)
+static int end_protect(struct gcore *c, struct gc_dom *who,
+                       const struct gc_span *sp, uint64_t len, unsigned need,
+                       bool dry)
 {
     struct gc_access a = {
         .who = who,
@@ -39,9 +45,16 @@ int gc_end_protect(struct gcore *c, struct gc_dom *who,
         .len = len,
         .access = need == GNTX_R_READ ? GNTX_ACC_R : GNTX_ACC_W,
         .via = sp->frames ? GNTX_VIA_COPY : GNTX_VIA_SELF,
+        .dry = dry,
     };
 
     return gc_prot_check(c, &a);
+}
+
+int gc_end_protect(struct gcore *c, struct gc_dom *who,
+                   const struct gc_span *sp, uint64_t len, unsigned need)
+{
+    return end_protect(c, who, sp, len, need, false);
 }
 
 /* Validates one end of a transfer and says where its bytes are. */
@@ -226,78 +239,250 @@ static bool kind_ok(uint8_t kind)
     return kind == GNTX_PTR_LOCAL || kind == GNTX_PTR_GRANT;
 }
 
-/* An element the budget cut after `done` bytes: it resumes from there. */
-static void advance(struct gntx_ptr *p, uint64_t done)
+/* Most bytes one chunk moves: its frames fit a gc_pin. */
+#define CHUNK_BYTES ((uint64_t)GC_CHUNK_PAGES * GNTX_PAGE_SIZE)
+
+/*
+ * The part of an end one chunk moves, as it moves without the lock: the
+ * domain's cookie, and the frame numbers copied out of the entry (which a
+ * revoke may free meanwhile).  Never the struct gc_dom.
+ */
+struct gc_pin {
+    struct gc_span sp;
+    uint64_t fr[GC_CHUNK_PAGES + 1];
+};
+
+static void pin_span(struct gc_pin *p, const struct gc_span *sp, uint64_t n)
 {
-    p->addr += done; /* cannot wrap: addr + len was validated */
+    p->sp = *sp;
+    p->sp.owner = NULL;
+    if (!sp->frames || !n)
+        return;
+    for (uint64_t i = sp->pos >> GNTX_PAGE_SHIFT, k = 0;
+         i <= (sp->pos + n - 1) >> GNTX_PAGE_SHIFT; i++)
+        p->fr[k++] = sp->frames[i];
+    p->sp.frames = p->fr;
+    p->sp.pos = sp->pos & GC_PAGE_MASK;
 }
 
-static int copy_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
+/*
+ * One COPY or MEMSET element while it runs: src is NULL for a MEMSET.
+ * `left` is the call's budget; once the element is valid it takes its
+ * `share` of it (even if it then fails), of which `done` bytes moved.
+ */
+struct xfer {
+    gntx_domid_t caller;
+    const struct gntx_ptr *src, *dst;
+    uint64_t len;
+    uint8_t value;
+    bool taken;
+    uint64_t share, done;
+    uint64_t *left;
+    bool shared; /* the lock is held shared (xfer_run) */
+};
+
+/* An end of the element from its `done`th byte on. */
+static struct gntx_ptr ptr_at(const struct gntx_ptr *p, uint64_t done)
+{
+    struct gntx_ptr q = *p;
+
+    q.addr += done; /* cannot wrap: addr + len is validated first */
+    return q;
+}
+
+/*
+ * Lock held: validates what is left of the element and pins its next
+ * chunk (*n bytes, 0 when the budget is spent).  The first chunk checks
+ * the protections of every byte the call's budget lets the element move,
+ * so an element that fails on them moves nothing; a later chunk checks
+ * its own bytes again (a PROTECT may have come in between).
+ */
+static int xfer_pin(struct gcore *c, struct xfer *x, struct gc_pin *ps,
+                    struct gc_pin *pd, uint64_t *n)
+{
+    struct gc_dom *d = gc_dom_get(c, x->caller);
+    uint64_t rest = x->len - x->done, call;
+    struct gntx_ptr src, dst = ptr_at(x->dst, x->done);
+    struct gc_span s, t;
+    int rc;
+
+    if (!d)
+        return -GNTX_ESRCH;
+    if (x->src) {
+        src = ptr_at(x->src, x->done);
+        rc = gc_end_resolve(c, d, &src, rest, GNTX_R_READ, &s);
+        if (rc)
+            return rc;
+    }
+    rc = gc_end_resolve(c, d, &dst, rest, GNTX_R_WRITE, &t);
+    if (rc)
+        return rc;
+    if (!x->taken) {
+        x->share = rest < *x->left ? rest : *x->left;
+        *x->left -= x->share;
+        x->taken = true;
+    }
+    *n = x->share - x->done < CHUNK_BYTES ? x->share - x->done : CHUNK_BYTES;
+    call = x->done ? *n : x->share;
+    if (x->src)
+        rc = end_protect(c, d, &s, call, GNTX_R_READ, x->shared);
+    if (!rc)
+        rc = end_protect(c, d, &t, call, GNTX_R_WRITE, x->shared);
+    if (rc)
+        return rc;
+    if (x->src)
+        pin_span(ps, &s, *n);
+    pin_span(pd, &t, *n);
+    return 0;
+}
+
+static int xfer_move(const struct xfer *x, struct gc_pin *ps, struct gc_pin *pd,
+                     uint64_t n)
+{
+    if (x->src)
+        return copy_spans(&ps->sp, &pd->sp, n);
+    return set_span(&pd->sp, n, x->value);
+}
+
+/*
+ * Validates and pins the element's next chunk under the lock, shared; a
+ * protection violation (its action changes state) has it done again with
+ * the lock exclusive.  Then takes an in-flight slot for the chunk, or
+ * moves its bytes before the lock goes: a chunk of a page or less (a
+ * writer waits no longer for it than for a slot's wait, and the common
+ * small copy takes no slot), or any when all slots are taken.  The lock
+ * is dropped on return; *slot is -1 when the bytes have moved (or not:
+ * rc).
+ */
+static int xfer_chunk(struct gcore *c, struct xfer *x, struct gc_pin *ps,
+                      struct gc_pin *pd, uint64_t *n, int *slot)
+{
+    int rc;
+
+    *slot = -1;
+    gh_lock_shared(c);
+    x->shared = true;
+    rc = xfer_pin(c, x, ps, pd, n);
+    if (rc == GC_CHECK_AGAIN) {
+        gh_unlock_shared(c);
+        gh_lock(c);
+        x->shared = false;
+        rc = xfer_pin(c, x, ps, pd, n);
+    }
+    if (!rc && *n && (*n <= GNTX_PAGE_SIZE || (*slot = gc_copy_enter(c)) < 0))
+        rc = xfer_move(x, ps, pd, *n);
+    if (x->shared)
+        gh_unlock_shared(c);
+    else
+        gh_unlock(c);
+    return rc;
+}
+
+/*
+ * Runs one element chunk by chunk: each is validated and pinned under the
+ * lock (xfer_chunk), and its bytes move without it (inflight.c; under it
+ * when every slot is taken).  0, -GNTX_EAGAIN when the budget ran out first
+ * (*adv: the bytes that moved), or the first error: a revoke or PROTECT that
+ * comes while a long element moves stops it at a chunk boundary.
+ */
+static int xfer_run(struct gcore *c, struct xfer *x, uint64_t *adv)
+{
+    struct gc_pin ps, pd;
+
+    for (;;) {
+        uint64_t n = 0;
+        int slot, rc = xfer_chunk(c, x, &ps, &pd, &n, &slot);
+
+        if (slot >= 0) {
+            rc = xfer_move(x, &ps, &pd, n);
+            gc_copy_leave(c, slot);
+        }
+        if (rc)
+            return rc;
+        x->done += n;
+        if (x->done == x->len)
+            return 0;
+        if (x->done == x->share) {
+            *adv = x->done;
+            return -GNTX_EAGAIN;
+        }
+    }
+}
+
+static int copy_one(struct gcore *c, gntx_domid_t caller, void *elem,
+                    uint64_t *left)
 {
     struct gntx_copy *v = elem;
-    struct gc_span src, dst;
-    uint64_t n;
+    struct xfer x = {caller, &v->src, &v->dst, v->len, 0, false, 0, 0, left};
+    uint64_t adv = 0;
     int rc;
 
     if (!kind_ok(v->src.kind) || !kind_ok(v->dst.kind))
         return -GNTX_EINVAL;
     /* len 0 moves nothing but is still a use: both ends are validated. */
-    rc = gc_end_resolve(c, d, &v->src, v->len, GNTX_R_READ, &src);
-    if (!rc)
-        rc = gc_end_resolve(c, d, &v->dst, v->len, GNTX_R_WRITE, &dst);
-    if (rc)
-        return rc;
-    n = gc_budget_take(ctx, v->len);
-    rc = gc_end_protect(c, d, &src, n, GNTX_R_READ);
-    if (!rc)
-        rc = gc_end_protect(c, d, &dst, n, GNTX_R_WRITE);
-    if (!rc)
-        rc = copy_spans(&src, &dst, n);
-    if (rc || n == v->len)
-        return rc;
-    advance(&v->src, n);
-    advance(&v->dst, n);
-    v->len -= n;
-    return -GNTX_EAGAIN;
+    rc = xfer_run(c, &x, &adv);
+    if (rc == -GNTX_EAGAIN) {
+        v->src = ptr_at(&v->src, adv);
+        v->dst = ptr_at(&v->dst, adv);
+        v->len -= adv;
+    }
+    return rc;
 }
 
-static int memset_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
+static int memset_one(struct gcore *c, gntx_domid_t caller, void *elem,
+                      uint64_t *left)
 {
     struct gntx_memset *v = elem;
-    struct gc_span dst;
-    uint64_t n;
+    struct xfer x = {caller, NULL, &v->dst, v->len, v->value,
+                     false,  0,    0,       left};
+    uint64_t adv = 0;
     int rc;
 
     if (!kind_ok(v->dst.kind))
         return -GNTX_EINVAL;
-    rc = gc_end_resolve(c, d, &v->dst, v->len, GNTX_R_WRITE, &dst);
-    if (rc)
-        return rc;
-    n = gc_budget_take(ctx, v->len);
-    rc = gc_end_protect(c, d, &dst, n, GNTX_R_WRITE);
-    if (!rc)
-        rc = set_span(&dst, n, v->value);
-    if (rc || n == v->len)
-        return rc;
-    advance(&v->dst, n);
-    v->len -= n;
-    return -GNTX_EAGAIN;
+    rc = xfer_run(c, &x, &adv);
+    if (rc == -GNTX_EAGAIN) {
+        v->dst = ptr_at(&v->dst, adv);
+        v->len -= adv;
+    }
+    return rc;
+}
+
+/*
+ * A COPY or MEMSET batch: as gc_batch, but each element takes the lock
+ * itself, chunk by chunk (xfer_run), under the call's byte budget.
+ */
+static int xfer_batch(struct gcore *c, gntx_domid_t caller, void *v, unsigned n,
+                      size_t esz, size_t status_off,
+                      int (*one)(struct gcore *, gntx_domid_t, void *,
+                                 uint64_t *))
+{
+    uint64_t left;
+    int ok = 0;
+
+    if (n && !v)
+        return -GNTX_EINVAL;
+    left = __atomic_load_n(&c->call_bytes, __ATOMIC_RELAXED); /* a word */
+    for (unsigned i = 0; i < n; i++) {
+        char *elem = (char *)v + (size_t)i * esz;
+        int32_t st = one(c, caller, elem, &left);
+
+        *(int32_t *)(void *)(elem + status_off) = st;
+        ok += st == 0;
+    }
+    return ok;
 }
 
 int gcore_copy(struct gcore *c, gntx_domid_t caller, struct gntx_copy *v,
                unsigned n)
 {
-    uint64_t left = c->call_bytes;
-
-    return gc_batch(c, caller, v, n, sizeof(*v),
-                    offsetof(struct gntx_copy, status), copy_one, &left);
+    return xfer_batch(c, caller, v, n, sizeof(*v),
+                      offsetof(struct gntx_copy, status), copy_one);
 }
 
 int gcore_memset(struct gcore *c, gntx_domid_t caller, struct gntx_memset *v,
                  unsigned n)
 {
-    uint64_t left = c->call_bytes;
-
-    return gc_batch(c, caller, v, n, sizeof(*v),
-                    offsetof(struct gntx_memset, status), memset_one, &left);
+    return xfer_batch(c, caller, v, n, sizeof(*v),
+                      offsetof(struct gntx_memset, status), memset_one);
 }

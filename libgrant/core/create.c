@@ -60,6 +60,7 @@ static void entry_fill(struct gc_entry *e, const struct gntx_create *v,
     e->offset = v->offset;
     e->length = v->length;
     e->maps = 0;
+    e->map_head.idx = GC_NIL;
     e->nr_frames = 0;
     e->parent_dom = 0;
     e->parent_ref = 0;

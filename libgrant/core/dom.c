@@ -30,7 +30,8 @@ int gcore_create(struct gcore **out)
 void gcore_set_call_bytes(struct gcore *c, uint64_t bytes)
 {
     gh_lock(c);
-    c->call_bytes = bytes ? bytes : GNTX_DEFAULT_CALL_BYTES;
+    __atomic_store_n(&c->call_bytes, bytes ? bytes : GNTX_DEFAULT_CALL_BYTES,
+                     __ATOMIC_RELAXED); /* copies read it without the lock */
     gh_unlock(c);
 }
 
@@ -138,6 +139,9 @@ void gcore_dom_remove(struct gcore *c, gntx_domid_t id)
     if (d)
         dom_destroy(c, d);
     gh_unlock(c);
+    /* Chunks moving its bytes (or its grantees' through its grants) are
+     * over: the host may let its memory go. */
+    gc_copy_drain(c);
 }
 
 bool gcore_dom_exists(struct gcore *c, gntx_domid_t id)

@@ -7,8 +7,14 @@
  * <stdbool.h>, grant_abi.h and gcore_host.h, and reaches the outside world
  * only through the gh_* functions of gcore_host.h.
  *
- * Concurrency: every gcore_* call takes the instance lock (gh_lock) for its
- * whole duration; callers need no lock of their own.
+ * Concurrency: every gcore_* call takes the instance lock (gh_lock) while
+ * it reads or changes the core's state; callers need no lock of their own
+ * and may call from several threads (CPUs) at once.  COPY and MEMSET move
+ * their bytes without it, a validated chunk (at most 64 pages per end) at
+ * a time, holding the frames through gh_frame; REVOKE, PROTECT,
+ * gcore_revoke_frames and gcore_dom_remove return only once every chunk
+ * validated before their change is over (inflight.c), so no byte moves
+ * under the old rules after they return.
  *
  * Argument arrays are the host's own copies: a host copies a guest's batch
  * in ONCE, calls the core, and copies the results (status, ref, handle,

@@ -22,9 +22,25 @@ void gh_free(void *p);
 void gh_memcpy(void *dst, const void *src, size_t n);
 void gh_memset(void *dst, int c, size_t n);
 
-/* The instance lock, held across every gcore_* entry point. */
+/*
+ * The instance lock, held by every gcore_* entry point while it reads or
+ * changes the core's state.  COPY and MEMSET drop it while a validated
+ * chunk's bytes move (gh_frame, gh_memcpy, gh_frame_put run without it
+ * then, possibly on several CPUs at once); REVOKE, PROTECT and a domain's
+ * removal wait for such chunks with gh_relax before they return.
+ */
 void gh_lock(struct gcore *core);
 void gh_unlock(struct gcore *core);
+/*
+ * The same lock held shared: COPY and MEMSET validate a chunk under it
+ * (reading the core's state only), so copies of any number of CPUs run at
+ * once and only wait for an exclusive holder (Xen: a rwlock).  A host
+ * that runs the core on one thread at a time may make both the same.
+ */
+void gh_lock_shared(struct gcore *core);
+void gh_unlock_shared(struct gcore *core);
+/* One pause of a wait loop (Xen: cpu_relax; user space: sched_yield). */
+void gh_relax(void);
 
 /*
  * A pointer through which the core may access all GNTX_PAGE_SIZE bytes of
@@ -32,7 +48,10 @@ void gh_unlock(struct gcore *core);
  * for reading, or for writing too when `write` is non-zero.  NULL when the
  * host cannot provide it (the core has already checked gfn < nr_frames).
  * Every non-NULL result is released with gh_frame_put before the core
- * returns.
+ * returns.  The result MUST keep the frame alive until gh_frame_put (Xen:
+ * a page reference): a copy holds it without the core lock, while the
+ * domain may be revoking its grants.  Called with or without the lock;
+ * the cookie's domain stays registered until the call returns.
  */
 void *gh_frame(void *cookie, uint64_t gfn, int write);
 void gh_frame_put(void *cookie, void *va);
@@ -109,6 +128,18 @@ void gh_fault_notify(void *cookie, uint32_t port);
  */
 void gh_dom_kill(void *cookie);
 int gh_dom_exempt(void *cookie);
+
+/*
+ * gh_dom_charge: the domain `cookie` now pays for `now` bytes of the
+ * host memory the core keeps for it (its protection ranges and classes)
+ * instead of `before`.  0, or non-zero to refuse a growth (the operation
+ * that needed it fails ENOSPC); a shrink is never refused, and the core
+ * gives everything back (now 0) before it forgets the domain.  Xen: the
+ * pages are counted in the domain's own allowance (tot_pages against
+ * max_pages), as if it had allocated them.  Called with the core lock
+ * held: MUST NOT call back into the core; bounded.
+ */
+int gh_dom_charge(void *cookie, uint64_t before, uint64_t now);
 
 /*
  * gh_may_use: the host's own policy on sharing (Xen: XSM/FLASK).  May the

@@ -5,17 +5,80 @@
  *
  * A mapping lives in its MAPPER's map table and names the chain it went
  * through as (domain, slot index) hops.  Every entry of that chain counts
- * it in `maps`, so an entry with maps > 0 is busy: it cannot be revoked
- * without FORCE, and while it is live its hops stay valid.
+ * it in `maps` and lists it (map_head, through the mapping's hop_prev and
+ * hop_next of that hop), so an entry with maps > 0 is busy: it cannot be
+ * revoked without FORCE, and while it is live its hops stay valid; a FORCE
+ * revoke finds its mappings in its list, not by scanning map tables.
  */
 #include "private.h"
 
-static bool map_uses(const struct gc_map *m, gntx_domid_t dom, uint32_t idx)
+static struct gc_map *mlink_map(const struct gcore *c, struct gc_mlink l)
 {
-    for (unsigned h = 0; h < m->nhops; h++)
-        if (m->hop_dom[h] == dom && m->hop_idx[h] == idx)
-            return true;
-    return false;
+    return gc_map_at(c->doms[l.dom], l.idx);
+}
+
+/* The entry of hop h of m (live while m is). */
+static struct gc_entry *hop_entry(const struct gcore *c, const struct gc_map *m,
+                                  unsigned h)
+{
+    struct gc_dom *d = gc_dom_get(c, m->hop_dom[h]);
+
+    return d ? gc_entry_at(d, m->hop_idx[h]) : NULL;
+}
+
+/* Puts mapping `idx` of `mapper` at the head of each of its hops' lists. */
+static void map_link(struct gcore *c, struct gc_dom *mapper, uint32_t idx)
+{
+    struct gc_map *m = gc_map_at(mapper, idx);
+
+    for (unsigned h = 0; h < m->nhops; h++) {
+        struct gc_entry *e = hop_entry(c, m, h);
+        struct gc_mlink self = {mapper->id, (uint8_t)h, idx};
+
+        m->hop_prev[h].idx = GC_NIL;
+        m->hop_next[h] = e->map_head;
+        if (e->map_head.idx != GC_NIL)
+            mlink_map(c, e->map_head)->hop_prev[e->map_head.hop] = self;
+        e->map_head = self;
+        e->maps++;
+    }
+}
+
+/* A PROTECT's downgrade cursor (protect.c) standing at `self`, the root
+ * hop of a mapping of `root`'s memory that goes, moves on to `next`. */
+static void dg_skip(struct gc_dom *root, struct gc_mlink self,
+                    struct gc_mlink next)
+{
+    struct gc_prot *p = root ? root->prot : NULL;
+
+    if (p && p->dg.live && p->dg.started && p->dg.node.idx == self.idx &&
+        p->dg.node.dom == self.dom && p->dg.node.hop == self.hop)
+        p->dg.node = next;
+}
+
+/* Takes mapping `idx` of `mapper` out of its hops' lists. */
+static void map_unlink(struct gcore *c, struct gc_dom *mapper, uint32_t idx)
+{
+    struct gc_map *m = gc_map_at(mapper, idx);
+
+    for (unsigned h = 0; h < m->nhops; h++) {
+        struct gc_entry *e = hop_entry(c, m, h);
+        struct gc_mlink prev = m->hop_prev[h], next = m->hop_next[h];
+
+        if (!e)
+            continue;
+        if (h == m->nhops - 1u)
+            dg_skip(gc_dom_get(c, m->hop_dom[h]),
+                    (struct gc_mlink){mapper->id, (uint8_t)h, idx}, next);
+        if (prev.idx != GC_NIL)
+            mlink_map(c, prev)->hop_next[prev.hop] = next;
+        else
+            e->map_head = next;
+        if (next.idx != GC_NIL)
+            mlink_map(c, next)->hop_prev[next.hop] = prev;
+        if (e->maps)
+            e->maps--;
+    }
 }
 
 /* Drops mapping `idx` of `mapper`, notifying the host when asked. */
@@ -27,15 +90,7 @@ void gc_map_drop(struct gcore *c, struct gc_dom *mapper, uint32_t idx,
     uint16_t root = m->root_dom;
     struct gc_dom *d;
 
-    for (unsigned h = 0; h < m->nhops; h++) {
-        struct gc_entry *e;
-
-        d = gc_dom_get(c, m->hop_dom[h]);
-        e = d ? gc_entry_at(d, m->hop_idx[h]) : NULL;
-
-        if (e && e->maps)
-            e->maps--;
-    }
+    map_unlink(c, mapper, idx);
     m->nhops = 0;
     d = gc_dom_get(c, root);
     if (d && d->mapped_out)
@@ -45,19 +100,14 @@ void gc_map_drop(struct gcore *c, struct gc_dom *mapper, uint32_t idx,
         gh_unmap_notify(mapper->cookie, root, handle);
 }
 
-/* FORCE: drops (and notifies) every mapping through entry idx of owner. */
+/* FORCE: drops (and notifies) every mapping through entry idx of owner:
+ * O(those mappings x their hops). */
 void gc_map_drop_entry(struct gcore *c, struct gc_dom *owner, uint32_t idx)
 {
     struct gc_entry *e = gc_entry_at(owner, idx);
 
-    for (struct gc_dom *md = c->list; md && e->maps; md = md->next) {
-        for (uint32_t i = 0; i < md->maps.cap && e->maps; i++) {
-            struct gc_map *m = gc_map_at(md, i);
-
-            if (m->s.live && map_uses(m, owner->id, idx))
-                gc_map_drop(c, md, i, true);
-        }
-    }
+    while (e->map_head.idx != GC_NIL)
+        gc_map_drop(c, c->doms[e->map_head.dom], e->map_head.idx, true);
     e->maps = 0;
 }
 
@@ -77,8 +127,8 @@ static int map_args(const struct gntx_map *v, uint64_t nr_aux)
     return 0;
 }
 
-static void map_record(struct gcore *c, struct gc_map *m,
-                       const struct gc_res *res, const struct gntx_map *v)
+static void map_record(struct gc_map *m, const struct gc_res *res,
+                       const struct gntx_map *v)
 {
     uint64_t npages = v->length >> GNTX_PAGE_SHIFT;
 
@@ -89,11 +139,8 @@ static void map_record(struct gcore *c, struct gc_map *m,
     m->first = res->start >> GNTX_PAGE_SHIFT;
     m->npages = npages;
     for (unsigned h = 0; h < res->nhops; h++) {
-        struct gc_dom *d = c->doms[res->hop_dom[h]];
-
         m->hop_dom[h] = res->hop_dom[h];
         m->hop_idx[h] = res->hop_idx[h];
-        gc_entry_at(d, res->hop_idx[h])->maps++;
     }
 }
 
@@ -147,7 +194,8 @@ static int map_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
     rc = gc_pool_alloc(&d->maps, d->max_maps, &idx);
     if (rc)
         return rc;
-    map_record(c, gc_map_at(d, idx), &res, v);
+    map_record(gc_map_at(d, idx), &res, v);
+    map_link(c, d, idx);
     rc = gh_map_made(
         d->cookie, res.root->id, gc_pool_name(&d->maps, idx), v->frame_idx,
         gc_entry_frames(res.direct) + (res.start >> GNTX_PAGE_SHIFT), npages,

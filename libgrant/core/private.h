@@ -7,11 +7,12 @@
  * Data layout
  * -----------
  * struct gcore holds a pointer array indexed by domain id (O(1) lookup) and
- * a list of live domains for the rare whole-instance scans (FORCE revoke,
- * a PROTECT's downgrade of mappings).  Each domain owns two slot pools: its
- * grant table (struct gc_entry) and its map table (struct gc_map, the
- * mappings it holds).  Entries link to their delegations (tree.c), so
- * QUERY_TREE never scans.
+ * a list of live domains for whole-instance teardown.  A FORCE revoke
+ * and a PROTECT's downgrade of mappings find the mappings concerned in
+ * per-entry lists (map.c), never by scanning other domains' map tables.  Each
+ * domain owns two slot pools: its grant table (struct gc_entry) and its map
+ * table (struct gc_map, the mappings it holds).  Entries link to their
+ * delegations (tree.c), so QUERY_TREE never scans.
  *
  * A slot pool hands out (generation << 18 | index) names.  A slot's `gen` is
  * the generation of its live object, or when free the generation its next
@@ -39,6 +40,8 @@
 #define GC_POOL_INIT     64u /* first capacity of a pool */
 #define GC_INLINE_FRAMES 2u  /* frames stored inside an entry */
 #define GC_PAGE_MASK     ((uint64_t)GNTX_PAGE_SIZE - 1)
+#define GC_COPY_SLOTS    64u /* chunks moving at once outside the lock */
+#define GC_CHUNK_PAGES   64u /* most pages one unlocked chunk moves */
 
 /* Header every pooled object starts with. */
 struct gc_slot {
@@ -64,19 +67,29 @@ struct gc_link {
     uint32_t idx;
 };
 
+/* A mapping's place in the list of an entry it goes through: mapping
+ * `idx` of domain `dom`'s map table, whose hop `hop` is that entry (idx
+ * GC_NIL is none). */
+struct gc_mlink {
+    uint16_t dom;
+    uint8_t hop;
+    uint32_t idx;
+};
+
 /* A grant table entry. */
 struct gc_entry {
     struct gc_slot s;
     uint8_t type; /* GNTX_CREATE_* */
     uint16_t grantee;
     uint16_t rights;
-    uint16_t parent_dom;  /* indirect */
-    uint32_t grantee_inc; /* the grantee's incarnation */
-    uint32_t parent_ref;  /* indirect */
-    uint32_t parent_inc;  /* indirect: incarnation of parent_dom */
-    uint32_t nr_frames;   /* direct */
-    uint32_t maps;        /* mappings whose chain includes this entry */
-    uint64_t offset;      /* direct: into the first frame; indirect: window */
+    uint16_t parent_dom;      /* indirect */
+    uint32_t grantee_inc;     /* the grantee's incarnation */
+    uint32_t parent_ref;      /* indirect */
+    uint32_t parent_inc;      /* indirect: incarnation of parent_dom */
+    uint32_t nr_frames;       /* direct */
+    uint32_t maps;            /* mappings whose chain includes this entry */
+    struct gc_mlink map_head; /* those mappings, newest first (map.c) */
+    uint64_t offset; /* direct: into the first frame; indirect: window */
     uint64_t length;
     union {
         uint64_t inl[GC_INLINE_FRAMES]; /* nr_frames <= GC_INLINE_FRAMES */
@@ -100,6 +113,9 @@ struct gc_map {
     uint8_t rdonly; /* mapped with GNTX_MAP_RDONLY */
     uint64_t first; /* first page's position in the root entry's frames */
     uint64_t npages;
+    /* Its places in the map lists of its hops' entries (map.c). */
+    struct gc_mlink hop_prev[GNTX_MAX_DEPTH];
+    struct gc_mlink hop_next[GNTX_MAX_DEPTH];
 };
 
 /* A protection class: one (access, action, cookie) triple and how many
@@ -132,6 +148,8 @@ struct gc_prot_ext {
  * (protect_range.c), nothing for frames nobody protected.
  */
 struct gc_prot {
+    void *cookie;     /* the domain's, for gh_dom_charge */
+    uint64_t charged; /* bytes of this state the domain pays for */
     struct gc_prot_ext *ext;
     uint32_t next; /* ranges in use */
     uint32_t cap;  /* capacity of ext */
@@ -143,14 +161,16 @@ struct gc_prot {
     uint32_t ring_prod; /* the producer index, ours (never read back) */
     uint64_t ring_seq;
     /* The downgrade a PROTECT call's budget cut short (protect.c): frames
-     * [gfn, end) already have their new protection; the mappers from
-     * (mapper, inc) at map slot `slot` on (in c->list order) are left. */
+     * [gfn, end) already have their new protection; the mappings through
+     * direct entries from table slot `entry` on are left, in that entry's
+     * map list from `node` on (from its head unless `started`; map.c
+     * moves `node` on when that mapping goes). */
     struct {
         bool live;
+        bool started;
         uint8_t access;
-        gntx_domid_t mapper;
-        uint32_t inc;
-        uint32_t slot;
+        uint32_t entry;
+        struct gc_mlink node;
         uint64_t gfn, end;
     } dg;
 };
@@ -187,6 +207,10 @@ struct gcore {
     uint64_t call_bytes; /* what one COPY/MEMSET call may move */
     uint64_t io_bytes;   /* what one IO call may move */
     uint64_t call_pages; /* what one PROTECT call may do */
+    /* Copies moving bytes outside the lock (inflight.c): a slot holds the
+     * ticket of the chunk using it, 0 when free. */
+    uint64_t copy_seq;
+    uint64_t copy_slot[GC_COPY_SLOTS];
 };
 
 /* The result of walking a chain for one use. */
@@ -319,13 +343,28 @@ typedef int (*gc_elem_fn)(struct gcore *c, struct gc_dom *d, void *elem,
 int gc_batch(struct gcore *c, gntx_domid_t caller, void *v, unsigned n,
              size_t esz, size_t status_off, gc_elem_fn fn, void *ctx);
 
+/* inflight.c: chunks of COPY and MEMSET that move their bytes without the
+ * lock.  gc_copy_enter (lock held) takes a slot for one, or -1 when all
+ * are taken (the chunk then moves under the lock); gc_copy_leave (no lock
+ * needed) gives it back.  gc_copy_drain (without the lock) waits until
+ * every chunk that took its slot before the call is over: after a change
+ * that takes access away (revoke, PROTECT, a domain's removal) has been
+ * made under the lock, no byte moves any more under the old rules once it
+ * returns.  Chunks are bounded (GC_CHUNK_PAGES per end), so is the wait. */
+int gc_copy_enter(struct gcore *c);
+void gc_copy_leave(struct gcore *c, int slot);
+void gc_copy_drain(struct gcore *c);
+
 /* query.c: the domain `dom` names, if caller may look at it */
 int gc_inspect(struct gcore *c, const struct gc_dom *caller, gntx_domid_t dom,
                struct gc_dom **out);
 
 /* protect_check.c: may `who` make `access` to the bytes of owner's memory
  * at [pos, pos + len) of `frames` (NULL: identity)?  Runs the action of a
- * violation; 0 (allowed, perhaps logged) or -GNTX_EACCES. */
+ * violation; 0 (allowed, perhaps logged) or -GNTX_EACCES.  With `dry`
+ * (the lock held shared: nothing may change), a violation of any kind is
+ * GC_CHECK_AGAIN instead: the caller asks again with the lock exclusive. */
+#define GC_CHECK_AGAIN 1
 struct gc_access {
     struct gc_dom *who;
     struct gc_dom *owner;
@@ -334,6 +373,7 @@ struct gc_access {
     uint64_t len;
     unsigned access; /* GNTX_ACC_R, _W, or R|W for a writable map */
     unsigned via;    /* GNTX_VIA_* */
+    bool dry;
 };
 int gc_prot_check(struct gcore *c, const struct gc_access *a);
 static inline bool gc_prot_any(const struct gc_dom *owner)
@@ -345,6 +385,10 @@ static inline bool gc_prot_any(const struct gc_dom *owner)
  * (ENOSPC), and its ranges */
 int gc_prot_get(struct gc_dom *d, struct gc_prot **out);
 void gc_prot_free(struct gc_dom *d);
+/* The domain pays for `more` bytes more of it (gh_dom_charge): 0 or
+ * -GNTX_ENOSPC; gc_prot_refund gives `less` back. */
+int gc_prot_charge(struct gc_prot *p, uint64_t more);
+void gc_prot_refund(struct gc_prot *p, uint64_t less);
 uint32_t gc_prot_lower(const struct gc_prot *p, uint64_t gfn);
 void gc_prot_run_at(const struct gc_prot *p, uint64_t gfn,
                     struct gc_prot_run *run);

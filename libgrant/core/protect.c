@@ -32,9 +32,13 @@ static int cls_grow(struct gc_prot *p)
         return -GNTX_ENOSPC;
     if (n > GNTX_MAX_PROT_CLASSES)
         n = GNTX_MAX_PROT_CLASSES;
-    t = gh_zalloc((size_t)n * sizeof(*t));
-    if (!t)
+    if (gc_prot_charge(p, (uint64_t)(n - p->ncls) * sizeof(*t)))
         return -GNTX_ENOSPC;
+    t = gh_zalloc((size_t)n * sizeof(*t));
+    if (!t) {
+        gc_prot_refund(p, (uint64_t)(n - p->ncls) * sizeof(*t));
+        return -GNTX_ENOSPC;
+    }
     if (p->ncls)
         gh_memcpy(t, p->cls, (size_t)p->ncls * sizeof(*t));
     gh_free(p->cls);
@@ -145,55 +149,67 @@ static void budget_charge(uint64_t *left, uint64_t work)
     *left = work < *left ? *left - work : 0;
 }
 
-/* The mapper p->dg goes on with: its own if it still lives (at its slot),
- * else the first one older (slot 0).  Domains join c->list at its head, so
- * those before it are newer than the protection, and their mappings were
- * checked against it; an incarnation that wrapped starts over at the head,
- * which only repeats work. */
-static struct gc_dom *dg_mapper(struct gcore *c, struct gc_prot *p)
+/* The mapping p->dg.node names, and moves the cursor past it. */
+static struct gc_map *dg_take(struct gcore *c, struct gc_prot *p,
+                              struct gc_dom **md, uint32_t *idx)
 {
-    struct gc_dom *md = c->list;
+    struct gc_mlink n = p->dg.node;
+    struct gc_map *m;
 
-    while (md && md->inc > p->dg.inc)
-        md = md->next;
-    if (!md || md->inc != p->dg.inc || md->id != p->dg.mapper)
-        p->dg.slot = 0;
-    return md;
+    *md = c->doms[n.dom];
+    *idx = n.idx;
+    m = gc_map_at(*md, n.idx);
+    p->dg.node = m->hop_next[n.hop];
+    return m;
 }
 
 /*
  * Every mapping of d's frames [dg.gfn, dg.end) loses what dg.access
  * denies, from where p->dg stands while the budget lasts: true when done,
- * false with p->dg at the next map slot.  The budget counts the slots
- * looked at (1 a block of 16) and the pages of each mapping scanned; a
- * call takes one block or mapping at least, so each resubmission moves
- * on, and goes past the budget by at most one mapping's pages.
+ * false with p->dg at the next mapping or table slot.  The mappings are
+ * those in the map lists of d's direct entries (map.c): O(d's table and
+ * the mappings of its memory), never other domains' map tables.  The
+ * budget counts the table slots looked at (1 a block of 16) and the pages
+ * of each mapping scanned; a call takes one block or mapping at least, so
+ * each resubmission moves on, and goes past the budget by at most one
+ * mapping's pages.
  */
 static bool maps_downgrade(struct gcore *c, struct gc_dom *d, struct gc_prot *p,
                            uint64_t *left)
 {
     bool moved = false;
 
-    for (struct gc_dom *md = dg_mapper(c, p); md && d->mapped_out;
-         md = md->next, p->dg.slot = 0) {
-        for (; p->dg.slot < md->maps.cap; p->dg.slot++) {
-            const struct gc_map *m = gc_map_at(md, p->dg.slot);
-            bool block = !(p->dg.slot % 16), clip;
-            unsigned limit = map_limit(p->dg.access, m->rdonly);
+    for (; p->dg.entry < d->table.cap && d->mapped_out;
+         p->dg.entry++, p->dg.started = false) {
+        const struct gc_entry *e = gc_entry_at(d, p->dg.entry);
 
-            clip = m->s.live && m->nhops && m->root_dom == d->id &&
-                   limit != GNTX_ACC_RW;
-            if ((block || clip) && !*left && moved) {
-                p->dg.mapper = md->id;
-                p->dg.inc = md->inc;
+        if (!p->dg.started) { /* the slot's first look */
+            bool block = !(p->dg.entry % 16);
+
+            if (block && !*left && moved)
                 return false;
-            }
             if (block)
                 budget_charge(left, 1);
-            if (clip)
-                budget_charge(left, map_clip(c, md, p->dg.slot, p->dg.gfn,
-                                             p->dg.end, limit));
-            moved |= block || clip;
+            moved |= block;
+            if (!e->s.live || e->type != GNTX_CREATE_DIRECT || !e->maps)
+                continue;
+            p->dg.node = e->map_head;
+            p->dg.started = true;
+        }
+        while (p->dg.node.idx != GC_NIL) {
+            struct gc_dom *md;
+            uint32_t idx;
+            const struct gc_map *m;
+            unsigned limit;
+
+            if (!*left && moved)
+                return false;
+            m = dg_take(c, p, &md, &idx);
+            limit = map_limit(p->dg.access, m->rdonly);
+            if (limit != GNTX_ACC_RW)
+                budget_charge(
+                    left, map_clip(c, md, idx, p->dg.gfn, p->dg.end, limit));
+            moved = true;
         }
     }
     return true;
@@ -207,15 +223,14 @@ static bool dg_resumes(const struct gc_prot *p, uint64_t gfn, uint64_t nr,
            p->dg.access == access;
 }
 
-/* Starts the downgrade of frames [gfn, end) to `access`, at c->list's head. */
+/* Starts the downgrade of frames [gfn, end) to `access`, at table slot 0. */
 static void dg_start(struct gc_prot *p, uint64_t gfn, uint64_t end,
                      unsigned access)
 {
     p->dg.live = true;
     p->dg.access = (uint8_t)access;
-    p->dg.mapper = GNTX_DOMID_INVALID;
-    p->dg.inc = UINT32_MAX;
-    p->dg.slot = 0;
+    p->dg.entry = 0;
+    p->dg.started = false;
     p->dg.gfn = gfn;
     p->dg.end = end;
 }
@@ -295,7 +310,10 @@ int gcore_protect(struct gcore *c, gntx_domid_t caller, struct gntx_protect *v,
                   unsigned n)
 {
     uint64_t left = c->call_pages;
+    int ok =
+        gc_batch(c, caller, v, n, sizeof(*v),
+                 offsetof(struct gntx_protect, status), protect_one, &left);
 
-    return gc_batch(c, caller, v, n, sizeof(*v),
-                    offsetof(struct gntx_protect, status), protect_one, &left);
+    gc_copy_drain(c); /* copies validated before it are over */
+    return ok;
 }

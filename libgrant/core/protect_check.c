@@ -160,6 +160,8 @@ int gc_prot_check(struct gcore *c, const struct gc_access *a)
     (void)c;
     if (!a->len || !gc_prot_any(a->owner) || !scan(a, &v))
         return 0;
+    if (a->dry)
+        return GC_CHECK_AGAIN;
     action = v.cls->action;
     if (action == GNTX_ACT_KILL && !killable(a))
         action = GNTX_ACT_NOTIFY; /* denied and recorded, never destroyed */

@@ -8,7 +8,9 @@
  * range is exactly one range PROTECT_QUERY lists.  A frame in no range is
  * unprotected.  The array grows by doubling from a few slots, up to
  * GNTX_MAX_PROT_RANGES, so what a domain costs follows what it protected,
- * never the size of its memory.
+ * never the size of its memory, and the domain pays for it: every byte of
+ * this state is charged to it through gh_dom_charge (Xen: its own page
+ * allowance), which may refuse (ENOSPC).
  *
  *   lookup     a binary search, O(log ranges); a caller scanning frames
  *              keeps the run it found (struct gc_prot_run) and asks again
@@ -21,10 +23,26 @@
 
 #define EXT_INIT 8u /* first capacity of the range array */
 
+int gc_prot_charge(struct gc_prot *p, uint64_t more)
+{
+    int rc = gh_dom_charge(p->cookie, p->charged, p->charged + more);
+
+    if (!rc)
+        p->charged += more;
+    return rc ? -GNTX_ENOSPC : 0;
+}
+
+void gc_prot_refund(struct gc_prot *p, uint64_t less)
+{
+    gh_dom_charge(p->cookie, p->charged, p->charged - less);
+    p->charged -= less;
+}
+
 void gc_prot_free(struct gc_dom *d)
 {
     if (!d->prot)
         return;
+    gc_prot_refund(d->prot, d->prot->charged);
     gh_free(d->prot->ext);
     gh_free(d->prot->cls);
     gh_free(d->prot);
@@ -40,6 +58,11 @@ int gc_prot_get(struct gc_dom *d, struct gc_prot **out)
         p = gh_zalloc(sizeof(*p));
         if (!p)
             return -GNTX_ENOSPC;
+        p->cookie = d->cookie;
+        if (gc_prot_charge(p, sizeof(*p))) {
+            gh_free(p);
+            return -GNTX_ENOSPC;
+        }
         p->ring_gfn = GNTX_FAULT_RING_NONE;
         d->prot = p;
     }
@@ -102,9 +125,13 @@ static int ext_reserve(struct gc_prot *p, uint32_t more)
         cap *= 2;
     if (cap > GNTX_MAX_PROT_RANGES)
         cap = GNTX_MAX_PROT_RANGES;
-    t = gh_zalloc((size_t)cap * sizeof(*t));
-    if (!t)
+    if (gc_prot_charge(p, (uint64_t)(cap - p->cap) * sizeof(*t)))
         return -GNTX_ENOSPC;
+    t = gh_zalloc((size_t)cap * sizeof(*t));
+    if (!t) {
+        gc_prot_refund(p, (uint64_t)(cap - p->cap) * sizeof(*t));
+        return -GNTX_ENOSPC;
+    }
     if (p->next)
         gh_memcpy(t, p->ext, (size_t)p->next * sizeof(*t));
     gh_free(p->ext);

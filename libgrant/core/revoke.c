@@ -101,6 +101,7 @@ int gcore_revoke_frames(struct gcore *c, gntx_domid_t dom,
         }
     }
     gh_unlock(c);
+    gc_copy_drain(c);
     return n;
 }
 
@@ -115,6 +116,9 @@ static int revoke_elem(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
 int gcore_grant_revoke(struct gcore *c, gntx_domid_t caller,
                        struct gntx_revoke *v, unsigned n)
 {
-    return gc_batch(c, caller, v, n, sizeof(*v),
-                    offsetof(struct gntx_revoke, status), revoke_elem, NULL);
+    int ok = gc_batch(c, caller, v, n, sizeof(*v),
+                      offsetof(struct gntx_revoke, status), revoke_elem, NULL);
+
+    gc_copy_drain(c); /* no byte moves through a revoked grant after this */
+    return ok;
 }

@@ -670,8 +670,10 @@ struct grant_protect_req {
  * fails -ENOSPC before it changes any page).  Element errors: -EINVAL
  * (unaligned or empty range, unknown access or action), -EFAULT (pages outside
  * this domain's memory), -EBUSY (the range holds the fault ring page), -ENOSPC
- * (more than 4096 distinct (access, action, cookie) triples, or more than
- * 2^18 separate protected ranges).  Any memory of the domain may be
+ * (more than 4096 distinct (access, action, cookie) triples, more than
+ * 2^18 separate protected ranges, or, on Xen, more bookkeeping than this
+ * domain's memory allowance holds: it pays for it, 24 bytes a range).  Any
+ * memory of the domain may be
  * protected, not only
  * grant_mem_alloc's.  Tightening pages that grantees have mapped
  * downgrades those mappings before this returns (blocks up to about 2 s

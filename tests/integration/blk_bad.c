@@ -294,23 +294,6 @@ static int role(const char *what, unsigned devid, unsigned arg)
 
 static grant_xenbus_t *xb0;
 
-/* Reads result lines up to "end"; each must start with "ok". */
-static void results(struct itest_agent *a, const char *who)
-{
-    char line[256];
-    int n = 0;
-
-    for (;;) {
-        rf_read_line(a, line, sizeof(line));
-        if (!line[0] || !strcmp(line, "end"))
-            break;
-        ICHECK(!strncmp(line, "ok", 2), "%s: %s", who, line);
-        n++;
-    }
-    ICHECK(n > 0 && !strcmp(line, "end"), "%s: every case answered (%d)", who,
-           n);
-}
-
 static void spawn(grant_handle_t *dom0, struct itest_agent *a, const char *name,
                   unsigned devid, unsigned arg, const char *img,
                   const char *mode)
@@ -353,7 +336,7 @@ static void bad_guest(grant_handle_t *dom0, struct itest_agent *good,
 
     spawn(dom0, &bad, "bad", 51728, good->domid, img, "w");
     dprintf(bad.to, "bad\n");
-    results(&bad, "bad requests");
+    rf_results(&bad, "bad requests");
     good_still(good, "after the bad requests");
     dprintf(bad.to, "jump\n");
     rf_read_line(&bad, line, sizeof(line));
@@ -378,7 +361,7 @@ static void ro_guest(grant_handle_t *dom0, const char *img)
            info ? info : "none");
     free(info);
     dprintf(ro.to, "ro\n");
-    results(&ro, "read-only disk");
+    rf_results(&ro, "read-only disk");
     gone(dom0, &ro, 51744);
 }
 

@@ -71,8 +71,19 @@ static int reconnect(struct rf *f, unsigned devid)
     if (rc < 0)
         return rc;
     rf_detach(f);
-    /* Linux's order: back to Initialising once the backend is Closed. */
-    grant_xenbus_wait_state(f->xb, f->be, XenbusStateClosed, 5000, NULL);
+    /* Linux's order: back to Initialising once the backend is Closed (or
+     * a new one is there).  Not sooner: a backend still Closing that reads
+     * our state only then sees Initialising, never our Closed, so it never
+     * closes nor probes again (grant_xenbus_wait_state(Closed) returned at
+     * once on Closing).  As xfe_reconnect. */
+    rc = grant_xenbus_wait_states(
+        f->xb, f->be,
+        GRANT_XENBUS_MASK(XenbusStateClosed) |
+            GRANT_XENBUS_MASK(XenbusStateInitialising) |
+            GRANT_XENBUS_MASK(XenbusStateInitWait),
+        10000, NULL);
+    if (rc < 0)
+        return rc;
     free(f->be);
     f->be = NULL;
     grant_xenbus_switch_state(f->xb, XBT_NULL, f->dir, XenbusStateInitialising);

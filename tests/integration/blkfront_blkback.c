@@ -9,7 +9,10 @@
  *  - xgrant-blkback SIGKILLed while the guest keeps 16 writes in flight,
  *    then started again: the guest reconnects, re-issues, every write
  *    completes, everything acknowledged reads back intact, and the image
- *    holds it.
+ *    holds it;
+ *  - xgrant-blkback --io-helper: the library answers
+ *    feature-grant-delegate, its segment grants carry DELEGATE and the
+ *    backend's helper domain moves the bytes.
  * Skips (77) when xgrant-blkback is not built.
  */
 #include <errno.h>
@@ -110,6 +113,28 @@ static void case_kill(unsigned devid)
     guest_end(&a, devid);
 }
 
+/* The same guest against xgrant-blkback --io-helper. */
+static void case_helper(unsigned devid)
+{
+    static const char *const args[] = {"--io-helper", NULL};
+    static char text[1 << 16];
+    FILE *f;
+    size_t n;
+    int st = 0;
+
+    kill(run.bb, SIGTERM);
+    waitpid(run.bb, &st, 0);
+    run.bb = rf_blkback_start(run.log, args);
+    case_io("io-ext", devid);
+    f = fopen(run.log, "r");
+    n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+    text[n] = '\0';
+    if (f)
+        fclose(f);
+    ICHECK(strstr(text, "grant I/O by helper domains"),
+           "--io-helper: the library agreed to feature-grant-delegate");
+}
+
 int main(int argc, char **argv)
 {
     char bin[PATH_MAX + 32], self[PATH_MAX];
@@ -128,5 +153,6 @@ int main(int argc, char **argv)
     case_io("io-ext", 51712);
     case_io("io-v1", 51728);
     case_kill(51744);
+    case_helper(51760);
     return rf_run_end(&run);
 }

@@ -17,8 +17,9 @@
  *    fails -EIO, the device stays broken, the buffer is untouched; a
  *    garbage status fails that request only.
  *  - restart: the backend takes a batch of writes, never answers, closes
- *    and comes back as a new bus; the frontend reconnects and re-issues
- *    them; the data reads back intact.
+ *    and comes back as a new bus (or its whole directory vanishes and is
+ *    written again); the frontend reconnects and re-issues them; the data
+ *    reads back intact.
  */
 #include <errno.h>
 #include <poll.h>
@@ -48,15 +49,25 @@ static void guest(struct itest_agent *a, const char *role, unsigned devid,
     itest_device_add(xb0, KIND, a->domid, devid, fe_dir, be_dir);
 }
 
+static int be_closed(void *be_dir)
+{
+    int st = -1;
+
+    grant_xenbus_read_state(xb0, XBT_NULL, be_dir, &st);
+    return st == XenbusStateClosed;
+}
+
+/* The guest detaches (the backend follows it to Closed), then the
+ * toolstack removes the device. */
 static void guest_end(struct xbe *bus, struct itest_agent *a, char *be_dir)
 {
     itest_agent_close(a);
-    pump(bus, 200, NULL, NULL);
+    pump(bus, 3000, be_closed, be_dir);
     grant_ctl_domain_destroy(h0, a->domid);
     grant_xenbus_write(xb0, XBT_NULL, be_dir, "online", "0");
-    pump(bus, 100, NULL, NULL);
+    pump(bus, 20, NULL, NULL);
     grant_xenbus_rm(xb0, XBT_NULL, be_dir, NULL);
-    pump(bus, 50, NULL, NULL);
+    pump(bus, 20, NULL, NULL);
 }
 
 static void case_io(struct xbe *bus, const char *role, unsigned devid)
@@ -119,7 +130,26 @@ static int reached_connected(void *arg)
     return st == XenbusStateConnected;
 }
 
-static struct xbe *case_restart(struct xbe *bus, unsigned devid)
+/* The toolstack writes the backend directory again (it vanished). */
+static void backend_dir_again(const char *be_dir, const char *fe_dir,
+                              unsigned fe)
+{
+    char perms[32];
+
+    snprintf(perms, sizeof(perms), "n0,r%u", fe);
+    grant_xenbus_mkdir(xb0, XBT_NULL, be_dir, NULL);
+    grant_xenbus_set_perms(xb0, XBT_NULL, be_dir, NULL, perms);
+    grant_xenbus_write(xb0, XBT_NULL, be_dir, "frontend", fe_dir);
+    grant_xenbus_printf(xb0, XBT_NULL, be_dir, "frontend-id", "%u", fe);
+    grant_xenbus_write(xb0, XBT_NULL, be_dir, "online", "1");
+    grant_xenbus_write(xb0, XBT_NULL, be_dir, "state", "1");
+}
+
+/* Requests held unanswered, then the backend goes away: as a daemon that
+ * closes and is started again (Closed, then the toolstack's Initialising)
+ * or, with vanish, its whole directory removed and written again; the
+ * guest must reconnect and complete every request. */
+static struct xbe *case_restart(struct xbe *bus, unsigned devid, int vanish)
 {
     char fe_dir[GRANT_XENBUS_PATH_MAX], be_dir[GRANT_XENBUS_PATH_MAX],
         line[256];
@@ -129,22 +159,29 @@ static struct xbe *case_restart(struct xbe *bus, unsigned devid)
     modes[devid] = BE_HOLD;
     guest(&a, "restart", devid, fe_dir, be_dir);
     pump_line(bus, &a, line, sizeof(line), 20000);
-    ICHECK(!strncmp(line, "ok submitted", 12), "restart: %s",
-           line[0] ? line : "(nothing)");
+    ICHECK(!strncmp(line, "ok submitted", 12), "%s: %s",
+           vanish ? "vanish" : "restart", line[0] ? line : "(nothing)");
     pump(bus, 200, NULL, NULL);
-    ICHECK(held > held0, "restart: the backend holds %u requests unanswered",
+    ICHECK(held > held0, "the backend holds %u requests unanswered",
            held - held0);
-    /* The backend goes away (Closed) and a new one starts, as a restarted
-     * daemon: the toolstack's Initialising offers the device again. */
-    xbe_close(bus);
     modes[devid] = BE_OK;
-    ICHECK(xbe_open(&bus, &be_ops, h0, xb0, 0, NULL) == 0, "backend reopened");
-    usleep(300000);
-    grant_xenbus_write(xb0, XBT_NULL, be_dir, "state", "1");
+    if (vanish) {
+        grant_xenbus_rm(xb0, XBT_NULL, be_dir, NULL);
+        pump(bus, 100, NULL, NULL);
+        backend_dir_again(be_dir, fe_dir, a.domid);
+    } else {
+        xbe_close(bus);
+        ICHECK(xbe_open(&bus, &be_ops, h0, xb0, 0, NULL) == 0,
+               "backend reopened");
+        usleep(100000);
+        grant_xenbus_write(xb0, XBT_NULL, be_dir, "state", "1");
+    }
     pump(bus, 10000, reached_connected, be_dir);
-    ICHECK(reached_connected(be_dir), "restart: the device is Connected again");
+    ICHECK(reached_connected(be_dir), "%s: the device is Connected again",
+           vanish ? "vanished backend" : "restarted backend");
     pump_line(bus, &a, line, sizeof(line), 30000);
-    ICHECK(!strncmp(line, "ok recovered", 12), "restart: %s",
+    ICHECK(!strncmp(line, "ok recovered", 12), "%s: %s",
+           vanish ? "vanished backend" : "restarted backend",
            line[0] ? line : "(nothing)");
     guest_end(bus, &a, be_dir);
     return bus;
@@ -198,7 +235,8 @@ static void run_backend(void)
     case_hostile(bus, BE_BAD_OP, "bad-op", 11);
     case_hostile(bus, BE_JUMP, "jump", 12);
     case_hostile(bus, BE_BAD_STATUS, "bad-status", 13);
-    bus = case_restart(bus, 3);
+    bus = case_restart(bus, 3, 0);
+    bus = case_restart(bus, 4, 1);
     xbe_close(bus);
 }
 

@@ -6,13 +6,15 @@
 #include "tests/unit/testhost.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gcore_host.h"
 #include "grant_abi.h"
 
-static pthread_mutex_t core_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_rwlock_t core_lock = PTHREAD_RWLOCK_INITIALIZER;
 static __thread int lock_held;
 static long lock_depth;
 static unsigned long lock_calls, nested_locks;
@@ -103,7 +105,7 @@ void gh_lock(struct gcore *core)
         __atomic_add_fetch(&nested_locks, 1, __ATOMIC_RELAXED);
         return;
     }
-    pthread_mutex_lock(&core_lock);
+    pthread_rwlock_wrlock(&core_lock);
     lock_held = 1;
     lock_depth++;
     lock_calls++;
@@ -112,13 +114,41 @@ void gh_lock(struct gcore *core)
 void gh_unlock(struct gcore *core)
 {
     (void)core;
-    if (!lock_held) {
+    if (lock_held != 1) {
         __atomic_add_fetch(&nested_locks, 1, __ATOMIC_RELAXED);
         return;
     }
     lock_depth--;
     lock_held = 0;
-    pthread_mutex_unlock(&core_lock);
+    pthread_rwlock_unlock(&core_lock);
+}
+
+/* Shared holders are not counted in lock_depth (several at once). */
+void gh_lock_shared(struct gcore *core)
+{
+    (void)core;
+    if (lock_held) {
+        __atomic_add_fetch(&nested_locks, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    pthread_rwlock_rdlock(&core_lock);
+    lock_held = 2;
+}
+
+void gh_unlock_shared(struct gcore *core)
+{
+    (void)core;
+    if (lock_held != 2) {
+        __atomic_add_fetch(&nested_locks, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    lock_held = 0;
+    pthread_rwlock_unlock(&core_lock);
+}
+
+void gh_relax(void)
+{
+    sched_yield();
 }
 
 void *gh_frame(void *cookie, uint64_t gfn, int write)
@@ -132,6 +162,9 @@ void *gh_frame(void *cookie, uint64_t gfn, int write)
     }
     if (gfn == d->fail_gfn)
         return NULL;
+    if (d->frame_delay_us)
+        usleep(d->frame_delay_us);
+    __atomic_add_fetch(&d->frames_got, 1, __ATOMIC_RELAXED);
     __atomic_add_fetch(&frames_out, 1, __ATOMIC_RELAXED);
     return d->mem + gfn * GNTX_PAGE_SIZE;
 }
@@ -263,18 +296,58 @@ int gh_dom_exempt(void *cookie)
            cookie == __atomic_load_n(&exempt_cookie, __ATOMIC_RELAXED);
 }
 
+/* A domain's charge (th_dom.charged), refused past its charge_limit. */
+int gh_dom_charge(void *cookie, uint64_t before, uint64_t now)
+{
+    struct th_dom *d = cookie;
+
+    if (!d || d->charged != before) {
+        __atomic_add_fetch(&bad_frames, 1, __ATOMIC_RELAXED); /* unbalanced */
+        return -1;
+    }
+    if (now > before && d->charge_limit && now > d->charge_limit)
+        return -1;
+    d->charged = now;
+    return 0;
+}
+
 void th_set_exempt(void *cookie)
 {
     __atomic_store_n(&exempt_cookie, cookie, __ATOMIC_RELAXED);
 }
 
+static unsigned use_delay_us;
+static long use_now, use_max;
+
 int gh_may_use(void *who, void *owner, unsigned rights)
 {
+    if (use_delay_us) {
+        long now = __atomic_add_fetch(&use_now, 1, __ATOMIC_RELAXED);
+        long max = __atomic_load_n(&use_max, __ATOMIC_RELAXED);
+
+        while (now > max &&
+               !__atomic_compare_exchange_n(&use_max, &max, now, false,
+                                            __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            ;
+        usleep(use_delay_us);
+        __atomic_sub_fetch(&use_now, 1, __ATOMIC_RELAXED);
+    }
     if (who == deny_who && owner == deny_owner) {
         deny_rights = rights;
         return -GNTX_EPERM;
     }
     return 0;
+}
+
+void th_use_delay(unsigned us)
+{
+    use_delay_us = us;
+    __atomic_store_n(&use_max, 0, __ATOMIC_RELAXED);
+}
+
+long th_use_overlap(void)
+{
+    return __atomic_load_n(&use_max, __ATOMIC_RELAXED);
 }
 
 void th_deny_use(void *who, void *owner)
@@ -382,6 +455,7 @@ void th_reset(void)
     exempt_cookie = NULL;
     deny_who = deny_owner = NULL;
     deny_rights = 0;
+    th_use_delay(0);
     lock_calls = 0;
     __atomic_store_n(&nested_locks, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&frames_out, 0, __ATOMIC_RELAXED);

@@ -6,7 +6,7 @@
  * A domain's memory is a calloc'd buffer; its gcore_dom_add cookie is the
  * struct th_dom below.  The host records every gh_unmap_notify, counts lock
  * and frame get/put balance and live allocations, and can make gh_frame or
- * gh_zalloc fail on demand.  The lock is one real mutex for every instance
+ * gh_zalloc fail on demand.  The lock is one real rwlock for every instance
  * in the process, so several threads may share a core; nested locking is
  * detected (and not deadlocked on).  Counters are process-wide too;
  * th_reset() clears them.
@@ -25,6 +25,13 @@ struct th_dom {
     uint64_t nr_frames;
     uint8_t *mem;      /* nr_frames * GNTX_PAGE_SIZE bytes, zeroed */
     uint64_t fail_gfn; /* gh_frame of this gfn returns NULL; TH_NO_FAIL */
+    /* gh_frame sleeps this long first (a slow copy), and counts. */
+    unsigned frame_delay_us;
+    unsigned long frames_got;
+    /* Host memory the core charged to it (gh_dom_charge), refused past
+     * charge_limit (0: no limit); a charge that does not start from
+     * `charged` counts as a bad frame (th_balanced fails). */
+    uint64_t charged, charge_limit;
 };
 
 /* NULL on allocation failure.  th_dom_free is NULL-safe. */
@@ -78,6 +85,11 @@ void th_set_exempt(void *cookie);
  * th_denied_rights: the rights of the last refused use. */
 void th_deny_use(void *who, void *owner);
 unsigned th_denied_rights(void);
+/* gh_may_use sleeps `us` (0: not), and th_use_overlap says how many calls
+ * were in it at once at most since (the core's validation under the lock
+ * held shared overlaps on several threads). */
+void th_use_delay(unsigned us);
+long th_use_overlap(void);
 
 /* Balance: 0 locks held, no frame outstanding, no nested lock, no
  * gh_frame of a frame outside the domain, no gh_memcpy of overlapping

@@ -17,6 +17,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,22 @@ void gh_unlock(struct gcore *core)
     (void)core;
     assert(lock_depth == 1);
     lock_depth--;
+}
+
+void gh_lock_shared(struct gcore *core)
+{
+    gh_lock(core);
+}
+
+void gh_unlock_shared(struct gcore *core)
+{
+    gh_unlock(core);
+}
+
+/* Nothing waits: the core runs on one thread at a time here. */
+void gh_relax(void)
+{
+    sched_yield();
 }
 
 void *gh_frame(void *cookie, uint64_t gfn, int write)

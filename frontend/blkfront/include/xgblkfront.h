@@ -23,9 +23,12 @@
  *    READ for a write, WRITE for a read), made straight over the caller's
  *    buffer when it lies in grantable memory of the device's handle (from
  *    xgbf_buf_alloc): no copy, and the backend sees nothing but those
- *    bytes.  A buffer elsewhere is bounced through the library's own
- *    grantable memory (one copy).  Grants end before the completion is
- *    reported, so the backend never touches the buffer afterwards.
+ *    bytes (plus DELEGATE when the backend offers feature-grant-delegate,
+ *    which the library answers: xgrant-blkback --io-helper passes each
+ *    segment on, narrowed, to an I/O helper domain).  A buffer elsewhere
+ *    is bounced through the library's own grantable memory (one copy).  Grants
+ * end before the completion is reported, so the backend never touches the
+ * buffer afterwards.
  *  - Otherwise (standard grants, stock Linux backends): a pool of pages
  *    shared with grant_v1_share and kept granted (feature-persistent, as
  *    Linux's blkfront), each segment a page; data is copied in and out.

@@ -26,11 +26,13 @@
  * that queue); the rx ring is kept full of posted buffers by xgnf_flush.
  *
  * Grants.  With feature-grant-ext negotiated every tx slot's gref is an
- * extension grant covering EXACTLY the slot's bytes (READ), created in one
- * batch per xgnf_flush and revoked when its response arrives (a slot may
- * carry 16 KiB); every rx buffer is an extension grant of exactly its 16
- * KiB (WRITE only; grant-ext-rx-buffer-size says so to the backend), so
- * the backend never reads anything of ours but the bytes we send.
+ * extension grant covering EXACTLY the slot's bytes (READ): made in one
+ * batch per xgnf_flush, kept by its tx page for the page's next slot of
+ * the same length, revoked (in batches) once the page needs another
+ * length (a slot may carry 16 KiB); every rx buffer is an extension grant
+ * of exactly its 16 KiB (WRITE only; grant-ext-rx-buffer-size says so to
+ * the backend).  The tx pages hold nothing but frames sent to this
+ * backend, so it never reads anything of ours but bytes we sent it.
  * Otherwise the buffers are pages shared with Xen's standard grants
  * (grant_v1_share), as stock backends expect.
  *

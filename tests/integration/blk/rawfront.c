@@ -119,7 +119,7 @@ static int publish(struct rf *f)
 {
     grant_xenbus_t *xb = f->xb;
     char qdir[GRANT_XENBUS_PATH_MAX + 24];
-    unsigned i;
+    unsigned i, offered = 0;
     int rc = 0;
 
     if (f->order)
@@ -141,6 +141,15 @@ static int publish(struct rf *f)
     if (f->mode == RF_EXT)
         rc |=
             grant_xenbus_write(xb, XBT_NULL, f->dir, "feature-grant-ext", "1");
+    f->delegating = 0;
+    if (f->mode == RF_EXT && f->delegate &&
+        grant_xenbus_scanf(xb, XBT_NULL, f->be, "feature-grant-delegate", "%u",
+                           &offered) == 1 &&
+        offered == 1) {
+        rc |= grant_xenbus_write(xb, XBT_NULL, f->dir, "feature-grant-delegate",
+                                 "1");
+        f->delegating = 1;
+    }
     return rc ? -EIO : 0;
 }
 
@@ -266,7 +275,9 @@ static int seg_fill(struct rf *f, struct blkif_request_segment *s, unsigned i,
     }
     s->first_sect = 0;
     s->last_sect = (uint8_t)(sects - 1);
-    return grant_create_direct(f->h, 0, write ? GRANT_R_READ : GRANT_R_WRITE,
+    return grant_create_direct(f->h, 0,
+                               (write ? GRANT_R_READ : GRANT_R_WRITE) |
+                                   (f->delegating ? GRANT_R_DELEGATE : 0),
                                (char *)f->pool + off, (uint64_t)sects * SECT,
                                &s->gref);
 }
@@ -522,6 +533,22 @@ void rf_read_line(struct itest_agent *a, char *line, size_t len)
     setvbuf(a->in, NULL, _IONBF, 0); /* poll sees every byte not read */
     if (poll(&p, 1, 20000) == 1 && fgets(line, (int)len, a->in))
         line[strcspn(line, "\n")] = '\0';
+}
+
+void rf_results(struct itest_agent *a, const char *who)
+{
+    char line[256];
+    int n = 0;
+
+    for (;;) {
+        rf_read_line(a, line, sizeof(line));
+        if (!line[0] || !strcmp(line, "end"))
+            break;
+        ICHECK(!strncmp(line, "ok", 2), "%s: %s", who, line);
+        n++;
+    }
+    ICHECK(n > 0 && !strcmp(line, "end"), "%s: every case answered (%d)", who,
+           n);
 }
 
 unsigned rf_dom0_maps(grant_handle_t *dom0)

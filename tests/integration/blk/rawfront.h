@@ -46,6 +46,9 @@ struct rf {
     uint64_t sectors;
     unsigned max_indirect;
     unsigned pool_pages; /* set before rf_attach: 0 = RF_POOL_PAGES */
+    int delegate;        /* set before rf_attach: RF_EXT answers the
+                            backend's feature-grant-delegate */
+    int delegating;      /* negotiated: segment grants carry DELEGATE */
     void *pool;
     grant_v1_ref_t *pref;   /* v1: pool page refs */
     void *ind;              /* the indirect page */
@@ -59,7 +62,8 @@ struct rf {
  * rings of 2^order pages, f->want_queues queues (queue-N/ keys when more
  * than one, up to the backend's multi-queue-max-queues), keys written as
  * Linux's blkfront writes them (RF_V1P adds feature-persistent = 1,
- * RF_EXT feature-grant-ext = 1). */
+ * RF_EXT feature-grant-ext = 1, and with f->delegate
+ * feature-grant-delegate = 1 when the backend offers it). */
 int rf_attach(struct rf *f, unsigned devid, int mode, unsigned order);
 /* Closes (Closing, Closed) and frees the grants, not the handles. */
 void rf_detach(struct rf *f);
@@ -115,6 +119,9 @@ int rf_nbdkit_guest(struct rf_run *r, struct itest_agent *a, unsigned devid,
                     const char *img, char *sock);
 /* One line from a guest (no newline), within 20 s; "" if none. */
 void rf_read_line(struct itest_agent *a, char *line, size_t len);
+/* Reads a guest's result lines up to "end"; checks each starts with "ok"
+ * and that there was at least one. */
+void rf_results(struct itest_agent *a, const char *who);
 /* Mappings domain 0 holds. */
 unsigned rf_dom0_maps(grant_handle_t *dom0);
 /* backend/vbd/<fe>/<devid>/<key> of domain 0 (the caller frees), or NULL. */

@@ -15,9 +15,9 @@
 #include "xbe.h"
 
 #define KIND      "vbd"
-#define DISK      (8u << 20) /* every test disk's size */
+#define DISK      (4u << 20) /* every test disk's size */
 #define SLOT      (64u << 10)
-#define NSLOT     64u
+#define NSLOT     32u   /* SLOT x NSLOT = DISK / 2 */
 #define GUEST_MEM 8192u /* pages of a guest running a role */
 
 enum be_mode { BE_OK, BE_BAD_ID, BE_BAD_OP, BE_BAD_STATUS, BE_JUMP, BE_HOLD };

@@ -33,7 +33,7 @@ xgnet_start() {
     local mtu=$1 body=$2 i
     work=$(mktemp -d "$top/$B/xgnet-XXXXXX")
     export XGRANT_SOCK=$work/xgrantd.sock XENSTORED_PATH=$work/xenstored
-    xgrantd --socket "$XGRANT_SOCK" --no-confine --log "$work/xgrantd.log" >/dev/null 2>&1 &
+    xgrantd --foreground --socket "$XGRANT_SOCK" --no-confine --log "$work/xgrantd.log" >/dev/null 2>&1 &
     xgnet_xgd=$!
     trap 'xgrant destroy g >/dev/null 2>&1; kill $xgnet_xgd 2>/dev/null; wait $xgnet_xgd 2>/dev/null; rm -rf "$work"' EXIT
     for i in $(seq 50); do [ -S "$XGRANT_SOCK" ] && break; sleep 0.05; done

@@ -8,6 +8,7 @@
 #define XLAB_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "grant_abi.h"
@@ -99,6 +100,9 @@ void xlab_std_guest(grant_handle_t *h);
  * v1 backend, writes dom0's KILL page and must live (kill_spares_backend:
  * last, after benchdone). */
 void xlab_scratch_dom0(unsigned guest);
+/* dom0: Xen's 'q' dump (xl debug-keys q, then xl dmesg) to read, for
+ * pclose; NULL and errno on failure. */
+FILE *xlab_q_dump(void);
 void xlab_kill_dom0(grant_handle_t *h, unsigned guest);
 void xlab_kill_guest(grant_handle_t *h);
 /* xlab_freed.c (issue 12): a closed handle's grants are revoked before its
@@ -110,6 +114,11 @@ void xlab_freed_guest(void);
  * guest's teardown (last, after the kill case). */
 void xlab_fuzz_guest(grant_handle_t *h);
 void xlab_fuzz_dom0(grant_handle_t *h, unsigned guest);
+/* xlab_lock.c (issue 12, Locking): a bystander's 4 KiB copy times while
+ * the guest copies, protects or churns grants, dom0's third party
+ * protecting and revoking meanwhile (last, after the fuzz). */
+void xlab_lock_guest(void);
+void xlab_lock_dom0(grant_handle_t *h, unsigned guest);
 
 /* xlab_bench.c: GNTTABOP_copy of 4 KiB vs the extension's COPY, and
  * GNTTABOP_map_grant_ref of 1 page vs the extension's MAP (dom0 maps the

@@ -132,6 +132,7 @@ int xlab_guest(grant_handle_t *h)
         xlab_kill_guest(h);
         xlab_freed_guest();
         xlab_fuzz_guest(h);
+        xlab_lock_guest();
     }
     xlab_xs_close();
     return 0;

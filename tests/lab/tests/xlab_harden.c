@@ -32,16 +32,25 @@
 #define KILL_COOKIE 0x6b696c6cu
 #define SCRATCH_MAX 8
 
+FILE *xlab_q_dump(void)
+{
+    FILE *f;
+
+    if (system("xl debug-keys q >/dev/null 2>&1") != 0) {
+        errno = EIO;
+        return NULL;
+    }
+    f = popen("xl dmesg 2>/dev/null", "r");
+    return f;
+}
+
 /* The guest's ExtraPage mfns from Xen's 'q' dump: how many (<= max). */
 static int extra_pages(unsigned guest, unsigned long long *mfn, int max)
 {
     char line[512], head[64];
     int n = 0, in = 0;
-    FILE *f;
+    FILE *f = xlab_q_dump();
 
-    if (system("xl debug-keys q >/dev/null 2>&1") != 0)
-        return -EIO;
-    f = popen("xl dmesg 2>/dev/null", "r");
     if (!f)
         return -errno;
     snprintf(head, sizeof(head), "Memory pages belonging to domain %u:", guest);
