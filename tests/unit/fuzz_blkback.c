@@ -195,6 +195,45 @@ int grant_map_revoked_next(grant_handle_t *h, struct grant_map_event *ev)
     return 0;
 }
 
+/* The I/O helper (iohelper.c) is not modelled: no queue has one. */
+int bb_queue_helper(struct bb_queue *q)
+{
+    (void)q;
+    return 0;
+}
+
+void bbh_lost(struct bbh *b, grant_handle_t *h, const char *who, int why)
+{
+    (void)b, (void)h, (void)who, (void)why;
+    __builtin_trap();
+}
+
+int bbh_call(struct bbh *b, grant_handle_t *h, const char *who, int stop_fd)
+{
+    (void)b, (void)h, (void)who, (void)stop_fd;
+    __builtin_trap();
+}
+
+grant_domid_t grant_domid(const grant_handle_t *h)
+{
+    (void)h;
+    __builtin_trap();
+}
+
+int grant_create_batch(grant_handle_t *h, struct grant_create_req *r,
+                       unsigned n)
+{
+    (void)h, (void)r, (void)n;
+    __builtin_trap();
+}
+
+int grant_revoke_batch(grant_handle_t *h, struct grant_revoke_req *r,
+                       unsigned n)
+{
+    (void)h, (void)r, (void)n;
+    __builtin_trap();
+}
+
 /* ---- One request -------------------------------------------------------- */
 
 /* Does the SQEs req.c queued, on the image in memory; their completions
