@@ -21,6 +21,7 @@ for w in $(cat /proc/cmdline); do
         XLAB_XEN=*) export XLAB_XEN="${w#XLAB_XEN=}" ;;
         XLAB_DRV=*) XLAB_DRV="${w#XLAB_DRV=}" ;;
         XLAB_ONLY=*) XLAB_ONLY="${w#XLAB_ONLY=}" ;;
+        XLAB_FRONTS=*) export XLAB_FRONTS="${w#XLAB_FRONTS=}" ;;
     esac
 done
 for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd; do modprobe "$m"; done

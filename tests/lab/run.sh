@@ -17,6 +17,8 @@ BOOTS=${LAB_BOOTS:-patched stock}
 DRV_BOOTS=${LAB_DRV_BOOTS:-patched}
 # LAB_ONLY=drv: only the driver cases (a quicker loop while working on them).
 ONLY=${LAB_ONLY:+ XLAB_ONLY=$LAB_ONLY}
+# LAB_DRV_FRONTENDS=1: also xgrant's frontends in the guest (part 4, unfinished).
+[ "${LAB_DRV_FRONTENDS:-0}" = 1 ] && ONLY="$ONLY XLAB_FRONTS=1"
 here=$(cd "$(dirname "$0")" && pwd)
 t_start=$(date +%s)
 phase() { echo "lab: [$(($(date +%s) - t_start)) s] $*"; }
