@@ -55,6 +55,23 @@ fuzz: $(FUZZ_BIN)
 	    -print_final_stats=1 $(B)/fuzz/corpus 2>&1 | grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR|SUMMARY|INFO: fuzzing)' || exit 1; \
 	echo "fuzz: core survived $(FUZZ_SECONDS) s of libFuzzer"
 
+# libFuzzer over the drivers' peer-facing parsing (clang):
+# `make fuzz-drivers FUZZ_SECONDS=N`: xgrant-blkback's requests against a
+# model of libgrant (tests/unit/fuzz_blkback.c), seeded from
+# tests/unit/fuzz-blkback-seeds.
+FUZZ_BLKBACK := $(B)/fuzz/fuzz_blkback
+$(FUZZ_BLKBACK): tests/unit/fuzz_blkback.c backend/blkback/req.c backend/blkback/pgrant.c backend/common/ring.c
+	@mkdir -p $(@D)/corpus-blkback
+	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all -I. -Ilibgrant/include -Ibackend/common/include \
+	    $(filter %.c,$^) -o $@ -luring
+.PHONY: fuzz-drivers
+fuzz-drivers: $(FUZZ_BLKBACK)
+	@cp -n tests/unit/fuzz-blkback-seeds/* $(B)/fuzz/corpus-blkback/
+	@set -o pipefail; $(FUZZ_BLKBACK) -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	    -print_final_stats=1 $(B)/fuzz/corpus-blkback 2>&1 | grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR|SUMMARY|INFO: fuzzing)' || exit 1; \
+	echo "fuzz-drivers: blkback survived $(FUZZ_SECONDS) s of libFuzzer"
+
 # The store tests link the real libxenstore, and the store-socket rule
 # (libgrant/lib/sockpath.c, internal to libgrant).
 STORE_ITEST := $(B)/tests/integration/store_proto $(B)/tests/integration/store_fuzz

@@ -438,31 +438,12 @@ static void sqe_fsync(struct bb_queue *q, unsigned slot, int link)
         sqe->flags |= IOSQE_IO_LINK;
 }
 
-/*
- * A buffered write, written here: filesystems without non-blocking
- * buffered writes (ext4) make io_uring hand every such SQE to a worker
- * thread, a wakeup and a CPU switch per write, and its workers then take
- * turns on the file (hashed work).  A write into the page cache is a copy
- * (nbdkit's file plugin does the same).
- */
-static void write_now(struct bb_req *rq, int fd)
-{
-    ssize_t n = pwritev(fd, rq->iov, (int)nr_iov(rq), rq->sector * BB_SECTOR);
-
-    rq->err = n < 0 ? -errno : (uint64_t)n != rq->bytes ? -EIO : 0;
-}
-
 static void sqe_rw(struct bb_queue *q, unsigned slot, int link)
 {
     struct bb_req *rq = &q->reqs[slot];
+    struct io_uring_sqe *sqe = sqe_get(q, slot, BB_CQE_RW);
     int fd = pick_fd(q, rq);
-    struct io_uring_sqe *sqe;
 
-    if (rq->write && !link && fd == q->v->img.fd) {
-        write_now(rq, fd);
-        return;
-    }
-    sqe = sqe_get(q, slot, BB_CQE_RW);
     if (!sqe)
         return;
     if (rq->write)

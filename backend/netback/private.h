@@ -33,6 +33,9 @@
 #define NB_EXTRAS_MAX (XEN_NETIF_EXTRA_TYPE_MAX - 1)
 #define NB_BATCH      64u /* packets per pass of a queue */
 #define NB_ETH_HLEN   14u
+/* Largest rx buffer a frontend may post with feature-grant-ext
+ * (grant-ext-rx-buffer-size): a response's status is an int16. */
+#define NB_RX_BUF_MAX (4u * NB_PAGE)
 
 /* ---- Counters (statistics/ in the backend directory) ------------------- */
 
@@ -149,6 +152,7 @@ struct nb_vif {
                  says so */
     /* The frontend's features. */
     int sg, gso4, gso6, csum, csum6, rx_notify;
+    unsigned rx_buf; /* bytes of each posted rx buffer */
     /* rate=: credit_bytes every credit_us (0: unlimited). */
     uint64_t credit_bytes, credit_us, remaining;
     uint64_t next_credit_ms;

@@ -3,11 +3,12 @@
  * rx.c: the TAP into the rx ring, what reaches the frontend (counted as
  * the vif's TX, as Linux counts it).  Receive-copy only: the frontend
  * posts buffers (one page each: a standard grant, or with feature-grant-ext
- * a byte grant of the page it posted), the backend copies into them.
+ * a byte grant of the buffer it posted, grant-ext-rx-buffer-size bytes,
+ * a page unless it says), the backend copies into them.
  *
  * The posted requests are taken from the ring into a FIFO as they come
  * and answered in ring order (a Linux netfront finds a response's buffer
- * by its ring position).  A packet takes one slot per page of its bytes
+ * by its ring position).  A packet takes one slot per buffer of its bytes
  * (at most 18; one without feature-sg) plus one for a GSO extra, laid out
  * as netif wants it: first data slot, the extra, the other data slots.
  * A pass reads up to NB_BATCH packets from the queue's TAP descriptor,
@@ -135,7 +136,7 @@ static int classify(const struct nb_vif *v, uint8_t *buf, size_t n,
     why = offloads(v, &h, p);
     if (why)
         return why;
-    p->slots = (p->len + NB_PAGE - 1) / NB_PAGE;
+    p->slots = (p->len + v->rx_buf - 1) / v->rx_buf;
     if (p->slots > (v->sg ? NB_SLOTS_MAX : 1u))
         return NB_DROP_TX_TOO_BIG;
     return 0;
@@ -151,12 +152,12 @@ static int plan(struct nb_queue *q, struct rxpkt *p, unsigned first)
 {
     struct nb *nb = q->vif->nb;
     grant_domid_t fe = (grant_domid_t)xbe_dev_fe_id(q->vif->d);
-    unsigned i, k = first, off = 0, len;
+    unsigned i, k = first, off = 0, len, buf = q->vif->rx_buf;
 
     p->first = first;
     p->seg0 = nb->copy.n;
     for (i = 0; i < p->slots; i++) {
-        len = p->len - off < NB_PAGE ? p->len - off : NB_PAGE;
+        len = p->len - off < buf ? p->len - off : buf;
         if (nb_copy_add(&nb->copy, 1, p->data + off, fe, posted(q, k)->gref, 0,
                         len) < 0)
             return -ENOMEM;
@@ -207,7 +208,7 @@ static void complete(struct nb_queue *q, const struct rxpkt *p)
     for (i = 0; i < p->slots && rc == 0; i++)
         rc = nb_copy_status(&v->nb->copy, p->seg0 + i);
     for (i = 0; i < p->slots; i++, k++) {
-        len = p->len - off < NB_PAGE ? p->len - off : NB_PAGE;
+        len = p->len - off < v->rx_buf ? p->len - off : v->rx_buf;
         off += len;
         fl = i + 1 < p->slots ? NETRXF_more_data : 0;
         if (i == 0)

@@ -315,6 +315,21 @@ static int read_features(struct xbe_dev *d, struct nb_vif *v)
                          "%s/request-rx-copy: must be 1 (receive-copy is "
                          "the only receive path)",
                          xbe_dev_fe_dir(d));
+    /* With extension grants the frontend may post rx buffers larger than
+     * a page: a 64 KiB packet then takes 5 slots, not 17. */
+    v->rx_buf = NB_PAGE;
+    if (xbe_dev_grant_ext(d)) {
+        unsigned long b = NB_PAGE;
+        int rc = read_num(bus_nb(d)->xb, xbe_dev_fe_dir(d),
+                          "grant-ext-rx-buffer-size", NB_RX_BUF_MAX, &b);
+
+        if (rc < 0 || b < NB_PAGE || b % NB_PAGE)
+            return xbe_fatal(d, -EINVAL,
+                             "%s/grant-ext-rx-buffer-size: not a multiple of "
+                             "%u up to %u",
+                             xbe_dev_fe_dir(d), NB_PAGE, NB_RX_BUF_MAX);
+        v->rx_buf = (unsigned)b;
+    }
     v->csum = !nocsum;
     v->csum6 = v->csum6 && v->csum;
     /* GSO needs scatter-gather (a packet of many pages) and checksums. */

@@ -49,6 +49,10 @@ static int nf_publish(struct xfe_dev *d, xs_transaction_t t)
 
     for (i = 0; rc == 0 && i < sizeof(keys) / sizeof(keys[0]); i++)
         rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d), keys[i], "1");
+    if (rc == 0 && xfe_grant_ext(d))
+        rc = grant_xenbus_printf(xfe_xb(d), t, xfe_dir(d),
+                                 "grant-ext-rx-buffer-size", "%u",
+                                 NF_RX_BUF_EXT);
     return rc;
 }
 

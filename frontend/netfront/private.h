@@ -15,6 +15,11 @@
 
 #define NF_RING_ENTS 256u /* NET_TX/RX_RING_SIZE of a one-page ring */
 #define NF_BUF       GRANT_PAGE_SIZE
+/* A tx id's buffer with extension grants: a slot's grant is byte-exact and
+ * may span pages, so a 64 KiB frame takes 5 slots, not 17, and the ring
+ * holds about 3 times the bytes in flight (what bounds throughput when a
+ * round trip waits for the scheduler). */
+#define NF_TX_BUF_EXT (4u * GRANT_PAGE_SIZE)
 
 /* A tx request or extra slot waiting for xgnf_flush. */
 struct nf_pend {
@@ -75,7 +80,17 @@ struct xgnf {
     struct nf_queue q[XGNF_MAX_QUEUES];
 };
 
+/* An rx buffer with extension grants (grant-ext-rx-buffer-size): a
+ * 64 KiB packet fills 5 slots, not 17, so the rx ring holds about 3
+ * times the bytes too.  At most 32 KiB (a response's status is an int16);
+ * the backend takes up to 4 pages. */
+#define NF_RX_BUF_EXT (4u * GRANT_PAGE_SIZE)
+/* rx.c: the bytes of one rx buffer */
+unsigned nf_rx_buf(const struct xgnf *nf);
+
 /* tx.c */
+/* The bytes of one tx id's buffer (and most of one tx slot). */
+unsigned nf_tx_buf(const struct xgnf *nf);
 int nf_tx_setup(struct xgnf *nf, struct nf_queue *q);
 void nf_tx_teardown(struct xgnf *nf, struct nf_queue *q);
 void nf_tx_gc(struct xgnf *nf, struct nf_queue *q);

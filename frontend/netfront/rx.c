@@ -2,14 +2,16 @@
 /*
  * rx.c: frames in (xgnf_recv) and the posted rx buffers.
  *
- * Buffer i (a page, granted once: WRITE only, exactly its 4096 bytes) is
+ * Buffer i (a page of a standard grant, or with feature-grant-ext
+ * NF_RX_BUF_EXT bytes, granted once: WRITE only, exactly its bytes, and
+ * said in grant-ext-rx-buffer-size) is
  * posted at every ring position p with p % 256 == i, with id i; so the
  * response at position p answers buffer p % 256 (extra-info slots carry no
  * id, as in Linux's netfront, which also goes by position).  A response is
  * checked before any byte of it is used, in this order:
  *   1. a data slot's id is the one posted at its position (err_rx_id);
  *   2. its status is not negative (rx_errors);
- *   3. offset + status stays in the 4096-byte buffer (err_rx_size);
+ *   3. offset + status stays in the buffer (err_rx_size);
  *   4. the frame has at most XGNF_MAX_SLOTS + 1 data slots (err_rx_chain);
  *   5. extras: at most XEN_NETIF_EXTRA_TYPE_MAX, of a known type, GSO with
  *      a size and type TCPv4/v6 (err_rx_extra);
@@ -24,6 +26,11 @@
 
 #include "private.h"
 
+unsigned nf_rx_buf(const struct xgnf *nf)
+{
+    return nf->info.grant_ext ? NF_RX_BUF_EXT : NF_BUF;
+}
+
 int nf_rx_setup(struct xgnf *nf, struct nf_queue *q)
 {
     struct grant_create_req reqs[NF_RING_ENTS];
@@ -37,17 +44,18 @@ int nf_rx_setup(struct xgnf *nf, struct nf_queue *q)
             q->rx_mem = NULL;
         return rc;
     }
-    rc = grant_mem_alloc(nf->h, NF_RING_ENTS, (void **)&q->rx_mem);
+    rc = grant_mem_alloc(nf->h, NF_RING_ENTS * (NF_RX_BUF_EXT / NF_BUF),
+                         (void **)&q->rx_mem);
     if (rc < 0) {
         q->rx_mem = NULL;
         return rc;
     }
     for (i = 0; i < NF_RING_ENTS; i++)
-        reqs[i] =
-            (struct grant_create_req){.grantee = (grant_domid_t)nf->be_id,
-                                      .rights = GRANT_R_WRITE,
-                                      .ptr = q->rx_mem + (size_t)i * NF_BUF,
-                                      .len = NF_BUF};
+        reqs[i] = (struct grant_create_req){.grantee = (grant_domid_t)nf->be_id,
+                                            .rights = GRANT_R_WRITE,
+                                            .ptr = q->rx_mem +
+                                                   (size_t)i * NF_RX_BUF_EXT,
+                                            .len = NF_RX_BUF_EXT};
     rc = grant_create_batch(nf->h, reqs, NF_RING_ENTS);
     for (i = 0; rc == 0 && i < NF_RING_ENTS; i++)
         q->rx_ref[i] = reqs[i].ref;
@@ -146,13 +154,13 @@ static void rx_data(struct xgnf *nf, struct nf_queue *q, RING_IDX pos,
         nf->st.err_rx_id++;
     else if (r->status < 0)
         nf->st.rx_errors++;
-    else if (r->offset + r->status > (int)NF_BUF)
+    else if (r->offset + r->status > (int)nf_rx_buf(nf))
         nf->st.err_rx_size++;
     else if (q->cur.niov >= XGNF_MAX_SLOTS + 1)
         nf->st.err_rx_chain++;
     else {
         q->cur.iov[q->cur.niov].iov_base =
-            q->rx_mem + (size_t)b * NF_BUF + r->offset;
+            q->rx_mem + (size_t)b * nf_rx_buf(nf) + r->offset;
         q->cur.iov[q->cur.niov++].iov_len = (size_t)r->status;
         q->cur.len += (size_t)r->status;
         return;

@@ -2,14 +2,15 @@
 /*
  * tx.c: frames out (xgnf_send, xgnf_flush) and their responses.
  *
- * Each tx request id owns one page of the queue's tx buffer; a frame of L
- * bytes takes ceil(L/4096) ids, its first request carrying L (the whole
+ * Each tx request id owns one buffer of nf_tx_buf bytes (a page with
+ * standard grants, NF_TX_BUF_EXT with extension grants); a frame of L
+ * bytes takes ceil(L/buffer) ids, its first request carrying L (the whole
  * frame, as netif.h says) and a GSO extra slot right after it.  Requests
  * wait in q->pend until xgnf_flush grants their bytes and writes them into
  * the ring.  With grant-ext every request's gref is an extension grant of
- * exactly its bytes (READ): a page keeps its grant after the response, and
- * a later slot of the same length on that page uses it again (full 4096-
- * byte slots of large frames, same-sized ACKs: no grant call at all);
+ * exactly its bytes (READ): a buffer keeps its grant after the response,
+ * and a later slot of the same length in that buffer uses it again (full
+ * slots of large frames, same-sized ACKs: no grant call at all);
  * another length gets a new grant (one create call per flush) and the old
  * one is revoked with NF_STALE_BATCH others in one call.  A live grant
  * only ever covers bytes of frames sent to this backend (the tx pages
@@ -18,7 +19,13 @@
 #include <errno.h>
 #include <string.h>
 
+#include "grant_ring_idx.h"
 #include "private.h"
+
+unsigned nf_tx_buf(const struct xgnf *nf)
+{
+    return nf->info.grant_ext ? NF_TX_BUF_EXT : NF_BUF;
+}
 
 int nf_tx_setup(struct xgnf *nf, struct nf_queue *q)
 {
@@ -26,7 +33,8 @@ int nf_tx_setup(struct xgnf *nf, struct nf_queue *q)
     int rc;
 
     if (nf->info.grant_ext)
-        rc = grant_mem_alloc(nf->h, NF_RING_ENTS, (void **)&q->tx_mem);
+        rc = grant_mem_alloc(nf->h, NF_RING_ENTS * (NF_TX_BUF_EXT / NF_BUF),
+                             (void **)&q->tx_mem);
     else
         rc = grant_v1_share(nf->h, (grant_domid_t)nf->be_id, NF_RING_ENTS,
                             GRANT_V1_RDONLY, q->tx_v1, (void **)&q->tx_mem);
@@ -108,8 +116,8 @@ static int check_meta(struct xgnf *nf, const struct iovec *iov, int iovcnt,
 unsigned xgnf_tx_room(const struct xgnf *nf, unsigned qi, size_t len)
 {
     const struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
-    unsigned slots = len ? (unsigned)((len + NF_BUF - 1) / NF_BUF) : 1, ring,
-             ids;
+    unsigned buf = nf_tx_buf(nf),
+             slots = len ? (unsigned)((len + buf - 1) / buf) : 1, ring, ids;
 
     if (!nf->connected || nf->halted || qi >= nf->info.nr_queues)
         return 0;
@@ -135,7 +143,7 @@ int xgnf_send(struct xgnf *nf, unsigned qi, const struct iovec *iov, int iovcnt,
 {
     static const struct xgnf_meta none;
     struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
-    size_t len = 0, off = 0;
+    size_t len = 0, off = 0, buf = nf_tx_buf(nf);
     unsigned slots, k;
     int i, rc, vi = 0;
     size_t voff = 0;
@@ -151,8 +159,8 @@ int xgnf_send(struct xgnf *nf, unsigned qi, const struct iovec *iov, int iovcnt,
             return -EMSGSIZE;
     if (len < XGNF_MIN_FRAME || len > XGNF_MAX_FRAME)
         return -EMSGSIZE;
-    slots = (unsigned)((len + NF_BUF - 1) / NF_BUF);
-    if (slots > 1 && !nf->info.sg)
+    slots = (unsigned)((len + buf - 1) / buf);
+    if (len > NF_BUF && !nf->info.sg)
         return -EMSGSIZE;
     rc = check_meta(nf, iov, iovcnt, m);
     if (rc < 0)
@@ -162,14 +170,14 @@ int xgnf_send(struct xgnf *nf, unsigned qi, const struct iovec *iov, int iovcnt,
         return -EAGAIN;
     for (k = 0; k < slots; k++) {
         uint16_t id = q->tx_free[--q->tx_nfree];
-        size_t n = len - off < NF_BUF ? len - off : NF_BUF, got = 0;
+        size_t n = len - off < buf ? len - off : buf, got = 0;
         uint16_t flags = k + 1 < slots ? NETTXF_more_data : 0;
 
         while (got < n) { /* gather this slot's bytes */
             size_t c = iov[vi].iov_len - voff;
 
             c = c < n - got ? c : n - got;
-            memcpy(q->tx_mem + (size_t)id * NF_BUF + got,
+            memcpy(q->tx_mem + (size_t)id * buf + got,
                    (const uint8_t *)iov[vi].iov_base + voff, c);
             got += c;
             voff += c;
@@ -227,11 +235,11 @@ static int grant_pending(struct xgnf *nf, struct nf_queue *q)
             q->stale[q->nstale++] = q->tx_ref[id];
         q->tx_glen[id] = 0;
         ids[n] = id;
-        reqs[n++] =
-            (struct grant_create_req){.grantee = (grant_domid_t)nf->be_id,
-                                      .rights = GRANT_R_READ,
-                                      .ptr = q->tx_mem + (size_t)id * NF_BUF,
-                                      .len = q->tx_len[id]};
+        reqs[n++] = (struct grant_create_req){
+            .grantee = (grant_domid_t)nf->be_id,
+            .rights = GRANT_R_READ,
+            .ptr = q->tx_mem + (size_t)id * NF_TX_BUF_EXT,
+            .len = q->tx_len[id]};
     }
     rc = n ? grant_create_batch(nf->h, reqs, n) : 0;
     for (i = 0; rc == 0 && i < n; i++) {
@@ -336,12 +344,36 @@ static void take_responses(struct xgnf *nf, struct nf_queue *q)
         nf_halt(nf);
 }
 
+/*
+ * Arms rsp_event as Xen's netfront does for tx: the backend notifies once
+ * HALF the requests in flight are answered, not at every response (under
+ * xgrantd each notification is a call through the daemon and a wake-up
+ * here, for responses nothing waits on while the ring has room; a full
+ * ring is half free again when the notification comes).  1 when a
+ * response arrived meanwhile, -EPROTO on a halted ring.
+ */
+static int tx_arm(struct xfe_ring *r)
+{
+    RING_IDX cons = r->rsp_cons, out = r->req_prod_pvt - cons;
+
+    if (r->halted)
+        return -EPROTO;
+    r->taken = 0;
+    if (grant_ring_peek(r->sring, GRANT_RING_RSP_PROD) != cons)
+        return 1;
+    __atomic_store_n(&r->sring[GRANT_RING_RSP_EVENT], cons + out / 2 + 1,
+                     __ATOMIC_RELAXED);
+    /* Our event index is visible before we look at the producer again. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return grant_ring_peek(r->sring, GRANT_RING_RSP_PROD) != cons;
+}
+
 void nf_tx_gc(struct xgnf *nf, struct nf_queue *q)
 {
     /* Until rsp_event is armed past every response taken (else the
-     * backend's next response would not signal us).  Bounded: every
+     * backend's next responses would not signal us).  Bounded: every
      * response answers a request in flight. */
     do
         take_responses(nf, q);
-    while (!nf->halted && xfe_ring_final_check(q->tx) == 1);
+    while (!nf->halted && tx_arm(q->tx) == 1);
 }

@@ -54,7 +54,9 @@ static inline int blkbench_image(const char *img, unsigned mb)
 }
 
 /* fio's IOPS for one job on target (fio options naming the engine and
- * file), terse output: read iops is field 8, write 49.  0 on failure. */
+ * file), terse output: read iops is field 8, write 49.  0 on failure.
+ * BLK_BENCH_RAW: fio's command and terse line to stderr (latency
+ * percentiles: read fields 18-37, write 59-78). */
 static inline double blkbench_fio(const char *target, int write, int random,
                                   unsigned kib, unsigned qd, double secs,
                                   unsigned size_mb)
@@ -77,6 +79,8 @@ static inline double blkbench_fio(const char *target, int write, int random,
     n = fread(out, 1, sizeof(out) - 1, p);
     out[n] = '\0';
     pclose(p);
+    if (getenv("BLK_BENCH_RAW"))
+        fprintf(stderr, "fio %s: %s\n", cmd, out);
     for (i = 1, f = strtok(out, ";"); f; f = strtok(NULL, ";"), i++)
         if (i == (write ? 49 : 8))
             iops = atof(f);
@@ -104,15 +108,19 @@ static inline int blkbench_role_end(int rc)
 
 /*
  * A benchmark run: ITEST_SKIP (said why) without fio and nbdkit; else
- * xgrant-blkback buffered on one queue (rf_run_begin), the image of mb
+ * xgrant-blkback buffered on one queue (rf_run_begin; with
+ * BLK_BENCH_NO_GRANT_IO=1 also --no-grant-io), the image of mb
  * MiB at <run dir>/bench.img (into img, len bytes), read once so the page
  * cache is warm for everyone.  0, or -1 when the run did not start.
  */
 static inline int blkbench_begin(struct rf_run *r, const char *name,
                                  unsigned mb, char *img, size_t len)
 {
-    static const char *const args[] = {"--buffered", "--max-queues", "1", NULL};
+    static const char *args[] = {"--buffered", "--max-queues", "1", NULL, NULL};
     char cmd[700];
+
+    if (getenv("BLK_BENCH_NO_GRANT_IO")) /* grant-ext data by grant copy */
+        args[3] = "--no-grant-io";
 
     if (system("command -v fio >/dev/null && command -v nbdkit >/dev/null")) {
         printf("skip: fio and nbdkit needed (make deps)\n");

@@ -243,6 +243,7 @@ static void fe_ungrant(struct fe *fe, grant_ref_t ref)
 
 static int fe_nocsum;   /* mode "nocsum": takes no partial checksums */
 static int fe_nonotify; /* mode "nonotify": no feature-rx-notify */
+static int fe_badrxbuf; /* mode "badrxbuf": rx buffers of 5000 bytes */
 
 static int fe_publish(struct xfe_dev *d, xs_transaction_t t)
 {
@@ -262,6 +263,9 @@ static int fe_publish(struct xfe_dev *d, xs_transaction_t t)
     if (rc == 0 && fe_nocsum)
         rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d),
                                 "feature-no-csum-offload", "1");
+    if (rc == 0 && fe_badrxbuf)
+        rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d),
+                                "grant-ext-rx-buffer-size", "5000");
     return rc;
 }
 
@@ -546,6 +550,7 @@ static int role_front(unsigned devid, unsigned nq, const char *mode)
     fe.v1 = !strcmp(mode, "v1");
     fe_nocsum = !strcmp(mode, "nocsum");
     fe_nonotify = !strcmp(mode, "nonotify");
+    fe_badrxbuf = !strcmp(mode, "badrxbuf");
     fe_ops.grant_ext = !fe.v1;
     if (grant_open(&fe.h, 0) || grant_xenbus_open(&xb, 0))
         return 1;
@@ -1117,7 +1122,8 @@ static void name_taken(struct vif *a)
     grant_xenbus_backend_dir(0, KIND, x.a.domid, 5, x.be_dir, sizeof(x.be_dir));
     ICHECK(grant_xenbus_transact(xb0, toolstack_in, &ta, 0) == 0,
            "a vif named %s again written", a->ifname);
-    closing = wait_be_state(&x, XenbusStateClosing, SLOW_MS);
+    closing = wait_be_state(&x, XenbusStateClosing, SLOW_MS) ||
+              be_state(&x) == XenbusStateClosed;
     ICHECK(closing, "  it closes instead of joining %s", a->ifname);
     grant_xenbus_read(xb0, XBT_NULL, x.be_dir, "error", &err, NULL);
     printf("# its error: %s\n", err ? err : "(none)");
@@ -1236,6 +1242,24 @@ static void no_rx_notify(grant_handle_t *dom0)
     del_vif(dom0, &r);
 }
 
+/* X: a frontend whose grant-ext-rx-buffer-size is not a multiple of a
+ * page: its device closes, the error naming the key. */
+static void bad_rx_buffer(grant_handle_t *dom0)
+{
+    struct vif x;
+    char *err = NULL;
+    int closing;
+
+    add_vif(dom0, &x, "net-x", 0, 1, "badrxbuf", NULL, NULL);
+    closing = wait_be_state(&x, XenbusStateClosing, 3000) ||
+              be_state(&x) == XenbusStateClosed;
+    grant_xenbus_read(xb0, XBT_NULL, x.be_dir, "error", &err, NULL);
+    ICHECK(closing && err && strstr(err, "grant-ext-rx-buffer-size"),
+           "vif X with 5000-byte rx buffers closes: %s", err ? err : "(none)");
+    free(err);
+    del_vif(dom0, &x);
+}
+
 /* B's frontend closes and connects again while B holds a packet (its TAP
  * not read): the vif serves the new rings. */
 static void reconnect_holding(struct vif *b)
@@ -1311,6 +1335,7 @@ static void run(grant_handle_t *dom0)
     standard_grants(dom0);
     no_csum_offload(dom0);
     no_rx_notify(dom0);
+    bad_rx_buffer(dom0);
 
     /* B: never posts rx buffers; what reaches it is dropped and counted,
      * A goes on. */

@@ -173,8 +173,10 @@ static int deliver(struct xbe_dev *d, struct xbe_queue *xq, size_t len,
             e.req.id ^= 1;
         if (first && evil == RX_NEG_STATUS)
             n = (size_t)NETIF_RSP_ERROR;
-        rx_rsp(r, e.req.id, (int16_t)n, evil == RX_BAD_SIZE && first ? 3000 : 0,
-               fl);
+        /* RX_BAD_SIZE: past the end of the 16 KiB buffer posted
+         * (grant-ext-rx-buffer-size). */
+        rx_rsp(r, e.req.id, (int16_t)n,
+               evil == RX_BAD_SIZE && first ? 16380 : 0, fl);
         if (first && gso) {
             struct netif_extra_info *x;
 
@@ -458,7 +460,9 @@ static void run_backend(grant_handle_t *dom0)
     ICHECK(rc == 0, "backend bus opened (%d)", rc);
     if (rc)
         return;
-    itest_spawn_argv(dom0, &a, "nf", 2200, argv);
+    /* Two queues of 16 KiB tx and rx buffers with grant-ext: 2 x 2048
+     * pages. */
+    itest_spawn_argv(dom0, &a, "nf", 4400, argv);
     fe = a.domid;
     no_link_yet(bus, &a, fe);
     ICHECK(grant_xenbus_transact(xb0, toolstack_in, &fe, 0) == 0,

@@ -19,6 +19,8 @@ MB=8       # the integrity cases' size
 BENCH_MB=16 # blk dd each way
 MAC_LINUX=00:16:3e:58:00:01
 MAC_XGRANT=00:16:3e:58:00:02
+MAC_XGF_LINUX=00:16:3e:58:00:03  # xgrant-netfront against xen-netback
+MAC_XGF_XGRANT=00:16:3e:58:00:04 # xgrant-netfront against xgrant-netback
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 rep() {
@@ -70,12 +72,15 @@ gx() {
     end=$(($(date +%s) + $1))
     until rc=$(xenstore-read "$XS/rc$n" 2>/dev/null); do
         if [ "$(date +%s)" -ge $end ]; then
-            touch $D/guest.gone
+            # A slow command delays the next ones only; two in a row: gone.
+            [ -e $D/guest.slow ] && touch $D/guest.gone
+            touch $D/guest.slow
             echo "no answer from the guest within $1 s"
             return 124
         fi
         sleep 0.3
     done
+    rm -f $D/guest.slow
     xenstore-read -R "$XS/out$n" # raw: newlines as they are
     return "$rc"
 }
@@ -132,22 +137,18 @@ blk_bench() {
 }
 
 # ---- network ----------------------------------------------------------------
-# recv IP PORT: connects (retrying 20 s) and reads to EOF; prints
-# "MD5 BYTES MS" (dom0's clock).
-recv() {
-    local a end=$(($(date +%s) + 20))
+# listen PORT [FILE]: a busybox nc listening on PORT in the background
+# (300 s at most), sending FILE, or receiving into $D/rx (its stdin a FIFO
+# opened read-write: busybox nc stops at EOF on either side); returns once
+# it listens.  $! is its pid.
+listen() {
     [ -p $D/fifo ] || mkfifo $D/fifo
-    while :; do
-        a=$(ms_now)
-        busybox nc -w 5 "$1" "$2" 0<>$D/fifo >$D/rx 2>/dev/null && [ -s $D/rx ] && break
-        [ "$(date +%s)" -lt $end ] || {
-            echo "nothing from $1:$2 in 20 s"
-            return 1
-        }
-        sleep 0.5
-    done
-    echo "$(md5 <$D/rx) $(stat -c %s $D/rx) $(($(ms_now) - a))"
-    rm -f $D/rx
+    if [ -n "${2:-}" ]; then
+        timeout 300 busybox nc -l -p "$1" <"$2" >/dev/null 2>&1 &
+    else
+        timeout 300 busybox nc -l -p "$1" 0<>$D/fifo >$D/rx 2>/dev/null &
+    fi
+    for _ in $(seq 100); do ss -ltn | grep -q ":$1 " && break || sleep 0.2; done
 }
 # rate VAR "MD5 BYTES MS": VAR = MB/s when all MB MiB came.
 rate() {
@@ -157,22 +158,27 @@ rate() {
         printf -v "$1" '%s' "$(awk -v m=$MB -v t="$ms" 'BEGIN { printf "%.2f", m * 1000 / t }')"
 }
 # tcp_pair BE IP TAG: random data each way, checksums compared; the times
-# are the throughput figures (guest to dom0 on dom0's clock, dom0 to the
-# guest on the guest's).
+# are the throughput figures.
 tcp_pair() {
-    local be=$1 ip=$2 tag=$3 out g d
-    out=$(gx 120 "dd if=/dev/urandom of=/tmp/tx bs=1M count=$MB 2>/dev/null; md5sum </tmp/tx; tcp_serve 5001 /tmp/tx")
+    local be=$1 ip=$2 tag=$3 out g d pid
+    # The guest connects both ways (dom0 listens): the guest's clock times
+    # both.
+    listen 5001
+    pid=$!
+    out=$(gx 300 "tcp_send $NET4.1 5001 $MB") || kill $pid 2>/dev/null
+    wait $pid
     g=$(first "$out")
-    out=$(recv "$ip" 5001)
-    gx 30 "rm -f /tmp/tx" >/dev/null
-    rep net_${be}_tcp_from_guest_$tag "$([ -n "$g" ] && [ "$g" = "$(first "$out")" ] && echo 1)" \
-        "$MB MiB of random data, the guest's md5 $g; dom0 received md5/bytes/ms $out"
+    d="$(md5 <$D/rx) $(stat -c %s $D/rx)"
+    rm -f $D/rx
+    rep net_${be}_tcp_from_guest_$tag "$([ -n "$g" ] && [ "$g" = "$(first "$d")" ] && echo 1)" \
+        "$MB MiB of random data, the guest sent md5/bytes/ms $(oneline "$out"); dom0 received md5/bytes $d"
     rate "NET_TX_${be}_$tag" "$out"
     dd if=/dev/urandom of=$D/tx bs=1M count=$MB 2>/dev/null
     d=$(md5 <$D/tx)
-    (busybox nc -l -p 5002 <$D/tx >/dev/null 2>&1 &)
-    for _ in $(seq 100); do ss -ltn | grep -q ':5002 ' && break || sleep 0.2; done
-    out=$(gx 120 "tcp_recv $NET4.1 5002")
+    listen 5002 $D/tx
+    pid=$!
+    out=$(gx 300 "tcp_recv $NET4.1 5002")
+    kill $pid 2>/dev/null
     rep net_${be}_tcp_to_guest_$tag "$([ "$d" = "$(first "$out")" ] && echo 1)" \
         "$MB MiB of random data, dom0's md5 $d; the guest received md5/bytes/ms $(oneline "$out")"
     rate "NET_RX_${be}_$tag" "$out"
@@ -193,7 +199,7 @@ ping_pair() {
     rep net_${be}_ipv6 "$([ $rc = 0 ] && grep -q 'guest->dom0: 2 packets transmitted, 2 packets received' <<<"$out" && echo 1)" \
         "ping6 both ways (neighbour discovery, no DAD): $out"
 }
-# net_cases BE MAC LASTOCTET DEVID
+# net_cases BE MAC LASTOCTET DEVID [short]
 net_cases() {
     local be=$1 mac=$2 ip=$NET4.$3 ip6=${NET6}:$3 devid=$4 vif=vif$guest.$4 out gmac c
     out=$(gx 120 "net_up $mac $ip $ip6")
@@ -201,6 +207,10 @@ net_cases() {
     ping_pair $be $ip $ip6 1500
     gmac=$(ip neigh show "$ip" dev $BR | grep -o 'lladdr [0-9a-f:]*')
     rep net_${be}_arp "$([ "$gmac" = "lladdr $mac" ] && echo 1)" "dom0's neighbour entry for $ip: ${gmac:-none} (want $mac)"
+    if [ "${5:-}" = short ]; then # xgrant's netfront: no MTU 9000 round
+        tcp_pair $be $ip 1500
+        return
+    fi
     if [ -z "$gmac" ]; then # no frame came through: the rest would only time out
         for c in tcp_from_guest_1500 tcp_to_guest_1500 mtu9000 ping_to_guest_9000 \
             ping_from_guest_9000 tcp_from_guest_9000 tcp_to_guest_9000; do
@@ -288,6 +298,85 @@ xgrant_net() {
     [ $rc = 0 ] && net_cases xgrant $MAC_XGRANT 3 "$devid"
 }
 
+# ---- xgrant's frontends in the guest (part 4) ------------------------------
+XGBF_CASES="attach guest_write guest_read grants"
+XGNF_CASES="attach up ping_to_guest_1500 ping_from_guest_1500 ipv6 arp"
+XGNF_CASES+=" tcp_from_guest_1500 tcp_to_guest_1500"
+
+# front_ready PREFIX "CASES" FRONTEND BE DAEMON: 0 when the guest has
+# FRONTEND and (BE xgrant) DAEMON runs in dom0; else a SKIP line per case.
+front_ready() {
+    local why=
+    [ -x /xlab/"$3" ] || why="$3 (xgrant's frontend) is not in main yet"
+    [ -n "$why" ] || [ "$4" != xgrant ] || pidof "$5" >/dev/null || why="$5 is not running"
+    [ -z "$why" ] || skip_all "$1" "$2" "$why"
+    [ -z "$why" ]
+}
+
+# xgfront_blk BE: xlab-blkfront (libxgblkfront) on xvdc against BE's
+# blkback: standard grants against Linux's, byte-exact ones against
+# xgrant's on the patched hypervisor.
+xgfront_blk() {
+    local be=$1 img=$D/front-$1.img loop out rc d info gw gr want
+    front_ready blk_xgblkfront_$be "$XGBF_CASES" xlab-blkfront "$be" xgrant-blkback || return
+    truncate -s ${IMG_MB}M "$img"
+    loop=$(losetup -f --show "$img")
+    dd if=/dev/urandom of=$D/r bs=1M count=$MB 2>/dev/null
+    d=$(md5 <$D/r)
+    dd if=$D/r of="$img" bs=1M seek=16 conv=notrunc,fsync 2>/dev/null
+    rm -f $D/r
+    out=$(gx 30 "autoprobe 0" && xl block-attach "$guest" "format=raw,vdev=xvdc,access=rw,target=$loop" 2>&1)
+    rc=$?
+    rep blk_xgblkfront_${be}_attach "$([ $rc = 0 ] && echo 1)" "xl block-attach xvdc ($loop), the guest's xen-blkfront kept off (drivers_autoprobe 0): $(oneline "$out")"
+    [ $rc = 0 ] && out=$(gx 300 "xgbf xvdc $MB 16 $MB")
+    rc=$?
+    info=$(head -1 <<<"$out")
+    gw=$(sed -n 2p <<<"$out")
+    gr=$(sed -n 3p <<<"$out")
+    rep blk_xgblkfront_${be}_guest_write "$([ $rc = 0 ] && [ "$gw" = "$(dd if="$img" bs=1M count=$MB 2>/dev/null | md5)" ] && echo 1)" \
+        "xlab-blkfront wrote $MB MiB of random data (then a flush): guest md5 ${gw:-none}, image md5 $(dd if="$img" bs=1M count=$MB 2>/dev/null | md5); $(oneline "$out")"
+    rep blk_xgblkfront_${be}_guest_read "$([ $rc = 0 ] && [ "$gr" = "$d" ] && echo 1)" \
+        "dom0 wrote $MB MiB at 16 MiB: image md5 $d, xlab-blkfront read ${gr:-none}"
+    want="grant_ext 0 persistent 1"
+    [ "$be" = xgrant ] && [ "${XLAB_XEN:-}" != stock ] && want="grant_ext 1 persistent 0"
+    rep blk_xgblkfront_${be}_grants "$(grep -q "^$want indirect 1" <<<"$info" && echo 1)" \
+        "negotiated: ${info:-nothing} (want $want, indirect 1)"
+    dmesg | grep -iE 'blkback|vbd' | tail -4 | sed 's/^/XLAB-NOTE dom0 kernel: /'
+    xl block-detach "$guest" xvdc >/dev/null 2>&1
+    losetup -d "$loop"
+    gx 30 "autoprobe 1" >/dev/null
+}
+
+# vif_attach MAC: xl network-attach on the bridge; prints the new devid.
+vif_attach() {
+    local before after
+    before=$(xenstore-list /local/domain/0/backend/vif/"$guest" 2>/dev/null)
+    xl network-attach "$guest" "mac=$1,bridge=$BR" >&2 || return 1
+    after=$(xenstore-list /local/domain/0/backend/vif/"$guest" 2>/dev/null)
+    comm -13 <(sort <<<"$before") <(sort <<<"$after") | head -1
+}
+
+# xgfront_net BE OLDMAC MAC LASTOCTET: the stock interface OLDMAC down,
+# xgrant-netfront on a new vif against BE's netback, the short net cases.
+xgfront_net() {
+    local be=$1 devid out rc
+    front_ready net_xgnetfront_$be "$XGNF_CASES" xgrant-netfront "$be" xgrant-netback || return
+    gx 60 "net_down $2; autoprobe 0" >/dev/null
+    devid=$(vif_attach "$3" 2>/tmp/drv-attach.log)
+    rc=$?
+    [ $rc = 0 ] && out=$(gx 120 "xgnf_start $devid")
+    rc=$((rc + $?))
+    rep net_xgnetfront_${be}_attach "$([ $rc = 0 ] && echo 1)" "vif ${devid:-?} with xgrant-netfront in the guest (TAP xg${devid:-?}): $(oneline "$out $(cat /tmp/drv-attach.log)")"
+    if [ $rc = 0 ]; then
+        net_cases xgnetfront_$be "$3" "$4" "$devid" short
+    else
+        skip_all net_xgnetfront_$be "${XGNF_CASES#attach }" "not attached"
+    fi
+    gx 30 "kill \$(pidof xgrant-netfront); sleep 1; tail -3 /tmp/xgnf.log" | sed 's/^/XLAB-NOTE xgrant-netfront: /'
+    [ -z "$devid" ] || xl network-detach "$guest" "$devid" >/dev/null 2>&1
+    gx 30 "autoprobe 1" >/dev/null
+}
+
 # ratio WHAT UNIT XGRANT LINUX
 ratio() {
     if [ -n "$3" ] && [ -n "$4" ]; then
@@ -301,13 +390,17 @@ run() {
     t drv-linux
     blk_cases linux xvda 51712 $D/linux.img
     blk_bench linux xvda
+    xgfront_blk linux
     t drv-linux-net
     net_cases linux $MAC_LINUX 2 0
+    xgfront_net linux $MAC_LINUX $MAC_XGF_LINUX 4
     t drv-kernel-out
     if kernel_out; then
         t drv-xgrant
         xgrant_blk
+        xgfront_blk xgrant
         xgrant_net
+        xgfront_net xgrant $MAC_XGRANT $MAC_XGF_XGRANT 5
     else
         skip_all blk_xgrant "$BLK_CASES" "Linux's backends are still loaded"
         skip_all net_xgrant "$NET_CASES" "Linux's backends are still loaded"
@@ -333,7 +426,7 @@ run | stop)
     fi
     LOOP_LINUX=$(losetup -j $D/linux.img | cut -d: -f1)
     mkdir -p $D
-    rm -f $D/cmd.n $D/guest.gone
+    rm -f $D/cmd.n $D/guest.gone $D/guest.slow
     [ "$1" = run ] && run
     xenstore-write "$XS/cmd$(next_cmd)" exit
     for p in xgrant-blkback xgrant-netback; do

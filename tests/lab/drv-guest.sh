@@ -75,22 +75,59 @@ net_up() {
         ip -6 addr add "$3/64" dev "$d" || fail "addresses on $d"
     echo "$d"
 }
+# net_down MAC: that interface without addresses, down (so the next one
+# alone answers for the subnet).
+net_down() {
+    d=$(if_of "$1") || fail "$d"
+    ip addr flush dev "$d" && ip link set "$d" down
+}
+# autoprobe 0|1: whether the kernel's frontends take new devices (0 while
+# xgrant's frontends attach theirs).
+autoprobe() { echo "$1" >/sys/bus/xen/drivers_autoprobe; }
+# xgnf_start DEVID: xgrant-netfront on device/vif/DEVID, TAP xgDEVID, in
+# the background (log /tmp/xgnf.log); waits 30 s for the TAP.
+xgnf_start() {
+    (LD_LIBRARY_PATH=/lib/x86_64-linux-gnu /xgrant-netfront --devid "$1" \
+        --ifname "xg$1" >/tmp/xgnf.log 2>&1 &)
+    i=0
+    until [ -e "/sys/class/net/xg$1" ]; do
+        i=$((i + 1))
+        [ $i -le 100 ] || fail "no xg$1 after 30 s: $(cat /tmp/xgnf.log)"
+        sleep 0.3
+    done
+    cat /tmp/xgnf.log
+}
+# xgbf DEV WMB ROFF_MB RMB [--no-grant-ext]: xlab-blkfront writes WMB MiB
+# of random data at 0 and reads RMB MiB at ROFF_MB; prints its line, then
+# the md5 of what it wrote and of what it read.
+xgbf() {
+    dd if=/dev/urandom of=/tmp/w bs=1M count="$2" 2>/dev/null || fail urandom
+    LD_LIBRARY_PATH=/lib/x86_64-linux-gnu /xlab-blkfront $5 "$1" /tmp/w \
+        $(($3 << 20)) $(($4 << 20)) /tmp/r || fail "xlab-blkfront failed"
+    md5sum /tmp/w /tmp/r | cut -d' ' -f1
+    rm -f /tmp/w /tmp/r
+}
 # net_mtu MAC MTU: sets it; prints the interface's line.
 net_mtu() {
     d=$(if_of "$1") || fail "$d"
     ip link set "$d" mtu "$2" || fail "ip link set $d mtu $2 refused"
     ip -o link show "$d" | cut -d' ' -f2-5
 }
-# tcp_serve PORT FILE: sends the file to the first connection on PORT, in
-# the background; returns once PORT listens (20 s).
-tcp_serve() {
-    (nc -l -p "$1" <"$2" >/dev/null 2>&1 &)
-    i=0
-    until netstat -ltn 2>/dev/null | grep -q ":$1 "; do
-        i=$((i + 1))
-        [ $i -le 100 ] || fail "nothing listens on port $1 after 20 s"
-        sleep 0.2
+# tcp_send IP PORT MB: MB MiB of random data to IP:PORT (connecting, 20 s
+# of retries); prints "MD5 BYTES MS" (MS: the send, until nc has written
+# the last byte and closed).
+tcp_send() {
+    dd if=/dev/urandom of=/tmp/tx bs=1M count="$3" 2>/dev/null || fail urandom
+    s=$(md5sum </tmp/tx | cut -d' ' -f1)
+    a=$(u)
+    e=$((${a%.*} + 20))
+    until timeout 300 nc -w 5 "$1" "$2" </tmp/tx >/dev/null 2>&1; do
+        [ "$(u | cut -d. -f1)" -lt $e ] || fail "cannot send to $1:$2 in 20 s"
+        sleep 0.5
+        a=$(u)
     done
+    echo "$s $(wc -c </tmp/tx) $(ms_since "$a")"
+    rm -f /tmp/tx
 }
 # tcp_recv IP PORT: connects (retrying 20 s), reads to EOF; prints
 # "MD5 BYTES MS".  busybox nc stops at EOF on either side, so its stdin is
@@ -101,8 +138,8 @@ tcp_recv() {
     e=$((${a%.*} + 20))
     while :; do
         a=$(u)
-        nc -w 5 "$1" "$2" 0<>/tmp/fifo >/tmp/rx 2>/dev/null && [ -s /tmp/rx ] && break
-        [ "${a%.*}" -lt $e ] || fail "no data from $1:$2 in 20 s"
+        timeout 300 nc -w 5 "$1" "$2" 0<>/tmp/fifo >/tmp/rx 2>/dev/null && [ -s /tmp/rx ] && break
+        [ "$(u | cut -d. -f1)" -lt $e ] || fail "no data from $1:$2 in 20 s"
         sleep 0.5
     done
     ms=$(ms_since "$a")

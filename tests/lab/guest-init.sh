@@ -12,6 +12,7 @@ insmod /xen-gntdev.ko
 insmod /xen-evtchn.ko
 insmod /xen-blkfront.ko
 insmod /xen-netfront.ko
+[ ! -e /tun.ko ] || insmod /tun.ko
 insmod /xgrant.ko || echo "XLAB guest FAIL kmod: insmod xgrant.ko failed"
 grep -q XLAB_ONLY=drv /proc/cmdline || /xlab guest
 /drv-guest.sh serve

@@ -18,6 +18,21 @@ for m in xen-gntalloc xen-gntdev xen-evtchn; do
 done
 M=$LAB/rootfs/lib/modules/$KVER/kernel/drivers
 cp "$M/block/xen-blkfront.ko" "$M/net/xen-netfront.ko" "$D/"
+# xgrant's frontends (drv-dom0.sh), when built, with the libraries they
+# load: the dom0 root's copies (the same Debian as the host they were linked
+# on), and tun for xgrant-netfront's TAP.
+for f in xlab-blkfront xgrant-netfront; do
+    [ -x "$LAB/$f" ] || continue
+    mkdir -p "$D/lib/x86_64-linux-gnu" "$D/lib64"
+    cp "$LAB/$f" "$D/"
+    for l in $(ldd "$LAB/$f" | awk '/=>/ { print $1 }'); do
+        cp -L "$LAB/rootfs/usr/lib/x86_64-linux-gnu/$l" "$D/lib/x86_64-linux-gnu/"
+    done
+    cp -L "$LAB/rootfs/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" "$D/lib64/"
+    # glibc loads it for pthread_cancel (xgrant's libraries cancel threads)
+    cp -L "$LAB/rootfs/usr/lib/x86_64-linux-gnu/libgcc_s.so.1" "$D/lib/x86_64-linux-gnu/"
+    cp "$M/net/tun.ko" "$D/"
+done
 install -m 755 "$here/guest-init.sh" "$D/init"
 install -m 755 "$here/drv-guest.sh" "$D/drv-guest.sh"
 (cd "$D" && find . | cpio -o -H newc --quiet) | gzip -1 >"$LAB/guest.cpio.gz"

@@ -26,6 +26,18 @@ $(LAB)/xgrant-netback: $(NETBACK_OBJ) $(XBE_LIB) $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $(NETBACK_OBJ) $(XBE_LIB) $(LIB_OBJ) $(LAB_XEN_LIBS)
 
+# xgrant's frontends for the guest (drv-dom0.sh): linked the same way; the
+# guest's initramfs carries the dom0 root's copies of the libraries they
+# load (guest-initramfs.sh).
+LAB_FRONTENDS := $(LAB)/xlab-blkfront $(LAB)/xgrant-netfront
+$(B)/obj/tests/lab/front/xlab-blkfront.o: CPPFLAGS += -Ifrontend/blkfront/include
+$(LAB)/xlab-blkfront: $(B)/obj/tests/lab/front/xlab-blkfront.o $(XGBF_LIB) $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(XGBF_LIB) $(LIB_OBJ) $(LAB_XEN_LIBS)
+$(LAB)/xgrant-netfront: $(B)/obj/frontend/netfront/daemon.o $(XGNF_LIB) $(XFE_LIB) $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(XGNF_LIB) $(XFE_LIB) $(LIB_OBJ) $(LAB_XEN_LIBS)
+
 # The guest module's call.c compiled unchanged in user space (kshim/ for the
 # kernel headers) and tested against a fake hypervisor: part of `make test`.
 KMOD_TEST := $(B)/tests/unit/test_kmod_call
@@ -47,6 +59,6 @@ LAB_PKGS := qemu-system-x86 qemu-utils debootstrap busybox-static cpio e2fsprogs
 lab-deps:
 	@./tools/deps.sh $(LAB_PKGS)
 lab: lab-deps
-	@$(MAKE) --no-print-directory B=$(B) $(LAB)/xlab $(LAB_BACKENDS)
+	@$(MAKE) --no-print-directory B=$(B) $(LAB)/xlab $(LAB_BACKENDS) $(LAB_FRONTENDS)
 	@B=$(B) ./tests/lab/run.sh; rc=$$?; \
 	    if [ $$rc -eq 77 ]; then echo "lab: skipped (reason above)"; exit 0; fi; exit $$rc

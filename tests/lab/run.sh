@@ -40,11 +40,12 @@ phase "guest module (in the chroot, headers for $KVER)"
 phase "guest initramfs and dom0 image"
 "$here/guest-initramfs.sh" "$LAB" "$KVER"
 mkdir -p "$ROOT/xlab"
-rm -f "$ROOT"/xlab/xgrant-*back
+rm -f "$ROOT"/xlab/xgrant-* "$ROOT"/xlab/xlab-blkfront
 cp "$LAB/xlab" "$LAB/xgrant.ko" "$LAB/guest.cpio.gz" "$ROOT/xlab/"
 install -m 755 "$here/drv-dom0.sh" "$ROOT/xlab/drv-dom0.sh"
-# xgrant's backends for dom0, static (module.mk) when they are in the tree.
-for d in xgrant-blkback xgrant-netback; do
+# xgrant's backends for dom0 (module.mk), and its frontends (they go in the
+# guest's initramfs; here drv-dom0.sh sees whether the guest has them).
+for d in xgrant-blkback xgrant-netback xlab-blkfront xgrant-netfront; do
     [ ! -x "$LAB/$d" ] || cp "$LAB/$d" "$ROOT/xlab/"
 done
 sed "s/@KVER@/$KVER/" "$here/guest.cfg" >"$ROOT/xlab/guest.cfg"

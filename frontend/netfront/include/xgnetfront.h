@@ -18,7 +18,8 @@
  * entries) and one event channel, or a tx/rx pair.
  *
  * Frames go out with xgnf_send (copied into the queue's tx buffers, up to
- * XGNF_MAX_SLOTS slots of a page, a GSO extra slot when meta.gso_type is
+ * XGNF_MAX_SLOTS slots of a page, or of 16 KiB with feature-grant-ext, a
+ * GSO extra slot when meta.gso_type is
  * set) and become visible to the backend at xgnf_flush.  Frames come in
  * through xgnf_recv, which hands out the packet in place (an iovec over
  * the queue's rx buffers, valid until the next xgnf_recv or xgnf_flush of
@@ -28,8 +29,9 @@
  * extension grant covering EXACTLY the slot's bytes (READ): made in one
  * batch per xgnf_flush, kept by its tx page for the page's next slot of
  * the same length, revoked (in batches) once the page needs another
- * length; every rx buffer is an extension grant of exactly its 4096 bytes
- * (WRITE only).  The tx pages hold nothing but frames sent to this
+ * length (a slot may carry 16 KiB); every rx buffer is an extension grant
+ * of exactly its 16 KiB (WRITE only; grant-ext-rx-buffer-size says so to
+ * the backend).  The tx pages hold nothing but frames sent to this
  * backend, so it never reads anything of ours but bytes we sent it.
  * Otherwise the buffers are pages shared with Xen's standard grants
  * (grant_v1_share), as stock backends expect.
