@@ -1450,9 +1450,12 @@ static void run(grant_handle_t *dom0)
     usleep(200000);
     ICHECK(if_nametoindex(e.ifname) == 0,
            "a vif whose directory is removed goes (%s)", e.ifname);
-    ICHECK(grant_xenbus_read_state(xb0, XBT_NULL, e.be_dir, &st) == 0 &&
-               st == XenbusStateUnknown && stat_of(&e, "rx_packets") == 0,
-           "  and its statistics/ are not written back into the store");
+    i = (unsigned)grant_xenbus_read_state(xb0, XBT_NULL, e.be_dir, &st);
+    drops = stat_of(&e, "rx_packets");
+    ICHECK(i == 0 && st == XenbusStateUnknown && drops == 0,
+           "  and its statistics/ are not written back into the store "
+           "(read %d, state %d, rx_packets %llu)",
+           (int)i, st, drops);
     del_vif(dom0, &e);
     del_vif(dom0, &d);
     del_vif(dom0, &c);
