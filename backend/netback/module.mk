@@ -14,13 +14,6 @@ $(B)/tests/integration/net_backend: $(B)/obj/tests/integration/net_backend.o $(I
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(ITEST_COMMON_OBJ) $(XFE_LIB) $(LINK_LIBGRANT) -lxenstore -lpthread
 
-# For `make lab`: a static xgrant-netback (the same object files), which
-# tests/lab/run.sh copies into the lab's dom0 image when it is there.
-$(B)/lab/xgrant-netback: $(NETBACK_OBJ) $(XBE_OBJ) $(LIB_OBJ)
-	@mkdir -p $(@D)
-	$(CC) -static -o $@ $(NETBACK_OBJ) $(XBE_OBJ) $(LIB_OBJ) -lxengnttab -lxencall -lxenevtchn -lxenstore -lxentoolcore -lxentoollog -lpthread
-lab: $(B)/lab/xgrant-netback
-
 # Unit test of the header walk and checksums (csum.c), libc only.
 $(B)/obj/tests/unit/test_nb_csum.o: CPPFLAGS += -Ibackend/common/include
 $(B)/tests/unit/test_nb_csum: $(B)/obj/tests/unit/test_nb_csum.o $(B)/obj/backend/netback/csum.o

@@ -63,9 +63,7 @@ void nb_vif_flush_stats(struct nb_vif *v, int force)
 {
     grant_xenbus_t *xb = v->nb->xb;
     uint64_t now = nb_now_ms();
-    char node[64];
     unsigned i;
-    int state;
 
     if (!force && now - v->st_flush_ms < v->nb->opt.stats_ms)
         return;
@@ -75,18 +73,13 @@ void nb_vif_flush_stats(struct nb_vif *v, int force)
             break;
     if (i == NB_STAT_MAX)
         return; /* nothing changed */
-    /* A directory the toolstack removed is not written back into being. */
-    if (grant_xenbus_read_state(xb, XBT_NULL, xbe_dev_dir(v->d), &state) < 0 ||
-        state == XenbusStateUnknown)
+    /* A directory the toolstack removed is not written back into being
+     * (the check and the writes are one transaction). */
+    if (xbe_stats_write(xb, xbe_dev_dir(v->d), nb_stat_name, v->st,
+                        v->st_written, NB_STAT_MAX, !v->st_ever) < 0)
         return;
-    for (i = 0; i < NB_STAT_MAX; i++) {
-        if (v->st_ever && v->st[i] == v->st_written[i])
-            continue;
-        snprintf(node, sizeof(node), "statistics/%s", nb_stat_name[i]);
-        if (grant_xenbus_printf(xb, XBT_NULL, xbe_dev_dir(v->d), node, "%llu",
-                                (unsigned long long)v->st[i]) == 0)
-            v->st_written[i] = v->st[i];
-    }
+    for (i = 0; i < NB_STAT_MAX; i++)
+        v->st_written[i] = v->st[i];
     v->st_ever = 1;
 }
 

@@ -143,6 +143,17 @@ struct xbe_queue *xbe_dev_queue(struct xbe_dev *d, unsigned q);
 int xbe_notify(struct xbe_dev *d, unsigned q, unsigned which);
 
 /*
+ * Writes counters under dir/statistics/<names[i]> in one transaction, only
+ * while dir is still there (its `state` readable): a directory the
+ * toolstack removed is never written back into being.  Only the entries
+ * whose now[i] differs from shown[i] are written, or all of them if `all`.
+ * 0, -ENOENT (dir gone: nothing written) or -errno.
+ */
+int xbe_stats_write(grant_xenbus_t *xb, const char *dir,
+                    const char *const *names, const uint64_t *now,
+                    const uint64_t *shown, unsigned n, int all);
+
+/*
  * The peer broke the protocol (or the device cannot work): writes
  * "<-err> <reason>" to the backend directory's `error` node, disconnects
  * (the driver's disconnect, rings unmapped, ports closed) and switches the
