@@ -126,8 +126,11 @@ static int16_t check_range(struct bb_queue *q, struct bb_req *rq)
         }
         sects += (uint64_t)s->last_sect - s->first_sect + 1;
     }
-    if (__builtin_add_overflow(rq->sector, sects, &end) ||
-        end > q->v->img.sectors) {
+    /* No sector moves (an empty flush or barrier): its sector_number is
+     * whatever the frontend's block layer had (Linux's blkfront sends ~0)
+     * and is not checked, as Linux's blkback does. */
+    if (sects && (__builtin_add_overflow(rq->sector, sects, &end) ||
+                  end > q->v->img.sectors)) {
         bb_peer_log(q, "sectors %llu+%llu past the end (%llu)",
                     (unsigned long long)rq->sector, (unsigned long long)sects,
                     (unsigned long long)q->v->img.sectors);

@@ -135,6 +135,13 @@ static int run_ops(struct rf *f, int mode, char *buf)
         return printf("err flush %d\n", rc);
     if ((rc = rf_simple(f, BLKIF_OP_WRITE_BARRIER, 0, 0)) != 0)
         return printf("err barrier %d\n", rc);
+    /* An empty flush or barrier moves no sector: its sector_number is
+     * whatever the block layer had (Linux's blkfront sends ~0), as
+     * Linux's blkback reads it (bounds only when there are sectors). */
+    if ((rc = rf_simple(f, BLKIF_OP_FLUSH_DISKCACHE, ~0ull, 0)) != 0)
+        return printf("err flush at sector ~0 %d\n", rc);
+    if ((rc = rf_simple(f, BLKIF_OP_WRITE_BARRIER, ~0ull, 0)) != 0)
+        return printf("err barrier at sector ~0 %d\n", rc);
     if (mode != RF_EXT) { /* a flush with data writes it */
         uint8_t op = 0;
 

@@ -396,6 +396,8 @@ static void mk_simple(struct rf *f, struct blkif_request *req, const void *a)
     if (s->op == BLKIF_OP_DISCARD) {
         d->sector_number = s->sector;
         d->nr_sectors = s->nr;
+    } else {
+        req->sector_number = s->sector;
     }
 }
 
