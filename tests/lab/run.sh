@@ -14,7 +14,11 @@ HV=${HV_DIR:-build-hv}
 TIMEOUT=${LAB_TIMEOUT:-1500}
 BOOTS=${LAB_BOOTS:-patched stock}
 # The boots that run the driver cases (drv-dom0.sh): ~2 more minutes each.
-DRV_BOOTS=${LAB_DRV_BOOTS:-patched}
+# None by default: they are not reliable yet (one run in three today saw
+# busybox ping die of SIGSEGV in the guest or a TCP transfer through
+# xgrant-netback stall until the case's timeout); LAB_DRV_BOOTS=patched
+# runs them.
+DRV_BOOTS=${LAB_DRV_BOOTS-}
 # LAB_ONLY=drv: only the driver cases (a quicker loop while working on them).
 ONLY=${LAB_ONLY:+ XLAB_ONLY=$LAB_ONLY}
 # LAB_DRV_FRONTENDS=1: also xgrant's frontends in the guest (part 4, unfinished).
