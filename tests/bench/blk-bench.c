@@ -239,7 +239,7 @@ static void xgrant_nbd(struct rf_run *r, const char *img, char *sock)
     unsigned j;
     int rc = rf_nbdkit_guest(r, &a, DEVID + 8, img, sock);
 
-    if (rc == -ENOENT) {
+    if (rc == -ENOENT || rc == -ENOEXEC) {
         printf("(d) skipped: no nbdkit-xgrant-plugin.so\n");
         return;
     }

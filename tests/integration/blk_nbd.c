@@ -88,9 +88,12 @@ int main(void)
         snprintf(img, sizeof(img), "%s/disk.img", r.dir);
         ICHECK(rf_image_create(img, IMG_BYTES) == 0, "an 8 MiB image");
         rc = rf_nbdkit_guest(&r, &a, DEVID, img, sock);
-        if (rc == -ENOENT) {
-            printf("skip: no nbdkit-xgrant-plugin.so (needs "
-                   "nbdkit-plugin-dev: make deps)\n");
+        if (rc == -ENOENT || rc == -ENOEXEC) {
+            printf("skip: %s\n",
+                   rc == -ENOENT ? "no nbdkit-xgrant-plugin.so (needs "
+                                   "nbdkit-plugin-dev: make deps)"
+                                 : "nbdkit cannot load the plugin (built with "
+                                   "SANITIZE=1? ASan must come first)");
             rf_run_end(&r); /* nothing was spawned */
             return ITEST_SKIP;
         }

@@ -35,6 +35,8 @@ why=
 for t in nbdkit nbdcopy; do command -v $t >/dev/null || why="$why$t missing; "; done
 [ -x "$bin/xgrant-blkback" ] || why="${why}no xgrant-blkback; "
 [ -r "$plugin" ] || why="${why}no nbdkit-xgrant-plugin.so; "
+[ -n "$why" ] || nbdkit "$plugin" --dump-plugin >/dev/null 2>&1 ||
+    why="${why}nbdkit cannot load the plugin (built with SANITIZE=1? ASan must come first); "
 if [ -n "$why" ]; then
     echo "# disk part skipped: $why"
 else

@@ -575,7 +575,7 @@ char *rf_be_key(grant_xenbus_t *xb, unsigned fe, unsigned devid,
 int rf_nbdkit_guest(struct rf_run *r, struct itest_agent *a, unsigned devid,
                     const char *img, char *sock)
 {
-    char self[PATH_MAX], plugin[PATH_MAX + 32], dev[32];
+    char self[PATH_MAX], plugin[PATH_MAX + 32], dev[32], cmd[2 * PATH_MAX];
     char *argv[] = {
         "/usr/sbin/nbdkit", "-f", "-U", sock, "--threads=8", plugin, dev,
         "timeout=20",       NULL};
@@ -590,6 +590,10 @@ int rf_nbdkit_guest(struct rf_run *r, struct itest_agent *a, unsigned devid,
         argv[0] = "/usr/bin/nbdkit";
     if (access(argv[0], X_OK) || access(plugin, R_OK))
         return -ENOENT;
+    snprintf(cmd, sizeof(cmd), "%s %s --dump-plugin >/dev/null 2>&1", argv[0],
+             plugin);
+    if (system(cmd) != 0)
+        return -ENOEXEC; /* a SANITIZE=1 plugin: nbdkit has no ASan */
     snprintf(sock, 600, "%s/nbd.sock", r->dir);
     snprintf(dev, sizeof(dev), "devid=%u", devid);
     chmod(r->dir, 01777); /* the confined guest makes its socket there */
