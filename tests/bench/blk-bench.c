@@ -240,7 +240,8 @@ static void xgrant_nbd(struct rf_run *r, const char *img, char *sock)
     int rc = rf_nbdkit_guest(r, &a, DEVID + 8, img, sock);
 
     if (rc == -ENOENT || rc == -ENOEXEC) {
-        printf("(d) skipped: no nbdkit-xgrant-plugin.so\n");
+        printf("(d) skipped: nbdkit-xgrant-plugin.so missing, or nbdkit "
+               "cannot load it (SANITIZE=1)\n");
         return;
     }
     ICHECK(rc == 0, "nbdkit + xgrant plugin in a guest listens (%d)", rc);
