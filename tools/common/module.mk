@@ -3,3 +3,8 @@
 # parser (libgrant/lib/xsperm.c) live once, in libgrant: linked here too.
 TOOLS_COMMON_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tools/common/*.c)) \
     $(B)/obj/libgrant/lib/sockpath.o $(B)/obj/libgrant/lib/xsperm.o
+
+# Unit test of the strict number parser (num.c), libc only.
+$(B)/tests/unit/test_num: $(B)/obj/tests/unit/test_num.o $(B)/obj/tools/common/num.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka

@@ -138,13 +138,11 @@ static int check_opts(const struct opts *o)
 static int parse_uint(const char *opt, const char *s, unsigned min,
                       unsigned max, unsigned *out)
 {
+    char err[96];
     unsigned long v;
-    char *end;
 
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
-        fprintf(stderr, "xgrantd: %s: want %u to %u\n", opt, min, max);
+    if (xgt_parse_uint(s, min, max, &v, err, sizeof(err)) < 0) {
+        fprintf(stderr, "xgrantd: %s: %s\n", opt, err);
         return -1;
     }
     *out = (unsigned)v;
