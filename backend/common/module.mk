@@ -8,6 +8,6 @@ ALL += $(XBE_LIB)
 $(XBE_OBJ): CPPFLAGS += -Ibackend/common/include
 # The strict number parser (tools/common/num.c) rides along: the backend
 # daemons parse their options with it too.
-$(XBE_LIB): $(XBE_OBJ) $(B)/obj/tools/common/num.o
+$(XBE_LIB): $(XBE_OBJ) $(XGT_NUM_OBJ)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^

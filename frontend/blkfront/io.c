@@ -590,12 +590,11 @@ static void follow_backend(struct xgbf *d)
         return;
     st = xfe_update(d->fe);
     if (st == XenbusStateConnected) {
-        unsigned long long sectors;
+        unsigned long sectors;
 
         /* A capacity change is a re-write of Connected with `sectors`. */
-        if (grant_xenbus_scanf(d->xb, XBT_NULL, xfe_be_dir(d->fe), "sectors",
-                               "%llu", &sectors) == 1 &&
-            sectors <= (UINT64_MAX >> 9))
+        if (xfe_be_uint(d->fe, XBT_NULL, "sectors", UINT64_MAX >> 9,
+                        &sectors) == 1)
             d->info.size = sectors * XGBF_SECT;
         return;
     }

@@ -120,7 +120,11 @@ int xgbf_vdev_devid(const char *vdev, unsigned *devid);
 /*
  * Attaches to this domain's device/vbd/<devid>: opens its own libgrant
  * and store handles, does the handshake, reads the backend's keys
- * (`sectors`, `info`, `sector-size` are required: -EPROTO without them).
+ * (`sectors`, `info`, `sector-size` are required: -EPROTO without them;
+ * -EPROTO too for a key that is not plain decimal digits, "12abc", or a
+ * sector-size larger than the biggest request the backend allows, e.g.
+ * 65536 over 11 standard segments without indirect ones; the reason is
+ * logged and written to the frontend's `error` node).
  * Blocks up to opts->timeout_ms per backend step.  Errors as xfe_attach's
  * (-ENOENT no such device, -ETIMEDOUT, -ENOTCONN, -EPROTO) or libgrant's.
  * opts may be NULL.

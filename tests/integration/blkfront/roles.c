@@ -254,6 +254,32 @@ static int role_nolink(unsigned devid)
     return 0;
 }
 
+/* A backend whose keys cannot be used (testbe.h's BE_JUNK_KEY,
+ * BE_BIG_SECTOR): the open must fail -EPROTO. */
+static int role_refused(unsigned devid)
+{
+    struct xgbf *d;
+    char go[8];
+    int rc = open_dev(devid, 1, &d);
+
+    if (rc >= 0) {
+        struct xgbf_info in;
+
+        xgbf_get_info(d, &in);
+        xgbf_close(d);
+        FAIL("opened: size %llu sector-size %u max_io %u",
+             (unsigned long long)in.size, in.sector_size, in.max_io);
+    }
+    if (rc != -EPROTO)
+        FAIL("open %d, want -EPROTO", rc);
+    printf("ok -EPROTO\n");
+    fflush(stdout);
+    /* Alive until the test has looked (a dead domain's store is gone). */
+    while (fgets(go, sizeof(go), stdin))
+        ;
+    return 0;
+}
+
 /* Writes everything in slots of 16 x 64 KiB round after round (16 in
  * flight), an acknowledged and flushed first part before: the backend is
  * killed and restarted meanwhile.  Every write must complete, and all of
@@ -334,6 +360,8 @@ int blkfront_role(const char *role, unsigned devid)
         return role_nolink(devid);
     if (!strncmp(role, "hostile-", 8))
         return role_hostile(devid, role + 8);
+    if (!strcmp(role, "refused"))
+        return role_refused(devid);
     if (!strcmp(role, "churn"))
         return role_churn(devid);
     if (!strcmp(role, "restart"))

@@ -36,12 +36,19 @@ static uint8_t *scratch; /* dom0 grantable memory for copies */
 unsigned not_exact;      /* segment grants wider than their bytes */
 unsigned segs_seen, ind_seen, held;
 
+static enum be_mode mode_of(struct xbe_dev *d)
+{
+    return xbe_dev_devid(d) < 32 ? modes[xbe_dev_devid(d)] : BE_OK;
+}
+
 static int be_probe(struct xbe_dev *d, xs_transaction_t t)
 {
     grant_xenbus_t *xb = xbe_xb(xbe_dev_bus(d));
 
-    return grant_xenbus_write(xb, t, xbe_dev_dir(d),
-                              "feature-max-indirect-segments", "32") |
+    return (mode_of(d) == BE_BIG_SECTOR
+                ? 0
+                : grant_xenbus_write(xb, t, xbe_dev_dir(d),
+                                     "feature-max-indirect-segments", "32")) |
            grant_xenbus_write(xb, t, xbe_dev_dir(d), "feature-persistent", "1");
 }
 
@@ -51,9 +58,11 @@ static int be_connect(struct xbe_dev *d, xs_transaction_t t)
     const char *dir = xbe_dev_dir(d);
     int rc = 0;
 
-    rc |= grant_xenbus_printf(xb, t, dir, "sectors", "%u", DISK / 512);
+    rc |= grant_xenbus_printf(xb, t, dir, "sectors", "%u%s", DISK / 512,
+                              mode_of(d) == BE_JUNK_KEY ? "abc" : "");
     rc |= grant_xenbus_write(xb, t, dir, "info", "0");
-    rc |= grant_xenbus_write(xb, t, dir, "sector-size", "512");
+    rc |= grant_xenbus_write(xb, t, dir, "sector-size",
+                             mode_of(d) == BE_BIG_SECTOR ? "65536" : "512");
     rc |= grant_xenbus_write(xb, t, dir, "feature-flush-cache", "1");
     rc |= grant_xenbus_write(xb, t, dir, "feature-discard", "1");
     rc |= grant_xenbus_write(xb, t, dir, "discard-granularity", "4096");

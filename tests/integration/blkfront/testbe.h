@@ -20,7 +20,18 @@
 #define NSLOT     32u   /* SLOT x NSLOT = DISK / 2 */
 #define GUEST_MEM 8192u /* pages of a guest running a role */
 
-enum be_mode { BE_OK, BE_BAD_ID, BE_BAD_OP, BE_BAD_STATUS, BE_JUMP, BE_HOLD };
+/* BE_JUNK_KEY: `sectors` with trailing junk; BE_BIG_SECTOR: sector-size
+ * 65536 and no indirect segments (no request could carry a sector). */
+enum be_mode {
+    BE_OK,
+    BE_BAD_ID,
+    BE_BAD_OP,
+    BE_BAD_STATUS,
+    BE_JUMP,
+    BE_HOLD,
+    BE_JUNK_KEY,
+    BE_BIG_SECTOR
+};
 
 extern grant_handle_t *h0;
 extern grant_xenbus_t *xb0;
