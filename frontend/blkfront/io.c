@@ -101,11 +101,11 @@ static void release(struct xgbf *d, struct xgbf_req *r)
         bounce_put(d, r->bounce);
     r->bounce = NULL;
     for (i = 0; i < r->nseg && r->pg[i]; i++) {
-        xgbf_pool_put(&d->pool_v1[r->q], r->pg[i]);
+        xgbf_pool_put(d, &d->pool_v1[r->q], r->pg[i]);
         r->pg[i] = NULL;
     }
     if (r->ind)
-        xgbf_pool_put(d->info.grant_ext ? &d->pool_ext_ro : &d->pool_v1_ro,
+        xgbf_pool_put(d, d->info.grant_ext ? &d->pool_ext_ro : &d->pool_v1_ro,
                       r->ind);
     r->ind = NULL;
     r->nseg = 0;

@@ -39,6 +39,7 @@ enum xgbf_pool_kind {
 struct xgbf_page {
     void *addr;
     uint32_t ref;
+    int oneshot; /* shared for one request: ended, not reused (XSA-396) */
     struct xgbf_page *next;
 };
 struct xgbf_chunk {
@@ -53,9 +54,10 @@ struct xgbf_pool {
     unsigned pages;
 };
 /* A page (growing the pool by a chunk when empty); NULL at the cap or on
- * a grant error. */
+ * a grant error.  Standard grants without feature-persistent: a page
+ * shared for this request alone (oneshot), which put ends. */
 struct xgbf_page *xgbf_pool_get(struct xgbf *d, struct xgbf_pool *p);
-void xgbf_pool_put(struct xgbf_pool *p, struct xgbf_page *pg);
+void xgbf_pool_put(struct xgbf *d, struct xgbf_pool *p, struct xgbf_page *pg);
 /* Ends every grant of the pool and frees its pages. */
 void xgbf_pool_destroy(struct xgbf *d, struct xgbf_pool *p);
 

@@ -33,7 +33,12 @@
  *    shared with grant_v1_share and kept granted (feature-persistent, as
  *    Linux's blkfront), each segment a page; data is copied in and out.
  *    Each queue has its own pool (a backend maps a page once per queue),
- *    up to 288 pages: requests wait for pages when it is used up.
+ *    up to 288 pages: requests wait for pages when it is used up.  A
+ *    backend without feature-persistent gets each page for one request
+ *    only: its grant ends when the request completes and the page is
+ *    never reused (Linux's XSA-396 rule: on Xen a page the backend still
+ *    maps stays with gntalloc, leaked; under xgrantd the mapping is
+ *    force-revoked), so it never sees a later request's data.
  *  - Indirect segments (BLKIF_OP_INDIRECT) when the backend offers
  *    feature-max-indirect-segments, up to 1 MiB a request with extension
  *    grants, 512 KiB with standard ones (xgbf_info's

@@ -35,6 +35,8 @@ enum be_mode modes[32];
 static uint8_t *scratch; /* dom0 grantable memory for copies */
 unsigned not_exact;      /* segment grants wider than their bytes */
 unsigned segs_seen, ind_seen, held;
+void *kept;
+unsigned kept_saw;
 
 static enum be_mode mode_of(struct xbe_dev *d)
 {
@@ -49,7 +51,27 @@ static int be_probe(struct xbe_dev *d, xs_transaction_t t)
                 ? 0
                 : grant_xenbus_write(xb, t, xbe_dev_dir(d),
                                      "feature-max-indirect-segments", "32")) |
-           grant_xenbus_write(xb, t, xbe_dev_dir(d), "feature-persistent", "1");
+           (mode_of(d) == BE_KEEP
+                ? 0
+                : grant_xenbus_write(xb, t, xbe_dev_dir(d),
+                                     "feature-persistent", "1"));
+}
+
+/* BE_KEEP: the first page written stays mapped; a later write's data
+ * seen through that mapping means the frontend reused the page. */
+static void keep_check(struct xbe_dev *d, const struct blkif_request_segment *s,
+                       unsigned off, unsigned len)
+{
+    grant_v1_ref_t ref = s->gref;
+
+    if (!kept) {
+        if (grant_v1_map(h0, (grant_domid_t)xbe_dev_fe_id(d), &ref, 1,
+                         GRANT_V1_RDONLY, &kept) < 0)
+            kept = NULL;
+        return;
+    }
+    if (!memcmp((const char *)kept + off, scratch, len))
+        kept_saw++;
 }
 
 static int be_connect(struct xbe_dev *d, xs_transaction_t t)
@@ -118,6 +140,8 @@ static int be_seg(struct xbe_dev *d, const struct blkif_request_segment *s,
         if (!write)
             memcpy(scratch, disks[devid] + at, len);
         rc = grant_v1_copy(h0, &c, 1) == 1 ? 0 : -EIO;
+        if (rc == 0 && write && mode_of(d) == BE_KEEP)
+            keep_check(d, s, off, len);
     }
     if (rc == 0 && write)
         memcpy(disks[devid] + at, scratch, len);
