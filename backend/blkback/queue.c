@@ -3,13 +3,14 @@
  * queue.c: the thread serving one queue (ring + event channel) of a vbd.
  * It waits on four things at once: the stop eventfd, the queue's event
  * channel, the io_uring completion eventfd and the handle's revoke
- * events.  Each pass: completed I/O answered, new requests taken (a pass
- * is bounded by the ring's size), SQEs submitted in one go, responses
- * pushed (the frontend notified when it asked), then the ring re-armed
- * before sleeping.  A WRITE_BARRIER waits until the queue has no other
- * request in flight; a request that finds no copy buffer waits for
- * completions.  A ring whose indices jump halts: the main thread closes
- * the device (xbe_fatal), stopping this thread.
+ * events.  Nothing in it blocks on the disk: a block device's discard
+ * runs in a worker (discard.c) and completes through the io_uring.  Each pass:
+ * completed I/O answered, new requests taken (a pass is bounded by the ring's
+ * size), SQEs submitted in one go, responses pushed (the frontend notified when
+ * it asked), then the ring re-armed before sleeping.  A WRITE_BARRIER waits
+ * until the queue has no other request in flight; a request that finds no copy
+ * buffer waits for completions.  A ring whose indices jump halts: the main
+ * thread closes the device (xbe_fatal), stopping this thread.
  */
 #include <errno.h>
 #include <poll.h>
@@ -65,6 +66,11 @@ static void reap(struct bb_queue *q)
         int res = cqe->res;
 
         io_uring_cqe_seen(&q->ring, cqe);
+        if (data & BB_CQE_DISCARD) {
+            rq = res < 0 ? rq : bb_discard_done(q);
+            if (!rq)
+                continue;
+        }
         if (res < 0 && !rq->err)
             rq->err = res;
         else if ((data & BB_CQE_RW) && (uint64_t)res != rq->bytes && !rq->err)
@@ -257,11 +263,18 @@ static int setup(struct bb_queue *q)
     q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (q->cq_fd < 0 || q->stop_fd < 0)
         return -errno;
+    /* Without its worker a discard blocks this thread: said once. */
+    if (q->v->img.bdev && q->v->img.discard && bb_discard_init(q) < 0)
+        fprintf(stderr,
+                "xgrant-blkback: %s queue %u: no discard worker: "
+                "BLKDISCARD in the queue's thread\n",
+                q->v->name, q->index);
     return io_uring_register_eventfd(&q->ring, q->cq_fd);
 }
 
 static void teardown(struct bb_queue *q, int ring_up)
 {
+    bb_discard_fini(q); /* idle: the queue drained */
     if (ring_up)
         io_uring_queue_exit(&q->ring);
     if (q->cq_fd >= 0)
@@ -285,6 +298,7 @@ int bb_queue_start(struct bb_queue *q, struct xbe_queue *xq)
     q->halted = 0;
     q->peer_gone = 0;
     q->map_buffered = 0;
+    q->disc = NULL;
     memset(&q->ring, 0, sizeof(q->ring));
     rc = setup(q);
     if (rc < 0) {

@@ -460,7 +460,8 @@ static void sqe_rw(struct bb_queue *q, unsigned slot, int link)
 }
 
 /* A discard: a hole punched in a file (io_uring), BLKDISCARD on a block
- * device (here, synchronously).  1 when queued, else done with rq->err. */
+ * device (by the queue's discard worker; here, synchronously, when it
+ * could not be started).  1 when queued, else done with rq->err. */
 static int discard(struct bb_queue *q, unsigned slot)
 {
     struct bb_req *rq = &q->reqs[slot];
@@ -469,14 +470,18 @@ static int discard(struct bb_queue *q, unsigned slot)
 
     if (!rq->bytes)
         return 0;
-    if (q->v->img.bdev) {
+    if (q->v->img.bdev && !q->disc) {
         if (ioctl(q->v->img.fd, BLKDISCARD, range) < 0)
             rq->err = -errno;
         return 0;
     }
-    sqe = sqe_get(q, slot, 0);
+    sqe = sqe_get(q, slot, q->disc ? BB_CQE_DISCARD : 0);
     if (!sqe)
         return 0;
+    if (q->disc) {
+        bb_discard_submit(q, slot, sqe);
+        return 1;
+    }
     io_uring_prep_fallocate(sqe, q->v->img.fd,
                             FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                             range[0], range[1]);
