@@ -120,5 +120,9 @@ int xfe_grant_ext(const struct xfe_dev *d);
 unsigned xfe_nr_queues(const struct xfe_dev *d);
 struct xfe_queue *xfe_queue(struct xfe_dev *d, unsigned q);
 int xfe_notify(struct xfe_dev *d, unsigned q, unsigned which);
+/* xfe_notify without waiting for the hypervisor's answer
+ * (grant_evtchn_notify_async): for a ring push, where nobody needs it;
+ * an error shows on a later notify of the port. */
+int xfe_kick(struct xfe_dev *d, unsigned q, unsigned which);
 
 #endif
