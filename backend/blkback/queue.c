@@ -122,7 +122,7 @@ static int take_one(struct bb_queue *q)
 static void push(struct bb_queue *q)
 {
     if (xbe_ring_push(q->r))
-        grant_evtchn_notify(q->h, q->port);
+        grant_evtchn_notify_async(q->h, q->port);
 }
 
 /* One pass; 1 when more work is already there. */

@@ -334,7 +334,7 @@ static void end_pass(struct nb_queue *q, struct rx_pass *ps)
     if (ps->late && hold(q, ps->late, ps->late_len) < 0)
         nb_vif_drop(v, NB_DROP_TX_NO_BUFFER, "no memory to hold a packet");
     if (xbe_ring_push(q->rx))
-        xbe_notify(v->d, q->idx, 1);
+        xbe_kick(v->d, q->idx, 1);
     arm_tap(q, !q->holding);
     if (ps->n == NB_BATCH ||
         (!q->holding && ps->used + RX_ROOM > v->nb->stage_len))

@@ -347,7 +347,7 @@ int nb_tx_serve(struct nb_queue *q)
     for (i = 0; i < n; i++)
         finish(q, &batch[i]);
     if (xbe_ring_push(q->tx))
-        xbe_notify(v->d, q->idx, 0);
+        xbe_kick(v->d, q->idx, 0);
     if (rc < 0)
         return rc;
     if (n == NB_BATCH || full)

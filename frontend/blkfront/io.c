@@ -348,7 +348,7 @@ static int issue(struct xgbf *d, struct xgbf_req *r)
     d->on_ring++;
     xfe_ring_req_done(&xq->ring[0]);
     if (xfe_ring_push(&xq->ring[0]))
-        xfe_notify(d->fe, q, 0);
+        xfe_kick(d->fe, q, 0);
     return 0;
 }
 
