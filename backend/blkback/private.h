@@ -134,6 +134,7 @@ struct bb_req {
     struct blkif_request_segment seg[BB_MAX_INDIRECT_SEGS];
     struct bb_pgrant *pg[BB_MAX_INDIRECT_SEGS]; /* BB_VIA_MAP */
     struct iovec iov[BB_MAX_INDIRECT_SEGS];
+    unsigned gio_first; /* BB_VIA_GRANTIO: its first segment in q->gio */
     int via;
     int direct;   /* its data went with O_DIRECT */
     void *bounce; /* copy buffer (this queue's handle memory) */
@@ -158,7 +159,10 @@ struct bb_queue {
     void *ind;                     /* one page: 512 indirect descriptors */
     struct grant_v1_copy_seg *v1c; /* a request's copies, one call */
     struct grant_copy_seg *extc;
-    struct grant_io_seg *gio; /* a request's grant I/O, one call */
+    struct grant_io_seg *gio; /* grant I/O batched for one call */
+    unsigned gio_n;           /* segments in gio */
+    unsigned *gio_slot;       /* the slots whose segments gio holds, */
+    unsigned gio_nslot;       /* in order: one grant_io call a pass */
     int io_file;              /* the image registered for grant_io,
                                  or -1: grant copy */
     int draining;             /* a barrier waits for the queue to empty */
@@ -225,6 +229,10 @@ int bb_req_start(struct bb_queue *q, const union blkif_sring_entry *e,
                  unsigned slot);
 /* Every SQE of slot completed: finish the data (copy out), answer. */
 void bb_req_finish(struct bb_queue *q, struct bb_req *rq);
+/* Does the grant I/O of the requests batched in q->gio in one call and
+ * answers each of them.  Before any other I/O starts, and at the end of
+ * a pass (a pass's READ and WRITE requests by grant I/O: one call). */
+void bb_gio_flush(struct bb_queue *q);
 /* Answers slot's request with status, in the ring slot (XSA-216). */
 void bb_respond(struct bb_queue *q, uint64_t id, uint8_t op, int16_t status);
 

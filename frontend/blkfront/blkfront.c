@@ -271,6 +271,7 @@ int xgbf_open(struct xgbf **out, unsigned devid, const struct xgbf_opts *opts)
     for (q = 0; q < XFE_MAX_QUEUES; q++)
         d->pool_v1[q].kind = XGBF_POOL_V1;
     d->pool_v1_ro.kind = XGBF_POOL_V1_RO;
+    d->pool_v1_ind.kind = XGBF_POOL_V1;
     d->pool_ext_ro.kind = XGBF_POOL_EXT_RO;
     set_ops(d, opts);
     rc = grant_open(&d->h, 0);
@@ -316,6 +317,7 @@ void xgbf_close(struct xgbf *d)
     for (q = 0; q < XFE_MAX_QUEUES; q++)
         xgbf_pool_destroy(d, &d->pool_v1[q]);
     xgbf_pool_destroy(d, &d->pool_v1_ro);
+    xgbf_pool_destroy(d, &d->pool_v1_ind);
     xgbf_pool_destroy(d, &d->pool_ext_ro);
     if (d->epfd >= 0)
         close(d->epfd);

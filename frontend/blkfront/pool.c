@@ -101,6 +101,13 @@ struct xgbf_page *xgbf_pool_get(struct xgbf *d, struct xgbf_pool *p)
     return pg;
 }
 
+struct xgbf_pool *xgbf_pool_ind(struct xgbf *d)
+{
+    if (d->info.grant_ext)
+        return &d->pool_ext_ro;
+    return d->info.persistent ? &d->pool_v1_ind : &d->pool_v1_ro;
+}
+
 void xgbf_pool_put(struct xgbf *d, struct xgbf_pool *p, struct xgbf_page *pg)
 {
     if (pg->oneshot) {

@@ -34,6 +34,8 @@
 enum xgbf_pool_kind {
     XGBF_POOL_V1,    /* grant_v1_share, read-write: v1 data pages */
     XGBF_POOL_V1_RO, /* grant_v1_share read-only: v1 indirect pages */
+    /* (read-write with persistent grants: Linux's blkback then maps every
+     * grant, indirect pages too, read-write, and fails a read-only one) */
     XGBF_POOL_EXT_RO /* one-page extension grants, READ: indirect pages */
 };
 struct xgbf_page {
@@ -60,6 +62,8 @@ struct xgbf_page *xgbf_pool_get(struct xgbf *d, struct xgbf_pool *p);
 void xgbf_pool_put(struct xgbf *d, struct xgbf_pool *p, struct xgbf_page *pg);
 /* Ends every grant of the pool and frees its pages. */
 void xgbf_pool_destroy(struct xgbf *d, struct xgbf_pool *p);
+/* The pool of the device's indirect pages, by what was negotiated. */
+struct xgbf_pool *xgbf_pool_ind(struct xgbf *d);
 
 /* ---- The device ------------------------------------------------------- */
 
@@ -122,6 +126,7 @@ struct xgbf {
     struct xgbf_req *free_reqs;
     struct xgbf_pool pool_v1[XFE_MAX_QUEUES]; /* data pages, per queue */
     struct xgbf_pool pool_v1_ro, pool_ext_ro; /* indirect pages */
+    struct xgbf_pool pool_v1_ind;             /* the same, persistent v1 */
     struct xgbf_bounce *bounces;
     void **bounce_all; /* every bounce buffer, for close */
     unsigned nr_bounce_all;

@@ -77,14 +77,33 @@ struct xfe_queue *xfe_queue(struct xfe_dev *d, unsigned q)
     return q < d->nr_queues ? &d->q[q] : NULL;
 }
 
-int xfe_notify(struct xfe_dev *d, unsigned q, unsigned which)
+/* Queue q's port `which` (one port serves both directions) into *port,
+ * or -ENOTCONN. */
+static int fe_port(struct xfe_dev *d, unsigned q, unsigned which,
+                   uint32_t *port)
 {
     struct xfe_queue *xq = xfe_queue(d, q);
 
     if (!xq || !xq->nr_ports)
         return -ENOTCONN;
-    return grant_evtchn_notify(d->h,
-                               xq->port[which < xq->nr_ports ? which : 0]);
+    *port = xq->port[which < xq->nr_ports ? which : 0];
+    return 0;
+}
+
+int xfe_notify(struct xfe_dev *d, unsigned q, unsigned which)
+{
+    uint32_t port;
+    int rc = fe_port(d, q, which, &port);
+
+    return rc < 0 ? rc : grant_evtchn_notify(d->h, port);
+}
+
+int xfe_kick(struct xfe_dev *d, unsigned q, unsigned which)
+{
+    uint32_t port;
+    int rc = fe_port(d, q, which, &port);
+
+    return rc < 0 ? rc : grant_evtchn_notify_async(d->h, port);
 }
 
 int xfe_be_uint(struct xfe_dev *d, xs_transaction_t t, const char *key,

@@ -108,7 +108,7 @@ int nf_rx_refill(struct xgnf *nf, struct nf_queue *q)
         posted++;
     }
     if (posted && xfe_ring_push(q->rx))
-        xfe_notify(nf->dev, q->idx, 1);
+        xfe_kick(nf->dev, q->idx, 1);
     return 0;
 }
 

@@ -315,7 +315,7 @@ int xgnf_flush(struct xgnf *nf, unsigned qi)
     if (q->npend) {
         write_pending(nf, q);
         if (xfe_ring_push(q->tx))
-            xfe_notify(nf->dev, qi, 0);
+            xfe_kick(nf->dev, qi, 0);
     }
     return nf_rx_refill(nf, q);
 }

@@ -148,6 +148,29 @@ static int be_seg(struct xbe_dev *d, const struct blkif_request_segment *s,
     return rc == 0 ? (int)len : rc;
 }
 
+static int fe_persistent(struct xbe_dev *d)
+{
+    unsigned v = 0;
+
+    return grant_xenbus_scanf(xb0, XBT_NULL, xbe_dev_fe_dir(d),
+                              "feature-persistent", "%u", &v) == 1 &&
+           v == 1;
+}
+
+/* An indirect page with persistent grants, as Linux's blkback takes it:
+ * mapped read-write (it maps every persistent grant so, once), which a
+ * read-only grant refuses. */
+static int ind_map_rw(struct xbe_dev *d, grant_v1_ref_t ref, size_t len)
+{
+    void *p;
+    int rc = grant_v1_map(h0, (grant_domid_t)xbe_dev_fe_id(d), &ref, 1, 0, &p);
+
+    if (rc < 0)
+        return rc;
+    memcpy(scratch, p, len);
+    return grant_v1_unmap(h0, p);
+}
+
 static int be_rw(struct xbe_dev *d, const union blkif_sring_entry *e)
 {
     struct blkif_request_segment segs[32];
@@ -166,6 +189,8 @@ static int be_rw(struct xbe_dev *d, const union blkif_sring_entry *e)
         if (xbe_dev_grant_ext(d)) {
             rc = grant_copy_from(h0, scratch, (grant_domid_t)xbe_dev_fe_id(d),
                                  ind->indirect_grefs[0], 0, n * sizeof(*segs));
+        } else if (fe_persistent(d)) {
+            rc = ind_map_rw(d, ind->indirect_grefs[0], n * sizeof(*segs));
         } else {
             struct grant_v1_copy_seg c = {
                 .src = {.granter = (grant_domid_t)xbe_dev_fe_id(d),
