@@ -389,6 +389,7 @@ int main(int argc, char **argv)
         return 1;
     }
     cfg.devid = devid;
+    cfg.one_evtchn = 1; /* each signal serves both rings of every queue */
     if (tapfd >= 0)
         cfg.max_queues = 1; /* one TAP queue handed in */
     sigaction(SIGTERM, &sa, NULL);
