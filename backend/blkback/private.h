@@ -106,6 +106,7 @@ struct bb_pgrant {
     void *addr;
     unsigned users; /* requests in flight using it */
     int revoked;    /* the frontend force-revoked it: scratch page */
+    int no_direct;  /* O_DIRECT into it failed (EFAULT): page cache */
     int used;       /* hash slot taken */
 };
 
@@ -135,6 +136,7 @@ struct bb_req {
     struct iovec iov[BB_MAX_INDIRECT_SEGS];
     unsigned gio_first; /* BB_VIA_GRANTIO: its first segment in q->gio */
     int via;
+    int direct;   /* its data went with O_DIRECT */
     void *bounce; /* copy buffer (this queue's handle memory) */
     size_t bounce_len;
 };
@@ -175,7 +177,7 @@ struct bb_queue {
     int halted;
     int peer_gone; /* halted because the frontend's domain died */
     struct timespec halt_time;
-    int map_buffered;        /* O_DIRECT failed on mappings: never for them */
+    unsigned efaults;        /* requests retried buffered after an EFAULT */
     struct bb_discard *disc; /* BLKDISCARD's worker (block devices) */
     struct bbh helper; /* the I/O helper domain (--io-helper), sock -1: none */
 };

@@ -305,7 +305,7 @@ int bb_queue_start(struct bb_queue *q, struct xbe_queue *xq)
     q->have_held = 0;
     q->halted = 0;
     q->peer_gone = 0;
-    q->map_buffered = 0;
+    q->efaults = 0;
     q->disc = NULL;
     memset(&q->ring, 0, sizeof(q->ring));
     rc = setup(q);

@@ -160,6 +160,7 @@ int xbe_dispatch(struct xbe *bus, int timeout_ms)
         path = NULL;
         count++;
     }
+    xbe_hotplug_expire(bus);
     reap(bus);
     return rc < 0 && count == 0 ? rc : count;
 }
@@ -174,7 +175,8 @@ int xbe_open(struct xbe **out, const struct xbe_ops *ops, grant_handle_t *h,
     if (!ops || !ops->kind || !*ops->kind || strchr(ops->kind, '/') ||
         ops->nr_rings < 1 || ops->nr_rings > XBE_RINGS_PER_QUEUE ||
         ops->max_ring_order > XBE_MAX_RING_ORDER ||
-        ops->max_queues > XBE_MAX_QUEUES || !h || !xb)
+        ops->max_queues > XBE_MAX_QUEUES || ops->hotplug < 0 ||
+        ops->hotplug > XBE_HOTPLUG_ALWAYS || !h || !xb)
         return -EINVAL;
     bus = calloc(1, sizeof(*bus));
     if (!bus)
@@ -184,6 +186,7 @@ int xbe_open(struct xbe **out, const struct xbe_ops *ops, grant_handle_t *h,
     bus->xb = xb;
     bus->self = self;
     bus->priv = priv;
+    bus->hotplug = xbe_hotplug_wanted(ops);
     rc = xbe_path(bus->root, sizeof(bus->root), "/local/domain/%u/backend/%s",
                   self, ops->kind);
     if (rc == 0)

@@ -5,7 +5,8 @@
  *   probe:      features before InitWait, then InitWait, in one transaction;
  *   frontend Initialised/Connected while we are InitWait: rings up,
  *               driver connect, Connected (keys and state in one
- *               transaction);
+ *               transaction); with ops.hotplug only once the hotplug
+ *               script reported (hotplug.c);
  *   frontend Closing: disconnect, Closing;
  *   frontend Closed or gone: disconnect, Closed; the device goes when the
  *               toolstack set online = 0 or removed our directory;
@@ -177,6 +178,7 @@ static void probe(struct xbe_dev *d)
         return;
     }
     d->state = XenbusStateInitWait;
+    xbe_hotplug_arm(d);
 }
 
 static int connect_in(grant_xenbus_t *xb, xs_transaction_t t, void *arg)
@@ -315,6 +317,10 @@ void xbe_dev_update(struct xbe_dev *d)
     if (!mask)
         mask = GRANT_XENBUS_MASK(XenbusStateInitialised) |
                GRANT_XENBUS_MASK(XenbusStateConnected);
+    /* The script may report (or fail) before the frontend comes. */
+    if (d->state == XenbusStateInitWait && fe != XenbusStateClosing &&
+        fe != XenbusStateClosed && xbe_hotplug_ready(d) < 0)
+        return;
     switch (fe) {
     case XenbusStateInitialising:
         d->fe_seen = 1;
@@ -325,7 +331,7 @@ void xbe_dev_update(struct xbe_dev *d)
     case XenbusStateInitialised:
     case XenbusStateConnected:
         d->fe_seen = 1;
-        if (d->state == XenbusStateInitWait && (mask & (1u << fe)))
+        if (d->state == XenbusStateInitWait && (mask & (1u << fe)) && d->hp_ok)
             connect(d);
         break;
     case XenbusStateClosing:

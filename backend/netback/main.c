@@ -299,7 +299,7 @@ static void events_channel(struct nb *nb)
 static int timers(struct nb *nb)
 {
     uint64_t now = nb_now_ms();
-    int wait = (int)nb->opt.stats_ms;
+    int wait = (int)nb->opt.stats_ms, hp;
     unsigned i, j;
 
     for (i = 0; i < nb->nr_vifs; i++) {
@@ -333,7 +333,9 @@ static int timers(struct nb *nb)
                 wait = 0;
         }
     }
-    return wait;
+    /* A vif waiting for its hotplug script (on Xen) times out. */
+    hp = xbe_timeout_ms(nb->bus);
+    return hp >= 0 && hp < wait ? hp : wait;
 }
 
 /* A ring index out of range: the frontend broke the protocol, or its
@@ -431,7 +433,7 @@ static int run(struct nb *nb)
                 stop = 1;
         }
         /* Last: the store may remove a vif whose TAP an event named. */
-        if (store)
+        if (store || xbe_timeout_ms(nb->bus) == 0)
             xbe_dispatch(nb->bus, 0);
         serve(nb);
         if (nb->opt.once && nb->served && xbe_count(nb->bus) == 0)
