@@ -10,7 +10,8 @@
  * The TAP: made here (name, the vif's mac, up) when the process may
  * (CAP_NET_ADMIN in its namespace); or handed in open with --tap-fd N (a
  * TAP opened with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR by the toolstack, which
- * then also sets its address and brings it up).
+ * then also sets its address and brings it up); --tap-fd once per queue of
+ * an IFF_MULTI_QUEUE TAP asks for that many netif queues.
  *
  * Exit: 0 when the backend closed the device or on SIGTERM/SIGINT (the
  * device is closed in Xen's order first), 1 on an error (named on stderr).
@@ -63,13 +64,14 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: xgrant-netfront [--devid N] [--ifname NAME] [--queues N]\n"
-            "                       [--tap-fd FD] [--no-grant-ext] "
+            "                       [--tap-fd FD]... [--no-grant-ext] "
             "[--timeout-ms MS]\n"
             "Runs in an xgrant guest domain: attaches to device/vif/N (0)\n"
             "and pumps frames between it and the TAP NAME (eth0) of the\n"
             "domain's network namespace, made here with the vif's mac (or\n"
-            "given open as FD, IFF_TAP|IFF_NO_PI|IFF_VNET_HDR).  --queues:\n"
-            "netif queues wished (1).  Exits 0 when the backend closes.\n");
+            "given open as FD, IFF_TAP|IFF_NO_PI|IFF_VNET_HDR; one --tap-fd\n"
+            "per queue of an IFF_MULTI_QUEUE TAP).  --queues: netif queues\n"
+            "wished (1).  Exits 0 when the backend closes.\n");
 }
 
 static int tap_open(int nq, int *fds)
@@ -90,6 +92,16 @@ static int tap_open(int nq, int *fds)
             return -errno;
     }
     return 0;
+}
+
+/* Takes a queue handed in out of its TAP's queue set. */
+static int tap_detach(int fd)
+{
+    struct ifreq ifr;
+
+    memset(&ifr, 0, sizeof(ifr));
+    ifr.ifr_flags = IFF_DETACH_QUEUE;
+    return ioctl(fd, TUNSETQUEUE, &ifr) < 0 ? -errno : 0;
 }
 
 /* The vif's mac, mtu and up, through an ioctl socket of our namespace. */
@@ -354,7 +366,7 @@ int main(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_signal};
     grant_handle_t *h = NULL;
     grant_xenbus_t *xb = NULL;
-    int c, tapfd = -1, rc, q;
+    int c, tapfd[XGNF_MAX_QUEUES], ntap = 0, rc, q;
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -368,7 +380,12 @@ int main(int argc, char **argv)
             cfg.max_queues = (unsigned)strtoul(optarg, NULL, 10);
             break;
         case 'f':
-            tapfd = atoi(optarg);
+            if (ntap == XGNF_MAX_QUEUES) {
+                fprintf(stderr, "xgrant-netfront: at most %d --tap-fd\n",
+                        XGNF_MAX_QUEUES);
+                return 1;
+            }
+            tapfd[ntap++] = atoi(optarg);
             break;
         case 'n':
             cfg.no_grant_ext = 1;
@@ -389,8 +406,9 @@ int main(int argc, char **argv)
         return 1;
     }
     cfg.devid = devid;
-    if (tapfd >= 0)
-        cfg.max_queues = 1; /* one TAP queue handed in */
+    cfg.one_evtchn = 1; /* each signal serves both rings of every queue */
+    if (ntap)
+        cfg.max_queues = (unsigned)ntap; /* a queue per TAP queue handed in */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
@@ -407,9 +425,16 @@ int main(int argc, char **argv)
         return 1;
     }
     p.nq = (int)xgnf_info(p.nf)->nr_queues;
-    if (tapfd >= 0) {
-        p.tap[0] = tapfd;
-        rc = fcntl(tapfd, F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
+    if (ntap) {
+        rc = 0;
+        for (q = 0; rc == 0 && q < ntap; q++) {
+            p.tap[q] = tapfd[q];
+            rc = fcntl(tapfd[q], F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
+        }
+        /* Queues the backend did not grant: the kernel must not queue
+         * frames there nobody reads. */
+        for (q = p.nq; rc == 0 && q < ntap; q++)
+            rc = tap_detach(tapfd[q]);
     } else {
         rc = tap_open(p.nq, p.tap);
         if (rc == 0)

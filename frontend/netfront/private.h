@@ -98,6 +98,8 @@ void nf_tx_gc(struct xgnf *nf, struct nf_queue *q);
 int nf_rx_setup(struct xgnf *nf, struct nf_queue *q);
 void nf_rx_teardown(struct xgnf *nf, struct nf_queue *q);
 int nf_rx_refill(struct xgnf *nf, struct nf_queue *q);
+/* Posts the free rx buffers: 1 when the backend wants a notification. */
+int nf_rx_post(struct nf_queue *q);
 /* device.c */
 void nf_halt(struct xgnf *nf);
 /* 0 when queue qi can move frames; -EINVAL, -EPROTO (halted), -ENOTCONN. */

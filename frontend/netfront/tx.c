@@ -10,7 +10,8 @@
  * the ring.  With grant-ext every request's gref is an extension grant of
  * exactly its bytes (READ): a buffer keeps its grant after the response,
  * and a later slot of the same length in that buffer uses it again (full
- * slots of large frames, same-sized ACKs: no grant call at all);
+ * slots of large frames, same-sized ACKs: no grant call at all; a slot
+ * takes a free buffer whose grant has its length when there is one);
  * another length gets a new grant (one create call per flush) and the old
  * one is revoked with NF_STALE_BATCH others in one call.  A live grant
  * only ever covers bytes of frames sent to this backend (the tx pages
@@ -138,6 +139,25 @@ static void pend_req(struct nf_queue *q, uint16_t id, uint16_t size,
         .gref = 0, .offset = 0, .flags = flags, .id = id, .size = size};
 }
 
+/* A free id for a slot of n bytes: with extension grants, one whose grant
+ * already covers exactly n bytes when there is one (no create call now,
+ * no revoke later: a stream's full slots, its super-packets' tails of one
+ * size, its ACKs), else the one freed last. */
+static uint16_t take_id(const struct xgnf *nf, struct nf_queue *q, size_t n)
+{
+    unsigned i = q->tx_nfree - 1, k;
+    uint16_t id;
+
+    for (k = q->tx_nfree; nf->info.grant_ext && k-- > 0;)
+        if (q->tx_glen[q->tx_free[k]] == n) {
+            i = k;
+            break;
+        }
+    id = q->tx_free[i];
+    q->tx_free[i] = q->tx_free[--q->tx_nfree];
+    return id;
+}
+
 int xgnf_send(struct xgnf *nf, unsigned qi, const struct iovec *iov, int iovcnt,
               const struct xgnf_meta *m)
 {
@@ -169,8 +189,8 @@ int xgnf_send(struct xgnf *nf, unsigned qi, const struct iovec *iov, int iovcnt,
         q->tx_nfree < slots)
         return -EAGAIN;
     for (k = 0; k < slots; k++) {
-        uint16_t id = q->tx_free[--q->tx_nfree];
         size_t n = len - off < buf ? len - off : buf, got = 0;
+        uint16_t id = take_id(nf, q, n);
         uint16_t flags = k + 1 < slots ? NETTXF_more_data : 0;
 
         while (got < n) { /* gather this slot's bytes */
@@ -306,7 +326,7 @@ int xgnf_flush(struct xgnf *nf, unsigned qi)
 {
     struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
 
-    int rc = nf_usable(nf, qi);
+    int rc = nf_usable(nf, qi), tx_note = 0, rx_note;
 
     if (rc < 0)
         return rc;
@@ -314,10 +334,15 @@ int xgnf_flush(struct xgnf *nf, unsigned qi)
         drop_pending(nf, q);
     if (q->npend) {
         write_pending(nf, q);
-        if (xfe_ring_push(q->tx))
-            xfe_kick(nf->dev, qi, 0);
+        tx_note = xfe_ring_push(q->tx);
     }
-    return nf_rx_refill(nf, q);
+    rx_note = nf_rx_post(q);
+    /* One signal for both rings when they share the channel. */
+    if (tx_note)
+        xfe_kick(nf->dev, qi, 0);
+    if (rx_note && (!tx_note || nf->info.split_evtchn))
+        xfe_kick(nf->dev, qi, 1);
+    return 0;
 }
 
 /* Takes one pass of tx responses, freeing their ids. */

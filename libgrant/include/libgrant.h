@@ -707,7 +707,12 @@ int grant_protect_batch(grant_handle_t *h, struct grant_protect_req *reqs,
 int grant_protect(grant_handle_t *h, void *ptr, size_t len, unsigned access,
                   unsigned action, uint64_t cookie);
 
-/* A protected range, as grant_protect_query lists it. */
+/* A protected range, as grant_protect_query lists it.  gpa is a byte
+ * offset in the domain's memory as grant_gpa gives it: on Xen, in this
+ * handle's grant memory (Xen names machine frames; libgrant maps them
+ * back), and a query of this domain lists only the pages of this handle;
+ * another domain's ranges (the control domain's query) come as Xen names
+ * them (machine frames x 4096 for a PV domain). */
 struct grant_prot_range {
     uint64_t gpa, len; /* guest-physical bytes */
     uint64_t cookie;
@@ -729,8 +734,10 @@ struct grant_fault {
     unsigned access;   /* GRANT_ACC_R, _W or _X: what was attempted */
     unsigned action;   /* GRANT_ACT_* */
     unsigned via;      /* GRANT_VIA_* */
-    uint64_t gpa;      /* guest-physical byte address */
-    void *addr;        /* the same in this handle's mapping */
+    uint64_t gpa;      /* guest-physical byte address (as grant_gpa) */
+    void *addr;        /* the same in this handle's mapping; NULL when the
+                          page is not this handle's (on Xen gpa is then
+                          the machine address Xen recorded) */
     uint64_t cookie;   /* of the protection */
 };
 #define GRANT_FAULT_STOP     0 /* the default SIGSEGV action */

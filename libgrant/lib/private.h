@@ -226,6 +226,7 @@ struct grant_handle {
     int evt_epfd; /* epoll over the ports' fds (evtchn.c), -1 until used */
 
     struct lg_prot *prot; /* page protection (protect*.c), NULL until used */
+    struct lg_frames *frames; /* frames.c: NULL when gfn == page index */
 
     struct lg_scratch scratch[LG_SCRATCH_MAX];
 
@@ -294,6 +295,21 @@ extern const struct grant_v1_ops lg_xen_v1_ops;
  * GRANT_FEAT_V1_* to h->features for those that opened. */
 void lg_xen_v1_open(grant_handle_t *h);
 void lg_xen_v1_close(grant_handle_t *h);
+
+/* frames.c: the way back from the hypervisor's frames to the handle's
+ * pages.  A transport whose frames are not the page indexes (xen) hands
+ * the frame of each page of h->mem at open; lg_frames_free in its close. */
+int lg_frames_set(grant_handle_t *h, const uint64_t *frames, uint64_t n);
+void lg_frames_free(grant_handle_t *h);
+/* The page of h->mem that frame is, or -ENOENT (not the handle's). */
+int lg_frame_index(const grant_handle_t *h, uint64_t frame, uint64_t *idx);
+/* PROTECT_QUERY's n ranges of dom (frames) as libgrant lists them: the
+ * handle's own pages, ascending and merged, when dom is the handle's
+ * domain and the frames are not page indexes; else as they came.  Returns
+ * how many (up to cap written), or -ENOMEM. */
+int lg_frames_ranges(const grant_handle_t *h, grant_domid_t dom,
+                     const struct gntx_prot_range *in, unsigned n,
+                     struct grant_prot_range *out, unsigned cap);
 
 /* protect.c, protect_fault.c: page protection.  The handle's own view of
  * its protections, read by the SIGSEGV handler (async-signal-safe: only

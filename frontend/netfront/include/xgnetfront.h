@@ -73,6 +73,10 @@ struct xgnf_config {
     unsigned max_queues; /* wished (0: 1); clamped to the backend's */
     int timeout_ms;      /* for each backend step of the handshake */
     int no_grant_ext;    /* 1: standard grants even if ext is offered */
+    /* 1: one event channel per queue even where the backend offers split
+     * ones (a caller serving both rings on any signal, as xgrant-netfront
+     * does: the backend and xgnf_flush then signal once for both). */
+    int one_evtchn;
 };
 
 /* What the backend offered and what was agreed. */
