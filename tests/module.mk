@@ -122,14 +122,9 @@ $(B)/tests/integration/blk_%: $(B)/obj/tests/integration/blk_%.o $(BLK_ITEST_OBJ
 # blk_iohelper runs blkback's helper loop as a hostile helper of its own.
 $(B)/tests/integration/blk_iohelper: $(B)/obj/backend/blkback/helper.o
 $(B)/tests/integration/blk_iohelper: BLK_ITEST_OBJ += $(B)/obj/backend/blkback/helper.o
-# blkfront's benchmark: the library and its nbdkit plugin against
-# xgrant-blkback (started as the blk tests do).
-$(B)/obj/tests/bench/blkfront-bench.o: CPPFLAGS += -Ifrontend/common/include -Ifrontend/blkfront/include
-$(B)/tests/bench/blkfront-bench: $(B)/obj/tests/bench/blkfront-bench.o $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(XGBF_LIB) $(LIBGRANT) $(B)/lib/libgrant.so
+# The block benchmark: the raw frontend of the blk tests, the blkfront
+# library and its nbdkit plugin against xgrant-blkback.
+$(B)/obj/tests/bench/blk-bench.o: CPPFLAGS += -Ifrontend/common/include -Ifrontend/blkfront/include
+$(B)/tests/bench/blk-bench: $(B)/obj/tests/bench/blk-bench.o $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(XGBF_LIB) $(LIBGRANT) $(B)/lib/libgrant.so
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(XGBF_LIB) $(LINK_LIBGRANT) -lxenstore -lpthread -lm
-# The block benchmark drives the same raw frontend.
-$(B)/obj/tests/bench/blk-bench.o: CPPFLAGS += -Ifrontend/common/include
-$(B)/tests/bench/blk-bench: $(B)/obj/tests/bench/blk-bench.o $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(LIBGRANT) $(B)/lib/libgrant.so
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(LINK_LIBGRANT) -lxenstore -lpthread -lm

@@ -460,7 +460,8 @@ static void sqe_rw(struct bb_queue *q, unsigned slot, int link)
 }
 
 /* A discard: a hole punched in a file (io_uring), BLKDISCARD on a block
- * device (here, synchronously).  1 when queued, else done with rq->err. */
+ * device (by the queue's discard worker; here, synchronously, when it
+ * could not be started).  1 when queued, else done with rq->err. */
 static int discard(struct bb_queue *q, unsigned slot)
 {
     struct bb_req *rq = &q->reqs[slot];
@@ -469,14 +470,18 @@ static int discard(struct bb_queue *q, unsigned slot)
 
     if (!rq->bytes)
         return 0;
-    if (q->v->img.bdev) {
+    if (q->v->img.bdev && !q->disc) {
         if (ioctl(q->v->img.fd, BLKDISCARD, range) < 0)
             rq->err = -errno;
         return 0;
     }
-    sqe = sqe_get(q, slot, 0);
+    sqe = sqe_get(q, slot, q->disc ? BB_CQE_DISCARD : 0);
     if (!sqe)
         return 0;
+    if (q->disc) {
+        bb_discard_submit(q, slot, sqe);
+        return 1;
+    }
     io_uring_prep_fallocate(sqe, q->v->img.fd,
                             FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                             range[0], range[1]);
@@ -539,20 +544,19 @@ static int helper_io(struct bb_queue *q, struct bb_req *rq)
     return rc < 0 ? rc : b->rsp.status;
 }
 
-/* BB_VIA_GRANTIO: every segment between the image and its grant in one
- * grant_io call (synchronous; the hypervisor does the file I/O), here or
- * in the I/O helper (BB_VIA_HELPER). */
-static void grant_io_segs(struct bb_queue *q, struct bb_req *rq)
+/* A request's grant-I/O segments, from q->gio[first], between the image
+ * and each grant. */
+static void gio_fill(struct bb_queue *q, struct bb_req *rq, unsigned first)
 {
     grant_domid_t fe = (grant_domid_t)xbe_dev_fe_id(q->v->d);
     uint64_t off = rq->sector * BB_SECTOR;
     unsigned i;
-    int rc;
 
+    rq->gio_first = first;
     for (i = 0; i < rq->nseg; i++) {
         uint64_t len = ((uint64_t)rq->seg[i].last_sect + 1) * BB_SECTOR;
 
-        q->gio[i] = (struct grant_io_seg){
+        q->gio[first + i] = (struct grant_io_seg){
             .fd = q->io_file,
             .dir =
                 (rq->write ? GRANT_IO_WRITE : GRANT_IO_READ) | GRANT_IO_FIXED,
@@ -562,12 +566,16 @@ static void grant_io_segs(struct bb_queue *q, struct bb_req *rq)
             .len = len};
         off += len;
     }
-    rc = rq->via == BB_VIA_HELPER ? helper_io(q, rq)
-                                  : grant_io(q->h, q->gio, rq->nseg);
+}
+
+/* rq->err from its segments' results (rc: the call's return). */
+static void gio_result(struct bb_queue *q, struct bb_req *rq, int rc)
+{
+    const struct grant_io_seg *g = &q->gio[rq->gio_first];
+    unsigned i;
+
     for (i = 0; rc >= 0 && i < rq->nseg; i++) {
-        rc = q->gio[i].status                  ? q->gio[i].status
-             : q->gio[i].done != q->gio[i].len ? -EIO
-                                               : 0;
+        rc = g[i].status ? g[i].status : g[i].done != g[i].len ? -EIO : 0;
         if (rc < 0)
             bb_peer_log(q, "segment %u (gref %u): grant I/O %s", i,
                         rq->seg[i].gref, grant_strerror(rc));
@@ -575,11 +583,51 @@ static void grant_io_segs(struct bb_queue *q, struct bb_req *rq)
     rq->err = rc < 0 ? rc : 0;
 }
 
+void bb_gio_flush(struct bb_queue *q)
+{
+    unsigned i;
+    int rc;
+
+    if (!q->gio_nslot)
+        return;
+    rc = grant_io(q->h, q->gio, q->gio_n);
+    for (i = 0; i < q->gio_nslot; i++) {
+        struct bb_req *rq = &q->reqs[q->gio_slot[i]];
+
+        gio_result(q, rq, rc);
+        rq->pending = 0;
+        bb_req_finish(q, rq);
+    }
+    q->gio_n = q->gio_nslot = 0;
+}
+
+/* BB_VIA_GRANTIO: the request's segments join the queue's batch, done by
+ * one grant_io call for the pass (the hypervisor does the file I/O).
+ * BB_VIA_HELPER: every segment in one grant_io call of the I/O helper. */
+static void grant_io_segs(struct bb_queue *q, unsigned slot)
+{
+    struct bb_req *rq = &q->reqs[slot];
+
+    if (rq->via == BB_VIA_HELPER) {
+        gio_fill(q, rq, 0);
+        gio_result(q, rq, helper_io(q, rq));
+        return;
+    }
+    if (q->gio_n + rq->nseg > BB_MAX_INDIRECT_SEGS)
+        bb_gio_flush(q);
+    gio_fill(q, rq, q->gio_n);
+    q->gio_n += rq->nseg;
+    q->gio_slot[q->gio_nslot++] = slot;
+    rq->pending = 1; /* answered by bb_gio_flush */
+}
+
 /* Queues the request's SQEs (linked where order matters). */
 static void submit(struct bb_queue *q, unsigned slot)
 {
     struct bb_req *rq = &q->reqs[slot];
 
+    if (rq->via != BB_VIA_GRANTIO)
+        bb_gio_flush(q); /* the batch's I/O is done before anything else */
     switch (rq->kind) {
     case BLKIF_OP_WRITE_BARRIER: /* the queue was drained first */
         sqe_fsync(q, slot, 1);
@@ -597,7 +645,7 @@ static void submit(struct bb_queue *q, unsigned slot)
         break;
     default:
         if (rq->via == BB_VIA_GRANTIO || rq->via == BB_VIA_HELPER)
-            grant_io_segs(q, rq); /* done when it returns */
+            grant_io_segs(q, slot);
         else
             sqe_rw(q, slot, 0);
     }

@@ -65,7 +65,7 @@ static void each_number(struct xbe *bus, const char *dir,
     unsigned long v;
 
     for (i = 0; names && i < num && i < XBE_MAX_DEVS; i++)
-        if (xbe_parse_uint(names[i], 0xffffffff, &v) == 0)
+        if (xgt_parse_uint(names[i], 0, 0xffffffff, &v, NULL, 0) == 0)
             fn(bus, v, arg);
     free(names);
 }
@@ -95,10 +95,10 @@ static void backend_event(struct xbe *bus, const char *rel)
     unsigned long fe, devid;
     int n = sscanf(rel, "%15[0-9]/%15[0-9]", fe_s, dev_s);
 
-    if (n == 2 && xbe_parse_uint(fe_s, 0x7fef, &fe) == 0 &&
-        xbe_parse_uint(dev_s, 0xffffffff, &devid) == 0)
+    if (n == 2 && xgt_parse_uint(fe_s, 0, 0x7fef, &fe, NULL, 0) == 0 &&
+        xgt_parse_uint(dev_s, 0, 0xffffffff, &devid, NULL, 0) == 0)
         touch(bus, (unsigned)fe, (unsigned)devid);
-    else if (n == 1 && xbe_parse_uint(fe_s, 0x7fef, &fe) == 0)
+    else if (n == 1 && xgt_parse_uint(fe_s, 0, 0x7fef, &fe, NULL, 0) == 0)
         scan_fe(bus, fe, NULL);
 }
 

@@ -83,7 +83,9 @@ struct xbe_queue *xbe_dev_queue(struct xbe_dev *d, unsigned q)
     return q < d->nr_queues && d->drv ? &d->q[q] : NULL;
 }
 
-int xbe_notify(struct xbe_dev *d, unsigned q, unsigned which)
+/* Queue q's port `which` and its handle, or -ENOTCONN. */
+static int be_port(struct xbe_dev *d, unsigned q, unsigned which,
+                   grant_handle_t **h, uint32_t *port)
 {
     struct xbe_queue *xq = q < d->nr_queues ? &d->q[q] : NULL;
 
@@ -91,7 +93,27 @@ int xbe_notify(struct xbe_dev *d, unsigned q, unsigned which)
         return -ENOTCONN;
     if (which >= xq->nr_ports)
         which = 0; /* one channel serves both directions */
-    return grant_evtchn_notify(xq->port_h, xq->port[which]);
+    *h = xq->port_h;
+    *port = xq->port[which];
+    return 0;
+}
+
+int xbe_notify(struct xbe_dev *d, unsigned q, unsigned which)
+{
+    grant_handle_t *h;
+    uint32_t port;
+    int rc = be_port(d, q, which, &h, &port);
+
+    return rc < 0 ? rc : grant_evtchn_notify(h, port);
+}
+
+int xbe_kick(struct xbe_dev *d, unsigned q, unsigned which)
+{
+    grant_handle_t *h;
+    uint32_t port;
+    int rc = be_port(d, q, which, &h, &port);
+
+    return rc < 0 ? rc : grant_evtchn_notify_async(h, port);
 }
 
 /* ---- State -------------------------------------------------------------- */

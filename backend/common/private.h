@@ -3,6 +3,7 @@
 #ifndef XBE_PRIVATE_H
 #define XBE_PRIVATE_H
 
+#include "tools/common/xgt.h"
 #include "xbe.h"
 
 #define XBE_MAX_DEVS 4096u /* devices one bus holds */
@@ -46,9 +47,8 @@ void xbe_disconnect(struct xbe_dev *d);
 /* snprintf into a path buffer: 0, or -ENAMETOOLONG. */
 int xbe_path(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* A decimal unsigned of at most `max` with nothing around it. */
-int xbe_parse_uint(const char *s, unsigned long max, unsigned long *out);
-/* Reads dir/node as such a number: 1 when present, 0 when missing,
+/* Reads dir/node as a decimal number of at most `max` with nothing around
+ * it (xgt_parse_uint): 1 when present, 0 when missing,
  * -EINVAL when malformed or above max. */
 int xbe_read_uint(grant_xenbus_t *xb, const char *dir, const char *node,
                   unsigned long max, unsigned long *out);

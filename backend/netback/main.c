@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "tools/common/xgt.h"
 
 #define STAGE_FRAMES 16u /* largest frames one pass stages, both ways */
 
@@ -117,12 +118,11 @@ static void usage(FILE *f)
 /* optarg as a number 1..max into *out, or a message and -EINVAL. */
 static int num_opt(const char *name, unsigned long max, unsigned *out)
 {
-    char *end;
-    unsigned long n = strtoul(optarg, &end, 10);
+    char err[96];
+    unsigned long n;
 
-    if (*end || !*optarg || n < 1 || n > max) {
-        fprintf(stderr, "xgrant-netback: --%s: want 1..%lu, not '%s'\n", name,
-                max, optarg);
+    if (xgt_parse_uint(optarg, 1, max, &n, err, sizeof(err)) < 0) {
+        fprintf(stderr, "xgrant-netback: --%s: %s\n", name, err);
         return -EINVAL;
     }
     *out = (unsigned)n;
@@ -378,9 +378,9 @@ static int serve_queue(struct nb_queue *q, const char **ring)
     if (rx_rc == 0)
         rx_note = nb_rx_complete(q);
     if (tx_note)
-        xbe_notify(v->d, q->idx, 0);
+        xbe_kick(v->d, q->idx, 0);
     if (rx_note && (!tx_note || q->port_rx != q->port_tx))
-        xbe_notify(v->d, q->idx, 1);
+        xbe_kick(v->d, q->idx, 1);
     *ring = rc < 0 ? "tx" : "rx";
     return rc < 0 ? rc : rx_rc < 0 ? rx_rc : 0;
 }

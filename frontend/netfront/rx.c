@@ -113,7 +113,7 @@ int nf_rx_post(struct nf_queue *q)
 int nf_rx_refill(struct xgnf *nf, struct nf_queue *q)
 {
     if (nf_rx_post(q))
-        xfe_notify(nf->dev, q->idx, 1);
+        xfe_kick(nf->dev, q->idx, 1);
     return 0;
 }
 

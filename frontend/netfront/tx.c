@@ -339,9 +339,9 @@ int xgnf_flush(struct xgnf *nf, unsigned qi)
     rx_note = nf_rx_post(q);
     /* One signal for both rings when they share the channel. */
     if (tx_note)
-        xfe_notify(nf->dev, qi, 0);
+        xfe_kick(nf->dev, qi, 0);
     if (rx_note && (!tx_note || nf->info.split_evtchn))
-        xfe_notify(nf->dev, qi, 1);
+        xfe_kick(nf->dev, qi, 1);
     return 0;
 }
 

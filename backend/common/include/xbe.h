@@ -141,6 +141,10 @@ struct xbe_queue *xbe_dev_queue(struct xbe_dev *d, unsigned q);
  * pair), through the queue's port handle (ops.queue_handle): call it from
  * the thread that owns that handle. */
 int xbe_notify(struct xbe_dev *d, unsigned q, unsigned which);
+/* xbe_notify without waiting for the hypervisor's answer
+ * (grant_evtchn_notify_async): for a ring push, where nobody needs it;
+ * an error shows on a later notify of the port. */
+int xbe_kick(struct xbe_dev *d, unsigned q, unsigned which);
 
 /*
  * Writes counters under dir/statistics/<names[i]> in one transaction, only
