@@ -46,6 +46,7 @@ int nf_tx_setup(struct xgnf *nf, struct nf_queue *q)
     for (i = 0; i < NF_RING_ENTS; i++)
         q->tx_free[i] = (uint16_t)(NF_RING_ENTS - 1 - i);
     q->tx_nfree = NF_RING_ENTS;
+    q->nresv = 0;
     return 0;
 }
 
@@ -158,54 +159,39 @@ static uint16_t take_id(const struct xgnf *nf, struct nf_queue *q, size_t n)
     return id;
 }
 
-int xgnf_send(struct xgnf *nf, unsigned qi, const struct iovec *iov, int iovcnt,
-              const struct xgnf_meta *m)
+/* The checks of a frame of len bytes (its head in iov) before it is
+ * queued: 0 and its data slots in *slots, or xgnf_send's error. */
+static int check_frame(struct xgnf *nf, struct nf_queue *q, size_t len,
+                       const struct iovec *iov, int iovcnt,
+                       const struct xgnf_meta *m, unsigned *slots)
 {
-    static const struct xgnf_meta none;
-    struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
-    size_t len = 0, off = 0, buf = nf_tx_buf(nf);
-    unsigned slots, k;
-    int i, rc, vi = 0;
-    size_t voff = 0;
+    size_t buf = nf_tx_buf(nf);
+    int rc;
 
-    if (iovcnt < 0 || (iovcnt && !iov))
-        return -EINVAL;
-    rc = nf_usable(nf, qi);
-    if (rc < 0)
-        return rc;
-    m = m ? m : &none;
-    for (i = 0; i < iovcnt; i++)
-        if (__builtin_add_overflow(len, iov[i].iov_len, &len))
-            return -EMSGSIZE;
     if (len < XGNF_MIN_FRAME || len > XGNF_MAX_FRAME)
         return -EMSGSIZE;
-    slots = (unsigned)((len + buf - 1) / buf);
+    *slots = (unsigned)((len + buf - 1) / buf);
     if (len > NF_BUF && !nf->info.sg)
         return -EMSGSIZE;
     rc = check_meta(nf, iov, iovcnt, m);
     if (rc < 0)
         return rc;
-    if (xfe_ring_free(q->tx) < q->npend + slots + !!m->gso_type ||
-        q->tx_nfree < slots)
+    if (xfe_ring_free(q->tx) < q->npend + *slots + !!m->gso_type)
         return -EAGAIN;
+    return 0;
+}
+
+/* Queues a frame of len bytes already in the buffers ids[0 .. slots). */
+static void queue_frame(struct nf_queue *q, const uint16_t *ids, unsigned slots,
+                        size_t len, size_t buf, const struct xgnf_meta *m)
+{
+    size_t off = 0;
+    unsigned k;
+
     for (k = 0; k < slots; k++) {
-        size_t n = len - off < buf ? len - off : buf, got = 0;
-        uint16_t id = take_id(nf, q, n);
-        uint16_t flags = k + 1 < slots ? NETTXF_more_data : 0;
+        uint16_t id = ids[k], flags = k + 1 < slots ? NETTXF_more_data : 0;
+        size_t n = len - off < buf ? len - off : buf;
 
-        while (got < n) { /* gather this slot's bytes */
-            size_t c = iov[vi].iov_len - voff;
-
-            c = c < n - got ? c : n - got;
-            memcpy(q->tx_mem + (size_t)id * buf + got,
-                   (const uint8_t *)iov[vi].iov_base + voff, c);
-            got += c;
-            voff += c;
-            if (voff == iov[vi].iov_len) {
-                vi++;
-                voff = 0;
-            }
-        }
         q->tx_state[id] = TX_QUEUED;
         q->tx_len[id] = (uint16_t)n;
         off += n;
@@ -230,6 +216,137 @@ int xgnf_send(struct xgnf *nf, unsigned qi, const struct iovec *iov, int iovcnt,
             p->u.ex.u.gso.type = m->gso_type;
         }
     }
+}
+
+int xgnf_send(struct xgnf *nf, unsigned qi, const struct iovec *iov, int iovcnt,
+              const struct xgnf_meta *m)
+{
+    static const struct xgnf_meta none;
+    struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
+    size_t len = 0, off = 0, buf = nf_tx_buf(nf), voff = 0;
+    uint16_t ids[XGNF_MAX_SLOTS];
+    unsigned slots, k;
+    int i, rc, vi = 0;
+
+    if (iovcnt < 0 || (iovcnt && !iov))
+        return -EINVAL;
+    rc = nf_usable(nf, qi);
+    if (rc < 0)
+        return rc;
+    m = m ? m : &none;
+    for (i = 0; i < iovcnt; i++)
+        if (__builtin_add_overflow(len, iov[i].iov_len, &len))
+            return -EMSGSIZE;
+    rc = check_frame(nf, q, len, iov, iovcnt, m, &slots);
+    if (rc < 0)
+        return rc;
+    if (q->tx_nfree < slots)
+        return -EAGAIN;
+    for (k = 0; k < slots; k++) {
+        size_t n = len - off < buf ? len - off : buf, got = 0;
+
+        ids[k] = take_id(nf, q, n);
+        while (got < n) { /* gather this slot's bytes */
+            size_t c = iov[vi].iov_len - voff;
+
+            c = c < n - got ? c : n - got;
+            memcpy(q->tx_mem + (size_t)ids[k] * buf + got,
+                   (const uint8_t *)iov[vi].iov_base + voff, c);
+            got += c;
+            voff += c;
+            if (voff == iov[vi].iov_len) {
+                vi++;
+                voff = 0;
+            }
+        }
+        off += n;
+    }
+    queue_frame(q, ids, slots, len, buf, m);
+    return 0;
+}
+
+/* Gives the reserved buffers from the k-th on back. */
+static void unreserve(struct nf_queue *q, unsigned k)
+{
+    for (; k < q->nresv; k++)
+        q->tx_free[q->tx_nfree++] = q->resv[k];
+    q->nresv = 0;
+}
+
+int xgnf_send_reserve(struct xgnf *nf, unsigned qi, size_t max,
+                      struct iovec *iov, unsigned *n)
+{
+    struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
+    size_t buf = nf_tx_buf(nf), off;
+    unsigned slots, k;
+    int rc = nf_usable(nf, qi);
+
+    if (rc < 0)
+        return rc;
+    if (!iov || !n || max < XGNF_MIN_FRAME)
+        return -EINVAL;
+    if (q->nresv)
+        return -EBUSY;
+    if (max > XGNF_MAX_FRAME)
+        max = XGNF_MAX_FRAME;
+    if (max > NF_BUF && !nf->info.sg)
+        max = NF_BUF;
+    slots = (unsigned)((max + buf - 1) / buf);
+    if (q->tx_nfree < slots || xfe_ring_free(q->tx) < q->npend + slots + 1)
+        return -EAGAIN;
+    for (k = 0, off = 0; k < slots; k++, off += buf) {
+        size_t len = max - off < buf ? max - off : buf;
+
+        q->resv[k] = take_id(nf, q, len);
+        iov[k].iov_base = q->tx_mem + (size_t)q->resv[k] * buf;
+        iov[k].iov_len = len;
+    }
+    q->nresv = slots;
+    q->resv_max = max;
+    *n = slots;
+    return 0;
+}
+
+int xgnf_send_commit(struct xgnf *nf, unsigned qi, size_t len,
+                     const struct xgnf_meta *m)
+{
+    static const struct xgnf_meta none;
+    struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
+    size_t buf = nf_tx_buf(nf), tail;
+    unsigned slots, k;
+    struct iovec head;
+    int rc = nf_usable(nf, qi);
+
+    if (rc < 0)
+        return rc;
+    if (!q->nresv)
+        return len ? -EINVAL : 0;
+    m = m ? m : &none;
+    head.iov_base = q->tx_mem + (size_t)q->resv[0] * buf;
+    head.iov_len = len < buf ? len : buf;
+    rc = len > q->resv_max ? -EMSGSIZE
+                           : check_frame(nf, q, len, &head, 1, m, &slots);
+    if (len == 0 || rc < 0) {
+        unreserve(q, 0);
+        return len ? rc : 0;
+    }
+    /* A tail of a length some free buffer's grant has: moved there (at
+     * most a slot's bytes) rather than granted anew. */
+    tail = len - (size_t)(slots - 1) * buf;
+    if (nf->info.grant_ext && q->tx_glen[q->resv[slots - 1]] != tail) {
+        for (k = q->tx_nfree; k-- > 0;)
+            if (q->tx_glen[q->tx_free[k]] == tail) {
+                uint16_t id = q->tx_free[k];
+
+                memcpy(q->tx_mem + (size_t)id * buf,
+                       q->tx_mem + (size_t)q->resv[slots - 1] * buf, tail);
+                q->tx_free[k] = q->resv[slots - 1];
+                q->resv[slots - 1] = id;
+                break;
+            }
+    }
+    queue_frame(q, q->resv, slots, len, buf, m);
+    unreserve(q, slots);
     return 0;
 }
 
