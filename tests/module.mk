@@ -94,6 +94,14 @@ $(B)/tests/unit/test_xring: $(B)/obj/tests/unit/test_xring.o $(B)/obj/backend/co
 # The driver frameworks against a private xgrantd: backend and frontend
 # halves, a toy device, a frontend for every broken rule.
 $(B)/obj/tests/integration/xenbus_dev.o: CPPFLAGS += -Ibackend/common/include -Ifrontend/common/include
+# The shell stand-ins' conditional writes in one transaction
+# (integration/stub/xs-txn.c), used by common/stub-back.sh.
+XS_TXN := $(B)/tests/xs-txn
+TESTS += $(XS_TXN)
+$(XS_TXN): $(B)/obj/tests/integration/stub/xs-txn.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< -lxenstore
+
 $(B)/tests/integration/xenbus_dev: $(B)/obj/tests/integration/xenbus_dev.o $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XFE_LIB) $(LIBGRANT) $(B)/lib/libgrant.so
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XFE_LIB) $(LINK_LIBGRANT) -lxenstore -lpthread

@@ -399,12 +399,12 @@ static int pick_fd(const struct bb_queue *q, const struct bb_req *rq)
     const struct bb_image *img = &q->v->img;
     unsigned i;
 
-    if (img->dfd < 0 || (rq->sector * BB_SECTOR) % img->dio_off ||
-        (rq->via == BB_VIA_MAP && q->map_buffered))
+    if (img->dfd < 0 || (rq->sector * BB_SECTOR) % img->dio_off)
         return img->fd;
     for (i = 0; i < nr_iov(rq); i++)
         if ((uintptr_t)rq->iov[i].iov_base % img->dio_mem ||
-            rq->iov[i].iov_len % img->dio_off)
+            rq->iov[i].iov_len % img->dio_off ||
+            (rq->via == BB_VIA_MAP && rq->pg[i]->no_direct))
             return img->fd;
     return img->dfd;
 }
@@ -449,6 +449,7 @@ static void sqe_rw(struct bb_queue *q, unsigned slot, int link)
 
     if (!sqe)
         return;
+    rq->direct = fd != q->v->img.fd;
     if (rq->write)
         io_uring_prep_writev(sqe, fd, rq->iov, nr_iov(rq),
                              rq->sector * BB_SECTOR);
@@ -460,7 +461,8 @@ static void sqe_rw(struct bb_queue *q, unsigned slot, int link)
 }
 
 /* A discard: a hole punched in a file (io_uring), BLKDISCARD on a block
- * device (here, synchronously).  1 when queued, else done with rq->err. */
+ * device (by the queue's discard worker; here, synchronously, when it
+ * could not be started).  1 when queued, else done with rq->err. */
 static int discard(struct bb_queue *q, unsigned slot)
 {
     struct bb_req *rq = &q->reqs[slot];
@@ -469,14 +471,18 @@ static int discard(struct bb_queue *q, unsigned slot)
 
     if (!rq->bytes)
         return 0;
-    if (q->v->img.bdev) {
+    if (q->v->img.bdev && !q->disc) {
         if (ioctl(q->v->img.fd, BLKDISCARD, range) < 0)
             rq->err = -errno;
         return 0;
     }
-    sqe = sqe_get(q, slot, 0);
+    sqe = sqe_get(q, slot, q->disc ? BB_CQE_DISCARD : 0);
     if (!sqe)
         return 0;
+    if (q->disc) {
+        bb_discard_submit(q, slot, sqe);
+        return 1;
+    }
     io_uring_prep_fallocate(sqe, q->v->img.fd,
                             FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                             range[0], range[1]);
@@ -701,14 +707,17 @@ void bb_req_finish(struct bb_queue *q, struct bb_req *rq)
     int16_t st = BLKIF_RSP_OKAY;
 
     /* O_DIRECT cannot pin some mappings (gntdev's on a PV dom0: EFAULT):
-     * this queue's mapped requests go through the page cache from now. */
-    if (rq->err == -EFAULT && rq->via == BB_VIA_MAP && !q->map_buffered &&
-        q->v->img.dfd >= 0) {
-        q->map_buffered = 1;
-        fprintf(stderr,
-                "xgrant-blkback: %s queue %u: O_DIRECT into grant "
-                "mappings fails (EFAULT): buffered from now\n",
-                q->v->name, q->index);
+     * this request again through the page cache, and its mappings from
+     * now (others, and this queue's later mappings, still try O_DIRECT). */
+    if (rq->err == -EFAULT && rq->via == BB_VIA_MAP && rq->direct) {
+        for (i = 0; i < rq->nseg; i++)
+            rq->pg[i]->no_direct = 1;
+        if (q->efaults++ == 0)
+            fprintf(stderr,
+                    "xgrant-blkback: %s queue %u: O_DIRECT into grant "
+                    "mappings fails (EFAULT): those go through the page "
+                    "cache\n",
+                    q->v->name, q->index);
         rq->err = 0;
         submit(q, slot);
         io_uring_submit(&q->ring);
@@ -748,6 +757,7 @@ int bb_req_start(struct bb_queue *q, const union blkif_sring_entry *e,
     rq->err = 0;
     rq->nseg = 0;
     rq->bytes = 0;
+    rq->direct = 0;
     rq->via = BB_VIA_V1COPY;
     q->inflight++;
     st = parse(q, e, rq);

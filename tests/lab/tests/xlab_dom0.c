@@ -134,6 +134,9 @@ int xlab_dom0(grant_handle_t *h, unsigned guest)
         xlab_freed_dom0(h, guest);
         xlab_fuzz_dom0(h, guest);
         xlab_lock_dom0(h, guest);
+        xlab_dirty_dom0(h, guest);
+        xlab_offsets_dom0(h, guest);
+        xlab_settle_dom0(guest);
     }
     xlab_xs_close();
     return 0;
