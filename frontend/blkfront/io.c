@@ -101,12 +101,11 @@ static void release(struct xgbf *d, struct xgbf_req *r)
         bounce_put(d, r->bounce);
     r->bounce = NULL;
     for (i = 0; i < r->nseg && r->pg[i]; i++) {
-        xgbf_pool_put(&d->pool_v1[r->q], r->pg[i]);
+        xgbf_pool_put(d, &d->pool_v1[r->q], r->pg[i]);
         r->pg[i] = NULL;
     }
     if (r->ind)
-        xgbf_pool_put(d->info.grant_ext ? &d->pool_ext_ro : &d->pool_v1_ro,
-                      r->ind);
+        xgbf_pool_put(d, xgbf_pool_ind(d), r->ind);
     r->ind = NULL;
     r->nseg = 0;
 }
@@ -253,8 +252,7 @@ static int fill_rw(struct xgbf *d, struct xgbf_req *r, uint64_t id, void *slot)
         memcpy(q->seg, segs, r->nseg * sizeof(segs[0]));
         return 0;
     }
-    r->ind =
-        xgbf_pool_get(d, d->info.grant_ext ? &d->pool_ext_ro : &d->pool_v1_ro);
+    r->ind = xgbf_pool_get(d, xgbf_pool_ind(d));
     if (!r->ind)
         return -ENOMEM;
     memcpy(r->ind->addr, segs, r->nseg * sizeof(segs[0]));
@@ -348,7 +346,7 @@ static int issue(struct xgbf *d, struct xgbf_req *r)
     d->on_ring++;
     xfe_ring_req_done(&xq->ring[0]);
     if (xfe_ring_push(&xq->ring[0]))
-        xfe_notify(d->fe, q, 0);
+        xfe_kick(d->fe, q, 0);
     return 0;
 }
 
@@ -590,12 +588,11 @@ static void follow_backend(struct xgbf *d)
         return;
     st = xfe_update(d->fe);
     if (st == XenbusStateConnected) {
-        unsigned long long sectors;
+        unsigned long sectors;
 
         /* A capacity change is a re-write of Connected with `sectors`. */
-        if (grant_xenbus_scanf(d->xb, XBT_NULL, xfe_be_dir(d->fe), "sectors",
-                               "%llu", &sectors) == 1 &&
-            sectors <= (UINT64_MAX >> 9))
+        if (xfe_be_uint(d->fe, XBT_NULL, "sectors", UINT64_MAX >> 9,
+                        &sectors) == 1)
             d->info.size = sectors * XGBF_SECT;
         return;
     }

@@ -127,7 +127,8 @@ static int nf_negotiate(struct xgnf *nf, const struct xgnf_config *cfg)
     nf->info.gso_tcpv4 = nf->info.sg && be_flag(nf, "feature-gso-tcpv4");
     nf->info.gso_tcpv6 = nf->info.sg && be_flag(nf, "feature-gso-tcpv6");
     nf->info.ipv6_csum = be_flag(nf, "feature-ipv6-csum-offload");
-    nf->info.split_evtchn = be_flag(nf, "feature-split-event-channels");
+    nf->info.split_evtchn =
+        !cfg->one_evtchn && be_flag(nf, "feature-split-event-channels");
     nf->info.rx_notify = 1;
     nf->info.mtu = nf->info.sg ? XGNF_MAX_FRAME - XGNF_MIN_FRAME : 1500;
     nf->ops = (struct xfe_ops){

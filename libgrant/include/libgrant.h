@@ -52,7 +52,7 @@
  *
  * Allocation: once a call has run at its size, grant_copy (and the
  * shorthands), grant_memset, grant_create_*, grant_revoke(_batch),
- * grant_map and grant_unmap(_batch), grant_evtchn_notify,
+ * grant_map and grant_unmap(_batch), grant_evtchn_notify(_async),
  * grant_evtchn_consume and grant_evtchn_pending allocate no memory per
  * call: their ABI buffers are the handle's (kept at the largest size used,
  * freed by grant_close), and a mapping's record is one an unmap gave back
@@ -431,6 +431,27 @@ int grant_evtchn_bind(grant_handle_t *h, grant_domid_t remote,
  * peer's domain died: the port is then closed for good (nobody can bind
  * it) until grant_evtchn_close frees it. */
 int grant_evtchn_notify(grant_handle_t *h, uint32_t port);
+/*
+ * Signals the peer of `port` without waiting for the hypervisor's answer
+ * (fire-and-forget): the signal is posted and the call returns 0; it is
+ * delivered before any later call of this handle is served (so a notify
+ * followed by grant_evtchn_close, or by any call whose answer the caller
+ * waits for, has been delivered by then), and signals of one port posted
+ * before the hypervisor looks may merge into one (as Xen's pending bit
+ * does: the peer consumes at least one).  An error is not lost but
+ * reported late: a signal that could not be delivered (the port unbound,
+ * its peer dead, or no such port) makes the port's own fd (and the
+ * pending fd) poll readable once, and the NEXT notify of that port, this
+ * call or grant_evtchn_notify, returns the error as grant_evtchn_notify
+ * would (-ENOTCONN, -EINVAL) until a signal gets through again.  Use
+ * grant_evtchn_notify where the caller needs the answer of this very
+ * signal.  Never blocks under xgrantd (no round trip, at most a doorbell
+ * when the daemon sleeps); on Xen it is grant_evtchn_notify (a Xen notify
+ * is asynchronous already); under an xgrantd without kicks it falls back
+ * to grant_evtchn_notify.  -EBADF after fork (see Conventions); allocates
+ * nothing.
+ */
+int grant_evtchn_notify_async(grant_handle_t *h, uint32_t port);
 /* A file descriptor that polls readable while `port` is pending (see
  * above: poll it, never read it); owned by the handle.  -EINVAL for an
  * unknown port. */

@@ -26,6 +26,7 @@
 #include "libgrant_ctl.h"
 #include "../abi/grant_abi.h"
 #include "../abi/sim_wire.h" /* for struct sim_conn below; common code uses ops */
+#include "sim/sim_spin.h"
 
 /* One hypercall as the common code describes it to a transport. */
 struct grant_call {
@@ -87,6 +88,10 @@ struct grant_ops {
     int (*evtchn_bind)(grant_handle_t *h, grant_domid_t remote,
                        uint32_t remote_port, uint32_t *port, int *fd);
     int (*evtchn_send)(grant_handle_t *h, uint32_t port);
+    /* Optional (NULL: evtchn_send): posts the signal without waiting for
+     * the hypervisor's answer; 0 once posted, or an error an earlier
+     * signal of the port found (libgrant.h, grant_evtchn_notify_async). */
+    int (*evtchn_send_async)(grant_handle_t *h, uint32_t port);
     int (*evtchn_close)(grant_handle_t *h, uint32_t port);
     /*
      * Optional: consumes the signals pending on `port` after its fd polled
@@ -361,6 +366,8 @@ struct sim_conn {
     uint8_t *ca_buf;       /* its payload buffer */
     int bell_fd;           /* its doorbell, -1 without */
     const struct xgw_near_cpu *near; /* the near page, NULL without */
+    int kicks;                       /* the daemon takes kicks (sim_wire.h) */
+    struct xgw_spin spin;            /* the adaptive spin (sim_spin.h) */
     uint32_t seq;
     int broken;              /* connection lost: every call -ECONNRESET */
     pthread_mutex_t io_lock; /* one request/response at a time */
@@ -428,6 +435,10 @@ void lg_sim_fast_close(struct sim_conn *c);
 int lg_sim_fast_ok(const struct sim_conn *c, const struct sim_rpc *r);
 /* lg_sim_rpc's exchange through the call area (io_lock held). */
 int lg_sim_fast_exchange(struct sim_conn *c, struct sim_rpc *r);
+/* Posts a kick of port (no lock: atomics only): 0; -EAGAIN when it must go as a
+ * synchronous SEND instead (a port out of range, or its last signal
+ * failed: the SEND says why); -ECONNRESET once the daemon is gone. */
+int lg_sim_fast_kick(struct sim_conn *c, uint32_t port);
 
 /* sim_notice.c */
 int lg_sim_notice_start(grant_handle_t *h);
@@ -451,6 +462,7 @@ int lg_sim_evtchn_alloc_unbound(grant_handle_t *h, grant_domid_t remote,
 int lg_sim_evtchn_bind(grant_handle_t *h, grant_domid_t remote,
                        uint32_t remote_port, uint32_t *port, int *fd);
 int lg_sim_evtchn_send(grant_handle_t *h, uint32_t port);
+int lg_sim_evtchn_send_async(grant_handle_t *h, uint32_t port);
 int lg_sim_evtchn_close(grant_handle_t *h, uint32_t port);
 int lg_sim_io_file_register(grant_handle_t *h, int fd, uint32_t *file);
 int lg_sim_io_file_unregister(grant_handle_t *h, uint32_t file);

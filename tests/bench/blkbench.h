@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* blkbench.h: what the block benchmarks (blk-bench, blkfront-bench)
+/* blkbench.h: what the block benchmark (blk-bench)
  * share: the jobs, the image of random data and fio's IOPS for a job. */
 #ifndef BLKBENCH_H
 #define BLKBENCH_H

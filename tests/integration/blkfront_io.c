@@ -16,6 +16,11 @@
  *    not the request's, a response producer index jumping: the request
  *    fails -EIO, the device stays broken, the buffer is untouched; a
  *    garbage status fails that request only.
+ *  - keys it must refuse: `sectors` with trailing junk, sector-size
+ *    65536 with no indirect segments (no request carries one sector): the
+ *    open fails -EPROTO and the frontend's `error` node says why.
+ *  - XSA-396: a backend without feature-persistent keeps the first page
+ *    it was given mapped: no later write's data may show through it.
  *  - restart: the backend takes a batch of writes, never answers, closes
  *    and comes back as a new bus (or its whole directory vanishes and is
  *    written again); the frontend reconnects and re-issues them; the data
@@ -119,6 +124,53 @@ static void case_hostile(struct xbe *bus, enum be_mode m, const char *what,
     }
     ICHECK(!strncmp(line, "ok", 2), "hostile backend (%s): %s", what,
            line[0] ? line : "(nothing)");
+    guest_end(bus, &a, be_dir);
+}
+
+/* A backend whose keys the frontend must refuse: the open fails, and the
+ * frontend's `error` node says why. */
+static void case_refused(struct xbe *bus, enum be_mode m, const char *what,
+                         const char *want, unsigned devid)
+{
+    char fe_dir[GRANT_XENBUS_PATH_MAX], be_dir[GRANT_XENBUS_PATH_MAX],
+        line[256];
+    struct itest_agent a;
+    char *err = NULL;
+
+    modes[devid] = m;
+    guest(&a, "refused", devid, fe_dir, be_dir);
+    pump_line(bus, &a, line, sizeof(line), 20000);
+    grant_xenbus_read(xb0, XBT_NULL, fe_dir, "error", &err, NULL);
+    ICHECK(!strncmp(line, "ok", 2), "%s: refused: %s", what,
+           line[0] ? line : "(nothing)");
+    ICHECK(err && strstr(err, want),
+           "%s: the frontend's error node says "
+           "'%s': %s",
+           what, want, err ? err : "(none)");
+    free(err);
+    guest_end(bus, &a, be_dir);
+}
+
+/* XSA-396: a backend without feature-persistent that keeps a page mapped
+ * after answering must never see a later request's data through it (the
+ * frontend ends each page's grant, never reuses it). */
+static void case_keep(struct xbe *bus, unsigned devid)
+{
+    char fe_dir[GRANT_XENBUS_PATH_MAX], be_dir[GRANT_XENBUS_PATH_MAX],
+        line[256];
+    struct itest_agent a;
+
+    modes[devid] = BE_KEEP;
+    guest(&a, "keep", devid, fe_dir, be_dir);
+    pump_line(bus, &a, line, sizeof(line), 20000);
+    ICHECK(!strncmp(line, "ok", 2), "no persistent grants: %s",
+           line[0] ? line : "(nothing)");
+    ICHECK(kept != NULL, "the backend kept the first page mapped");
+    ICHECK(kept_saw == 0,
+           "the page it kept never showed a later write's data (%u did)",
+           kept_saw);
+    if (kept)
+        grant_v1_unmap(h0, kept);
     guest_end(bus, &a, be_dir);
 }
 
@@ -235,6 +287,11 @@ static void run_backend(void)
     case_hostile(bus, BE_BAD_OP, "bad-op", 11);
     case_hostile(bus, BE_JUMP, "jump", 12);
     case_hostile(bus, BE_BAD_STATUS, "bad-status", 13);
+    case_refused(bus, BE_JUNK_KEY, "sectors \"8192abc\"",
+                 "backend key sectors is not a decimal number", 14);
+    case_refused(bus, BE_BIG_SECTOR, "sector-size 65536 without indirect",
+                 "sector-size 65536 exceeds the largest request, 45056", 15);
+    case_keep(bus, 16);
     bus = case_restart(bus, 3, 0);
     bus = case_restart(bus, 4, 1);
     xbe_close(bus);

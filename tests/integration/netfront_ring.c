@@ -567,7 +567,51 @@ static void drive(int ms)
         xgnf_flush(nf, q);
 }
 
-/* Echoes the four sizes on every queue; 0 when all came back intact. */
+/* Sends f: by xgnf_send, or (zc) read into the buffers xgnf_send_reserve
+ * lends, as xgrant-netfront reads its TAP, then xgnf_send_commit. */
+static int send_frame(unsigned q, uint8_t *f, size_t n,
+                      const struct xgnf_meta *m, int zc)
+{
+    struct iovec iov[XGNF_MAX_SLOTS], one = {f, n};
+    unsigned nb, k;
+    size_t off = 0;
+    int rc;
+
+    if (!zc)
+        return xgnf_send(nf, q, &one, 1, m);
+    rc = xgnf_send_reserve(nf, q, XGNF_MAX_FRAME, iov, &nb);
+    for (k = 0; rc == 0 && k < nb && off < n; k++) {
+        size_t c = iov[k].iov_len < n - off ? iov[k].iov_len : n - off;
+
+        memcpy(iov[k].iov_base, f + off, c);
+        off += c;
+    }
+    return rc < 0 ? rc : xgnf_send_commit(nf, q, n, m);
+}
+
+/* A reservation given back unused leaves the room as it was; a second one
+ * while it is lent is refused. */
+static int reserve_rules(unsigned q, char *why, size_t len)
+{
+    struct iovec iov[XGNF_MAX_SLOTS];
+    unsigned room = xgnf_tx_room(nf, q, XGNF_MAX_FRAME), nb;
+    int rc = xgnf_send_reserve(nf, q, XGNF_MAX_FRAME, iov, &nb), busy;
+
+    busy = xgnf_send_reserve(nf, q, 60, iov, &nb);
+    if (rc == 0)
+        rc = xgnf_send_commit(nf, q, 0, NULL);
+    if (rc < 0 || busy != -EBUSY ||
+        xgnf_tx_room(nf, q, XGNF_MAX_FRAME) != room) {
+        snprintf(why, len, "q%u: reserve %d, second %d, room %u then %u", q, rc,
+                 busy, room, xgnf_tx_room(nf, q, XGNF_MAX_FRAME));
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Echoes the four sizes on every queue, sent by xgnf_send then by the
+ * zero-copy pair (whose last slot then finds a buffer granted for its
+ * length: moved there); 0 when all came back intact. */
 static int echo(char *why, size_t len)
 {
     static const size_t sizes[] = {60, 1514, 9014, 65535};
@@ -575,24 +619,27 @@ static int echo(char *why, size_t len)
     unsigned q, i;
 
     for (q = 0; q < xgnf_info(nf)->nr_queues; q++) {
-        for (i = 0; i < 4; i++) {
+        if (reserve_rules(q, why, len) < 0)
+            return -EIO;
+        for (i = 0; i < 8; i++) {
             struct xgnf_meta m = {0};
-            struct iovec iov = {tx, sizes[i]};
+            size_t size = sizes[i % 4];
             struct xgnf_pkt p;
             long long end = ms_now() + 10000;
             int rc, got = 0;
             size_t off = 0, k;
 
-            make_frame(tx, sizes[i], q * 4 + i);
-            memcpy(want, tx, sizes[i]);
-            if (sizes[i] > 9014) {
+            make_frame(tx, size, q * 8 + i);
+            memcpy(want, tx, size);
+            if (size > 9014) {
                 m.gso_type = XGNF_GSO_TCPV4;
                 m.gso_size = 1448;
                 m.csum_blank = 1;
             }
-            rc = xgnf_send(nf, q, &iov, 1, &m);
+            rc = send_frame(q, tx, size, &m, i >= 4);
             if (rc < 0) {
-                snprintf(why, len, "send q%u size %zu: %d", q, sizes[i], rc);
+                snprintf(why, len, "send%s q%u size %zu: %d",
+                         i >= 4 ? " (zero-copy)" : "", q, size, rc);
                 return rc;
             }
             xgnf_flush(nf, q);
@@ -601,19 +648,19 @@ static int echo(char *why, size_t len)
                 got = xgnf_recv(nf, q, &p);
             }
             if (got != 1) {
-                snprintf(why, len, "q%u size %zu: nothing back (%d)", q,
-                         sizes[i], got);
+                snprintf(why, len, "q%u size %zu: nothing back (%d)", q, size,
+                         got);
                 return -ETIMEDOUT;
             }
             for (k = 0; k < p.niov; k++) {
-                if (off + p.iov[k].iov_len > sizes[i] ||
+                if (off + p.iov[k].iov_len > size ||
                     memcmp(want + off, p.iov[k].iov_base, p.iov[k].iov_len))
                     break;
                 off += p.iov[k].iov_len;
             }
-            if (k < p.niov || off != sizes[i] || p.len != sizes[i]) {
+            if (k < p.niov || off != size || p.len != size) {
                 snprintf(why, len, "q%u size %zu: bytes differ (%zu back)", q,
-                         sizes[i], p.len);
+                         size, p.len);
                 return -EIO;
             }
             if (m.gso_type &&

@@ -11,7 +11,13 @@
  *   xd_ca_awake    after epoll_wait: publishes AWAKE again;
  *   xd_ca_run      after the events: serves what is posted, then keeps
  *                  polling (pause loop) for up to XD_CA_SLICE_NS at a time
- *                  while less than xd.poll_us passed since the last work.
+ *                  while less than the poll window passed since the last
+ *                  work.
+ * The poll window adapts (sim_spin.h, sim_wire.h's "How long to spin and
+ * poll"): up to xd.poll_us while requests come soon after a poll gave up,
+ * down to none while they come long after, and at most XGW_SPIN_BUSY_NS
+ * while no CPU is free (sampled from /proc/loadavg at most once a
+ * millisecond, and published to the clients as cpu_busy).
  * A posted request is copied out of the area once, validated and served
  * by the socket path's own handlers (xd_dispatch); its response comes back
  * through xd_reply, which hands it to xd_ca_reply while the area is busy.
@@ -61,6 +67,18 @@ static unsigned near_streak;    /* ... this many times in a row */
 static uint64_t last_move_ns;
 static uint64_t last_work_ns;
 static uint8_t *scratch; /* the copied-out request payload */
+/* The adaptive poll window, and what the last sleep began with. */
+static struct xgw_spin poll_win;
+static bool poll_win_set;
+static bool idle_slept;       /* slept since the last request served */
+static uint64_t idle_from_ns; /* ... after the work at this time */
+static uint32_t idle_budget;  /* ... having polled this long */
+/* The CPU load sample (sample_load). */
+#define XD_LOAD_EVERY_NS 1000000u
+static int load_fd = -2; /* /proc/loadavg, -1 when it cannot be read */
+static uint64_t load_ns;
+static unsigned busy_score; /* 0..256, an average of the samples */
+static uint32_t cpu_busy;   /* published */
 
 static void futex_wake(uint32_t *word)
 {
@@ -129,6 +147,7 @@ int xd_ca_open(struct xd_conn *c, int *memfd, int *bell)
     ca->conn = c;
     ca->ctl->daemon_state = asleep ? XGW_CA_SLEEPING : XGW_CA_AWAKE;
     ca->ctl->daemon_cpu = (uint32_t)cpu;
+    ca->ctl->cpu_busy = cpu_busy;
     ca->next = areas;
     if (areas)
         areas->prev = ca;
@@ -148,14 +167,62 @@ err_free:
     return r;
 }
 
+/* ---- kicks (sim_wire.h, "Kicks") ------------------------------------- */
+
+/* Sends the kicks posted in ca so far; how many ports were kicked. */
+static unsigned take_kicks(struct xd_ca *ca)
+{
+    struct xgw_ca_ctl *ctl = ca->ctl;
+    unsigned n = 0;
+
+    /* Acquire: pairs with the client's release store of kick_any, so the
+     * bits it set before are seen by the exchanges below. */
+    if (!__atomic_load_n(&ctl->kick_any, __ATOMIC_RELAXED) ||
+        !__atomic_exchange_n(&ctl->kick_any, 0, __ATOMIC_ACQUIRE))
+        return 0;
+    for (unsigned i = 0; i < XGW_CA_PORTS / 64; i++) {
+        uint64_t w;
+
+        if (!__atomic_load_n(&ctl->kick[i], __ATOMIC_RELAXED))
+            continue;
+        w = __atomic_exchange_n(&ctl->kick[i], 0, __ATOMIC_ACQUIRE);
+        for (; w; w &= w - 1, n++)
+            xd_evtchn_kick(ca->conn, i * 64 + (uint32_t)__builtin_ctzll(w));
+    }
+    return n;
+}
+
+unsigned xd_ca_kicks(struct xd_conn *c)
+{
+    return c->ca && !c->closed ? take_kicks(c->ca) : 0;
+}
+
+void xd_ca_kick_result(struct xd_conn *c, uint32_t port, int ret)
+{
+    uint64_t *w, bit;
+
+    if (!c->ca || port >= XGW_CA_PORTS)
+        return;
+    w = &c->ca->ctl->kick_err[port / 64];
+    bit = 1ull << (port % 64);
+    /* Relaxed: a hint the client reads before its next notify; a stale
+     * clear bit costs it one kick that fails again, a stale set bit one
+     * synchronous SEND. */
+    if (ret < 0)
+        __atomic_fetch_or(w, bit, __ATOMIC_RELAXED);
+    else if (__atomic_load_n(w, __ATOMIC_RELAXED) & bit)
+        __atomic_fetch_and(w, ~bit, __ATOMIC_RELAXED);
+}
+
 /* Tells a waiting client the connection is gone, and forgets the area.
- * Idempotent. */
+ * Kicks it posted before are sent first.  Idempotent. */
 void xd_ca_close(struct xd_conn *c)
 {
     struct xd_ca *ca = c->ca;
 
     if (!ca)
         return;
+    take_kicks(ca);
     __atomic_store_n(&ca->ctl->daemon_state, XGW_CA_CLOSED, __ATOMIC_RELAXED);
     /* Orders the CLOSED store before the wake: a client woken (or one
      * about to sleep, which re-checks daemon_state) sees it. */
@@ -335,7 +402,9 @@ static unsigned serve_all(void)
         unsigned long gen = areas_gen;
 
         next = ca->next;
-        n += serve(ca->conn);
+        n += xd_ca_kicks(ca->conn);
+        if (gen == areas_gen)
+            n += serve(ca->conn);
         if (gen != areas_gen)
             break; /* the list changed under us: next pass */
     }
@@ -351,9 +420,77 @@ void xd_ca_bell(struct xd_conn *c)
     xd_sig_drain(c->ca->bell);
 }
 
+/* ---- how long to poll ---------------------------------------------------- */
+
+/* Runnable tasks now, from /proc/loadavg's "R/T" field; -1 unknown. */
+static int runnable(void)
+{
+    char b[128], *p;
+    ssize_t n;
+
+    if (load_fd == -2)
+        load_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    if (load_fd < 0)
+        return -1;
+    n = pread(load_fd, b, sizeof(b) - 1, 0);
+    if (n <= 0)
+        return -1;
+    b[n] = '\0';
+    p = strchr(b, '/');
+    while (p && p > b && p[-1] >= '0' && p[-1] <= '9')
+        p--;
+    return p ? atoi(p) : -1;
+}
+
+/*
+ * Is any CPU free?  Samples at most every XD_LOAD_EVERY_NS: busy while
+ * more tasks are runnable (us included) than CPUs we may run on, as an
+ * average over the last few samples; publishes the answer to every area
+ * when it changes.
+ */
+static void sample_load(uint64_t now)
+{
+    cpu_set_t set;
+    int r, ncpu;
+    uint32_t busy;
+
+    if (now - load_ns < XD_LOAD_EVERY_NS)
+        return;
+    load_ns = now;
+    r = runnable();
+    ncpu = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+    busy_score = (busy_score * 3 + (r > ncpu ? 256u : 0u)) / 4;
+    busy = busy_score > 128;
+    if (busy == cpu_busy)
+        return;
+    cpu_busy = busy;
+    for (struct xd_ca *ca = areas; ca; ca = ca->next)
+        __atomic_store_n(&ca->ctl->cpu_busy, busy, __ATOMIC_RELAXED);
+}
+
+/* The poll window now, in ns. */
+static uint32_t poll_window(void)
+{
+    if (!poll_win_set || poll_win.max_ns != xd.poll_us * 1000u) {
+        xgw_spin_init(&poll_win, xd.poll_us * 1000u, 1);
+        poll_win_set = true;
+    }
+    return xgw_spin_budget(&poll_win, 0, (int)cpu_busy);
+}
+
 static bool polling(uint64_t now)
 {
-    return areas && xd.poll_us && now - last_work_ns < xd.poll_us * 1000ull;
+    return areas && now - last_work_ns < poll_window();
+}
+
+/* A request was served: if the daemon had slept since the last one, how
+ * long it took to come teaches the poll window. */
+static void poll_learn(uint64_t now)
+{
+    if (!idle_slept)
+        return;
+    idle_slept = false;
+    xgw_spin_learn(&poll_win, now - idle_from_ns, idle_budget);
 }
 
 static void publish(uint32_t state)
@@ -364,10 +501,15 @@ static void publish(uint32_t state)
 
 static bool any_posted(void)
 {
-    for (struct xd_ca *ca = areas; ca; ca = ca->next)
-        if (!ca->conn->closed && xd_conn_idle(ca->conn) &&
-            __atomic_load_n(&ca->ctl->req_seq, __ATOMIC_RELAXED) != ca->served)
+    for (struct xd_ca *ca = areas; ca; ca = ca->next) {
+        if (ca->conn->closed)
+            continue;
+        if (__atomic_load_n(&ca->ctl->kick_any, __ATOMIC_RELAXED) ||
+            (xd_conn_idle(ca->conn) &&
+             __atomic_load_n(&ca->ctl->req_seq, __ATOMIC_RELAXED) !=
+                 ca->served))
             return true;
+    }
     return false;
 }
 
@@ -377,8 +519,17 @@ static bool any_posted(void)
  */
 int xd_ca_timeout(int timeout_ms)
 {
-    if (!areas || polling(xgw_now_ns()))
+    uint64_t now = xgw_now_ns();
+
+    if (areas)
+        sample_load(now);
+    if (!areas || polling(now))
         return areas ? 0 : timeout_ms;
+    if (!idle_slept) {
+        idle_slept = true;
+        idle_from_ns = last_work_ns;
+        idle_budget = poll_window();
+    }
     publish(XGW_CA_SLEEPING);
     asleep = true;
     /* Orders the SLEEPING stores before the req_seq loads (Dekker with the
@@ -463,14 +614,20 @@ void xd_ca_run(bool worked)
 {
     uint64_t now = xgw_now_ns(), slice_end = now + XD_CA_SLICE_NS;
 
-    if (worked)
+    /* Served now, a request that rang the doorbell is measured from the
+     * last work before the sleep (poll_learn), not from its own wake. */
+    if (worked && !idle_slept)
         last_work_ns = now;
-    if (areas)
+
+    if (areas) {
         publish_cpu();
+        sample_load(now);
+    }
     for (unsigned spins = 0; areas && !xd.quit; spins++) {
         if (serve_all()) {
             after_serving();
             last_work_ns = now = xgw_now_ns();
+            poll_learn(now);
             if (now >= slice_end)
                 return;
             continue;

@@ -33,7 +33,12 @@
  *    shared with grant_v1_share and kept granted (feature-persistent, as
  *    Linux's blkfront), each segment a page; data is copied in and out.
  *    Each queue has its own pool (a backend maps a page once per queue),
- *    up to 288 pages: requests wait for pages when it is used up.
+ *    up to 288 pages: requests wait for pages when it is used up.  A
+ *    backend without feature-persistent gets each page for one request
+ *    only: its grant ends when the request completes and the page is
+ *    never reused (Linux's XSA-396 rule: on Xen a page the backend still
+ *    maps stays with gntalloc, leaked; under xgrantd the mapping is
+ *    force-revoked), so it never sees a later request's data.
  *  - Indirect segments (BLKIF_OP_INDIRECT) when the backend offers
  *    feature-max-indirect-segments, up to 1 MiB a request with extension
  *    grants, 512 KiB with standard ones (xgbf_info's
@@ -120,7 +125,11 @@ int xgbf_vdev_devid(const char *vdev, unsigned *devid);
 /*
  * Attaches to this domain's device/vbd/<devid>: opens its own libgrant
  * and store handles, does the handshake, reads the backend's keys
- * (`sectors`, `info`, `sector-size` are required: -EPROTO without them).
+ * (`sectors`, `info`, `sector-size` are required: -EPROTO without them;
+ * -EPROTO too for a key that is not plain decimal digits, "12abc", or a
+ * sector-size larger than the biggest request the backend allows, e.g.
+ * 65536 over 11 standard segments without indirect ones; the reason is
+ * logged and written to the frontend's `error` node).
  * Blocks up to opts->timeout_ms per backend step.  Errors as xfe_attach's
  * (-ENOENT no such device, -ETIMEDOUT, -ENOTCONN, -EPROTO) or libgrant's.
  * opts may be NULL.

@@ -29,4 +29,75 @@ static inline void xgw_cpu_relax(void)
 #endif
 }
 
+/*
+ * How long to wait busily: the client's spin for an answer (sim_fast.c)
+ * and the daemon's poll of the call areas (callarea.c), sim_wire.h's "How
+ * long to spin and poll".  A pure policy, so that it can be tested on its
+ * own (tests/unit/test_spin.c): the callers measure, this decides.
+ *
+ * `cur_ns` is the budget learned so far, in [min_ns, max_ns], or 0 when
+ * `zero_ok` (the daemon: not polling at all).  After each wait the caller
+ * says how long the answer (the next request) took after the wait began
+ * and how long it was willing to spin: an answer caught by the spin
+ * changes nothing; one that came after the spin gave up but within max_ns
+ * doubles the budget (from min_ns): a longer spin would have saved a sleep
+ * and a wake-up; one that came later than max_ns halves it: the other side
+ * was not running, and the spin only took a CPU from someone else.  (KVM's
+ * halt polling adapts its window the same way.)
+ */
+#define XGW_SPIN_MIN_NS 2000u /* a round trip is ~0.5 us */
+/* With no free CPU a spin takes the CPU from a task that wants it: then
+ * nobody spins longer than a sleep and a wake-up cost (the classic
+ * spin-then-block bound), a few microseconds. */
+#define XGW_SPIN_BUSY_NS 3000u
+
+struct xgw_spin {
+    uint32_t cur_ns, min_ns, max_ns;
+    int zero_ok;
+};
+
+static inline void xgw_spin_init(struct xgw_spin *s, uint32_t max_ns,
+                                 int zero_ok)
+{
+    s->max_ns = max_ns;
+    s->min_ns = XGW_SPIN_MIN_NS < max_ns ? XGW_SPIN_MIN_NS : max_ns;
+    s->cur_ns = max_ns;
+    s->zero_ok = zero_ok;
+}
+
+/*
+ * The spin budget of one wait.  `asleep`: the other side sleeps (the
+ * client rang the doorbell), so the answer needs a wake-up first; `busy`:
+ * no CPU is free.  Asleep and busy: no spin at all (the woken daemon needs
+ * a CPU, maybe this one).  Busy: at most XGW_SPIN_BUSY_NS.
+ */
+static inline uint32_t xgw_spin_budget(const struct xgw_spin *s, int asleep,
+                                       int busy)
+{
+    if (asleep && busy)
+        return 0;
+    if (busy && s->cur_ns > XGW_SPIN_BUSY_NS)
+        return XGW_SPIN_BUSY_NS;
+    return s->cur_ns;
+}
+
+/* After a wait that spun up to `budget_ns` (what xgw_spin_budget gave):
+ * the answer came `waited_ns` after the wait began. */
+static inline void xgw_spin_learn(struct xgw_spin *s, uint64_t waited_ns,
+                                  uint32_t budget_ns)
+{
+    uint64_t more = 2ull * s->cur_ns;
+
+    if (waited_ns <= budget_ns || (!budget_ns && !s->zero_ok))
+        return; /* caught, or a wait that did not try to spin */
+    if (waited_ns <= s->max_ns) {
+        more = more > s->min_ns ? more : s->min_ns;
+        s->cur_ns = (uint32_t)(more < s->max_ns ? more : s->max_ns);
+    } else {
+        s->cur_ns /= 2;
+        if (s->cur_ns < s->min_ns)
+            s->cur_ns = s->zero_ok ? 0 : s->min_ns;
+    }
+}
+
 #endif /* SIM_SPIN_H */

@@ -393,6 +393,9 @@ const struct grant_ops lg_xen_ops = {
     .evtchn_alloc_unbound = xen_evtchn_alloc_unbound,
     .evtchn_bind = xen_evtchn_bind,
     .evtchn_send = xen_evtchn_send,
+    /* IOCTL_EVTCHN_NOTIFY is a hypercall that posts the event and returns:
+     * asynchronous already, with its error (an unbound port) at once. */
+    .evtchn_send_async = xen_evtchn_send,
     .evtchn_close = xen_evtchn_close,
     .evtchn_consume = xen_evtchn_consume,
     .map_window = xen_map_window,

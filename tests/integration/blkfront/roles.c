@@ -254,6 +254,66 @@ static int role_nolink(unsigned devid)
     return 0;
 }
 
+/* A backend whose keys cannot be used (testbe.h's BE_JUNK_KEY,
+ * BE_BIG_SECTOR): the open must fail -EPROTO. */
+static int role_refused(unsigned devid)
+{
+    struct xgbf *d;
+    char go[8];
+    int rc = open_dev(devid, 1, &d);
+
+    if (rc >= 0) {
+        struct xgbf_info in;
+
+        xgbf_get_info(d, &in);
+        xgbf_close(d);
+        FAIL("opened: size %llu sector-size %u max_io %u",
+             (unsigned long long)in.size, in.sector_size, in.max_io);
+    }
+    if (rc != -EPROTO)
+        FAIL("open %d, want -EPROTO", rc);
+    printf("ok -EPROTO\n");
+    fflush(stdout);
+    /* Alive until the test has looked (a dead domain's store is gone). */
+    while (fgets(go, sizeof(go), stdin))
+        ;
+    return 0;
+}
+
+/* Standard grants with a backend that offers no feature-persistent (and
+ * keeps a mapping, testbe.h's BE_KEEP): page-sized writes one after the
+ * other, each must read back. */
+static int role_keep(unsigned devid)
+{
+    uint8_t *w = malloc(8 * 4096), *r = malloc(8 * 4096);
+    unsigned seed = 5, k;
+    struct xgbf_info in;
+    struct xgbf *d;
+    int rc = open_dev(devid, 1, &d);
+
+    if (rc < 0)
+        FAIL("open %d", rc);
+    xgbf_get_info(d, &in);
+    if (in.persistent || in.grant_ext)
+        FAIL("persistent %d grant-ext %d, want neither", in.persistent,
+             in.grant_ext);
+    fill_rand(w, 8 * 4096, &seed);
+    for (k = 0; k < 8; k++)
+        if ((rc = xgbf_pwrite(d, w + k * 4096, 4096, k * 8192)) < 0)
+            FAIL("write %u: %d", k, rc);
+    for (k = 0; k < 8; k++)
+        if ((rc = xgbf_pread(d, r + k * 4096, 4096, k * 8192)) < 0)
+            FAIL("read %u: %d", k, rc);
+    if (memcmp(w, r, 8 * 4096))
+        FAIL("read back differs");
+    printf("ok 8 writes\n");
+    fflush(stdout);
+    xgbf_close(d);
+    free(w);
+    free(r);
+    return 0;
+}
+
 /* Writes everything in slots of 16 x 64 KiB round after round (16 in
  * flight), an acknowledged and flushed first part before: the backend is
  * killed and restarted meanwhile.  Every write must complete, and all of
@@ -334,6 +394,10 @@ int blkfront_role(const char *role, unsigned devid)
         return role_nolink(devid);
     if (!strncmp(role, "hostile-", 8))
         return role_hostile(devid, role + 8);
+    if (!strcmp(role, "keep"))
+        return role_keep(devid);
+    if (!strcmp(role, "refused"))
+        return role_refused(devid);
     if (!strcmp(role, "churn"))
         return role_churn(devid);
     if (!strcmp(role, "restart"))
