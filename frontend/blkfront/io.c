@@ -101,11 +101,11 @@ static void release(struct xgbf *d, struct xgbf_req *r)
         bounce_put(d, r->bounce);
     r->bounce = NULL;
     for (i = 0; i < r->nseg && r->pg[i]; i++) {
-        xgbf_pool_put(d, &d->pool_v1[r->q], r->pg[i]);
+        xgbf_pool_put(d, r->pg[i]);
         r->pg[i] = NULL;
     }
     if (r->ind)
-        xgbf_pool_put(d, xgbf_pool_ind(d), r->ind);
+        xgbf_pool_put(d, r->ind);
     r->ind = NULL;
     r->nseg = 0;
 }

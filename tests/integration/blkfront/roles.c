@@ -227,7 +227,7 @@ static int role_hostile(unsigned devid, const char *what)
     return 0;
 }
 
-static int role_restart(unsigned devid)
+static int role_restart(unsigned devid, int no_ext)
 {
     struct xgbf *d;
     struct xgbf_info in;
@@ -235,10 +235,12 @@ static int role_restart(unsigned devid)
     uint8_t *src = NULL, *back = NULL;
     unsigned seed = 7, k, got = 0;
     long long end;
-    int rc = open_dev(devid, 0, &d), n;
+    int rc = open_dev(devid, no_ext, &d), n, pers;
 
     if (rc < 0)
         FAIL("open %d", rc);
+    xgbf_get_info(d, &in);
+    pers = in.persistent;
     if (xgbf_buf_alloc(d, 16 * SLOT, (void **)&src) < 0 ||
         xgbf_buf_alloc(d, 16 * SLOT, (void **)&back) < 0)
         FAIL("buf_alloc");
@@ -266,7 +268,8 @@ static int role_restart(unsigned devid)
     if (memcmp(back, src, 16 * SLOT))
         FAIL("the re-issued writes read back wrong");
     xgbf_get_info(d, &in);
-    printf("ok recovered 16 writes, %u reconnection(s)\n", in.reconnects);
+    printf("ok recovered 16 writes, %u reconnection(s), persistent %d -> %d\n",
+           in.reconnects, pers, in.persistent);
     fflush(stdout);
     xgbf_close(d);
     return in.reconnects ? 0 : 1;
@@ -440,7 +443,9 @@ int blkfront_role(const char *role, unsigned devid)
     if (!strcmp(role, "churn"))
         return role_churn(devid);
     if (!strcmp(role, "restart"))
-        return role_restart(devid);
+        return role_restart(devid, 0);
+    if (!strcmp(role, "restart-v1"))
+        return role_restart(devid, 1);
     printf("err unknown role %s\n", role);
     return 1;
 }
