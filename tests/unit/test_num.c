@@ -69,12 +69,34 @@ static void range(void **state)
     assert_int_equal(v, 42);
 }
 
+/* An option's number: its message goes to stderr as "prog: opt: why". */
+static void option(void **state)
+{
+    char msg[160] = "";
+    unsigned v = 42;
+    FILE *saved = stderr, *f = tmpfile();
+
+    (void)state;
+    assert_non_null(f);
+    assert_int_equal(xgt_opt_uint("prog", "--n", "7", 1, 16, &v), 0);
+    assert_int_equal(v, 7);
+    stderr = f;
+    assert_int_equal(xgt_opt_uint("prog", "--n", "7x", 1, 16, &v), -EINVAL);
+    stderr = saved;
+    assert_int_equal(v, 7);
+    rewind(f);
+    assert_non_null(fgets(msg, sizeof(msg), f));
+    assert_string_equal(msg, "prog: --n: want 1 to 16, not '7x'\n");
+    fclose(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(accepts),
         cmocka_unit_test(refuses),
         cmocka_unit_test(range),
+        cmocka_unit_test(option),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,3 +24,17 @@ int xgt_parse_uint(const char *s, unsigned long min, unsigned long max,
     *out = v;
     return 0;
 }
+
+int xgt_opt_uint(const char *prog, const char *opt, const char *s, unsigned min,
+                 unsigned max, unsigned *out)
+{
+    char err[96];
+    unsigned long v;
+
+    if (xgt_parse_uint(s, min, max, &v, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog, opt, err);
+        return -EINVAL;
+    }
+    *out = (unsigned)v;
+    return 0;
+}

@@ -37,6 +37,15 @@ int xgt_parse_uint(const char *s, unsigned long min, unsigned long max,
                    unsigned long *out, char *err, size_t errlen);
 
 /*
+ * A program's numeric command-line option: xgt_parse_uint of s in [min,
+ * max] into *out, 0; or -EINVAL (*out untouched) after writing
+ * "<prog>: <opt>: <reason>" to stderr (the one function here that writes:
+ * every daemon's option parser says it so).
+ */
+int xgt_opt_uint(const char *prog, const char *opt, const char *s, unsigned min,
+                 unsigned max, unsigned *out);
+
+/*
  * Formats a byte count for humans: "64M", "1G", "4096" (exact units only;
  * a size that is not a whole number of any unit is printed in bytes).
  * Returns what snprintf returns.
