@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "tools/common/xgt.h"
 
 const char *const nb_stat_name[NB_STAT_MAX] = {
     [NB_RX_PACKETS] = "rx_packets",
@@ -107,20 +108,6 @@ static int fe_flag(struct xbe_dev *d, const char *key, int *out)
         return xbe_fatal(d, -EINVAL, "%s/%s: not 0 or 1", xbe_dev_fe_dir(d),
                          key);
     *out = (int)v;
-    return 0;
-}
-
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-    unsigned b[6], i;
-    char tail;
-
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-               &b[4], &b[5], &tail) != 6 ||
-        strlen(s) != 17)
-        return -EINVAL;
-    for (i = 0; i < 6; i++)
-        mac[i] = (uint8_t)b[i];
     return 0;
 }
 
@@ -310,7 +297,7 @@ static int read_features(struct xbe_dev *d, struct nb_vif *v)
     v->gso6 = v->gso6 && v->sg && v->csum6;
     if (grant_xenbus_read(v->nb->xb, XBT_NULL, xbe_dev_fe_dir(d), "mac", &mac,
                           NULL) == 0 &&
-        parse_mac(mac, m) < 0) {
+        xgt_parse_mac(mac, m) < 0) {
         free(mac);
         return xbe_fatal(d, -EINVAL, "%s/mac: not a MAC address",
                          xbe_dev_fe_dir(d));

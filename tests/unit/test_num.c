@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,13 +91,46 @@ static void option(void **state)
     fclose(f);
 }
 
+static void mac(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        "00:16:3e:00:00",
+        "00:16:3e:00:00:01:02",
+        "00:16:3e:00:00:01 ",
+        " 0:16:3e:00:00:01",
+        "-1:16:3e:00:00:01",
+        "+1:16:3e:00:00:01",
+        "0x:16:3e:00:00:01",
+        "000:16:3e:00:00:01",
+        "00:16:3g:00:00:01",
+        "00-16-3e-00-00-01",
+        "00::3e:00:00:01",
+    };
+    uint8_t m[6] = {9, 9, 9, 9, 9, 9};
+    unsigned i;
+
+    (void)state;
+    assert_int_equal(xgt_parse_mac("00:16:3E:0a:b:01", m), 0);
+    assert_int_equal(m[0], 0x00);
+    assert_int_equal(m[2], 0x3e);
+    assert_int_equal(m[3], 0x0a);
+    assert_int_equal(m[4], 0x0b);
+    assert_int_equal(m[5], 0x01);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        m[0] = 42;
+        assert_int_equal(xgt_parse_mac(bad[i], m), -EINVAL);
+        assert_int_equal(m[0], 42);
+    }
+    assert_int_equal(xgt_parse_mac(NULL, m), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(accepts),
-        cmocka_unit_test(refuses),
-        cmocka_unit_test(range),
-        cmocka_unit_test(option),
+        cmocka_unit_test(accepts), cmocka_unit_test(refuses),
+        cmocka_unit_test(range),   cmocka_unit_test(option),
+        cmocka_unit_test(mac),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

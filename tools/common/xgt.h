@@ -37,6 +37,14 @@ int xgt_parse_uint(const char *s, unsigned long min, unsigned long max,
                    unsigned long *out, char *err, size_t errlen);
 
 /*
+ * Parses a MAC address as the store holds one ("00:16:3e:5a:01:02"): six
+ * octets of one or two hex digits (either case), separated by ':', nothing
+ * else (no sign, space, "0x" or trailing junk).  0 and mac set; -EINVAL
+ * (mac untouched).
+ */
+int xgt_parse_mac(const char *s, uint8_t mac[6]);
+
+/*
  * A program's numeric command-line option: xgt_parse_uint of s in [min,
  * max] into *out, 0; or -EINVAL (*out untouched) after writing
  * "<prog>: <opt>: <reason>" to stderr (the one function here that writes:
