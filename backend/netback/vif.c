@@ -22,6 +22,7 @@
  * second when they changed, and at disconnect.
  */
 #include <errno.h>
+#include <limits.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <stdarg.h>
@@ -111,19 +112,34 @@ static int fe_flag(struct xbe_dev *d, const char *key, int *out)
     return 0;
 }
 
-/* rate = "bytes,microseconds" (libxl's form of xl's rate=). */
+/* rate = "bytes,microseconds" (libxl's form of xl's rate=), both decimal
+ * digits only (xgt_parse_uint), neither 0. */
+static int parse_rate(char *s, unsigned long *b, unsigned long *us)
+{
+    char *comma = strchr(s, ',');
+    int rc;
+
+    if (!comma)
+        return -EINVAL;
+    *comma = '\0';
+    rc = xgt_parse_uint(s, 1, ULONG_MAX / 1000, b, NULL, 0) < 0 ||
+                 xgt_parse_uint(comma + 1, 1, ULONG_MAX, us, NULL, 0) < 0
+             ? -EINVAL
+             : 0;
+    *comma = ',';
+    return rc;
+}
+
 static void read_rate(struct nb_vif *v)
 {
     char *s = NULL;
-    unsigned long long b;
-    unsigned long us;
-    char tail;
+    unsigned long b, us;
 
     v->credit_bytes = v->credit_us = 0;
     if (grant_xenbus_read(v->nb->xb, XBT_NULL, xbe_dev_dir(v->d), "rate", &s,
                           NULL) < 0)
         return;
-    if (sscanf(s, "%llu,%lu%c", &b, &us, &tail) != 2 || !b || !us) {
+    if (parse_rate(s, &b, &us) < 0) {
         nb_log("%s: rate '%s' is not \"bytes,microseconds\": no limit",
                v->ifname, s);
     } else if (us < 1000) { /* periods of a millisecond at least */
