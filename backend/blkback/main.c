@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "tools/common/xgt.h"
 
 int bb_wake_fd = -1;
 
@@ -49,15 +50,6 @@ static void usage(FILE *f)
             XBE_MAX_QUEUES, XBE_MAX_RING_ORDER);
 }
 
-static int parse_num(const char *s, unsigned long max, unsigned long *out)
-{
-    char *end;
-
-    errno = 0;
-    *out = strtoul(s, &end, 10);
-    return errno || !*s || *end || *out > max ? -EINVAL : 0;
-}
-
 static int parse(int argc, char **argv, struct bb_opts *o)
 {
     static const struct option lo[] = {
@@ -74,6 +66,7 @@ static int parse(int argc, char **argv, struct bb_opts *o)
         {"foreground", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
+    char err[96];
     unsigned long v;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int c, li = 0;
@@ -87,17 +80,19 @@ static int parse(int argc, char **argv, struct bb_opts *o)
     while ((c = getopt_long(argc, argv, "", lo, &li)) != -1) {
         switch (c) {
         case 'q':
-            if (parse_num(optarg, XBE_MAX_QUEUES, &v) < 0 || v < 1)
+            if (xgt_parse_uint(optarg, 1, XBE_MAX_QUEUES, &v, err,
+                               sizeof(err)) < 0)
                 goto bad;
             o->max_queues = (unsigned)v;
             break;
         case 'r':
-            if (parse_num(optarg, XBE_MAX_RING_ORDER, &v) < 0)
+            if (xgt_parse_uint(optarg, 0, XBE_MAX_RING_ORDER, &v, err,
+                               sizeof(err)) < 0)
                 goto bad;
             o->max_ring_order = (unsigned)v;
             break;
         case 'm':
-            if (parse_num(optarg, 4096, &v) < 0 || v < 1)
+            if (xgt_parse_uint(optarg, 1, 4096, &v, err, sizeof(err)) < 0)
                 goto bad;
             o->bounce_budget = (size_t)v << 20;
             break;
@@ -138,8 +133,7 @@ static int parse(int argc, char **argv, struct bb_opts *o)
     }
     return 0;
 bad:
-    fprintf(stderr, "xgrant-blkback: --%s: bad value %s\n", lo[li].name,
-            optarg);
+    fprintf(stderr, "xgrant-blkback: --%s: %s\n", lo[li].name, err);
     return -EINVAL;
 }
 

@@ -487,6 +487,7 @@ struct xbe_ops nb_xbe_ops = {
     .max_queues = 4,
     .split_evtchn = 1,
     .grant_ext = 1,
+    .hotplug = XBE_HOTPLUG_XEN, /* libxl's vif-* script on Xen */
     .probe = nb_probe,
     .connect = nb_connect,
     .disconnect = nb_disconnect,

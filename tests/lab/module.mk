@@ -62,6 +62,13 @@ $(KMOD_TEST): $(KMOD_TEST_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
+# libgrant's way back from Xen's frames to the handle's pages (frames.c).
+FRAMES_TEST := $(B)/tests/unit/test_xen_frames
+TESTS += $(FRAMES_TEST)
+$(FRAMES_TEST): $(B)/obj/tests/lab/unit/test_xen_frames.o $(B)/obj/libgrant/lib/frames.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
 .PHONY: lab lab-deps
 # Host packages of the lab only (`make lab` installs them; not in `make deps`).
 LAB_PKGS := qemu-system-x86 qemu-utils debootstrap busybox-static cpio e2fsprogs libxen-dev file

@@ -93,8 +93,8 @@ static void usage(FILE *f)
         "  --dom0-memory SIZE  control domain memory (default 64M)\n"
         "  --poll-us N         after serving a call-area request, keep "
         "polling\n"
-        "                      the call areas for N us before "
-        "sleeping (default 50;\n"
+        "                      the call areas for up to N us (adaptive) "
+        "before sleeping (default 50;\n"
         "                      0: never poll, every call rings the "
         "doorbell)\n"
         "  --log FILE          log file (default: xgrantd.log next to "
@@ -138,13 +138,11 @@ static int check_opts(const struct opts *o)
 static int parse_uint(const char *opt, const char *s, unsigned min,
                       unsigned max, unsigned *out)
 {
+    char err[96];
     unsigned long v;
-    char *end;
 
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
-        fprintf(stderr, "xgrantd: %s: want %u to %u\n", opt, min, max);
+    if (xgt_parse_uint(s, min, max, &v, err, sizeof(err)) < 0) {
+        fprintf(stderr, "xgrantd: %s: %s\n", opt, err);
         return -1;
     }
     *out = (unsigned)v;
