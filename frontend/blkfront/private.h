@@ -42,6 +42,10 @@ struct xgbf_page {
     void *addr;
     uint32_t ref;
     int oneshot; /* shared for one request: ended, not reused (XSA-396) */
+    /* The pool whose chunk holds it, where put gives it back: never the
+     * pool the connection of the moment would pick (a reconnection may
+     * have changed feature-persistent or feature-grant-ext meanwhile). */
+    struct xgbf_pool *pool;
     struct xgbf_page *next;
 };
 struct xgbf_chunk {
@@ -59,10 +63,11 @@ struct xgbf_pool {
  * a grant error.  Standard grants without feature-persistent: a page
  * shared for this request alone (oneshot), which put ends. */
 struct xgbf_page *xgbf_pool_get(struct xgbf *d, struct xgbf_pool *p);
-void xgbf_pool_put(struct xgbf *d, struct xgbf_pool *p, struct xgbf_page *pg);
+/* Gives pg back to its own pool (pg->pool), or ends a oneshot one. */
+void xgbf_pool_put(struct xgbf *d, struct xgbf_page *pg);
 /* Ends every grant of the pool and frees its pages. */
 void xgbf_pool_destroy(struct xgbf *d, struct xgbf_pool *p);
-/* The pool of the device's indirect pages, by what was negotiated. */
+/* The pool a new indirect page comes from, by what is negotiated now. */
 struct xgbf_pool *xgbf_pool_ind(struct xgbf *d);
 
 /* ---- The device ------------------------------------------------------- */

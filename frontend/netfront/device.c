@@ -15,14 +15,23 @@
 
 #include "private.h"
 
-/* A backend feature flag: 1 only for the value "1" (absent: 0). */
-static int be_flag(struct xgnf *nf, const char *key)
+/* A backend feature flag into *on: 0 or 1, absent 0 (xfe_read_uint:
+ * "1abc" or "-1" is malformed); -EPROTO, the frontend's `error` node
+ * naming the key, when it is anything else. */
+static int be_flag(struct xgnf *nf, const char *key, int *on)
 {
-    unsigned v = 0;
+    unsigned long v = 0;
+    char err[128];
+    int rc = xfe_read_uint(nf->xb, XBT_NULL, nf->be_dir, key, 1, &v);
 
-    return grant_xenbus_scanf(nf->xb, XBT_NULL, nf->be_dir, key, "%u", &v) ==
-               1 &&
-           v == 1;
+    if (rc < 0) {
+        snprintf(err, sizeof(err), "71 backend key %s %s", key,
+                 rc == -EPROTO ? "is not 0 or 1" : "unreadable");
+        grant_xenbus_write(nf->xb, XBT_NULL, nf->dir, "error", err);
+        return -EPROTO;
+    }
+    *on = (int)v;
+    return 0;
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -103,13 +112,15 @@ static int nf_data_setup(struct xgnf *nf)
 static int nf_negotiate(struct xgnf *nf, const struct xgnf_config *cfg)
 {
     char *mac = NULL;
-    int rc, st;
+    int rc, st, copy, sg, v4, v6, csum6, split;
 
     rc = grant_xenbus_wait_state(nf->xb, nf->be_dir, XenbusStateInitWait,
                                  cfg->timeout_ms, &st);
     if (rc < 0 && st != XenbusStateConnected)
         return rc;
-    if (!be_flag(nf, "feature-rx-copy")) {
+    if ((rc = be_flag(nf, "feature-rx-copy", &copy)) < 0)
+        return rc;
+    if (!copy) {
         grant_xenbus_write(nf->xb, XBT_NULL, nf->dir, "error",
                            "95 backend does not support copying receive path");
         return -EOPNOTSUPP;
@@ -123,12 +134,17 @@ static int nf_negotiate(struct xgnf *nf, const struct xgnf_config *cfg)
                            "71 mac missing or malformed");
         return rc == -ENOENT ? -EPROTO : rc;
     }
-    nf->info.sg = be_flag(nf, "feature-sg");
-    nf->info.gso_tcpv4 = nf->info.sg && be_flag(nf, "feature-gso-tcpv4");
-    nf->info.gso_tcpv6 = nf->info.sg && be_flag(nf, "feature-gso-tcpv6");
-    nf->info.ipv6_csum = be_flag(nf, "feature-ipv6-csum-offload");
-    nf->info.split_evtchn =
-        !cfg->one_evtchn && be_flag(nf, "feature-split-event-channels");
+    if ((rc = be_flag(nf, "feature-sg", &sg)) < 0 ||
+        (rc = be_flag(nf, "feature-gso-tcpv4", &v4)) < 0 ||
+        (rc = be_flag(nf, "feature-gso-tcpv6", &v6)) < 0 ||
+        (rc = be_flag(nf, "feature-ipv6-csum-offload", &csum6)) < 0 ||
+        (rc = be_flag(nf, "feature-split-event-channels", &split)) < 0)
+        return rc;
+    nf->info.sg = sg;
+    nf->info.gso_tcpv4 = sg && v4;
+    nf->info.gso_tcpv6 = sg && v6;
+    nf->info.ipv6_csum = csum6;
+    nf->info.split_evtchn = !cfg->one_evtchn && split;
     nf->info.rx_notify = 1;
     nf->info.mtu = nf->info.sg ? XGNF_MAX_FRAME - XGNF_MIN_FRAME : 1500;
     nf->ops = (struct xfe_ops){

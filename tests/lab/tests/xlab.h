@@ -133,6 +133,10 @@ void xlab_offsets_dom0(grant_handle_t *h, unsigned guest);
  * mapped N times grows ~N, not ~N^2 (XLAB-SETTLE, settle_linear; last). */
 void xlab_settle_guest(grant_handle_t *h);
 void xlab_settle_dom0(unsigned guest);
+/* xlab_xsm.c (issue 12 finding 5, on a FLASK hypervisor only: $XLAB_XSM):
+ * the extension's copies obey the policy, its maps too (xsm_*). */
+void xlab_xsm_guest(grant_handle_t *h);
+void xlab_xsm_dom0(grant_handle_t *h, unsigned guest);
 
 /* xlab_bench.c: GNTTABOP_copy of 4 KiB vs the extension's COPY, and
  * GNTTABOP_map_grant_ref of 1 page vs the extension's MAP (dom0 maps the
