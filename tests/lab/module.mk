@@ -18,6 +18,8 @@ LAB_DRV_TOOLS := $(LAB)/drv-ping $(LAB)/drv-canary
 $(LAB_DRV_TOOLS): $(LAB)/%: tests/lab/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Wextra -Werror -static -o $@ $<
+# tests/integration/lab_ping.sh runs drv-ping on the host.
+TESTS += $(LAB)/drv-ping
 
 # xgrant's backends for dom0 (drv-dom0.sh): libgrant and liburing linked in
 # (the dom0 root has neither), Xen's libraries from the dom0 root (bookworm's,
