@@ -85,10 +85,11 @@ net_down() {
 # xgrant's frontends attach theirs).
 autoprobe() { echo "$1" >/sys/bus/xen/drivers_autoprobe; }
 # xgnf_start DEVID: xgrant-netfront on device/vif/DEVID, TAP xgDEVID, in
-# the background (log /tmp/xgnf.log); waits 30 s for the TAP.
+# the background (log /tmp/xgnf.log), on libgrant's xen transport (the
+# default, sim, looks for xgrantd's socket); waits 30 s for the TAP.
 xgnf_start() {
-    (LD_LIBRARY_PATH=/lib/x86_64-linux-gnu /xgrant-netfront --devid "$1" \
-        --ifname "xg$1" >/tmp/xgnf.log 2>&1 &)
+    (XGRANT_TRANSPORT=xen LD_LIBRARY_PATH=/lib/x86_64-linux-gnu \
+        /xgrant-netfront --devid "$1" --ifname "xg$1" >/tmp/xgnf.log 2>&1 &)
     i=0
     until [ -e "/sys/class/net/xg$1" ]; do
         i=$((i + 1))
