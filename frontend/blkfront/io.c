@@ -49,10 +49,9 @@ static void list_add(struct xgbf_req ***tail, struct xgbf_req *r)
     *tail = &r->next;
 }
 
-static void *bounce_get(struct xgbf *d)
+static struct xgbf_bounce *bounce_get(struct xgbf *d)
 {
-    struct xgbf_bounce *b = d->bounces;
-    void *p, **all;
+    struct xgbf_bounce *b = d->bounces, **all;
 
     if (b) {
         d->bounces = b->next;
@@ -62,18 +61,42 @@ static void *bounce_get(struct xgbf *d)
     if (!all)
         return NULL;
     d->bounce_all = all;
-    if (grant_mem_alloc(d->h, XGBF_MAX_IO / GRANT_PAGE_SIZE, &p) < 0)
+    b = calloc(1, sizeof(*b));
+    if (!b)
         return NULL;
-    all[d->nr_bounce_all++] = p;
-    return p;
+    if (grant_mem_alloc(d->h, XGBF_MAX_IO / GRANT_PAGE_SIZE, &b->buf) < 0) {
+        free(b);
+        return NULL;
+    }
+    all[d->nr_bounce_all++] = b;
+    return b;
 }
 
-static void bounce_put(struct xgbf *d, void *p)
+static void bounce_put(struct xgbf *d, struct xgbf_bounce *b)
 {
-    struct xgbf_bounce *b = p;
-
     b->next = d->bounces;
     d->bounces = b;
+}
+
+/* Ends the grants kept over every bounce buffer (the rings went away:
+ * the next backend may be another domain). */
+static void bounce_forget(struct xgbf *d)
+{
+    struct grant_revoke_req rv[2 * (XGBF_MAX_IO / XGBF_EXT_SEG)];
+    unsigned i, k, m;
+
+    for (i = 0; i < d->nr_bounce_all; i++) {
+        struct xgbf_kept *kp = &d->bounce_all[i]->kept[0][0];
+
+        for (k = m = 0; k < 2 * (XGBF_MAX_IO / XGBF_EXT_SEG); k++)
+            if (kp[k].len) {
+                rv[m++] =
+                    (struct grant_revoke_req){kp[k].ref, GRANT_REVOKE_FORCE, 0};
+                kp[k].len = 0;
+            }
+        if (m)
+            grant_revoke_batch(d->h, rv, m);
+    }
 }
 
 /* Ends a request's byte-exact grants: the backend cannot reach its
@@ -138,7 +161,7 @@ static void copy_out(struct xgbf_req *r)
     unsigned i;
 
     if (r->bounce) {
-        memcpy(r->buf, r->bounce, r->len);
+        memcpy(r->buf, r->bounce->buf, r->len);
         return;
     }
     for (i = 0; i < r->nseg && r->pg[i]; i++)
@@ -169,8 +192,47 @@ static int grant_segs(struct xgbf *d, struct xgbf_req *r, const char *base,
     return rc;
 }
 
-/* Byte-exact segments straight over the caller's buffer when it is
- * grantable memory of our handle; over a bounce buffer otherwise. */
+/* r's byte-exact grants over its bounce buffer: the kept ones where the
+ * segment's length and rights match, new ones (the old ended) elsewhere. */
+static int bounce_grants(struct xgbf *d, struct xgbf_req *r, unsigned rights)
+{
+    struct grant_create_req c[XGBF_MAX_IO / XGBF_EXT_SEG];
+    struct grant_revoke_req rv[XGBF_MAX_IO / XGBF_EXT_SEG];
+    struct xgbf_kept *k = r->bounce->kept[r->op == XGBF_READ];
+    grant_domid_t be = (grant_domid_t)xfe_be_id(d->fe);
+    unsigned i, n = 0, m = 0, idx[XGBF_MAX_IO / XGBF_EXT_SEG];
+    int rc = 0;
+
+    for (i = 0; i < r->nseg; i++) {
+        size_t len = seg_bytes(r, i, XGBF_EXT_SEG);
+
+        if (k[i].len == len && k[i].rights == rights) {
+            r->ext_ref[i] = k[i].ref;
+            continue;
+        }
+        if (k[i].len)
+            rv[m++] =
+                (struct grant_revoke_req){k[i].ref, GRANT_REVOKE_FORCE, 0};
+        k[i].len = 0;
+        c[n] = (struct grant_create_req){
+            .grantee = be,
+            .rights = rights,
+            .ptr = (char *)r->bounce->buf + (size_t)i * XGBF_EXT_SEG,
+            .len = len,
+        };
+        idx[n++] = i;
+    }
+    if (m)
+        grant_revoke_batch(d->h, rv, m);
+    if (n)
+        rc = grant_create_batch(d->h, c, n);
+    for (i = 0; rc == 0 && i < n; i++) {
+        k[idx[i]] = (struct xgbf_kept){c[i].ref, (uint32_t)c[i].len, rights};
+        r->ext_ref[idx[i]] = c[i].ref;
+    }
+    return rc;
+}
+
 static unsigned seg_rights(const struct xgbf *d, const struct xgbf_req *r)
 {
     unsigned rights = r->op == XGBF_WRITE ? GRANT_R_READ : GRANT_R_WRITE;
@@ -180,6 +242,9 @@ static unsigned seg_rights(const struct xgbf *d, const struct xgbf_req *r)
     return rights;
 }
 
+/* Byte-exact segments straight over the caller's buffer when it is
+ * grantable memory of our handle (ended at completion); over a bounce
+ * buffer otherwise (kept). */
 static int segs_ext(struct xgbf *d, struct xgbf_req *r,
                     struct blkif_request_segment *segs)
 {
@@ -190,17 +255,18 @@ static int segs_ext(struct xgbf *d, struct xgbf_req *r,
         goto fill;
     r->nseg = (unsigned)((r->len + XGBF_EXT_SEG - 1) / XGBF_EXT_SEG);
     rc = grant_segs(d, r, r->buf, rights);
-    if (rc == -EFAULT) {
+    if (rc == 0) {
+        r->ext_granted = 1;
+    } else if (rc == -EFAULT) {
         r->bounce = bounce_get(d);
         if (!r->bounce)
             return -ENOMEM;
         if (r->op == XGBF_WRITE)
-            memcpy(r->bounce, r->buf, r->len);
-        rc = grant_segs(d, r, r->bounce, rights);
+            memcpy(r->bounce->buf, r->buf, r->len);
+        rc = bounce_grants(d, r, rights);
     }
     if (rc < 0)
         return rc;
-    r->ext_granted = 1;
 fill:
     for (i = 0; i < r->nseg; i++)
         segs[i] = (struct blkif_request_segment){
@@ -547,6 +613,7 @@ void xgbf_io_disconnect(struct xgbf *d)
     /* Requests waiting for a slot may hold grants to this backend. */
     for (struct xgbf_req *r = d->recover; r; r = r->next)
         release(d, r);
+    bounce_forget(d);
     /* Re-issued before anything submitted since. */
     if (keep) {
         *tail = d->recover;
@@ -596,8 +663,11 @@ void xgbf_io_destroy(struct xgbf *d)
         d->free_reqs = r->next;
         free(r);
     }
-    for (i = 0; i < d->nr_bounce_all; i++)
-        grant_mem_free(d->h, d->bounce_all[i]);
+    bounce_forget(d);
+    for (i = 0; i < d->nr_bounce_all; i++) {
+        grant_mem_free(d->h, d->bounce_all[i]->buf);
+        free(d->bounce_all[i]);
+    }
     free(d->bounce_all);
 }
 

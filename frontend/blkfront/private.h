@@ -89,7 +89,7 @@ struct xgbf_req {
     uint8_t inner_op;
     grant_ref_t ext_ref[XGBF_MAX_IO / XGBF_EXT_SEG];
     int ext_granted;
-    void *bounce; /* grant-ext bounce buffer (XGBF_MAX_IO bytes) */
+    struct xgbf_bounce *bounce;          /* grant-ext bounce buffer */
     struct xgbf_page *pg[XGBF_MAX_SEGS]; /* v1 data pages */
     struct xgbf_page *ind;               /* indirect page */
     struct xgbf_req *next;               /* recover / done lists */
@@ -100,8 +100,23 @@ struct xgbf_shadow {
     unsigned nr;
 };
 
+/* A grant kept over one segment of a bounce buffer. */
+struct xgbf_kept {
+    grant_ref_t ref;
+    uint32_t len; /* 0: none */
+    unsigned rights;
+};
+/* A bounce buffer (XGBF_MAX_IO bytes of the handle's grantable memory)
+ * for the callers' buffers elsewhere.  It only ever holds data of the
+ * requests this backend moves, so the byte-exact grants over its
+ * segments are kept for the next request of the same shape ([0]: READ,
+ * for writes; [1]: WRITE, for reads), as Linux's blkfront keeps its
+ * bounce pages granted; they end when the rings go away.  The bookkeeping
+ * lives outside the granted memory. */
 struct xgbf_bounce {
-    struct xgbf_bounce *next;
+    void *buf;
+    struct xgbf_kept kept[2][XGBF_MAX_IO / XGBF_EXT_SEG];
+    struct xgbf_bounce *next; /* free list */
 };
 
 struct xgbf {
@@ -133,7 +148,7 @@ struct xgbf {
     struct xgbf_pool pool_v1_ro, pool_ext_ro; /* indirect pages */
     struct xgbf_pool pool_v1_ind;             /* the same, persistent v1 */
     struct xgbf_bounce *bounces;
-    void **bounce_all; /* every bounce buffer, for close */
+    struct xgbf_bounce **bounce_all; /* every bounce buffer, for close */
     unsigned nr_bounce_all;
 };
 

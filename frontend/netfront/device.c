@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "tools/common/xgt.h"
 
 /* A backend feature flag into *on: 0 or 1, absent 0 (xfe_read_uint:
  * "1abc" or "-1" is malformed); -EPROTO, the frontend's `error` node
@@ -31,20 +32,6 @@ static int be_flag(struct xgnf *nf, const char *key, int *on)
         return -EPROTO;
     }
     *on = (int)v;
-    return 0;
-}
-
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-    unsigned b[6];
-    char tail;
-    int i;
-
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-               &b[4], &b[5], &tail) != 6)
-        return -EPROTO;
-    for (i = 0; i < 6; i++)
-        mac[i] = (uint8_t)b[i];
     return 0;
 }
 
@@ -127,7 +114,7 @@ static int nf_negotiate(struct xgnf *nf, const struct xgnf_config *cfg)
     }
     rc = grant_xenbus_read(nf->xb, XBT_NULL, nf->dir, "mac", &mac, NULL);
     if (rc == 0)
-        rc = parse_mac(mac, nf->info.mac);
+        rc = xgt_parse_mac(mac, nf->info.mac) < 0 ? -EPROTO : 0;
     free(mac);
     if (rc < 0) {
         grant_xenbus_write(nf->xb, XBT_NULL, nf->dir, "error",

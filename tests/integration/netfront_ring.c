@@ -22,8 +22,8 @@
  * grant_v1_share, tx pages read-only to the backend); then its backend
  * closes the vif: the frontend sees it (xgnf_poll: -ENOTCONN), closes, and
  * leaves no grant behind.  Last, backends whose feature-sg is "1abc" or
- * "-1": the attach fails -EPROTO, the frontend's `error` node names the
- * key.
+ * "-1", and macs with a sign or a space: the attach fails -EPROTO, the
+ * frontend's `error` node says why.
  */
 #include <errno.h>
 #include <poll.h>
@@ -66,7 +66,8 @@ enum evil {
     RX_JUMP,
 };
 static enum evil evil;
-static const char *junk_sg; /* set: the next vif's feature-sg value */
+static const char *junk_sg;  /* set: the next vif's feature-sg value */
+static const char *junk_mac; /* set: the next vif's mac */
 static int jump;
 static struct xbe_ring *jumped; /* left alone: a push would undo the jump */
 static uint8_t *frame;          /* dom0 grant memory: one frame */
@@ -359,7 +360,8 @@ static int toolstack_in(grant_xenbus_t *xb, xs_transaction_t t, void *arg)
     rc |= grant_xenbus_write(xb, t, be_dir, "handle", "0");
     rc |= grant_xenbus_write(xb, t, fe_dir, "backend", be_dir);
     rc |= grant_xenbus_write(xb, t, fe_dir, "backend-id", "0");
-    rc |= grant_xenbus_write(xb, t, fe_dir, "mac", "00:16:3e:00:00:01");
+    rc |= grant_xenbus_write(xb, t, fe_dir, "mac",
+                             junk_mac ? junk_mac : "00:16:3e:00:00:01");
     rc |= grant_xenbus_write(xb, t, fe_dir, "handle", "0");
     rc |= grant_xenbus_write(xb, t, fe_dir, "state", "1");
     return rc ? -EIO : 0;
@@ -443,35 +445,38 @@ static void be_diag(unsigned fe)
     free(err);
 }
 
-/* A backend key the frontend must refuse (feature-sg with trailing junk,
- * or negative): the attach fails -EPROTO and the frontend's `error` node
- * names the key. */
-static void junk_key(grant_handle_t *dom0, struct xbe *bus, const char *val)
+/* A key the frontend must refuse (the backend's feature-sg with trailing
+ * junk or negative, or its own mac with a sign or a space): the attach
+ * fails -EPROTO and the frontend's `error` node says why. */
+static void junk_key(grant_handle_t *dom0, struct xbe *bus, const char *key,
+                     const char *val, const char *want)
 {
     char *argv[] = {itest_self(), "--role", "front", NULL};
     char fe_dir[GRANT_XENBUS_PATH_MAX], line[128], *err = NULL;
     struct itest_agent a;
     unsigned fe;
 
-    junk_sg = val;
+    if (!strcmp(key, "mac"))
+        junk_mac = val;
+    else
+        junk_sg = val;
     itest_spawn_argv(dom0, &a, "nfjunk", 2200, argv);
     fe = a.domid;
     pump_line(bus, &a, line, sizeof(line), 15000); /* "ok trying" */
     ICHECK(grant_xenbus_transact(xb0, toolstack_in, &fe, 0) == 0,
-           "toolstack wrote a vif whose backend writes feature-sg \"%s\"", val);
+           "toolstack wrote a vif whose %s is \"%s\"", key, val);
     pump_line(bus, &a, line, sizeof(line), 15000);
     grant_xenbus_frontend_dir(fe, "vif", DEVID, fe_dir, sizeof(fe_dir));
     grant_xenbus_read(xb0, XBT_NULL, fe_dir, "error", &err, NULL);
     ICHECK(!strcmp(line, "err attach -71"),
-           "feature-sg \"%s\": the attach fails -EPROTO (%s)", val,
+           "%s \"%s\": the attach fails -EPROTO (%s)", key, val,
            line[0] ? line : "(nothing)");
-    ICHECK(err && strstr(err, "backend key feature-sg is not 0 or 1"),
-           "feature-sg \"%s\": the frontend's error node names the key: %s",
-           val, err ? err : "(none)");
+    ICHECK(err && strstr(err, want), "%s \"%s\": the frontend's error node: %s",
+           key, val, err ? err : "(none)");
     free(err);
     itest_agent_close(&a);
     grant_ctl_domain_destroy(dom0, a.domid);
-    junk_sg = NULL;
+    junk_sg = junk_mac = NULL;
 }
 
 static void run_backend(grant_handle_t *dom0)
@@ -566,8 +571,12 @@ static void run_backend(grant_handle_t *dom0)
                u.entries);
     }
     itest_agent_close(&a);
-    junk_key(dom0, bus, "1abc");
-    junk_key(dom0, bus, "-1");
+    junk_key(dom0, bus, "feature-sg", "1abc",
+             "backend key feature-sg is not 0 or 1");
+    junk_key(dom0, bus, "feature-sg", "-1",
+             "backend key feature-sg is not 0 or 1");
+    junk_key(dom0, bus, "mac", "-1:16:3e:00:00:01", "mac missing or malformed");
+    junk_key(dom0, bus, "mac", " 0:16:3e:00:00:01", "mac missing or malformed");
     xbe_close(bus);
     grant_xenbus_close(xb0);
 }

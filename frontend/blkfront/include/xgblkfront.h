@@ -27,9 +27,12 @@
  *    bytes (plus DELEGATE when the backend offers feature-grant-delegate,
  *    which the library answers: xgrant-blkback --io-helper passes each
  *    segment on, narrowed, to an I/O helper domain).  A buffer elsewhere
- *    is bounced through the library's own grantable memory (one copy).  Grants
- * end before the completion is reported, so the backend never touches the
- * buffer afterwards.
+ *    is bounced through the library's own grantable memory (one copy); the
+ *    grants over a bounce buffer are kept for the next request of the same
+ *    size and direction (the buffer only ever holds data this backend
+ *    moves anyway, as Linux keeps its bounce pages granted) and end when
+ *    the rings go away.  Grants over the caller's buffer end before the
+ *    completion is reported, so the backend never touches it afterwards.
  *  - Otherwise (standard grants, stock Linux backends): a pool of pages
  *    shared with grant_v1_share and kept granted (feature-persistent, as
  *    Linux's blkfront), each segment a page; data is copied in and out.
