@@ -453,7 +453,7 @@ ratio() {
 # Meanwhile what dom0's kernel says of crashes goes to the console as it
 # happens, and a note if xenstored dies (every store client would hang).
 canary_start() {
-    /xlab/drv-canary 32 5 >$D/canary.out 2>&1 &
+    /xlab/drv-canary 16 5 >$D/canary.out 2>&1 &
     CANARY=$!
     (dmesg -W | grep --line-buffered -iE 'segfault|general protection|traps:|BUG|Oops|corrupt' |
         sed -u 's/^/XLAB-NOTE dom0 kernel: /') &
@@ -465,7 +465,7 @@ canary_start() {
         }
     done) &
     XSWATCH=$!
-    gx 30 "(/drv-canary 8 5 >/tmp/canary.out 2>&1 &)" >/dev/null
+    gx 30 "(/drv-canary 4 5 >/tmp/canary.out 2>&1 &)" >/dev/null
 }
 canary_check() {
     local out
