@@ -10,10 +10,15 @@
 #   3. make -C xen defconfig (once) / olddefconfig, make -C xen -j$HV_JOBS.
 #   4. Results: $HV/xen.gz, $HV/xen.elf (the uncompressed 32-bit multiboot
 #      image QEMU's -kernel loads) and $HV/xen-syms.
+# HV_FLASK=1: with XSM/FLASK (CONFIG_XSM=y, flask the default, enforcing)
+# and a built-in policy: Xen's default one plus hv-patches/flask/*.te (the
+# lab's nocopy_domU_t); needs checkpolicy.  Use its own HV_DIR
+# (build-hv-flask: tests/lab/README.md).
 # Installs nothing: `make deps` adds the deb-src entry and the packages.
 set -euo pipefail
 HV=${HV_DIR:-build-hv}
 JOBS=${HV_JOBS:-2}
+FLASK=${HV_FLASK:-0}
 SELF=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$SELF/.." && pwd)
 HERE=$(cd "${HV_PATCHES:-$SELF}" && pwd) # series + patches (check.sh points elsewhere)
@@ -26,6 +31,8 @@ die() { echo "make hv: FAIL: $*" >&2; exit 1; }
 for t in flex bison dpkg-source gzip make gcc; do
     command -v "$t" >/dev/null || die "$t missing: run 'make deps'"
 done
+[ "$FLASK" != 1 ] || command -v checkpolicy >/dev/null ||
+    die "HV_FLASK=1: checkpolicy missing (apt-get install checkpolicy)"
 
 # 1. Source, downloaded and unpacked once.
 dsc=$(ls "$X"/dl/xen_*.dsc 2>/dev/null | head -n1 || true)
@@ -54,7 +61,7 @@ mapfile -t abi < <(cd "$TOP" && ls libgrant/abi/*.h | grep -v '/sim_wire\.h$')
 mapfile -t patches < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$HERE/series")
 [ ${#patches[@]} -gt 0 ] || die "hv-patches/series lists no patch"
 for p in "${patches[@]}"; do [ -f "$HERE/$p" ] || die "series names $p, not in hv-patches/"; done
-key=$( (echo "$ver"; cat "$SELF/build.sh"; cd "$HERE" && cat series "${patches[@]}";
+key=$( (echo "$ver flask=$FLASK"; cat "$SELF/build.sh" "$SELF"/flask/*.te; cd "$HERE" && cat series "${patches[@]}";
         cd "$TOP" && cat libgrant/core/*.c libgrant/core/*.h "${abi[@]}") | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$X/work/.xgrant-key" 2>/dev/null)" = "$key" ] &&
    [ -f "$HV/xen.gz" ] && [ -f "$HV/xen.elf" ]; then
@@ -81,6 +88,15 @@ for p in "${patches[@]}"; do
         die "hv-patches/$p does not apply to $ver (series order: ${patches[*]})"
     fi
 done
+# The policy modules of HV_FLASK=1, listed in Xen's modules.conf.
+if [ "$FLASK" = 1 ]; then
+    P=tools/flask/policy/modules
+    mkdir -p "$S/$P" && cp "$X/pristine/$P/modules.conf" "$S/$P/"
+    for te in "$SELF"/flask/*.te; do
+        cp "$te" "$S/$P/"
+        echo "$(basename "$te" .te) = on" >>"$S/$P/modules.conf"
+    done
+fi
 staged=$(cd "$S" && find . -type f | sed 's|^\./||' | sort)
 
 # Into the build tree: changed files only; files a former series or core
@@ -103,11 +119,18 @@ log=$X/build.log
 echo "make hv: building ($ver + ${#patches[@]} patches, -j$JOBS; log $log)"
 {
     [ -f "$X/work/xen/.config" ] || "${XM[@]}" defconfig
+    if [ "$FLASK" = 1 ]; then
+        grep -q '^CONFIG_XSM=y' "$X/work/xen/.config" || echo CONFIG_XSM=y >>"$X/work/xen/.config"
+    elif grep -q '^CONFIG_XSM=y' "$X/work/xen/.config"; then
+        sed -i '/^CONFIG_XSM=y/d' "$X/work/xen/.config"
+    fi
     "${XM[@]}" olddefconfig
     "${XM[@]}" -j"$JOBS"
 } >"$log" 2>&1 || { tail -n 40 "$log" >&2; die "Xen build failed (full log: $log)"; }
 grep -q '^CONFIG_XGRANT=y' "$X/work/xen/.config" || die "CONFIG_XGRANT is not y in $X/work/xen/.config"
 grep -q ' gcore_hypercall$' <(nm "$X/work/xen/xen-syms") || die "the core is not linked into xen-syms"
+[ "$FLASK" != 1 ] || grep -q '^CONFIG_XSM_FLASK_POLICY=y' "$X/work/xen/.config" ||
+    die "HV_FLASK=1: no built-in FLASK policy in $X/work/xen/.config"
 
 # 4. Results.
 cp "$X/work/xen/xen" "$HV/xen.elf"

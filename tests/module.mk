@@ -94,6 +94,14 @@ $(B)/tests/unit/test_xring: $(B)/obj/tests/unit/test_xring.o $(B)/obj/backend/co
 # The driver frameworks against a private xgrantd: backend and frontend
 # halves, a toy device, a frontend for every broken rule.
 $(B)/obj/tests/integration/xenbus_dev.o: CPPFLAGS += -Ibackend/common/include -Ifrontend/common/include
+# The shell stand-ins' conditional writes in one transaction
+# (integration/stub/xs-txn.c), used by common/stub-back.sh.
+XS_TXN := $(B)/tests/xs-txn
+TESTS += $(XS_TXN)
+$(XS_TXN): $(B)/obj/tests/integration/stub/xs-txn.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< -lxenstore
+
 $(B)/tests/integration/xenbus_dev: $(B)/obj/tests/integration/xenbus_dev.o $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XFE_LIB) $(LIBGRANT) $(B)/lib/libgrant.so
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(ITEST_COMMON_OBJ) $(XBE_LIB) $(XFE_LIB) $(LINK_LIBGRANT) -lxenstore -lpthread
@@ -122,14 +130,9 @@ $(B)/tests/integration/blk_%: $(B)/obj/tests/integration/blk_%.o $(BLK_ITEST_OBJ
 # blk_iohelper runs blkback's helper loop as a hostile helper of its own.
 $(B)/tests/integration/blk_iohelper: $(B)/obj/backend/blkback/helper.o
 $(B)/tests/integration/blk_iohelper: BLK_ITEST_OBJ += $(B)/obj/backend/blkback/helper.o
-# blkfront's benchmark: the library and its nbdkit plugin against
-# xgrant-blkback (started as the blk tests do).
-$(B)/obj/tests/bench/blkfront-bench.o: CPPFLAGS += -Ifrontend/common/include -Ifrontend/blkfront/include
-$(B)/tests/bench/blkfront-bench: $(B)/obj/tests/bench/blkfront-bench.o $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(XGBF_LIB) $(LIBGRANT) $(B)/lib/libgrant.so
+# The block benchmark: the raw frontend of the blk tests, the blkfront
+# library and its nbdkit plugin against xgrant-blkback.
+$(B)/obj/tests/bench/blk-bench.o: CPPFLAGS += -Ifrontend/common/include -Ifrontend/blkfront/include
+$(B)/tests/bench/blk-bench: $(B)/obj/tests/bench/blk-bench.o $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(XGBF_LIB) $(LIBGRANT) $(B)/lib/libgrant.so
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(XGBF_LIB) $(LINK_LIBGRANT) -lxenstore -lpthread -lm
-# The block benchmark drives the same raw frontend.
-$(B)/obj/tests/bench/blk-bench.o: CPPFLAGS += -Ifrontend/common/include
-$(B)/tests/bench/blk-bench: $(B)/obj/tests/bench/blk-bench.o $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(LIBGRANT) $(B)/lib/libgrant.so
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(BLK_ITEST_OBJ) $(ITEST_COMMON_OBJ) $(LINK_LIBGRANT) -lxenstore -lpthread -lm

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "tools/common/xgt.h"
 
 int bb_wake_fd = -1;
 
@@ -49,15 +50,6 @@ static void usage(FILE *f)
             XBE_MAX_QUEUES, XBE_MAX_RING_ORDER);
 }
 
-static int parse_num(const char *s, unsigned long max, unsigned long *out)
-{
-    char *end;
-
-    errno = 0;
-    *out = strtoul(s, &end, 10);
-    return errno || !*s || *end || *out > max ? -EINVAL : 0;
-}
-
 static int parse(int argc, char **argv, struct bb_opts *o)
 {
     static const struct option lo[] = {
@@ -74,9 +66,9 @@ static int parse(int argc, char **argv, struct bb_opts *o)
         {"foreground", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    unsigned long v;
+    unsigned v;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int c, li = 0;
+    int c;
 
     o->max_queues = cpus < 1                ? 1
                     : cpus > XBE_MAX_QUEUES ? XBE_MAX_QUEUES
@@ -84,21 +76,22 @@ static int parse(int argc, char **argv, struct bb_opts *o)
     o->max_ring_order = XBE_MAX_RING_ORDER;
     o->persistent = o->grant_ext = o->direct = o->grant_io = 1;
     o->bounce_budget = 16u << 20;
-    while ((c = getopt_long(argc, argv, "", lo, &li)) != -1) {
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'q':
-            if (parse_num(optarg, XBE_MAX_QUEUES, &v) < 0 || v < 1)
-                goto bad;
-            o->max_queues = (unsigned)v;
+            if (xgt_opt_uint("xgrant-blkback", "--max-queues", optarg, 1,
+                             XBE_MAX_QUEUES, &o->max_queues) < 0)
+                return -EINVAL;
             break;
         case 'r':
-            if (parse_num(optarg, XBE_MAX_RING_ORDER, &v) < 0)
-                goto bad;
-            o->max_ring_order = (unsigned)v;
+            if (xgt_opt_uint("xgrant-blkback", "--max-ring-order", optarg, 0,
+                             XBE_MAX_RING_ORDER, &o->max_ring_order) < 0)
+                return -EINVAL;
             break;
         case 'm':
-            if (parse_num(optarg, 4096, &v) < 0 || v < 1)
-                goto bad;
+            if (xgt_opt_uint("xgrant-blkback", "--bounce-mb", optarg, 1, 4096,
+                             &v) < 0)
+                return -EINVAL;
             o->bounce_budget = (size_t)v << 20;
             break;
         case 'p':
@@ -137,10 +130,6 @@ static int parse(int argc, char **argv, struct bb_opts *o)
         return -EINVAL;
     }
     return 0;
-bad:
-    fprintf(stderr, "xgrant-blkback: --%s: bad value %s\n", lo[li].name,
-            optarg);
-    return -EINVAL;
 }
 
 static long now_s(void)

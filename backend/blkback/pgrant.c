@@ -11,6 +11,18 @@
  * page and the handle reports it (grant_map_revoked_next).  The record is
  * then marked revoked: every request that used it fails when it
  * completes, and the mapping goes once no request uses it.
+ *
+ * What a revoked page can carry into the image: only under xgrantd can a
+ * v1 mapping be revoked at all, and there each revoked page is a private
+ * anonymous page of this mapping alone (libgrant's map_revoked.c), so a
+ * WRITE in flight writes zeros, or what a READ of the same ref on this
+ * queue put there, to this disk: nothing of another device.  On Xen these
+ * mappings are gntdev's (grant_v1_map), Xen's standard grants, which the
+ * granter cannot revoke while they are mapped (its end-access fails, as
+ * in Linux's blkfront); the shared per-domain scratch page of the
+ * extension's FORCE revoke (gntx_xen.h) never stands in for one.  Do not
+ * map extension grants here without revisiting that: on Xen a revoked
+ * extension mapping is that shared page and raises no revoke event.
  */
 #include <errno.h>
 #include <stdlib.h>

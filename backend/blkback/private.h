@@ -106,6 +106,7 @@ struct bb_pgrant {
     void *addr;
     unsigned users; /* requests in flight using it */
     int revoked;    /* the frontend force-revoked it: scratch page */
+    int no_direct;  /* O_DIRECT into it failed (EFAULT): page cache */
     int used;       /* hash slot taken */
 };
 
@@ -133,7 +134,9 @@ struct bb_req {
     struct blkif_request_segment seg[BB_MAX_INDIRECT_SEGS];
     struct bb_pgrant *pg[BB_MAX_INDIRECT_SEGS]; /* BB_VIA_MAP */
     struct iovec iov[BB_MAX_INDIRECT_SEGS];
+    unsigned gio_first; /* BB_VIA_GRANTIO: its first segment in q->gio */
     int via;
+    int direct;   /* its data went with O_DIRECT */
     void *bounce; /* copy buffer (this queue's handle memory) */
     size_t bounce_len;
 };
@@ -156,7 +159,10 @@ struct bb_queue {
     void *ind;                     /* one page: 512 indirect descriptors */
     struct grant_v1_copy_seg *v1c; /* a request's copies, one call */
     struct grant_copy_seg *extc;
-    struct grant_io_seg *gio; /* a request's grant I/O, one call */
+    struct grant_io_seg *gio; /* grant I/O batched for one call */
+    unsigned gio_n;           /* segments in gio */
+    unsigned *gio_slot;       /* the slots whose segments gio holds, */
+    unsigned gio_nslot;       /* in order: one grant_io call a pass */
     int io_file;              /* the image registered for grant_io,
                                  or -1: grant copy */
     int draining;             /* a barrier waits for the queue to empty */
@@ -171,12 +177,16 @@ struct bb_queue {
     int halted;
     int peer_gone; /* halted because the frontend's domain died */
     struct timespec halt_time;
-    int map_buffered;  /* O_DIRECT failed on mappings: never for them */
+    unsigned efaults;        /* requests retried buffered after an EFAULT */
+    struct bb_discard *disc; /* BLKDISCARD's worker (block devices) */
     struct bbh helper; /* the I/O helper domain (--io-helper), sock -1: none */
 };
 
 /* An SQE's user data: the slot, and this bit for one that moves data. */
 #define BB_CQE_RW (1ull << 32)
+/* A read of the discard worker's eventfd: the oldest finished discard,
+ * whatever the slot bits say (discard.c). */
+#define BB_CQE_DISCARD (1ull << 33)
 
 /* ---- A vbd (vbd.c) ------------------------------------------------------ */
 
@@ -219,8 +229,25 @@ int bb_req_start(struct bb_queue *q, const union blkif_sring_entry *e,
                  unsigned slot);
 /* Every SQE of slot completed: finish the data (copy out), answer. */
 void bb_req_finish(struct bb_queue *q, struct bb_req *rq);
+/* Does the grant I/O of the requests batched in q->gio in one call and
+ * answers each of them.  Before any other I/O starts, and at the end of
+ * a pass (a pass's READ and WRITE requests by grant I/O: one call). */
+void bb_gio_flush(struct bb_queue *q);
 /* Answers slot's request with status, in the ring slot (XSA-216). */
 void bb_respond(struct bb_queue *q, uint64_t id, uint8_t op, int16_t status);
+
+/* discard.c: BLKDISCARD in a worker thread per queue, its completions
+ * through the queue's io_uring.  init: 0 or -errno (then discards run
+ * inline); fini: after the queue drained.  submit: the discard of slot
+ * handed over, sqe (BB_CQE_DISCARD) prepared to read its completion.
+ * done: on such a CQE, the request whose discard finished (its err set),
+ * NULL if none (our bug). */
+struct bb_discard;
+int bb_discard_init(struct bb_queue *q);
+void bb_discard_fini(struct bb_queue *q);
+void bb_discard_submit(struct bb_queue *q, unsigned slot,
+                       struct io_uring_sqe *sqe);
+struct bb_req *bb_discard_done(struct bb_queue *q);
 
 /* pgrant.c */
 struct bb_pgrant *bb_pgrant_get(struct bb_queue *q, grant_domid_t fe,

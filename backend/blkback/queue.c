@@ -3,13 +3,16 @@
  * queue.c: the thread serving one queue (ring + event channel) of a vbd.
  * It waits on four things at once: the stop eventfd, the queue's event
  * channel, the io_uring completion eventfd and the handle's revoke
- * events.  Each pass: completed I/O answered, new requests taken (a pass
- * is bounded by the ring's size), SQEs submitted in one go, responses
- * pushed (the frontend notified when it asked), then the ring re-armed
- * before sleeping.  A WRITE_BARRIER waits until the queue has no other
- * request in flight; a request that finds no copy buffer waits for
- * completions.  A ring whose indices jump halts: the main thread closes
- * the device (xbe_fatal), stopping this thread.
+ * events.  Nothing in it blocks on the disk: a block device's discard
+ * runs in a worker (discard.c) and completes through the io_uring.  Each
+ * pass: completed I/O answered, new requests taken (a pass is bounded by
+ * the ring's size), the grant I/O of its READ and WRITE requests done in
+ * one call, SQEs submitted in one go, responses pushed (the frontend
+ * notified when it asked), then the ring re-armed before sleeping.  A
+ * WRITE_BARRIER waits until the queue has no other request in flight; a
+ * request that finds no copy buffer waits for completions.  A ring whose
+ * indices jump halts: the main thread closes the device (xbe_fatal),
+ * stopping this thread.
  */
 #include <errno.h>
 #include <poll.h>
@@ -65,6 +68,11 @@ static void reap(struct bb_queue *q)
         int res = cqe->res;
 
         io_uring_cqe_seen(&q->ring, cqe);
+        if (data & BB_CQE_DISCARD) {
+            rq = res < 0 ? rq : bb_discard_done(q);
+            if (!rq)
+                continue;
+        }
         if (res < 0 && !rq->err)
             rq->err = res;
         else if ((data & BB_CQE_RW) && (uint64_t)res != rq->bytes && !rq->err)
@@ -116,7 +124,7 @@ static int take_one(struct bb_queue *q)
 static void push(struct bb_queue *q)
 {
     if (xbe_ring_push(q->r))
-        grant_evtchn_notify(q->h, q->port);
+        grant_evtchn_notify_async(q->h, q->port);
 }
 
 /* One pass; 1 when more work is already there. */
@@ -126,6 +134,7 @@ static int pass(struct bb_queue *q)
     bb_pgrant_revoked(q);
     while (!q->halted && take_one(q))
         ;
+    bb_gio_flush(q);
     if (q->inflight) {
         io_uring_submit(&q->ring);
         reap(q); /* what completed inline (cached data) is answered now */
@@ -142,6 +151,7 @@ static void drain(struct bb_queue *q)
 {
     struct io_uring_cqe *cqe;
 
+    bb_gio_flush(q);
     io_uring_submit(&q->ring);
     while (q->inflight && io_uring_wait_cqe(&q->ring, &cqe) == 0)
         reap(q);
@@ -209,11 +219,14 @@ static void free_bufs(struct bb_queue *q)
     free(q->v1c);
     free(q->extc);
     free(q->gio);
+    free(q->gio_slot);
     if (q->io_file >= 0)
         grant_io_unregister(q->h, q->io_file);
     bbh_destroy(&q->helper, q->h);
     q->io_file = -1;
     q->gio = NULL;
+    q->gio_slot = NULL;
+    q->gio_n = q->gio_nslot = 0;
     q->reqs = NULL;
     q->free = NULL;
     q->v1c = NULL;
@@ -232,7 +245,8 @@ static int setup(struct bb_queue *q)
     q->v1c = calloc(BB_MAX_INDIRECT_SEGS, sizeof(*q->v1c));
     q->extc = calloc(BB_MAX_INDIRECT_SEGS, sizeof(*q->extc));
     q->gio = calloc(BB_MAX_INDIRECT_SEGS, sizeof(*q->gio));
-    if (!q->reqs || !q->free || !q->v1c || !q->extc || !q->gio)
+    q->gio_slot = calloc(n, sizeof(*q->gio_slot));
+    if (!q->reqs || !q->free || !q->v1c || !q->extc || !q->gio || !q->gio_slot)
         return -ENOMEM;
     /* Byte-exact grants: the image straight to and from the grants. */
     if (q->v->ext && q->v->o->grant_io &&
@@ -257,11 +271,18 @@ static int setup(struct bb_queue *q)
     q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (q->cq_fd < 0 || q->stop_fd < 0)
         return -errno;
+    /* Without its worker a discard blocks this thread: said once. */
+    if (q->v->img.bdev && q->v->img.discard && bb_discard_init(q) < 0)
+        fprintf(stderr,
+                "xgrant-blkback: %s queue %u: no discard worker: "
+                "BLKDISCARD in the queue's thread\n",
+                q->v->name, q->index);
     return io_uring_register_eventfd(&q->ring, q->cq_fd);
 }
 
 static void teardown(struct bb_queue *q, int ring_up)
 {
+    bb_discard_fini(q); /* idle: the queue drained */
     if (ring_up)
         io_uring_queue_exit(&q->ring);
     if (q->cq_fd >= 0)
@@ -284,7 +305,8 @@ int bb_queue_start(struct bb_queue *q, struct xbe_queue *xq)
     q->have_held = 0;
     q->halted = 0;
     q->peer_gone = 0;
-    q->map_buffered = 0;
+    q->efaults = 0;
+    q->disc = NULL;
     memset(&q->ring, 0, sizeof(q->ring));
     rc = setup(q);
     if (rc < 0) {

@@ -399,12 +399,12 @@ static int pick_fd(const struct bb_queue *q, const struct bb_req *rq)
     const struct bb_image *img = &q->v->img;
     unsigned i;
 
-    if (img->dfd < 0 || (rq->sector * BB_SECTOR) % img->dio_off ||
-        (rq->via == BB_VIA_MAP && q->map_buffered))
+    if (img->dfd < 0 || (rq->sector * BB_SECTOR) % img->dio_off)
         return img->fd;
     for (i = 0; i < nr_iov(rq); i++)
         if ((uintptr_t)rq->iov[i].iov_base % img->dio_mem ||
-            rq->iov[i].iov_len % img->dio_off)
+            rq->iov[i].iov_len % img->dio_off ||
+            (rq->via == BB_VIA_MAP && rq->pg[i]->no_direct))
             return img->fd;
     return img->dfd;
 }
@@ -449,6 +449,7 @@ static void sqe_rw(struct bb_queue *q, unsigned slot, int link)
 
     if (!sqe)
         return;
+    rq->direct = fd != q->v->img.fd;
     if (rq->write)
         io_uring_prep_writev(sqe, fd, rq->iov, nr_iov(rq),
                              rq->sector * BB_SECTOR);
@@ -460,7 +461,8 @@ static void sqe_rw(struct bb_queue *q, unsigned slot, int link)
 }
 
 /* A discard: a hole punched in a file (io_uring), BLKDISCARD on a block
- * device (here, synchronously).  1 when queued, else done with rq->err. */
+ * device (by the queue's discard worker; here, synchronously, when it
+ * could not be started).  1 when queued, else done with rq->err. */
 static int discard(struct bb_queue *q, unsigned slot)
 {
     struct bb_req *rq = &q->reqs[slot];
@@ -469,14 +471,18 @@ static int discard(struct bb_queue *q, unsigned slot)
 
     if (!rq->bytes)
         return 0;
-    if (q->v->img.bdev) {
+    if (q->v->img.bdev && !q->disc) {
         if (ioctl(q->v->img.fd, BLKDISCARD, range) < 0)
             rq->err = -errno;
         return 0;
     }
-    sqe = sqe_get(q, slot, 0);
+    sqe = sqe_get(q, slot, q->disc ? BB_CQE_DISCARD : 0);
     if (!sqe)
         return 0;
+    if (q->disc) {
+        bb_discard_submit(q, slot, sqe);
+        return 1;
+    }
     io_uring_prep_fallocate(sqe, q->v->img.fd,
                             FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                             range[0], range[1]);
@@ -539,20 +545,19 @@ static int helper_io(struct bb_queue *q, struct bb_req *rq)
     return rc < 0 ? rc : b->rsp.status;
 }
 
-/* BB_VIA_GRANTIO: every segment between the image and its grant in one
- * grant_io call (synchronous; the hypervisor does the file I/O), here or
- * in the I/O helper (BB_VIA_HELPER). */
-static void grant_io_segs(struct bb_queue *q, struct bb_req *rq)
+/* A request's grant-I/O segments, from q->gio[first], between the image
+ * and each grant. */
+static void gio_fill(struct bb_queue *q, struct bb_req *rq, unsigned first)
 {
     grant_domid_t fe = (grant_domid_t)xbe_dev_fe_id(q->v->d);
     uint64_t off = rq->sector * BB_SECTOR;
     unsigned i;
-    int rc;
 
+    rq->gio_first = first;
     for (i = 0; i < rq->nseg; i++) {
         uint64_t len = ((uint64_t)rq->seg[i].last_sect + 1) * BB_SECTOR;
 
-        q->gio[i] = (struct grant_io_seg){
+        q->gio[first + i] = (struct grant_io_seg){
             .fd = q->io_file,
             .dir =
                 (rq->write ? GRANT_IO_WRITE : GRANT_IO_READ) | GRANT_IO_FIXED,
@@ -562,12 +567,16 @@ static void grant_io_segs(struct bb_queue *q, struct bb_req *rq)
             .len = len};
         off += len;
     }
-    rc = rq->via == BB_VIA_HELPER ? helper_io(q, rq)
-                                  : grant_io(q->h, q->gio, rq->nseg);
+}
+
+/* rq->err from its segments' results (rc: the call's return). */
+static void gio_result(struct bb_queue *q, struct bb_req *rq, int rc)
+{
+    const struct grant_io_seg *g = &q->gio[rq->gio_first];
+    unsigned i;
+
     for (i = 0; rc >= 0 && i < rq->nseg; i++) {
-        rc = q->gio[i].status                  ? q->gio[i].status
-             : q->gio[i].done != q->gio[i].len ? -EIO
-                                               : 0;
+        rc = g[i].status ? g[i].status : g[i].done != g[i].len ? -EIO : 0;
         if (rc < 0)
             bb_peer_log(q, "segment %u (gref %u): grant I/O %s", i,
                         rq->seg[i].gref, grant_strerror(rc));
@@ -575,11 +584,51 @@ static void grant_io_segs(struct bb_queue *q, struct bb_req *rq)
     rq->err = rc < 0 ? rc : 0;
 }
 
+void bb_gio_flush(struct bb_queue *q)
+{
+    unsigned i;
+    int rc;
+
+    if (!q->gio_nslot)
+        return;
+    rc = grant_io(q->h, q->gio, q->gio_n);
+    for (i = 0; i < q->gio_nslot; i++) {
+        struct bb_req *rq = &q->reqs[q->gio_slot[i]];
+
+        gio_result(q, rq, rc);
+        rq->pending = 0;
+        bb_req_finish(q, rq);
+    }
+    q->gio_n = q->gio_nslot = 0;
+}
+
+/* BB_VIA_GRANTIO: the request's segments join the queue's batch, done by
+ * one grant_io call for the pass (the hypervisor does the file I/O).
+ * BB_VIA_HELPER: every segment in one grant_io call of the I/O helper. */
+static void grant_io_segs(struct bb_queue *q, unsigned slot)
+{
+    struct bb_req *rq = &q->reqs[slot];
+
+    if (rq->via == BB_VIA_HELPER) {
+        gio_fill(q, rq, 0);
+        gio_result(q, rq, helper_io(q, rq));
+        return;
+    }
+    if (q->gio_n + rq->nseg > BB_MAX_INDIRECT_SEGS)
+        bb_gio_flush(q);
+    gio_fill(q, rq, q->gio_n);
+    q->gio_n += rq->nseg;
+    q->gio_slot[q->gio_nslot++] = slot;
+    rq->pending = 1; /* answered by bb_gio_flush */
+}
+
 /* Queues the request's SQEs (linked where order matters). */
 static void submit(struct bb_queue *q, unsigned slot)
 {
     struct bb_req *rq = &q->reqs[slot];
 
+    if (rq->via != BB_VIA_GRANTIO)
+        bb_gio_flush(q); /* the batch's I/O is done before anything else */
     switch (rq->kind) {
     case BLKIF_OP_WRITE_BARRIER: /* the queue was drained first */
         sqe_fsync(q, slot, 1);
@@ -597,7 +646,7 @@ static void submit(struct bb_queue *q, unsigned slot)
         break;
     default:
         if (rq->via == BB_VIA_GRANTIO || rq->via == BB_VIA_HELPER)
-            grant_io_segs(q, rq); /* done when it returns */
+            grant_io_segs(q, slot);
         else
             sqe_rw(q, slot, 0);
     }
@@ -658,14 +707,17 @@ void bb_req_finish(struct bb_queue *q, struct bb_req *rq)
     int16_t st = BLKIF_RSP_OKAY;
 
     /* O_DIRECT cannot pin some mappings (gntdev's on a PV dom0: EFAULT):
-     * this queue's mapped requests go through the page cache from now. */
-    if (rq->err == -EFAULT && rq->via == BB_VIA_MAP && !q->map_buffered &&
-        q->v->img.dfd >= 0) {
-        q->map_buffered = 1;
-        fprintf(stderr,
-                "xgrant-blkback: %s queue %u: O_DIRECT into grant "
-                "mappings fails (EFAULT): buffered from now\n",
-                q->v->name, q->index);
+     * this request again through the page cache, and its mappings from
+     * now (others, and this queue's later mappings, still try O_DIRECT). */
+    if (rq->err == -EFAULT && rq->via == BB_VIA_MAP && rq->direct) {
+        for (i = 0; i < rq->nseg; i++)
+            rq->pg[i]->no_direct = 1;
+        if (q->efaults++ == 0)
+            fprintf(stderr,
+                    "xgrant-blkback: %s queue %u: O_DIRECT into grant "
+                    "mappings fails (EFAULT): those go through the page "
+                    "cache\n",
+                    q->v->name, q->index);
         rq->err = 0;
         submit(q, slot);
         io_uring_submit(&q->ring);
@@ -705,6 +757,7 @@ int bb_req_start(struct bb_queue *q, const union blkif_sring_entry *e,
     rq->err = 0;
     rq->nseg = 0;
     rq->bytes = 0;
+    rq->direct = 0;
     rq->via = BB_VIA_V1COPY;
     q->inflight++;
     st = parse(q, e, rq);

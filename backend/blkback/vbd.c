@@ -286,6 +286,7 @@ struct xbe_ops bb_xbe_ops = {
     .nr_rings = 1,
     .ring = {{"ring-ref", sizeof(union blkif_sring_entry), 1}},
     .queue_handle = vbd_queue_handle,
+    .hotplug = XBE_HOTPLUG_XEN, /* libxl's block script on Xen */
     .probe = vbd_probe,
     .connect = vbd_connect,
     .disconnect = vbd_disconnect,

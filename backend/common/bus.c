@@ -65,7 +65,7 @@ static void each_number(struct xbe *bus, const char *dir,
     unsigned long v;
 
     for (i = 0; names && i < num && i < XBE_MAX_DEVS; i++)
-        if (xbe_parse_uint(names[i], 0xffffffff, &v) == 0)
+        if (xgt_parse_uint(names[i], 0, 0xffffffff, &v, NULL, 0) == 0)
             fn(bus, v, arg);
     free(names);
 }
@@ -95,10 +95,10 @@ static void backend_event(struct xbe *bus, const char *rel)
     unsigned long fe, devid;
     int n = sscanf(rel, "%15[0-9]/%15[0-9]", fe_s, dev_s);
 
-    if (n == 2 && xbe_parse_uint(fe_s, 0x7fef, &fe) == 0 &&
-        xbe_parse_uint(dev_s, 0xffffffff, &devid) == 0)
+    if (n == 2 && xgt_parse_uint(fe_s, 0, 0x7fef, &fe, NULL, 0) == 0 &&
+        xgt_parse_uint(dev_s, 0, 0xffffffff, &devid, NULL, 0) == 0)
         touch(bus, (unsigned)fe, (unsigned)devid);
-    else if (n == 1 && xbe_parse_uint(fe_s, 0x7fef, &fe) == 0)
+    else if (n == 1 && xgt_parse_uint(fe_s, 0, 0x7fef, &fe, NULL, 0) == 0)
         scan_fe(bus, fe, NULL);
 }
 
@@ -160,6 +160,7 @@ int xbe_dispatch(struct xbe *bus, int timeout_ms)
         path = NULL;
         count++;
     }
+    xbe_hotplug_expire(bus);
     reap(bus);
     return rc < 0 && count == 0 ? rc : count;
 }
@@ -174,7 +175,8 @@ int xbe_open(struct xbe **out, const struct xbe_ops *ops, grant_handle_t *h,
     if (!ops || !ops->kind || !*ops->kind || strchr(ops->kind, '/') ||
         ops->nr_rings < 1 || ops->nr_rings > XBE_RINGS_PER_QUEUE ||
         ops->max_ring_order > XBE_MAX_RING_ORDER ||
-        ops->max_queues > XBE_MAX_QUEUES || !h || !xb)
+        ops->max_queues > XBE_MAX_QUEUES || ops->hotplug < 0 ||
+        ops->hotplug > XBE_HOTPLUG_ALWAYS || !h || !xb)
         return -EINVAL;
     bus = calloc(1, sizeof(*bus));
     if (!bus)
@@ -184,6 +186,7 @@ int xbe_open(struct xbe **out, const struct xbe_ops *ops, grant_handle_t *h,
     bus->xb = xb;
     bus->self = self;
     bus->priv = priv;
+    bus->hotplug = xbe_hotplug_wanted(ops);
     rc = xbe_path(bus->root, sizeof(bus->root), "/local/domain/%u/backend/%s",
                   self, ops->kind);
     if (rc == 0)

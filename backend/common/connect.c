@@ -34,23 +34,6 @@ int xbe_path(char *buf, size_t len, const char *fmt, ...)
     return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int xbe_parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-    unsigned long v = 0;
-
-    if (!s || !*s || strlen(s) > 10)
-        return -EINVAL;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -EINVAL;
-        v = v * 10 + (unsigned long)(*s - '0');
-    }
-    if (v > max)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
 int xbe_read_uint(grant_xenbus_t *xb, const char *dir, const char *node,
                   unsigned long max, unsigned long *out)
 {
@@ -60,7 +43,7 @@ int xbe_read_uint(grant_xenbus_t *xb, const char *dir, const char *node,
     if (rc == -ENOENT)
         return 0;
     if (rc == 0)
-        rc = xbe_parse_uint(v, max, out);
+        rc = xgt_parse_uint(v, 0, max, out, NULL, 0);
     free(v);
     return rc < 0 ? rc : 1;
 }

@@ -5,7 +5,8 @@
  *   probe:      features before InitWait, then InitWait, in one transaction;
  *   frontend Initialised/Connected while we are InitWait: rings up,
  *               driver connect, Connected (keys and state in one
- *               transaction);
+ *               transaction); with ops.hotplug only once the hotplug
+ *               script reported (hotplug.c);
  *   frontend Closing: disconnect, Closing;
  *   frontend Closed or gone: disconnect, Closed; the device goes when the
  *               toolstack set online = 0 or removed our directory;
@@ -83,7 +84,9 @@ struct xbe_queue *xbe_dev_queue(struct xbe_dev *d, unsigned q)
     return q < d->nr_queues && d->drv ? &d->q[q] : NULL;
 }
 
-int xbe_notify(struct xbe_dev *d, unsigned q, unsigned which)
+/* Queue q's port `which` and its handle, or -ENOTCONN. */
+static int be_port(struct xbe_dev *d, unsigned q, unsigned which,
+                   grant_handle_t **h, uint32_t *port)
 {
     struct xbe_queue *xq = q < d->nr_queues ? &d->q[q] : NULL;
 
@@ -91,7 +94,27 @@ int xbe_notify(struct xbe_dev *d, unsigned q, unsigned which)
         return -ENOTCONN;
     if (which >= xq->nr_ports)
         which = 0; /* one channel serves both directions */
-    return grant_evtchn_notify(xq->port_h, xq->port[which]);
+    *h = xq->port_h;
+    *port = xq->port[which];
+    return 0;
+}
+
+int xbe_notify(struct xbe_dev *d, unsigned q, unsigned which)
+{
+    grant_handle_t *h;
+    uint32_t port;
+    int rc = be_port(d, q, which, &h, &port);
+
+    return rc < 0 ? rc : grant_evtchn_notify(h, port);
+}
+
+int xbe_kick(struct xbe_dev *d, unsigned q, unsigned which)
+{
+    grant_handle_t *h;
+    uint32_t port;
+    int rc = be_port(d, q, which, &h, &port);
+
+    return rc < 0 ? rc : grant_evtchn_notify_async(h, port);
 }
 
 /* ---- State -------------------------------------------------------------- */
@@ -155,6 +178,7 @@ static void probe(struct xbe_dev *d)
         return;
     }
     d->state = XenbusStateInitWait;
+    xbe_hotplug_arm(d);
 }
 
 static int connect_in(grant_xenbus_t *xb, xs_transaction_t t, void *arg)
@@ -293,6 +317,10 @@ void xbe_dev_update(struct xbe_dev *d)
     if (!mask)
         mask = GRANT_XENBUS_MASK(XenbusStateInitialised) |
                GRANT_XENBUS_MASK(XenbusStateConnected);
+    /* The script may report (or fail) before the frontend comes. */
+    if (d->state == XenbusStateInitWait && fe != XenbusStateClosing &&
+        fe != XenbusStateClosed && xbe_hotplug_ready(d) < 0)
+        return;
     switch (fe) {
     case XenbusStateInitialising:
         d->fe_seen = 1;
@@ -303,7 +331,7 @@ void xbe_dev_update(struct xbe_dev *d)
     case XenbusStateInitialised:
     case XenbusStateConnected:
         d->fe_seen = 1;
-        if (d->state == XenbusStateInitWait && (mask & (1u << fe)))
+        if (d->state == XenbusStateInitWait && (mask & (1u << fe)) && d->hp_ok)
             connect(d);
         break;
     case XenbusStateClosing:

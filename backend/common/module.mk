@@ -6,6 +6,8 @@ XBE_OBJ := $(XBE_SRC:%.c=$(B)/obj/%.o)
 XBE_LIB := $(B)/lib/libxbe.a
 ALL += $(XBE_LIB)
 $(XBE_OBJ): CPPFLAGS += -Ibackend/common/include
-$(XBE_LIB): $(XBE_OBJ)
+# The strict number parser (tools/common/num.c) rides along: the backend
+# daemons parse their options with it too.
+$(XBE_LIB): $(XBE_OBJ) $(XGT_NUM_OBJ)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^

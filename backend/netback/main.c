@@ -21,8 +21,9 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "tools/common/xgt.h"
 
-#define STAGE_FRAMES 8u /* largest frames one pass stages */
+#define STAGE_FRAMES 16u /* largest frames one pass stages, both ways */
 
 static int log_stamp;
 
@@ -114,21 +115,6 @@ static void usage(FILE *f)
                "                    (default 1000)\n");
 }
 
-/* optarg as a number 1..max into *out, or a message and -EINVAL. */
-static int num_opt(const char *name, unsigned long max, unsigned *out)
-{
-    char *end;
-    unsigned long n = strtoul(optarg, &end, 10);
-
-    if (*end || !*optarg || n < 1 || n > max) {
-        fprintf(stderr, "xgrant-netback: --%s: want 1..%lu, not '%s'\n", name,
-                max, optarg);
-        return -EINVAL;
-    }
-    *out = (unsigned)n;
-    return 0;
-}
-
 static int parse_opts(int argc, char **argv, struct nb_opts *o)
 {
     static const struct option lo[] = {
@@ -164,13 +150,16 @@ static int parse_opts(int argc, char **argv, struct nb_opts *o)
             o->log = optarg;
             break;
         case 'q':
-            rc = num_opt("max-queues", XBE_MAX_QUEUES, &o->max_queues);
+            rc = xgt_opt_uint("xgrant-netback", "--max-queues", optarg, 1,
+                              XBE_MAX_QUEUES, &o->max_queues);
             break;
         case 's':
-            rc = num_opt("rx-stall-ms", 3600000u, &o->rx_stall_ms);
+            rc = xgt_opt_uint("xgrant-netback", "--rx-stall-ms", optarg, 1,
+                              3600000u, &o->rx_stall_ms);
             break;
         case 't':
-            rc = num_opt("stats-ms", 3600000u, &o->stats_ms);
+            rc = xgt_opt_uint("xgrant-netback", "--stats-ms", optarg, 1,
+                              3600000u, &o->stats_ms);
             break;
         case 'h':
             usage(stdout);
@@ -299,7 +288,7 @@ static void events_channel(struct nb *nb)
 static int timers(struct nb *nb)
 {
     uint64_t now = nb_now_ms();
-    int wait = (int)nb->opt.stats_ms;
+    int wait = (int)nb->opt.stats_ms, hp;
     unsigned i, j;
 
     for (i = 0; i < nb->nr_vifs; i++) {
@@ -333,7 +322,9 @@ static int timers(struct nb *nb)
                 wait = 0;
         }
     }
-    return wait;
+    /* A vif waiting for its hotplug script (on Xen) times out. */
+    hp = xbe_timeout_ms(nb->bus);
+    return hp >= 0 && hp < wait ? hp : wait;
 }
 
 /* A ring index out of range: the frontend broke the protocol, or its
@@ -354,11 +345,41 @@ static void ring_broken(struct nb_vif *v, unsigned q, const char *ring)
               ring);
 }
 
+/*
+ * One pass over a queue, both ways: the tx ring's packets and the TAP's
+ * frames are gathered (each into its half of the stage), their bytes move
+ * in ONE grant-copy call, then the TAP is written and the responses
+ * pushed; the frontend is signalled once per port that wants it (once in
+ * all when its channel is not split).  -EPROTO when a ring broke (its
+ * name in *ring).
+ */
+static int serve_queue(struct nb_queue *q, const char **ring)
+{
+    struct nb_vif *v = q->vif;
+    struct nb *nb = v->nb;
+    size_t half = nb->stage_len / 2;
+    int rc, rx_rc = -1, tx_note, rx_note = 0;
+
+    nb_copy_reset(&nb->copy, !xbe_dev_grant_ext(v->d));
+    rc = nb_tx_prepare(q, nb->stage, half);
+    if (rc == 0)
+        rx_rc = nb_rx_prepare(q, nb->stage + half, nb->stage_len - half);
+    nb_copy_run(&nb->copy, nb->h);
+    tx_note = nb_tx_complete(q);
+    if (rx_rc == 0)
+        rx_note = nb_rx_complete(q);
+    if (tx_note)
+        xbe_kick(v->d, q->idx, 0);
+    if (rx_note && (!tx_note || q->port_rx != q->port_tx))
+        xbe_kick(v->d, q->idx, 1);
+    *ring = rc < 0 ? "tx" : "rx";
+    return rc < 0 ? rc : rx_rc < 0 ? rx_rc : 0;
+}
+
 static void serve(struct nb *nb)
 {
     const char *ring;
     unsigned i, j;
-    int rc;
 
     for (i = 0; i < nb->nr_vifs; i++) {
         struct nb_vif *v = nb->vifs[i];
@@ -370,13 +391,7 @@ static void serve(struct nb *nb)
             if (!q->work)
                 continue;
             q->work = 0;
-            rc = nb_tx_serve(q);
-            ring = "tx";
-            if (rc == 0) {
-                rc = nb_rx_serve(q);
-                ring = "rx";
-            }
-            if (rc < 0) {
+            if (serve_queue(q, &ring) < 0) {
                 ring_broken(v, j, ring);
                 break;
             }
@@ -407,7 +422,7 @@ static int run(struct nb *nb)
                 stop = 1;
         }
         /* Last: the store may remove a vif whose TAP an event named. */
-        if (store)
+        if (store || xbe_timeout_ms(nb->bus) == 0)
             xbe_dispatch(nb->bus, 0);
         serve(nb);
         if (nb->opt.once && nb->served && xbe_count(nb->bus) == 0)

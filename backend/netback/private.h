@@ -210,10 +210,18 @@ void nb_copy_run(struct nb_copy *c, grant_handle_t *h);
 int nb_copy_status(const struct nb_copy *c, unsigned i);
 void nb_copy_free(struct nb_copy *c);
 
-/* tx.c: the tx ring onto the TAP (the vif's RX) */
-int nb_tx_serve(struct nb_queue *q);
-/* rx.c: the TAP into the rx ring (the vif's TX) */
-int nb_rx_serve(struct nb_queue *q);
+/* A pass over a queue (main.c serve_queue) runs in two halves around its
+ * one grant-copy call: prepare gathers and adds copy segments (its bytes
+ * in stage[0, stage_len)), complete moves the results on and pushes the
+ * responses, returning 1 when the frontend wants a notification. */
+/* tx.c: the tx ring onto the TAP (the vif's RX); prepare: 0, or -EPROTO
+ * when the frontend's index jumped (complete still runs). */
+int nb_tx_prepare(struct nb_queue *q, uint8_t *stage, size_t stage_len);
+int nb_tx_complete(struct nb_queue *q);
+/* rx.c: the TAP into the rx ring (the vif's TX); prepare: 0, or -EPROTO
+ * (then complete must not run). */
+int nb_rx_prepare(struct nb_queue *q, uint8_t *stage, size_t stage_len);
+int nb_rx_complete(struct nb_queue *q);
 void nb_rx_reset(struct nb_queue *q);
 /* A packet held longer than stall_ms is dropped; the queue drains. */
 void nb_rx_check_stall(struct nb_queue *q, uint64_t now, unsigned stall_ms);

@@ -12,7 +12,8 @@
  * (at most 18; one without feature-sg) plus one for a GSO extra, laid out
  * as netif wants it: first data slot, the extra, the other data slots.
  * A pass reads up to NB_BATCH packets from the queue's TAP descriptor,
- * copies them all with one grant-copy call and answers their slots.
+ * copies them all with one grant-copy call (the pass's, shared with the tx
+ * ring's copies: main.c serve_queue) and answers their slots.
  *
  * A packet that does not fit the buffers posted is HELD (copied into the
  * queue's own buffer) and the TAP is not read until the frontend posts
@@ -255,7 +256,8 @@ static void arm_tap(struct nb_queue *q, int on)
 /* One pass over a queue. */
 struct rx_pass {
     struct rxpkt batch[NB_BATCH]; /* (static: one pass at a time) */
-    size_t used;                  /* stage bytes taken */
+    uint8_t *stage;               /* this pass's part of the stage */
+    size_t stage_len, used;       /* its bytes, those taken */
     unsigned n, k; /* packets planned, posted requests they take */
     uint8_t *late; /* a frame to hold once the copies are done */
     size_t late_len;
@@ -267,20 +269,19 @@ struct rx_pass {
  * NULL when there is none (or no room for one). */
 static uint8_t *next_frame(struct nb_queue *q, struct rx_pass *ps, size_t *len)
 {
-    struct nb *nb = q->vif->nb;
     ssize_t got;
 
     if (q->holding) {
         *len = q->hold_len;
         return q->hold;
     }
-    if (ps->used + RX_ROOM > nb->stage_len)
+    if (ps->used + RX_ROOM > ps->stage_len)
         return NULL;
-    got = read(q->vif->tap[q->idx], nb->stage + ps->used, RX_ROOM);
+    got = read(q->vif->tap[q->idx], ps->stage + ps->used, RX_ROOM);
     if (got <= 0)
         return NULL;
     *len = (size_t)got;
-    return nb->stage + ps->used;
+    return ps->stage + ps->used;
 }
 
 /* One frame: 1 planned, 0 dropped, -1 it waits for buffers (the pass
@@ -320,12 +321,37 @@ static int take_frame(struct nb_queue *q, struct rx_pass *ps, uint8_t *buf,
     return 1;
 }
 
-/* After the copies: the answers, the FIFO, the frame to hold, the
- * notification, the TAP armed or not. */
-static void end_pass(struct nb_queue *q, struct rx_pass *ps)
+/* One pass at a time (the daemon is single-threaded). */
+static struct rx_pass pass;
+
+int nb_rx_prepare(struct nb_queue *q, uint8_t *stage, size_t stage_len)
 {
+    struct rx_pass *ps = &pass;
+    uint8_t *buf;
+    size_t len;
+    int rc = take_posted(q);
+
+    if (rc < 0)
+        return rc;
+    ps->stage = stage;
+    ps->stage_len = stage_len;
+    ps->used = ps->late_len = 0;
+    ps->n = ps->k = 0;
+    ps->late = NULL;
+    while (ps->n < NB_BATCH && (buf = next_frame(q, ps, &len)) &&
+           take_frame(q, ps, buf, len) >= 0)
+        ;
+    return 0;
+}
+
+/* After the copies: the answers, the FIFO, the frame to hold, the TAP
+ * armed or not; 1 when the frontend wants a notification. */
+int nb_rx_complete(struct nb_queue *q)
+{
+    struct rx_pass *ps = &pass;
     struct nb_vif *v = q->vif;
     unsigned i;
+    int notify;
 
     for (i = 0; i < ps->n; i++)
         complete(q, &ps->batch[i]);
@@ -333,37 +359,15 @@ static void end_pass(struct nb_queue *q, struct rx_pass *ps)
     q->rxq_len -= ps->k;
     if (ps->late && hold(q, ps->late, ps->late_len) < 0)
         nb_vif_drop(v, NB_DROP_TX_NO_BUFFER, "no memory to hold a packet");
-    if (xbe_ring_push(q->rx))
-        xbe_notify(v->d, q->idx, 1);
+    notify = xbe_ring_push(q->rx);
     arm_tap(q, !q->holding);
     if (ps->n == NB_BATCH ||
-        (!q->holding && ps->used + RX_ROOM > v->nb->stage_len))
+        (!q->holding && ps->used + RX_ROOM > ps->stage_len))
         q->work = 1;
     /* Waiting for buffers: ask the frontend to say when it posts. */
     if (q->holding && xbe_ring_final_check(q->rx) == 1)
         q->work = 1;
-}
-
-int nb_rx_serve(struct nb_queue *q)
-{
-    static struct rx_pass ps;
-    struct nb *nb = q->vif->nb;
-    uint8_t *buf;
-    size_t len;
-    int rc = take_posted(q);
-
-    if (rc < 0)
-        return rc;
-    ps.used = ps.late_len = 0;
-    ps.n = ps.k = 0;
-    ps.late = NULL;
-    nb_copy_reset(&nb->copy, !xbe_dev_grant_ext(q->vif->d));
-    while (ps.n < NB_BATCH && (buf = next_frame(q, &ps, &len)) &&
-           take_frame(q, &ps, buf, len) >= 0)
-        ;
-    nb_copy_run(&nb->copy, nb->h);
-    end_pass(q, &ps);
-    return 0;
+    return notify;
 }
 
 void nb_rx_check_stall(struct nb_queue *q, uint64_t now, unsigned stall_ms)

@@ -5,7 +5,8 @@
  *
  * A pass gathers up to NB_BATCH packets, each request copied out of the
  * ring once (xbe_ring_take) and checked as a copy; it copies every good
- * packet's bytes into the staging memory with one grant-copy call, whole
+ * packet's bytes into the staging memory with one grant-copy call (the
+ * pass's, shared with the rx ring's copies: main.c serve_queue), whole
  * and contiguous (so the headers are always in one piece: XSA-423/432),
  * writes each to the TAP behind its virtio-net header and answers every
  * request.  A packet split across passes (the frontend still producing, or
@@ -249,11 +250,12 @@ static int vnet_hdr(struct nb_txpkt *p, uint8_t *buf)
 }
 
 /* The copy segments of a good packet, its bytes at stage + off. */
-static int add_segs(struct nb_queue *q, struct nb_txpkt *p, size_t off)
+static int add_segs(struct nb_queue *q, struct nb_txpkt *p, uint8_t *stage,
+                    size_t off)
 {
     struct nb *nb = q->vif->nb;
     grant_domid_t fe = (grant_domid_t)xbe_dev_fe_id(q->vif->d);
-    uint8_t *dst = nb->stage + off + NB_VNET_HDR;
+    uint8_t *dst = stage + off + NB_VNET_HDR;
     unsigned i, len;
     int s;
 
@@ -272,10 +274,10 @@ static int add_segs(struct nb_queue *q, struct nb_txpkt *p, size_t off)
 }
 
 /* After the copies: onto the TAP, or counted as dropped; then answered. */
-static void finish(struct nb_queue *q, struct nb_txpkt *p)
+static void finish(struct nb_queue *q, struct nb_txpkt *p, uint8_t *stage)
 {
     struct nb_vif *v = q->vif;
-    uint8_t *buf = v->nb->stage + p->off;
+    uint8_t *buf = stage + p->off;
     unsigned i, bad = 0, len = p->req[0].size;
     enum nb_stat why = p->drop;
     int rc = 0;
@@ -311,48 +313,61 @@ static void finish(struct nb_queue *q, struct nb_txpkt *p)
         respond(q, p->extra_id[i], NETIF_RSP_NULL);
 }
 
-/* One pass: up to NB_BATCH packets, one copy call, then the TAP. */
-int nb_tx_serve(struct nb_queue *q)
-{
-    static struct nb_txpkt batch[NB_BATCH];
-    struct nb_vif *v = q->vif;
-    struct nb *nb = v->nb;
-    size_t used = 0, need;
-    unsigned n = 0, i;
-    int rc = 0, full = 0;
+/* One pass (one queue at a time: the daemon is single-threaded). */
+static struct {
+    struct nb_txpkt batch[NB_BATCH];
+    uint8_t *stage;
+    unsigned n;
+    int rc, full; /* rc: gather's last answer */
+} pass;
 
-    nb_copy_reset(&nb->copy, !xbe_dev_grant_ext(v->d));
-    while (n < NB_BATCH) {
+int nb_tx_prepare(struct nb_queue *q, uint8_t *stage, size_t stage_len)
+{
+    struct nb_vif *v = q->vif;
+    size_t used = 0, need;
+    int rc = 0;
+
+    pass.stage = stage;
+    pass.n = 0;
+    pass.full = 0;
+    while (pass.n < NB_BATCH) {
         rc = gather(q);
         if (rc <= 0)
             break;
         if (q->cur.drop == NB_STAT_MAX) {
             need = (NB_VNET_HDR + q->cur.req[0].size + 63u) & ~(size_t)63u;
-            if (used + need > nb->stage_len) {
-                full = 1; /* the rest after this batch */
+            if (used + need > stage_len) {
+                pass.full = 1; /* the rest after this batch */
                 break;
             }
             if (!credit_ok(v, q->cur.req[0].size))
                 break; /* the main loop comes back at next_credit_ms */
-            if (add_segs(q, &q->cur, used) < 0) {
-                full = 1;
+            if (add_segs(q, &q->cur, stage, used) < 0) {
+                pass.full = 1;
                 break;
             }
             used += need;
         }
-        batch[n++] = q->cur;
+        pass.batch[pass.n++] = q->cur;
         q->cur.started = 0;
     }
-    nb_copy_run(&nb->copy, nb->h);
-    for (i = 0; i < n; i++)
-        finish(q, &batch[i]);
-    if (xbe_ring_push(q->tx))
-        xbe_notify(v->d, q->idx, 0);
-    if (rc < 0)
-        return rc;
-    if (n == NB_BATCH || full)
+    pass.rc = rc; /* 1: stopped by a bound (stage, credit) */
+    return rc < 0 ? rc : 0;
+}
+
+int nb_tx_complete(struct nb_queue *q)
+{
+    unsigned i;
+    int notify;
+
+    for (i = 0; i < pass.n; i++)
+        finish(q, &pass.batch[i], pass.stage);
+    notify = xbe_ring_push(q->tx);
+    if (pass.rc < 0)
+        return notify;
+    if (pass.n == NB_BATCH || pass.full)
         q->work = 1;
-    else if (rc == 0 && xbe_ring_final_check(q->tx) == 1)
+    else if (pass.rc == 0 && xbe_ring_final_check(q->tx) == 1)
         q->work = 1; /* more came (or the pass bound): a packet's rest too */
-    return 0;
+    return notify;
 }

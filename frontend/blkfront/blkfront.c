@@ -5,6 +5,7 @@
  * and detaching.  The I/O path is io.c.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,24 +64,24 @@ int xgbf_vdev_devid(const char *vdev, unsigned *devid)
     return 0;
 }
 
-/* A backend key as an unsigned number; `def` when absent. */
-static int be_uint(struct xgbf *d, const char *key, unsigned long long def,
-                   unsigned long long *out)
+/* A backend key as a decimal number (digits only: "12abc" is malformed);
+ * `def` when absent; -EPROTO, naming the key in err, when malformed. */
+static int be_uint(struct xgbf *d, const char *key, unsigned long def,
+                   unsigned long *out, char *err, size_t errlen)
 {
-    int rc = grant_xenbus_scanf(d->xb, XBT_NULL, xfe_be_dir(d->fe), key, "%llu",
-                                out);
+    int rc = xfe_be_uint(d->fe, XBT_NULL, key, ULONG_MAX, out);
 
-    if (rc == -ENOENT) {
+    if (rc == 0)
         *out = def;
-        return 0;
-    }
-    return rc == 1 ? 0 : -EPROTO;
+    if (rc < 0 && !*err)
+        snprintf(err, errlen, "backend key %s is not a decimal number", key);
+    return rc < 0 ? rc : 0;
 }
 
 static int fe_publish(struct xfe_dev *fe, xs_transaction_t t)
 {
     struct xgbf *d = xfe_priv(fe);
-    unsigned long long dlg = 0;
+    unsigned long dlg = 0;
     int rc = grant_xenbus_write(xfe_xb(fe), t, xfe_dir(fe), "protocol",
                                 XEN_IO_PROTO_ABI_NATIVE);
 
@@ -93,8 +94,7 @@ static int fe_publish(struct xfe_dev *fe, xs_transaction_t t)
      * each segment grant on: agreed, they carry DELEGATE too. */
     d->delegate = 0;
     if (rc == 0 && xfe_grant_ext(fe) &&
-        grant_xenbus_scanf(xfe_xb(fe), t, xfe_be_dir(fe),
-                           "feature-grant-delegate", "%llu", &dlg) == 1 &&
+        xfe_be_uint(fe, t, "feature-grant-delegate", 1, &dlg) == 1 &&
         dlg == 1) {
         rc = grant_xenbus_write(xfe_xb(fe), t, xfe_dir(fe),
                                 "feature-grant-delegate", "1");
@@ -103,31 +103,47 @@ static int fe_publish(struct xfe_dev *fe, xs_transaction_t t)
     return rc;
 }
 
-static int read_keys(struct xgbf *d, struct xgbf_info *in)
+/* The backend's keys into *in: 0, or -EPROTO with the reason in err (for
+ * the log and the frontend's `error` node). */
+static int read_keys(struct xgbf *d, struct xgbf_info *in, char *err,
+                     size_t errlen)
 {
-    unsigned long long sectors, info, ssz, pssz, flush, barrier, disc, gran,
-        align, secure, pers, ind;
+    unsigned long sectors, info, ssz, pssz, flush, barrier, disc, gran, align,
+        secure, pers, ind;
     int rc = 0;
 
+    err[0] = 0;
     /* sectors, info, sector-size: mandatory, as Linux's blkfront. */
-    rc |= be_uint(d, "sectors", ~0ull, &sectors);
-    rc |= be_uint(d, "info", ~0ull, &info);
-    rc |= be_uint(d, "sector-size", ~0ull, &ssz);
-    if (rc || sectors == ~0ull || info == ~0ull || ssz == ~0ull)
+    rc |= be_uint(d, "sectors", ULONG_MAX, &sectors, err, errlen);
+    rc |= be_uint(d, "info", ULONG_MAX, &info, err, errlen);
+    rc |= be_uint(d, "sector-size", ULONG_MAX, &ssz, err, errlen);
+    if (rc == 0 &&
+        (sectors == ULONG_MAX || info == ULONG_MAX || ssz == ULONG_MAX)) {
+        snprintf(err, errlen,
+                 "backend keys sectors, info and sector-size "
+                 "are mandatory");
         return -EPROTO;
-    rc |= be_uint(d, "physical-sector-size", ssz, &pssz);
-    rc |= be_uint(d, "feature-flush-cache", 0, &flush);
-    rc |= be_uint(d, "feature-barrier", 0, &barrier);
-    rc |= be_uint(d, "feature-discard", 0, &disc);
-    rc |= be_uint(d, "discard-granularity", ssz, &gran);
-    rc |= be_uint(d, "discard-alignment", 0, &align);
-    rc |= be_uint(d, "discard-secure", 0, &secure);
-    rc |= be_uint(d, "feature-persistent", 0, &pers);
-    rc |= be_uint(d, "feature-max-indirect-segments", 0, &ind);
-    if (rc || ssz < XGBF_SECT || ssz > 65536 || (ssz & (ssz - 1)) ||
+    }
+    rc |= be_uint(d, "physical-sector-size", ssz, &pssz, err, errlen);
+    rc |= be_uint(d, "feature-flush-cache", 0, &flush, err, errlen);
+    rc |= be_uint(d, "feature-barrier", 0, &barrier, err, errlen);
+    rc |= be_uint(d, "feature-discard", 0, &disc, err, errlen);
+    rc |= be_uint(d, "discard-granularity", ssz, &gran, err, errlen);
+    rc |= be_uint(d, "discard-alignment", 0, &align, err, errlen);
+    rc |= be_uint(d, "discard-secure", 0, &secure, err, errlen);
+    rc |= be_uint(d, "feature-persistent", 0, &pers, err, errlen);
+    rc |= be_uint(d, "feature-max-indirect-segments", 0, &ind, err, errlen);
+    if (rc)
+        return -EPROTO;
+    if (ssz < XGBF_SECT || ssz > 65536 || (ssz & (ssz - 1)) ||
         sectors > (UINT64_MAX >> 9) || gran > 0xffffffffull ||
-        align > 0xffffffffull || pssz > 0xffffffffull)
+        align > 0xffffffffull || pssz > 0xffffffffull) {
+        snprintf(err, errlen,
+                 "backend keys out of range (sector-size %lu: a power of two "
+                 "512..65536; sectors %lu)",
+                 ssz, sectors);
         return -EPROTO;
+    }
     memset(in, 0, sizeof(*in));
     in->size = sectors * XGBF_SECT;
     in->sector_size = (unsigned)ssz;
@@ -162,6 +178,17 @@ static int read_keys(struct xgbf *d, struct xgbf_info *in)
     }
     if (in->max_io > XGBF_MAX_IO)
         in->max_io = XGBF_MAX_IO;
+    /* A request carries whole sectors: a sector larger than the biggest
+     * request (65536 over 11 standard segments, 45056 bytes, without
+     * indirect ones) could never be read or written. */
+    if (in->max_io < in->sector_size) {
+        snprintf(err, errlen,
+                 "sector-size %u exceeds the largest request, %u bytes (%u "
+                 "segments of %u; the backend offers %lu indirect segments)",
+                 in->sector_size, in->max_io, in->max_segments,
+                 in->grant_ext ? XGBF_EXT_SEG : GRANT_PAGE_SIZE, ind);
+        return -EPROTO;
+    }
     in->max_io -= in->max_io % in->sector_size;
     return 0;
 }
@@ -170,15 +197,16 @@ static int fe_connect(struct xfe_dev *fe)
 {
     struct xgbf *d = xfe_priv(fe);
     unsigned reconnects = d->info.reconnects;
+    char err[160];
     int rc;
 
     d->fe = fe; /* set before xfe_attach returns */
-    rc = read_keys(d, &d->info);
+    rc = read_keys(d, &d->info, err + 3, sizeof(err) - 3);
     d->info.reconnects = reconnects;
     if (rc < 0) {
-        grant_xenbus_write(d->xb, XBT_NULL, xfe_dir(fe), "error",
-                           "71 backend keys (sectors, info, sector-size, "
-                           "features) missing or malformed");
+        xgbf_log(d, "%s", err + 3);
+        memcpy(err, "71 ", 3); /* EPROTO, as xenbus_dev_fatal writes it */
+        grant_xenbus_write(d->xb, XBT_NULL, xfe_dir(fe), "error", err);
         return rc;
     }
     rc = xgbf_io_connect(d);

@@ -7,7 +7,7 @@ XGBF_OBJ := $(XGBF_SRC:%.c=$(B)/obj/%.o)
 XGBF_LIB := $(B)/lib/libxgblkfront.a
 ALL += $(XGBF_LIB)
 $(XGBF_OBJ): CPPFLAGS += -Ifrontend/common/include -Ifrontend/blkfront/include
-$(XGBF_LIB): $(XGBF_OBJ) $(XFE_OBJ)
+$(XGBF_LIB): $(XGBF_OBJ) $(XFE_OBJ) $(XGT_NUM_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $^

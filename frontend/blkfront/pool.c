@@ -4,6 +4,16 @@
  * persistent grants): standard grants from grant_v1_share, or one-page
  * extension grants (READ) for indirect pages.  Grown a chunk at a time,
  * ended all at once when the device closes.
+ *
+ * Reuse is only safe while the backend keeps the grants by agreement
+ * (feature-persistent).  A backend without it must unmap each page before
+ * answering; one that does not would see (and, read-write, change) what
+ * later requests put in the page.  So without feature-persistent each
+ * standard-grant page is shared for one request and ended when it
+ * completes, never reused, as Linux's blkfront does since XSA-396: on Xen
+ * a page the backend still maps stays with gntalloc until it is unmapped
+ * (leaked, not reused); under xgrantd the backend's mapping is
+ * force-revoked (grant_v1_end).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -40,12 +50,33 @@ static int chunk_grant(struct xgbf *d, struct xgbf_pool *p,
     return rc;
 }
 
+/* A page of its own for one request (no feature-persistent). */
+static struct xgbf_page *oneshot_get(struct xgbf *d, struct xgbf_pool *p)
+{
+    struct xgbf_page *pg = calloc(1, sizeof(*pg));
+    grant_v1_ref_t ref;
+
+    if (!pg)
+        return NULL;
+    if (grant_v1_share(d->h, (grant_domid_t)xfe_be_id(d->fe), 1,
+                       p->kind == XGBF_POOL_V1_RO ? GRANT_V1_RDONLY : 0, &ref,
+                       &pg->addr) < 0) {
+        free(pg);
+        return NULL;
+    }
+    pg->ref = ref;
+    pg->oneshot = 1;
+    return pg;
+}
+
 struct xgbf_page *xgbf_pool_get(struct xgbf *d, struct xgbf_pool *p)
 {
     struct xgbf_page *pg;
     struct xgbf_chunk *c;
     unsigned i;
 
+    if (p->kind != XGBF_POOL_EXT_RO && !d->info.persistent)
+        return oneshot_get(d, p);
     if (!p->free) {
         if (p->pages + XGBF_POOL_CHUNK > XGBF_POOL_MAX)
             return NULL;
@@ -58,7 +89,8 @@ struct xgbf_page *xgbf_pool_get(struct xgbf *d, struct xgbf_pool *p)
         }
         for (i = 0; i < XGBF_POOL_CHUNK; i++) {
             c->pages[i].addr = (char *)c->addr + (size_t)i * GRANT_PAGE_SIZE;
-            xgbf_pool_put(p, &c->pages[i]);
+            c->pages[i].pool = p;
+            xgbf_pool_put(d, &c->pages[i]);
         }
         c->next = p->chunks;
         p->chunks = c;
@@ -77,8 +109,15 @@ struct xgbf_pool *xgbf_pool_ind(struct xgbf *d)
     return d->info.persistent ? &d->pool_v1_ind : &d->pool_v1_ro;
 }
 
-void xgbf_pool_put(struct xgbf_pool *p, struct xgbf_page *pg)
+void xgbf_pool_put(struct xgbf *d, struct xgbf_page *pg)
 {
+    struct xgbf_pool *p = pg->pool;
+
+    if (pg->oneshot) {
+        grant_v1_end(d->h, pg->addr);
+        free(pg);
+        return;
+    }
     pg->next = p->free;
     p->free = pg;
 }

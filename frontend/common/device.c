@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/common/xgt.h"
 #include "xfe.h"
 
 struct xfe_dev {
@@ -76,14 +77,53 @@ struct xfe_queue *xfe_queue(struct xfe_dev *d, unsigned q)
     return q < d->nr_queues ? &d->q[q] : NULL;
 }
 
-int xfe_notify(struct xfe_dev *d, unsigned q, unsigned which)
+/* Queue q's port `which` (one port serves both directions) into *port,
+ * or -ENOTCONN. */
+static int fe_port(struct xfe_dev *d, unsigned q, unsigned which,
+                   uint32_t *port)
 {
     struct xfe_queue *xq = xfe_queue(d, q);
 
     if (!xq || !xq->nr_ports)
         return -ENOTCONN;
-    return grant_evtchn_notify(d->h,
-                               xq->port[which < xq->nr_ports ? which : 0]);
+    *port = xq->port[which < xq->nr_ports ? which : 0];
+    return 0;
+}
+
+int xfe_notify(struct xfe_dev *d, unsigned q, unsigned which)
+{
+    uint32_t port;
+    int rc = fe_port(d, q, which, &port);
+
+    return rc < 0 ? rc : grant_evtchn_notify(d->h, port);
+}
+
+int xfe_kick(struct xfe_dev *d, unsigned q, unsigned which)
+{
+    uint32_t port;
+    int rc = fe_port(d, q, which, &port);
+
+    return rc < 0 ? rc : grant_evtchn_notify_async(d->h, port);
+}
+
+int xfe_read_uint(grant_xenbus_t *xb, xs_transaction_t t, const char *dir,
+                  const char *key, unsigned long max, unsigned long *out)
+{
+    char *v = NULL;
+    int rc = grant_xenbus_read(xb, t, dir, key, &v, NULL);
+
+    if (rc == -ENOENT)
+        return 0;
+    if (rc == 0)
+        rc = xgt_parse_uint(v, 0, max, out, NULL, 0) < 0 ? -EPROTO : 1;
+    free(v);
+    return rc;
+}
+
+int xfe_be_uint(struct xfe_dev *d, xs_transaction_t t, const char *key,
+                unsigned long max, unsigned long *out)
+{
+    return xfe_read_uint(d->xb, t, d->be_dir, key, max, out);
 }
 
 /* A backend limit: its decimal value clamped to [0, ours]; 0 when absent;
@@ -91,16 +131,12 @@ int xfe_notify(struct xfe_dev *d, unsigned q, unsigned which)
 static int be_limit(struct xfe_dev *d, const char *key, unsigned ours,
                     unsigned *out)
 {
-    unsigned v = 0;
-    int rc = grant_xenbus_scanf(d->xb, XBT_NULL, d->be_dir, key, "%u", &v);
+    unsigned long v = 0;
+    int rc = xfe_be_uint(d, XBT_NULL, key, 0xffffffffu, &v);
 
-    if (rc == -ENOENT) {
-        *out = 0;
-        return 0;
-    }
-    if (rc != 1)
-        return -EPROTO;
-    *out = v < ours ? v : ours;
+    if (rc < 0)
+        return rc;
+    *out = v < ours ? (unsigned)v : ours;
     return 0;
 }
 

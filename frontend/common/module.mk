@@ -6,6 +6,7 @@ XFE_OBJ := $(XFE_SRC:%.c=$(B)/obj/%.o)
 XFE_LIB := $(B)/lib/libxfe.a
 ALL += $(XFE_LIB)
 $(XFE_OBJ): CPPFLAGS += -Ifrontend/common/include
-$(XFE_LIB): $(XFE_OBJ)
+# With the strict number parser (tools/common/num.c) for backend keys.
+$(XFE_LIB): $(XFE_OBJ) $(XGT_NUM_OBJ)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^

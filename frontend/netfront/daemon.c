@@ -10,7 +10,8 @@
  * The TAP: made here (name, the vif's mac, up) when the process may
  * (CAP_NET_ADMIN in its namespace); or handed in open with --tap-fd N (a
  * TAP opened with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR by the toolstack, which
- * then also sets its address and brings it up).
+ * then also sets its address and brings it up); --tap-fd once per queue of
+ * an IFF_MULTI_QUEUE TAP asks for that many netif queues.
  *
  * Exit: 0 when the backend closed the device or on SIGTERM/SIGINT (the
  * device is closed in Xen's order first), 1 on an error (named on stderr).
@@ -18,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <net/if.h>
@@ -33,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tools/common/xgt.h"
 #include "xgnetfront.h"
 
 #define BURST 64
@@ -63,13 +66,14 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: xgrant-netfront [--devid N] [--ifname NAME] [--queues N]\n"
-            "                       [--tap-fd FD] [--no-grant-ext] "
+            "                       [--tap-fd FD]... [--no-grant-ext] "
             "[--timeout-ms MS]\n"
             "Runs in an xgrant guest domain: attaches to device/vif/N (0)\n"
             "and pumps frames between it and the TAP NAME (eth0) of the\n"
             "domain's network namespace, made here with the vif's mac (or\n"
-            "given open as FD, IFF_TAP|IFF_NO_PI|IFF_VNET_HDR).  --queues:\n"
-            "netif queues wished (1).  Exits 0 when the backend closes.\n");
+            "given open as FD, IFF_TAP|IFF_NO_PI|IFF_VNET_HDR; one --tap-fd\n"
+            "per queue of an IFF_MULTI_QUEUE TAP).  --queues: netif queues\n"
+            "wished (1).  Exits 0 when the backend closes.\n");
 }
 
 static int tap_open(int nq, int *fds)
@@ -90,6 +94,16 @@ static int tap_open(int nq, int *fds)
             return -errno;
     }
     return 0;
+}
+
+/* Takes a queue handed in out of its TAP's queue set. */
+static int tap_detach(int fd)
+{
+    struct ifreq ifr;
+
+    memset(&ifr, 0, sizeof(ifr));
+    ifr.ifr_flags = IFF_DETACH_QUEUE;
+    return ioctl(fd, TUNSETQUEUE, &ifr) < 0 ? -errno : 0;
 }
 
 /* The vif's mac, mtu and up, through an ioctl socket of our namespace. */
@@ -162,45 +176,96 @@ struct pump {
     uint8_t buf[sizeof(struct virtio_net_hdr) + XGNF_MAX_FRAME];
 };
 
-/* TAP -> backend: up to BURST frames while the ring has room. */
+/* The offloads of a virtio-net header; -1 for a GSO kind netif lacks. */
+static int vnet_meta(const struct virtio_net_hdr *h, struct xgnf_meta *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->csum_blank = !!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    m->data_validated = !!(h->flags & VIRTIO_NET_HDR_F_DATA_VALID);
+    m->gso_size = h->gso_size;
+    switch (h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) {
+    case VIRTIO_NET_HDR_GSO_NONE:
+        return 0;
+    case VIRTIO_NET_HDR_GSO_TCPV4:
+        m->gso_type = XGNF_GSO_TCPV4;
+        return 0;
+    case VIRTIO_NET_HDR_GSO_TCPV6:
+        m->gso_type = XGNF_GSO_TCPV6;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* A csum_blank frame the backend cannot take (IPv6 without
+ * feature-ipv6-csum-offload): gathered here, its checksum filled in, sent
+ * by copy.  The first buffer holds its Ethernet header. */
+static int csum_unsupported(const struct xgnf *nf, const struct xgnf_meta *m,
+                            const struct iovec *iov)
+{
+    const uint8_t *eth = iov[0].iov_base;
+
+    return m->csum_blank && !m->gso_type && !xgnf_info(nf)->ipv6_csum &&
+           eth[12] == 0x86 && eth[13] == 0xdd;
+}
+
+static int send_filled(struct pump *p, int q, const struct iovec *bufs,
+                       unsigned nb, size_t len, const struct virtio_net_hdr *h,
+                       struct xgnf_meta *m)
+{
+    uint8_t *frame = p->buf + sizeof(*h);
+    struct iovec iov = {frame, len};
+    size_t got = 0;
+    unsigned k;
+
+    for (k = 0; k < nb && got < len; k++) {
+        size_t c = bufs[k].iov_len < len - got ? bufs[k].iov_len : len - got;
+
+        memcpy(frame + got, bufs[k].iov_base, c);
+        got += c;
+    }
+    xgnf_send_commit(p->nf, (unsigned)q, 0, NULL);
+    if (csum_fill(frame, len, h) < 0)
+        return -EINVAL;
+    m->csum_blank = 0;
+    return xgnf_send(p->nf, (unsigned)q, &iov, 1, m);
+}
+
+/* TAP -> backend: up to BURST frames while the ring has room, each read
+ * straight into the tx buffers (xgnf_send_reserve: no copy here). */
 static void pump_tx(struct pump *p, int q)
 {
-    struct virtio_net_hdr *h = (struct virtio_net_hdr *)p->buf;
-    uint8_t *frame = p->buf + sizeof(*h);
     int i;
 
-    for (i = 0; i < BURST && xgnf_tx_room(p->nf, q, XGNF_MAX_FRAME) > 0; i++) {
-        ssize_t n = read(p->tap[q], p->buf, sizeof(p->buf));
-        struct xgnf_meta m = {0};
-        struct iovec iov;
+    for (i = 0; i < BURST; i++) {
+        struct virtio_net_hdr h;
+        struct iovec iov[XGNF_MAX_SLOTS + 1];
+        struct xgnf_meta m;
+        unsigned nb;
+        ssize_t n;
+        size_t len;
         int rc;
 
-        if (n < (ssize_t)sizeof(*h))
+        if (xgnf_send_reserve(p->nf, (unsigned)q, XGNF_MAX_FRAME, iov + 1,
+                              &nb) < 0)
             break;
-        iov.iov_base = frame;
-        iov.iov_len = (size_t)n - sizeof(*h);
-        m.csum_blank = !!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
-        m.data_validated = !!(h->flags & VIRTIO_NET_HDR_F_DATA_VALID);
-        m.gso_size = h->gso_size;
-        switch (h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) {
-        case VIRTIO_NET_HDR_GSO_NONE:
+        iov[0].iov_base = &h;
+        iov[0].iov_len = sizeof(h);
+        n = readv(p->tap[q], iov, (int)nb + 1);
+        if (n < (ssize_t)sizeof(h)) {
+            xgnf_send_commit(p->nf, (unsigned)q, 0, NULL);
             break;
-        case VIRTIO_NET_HDR_GSO_TCPV4:
-            m.gso_type = XGNF_GSO_TCPV4;
-            break;
-        case VIRTIO_NET_HDR_GSO_TCPV6:
-            m.gso_type = XGNF_GSO_TCPV6;
-            break;
-        default:
+        }
+        len = (size_t)n - sizeof(h);
+        if (vnet_meta(&h, &m) < 0 || len < XGNF_MIN_FRAME) {
+            xgnf_send_commit(p->nf, (unsigned)q, 0, NULL);
             p->tx_refused++;
             continue;
         }
-        rc = xgnf_send(p->nf, (unsigned)q, &iov, 1, &m);
-        if (rc == -EOPNOTSUPP && m.csum_blank && !m.gso_type &&
-            csum_fill(frame, iov.iov_len, h) == 0) {
-            m.csum_blank = 0;
-            rc = xgnf_send(p->nf, (unsigned)q, &iov, 1, &m);
-        }
+        if (csum_unsupported(p->nf, &m, iov + 1))
+            rc = send_filled(p, q, iov + 1, nb, len, &h, &m);
+        else
+            rc = xgnf_send_commit(p->nf, (unsigned)q, len, &m);
         if (rc < 0)
             p->tx_refused++;
     }
@@ -354,27 +419,43 @@ int main(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_signal};
     grant_handle_t *h = NULL;
     grant_xenbus_t *xb = NULL;
-    int c, tapfd = -1, rc, q;
+    int c, tapfd[XGNF_MAX_QUEUES], ntap = 0, rc, q;
+    unsigned v;
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
-            devid = (unsigned)strtoul(optarg, NULL, 10);
+            if (xgt_opt_uint("xgrant-netfront", "--devid", optarg, 0,
+                             0xffffffffu, &devid) < 0)
+                return 1;
             break;
         case 'i':
             ifname = optarg;
             break;
         case 'q':
-            cfg.max_queues = (unsigned)strtoul(optarg, NULL, 10);
+            if (xgt_opt_uint("xgrant-netfront", "--queues", optarg, 1,
+                             XGNF_MAX_QUEUES, &cfg.max_queues) < 0)
+                return 1;
             break;
         case 'f':
-            tapfd = atoi(optarg);
+            if (ntap == XGNF_MAX_QUEUES) {
+                fprintf(stderr, "xgrant-netfront: at most %d --tap-fd\n",
+                        XGNF_MAX_QUEUES);
+                return 1;
+            }
+            if (xgt_opt_uint("xgrant-netfront", "--tap-fd", optarg, 0, INT_MAX,
+                             &v) < 0)
+                return 1;
+            tapfd[ntap++] = (int)v;
             break;
         case 'n':
             cfg.no_grant_ext = 1;
             break;
         case 't':
-            cfg.timeout_ms = atoi(optarg);
+            if (xgt_opt_uint("xgrant-netfront", "--timeout-ms", optarg, 1,
+                             3600000u, &v) < 0)
+                return 1;
+            cfg.timeout_ms = (int)v;
             break;
         case 'h':
             usage(stdout);
@@ -389,8 +470,9 @@ int main(int argc, char **argv)
         return 1;
     }
     cfg.devid = devid;
-    if (tapfd >= 0)
-        cfg.max_queues = 1; /* one TAP queue handed in */
+    cfg.one_evtchn = 1; /* each signal serves both rings of every queue */
+    if (ntap)
+        cfg.max_queues = (unsigned)ntap; /* a queue per TAP queue handed in */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
@@ -407,9 +489,16 @@ int main(int argc, char **argv)
         return 1;
     }
     p.nq = (int)xgnf_info(p.nf)->nr_queues;
-    if (tapfd >= 0) {
-        p.tap[0] = tapfd;
-        rc = fcntl(tapfd, F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
+    if (ntap) {
+        rc = 0;
+        for (q = 0; rc == 0 && q < ntap; q++) {
+            p.tap[q] = tapfd[q];
+            rc = fcntl(tapfd[q], F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
+        }
+        /* Queues the backend did not grant: the kernel must not queue
+         * frames there nobody reads. */
+        for (q = p.nq; rc == 0 && q < ntap; q++)
+            rc = tap_detach(tapfd[q]);
     } else {
         rc = tap_open(p.nq, p.tap);
         if (rc == 0)

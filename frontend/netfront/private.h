@@ -52,6 +52,10 @@ struct nf_queue {
     unsigned tx_nfree;
     struct nf_pend pend[NF_RING_ENTS];
     unsigned npend;
+    /* buffers lent by xgnf_send_reserve until xgnf_send_commit */
+    uint16_t resv[XGNF_MAX_SLOTS];
+    unsigned nresv;
+    size_t resv_max;
     /* rx: buffer i is posted at every ring position p with p % 256 == i */
     uint8_t *rx_mem;
     grant_ref_t rx_ref[NF_RING_ENTS]; /* ext refs or v1 refs */
@@ -98,6 +102,8 @@ void nf_tx_gc(struct xgnf *nf, struct nf_queue *q);
 int nf_rx_setup(struct xgnf *nf, struct nf_queue *q);
 void nf_rx_teardown(struct xgnf *nf, struct nf_queue *q);
 int nf_rx_refill(struct xgnf *nf, struct nf_queue *q);
+/* Posts the free rx buffers: 1 when the backend wants a notification. */
+int nf_rx_post(struct nf_queue *q);
 /* device.c */
 void nf_halt(struct xgnf *nf);
 /* 0 when queue qi can move frames; -EINVAL, -EPROTO (halted), -ENOTCONN. */

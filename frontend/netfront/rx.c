@@ -91,7 +91,7 @@ static void rx_release(struct nf_queue *q)
     q->rx_free_to = q->in_pkt && !q->bad ? q->cur_start : q->rx->rsp_cons;
 }
 
-int nf_rx_refill(struct xgnf *nf, struct nf_queue *q)
+int nf_rx_post(struct nf_queue *q)
 {
     struct netif_rx_request *req;
     unsigned posted = 0;
@@ -107,8 +107,13 @@ int nf_rx_refill(struct xgnf *nf, struct nf_queue *q)
         xfe_ring_req_done(q->rx);
         posted++;
     }
-    if (posted && xfe_ring_push(q->rx))
-        xfe_notify(nf->dev, q->idx, 1);
+    return posted && xfe_ring_push(q->rx);
+}
+
+int nf_rx_refill(struct xgnf *nf, struct nf_queue *q)
+{
+    if (nf_rx_post(q))
+        xfe_kick(nf->dev, q->idx, 1);
     return 0;
 }
 

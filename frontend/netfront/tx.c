@@ -10,7 +10,8 @@
  * the ring.  With grant-ext every request's gref is an extension grant of
  * exactly its bytes (READ): a buffer keeps its grant after the response,
  * and a later slot of the same length in that buffer uses it again (full
- * slots of large frames, same-sized ACKs: no grant call at all);
+ * slots of large frames, same-sized ACKs: no grant call at all; a slot
+ * takes a free buffer whose grant has its length when there is one);
  * another length gets a new grant (one create call per flush) and the old
  * one is revoked with NF_STALE_BATCH others in one call.  A live grant
  * only ever covers bytes of frames sent to this backend (the tx pages
@@ -45,6 +46,7 @@ int nf_tx_setup(struct xgnf *nf, struct nf_queue *q)
     for (i = 0; i < NF_RING_ENTS; i++)
         q->tx_free[i] = (uint16_t)(NF_RING_ENTS - 1 - i);
     q->tx_nfree = NF_RING_ENTS;
+    q->nresv = 0;
     return 0;
 }
 
@@ -138,54 +140,58 @@ static void pend_req(struct nf_queue *q, uint16_t id, uint16_t size,
         .gref = 0, .offset = 0, .flags = flags, .id = id, .size = size};
 }
 
-int xgnf_send(struct xgnf *nf, unsigned qi, const struct iovec *iov, int iovcnt,
-              const struct xgnf_meta *m)
+/* A free id for a slot of n bytes: with extension grants, one whose grant
+ * already covers exactly n bytes when there is one (no create call now,
+ * no revoke later: a stream's full slots, its super-packets' tails of one
+ * size, its ACKs), else the one freed last. */
+static uint16_t take_id(const struct xgnf *nf, struct nf_queue *q, size_t n)
 {
-    static const struct xgnf_meta none;
-    struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
-    size_t len = 0, off = 0, buf = nf_tx_buf(nf);
-    unsigned slots, k;
-    int i, rc, vi = 0;
-    size_t voff = 0;
+    unsigned i = q->tx_nfree - 1, k;
+    uint16_t id;
 
-    if (iovcnt < 0 || (iovcnt && !iov))
-        return -EINVAL;
-    rc = nf_usable(nf, qi);
-    if (rc < 0)
-        return rc;
-    m = m ? m : &none;
-    for (i = 0; i < iovcnt; i++)
-        if (__builtin_add_overflow(len, iov[i].iov_len, &len))
-            return -EMSGSIZE;
+    for (k = q->tx_nfree; nf->info.grant_ext && k-- > 0;)
+        if (q->tx_glen[q->tx_free[k]] == n) {
+            i = k;
+            break;
+        }
+    id = q->tx_free[i];
+    q->tx_free[i] = q->tx_free[--q->tx_nfree];
+    return id;
+}
+
+/* The checks of a frame of len bytes (its head in iov) before it is
+ * queued: 0 and its data slots in *slots, or xgnf_send's error. */
+static int check_frame(struct xgnf *nf, struct nf_queue *q, size_t len,
+                       const struct iovec *iov, int iovcnt,
+                       const struct xgnf_meta *m, unsigned *slots)
+{
+    size_t buf = nf_tx_buf(nf);
+    int rc;
+
     if (len < XGNF_MIN_FRAME || len > XGNF_MAX_FRAME)
         return -EMSGSIZE;
-    slots = (unsigned)((len + buf - 1) / buf);
+    *slots = (unsigned)((len + buf - 1) / buf);
     if (len > NF_BUF && !nf->info.sg)
         return -EMSGSIZE;
     rc = check_meta(nf, iov, iovcnt, m);
     if (rc < 0)
         return rc;
-    if (xfe_ring_free(q->tx) < q->npend + slots + !!m->gso_type ||
-        q->tx_nfree < slots)
+    if (xfe_ring_free(q->tx) < q->npend + *slots + !!m->gso_type)
         return -EAGAIN;
+    return 0;
+}
+
+/* Queues a frame of len bytes already in the buffers ids[0 .. slots). */
+static void queue_frame(struct nf_queue *q, const uint16_t *ids, unsigned slots,
+                        size_t len, size_t buf, const struct xgnf_meta *m)
+{
+    size_t off = 0;
+    unsigned k;
+
     for (k = 0; k < slots; k++) {
-        uint16_t id = q->tx_free[--q->tx_nfree];
-        size_t n = len - off < buf ? len - off : buf, got = 0;
-        uint16_t flags = k + 1 < slots ? NETTXF_more_data : 0;
+        uint16_t id = ids[k], flags = k + 1 < slots ? NETTXF_more_data : 0;
+        size_t n = len - off < buf ? len - off : buf;
 
-        while (got < n) { /* gather this slot's bytes */
-            size_t c = iov[vi].iov_len - voff;
-
-            c = c < n - got ? c : n - got;
-            memcpy(q->tx_mem + (size_t)id * buf + got,
-                   (const uint8_t *)iov[vi].iov_base + voff, c);
-            got += c;
-            voff += c;
-            if (voff == iov[vi].iov_len) {
-                vi++;
-                voff = 0;
-            }
-        }
         q->tx_state[id] = TX_QUEUED;
         q->tx_len[id] = (uint16_t)n;
         off += n;
@@ -210,6 +216,137 @@ int xgnf_send(struct xgnf *nf, unsigned qi, const struct iovec *iov, int iovcnt,
             p->u.ex.u.gso.type = m->gso_type;
         }
     }
+}
+
+int xgnf_send(struct xgnf *nf, unsigned qi, const struct iovec *iov, int iovcnt,
+              const struct xgnf_meta *m)
+{
+    static const struct xgnf_meta none;
+    struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
+    size_t len = 0, off = 0, buf = nf_tx_buf(nf), voff = 0;
+    uint16_t ids[XGNF_MAX_SLOTS];
+    unsigned slots, k;
+    int i, rc, vi = 0;
+
+    if (iovcnt < 0 || (iovcnt && !iov))
+        return -EINVAL;
+    rc = nf_usable(nf, qi);
+    if (rc < 0)
+        return rc;
+    m = m ? m : &none;
+    for (i = 0; i < iovcnt; i++)
+        if (__builtin_add_overflow(len, iov[i].iov_len, &len))
+            return -EMSGSIZE;
+    rc = check_frame(nf, q, len, iov, iovcnt, m, &slots);
+    if (rc < 0)
+        return rc;
+    if (q->tx_nfree < slots)
+        return -EAGAIN;
+    for (k = 0; k < slots; k++) {
+        size_t n = len - off < buf ? len - off : buf, got = 0;
+
+        ids[k] = take_id(nf, q, n);
+        while (got < n) { /* gather this slot's bytes */
+            size_t c = iov[vi].iov_len - voff;
+
+            c = c < n - got ? c : n - got;
+            memcpy(q->tx_mem + (size_t)ids[k] * buf + got,
+                   (const uint8_t *)iov[vi].iov_base + voff, c);
+            got += c;
+            voff += c;
+            if (voff == iov[vi].iov_len) {
+                vi++;
+                voff = 0;
+            }
+        }
+        off += n;
+    }
+    queue_frame(q, ids, slots, len, buf, m);
+    return 0;
+}
+
+/* Gives the reserved buffers from the k-th on back. */
+static void unreserve(struct nf_queue *q, unsigned k)
+{
+    for (; k < q->nresv; k++)
+        q->tx_free[q->tx_nfree++] = q->resv[k];
+    q->nresv = 0;
+}
+
+int xgnf_send_reserve(struct xgnf *nf, unsigned qi, size_t max,
+                      struct iovec *iov, unsigned *n)
+{
+    struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
+    size_t buf = nf_tx_buf(nf), off;
+    unsigned slots, k;
+    int rc = nf_usable(nf, qi);
+
+    if (rc < 0)
+        return rc;
+    if (!iov || !n || max < XGNF_MIN_FRAME)
+        return -EINVAL;
+    if (q->nresv)
+        return -EBUSY;
+    if (max > XGNF_MAX_FRAME)
+        max = XGNF_MAX_FRAME;
+    if (max > NF_BUF && !nf->info.sg)
+        max = NF_BUF;
+    slots = (unsigned)((max + buf - 1) / buf);
+    if (q->tx_nfree < slots || xfe_ring_free(q->tx) < q->npend + slots + 1)
+        return -EAGAIN;
+    for (k = 0, off = 0; k < slots; k++, off += buf) {
+        size_t len = max - off < buf ? max - off : buf;
+
+        q->resv[k] = take_id(nf, q, len);
+        iov[k].iov_base = q->tx_mem + (size_t)q->resv[k] * buf;
+        iov[k].iov_len = len;
+    }
+    q->nresv = slots;
+    q->resv_max = max;
+    *n = slots;
+    return 0;
+}
+
+int xgnf_send_commit(struct xgnf *nf, unsigned qi, size_t len,
+                     const struct xgnf_meta *m)
+{
+    static const struct xgnf_meta none;
+    struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
+    size_t buf = nf_tx_buf(nf), tail;
+    unsigned slots, k;
+    struct iovec head;
+    int rc = nf_usable(nf, qi);
+
+    if (rc < 0)
+        return rc;
+    if (!q->nresv)
+        return len ? -EINVAL : 0;
+    m = m ? m : &none;
+    head.iov_base = q->tx_mem + (size_t)q->resv[0] * buf;
+    head.iov_len = len < buf ? len : buf;
+    rc = len > q->resv_max ? -EMSGSIZE
+                           : check_frame(nf, q, len, &head, 1, m, &slots);
+    if (len == 0 || rc < 0) {
+        unreserve(q, 0);
+        return len ? rc : 0;
+    }
+    /* A tail of a length some free buffer's grant has: moved there (at
+     * most a slot's bytes) rather than granted anew. */
+    tail = len - (size_t)(slots - 1) * buf;
+    if (nf->info.grant_ext && q->tx_glen[q->resv[slots - 1]] != tail) {
+        for (k = q->tx_nfree; k-- > 0;)
+            if (q->tx_glen[q->tx_free[k]] == tail) {
+                uint16_t id = q->tx_free[k];
+
+                memcpy(q->tx_mem + (size_t)id * buf,
+                       q->tx_mem + (size_t)q->resv[slots - 1] * buf, tail);
+                q->tx_free[k] = q->resv[slots - 1];
+                q->resv[slots - 1] = id;
+                break;
+            }
+    }
+    queue_frame(q, q->resv, slots, len, buf, m);
+    unreserve(q, slots);
     return 0;
 }
 
@@ -306,7 +443,7 @@ int xgnf_flush(struct xgnf *nf, unsigned qi)
 {
     struct nf_queue *q = &nf->q[qi % XGNF_MAX_QUEUES]; /* checked below */
 
-    int rc = nf_usable(nf, qi);
+    int rc = nf_usable(nf, qi), tx_note = 0, rx_note;
 
     if (rc < 0)
         return rc;
@@ -314,10 +451,15 @@ int xgnf_flush(struct xgnf *nf, unsigned qi)
         drop_pending(nf, q);
     if (q->npend) {
         write_pending(nf, q);
-        if (xfe_ring_push(q->tx))
-            xfe_notify(nf->dev, qi, 0);
+        tx_note = xfe_ring_push(q->tx);
     }
-    return nf_rx_refill(nf, q);
+    rx_note = nf_rx_post(q);
+    /* One signal for both rings when they share the channel. */
+    if (tx_note)
+        xfe_kick(nf->dev, qi, 0);
+    if (rx_note && (!tx_note || nf->info.split_evtchn))
+        xfe_kick(nf->dev, qi, 1);
+    return 0;
 }
 
 /* Takes one pass of tx responses, freeing their ids. */

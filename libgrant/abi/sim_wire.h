@@ -155,6 +155,7 @@ enum xgw_op {
 
 /* xgw_hello_req.flags / xgw_hello_rep.flags */
 #define XGW_HELLO_CALL_AREA 0x1u /* the fast path below, if the daemon can */
+#define XGW_HELLO_KICKS     0x2u /* with CALL_AREA: kicks (see below) */
 
 struct xgw_hello_req {
     uint32_t abi_version; /* GNTX_ABI_VERSION */
@@ -329,15 +330,57 @@ _Static_assert(sizeof(struct xgw_notice) == 8, "xgw_notice");
  * daemon's main thread, and that worker is skipped for a while (a busy
  * or wrongly claimed CPU costs one such wait per back-off).
  *
+ * How long to spin and poll.  Both sides spin only while it can pay:
+ *   - the daemon publishes `cpu_busy` (a hint: 1 while it saw no free CPU,
+ *     all of them wanted by runnable tasks, in its last samples, taken at
+ *     most once a millisecond from /proc/loadavg);
+ *   - the daemon polls for --poll-us after serving, but only about as
+ *     long as a sleep and its wake-up cost (3 us) when cpu_busy and the
+ *     request came after a sleep (sparse traffic: polling would take the
+ *     CPU from a task that wants it; a stream of requests it caught while
+ *     polling keeps the whole window);
+ *   - the client does not spin after ringing the doorbell while cpu_busy
+ *     (the woken daemon needs a CPU, maybe its own), and bounds its spin
+ *     by how its recent answers came: one that came only after it slept,
+ *     later than 100 us, while its spin had caught nothing since the last
+ *     such answer, halves the budget (the daemon was off its CPU: spinning
+ *     was wasted), one that came after the spin but within 100 us doubles
+ *     it (down to 2 us, up to 100 us).
+ * The policy is in sim_spin.h, shared by both sides.
+ *
+ * Kicks: an asynchronous event channel SEND (grant_evtchn_notify_async),
+ * granted at HELLO with XGW_HELLO_KICKS beside XGW_HELLO_CALL_AREA.  The
+ * client sets the port's bit in `kick` (atomic OR), then rel-stores
+ * kick_any = 1, sc fence, and rings the doorbell if daemon_state is
+ * XGW_CA_SLEEPING (step 3's Dekker, with any_posted's re-check of
+ * kick_any); it waits for nothing.  The daemon takes kicks with atomic
+ * exchanges (kick_any, then each word with bits, acq) and sends each port
+ * as SEND would.  Ordering: before it serves any request of the connection
+ * (either path) it takes the kicks posted so far, after its acq-load of
+ * req_seq: a kick posted before a call is delivered before that call is
+ * served.  Kicks also go out while the daemon polls or wakes, and when the
+ * connection closes.  A port kicked several times before the daemon looks
+ * is sent once (Xen's pending bit: signals may merge).  A kick that fails
+ * (an unbound, dead or unknown port: SEND's -ENOTCONN or -EINVAL) sets the
+ * port's bit in `kick_err` and signals the port itself once, if it exists,
+ * so that an event loop waiting on it wakes up; a SEND or kick that
+ * succeeds clears the bit.  The client makes a synchronous SEND instead of
+ * a kick while the port's `kick_err` bit is set, so the error reaches the
+ * caller (on the next notify of that port).  Ports from XGW_CA_PORTS up
+ * are always sent synchronously.
+ *
  * Trust: the daemon reads every control word once per use and bounds every
  * length; a client writing garbage gets error responses (bad magic:
- * -EPROTO; bad sizes: -EINVAL / -E2BIG), never harm to others.
+ * -EPROTO; bad sizes: -EINVAL / -E2BIG), never harm to others.  Kick bits
+ * are ports of the client's own domain, checked as SEND checks them.
  */
 #define XGW_CA_BUF_OFF  4096u
 #define XGW_CA_BUF_SIZE (256u << 10)
 #define XGW_CA_SIZE     (XGW_CA_BUF_OFF + XGW_CA_BUF_SIZE)
 
 #define XGW_CA_NEAR_BYTES (64u << 10)
+
+#define XGW_CA_PORTS 1024u /* ports a kick can name (xgrantd's per domain) */
 
 #define XGW_CA_AWAKE    0u
 #define XGW_CA_SLEEPING 1u
@@ -354,10 +397,16 @@ struct xgw_ca_ctl {
     _Alignas(64) uint32_t rep_seq;
     uint32_t daemon_state; /* XGW_CA_* */
     uint32_t daemon_cpu;   /* where the daemon last ran (a spin hint) */
-    uint32_t pad;
+    uint32_t cpu_busy;     /* 1: no free CPU (a spin hint, see above) */
     struct xgw_msg rep;
+    /* kicks: set by the client, taken (exchanged to 0) by the daemon */
+    _Alignas(64) uint32_t kick_any;
+    uint32_t pad1[15];
+    uint64_t kick[XGW_CA_PORTS / 64];
+    /* written by the daemon: the last kick or SEND of the port failed */
+    _Alignas(64) uint64_t kick_err[XGW_CA_PORTS / 64];
 };
-_Static_assert(sizeof(struct xgw_ca_ctl) == 128, "xgw_ca_ctl");
+_Static_assert(sizeof(struct xgw_ca_ctl) == 448, "xgw_ca_ctl");
 _Static_assert(sizeof(struct xgw_ca_ctl) <= XGW_CA_BUF_OFF, "xgw_ca_ctl fits");
 
 /* The near page: written by the daemon only (clients map it read-only). */

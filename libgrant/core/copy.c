@@ -59,13 +59,17 @@ int gc_end_protect(struct gcore *c, struct gc_dom *who,
 
 /* Validates one end of a transfer and says where its bytes are. */
 int gc_end_resolve(struct gcore *c, struct gc_dom *d, const struct gntx_ptr *p,
-                   uint64_t len, unsigned need, struct gc_span *sp)
+                   uint64_t len, unsigned need, struct gc_span *sp,
+                   struct gc_locks *L)
 {
     struct gc_res res;
     int rc;
 
     switch (p->kind) {
     case GNTX_PTR_LOCAL:
+        rc = gc_need(L, d->id, false); /* its protections */
+        if (rc)
+            return rc;
         rc = gc_window(p->addr, len, mem_bytes(d));
         if (rc)
             return rc == -GNTX_ERANGE ? -GNTX_EFAULT : rc;
@@ -76,7 +80,7 @@ int gc_end_resolve(struct gcore *c, struct gc_dom *d, const struct gntx_ptr *p,
         return 0;
     case GNTX_PTR_GRANT:
         rc = gc_resolve(c, d, gc_domid(d->id, p->dom), p->ref, p->addr, len,
-                        need, &res);
+                        need, &res, L, false);
         if (rc)
             return rc;
         sp->owner = res.root;
@@ -278,7 +282,8 @@ struct xfer {
     bool taken;
     uint64_t share, done;
     uint64_t *left;
-    bool shared; /* the lock is held shared (xfer_run) */
+    bool shared;       /* the lock is held shared (xfer_run) */
+    struct gc_locks L; /* its chunks' lock set, grown as chains are found */
 };
 
 /* An end of the element from its `done`th byte on. */
@@ -310,11 +315,11 @@ static int xfer_pin(struct gcore *c, struct xfer *x, struct gc_pin *ps,
         return -GNTX_ESRCH;
     if (x->src) {
         src = ptr_at(x->src, x->done);
-        rc = gc_end_resolve(c, d, &src, rest, GNTX_R_READ, &s);
+        rc = gc_end_resolve(c, d, &src, rest, GNTX_R_READ, &s, &x->L);
         if (rc)
             return rc;
     }
-    rc = gc_end_resolve(c, d, &dst, rest, GNTX_R_WRITE, &t);
+    rc = gc_end_resolve(c, d, &dst, rest, GNTX_R_WRITE, &t, &x->L);
     if (rc)
         return rc;
     if (!x->taken) {
@@ -345,14 +350,14 @@ static int xfer_move(const struct xfer *x, struct gc_pin *ps, struct gc_pin *pd,
 }
 
 /*
- * Validates and pins the element's next chunk under the lock, shared; a
- * protection violation (its action changes state) has it done again with
- * the lock exclusive.  Then takes an in-flight slot for the chunk, or
- * moves its bytes before the lock goes: a chunk of a page or less (a
- * writer waits no longer for it than for a slot's wait, and the common
- * small copy takes no slot), or any when all slots are taken.  The lock
- * is dropped on return; *slot is -1 when the bytes have moved (or not:
- * rc).
+ * Validates and pins the element's next chunk under its lock set (the
+ * domains of both ends held shared, lock.c); a protection violation (its
+ * action changes state) has it done again with the instance lock
+ * exclusive.  Then takes an in-flight slot for the chunk, or moves its
+ * bytes before the locks go: a chunk of a page or less (a writer waits no
+ * longer for it than for a slot's wait, and the common small copy takes
+ * no slot), or any when all slots are taken.  The locks are dropped on
+ * return; *slot is -1 when the bytes have moved (or not: rc).
  */
 static int xfer_chunk(struct gcore *c, struct xfer *x, struct gc_pin *ps,
                       struct gc_pin *pd, uint64_t *n, int *slot)
@@ -360,22 +365,32 @@ static int xfer_chunk(struct gcore *c, struct xfer *x, struct gc_pin *ps,
     int rc;
 
     *slot = -1;
-    gh_lock_shared(c);
-    x->shared = true;
-    rc = xfer_pin(c, x, ps, pd, n);
-    if (rc == GC_CHECK_AGAIN) {
-        gh_unlock_shared(c);
-        gh_lock(c);
-        x->shared = false;
+    x->L.rounds = 0;
+    gc_locks_take(&x->L);
+    for (;;) {
+        x->shared = !x->L.wide;
         rc = xfer_pin(c, x, ps, pd, n);
+        if (rc == GC_CHECK_AGAIN)
+            rc = gc_need_wide(&x->L);
+        if (rc != GC_RELOCK)
+            break;
+        gc_relock(&x->L);
     }
     if (!rc && *n && (*n <= GNTX_PAGE_SIZE || (*slot = gc_copy_enter(c)) < 0))
         rc = xfer_move(x, ps, pd, *n);
-    if (x->shared)
-        gh_unlock_shared(c);
-    else
-        gh_unlock(c);
+    gc_locks_drop(&x->L);
+    x->L.wide = false; /* the next chunk starts shared again */
     return rc;
+}
+
+/* The domains an end names before anything is read: its owner's lock
+ * set starts with them (a chain's further domains are found on the way). */
+static void xfer_wish(struct xfer *x, const struct gntx_ptr *p)
+{
+    if (p->kind == GNTX_PTR_LOCAL)
+        gc_need(&x->L, x->caller, false);
+    else
+        gc_need(&x->L, gc_domid(x->caller, p->dom), false);
 }
 
 /*
@@ -389,6 +404,10 @@ static int xfer_run(struct gcore *c, struct xfer *x, uint64_t *adv)
 {
     struct gc_pin ps, pd;
 
+    gc_locks_init(&x->L, c, false);
+    if (x->src)
+        xfer_wish(x, x->src);
+    xfer_wish(x, x->dst);
     for (;;) {
         uint64_t n = 0;
         int slot, rc = xfer_chunk(c, x, &ps, &pd, &n, &slot);

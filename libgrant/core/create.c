@@ -108,7 +108,8 @@ static int create_direct(struct gcore *c, struct gc_dom *d,
 }
 
 static int create_indirect(struct gcore *c, struct gc_dom *d,
-                           const struct gntx_create *v, uint32_t *idx)
+                           const struct gntx_create *v, uint32_t *idx,
+                           struct gc_locks *L)
 {
     gntx_domid_t pid = gc_domid(d->id, v->parent_dom);
     struct gc_dom *g;
@@ -119,8 +120,8 @@ static int create_indirect(struct gcore *c, struct gc_dom *d,
 
     rc = check_common(c, d, v, &g);
     if (!rc)
-        rc =
-            gc_resolve(c, d, pid, v->parent_ref, v->offset, v->length, 0, &res);
+        rc = gc_resolve(c, d, pid, v->parent_ref, v->offset, v->length, 0, &res,
+                        L, true);
     if (rc)
         return rc;
     prights = res.top->rights;
@@ -128,6 +129,12 @@ static int create_indirect(struct gcore *c, struct gc_dom *d,
         return -GNTX_EPERM;
     if (res.nhops + 1 > GNTX_MAX_DEPTH)
         return -GNTX_ELOOP;
+    /* The parent's last child gets a sibling (tree.c). */
+    if (res.top->kid_tail.idx != GC_NIL) {
+        rc = gc_need(L, res.top->kid_tail.dom, true);
+        if (rc)
+            return rc;
+    }
     rc = gc_pool_alloc(&d->table, d->max_entries, idx);
     if (rc)
         return rc;
@@ -142,13 +149,13 @@ static int create_indirect(struct gcore *c, struct gc_dom *d,
 
 static int create_one(struct gcore *c, struct gc_dom *d,
                       const struct gntx_create *v, const uint64_t *frames,
-                      uint64_t nr_aux, uint32_t *idx)
+                      uint64_t nr_aux, uint32_t *idx, struct gc_locks *L)
 {
     switch (v->type) {
     case GNTX_CREATE_DIRECT:
         return create_direct(c, d, v, frames, nr_aux, idx);
     case GNTX_CREATE_INDIRECT:
-        return create_indirect(c, d, v, idx);
+        return create_indirect(c, d, v, idx, L);
     default:
         return -GNTX_EINVAL;
     }
@@ -164,16 +171,19 @@ static int batch_fail(struct gntx_create *v, unsigned n, unsigned bad, int rc)
     return rc;
 }
 
+/* The batch under L; GC_RELOCK (everything undone, statuses untouched)
+ * when an element needs a domain L does not hold yet. */
 static int create_batch(struct gcore *c, struct gc_dom *d,
                         struct gntx_create *v, unsigned n,
-                        const uint64_t *frames, uint64_t nr_aux)
+                        const uint64_t *frames, uint64_t nr_aux,
+                        struct gc_locks *L)
 {
     unsigned i;
     uint32_t idx;
     int rc = 0;
 
     for (i = 0; i < n; i++) {
-        rc = create_one(c, d, &v[i], frames, nr_aux, &idx);
+        rc = create_one(c, d, &v[i], frames, nr_aux, &idx, L);
         if (rc)
             break;
         v[i].ref = gc_pool_name(&d->table, idx);
@@ -183,13 +193,20 @@ static int create_batch(struct gcore *c, struct gc_dom *d,
         return 0;
     for (unsigned j = i; j-- > 0;)
         gc_entry_undo(c, d, gntx_ref_index(v[j].ref));
-    return batch_fail(v, n, i, rc);
+    return rc == GC_RELOCK ? rc : batch_fail(v, n, i, rc);
 }
 
+/*
+ * The caller's domain locked exclusive, and each delegation's parent
+ * domain from the start (the chains above them are found on the way: a
+ * batch that finds a domain out of order is undone and made again with
+ * it locked, lock.c).
+ */
 int gcore_grant_create(struct gcore *c, gntx_domid_t caller,
                        struct gntx_create *v, unsigned n,
                        const uint64_t *frames, uint64_t nr_frames)
 {
+    struct gc_locks L;
     struct gc_dom *d;
     int rc;
 
@@ -197,12 +214,20 @@ int gcore_grant_create(struct gcore *c, gntx_domid_t caller,
         return 0;
     if (!v)
         return -GNTX_EINVAL;
-    gh_lock(c);
-    d = gc_dom_get(c, caller);
-    if (d)
-        rc = create_batch(c, d, v, n, frames, nr_frames);
-    else
-        rc = batch_fail(v, n, 0, -GNTX_ESRCH);
-    gh_unlock(c);
+    gc_locks_init(&L, c, false);
+    gc_need(&L, caller, true);
+    for (unsigned i = 0; i < n && i < GC_LOCKS_MAX / 2; i++)
+        if (v[i].type == GNTX_CREATE_INDIRECT)
+            gc_need(&L, gc_domid(caller, v[i].parent_dom), true);
+    gc_locks_take(&L);
+    for (;;) {
+        d = gc_dom_get(c, caller);
+        rc = d ? create_batch(c, d, v, n, frames, nr_frames, &L)
+               : batch_fail(v, n, 0, -GNTX_ESRCH);
+        if (rc != GC_RELOCK)
+            break;
+        gc_relock(&L);
+    }
+    gc_locks_drop(&L);
     return rc;
 }

@@ -148,8 +148,8 @@ bool gcore_dom_exists(struct gcore *c, gntx_domid_t id)
 {
     bool r;
 
-    gh_lock(c);
+    gh_lock_shared(c);
     r = gc_dom_get(c, id) != NULL;
-    gh_unlock(c);
+    gh_unlock_shared(c);
     return r;
 }

@@ -7,9 +7,14 @@
  * <stdbool.h>, grant_abi.h and gcore_host.h, and reaches the outside world
  * only through the gh_* functions of gcore_host.h.
  *
- * Concurrency: every gcore_* call takes the instance lock (gh_lock) while
- * it reads or changes the core's state; callers need no lock of their own
- * and may call from several threads (CPUs) at once.  COPY and MEMSET move
+ * Concurrency: every gcore_* call takes the core's locks while it reads or
+ * changes the core's state; callers need no lock of their own and may call
+ * from several threads (CPUs) at once.  The locks are per domain (lock.c):
+ * the instance lock (gh_lock) held shared, then the locks of the domains
+ * the call touches, in domain-id order, so calls about unrelated domains
+ * run at once; domain addition and removal and the few calls whose work
+ * may reach any number of domains hold the instance lock exclusive.
+ * COPY and MEMSET move
  * their bytes without it, a validated chunk (at most 64 pages per end) at
  * a time, holding the frames through gh_frame; REVOKE, PROTECT,
  * gcore_revoke_frames and gcore_dom_remove return only once every chunk

@@ -24,10 +24,17 @@ void gh_memset(void *dst, int c, size_t n);
 
 /*
  * The instance lock, held by every gcore_* entry point while it reads or
- * changes the core's state.  COPY and MEMSET drop it while a validated
- * chunk's bytes move (gh_frame, gh_memcpy, gh_frame_put run without it
- * then, possibly on several CPUs at once); REVOKE, PROTECT and a domain's
- * removal wait for such chunks with gh_relax before they return.
+ * changes the core's state: exclusive by a domain's addition or removal
+ * and by calls whose work may reach any number of domains; shared by
+ * every other call, which then takes the core's own per-domain locks of
+ * the domains it touches (lock.c; waiters spin with gh_relax).  So the
+ * hooks below that say "called with the core lock held" may run on
+ * several CPUs at once for calls about different domains: a host keeps
+ * its own state in them safe itself (Xen: map.c's xg_rec_lock).  COPY and
+ * MEMSET drop every lock while a validated chunk's bytes move (gh_frame,
+ * gh_memcpy, gh_frame_put run without them then, possibly on several
+ * CPUs at once); REVOKE, PROTECT and a domain's removal wait for such
+ * chunks with gh_relax before they return.
  */
 void gh_lock(struct gcore *core);
 void gh_unlock(struct gcore *core);

@@ -8,24 +8,44 @@
  */
 #include "private.h"
 
-int gc_batch(struct gcore *c, gntx_domid_t caller, void *v, unsigned n,
-             size_t esz, size_t status_off, gc_elem_fn fn, void *ctx)
+/* Element `elem` under L, relocking as it asks. */
+static int batch_one(struct gcore *c, gntx_domid_t caller, void *elem,
+                     gc_elem_fn fn, void *ctx, struct gc_locks *L)
 {
-    struct gc_dom *d;
+    for (L->rounds = 0;;) {
+        struct gc_dom *d = gc_dom_get(c, caller);
+        int st;
+
+        if (!d)
+            return -GNTX_ESRCH;
+        st = gc_need(L, caller, true);
+        if (!st)
+            st = fn(c, d, elem, ctx, L);
+        if (st != GC_RELOCK)
+            return st;
+        gc_relock(L);
+    }
+}
+
+int gc_batch(struct gcore *c, gntx_domid_t caller, void *v, unsigned n,
+             size_t esz, size_t status_off, gc_elem_fn fn, void *ctx, bool wide)
+{
+    struct gc_locks L;
     int ok = 0;
 
     if (n && !v)
         return -GNTX_EINVAL;
-    gh_lock(c);
-    d = gc_dom_get(c, caller);
+    gc_locks_init(&L, c, wide);
+    gc_need(&L, caller, true);
+    gc_locks_take(&L);
     for (unsigned i = 0; i < n; i++) {
         char *elem = (char *)v + (size_t)i * esz;
-        int32_t st = d ? fn(c, d, elem, ctx) : -GNTX_ESRCH;
+        int32_t st = batch_one(c, caller, elem, fn, ctx, &L);
 
         *(int32_t *)(void *)(elem + status_off) = st;
         ok += st == 0;
     }
-    gh_unlock(c);
+    gc_locks_drop(&L);
     return ok;
 }
 

@@ -17,11 +17,13 @@
  * never delay the wait (their tickets are higher), so a stream of copies
  * cannot starve a revoke, and the wait is at most one chunk's copy.
  *
- * Ordering: the slot is written under the lock before the chunk drops it;
- * the waiter took the lock after (or read the sequence after its own
- * unlock), so it sees the slot.  The chunk's release store of 0 comes
- * after its last byte: the waiter's acquire load of 0 sees every byte
- * written.
+ * Ordering: the ticket and the slot are written under the chunk's locks
+ * (the instance lock shared, its domains' locks shared, lock.c) before it
+ * drops them; a change that concerns the chunk took one of those locks
+ * exclusive after that, and the waiter reads the sequence after the
+ * change, so it sees the ticket and the slot (no lock of its own).  The chunk's
+ * release store of 0 comes after its last byte: the waiter's acquire load of 0
+ * sees every byte written.
  */
 #include "private.h"
 
@@ -43,17 +45,21 @@ int gc_copy_enter(struct gcore *c)
 
 void gc_copy_leave(struct gcore *c, int slot)
 {
+    /* A read-modify-write, as the next chunk's taking of the slot is: a
+     * waiter that reads a later chunk's 0 still sees this chunk's bytes
+     * (one release sequence). */
     if (slot >= 0)
-        __atomic_store_n(&c->copy_slot[slot], 0, __ATOMIC_RELEASE);
+        __atomic_exchange_n(&c->copy_slot[slot], 0, __ATOMIC_RELEASE);
 }
 
 void gc_copy_drain(struct gcore *c)
 {
-    uint64_t upto;
+    /* Every chunk validated before the change held a lock the change
+     * then took (a domain's, or the instance lock), and it had its slot
+     * and ticket by then: this load sees its ticket, and the loads below
+     * its slot. */
+    uint64_t upto = __atomic_load_n(&c->copy_seq, __ATOMIC_SEQ_CST);
 
-    gh_lock(c); /* exclusive: no chunk is between its ticket and its slot */
-    upto = __atomic_load_n(&c->copy_seq, __ATOMIC_RELAXED);
-    gh_unlock(c);
     for (unsigned i = 0; i < GC_COPY_SLOTS; i++) {
         uint64_t t;
 

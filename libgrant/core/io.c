@@ -115,7 +115,8 @@ static int io_check(const struct gntx_io *v)
     return 0;
 }
 
-static int io_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
+static int io_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx,
+                  struct gc_locks *L)
 {
     struct io_call *x = ctx;
     struct gntx_io *v = elem;
@@ -129,7 +130,7 @@ static int io_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
     int rc = io_check(v);
 
     if (!rc)
-        rc = gc_end_resolve(c, d, &p, v->len, need, &sp);
+        rc = gc_end_resolve(c, d, &p, v->len, need, &sp, L);
     if (!rc)
         rc = (int)x->fn(x->ctx, v->file, v->dir, v->file_off, NULL, 0);
     if (rc)
@@ -162,5 +163,5 @@ int gcore_io(struct gcore *c, gntx_domid_t caller, struct gntx_io *v,
     x.left = c->io_bytes;
     gh_unlock(c);
     return gc_batch(c, caller, v, n, sizeof(*v),
-                    offsetof(struct gntx_io, status), io_one, &x);
+                    offsetof(struct gntx_io, status), io_one, &x, true);
 }

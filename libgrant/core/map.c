@@ -167,7 +167,26 @@ struct map_aux {
     uint64_t nr;
 };
 
-static int map_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
+/* The domains linking mapping m (of res's chain) into its hops' lists
+ * writes: each hop's (resolve locked it) and the mapper of each list's
+ * head. */
+static int link_needs(struct gcore *c, const struct gc_res *res,
+                      struct gc_locks *L)
+{
+    for (unsigned h = 0; h < res->nhops; h++) {
+        const struct gc_entry *e =
+            gc_entry_at(gc_dom_get(c, res->hop_dom[h]), res->hop_idx[h]);
+        int rc =
+            e->map_head.idx == GC_NIL ? 0 : gc_need(L, e->map_head.dom, true);
+
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int map_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx,
+                   struct gc_locks *L)
 {
     const struct map_aux *aux = ctx;
     struct gntx_map *v = elem;
@@ -183,7 +202,9 @@ static int map_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
     if (!(v->flags & GNTX_MAP_RDONLY))
         need |= GNTX_R_WRITE;
     rc = gc_resolve(c, d, gc_domid(d->id, v->dom), v->ref, v->offset, v->length,
-                    need, &res);
+                    need, &res, L, true);
+    if (!rc)
+        rc = link_needs(c, &res, L);
     if (rc)
         return rc;
     if (res.start & GC_PAGE_MASK)
@@ -222,16 +243,36 @@ int gcore_map(struct gcore *c, gntx_domid_t caller, struct gntx_map *v,
         v[i].root_dom = GNTX_DOMID_INVALID;
     }
     return gc_batch(c, caller, v, n, sizeof(*v),
-                    offsetof(struct gntx_map, status), map_one, &aux);
+                    offsetof(struct gntx_map, status), map_one, &aux, false);
 }
 
-static int unmap_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
+/* The domains taking mapping m out of its hops' lists writes: each hop's
+ * and the mappers of its neighbours there (the root's is the last hop's:
+ * its count of mappings and a PROTECT's cursor). */
+static int unlink_needs(const struct gc_map *m, struct gc_locks *L)
+{
+    int rc = 0;
+
+    for (unsigned h = 0; h < m->nhops && !rc; h++) {
+        rc = gc_need(L, m->hop_dom[h], true);
+        if (!rc && m->hop_prev[h].idx != GC_NIL)
+            rc = gc_need(L, m->hop_prev[h].dom, true);
+        if (!rc && m->hop_next[h].idx != GC_NIL)
+            rc = gc_need(L, m->hop_next[h].dom, true);
+    }
+    return rc ? rc : gc_need(L, m->root_dom, true);
+}
+
+static int unmap_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx,
+                     struct gc_locks *L)
 {
     const struct gntx_unmap *v = elem;
     uint32_t idx;
     int rc = gc_pool_find(&d->maps, v->handle, &idx);
 
     (void)ctx;
+    if (!rc)
+        rc = unlink_needs(gc_map_at(d, idx), L);
     if (!rc)
         gc_map_drop(c, d, idx, false);
     return rc;
@@ -241,5 +282,6 @@ int gcore_unmap(struct gcore *c, gntx_domid_t caller, struct gntx_unmap *v,
                 unsigned n)
 {
     return gc_batch(c, caller, v, n, sizeof(*v),
-                    offsetof(struct gntx_unmap, status), unmap_one, NULL);
+                    offsetof(struct gntx_unmap, status), unmap_one, NULL,
+                    false);
 }

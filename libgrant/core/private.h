@@ -36,6 +36,8 @@
 #include "gcore.h"
 #include "gcore_host.h"
 
+struct gc_locks; /* lock.c */
+
 #define GC_NIL           0xffffffffu
 #define GC_POOL_INIT     64u /* first capacity of a pool */
 #define GC_INLINE_FRAMES 2u  /* frames stored inside an entry */
@@ -198,6 +200,7 @@ struct gc_dom {
     struct gc_prot *prot; /* NULL until the first PROTECT */
     struct gc_faults faults;
     uint32_t mapped_out; /* live mappings of its memory (any mapper) */
+    uint32_t lk;         /* its lock (lock.c) */
 };
 
 struct gcore {
@@ -316,16 +319,18 @@ static inline struct gc_entry *gc_link_entry(const struct gcore *c,
 }
 
 /* resolve.c */
+/* Every domain of the chain is gc_need'ed (write: exclusive) in L. */
 int gc_resolve(struct gcore *c, struct gc_dom *caller, gntx_domid_t granter,
                gntx_ref_t ref, uint64_t off, uint64_t len, unsigned rights,
-               struct gc_res *res);
+               struct gc_res *res, struct gc_locks *L, bool write);
 int gc_window(uint64_t off, uint64_t len, uint64_t limit);
 
 /* copy.c: one end of a transfer (COPY, MEMSET, IO) validated, and where
  * its bytes are; its owner's protections checked for the next len bytes
  * (need: GNTX_R_READ or GNTX_R_WRITE). */
 int gc_end_resolve(struct gcore *c, struct gc_dom *d, const struct gntx_ptr *p,
-                   uint64_t len, unsigned need, struct gc_span *sp);
+                   uint64_t len, unsigned need, struct gc_span *sp,
+                   struct gc_locks *L);
 int gc_end_protect(struct gcore *c, struct gc_dom *who,
                    const struct gc_span *sp, uint64_t len, unsigned need);
 
@@ -334,14 +339,50 @@ void gc_map_drop(struct gcore *c, struct gc_dom *mapper, uint32_t idx,
                  bool notify);
 void gc_map_drop_entry(struct gcore *c, struct gc_dom *owner, uint32_t idx);
 
-/* hypercall.c: a per-element batch under the lock.  `fn` handles one
- * element (of esz bytes) for the caller's domain and returns its status,
- * which is stored at status_off; the caller being gone is -GNTX_ESRCH for
- * every element.  Returns the number of elements that succeeded. */
+/* lock.c: the instance lock and the domains' locks an operation holds,
+ * its lock set (see lock.c for the order and the rules).  gc_need: the
+ * domain `id` is needed (write: to change it); 0 when it is held (or does
+ * not exist, or the set is wide), GC_RELOCK when the operation must undo
+ * nothing, give up and call gc_relock (which takes the grown set in
+ * order) before it tries again.  A NULL set is a caller that holds the
+ * instance lock exclusive.  gc_need_wide: the operation reaches any
+ * number of domains: the instance lock exclusive. */
+#define GC_RELOCK      2
+#define GC_LOCKS_MAX   24u
+#define GC_LK_READ     1u
+#define GC_LK_WRITE    2u
+#define GC_HELD_NONE   0u
+#define GC_HELD_SHARED 1u
+#define GC_HELD_WIDE   2u
+struct gc_locks {
+    struct gcore *c;
+    bool wide;       /* the instance lock exclusive: every domain */
+    uint8_t held;    /* GC_HELD_*: what gc_locks_take took */
+    unsigned rounds; /* gc_relock calls: past a few, wide */
+    unsigned n;
+    uint16_t id[GC_LOCKS_MAX]; /* ascending */
+    uint8_t mode[GC_LOCKS_MAX];
+    struct gc_dom *d[GC_LOCKS_MAX]; /* locked (NULL: no such domain) */
+};
+void gc_locks_init(struct gc_locks *L, struct gcore *c, bool wide);
+void gc_locks_take(struct gc_locks *L);
+void gc_locks_drop(struct gc_locks *L);
+void gc_relock(struct gc_locks *L);
+int gc_need(struct gc_locks *L, uint32_t id, bool write);
+int gc_need_wide(struct gc_locks *L);
+
+/* hypercall.c: a per-element batch under the caller's lock set, the
+ * caller's domain locked exclusive (the instance lock exclusive when
+ * `wide`).  `fn` handles one element (of esz bytes) for the caller's
+ * domain and returns its status, which is stored at status_off, or
+ * GC_RELOCK (it changed nothing: the batch relocks and calls it again);
+ * the caller being gone is -GNTX_ESRCH for every element.  Returns the
+ * number of elements that succeeded. */
 typedef int (*gc_elem_fn)(struct gcore *c, struct gc_dom *d, void *elem,
-                          void *ctx);
+                          void *ctx, struct gc_locks *L);
 int gc_batch(struct gcore *c, gntx_domid_t caller, void *v, unsigned n,
-             size_t esz, size_t status_off, gc_elem_fn fn, void *ctx);
+             size_t esz, size_t status_off, gc_elem_fn fn, void *ctx,
+             bool wide);
 
 /* inflight.c: chunks of COPY and MEMSET that move their bytes without the
  * lock.  gc_copy_enter (lock held) takes a slot for one, or -1 when all
@@ -398,7 +439,7 @@ int gc_prot_range_set(struct gc_prot *p, uint64_t g, uint64_t e, uint32_t k,
 
 /* revoke.c */
 int gc_revoke_one(struct gcore *c, struct gc_dom *d, gntx_ref_t ref,
-                  uint32_t flags);
+                  uint32_t flags, struct gc_locks *L);
 void gc_revoke_all(struct gcore *c, struct gc_dom *d);
 
 #endif /* GCORE_PRIVATE_H */

@@ -282,7 +282,8 @@ static int protect_chunks(struct gcore *c, struct gc_dom *d,
     return 0;
 }
 
-static int protect_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
+static int protect_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx,
+                       struct gc_locks *L)
 {
     struct gntx_protect *v = elem;
     struct gc_prot *p;
@@ -292,6 +293,13 @@ static int protect_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
     rc = protect_args(d, v);
     if (rc)
         return rc;
+    /* Downgrading others' mappings of d's memory reaches their mappers'
+     * tables: the instance lock exclusive (lock.c); else d's own lock. */
+    if (d->mapped_out && map_limit(v->access, false) != GNTX_ACC_RW) {
+        rc = gc_need_wide(L);
+        if (rc)
+            return rc;
+    }
     if (v->access == GNTX_ACC_RWX && !gc_prot_any(d))
         return 0; /* nothing protected, nothing to lift */
     if (!*(uint64_t *)ctx)
@@ -310,9 +318,9 @@ int gcore_protect(struct gcore *c, gntx_domid_t caller, struct gntx_protect *v,
                   unsigned n)
 {
     uint64_t left = c->call_pages;
-    int ok =
-        gc_batch(c, caller, v, n, sizeof(*v),
-                 offsetof(struct gntx_protect, status), protect_one, &left);
+    int ok = gc_batch(c, caller, v, n, sizeof(*v),
+                      offsetof(struct gntx_protect, status), protect_one, &left,
+                      false);
 
     gc_copy_drain(c); /* copies validated before it are over */
     return ok;

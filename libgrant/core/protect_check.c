@@ -179,9 +179,15 @@ int gcore_prot_cpu_check(struct gcore *c, gntx_domid_t who, gntx_domid_t owner,
 {
     struct gc_access a = {
         .len = GNTX_PAGE_SIZE, .access = access, .via = GNTX_VIA_CPU};
+    struct gc_locks L;
     int rc = 0;
 
-    gh_lock(c);
+    /* Both domains' locks, exclusive: a violation's action changes both
+     * (counters, the owner's ring), and `killable` reads who's maps. */
+    gc_locks_init(&L, c, false);
+    gc_need(&L, who, true);
+    gc_need(&L, owner, true);
+    gc_locks_take(&L);
     a.owner = gc_dom_get(c, owner);
     a.who = gc_dom_get(c, who);
     if (a.owner && gfn < a.owner->nr_frames && gc_prot_any(a.owner)) {
@@ -194,6 +200,6 @@ int gcore_prot_cpu_check(struct gcore *c, gntx_domid_t who, gntx_domid_t owner,
         else if (k && (access & ~(unsigned)a.owner->prot->cls[k - 1].access))
             rc = -GNTX_EACCES; /* nobody to charge: refused, not recorded */
     }
-    gh_unlock(c);
+    gc_locks_drop(&L);
     return rc;
 }

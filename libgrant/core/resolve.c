@@ -77,11 +77,12 @@ static int hop_up(struct gcore *c, struct hop *h, const struct gc_entry *e,
 
 /*
  * Validates a use and fills *res.  0, or the first failing check's -errno;
- * -GNTX_ESRCH when `granter` does not exist.
+ * -GNTX_ESRCH when `granter` does not exist; GC_RELOCK when a domain of
+ * the chain is not in L yet (it is now: relock, resolve again).
  */
 int gc_resolve(struct gcore *c, struct gc_dom *caller, gntx_domid_t granter,
                gntx_ref_t ref, uint64_t off, uint64_t len, unsigned rights,
-               struct gc_res *res)
+               struct gc_res *res, struct gc_locks *L, bool write)
 {
     struct hop h = {gc_dom_get(c, granter), ref, caller, false};
 
@@ -89,7 +90,10 @@ int gc_resolve(struct gcore *c, struct gc_dom *caller, gntx_domid_t granter,
         return -GNTX_ESRCH;
     for (unsigned i = 0; i < GNTX_MAX_DEPTH; i++) {
         struct gc_entry *e;
-        int rc = hop_check(&h, off, len, rights, &e);
+        int rc = gc_need(L, h.d->id, write);
+
+        if (!rc)
+            rc = hop_check(&h, off, len, rights, &e);
 
         if (rc)
             return rc;

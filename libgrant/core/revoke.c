@@ -15,9 +15,27 @@
  */
 #include "private.h"
 
-int gc_revoke_one(struct gcore *c, struct gc_dom *d, gntx_ref_t ref,
-                  uint32_t flags)
+/* The domains an entry's release writes besides d's (tree.c): its
+ * parent's and its siblings'. */
+static int release_needs(struct gc_locks *L, const struct gc_entry *e)
 {
+    int rc = 0;
+
+    if (e->type == GNTX_CREATE_INDIRECT)
+        rc = gc_need(L, e->parent_dom, true);
+    if (!rc && e->prev.idx != GC_NIL)
+        rc = gc_need(L, e->prev.dom, true);
+    if (!rc && e->next.idx != GC_NIL)
+        rc = gc_need(L, e->next.dom, true);
+    return rc;
+}
+
+/* A mapped entry's FORCE revoke reaches its mappers and every entry their
+ * mappings go through: the instance lock exclusive (lock.c). */
+int gc_revoke_one(struct gcore *c, struct gc_dom *d, gntx_ref_t ref,
+                  uint32_t flags, struct gc_locks *L)
+{
+    struct gc_entry *e;
     uint32_t idx;
     int rc;
 
@@ -26,11 +44,14 @@ int gc_revoke_one(struct gcore *c, struct gc_dom *d, gntx_ref_t ref,
     rc = gc_pool_find(&d->table, ref, &idx);
     if (rc)
         return rc;
-    if (gc_entry_at(d, idx)->maps) {
-        if (!(flags & GNTX_REVOKE_FORCE))
-            return -GNTX_EBUSY;
+    e = gc_entry_at(d, idx);
+    if (e->maps && !(flags & GNTX_REVOKE_FORCE))
+        return -GNTX_EBUSY;
+    rc = e->maps ? gc_need_wide(L) : release_needs(L, e);
+    if (rc)
+        return rc;
+    if (e->maps)
         gc_map_drop_entry(c, d, idx);
-    }
     gc_entry_release(c, d, idx);
     return 0;
 }
@@ -105,19 +126,21 @@ int gcore_revoke_frames(struct gcore *c, gntx_domid_t dom,
     return n;
 }
 
-static int revoke_elem(struct gcore *c, struct gc_dom *d, void *elem, void *ctx)
+static int revoke_elem(struct gcore *c, struct gc_dom *d, void *elem, void *ctx,
+                       struct gc_locks *L)
 {
     const struct gntx_revoke *v = elem;
 
     (void)ctx;
-    return gc_revoke_one(c, d, v->ref, v->flags);
+    return gc_revoke_one(c, d, v->ref, v->flags, L);
 }
 
 int gcore_grant_revoke(struct gcore *c, gntx_domid_t caller,
                        struct gntx_revoke *v, unsigned n)
 {
     int ok = gc_batch(c, caller, v, n, sizeof(*v),
-                      offsetof(struct gntx_revoke, status), revoke_elem, NULL);
+                      offsetof(struct gntx_revoke, status), revoke_elem, NULL,
+                      false);
 
     gc_copy_drain(c); /* no byte moves through a revoked grant after this */
     return ok;

@@ -52,7 +52,7 @@
  *
  * Allocation: once a call has run at its size, grant_copy (and the
  * shorthands), grant_memset, grant_create_*, grant_revoke(_batch),
- * grant_map and grant_unmap(_batch), grant_evtchn_notify,
+ * grant_map and grant_unmap(_batch), grant_evtchn_notify(_async),
  * grant_evtchn_consume and grant_evtchn_pending allocate no memory per
  * call: their ABI buffers are the handle's (kept at the largest size used,
  * freed by grant_close), and a mapping's record is one an unmap gave back
@@ -431,6 +431,27 @@ int grant_evtchn_bind(grant_handle_t *h, grant_domid_t remote,
  * peer's domain died: the port is then closed for good (nobody can bind
  * it) until grant_evtchn_close frees it. */
 int grant_evtchn_notify(grant_handle_t *h, uint32_t port);
+/*
+ * Signals the peer of `port` without waiting for the hypervisor's answer
+ * (fire-and-forget): the signal is posted and the call returns 0; it is
+ * delivered before any later call of this handle is served (so a notify
+ * followed by grant_evtchn_close, or by any call whose answer the caller
+ * waits for, has been delivered by then), and signals of one port posted
+ * before the hypervisor looks may merge into one (as Xen's pending bit
+ * does: the peer consumes at least one).  An error is not lost but
+ * reported late: a signal that could not be delivered (the port unbound,
+ * its peer dead, or no such port) makes the port's own fd (and the
+ * pending fd) poll readable once, and the NEXT notify of that port, this
+ * call or grant_evtchn_notify, returns the error as grant_evtchn_notify
+ * would (-ENOTCONN, -EINVAL) until a signal gets through again.  Use
+ * grant_evtchn_notify where the caller needs the answer of this very
+ * signal.  Never blocks under xgrantd (no round trip, at most a doorbell
+ * when the daemon sleeps); on Xen it is grant_evtchn_notify (a Xen notify
+ * is asynchronous already); under an xgrantd without kicks it falls back
+ * to grant_evtchn_notify.  -EBADF after fork (see Conventions); allocates
+ * nothing.
+ */
+int grant_evtchn_notify_async(grant_handle_t *h, uint32_t port);
 /* A file descriptor that polls readable while `port` is pending (see
  * above: poll it, never read it); owned by the handle.  -EINVAL for an
  * unknown port. */
@@ -686,7 +707,12 @@ int grant_protect_batch(grant_handle_t *h, struct grant_protect_req *reqs,
 int grant_protect(grant_handle_t *h, void *ptr, size_t len, unsigned access,
                   unsigned action, uint64_t cookie);
 
-/* A protected range, as grant_protect_query lists it. */
+/* A protected range, as grant_protect_query lists it.  gpa is a byte
+ * offset in the domain's memory as grant_gpa gives it: on Xen, in this
+ * handle's grant memory (Xen names machine frames; libgrant maps them
+ * back), and a query of this domain lists only the pages of this handle;
+ * another domain's ranges (the control domain's query) come as Xen names
+ * them (machine frames x 4096 for a PV domain). */
 struct grant_prot_range {
     uint64_t gpa, len; /* guest-physical bytes */
     uint64_t cookie;
@@ -708,8 +734,10 @@ struct grant_fault {
     unsigned access;   /* GRANT_ACC_R, _W or _X: what was attempted */
     unsigned action;   /* GRANT_ACT_* */
     unsigned via;      /* GRANT_VIA_* */
-    uint64_t gpa;      /* guest-physical byte address */
-    void *addr;        /* the same in this handle's mapping */
+    uint64_t gpa;      /* guest-physical byte address (as grant_gpa) */
+    void *addr;        /* the same in this handle's mapping; NULL when the
+                          page is not this handle's (on Xen gpa is then
+                          the machine address Xen recorded) */
     uint64_t cookie;   /* of the protection */
 };
 #define GRANT_FAULT_STOP     0 /* the default SIGSEGV action */

@@ -25,10 +25,12 @@
 #include "grant_abi.h"
 #include "gntx_xen.h"
 #include "xgrant.h"
+#include "xgrant_uapi.h"
 
 #define XG_MAX_AUX_BYTES GNTX_XEN_MAX_AUX_BYTES /* Xen's bound */
 #define XG_MAX_PIECES    GNTX_MAX_BATCH
 #define XG_BAD_FRAME     (~0ULL)
+#define XG_FRAMES_CHUNK  64 /* XGRANT_IOC_FRAMES: frames per copy_to_user */
 
 long xg_hcall(unsigned int op, void *args, unsigned int count, void *aux,
               u64 aux_count)
@@ -56,6 +58,26 @@ static int xg_local(const struct xg_file *f, u64 addr, u64 *out)
     if (idx >= f->nr_pages)
         return -EFAULT;
     *out = (xg_frame(f, idx) << PAGE_SHIFT) | (addr & ~PAGE_MASK);
+    return 0;
+}
+
+long xg_frames(const struct xg_file *f, void __user *uarg)
+{
+    struct xgrant_ioc_frames a;
+    u64 buf[XG_FRAMES_CHUNK], i, n, k;
+
+    if (copy_from_user(&a, uarg, sizeof(a)))
+        return -EFAULT;
+    if (a.first > f->nr_pages || a.count > f->nr_pages - a.first)
+        return -EINVAL;
+    for (i = 0; i < a.count; i += n) {
+        n = a.count - i < XG_FRAMES_CHUNK ? a.count - i : XG_FRAMES_CHUNK;
+        for (k = 0; k < n; k++)
+            buf[k] = xg_frame(f, a.first + i + k);
+        if (copy_to_user(u64_to_user_ptr(a.frames + i * sizeof(u64)), buf,
+                         n * sizeof(u64)))
+            return -EFAULT;
+    }
     return 0;
 }
 

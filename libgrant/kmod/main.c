@@ -103,6 +103,9 @@ static long xg_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
     case XGRANT_IOC_CALL:
         rc = f->pages ? xg_call(f, uarg) : -ENXIO;
         break;
+    case XGRANT_IOC_FRAMES:
+        rc = f->pages ? xg_frames(f, uarg) : -ENXIO;
+        break;
     default:
         rc = -ENOTTY;
     }

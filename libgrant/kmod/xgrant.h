@@ -31,6 +31,8 @@ void xg_revoke_own(struct xg_file *f);
 
 /* call.c */
 long xg_call(struct xg_file *f, void __user *uarg);
+/* XGRANT_IOC_FRAMES (xgrant_uapi.h) */
+long xg_frames(const struct xg_file *f, void __user *uarg);
 long xg_hcall(unsigned int op, void *args, unsigned int count, void *aux,
               u64 aux_count);
 

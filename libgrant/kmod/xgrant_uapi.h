@@ -59,4 +59,20 @@ struct xgrant_ioc_info {
  * are user addresses. */
 #define XGRANT_IOC_CALL _IOWR(XGRANT_IOC_MAGIC, 3, struct gntx_xen_call)
 
+/*
+ * The frames Xen knows for pages [first, first + count) of the file's grant
+ * memory (a PV guest's machine frames; what CREATE, PROTECT and FAULT_RING
+ * are rewritten into): frames[i] is page first + i's.  The way back from
+ * what Xen names in PROTECT_QUERY ranges and fault records to offsets in
+ * the grant memory (libgrant's xen transport reads them all at open; they
+ * do not change while the file is open).  EINVAL past the grant memory,
+ * ENXIO before XGRANT_IOC_SETUP.
+ */
+struct xgrant_ioc_frames {
+    uint64_t first;  /* in: page index */
+    uint64_t count;  /* in: entries of frames */
+    uint64_t frames; /* in: user address of uint64_t[count], written */
+};
+#define XGRANT_IOC_FRAMES _IOW(XGRANT_IOC_MAGIC, 4, struct xgrant_ioc_frames)
+
 #endif /* XGRANT_UAPI_H */

@@ -153,6 +153,19 @@ int grant_evtchn_notify(grant_handle_t *h, uint32_t port)
     return lg_fail(h, "grant_evtchn_notify", h->ops->evtchn_send(h, port));
 }
 
+int grant_evtchn_notify_async(grant_handle_t *h, uint32_t port)
+{
+    int rc;
+
+    if (!h)
+        return -EINVAL;
+    if (lg_forked(h)) /* the parent's call area: not ours to post in */
+        return lg_fail(h, "grant_evtchn_notify_async", -EBADF);
+    rc = h->ops->evtchn_send_async ? h->ops->evtchn_send_async(h, port)
+                                   : h->ops->evtchn_send(h, port);
+    return lg_fail(h, "grant_evtchn_notify_async", rc);
+}
+
 int grant_evtchn_fd(grant_handle_t *h, uint32_t port)
 {
     struct grant_port *p = h ? port_find(h, port) : NULL;

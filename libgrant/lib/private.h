@@ -26,6 +26,7 @@
 #include "libgrant_ctl.h"
 #include "../abi/grant_abi.h"
 #include "../abi/sim_wire.h" /* for struct sim_conn below; common code uses ops */
+#include "sim/sim_spin.h"
 
 /* One hypercall as the common code describes it to a transport. */
 struct grant_call {
@@ -87,6 +88,10 @@ struct grant_ops {
     int (*evtchn_bind)(grant_handle_t *h, grant_domid_t remote,
                        uint32_t remote_port, uint32_t *port, int *fd);
     int (*evtchn_send)(grant_handle_t *h, uint32_t port);
+    /* Optional (NULL: evtchn_send): posts the signal without waiting for
+     * the hypervisor's answer; 0 once posted, or an error an earlier
+     * signal of the port found (libgrant.h, grant_evtchn_notify_async). */
+    int (*evtchn_send_async)(grant_handle_t *h, uint32_t port);
     int (*evtchn_close)(grant_handle_t *h, uint32_t port);
     /*
      * Optional: consumes the signals pending on `port` after its fd polled
@@ -221,6 +226,7 @@ struct grant_handle {
     int evt_epfd; /* epoll over the ports' fds (evtchn.c), -1 until used */
 
     struct lg_prot *prot; /* page protection (protect*.c), NULL until used */
+    struct lg_frames *frames; /* frames.c: NULL when gfn == page index */
 
     struct lg_scratch scratch[LG_SCRATCH_MAX];
 
@@ -290,6 +296,21 @@ extern const struct grant_v1_ops lg_xen_v1_ops;
 void lg_xen_v1_open(grant_handle_t *h);
 void lg_xen_v1_close(grant_handle_t *h);
 
+/* frames.c: the way back from the hypervisor's frames to the handle's
+ * pages.  A transport whose frames are not the page indexes (xen) hands
+ * the frame of each page of h->mem at open; lg_frames_free in its close. */
+int lg_frames_set(grant_handle_t *h, const uint64_t *frames, uint64_t n);
+void lg_frames_free(grant_handle_t *h);
+/* The page of h->mem that frame is, or -ENOENT (not the handle's). */
+int lg_frame_index(const grant_handle_t *h, uint64_t frame, uint64_t *idx);
+/* PROTECT_QUERY's n ranges of dom (frames) as libgrant lists them: the
+ * handle's own pages, ascending and merged, when dom is the handle's
+ * domain and the frames are not page indexes; else as they came.  Returns
+ * how many (up to cap written), or -ENOMEM. */
+int lg_frames_ranges(const grant_handle_t *h, grant_domid_t dom,
+                     const struct gntx_prot_range *in, unsigned n,
+                     struct grant_prot_range *out, unsigned cap);
+
 /* protect.c, protect_fault.c: page protection.  The handle's own view of
  * its protections, read by the SIGSEGV handler (async-signal-safe: only
  * atomics), written by grant_protect. */
@@ -345,6 +366,8 @@ struct sim_conn {
     uint8_t *ca_buf;       /* its payload buffer */
     int bell_fd;           /* its doorbell, -1 without */
     const struct xgw_near_cpu *near; /* the near page, NULL without */
+    int kicks;                       /* the daemon takes kicks (sim_wire.h) */
+    struct xgw_spin spin;            /* the adaptive spin (sim_spin.h) */
     uint32_t seq;
     int broken;              /* connection lost: every call -ECONNRESET */
     pthread_mutex_t io_lock; /* one request/response at a time */
@@ -412,6 +435,10 @@ void lg_sim_fast_close(struct sim_conn *c);
 int lg_sim_fast_ok(const struct sim_conn *c, const struct sim_rpc *r);
 /* lg_sim_rpc's exchange through the call area (io_lock held). */
 int lg_sim_fast_exchange(struct sim_conn *c, struct sim_rpc *r);
+/* Posts a kick of port (no lock: atomics only): 0; -EAGAIN when it must go as a
+ * synchronous SEND instead (a port out of range, or its last signal
+ * failed: the SEND says why); -ECONNRESET once the daemon is gone. */
+int lg_sim_fast_kick(struct sim_conn *c, uint32_t port);
 
 /* sim_notice.c */
 int lg_sim_notice_start(grant_handle_t *h);
@@ -435,6 +462,7 @@ int lg_sim_evtchn_alloc_unbound(grant_handle_t *h, grant_domid_t remote,
 int lg_sim_evtchn_bind(grant_handle_t *h, grant_domid_t remote,
                        uint32_t remote_port, uint32_t *port, int *fd);
 int lg_sim_evtchn_send(grant_handle_t *h, uint32_t port);
+int lg_sim_evtchn_send_async(grant_handle_t *h, uint32_t port);
 int lg_sim_evtchn_close(grant_handle_t *h, uint32_t port);
 int lg_sim_io_file_register(grant_handle_t *h, int fd, uint32_t *file);
 int lg_sim_io_file_unregister(grant_handle_t *h, uint32_t file);

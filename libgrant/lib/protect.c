@@ -246,33 +246,37 @@ int grant_protect_query(grant_handle_t *h, grant_domid_t dom,
                         struct grant_prot_range *out, unsigned cap)
 {
     struct gntx_protect_query q = {.dom = dom};
-    struct gntx_prot_range buf[QUERY_CHUNK];
+    struct gntx_prot_range *all = NULL, *more;
     struct grant_call gc = {.op = GNTX_OP_PROTECT_QUERY,
                             .args = &q,
                             .elem_size = sizeof(q),
                             .count = 1,
-                            .aux_out = buf,
                             .aux_out_cap = QUERY_CHUNK,
-                            .aux_elem_size = sizeof(buf[0])};
-    unsigned total = 0;
+                            .aux_elem_size = sizeof(all[0])};
+    unsigned n = 0;
     int rc;
 
     if (!h || (cap && !out))
         return lg_fail(h, "grant_protect_query", -EINVAL);
+    /* All of them first: on Xen they name frames, which become the
+     * handle's pages in another order (lg_frames_ranges). */
     do {
+        more = realloc(all, (n + QUERY_CHUNK) * sizeof(all[0]));
+        if (!more) {
+            rc = -ENOMEM;
+            break;
+        }
+        all = more;
+        gc.aux_out = all + n;
         rc = (int)h->ops->hypercall(h, &gc);
         if (rc < 0)
-            return lg_fail(h, "grant_protect_query", rc);
-        for (unsigned i = 0; i < q.count && i < QUERY_CHUNK; i++, total++)
-            if (total < cap)
-                out[total] = (struct grant_prot_range){
-                    .gpa = buf[i].gfn * GRANT_PAGE_SIZE,
-                    .len = buf[i].nr * GRANT_PAGE_SIZE,
-                    .cookie = buf[i].cookie,
-                    .access = buf[i].access,
-                    .action = buf[i].action};
-    } while (q.cursor != 0);
-    return (int)total;
+            break;
+        n += q.count < QUERY_CHUNK ? q.count : QUERY_CHUNK;
+    } while (q.cursor != 0 && n <= GNTX_MAX_PROT_RANGES);
+    if (rc >= 0)
+        rc = lg_frames_ranges(h, dom, all, n, out, cap);
+    free(all);
+    return rc < 0 ? lg_fail(h, "grant_protect_query", rc) : rc;
 }
 
 int grant_fault_stats(grant_handle_t *h, grant_domid_t dom,

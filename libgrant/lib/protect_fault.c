@@ -316,9 +316,14 @@ static void deliver(grant_handle_t *h, const struct gntx_fault_rec *r)
                             .via = r->via,
                             .gpa = r->addr,
                             .cookie = r->cookie};
+    uint64_t idx;
 
-    if (r->addr / GRANT_PAGE_SIZE < h->mem_frames && h->mem)
-        f.addr = h->mem + r->addr;
+    /* On Xen the record names a machine frame: the page of this handle's
+     * memory it is (another handle's page keeps the frame, addr NULL). */
+    if (lg_frame_index(h, r->addr / GRANT_PAGE_SIZE, &idx) == 0) {
+        f.gpa = idx * GRANT_PAGE_SIZE + r->addr % GRANT_PAGE_SIZE;
+        f.addr = h->mem ? h->mem + f.gpa : NULL;
+    }
     if (p->fn)
         p->fn(&f, p->arg);
 }

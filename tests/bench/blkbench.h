@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* blkbench.h: what the block benchmarks (blk-bench, blkfront-bench)
+/* blkbench.h: what the block benchmark (blk-bench)
  * share: the jobs, the image of random data and fio's IOPS for a job. */
 #ifndef BLKBENCH_H
 #define BLKBENCH_H
@@ -33,6 +33,15 @@ static inline double secs(void)
     const char *e = getenv("BLK_BENCH_SECS");
 
     return e && atof(e) > 0 ? atof(e) : 1.0;
+}
+
+/* BLK_BENCH_JOBS (job names, e.g. "4k-randread-qd32,1m-seqread"): only
+ * those run; default all. */
+static inline int job_on(unsigned i)
+{
+    const char *e = getenv("BLK_BENCH_JOBS");
+
+    return !e || strstr(e, jobs[i].name);
 }
 
 /* An image of `mb` MiB of random data (rf_fill), synced: 1 when made. */

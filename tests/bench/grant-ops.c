@@ -17,11 +17,23 @@
  *            steady-state loop, and
  *            the heap allocations that loop made (malloc interposed:
  *            integration/common/alloc_count.h; aim 0);
+ *   cpu      CPU time per call, this process (its service thread too) plus
+ *            xgrantd (every thread), for a round trip, a notify+consume
+ *            pair (grant_evtchn_notify and grant_evtchn_notify_async), and
+ *            a round trip paced by 20 us of the caller's own work (what a
+ *            pipeline stage does between calls: a daemon or client that
+ *            spins through that work takes a CPU from the next stage);
+ *            medians of 5 rounds, with the load average.  GRANT_OPS_LOAD=N
+ *            runs N spinning processes meanwhile (a loaded machine);
+ *            GRANT_OPS_ONLY=cpu runs only this part (and a round
+ *            trip's median), GRANT_OPS_ONLY=rtt only that median;
  *   core     create+revoke of a 1-frame direct grant in the core itself
  *            (in-process, the test host), pairs per second.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -315,6 +327,153 @@ static void bench_hot(grant_handle_t *h, grant_domid_t granter, grant_ref_t ref,
     grant_close(peer);
 }
 
+/* CPU ns all threads of process `pid` ran so far (schedstat's first
+ * field, per thread); 0 where /proc says nothing. */
+static double proc_cpu_ns(pid_t pid)
+{
+    char path[64], line[128];
+    struct dirent *e;
+    double sum = 0;
+    DIR *d;
+
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    d = opendir(path);
+    if (!d)
+        return 0;
+    while ((e = readdir(d))) {
+        FILE *f;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/task/%.16s/schedstat", (int)pid,
+                 e->d_name);
+        f = fopen(path, "r");
+        if (f && fgets(line, sizeof(line), f))
+            sum += strtod(line, NULL);
+        if (f)
+            fclose(f);
+    }
+    closedir(d);
+    return sum;
+}
+
+static double self_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* The caller's own work between two paced calls: ns of spinning. */
+static void work_ns(double ns)
+{
+    double end = now_ns() + ns;
+
+    while (now_ns() < end)
+        xgw_cpu_relax();
+}
+
+enum cpu_kind { CPU_RTT, CPU_NOTIFY, CPU_NOTIFY_ASYNC, CPU_PACED, CPU_KINDS };
+#define CPU_CALLS  5000
+#define CPU_ROUNDS 5
+#define PACE_NS    20000.0
+
+/* One round of `kind`: fills wall and CPU ns per call (client, daemon). */
+static void cpu_round(enum cpu_kind kind, grant_handle_t *h,
+                      grant_handle_t *peer, uint32_t port, uint32_t peer_port,
+                      double out[3])
+{
+    pid_t dpid = itest_daemon_pid();
+    double t = now_ns(), c = self_cpu_ns(), d = proc_cpu_ns(dpid);
+    struct grant_usage u;
+    int bad = 0;
+
+    for (int i = 0; i < CPU_CALLS; i++) {
+        switch (kind) {
+        case CPU_RTT:
+            bad |= grant_usage(h, GRANT_DOMID_SELF, &u) < 0;
+            break;
+        case CPU_NOTIFY:
+            bad |= grant_evtchn_notify(peer, peer_port) != 0 ||
+                   grant_evtchn_wait(h, port, 1000) < 1;
+            break;
+        case CPU_NOTIFY_ASYNC:
+            bad |= grant_evtchn_notify_async(peer, peer_port) != 0 ||
+                   grant_evtchn_wait(h, port, 1000) < 1;
+            break;
+        default:
+            bad |= grant_usage(h, GRANT_DOMID_SELF, &u) < 0;
+            work_ns(PACE_NS);
+            break;
+        }
+    }
+    if (bad)
+        exit(1);
+    out[0] = (now_ns() - t) / CPU_CALLS;
+    out[1] = (self_cpu_ns() - c) / CPU_CALLS;
+    out[2] = (proc_cpu_ns(dpid) - d) / CPU_CALLS;
+    if (kind == CPU_PACED) { /* the caller's own work is not the call's */
+        out[0] -= PACE_NS;
+        out[1] -= PACE_NS;
+    }
+}
+
+/* GRANT_OPS_LOAD spinning children (killed by the caller), or none. */
+static int load_start(pid_t *pids, int max)
+{
+    const char *e = getenv("GRANT_OPS_LOAD");
+    int n = e ? atoi(e) : 0;
+
+    n = n < 0 ? 0 : n > max ? max : n;
+    for (int i = 0; i < n; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            double end = now_ns() + 600e9; /* bounded, whatever happens */
+
+            while (now_ns() < end)
+                ;
+            _exit(0);
+        }
+    }
+    return n;
+}
+
+static void bench_cpu(grant_handle_t *h)
+{
+    static const char *const name[CPU_KINDS] = {
+        "round trip", "notify+wait", "notify_async+wait", "paced call"};
+    double v[CPU_KINDS][3][CPU_ROUNDS], r[3], la[3] = {0};
+    grant_handle_t *peer;
+    uint32_t port, peer_port;
+    pid_t pids[16];
+    int nload;
+
+    if (grant_open(&peer, 0) < 0 ||
+        grant_evtchn_alloc_unbound(h, 0, &port) < 0 ||
+        grant_evtchn_bind(peer, 0, port, &peer_port) < 0)
+        exit(1);
+    nload = load_start(pids, 16);
+    for (int round = 0; round < CPU_ROUNDS; round++)
+        for (int k = 0; k < CPU_KINDS; k++) {
+            cpu_round(k, h, peer, port, peer_port, r);
+            for (int j = 0; j < 3; j++)
+                v[k][j][round] = r[j];
+        }
+    getloadavg(la, 3);
+    for (int i = 0; i < nload; i++) {
+        kill(pids[i], SIGKILL);
+        waitpid(pids[i], NULL, 0);
+    }
+    for (int k = 0; k < CPU_KINDS; k++)
+        printf("cpu: %-18s %7.2f us wall, CPU %6.2f us client + %6.2f us "
+               "xgrantd per call (load %.2f, %d spinners)\n",
+               name[k], median(v[k][0], CPU_ROUNDS) / 1e3,
+               median(v[k][1], CPU_ROUNDS) / 1e3,
+               median(v[k][2], CPU_ROUNDS) / 1e3, la[0], nload);
+    grant_close(peer);
+}
+
 /* Pairs per second of create+revoke in the core, best of 5 rounds. */
 static double bench_core(long pairs)
 {
@@ -361,10 +520,19 @@ int main(void)
     uint8_t *dst, *src;
     double rtt, peer, shm, core;
     void *p, *view;
+    const char *only = getenv("GRANT_OPS_ONLY");
 
     printf("# grant-ops: medians; ratios against peers measured in this run\n");
     itest_setup(&dom0);
     /* A guest grants dom0 1 MiB; dom0 copies from it into its own memory. */
+    if (only && (!strcmp(only, "cpu") || !strcmp(only, "rtt"))) {
+        printf("rtt: hypercall round trip %.2f us (median)\n",
+               bench_rtt(dom0, 20000) / 1e3);
+        if (!strcmp(only, "cpu"))
+            bench_cpu(dom0);
+        itest_teardown(dom0);
+        return 0;
+    }
     itest_spawn(dom0, &a, "bench-granter", 1024);
     itest_ok(&a, "alloc 256");
     itest_ok(&a, "fill 0 0 1048576 1");
@@ -388,6 +556,7 @@ int main(void)
     printf("rtt: hypercall round trip %.2f us   shared-memory ping-pong %.2f "
            "us   ratio %.2fx\n",
            rtt / 1e3, shm / 1e3, rtt / shm);
+    bench_cpu(dom0);
     grant_unmap(dom0, view);
     itest_agent_close(&a);
     itest_teardown(dom0);

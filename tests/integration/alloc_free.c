@@ -3,7 +3,7 @@
  * alloc_free: the hot path allocates nothing (libgrant.h, "Threads").
  * After one warm-up round, 200 rounds of grant_copy_from, grant_copy_to, a
  * 16-segment grant_copy, grant_memset, grant_create_direct + grant_revoke,
- * grant_map + grant_unmap (2 pages), grant_evtchn_notify,
+ * grant_map + grant_unmap (2 pages), grant_evtchn_notify(_async),
  * grant_evtchn_consume and grant_evtchn_pending make
  * no heap allocation on the calling thread (malloc interposed:
  * common/alloc_count.h), and every call succeeded.
@@ -54,6 +54,8 @@ static int round_trip(struct ctx *c)
     bad += grant_evtchn_notify(c->peer, c->peer_port) != 0;
     bad += grant_evtchn_pending(c->h, &port) != 1 || port != c->port;
     bad += grant_evtchn_pending(c->h, &port) != -EAGAIN;
+    bad += grant_evtchn_notify_async(c->peer, c->peer_port) != 0;
+    bad += grant_evtchn_wait(c->h, c->port, 5000) != 1;
     return bad;
 }
 

@@ -21,7 +21,9 @@
  * extension: the same echo over standard grants (pages shared with
  * grant_v1_share, tx pages read-only to the backend); then its backend
  * closes the vif: the frontend sees it (xgnf_poll: -ENOTCONN), closes, and
- * leaves no grant behind.
+ * leaves no grant behind.  Last, backends whose feature-sg is "1abc" or
+ * "-1", and macs with a sign or a space: the attach fails -EPROTO, the
+ * frontend's `error` node says why.
  */
 #include <errno.h>
 #include <poll.h>
@@ -64,6 +66,8 @@ enum evil {
     RX_JUMP,
 };
 static enum evil evil;
+static const char *junk_sg;  /* set: the next vif's feature-sg value */
+static const char *junk_mac; /* set: the next vif's mac */
 static int jump;
 static struct xbe_ring *jumped; /* left alone: a push would undo the jump */
 static uint8_t *frame;          /* dom0 grant memory: one frame */
@@ -80,7 +84,7 @@ static int be_probe(struct xbe_dev *d, xs_transaction_t t)
 
     for (i = 0; rc == 0 && i < sizeof(keys) / sizeof(keys[0]); i++)
         rc = grant_xenbus_write(xbe_xb(xbe_dev_bus(d)), t, xbe_dev_dir(d),
-                                keys[i], "1");
+                                keys[i], junk_sg && i == 1 ? junk_sg : "1");
     return rc;
 }
 
@@ -356,7 +360,8 @@ static int toolstack_in(grant_xenbus_t *xb, xs_transaction_t t, void *arg)
     rc |= grant_xenbus_write(xb, t, be_dir, "handle", "0");
     rc |= grant_xenbus_write(xb, t, fe_dir, "backend", be_dir);
     rc |= grant_xenbus_write(xb, t, fe_dir, "backend-id", "0");
-    rc |= grant_xenbus_write(xb, t, fe_dir, "mac", "00:16:3e:00:00:01");
+    rc |= grant_xenbus_write(xb, t, fe_dir, "mac",
+                             junk_mac ? junk_mac : "00:16:3e:00:00:01");
     rc |= grant_xenbus_write(xb, t, fe_dir, "handle", "0");
     rc |= grant_xenbus_write(xb, t, fe_dir, "state", "1");
     return rc ? -EIO : 0;
@@ -438,6 +443,40 @@ static void be_diag(unsigned fe)
     grant_xenbus_read_state(xb0, XBT_NULL, dir, &st);
     printf("# backend state %d, error: %s\n", st, err ? err : "(none)");
     free(err);
+}
+
+/* A key the frontend must refuse (the backend's feature-sg with trailing
+ * junk or negative, or its own mac with a sign or a space): the attach
+ * fails -EPROTO and the frontend's `error` node says why. */
+static void junk_key(grant_handle_t *dom0, struct xbe *bus, const char *key,
+                     const char *val, const char *want)
+{
+    char *argv[] = {itest_self(), "--role", "front", NULL};
+    char fe_dir[GRANT_XENBUS_PATH_MAX], line[128], *err = NULL;
+    struct itest_agent a;
+    unsigned fe;
+
+    if (!strcmp(key, "mac"))
+        junk_mac = val;
+    else
+        junk_sg = val;
+    itest_spawn_argv(dom0, &a, "nfjunk", 2200, argv);
+    fe = a.domid;
+    pump_line(bus, &a, line, sizeof(line), 15000); /* "ok trying" */
+    ICHECK(grant_xenbus_transact(xb0, toolstack_in, &fe, 0) == 0,
+           "toolstack wrote a vif whose %s is \"%s\"", key, val);
+    pump_line(bus, &a, line, sizeof(line), 15000);
+    grant_xenbus_frontend_dir(fe, "vif", DEVID, fe_dir, sizeof(fe_dir));
+    grant_xenbus_read(xb0, XBT_NULL, fe_dir, "error", &err, NULL);
+    ICHECK(!strcmp(line, "err attach -71"),
+           "%s \"%s\": the attach fails -EPROTO (%s)", key, val,
+           line[0] ? line : "(nothing)");
+    ICHECK(err && strstr(err, want), "%s \"%s\": the frontend's error node: %s",
+           key, val, err ? err : "(none)");
+    free(err);
+    itest_agent_close(&a);
+    grant_ctl_domain_destroy(dom0, a.domid);
+    junk_sg = junk_mac = NULL;
 }
 
 static void run_backend(grant_handle_t *dom0)
@@ -532,6 +571,12 @@ static void run_backend(grant_handle_t *dom0)
                u.entries);
     }
     itest_agent_close(&a);
+    junk_key(dom0, bus, "feature-sg", "1abc",
+             "backend key feature-sg is not 0 or 1");
+    junk_key(dom0, bus, "feature-sg", "-1",
+             "backend key feature-sg is not 0 or 1");
+    junk_key(dom0, bus, "mac", "-1:16:3e:00:00:01", "mac missing or malformed");
+    junk_key(dom0, bus, "mac", " 0:16:3e:00:00:01", "mac missing or malformed");
     xbe_close(bus);
     grant_xenbus_close(xb0);
 }
@@ -567,7 +612,51 @@ static void drive(int ms)
         xgnf_flush(nf, q);
 }
 
-/* Echoes the four sizes on every queue; 0 when all came back intact. */
+/* Sends f: by xgnf_send, or (zc) read into the buffers xgnf_send_reserve
+ * lends, as xgrant-netfront reads its TAP, then xgnf_send_commit. */
+static int send_frame(unsigned q, uint8_t *f, size_t n,
+                      const struct xgnf_meta *m, int zc)
+{
+    struct iovec iov[XGNF_MAX_SLOTS], one = {f, n};
+    unsigned nb, k;
+    size_t off = 0;
+    int rc;
+
+    if (!zc)
+        return xgnf_send(nf, q, &one, 1, m);
+    rc = xgnf_send_reserve(nf, q, XGNF_MAX_FRAME, iov, &nb);
+    for (k = 0; rc == 0 && k < nb && off < n; k++) {
+        size_t c = iov[k].iov_len < n - off ? iov[k].iov_len : n - off;
+
+        memcpy(iov[k].iov_base, f + off, c);
+        off += c;
+    }
+    return rc < 0 ? rc : xgnf_send_commit(nf, q, n, m);
+}
+
+/* A reservation given back unused leaves the room as it was; a second one
+ * while it is lent is refused. */
+static int reserve_rules(unsigned q, char *why, size_t len)
+{
+    struct iovec iov[XGNF_MAX_SLOTS];
+    unsigned room = xgnf_tx_room(nf, q, XGNF_MAX_FRAME), nb;
+    int rc = xgnf_send_reserve(nf, q, XGNF_MAX_FRAME, iov, &nb), busy;
+
+    busy = xgnf_send_reserve(nf, q, 60, iov, &nb);
+    if (rc == 0)
+        rc = xgnf_send_commit(nf, q, 0, NULL);
+    if (rc < 0 || busy != -EBUSY ||
+        xgnf_tx_room(nf, q, XGNF_MAX_FRAME) != room) {
+        snprintf(why, len, "q%u: reserve %d, second %d, room %u then %u", q, rc,
+                 busy, room, xgnf_tx_room(nf, q, XGNF_MAX_FRAME));
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Echoes the four sizes on every queue, sent by xgnf_send then by the
+ * zero-copy pair (whose last slot then finds a buffer granted for its
+ * length: moved there); 0 when all came back intact. */
 static int echo(char *why, size_t len)
 {
     static const size_t sizes[] = {60, 1514, 9014, 65535};
@@ -575,24 +664,27 @@ static int echo(char *why, size_t len)
     unsigned q, i;
 
     for (q = 0; q < xgnf_info(nf)->nr_queues; q++) {
-        for (i = 0; i < 4; i++) {
+        if (reserve_rules(q, why, len) < 0)
+            return -EIO;
+        for (i = 0; i < 8; i++) {
             struct xgnf_meta m = {0};
-            struct iovec iov = {tx, sizes[i]};
+            size_t size = sizes[i % 4];
             struct xgnf_pkt p;
             long long end = ms_now() + 10000;
             int rc, got = 0;
             size_t off = 0, k;
 
-            make_frame(tx, sizes[i], q * 4 + i);
-            memcpy(want, tx, sizes[i]);
-            if (sizes[i] > 9014) {
+            make_frame(tx, size, q * 8 + i);
+            memcpy(want, tx, size);
+            if (size > 9014) {
                 m.gso_type = XGNF_GSO_TCPV4;
                 m.gso_size = 1448;
                 m.csum_blank = 1;
             }
-            rc = xgnf_send(nf, q, &iov, 1, &m);
+            rc = send_frame(q, tx, size, &m, i >= 4);
             if (rc < 0) {
-                snprintf(why, len, "send q%u size %zu: %d", q, sizes[i], rc);
+                snprintf(why, len, "send%s q%u size %zu: %d",
+                         i >= 4 ? " (zero-copy)" : "", q, size, rc);
                 return rc;
             }
             xgnf_flush(nf, q);
@@ -601,19 +693,19 @@ static int echo(char *why, size_t len)
                 got = xgnf_recv(nf, q, &p);
             }
             if (got != 1) {
-                snprintf(why, len, "q%u size %zu: nothing back (%d)", q,
-                         sizes[i], got);
+                snprintf(why, len, "q%u size %zu: nothing back (%d)", q, size,
+                         got);
                 return -ETIMEDOUT;
             }
             for (k = 0; k < p.niov; k++) {
-                if (off + p.iov[k].iov_len > sizes[i] ||
+                if (off + p.iov[k].iov_len > size ||
                     memcmp(want + off, p.iov[k].iov_base, p.iov[k].iov_len))
                     break;
                 off += p.iov[k].iov_len;
             }
-            if (k < p.niov || off != sizes[i] || p.len != sizes[i]) {
+            if (k < p.niov || off != size || p.len != size) {
                 snprintf(why, len, "q%u size %zu: bytes differ (%zu back)", q,
-                         sizes[i], p.len);
+                         size, p.len);
                 return -EIO;
             }
             if (m.gso_type &&
@@ -703,6 +795,10 @@ static int role_front(int v1)
     }
     if (rc < 0) {
         printf("err attach %d\n", rc);
+        fflush(stdout);
+        /* Alive until the test has read our error node. */
+        while (fgets(cmd, sizeof(cmd), stdin))
+            ;
         return 1;
     }
     in = xgnf_info(nf);

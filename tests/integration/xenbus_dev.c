@@ -12,7 +12,10 @@
  * must move that device to Closing with the reason in its `error` node,
  * and the good device must keep echoing throughout.  "v1front" connects
  * as stock Linux does, on standard (v1) grants.  A frontend that dies
- * mid-connection leaves no mapping behind in domain 0.
+ * mid-connection leaves no mapping behind in domain 0.  A bus waiting for
+ * hotplug scripts (ops.hotplug, as on Xen) holds InitWait until
+ * `hotplug-status` is "connected", and closes the device with the reason
+ * on "error" or at its timeout.
  */
 #include <errno.h>
 #include <poll.h>
@@ -128,6 +131,15 @@ static int reached(void *arg)
     return st == w->state;
 }
 
+/* Closing, or Closed already (the frontend followed it). */
+static int closing(void *be_dir)
+{
+    int st = -1;
+
+    grant_xenbus_read_state(xb0, XBT_NULL, be_dir, &st);
+    return st == XenbusStateClosing || st == XenbusStateClosed;
+}
+
 static void spawn_role(grant_handle_t *dom0, struct itest_agent *a,
                        const char *name, const char *role, unsigned devid)
 {
@@ -148,6 +160,17 @@ static unsigned dom0_maps(grant_handle_t *dom0)
     return u.maps;
 }
 
+/* The guest's domain destroyed, then the toolstack's removal. */
+static void guest_gone(grant_handle_t *dom0, struct xbe *bus,
+                       struct itest_agent *a, const char *be_dir)
+{
+    itest_agent_close(a);
+    grant_ctl_domain_destroy(dom0, a->domid);
+    grant_xenbus_write(xb0, XBT_NULL, be_dir, "online", "0");
+    grant_xenbus_rm(xb0, XBT_NULL, be_dir, NULL);
+    pump(bus, 50, NULL, NULL);
+}
+
 /* One broken frontend: the device must close with `reason` named. */
 static void evil_case(grant_handle_t *dom0, struct xbe *bus, const char *name,
                       const char *reason)
@@ -166,12 +189,7 @@ static void evil_case(grant_handle_t *dom0, struct xbe *bus, const char *name,
            "%s: the device is Closing, error names %s (\"%s\")", name, reason,
            err ? err : "(none)");
     free(err);
-    itest_agent_close(&a);
-    grant_ctl_domain_destroy(dom0, a.domid);
-    /* The toolstack's removal. */
-    grant_xenbus_write(xb0, XBT_NULL, be_dir, "online", "0");
-    grant_xenbus_rm(xb0, XBT_NULL, be_dir, NULL);
-    pump(bus, 50, NULL, NULL);
+    guest_gone(dom0, bus, &a, be_dir);
 }
 
 /* Pumps the backend until the agent prints a line. */
@@ -297,6 +315,78 @@ static void run_backend(grant_handle_t *dom0)
            "the v1 ring is unmapped once its frontend died (%u, want %u)",
            dom0_maps(dom0), maps0);
     itest_agent_close(&dying);
+    xbe_close(bus);
+}
+
+/* ---- Waiting for the hotplug script (ops.hotplug) ------------------------ */
+
+/* A good frontend on a device whose script reports `status` (NULL:
+ * never); the device ends in state `want`, its error naming `reason`. */
+static void hotplug_case(grant_handle_t *dom0, struct xbe *bus, unsigned devid,
+                         const char *status, int want, const char *reason)
+{
+    char fe_dir[GRANT_XENBUS_PATH_MAX], be_dir[GRANT_XENBUS_PATH_MAX],
+        line[256], *err = NULL;
+    struct want_state fe = {fe_dir, XenbusStateInitialised},
+                      be = {be_dir, XenbusStateInitWait};
+    struct itest_agent a;
+    long long t0;
+
+    spawn_role(dom0, &a, "hotplug", "front", devid);
+    itest_device_add(xb0, KIND, a.domid, devid, fe_dir, be_dir);
+    t0 = itest_ms();
+    pump(bus, 5000, reached, &fe);
+    pump(bus, 300, NULL, NULL);
+    ICHECK(reached(&fe) && reached(&be),
+           "hotplug %s: the frontend is Initialised, the backend holds "
+           "InitWait until the script reports",
+           status ? status : "never");
+    if (status && !strcmp(status, "error"))
+        grant_xenbus_write(xb0, XBT_NULL, be_dir, "hotplug-error",
+                           "vif-bridge: no bridge xenbr9");
+    if (status)
+        grant_xenbus_write(xb0, XBT_NULL, be_dir, "hotplug-status", status);
+    be.state = want;
+    if (want == XenbusStateConnected) {
+        pump_line(bus, &a, line, sizeof(line), 10000);
+        ICHECK(!strncmp(line, "ok echoed", 9) && reached(&be),
+               "hotplug-status connected: Connected and echoing: %s",
+               line[0] ? line : "(nothing)");
+    } else {
+        pump(bus, 5000, closing, be_dir);
+        grant_xenbus_read(xb0, XBT_NULL, be_dir, "error", &err, NULL);
+        ICHECK(closing(be_dir) && err && strstr(err, reason),
+               "hotplug %s: closed after %lld ms, error names '%s' (%s)",
+               status ? status : "never", itest_ms() - t0, reason,
+               err ? err : "(none)");
+        ICHECK(status || itest_ms() - t0 >= 750,
+               "no answer: closed at the timeout, not before (%lld ms)",
+               itest_ms() - t0);
+        free(err);
+    }
+    guest_gone(dom0, bus, &a, be_dir);
+}
+
+static void run_hotplug(grant_handle_t *dom0)
+{
+    struct xbe_ops hp_ops = be_ops;
+    struct xbe *bus;
+    int rc;
+
+    hp_ops.hotplug = XBE_HOTPLUG_ALWAYS; /* as on Xen */
+    hp_ops.hotplug_timeout_ms = 800;
+    rc = xbe_open(&bus, &hp_ops, dom0, xb0, 0, NULL);
+
+    ICHECK(rc == 0, "a bus waiting for hotplug scripts (%d)", rc);
+    if (rc)
+        return;
+    ICHECK(xbe_timeout_ms(bus) == -1, "nothing waits yet (%d)",
+           xbe_timeout_ms(bus));
+    hotplug_case(dom0, bus, 40, "connected", XenbusStateConnected, NULL);
+    hotplug_case(dom0, bus, 41, "error", XenbusStateClosing,
+                 "hotplug script failed: vif-bridge: no bridge xenbr9");
+    hotplug_case(dom0, bus, 42, NULL, XenbusStateClosing,
+                 "hotplug-status not \"connected\" within 800 ms");
     xbe_close(bus);
 }
 
@@ -533,6 +623,7 @@ int main(int argc, char **argv)
         ICHECK(0, "store reachable");
     } else {
         run_backend(dom0);
+        run_hotplug(dom0);
         grant_xenbus_close(xb0);
     }
     itest_teardown(dom0);

@@ -33,6 +33,12 @@ insmod /xlab/xgrant.ko || echo "XLAB dom0 FAIL kmod: insmod xgrant.ko failed"
 t xen-up
 # The driver cases: Linux's backends, a bridge and the guest's disk and NIC.
 cp /xlab/guest.cfg /tmp/guest.cfg
+# A FLASK hypervisor (HV_DIR=build-hv-flask, tests/lab/README.md): the
+# guest gets the policy's nocopy_domU_t and xlab runs the XSM cases alone.
+if xl getenforce 2>/dev/null | grep -q Enforcing; then
+    export XLAB_XSM=1
+    echo "seclabel = 'system_u:system_r:nocopy_domU_t'" >>/tmp/guest.cfg
+fi
 if [ "${XLAB_DRV:-0}" = 1 ]; then
     /xlab/drv-dom0.sh setup >>/tmp/guest.cfg
     t drv-setup

@@ -214,6 +214,15 @@ int bbh_call(struct bbh *b, grant_handle_t *h, const char *who, int stop_fd)
     __builtin_trap();
 }
 
+/* Nor the discard worker (discard.c): the image is a file, never a block
+ * device. */
+void bb_discard_submit(struct bb_queue *q, unsigned slot,
+                       struct io_uring_sqe *sqe)
+{
+    (void)q, (void)slot, (void)sqe;
+    __builtin_trap();
+}
+
 grant_domid_t grant_domid(const grant_handle_t *h)
 {
     (void)h;

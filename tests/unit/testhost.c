@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gcore_host.h"
@@ -59,10 +60,74 @@ void th_fail_frame(struct th_dom *d, uint64_t gfn)
     d->fail_gfn = gfn;
 }
 
+/* th_meet (testhost.h): the threads that asked wait in the hooks below
+ * until `meet_want` of them are inside at once, or meet_ms passed. */
+static __thread bool meet_me;
+static long meet_want, meet_now, meet_max;
+static unsigned meet_ms;
+static unsigned long meet_timeouts;
+
+static double meet_clock_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static void meet(void)
+{
+    long now, max;
+    double until;
+
+    if (!meet_me || !__atomic_load_n(&meet_want, __ATOMIC_RELAXED))
+        return;
+    now = __atomic_add_fetch(&meet_now, 1, __ATOMIC_SEQ_CST);
+    max = __atomic_load_n(&meet_max, __ATOMIC_SEQ_CST);
+    while (now > max &&
+           !__atomic_compare_exchange_n(&meet_max, &max, now, false,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        ;
+    until = meet_clock_ms() + meet_ms;
+    while (__atomic_load_n(&meet_max, __ATOMIC_SEQ_CST) < meet_want) {
+        if (meet_clock_ms() > until) {
+            __atomic_add_fetch(&meet_timeouts, 1, __ATOMIC_RELAXED);
+            break;
+        }
+        usleep(100);
+    }
+    __atomic_sub_fetch(&meet_now, 1, __ATOMIC_SEQ_CST);
+}
+
+void th_meet_arm(long want, unsigned timeout_ms)
+{
+    meet_ms = timeout_ms;
+    __atomic_store_n(&meet_now, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&meet_max, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&meet_timeouts, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&meet_want, want, __ATOMIC_SEQ_CST);
+}
+
+void th_meet_me(bool on)
+{
+    meet_me = on;
+}
+
+long th_met(void)
+{
+    return __atomic_load_n(&meet_max, __ATOMIC_SEQ_CST);
+}
+
+unsigned long th_meet_timeouts(void)
+{
+    return __atomic_load_n(&meet_timeouts, __ATOMIC_RELAXED);
+}
+
 void *gh_zalloc(size_t size)
 {
     void *p;
 
+    meet();
     if (__atomic_load_n(&alloc_fail_in, __ATOMIC_RELAXED) >= 0 &&
         __atomic_fetch_sub(&alloc_fail_in, 1, __ATOMIC_RELAXED) == 0)
         return NULL;
@@ -76,6 +141,7 @@ void gh_free(void *p)
 {
     if (!p)
         return;
+    meet();
     __atomic_sub_fetch(&allocs_live, 1, __ATOMIC_RELAXED);
     free(p);
 }
@@ -185,16 +251,21 @@ int gh_map_made(void *mapper_cookie, uint16_t owner, uint32_t handle,
                 uint64_t frame_idx, const uint64_t *frames, uint64_t npages,
                 int rdonly)
 {
+    int rc = 0;
+
     (void)mapper_cookie, (void)owner, (void)handle, (void)frame_idx;
-    map_made_depth = th_lock_depth();
+    /* Domains' MAPs run at once (libgrant/core/lock.c). */
+    pthread_mutex_lock(&log_lock);
+    map_made_depth = lock_held != 0; /* the core lock, either mode */
     map_made_first = npages ? frames[0] : ~0ull;
     map_made_last = npages ? frames[npages - 1] : ~0ull;
     map_made_npages = npages;
     map_made_rdonly = rdonly;
     map_made++;
     if (map_made_fail >= 0 && map_made_fail-- == 0)
-        return -GNTX_ENOMEM;
-    return 0;
+        rc = -GNTX_ENOMEM;
+    pthread_mutex_unlock(&log_lock);
+    return rc;
 }
 
 unsigned long th_map_made(void)
@@ -301,6 +372,7 @@ int gh_dom_charge(void *cookie, uint64_t before, uint64_t now)
 {
     struct th_dom *d = cookie;
 
+    meet();
     if (!d || d->charged != before) {
         __atomic_add_fetch(&bad_frames, 1, __ATOMIC_RELAXED); /* unbalanced */
         return -1;
@@ -321,6 +393,7 @@ static long use_now, use_max;
 
 int gh_may_use(void *who, void *owner, unsigned rights)
 {
+    meet();
     if (use_delay_us) {
         long now = __atomic_add_fetch(&use_now, 1, __ATOMIC_RELAXED);
         long max = __atomic_load_n(&use_max, __ATOMIC_RELAXED);
@@ -456,6 +529,7 @@ void th_reset(void)
     deny_who = deny_owner = NULL;
     deny_rights = 0;
     th_use_delay(0);
+    th_meet_arm(0, 0);
     lock_calls = 0;
     __atomic_store_n(&nested_locks, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&frames_out, 0, __ATOMIC_RELAXED);

@@ -45,7 +45,8 @@ void th_fail_frame(struct th_dom *d, uint64_t gfn);
 /* gh_map_made calls so far; the (n+1)th from now answers -GNTX_ENOMEM
  * (n < 0: none). */
 unsigned long th_map_made(void);
-long th_map_made_depth(void); /* the core lock's depth at the last call */
+long th_map_made_depth(void); /* 1: the core lock (either mode) was held at
+                                the last call */
 /* What the last gh_map_made was told: first and last frame, pages, rdonly. */
 void th_map_made_last(uint64_t *first, uint64_t *last, uint64_t *npages,
                       int *rdonly);
@@ -109,5 +110,20 @@ void th_fail_alloc_after(long n);
 
 /* Clears the notify log and every counter but th_allocs_live. */
 void th_reset(void);
+
+/*
+ * Meeting under the core's locks: once armed, a thread that called
+ * th_meet_me(true) waits in gh_zalloc, gh_free, gh_may_use and
+ * gh_dom_charge (hooks the core calls with the locks of the domains it
+ * works on held) until `want` such threads are inside one of them at
+ * once, or timeout_ms passed (counted in th_meet_timeouts).  th_met: the
+ * most that were inside at once.  Causal, not timed: threads that hold
+ * one lock between them never meet, whatever the machine's load.
+ * th_meet_arm(0, 0) disarms (th_reset does).
+ */
+void th_meet_arm(long want, unsigned timeout_ms);
+void th_meet_me(bool on);
+long th_met(void);
+unsigned long th_meet_timeouts(void);
 
 #endif /* TESTHOST_H */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * xgt.h: small helpers shared by the xgrant CLI and the xgrantd daemon.
+ * xgt.h: small helpers shared by the xgrant CLI, the xgrantd daemon and
+ * (xgt_parse_uint, linked into libxbe) the backend daemons.
  *
  * Same conventions as the libraries: 0 (or a count) or -errno, errno is
  * never relied upon by callers.  Nothing here logs; functions that can fail
@@ -21,6 +22,36 @@
  * (without trailing newline) naming the input is written to it.
  */
 int xgt_parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen);
+
+/*
+ * Parses a decimal number in [min, max]: one or more digits 0-9 and
+ * nothing else, so " 5", "5 ", "+5", "-0", "0x10", "1e3" and "" are all
+ * refused, as is anything past ULONG_MAX (no wrap, unlike strtoul).
+ * 0 and *out set; -EINVAL (*out untouched).  When err is not NULL, a
+ * one-line reason naming the input and the range ("want 1 to 16, not
+ * ' 5'") is written to it: the caller prefixes the option or key name.
+ * Every numeric command-line option of xgrantd, xgrant-blkback and
+ * xgrant-netback, and backend/common's store values, go through it.
+ */
+int xgt_parse_uint(const char *s, unsigned long min, unsigned long max,
+                   unsigned long *out, char *err, size_t errlen);
+
+/*
+ * Parses a MAC address as the store holds one ("00:16:3e:5a:01:02"): six
+ * octets of one or two hex digits (either case), separated by ':', nothing
+ * else (no sign, space, "0x" or trailing junk).  0 and mac set; -EINVAL
+ * (mac untouched).
+ */
+int xgt_parse_mac(const char *s, uint8_t mac[6]);
+
+/*
+ * A program's numeric command-line option: xgt_parse_uint of s in [min,
+ * max] into *out, 0; or -EINVAL (*out untouched) after writing
+ * "<prog>: <opt>: <reason>" to stderr (the one function here that writes:
+ * every daemon's option parser says it so).
+ */
+int xgt_opt_uint(const char *prog, const char *opt, const char *s, unsigned min,
+                 unsigned max, unsigned *out);
 
 /*
  * Formats a byte count for humans: "64M", "1G", "4096" (exact units only;

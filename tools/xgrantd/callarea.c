@@ -11,7 +11,12 @@
  *   xd_ca_awake    after epoll_wait: publishes AWAKE again;
  *   xd_ca_run      after the events: serves what is posted, then keeps
  *                  polling (pause loop) for up to XD_CA_SLICE_NS at a time
- *                  while less than xd.poll_us passed since the last work.
+ *                  while less than the poll window passed since the last
+ *                  work.
+ * The poll window is xd.poll_us, or XGW_SPIN_BUSY_NS while no CPU is free
+ * (sampled from /proc/loadavg at most once a millisecond, and published to
+ * the clients as cpu_busy) and the last request came after a sleep
+ * (sim_spin.h, sim_wire.h's "How long to spin and poll").
  * A posted request is copied out of the area once, validated and served
  * by the socket path's own handlers (xd_dispatch); its response comes back
  * through xd_reply, which hands it to xd_ca_reply while the area is busy.
@@ -61,6 +66,15 @@ static unsigned near_streak;    /* ... this many times in a row */
 static uint64_t last_move_ns;
 static uint64_t last_work_ns;
 static uint8_t *scratch; /* the copied-out request payload */
+/* The last request came while polling (not after a sleep). */
+static bool streaming;
+static bool slept; /* slept since the last request served */
+/* The CPU load sample (sample_load). */
+#define XD_LOAD_EVERY_NS 1000000u
+static int load_fd = -2; /* /proc/loadavg, -1 when it cannot be read */
+static uint64_t load_ns;
+static unsigned busy_score; /* 0..256, an average of the samples */
+static uint32_t cpu_busy;   /* published */
 
 static void futex_wake(uint32_t *word)
 {
@@ -129,6 +143,7 @@ int xd_ca_open(struct xd_conn *c, int *memfd, int *bell)
     ca->conn = c;
     ca->ctl->daemon_state = asleep ? XGW_CA_SLEEPING : XGW_CA_AWAKE;
     ca->ctl->daemon_cpu = (uint32_t)cpu;
+    ca->ctl->cpu_busy = cpu_busy;
     ca->next = areas;
     if (areas)
         areas->prev = ca;
@@ -148,14 +163,62 @@ err_free:
     return r;
 }
 
+/* ---- kicks (sim_wire.h, "Kicks") ------------------------------------- */
+
+/* Sends the kicks posted in ca so far; how many ports were kicked. */
+static unsigned take_kicks(struct xd_ca *ca)
+{
+    struct xgw_ca_ctl *ctl = ca->ctl;
+    unsigned n = 0;
+
+    /* Acquire: pairs with the client's release store of kick_any, so the
+     * bits it set before are seen by the exchanges below. */
+    if (!__atomic_load_n(&ctl->kick_any, __ATOMIC_RELAXED) ||
+        !__atomic_exchange_n(&ctl->kick_any, 0, __ATOMIC_ACQUIRE))
+        return 0;
+    for (unsigned i = 0; i < XGW_CA_PORTS / 64; i++) {
+        uint64_t w;
+
+        if (!__atomic_load_n(&ctl->kick[i], __ATOMIC_RELAXED))
+            continue;
+        w = __atomic_exchange_n(&ctl->kick[i], 0, __ATOMIC_ACQUIRE);
+        for (; w; w &= w - 1, n++)
+            xd_evtchn_kick(ca->conn, i * 64 + (uint32_t)__builtin_ctzll(w));
+    }
+    return n;
+}
+
+unsigned xd_ca_kicks(struct xd_conn *c)
+{
+    return c->ca && !c->closed ? take_kicks(c->ca) : 0;
+}
+
+void xd_ca_kick_result(struct xd_conn *c, uint32_t port, int ret)
+{
+    uint64_t *w, bit;
+
+    if (!c->ca || port >= XGW_CA_PORTS)
+        return;
+    w = &c->ca->ctl->kick_err[port / 64];
+    bit = 1ull << (port % 64);
+    /* Relaxed: a hint the client reads before its next notify; a stale
+     * clear bit costs it one kick that fails again, a stale set bit one
+     * synchronous SEND. */
+    if (ret < 0)
+        __atomic_fetch_or(w, bit, __ATOMIC_RELAXED);
+    else if (__atomic_load_n(w, __ATOMIC_RELAXED) & bit)
+        __atomic_fetch_and(w, ~bit, __ATOMIC_RELAXED);
+}
+
 /* Tells a waiting client the connection is gone, and forgets the area.
- * Idempotent. */
+ * Kicks it posted before are sent first.  Idempotent. */
 void xd_ca_close(struct xd_conn *c)
 {
     struct xd_ca *ca = c->ca;
 
     if (!ca)
         return;
+    take_kicks(ca);
     __atomic_store_n(&ca->ctl->daemon_state, XGW_CA_CLOSED, __ATOMIC_RELAXED);
     /* Orders the CLOSED store before the wake: a client woken (or one
      * about to sleep, which re-checks daemon_state) sees it. */
@@ -335,7 +398,9 @@ static unsigned serve_all(void)
         unsigned long gen = areas_gen;
 
         next = ca->next;
-        n += serve(ca->conn);
+        n += xd_ca_kicks(ca->conn);
+        if (gen == areas_gen)
+            n += serve(ca->conn);
         if (gen != areas_gen)
             break; /* the list changed under us: next pass */
     }
@@ -351,9 +416,52 @@ void xd_ca_bell(struct xd_conn *c)
     xd_sig_drain(c->ca->bell);
 }
 
-static bool polling(uint64_t now)
+/* ---- how long to poll ---------------------------------------------------- */
+
+/* Runnable tasks now, from /proc/loadavg's "R/T" field; -1 unknown. */
+static int runnable(void)
 {
-    return areas && xd.poll_us && now - last_work_ns < xd.poll_us * 1000ull;
+    char b[128], *p;
+    ssize_t n;
+
+    if (load_fd == -2)
+        load_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    if (load_fd < 0)
+        return -1;
+    n = pread(load_fd, b, sizeof(b) - 1, 0);
+    if (n <= 0)
+        return -1;
+    b[n] = '\0';
+    p = strchr(b, '/');
+    while (p && p > b && p[-1] >= '0' && p[-1] <= '9')
+        p--;
+    return p ? atoi(p) : -1;
+}
+
+/*
+ * Is any CPU free?  Samples at most every XD_LOAD_EVERY_NS: busy while
+ * more tasks are runnable (us included) than CPUs we may run on, as an
+ * average over the last few samples; publishes the answer to every area
+ * when it changes.
+ */
+static void sample_load(uint64_t now)
+{
+    cpu_set_t set;
+    int r, ncpu;
+    uint32_t busy;
+
+    if (now - load_ns < XD_LOAD_EVERY_NS)
+        return;
+    load_ns = now;
+    r = runnable();
+    ncpu = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+    busy_score = (busy_score * 3 + (r > ncpu ? 256u : 0u)) / 4;
+    busy = busy_score > 128;
+    if (busy == cpu_busy)
+        return;
+    cpu_busy = busy;
+    for (struct xd_ca *ca = areas; ca; ca = ca->next)
+        __atomic_store_n(&ca->ctl->cpu_busy, busy, __ATOMIC_RELAXED);
 }
 
 static void publish(uint32_t state)
@@ -364,11 +472,24 @@ static void publish(uint32_t state)
 
 static bool any_posted(void)
 {
-    for (struct xd_ca *ca = areas; ca; ca = ca->next)
-        if (!ca->conn->closed && xd_conn_idle(ca->conn) &&
-            __atomic_load_n(&ca->ctl->req_seq, __ATOMIC_RELAXED) != ca->served)
+    for (struct xd_ca *ca = areas; ca; ca = ca->next) {
+        if (ca->conn->closed)
+            continue;
+        if (__atomic_load_n(&ca->ctl->kick_any, __ATOMIC_RELAXED) ||
+            (xd_conn_idle(ca->conn) &&
+             __atomic_load_n(&ca->ctl->req_seq, __ATOMIC_RELAXED) !=
+                 ca->served))
             return true;
+    }
     return false;
+}
+
+/* The poll window now, in ns (sim_spin.h's xgw_poll_window). */
+static bool polling(uint64_t now)
+{
+    return areas &&
+           now - last_work_ns <
+               xgw_poll_window(xd.poll_us * 1000u, (int)cpu_busy, streaming);
 }
 
 /*
@@ -377,8 +498,13 @@ static bool any_posted(void)
  */
 int xd_ca_timeout(int timeout_ms)
 {
-    if (!areas || polling(xgw_now_ns()))
+    uint64_t now = xgw_now_ns();
+
+    if (areas)
+        sample_load(now);
+    if (!areas || polling(now))
         return areas ? 0 : timeout_ms;
+    slept = true;
     publish(XGW_CA_SLEEPING);
     asleep = true;
     /* Orders the SLEEPING stores before the req_seq loads (Dekker with the
@@ -465,12 +591,16 @@ void xd_ca_run(bool worked)
 
     if (worked)
         last_work_ns = now;
-    if (areas)
+    if (areas) {
         publish_cpu();
+        sample_load(now);
+    }
     for (unsigned spins = 0; areas && !xd.quit; spins++) {
         if (serve_all()) {
             after_serving();
             last_work_ns = now = xgw_now_ns();
+            streaming = !slept;
+            slept = false;
             if (now >= slice_end)
                 return;
             continue;

@@ -28,7 +28,9 @@ static int hello_check(struct xd_conn *c, const struct xd_rx *rx,
         return -EPROTO;
     }
     *flags = req.flags;
-    return req.flags & ~XGW_HELLO_CALL_AREA || c->hello ? -EINVAL : 0;
+    return req.flags & ~(XGW_HELLO_CALL_AREA | XGW_HELLO_KICKS) || c->hello
+               ? -EINVAL
+               : 0;
 }
 
 /*
@@ -37,7 +39,7 @@ static int hello_check(struct xd_conn *c, const struct xd_rx *rx,
  * Without one (out of resources) the client simply uses the socket.
  */
 static void hello_call_area(struct xd_conn *c, struct xd_out *m,
-                            struct xgw_hello_rep *rep)
+                            struct xgw_hello_rep *rep, uint32_t flags)
 {
     int memfd, bell, r;
 
@@ -55,7 +57,7 @@ static void hello_call_area(struct xd_conn *c, struct xd_out *m,
         xd_ca_close(c);
         return;
     }
-    rep->flags = XGW_HELLO_CALL_AREA;
+    rep->flags = XGW_HELLO_CALL_AREA | (flags & XGW_HELLO_KICKS);
     /* Optional: without it, large copies still work, on any CPU. */
     r = xd_near_fd();
     if (r >= 0)
@@ -115,7 +117,7 @@ static void hello(struct xd_conn *c, struct xd_rx *rx)
         return;
     }
     if (flags & XGW_HELLO_CALL_AREA)
-        hello_call_area(c, m, rep);
+        hello_call_area(c, m, rep, flags);
     c->hello = true;
     xd_dbg("dom %u (%s): pid %d said hello", c->dom->id, c->dom->name,
            (int)c->pid);
@@ -203,6 +205,8 @@ void xd_dispatch(struct xd_conn *c, struct xd_rx *rx)
         xd_reply_err(c, &rx->hdr, -EPROTO);
         return;
     }
+    /* Kicks posted before this request go out before it is served. */
+    xd_ca_kicks(c);
     if (op < XGW_OP_SIM_BASE) {
         xd_hypercall(c, rx);
         return;

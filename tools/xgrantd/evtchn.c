@@ -325,12 +325,30 @@ void xd_evtchn_op(struct xd_conn *c, struct xd_rx *rx)
         break;
     case XGW_OP_EVTCHN_SEND:
         ret = send_event(c, &e);
+        xd_ca_kick_result(c, e.port, ret);
         break;
     default:
         ret = close_port(c, &e);
         break;
     }
     evtchn_reply(c, &rx->hdr, &e, ret);
+}
+
+int xd_evtchn_kick(struct xd_conn *c, uint32_t port)
+{
+    struct xgw_evtchn e = {.port = port};
+    struct xd_port *p;
+    int ret = send_event(c, &e);
+
+    xd_ca_kick_result(c, port, ret);
+    if (ret == 0)
+        return 0;
+    /* Nobody waits for this answer: wake the sender's event loop, whose
+     * next notify of the port then reports the error (sim_wire.h). */
+    p = port_of(c->dom, port);
+    if (p)
+        xd_evtchn_signal(p);
+    return ret;
 }
 
 /* A closing connection: the control domain's ports it made are closed;

@@ -330,6 +330,12 @@ void xd_ca_bell(struct xd_conn *c);
 int xd_ca_timeout(int timeout_ms);
 void xd_ca_awake(void);
 void xd_ca_run(bool worked);
+/* Sends the kicks c's client posted in its call area (before any request
+ * of c is served); how many ports were kicked. */
+unsigned xd_ca_kicks(struct xd_conn *c);
+/* Records whether a kick or SEND of port by c's client failed (ret < 0)
+ * in its area's kick_err bits. */
+void xd_ca_kick_result(struct xd_conn *c, uint32_t port, int ret);
 
 /* ---- near.c: large copies on the caller's CPU ---- */
 /* Runs fn(arg) on a daemon thread pinned to `cpu` and returns true once it
@@ -494,6 +500,9 @@ int xd_sig_pair(int *mine, int *theirs);
 void xd_sig_drain(int fd);
 void xd_evtchn_signal(struct xd_port *p);
 void xd_evtchn_op(struct xd_conn *c, struct xd_rx *rx);
+/* A kick of `port` (SEND without a reply); on failure the port itself,
+ * if it exists, is signalled once.  0 or SEND's -errno. */
+int xd_evtchn_kick(struct xd_conn *c, uint32_t port);
 void xd_evtchn_release_conn(struct xd_conn *c);
 void xd_evtchn_dom_close(struct xd_dom *d);
 

@@ -54,6 +54,9 @@
 #define XBE_MAX_RING_ORDER  4   /* XENBUS_MAX_RING_GRANT_ORDER */
 #define XBE_RINGS_PER_QUEUE 2
 
+#define XBE_HOTPLUG_XEN    1 /* xbe_ops.hotplug */
+#define XBE_HOTPLUG_ALWAYS 2
+
 struct xbe;
 struct xbe_dev;
 
@@ -85,6 +88,17 @@ struct xbe_ops {
     /* Frontend states (GRANT_XENBUS_MASK) that start the connection;
      * 0: Initialised and Connected. */
     unsigned connect_states;
+    /* Connect only once the toolstack's hotplug script wrote
+     * `hotplug-status` = "connected" in the backend directory (libxl's
+     * block and vif-* scripts do; Linux's netback waits for it):
+     * XBE_HOTPLUG_XEN on the Xen transport only (XGRANT_TRANSPORT=xen;
+     * under xgrantd no script runs), XBE_HOTPLUG_ALWAYS, or 0 never.
+     * "error" closes the device (xbe_fatal) with the script's
+     * `hotplug-error`; so does no "connected" within hotplug_timeout_ms of
+     * InitWait (0: libxl's 40 s).  The bus's owner must call xbe_dispatch
+     * by xbe_timeout_ms for that. */
+    int hotplug;
+    unsigned hotplug_timeout_ms;
     /* The handle queue q's ports are bound with, signalled and closed
      * through: a driver serving each queue from a thread of its own gives
      * that thread's handle (a handle is single-threaded).  Called while
@@ -117,6 +131,9 @@ int xbe_fd(const struct xbe *bus);
 /* Handles every pending store event, waiting up to timeout_ms for the
  * first.  Returns the number of events handled or -errno. */
 int xbe_dispatch(struct xbe *bus, int timeout_ms);
+/* Milliseconds until a device's hotplug wait runs out (xbe_dispatch
+ * then closes it), -1 when none waits: a poll timeout for the caller. */
+int xbe_timeout_ms(const struct xbe *bus);
 /* Number of devices the bus holds; the i-th (NULL past the end). */
 unsigned xbe_count(const struct xbe *bus);
 struct xbe_dev *xbe_dev_at(const struct xbe *bus, unsigned i);
@@ -141,6 +158,17 @@ struct xbe_queue *xbe_dev_queue(struct xbe_dev *d, unsigned q);
  * pair), through the queue's port handle (ops.queue_handle): call it from
  * the thread that owns that handle. */
 int xbe_notify(struct xbe_dev *d, unsigned q, unsigned which);
+/* xbe_notify without waiting for the hypervisor's answer
+ * (grant_evtchn_notify_async): for a ring push, where nobody needs it;
+ * an error shows on a later notify of the port. */
+int xbe_kick(struct xbe_dev *d, unsigned q, unsigned which);
+
+/* Reads dir/node as a decimal number of at most `max` with nothing around
+ * it (xgt_parse_uint: "12abc", " 5" and "-1" are malformed): 1 and *out
+ * set when present, 0 when missing (*out untouched), -EINVAL when
+ * malformed or above max, or the store's error. */
+int xbe_read_uint(grant_xenbus_t *xb, const char *dir, const char *node,
+                  unsigned long max, unsigned long *out);
 
 /*
  * Writes counters under dir/statistics/<names[i]> in one transaction, only

@@ -73,6 +73,10 @@ struct xgnf_config {
     unsigned max_queues; /* wished (0: 1); clamped to the backend's */
     int timeout_ms;      /* for each backend step of the handshake */
     int no_grant_ext;    /* 1: standard grants even if ext is offered */
+    /* 1: one event channel per queue even where the backend offers split
+     * ones (a caller serving both rings on any signal, as xgrant-netfront
+     * does: the backend and xgnf_flush then signal once for both). */
+    int one_evtchn;
 };
 
 /* What the backend offered and what was agreed. */
@@ -132,8 +136,9 @@ struct xgnf_stats {
  * the model), blocking up to cfg->timeout_ms for each backend step.
  * -ENOENT (no such device, or no link to its backend yet: try again),
  * -ETIMEDOUT, -ENOTCONN (the backend closed), -EOPNOTSUPP (the backend has
- * no feature-rx-copy), -EPROTO (a malformed backend key or `mac`),
- * -ENOMEM, or a grant/port call's error.  On failure nothing is left
+ * no feature-rx-copy), -EPROTO (a malformed backend key or `mac`: a
+ * feature flag not exactly "0" or "1", the frontend's `error` node naming
+ * it), -ENOMEM, or a grant/port call's error.  On failure nothing is left
  * granted or bound and the device is Closed, unless it had no backend
  * link yet (the toolstack may still be writing it: left alone).
  */
@@ -167,6 +172,19 @@ int xgnf_poll(struct xgnf *nf);
  */
 int xgnf_send(struct xgnf *nf, unsigned q, const struct iovec *iov, int iovcnt,
               const struct xgnf_meta *meta);
+/*
+ * xgnf_send without the copy: the tx buffers for one frame of up to `max`
+ * bytes on queue q, in frame order, in iov[0 .. *n) (*n at most
+ * XGNF_MAX_SLOTS); the caller fills them (a readv from a TAP) and hands
+ * the frame's length to xgnf_send_commit, which queues it as xgnf_send
+ * would (same checks and errors; the buffers are given back on an error),
+ * or len 0 to give them back unused.  One reservation per queue at a time
+ * (-EBUSY); -EAGAIN when there is no room for `max` bytes now.
+ */
+int xgnf_send_reserve(struct xgnf *nf, unsigned q, size_t max,
+                      struct iovec *iov, unsigned *n);
+int xgnf_send_commit(struct xgnf *nf, unsigned q, size_t len,
+                     const struct xgnf_meta *meta);
 /* Room for how many more frames of up to `len` bytes on queue q. */
 unsigned xgnf_tx_room(const struct xgnf *nf, unsigned q, size_t len);
 /*

@@ -49,7 +49,7 @@ static int sim_hello(grant_handle_t *h)
 {
     struct sim_conn *c = h->tp;
     struct xgw_hello_req req = {.abi_version = GNTX_ABI_VERSION,
-                                .flags = XGW_HELLO_CALL_AREA};
+                                .flags = XGW_HELLO_CALL_AREA | XGW_HELLO_KICKS};
     struct xgw_hello_rep rep = {0};
     struct iovec iov = {&req, sizeof(req)};
     int fds[5], rc;
@@ -74,10 +74,11 @@ static int sim_hello(grant_handle_t *h)
     c->memfd = fds[0];
     c->notice_fd = fds[1];
     /* Without a (usable) call area the socket does everything. */
-    if ((rep.flags & XGW_HELLO_CALL_AREA) && r.nr_fds >= 4)
-        (void)lg_sim_fast_open(c, fds[2], fds[3], /* takes them all */
-                               r.nr_fds == 5 ? fds[4] : -1);
-    else
+    if ((rep.flags & XGW_HELLO_CALL_AREA) && r.nr_fds >= 4) {
+        if (lg_sim_fast_open(c, fds[2], fds[3], /* takes them all */
+                             r.nr_fds == 5 ? fds[4] : -1) == 0)
+            c->kicks = !!(rep.flags & XGW_HELLO_KICKS);
+    } else
         while (r.nr_fds > 2)
             close(fds[--r.nr_fds]);
     h->domid = rep.domid;
@@ -214,6 +215,7 @@ const struct grant_ops lg_sim_ops = {
     .evtchn_alloc_unbound = lg_sim_evtchn_alloc_unbound,
     .evtchn_bind = lg_sim_evtchn_bind,
     .evtchn_send = lg_sim_evtchn_send,
+    .evtchn_send_async = lg_sim_evtchn_send_async,
     .evtchn_close = lg_sim_evtchn_close,
     .domain_create = lg_sim_domain_create,
     .domain_destroy = lg_sim_domain_destroy,

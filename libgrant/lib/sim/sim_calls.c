@@ -105,6 +105,17 @@ int lg_sim_evtchn_send(grant_handle_t *h, uint32_t port)
     return evtchn_call(h, XGW_OP_EVTCHN_SEND, &e, NULL);
 }
 
+int lg_sim_evtchn_send_async(grant_handle_t *h, uint32_t port)
+{
+    struct sim_conn *c = h->tp;
+    int rc;
+
+    if (!c->kicks)
+        return lg_sim_evtchn_send(h, port);
+    rc = lg_sim_fast_kick(c, port);
+    return rc == -EAGAIN ? lg_sim_evtchn_send(h, port) : rc;
+}
+
 int lg_sim_evtchn_close(grant_handle_t *h, uint32_t port)
 {
     struct xgw_evtchn e = {.port = port};

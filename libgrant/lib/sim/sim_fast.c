@@ -3,11 +3,12 @@
  * sim_fast.c: the call area, sim_wire.h's shared-memory fast path.
  *
  * A call writes the request into the area, publishes its seq, rings the
- * doorbell only if the daemon said it sleeps, then spins (bounded) for the
- * response and futex-waits past that.  The protocol and the pairing of
- * every barrier are described in sim_wire.h; the comments here say which
- * half each one is.  The caller holds the connection's io_lock, so one
- * request at a time crosses either path.
+ * doorbell only if the daemon said it sleeps, then spins for the response
+ * as long as sim_spin.h's policy says it pays, and futex-waits past that.
+ * A kick (an asynchronous SEND) only sets a bit and maybe rings.  The protocol
+ * and the pairing of every barrier are described in sim_wire.h; the comments
+ * here say which half each one is.  The caller holds the connection's io_lock,
+ * so one request at a time crosses either path.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@
 #include "../private.h"
 #include "sim_spin.h"
 
-#define SPIN_NS        100000u  /* spin this long before sleeping */
+#define SPIN_NS        100000u  /* the longest spin before sleeping */
 #define SLEEP_SLICE_NS 50000000 /* futex timeout: then check the socket */
 
 /* The near page, read-only; NULL when it does not map.  Takes fd. */
@@ -69,6 +70,7 @@ int lg_sim_fast_open(struct sim_conn *c, int memfd, int bell_fd, int near_fd)
     c->ca = p;
     c->ca_buf = (uint8_t *)p + XGW_CA_BUF_OFF;
     c->bell_fd = bell_fd;
+    xgw_spin_init(&c->spin, SPIN_NS);
     return 0;
 }
 
@@ -146,18 +148,18 @@ static uint32_t rep_seq(struct xgw_ca_ctl *ctl)
     return __atomic_load_n(&ctl->rep_seq, __ATOMIC_ACQUIRE);
 }
 
-/* Bounded spin: 0 once the response is there, -EAGAIN if it is late. */
-static int spin(struct xgw_ca_ctl *ctl, uint32_t seq)
+/* Spin for up to budget ns from start: 0 once the response is there,
+ * -EAGAIN if it is late. */
+static int spin(struct xgw_ca_ctl *ctl, uint32_t seq, uint64_t start,
+                uint32_t budget)
 {
-    uint64_t start = xgw_now_ns();
-
     for (unsigned i = 1;; i++) {
         if (rep_seq(ctl) == seq)
             return 0;
         if (i % 32 == 0) {
             if (closed(ctl))
                 return -ECONNRESET;
-            if (xgw_now_ns() - start > SPIN_NS)
+            if (xgw_now_ns() - start > budget)
                 return -EAGAIN;
             /* Spinning where the daemon runs only delays it. */
             if ((int)__atomic_load_n(&ctl->daemon_cpu, __ATOMIC_RELAXED) ==
@@ -197,7 +199,22 @@ static int sleep_wait(struct sim_conn *c, uint32_t seq)
     return rc;
 }
 
-static void post(struct sim_conn *c, const struct sim_rpc *r, uint32_t len)
+/* After a store the daemon must see (req_seq, kick_any): rings the
+ * doorbell if the daemon sleeps; 1 when it rang. */
+static int ring_if_asleep(struct sim_conn *c)
+{
+    /* Orders that store before the daemon_state load (Dekker with the
+     * daemon's "store SLEEPING; fence; load req_seq / kick_any"). */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&c->ca->daemon_state, __ATOMIC_RELAXED) !=
+        XGW_CA_SLEEPING)
+        return 0;
+    ring(c);
+    return 1;
+}
+
+/* Posts the request; 1 when the daemon slept (the doorbell rang). */
+static int post(struct sim_conn *c, const struct sim_rpc *r, uint32_t len)
 {
     struct xgw_ca_ctl *ctl = c->ca;
     struct xgw_msg m = {.magic = XGW_MAGIC,
@@ -218,12 +235,25 @@ static void post(struct sim_conn *c, const struct sim_rpc *r, uint32_t len)
                      __ATOMIC_RELAXED); /* a hint for the daemon */
     /* Release: the payload and header above are visible before req_seq. */
     __atomic_store_n(&ctl->req_seq, c->seq, __ATOMIC_RELEASE);
-    /* Orders the req_seq store before the daemon_state load (Dekker with
-     * the daemon's "store SLEEPING; fence; load req_seq"). */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&ctl->daemon_state, __ATOMIC_RELAXED) ==
-        XGW_CA_SLEEPING)
-        ring(c);
+    return ring_if_asleep(c);
+}
+
+int lg_sim_fast_kick(struct sim_conn *c, uint32_t port)
+{
+    struct xgw_ca_ctl *ctl = c->ca;
+    uint64_t bit = 1ull << (port % 64);
+
+    if (c->broken || closed(ctl))
+        return -ECONNRESET;
+    /* The port's last signal failed: a SEND says why (sim_wire.h). */
+    if (port >= XGW_CA_PORTS ||
+        (__atomic_load_n(&ctl->kick_err[port / 64], __ATOMIC_RELAXED) & bit))
+        return -EAGAIN;
+    __atomic_fetch_or(&ctl->kick[port / 64], bit, __ATOMIC_RELAXED);
+    /* Release: the bit above is visible before kick_any. */
+    __atomic_store_n(&ctl->kick_any, 1, __ATOMIC_RELEASE);
+    ring_if_asleep(c);
+    return 0;
 }
 
 /* A large copy is about to be served on this CPU by the daemon's worker
@@ -265,24 +295,43 @@ static int take_payload(const struct sim_conn *c, const struct xgw_msg *m,
     return 0;
 }
 
+/* Waits for the response to the call just posted (asleep: the doorbell
+ * rang): spins as long as the adaptive policy says, then sleeps, and
+ * learns from how long the answer took. */
+static int wait_answer(struct sim_conn *c, int asleep, uint64_t start)
+{
+    uint32_t budget = xgw_spin_budget(
+        &c->spin, asleep,
+        (int)__atomic_load_n(&c->ca->cpu_busy, __ATOMIC_RELAXED));
+    int rc = budget ? spin(c->ca, c->seq, start, budget) : -EAGAIN;
+
+    if (rc == 0)
+        xgw_spin_hit(&c->spin);
+    if (rc != -EAGAIN)
+        return rc;
+    rc = sleep_wait(c, c->seq);
+    if (rc == 0)
+        xgw_spin_learn(&c->spin, xgw_now_ns() - start, budget);
+    return rc;
+}
+
 int lg_sim_fast_exchange(struct sim_conn *c, struct sim_rpc *r)
 {
     struct xgw_msg m;
-    uint64_t len = 0;
-    int rc;
+    uint64_t len = 0, start = xgw_now_ns();
+    int rc, asleep;
 
     for (int i = 0; i < r->iovcnt; i++)
         len += r->iov[i].iov_len; /* bounded by lg_sim_fast_ok */
-    post(c, r, (uint32_t)len);
+    asleep = post(c, r, (uint32_t)len);
     if (xgw_ca_move_bytes(r->op, c->ca_buf, (uint32_t)len) >=
         XGW_CA_NEAR_BYTES) {
         near_wake(c);
-        rc = -EAGAIN; /* a daemon thread on this CPU serves it: sleep */
-    } else {
-        rc = spin(c->ca, c->seq);
-    }
-    if (rc == -EAGAIN)
+        /* A daemon thread on this CPU serves it: sleep. */
         rc = sleep_wait(c, c->seq);
+    } else {
+        rc = wait_answer(c, asleep, start);
+    }
     if (rc == 0) {
         memcpy(&m, &c->ca->rep, sizeof(m));
         if (m.magic != XGW_MAGIC || m.seq != c->seq ||

@@ -80,6 +80,7 @@ static void xen_close(grant_handle_t *h, int forked)
     if (h->mem)
         munmap(h->mem, h->mem_frames * GNTX_PAGE_SIZE);
     h->mem = NULL;
+    lg_frames_free(h);
     if (t->fd >= 0)
         close(t->fd);
     lg_xen_v1_close(h);
@@ -91,6 +92,27 @@ static void xen_close(grant_handle_t *h, int forked)
     free(t->used);
     free(t);
     h->tp = NULL;
+}
+
+/* The frames Xen knows for the handle's pages, for the way back from
+ * what PROTECT_QUERY and fault records name (frames.c).  A module
+ * without XGRANT_IOC_FRAMES (ENOTTY): none, the frames pass as they are. */
+static int xen_frames(grant_handle_t *h, struct xen_tp *t)
+{
+    uint64_t *fr = calloc(h->mem_frames, sizeof(*fr));
+    struct xgrant_ioc_frames a = {.count = h->mem_frames,
+                                  .frames = (uintptr_t)fr};
+    int rc;
+
+    if (!fr)
+        return -ENOMEM;
+    rc = ioctl(t->fd, XGRANT_IOC_FRAMES, &a) < 0 ? -errno : 0;
+    if (rc == 0)
+        rc = lg_frames_set(h, fr, h->mem_frames);
+    else if (rc == -ENOTTY)
+        rc = 0;
+    free(fr);
+    return rc;
 }
 
 static int xen_setup(grant_handle_t *h, struct xen_tp *t)
@@ -114,7 +136,7 @@ static int xen_setup(grant_handle_t *h, struct xen_tp *t)
     h->mem = p;
     h->mem_frames = s.nr_pages;
     h->domid = info.domid;
-    return 0;
+    return xen_frames(h, t);
 }
 
 /* Does this Xen have the extension?  Asked once, at open. */
@@ -371,6 +393,9 @@ const struct grant_ops lg_xen_ops = {
     .evtchn_alloc_unbound = xen_evtchn_alloc_unbound,
     .evtchn_bind = xen_evtchn_bind,
     .evtchn_send = xen_evtchn_send,
+    /* IOCTL_EVTCHN_NOTIFY is a hypercall that posts the event and returns:
+     * asynchronous already, with its error (an unbound port) at once. */
+    .evtchn_send_async = xen_evtchn_send,
     .evtchn_close = xen_evtchn_close,
     .evtchn_consume = xen_evtchn_consume,
     .map_window = xen_map_window,

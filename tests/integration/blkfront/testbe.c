@@ -35,14 +35,44 @@ enum be_mode modes[32];
 static uint8_t *scratch; /* dom0 grantable memory for copies */
 unsigned not_exact;      /* segment grants wider than their bytes */
 unsigned segs_seen, ind_seen, held;
+void *kept;
+unsigned kept_saw;
+
+static enum be_mode mode_of(struct xbe_dev *d)
+{
+    return xbe_dev_devid(d) < 32 ? modes[xbe_dev_devid(d)] : BE_OK;
+}
 
 static int be_probe(struct xbe_dev *d, xs_transaction_t t)
 {
     grant_xenbus_t *xb = xbe_xb(xbe_dev_bus(d));
 
-    return grant_xenbus_write(xb, t, xbe_dev_dir(d),
-                              "feature-max-indirect-segments", "32") |
-           grant_xenbus_write(xb, t, xbe_dev_dir(d), "feature-persistent", "1");
+    return (mode_of(d) == BE_BIG_SECTOR
+                ? 0
+                : grant_xenbus_write(xb, t, xbe_dev_dir(d),
+                                     "feature-max-indirect-segments", "32")) |
+           (mode_of(d) == BE_KEEP
+                ? 0
+                : grant_xenbus_write(xb, t, xbe_dev_dir(d),
+                                     "feature-persistent",
+                                     mode_of(d) == BE_NOPERS ? "0" : "1"));
+}
+
+/* BE_KEEP: the first page written stays mapped; a later write's data
+ * seen through that mapping means the frontend reused the page. */
+static void keep_check(struct xbe_dev *d, const struct blkif_request_segment *s,
+                       unsigned off, unsigned len)
+{
+    grant_v1_ref_t ref = s->gref;
+
+    if (!kept) {
+        if (grant_v1_map(h0, (grant_domid_t)xbe_dev_fe_id(d), &ref, 1,
+                         GRANT_V1_RDONLY, &kept) < 0)
+            kept = NULL;
+        return;
+    }
+    if (!memcmp((const char *)kept + off, scratch, len))
+        kept_saw++;
 }
 
 static int be_connect(struct xbe_dev *d, xs_transaction_t t)
@@ -51,9 +81,11 @@ static int be_connect(struct xbe_dev *d, xs_transaction_t t)
     const char *dir = xbe_dev_dir(d);
     int rc = 0;
 
-    rc |= grant_xenbus_printf(xb, t, dir, "sectors", "%u", DISK / 512);
+    rc |= grant_xenbus_printf(xb, t, dir, "sectors", "%u%s", DISK / 512,
+                              mode_of(d) == BE_JUNK_KEY ? "abc" : "");
     rc |= grant_xenbus_write(xb, t, dir, "info", "0");
-    rc |= grant_xenbus_write(xb, t, dir, "sector-size", "512");
+    rc |= grant_xenbus_write(xb, t, dir, "sector-size",
+                             mode_of(d) == BE_BIG_SECTOR ? "65536" : "512");
     rc |= grant_xenbus_write(xb, t, dir, "feature-flush-cache", "1");
     rc |= grant_xenbus_write(xb, t, dir, "feature-discard", "1");
     rc |= grant_xenbus_write(xb, t, dir, "discard-granularity", "4096");
@@ -109,17 +141,22 @@ static int be_seg(struct xbe_dev *d, const struct blkif_request_segment *s,
         if (!write)
             memcpy(scratch, disks[devid] + at, len);
         rc = grant_v1_copy(h0, &c, 1) == 1 ? 0 : -EIO;
+        if (rc == 0 && write && mode_of(d) == BE_KEEP)
+            keep_check(d, s, off, len);
     }
     if (rc == 0 && write)
         memcpy(disks[devid] + at, scratch, len);
     return rc == 0 ? (int)len : rc;
 }
 
+/* Persistent grants agreed: both sides wrote feature-persistent = 1 (as
+ * Linux's blkback: the frontend's key and its own). */
 static int fe_persistent(struct xbe_dev *d)
 {
     unsigned v = 0;
 
-    return grant_xenbus_scanf(xb0, XBT_NULL, xbe_dev_fe_dir(d),
+    return mode_of(d) != BE_KEEP && mode_of(d) != BE_NOPERS &&
+           grant_xenbus_scanf(xb0, XBT_NULL, xbe_dev_fe_dir(d),
                               "feature-persistent", "%u", &v) == 1 &&
            v == 1;
 }

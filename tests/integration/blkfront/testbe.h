@@ -20,7 +20,24 @@
 #define NSLOT     32u   /* SLOT x NSLOT = DISK / 2 */
 #define GUEST_MEM 8192u /* pages of a guest running a role */
 
-enum be_mode { BE_OK, BE_BAD_ID, BE_BAD_OP, BE_BAD_STATUS, BE_JUMP, BE_HOLD };
+/* BE_JUNK_KEY: `sectors` with trailing junk; BE_BIG_SECTOR: sector-size
+ * 65536 and no indirect segments (no request could carry a sector);
+ * BE_KEEP: no feature-persistent, and the first standard-grant page
+ * written is mapped and kept after the answer (as a backend that fails to
+ * unmap): kept_saw counts later writes whose data showed up in it;
+ * BE_NOPERS: no feature-persistent, otherwise as BE_OK. */
+enum be_mode {
+    BE_OK,
+    BE_BAD_ID,
+    BE_BAD_OP,
+    BE_BAD_STATUS,
+    BE_JUMP,
+    BE_HOLD,
+    BE_JUNK_KEY,
+    BE_BIG_SECTOR,
+    BE_KEEP,
+    BE_NOPERS
+};
 
 extern grant_handle_t *h0;
 extern grant_xenbus_t *xb0;
@@ -28,6 +45,8 @@ extern uint8_t *disks[32];     /* by devid: the RAM disks */
 extern enum be_mode modes[32]; /* by devid */
 extern unsigned not_exact;     /* segment grants wider than their bytes */
 extern unsigned segs_seen, ind_seen, held;
+extern void *kept;        /* BE_KEEP's mapping, NULL before */
+extern unsigned kept_saw; /* later writes seen through it */
 extern const struct xbe_ops be_ops;
 
 /* Domain 0's copy buffer: 0 or -errno. */

@@ -9,7 +9,9 @@
 #   nfe_skip_reason        prints why this cannot run here (empty: it can)
 #   nfe_start WORK GUEST_IP HOST_IP [NETFRONT ARGS...]
 #                          sets NFE_DOMID, NFE_PID (the guest's init),
-#                          NFE_VIF (dom0's interface); 0 or 1 (logged)
+#                          NFE_VIF (dom0's interface); 0 or 1 (logged);
+#                          NFE_QUEUES=2: the guest's TAP has two queues
+#                          (stdin and stdout), netfront asks for two
 #   nfe_guest CMD...       runs CMD in the guest's network namespace
 #   nfe_stop               stops everything nfe_start started
 NFE_MAC=00:16:3e:5a:00:02
@@ -25,15 +27,20 @@ nfe_skip_reason() {
     [ "${XGRANTD_CONFINE:-1}" != 0 ] || { echo "domains not confined (XGRANTD_CONFINE=0): no network namespace of their own"; return; }
 }
 
-# Makes TAP $1 (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR) and runs the rest with it
-# as stdin.
+# nfe_with_tap NAME N CMD...: makes TAP NAME (IFF_TAP|IFF_NO_PI|
+# IFF_VNET_HDR, and IFF_MULTI_QUEUE when N is 2) and runs CMD with its
+# queues as stdin (and stdout).
 nfe_with_tap() {
     python3 - "$@" <<'EOF'
 import fcntl, os, struct, sys
-fd = os.open("/dev/net/tun", os.O_RDWR)
-fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH", sys.argv[1].encode(), 0x0002 | 0x1000 | 0x4000))
-os.dup2(fd, 0)
-os.execvp(sys.argv[2], sys.argv[2:])
+n = int(sys.argv[2])
+for q in range(n):
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH", sys.argv[1].encode(),
+                0x0002 | 0x1000 | 0x4000 | (0x0100 if n > 1 else 0)))
+    os.dup2(fd, q)
+    os.close(fd)
+os.execvp(sys.argv[3], sys.argv[3:])
 EOF
 }
 
@@ -63,8 +70,10 @@ nfe_start() {
     export XENSTORED_PATH
     "$NFE_BIN/xgrant-netback" --foreground --log "$work/netback.log" &
     NFE_NB=$!
-    nfe_with_tap nfetap0 "$NFE_BIN/xgrant" run --name nfguest -- \
-        "$NFE_BIN/xgrant-netfront" --tap-fd 0 "$@" >"$work/netfront.log" 2>&1 &
+    local nq=${NFE_QUEUES:-1} fds=(--tap-fd 0)
+    [ "$nq" = 1 ] || fds+=(--tap-fd 1)
+    nfe_with_tap nfetap0 "$nq" "$NFE_BIN/xgrant" run --name nfguest -- \
+        "$NFE_BIN/xgrant-netfront" "${fds[@]}" "$@" >"$work/netfront.log" 2>&1 &
     NFE_RUN=$!
     nfe_wait 50 bash -c "'$NFE_BIN/xgrant' list | grep -q ' nfguest '" || { echo "the guest did not start"; return 1; }
     read -r NFE_DOMID NFE_PID < <("$NFE_BIN/xgrant" list | awk '$2 == "nfguest" {print $1, $3}')

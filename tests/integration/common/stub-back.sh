@@ -18,13 +18,18 @@ trap 'kill "$WATCH_PID" 2>/dev/null; exit 0' TERM
 self=$(xenstore-read domid 2>/dev/null) || self=0
 base=/local/domain/$self/backend/$kind
 echo "stub $kind backend in domain $self (pid $$), sockets $(find /proc/$$/fd -lname 'socket:*' | wc -l)" >&2
+# Conditional writes in one store transaction (tests/integration/stub/
+# xs-txn.c, built next to the stubs' directory).
+txn=$(dirname "$0")/../xs-txn
+[ -x "$txn" ] || { echo "stub-back: no $txn (make test builds it)" >&2; exit 2; }
 # One pass: this backend's directory in one read, each frontend's state in
-# one more; each device's writes are made only if its state is still the
-# one they were decided on (re-read just before), so a directory the
-# toolstack removed meanwhile is not brought back, as backend/common's
-# switch_state refuses to.
+# one more; each device's writes are made in one transaction, only if its
+# state, its frontend's state and its frontend link are still what they
+# were decided on, so a directory the toolstack removed meanwhile is not
+# brought back (as backend/common's switch_state refuses to) and nothing
+# written in between is overwritten.
 pass_writes() {
-    local mode=$1 d st fe fest w
+    local mode=$1 d st fe fest w chk
     xenstore-ls -f "$base" 2>/dev/null | awk -v base="$base/" '
         { v = $0; sub(/^[^=]* = "/, "", v); sub(/"$/, "", v); val[$1] = v }
         END {
@@ -34,7 +39,12 @@ pass_writes() {
                     print d, val[p], val[d "/frontend"]
                 }
         }' | while read -r d st fe; do
-        fest=$(xenstore-read "$fe/state" 2>/dev/null) || fest=6
+        chk=(-e "$d/state" "$st" -x "$d/frontend")
+        if fest=$(xenstore-read "$fe/state" 2>/dev/null); then
+            chk+=(-e "$fe/state" "$fest")
+        else
+            fest=6
+        fi
         w=
         if [ "$st" != 6 ] && [ "$fest" -ge 6 ]; then
             w="$d/state 6"
@@ -45,10 +55,7 @@ pass_writes() {
         elif [ "$st" = 1 ] && [ "$mode" = fail ]; then
             w="$d/error \"stub: refusing $kind ${d##*/}\" $d/state 5"
         fi
-        [ -n "$w" ] && [ "$(xenstore-read "$d/state" 2>/dev/null)" = "$st" ] &&
-            eval "xenstore-write $w" &&
-            # removed between the read and the write: undo what it made
-            { xenstore-exists "$d/frontend" 2>/dev/null || xenstore-rm "$d" 2>/dev/null; }
+        [ -n "$w" ] && eval "\"\$txn\" \"\${chk[@]}\" -- $w"
     done
 }
 # Passes run on each store event (a watch on /, events coalesced) and at

@@ -119,6 +119,24 @@ void xlab_fuzz_dom0(grant_handle_t *h, unsigned guest);
  * protecting and revoking meanwhile (last, after the fuzz). */
 void xlab_lock_guest(void);
 void xlab_lock_dom0(grant_handle_t *h, unsigned guest);
+/* xlab_dirty.c (issue 12 finding 7): the extension's writes into the
+ * guest's pages (a COPY, a writable map) set their bits in its log-dirty
+ * bitmap (dirty_copy, dirty_map; last, after the lock cases). */
+void xlab_dirty_guest(grant_handle_t *h);
+void xlab_dirty_dom0(grant_handle_t *h, unsigned guest);
+/* xlab_offsets.c (issue 12 item 7): the guest's own protection query and
+ * fault record name offsets in its grant memory (prot_query_offset,
+ * fault_record_offset; last). */
+void xlab_offsets_guest(void);
+void xlab_offsets_dom0(grant_handle_t *h, unsigned guest);
+/* xlab_settle.c (issue 12 finding 6): a FORCE revoke of a page the guest
+ * mapped N times grows ~N, not ~N^2 (XLAB-SETTLE, settle_linear; last). */
+void xlab_settle_guest(grant_handle_t *h);
+void xlab_settle_dom0(unsigned guest);
+/* xlab_xsm.c (issue 12 finding 5, on a FLASK hypervisor only: $XLAB_XSM):
+ * the extension's copies obey the policy, its maps too (xsm_*). */
+void xlab_xsm_guest(grant_handle_t *h);
+void xlab_xsm_dom0(grant_handle_t *h, unsigned guest);
 
 /* xlab_bench.c: GNTTABOP_copy of 4 KiB vs the extension's COPY, and
  * GNTTABOP_map_grant_ref of 1 page vs the extension's MAP (dom0 maps the

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "xlab.h"
@@ -103,7 +104,14 @@ int xlab_dom0(grant_handle_t *h, unsigned guest)
     if (!xlab_report("xenstore", rc == 0, "folder for guest %u: %s", guest,
                      grant_strerror(rc)))
         return 1;
+    /* Read by the guest after "xen": the XSM cases alone (xlab_xsm.c). */
+    xlab_xs_write("xsm", "%s", getenv("XLAB_XSM") ? "1" : "0");
     xlab_xs_write("xen", "%s", xlab_xen);
+    if (getenv("XLAB_XSM")) {
+        xlab_xsm_dom0(h, guest);
+        xlab_xs_close();
+        return 0;
+    }
     ext = xlab_features(h);
     if (ext) {
         xlab_local_cases(h, (grant_domid_t)guest);
@@ -134,6 +142,9 @@ int xlab_dom0(grant_handle_t *h, unsigned guest)
         xlab_freed_dom0(h, guest);
         xlab_fuzz_dom0(h, guest);
         xlab_lock_dom0(h, guest);
+        xlab_dirty_dom0(h, guest);
+        xlab_offsets_dom0(h, guest);
+        xlab_settle_dom0(guest);
     }
     xlab_xs_close();
     return 0;

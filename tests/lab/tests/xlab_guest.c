@@ -96,6 +96,11 @@ int xlab_guest(grant_handle_t *h)
         return 1;
     if (xlab_xs_wait("xen", xen, sizeof(xen)) == 0)
         xlab_xen = xen;
+    if (xlab_xs_wait("xsm", done, sizeof(done)) == 0 && !strcmp(done, "1")) {
+        xlab_xsm_guest(h);
+        xlab_xs_close();
+        return 0;
+    }
     capture_start(&saved);
     ext = xlab_features(h);
     if (ext) {
@@ -133,6 +138,9 @@ int xlab_guest(grant_handle_t *h)
         xlab_freed_guest();
         xlab_fuzz_guest(h);
         xlab_lock_guest();
+        xlab_dirty_guest(h);
+        xlab_offsets_guest();
+        xlab_settle_guest(h);
     }
     xlab_xs_close();
     return 0;

@@ -21,6 +21,7 @@
 #include "gntx_xen.h"
 #include "grant_abi.h"
 #include "xgrant.h"
+#include "xgrant_uapi.h"
 
 #define NPAGES    8u
 #define MFN_TOP   5000u
@@ -413,6 +414,28 @@ static void fault_ring_frame(void **state)
     assert_true(seen_frames[1] == GNTX_FAULT_RING_NONE);
 }
 
+/* XGRANT_IOC_FRAMES: the way back from Xen's frames to page indexes. */
+static void frames_out(void **state)
+{
+    uint64_t fr[NPAGES + 1] = {0};
+    struct xgrant_ioc_frames a = {
+        .first = 2, .count = 3, .frames = (uintptr_t)fr};
+
+    (void)state;
+    assert_int_equal(xg_frames(&file, &a), 0);
+    assert_int_equal(fr[0], MFN_TOP - 4);
+    assert_int_equal(fr[2], MFN_TOP - 8);
+    assert_int_equal(fr[3], 0); /* nothing past count */
+    a = (struct xgrant_ioc_frames){
+        .first = 0, .count = NPAGES, .frames = (uintptr_t)fr};
+    assert_int_equal(xg_frames(&file, &a), 0);
+    assert_int_equal(fr[NPAGES - 1], MFN_TOP - 2 * (NPAGES - 1));
+    a.first = 1; /* one past the grant memory */
+    assert_int_equal(xg_frames(&file, &a), -EINVAL);
+    a = (struct xgrant_ioc_frames){.first = NPAGES + 1};
+    assert_int_equal(xg_frames(&file, &a), -EINVAL);
+}
+
 /* Output aux: the hypervisor may fill all aux_count entries. */
 static void query_out(void **state)
 {
@@ -472,6 +495,7 @@ int main(void)
         cmocka_unit_test_setup(protect_pages, setup),
         cmocka_unit_test_setup(protect_drop_restore, setup),
         cmocka_unit_test_setup(fault_ring_frame, setup),
+        cmocka_unit_test_setup(frames_out, setup),
         cmocka_unit_test_setup(unknown_op, setup),
         cmocka_unit_test_setup(map_routed_to_windows, setup),
         cmocka_unit_test_setup(aux_bound_is_xens, setup),

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xlab_settle.c: a FORCE revoke's teardown inside Xen grows with the
+ * mappings it tears down, not with their square (issue 12 finding 6,
+ * hv-patches 0012).  Before 0012 every mapping record was on one global
+ * list: each notice looked its record up from the head and each piece of
+ * settle work rescanned from the head, so tearing down N mappings cost
+ * ~N^2 list steps.
+ *
+ * For N in XLAB_SETTLE_N, dom0 grants the guest one page (READ, MAP), the
+ * guest maps it N times read-only (grant_map_batch: N mappings, N records
+ * in Xen), and dom0 times its FORCE revoke of the grant, which settles
+ * all N before it returns; the guest then unmaps.  dom0 prints the times
+ * (XLAB-SETTLE) and case settle_linear checks that 4x the mappings cost
+ * less than XLAB_SETTLE_MAX_GROWTH x the time (linear: ~4x; quadratic:
+ * ~16x) between the two largest N.  dom0 raises the guest's map quota
+ * for the case (the default is 1024 mappings) and puts it back after.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xlab.h"
+#include "../../../libgrant/abi/gntx_xen.h"
+#include "../../../libgrant/kmod/xgrant_uapi.h"
+
+static const unsigned settle_n[] = {256, 1024, 4096};
+#define NR_SIZES               (sizeof(settle_n) / sizeof(settle_n[0]))
+#define XLAB_SETTLE_MAX_GROWTH 8.0
+#define SETTLE_MAPS_QUOTA      32768u
+
+void xlab_settle_guest(grant_handle_t *h)
+{
+    struct grant_map_req *r = calloc(4096, sizeof(*r));
+    void **addrs = calloc(4096, sizeof(*addrs));
+    int *st = calloc(4096, sizeof(*st));
+    char key[32], v[16];
+
+    for (unsigned s = 0; s < NR_SIZES; s++) {
+        unsigned n = settle_n[s];
+        uint32_t ref = 0;
+        void *base = NULL;
+        int rc, got = 0;
+
+        snprintf(key, sizeof(key), "settleref%u", s);
+        rc = xlab_xs_wait_u32(key, &ref);
+        if (rc == 0 && (!r || !addrs || !st))
+            rc = -ENOMEM;
+        for (unsigned i = 0; rc == 0 && i < n; i++)
+            r[i] = (struct grant_map_req){
+                .ref = ref, .len = GRANT_PAGE_SIZE, .flags = GRANT_MAP_RDONLY};
+        if (rc == 0)
+            rc = got = grant_map_batch(h, 0, r, n, &base);
+        snprintf(key, sizeof(key), "settlemapped%u", s);
+        xlab_xs_write(key, "%d", rc < 0 ? rc : got);
+        snprintf(key, sizeof(key), "settlerevoked%u", s);
+        xlab_xs_wait(key, v, sizeof(v));
+        got = 0;
+        for (unsigned i = 0; rc >= 0 && i < n; i++)
+            if (r[i].status == 0)
+                addrs[got++] = r[i].addr;
+        if (got)
+            grant_unmap_batch(h, addrs, st, (unsigned)got);
+        snprintf(key, sizeof(key), "settledone%u", s);
+        xlab_xs_write(key, "1");
+    }
+    free(r);
+    free(addrs);
+    free(st);
+}
+
+/* dom's usage (set 0) or its quotas (set 1) straight through /dev/xgrant
+ * (libgrant has no SET_QUOTA): 0 or -errno. */
+static int usage_call(int fd, struct gntx_usage *u, int set)
+{
+    struct gntx_xen_call c = {.op = set ? GNTX_OP_SET_QUOTA : GNTX_OP_USAGE,
+                              .count = 1,
+                              .args = (uintptr_t)u};
+
+    return ioctl(fd, XGRANT_IOC_CALL, &c) < 0 ? -errno : 0;
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+void xlab_settle_dom0(unsigned guest)
+{
+    struct gntx_usage u0 = {.dom = (uint16_t)guest}, u;
+    double ms[NR_SIZES] = {0}, growth;
+    int fd = xlab_dev_open(1, NULL), rc = fd < 0 ? fd : 0, ok = 1;
+    int mapped[NR_SIZES] = {0};
+    grant_handle_t *h = NULL;
+    uint8_t *page = NULL;
+    char key[32], v[16];
+
+    if (rc == 0)
+        rc = usage_call(fd, &u0, 0);
+    u = u0;
+    u.max_maps = SETTLE_MAPS_QUOTA;
+    if (rc == 0)
+        rc = usage_call(fd, &u, 1);
+    /* A handle of its own: dom0's first one may be spent by now. */
+    setenv("XGRANT_XEN_PAGES", "4", 1);
+    if (rc == 0)
+        rc = grant_open(&h, 0);
+    unsetenv("XGRANT_XEN_PAGES");
+    if (rc == 0)
+        rc = grant_mem_alloc(h, 1, (void **)&page);
+    for (unsigned s = 0; s < NR_SIZES; s++) {
+        grant_ref_t ref = 0;
+        double t0;
+        int c = rc;
+
+        if (c == 0)
+            c = grant_create_direct(h, (grant_domid_t)guest,
+                                    GRANT_R_READ | GRANT_R_MAP, page,
+                                    GRANT_PAGE_SIZE, &ref);
+        snprintf(key, sizeof(key), "settleref%u", s);
+        xlab_xs_write(key, c == 0 ? "%u" : "ERR%d", c == 0 ? ref : (unsigned)c);
+        snprintf(key, sizeof(key), "settlemapped%u", s);
+        if (c == 0 && xlab_xs_wait(key, v, sizeof(v)) == 0)
+            mapped[s] = atoi(v);
+        t0 = now_ms();
+        if (c == 0)
+            c = grant_revoke(h, ref, GRANT_REVOKE_FORCE);
+        ms[s] = now_ms() - t0;
+        ok &= c == 0 && mapped[s] == (int)settle_n[s];
+        snprintf(key, sizeof(key), "settlerevoked%u", s);
+        xlab_xs_write(key, "1");
+        snprintf(key, sizeof(key), "settledone%u", s);
+        xlab_xs_wait(key, v, sizeof(v));
+    }
+    if (fd >= 0) {
+        usage_call(fd, &u0, 1);
+        close(fd);
+    }
+    if (h)
+        grant_close(h);
+    growth = ms[NR_SIZES - 2] > 0 ? ms[NR_SIZES - 1] / ms[NR_SIZES - 2] : 0;
+    printf("XLAB-SETTLE FORCE revoke of 1 page mapped N times: N=%u %.1f ms, "
+           "N=%u %.1f ms, N=%u %.1f ms; growth x4 N: %.1f, %.1f (linear ~4, "
+           "quadratic ~16)\n",
+           settle_n[0], ms[0], settle_n[1], ms[1], settle_n[2], ms[2],
+           ms[0] > 0 ? ms[1] / ms[0] : 0, growth);
+    xlab_report("settle_linear",
+                rc == 0 && ok && growth > 0 && growth < XLAB_SETTLE_MAX_GROWTH,
+                "%s; mappings %d/%d/%d (want %u/%u/%u); %u -> %u mappings: "
+                "revoke time x%.1f (want < %.0f)",
+                grant_strerror(rc), mapped[0], mapped[1], mapped[2],
+                settle_n[0], settle_n[1], settle_n[2], settle_n[1], settle_n[2],
+                growth, XLAB_SETTLE_MAX_GROWTH);
+}
