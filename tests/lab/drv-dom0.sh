@@ -334,7 +334,7 @@ XGNF_CASES+=" tcp_from_guest_1500 tcp_to_guest_1500"
 # FRONTEND and (BE xgrant) DAEMON runs in dom0; else a SKIP line per case.
 front_ready() {
     local why=
-    [ "${XLAB_FRONTS:-0}" = 1 ] || why="unfinished: xlab-blkfront's attach and xgrant-netfront's start in a Xen guest do not work yet (LAB_DRV_FRONTENDS=1 runs them)"
+    [ "${XLAB_FRONTS:-0}" = 1 ] || why="not on by default yet: not seen passing twice in a row (tests/lab/README.md; LAB_DRV_FRONTENDS=1 runs them)"
     [ -n "$why" ] || [ -x /xlab/"$3" ] || why="$3 (xgrant's frontend) is not in main yet"
     [ -n "$why" ] || [ "$4" != xgrant ] || pidof "$5" >/dev/null || why="$5 is not running"
     [ -z "$why" ] || skip_all "$1" "$2" "$why"
