@@ -66,10 +66,9 @@ static int parse(int argc, char **argv, struct bb_opts *o)
         {"foreground", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    char err[96];
-    unsigned long v;
+    unsigned v;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int c, li = 0;
+    int c;
 
     o->max_queues = cpus < 1                ? 1
                     : cpus > XBE_MAX_QUEUES ? XBE_MAX_QUEUES
@@ -77,23 +76,22 @@ static int parse(int argc, char **argv, struct bb_opts *o)
     o->max_ring_order = XBE_MAX_RING_ORDER;
     o->persistent = o->grant_ext = o->direct = o->grant_io = 1;
     o->bounce_budget = 16u << 20;
-    while ((c = getopt_long(argc, argv, "", lo, &li)) != -1) {
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'q':
-            if (xgt_parse_uint(optarg, 1, XBE_MAX_QUEUES, &v, err,
-                               sizeof(err)) < 0)
-                goto bad;
-            o->max_queues = (unsigned)v;
+            if (xgt_opt_uint("xgrant-blkback", "--max-queues", optarg, 1,
+                             XBE_MAX_QUEUES, &o->max_queues) < 0)
+                return -EINVAL;
             break;
         case 'r':
-            if (xgt_parse_uint(optarg, 0, XBE_MAX_RING_ORDER, &v, err,
-                               sizeof(err)) < 0)
-                goto bad;
-            o->max_ring_order = (unsigned)v;
+            if (xgt_opt_uint("xgrant-blkback", "--max-ring-order", optarg, 0,
+                             XBE_MAX_RING_ORDER, &o->max_ring_order) < 0)
+                return -EINVAL;
             break;
         case 'm':
-            if (xgt_parse_uint(optarg, 1, 4096, &v, err, sizeof(err)) < 0)
-                goto bad;
+            if (xgt_opt_uint("xgrant-blkback", "--bounce-mb", optarg, 1, 4096,
+                             &v) < 0)
+                return -EINVAL;
             o->bounce_budget = (size_t)v << 20;
             break;
         case 'p':
@@ -132,9 +130,6 @@ static int parse(int argc, char **argv, struct bb_opts *o)
         return -EINVAL;
     }
     return 0;
-bad:
-    fprintf(stderr, "xgrant-blkback: --%s: %s\n", lo[li].name, err);
-    return -EINVAL;
 }
 
 static long now_s(void)

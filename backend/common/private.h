@@ -59,10 +59,5 @@ void xbe_disconnect(struct xbe_dev *d);
 /* snprintf into a path buffer: 0, or -ENAMETOOLONG. */
 int xbe_path(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Reads dir/node as a decimal number of at most `max` with nothing around
- * it (xgt_parse_uint): 1 when present, 0 when missing,
- * -EINVAL when malformed or above max. */
-int xbe_read_uint(grant_xenbus_t *xb, const char *dir, const char *node,
-                  unsigned long max, unsigned long *out);
 
 #endif

@@ -115,20 +115,6 @@ static void usage(FILE *f)
                "                    (default 1000)\n");
 }
 
-/* optarg as a number 1..max into *out, or a message and -EINVAL. */
-static int num_opt(const char *name, unsigned long max, unsigned *out)
-{
-    char err[96];
-    unsigned long n;
-
-    if (xgt_parse_uint(optarg, 1, max, &n, err, sizeof(err)) < 0) {
-        fprintf(stderr, "xgrant-netback: --%s: %s\n", name, err);
-        return -EINVAL;
-    }
-    *out = (unsigned)n;
-    return 0;
-}
-
 static int parse_opts(int argc, char **argv, struct nb_opts *o)
 {
     static const struct option lo[] = {
@@ -164,13 +150,16 @@ static int parse_opts(int argc, char **argv, struct nb_opts *o)
             o->log = optarg;
             break;
         case 'q':
-            rc = num_opt("max-queues", XBE_MAX_QUEUES, &o->max_queues);
+            rc = xgt_opt_uint("xgrant-netback", "--max-queues", optarg, 1,
+                              XBE_MAX_QUEUES, &o->max_queues);
             break;
         case 's':
-            rc = num_opt("rx-stall-ms", 3600000u, &o->rx_stall_ms);
+            rc = xgt_opt_uint("xgrant-netback", "--rx-stall-ms", optarg, 1,
+                              3600000u, &o->rx_stall_ms);
             break;
         case 't':
-            rc = num_opt("stats-ms", 3600000u, &o->stats_ms);
+            rc = xgt_opt_uint("xgrant-netback", "--stats-ms", optarg, 1,
+                              3600000u, &o->stats_ms);
             break;
         case 'h':
             usage(stdout);

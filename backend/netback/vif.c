@@ -22,6 +22,7 @@
  * second when they changed, and at disconnect.
  */
 #include <errno.h>
+#include <limits.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <stdarg.h>
@@ -31,6 +32,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "tools/common/xgt.h"
 
 const char *const nb_stat_name[NB_STAT_MAX] = {
     [NB_RX_PACKETS] = "rx_packets",
@@ -97,31 +99,11 @@ void nb_vif_drop(struct nb_vif *v, enum nb_stat why, const char *fmt, ...)
 
 /* ---- Reading keys -------------------------------------------------------- */
 
-/* dir/node as a decimal of at most max: 1, 0 when absent, -EINVAL. */
-static int read_num(grant_xenbus_t *xb, const char *dir, const char *node,
-                    unsigned long max, unsigned long *out)
-{
-    char *s = NULL, *end;
-    int rc = grant_xenbus_read(xb, XBT_NULL, dir, node, &s, NULL);
-
-    if (rc == -ENOENT)
-        return 0;
-    if (rc == 0) {
-        rc = -EINVAL;
-        if (s[0] >= '0' && s[0] <= '9' && strlen(s) <= 10) {
-            *out = strtoul(s, &end, 10);
-            rc = *end || *out > max ? -EINVAL : 1;
-        }
-    }
-    free(s);
-    return rc;
-}
-
 /* A frontend feature flag: absent is 0, anything but 0/1 an error. */
 static int fe_flag(struct xbe_dev *d, const char *key, int *out)
 {
     unsigned long v = 0;
-    int rc = read_num(bus_nb(d)->xb, xbe_dev_fe_dir(d), key, 1, &v);
+    int rc = xbe_read_uint(bus_nb(d)->xb, xbe_dev_fe_dir(d), key, 1, &v);
 
     if (rc < 0)
         return xbe_fatal(d, -EINVAL, "%s/%s: not 0 or 1", xbe_dev_fe_dir(d),
@@ -130,33 +112,34 @@ static int fe_flag(struct xbe_dev *d, const char *key, int *out)
     return 0;
 }
 
-static int parse_mac(const char *s, uint8_t mac[6])
+/* rate = "bytes,microseconds" (libxl's form of xl's rate=), both decimal
+ * digits only (xgt_parse_uint), neither 0. */
+static int parse_rate(char *s, unsigned long *b, unsigned long *us)
 {
-    unsigned b[6], i;
-    char tail;
+    char *comma = strchr(s, ',');
+    int rc;
 
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-               &b[4], &b[5], &tail) != 6 ||
-        strlen(s) != 17)
+    if (!comma)
         return -EINVAL;
-    for (i = 0; i < 6; i++)
-        mac[i] = (uint8_t)b[i];
-    return 0;
+    *comma = '\0';
+    rc = xgt_parse_uint(s, 1, ULONG_MAX / 1000, b, NULL, 0) < 0 ||
+                 xgt_parse_uint(comma + 1, 1, ULONG_MAX, us, NULL, 0) < 0
+             ? -EINVAL
+             : 0;
+    *comma = ',';
+    return rc;
 }
 
-/* rate = "bytes,microseconds" (libxl's form of xl's rate=). */
 static void read_rate(struct nb_vif *v)
 {
     char *s = NULL;
-    unsigned long long b;
-    unsigned long us;
-    char tail;
+    unsigned long b, us;
 
     v->credit_bytes = v->credit_us = 0;
     if (grant_xenbus_read(v->nb->xb, XBT_NULL, xbe_dev_dir(v->d), "rate", &s,
                           NULL) < 0)
         return;
-    if (sscanf(s, "%llu,%lu%c", &b, &us, &tail) != 2 || !b || !us) {
+    if (parse_rate(s, &b, &us) < 0) {
         nb_log("%s: rate '%s' is not \"bytes,microseconds\": no limit",
                v->ifname, s);
     } else if (us < 1000) { /* periods of a millisecond at least */
@@ -247,7 +230,7 @@ static int tap_up(struct nb_vif *v)
     nb_tap_carrier(v->tap[0], 0);
     grant_xenbus_read(v->nb->xb, XBT_NULL, xbe_dev_dir(v->d), "bridge", &bridge,
                       NULL);
-    if (read_num(v->nb->xb, xbe_dev_dir(v->d), "mtu", 65535, &mtu) < 0)
+    if (xbe_read_uint(v->nb->xb, xbe_dev_dir(v->d), "mtu", 65535, &mtu) < 0)
         nb_log("%s: mtu is not a number: left as it is", v->ifname);
     rc = nb_tap_setup(v->ifname, bridge, (unsigned)mtu, err, sizeof(err));
     if (rc < 0)
@@ -313,8 +296,8 @@ static int read_features(struct xbe_dev *d, struct nb_vif *v)
     v->rx_buf = NB_PAGE;
     if (xbe_dev_grant_ext(d)) {
         unsigned long b = NB_PAGE;
-        int rc = read_num(bus_nb(d)->xb, xbe_dev_fe_dir(d),
-                          "grant-ext-rx-buffer-size", NB_RX_BUF_MAX, &b);
+        int rc = xbe_read_uint(bus_nb(d)->xb, xbe_dev_fe_dir(d),
+                               "grant-ext-rx-buffer-size", NB_RX_BUF_MAX, &b);
 
         if (rc < 0 || b < NB_PAGE || b % NB_PAGE)
             return xbe_fatal(d, -EINVAL,
@@ -330,7 +313,7 @@ static int read_features(struct xbe_dev *d, struct nb_vif *v)
     v->gso6 = v->gso6 && v->sg && v->csum6;
     if (grant_xenbus_read(v->nb->xb, XBT_NULL, xbe_dev_fe_dir(d), "mac", &mac,
                           NULL) == 0 &&
-        parse_mac(mac, m) < 0) {
+        xgt_parse_mac(mac, m) < 0) {
         free(mac);
         return xbe_fatal(d, -EINVAL, "%s/mac: not a MAC address",
                          xbe_dev_fe_dir(d));

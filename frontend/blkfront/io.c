@@ -49,10 +49,9 @@ static void list_add(struct xgbf_req ***tail, struct xgbf_req *r)
     *tail = &r->next;
 }
 
-static void *bounce_get(struct xgbf *d)
+static struct xgbf_bounce *bounce_get(struct xgbf *d)
 {
-    struct xgbf_bounce *b = d->bounces;
-    void *p, **all;
+    struct xgbf_bounce *b = d->bounces, **all;
 
     if (b) {
         d->bounces = b->next;
@@ -62,18 +61,42 @@ static void *bounce_get(struct xgbf *d)
     if (!all)
         return NULL;
     d->bounce_all = all;
-    if (grant_mem_alloc(d->h, XGBF_MAX_IO / GRANT_PAGE_SIZE, &p) < 0)
+    b = calloc(1, sizeof(*b));
+    if (!b)
         return NULL;
-    all[d->nr_bounce_all++] = p;
-    return p;
+    if (grant_mem_alloc(d->h, XGBF_MAX_IO / GRANT_PAGE_SIZE, &b->buf) < 0) {
+        free(b);
+        return NULL;
+    }
+    all[d->nr_bounce_all++] = b;
+    return b;
 }
 
-static void bounce_put(struct xgbf *d, void *p)
+static void bounce_put(struct xgbf *d, struct xgbf_bounce *b)
 {
-    struct xgbf_bounce *b = p;
-
     b->next = d->bounces;
     d->bounces = b;
+}
+
+/* Ends the grants kept over every bounce buffer (the rings went away:
+ * the next backend may be another domain). */
+static void bounce_forget(struct xgbf *d)
+{
+    struct grant_revoke_req rv[2 * (XGBF_MAX_IO / XGBF_EXT_SEG)];
+    unsigned i, k, m;
+
+    for (i = 0; i < d->nr_bounce_all; i++) {
+        struct xgbf_kept *kp = &d->bounce_all[i]->kept[0][0];
+
+        for (k = m = 0; k < 2 * (XGBF_MAX_IO / XGBF_EXT_SEG); k++)
+            if (kp[k].len) {
+                rv[m++] =
+                    (struct grant_revoke_req){kp[k].ref, GRANT_REVOKE_FORCE, 0};
+                kp[k].len = 0;
+            }
+        if (m)
+            grant_revoke_batch(d->h, rv, m);
+    }
 }
 
 /* Ends a request's byte-exact grants: the backend cannot reach its
@@ -101,11 +124,11 @@ static void release(struct xgbf *d, struct xgbf_req *r)
         bounce_put(d, r->bounce);
     r->bounce = NULL;
     for (i = 0; i < r->nseg && r->pg[i]; i++) {
-        xgbf_pool_put(d, &d->pool_v1[r->q], r->pg[i]);
+        xgbf_pool_put(d, r->pg[i]);
         r->pg[i] = NULL;
     }
     if (r->ind)
-        xgbf_pool_put(d, xgbf_pool_ind(d), r->ind);
+        xgbf_pool_put(d, r->ind);
     r->ind = NULL;
     r->nseg = 0;
 }
@@ -138,7 +161,7 @@ static void copy_out(struct xgbf_req *r)
     unsigned i;
 
     if (r->bounce) {
-        memcpy(r->buf, r->bounce, r->len);
+        memcpy(r->buf, r->bounce->buf, r->len);
         return;
     }
     for (i = 0; i < r->nseg && r->pg[i]; i++)
@@ -169,29 +192,82 @@ static int grant_segs(struct xgbf *d, struct xgbf_req *r, const char *base,
     return rc;
 }
 
-/* Byte-exact segments straight over the caller's buffer when it is
- * grantable memory of our handle; over a bounce buffer otherwise. */
-static int segs_ext(struct xgbf *d, struct xgbf_req *r,
-                    struct blkif_request_segment *segs)
+/* r's byte-exact grants over its bounce buffer: the kept ones where the
+ * segment's length and rights match, new ones (the old ended) elsewhere. */
+static int bounce_grants(struct xgbf *d, struct xgbf_req *r, unsigned rights)
 {
-    unsigned i, rights = r->op == XGBF_WRITE ? GRANT_R_READ : GRANT_R_WRITE;
-    int rc;
+    struct grant_create_req c[XGBF_MAX_IO / XGBF_EXT_SEG];
+    struct grant_revoke_req rv[XGBF_MAX_IO / XGBF_EXT_SEG];
+    struct xgbf_kept *k = r->bounce->kept[r->op == XGBF_READ];
+    grant_domid_t be = (grant_domid_t)xfe_be_id(d->fe);
+    unsigned i, n = 0, m = 0, idx[XGBF_MAX_IO / XGBF_EXT_SEG];
+    int rc = 0;
+
+    for (i = 0; i < r->nseg; i++) {
+        size_t len = seg_bytes(r, i, XGBF_EXT_SEG);
+
+        if (k[i].len == len && k[i].rights == rights) {
+            r->ext_ref[i] = k[i].ref;
+            continue;
+        }
+        if (k[i].len)
+            rv[m++] =
+                (struct grant_revoke_req){k[i].ref, GRANT_REVOKE_FORCE, 0};
+        k[i].len = 0;
+        c[n] = (struct grant_create_req){
+            .grantee = be,
+            .rights = rights,
+            .ptr = (char *)r->bounce->buf + (size_t)i * XGBF_EXT_SEG,
+            .len = len,
+        };
+        idx[n++] = i;
+    }
+    if (m)
+        grant_revoke_batch(d->h, rv, m);
+    if (n)
+        rc = grant_create_batch(d->h, c, n);
+    for (i = 0; rc == 0 && i < n; i++) {
+        k[idx[i]] = (struct xgbf_kept){c[i].ref, (uint32_t)c[i].len, rights};
+        r->ext_ref[idx[i]] = c[i].ref;
+    }
+    return rc;
+}
+
+static unsigned seg_rights(const struct xgbf *d, const struct xgbf_req *r)
+{
+    unsigned rights = r->op == XGBF_WRITE ? GRANT_R_READ : GRANT_R_WRITE;
 
     if (d->delegate) /* the backend's I/O helper moves the bytes */
         rights |= GRANT_R_DELEGATE;
+    return rights;
+}
+
+/* Byte-exact segments straight over the caller's buffer when it is
+ * grantable memory of our handle (ended at completion); over a bounce
+ * buffer otherwise (kept). */
+static int segs_ext(struct xgbf *d, struct xgbf_req *r,
+                    struct blkif_request_segment *segs)
+{
+    unsigned i, rights = seg_rights(d, r);
+    int rc = 0;
+
+    if (r->ext_granted) /* xgbf_submitv granted it with others */
+        goto fill;
     r->nseg = (unsigned)((r->len + XGBF_EXT_SEG - 1) / XGBF_EXT_SEG);
     rc = grant_segs(d, r, r->buf, rights);
-    if (rc == -EFAULT) {
+    if (rc == 0) {
+        r->ext_granted = 1;
+    } else if (rc == -EFAULT) {
         r->bounce = bounce_get(d);
         if (!r->bounce)
             return -ENOMEM;
         if (r->op == XGBF_WRITE)
-            memcpy(r->bounce, r->buf, r->len);
-        rc = grant_segs(d, r, r->bounce, rights);
+            memcpy(r->bounce->buf, r->buf, r->len);
+        rc = bounce_grants(d, r, rights);
     }
     if (rc < 0)
         return rc;
-    r->ext_granted = 1;
+fill:
     for (i = 0; i < r->nseg; i++)
         segs[i] = (struct blkif_request_segment){
             .gref = r->ext_ref[i],
@@ -323,8 +399,10 @@ static int pick(struct xgbf *d, unsigned *qo, unsigned *ido)
     return -EAGAIN;
 }
 
-/* Puts r on a ring: 0, -EAGAIN (full), or an error of r's own. */
-static int issue(struct xgbf *d, struct xgbf_req *r)
+/* Puts r on a ring: 0, -EAGAIN (full), or an error of r's own.  The
+ * backend is notified when it asks, at once, or with notify NULL, by the
+ * caller (*notify gets the queue's bit). */
+static int issue_to(struct xgbf *d, struct xgbf_req *r, uint32_t *notify)
 {
     struct xfe_queue *xq;
     unsigned q, id;
@@ -345,9 +423,18 @@ static int issue(struct xgbf *d, struct xgbf_req *r)
     d->sh[q].slot[id] = r;
     d->on_ring++;
     xfe_ring_req_done(&xq->ring[0]);
-    if (xfe_ring_push(&xq->ring[0]))
-        xfe_kick(d->fe, q, 0);
+    if (xfe_ring_push(&xq->ring[0])) {
+        if (notify)
+            *notify |= 1u << q;
+        else
+            xfe_kick(d->fe, q, 0);
+    }
     return 0;
+}
+
+static int issue(struct xgbf *d, struct xgbf_req *r)
+{
+    return issue_to(d, r, NULL);
 }
 
 static void drain_recover(struct xgbf *d)
@@ -523,6 +610,10 @@ void xgbf_io_disconnect(struct xgbf *d)
         sh->slot = NULL;
         sh->nr = 0;
     }
+    /* Requests waiting for a slot may hold grants to this backend. */
+    for (struct xgbf_req *r = d->recover; r; r = r->next)
+        release(d, r);
+    bounce_forget(d);
     /* Re-issued before anything submitted since. */
     if (keep) {
         *tail = d->recover;
@@ -551,6 +642,7 @@ void xgbf_io_fail_all(struct xgbf *d, int err)
     }
     while ((r = d->recover)) {
         d->recover = r->next;
+        release(d, r);
         deliver(d, r, err);
     }
     d->recover_tail = &d->recover;
@@ -571,8 +663,11 @@ void xgbf_io_destroy(struct xgbf *d)
         d->free_reqs = r->next;
         free(r);
     }
-    for (i = 0; i < d->nr_bounce_all; i++)
-        grant_mem_free(d->h, d->bounce_all[i]);
+    bounce_forget(d);
+    for (i = 0; i < d->nr_bounce_all; i++) {
+        grant_mem_free(d->h, d->bounce_all[i]->buf);
+        free(d->bounce_all[i]);
+    }
     free(d->bounce_all);
 }
 
@@ -723,6 +818,107 @@ int xgbf_submit(struct xgbf *d, enum xgbf_op op, uint64_t offset, void *buf,
     rc = submit_locked(d, op, offset, buf, len, cookie, NULL);
     pthread_mutex_unlock(&d->lock);
     return rc;
+}
+
+#define XGBF_SUBMITV_SEGS 256u /* segments granted by one call */
+
+/* The byte-exact grants of rs[0..n), READ and WRITE over grantable
+ * memory, in as few calls as XGBF_SUBMITV_SEGS allows; a group that fails
+ * (a buffer elsewhere: bounced) is left to issue. */
+static void grant_many(struct xgbf *d, struct xgbf_req **rs, unsigned n)
+{
+    struct grant_create_req c[XGBF_SUBMITV_SEGS];
+    grant_domid_t be = (grant_domid_t)xfe_be_id(d->fe);
+    unsigned i = 0, first, k, m, s;
+
+    while (i < n) {
+        for (first = i, m = 0; i < n; i++) {
+            struct xgbf_req *r = rs[i];
+            unsigned ns =
+                (unsigned)((r->len + XGBF_EXT_SEG - 1) / XGBF_EXT_SEG);
+
+            if (r->op != XGBF_READ && r->op != XGBF_WRITE)
+                continue;
+            if (m + ns > XGBF_SUBMITV_SEGS)
+                break;
+            for (s = 0; s < ns; s++)
+                c[m++] = (struct grant_create_req){
+                    .grantee = be,
+                    .rights = seg_rights(d, r),
+                    .ptr = (char *)r->buf + (size_t)s * XGBF_EXT_SEG,
+                    .len = seg_bytes(r, s, XGBF_EXT_SEG),
+                };
+        }
+        if (!m || grant_create_batch(d->h, c, m) < 0)
+            continue;
+        for (k = first, m = 0; k < i; k++) {
+            struct xgbf_req *r = rs[k];
+
+            if (r->op != XGBF_READ && r->op != XGBF_WRITE)
+                continue;
+            r->nseg = (unsigned)((r->len + XGBF_EXT_SEG - 1) / XGBF_EXT_SEG);
+            for (s = 0; s < r->nseg; s++)
+                r->ext_ref[s] = c[m++].ref;
+            r->ext_granted = 1;
+        }
+    }
+}
+
+/* Up to 64 of sqes as requests into rs: how many; *rc the error of the
+ * first refused (0 when none was). */
+static unsigned take_sqes(struct xgbf *d, const struct xgbf_sqe *sqes,
+                          unsigned n, struct xgbf_req **rs, int *rc)
+{
+    unsigned k;
+
+    for (k = 0; k < 64 && k < n; k++) {
+        const struct xgbf_sqe *e = &sqes[k];
+
+        if ((*rc = check(d, e->op, e->offset, e->len)) < 0)
+            break;
+        if (!(rs[k] = req_get(d))) {
+            *rc = -ENOMEM;
+            break;
+        }
+        *rs[k] =
+            (struct xgbf_req){.op = e->op,
+                              .offset = e->op == XGBF_FLUSH ? 0 : e->offset,
+                              .buf = e->buf,
+                              .len = e->op == XGBF_FLUSH ? 0 : e->len,
+                              .cookie = e->cookie};
+    }
+    return k;
+}
+
+int xgbf_submitv(struct xgbf *d, const struct xgbf_sqe *sqes, unsigned n)
+{
+    struct xgbf_req *rs[64];
+    uint32_t notify = 0;
+    unsigned done = 0, k, i, q;
+    int rc = 0;
+
+    pthread_mutex_lock(&d->lock);
+    while (rc == 0 && done < n) {
+        k = take_sqes(d, sqes + done, n - done, rs, &rc);
+        if (d->connected && !d->recover && d->info.grant_ext && !d->broken)
+            grant_many(d, rs, k);
+        for (i = 0; i < k; i++) {
+            int st = d->connected && !d->recover ? issue_to(d, rs[i], &notify)
+                                                 : -EAGAIN;
+
+            d->inflight++;
+            if (st == -EAGAIN) /* issued in order as slots free */
+                list_add(&d->recover_tail, rs[i]);
+            else if (st < 0)
+                deliver(d, rs[i], st);
+        }
+        done += k;
+    }
+    for (q = 0; q < 32; q++)
+        if (notify & (1u << q))
+            xfe_kick(d->fe, q, 0);
+    pthread_mutex_unlock(&d->lock);
+    return done ? (int)done : rc;
 }
 
 static unsigned take_done(struct xgbf *d, struct xgbf_cqe *c, unsigned max)

@@ -89,7 +89,8 @@ struct xgbf_page *xgbf_pool_get(struct xgbf *d, struct xgbf_pool *p)
         }
         for (i = 0; i < XGBF_POOL_CHUNK; i++) {
             c->pages[i].addr = (char *)c->addr + (size_t)i * GRANT_PAGE_SIZE;
-            xgbf_pool_put(d, p, &c->pages[i]);
+            c->pages[i].pool = p;
+            xgbf_pool_put(d, &c->pages[i]);
         }
         c->next = p->chunks;
         p->chunks = c;
@@ -108,8 +109,10 @@ struct xgbf_pool *xgbf_pool_ind(struct xgbf *d)
     return d->info.persistent ? &d->pool_v1_ind : &d->pool_v1_ro;
 }
 
-void xgbf_pool_put(struct xgbf *d, struct xgbf_pool *p, struct xgbf_page *pg)
+void xgbf_pool_put(struct xgbf *d, struct xgbf_page *pg)
 {
+    struct xgbf_pool *p = pg->pool;
+
     if (pg->oneshot) {
         grant_v1_end(d->h, pg->addr);
         free(pg);

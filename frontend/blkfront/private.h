@@ -42,6 +42,10 @@ struct xgbf_page {
     void *addr;
     uint32_t ref;
     int oneshot; /* shared for one request: ended, not reused (XSA-396) */
+    /* The pool whose chunk holds it, where put gives it back: never the
+     * pool the connection of the moment would pick (a reconnection may
+     * have changed feature-persistent or feature-grant-ext meanwhile). */
+    struct xgbf_pool *pool;
     struct xgbf_page *next;
 };
 struct xgbf_chunk {
@@ -59,10 +63,11 @@ struct xgbf_pool {
  * a grant error.  Standard grants without feature-persistent: a page
  * shared for this request alone (oneshot), which put ends. */
 struct xgbf_page *xgbf_pool_get(struct xgbf *d, struct xgbf_pool *p);
-void xgbf_pool_put(struct xgbf *d, struct xgbf_pool *p, struct xgbf_page *pg);
+/* Gives pg back to its own pool (pg->pool), or ends a oneshot one. */
+void xgbf_pool_put(struct xgbf *d, struct xgbf_page *pg);
 /* Ends every grant of the pool and frees its pages. */
 void xgbf_pool_destroy(struct xgbf *d, struct xgbf_pool *p);
-/* The pool of the device's indirect pages, by what was negotiated. */
+/* The pool a new indirect page comes from, by what is negotiated now. */
 struct xgbf_pool *xgbf_pool_ind(struct xgbf *d);
 
 /* ---- The device ------------------------------------------------------- */
@@ -84,7 +89,7 @@ struct xgbf_req {
     uint8_t inner_op;
     grant_ref_t ext_ref[XGBF_MAX_IO / XGBF_EXT_SEG];
     int ext_granted;
-    void *bounce; /* grant-ext bounce buffer (XGBF_MAX_IO bytes) */
+    struct xgbf_bounce *bounce;          /* grant-ext bounce buffer */
     struct xgbf_page *pg[XGBF_MAX_SEGS]; /* v1 data pages */
     struct xgbf_page *ind;               /* indirect page */
     struct xgbf_req *next;               /* recover / done lists */
@@ -95,8 +100,23 @@ struct xgbf_shadow {
     unsigned nr;
 };
 
+/* A grant kept over one segment of a bounce buffer. */
+struct xgbf_kept {
+    grant_ref_t ref;
+    uint32_t len; /* 0: none */
+    unsigned rights;
+};
+/* A bounce buffer (XGBF_MAX_IO bytes of the handle's grantable memory)
+ * for the callers' buffers elsewhere.  It only ever holds data of the
+ * requests this backend moves, so the byte-exact grants over its
+ * segments are kept for the next request of the same shape ([0]: READ,
+ * for writes; [1]: WRITE, for reads), as Linux's blkfront keeps its
+ * bounce pages granted; they end when the rings go away.  The bookkeeping
+ * lives outside the granted memory. */
 struct xgbf_bounce {
-    struct xgbf_bounce *next;
+    void *buf;
+    struct xgbf_kept kept[2][XGBF_MAX_IO / XGBF_EXT_SEG];
+    struct xgbf_bounce *next; /* free list */
 };
 
 struct xgbf {
@@ -128,7 +148,7 @@ struct xgbf {
     struct xgbf_pool pool_v1_ro, pool_ext_ro; /* indirect pages */
     struct xgbf_pool pool_v1_ind;             /* the same, persistent v1 */
     struct xgbf_bounce *bounces;
-    void **bounce_all; /* every bounce buffer, for close */
+    struct xgbf_bounce **bounce_all; /* every bounce buffer, for close */
     unsigned nr_bounce_all;
 };
 

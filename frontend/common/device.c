@@ -106,11 +106,11 @@ int xfe_kick(struct xfe_dev *d, unsigned q, unsigned which)
     return rc < 0 ? rc : grant_evtchn_notify_async(d->h, port);
 }
 
-int xfe_be_uint(struct xfe_dev *d, xs_transaction_t t, const char *key,
-                unsigned long max, unsigned long *out)
+int xfe_read_uint(grant_xenbus_t *xb, xs_transaction_t t, const char *dir,
+                  const char *key, unsigned long max, unsigned long *out)
 {
     char *v = NULL;
-    int rc = grant_xenbus_read(d->xb, t, d->be_dir, key, &v, NULL);
+    int rc = grant_xenbus_read(xb, t, dir, key, &v, NULL);
 
     if (rc == -ENOENT)
         return 0;
@@ -118,6 +118,12 @@ int xfe_be_uint(struct xfe_dev *d, xs_transaction_t t, const char *key,
         rc = xgt_parse_uint(v, 0, max, out, NULL, 0) < 0 ? -EPROTO : 1;
     free(v);
     return rc;
+}
+
+int xfe_be_uint(struct xfe_dev *d, xs_transaction_t t, const char *key,
+                unsigned long max, unsigned long *out)
+{
+    return xfe_read_uint(d->xb, t, d->be_dir, key, max, out);
 }
 
 /* A backend limit: its decimal value clamped to [0, ours]; 0 when absent;

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <net/if.h>
@@ -34,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tools/common/xgt.h"
 #include "xgnetfront.h"
 
 #define BURST 64
@@ -418,17 +420,22 @@ int main(int argc, char **argv)
     grant_handle_t *h = NULL;
     grant_xenbus_t *xb = NULL;
     int c, tapfd[XGNF_MAX_QUEUES], ntap = 0, rc, q;
+    unsigned v;
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
-            devid = (unsigned)strtoul(optarg, NULL, 10);
+            if (xgt_opt_uint("xgrant-netfront", "--devid", optarg, 0,
+                             0xffffffffu, &devid) < 0)
+                return 1;
             break;
         case 'i':
             ifname = optarg;
             break;
         case 'q':
-            cfg.max_queues = (unsigned)strtoul(optarg, NULL, 10);
+            if (xgt_opt_uint("xgrant-netfront", "--queues", optarg, 1,
+                             XGNF_MAX_QUEUES, &cfg.max_queues) < 0)
+                return 1;
             break;
         case 'f':
             if (ntap == XGNF_MAX_QUEUES) {
@@ -436,13 +443,19 @@ int main(int argc, char **argv)
                         XGNF_MAX_QUEUES);
                 return 1;
             }
-            tapfd[ntap++] = atoi(optarg);
+            if (xgt_opt_uint("xgrant-netfront", "--tap-fd", optarg, 0, INT_MAX,
+                             &v) < 0)
+                return 1;
+            tapfd[ntap++] = (int)v;
             break;
         case 'n':
             cfg.no_grant_ext = 1;
             break;
         case 't':
-            cfg.timeout_ms = atoi(optarg);
+            if (xgt_opt_uint("xgrant-netfront", "--timeout-ms", optarg, 1,
+                             3600000u, &v) < 0)
+                return 1;
+            cfg.timeout_ms = (int)v;
             break;
         case 'h':
             usage(stdout);

@@ -14,28 +14,24 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "tools/common/xgt.h"
 
-/* A backend feature flag: 1 only for the value "1" (absent: 0). */
-static int be_flag(struct xgnf *nf, const char *key)
+/* A backend feature flag into *on: 0 or 1, absent 0 (xfe_read_uint:
+ * "1abc" or "-1" is malformed); -EPROTO, the frontend's `error` node
+ * naming the key, when it is anything else. */
+static int be_flag(struct xgnf *nf, const char *key, int *on)
 {
-    unsigned v = 0;
+    unsigned long v = 0;
+    char err[128];
+    int rc = xfe_read_uint(nf->xb, XBT_NULL, nf->be_dir, key, 1, &v);
 
-    return grant_xenbus_scanf(nf->xb, XBT_NULL, nf->be_dir, key, "%u", &v) ==
-               1 &&
-           v == 1;
-}
-
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-    unsigned b[6];
-    char tail;
-    int i;
-
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-               &b[4], &b[5], &tail) != 6)
+    if (rc < 0) {
+        snprintf(err, sizeof(err), "71 backend key %s %s", key,
+                 rc == -EPROTO ? "is not 0 or 1" : "unreadable");
+        grant_xenbus_write(nf->xb, XBT_NULL, nf->dir, "error", err);
         return -EPROTO;
-    for (i = 0; i < 6; i++)
-        mac[i] = (uint8_t)b[i];
+    }
+    *on = (int)v;
     return 0;
 }
 
@@ -103,32 +99,39 @@ static int nf_data_setup(struct xgnf *nf)
 static int nf_negotiate(struct xgnf *nf, const struct xgnf_config *cfg)
 {
     char *mac = NULL;
-    int rc, st;
+    int rc, st, copy, sg, v4, v6, csum6, split;
 
     rc = grant_xenbus_wait_state(nf->xb, nf->be_dir, XenbusStateInitWait,
                                  cfg->timeout_ms, &st);
     if (rc < 0 && st != XenbusStateConnected)
         return rc;
-    if (!be_flag(nf, "feature-rx-copy")) {
+    if ((rc = be_flag(nf, "feature-rx-copy", &copy)) < 0)
+        return rc;
+    if (!copy) {
         grant_xenbus_write(nf->xb, XBT_NULL, nf->dir, "error",
                            "95 backend does not support copying receive path");
         return -EOPNOTSUPP;
     }
     rc = grant_xenbus_read(nf->xb, XBT_NULL, nf->dir, "mac", &mac, NULL);
     if (rc == 0)
-        rc = parse_mac(mac, nf->info.mac);
+        rc = xgt_parse_mac(mac, nf->info.mac) < 0 ? -EPROTO : 0;
     free(mac);
     if (rc < 0) {
         grant_xenbus_write(nf->xb, XBT_NULL, nf->dir, "error",
                            "71 mac missing or malformed");
         return rc == -ENOENT ? -EPROTO : rc;
     }
-    nf->info.sg = be_flag(nf, "feature-sg");
-    nf->info.gso_tcpv4 = nf->info.sg && be_flag(nf, "feature-gso-tcpv4");
-    nf->info.gso_tcpv6 = nf->info.sg && be_flag(nf, "feature-gso-tcpv6");
-    nf->info.ipv6_csum = be_flag(nf, "feature-ipv6-csum-offload");
-    nf->info.split_evtchn =
-        !cfg->one_evtchn && be_flag(nf, "feature-split-event-channels");
+    if ((rc = be_flag(nf, "feature-sg", &sg)) < 0 ||
+        (rc = be_flag(nf, "feature-gso-tcpv4", &v4)) < 0 ||
+        (rc = be_flag(nf, "feature-gso-tcpv6", &v6)) < 0 ||
+        (rc = be_flag(nf, "feature-ipv6-csum-offload", &csum6)) < 0 ||
+        (rc = be_flag(nf, "feature-split-event-channels", &split)) < 0)
+        return rc;
+    nf->info.sg = sg;
+    nf->info.gso_tcpv4 = sg && v4;
+    nf->info.gso_tcpv6 = sg && v6;
+    nf->info.ipv6_csum = csum6;
+    nf->info.split_evtchn = !cfg->one_evtchn && split;
     nf->info.rx_notify = 1;
     nf->info.mtu = nf->info.sg ? XGNF_MAX_FRAME - XGNF_MIN_FRAME : 1500;
     nf->ops = (struct xfe_ops){

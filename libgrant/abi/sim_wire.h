@@ -332,21 +332,20 @@ _Static_assert(sizeof(struct xgw_notice) == 8, "xgw_notice");
  *
  * How long to spin and poll.  Both sides spin only while it can pay:
  *   - the daemon publishes `cpu_busy` (a hint: 1 while it saw no free CPU,
- *     all of them wanted by runnable tasks, in its last sample, taken at
- *     most once a millisecond from /proc/loadavg); then a spin or a poll
- *     takes the CPU from a task that could use it, so both sides spin only
- *     about as long as a sleep and its wake-up cost themselves (a few
- *     microseconds), never their whole budget;
- *   - the client does not spin after ringing the doorbell (the daemon
- *     sleeps: its answer comes after a wake-up) unless `cpu_busy` is 0, and
- *     bounds its spin by how long the answers of its last calls took: an
- *     answer that came only after it slept, much later than its budget,
- *     halves the budget (the daemon was off its CPU: spinning was wasted),
- *     one that came just after the budget doubles it (up to 100 us);
- *   - the daemon's poll window (--poll-us) adapts the same way: a request
- *     that came soon after a poll gave up doubles it, one that came long
- *     after halves it (down to no polling), so a daemon serving sparse
- *     requests blocks instead of spinning after each.
+ *     all of them wanted by runnable tasks, in its last samples, taken at
+ *     most once a millisecond from /proc/loadavg);
+ *   - the daemon polls for --poll-us after serving, but only about as
+ *     long as a sleep and its wake-up cost (3 us) when cpu_busy and the
+ *     request came after a sleep (sparse traffic: polling would take the
+ *     CPU from a task that wants it; a stream of requests it caught while
+ *     polling keeps the whole window);
+ *   - the client does not spin after ringing the doorbell while cpu_busy
+ *     (the woken daemon needs a CPU, maybe its own), and bounds its spin
+ *     by how its recent answers came: one that came only after it slept,
+ *     later than 100 us, while its spin had caught nothing since the last
+ *     such answer, halves the budget (the daemon was off its CPU: spinning
+ *     was wasted), one that came after the spin but within 100 us doubles
+ *     it (down to 2 us, up to 100 us).
  * The policy is in sim_spin.h, shared by both sides.
  *
  * Kicks: an asynchronous event channel SEND (grant_evtchn_notify_async),

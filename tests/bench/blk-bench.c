@@ -4,9 +4,9 @@
  * state (read once, warm, never dropped: fio runs with --invalidate=0 or
  * on NBD), xgrant-blkback buffered (--buffered, one queue) like the
  * peers.  Each round runs every part once, in turn; the table shows each
- * figure's median over the rounds and the ratios of those medians, all
- * from this one run (the machine's load moves all parts alike):
- *   (a) a guest program on libxgblkfront (xgbf_submit/xgbf_reap at QD32,
+ * figure's median over the rounds and, for each ratio, the median of the
+ * rounds' ratios (each under one load), all from this one run:
+ *   (a) a guest program on libxgblkfront (xgbf_submitv/xgbf_reap at QD32,
  *       xgbf_pread/xgbf_pwrite at QD1, buffers from xgbf_buf_alloc) ->
  *       xgrant-blkback -> image, byte-exact grants over its buffers
  *       (grant-ext; the backend moves the bytes by the grant-I/O call);
@@ -26,7 +26,8 @@
  * read and write (QD1).
  * BLK_BENCH_SECS=N: each job's length (default 1); BLK_BENCH_RUNS=N:
  * rounds (default 3, at most 9); BLK_BENCH_PARTS (letters a b c d, v for
- * the bounce pool, m for the raw modes; default all) runs only those.
+ * the bounce pool, m for the raw modes; default all) and BLK_BENCH_JOBS
+ * (job names) run only those.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -179,7 +180,8 @@ static int role_raw(unsigned devid, int mode)
     for (i = 0; rc == 0 && i < NJOBS; i++) {
         double iops = 0;
 
-        if (mode != RF_V1P && (jobs[i].qd == 1) != (jobs[i].sects > 8))
+        if (!job_on(i) ||
+            (mode != RF_V1P && (jobs[i].qd == 1) != (jobs[i].sects > 8)))
             continue; /* the copy modes: 4 KiB QD32 and 1 MiB */
         rc = raw_job(&f, &jobs[i], &iops);
         blkbench_job(i, iops);
@@ -224,25 +226,33 @@ static int run_sync(struct xgbf *d, const struct job *j, uint8_t *buf,
     return rc;
 }
 
+/* QD32: the first requests, then each reaped batch's successors, each
+ * group in one xgbf_submitv (its grants made in one call). */
 static int lib_job(struct xgbf *d, const struct job *j, uint8_t *buf,
                    double *iops)
 {
     struct xgbf_cqe c[MAXQD];
+    struct xgbf_sqe v[MAXQD];
     size_t bytes = (size_t)j->sects * 512;
     uint64_t pos = 0, n = 0;
     uint32_t rnd = 12345;
     double t0 = now_ns(), len = secs() * 1e9;
-    unsigned k, busy = 0;
+    unsigned k, busy = 0, nv = 0;
+    enum xgbf_op op = j->write ? XGBF_WRITE : XGBF_READ;
     int got, i, rc;
 
     if (j->qd == 1) /* the synchronous calls: any size */
         return run_sync(d, j, buf, iops);
-    for (k = 0; k < j->qd; k++, busy++)
-        if ((rc = xgbf_submit(d, j->write ? XGBF_WRITE : XGBF_READ,
-                              next_off(j, &pos, &rnd), buf + k * bytes, bytes,
-                              k)) < 0)
-            return rc;
-    while (busy) {
+    for (k = 0; k < j->qd; k++)
+        v[nv++] = (struct xgbf_sqe){op, next_off(j, &pos, &rnd),
+                                    buf + k * bytes, bytes, k};
+    for (;;) {
+        if (nv && (rc = xgbf_submitv(d, v, nv)) != (int)nv)
+            return rc < 0 ? rc : -EIO;
+        busy += nv;
+        nv = 0;
+        if (!busy)
+            break;
         got = xgbf_reap(d, c, MAXQD, 5000);
         if (got <= 0)
             return got ? got : -ETIMEDOUT;
@@ -254,11 +264,8 @@ static int lib_job(struct xgbf *d, const struct job *j, uint8_t *buf,
             if (now_ns() - t0 >= len)
                 continue;
             k = (unsigned)c[i].cookie;
-            if ((rc = xgbf_submit(d, j->write ? XGBF_WRITE : XGBF_READ,
-                                  next_off(j, &pos, &rnd), buf + k * bytes,
-                                  bytes, k)) < 0)
-                return rc;
-            busy++;
+            v[nv++] = (struct xgbf_sqe){op, next_off(j, &pos, &rnd),
+                                        buf + k * bytes, bytes, k};
         }
     }
     *iops = n / ((now_ns() - t0) / 1e9);
@@ -281,6 +288,8 @@ static int role_lib(unsigned devid, int v1)
     for (i = 0; rc == 0 && i < NJOBS; i++) {
         double iops = 0;
 
+        if (!job_on(i))
+            continue;
         rc = lib_job(d, &jobs[i], buf, &iops);
         blkbench_job(i, iops);
     }
@@ -349,7 +358,8 @@ static void fio_nbd(const char *sock, int p, int run)
     snprintf(target, sizeof(target),
              "--ioengine=nbd --uri=nbd+unix:///?socket=%s", sock);
     for (j = 0; j < NJOBS; j++)
-        res[p][j][run] = fio(target, &jobs[j]);
+        if (job_on(j))
+            res[p][j][run] = fio(target, &jobs[j]);
 }
 
 static pid_t nbdkit_start(const char *sock, const char *img)
@@ -419,6 +429,18 @@ static double ratio(double x, double y)
     return x && y ? x / y : 0;
 }
 
+/* The median over the rounds of part p's figure over part q's, job j,
+ * each ratio of one round (one load). */
+static double rmed(int p, int q, unsigned j)
+{
+    double v[MAXRUNS];
+    int i;
+
+    for (i = 0; i < runs; i++)
+        v[i] = ratio(res[p][j][i], res[q][j][i]);
+    return median(v, runs);
+}
+
 static void loadavg(const char *when)
 {
     double l[3] = {0, 0, 0};
@@ -431,8 +453,9 @@ static void report(void)
 {
     unsigned j;
 
-    printf("medians of %d round(s) of %g s jobs; ratios of the medians\n", runs,
-           secs());
+    printf("medians of %d round(s) of %g s jobs; each ratio the median of "
+           "the rounds' ratios\n",
+           runs, secs());
     printf("%-18s %10s %10s %10s %10s %6s %6s %6s\n", "job (IOPS)", "a lib",
            "b nbdkit", "c io_uring", "d xg-nbd", "a/b", "a/c", "d/b");
     for (j = 0; j < NJOBS; j++) {
@@ -441,8 +464,8 @@ static void report(void)
 
         printf("%-18s %10.0f %10.0f %10.0f %10.0f %6.2f %6.2f %6.2f  "
                "(a %.0f MB/s)\n",
-               jobs[j].name, a, b, c, d, ratio(a, b), ratio(a, c), ratio(d, b),
-               a * jobs[j].sects * 512 / 1e6);
+               jobs[j].name, a, b, c, d, rmed(P_A, P_B, j), rmed(P_A, P_C, j),
+               rmed(P_D, P_B, j), a * jobs[j].sects * 512 / 1e6);
     }
     printf("grant kinds, same jobs (IOPS): libxgblkfront byte-exact (a) / "
            "page grants + bounce buffers (v1 pool); raw frontend: persistent "
@@ -451,8 +474,8 @@ static void report(void)
            "bounce", "ex/bn", "raw-pers", "raw-v1cp", "raw-excp");
     for (j = 0; j < NJOBS; j++)
         printf("%-18s %10.0f %10.0f %7.2f %10.0f %10.0f %10.0f\n", jobs[j].name,
-               med(P_A, j), med(P_V, j), ratio(med(P_A, j), med(P_V, j)),
-               med(P_RAWP, j), med(P_RAWC, j), med(P_RAWX, j));
+               med(P_A, j), med(P_V, j), rmed(P_A, P_V, j), med(P_RAWP, j),
+               med(P_RAWC, j), med(P_RAWX, j));
 }
 
 /* BLK_BENCH_PARTS: which parts run (letters a, v, m, b, c, d), default
@@ -483,7 +506,8 @@ static void round_run(struct rf_run *r, const char *img, char *sock, int run,
              "--filename=%s --ioengine=io_uring --direct=0 --invalidate=0",
              img);
     for (j = 0; part('c') && j < NJOBS; j++)
-        res[P_C][j][run] = fio(target, &jobs[j]);
+        if (job_on(j))
+            res[P_C][j][run] = fio(target, &jobs[j]);
     if (part('b'))
         file_nbd(img, sock, run);
     if (part('d') && *have_d && xgrant_nbd(r, img, run) < 0)

@@ -35,6 +35,15 @@ static inline double secs(void)
     return e && atof(e) > 0 ? atof(e) : 1.0;
 }
 
+/* BLK_BENCH_JOBS (job names, e.g. "4k-randread-qd32,1m-seqread"): only
+ * those run; default all. */
+static inline int job_on(unsigned i)
+{
+    const char *e = getenv("BLK_BENCH_JOBS");
+
+    return !e || strstr(e, jobs[i].name);
+}
+
 /* An image of `mb` MiB of random data (rf_fill), synced: 1 when made. */
 static inline int blkbench_image(const char *img, unsigned mb)
 {

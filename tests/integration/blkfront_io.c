@@ -24,7 +24,10 @@
  *  - restart: the backend takes a batch of writes, never answers, closes
  *    and comes back as a new bus (or its whole directory vanishes and is
  *    written again); the frontend reconnects and re-issues them; the data
- *    reads back intact.
+ *    reads back intact.  With standard grants the backend comes back
+ *    without feature-persistent: the re-issued requests' pages are
+ *    one-shot, and those of the first connection went back to their own
+ *    pools.
  */
 #include <errno.h>
 #include <poll.h>
@@ -200,23 +203,27 @@ static void backend_dir_again(const char *be_dir, const char *fe_dir,
 /* Requests held unanswered, then the backend goes away: as a daemon that
  * closes and is started again (Closed, then the toolstack's Initialising)
  * or, with vanish, its whole directory removed and written again; the
- * guest must reconnect and complete every request. */
-static struct xbe *case_restart(struct xbe *bus, unsigned devid, int vanish)
+ * guest must reconnect and complete every request.  The backend comes back
+ * in mode `after` (BE_NOPERS: without the feature-persistent it had). */
+static struct xbe *case_restart(struct xbe *bus, const char *role,
+                                unsigned devid, int vanish, enum be_mode after,
+                                const char *want)
 {
     char fe_dir[GRANT_XENBUS_PATH_MAX], be_dir[GRANT_XENBUS_PATH_MAX],
         line[256];
+    const char *what = vanish ? "vanished backend" : "restarted backend";
     struct itest_agent a;
     unsigned held0 = held;
 
     modes[devid] = BE_HOLD;
-    guest(&a, "restart", devid, fe_dir, be_dir);
+    guest(&a, role, devid, fe_dir, be_dir);
     pump_line(bus, &a, line, sizeof(line), 20000);
-    ICHECK(!strncmp(line, "ok submitted", 12), "%s: %s",
-           vanish ? "vanish" : "restart", line[0] ? line : "(nothing)");
+    ICHECK(!strncmp(line, "ok submitted", 12), "%s: %s", role,
+           line[0] ? line : "(nothing)");
     pump(bus, 200, NULL, NULL);
     ICHECK(held > held0, "the backend holds %u requests unanswered",
            held - held0);
-    modes[devid] = BE_OK;
+    modes[devid] = after;
     if (vanish) {
         grant_xenbus_rm(xb0, XBT_NULL, be_dir, NULL);
         pump(bus, 100, NULL, NULL);
@@ -229,13 +236,14 @@ static struct xbe *case_restart(struct xbe *bus, unsigned devid, int vanish)
         grant_xenbus_write(xb0, XBT_NULL, be_dir, "state", "1");
     }
     pump(bus, 10000, reached_connected, be_dir);
-    ICHECK(reached_connected(be_dir), "%s: the device is Connected again",
-           vanish ? "vanished backend" : "restarted backend");
+    ICHECK(reached_connected(be_dir), "%s: %s: the device is Connected again",
+           role, what);
     pump_line(bus, &a, line, sizeof(line), 30000);
-    ICHECK(!strncmp(line, "ok recovered", 12), "%s: %s",
-           vanish ? "vanished backend" : "restarted backend",
-           line[0] ? line : "(nothing)");
+    ICHECK(!strncmp(line, "ok recovered", 12) && strstr(line, want),
+           "%s: %s: %s (want '%s')", role, what, line[0] ? line : "(nothing)",
+           want);
     guest_end(bus, &a, be_dir);
+    modes[devid] = BE_OK;
     return bus;
 }
 
@@ -292,8 +300,11 @@ static void run_backend(void)
     case_refused(bus, BE_BIG_SECTOR, "sector-size 65536 without indirect",
                  "sector-size 65536 exceeds the largest request, 45056", 15);
     case_keep(bus, 16);
-    bus = case_restart(bus, 3, 0);
-    bus = case_restart(bus, 4, 1);
+    bus = case_restart(bus, "restart", 3, 0, BE_OK, "persistent 0 -> 0");
+    bus = case_restart(bus, "restart", 4, 1, BE_OK, "persistent 0 -> 0");
+    /* Standard grants, persistent before and not after: the pages the
+     * held requests took go back to the pools they came from. */
+    bus = case_restart(bus, "restart-v1", 5, 0, BE_NOPERS, "persistent 1 -> 0");
     xbe_close(bus);
 }
 

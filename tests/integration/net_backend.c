@@ -900,6 +900,20 @@ static void show_daemon_log(void)
         fclose(f);
 }
 
+/* 1 when the daemon's log holds a line containing s. */
+static int daemon_logged(const char *s)
+{
+    char line[512];
+    FILE *f = fopen(nb_log_path, "r");
+    int found = 0;
+
+    while (f && !found && fgets(line, sizeof(line), f))
+        found = strstr(line, s) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
 /* (sysfs shows the namespace it was mounted in: ask ip.) */
 static int on_bridge(const char *ifname, const char *bridge)
 {
@@ -1371,6 +1385,16 @@ static void run(grant_handle_t *dom0)
     t = strstr(line, " in ") ? atoll(strstr(line, " in ") + 4) : 0;
     ICHECK(!strncmp(line, "ok flood 100", 12) && t >= 70,
            "rate: 100 KB at 1 MB/s took %lld ms (>= 70): %s", t, line);
+    /* A rate with a sign is no rate (strtoull's "%llu" took it). */
+    {
+        struct vif cs;
+
+        ok = add_vif(dom0, &cs, "net-cs", 0, 1, "normal", NULL, "+10000,10000");
+        ICHECK(ok, "vif connected with rate=+10000,10000");
+        ICHECK(daemon_logged("rate '+10000,10000' is not"),
+               "rate=+10000,10000 refused (no limit), the log says so");
+        del_vif(dom0, &cs);
+    }
 
     /* D: two queues, split event channels. */
     ok = add_vif(dom0, &d, "net-d", 0, 2, "normal", NULL, NULL);

@@ -21,7 +21,9 @@
  * extension: the same echo over standard grants (pages shared with
  * grant_v1_share, tx pages read-only to the backend); then its backend
  * closes the vif: the frontend sees it (xgnf_poll: -ENOTCONN), closes, and
- * leaves no grant behind.
+ * leaves no grant behind.  Last, backends whose feature-sg is "1abc" or
+ * "-1", and macs with a sign or a space: the attach fails -EPROTO, the
+ * frontend's `error` node says why.
  */
 #include <errno.h>
 #include <poll.h>
@@ -64,6 +66,8 @@ enum evil {
     RX_JUMP,
 };
 static enum evil evil;
+static const char *junk_sg;  /* set: the next vif's feature-sg value */
+static const char *junk_mac; /* set: the next vif's mac */
 static int jump;
 static struct xbe_ring *jumped; /* left alone: a push would undo the jump */
 static uint8_t *frame;          /* dom0 grant memory: one frame */
@@ -80,7 +84,7 @@ static int be_probe(struct xbe_dev *d, xs_transaction_t t)
 
     for (i = 0; rc == 0 && i < sizeof(keys) / sizeof(keys[0]); i++)
         rc = grant_xenbus_write(xbe_xb(xbe_dev_bus(d)), t, xbe_dev_dir(d),
-                                keys[i], "1");
+                                keys[i], junk_sg && i == 1 ? junk_sg : "1");
     return rc;
 }
 
@@ -356,7 +360,8 @@ static int toolstack_in(grant_xenbus_t *xb, xs_transaction_t t, void *arg)
     rc |= grant_xenbus_write(xb, t, be_dir, "handle", "0");
     rc |= grant_xenbus_write(xb, t, fe_dir, "backend", be_dir);
     rc |= grant_xenbus_write(xb, t, fe_dir, "backend-id", "0");
-    rc |= grant_xenbus_write(xb, t, fe_dir, "mac", "00:16:3e:00:00:01");
+    rc |= grant_xenbus_write(xb, t, fe_dir, "mac",
+                             junk_mac ? junk_mac : "00:16:3e:00:00:01");
     rc |= grant_xenbus_write(xb, t, fe_dir, "handle", "0");
     rc |= grant_xenbus_write(xb, t, fe_dir, "state", "1");
     return rc ? -EIO : 0;
@@ -438,6 +443,40 @@ static void be_diag(unsigned fe)
     grant_xenbus_read_state(xb0, XBT_NULL, dir, &st);
     printf("# backend state %d, error: %s\n", st, err ? err : "(none)");
     free(err);
+}
+
+/* A key the frontend must refuse (the backend's feature-sg with trailing
+ * junk or negative, or its own mac with a sign or a space): the attach
+ * fails -EPROTO and the frontend's `error` node says why. */
+static void junk_key(grant_handle_t *dom0, struct xbe *bus, const char *key,
+                     const char *val, const char *want)
+{
+    char *argv[] = {itest_self(), "--role", "front", NULL};
+    char fe_dir[GRANT_XENBUS_PATH_MAX], line[128], *err = NULL;
+    struct itest_agent a;
+    unsigned fe;
+
+    if (!strcmp(key, "mac"))
+        junk_mac = val;
+    else
+        junk_sg = val;
+    itest_spawn_argv(dom0, &a, "nfjunk", 2200, argv);
+    fe = a.domid;
+    pump_line(bus, &a, line, sizeof(line), 15000); /* "ok trying" */
+    ICHECK(grant_xenbus_transact(xb0, toolstack_in, &fe, 0) == 0,
+           "toolstack wrote a vif whose %s is \"%s\"", key, val);
+    pump_line(bus, &a, line, sizeof(line), 15000);
+    grant_xenbus_frontend_dir(fe, "vif", DEVID, fe_dir, sizeof(fe_dir));
+    grant_xenbus_read(xb0, XBT_NULL, fe_dir, "error", &err, NULL);
+    ICHECK(!strcmp(line, "err attach -71"),
+           "%s \"%s\": the attach fails -EPROTO (%s)", key, val,
+           line[0] ? line : "(nothing)");
+    ICHECK(err && strstr(err, want), "%s \"%s\": the frontend's error node: %s",
+           key, val, err ? err : "(none)");
+    free(err);
+    itest_agent_close(&a);
+    grant_ctl_domain_destroy(dom0, a.domid);
+    junk_sg = junk_mac = NULL;
 }
 
 static void run_backend(grant_handle_t *dom0)
@@ -532,6 +571,12 @@ static void run_backend(grant_handle_t *dom0)
                u.entries);
     }
     itest_agent_close(&a);
+    junk_key(dom0, bus, "feature-sg", "1abc",
+             "backend key feature-sg is not 0 or 1");
+    junk_key(dom0, bus, "feature-sg", "-1",
+             "backend key feature-sg is not 0 or 1");
+    junk_key(dom0, bus, "mac", "-1:16:3e:00:00:01", "mac missing or malformed");
+    junk_key(dom0, bus, "mac", " 0:16:3e:00:00:01", "mac missing or malformed");
     xbe_close(bus);
     grant_xenbus_close(xb0);
 }
@@ -750,6 +795,10 @@ static int role_front(int v1)
     }
     if (rc < 0) {
         printf("err attach %d\n", rc);
+        fflush(stdout);
+        /* Alive until the test has read our error node. */
+        while (fgets(cmd, sizeof(cmd), stdin))
+            ;
         return 1;
     }
     in = xgnf_info(nf);

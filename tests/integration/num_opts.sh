@@ -2,7 +2,8 @@
 # The daemons' numeric options are strict decimal (tools/common/num.c):
 # a sign, a space, a base prefix or trailing junk is refused before the
 # daemon does anything, with a message naming the option and the value.
-# (strtoul took " 5", "+5" and "-0": the daemon started with them.)
+# (strtoul took " 5", "+5" and "-0": the daemon started with them;
+# xgrant-netfront's atoi took "10s" as 10 and "-1" as a descriptor.)
 set -u
 B=${B:-build}
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,8 +23,12 @@ for v in " 5" "+5" "-0" "5 " "0x1" "2abc" ""; do
     refused xgrant-blkback --max-ring-order "$v"
     refused xgrant-netback --max-queues "$v"
     refused xgrantd --poll-us "$v"
+    refused xgrant-netfront --devid "$v"
 done
 refused xgrant-blkback --max-queues 17
 refused xgrant-blkback --bounce-mb 0
 refused xgrant-netback --stats-ms 0
+refused xgrant-netfront --queues 0
+refused xgrant-netfront --tap-fd -1
+refused xgrant-netfront --timeout-ms 10s
 check_done

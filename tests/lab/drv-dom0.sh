@@ -15,7 +15,8 @@ NET4=10.99.0
 NET6=fd99:
 D=/drv # images, fifo, received data: dom0's ext4 root (tmpfs refuses O_DIRECT)
 IMG_MB=64
-MB=8       # the integrity cases' size
+MB=8        # the block integrity cases' size
+NET_MB=2    # each TCP transfer (0.3-1 MB/s under TCG: eight of them a boot)
 BENCH_MB=16 # blk dd each way
 MAC_LINUX=00:16:3e:58:00:01
 MAC_XGRANT=00:16:3e:58:00:02
@@ -26,6 +27,7 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 rep() {
     local s=FAIL
     [ "$2" = 1 ] && s=PASS
+    [ $s = PASS ] || echo "$1" >>$D/failed
     echo "XLAB dom0 $s $1: $3"
 }
 skip() { echo "XLAB dom0 SKIP $1: $2"; }
@@ -68,9 +70,9 @@ gx() {
         return 124
     }
     n=$(next_cmd)
-    xenstore-write "$XS/cmd$n" "$2"
+    timeout 20 xenstore-write "$XS/cmd$n" "$2"
     end=$(($(date +%s) + $1))
-    until rc=$(xenstore-read "$XS/rc$n" 2>/dev/null); do
+    until rc=$(timeout 20 xenstore-read "$XS/rc$n" 2>/dev/null); do
         if [ "$(date +%s)" -ge $end ]; then
             # A slow command delays the next ones only; two in a row: gone.
             [ -e $D/guest.slow ] && touch $D/guest.gone
@@ -81,8 +83,18 @@ gx() {
         sleep 0.3
     done
     rm -f $D/guest.slow
-    xenstore-read -R "$XS/out$n" # raw: newlines as they are
+    timeout 20 xenstore-read -R "$XS/out$n" # raw: newlines as they are
     return "$rc"
+}
+# xsr PATH: a store key for a case; a failed read is said (a note with
+# xenstore-read's message) and tried once more: one such failure was seen
+# under load, for a key that was there.
+xsr() {
+    local v
+    v=$(xenstore-read "$1" 2>&1) && { printf '%s' "$v"; return; }
+    echo "XLAB-NOTE xenstore-read $1 failed ($v), again in 1 s" >&2
+    sleep 1
+    xenstore-read "$1" 2>/dev/null
 }
 first() { printf '%s' "$1" | head -1 | cut -d' ' -f1; }
 oneline() { printf '%s' "$1" | tr '\n' ' ' | cut -c1-300; }
@@ -106,15 +118,15 @@ blk_cases() {
         "dom0 wrote $MB MiB of random data at 16 MiB of the image: image md5 $d, the guest read $(oneline "$out") from /dev/$dev"
     bk=/local/domain/0/backend/vbd/$guest/$devid
     fe=/local/domain/$guest/device/vbd/$devid
-    bp=$(xenstore-read $bk/feature-persistent 2>/dev/null)
-    fp=$(xenstore-read $fe/feature-persistent 2>/dev/null)
-    ind=$(xenstore-read $bk/feature-max-indirect-segments 2>/dev/null)
+    bp=$(xsr $bk/feature-persistent)
+    fp=$(xsr $fe/feature-persistent)
+    ind=$(xsr $bk/feature-max-indirect-segments)
     info=$(gx 60 "blk_info $dev")
     segs=$(printf '%s' "$info" | sed -n 's/^max_segments //p')
     rep blk_${be}_persistent "$([ "$bp" = 1 ] && [ "$fp" = 1 ] &&
         grep -q 'persistent grants: enabled' <<<"$info" && echo 1)" \
         "feature-persistent backend ${bp:-absent} frontend ${fp:-absent}; $(oneline "$info")"
-    fl=$(xenstore-read $bk/feature-flush-cache 2>/dev/null)
+    fl=$(xsr $bk/feature-flush-cache)
     rep blk_${be}_flush "$([ "$fl" = 1 ] && grep -q 'flush diskcache: enabled' <<<"$info" && echo 1)" \
         "feature-flush-cache ${fl:-absent}; blkfront: $(grep -o '[a-z ]*flush[a-z ]*: [a-z]*' <<<"$info" | head -1) (the guest's write cache and fsync need it)"
     rep blk_${be}_indirect "$([ "${ind:-0}" -gt 11 ] && [ "${segs:-0}" -gt 11 ] &&
@@ -150,12 +162,12 @@ listen() {
     fi
     for _ in $(seq 100); do ss -ltn | grep -q ":$1 " && break || sleep 0.2; done
 }
-# rate VAR "MD5 BYTES MS": VAR = MB/s when all MB MiB came.
+# rate VAR "MD5 BYTES MS": VAR = MB/s when all NET_MB MiB came.
 rate() {
     local b ms
     read -r _ b ms <<<"$2"
-    [ "${b:-0}" = $((MB << 20)) ] && [ "${ms:-0}" -gt 0 ] &&
-        printf -v "$1" '%s' "$(awk -v m=$MB -v t="$ms" 'BEGIN { printf "%.2f", m * 1000 / t }')"
+    [ "${b:-0}" = $((NET_MB << 20)) ] && [ "${ms:-0}" -gt 0 ] &&
+        printf -v "$1" '%s' "$(awk -v m=$NET_MB -v t="$ms" 'BEGIN { printf "%.2f", m * 1000 / t }')"
 }
 # tcp_pair BE IP TAG: random data each way, checksums compared; the times
 # are the throughput figures.
@@ -165,54 +177,50 @@ tcp_pair() {
     # both.
     listen 5001
     pid=$!
-    out=$(gx 300 "tcp_send $NET4.1 5001 $MB") || kill $pid 2>/dev/null
+    out=$(gx 300 "tcp_send $NET4.1 5001 $NET_MB") || kill $pid 2>/dev/null
     wait $pid
     g=$(first "$out")
     d="$(md5 <$D/rx) $(stat -c %s $D/rx)"
     rm -f $D/rx
     rep net_${be}_tcp_from_guest_$tag "$([ -n "$g" ] && [ "$g" = "$(first "$d")" ] && echo 1)" \
-        "$MB MiB of random data, the guest sent md5/bytes/ms $(oneline "$out"); dom0 received md5/bytes $d"
+        "$NET_MB MiB of random data, the guest sent md5/bytes/ms $(oneline "$out"); dom0 received md5/bytes $d"
     rate "NET_TX_${be}_$tag" "$out"
-    dd if=/dev/urandom of=$D/tx bs=1M count=$MB 2>/dev/null
+    dd if=/dev/urandom of=$D/tx bs=1M count=$NET_MB 2>/dev/null
     d=$(md5 <$D/tx)
     listen 5002 $D/tx
     pid=$!
     out=$(gx 300 "tcp_recv $NET4.1 5002")
     kill $pid 2>/dev/null
     rep net_${be}_tcp_to_guest_$tag "$([ "$d" = "$(first "$out")" ] && echo 1)" \
-        "$MB MiB of random data, dom0's md5 $d; the guest received md5/bytes/ms $(oneline "$out")"
+        "$NET_MB MiB of random data, dom0's md5 $d; the guest received md5/bytes/ms $(oneline "$out")"
     rate "NET_RX_${be}_$tag" "$out"
     rm -f $D/tx
 }
-# ping_pair BE IP4 IP6 TAG [SIZE]
-# busybox's ping was seen to die of SIGSEGV now and then (in the guest and
-# dom0, against either backend, before any packet is judged): a crash of
-# the tool (status 139) is run again, up to three times; anything else
-# (loss, timeout) counts as it is.
-bping() {
-    local o r i
-    for i in 1 2 3; do
-        o=$(busybox "$@" 2>&1)
-        r=$?
-        [ $r = 139 ] || break
-    done
-    printf '%s\n' "$o"
-    return $r
+# ping_pair BE IP4 IP6 TAG [SIZE]: drv-ping (drv-ping.c: busybox's ping
+# re-enters stdio and exit() from a signal handler and was seen to die of
+# SIGSEGV under TCG), /xlab/drv-ping in dom0, /drv-ping in the guest.
+# net_diag BE DEVID: where packets stopped (after a failed net case): the
+# backend's counters, both ends' interface counters, the guest's kernel.
+net_diag() {
+    local vif=vif$guest.$2
+    echo "XLAB-NOTE diag $1: backend statistics: $(xenstore-ls /local/domain/0/backend/vif/$guest/$2/statistics 2>/dev/null | tr -s ' \n' ' ')"
+    echo "XLAB-NOTE diag $1: dom0 $vif: $(ip -s -o link show $vif 2>/dev/null | tr -s ' ' ' ')"
+    gx 30 "cat /proc/net/dev | tail -n +3; dmesg | tail -15" | sed "s/^/XLAB-NOTE diag $1: guest: /"
+    dmesg | tail -8 | sed "s/^/XLAB-NOTE diag $1: dom0 kernel: /"
+    [ ! -f /tmp/xgrant-netback.log ] || tail -5 /tmp/xgrant-netback.log | sed "s/^/XLAB-NOTE diag $1: netback: /"
 }
-# The same, as a command line for the guest (drv-guest.sh runs it in sh).
-GPING='gping() { for i in 1 2 3; do o=$(ping "$@" 2>&1); r=$?; [ $r = 139 ] || break; done; printf "%s\n" "$o"; return $r; }; gping'
 
 ping_pair() {
     local be=$1 ip=$2 ip6=$3 tag=$4 sz=${5:-56} out rc
-    out=$(bping ping -c 3 -w 20 -s "$sz" "$ip")
+    out=$(/xlab/drv-ping -c 3 -w 20 -s "$sz" "$ip" 2>&1)
     rc=$?
     rep net_${be}_ping_to_guest_$tag "$([ $rc = 0 ] && echo 1)" "$sz bytes: $(printf '%s' "$out" | grep 'packets' | head -1)"
-    out=$(gx 60 "$GPING -c 3 -w 20 -s $sz $NET4.1 | grep packets")
+    out=$(gx 60 "/drv-ping -c 3 -w 20 -s $sz $NET4.1 | grep packets")
     rep net_${be}_ping_from_guest_$tag "$([ $? = 0 ] && grep -q ' 0% packet loss' <<<"$out" && echo 1)" "$sz bytes: $(oneline "$out")"
     [ "$tag" = 1500 ] || return 0
-    out=$(bping ping6 -c 2 -w 20 "$ip6")
+    out=$(/xlab/drv-ping -6 -c 2 -w 20 "$ip6" 2>&1)
     rc=$?
-    out="dom0->guest: $(printf '%s' "$out" | grep packets) guest->dom0: $(oneline "$(gx 60 "${GPING/ping \"\$@\"/ping6 \"\$@\"} -c 2 -w 20 ${NET6}:1 | grep packets")")"
+    out="dom0->guest: $(printf '%s' "$out" | grep packets) guest->dom0: $(oneline "$(gx 60 "/drv-ping -6 -c 2 -w 20 ${NET6}:1 | grep packets")")"
     rep net_${be}_ipv6 "$([ $rc = 0 ] && grep -q 'guest->dom0: 2 packets transmitted, 2 packets received' <<<"$out" && echo 1)" \
         "ping6 both ways (neighbour discovery, no DAD): $out"
 }
@@ -237,12 +245,14 @@ net_cases() {
     fi
     t drv-$be-tcp
     tcp_pair $be $ip 1500
+    [ ! -s $D/failed ] || { net_diag $be $devid; rm -f $D/failed; }
     ip link set $vif mtu 9000 && ip link set $BR mtu 9000
     out=$(gx 60 "net_mtu $mac 9000")
     rep net_${be}_mtu9000 "$(grep -q 'mtu 9000' <<<"$out" && ip link show $vif | grep -q 'mtu 9000' && echo 1)" \
         "the guest: $(oneline "$out"); dom0: $(ip -o link show $vif | grep -o 'mtu [0-9]*')"
     ping_pair $be $ip $ip6 9000 8900
     tcp_pair $be $ip 9000
+    [ ! -s $D/failed ] || { net_diag $be $devid; rm -f $D/failed; }
     t drv-$be-net-done
 }
 
@@ -437,7 +447,39 @@ ratio() {
     fi
 }
 
+# canary_start / canary_check: drv-canary's locked pages in dom0 and the
+# guest, checked every 5 s while the cases run: a driver that writes
+# through a stale or wrong frame changes some page of its domain.
+# Meanwhile what dom0's kernel says of crashes goes to the console as it
+# happens, and a note if xenstored dies (every store client would hang).
+canary_start() {
+    /xlab/drv-canary 32 5 >$D/canary.out 2>&1 &
+    CANARY=$!
+    (dmesg -W | grep --line-buffered -iE 'segfault|general protection|traps:|BUG|Oops|corrupt' |
+        sed -u 's/^/XLAB-NOTE dom0 kernel: /') &
+    KLOG=$!
+    (while sleep 15; do
+        pidof xenstored >/dev/null || {
+            echo "XLAB-NOTE xenstored is gone"
+            break
+        }
+    done) &
+    XSWATCH=$!
+    gx 30 "(/drv-canary 8 5 >/tmp/canary.out 2>&1 &)" >/dev/null
+}
+canary_check() {
+    local out
+    pkill -P $KLOG 2>/dev/null
+    kill $KLOG $XSWATCH 2>/dev/null
+    kill $CANARY 2>/dev/null
+    wait $CANARY
+    rep drv_memory_clean_dom0 "$([ $? = 0 ] && echo 1)" "$(oneline "$(cat $D/canary.out)")"
+    out=$(gx 30 'kill $(pidof drv-canary); sleep 2; cat /tmp/canary.out')
+    rep drv_memory_clean_guest "$(grep -q ' 0 words changed' <<<"$out" && echo 1)" "$(oneline "$out")"
+}
+
 run() {
+    canary_start
     t drv-linux
     blk_cases linux xvda 51712 $D/linux.img
     blk_bench linux xvda
@@ -460,10 +502,12 @@ run() {
     ratio "blk dd read" MB/s "${BLK_R_xgrant:-}" "${BLK_R_linux:-}"
     for m in 1500 9000; do
         v=NET_TX_xgrant_$m w=NET_TX_linux_$m
-        ratio "net TCP guest->dom0 $MB MiB MTU $m" MB/s "${!v:-}" "${!w:-}"
+        ratio "net TCP guest->dom0 $NET_MB MiB MTU $m" MB/s "${!v:-}" "${!w:-}"
         v=NET_RX_xgrant_$m w=NET_RX_linux_$m
-        ratio "net TCP dom0->guest $MB MiB MTU $m" MB/s "${!v:-}" "${!w:-}"
+        ratio "net TCP dom0->guest $NET_MB MiB MTU $m" MB/s "${!v:-}" "${!w:-}"
     done
+    canary_check
+    gx 30 "dmesg | grep -iE 'segfault|traps:|general protection|oom|killed|BUG|Oops|corrupt' | tail -10" | sed 's/^/XLAB-NOTE guest kernel: /'
     t drv-done
 }
 
@@ -477,7 +521,7 @@ run | stop)
     fi
     LOOP_LINUX=$(losetup -j $D/linux.img | cut -d: -f1)
     mkdir -p $D
-    rm -f $D/cmd.n $D/guest.gone $D/guest.slow
+    rm -f $D/cmd.n $D/guest.gone $D/guest.slow $D/failed
     [ "$1" = run ] && run
     xenstore-write "$XS/cmd$(next_cmd)" exit
     for p in xgrant-blkback xgrant-netback; do

@@ -12,6 +12,15 @@ $(LAB)/xlab: $(XLAB_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -static -o $@ $(XLAB_OBJ) $(LIB_OBJ) $(XLAB_LIBS)
 
+# The driver cases' ping and canary (drv-dom0.sh): static, for dom0 and the
+# guest.
+LAB_DRV_TOOLS := $(LAB)/drv-ping $(LAB)/drv-canary
+$(LAB_DRV_TOOLS): $(LAB)/%: tests/lab/%.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -Werror -static -o $@ $<
+# tests/integration/lab_ping.sh runs drv-ping on the host.
+TESTS += $(LAB)/drv-ping
+
 # xgrant's backends for dom0 (drv-dom0.sh): libgrant and liburing linked in
 # (the dom0 root has neither), Xen's libraries from the dom0 root (bookworm's,
 # as on the host).  Not static like xlab: Debian's libxenstore.a is built
@@ -66,6 +75,6 @@ LAB_PKGS := qemu-system-x86 qemu-utils debootstrap busybox-static cpio e2fsprogs
 lab-deps:
 	@./tools/deps.sh $(LAB_PKGS)
 lab: lab-deps
-	@$(MAKE) --no-print-directory B=$(B) $(LAB)/xlab $(LAB_BACKENDS) $(LAB_FRONTENDS)
+	@$(MAKE) --no-print-directory B=$(B) $(LAB)/xlab $(LAB_DRV_TOOLS) $(LAB_BACKENDS) $(LAB_FRONTENDS)
 	@B=$(B) ./tests/lab/run.sh; rc=$$?; \
 	    if [ $$rc -eq 77 ]; then echo "lab: skipped (reason above)"; exit 0; fi; exit $$rc

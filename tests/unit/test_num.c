@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,12 +70,67 @@ static void range(void **state)
     assert_int_equal(v, 42);
 }
 
+/* An option's number: its message goes to stderr as "prog: opt: why". */
+static void option(void **state)
+{
+    char msg[160] = "";
+    unsigned v = 42;
+    FILE *saved = stderr, *f = tmpfile();
+
+    (void)state;
+    assert_non_null(f);
+    assert_int_equal(xgt_opt_uint("prog", "--n", "7", 1, 16, &v), 0);
+    assert_int_equal(v, 7);
+    stderr = f;
+    assert_int_equal(xgt_opt_uint("prog", "--n", "7x", 1, 16, &v), -EINVAL);
+    stderr = saved;
+    assert_int_equal(v, 7);
+    rewind(f);
+    assert_non_null(fgets(msg, sizeof(msg), f));
+    assert_string_equal(msg, "prog: --n: want 1 to 16, not '7x'\n");
+    fclose(f);
+}
+
+static void mac(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        "00:16:3e:00:00",
+        "00:16:3e:00:00:01:02",
+        "00:16:3e:00:00:01 ",
+        " 0:16:3e:00:00:01",
+        "-1:16:3e:00:00:01",
+        "+1:16:3e:00:00:01",
+        "0x:16:3e:00:00:01",
+        "000:16:3e:00:00:01",
+        "00:16:3g:00:00:01",
+        "00-16-3e-00-00-01",
+        "00::3e:00:00:01",
+    };
+    uint8_t m[6] = {9, 9, 9, 9, 9, 9};
+    unsigned i;
+
+    (void)state;
+    assert_int_equal(xgt_parse_mac("00:16:3E:0a:b:01", m), 0);
+    assert_int_equal(m[0], 0x00);
+    assert_int_equal(m[2], 0x3e);
+    assert_int_equal(m[3], 0x0a);
+    assert_int_equal(m[4], 0x0b);
+    assert_int_equal(m[5], 0x01);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        m[0] = 42;
+        assert_int_equal(xgt_parse_mac(bad[i], m), -EINVAL);
+        assert_int_equal(m[0], 42);
+    }
+    assert_int_equal(xgt_parse_mac(NULL, m), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(accepts),
-        cmocka_unit_test(refuses),
-        cmocka_unit_test(range),
+        cmocka_unit_test(accepts), cmocka_unit_test(refuses),
+        cmocka_unit_test(range),   cmocka_unit_test(option),
+        cmocka_unit_test(mac),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

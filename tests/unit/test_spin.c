@@ -17,11 +17,11 @@
 
 static void client(struct xgw_spin *s)
 {
-    xgw_spin_init(s, MAX, 0);
+    xgw_spin_init(s, MAX);
 }
 
-/* Nothing spins while the answer needs a wake-up and no CPU is free; a
- * spin is short while no CPU is free; otherwise the whole budget. */
+/* Nothing spins while the answer needs a wake-up and no CPU is free;
+ * otherwise the budget learned. */
 static void test_budget_by_state(void **state)
 {
     struct xgw_spin s;
@@ -30,7 +30,7 @@ static void test_budget_by_state(void **state)
     client(&s);
     assert_int_equal(xgw_spin_budget(&s, 0, 0), MAX);
     assert_int_equal(xgw_spin_budget(&s, 1, 0), MAX);
-    assert_int_equal(xgw_spin_budget(&s, 0, 1), XGW_SPIN_BUSY_NS);
+    assert_int_equal(xgw_spin_budget(&s, 0, 1), MAX);
     assert_int_equal(xgw_spin_budget(&s, 1, 1), 0);
 }
 
@@ -74,6 +74,26 @@ static void test_near_misses_grow(void **state)
     assert_int_equal(xgw_spin_budget(&s, 0, 0), MAX);
 }
 
+/* A late answer after a stream of answers the spin caught (the daemon was
+ * preempted once) does not shrink the budget; a second one in a row does. */
+static void test_hits_protect(void **state)
+{
+    struct xgw_spin s;
+
+    (void)state;
+    client(&s);
+    for (int i = 0; i < 100; i++)
+        xgw_spin_hit(&s);
+    xgw_spin_learn(&s, 5000000, MAX);
+    assert_int_equal(xgw_spin_budget(&s, 0, 0), MAX);
+    xgw_spin_learn(&s, 5000000, MAX);
+    assert_int_equal(xgw_spin_budget(&s, 0, 0), MAX / 2);
+    /* An answer caught counts as a hit too. */
+    xgw_spin_learn(&s, 500, MAX / 2);
+    xgw_spin_learn(&s, 5000000, MAX / 2);
+    assert_int_equal(xgw_spin_budget(&s, 0, 0), MAX / 2);
+}
+
 /* A wait that did not spin (asleep and busy) teaches the client nothing. */
 static void test_no_spin_no_lesson(void **state)
 {
@@ -85,35 +105,19 @@ static void test_no_spin_no_lesson(void **state)
     assert_int_equal(xgw_spin_budget(&s, 0, 0), MAX);
 }
 
-/* The daemon's window may reach 0 (no polling: it blocks at once after
- * sparse requests) and grows back when requests come close together. */
+/* The daemon polls its whole window unless no CPU is free and the last
+ * request came after a sleep (sparse traffic): then only a sleep's cost;
+ * a stream it caught while polling keeps the whole window even then. */
 static void test_daemon_window(void **state)
 {
-    struct xgw_spin s;
-
     (void)state;
-    xgw_spin_init(&s, 50000, 1);
-    for (int i = 0; i < 40; i++)
-        xgw_spin_learn(&s, 10000000, xgw_spin_budget(&s, 0, 0));
-    assert_int_equal(xgw_spin_budget(&s, 0, 0), 0);
-    xgw_spin_learn(&s, 10000000, 0);
-    assert_int_equal(xgw_spin_budget(&s, 0, 0), 0);
-    xgw_spin_learn(&s, 30000, 0);
-    assert_int_equal(xgw_spin_budget(&s, 0, 0), XGW_SPIN_MIN_NS);
-    /* It grows until it catches them, and stops there. */
-    for (int i = 0; i < 40; i++)
-        xgw_spin_learn(&s, 30000, xgw_spin_budget(&s, 0, 0));
-    assert_true(xgw_spin_budget(&s, 0, 0) >= 30000);
-    assert_true(xgw_spin_budget(&s, 0, 0) < 50000);
-    for (int i = 0; i < 40; i++)
-        xgw_spin_learn(&s, 45000, xgw_spin_budget(&s, 0, 0));
-    assert_int_equal(xgw_spin_budget(&s, 0, 0), 50000);
-    assert_int_equal(xgw_spin_budget(&s, 0, 1), XGW_SPIN_BUSY_NS);
-    /* --poll-us 0: never polls, whatever it learns. */
-    xgw_spin_init(&s, 0, 1);
-    xgw_spin_learn(&s, 0, 0);
-    xgw_spin_learn(&s, 100, 0);
-    assert_int_equal(xgw_spin_budget(&s, 0, 0), 0);
+    assert_int_equal(xgw_poll_window(50000, 0, 0), 50000);
+    assert_int_equal(xgw_poll_window(50000, 0, 1), 50000);
+    assert_int_equal(xgw_poll_window(50000, 1, 1), 50000);
+    assert_int_equal(xgw_poll_window(50000, 1, 0), XGW_SPIN_BUSY_NS);
+    /* --poll-us 0 never polls; a window below the cap stays. */
+    assert_int_equal(xgw_poll_window(0, 1, 0), 0);
+    assert_int_equal(xgw_poll_window(1000, 1, 0), 1000);
 }
 
 int main(void)
@@ -122,6 +126,7 @@ int main(void)
         cmocka_unit_test(test_budget_by_state),
         cmocka_unit_test(test_late_answers_shrink),
         cmocka_unit_test(test_near_misses_grow),
+        cmocka_unit_test(test_hits_protect),
         cmocka_unit_test(test_no_spin_no_lesson),
         cmocka_unit_test(test_daemon_window),
     };

@@ -37,6 +37,23 @@ int xgt_parse_uint(const char *s, unsigned long min, unsigned long max,
                    unsigned long *out, char *err, size_t errlen);
 
 /*
+ * Parses a MAC address as the store holds one ("00:16:3e:5a:01:02"): six
+ * octets of one or two hex digits (either case), separated by ':', nothing
+ * else (no sign, space, "0x" or trailing junk).  0 and mac set; -EINVAL
+ * (mac untouched).
+ */
+int xgt_parse_mac(const char *s, uint8_t mac[6]);
+
+/*
+ * A program's numeric command-line option: xgt_parse_uint of s in [min,
+ * max] into *out, 0; or -EINVAL (*out untouched) after writing
+ * "<prog>: <opt>: <reason>" to stderr (the one function here that writes:
+ * every daemon's option parser says it so).
+ */
+int xgt_opt_uint(const char *prog, const char *opt, const char *s, unsigned min,
+                 unsigned max, unsigned *out);
+
+/*
  * Formats a byte count for humans: "64M", "1G", "4096" (exact units only;
  * a size that is not a whole number of any unit is printed in bytes).
  * Returns what snprintf returns.

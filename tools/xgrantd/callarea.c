@@ -13,11 +13,10 @@
  *                  polling (pause loop) for up to XD_CA_SLICE_NS at a time
  *                  while less than the poll window passed since the last
  *                  work.
- * The poll window adapts (sim_spin.h, sim_wire.h's "How long to spin and
- * poll"): up to xd.poll_us while requests come soon after a poll gave up,
- * down to none while they come long after, and at most XGW_SPIN_BUSY_NS
- * while no CPU is free (sampled from /proc/loadavg at most once a
- * millisecond, and published to the clients as cpu_busy).
+ * The poll window is xd.poll_us, or XGW_SPIN_BUSY_NS while no CPU is free
+ * (sampled from /proc/loadavg at most once a millisecond, and published to
+ * the clients as cpu_busy) and the last request came after a sleep
+ * (sim_spin.h, sim_wire.h's "How long to spin and poll").
  * A posted request is copied out of the area once, validated and served
  * by the socket path's own handlers (xd_dispatch); its response comes back
  * through xd_reply, which hands it to xd_ca_reply while the area is busy.
@@ -67,12 +66,9 @@ static unsigned near_streak;    /* ... this many times in a row */
 static uint64_t last_move_ns;
 static uint64_t last_work_ns;
 static uint8_t *scratch; /* the copied-out request payload */
-/* The adaptive poll window, and what the last sleep began with. */
-static struct xgw_spin poll_win;
-static bool poll_win_set;
-static bool idle_slept;       /* slept since the last request served */
-static uint64_t idle_from_ns; /* ... after the work at this time */
-static uint32_t idle_budget;  /* ... having polled this long */
+/* The last request came while polling (not after a sleep). */
+static bool streaming;
+static bool slept; /* slept since the last request served */
 /* The CPU load sample (sample_load). */
 #define XD_LOAD_EVERY_NS 1000000u
 static int load_fd = -2; /* /proc/loadavg, -1 when it cannot be read */
@@ -468,31 +464,6 @@ static void sample_load(uint64_t now)
         __atomic_store_n(&ca->ctl->cpu_busy, busy, __ATOMIC_RELAXED);
 }
 
-/* The poll window now, in ns. */
-static uint32_t poll_window(void)
-{
-    if (!poll_win_set || poll_win.max_ns != xd.poll_us * 1000u) {
-        xgw_spin_init(&poll_win, xd.poll_us * 1000u, 1);
-        poll_win_set = true;
-    }
-    return xgw_spin_budget(&poll_win, 0, (int)cpu_busy);
-}
-
-static bool polling(uint64_t now)
-{
-    return areas && now - last_work_ns < poll_window();
-}
-
-/* A request was served: if the daemon had slept since the last one, how
- * long it took to come teaches the poll window. */
-static void poll_learn(uint64_t now)
-{
-    if (!idle_slept)
-        return;
-    idle_slept = false;
-    xgw_spin_learn(&poll_win, now - idle_from_ns, idle_budget);
-}
-
 static void publish(uint32_t state)
 {
     for (struct xd_ca *ca = areas; ca; ca = ca->next)
@@ -513,6 +484,14 @@ static bool any_posted(void)
     return false;
 }
 
+/* The poll window now, in ns (sim_spin.h's xgw_poll_window). */
+static bool polling(uint64_t now)
+{
+    return areas &&
+           now - last_work_ns <
+               xgw_poll_window(xd.poll_us * 1000u, (int)cpu_busy, streaming);
+}
+
 /*
  * The epoll timeout to use: 0 while polling, else `timeout_ms` once
  * SLEEPING is published and nothing turned out to be posted.
@@ -525,11 +504,7 @@ int xd_ca_timeout(int timeout_ms)
         sample_load(now);
     if (!areas || polling(now))
         return areas ? 0 : timeout_ms;
-    if (!idle_slept) {
-        idle_slept = true;
-        idle_from_ns = last_work_ns;
-        idle_budget = poll_window();
-    }
+    slept = true;
     publish(XGW_CA_SLEEPING);
     asleep = true;
     /* Orders the SLEEPING stores before the req_seq loads (Dekker with the
@@ -614,11 +589,8 @@ void xd_ca_run(bool worked)
 {
     uint64_t now = xgw_now_ns(), slice_end = now + XD_CA_SLICE_NS;
 
-    /* Served now, a request that rang the doorbell is measured from the
-     * last work before the sleep (poll_learn), not from its own wake. */
-    if (worked && !idle_slept)
+    if (worked)
         last_work_ns = now;
-
     if (areas) {
         publish_cpu();
         sample_load(now);
@@ -627,7 +599,8 @@ void xd_ca_run(bool worked)
         if (serve_all()) {
             after_serving();
             last_work_ns = now = xgw_now_ns();
-            poll_learn(now);
+            streaming = !slept;
+            slept = false;
             if (now >= slice_end)
                 return;
             continue;

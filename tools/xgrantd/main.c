@@ -135,20 +135,6 @@ static int check_opts(const struct opts *o)
 }
 
 /* A decimal option value in [min, max] into *out; -1 with a message. */
-static int parse_uint(const char *opt, const char *s, unsigned min,
-                      unsigned max, unsigned *out)
-{
-    char err[96];
-    unsigned long v;
-
-    if (xgt_parse_uint(s, min, max, &v, err, sizeof(err)) < 0) {
-        fprintf(stderr, "xgrantd: %s: %s\n", opt, err);
-        return -1;
-    }
-    *out = (unsigned)v;
-    return 0;
-}
-
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
     static const struct option lo[] = {
@@ -198,18 +184,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             o->log = optarg;
             break;
         case 'p':
-            if (parse_uint("--poll-us (microseconds)", optarg, 0, MAX_POLL_US,
-                           &xd.poll_us) < 0)
+            if (xgt_opt_uint("xgrantd", "--poll-us (microseconds)", optarg, 0,
+                             MAX_POLL_US, &xd.poll_us) < 0)
                 return -1;
             break;
         case 'c':
-            if (parse_uint("--max-domain-conns", optarg, 1, MAX_DOMAIN_CONNS,
-                           &xd.max_dom_conns) < 0)
+            if (xgt_opt_uint("xgrantd", "--max-domain-conns", optarg, 1,
+                             MAX_DOMAIN_CONNS, &xd.max_dom_conns) < 0)
                 return -1;
             break;
         case 'u':
-            if (parse_uint("--domain-uid-base", optarg, 1,
-                           0xfffffffeu - XD_UID_RANGE, &uid) < 0)
+            if (xgt_opt_uint("xgrantd", "--domain-uid-base", optarg, 1,
+                             0xfffffffeu - XD_UID_RANGE, &uid) < 0)
                 return -1;
             xd_confine_set_uid_base(uid);
             break;

@@ -163,6 +163,13 @@ int xbe_notify(struct xbe_dev *d, unsigned q, unsigned which);
  * an error shows on a later notify of the port. */
 int xbe_kick(struct xbe_dev *d, unsigned q, unsigned which);
 
+/* Reads dir/node as a decimal number of at most `max` with nothing around
+ * it (xgt_parse_uint: "12abc", " 5" and "-1" are malformed): 1 and *out
+ * set when present, 0 when missing (*out untouched), -EINVAL when
+ * malformed or above max, or the store's error. */
+int xbe_read_uint(grant_xenbus_t *xb, const char *dir, const char *node,
+                  unsigned long max, unsigned long *out);
+
 /*
  * Writes counters under dir/statistics/<names[i]> in one transaction, only
  * while dir is still there (its `state` readable): a directory the

@@ -12,9 +12,10 @@
  * shared ring per queue (multi-queue and multi-page rings when the backend
  * offers them), an event channel per queue.  The program then submits
  * reads, writes, flushes and discards (xgbf_submit, asynchronous: as many
- * as the rings hold) and reaps their completions (xgbf_reap), waiting on
- * one pollable fd (xgbf_fd); or uses the synchronous calls (xgbf_pread,
- * xgbf_pwrite, xgbf_flush, xgbf_discard), which split any size.
+ * as the rings hold; xgbf_submitv, several in one go) and reaps their
+ * completions (xgbf_reap), waiting on one pollable fd (xgbf_fd); or uses the
+ * synchronous calls (xgbf_pread, xgbf_pwrite, xgbf_flush, xgbf_discard), which
+ * split any size.
  *
  * How data moves
  * --------------
@@ -26,9 +27,12 @@
  *    bytes (plus DELEGATE when the backend offers feature-grant-delegate,
  *    which the library answers: xgrant-blkback --io-helper passes each
  *    segment on, narrowed, to an I/O helper domain).  A buffer elsewhere
- *    is bounced through the library's own grantable memory (one copy).  Grants
- * end before the completion is reported, so the backend never touches the
- * buffer afterwards.
+ *    is bounced through the library's own grantable memory (one copy); the
+ *    grants over a bounce buffer are kept for the next request of the same
+ *    size and direction (the buffer only ever holds data this backend
+ *    moves anyway, as Linux keeps its bounce pages granted) and end when
+ *    the rings go away.  Grants over the caller's buffer end before the
+ *    completion is reported, so the backend never touches it afterwards.
  *  - Otherwise (standard grants, stock Linux backends): a pool of pages
  *    shared with grant_v1_share and kept granted (feature-persistent, as
  *    Linux's blkfront), each segment a page; data is copied in and out.
@@ -161,6 +165,25 @@ int xgbf_buf_free(struct xgbf *d, void *buf);
  */
 int xgbf_submit(struct xgbf *d, enum xgbf_op op, uint64_t offset, void *buf,
                 size_t len, uint64_t cookie);
+/* One request of xgbf_submitv: xgbf_submit's arguments. */
+struct xgbf_sqe {
+    enum xgbf_op op;
+    uint64_t offset;
+    void *buf;
+    size_t len;
+    uint64_t cookie;
+};
+/*
+ * Queues n requests at once, as n xgbf_submit calls would, with fewer
+ * hypercalls: the byte-exact grants of every READ and WRITE over
+ * grantable memory are made in one call, and the backend is notified at
+ * most once.  Returns how many were queued (each then completes through
+ * xgbf_reap, a failure to put one on a ring as its status), stopping at
+ * the first that xgbf_submit would refuse; that one's error when it is
+ * the first.  Requests beyond the rings' free slots wait for slots in
+ * order (no -EAGAIN).  Never blocks (but for a reconnection in progress).
+ */
+int xgbf_submitv(struct xgbf *d, const struct xgbf_sqe *sqes, unsigned n);
 /* A file descriptor that polls readable when xgbf_reap has work (an
  * event channel signal or a store event).  Owned by the device. */
 int xgbf_fd(struct xgbf *d);

@@ -126,6 +126,10 @@ int xfe_notify(struct xfe_dev *d, unsigned q, unsigned which);
  * is absent (*out untouched), -EPROTO when malformed or above max. */
 int xfe_be_uint(struct xfe_dev *d, xs_transaction_t t, const char *key,
                 unsigned long max, unsigned long *out);
+/* The same for dir/key, before there is an xfe_dev (netfront reads the
+ * backend's offer before xfe_attach). */
+int xfe_read_uint(grant_xenbus_t *xb, xs_transaction_t t, const char *dir,
+                  const char *key, unsigned long max, unsigned long *out);
 /* xfe_notify without waiting for the hypervisor's answer
  * (grant_evtchn_notify_async): for a ring push, where nobody needs it;
  * an error shows on a later notify of the port. */

@@ -136,8 +136,9 @@ struct xgnf_stats {
  * the model), blocking up to cfg->timeout_ms for each backend step.
  * -ENOENT (no such device, or no link to its backend yet: try again),
  * -ETIMEDOUT, -ENOTCONN (the backend closed), -EOPNOTSUPP (the backend has
- * no feature-rx-copy), -EPROTO (a malformed backend key or `mac`),
- * -ENOMEM, or a grant/port call's error.  On failure nothing is left
+ * no feature-rx-copy), -EPROTO (a malformed backend key or `mac`: a
+ * feature flag not exactly "0" or "1", the frontend's `error` node naming
+ * it), -ENOMEM, or a grant/port call's error.  On failure nothing is left
  * granted or bound and the device is Closed, unless it had no backend
  * link yet (the toolstack may still be writing it: left alone).
  */

@@ -70,7 +70,7 @@ int lg_sim_fast_open(struct sim_conn *c, int memfd, int bell_fd, int near_fd)
     c->ca = p;
     c->ca_buf = (uint8_t *)p + XGW_CA_BUF_OFF;
     c->bell_fd = bell_fd;
-    xgw_spin_init(&c->spin, SPIN_NS, 0);
+    xgw_spin_init(&c->spin, SPIN_NS);
     return 0;
 }
 
@@ -298,14 +298,15 @@ static int take_payload(const struct sim_conn *c, const struct xgw_msg *m,
 /* Waits for the response to the call just posted (asleep: the doorbell
  * rang): spins as long as the adaptive policy says, then sleeps, and
  * learns from how long the answer took. */
-static int wait_answer(struct sim_conn *c, int asleep)
+static int wait_answer(struct sim_conn *c, int asleep, uint64_t start)
 {
-    uint64_t start = xgw_now_ns();
     uint32_t budget = xgw_spin_budget(
         &c->spin, asleep,
         (int)__atomic_load_n(&c->ca->cpu_busy, __ATOMIC_RELAXED));
     int rc = budget ? spin(c->ca, c->seq, start, budget) : -EAGAIN;
 
+    if (rc == 0)
+        xgw_spin_hit(&c->spin);
     if (rc != -EAGAIN)
         return rc;
     rc = sleep_wait(c, c->seq);
@@ -317,7 +318,7 @@ static int wait_answer(struct sim_conn *c, int asleep)
 int lg_sim_fast_exchange(struct sim_conn *c, struct sim_rpc *r)
 {
     struct xgw_msg m;
-    uint64_t len = 0;
+    uint64_t len = 0, start = xgw_now_ns();
     int rc, asleep;
 
     for (int i = 0; i < r->iovcnt; i++)
@@ -329,7 +330,7 @@ int lg_sim_fast_exchange(struct sim_conn *c, struct sim_rpc *r)
         /* A daemon thread on this CPU serves it: sleep. */
         rc = sleep_wait(c, c->seq);
     } else {
-        rc = wait_answer(c, asleep);
+        rc = wait_answer(c, asleep, start);
     }
     if (rc == 0) {
         memcpy(&m, &c->ca->rep, sizeof(m));

@@ -43,6 +43,25 @@ static void fill_rand(uint8_t *p, size_t n, unsigned *seed)
         return 1;                                                              \
     } while (0)
 
+/* Reaps until got reaches sent, each completion 0: 0 or the error. */
+static int reap_rest(struct xgbf *d, unsigned got, unsigned sent)
+{
+    struct xgbf_cqe c[NSLOT];
+    unsigned k;
+    int n;
+
+    while (got < sent) {
+        n = xgbf_reap(d, c, NSLOT, 5000);
+        if (n <= 0)
+            return n < 0 ? n : -ETIMEDOUT;
+        for (k = 0; k < (unsigned)n; k++)
+            if (c[k].status)
+                return c[k].status;
+        got += (unsigned)n;
+    }
+    return 0;
+}
+
 /* Async writes into distinct slots of the second half: as deep as the
  * rings allow. */
 static int async_round(struct xgbf *d, uint8_t *model, uint8_t *src,
@@ -71,16 +90,33 @@ static int async_round(struct xgbf *d, uint8_t *model, uint8_t *src,
         if (xgbf_inflight(d) > *maxqd)
             *maxqd = xgbf_inflight(d);
     }
-    while (got < sent) {
-        n = xgbf_reap(d, c, NSLOT, 5000);
-        if (n <= 0)
-            return n < 0 ? n : -ETIMEDOUT;
-        for (k = 0; k < (unsigned)n; k++)
-            if (c[k].status)
-                return c[k].status;
-        got += (unsigned)n;
+    return reap_rest(d, got, sent);
+}
+
+/* As async_round, every write in one xgbf_submitv (more than the rings
+ * hold: the rest wait for slots), from src, or with mixed from the heap
+ * buffer for every other one (bounced: their group is granted one by
+ * one). */
+static int async_round_v(struct xgbf *d, uint8_t *model, uint8_t *src,
+                         uint8_t *heap, unsigned *seed)
+{
+    struct xgbf_sqe v[NSLOT];
+    unsigned k;
+    int n;
+
+    for (k = 0; k < NSLOT; k++) {
+        size_t len = 512u * (1 + rand_r(seed) % (SLOT / 512));
+        uint64_t off = DISK / 2 + (uint64_t)k * SLOT;
+        uint8_t *b = heap && k % 2 ? heap + (size_t)k / 2 * SLOT
+                                   : src + (size_t)k * SLOT;
+
+        fill_rand(b, len, seed);
+        memcpy(model + off, b, len);
+        v[k] = (struct xgbf_sqe){XGBF_WRITE, off, b, len, k};
     }
-    return 0;
+    if ((n = xgbf_submitv(d, v, NSLOT)) != NSLOT)
+        return n < 0 ? n : -EIO;
+    return reap_rest(d, 0, NSLOT);
 }
 
 static int role_io(unsigned devid, int no_ext)
@@ -123,6 +159,9 @@ static int role_io(unsigned devid, int no_ext)
     for (r = 0; r < 3; r++)
         if ((rc = async_round(d, model, abuf, &seed, &maxqd)) < 0)
             FAIL("async round %u: %d", r, rc);
+    for (r = 0; r < 2; r++)
+        if ((rc = async_round_v(d, model, abuf, r ? heap : NULL, &seed)) < 0)
+            FAIL("xgbf_submitv round %u: %d", r, rc);
     if ((rc = xgbf_flush(d)) < 0)
         FAIL("flush %d", rc);
     if ((rc = xgbf_discard(d, 1u << 20, 1u << 20)) < 0)
@@ -188,7 +227,7 @@ static int role_hostile(unsigned devid, const char *what)
     return 0;
 }
 
-static int role_restart(unsigned devid)
+static int role_restart(unsigned devid, int no_ext)
 {
     struct xgbf *d;
     struct xgbf_info in;
@@ -196,10 +235,12 @@ static int role_restart(unsigned devid)
     uint8_t *src = NULL, *back = NULL;
     unsigned seed = 7, k, got = 0;
     long long end;
-    int rc = open_dev(devid, 0, &d), n;
+    int rc = open_dev(devid, no_ext, &d), n, pers;
 
     if (rc < 0)
         FAIL("open %d", rc);
+    xgbf_get_info(d, &in);
+    pers = in.persistent;
     if (xgbf_buf_alloc(d, 16 * SLOT, (void **)&src) < 0 ||
         xgbf_buf_alloc(d, 16 * SLOT, (void **)&back) < 0)
         FAIL("buf_alloc");
@@ -227,7 +268,8 @@ static int role_restart(unsigned devid)
     if (memcmp(back, src, 16 * SLOT))
         FAIL("the re-issued writes read back wrong");
     xgbf_get_info(d, &in);
-    printf("ok recovered 16 writes, %u reconnection(s)\n", in.reconnects);
+    printf("ok recovered 16 writes, %u reconnection(s), persistent %d -> %d\n",
+           in.reconnects, pers, in.persistent);
     fflush(stdout);
     xgbf_close(d);
     return in.reconnects ? 0 : 1;
@@ -401,7 +443,9 @@ int blkfront_role(const char *role, unsigned devid)
     if (!strcmp(role, "churn"))
         return role_churn(devid);
     if (!strcmp(role, "restart"))
-        return role_restart(devid);
+        return role_restart(devid, 0);
+    if (!strcmp(role, "restart-v1"))
+        return role_restart(devid, 1);
     printf("err unknown role %s\n", role);
     return 1;
 }

@@ -54,7 +54,8 @@ static int be_probe(struct xbe_dev *d, xs_transaction_t t)
            (mode_of(d) == BE_KEEP
                 ? 0
                 : grant_xenbus_write(xb, t, xbe_dev_dir(d),
-                                     "feature-persistent", "1"));
+                                     "feature-persistent",
+                                     mode_of(d) == BE_NOPERS ? "0" : "1"));
 }
 
 /* BE_KEEP: the first page written stays mapped; a later write's data
@@ -148,11 +149,14 @@ static int be_seg(struct xbe_dev *d, const struct blkif_request_segment *s,
     return rc == 0 ? (int)len : rc;
 }
 
+/* Persistent grants agreed: both sides wrote feature-persistent = 1 (as
+ * Linux's blkback: the frontend's key and its own). */
 static int fe_persistent(struct xbe_dev *d)
 {
     unsigned v = 0;
 
-    return grant_xenbus_scanf(xb0, XBT_NULL, xbe_dev_fe_dir(d),
+    return mode_of(d) != BE_KEEP && mode_of(d) != BE_NOPERS &&
+           grant_xenbus_scanf(xb0, XBT_NULL, xbe_dev_fe_dir(d),
                               "feature-persistent", "%u", &v) == 1 &&
            v == 1;
 }

@@ -24,7 +24,8 @@
  * 65536 and no indirect segments (no request could carry a sector);
  * BE_KEEP: no feature-persistent, and the first standard-grant page
  * written is mapped and kept after the answer (as a backend that fails to
- * unmap): kept_saw counts later writes whose data showed up in it. */
+ * unmap): kept_saw counts later writes whose data showed up in it;
+ * BE_NOPERS: no feature-persistent, otherwise as BE_OK. */
 enum be_mode {
     BE_OK,
     BE_BAD_ID,
@@ -34,7 +35,8 @@ enum be_mode {
     BE_HOLD,
     BE_JUNK_KEY,
     BE_BIG_SECTOR,
-    BE_KEEP
+    BE_KEEP,
+    BE_NOPERS
 };
 
 extern grant_handle_t *h0;
