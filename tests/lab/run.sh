@@ -21,9 +21,9 @@ BOOTS=${LAB_BOOTS:-patched stock}
 DRV_BOOTS=${LAB_DRV_BOOTS-}
 # LAB_ONLY=drv: only the driver cases (a quicker loop while working on them).
 ONLY=${LAB_ONLY:+ XLAB_ONLY=$LAB_ONLY}
-# xgrant's frontends in the guest (part 4): xlab-blkfront runs with the
-# patched boot's driver cases; LAB_DRV_FRONTENDS=1 adds xgrant-netfront (and
-# both on the stock boot), =0 leaves them out.
+# xgrant's frontends in the guest (part 4) run with the patched boot's
+# driver cases (xgrant-netfront against xen-netback only); =1 adds it
+# against xgrant-netback and both on the stock boot, =0 leaves them out.
 [ -z "${LAB_DRV_FRONTENDS:-}" ] || ONLY="$ONLY XLAB_FRONTS=$LAB_DRV_FRONTENDS"
 here=$(cd "$(dirname "$0")" && pwd)
 t_start=$(date +%s)
