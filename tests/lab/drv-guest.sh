@@ -86,9 +86,11 @@ net_down() {
 autoprobe() { echo "$1" >/sys/bus/xen/drivers_autoprobe; }
 # xgnf_start DEVID: xgrant-netfront on device/vif/DEVID, TAP xgDEVID, in
 # the background (log /tmp/xgnf.log), on libgrant's xen transport (the
-# default, sim, looks for xgrantd's socket); waits 30 s for the TAP.
+# default, sim, looks for xgrantd's socket) with 12 MiB of grantable memory
+# (the default 4 MiB is too little for byte-exact grants: 256 tx and 256 rx
+# buffers of 16 KiB, ENOMEM); waits 30 s for the TAP.
 xgnf_start() {
-    (XGRANT_TRANSPORT=xen LD_LIBRARY_PATH=/lib/x86_64-linux-gnu \
+    (XGRANT_TRANSPORT=xen XGRANT_XEN_PAGES=3072 LD_LIBRARY_PATH=/lib/x86_64-linux-gnu \
         /xgrant-netfront --devid "$1" --ifname "xg$1" >/tmp/xgnf.log 2>&1 &)
     i=0
     until [ -e "/sys/class/net/xg$1" ]; do

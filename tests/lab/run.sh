@@ -21,8 +21,10 @@ BOOTS=${LAB_BOOTS:-patched stock}
 DRV_BOOTS=${LAB_DRV_BOOTS-}
 # LAB_ONLY=drv: only the driver cases (a quicker loop while working on them).
 ONLY=${LAB_ONLY:+ XLAB_ONLY=$LAB_ONLY}
-# LAB_DRV_FRONTENDS=1: also xgrant's frontends in the guest (part 4, unfinished).
-[ "${LAB_DRV_FRONTENDS:-0}" = 1 ] && ONLY="$ONLY XLAB_FRONTS=1"
+# xgrant's frontends in the guest (part 4): xlab-blkfront runs with the
+# patched boot's driver cases; LAB_DRV_FRONTENDS=1 adds xgrant-netfront (and
+# both on the stock boot), =0 leaves them out.
+[ -z "${LAB_DRV_FRONTENDS:-}" ] || ONLY="$ONLY XLAB_FRONTS=$LAB_DRV_FRONTENDS"
 here=$(cd "$(dirname "$0")" && pwd)
 t_start=$(date +%s)
 phase() { echo "lab: [$(($(date +%s) - t_start)) s] $*"; }
