@@ -137,11 +137,11 @@ static int read_keys(struct xgbf *d, struct xgbf_info *in, char *err,
         return -EPROTO;
     if (ssz < XGBF_SECT || ssz > 65536 || (ssz & (ssz - 1)) ||
         sectors > (UINT64_MAX >> 9) || gran > 0xffffffffull ||
-        align > 0xffffffffull || pssz > 0xffffffffull) {
+        align > 0xffffffffull || pssz > 0xffffffffull || info > 0xffffffffull) {
         snprintf(err, errlen,
                  "backend keys out of range (sector-size %lu: a power of two "
-                 "512..65536; sectors %lu)",
-                 ssz, sectors);
+                 "512..65536; sectors %lu; info %lu, 32 bits)",
+                 ssz, sectors, info);
         return -EPROTO;
     }
     memset(in, 0, sizeof(*in));

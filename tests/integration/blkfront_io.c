@@ -300,6 +300,8 @@ static void run_backend(void)
     case_refused(bus, BE_BIG_SECTOR, "sector-size 65536 without indirect",
                  "sector-size 65536 exceeds the largest request, 45056", 15);
     case_keep(bus, 16);
+    case_refused(bus, BE_HUGE_INFO, "info 4294967300",
+                 "info 4294967300, 32 bits", 17);
     bus = case_restart(bus, "restart", 3, 0, BE_OK, "persistent 0 -> 0");
     bus = case_restart(bus, "restart", 4, 1, BE_OK, "persistent 0 -> 0");
     /* Standard grants, persistent before and not after: the pages the

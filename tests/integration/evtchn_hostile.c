@@ -9,6 +9,9 @@
  *   2. A forked child's grant_evtchn_close is -EBADF and leaves the
  *      parent's pending fd working (it shares the epoll instance).
  *   3. A domain that closes its port's fd: signalling it harms nobody.
+ *   4. The control domain's ports go with the connection that made them:
+ *      another process of domain 0 can neither signal one (SEND, or a
+ *      kick: grant_evtchn_notify_async) nor close it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +22,8 @@
 #include <unistd.h>
 
 #include "common/itest.h"
+#include "common/raw.h"
+#include "libgrant/abi/sim_wire.h"
 
 static grant_handle_t *a, *b;
 static uint32_t pa, pb;
@@ -93,6 +98,39 @@ static void forked_close(void)
            "grant_evtchn_pending finds the port");
 }
 
+static void others_port(void)
+{
+    struct xgw_evtchn e = {.port = pb};
+    grant_handle_t *c;
+    struct raw raw;
+    uint32_t p;
+    int r;
+
+    ICHECK(grant_open(&c, 0) == 0, "open a third dom0 connection");
+    while (grant_evtchn_consume(a, pa) > 0)
+        ;
+    r = grant_evtchn_notify_async(c, pb);
+    ICHECK(r == 0 || r == -EINVAL, "a kick of b's port from c: %d", r);
+    /* Calls of c's: its kicks are taken before the first is served. */
+    ICHECK(grant_evtchn_alloc_unbound(c, 0, &p) == 0 &&
+               grant_evtchn_close(c, p) == 0,
+           "c's own port");
+    ICHECK(grant_evtchn_consume(a, pa) == -EAGAIN,
+           "c's kick of b's port did not reach a");
+    r = grant_evtchn_notify(c, pb);
+    ICHECK(r == -EINVAL, "c cannot signal b's port (%d)", r);
+    ICHECK(grant_evtchn_consume(a, pa) == -EAGAIN,
+           "c's SEND on b's port did not reach a");
+    /* libgrant closes only its own ports: a hand-made CLOSE. */
+    ICHECK(raw_connect(&raw) == 0 && raw_hello(&raw) == 0, "raw client");
+    r = (int)raw_call(&raw, XGW_OP_EVTCHN_CLOSE, 0, 0, &e, sizeof(e), NULL, 0);
+    ICHECK(r == -EINVAL, "another connection cannot close b's port (%d)", r);
+    close(raw.fd);
+    ICHECK(grant_evtchn_notify(b, pb) == 0, "b still signals its port");
+    ICHECK(grant_evtchn_consume(a, pa) == 1, "and a gets it");
+    grant_close(c);
+}
+
 /* The domain closes its port's fd behind libgrant's back: the daemon's
  * next signal meets a pipe without a reader (EPIPE, and SIGPIPE, which
  * must not kill it).  Last: a's table keeps the closed fd. */
@@ -114,6 +152,7 @@ int main(void)
     ICHECK(grant_evtchn_bind(b, 0, pa, &pb) == 0, "bind");
     blocking_port();
     forked_close();
+    others_port();
     reader_gone();
     grant_close(a);
     grant_close(b);

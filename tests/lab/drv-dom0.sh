@@ -334,7 +334,7 @@ XGNF_CASES+=" tcp_from_guest_1500 tcp_to_guest_1500"
 # FRONTEND and (BE xgrant) DAEMON runs in dom0; else a SKIP line per case.
 front_ready() {
     local why=
-    [ "${XLAB_FRONTS:-0}" = 1 ] || why="unfinished: xlab-blkfront's attach and xgrant-netfront's start in a Xen guest do not work yet (LAB_DRV_FRONTENDS=1 runs them)"
+    [ "${XLAB_FRONTS:-0}" = 1 ] || why="not on by default yet: not seen passing twice in a row (tests/lab/README.md; LAB_DRV_FRONTENDS=1 runs them)"
     [ -n "$why" ] || [ -x /xlab/"$3" ] || why="$3 (xgrant's frontend) is not in main yet"
     [ -n "$why" ] || [ "$4" != xgrant ] || pidof "$5" >/dev/null || why="$5 is not running"
     [ -z "$why" ] || skip_all "$1" "$2" "$why"
@@ -453,7 +453,7 @@ ratio() {
 # Meanwhile what dom0's kernel says of crashes goes to the console as it
 # happens, and a note if xenstored dies (every store client would hang).
 canary_start() {
-    /xlab/drv-canary 32 5 >$D/canary.out 2>&1 &
+    /xlab/drv-canary 16 5 >$D/canary.out 2>&1 &
     CANARY=$!
     (dmesg -W | grep --line-buffered -iE 'segfault|general protection|traps:|BUG|Oops|corrupt' |
         sed -u 's/^/XLAB-NOTE dom0 kernel: /') &
@@ -465,7 +465,7 @@ canary_start() {
         }
     done) &
     XSWATCH=$!
-    gx 30 "(/drv-canary 8 5 >/tmp/canary.out 2>&1 &)" >/dev/null
+    gx 30 "(/drv-canary 4 5 >/tmp/canary.out 2>&1 &)" >/dev/null
 }
 canary_check() {
     local out

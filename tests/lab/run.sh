@@ -13,10 +13,12 @@ LAB=$B/lab
 HV=${HV_DIR:-build-hv}
 TIMEOUT=${LAB_TIMEOUT:-2400} # a hung boot; the driver cases under load take ~15 min
 BOOTS=${LAB_BOOTS:-patched stock}
-# The boots that run the driver cases (drv-dom0.sh; a few more minutes
-# each): the patched one by default; LAB_DRV_BOOTS="patched stock" both,
-# LAB_DRV_BOOTS= none.
-DRV_BOOTS=${LAB_DRV_BOOTS-patched}
+# The boots that run the driver cases (drv-dom0.sh; 10-15 more minutes
+# under load): none by default, LAB_DRV_BOOTS=patched (or "patched stock").
+# Not reliable yet: during them processes of dom0 and of the guest crash
+# now and then, with Linux's backends too (a corrupted page of a long-lived
+# shell; tests/lab/README.md); the xlab cases before them never did.
+DRV_BOOTS=${LAB_DRV_BOOTS-}
 # LAB_ONLY=drv: only the driver cases (a quicker loop while working on them).
 ONLY=${LAB_ONLY:+ XLAB_ONLY=$LAB_ONLY}
 # LAB_DRV_FRONTENDS=1: also xgrant's frontends in the guest (part 4, unfinished).

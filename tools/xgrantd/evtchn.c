@@ -6,7 +6,8 @@
  * has an eventfd, passed to the client; SEND writes to the PEER's eventfd.
  * Closing an interdomain port makes its peer UNBOUND again, remote = the
  * closer, as Xen does.  Ports belong to the domain; the control domain's
- * ports go with the connection that made them (its processes come and go).
+ * ports go with the connection that made them (its processes come and go),
+ * and only that connection may send on or close one (port_of_conn).
  *
  * A port names its remote by id AND incarnation (xd_dom.inc), as grants
  * do: domain ids are reused, and a newcomer with a dead domain's id must
@@ -119,6 +120,16 @@ static struct xd_port *port_of(struct xd_dom *d, uint32_t port)
         d->ports[port].state == XD_PORT_FREE)
         return NULL;
     return &d->ports[port];
+}
+
+/* The live port `port` that c may use: of its domain and, in the control
+ * domain, made by c (its ports go with the connection: another process
+ * of domain 0 must not signal, close or wake them). */
+static struct xd_port *port_of_conn(struct xd_conn *c, uint32_t port)
+{
+    struct xd_port *p = port_of(c->dom, port);
+
+    return p && (c->dom->id != GNTX_DOMID_CONTROL || p->owner == c) ? p : NULL;
 }
 
 static void port_free(struct xd_port *p)
@@ -244,7 +255,7 @@ static int bind_interdomain(struct xd_conn *c, struct xgw_evtchn *e)
 
 static int send_event(struct xd_conn *c, const struct xgw_evtchn *e)
 {
-    struct xd_port *p = port_of(c->dom, e->port);
+    struct xd_port *p = port_of_conn(c, e->port);
     struct xd_port *peer;
 
     if (!p)
@@ -258,7 +269,7 @@ static int send_event(struct xd_conn *c, const struct xgw_evtchn *e)
 
 static int close_port(struct xd_conn *c, const struct xgw_evtchn *e)
 {
-    struct xd_port *p = port_of(c->dom, e->port);
+    struct xd_port *p = port_of_conn(c, e->port);
 
     if (!p)
         return -EINVAL;
@@ -345,7 +356,7 @@ int xd_evtchn_kick(struct xd_conn *c, uint32_t port)
         return 0;
     /* Nobody waits for this answer: wake the sender's event loop, whose
      * next notify of the port then reports the error (sim_wire.h). */
-    p = port_of(c->dom, port);
+    p = port_of_conn(c, port);
     if (p)
         xd_evtchn_signal(p);
     return ret;

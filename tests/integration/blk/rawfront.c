@@ -453,6 +453,15 @@ pid_t rf_blkback_start(const char *logpath, const char *const *args)
     argv[n] = NULL;
     pid = fork();
     if (pid == 0) {
+        sigset_t ss;
+
+        /* Blocked across exec: a SIGTERM sent before blkback's main blocks
+         * it (ASan's start-up is slow) stays pending for its signalfd, so
+         * the daemon still exits 0 (it was killed by it: status 0xf). */
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigprocmask(SIG_BLOCK, &ss, NULL);
         execv(bin, (char *const *)argv);
         _exit(127);
     }

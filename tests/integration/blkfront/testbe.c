@@ -83,7 +83,8 @@ static int be_connect(struct xbe_dev *d, xs_transaction_t t)
 
     rc |= grant_xenbus_printf(xb, t, dir, "sectors", "%u%s", DISK / 512,
                               mode_of(d) == BE_JUNK_KEY ? "abc" : "");
-    rc |= grant_xenbus_write(xb, t, dir, "info", "0");
+    rc |= grant_xenbus_write(xb, t, dir, "info",
+                             mode_of(d) == BE_HUGE_INFO ? "4294967300" : "0");
     rc |= grant_xenbus_write(xb, t, dir, "sector-size",
                              mode_of(d) == BE_BIG_SECTOR ? "65536" : "512");
     rc |= grant_xenbus_write(xb, t, dir, "feature-flush-cache", "1");

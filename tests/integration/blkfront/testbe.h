@@ -25,7 +25,8 @@
  * BE_KEEP: no feature-persistent, and the first standard-grant page
  * written is mapped and kept after the answer (as a backend that fails to
  * unmap): kept_saw counts later writes whose data showed up in it;
- * BE_NOPERS: no feature-persistent, otherwise as BE_OK. */
+ * BE_NOPERS: no feature-persistent, otherwise as BE_OK; BE_HUGE_INFO:
+ * `info` 2^32 + 4 (VDISK_READONLY once cut to 32 bits). */
 enum be_mode {
     BE_OK,
     BE_BAD_ID,
@@ -36,7 +37,8 @@ enum be_mode {
     BE_JUNK_KEY,
     BE_BIG_SECTOR,
     BE_KEEP,
-    BE_NOPERS
+    BE_NOPERS,
+    BE_HUGE_INFO
 };
 
 extern grant_handle_t *h0;

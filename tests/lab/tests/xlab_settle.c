@@ -10,11 +10,14 @@
  * For N in XLAB_SETTLE_N, dom0 grants the guest one page (READ, MAP), the
  * guest maps it N times read-only (grant_map_batch: N mappings, N records
  * in Xen), and dom0 times its FORCE revoke of the grant, which settles
- * all N before it returns; the guest then unmaps.  dom0 prints the times
- * (XLAB-SETTLE) and case settle_linear checks that 4x the mappings cost
- * less than XLAB_SETTLE_MAX_GROWTH x the time (linear: ~4x; quadratic:
- * ~16x) between the two largest N.  dom0 raises the guest's map quota
- * for the case (the default is 1024 mappings) and puts it back after.
+ * all N before it returns; the guest then unmaps.  Three rounds per N,
+ * the fastest counts.  dom0 prints the times
+ * (XLAB-SETTLE) and case settle_linear checks that 4096 mappings cost at
+ * most XLAB_SETTLE_SLACK_MS more than 4x what 1024 cost: linear growth
+ * (before 0012 the excess was ~1.9 s; under TCG the work itself is a few
+ * ms, so a ratio alone would compare scheduling noise).  dom0 raises the
+ * guest's map quota for the case (the default is 1024 mappings) and puts it
+ * back after.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,9 +32,13 @@
 #include "../../../libgrant/kmod/xgrant_uapi.h"
 
 static const unsigned settle_n[] = {256, 1024, 4096};
-#define NR_SIZES               (sizeof(settle_n) / sizeof(settle_n[0]))
-#define XLAB_SETTLE_MAX_GROWTH 8.0
-#define SETTLE_MAPS_QUOTA      32768u
+#define NR_SIZES (sizeof(settle_n) / sizeof(settle_n[0]))
+/* Rounds per N; the fastest counts: a TCG vCPU descheduled for a while
+ * in one round must not decide the case. */
+#define ROUNDS 3u
+/* What the largest N may cost beyond 4x the next one (linear growth). */
+#define XLAB_SETTLE_SLACK_MS 100.0
+#define SETTLE_MAPS_QUOTA    32768u
 
 void xlab_settle_guest(grant_handle_t *h)
 {
@@ -40,13 +47,13 @@ void xlab_settle_guest(grant_handle_t *h)
     int *st = calloc(4096, sizeof(*st));
     char key[32], v[16];
 
-    for (unsigned s = 0; s < NR_SIZES; s++) {
-        unsigned n = settle_n[s];
+    for (unsigned k = 0; k < NR_SIZES * ROUNDS; k++) {
+        unsigned n = settle_n[k / ROUNDS];
         uint32_t ref = 0;
         void *base = NULL;
         int rc, got = 0;
 
-        snprintf(key, sizeof(key), "settleref%u", s);
+        snprintf(key, sizeof(key), "settleref%u", k);
         rc = xlab_xs_wait_u32(key, &ref);
         if (rc == 0 && (!r || !addrs || !st))
             rc = -ENOMEM;
@@ -55,9 +62,9 @@ void xlab_settle_guest(grant_handle_t *h)
                 .ref = ref, .len = GRANT_PAGE_SIZE, .flags = GRANT_MAP_RDONLY};
         if (rc == 0)
             rc = got = grant_map_batch(h, 0, r, n, &base);
-        snprintf(key, sizeof(key), "settlemapped%u", s);
+        snprintf(key, sizeof(key), "settlemapped%u", k);
         xlab_xs_write(key, "%d", rc < 0 ? rc : got);
-        snprintf(key, sizeof(key), "settlerevoked%u", s);
+        snprintf(key, sizeof(key), "settlerevoked%u", k);
         xlab_xs_wait(key, v, sizeof(v));
         got = 0;
         for (unsigned i = 0; rc >= 0 && i < n; i++)
@@ -65,7 +72,7 @@ void xlab_settle_guest(grant_handle_t *h)
                 addrs[got++] = r[i].addr;
         if (got)
             grant_unmap_batch(h, addrs, st, (unsigned)got);
-        snprintf(key, sizeof(key), "settledone%u", s);
+        snprintf(key, sizeof(key), "settledone%u", k);
         xlab_xs_write(key, "1");
     }
     free(r);
@@ -95,7 +102,7 @@ static double now_ms(void)
 void xlab_settle_dom0(unsigned guest)
 {
     struct gntx_usage u0 = {.dom = (uint16_t)guest}, u;
-    double ms[NR_SIZES] = {0}, growth;
+    double ms[NR_SIZES] = {0}, excess;
     int fd = xlab_dev_open(1, NULL), rc = fd < 0 ? fd : 0, ok = 1;
     int mapped[NR_SIZES] = {0};
     grant_handle_t *h = NULL;
@@ -115,28 +122,33 @@ void xlab_settle_dom0(unsigned guest)
     unsetenv("XGRANT_XEN_PAGES");
     if (rc == 0)
         rc = grant_mem_alloc(h, 1, (void **)&page);
-    for (unsigned s = 0; s < NR_SIZES; s++) {
+    for (unsigned k = 0; k < NR_SIZES * ROUNDS; k++) {
+        unsigned s = k / ROUNDS;
         grant_ref_t ref = 0;
-        double t0;
-        int c = rc;
+        double t0, t;
+        int c = rc, got = 0;
 
         if (c == 0)
             c = grant_create_direct(h, (grant_domid_t)guest,
                                     GRANT_R_READ | GRANT_R_MAP, page,
                                     GRANT_PAGE_SIZE, &ref);
-        snprintf(key, sizeof(key), "settleref%u", s);
+        snprintf(key, sizeof(key), "settleref%u", k);
         xlab_xs_write(key, c == 0 ? "%u" : "ERR%d", c == 0 ? ref : (unsigned)c);
-        snprintf(key, sizeof(key), "settlemapped%u", s);
+        snprintf(key, sizeof(key), "settlemapped%u", k);
         if (c == 0 && xlab_xs_wait(key, v, sizeof(v)) == 0)
-            mapped[s] = atoi(v);
+            got = atoi(v);
         t0 = now_ms();
         if (c == 0)
             c = grant_revoke(h, ref, GRANT_REVOKE_FORCE);
-        ms[s] = now_ms() - t0;
-        ok &= c == 0 && mapped[s] == (int)settle_n[s];
-        snprintf(key, sizeof(key), "settlerevoked%u", s);
+        t = now_ms() - t0;
+        if (k % ROUNDS == 0 || t < ms[s])
+            ms[s] = t;
+        if (k % ROUNDS == 0 || got != (int)settle_n[s])
+            mapped[s] = got;
+        ok &= c == 0 && got == (int)settle_n[s];
+        snprintf(key, sizeof(key), "settlerevoked%u", k);
         xlab_xs_write(key, "1");
-        snprintf(key, sizeof(key), "settledone%u", s);
+        snprintf(key, sizeof(key), "settledone%u", k);
         xlab_xs_wait(key, v, sizeof(v));
     }
     if (fd >= 0) {
@@ -145,17 +157,17 @@ void xlab_settle_dom0(unsigned guest)
     }
     if (h)
         grant_close(h);
-    growth = ms[NR_SIZES - 2] > 0 ? ms[NR_SIZES - 1] / ms[NR_SIZES - 2] : 0;
-    printf("XLAB-SETTLE FORCE revoke of 1 page mapped N times: N=%u %.1f ms, "
-           "N=%u %.1f ms, N=%u %.1f ms; growth x4 N: %.1f, %.1f (linear ~4, "
-           "quadratic ~16)\n",
-           settle_n[0], ms[0], settle_n[1], ms[1], settle_n[2], ms[2],
-           ms[0] > 0 ? ms[1] / ms[0] : 0, growth);
-    xlab_report("settle_linear",
-                rc == 0 && ok && growth > 0 && growth < XLAB_SETTLE_MAX_GROWTH,
-                "%s; mappings %d/%d/%d (want %u/%u/%u); %u -> %u mappings: "
-                "revoke time x%.1f (want < %.0f)",
+    excess = ms[NR_SIZES - 1] - 4 * ms[NR_SIZES - 2];
+    printf("XLAB-SETTLE FORCE revoke of 1 page mapped N times (fastest of %u): "
+           "N=%u %.1f ms, "
+           "N=%u %.1f ms, N=%u %.1f ms; beyond linear growth from %u: %.1f "
+           "ms\n",
+           ROUNDS, settle_n[0], ms[0], settle_n[1], ms[1], settle_n[2], ms[2],
+           settle_n[NR_SIZES - 2], excess);
+    xlab_report("settle_linear", rc == 0 && ok && excess < XLAB_SETTLE_SLACK_MS,
+                "%s; mappings %d/%d/%d (want %u/%u/%u); %u mappings took "
+                "%.1f ms beyond 4x the time of %u (want < %.0f)",
                 grant_strerror(rc), mapped[0], mapped[1], mapped[2],
-                settle_n[0], settle_n[1], settle_n[2], settle_n[1], settle_n[2],
-                growth, XLAB_SETTLE_MAX_GROWTH);
+                settle_n[0], settle_n[1], settle_n[2], settle_n[2], excess,
+                settle_n[1], XLAB_SETTLE_SLACK_MS);
 }
