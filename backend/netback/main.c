@@ -99,7 +99,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: xgrant-netback [--daemon] [--once] [--log FILE]\n"
                "                      [--max-queues N] [--rx-stall-ms MS]\n"
-               "                      [--stats-ms MS]\n"
+               "                      [--stats-ms MS] [--no-rx-map]\n"
                "Serves every vif of this domain (backend/vif in the store)\n"
                "with a TAP device vif<domid>.<devid>.  See xgrant-netback(8).\n"
                "  --daemon          detach once the store is watched (the\n"
@@ -112,7 +112,9 @@ static void usage(FILE *f)
                "  --rx-stall-ms MS  drop what a frontend that posts no rx\n"
                "                    buffers for MS would get (default 10000)\n"
                "  --stats-ms MS     write statistics/ at most every MS\n"
-               "                    (default 1000)\n");
+               "                    (default 1000)\n"
+               "  --no-rx-map       do not offer feature-grant-ext-rx-map\n"
+               "                    (copy into the rx buffers, never map)\n");
 }
 
 static int parse_opts(int argc, char **argv, struct nb_opts *o)
@@ -125,6 +127,7 @@ static int parse_opts(int argc, char **argv, struct nb_opts *o)
         {"max-queues", required_argument, NULL, 'q'},
         {"rx-stall-ms", required_argument, NULL, 's'},
         {"stats-ms", required_argument, NULL, 't'},
+        {"no-rx-map", no_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -135,7 +138,7 @@ static int parse_opts(int argc, char **argv, struct nb_opts *o)
     o->rx_stall_ms = 10000;
     o->stats_ms = 1000;
     while (rc == 0 &&
-           (c = getopt_long(argc, argv, "fdol:q:s:t:h", lo, NULL)) != -1) {
+           (c = getopt_long(argc, argv, "fdol:q:s:t:mh", lo, NULL)) != -1) {
         switch (c) {
         case 'f':
             o->daemon = 0;
@@ -160,6 +163,9 @@ static int parse_opts(int argc, char **argv, struct nb_opts *o)
         case 't':
             rc = xgt_opt_uint("xgrant-netback", "--stats-ms", optarg, 1,
                               3600000u, &o->stats_ms);
+            break;
+        case 'm':
+            o->no_rx_map = 1;
             break;
         case 'h':
             usage(stdout);
@@ -225,6 +231,12 @@ static int open_all(struct nb *nb)
         rc = nb_epoll_set(nb, nb->sigfd, &nb->src_signal, 1, 1);
     if (rc < 0)
         return nb_log("epoll: %s", strerror(-rc)), rc;
+    /* Mapped rx buffers force-revoked (rxmap.c; also drained each pass). */
+    nb->src_revoke = (struct nb_src){NB_SRC_REVOKE, NULL};
+    rc = grant_map_revoked_fd(nb->h);
+    if (rc < 0 || nb_epoll_set(nb, rc, &nb->src_revoke, 1, 1) < 0)
+        nb_log("revoke events: not polled (%s)",
+               rc < 0 ? grant_strerror(rc) : "epoll");
     /* Devices written before we started. */
     xbe_dispatch(nb->bus, 0);
     return 0;
@@ -418,6 +430,8 @@ static int run(struct nb *nb)
                 events_channel(nb);
             else if (s->kind == NB_SRC_STORE)
                 store = 1;
+            else if (s->kind == NB_SRC_REVOKE)
+                nb_rxmap_revoked(nb);
             else
                 stop = 1;
         }

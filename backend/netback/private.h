@@ -36,6 +36,8 @@
 /* Largest rx buffer a frontend may post with feature-grant-ext
  * (grant-ext-rx-buffer-size): a response's status is an int16. */
 #define NB_RX_BUF_MAX (4u * NB_PAGE)
+/* Rx buffers mapped per vif (feature-grant-ext-rx-map): 4 queues of 256. */
+#define NB_RXMAP_MAX 1024u
 
 /* ---- Counters (statistics/ in the backend directory) ------------------- */
 
@@ -68,11 +70,18 @@ struct nb_opts {
     unsigned rx_stall_ms; /* frontend not posting: drop after this */
     unsigned stats_ms;    /* statistics/ written at most this often */
     int daemon, once;
+    int no_rx_map; /* feature-grant-ext-rx-map not offered */
     const char *log;
 };
 
 /* What epoll hands back: the kind of source and its object. */
-enum nb_src_kind { NB_SRC_STORE, NB_SRC_EVTCHN, NB_SRC_TAP, NB_SRC_SIGNAL };
+enum nb_src_kind {
+    NB_SRC_STORE,
+    NB_SRC_EVTCHN,
+    NB_SRC_TAP,
+    NB_SRC_SIGNAL,
+    NB_SRC_REVOKE
+};
 struct nb_src {
     enum nb_src_kind kind;
     void *obj;
@@ -92,7 +101,7 @@ struct nb {
     grant_xenbus_t *xb;
     struct xbe *bus;
     int epfd, xen; /* xen: the real-Xen transport (hotplug scripts) */
-    struct nb_src src_store, src_evtchn, src_signal;
+    struct nb_src src_store, src_evtchn, src_signal, src_revoke;
     int sigfd;
     struct nb_vif **vifs;
     unsigned nr_vifs, cap_vifs;
@@ -105,6 +114,13 @@ struct nb {
 };
 
 /* ---- A vif --------------------------------------------------------------- */
+
+/* A mapped rx buffer (rxmap.c); addr NULL: the ref is copied. */
+struct nb_rxmap {
+    grant_ref_t ref;
+    void *addr;
+    int used;
+};
 
 /* A packet from the tx ring being gathered (tx.c). */
 struct nb_txpkt {
@@ -153,6 +169,9 @@ struct nb_vif {
     /* The frontend's features. */
     int sg, gso4, gso6, csum, csum6, rx_notify;
     unsigned rx_buf; /* bytes of each posted rx buffer */
+    int rx_map;      /* feature-grant-ext-rx-map: rx buffers mapped */
+    struct nb_rxmap *maps;
+    unsigned nmaps;
     /* rate=: credit_bytes every credit_us (0: unlimited). */
     uint64_t credit_bytes, credit_us, remaining;
     uint64_t next_credit_ms;
@@ -187,6 +206,17 @@ int nb_tap_setup(const char *name, const char *bridge, unsigned mtu, char *err,
                  size_t len);
 int nb_tap_offload(int fd, unsigned flags);
 void nb_tap_carrier(int fd, int on);
+
+/* rxmap.c: the rx buffers of a feature-grant-ext-rx-map frontend.
+ * get: ref's mapping (mapped on first use), NULL when it is copied.
+ * write: len bytes into the n mapped buffers addrs (of refs), rx_buf each;
+ * 0, or -errno (then those refs are copied from now on).  revoked: the
+ * revoke events drained.  clear: every mapping of v unmapped. */
+void *nb_rxmap_get(struct nb_vif *v, grant_ref_t ref);
+int nb_rxmap_write(struct nb_vif *v, const uint8_t *data, size_t len,
+                   const grant_ref_t *refs, void *const *addrs, unsigned n);
+void nb_rxmap_revoked(struct nb *nb);
+void nb_rxmap_clear(struct nb_vif *v);
 
 /* csum.c */
 /* The transport header of an Ethernet frame: *l4 its offset, *proto

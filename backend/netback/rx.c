@@ -4,7 +4,8 @@
  * the vif's TX, as Linux counts it).  Receive-copy only: the frontend
  * posts buffers (one page each: a standard grant, or with feature-grant-ext
  * a byte grant of the buffer it posted, grant-ext-rx-buffer-size bytes,
- * a page unless it says), the backend copies into them.
+ * a page unless it says), the backend copies into them, or, with
+ * feature-grant-ext-rx-map, writes into its mappings of them (rxmap.c).
  *
  * The posted requests are taken from the ring into a FIFO as they come
  * and answered in ring order (a Linux netfront finds a response's buffer
@@ -43,9 +44,10 @@ struct rxpkt {
     unsigned len, slots; /* data slots */
     uint16_t flags;      /* NETRXF_csum_blank, data_validated */
     uint16_t gso_size;
-    uint8_t gso_type; /* XEN_NETIF_GSO_TYPE_*, NONE: no extra */
-    unsigned first;   /* its first posted request (FIFO position) */
-    unsigned seg0;
+    uint8_t gso_type;    /* XEN_NETIF_GSO_TYPE_*, NONE: no extra */
+    unsigned first;      /* its first posted request (FIFO position) */
+    unsigned seg0, nseg; /* its grant copies (none: written mapped) */
+    int mapped_rc;       /* the mapped write's result */
 };
 
 void nb_rx_reset(struct nb_queue *q)
@@ -154,9 +156,25 @@ static int plan(struct nb_queue *q, struct rxpkt *p, unsigned first)
     struct nb *nb = q->vif->nb;
     grant_domid_t fe = (grant_domid_t)xbe_dev_fe_id(q->vif->d);
     unsigned i, k = first, off = 0, len, buf = q->vif->rx_buf;
+    grant_ref_t refs[NB_SLOTS_MAX];
+    void *addrs[NB_SLOTS_MAX];
 
     p->first = first;
     p->seg0 = nb->copy.n;
+    p->nseg = 0;
+    /* Every buffer mapped: written here, no copy. */
+    for (i = 0; i < p->slots; i++) {
+        refs[i] = posted(q, k)->gref;
+        if (!(addrs[i] = nb_rxmap_get(q->vif, refs[i])))
+            break;
+        k += (i == 0 && p->gso_type) ? 2 : 1;
+    }
+    if (i == p->slots) {
+        p->mapped_rc =
+            nb_rxmap_write(q->vif, p->data, p->len, refs, addrs, p->slots);
+        return 0;
+    }
+    k = first;
     for (i = 0; i < p->slots; i++) {
         len = p->len - off < buf ? p->len - off : buf;
         if (nb_copy_add(&nb->copy, 1, p->data + off, fe, posted(q, k)->gref, 0,
@@ -164,6 +182,7 @@ static int plan(struct nb_queue *q, struct rxpkt *p, unsigned first)
             return -ENOMEM;
         off += len;
         k += (i == 0 && p->gso_type) ? 2 : 1; /* the extra's slot */
+        p->nseg++;
     }
     return 0;
 }
@@ -203,10 +222,10 @@ static void complete(struct nb_queue *q, const struct rxpkt *p)
 {
     struct nb_vif *v = q->vif;
     unsigned i, k = p->first, off = 0, len;
-    int rc = 0;
+    int rc = p->nseg ? 0 : p->mapped_rc;
     uint16_t fl;
 
-    for (i = 0; i < p->slots && rc == 0; i++)
+    for (i = 0; i < p->nseg && rc == 0; i++)
         rc = nb_copy_status(&v->nb->copy, p->seg0 + i);
     for (i = 0; i < p->slots; i++, k++) {
         len = p->len - off < v->rx_buf ? p->len - off : v->rx_buf;
@@ -220,8 +239,9 @@ static void complete(struct nb_queue *q, const struct rxpkt *p)
             answer_extra(q, p), k++;
     }
     if (rc < 0) {
-        nb_vif_drop(v, NB_DROP_TX_COPY, "rx buffer (gref %u): copy %s",
-                    posted(q, p->first)->gref, grant_strerror(rc));
+        nb_vif_drop(v, NB_DROP_TX_COPY, "rx buffer (gref %u): %s %s",
+                    posted(q, p->first)->gref, p->nseg ? "copy" : "write",
+                    grant_strerror(rc));
         return;
     }
     v->st[NB_TX_PACKETS]++;
@@ -333,6 +353,8 @@ int nb_rx_prepare(struct nb_queue *q, uint8_t *stage, size_t stage_len)
 
     if (rc < 0)
         return rc;
+    if (q->vif->rx_map)
+        nb_rxmap_revoked(q->vif->nb); /* before any mapping is used */
     ps->stage = stage;
     ps->stage_len = stage_len;
     ps->used = ps->late_len = 0;

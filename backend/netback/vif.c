@@ -246,9 +246,13 @@ static int tap_up(struct nb_vif *v)
 static int nb_probe(struct xbe_dev *d, xs_transaction_t t)
 {
     static const char *const on[] = {
-        "feature-sg",        "feature-gso-tcpv4",
-        "feature-gso-tcpv6", "feature-ipv6-csum-offload",
-        "feature-rx-copy",   "feature-split-event-channels",
+        "feature-sg",
+        "feature-gso-tcpv4",
+        "feature-gso-tcpv6",
+        "feature-ipv6-csum-offload",
+        "feature-rx-copy",
+        "feature-split-event-channels",
+        "feature-grant-ext-rx-map",
     };
     struct nb *nb = bus_nb(d);
     struct nb_vif *v = xbe_dev_priv(d);
@@ -265,6 +269,9 @@ static int nb_probe(struct xbe_dev *d, xs_transaction_t t)
         rc = grant_xenbus_write(nb->xb, t, dir, on[i], "1");
     if (rc == 0)
         rc = grant_xenbus_write(nb->xb, t, dir, "feature-rx-flip", "0");
+    if (rc == 0)
+        rc = grant_xenbus_write(nb->xb, t, dir, "feature-grant-ext-rx-map",
+                                nb->opt.no_rx_map ? "0" : "1");
     if (rc == 0 && !nb->xen)
         rc = grant_xenbus_write(nb->xb, t, dir, "hotplug-status", "connected");
     return rc;
@@ -305,6 +312,9 @@ static int read_features(struct xbe_dev *d, struct nb_vif *v)
                              "%u up to %u",
                              xbe_dev_fe_dir(d), NB_PAGE, NB_RX_BUF_MAX);
         v->rx_buf = (unsigned)b;
+        if (fe_flag(d, "feature-grant-ext-rx-map", &v->rx_map) < 0)
+            return -EINVAL;
+        v->rx_map = v->rx_map && !v->nb->opt.no_rx_map;
     }
     v->csum = !nocsum;
     v->csum6 = v->csum6 && v->csum;
@@ -384,11 +394,12 @@ static int nb_connect(struct xbe_dev *d, xs_transaction_t t)
     memset(v->st, 0, sizeof(v->st));
     v->st_ever = 0;
     nb_vif_flush_stats(v, 1);
-    nb_log("%s: connected to domain %u, %u queue(s), %s grants%s%s%s",
+    nb_log("%s: connected to domain %u, %u queue(s), %s grants%s%s%s%s",
            v->ifname, xbe_dev_fe_id(d), nq,
            xbe_dev_grant_ext(d) ? "byte" : "standard", v->sg ? ", sg" : "",
            v->gso4 || v->gso6 ? ", gso" : "",
-           v->credit_bytes ? ", rate-limited" : "");
+           v->credit_bytes ? ", rate-limited" : "",
+           v->rx_map ? ", rx mapped" : "");
     return 0;
 }
 
@@ -402,6 +413,8 @@ static void nb_disconnect(struct xbe_dev *d)
     if (v->connected)
         nb_vif_flush_stats(v, 1);
     v->connected = 0;
+    nb_rxmap_clear(v);
+    v->rx_map = 0;
     for (i = 0; i < XBE_MAX_QUEUES; i++) {
         struct nb_queue *q = &v->q[i];
 
@@ -431,6 +444,7 @@ static void nb_remove(struct xbe_dev *d)
     if (!v)
         return;
     nb = v->nb;
+    nb_rxmap_clear(v);
     for (i = 0; i < XBE_MAX_QUEUES; i++) {
         if (v->q[i].hold)
             grant_mem_free(nb->h, v->q[i].hold);

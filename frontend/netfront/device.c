@@ -49,6 +49,9 @@ static int nf_publish(struct xfe_dev *d, xs_transaction_t t)
         rc = grant_xenbus_printf(xfe_xb(d), t, xfe_dir(d),
                                  "grant-ext-rx-buffer-size", "%u",
                                  NF_RX_BUF_EXT);
+    if (rc == 0 && xfe_grant_ext(d) && ((struct xgnf *)xfe_priv(d))->rx_map)
+        rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d),
+                                "feature-grant-ext-rx-map", "1");
     return rc;
 }
 
@@ -125,7 +128,8 @@ static int nf_negotiate(struct xgnf *nf, const struct xgnf_config *cfg)
         (rc = be_flag(nf, "feature-gso-tcpv4", &v4)) < 0 ||
         (rc = be_flag(nf, "feature-gso-tcpv6", &v6)) < 0 ||
         (rc = be_flag(nf, "feature-ipv6-csum-offload", &csum6)) < 0 ||
-        (rc = be_flag(nf, "feature-split-event-channels", &split)) < 0)
+        (rc = be_flag(nf, "feature-split-event-channels", &split)) < 0 ||
+        (rc = be_flag(nf, "feature-grant-ext-rx-map", &nf->rx_map)) < 0)
         return rc;
     nf->info.sg = sg;
     nf->info.gso_tcpv4 = sg && v4;

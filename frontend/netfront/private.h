@@ -79,6 +79,9 @@ struct xgnf {
     unsigned be_id;
     int epfd;
     int connected; /* data buffers set up */
+    /* The backend offered feature-grant-ext-rx-map: with grant-ext the rx
+     * buffers are granted WRITE|MAP (the backend maps them once). */
+    int rx_map;
     int halted;
     int gone;
     struct nf_queue q[XGNF_MAX_QUEUES];

@@ -4,9 +4,10 @@
  *
  * Buffer i (a page of a standard grant, or with feature-grant-ext
  * NF_RX_BUF_EXT bytes, granted once: WRITE only, exactly its bytes, and
- * said in grant-ext-rx-buffer-size) is
- * posted at every ring position p with p % 256 == i, with id i; so the
- * response at position p answers buffer p % 256 (extra-info slots carry no
+ * said in grant-ext-rx-buffer-size; with feature-grant-ext-rx-map
+ * READ|WRITE|MAP, the backend then mapping it once and writing into it
+ * directly) is posted at every ring position p with p % 256 == i, with id i; so
+ * the response at position p answers buffer p % 256 (extra-info slots carry no
  * id, as in Linux's netfront, which also goes by position).  A response is
  * checked before any byte of it is used, in this order:
  *   1. a data slot's id is the one posted at its position (err_rx_id);
@@ -34,7 +35,9 @@ unsigned nf_rx_buf(const struct xgnf *nf)
 int nf_rx_setup(struct xgnf *nf, struct nf_queue *q)
 {
     struct grant_create_req reqs[NF_RING_ENTS];
-    unsigned i;
+    /* A mapping needs READ as well (it is a mapping of both). */
+    unsigned i,
+        rights = GRANT_R_WRITE | (nf->rx_map ? GRANT_R_READ | GRANT_R_MAP : 0);
     int rc;
 
     if (!nf->info.grant_ext) {
@@ -52,7 +55,7 @@ int nf_rx_setup(struct xgnf *nf, struct nf_queue *q)
     }
     for (i = 0; i < NF_RING_ENTS; i++)
         reqs[i] = (struct grant_create_req){.grantee = (grant_domid_t)nf->be_id,
-                                            .rights = GRANT_R_WRITE,
+                                            .rights = rights,
                                             .ptr = q->rx_mem +
                                                    (size_t)i * NF_RX_BUF_EXT,
                                             .len = NF_RX_BUF_EXT};

@@ -384,10 +384,13 @@ static int xg_win_bind(struct xg_win *w, const struct gntx_map *v,
     w->handle = v->handle;
     kv.frame_idx = 0;
     kv.status = 0;
-    if (!rc)
+    /* MAP answers how many elements succeeded (1 here), the element's
+     * error in its status otherwise. */
+    if (!rc) {
         rc = xg_hcall(GNTX_OP_MAP, &kv, 1, kaux, w->nr);
-    if (!rc && kv.status)
-        rc = kv.status;
+        if (rc >= 0)
+            rc = rc == 1 ? 0 : kv.status ? kv.status : -EIO;
+    }
     if (!rc)
         w->khandle = kv.handle;
     for (k = 0; !rc && k < w->nr; k++)

@@ -20,7 +20,9 @@
  * checksum offload and GSO both ways, every bad input of the issue (each
  * dropped and counted in statistics/, the vif going on), ring indices
  * that jump (that vif closes, the others go on), a frontend that never
- * posts rx buffers (drops counted after --rx-stall-ms), rate=, two
+ * posts rx buffers (drops counted after --rx-stall-ms), rx buffers mapped
+ * with feature-grant-ext-rx-map (byte-exact, force-revoked and protected
+ * under netback, no mapping left; not mappable: copied), rate=, two
  * queues with split event channels, a bridge, and a frontend dying
  * mid-stream (its TAP goes, no mapping stays, a new guest gets a fresh
  * vif).
@@ -244,6 +246,33 @@ static void fe_ungrant(struct fe *fe, grant_ref_t ref)
 static int fe_nocsum;   /* mode "nocsum": takes no partial checksums */
 static int fe_nonotify; /* mode "nonotify": no feature-rx-notify */
 static int fe_badrxbuf; /* mode "badrxbuf": rx buffers of 5000 bytes */
+/* mode "rxmap": feature-grant-ext-rx-map, rx buffers granted with MAP;
+ * "rxnomap": the key said, the buffers granted WRITE only (not mappable) */
+static int fe_rxmap, fe_rxnomap;
+
+/* Grants queue q's rx buffers (byte grants of a page each). */
+static int fe_grant_rx(struct fe *fe, unsigned q)
+{
+    unsigned i,
+        rights = GRANT_R_WRITE | (fe_rxmap ? GRANT_R_READ | GRANT_R_MAP : 0);
+    int rc = 0;
+
+    for (i = 0; rc == 0 && i < RX_PAGES; i++)
+        rc = grant_create_direct(fe->h, fe->be, rights,
+                                 fe->rx_mem[q] + (size_t)i * 4096, 4096,
+                                 &fe->rx_ref[q][i]);
+    return rc;
+}
+
+/* Force-revokes queue q's rx grants (mapped or not): how many went. */
+static unsigned fe_revoke_rx(struct fe *fe, unsigned q)
+{
+    unsigned i, n = 0;
+
+    for (i = 0; i < RX_PAGES; i++)
+        n += grant_revoke(fe->h, fe->rx_ref[q][i], GRANT_REVOKE_FORCE) == 0;
+    return n;
+}
 
 static int fe_publish(struct xfe_dev *d, xs_transaction_t t)
 {
@@ -263,6 +292,9 @@ static int fe_publish(struct xfe_dev *d, xs_transaction_t t)
     if (rc == 0 && fe_nocsum)
         rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d),
                                 "feature-no-csum-offload", "1");
+    if (rc == 0 && (fe_rxmap || fe_rxnomap))
+        rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d),
+                                "feature-grant-ext-rx-map", "1");
     if (rc == 0 && fe_badrxbuf)
         rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d),
                                 "grant-ext-rx-buffer-size", "5000");
@@ -296,6 +328,21 @@ static void fe_post(struct fe *fe, unsigned q, unsigned n)
     }
     /* Without feature-rx-notify a posting is never signalled. */
     if (xfe_ring_push(r) && !fe_nonotify)
+        xfe_notify(fe->d, q, 1);
+}
+
+/* Posts buffer b alone (id b: a buffer used again). */
+static void fe_post_buf(struct fe *fe, unsigned q, unsigned b)
+{
+    struct xfe_ring *r = &xfe_queue(fe->d, q)->ring[1];
+    netif_rx_request_t *req = xfe_ring_req_slot(r);
+
+    if (!req)
+        return;
+    req->id = (uint16_t)b;
+    req->gref = fe->rx_ref[q][b % RX_PAGES];
+    xfe_ring_req_done(r);
+    if (xfe_ring_push(r))
         xfe_notify(fe->d, q, 1);
 }
 
@@ -551,6 +598,8 @@ static int role_front(unsigned devid, unsigned nq, const char *mode)
     fe_nocsum = !strcmp(mode, "nocsum");
     fe_nonotify = !strcmp(mode, "nonotify");
     fe_badrxbuf = !strcmp(mode, "badrxbuf");
+    fe_rxmap = !strcmp(mode, "rxmap");
+    fe_rxnomap = !strcmp(mode, "rxnomap");
     fe_ops.grant_ext = !fe.v1;
     if (grant_open(&fe.h, 0) || grant_xenbus_open(&xb, 0))
         return 1;
@@ -566,10 +615,8 @@ static int role_front(unsigned devid, unsigned nq, const char *mode)
                             (void **)&fe.tx_mem);
     for (q = 0; rc == 0 && !fe.v1 && q < xfe_nr_queues(fe.d); q++) {
         rc = grant_mem_alloc(fe.h, RX_PAGES, (void **)&fe.rx_mem[q]);
-        for (i = 0; rc == 0 && i < RX_PAGES; i++)
-            rc = grant_create_direct(fe.h, fe.be, GRANT_R_WRITE,
-                                     fe.rx_mem[q] + (size_t)i * 4096, 4096,
-                                     &fe.rx_ref[q][i]);
+        if (rc == 0)
+            rc = fe_grant_rx(&fe, q);
     }
     if (rc == 0 && !fe.v1)
         rc = grant_mem_alloc(fe.h, TX_PAGES, (void **)&fe.tx_mem);
@@ -595,6 +642,23 @@ static int role_front(unsigned devid, unsigned nq, const char *mode)
                  (arg = strchr(line + 5, ' '))) {
             parse_spec(arg, &sp);
             fe_send(&fe, q, &sp);
+        } else if (sscanf(line, "postbuf %u %u", &q, &a) == 2 &&
+                   q < xfe_nr_queues(fe.d)) {
+            fe_post_buf(&fe, q, a);
+            printf("ok posted\n");
+        } else if (sscanf(line, "revoke %u", &q) == 1 && !fe.v1 &&
+                   q < xfe_nr_queues(fe.d)) {
+            printf("ok revoked %u\n", fe_revoke_rx(&fe, q));
+        } else if (sscanf(line, "regrant %u", &q) == 1 && !fe.v1 &&
+                   q < xfe_nr_queues(fe.d)) {
+            printf("%s regranted\n", fe_grant_rx(&fe, q) ? "err" : "ok");
+        } else if (sscanf(line, "protect %u %u", &q, &a) == 2 && !fe.v1 &&
+                   q < xfe_nr_queues(fe.d)) {
+            /* Our rx buffers read-only (or open again): a mapping of
+             * them is downgraded under the backend. */
+            i = (unsigned)-grant_protect(fe.h, fe.rx_mem[q], RX_PAGES * 4096u,
+                                         a, GRANT_ACT_DENY, 0);
+            printf("%s protected (%u)\n", i ? "err" : "ok", i);
         } else if (!strncmp(line, "bounce", 6)) {
             rc = fe_bounce(&fe, xb);
             printf("%s bounced (%d)\n", rc ? "err" : "ok", rc);
@@ -1327,6 +1391,128 @@ static void standard_grants(grant_handle_t *dom0)
     del_vif(dom0, &v);
 }
 
+/* Waits until the daemon's log holds s. */
+static int wait_logged(const char *s)
+{
+    long long end = ms_now() + SLOW_MS;
+
+    while (!daemon_logged(s) && ms_now() < end)
+        usleep(20000);
+    return daemon_logged(s);
+}
+
+/* One frame of spec s into the TAP, buffer b posted for it: the guest's
+ * recv line; 1 when it got the frame's bytes. */
+static int tap_to_buf(struct vif *v, unsigned b, const char *s, char *line,
+                      size_t len)
+{
+    static uint8_t f[MAXF];
+    struct virtio_net_hdr none = {0};
+    char copy[128], want[64];
+    struct spec sp;
+
+    snprintf(copy, sizeof(copy), "%s", s);
+    parse_spec(copy, &sp);
+    build_frame(&sp, f);
+    cmd(v, line, len, "postbuf 0 %u", b);
+    tap_send(v, &none, f, sp.len);
+    cmd(v, line, len, "recv 0 %d", SLOW_MS);
+    snprintf(want, sizeof(want), "hash=%08x", fnv(f, sp.len));
+    return !strncmp(line, "ok rx", 5) && strstr(line, want) != NULL;
+}
+
+/* A frame for buffer b that must fail: an error response, the n-th
+ * drop_tx_copy. */
+static void refused(struct vif *v, unsigned b, const char *s,
+                    unsigned long long n, const char *what)
+{
+    char line[256];
+    unsigned long long drops;
+
+    tap_to_buf(v, b, s, line, sizeof(line));
+    drops = wait_stat(v, "drop_tx_copy", n);
+    ICHECK(!strncmp(line, "err rx", 6) && drops == n,
+           "  %s: an error response, drop_tx_copy %llu (%s)", what, drops,
+           line);
+}
+
+/* M: feature-grant-ext-rx-map: the rx buffers mapped once and written
+ * directly; force-revoked and protected under the backend; no mapping
+ * left after the vif goes.  P: the key said, buffers not mappable:
+ * copied. */
+static void rx_mapped(grant_handle_t *dom0)
+{
+    struct virtio_net_hdr none = {0}, h = tso4;
+    struct vif m;
+    char line[256];
+    unsigned maps0 = dom0_maps(dom0), maps1, maps2;
+    int ok = add_vif(dom0, &m, "net-m", 0, 1, "rxmap", NULL, NULL);
+
+    ICHECK(ok, "vif M connected with feature-grant-ext-rx-map");
+    if (!ok)
+        return;
+    maps1 = dom0_maps(dom0);
+    /* 1 + 3 + 8 data slots and two GSO extras': buffers 0-13. */
+    cmd(&m, line, sizeof(line), "post 0 14");
+    tap_to_guest(&m, "len=1400 seed=40", &none, 0, 0, 0);
+    tap_to_guest(&m, "len=9000 proto=tcp4 gso=1448 seed=41", &h,
+                 NETRXF_csum_blank | NETRXF_data_validated,
+                 XEN_NETIF_GSO_TYPE_TCPV4, 1448);
+    h = tso4;
+    tap_to_guest(&m, "len=30000 proto=tcp4 gso=1448 seed=42", &h,
+                 NETRXF_csum_blank | NETRXF_data_validated,
+                 XEN_NETIF_GSO_TYPE_TCPV4, 1448);
+    maps2 = dom0_maps(dom0);
+    ICHECK(maps2 >= maps1 + 12 && daemon_logged("rx mapped"),
+           "  netback mapped the rx buffers it wrote (%u mappings, were %u)",
+           maps2, maps1);
+    ok = tap_to_buf(&m, 3, "len=1300 seed=43", line, sizeof(line));
+    ICHECK(ok, "  a mapped buffer again: %s", line);
+
+    /* Every rx grant force-revoked: the mappings go at the revoke events;
+     * a revoked buffer posted again fails and is counted. */
+    cmd(&m, line, sizeof(line), "revoke 0");
+    ICHECK(!strcmp(line, "ok revoked 256"), "M force-revokes its rx grants: %s",
+           line);
+    ICHECK(wait_logged("revoked while mapped"),
+           "  netback logs the revoke of a mapped buffer");
+    for (long long end = ms_now() + SLOW_MS;
+         dom0_maps(dom0) > maps1 && ms_now() < end;)
+        usleep(20000);
+    ICHECK(dom0_maps(dom0) == maps1, "  and unmaps them (%u mappings, were %u)",
+           dom0_maps(dom0), maps1);
+    refused(&m, 5, "len=500 seed=44", 1, "a revoked buffer posted");
+    cmd(&m, line, sizeof(line), "regrant 0");
+    ok = tap_to_buf(&m, 5, "len=1200 seed=45", line, sizeof(line));
+    ICHECK(ok, "  granted anew: delivered (%s)", line);
+
+    /* Buffer 5 (mapped now) made read-only by M: the write fails without
+     * hurting netback, then the buffer is copied. */
+    cmd(&m, line, sizeof(line), "protect 0 %u", GRANT_ACC_R);
+    ICHECK(!strncmp(line, "ok protected", 12), "M protects its rx buffers: %s",
+           line);
+    refused(&m, 5, "len=600 seed=46", 2, "a protected mapped buffer");
+    cmd(&m, line, sizeof(line), "protect 0 %u", GRANT_ACC_RWX);
+    ok = tap_to_buf(&m, 5, "len=700 seed=47", line, sizeof(line));
+    ICHECK(ok, "  open again: delivered by copy (%s)", line);
+    del_vif(dom0, &m);
+    for (long long end = ms_now() + SLOW_MS;
+         dom0_maps(dom0) > maps0 && ms_now() < end;)
+        usleep(20000);
+    ICHECK(dom0_maps(dom0) == maps0,
+           "M gone: no mapping left (%u mappings, were %u)", dom0_maps(dom0),
+           maps0);
+
+    ok = add_vif(dom0, &m, "net-p", 0, 1, "rxnomap", NULL, NULL);
+    ICHECK(ok, "vif P connected: rx-map said, buffers granted without MAP");
+    if (!ok)
+        return;
+    cmd(&m, line, sizeof(line), "post 0 10");
+    tap_to_guest(&m, "len=1400 seed=48", &none, 0, 0, 0);
+    ICHECK(daemon_logged("not mapped"), "  netback logs them as not mapped");
+    del_vif(dom0, &m);
+}
+
 static void run(grant_handle_t *dom0)
 {
     struct vif a, b, c, d, e, j;
@@ -1350,6 +1536,7 @@ static void run(grant_handle_t *dom0)
     no_csum_offload(dom0);
     no_rx_notify(dom0);
     bad_rx_buffer(dom0);
+    rx_mapped(dom0);
 
     /* B: never posts rx buffers; what reaches it is dropped and counted,
      * A goes on. */

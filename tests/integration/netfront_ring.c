@@ -7,7 +7,9 @@
  * its tx grants (grant copy) and delivered back into the same queue's
  * posted rx buffers, GSO extra and checksum flags included.  On the way it
  * checks the byte-exact grants of feature-grant-ext: reading one byte past
- * a tx slot's grant, or reading an rx buffer (WRITE only), must fail.
+ * a tx slot's grant must fail.  It offers feature-grant-ext-rx-map: the
+ * first guest answers it and its rx buffers are written through mappings
+ * (the second, without the extension, must not answer it).
  *
  * The guest ("front" role) attaches with two queues, echoes frames of 60,
  * 1514, 9014 and 65535 bytes (the largest a TCPv4 GSO frame) on each queue
@@ -72,13 +74,18 @@ static int jump;
 static struct xbe_ring *jumped; /* left alone: a push would undo the jump */
 static uint8_t *frame;          /* dom0 grant memory: one frame */
 static unsigned exact_ok, exact_bad;
+/* The frontend said feature-grant-ext-rx-map (the backend offers it): its
+ * rx buffers are mapped here and written through the mapping. */
+static int fe_rxmap;
+static unsigned mapped_ok, mapped_bad;
 
 static int be_probe(struct xbe_dev *d, xs_transaction_t t)
 {
     static const char *const keys[] = {
         "feature-rx-copy",           "feature-sg",
         "feature-gso-tcpv4",         "feature-gso-tcpv6",
-        "feature-ipv6-csum-offload", "feature-split-event-channels"};
+        "feature-ipv6-csum-offload", "feature-split-event-channels",
+        "feature-grant-ext-rx-map"};
     unsigned i;
     int rc = 0;
 
@@ -90,9 +97,28 @@ static int be_probe(struct xbe_dev *d, xs_transaction_t t)
 
 static int be_connect(struct xbe_dev *d, xs_transaction_t t)
 {
-    (void)d;
+    unsigned long v = 0;
+
     (void)t;
+    xbe_read_uint(xbe_xb(xbe_dev_bus(d)), xbe_dev_fe_dir(d),
+                  "feature-grant-ext-rx-map", 1, &v);
+    fe_rxmap = (int)v;
     return 0;
+}
+
+/* One rx slot written through a mapping of its buffer (16 KiB). */
+static int be_write_mapped(struct xbe_dev *d, uint32_t ref, const void *src,
+                           size_t len)
+{
+    grant_handle_t *h = xbe_h(xbe_dev_bus(d));
+    void *addr = NULL;
+    int rc =
+        grant_map(h, (grant_domid_t)xbe_dev_fe_id(d), ref, 0, 16384, 0, &addr);
+
+    if (rc < 0)
+        return rc;
+    memcpy(addr, src, len);
+    return grant_unmap(h, addr);
 }
 
 static const struct xbe_ops be_ops = {
@@ -164,10 +190,17 @@ static int deliver(struct xbe_dev *d, struct xbe_queue *xq, size_t len,
 
         if (xbe_ring_take(r, &e) != 1)
             return -ENOBUFS;
-        if (xbe_dev_grant_ext(d) &&
-            be_copy(d, 0, frame + 70000, e.req.gref, 1) == 0)
-            exact_bad++; /* an rx buffer must be WRITE only */
-        be_copy(d, 1, frame + off, e.req.gref, n);
+        if (xbe_dev_grant_ext(d) && fe_rxmap) {
+            if (be_write_mapped(d, e.req.gref, frame + off, n) == 0)
+                mapped_ok++;
+            else
+                mapped_bad++, be_copy(d, 1, frame + off, e.req.gref, n);
+        } else {
+            if (xbe_dev_grant_ext(d) &&
+                be_copy(d, 0, frame + 70000, e.req.gref, 1) == 0)
+                exact_bad++; /* an rx buffer must be WRITE only */
+            be_copy(d, 1, frame + off, e.req.gref, n);
+        }
         off += n;
         if (off < len)
             fl |= NETRXF_more_data;
@@ -514,10 +547,15 @@ static void run_backend(grant_handle_t *dom0)
     ICHECK(strstr(line, "queues=2 ext=1 split=1 sg=1 gso=1/1"),
            "two queues, grant-ext, split channels, sg, gso negotiated");
     cmd_ok(bus, &a, "echo", line, sizeof(line), "frames echoed");
+    ICHECK(fe_rxmap, "the frontend answered feature-grant-ext-rx-map");
     ICHECK(exact_ok > 0 && exact_bad == 0,
-           "tx grants cover exactly each slot, rx grants are write-only "
-           "(%u slots read, %u reads past a grant or of an rx buffer)",
+           "tx grants cover exactly each slot "
+           "(%u slots read, %u reads past a grant)",
            exact_ok, exact_bad);
+    ICHECK(mapped_ok > 0 && mapped_bad == 0,
+           "rx buffers mapped and written through the mapping, echoed "
+           "byte-exact (%u mapped, %u refused)",
+           mapped_ok, mapped_bad);
 
     lie(bus, &a, RX_BAD_ID, "err_rx_id");
     lie(bus, &a, RX_BAD_SIZE, "err_rx_size");
@@ -552,6 +590,7 @@ static void run_backend(grant_handle_t *dom0)
     ICHECK(exact_ok > 0 && exact_bad == 0,
            "standard grants: tx pages read (%u), never written (%u)", exact_ok,
            exact_bad);
+    ICHECK(!fe_rxmap, "  no feature-grant-ext-rx-map without the extension");
     /* The backend goes away: the frontend sees it and closes. */
     dprintf(a.to, "wait-gone\n");
     for (i = 0; (d = xbe_dev_at(bus, i)) != NULL; i++)

@@ -68,7 +68,8 @@ nfe_start() {
     out=$("$NFE_BIN/xgrant" hv start --log "$work/xgrantd.log") || { echo "xgrantd did not start"; return 1; }
     XENSTORED_PATH=$(sed -n 's/^store: //p' <<<"$out")
     export XENSTORED_PATH
-    "$NFE_BIN/xgrant-netback" --foreground --log "$work/netback.log" &
+    # NFE_NB_ARGS: more netback options (net-bench's --no-rx-map).
+    "$NFE_BIN/xgrant-netback" --foreground --log "$work/netback.log" ${NFE_NB_ARGS:-} &
     NFE_NB=$!
     local nq=${NFE_QUEUES:-1} fds=(--tap-fd 0)
     [ "$nq" = 1 ] || fds+=(--tap-fd 1)
