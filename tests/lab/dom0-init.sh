@@ -20,7 +20,7 @@ for w in $(cat /proc/cmdline); do
     case $w in
         XLAB_XEN=*) export XLAB_XEN="${w#XLAB_XEN=}" ;;
         XLAB_DRV=*) XLAB_DRV="${w#XLAB_DRV=}" ;;
-        XLAB_ONLY=*) XLAB_ONLY="${w#XLAB_ONLY=}" ;;
+        XLAB_ONLY=*) export XLAB_ONLY="${w#XLAB_ONLY=}" ;;
         XLAB_FRONTS=*) export XLAB_FRONTS="${w#XLAB_FRONTS=}" ;;
     esac
 done
@@ -30,6 +30,8 @@ xenstored --pid-file /run/xenstored.pid
 /usr/lib/xen-4.17/bin/xen-init-dom0 >/dev/null
 xenconsoled --log=guest --log-dir=/var/log/xen/console
 insmod /xlab/xgrant.ko || echo "XLAB dom0 FAIL kmod: insmod xgrant.ko failed"
+# The lab's hostile test module (tests/lab/hostile; xlab_hvmap.c's cases).
+insmod /xlab/xlabhv.ko || echo "XLAB-NOTE insmod xlabhv.ko failed"
 t xen-up
 # The driver cases: Linux's backends, a bridge and the guest's disk and NIC.
 cp /xlab/guest.cfg /tmp/guest.cfg

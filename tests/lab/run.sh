@@ -19,7 +19,8 @@ BOOTS=${LAB_BOOTS:-patched stock}
 # now and then, with Linux's backends too (a corrupted page of a long-lived
 # shell; tests/lab/README.md); the xlab cases before them never did.
 DRV_BOOTS=${LAB_DRV_BOOTS-}
-# LAB_ONLY=drv: only the driver cases (a quicker loop while working on them).
+# LAB_ONLY=drv: only the driver cases (a quicker loop while working on them);
+# LAB_ONLY=hvmap: only xlab_hvmap.c's cases (hv-patches 0008, 0013, 0018).
 ONLY=${LAB_ONLY:+ XLAB_ONLY=$LAB_ONLY}
 # xgrant's frontends in the guest (part 4) run with the patched boot's
 # driver cases (xgrant-netfront against xen-netback only); =1 adds it
@@ -51,7 +52,7 @@ phase "guest initramfs and dom0 image"
 "$here/guest-initramfs.sh" "$LAB" "$KVER"
 mkdir -p "$ROOT/xlab"
 rm -f "$ROOT"/xlab/xgrant-* "$ROOT"/xlab/xlab-blkfront
-cp "$LAB/xlab" "$LAB/drv-ping" "$LAB/drv-canary" "$LAB/xgrant.ko" "$LAB/guest.cpio.gz" "$ROOT/xlab/"
+cp "$LAB/xlab" "$LAB/drv-ping" "$LAB/drv-canary" "$LAB/xgrant.ko" "$LAB/xlabhv.ko" "$LAB/guest.cpio.gz" "$ROOT/xlab/"
 install -m 755 "$here/drv-dom0.sh" "$ROOT/xlab/drv-dom0.sh"
 # xgrant's backends for dom0 (module.mk), and its frontends (they go in the
 # guest's initramfs; here drv-dom0.sh sees whether the guest has them).

@@ -1,0 +1,479 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xlab_hvmap.c: a hostile guest kernel against the hypervisor's mapping
+ * code (issue 12), and a big MAP (hv-patches 0018).  The guest side uses
+ * tests/lab/hostile (xlabhv.ko: raw mmu_update and GNTTABOP_xgrant).
+ *
+ *   refs_until_flush (0008): dom0 grants the guest two pages of its own,
+ *     F (read-only in dom0's direct map, so dom0 could make it a page
+ *     table) and G (a flag page); the guest maps both writable into an
+ *     area of xlabhv's, and on its one vCPU, events masked: writes F (its
+ *     TLB holds the entry), clears F's entry itself with mmu_update and no
+ *     flush, raises G's flag and keeps writing F.  dom0 (its vCPUs pinned
+ *     to the other CPU) sees the flag, pins F as an L1 table at once, and
+ *     reads F twice 300 ms apart: a write between the two landed in a page
+ *     table through a TLB entry Xen let outlive the frame's type reference.
+ *     PASS when no write landed after a pin that worked (with 0008 the
+ *     clear flushed the guest's CPU first: its next write faults).
+ *   slot_reuse (0013): the guest maps a page of dom0's into one xlabhv
+ *     slot (record 1), clears the entry itself, maps the same page into
+ *     the same slot again (record 2) and UNMAPs record 1: the entry must
+ *     still map the page (record 2's), and only record 2's UNMAP clears it.
+ *   map_big, map_big_write_seen, map_big_preempted (0018): the guest
+ *     grants dom0 a 256 MiB window made of its 16 pages repeated; dom0
+ *     maps it with grant_map (two MAPs of 65536 pages: the window's and
+ *     its kernel addresses') while a second thread of its own, its vCPUs
+ *     both pinned to one CPU (the guest's to the other), measures its own
+ *     longest stall (XLAB-BIGMAP): a MAP that holds the CPU throughout
+ *     keeps that vCPU off for as long.  Every page must show its page's
+ *     marker, a write must reach the guest's page.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xlab.h"
+#include "../../../libgrant/abi/gntx_xen.h"
+#include "../../../libgrant/kmod/xgrant_uapi.h"
+#include "../hostile/xlabhv_uapi.h"
+
+#define HV_DEV        "/dev/xlabhv"
+#define SLOT_MARK     0x5c
+#define BIG_PAGES     65536u /* 256 MiB */
+#define BIG_DISTINCT  16u
+#define BIG_MARK      0xb16a0000ull
+#define BIG_WRITE_OFF 200u
+/* The bystander's longest stall during the big MAP may not exceed this
+ * (under TCG, with other QEMUs on the host, a vCPU thread alone can stall
+ * for some tens of ms; a MAP that never gives the CPU back stalls it for
+ * the whole install). */
+#define BIG_GAP_MS 450.0
+/* Map and unmap rounds; the round with the shortest longest stall counts
+ * (noise only adds stalls; a MAP that keeps the CPU stalls every round). */
+#define BIG_ROUNDS 3u
+
+static double now_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* An xl command, quiet: 0 or its status. */
+static int xl(const char *fmt, ...)
+{
+    char cmd[160];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    strncat(cmd, " >/dev/null 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+    return system(cmd);
+}
+
+/* The calling thread on Linux's CPU cpu only (-1: CPUs 0 and 1). */
+static void pin_self(int cpu)
+{
+    cpu_set_t s;
+
+    CPU_ZERO(&s);
+    CPU_SET(cpu < 0 ? 0 : cpu, &s);
+    if (cpu < 0)
+        CPU_SET(1, &s);
+    sched_setaffinity(0, sizeof(s), &s);
+}
+
+/* ---- 0008: the owner's side ---------------------------------------- */
+
+struct pin_job {
+    int fd;
+    struct xlabhv_pin a;
+    int rc;
+};
+
+static void *pin_thread(void *arg)
+{
+    struct pin_job *j = arg;
+
+    j->rc = ioctl(j->fd, XLABHV_PIN_RACE, &j->a) < 0 ? -errno : 0;
+    return NULL;
+}
+
+static void race_dom0(int fd, unsigned guest)
+{
+    struct xlabhv_grant g = {.dom = guest};
+    struct pin_job j = {.fd = fd, .a = {.wait_ms = 120000, .hold_ms = 300}};
+    unsigned long long writes = 0, faulted = 0, last = 0;
+    int rc = ioctl(fd, XLABHV_GRANT, &g) < 0 ? -errno : g.rc, crc = 1;
+    pthread_t t;
+    char v[96];
+
+    xlab_xs_write("hvref", rc == 0 ? "%u" : "ERR%d",
+                  rc == 0 ? g.ref : (unsigned)rc);
+    /* dom0 on CPU 0, the guest alone on CPU 1: nothing switches the
+     * guest's vCPU out (a switch would flush its TLB) while it races. */
+    if (rc == 0) {
+        xl("xl vcpu-pin 0 all 0");
+        xl("xl vcpu-pin %u all 1", guest);
+        if (pthread_create(&t, NULL, pin_thread, &j))
+            rc = -EAGAIN;
+    }
+    if (rc == 0) {
+        usleep(200000);
+        xlab_xs_write("hvgo", "1");
+        pthread_join(t, NULL);
+        rc = j.rc;
+    }
+    xl("xl vcpu-pin 0 all all");
+    xl("xl vcpu-pin %u all all", guest);
+    if (xlab_xs_wait("hvrace", v, sizeof(v)) == 0)
+        sscanf(v, "%d %llu %llu %llu", &crc, &writes, &faulted, &last);
+    xlab_report(
+        "refs_until_flush",
+        rc == 0 && crc == 0 && j.a.seen &&
+            (j.a.pin_rc != 0 || j.a.v_pin == j.a.v_after),
+        "guest cleared its writable entry of dom0's page F itself (%d) "
+        "and wrote on: %llu writes, %s; dom0's pin of F as an L1 table: "
+        "%d (signal %s), F's word %#llx at the pin, %#llx 300 ms later "
+        "(want no write after a pin that worked)",
+        crc, writes,
+        faulted ? "then a fault (its TLB was flushed)" : "no fault", j.a.pin_rc,
+        j.a.seen ? "seen" : "never came", (unsigned long long)j.a.v_pin,
+        (unsigned long long)j.a.v_after);
+    xlab_xs_wait("hvunmapped", v, sizeof(v));
+    ioctl(fd, XLABHV_UNGRANT);
+}
+
+/* ---- 0013: the slot, judged by the guest ----------------------------- */
+
+static void slot_dom0(grant_handle_t *h, unsigned guest)
+{
+    grant_ref_t ref = 0;
+    uint8_t *page = NULL;
+    char v[256];
+    int rc = grant_mem_alloc(h, 1, (void **)&page);
+
+    if (rc == 0) {
+        memset(page, SLOT_MARK, GRANT_PAGE_SIZE);
+        rc = grant_create_direct(h, (grant_domid_t)guest,
+                                 GRANT_R_READ | GRANT_R_MAP, page,
+                                 GRANT_PAGE_SIZE, &ref);
+    }
+    xlab_xs_write("hvslotref", rc == 0 ? "%u" : "ERR%d",
+                  rc == 0 ? ref : (unsigned)rc);
+    rc = xlab_xs_wait("hvslot", v, sizeof(v));
+    xlab_report("slot_reuse", rc == 0 && v[0] == '1', "%s",
+                rc == 0 ? v + 2 : grant_strerror(rc));
+    if (page) {
+        grant_revoke(h, ref, GRANT_REVOKE_FORCE);
+        grant_mem_free(h, page);
+    }
+}
+
+/* ---- 0018: the big MAP, dom0 maps --------------------------------- */
+
+struct bystander {
+    volatile int stop, mapping;
+    double gap_idle, gap_map; /* longest stall before / during the map */
+};
+
+static void *bystander_thread(void *arg)
+{
+    struct bystander *b = arg;
+    double prev, t, gap;
+
+    pin_self(0);
+    prev = now_ms();
+    while (!b->stop) {
+        t = now_ms();
+        gap = t - prev;
+        prev = t;
+        if (b->mapping && gap > b->gap_map)
+            b->gap_map = gap;
+        else if (!b->mapping && gap > b->gap_idle)
+            b->gap_idle = gap;
+    }
+    return NULL;
+}
+
+/* One round: map, check every page, write the last, unmap.  0 or -errno;
+ * *bad: pages without their marker; times and stalls in r. */
+struct big_round {
+    double t_map, t_unmap, gap_idle, gap_map;
+    unsigned bad;
+    int urc;
+};
+
+static int big_round(grant_handle_t *h, unsigned guest, uint32_t ref,
+                     struct big_round *r)
+{
+    struct bystander b = {0};
+    uint8_t *win = NULL;
+    double t0;
+    pthread_t t;
+    int rc, th = pthread_create(&t, NULL, bystander_thread, &b);
+
+    r->bad = BIG_PAGES;
+    r->urc = -1;
+    usleep(500000); /* the bystander's stalls with nothing mapping */
+    b.mapping = 1;
+    t0 = now_ms();
+    rc = grant_map(h, (grant_domid_t)guest, ref, 0,
+                   (uint64_t)BIG_PAGES * GRANT_PAGE_SIZE, 0, (void **)&win);
+    r->t_map = now_ms() - t0;
+    usleep(100000);
+    b.mapping = 0;
+    b.stop = 1;
+    if (th == 0)
+        pthread_join(t, NULL);
+    r->gap_idle = b.gap_idle;
+    r->gap_map = b.gap_map;
+    if (rc)
+        return rc;
+    r->bad = 0;
+    for (unsigned k = 0; k < BIG_PAGES; k++) {
+        uint64_t m;
+
+        memcpy(&m, win + (size_t)k * GRANT_PAGE_SIZE, sizeof(m));
+        r->bad += m != BIG_MARK + k % BIG_DISTINCT;
+    }
+    win[(size_t)(BIG_PAGES - 1) * GRANT_PAGE_SIZE + BIG_WRITE_OFF] = 0xa5;
+    t0 = now_ms();
+    r->urc = grant_unmap(h, win);
+    r->t_unmap = now_ms() - t0;
+    return 0;
+}
+
+static void bigmap_dom0(grant_handle_t *h, unsigned guest)
+{
+    struct big_round best = {0}, r = {0};
+    uint32_t ref = 0;
+    unsigned bad = 0, k;
+    char v[16];
+    int rc = xlab_xs_wait_u32("bigref", &ref), urc = 0;
+
+    if (rc == 0) {
+        xl("xl vcpu-pin 0 all 1");
+        xl("xl vcpu-pin %u all 0", guest);
+        pin_self(1);
+    }
+    for (k = 0; rc == 0 && k < BIG_ROUNDS; k++) {
+        rc = big_round(h, guest, ref, &r);
+        bad += r.bad;
+        urc = urc ? urc : r.urc;
+        printf("XLAB-BIGMAP round %u: grant_map of %u pages (256 MiB) %.1f "
+               "ms, unmap %.1f ms; dom0's bystander vCPU on the same CPU: "
+               "longest stall %.1f ms idle, %.1f ms while mapping\n",
+               k, BIG_PAGES, r.t_map, r.t_unmap, r.gap_idle, r.gap_map);
+        fflush(stdout);
+        if (k == 0 || r.gap_map < best.gap_map)
+            best = r;
+    }
+    if (rc == 0 || ref) {
+        xl("xl vcpu-pin 0 all all");
+        xl("xl vcpu-pin %u all all", guest);
+        pin_self(-1);
+    }
+    xlab_xs_write("bigdone", "1");
+    xlab_report("map_big", rc == 0 && bad == 0 && urc == 0,
+                "256 MiB window of the guest's 16 pages repeated, %u rounds: "
+                "map %s, %u pages without their page's marker, unmap %s",
+                BIG_ROUNDS, grant_strerror(rc), bad, grant_strerror(urc));
+    rc = rc == 0 ? xlab_xs_wait("bigseen", v, sizeof(v)) : rc;
+    xlab_report("map_big_write_seen", rc == 0 && v[0] == '1',
+                "a byte written through the window's last page: %s",
+                rc            ? grant_strerror(rc)
+                : v[0] == '1' ? "in the guest's page"
+                              : "not in the guest's page");
+    xlab_report(
+        "map_big_preempted", best.t_map > 0 && best.gap_map < BIG_GAP_MS,
+        "the other vCPU on the mapping CPU stalled at most %.1f ms "
+        "during a %.1f ms map (the best of %u rounds; idle: %.1f "
+        "ms; want < %.0f)",
+        best.gap_map, best.t_map, BIG_ROUNDS, best.gap_idle, BIG_GAP_MS);
+}
+
+void xlab_hvmap_dom0(grant_handle_t *h, unsigned guest)
+{
+    int fd = open(HV_DEV, O_RDWR | O_CLOEXEC);
+
+    if (fd < 0) {
+        xlab_report("xlabhv", 0, "%s: %s (insmod xlabhv.ko)", HV_DEV,
+                    strerror(errno));
+        xlab_xs_write("hvref", "ERR%d", -EIO);
+    } else {
+        race_dom0(fd, guest);
+        close(fd);
+    }
+    slot_dom0(h, guest);
+    bigmap_dom0(h, guest);
+}
+
+/* ---- the guest ------------------------------------------------------- */
+
+static void race_guest(int fd)
+{
+    struct xlabhv_map m = {.npages = 2, .dom = 0};
+    struct xlabhv_race r = {.max_ms = 5000};
+    uint32_t ref = 0;
+    uint8_t *va = MAP_FAILED;
+    char v[16];
+    int rc = xlab_xs_wait_u32("hvref", &ref);
+
+    if (rc == 0) {
+        va = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        rc = va == MAP_FAILED ? -errno : 0;
+    }
+    if (rc == 0) {
+        m.va = (uintptr_t)va;
+        m.ref = ref;
+        rc = ioctl(fd, XLABHV_MAP, &m) < 0 ? -errno
+             : m.rc < 0                    ? m.rc
+                                           : m.status;
+    }
+    if (rc == 0)
+        rc = xlab_xs_wait("hvgo", v, sizeof(v));
+    if (rc == 0) {
+        r.va_f = (uintptr_t)va;
+        r.va_g = (uintptr_t)va + 4096;
+        rc = ioctl(fd, XLABHV_RACE, &r) < 0 ? -errno : r.rc;
+    }
+    xlab_xs_write("hvrace", "%d %llu %llu %llu", rc,
+                  (unsigned long long)r.writes, (unsigned long long)r.faulted,
+                  (unsigned long long)r.last);
+    if (m.handle)
+        ioctl(fd, XLABHV_UNMAP, &m);
+    if (va != MAP_FAILED)
+        munmap(va, 2 * 4096);
+    xlab_xs_write("hvunmapped", "1");
+}
+
+#define PTE_FRAME(v) ((v)&0x000ffffffffff000ull)
+
+static void slot_guest(int fd)
+{
+    struct xlabhv_map m1 = {.npages = 1, .flags = GNTX_MAP_RDONLY}, m2, u;
+    struct xlabhv_pte p0 = {0}, p1 = {0}, p2 = {0}, p3 = {0};
+    uint32_t ref = 0;
+    uint8_t *va = MAP_FAILED, got = 0;
+    int rc = xlab_xs_wait_u32("hvslotref", &ref), read_ok = 0;
+
+    if (rc == 0) {
+        va = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+        rc = va == MAP_FAILED ? -errno : 0;
+    }
+    m1.va = (uintptr_t)va;
+    m1.ref = ref;
+    m2 = m1;
+    /* Record 1 in the slot, the slot emptied behind Xen's back, record 2
+     * in the same slot, then record 1's UNMAP. */
+    if (rc == 0)
+        rc = ioctl(fd, XLABHV_MAP, &m1) < 0 ? -errno : m1.status;
+    p0.va = m1.va;
+    if (rc == 0)
+        rc = ioctl(fd, XLABHV_PTE, &p0) < 0 ? -errno : 0;
+    p1.va = m1.va;
+    if (rc == 0)
+        rc = ioctl(fd, XLABHV_PTE_CLEAR, &p1) < 0 ? -errno : p1.rc;
+    if (rc == 0)
+        rc = ioctl(fd, XLABHV_MAP, &m2) < 0 ? -errno : m2.status;
+    u = m1;
+    if (rc == 0)
+        rc = ioctl(fd, XLABHV_UNMAP, &u) < 0 ? -errno : 0;
+    p2.va = m1.va;
+    if (rc == 0)
+        rc = ioctl(fd, XLABHV_PTE, &p2) < 0 ? -errno : 0;
+    if (rc == 0)
+        read_ok = xlab_try_read(va, &got, 1) && got == SLOT_MARK;
+    u = m2;
+    if (rc == 0 && m2.handle)
+        ioctl(fd, XLABHV_UNMAP, &u);
+    p3.va = m1.va;
+    if (rc == 0)
+        rc = ioctl(fd, XLABHV_PTE, &p3) < 0 ? -errno : 0;
+    xlab_xs_write(
+        "hvslot",
+        "%d %s; entry %#llx; after record 1's UNMAP (status %d) "
+        "%#llx, read %s; after record 2's %#llx (want the page, "
+        "then empty)",
+        rc == 0 && (p2.val & 1) && PTE_FRAME(p2.val) == PTE_FRAME(p0.val) &&
+            read_ok && !(p3.val & 1),
+        grant_strerror(rc), (unsigned long long)p0.val, u.status,
+        (unsigned long long)p2.val, read_ok ? "dom0's byte" : "failed",
+        (unsigned long long)p3.val);
+    if (va != MAP_FAILED)
+        munmap(va, 4096);
+}
+
+static void bigmap_guest(void)
+{
+    struct gntx_create c = {
+        .type = GNTX_CREATE_DIRECT,
+        .grantee = 0,
+        .rights = GNTX_R_READ | GNTX_R_WRITE | GNTX_R_MAP,
+        .nr_frames = BIG_PAGES,
+        .length = (uint64_t)BIG_PAGES * 4096,
+    };
+    uint64_t *idx = calloc(BIG_PAGES, sizeof(*idx));
+    struct gntx_xen_call call = {.op = GNTX_OP_CREATE,
+                                 .count = 1,
+                                 .args = (uintptr_t)&c,
+                                 .aux = (uintptr_t)idx,
+                                 .aux_count = BIG_PAGES};
+    uint8_t *mem = NULL;
+    char v[16];
+    int fd = xlab_dev_open(BIG_DISTINCT, &mem), rc = fd < 0 ? fd : 0;
+
+    for (unsigned k = 0; rc == 0 && k < BIG_DISTINCT; k++) {
+        uint64_t m = BIG_MARK + k;
+
+        memset(mem + (size_t)k * 4096, 0, 4096);
+        memcpy(mem + (size_t)k * 4096, &m, sizeof(m));
+    }
+    if (rc == 0 && !idx)
+        rc = -ENOMEM;
+    for (unsigned k = 0; rc == 0 && k < BIG_PAGES; k++)
+        idx[k] = k % BIG_DISTINCT; /* the file's pages, repeated */
+    if (rc == 0 && ioctl(fd, XGRANT_IOC_CALL, &call) < 0)
+        rc = -errno;
+    if (rc == 0)
+        rc = c.status;
+    xlab_xs_write("bigref", rc == 0 ? "%u" : "ERR%d",
+                  rc == 0 ? c.ref : (unsigned)rc);
+    if (rc == 0 && xlab_xs_wait("bigdone", v, sizeof(v)) == 0)
+        xlab_xs_write("bigseen", "%d",
+                      mem[(size_t)((BIG_PAGES - 1) % BIG_DISTINCT) * 4096 +
+                          BIG_WRITE_OFF] == 0xa5);
+    if (fd >= 0)
+        close(fd); /* the module revokes the file's grants */
+    free(idx);
+}
+
+void xlab_hvmap_guest(grant_handle_t *h)
+{
+    int fd = open(HV_DEV, O_RDWR | O_CLOEXEC);
+
+    (void)h;
+    if (fd < 0) {
+        xlab_xs_write("hvrace", "%d 0 0 0", -errno);
+        xlab_xs_write("hvunmapped", "1");
+        xlab_xs_write("hvslot", "0 %s: %s", HV_DEV, strerror(errno));
+    } else {
+        race_guest(fd);
+        slot_guest(fd);
+        close(fd);
+    }
+    bigmap_guest();
+}
