@@ -138,8 +138,18 @@ static long xh_map(struct xlabhv_map *a)
     rc = xh_area(mm, a->va, v.length) ? 0 : -EINVAL;
     if (!rc)
         rc = apply_to_page_range(mm, a->va, v.length, xh_pte_addr, &w);
-    if (!rc)
+    if (!rc) {
+        u64 before = 0, after = 0, t0;
+
+        if (a->watch)
+            get_user(before, (u64 __user *)(uintptr_t)a->watch);
+        t0 = ktime_get_ns();
         rc = xh_xgrant(GNTX_OP_MAP, &v, 1, aux, a->npages);
+        a->ns = ktime_get_ns() - t0;
+        if (a->watch)
+            get_user(after, (u64 __user *)(uintptr_t)a->watch);
+        a->watch_delta = after - before;
+    }
     mmap_read_unlock(mm);
     kvfree(aux);
     a->rc = (s32)rc;

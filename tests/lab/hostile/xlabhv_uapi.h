@@ -15,8 +15,10 @@
 #include <linux/types.h>
 
 /* GNTX_OP_MAP of [offset 0, npages) of grant (dom, ref) into the entries
- * of the area at va, straight to Xen: handle and status out; rc: the
- * hypercall's result. */
+ * of the area at va, straight to Xen (one hypercall): handle and status
+ * out; rc: the hypercall's result; ns: how long it took; watch (if not 0):
+ * the user address of a counter another thread of the caller increments,
+ * and watch_delta how much it moved while the hypercall was under way. */
 struct xlabhv_map {
     __u64 va;
     __u64 npages;
@@ -24,6 +26,9 @@ struct xlabhv_map {
     __u32 handle;          /* out (XLABHV_UNMAP: in) */
     __s32 status;          /* out */
     __s32 rc;              /* out */
+    __u64 watch;
+    __u64 watch_delta; /* out */
+    __u64 ns;          /* out */
 };
 
 /* The L1 entry of va in the caller's tables: its machine address and
