@@ -93,6 +93,46 @@ static void pin_self(int cpu)
     sched_setaffinity(0, sizeof(s), &s);
 }
 
+/* Every vCPU of domain dom runs on physical CPU cpu now (xl vcpu-list's
+ * CPU column): a vCPU moves to a new hard affinity only when it is next
+ * descheduled, and one spinning alone on a CPU may not be for a while. */
+static int vcpus_on(unsigned dom, int cpu)
+{
+    FILE *f = popen("xl vcpu-list 2>/dev/null", "r");
+    char line[256];
+    int vcpus = 0, off = 0, id, vcpu, at;
+
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "%*s %d %d %d", &id, &vcpu, &at) == 3 &&
+            id == (int)dom) {
+            vcpus++;
+            off += at != cpu;
+        }
+    if (f)
+        pclose(f);
+    return vcpus > 0 && off == 0;
+}
+
+/* dom0's vCPUs to physical CPU dom0_cpu, the guest's to the other; 0 once
+ * they run there (within 5 s), else -EAGAIN. */
+static int pin_apart(unsigned guest, int dom0_cpu)
+{
+    xl("xl vcpu-pin 0 all %d", dom0_cpu);
+    xl("xl vcpu-pin %u all %d", guest, !dom0_cpu);
+    for (int k = 0; k < 50; k++) {
+        if (vcpus_on(0, dom0_cpu) && vcpus_on(guest, !dom0_cpu))
+            return 0;
+        usleep(100000); /* idle vCPUs block, and move */
+    }
+    return -EAGAIN;
+}
+
+static void unpin(unsigned guest)
+{
+    xl("xl vcpu-pin 0 all all");
+    xl("xl vcpu-pin %u all all", guest);
+}
+
 /* ---- 0008: the owner's side ---------------------------------------- */
 
 struct pin_job {
@@ -122,20 +162,19 @@ static void race_dom0(int fd, unsigned guest)
                   rc == 0 ? g.ref : (unsigned)rc);
     /* dom0 on CPU 0, the guest alone on CPU 1: nothing switches the
      * guest's vCPU out (a switch would flush its TLB) while it races. */
-    if (rc == 0) {
-        xl("xl vcpu-pin 0 all 0");
-        xl("xl vcpu-pin %u all 1", guest);
-        if (pthread_create(&t, NULL, pin_thread, &j))
-            rc = -EAGAIN;
-    }
+    if (rc == 0)
+        rc = pin_apart(guest, 0);
+    if (rc == 0 && pthread_create(&t, NULL, pin_thread, &j))
+        rc = -ENOMEM;
     if (rc == 0) {
         usleep(200000);
         xlab_xs_write("hvgo", "1");
         pthread_join(t, NULL);
         rc = j.rc;
+    } else if (g.ref) {
+        xlab_xs_write("hvgo", "ERR%d", rc); /* the guest need not wait */
     }
-    xl("xl vcpu-pin 0 all all");
-    xl("xl vcpu-pin %u all all", guest);
+    unpin(guest);
     if (xlab_xs_wait("hvrace", v, sizeof(v)) == 0)
         sscanf(v, "%d %llu %llu %llu", &crc, &writes, &faulted, &last);
     xlab_report(
@@ -278,15 +317,13 @@ static void bigmap_dom0(grant_handle_t *h, unsigned guest)
     if (rc == 0 && fd < 0)
         rrc = -errno;
     if (rc == 0 && fd >= 0) {
-        xl("xl vcpu-pin 0 all 1");
-        xl("xl vcpu-pin %u all 0", guest);
         pin_self(1);
+        rrc = pin_apart(guest, 1);
         for (k = 0; rrc == 0 && k < BIG_ROUNDS; k++) {
             rrc = big_raw_round(fd, guest, ref, &delta[k], &ms[k]);
             moved += delta[k] > 0;
         }
-        xl("xl vcpu-pin 0 all all");
-        xl("xl vcpu-pin %u all all", guest);
+        unpin(guest);
         pin_self(-1);
     }
     if (fd >= 0)
@@ -305,10 +342,12 @@ static void bigmap_dom0(grant_handle_t *h, unsigned guest)
            (unsigned long long)delta[0], (unsigned long long)delta[1],
            (unsigned long long)delta[2]);
     xlab_report("map_big_preempted", rrc == 0 && moved > 0,
-                "%s; dom0's other vCPU, on the same physical CPU, ran during "
+                "%s%s; dom0's other vCPU, on the same physical CPU, ran during "
                 "%u of %u MAP hypercalls of 65536 pages (%.0f-%.0f ms each; "
                 "want at least 1: the MAP gave the CPU back)",
-                grant_strerror(rrc), moved, BIG_ROUNDS, ms[0], ms[1]);
+                grant_strerror(rrc),
+                rrc == -EAGAIN ? " (the vCPUs never got to their CPUs)" : "",
+                moved, BIG_ROUNDS, ms[0], ms[1]);
 }
 
 void xlab_hvmap_dom0(grant_handle_t *h, unsigned guest)
@@ -351,6 +390,8 @@ static void race_guest(int fd)
     }
     if (rc == 0)
         rc = xlab_xs_wait("hvgo", v, sizeof(v));
+    if (rc == 0 && strcmp(v, "1"))
+        rc = -ECANCELED; /* dom0 could not set the race up */
     if (rc == 0) {
         r.va_f = (uintptr_t)va;
         r.va_g = (uintptr_t)va + 4096;
