@@ -16,9 +16,17 @@
 
 #include "private.h"
 
+/* A thread waiting in wait_round: a synchronous caller's group of
+ * requests (pending), a reaper (for the done list) or a caller waiting
+ * for a ring slot (slot: any completion may give one).  Each sleeps on
+ * its own condition variable, so a completion wakes only the threads it
+ * is for (not every thread of an nbdkit pool at each one). */
 struct xgbf_wait {
     unsigned pending;
     int err;
+    int reaper, slot;
+    pthread_cond_t cv;
+    struct xgbf_wait *next; /* on d->sleepers while asleep */
 };
 
 /* ---- Requests ------------------------------------------------------- */
@@ -133,19 +141,30 @@ static void release(struct xgbf *d, struct xgbf_req *r)
     r->nseg = 0;
 }
 
+/* Wakes the sleepers waiting for any completion. */
+static void wake_any(struct xgbf *d)
+{
+    for (struct xgbf_wait *w = d->sleepers; w; w = w->next)
+        if (w->reaper || w->slot)
+            pthread_cond_signal(&w->cv);
+}
+
 static void deliver(struct xgbf *d, struct xgbf_req *r, int status)
 {
+    struct xgbf_wait *w = r->wait;
+
     r->status = status;
-    if (r->wait) {
-        if (status < 0 && r->wait->err == 0)
-            r->wait->err = status;
-        r->wait->pending--;
+    if (w) {
+        if (status < 0 && w->err == 0)
+            w->err = status;
         d->inflight--;
         req_put(d, r);
+        if (--w->pending == 0)
+            pthread_cond_signal(&w->cv); /* no-op unless it sleeps */
     } else {
         list_add(&d->done_tail, r);
     }
-    pthread_cond_broadcast(&d->cv);
+    wake_any(d);
 }
 
 static size_t seg_bytes(const struct xgbf_req *r, unsigned i, size_t seg)
@@ -728,11 +747,22 @@ void xgbf_process(struct xgbf *d)
 
 /* ---- Waiting -------------------------------------------------------- */
 
-/* One round of waiting for progress (lock held): one thread polls the
- * device's fd for everyone and handles what came; the others sleep on the
- * condition variable it broadcasts. */
-static void wait_round(struct xgbf *d, int ms)
+/* Whether w has what it waits for. */
+static int satisfied(const struct xgbf *d, const struct xgbf_wait *w)
 {
+    if (w->reaper)
+        return d->done != NULL || d->broken;
+    return w->slot || w->pending == 0; /* a slot: tries again */
+}
+
+/* One round of waiting for progress (lock held): one thread polls the
+ * device's fd for everyone and handles what came; the others sleep, each
+ * on its own condition variable, until their requests complete or the
+ * poller, done with its own, hands the polling to one of them. */
+static void wait_round(struct xgbf *d, struct xgbf_wait *w, int ms)
+{
+    struct xgbf_wait **p;
+
     if (d->poller) {
         struct timespec ts;
 
@@ -740,20 +770,37 @@ static void wait_round(struct xgbf *d, int ms)
         ts.tv_nsec += (long)ms * 1000000L;
         ts.tv_sec += ts.tv_nsec / 1000000000L;
         ts.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&d->cv, &d->lock, &ts);
+        w->next = d->sleepers;
+        d->sleepers = w;
+        pthread_cond_timedwait(&w->cv, &d->lock, &ts);
+        for (p = &d->sleepers; *p != w; p = &(*p)->next)
+            ;
+        *p = w->next;
         return;
     }
     d->poller = 1;
     pthread_mutex_unlock(&d->lock);
     {
-        struct pollfd p = {.fd = d->epfd, .events = POLLIN};
+        struct pollfd pf = {.fd = d->epfd, .events = POLLIN};
 
-        poll(&p, 1, ms);
+        poll(&pf, 1, ms);
     }
     pthread_mutex_lock(&d->lock);
     d->poller = 0;
     xgbf_process(d);
-    pthread_cond_broadcast(&d->cv);
+    if (!satisfied(d, w)) /* polls again itself */
+        return;
+    for (struct xgbf_wait *s = d->sleepers; s; s = s->next)
+        if (!satisfied(d, s)) {
+            pthread_cond_signal(&s->cv); /* the next poller */
+            break;
+        }
+}
+
+static void wait_init(struct xgbf_wait *w, int reaper)
+{
+    *w = (struct xgbf_wait){.reaper = reaper};
+    pthread_cond_init(&w->cv, NULL);
 }
 
 /* ---- The calls ------------------------------------------------------ */
@@ -951,8 +998,10 @@ int xgbf_reap(struct xgbf *d, struct xgbf_cqe *cqes, unsigned max,
               int timeout_ms)
 {
     long long end = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+    struct xgbf_wait w;
     unsigned n;
 
+    wait_init(&w, 1);
     pthread_mutex_lock(&d->lock);
     if (!d->poller)
         xgbf_process(d);
@@ -962,9 +1011,10 @@ int xgbf_reap(struct xgbf *d, struct xgbf_cqe *cqes, unsigned max,
         n = take_done(d, cqes, max);
         if (n || !max || d->broken || (timeout_ms >= 0 && left <= 0))
             break;
-        wait_round(d, timeout_ms < 0 || left > 100 ? 100 : (int)left);
+        wait_round(d, &w, timeout_ms < 0 || left > 100 ? 100 : (int)left);
     }
     pthread_mutex_unlock(&d->lock);
+    pthread_cond_destroy(&w.cv);
     return n || !d->broken ? (int)n : d->broken;
 }
 
@@ -981,10 +1031,11 @@ unsigned xgbf_inflight(struct xgbf *d)
 static int sync_io(struct xgbf *d, enum xgbf_op op, void *buf, uint64_t len,
                    uint64_t off)
 {
-    struct xgbf_wait w = {0, 0};
+    struct xgbf_wait w;
     uint64_t done = 0;
     int rc = 0;
 
+    wait_init(&w, 0);
     pthread_mutex_lock(&d->lock);
     do {
         uint64_t chunk = len - done;
@@ -996,7 +1047,9 @@ static int sync_io(struct xgbf *d, enum xgbf_op op, void *buf, uint64_t len,
         rc = submit_locked(d, op, off + done, buf ? (char *)buf + done : NULL,
                            (size_t)chunk, 0, &w);
         if (rc == -EAGAIN) {
-            wait_round(d, 100);
+            w.slot = 1;
+            wait_round(d, &w, 100);
+            w.slot = 0;
             continue;
         }
         if (rc < 0)
@@ -1005,8 +1058,9 @@ static int sync_io(struct xgbf *d, enum xgbf_op op, void *buf, uint64_t len,
         done += chunk;
     } while (done < len);
     while (w.pending)
-        wait_round(d, 100);
+        wait_round(d, &w, 100);
     pthread_mutex_unlock(&d->lock);
+    pthread_cond_destroy(&w.cv);
     return rc < 0 ? rc : w.err;
 }
 
