@@ -8,25 +8,38 @@
  * recover list and are issued again on the new rings.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "private.h"
 
-/* A thread waiting in wait_round: a synchronous caller's group of
+/*
+ * A thread waiting in wait_round: a synchronous caller's group of
  * requests (pending), a reaper (for the done list) or a caller waiting
- * for a ring slot (slot: any completion may give one).  Each sleeps on
- * its own condition variable, so a completion wakes only the threads it
- * is for (not every thread of an nbdkit pool at each one). */
+ * for a ring slot (slot: any completion may give one).  Each sleeps on a
+ * futex word of its own, outside the device lock, so a completion wakes
+ * only the thread it is for (not every thread of an nbdkit pool at each
+ * one), and a caller whose requests all completed returns without taking
+ * the lock again.  Whoever holds the lock takes a sleeper off the list
+ * (wake_later) and wakes it after unlocking (unlock): `word` is written
+ * last, the waiter's frame may go right after.
+ */
+enum { WAKE_NONE, WAKE_DONE, WAKE_LOOK };
 struct xgbf_wait {
     unsigned pending;
     int err;
     int reaper, slot;
-    pthread_cond_t cv;
-    struct xgbf_wait *next; /* on d->sleepers while asleep */
+    int final;              /* waits for its last completions: WAKE_DONE them */
+    int asleep;             /* on d->sleepers */
+    uint32_t why;           /* what wake_later decided, for unlock to publish */
+    uint32_t word;          /* the futex: WAKE_NONE until woken */
+    struct xgbf_wait *next; /* on d->sleepers, then on d->wake */
 };
 
 /* ---- Requests ------------------------------------------------------- */
@@ -141,12 +154,54 @@ static void release(struct xgbf *d, struct xgbf_req *r)
     r->nseg = 0;
 }
 
+/* Takes w off the sleepers (lock held). */
+static void unlist(struct xgbf *d, struct xgbf_wait *w)
+{
+    struct xgbf_wait **p;
+
+    for (p = &d->sleepers; *p != w; p = &(*p)->next)
+        ;
+    *p = w->next;
+    w->asleep = 0;
+}
+
+/* Takes w off the sleepers (lock held), to be woken by unlock. */
+static void wake_later(struct xgbf *d, struct xgbf_wait *w, uint32_t why)
+{
+    unlist(d, w);
+    w->why = why;
+    w->next = d->wake;
+    d->wake = w;
+}
+
+/* Unlocks the device, then wakes whom wake_later chose. */
+static void unlock(struct xgbf *d)
+{
+    struct xgbf_wait *w = d->wake, *next;
+
+    d->wake = NULL;
+    pthread_mutex_unlock(&d->lock);
+    for (; w; w = next) {
+        uint32_t *word = &w->word;
+
+        next = w->next;
+        /* Release: what deliver wrote is seen with the word; w may be
+         * gone after the store (a stale wake is a spurious one). */
+        __atomic_store_n(word, w->why, __ATOMIC_RELEASE);
+        syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    }
+}
+
 /* Wakes the sleepers waiting for any completion. */
 static void wake_any(struct xgbf *d)
 {
-    for (struct xgbf_wait *w = d->sleepers; w; w = w->next)
+    struct xgbf_wait *w = d->sleepers, *next;
+
+    for (; w; w = next) {
+        next = w->next;
         if (w->reaper || w->slot)
-            pthread_cond_signal(&w->cv);
+            wake_later(d, w, WAKE_LOOK);
+    }
 }
 
 static void deliver(struct xgbf *d, struct xgbf_req *r, int status)
@@ -159,8 +214,8 @@ static void deliver(struct xgbf *d, struct xgbf_req *r, int status)
             w->err = status;
         d->inflight--;
         req_put(d, r);
-        if (--w->pending == 0)
-            pthread_cond_signal(&w->cv); /* no-op unless it sleeps */
+        if (--w->pending == 0 && w->asleep)
+            wake_later(d, w, w->final ? WAKE_DONE : WAKE_LOOK);
     } else {
         list_add(&d->done_tail, r);
     }
@@ -755,31 +810,45 @@ static int satisfied(const struct xgbf *d, const struct xgbf_wait *w)
     return w->slot || w->pending == 0; /* a slot: tries again */
 }
 
-/* One round of waiting for progress (lock held): one thread polls the
- * device's fd for everyone and handles what came; the others sleep, each
- * on its own condition variable, until their requests complete or the
- * poller, done with its own, hands the polling to one of them. */
-static void wait_round(struct xgbf *d, struct xgbf_wait *w, int ms)
+/* Sleeps up to ms on w's word (lock held, and on return but for
+ * WAKE_DONE: 1 then, unlocked, its requests all completed). */
+static int sleep_on(struct xgbf *d, struct xgbf_wait *w, int ms)
 {
-    struct xgbf_wait **p;
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    uint32_t why;
 
-    if (d->poller) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (long)ms * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        w->next = d->sleepers;
-        d->sleepers = w;
-        pthread_cond_timedwait(&w->cv, &d->lock, &ts);
-        for (p = &d->sleepers; *p != w; p = &(*p)->next)
-            ;
-        *p = w->next;
-        return;
+    w->word = WAKE_NONE;
+    w->asleep = 1;
+    w->next = d->sleepers;
+    d->sleepers = w;
+    unlock(d);
+    syscall(SYS_futex, &w->word, FUTEX_WAIT_PRIVATE, WAKE_NONE, &ts, NULL, 0);
+    why = __atomic_load_n(&w->word, __ATOMIC_ACQUIRE);
+    if (why == WAKE_DONE)
+        return 1;
+    pthread_mutex_lock(&d->lock);
+    if (w->asleep) { /* timed out (or a stale wake): still listed */
+        unlist(d, w);
+        return 0;
     }
+    /* Taken off the list: its waker stores the word after unlocking;
+     * wait for that store before w may go. */
+    while ((why = __atomic_load_n(&w->word, __ATOMIC_ACQUIRE)) == WAKE_NONE)
+        syscall(SYS_futex, &w->word, FUTEX_WAIT_PRIVATE, WAKE_NONE, NULL, NULL,
+                0);
+    return 0;
+}
+
+/* One round of waiting for progress (lock held; 1: returned unlocked,
+ * see sleep_on): one thread polls the device's fd for everyone and
+ * handles what came; the others sleep until their requests complete or
+ * the poller, done with its own, hands the polling to one of them. */
+static int wait_round(struct xgbf *d, struct xgbf_wait *w, int ms)
+{
+    if (d->poller)
+        return sleep_on(d, w, ms);
     d->poller = 1;
-    pthread_mutex_unlock(&d->lock);
+    unlock(d);
     {
         struct pollfd pf = {.fd = d->epfd, .events = POLLIN};
 
@@ -789,18 +858,18 @@ static void wait_round(struct xgbf *d, struct xgbf_wait *w, int ms)
     d->poller = 0;
     xgbf_process(d);
     if (!satisfied(d, w)) /* polls again itself */
-        return;
+        return 0;
     for (struct xgbf_wait *s = d->sleepers; s; s = s->next)
         if (!satisfied(d, s)) {
-            pthread_cond_signal(&s->cv); /* the next poller */
+            wake_later(d, s, WAKE_LOOK); /* the next poller */
             break;
         }
+    return 0;
 }
 
 static void wait_init(struct xgbf_wait *w, int reaper)
 {
     *w = (struct xgbf_wait){.reaper = reaper};
-    pthread_cond_init(&w->cv, NULL);
 }
 
 /* ---- The calls ------------------------------------------------------ */
@@ -863,7 +932,7 @@ int xgbf_submit(struct xgbf *d, enum xgbf_op op, uint64_t offset, void *buf,
 
     pthread_mutex_lock(&d->lock);
     rc = submit_locked(d, op, offset, buf, len, cookie, NULL);
-    pthread_mutex_unlock(&d->lock);
+    unlock(d);
     return rc;
 }
 
@@ -964,7 +1033,7 @@ int xgbf_submitv(struct xgbf *d, const struct xgbf_sqe *sqes, unsigned n)
     for (q = 0; q < 32; q++)
         if (notify & (1u << q))
             xfe_kick(d->fe, q, 0);
-    pthread_mutex_unlock(&d->lock);
+    unlock(d);
     return done ? (int)done : rc;
 }
 
@@ -1013,8 +1082,7 @@ int xgbf_reap(struct xgbf *d, struct xgbf_cqe *cqes, unsigned max,
             break;
         wait_round(d, &w, timeout_ms < 0 || left > 100 ? 100 : (int)left);
     }
-    pthread_mutex_unlock(&d->lock);
-    pthread_cond_destroy(&w.cv);
+    unlock(d);
     return n || !d->broken ? (int)n : d->broken;
 }
 
@@ -1024,7 +1092,7 @@ unsigned xgbf_inflight(struct xgbf *d)
 
     pthread_mutex_lock(&d->lock);
     n = d->inflight;
-    pthread_mutex_unlock(&d->lock);
+    unlock(d);
     return n;
 }
 
@@ -1048,7 +1116,7 @@ static int sync_io(struct xgbf *d, enum xgbf_op op, void *buf, uint64_t len,
                            (size_t)chunk, 0, &w);
         if (rc == -EAGAIN) {
             w.slot = 1;
-            wait_round(d, &w, 100);
+            wait_round(d, &w, 100); /* never WAKE_DONE: not final */
             w.slot = 0;
             continue;
         }
@@ -1057,10 +1125,11 @@ static int sync_io(struct xgbf *d, enum xgbf_op op, void *buf, uint64_t len,
         w.pending++;
         done += chunk;
     } while (done < len);
+    w.final = 1;
     while (w.pending)
-        wait_round(d, &w, 100);
-    pthread_mutex_unlock(&d->lock);
-    pthread_cond_destroy(&w.cv);
+        if (wait_round(d, &w, 100))
+            return rc < 0 ? rc : w.err; /* WAKE_DONE: unlocked */
+    unlock(d);
     return rc < 0 ? rc : w.err;
 }
 

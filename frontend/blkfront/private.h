@@ -123,6 +123,7 @@ struct xgbf {
     pthread_mutex_t lock;
     int poller;                 /* a thread is in poll() for everyone */
     struct xgbf_wait *sleepers; /* threads asleep in io.c's wait_round */
+    struct xgbf_wait *wake;     /* to wake once the lock is released */
     grant_handle_t *h;
     grant_xenbus_t *xb;
     struct xfe_dev *fe;
