@@ -17,8 +17,9 @@
 #include "xfe.h"
 #include "xgblkfront.h"
 
-#define XGBF_SECT     512u
-#define XGBF_EXT_SEG  (64u * 1024) /* bytes of a byte-exact segment */
+#define XGBF_SECT 512u
+/* Bytes of a byte-exact segment: blkif's most (last_sect 255). */
+#define XGBF_EXT_SEG  (128u * 1024)
 #define XGBF_MAX_IO   (1024u * 1024)
 #define XGBF_MAX_SEGS 128u /* v1: 128 pages = 512 KiB */
 #define XGBF_SEGS_PER_IND                                                      \
