@@ -220,10 +220,13 @@ void nb_rxmap_revoked(struct nb *nb);
 /* The n refs' mappings dropped: copied from now on (their buffers were
  * protected under us). */
 void nb_rxmap_forget(struct nb_vif *v, const grant_ref_t *refs, unsigned n);
-/* len bytes of a mapping copied out; -EFAULT when they are protected (a
- * fault there is caught, not fatal). */
-int nb_rxmap_peek(void *dst, const void *src, size_t len);
+
 void nb_rxmap_clear(struct nb_vif *v);
+
+/* guard.c: len bytes copied from src, memory that may be protected under
+ * us (a frontend's mapped buffer): 0, or -EFAULT when a load from
+ * [src, src + len) faulted (caught, not fatal). */
+int nb_peek(void *dst, const void *src, size_t len);
 
 /* csum.c */
 /* The transport header of an Ethernet frame: *l4 its offset, *proto

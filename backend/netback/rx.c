@@ -370,7 +370,7 @@ static void direct_failed(struct rx_pass *ps, int rc)
  * the mapped buffers posted from FIFO position ps->k (no staging, no copy
  * of ours): the first at position k, the others from k + 2 on (position
  * k + 1 is a GSO frame's extra), as many as a largest frame fills, so
- * every frame fits.  Its head is looked at through nb_rxmap_peek (a
+ * every frame fits.  Its head is looked at through nb_peek (a
  * frontend may protect those pages under us).  A frame that still needs
  * work here (a checksum to complete; data in k + 2 without a GSO extra
  * before it) is gathered into the stage and taken as a staged one.
@@ -424,7 +424,7 @@ static int direct_frame(struct nb_queue *q, struct rx_pass *ps)
         return 1;
     }
     n = len < sizeof(head) ? len : sizeof(head);
-    if (nb_rxmap_peek(head, iov[1].iov_base, n) < 0) {
+    if (nb_peek(head, iov[1].iov_base, n) < 0) {
         nb_rxmap_forget(v, refs, nb);
         direct_failed(ps, -EFAULT);
         return 1;
@@ -453,7 +453,7 @@ static int direct_frame(struct nb_queue *q, struct rx_pass *ps)
     for (i = 0, n = 0; n < len; i++) {
         size_t c = len - n < v->rx_buf ? len - n : v->rx_buf;
 
-        if (nb_rxmap_peek(st + sizeof(h) + n, iov[i + 1].iov_base, c) < 0) {
+        if (nb_peek(st + sizeof(h) + n, iov[i + 1].iov_base, c) < 0) {
             nb_rxmap_forget(v, refs, nb);
             direct_failed(ps, -EFAULT);
             return 1;

@@ -10,7 +10,7 @@
  * into our own mappings, never memcpy: a frontend that protects
  * (grant_protect) pages we map makes the kernel answer EFAULT instead of
  * a SIGSEGV killing every vif; what we read of them goes through
- * nb_rxmap_peek, which catches the fault.  Such a packet is
+ * nb_peek (guard.c), which catches the fault.  Such a packet is
  * answered with an error and its refs go back to grant copy.
  *
  * A ref that does not map (not granted with MAP, smaller than the buffer,
@@ -22,8 +22,6 @@
  * mapping is unmapped at disconnect.
  */
 #include <errno.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -76,73 +74,6 @@ static void forget(struct nb_vif *v, struct nb_rxmap *m)
         grant_unmap(v->nb->h, m->addr);
         m->addr = NULL;
     }
-}
-
-/* ---- Guarded reads of mapped bytes --------------------------------------
- * A frontend may protect the pages we map at any moment: a load from them
- * then faults.  nb_rxmap_peek runs its copy with a SIGSEGV/SIGBUS handler
- * that jumps back out of a fault inside the range it guards (SA_NODEFER
- * and no saved mask: no system call on the way); any other fault goes to
- * the handler that was there before, or kills us as it would have. */
-static sigjmp_buf *guard_jb;
-static const uint8_t *guard_lo, *guard_hi;
-static struct sigaction old_segv, old_bus;
-static int guard_on;
-
-static void on_fault(int sig, siginfo_t *si, void *uc)
-{
-    const uint8_t *a = si->si_addr;
-    struct sigaction *old = sig == SIGBUS ? &old_bus : &old_segv;
-
-    if (guard_jb && a >= guard_lo && a < guard_hi)
-        siglongjmp(*guard_jb, 1);
-    if (old->sa_flags & SA_SIGINFO) {
-        old->sa_sigaction(sig, si, uc);
-    } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
-        old->sa_handler(sig);
-    } else {
-        struct sigaction dfl = {.sa_handler = SIG_DFL};
-
-        sigaction(sig, &dfl, NULL); /* the access runs again and kills us */
-    }
-}
-
-static int guard_install(void)
-{
-    struct sigaction sa;
-
-    if (guard_on)
-        return 0;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = on_fault;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGSEGV, &sa, &old_segv) < 0 ||
-        sigaction(SIGBUS, &sa, &old_bus) < 0)
-        return -errno;
-    guard_on = 1;
-    return 0;
-}
-
-int nb_rxmap_peek(void *dst, const void *src, size_t len)
-{
-    sigjmp_buf jb;
-
-    if (guard_install() < 0)
-        return -EFAULT;
-    if (sigsetjmp(jb, 0)) {
-        guard_jb = NULL;
-        return -EFAULT;
-    }
-    guard_lo = src;
-    guard_hi = (const uint8_t *)src + len;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    guard_jb = &jb;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    memcpy(dst, src, len);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    guard_jb = NULL;
-    return 0;
 }
 
 void nb_rxmap_forget(struct nb_vif *v, const grant_ref_t *refs, unsigned n)
