@@ -6,9 +6,11 @@
  * kept in a per-vif table, so a packet from the TAP reaches the frontend
  * by one write of ours instead of a grant copy through the hypervisor.
  *
- * The write is process_vm_writev into our own mappings, not memcpy: a
- * frontend that protects (grant_protect) pages we map makes the kernel
- * answer EFAULT instead of a SIGSEGV killing every vif.  Such a packet is
+ * The write is readv from the TAP (rx.c direct_frame) or process_vm_writev
+ * into our own mappings, never memcpy: a frontend that protects
+ * (grant_protect) pages we map makes the kernel answer EFAULT instead of
+ * a SIGSEGV killing every vif; what we read of them goes through
+ * nb_rxmap_peek, which catches the fault.  Such a packet is
  * answered with an error and its refs go back to grant copy.
  *
  * A ref that does not map (not granted with MAP, smaller than the buffer,
@@ -20,6 +22,8 @@
  * mapping is unmapped at disconnect.
  */
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -74,9 +78,85 @@ static void forget(struct nb_vif *v, struct nb_rxmap *m)
     }
 }
 
+/* ---- Guarded reads of mapped bytes --------------------------------------
+ * A frontend may protect the pages we map at any moment: a load from them
+ * then faults.  nb_rxmap_peek runs its copy with a SIGSEGV/SIGBUS handler
+ * that jumps back out of a fault inside the range it guards (SA_NODEFER
+ * and no saved mask: no system call on the way); any other fault goes to
+ * the handler that was there before, or kills us as it would have. */
+static sigjmp_buf *guard_jb;
+static const uint8_t *guard_lo, *guard_hi;
+static struct sigaction old_segv, old_bus;
+static int guard_on;
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+    const uint8_t *a = si->si_addr;
+    struct sigaction *old = sig == SIGBUS ? &old_bus : &old_segv;
+
+    if (guard_jb && a >= guard_lo && a < guard_hi)
+        siglongjmp(*guard_jb, 1);
+    if (old->sa_flags & SA_SIGINFO) {
+        old->sa_sigaction(sig, si, uc);
+    } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+        old->sa_handler(sig);
+    } else {
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+
+        sigaction(sig, &dfl, NULL); /* the access runs again and kills us */
+    }
+}
+
+static int guard_install(void)
+{
+    struct sigaction sa;
+
+    if (guard_on)
+        return 0;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, &old_segv) < 0 ||
+        sigaction(SIGBUS, &sa, &old_bus) < 0)
+        return -errno;
+    guard_on = 1;
+    return 0;
+}
+
+int nb_rxmap_peek(void *dst, const void *src, size_t len)
+{
+    sigjmp_buf jb;
+
+    if (guard_install() < 0)
+        return -EFAULT;
+    if (sigsetjmp(jb, 0)) {
+        guard_jb = NULL;
+        return -EFAULT;
+    }
+    guard_lo = src;
+    guard_hi = (const uint8_t *)src + len;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    guard_jb = &jb;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    memcpy(dst, src, len);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    guard_jb = NULL;
+    return 0;
+}
+
+void nb_rxmap_forget(struct nb_vif *v, const grant_ref_t *refs, unsigned n)
+{
+    unsigned i;
+
+    for (i = 0; v->maps && i < n; i++)
+        forget(v, slot(v, refs[i]));
+}
+
 int nb_rxmap_write(struct nb_vif *v, const uint8_t *data, size_t len,
                    const grant_ref_t *refs, void *const *addrs, unsigned n)
 {
+    static pid_t self; /* getpid is a system call each time */
     struct iovec local = {(void *)data, len}, remote[NB_SLOTS_MAX];
     size_t off = 0;
     unsigned i;
@@ -88,7 +168,9 @@ int nb_rxmap_write(struct nb_vif *v, const uint8_t *data, size_t len,
         remote[i].iov_len = len - off < v->rx_buf ? len - off : v->rx_buf;
         off += remote[i].iov_len;
     }
-    got = process_vm_writev(getpid(), &local, 1, remote, n, 0);
+    if (!self)
+        self = getpid();
+    got = process_vm_writev(self, &local, 1, remote, n, 0);
     if (got == (ssize_t)len)
         return 0;
     rc = got < 0 ? -errno : -EFAULT;
@@ -101,8 +183,7 @@ int nb_rxmap_write(struct nb_vif *v, const uint8_t *data, size_t len,
         return rc;
     }
     /* Protected under us: these refs are copied from now on. */
-    for (i = 0; i < n; i++)
-        forget(v, slot(v, refs[i]));
+    nb_rxmap_forget(v, refs, n);
     return rc;
 }
 
