@@ -121,8 +121,9 @@ struct xgbf_bounce {
 
 struct xgbf {
     pthread_mutex_t lock;
-    pthread_cond_t cv;
-    int poller; /* a thread is in poll() for everyone */
+    int poller;                 /* a thread is in poll() for everyone */
+    struct xgbf_wait *sleepers; /* threads asleep in io.c's wait_round */
+    struct xgbf_wait *wake;     /* to wake once the lock is released */
     grant_handle_t *h;
     grant_xenbus_t *xb;
     struct xfe_dev *fe;
