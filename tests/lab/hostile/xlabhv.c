@@ -139,16 +139,11 @@ static long xh_map(struct xlabhv_map *a)
     if (!rc)
         rc = apply_to_page_range(mm, a->va, v.length, xh_pte_addr, &w);
     if (!rc) {
-        u64 before = 0, after = 0, t0;
+        u64 t0 = ktime_get_ns();
 
-        if (a->watch)
-            get_user(before, (u64 __user *)(uintptr_t)a->watch);
-        t0 = ktime_get_ns();
+        a->t0 = t0;
         rc = xh_xgrant(GNTX_OP_MAP, &v, 1, aux, a->npages);
         a->ns = ktime_get_ns() - t0;
-        if (a->watch)
-            get_user(after, (u64 __user *)(uintptr_t)a->watch);
-        a->watch_delta = after - before;
     }
     mmap_read_unlock(mm);
     kvfree(aux);

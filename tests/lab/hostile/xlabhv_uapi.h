@@ -16,9 +16,8 @@
 
 /* GNTX_OP_MAP of [offset 0, npages) of grant (dom, ref) into the entries
  * of the area at va, straight to Xen (one hypercall): handle and status
- * out; rc: the hypercall's result; ns: how long it took; watch (if not 0):
- * the user address of a counter another thread of the caller increments,
- * and watch_delta how much it moved while the hypercall was under way. */
+ * out; rc: the hypercall's result; t0 and ns: when it began and how long
+ * it took. */
 struct xlabhv_map {
     __u64 va;
     __u64 npages;
@@ -26,9 +25,8 @@ struct xlabhv_map {
     __u32 handle;          /* out (XLABHV_UNMAP: in) */
     __s32 status;          /* out */
     __s32 rc;              /* out */
-    __u64 watch;
-    __u64 watch_delta; /* out */
-    __u64 ns;          /* out */
+    __u64 ns;              /* out */
+    __u64 t0;              /* out: when it began (CLOCK_MONOTONIC, ns) */
 };
 
 /* The L1 entry of va in the caller's tables: its machine address and
