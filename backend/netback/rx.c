@@ -417,8 +417,8 @@ static int direct_frame(struct nb_queue *q, struct rx_pass *ps)
         nb_vif_log(v, "%s: TAP read straight into the mapped rx buffers",
                    v->ifname);
     }
-    len = (size_t)got - sizeof(h);
-    if ((size_t)got < sizeof(h) + NB_ETH_HLEN || len > NB_MAX_FRAME) {
+    len = (size_t)got > sizeof(h) ? (size_t)got - sizeof(h) : 0;
+    if (len < NB_ETH_HLEN || len > NB_MAX_FRAME) {
         nb_vif_drop(v, NB_DROP_TX_BAD_VNET,
                     "%zu-byte packet from the TAP dropped", len);
         return 1;

@@ -3,7 +3,9 @@
 #   /drv-guest.sh serve   runs the shell commands dom0 leaves in xenstore as
 #                         cmd1, cmd2, ... under /local/domain/<self>/data/xlab
 #                         (with this file's functions defined) and answers
-#                         each with its output (outN, the last 3000 bytes) and
+#                         each with its output (outN, the last 2000 bytes: xenstored's
+#                         default value limit is 2048, a longer put fails
+#                         ENOSPC and dom0 saw no output at all) and
 #                         exit status (rcN); "exit", or no command within
 #                         2700 s, ends it.  dom0-init.sh always sends "exit".
 # Sourced without an argument: the functions only.
@@ -91,7 +93,8 @@ autoprobe() { echo "$1" >/sys/bus/xen/drivers_autoprobe; }
 # buffers of 16 KiB, ENOMEM); waits 30 s for the TAP.
 xgnf_start() {
     (XGRANT_TRANSPORT=xen XGRANT_XEN_PAGES=3072 LD_LIBRARY_PATH=/lib/x86_64-linux-gnu \
-        /xgrant-netfront --devid "$1" --ifname "xg$1" >/tmp/xgnf.log 2>&1 &)
+        /xgrant-netfront --devid "$1" --ifname "xg$1" >/tmp/xgnf.log 2>&1
+        echo "xgrant-netfront exited with status $?" >>/tmp/xgnf.log) &
     i=0
     until [ -e "/sys/class/net/xg$1" ]; do
         i=$((i + 1))
@@ -158,7 +161,7 @@ while c=$(/xlab xs get "cmd$n" 2700); do
     [ "$c" = exit ] && break
     sh -c ". /drv-guest.sh; $c" >/tmp/drv-out 2>&1
     rc=$?
-    /xlab xs put "out$n" "$(tail -c 3000 /tmp/drv-out)"
+    /xlab xs put "out$n" "$(tail -c 2000 /tmp/drv-out)"
     /xlab xs put "rc$n" "$rc"
     n=$((n + 1))
 done
