@@ -570,7 +570,7 @@ run() {
         return
     fi
     canary_start
-    stress_phase 30
+    stress_phase 20
     t drv-linux
     blk_cases linux xvda 51712 $D/linux.img
     blk_bench linux xvda

@@ -11,7 +11,7 @@ set -euo pipefail
 B=${B:-build}
 LAB=$B/lab
 HV=${HV_DIR:-build-hv}
-TIMEOUT=${LAB_TIMEOUT:-2400} # a hung boot; the driver cases under load take ~15 min
+TIMEOUT=${LAB_TIMEOUT:-3600} # a hung boot; the driver cases under load took 30 min
 BOOTS=${LAB_BOOTS:-patched stock}
 # The boots that run the driver cases (drv-dom0.sh; ~3 more minutes on an
 # idle host, 10-15 under load): none by default yet, LAB_DRV_BOOTS=patched
