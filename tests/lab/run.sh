@@ -14,9 +14,9 @@ HV=${HV_DIR:-build-hv}
 TIMEOUT=${LAB_TIMEOUT:-3600} # a hung boot; the driver cases under load took 30 min
 BOOTS=${LAB_BOOTS:-patched stock}
 # The boots that run the driver cases (drv-dom0.sh; ~3 more minutes on an
-# idle host, 10-15 under load): none by default yet, LAB_DRV_BOOTS=patched
-# (or "patched stock").
-DRV_BOOTS=${LAB_DRV_BOOTS-}
+# idle host, 10-30 under load): the patched one by default;
+# LAB_DRV_BOOTS="patched stock" both, LAB_DRV_BOOTS= none.
+DRV_BOOTS=${LAB_DRV_BOOTS-patched}
 # LAB_ONLY=drv: only the driver cases (a quicker loop while working on them);
 # LAB_ONLY=hvmap: only xlab_hvmap.c's cases (hv-patches 0008, 0013, 0018).
 ONLY=${LAB_ONLY:+ XLAB_ONLY=$LAB_ONLY}
