@@ -20,7 +20,8 @@ for w in $(cat /proc/cmdline); do
     case $w in
         XLAB_XEN=*) export XLAB_XEN="${w#XLAB_XEN=}" ;;
         XLAB_DRV=*) XLAB_DRV="${w#XLAB_DRV=}" ;;
-        XLAB_ONLY=*) XLAB_ONLY="${w#XLAB_ONLY=}" ;;
+        XLAB_ONLY=*) export XLAB_ONLY="${w#XLAB_ONLY=}" ;;
+        XLAB_STRESS=*) export XLAB_STRESS="${w#XLAB_STRESS=}" ;;
         XLAB_FRONTS=*) export XLAB_FRONTS="${w#XLAB_FRONTS=}" ;;
     esac
 done
@@ -43,8 +44,9 @@ if [ "${XLAB_DRV:-0}" = 1 ]; then
     /xlab/drv-dom0.sh setup >>/tmp/guest.cfg
     t drv-setup
 fi
-# LAB_ONLY=drv (run.sh): the driver cases alone, the guest told so too.
-[ "${XLAB_ONLY:-}" = drv ] &&
+# LAB_ONLY=drv (run.sh): the driver cases alone, the guest told so too
+# (LAB_ONLY=stress: the fork stress alone, the guest serving as for drv).
+[ -n "${XLAB_ONLY:-}" ] &&
     sed -i 's/^extra = "\(.*\)"/extra = "\1 XLAB_ONLY=drv"/' /tmp/guest.cfg
 # xl create itself crashed once in ~8 lab runs before any case ran (a
 # toolstack flake under TCG, not the extension: a new domain has no
@@ -59,10 +61,10 @@ create_guest() {
 if create_guest; then
     domid=$(xl domid xlab-guest)
     t guest-created
-    [ "${XLAB_ONLY:-}" = drv ] || timeout 1200 /xlab/xlab dom0 "$domid"
+    [ -n "${XLAB_ONLY:-}" ] || timeout 1200 /xlab/xlab dom0 "$domid"
     t tests-done
     # The guest waits for the driver cases' commands; "stop" only ends that.
-    if [ "${XLAB_DRV:-0}" = 1 ]; then
+    if [ "${XLAB_DRV:-0}" = 1 ] || [ "${XLAB_ONLY:-}" = stress ]; then
         timeout 1500 /xlab/drv-dom0.sh run "$domid"
     else
         /xlab/drv-dom0.sh stop "$domid"
