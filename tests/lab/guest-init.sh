@@ -14,6 +14,7 @@ insmod /xen-blkfront.ko
 insmod /xen-netfront.ko
 [ ! -e /tun.ko ] || insmod /tun.ko
 insmod /xgrant.ko || echo "XLAB guest FAIL kmod: insmod xgrant.ko failed"
+insmod /xlabhv.ko || echo "XLAB-NOTE insmod xlabhv.ko failed"
 grep -q XLAB_ONLY=drv /proc/cmdline || /xlab guest
 /drv-guest.sh serve
 echo "XLAB-GUEST-DONE"

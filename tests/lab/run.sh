@@ -17,7 +17,8 @@ BOOTS=${LAB_BOOTS:-patched stock}
 # idle host, 10-15 under load): none by default yet, LAB_DRV_BOOTS=patched
 # (or "patched stock").
 DRV_BOOTS=${LAB_DRV_BOOTS-}
-# LAB_ONLY=drv: only the driver cases (a quicker loop while working on them).
+# LAB_ONLY=drv: only the driver cases (a quicker loop while working on them);
+# LAB_ONLY=hvmap: only xlab_hvmap.c's cases (hv-patches 0008, 0013, 0018).
 ONLY=${LAB_ONLY:+ XLAB_ONLY=$LAB_ONLY}
 # xgrant's frontends in the guest (part 4) run with the patched boot's
 # driver cases; =1 adds them on the stock boot, =0 leaves them out,
@@ -68,7 +69,7 @@ phase "guest initramfs and dom0 image"
 "$here/guest-initramfs.sh" "$LAB" "$KVER"
 mkdir -p "$ROOT/xlab"
 rm -f "$ROOT"/xlab/xgrant-* "$ROOT"/xlab/xlab-blkfront
-cp "$LAB/xlab" "$LAB/drv-ping" "$LAB/drv-canary" "$LAB/drv-forkstress" "$LAB/drv-fpucheck" "$LAB/xgrant.ko" "$LAB/guest.cpio.gz" "$ROOT/xlab/"
+cp "$LAB/xlab" "$LAB/drv-ping" "$LAB/drv-canary" "$LAB/drv-forkstress" "$LAB/drv-fpucheck" "$LAB/xgrant.ko" "$LAB/xlabhv.ko" "$LAB/guest.cpio.gz" "$ROOT/xlab/"
 install -m 755 "$here/drv-dom0.sh" "$ROOT/xlab/drv-dom0.sh"
 # xgrant's backends for dom0 (module.mk), and its frontends (they go in the
 # guest's initramfs; here drv-dom0.sh sees whether the guest has them).
