@@ -332,9 +332,8 @@ XGNF_CASES+=" tcp_from_guest_1500 tcp_to_guest_1500"
 
 # front_ready PREFIX "CASES" FRONTEND BE DAEMON: 0 when the guest has
 # FRONTEND and (BE xgrant) DAEMON runs in dom0; else a SKIP line per case.
-# By default on the patched boot: xlab-blkfront against both blkbacks,
-# xgrant-netfront against xen-netback; against xgrant-netback (not yet seen
-# passing), and on the stock boot, with LAB_DRV_FRONTENDS=1 only;
+# By default on the patched boot: xlab-blkfront and xgrant-netfront
+# against both backends; on the stock boot with LAB_DRV_FRONTENDS=1 only;
 # LAB_DRV_FRONTENDS=0 leaves them all out.
 front_ready() {
     local why=
@@ -342,7 +341,6 @@ front_ready() {
     0:*) why="left out (LAB_DRV_FRONTENDS=0)" ;;
     1:* | netxg*:*) ;;
     *:stock) why="run on the patched boot (LAB_DRV_FRONTENDS=1 runs them on the stock one too)" ;;
-    *:xgrant-netfront:xgrant:*) why="not on by default yet: not seen passing (tests/lab/README.md; LAB_DRV_FRONTENDS=1 runs them)" ;;
     esac
     [ -n "$why" ] || [ -x /xlab/"$3" ] || why="$3 (xgrant's frontend) is not in main yet"
     [ -n "$why" ] || [ "$4" != xgrant ] || pidof "$5" >/dev/null || why="$5 is not running"

@@ -21,8 +21,8 @@ DRV_BOOTS=${LAB_DRV_BOOTS-patched}
 # LAB_ONLY=hvmap: only xlab_hvmap.c's cases (hv-patches 0008, 0013, 0018).
 ONLY=${LAB_ONLY:+ XLAB_ONLY=$LAB_ONLY}
 # xgrant's frontends in the guest (part 4) run with the patched boot's
-# driver cases (xgrant-netfront against xen-netback only); =1 adds it
-# against xgrant-netback and both on the stock boot, =0 leaves them out.
+# driver cases; =1 adds them on the stock boot, =0 leaves them out,
+# =netxg runs xgrant-netfront against xgrant-netback alone (drv-dom0.sh).
 [ -z "${LAB_DRV_FRONTENDS:-}" ] || ONLY="$ONLY XLAB_FRONTS=$LAB_DRV_FRONTENDS"
 # LAB_STRESS=SECONDS with LAB_ONLY=stress: the driver cases' stress phase
 # alone for that long (drv-dom0.sh stress_only; no disk, no NIC).
