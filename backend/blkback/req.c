@@ -725,8 +725,10 @@ void bb_req_finish(struct bb_queue *q, struct bb_req *rq)
             return;
     }
 
-    /* A mapping the frontend revoked meanwhile held scratch pages. */
-    bb_pgrant_revoked(q);
+    /* A mapping the frontend revoked meanwhile held scratch pages (only
+     * a mapped request asks: each pass takes the events anyway). */
+    if (rq->via == BB_VIA_MAP)
+        bb_pgrant_revoked(q);
     for (i = 0; rq->via == BB_VIA_MAP && i < rq->nseg; i++)
         if (rq->pg[i] && rq->pg[i]->revoked)
             rq->err = -ESTALE;

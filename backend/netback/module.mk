@@ -19,3 +19,9 @@ $(B)/obj/tests/unit/test_nb_csum.o: CPPFLAGS += -Ibackend/common/include
 $(B)/tests/unit/test_nb_csum: $(B)/obj/tests/unit/test_nb_csum.o $(B)/obj/backend/netback/csum.o
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
+# Unit test of the guarded copy (guard.c), libc only.
+$(B)/obj/tests/unit/test_nb_guard.o: CPPFLAGS += -Ibackend/common/include
+$(B)/tests/unit/test_nb_guard: $(B)/obj/tests/unit/test_nb_guard.o $(B)/obj/backend/netback/guard.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka

@@ -172,6 +172,7 @@ struct nb_vif {
     int rx_map;      /* feature-grant-ext-rx-map: rx buffers mapped */
     struct nb_rxmap *maps;
     unsigned nmaps;
+    int rx_direct; /* the TAP read straight into them (logged once) */
     /* rate=: credit_bytes every credit_us (0: unlimited). */
     uint64_t credit_bytes, credit_us, remaining;
     uint64_t next_credit_ms;
@@ -216,7 +217,16 @@ void *nb_rxmap_get(struct nb_vif *v, grant_ref_t ref);
 int nb_rxmap_write(struct nb_vif *v, const uint8_t *data, size_t len,
                    const grant_ref_t *refs, void *const *addrs, unsigned n);
 void nb_rxmap_revoked(struct nb *nb);
+/* The n refs' mappings dropped: copied from now on (their buffers were
+ * protected under us). */
+void nb_rxmap_forget(struct nb_vif *v, const grant_ref_t *refs, unsigned n);
+
 void nb_rxmap_clear(struct nb_vif *v);
+
+/* guard.c: len bytes copied from src, memory that may be protected under
+ * us (a frontend's mapped buffer): 0, or -EFAULT when a load from
+ * [src, src + len) faulted (caught, not fatal). */
+int nb_peek(void *dst, const void *src, size_t len);
 
 /* csum.c */
 /* The transport header of an Ethernet frame: *l4 its offset, *proto

@@ -5,7 +5,8 @@
  * posts buffers (one page each: a standard grant, or with feature-grant-ext
  * a byte grant of the buffer it posted, grant-ext-rx-buffer-size bytes,
  * a page unless it says), the backend copies into them, or, with
- * feature-grant-ext-rx-map, writes into its mappings of them (rxmap.c).
+ * feature-grant-ext-rx-map, writes into its mappings of them (rxmap.c),
+ * reading the TAP straight into them when it can (direct_frame).
  *
  * The posted requests are taken from the ring into a FIFO as they come
  * and answered in ring order (a Linux netfront finds a response's buffer
@@ -34,6 +35,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "private.h"
@@ -80,10 +82,12 @@ static int take_posted(struct nb_queue *q)
 
 /*
  * What the virtio-net header asks, for a frontend with v's features:
- * fills p's flags and GSO; 0, or the counter to drop it under.
+ * fills p's flags and GSO; 0, or the counter to drop it under, or
+ * NB_STAT_MAX when the checksum must be completed here and can_complete
+ * is 0 (p->data holds only the frame's head).
  */
 static int offloads(const struct nb_vif *v, const struct virtio_net_hdr *h,
-                    struct rxpkt *p)
+                    struct rxpkt *p, int can_complete)
 {
     unsigned gso = h->gso_type & ~(unsigned)VIRTIO_NET_HDR_GSO_ECN;
     unsigned l4 = 0, proto = 0;
@@ -115,6 +119,8 @@ static int offloads(const struct nb_vif *v, const struct virtio_net_hdr *h,
         p->flags = NETRXF_csum_blank | NETRXF_data_validated;
         return 0;
     }
+    if (!can_complete && !p->gso_type)
+        return NB_STAT_MAX; /* completed once the frame is staged */
     if (p->gso_type ||
         nb_csum_complete(p->data, p->len, h->csum_start, h->csum_offset) < 0)
         return NB_DROP_TX_BAD_VNET;
@@ -136,7 +142,7 @@ static int classify(const struct nb_vif *v, uint8_t *buf, size_t n,
     memcpy(&h, buf, sizeof(h));
     p->data = buf + NB_VNET_HDR;
     p->len = (unsigned)(n - NB_VNET_HDR);
-    why = offloads(v, &h, p);
+    why = offloads(v, &h, p, 1);
     if (why)
         return why;
     p->slots = (p->len + v->rx_buf - 1) / v->rx_buf;
@@ -341,6 +347,122 @@ static int take_frame(struct nb_queue *q, struct rx_pass *ps, uint8_t *buf,
     return 1;
 }
 
+/* The data buffers a largest frame fills (direct_frame). */
+static unsigned direct_bufs(const struct nb_vif *v)
+{
+    return (NB_MAX_FRAME + v->rx_buf - 1) / v->rx_buf;
+}
+
+/* A frame that cannot be answered: its first slot answered ERROR (the
+ * frontend drops it), counted as a failed write. */
+static void direct_failed(struct rx_pass *ps, int rc)
+{
+    struct rxpkt *p = &ps->batch[ps->n++];
+
+    memset(p, 0, sizeof(*p));
+    p->slots = 1;
+    p->first = ps->k++;
+    p->mapped_rc = rc;
+}
+
+/*
+ * feature-grant-ext-rx-map: the next frame read from the TAP STRAIGHT into
+ * the mapped buffers posted from FIFO position ps->k (no staging, no copy
+ * of ours): the first at position k, the others from k + 2 on (position
+ * k + 1 is a GSO frame's extra), as many as a largest frame fills, so
+ * every frame fits.  Its head is looked at through nb_peek (a
+ * frontend may protect those pages under us).  A frame that still needs
+ * work here (a checksum to complete; data in k + 2 without a GSO extra
+ * before it) is gathered into the stage and taken as a staged one.
+ * 1 a frame taken (or dropped), 0 the TAP has none, -1 not possible now
+ * (a buffer not mapped, too few posted...: the staged path reads).
+ */
+static int direct_frame(struct nb_queue *q, struct rx_pass *ps)
+{
+    struct nb_vif *v = q->vif;
+    struct rxpkt *p = &ps->batch[ps->n];
+    unsigned nb = direct_bufs(v), i;
+    struct iovec iov[NB_SLOTS_MAX + 1];
+    grant_ref_t refs[NB_SLOTS_MAX];
+    struct virtio_net_hdr h;
+    uint8_t head[256], *st;
+    size_t len, n;
+    ssize_t got;
+    int why;
+
+    if (!v->rx_map || !v->sg || q->holding || q->draining ||
+        nb > NB_SLOTS_MAX || q->rxq_len - ps->k < nb + 1 ||
+        ps->used + RX_ROOM > ps->stage_len)
+        return -1;
+    for (i = 0; i < nb; i++) {
+        refs[i] = posted(q, ps->k + (i ? i + 1 : 0))->gref;
+        iov[i + 1].iov_base = nb_rxmap_get(v, refs[i]);
+        iov[i + 1].iov_len = v->rx_buf;
+        if (!iov[i + 1].iov_base)
+            return -1;
+    }
+    iov[0].iov_base = &h;
+    iov[0].iov_len = sizeof(h);
+    got = readv(v->tap[q->idx], iov, (int)nb + 1);
+    if (got < 0 && errno == EFAULT) {
+        /* A buffer protected under us: the kernel dropped the frame. */
+        nb_rxmap_forget(v, refs, nb);
+        direct_failed(ps, -EFAULT);
+        return 1;
+    }
+    if (got <= 0)
+        return 0;
+    if (!v->rx_direct) {
+        v->rx_direct = 1;
+        nb_vif_log(v, "%s: TAP read straight into the mapped rx buffers",
+                   v->ifname);
+    }
+    len = (size_t)got - sizeof(h);
+    if ((size_t)got < sizeof(h) + NB_ETH_HLEN || len > NB_MAX_FRAME) {
+        nb_vif_drop(v, NB_DROP_TX_BAD_VNET,
+                    "%zu-byte packet from the TAP dropped", len);
+        return 1;
+    }
+    n = len < sizeof(head) ? len : sizeof(head);
+    if (nb_peek(head, iov[1].iov_base, n) < 0) {
+        nb_rxmap_forget(v, refs, nb);
+        direct_failed(ps, -EFAULT);
+        return 1;
+    }
+    memset(p, 0, sizeof(*p));
+    p->data = head;
+    p->len = (unsigned)n;
+    why = offloads(v, &h, p, 0);
+    if (why && why != NB_STAT_MAX) {
+        nb_vif_drop(v, (enum nb_stat)why,
+                    "%zu-byte packet from the TAP dropped", len);
+        return 1;
+    }
+    if (why == 0 && (p->gso_type || len <= v->rx_buf)) {
+        p->data = NULL;
+        p->len = (unsigned)len;
+        p->slots = (unsigned)((len + v->rx_buf - 1) / v->rx_buf);
+        p->first = ps->k;
+        ps->k += ring_slots(p);
+        ps->n++;
+        return 1;
+    }
+    /* Staged after all: header and bytes gathered, then as read. */
+    st = ps->stage + ps->used;
+    memcpy(st, &h, sizeof(h));
+    for (i = 0, n = 0; n < len; i++) {
+        size_t c = len - n < v->rx_buf ? len - n : v->rx_buf;
+
+        if (nb_peek(st + sizeof(h) + n, iov[i + 1].iov_base, c) < 0) {
+            nb_rxmap_forget(v, refs, nb);
+            direct_failed(ps, -EFAULT);
+            return 1;
+        }
+        n += c;
+    }
+    return take_frame(q, ps, st, sizeof(h) + len) < 0 ? 0 : 1;
+}
+
 /* One pass at a time (the daemon is single-threaded). */
 static struct rx_pass pass;
 
@@ -360,9 +482,14 @@ int nb_rx_prepare(struct nb_queue *q, uint8_t *stage, size_t stage_len)
     ps->used = ps->late_len = 0;
     ps->n = ps->k = 0;
     ps->late = NULL;
-    while (ps->n < NB_BATCH && (buf = next_frame(q, ps, &len)) &&
-           take_frame(q, ps, buf, len) >= 0)
-        ;
+    while (ps->n < NB_BATCH) {
+        rc = direct_frame(q, ps);
+        if (rc == 0)
+            break;
+        if (rc < 0 && (!(buf = next_frame(q, ps, &len)) ||
+                       take_frame(q, ps, buf, len) < 0))
+            break;
+    }
     return 0;
 }
 

@@ -6,9 +6,11 @@
  * kept in a per-vif table, so a packet from the TAP reaches the frontend
  * by one write of ours instead of a grant copy through the hypervisor.
  *
- * The write is process_vm_writev into our own mappings, not memcpy: a
- * frontend that protects (grant_protect) pages we map makes the kernel
- * answer EFAULT instead of a SIGSEGV killing every vif.  Such a packet is
+ * The write is readv from the TAP (rx.c direct_frame) or process_vm_writev
+ * into our own mappings, never memcpy: a frontend that protects
+ * (grant_protect) pages we map makes the kernel answer EFAULT instead of
+ * a SIGSEGV killing every vif; what we read of them goes through
+ * nb_peek (guard.c), which catches the fault.  Such a packet is
  * answered with an error and its refs go back to grant copy.
  *
  * A ref that does not map (not granted with MAP, smaller than the buffer,
@@ -74,9 +76,18 @@ static void forget(struct nb_vif *v, struct nb_rxmap *m)
     }
 }
 
+void nb_rxmap_forget(struct nb_vif *v, const grant_ref_t *refs, unsigned n)
+{
+    unsigned i;
+
+    for (i = 0; v->maps && i < n; i++)
+        forget(v, slot(v, refs[i]));
+}
+
 int nb_rxmap_write(struct nb_vif *v, const uint8_t *data, size_t len,
                    const grant_ref_t *refs, void *const *addrs, unsigned n)
 {
+    static pid_t self; /* getpid is a system call each time */
     struct iovec local = {(void *)data, len}, remote[NB_SLOTS_MAX];
     size_t off = 0;
     unsigned i;
@@ -88,7 +99,9 @@ int nb_rxmap_write(struct nb_vif *v, const uint8_t *data, size_t len,
         remote[i].iov_len = len - off < v->rx_buf ? len - off : v->rx_buf;
         off += remote[i].iov_len;
     }
-    got = process_vm_writev(getpid(), &local, 1, remote, n, 0);
+    if (!self)
+        self = getpid();
+    got = process_vm_writev(self, &local, 1, remote, n, 0);
     if (got == (ssize_t)len)
         return 0;
     rc = got < 0 ? -errno : -EFAULT;
@@ -101,8 +114,7 @@ int nb_rxmap_write(struct nb_vif *v, const uint8_t *data, size_t len,
         return rc;
     }
     /* Protected under us: these refs are copied from now on. */
-    for (i = 0; i < n; i++)
-        forget(v, slot(v, refs[i]));
+    nb_rxmap_forget(v, refs, n);
     return rc;
 }
 

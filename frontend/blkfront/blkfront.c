@@ -263,7 +263,6 @@ int xgbf_open(struct xgbf **out, unsigned devid, const struct xgbf_opts *opts)
     if (!d)
         return -ENOMEM;
     pthread_mutex_init(&d->lock, NULL);
-    pthread_cond_init(&d->cv, NULL);
     d->devid = devid;
     d->epfd = -1;
     d->recover_tail = &d->recover;
@@ -323,7 +322,6 @@ void xgbf_close(struct xgbf *d)
         close(d->epfd);
     grant_xenbus_close(d->xb);
     grant_close(d->h);
-    pthread_cond_destroy(&d->cv);
     pthread_mutex_destroy(&d->lock);
     free(d);
 }

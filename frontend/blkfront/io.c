@@ -8,17 +8,38 @@
  * recover list and are issued again on the new rings.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "private.h"
 
+/*
+ * A thread waiting in wait_round: a synchronous caller's group of
+ * requests (pending), a reaper (for the done list) or a caller waiting
+ * for a ring slot (slot: any completion may give one).  Each sleeps on a
+ * futex word of its own, outside the device lock, so a completion wakes
+ * only the thread it is for (not every thread of an nbdkit pool at each
+ * one), and a caller whose requests all completed returns without taking
+ * the lock again.  Whoever holds the lock takes a sleeper off the list
+ * (wake_later) and wakes it after unlocking (unlock): `word` is written
+ * last, the waiter's frame may go right after.
+ */
+enum { WAKE_NONE, WAKE_DONE, WAKE_LOOK };
 struct xgbf_wait {
     unsigned pending;
     int err;
+    int reaper, slot;
+    int final;              /* waits for its last completions: WAKE_DONE them */
+    int asleep;             /* on d->sleepers */
+    uint32_t why;           /* what wake_later decided, for unlock to publish */
+    uint32_t word;          /* the futex: WAKE_NONE until woken */
+    struct xgbf_wait *next; /* on d->sleepers, then on d->wake */
 };
 
 /* ---- Requests ------------------------------------------------------- */
@@ -133,19 +154,72 @@ static void release(struct xgbf *d, struct xgbf_req *r)
     r->nseg = 0;
 }
 
+/* Takes w off the sleepers (lock held). */
+static void unlist(struct xgbf *d, struct xgbf_wait *w)
+{
+    struct xgbf_wait **p;
+
+    for (p = &d->sleepers; *p != w; p = &(*p)->next)
+        ;
+    *p = w->next;
+    w->asleep = 0;
+}
+
+/* Takes w off the sleepers (lock held), to be woken by unlock. */
+static void wake_later(struct xgbf *d, struct xgbf_wait *w, uint32_t why)
+{
+    unlist(d, w);
+    w->why = why;
+    w->next = d->wake;
+    d->wake = w;
+}
+
+/* Unlocks the device, then wakes whom wake_later chose. */
+static void unlock(struct xgbf *d)
+{
+    struct xgbf_wait *w = d->wake, *next;
+
+    d->wake = NULL;
+    pthread_mutex_unlock(&d->lock);
+    for (; w; w = next) {
+        uint32_t *word = &w->word;
+
+        next = w->next;
+        /* Release: what deliver wrote is seen with the word; w may be
+         * gone after the store (a stale wake is a spurious one). */
+        __atomic_store_n(word, w->why, __ATOMIC_RELEASE);
+        syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    }
+}
+
+/* Wakes the sleepers waiting for any completion. */
+static void wake_any(struct xgbf *d)
+{
+    struct xgbf_wait *w = d->sleepers, *next;
+
+    for (; w; w = next) {
+        next = w->next;
+        if (w->reaper || w->slot)
+            wake_later(d, w, WAKE_LOOK);
+    }
+}
+
 static void deliver(struct xgbf *d, struct xgbf_req *r, int status)
 {
+    struct xgbf_wait *w = r->wait;
+
     r->status = status;
-    if (r->wait) {
-        if (status < 0 && r->wait->err == 0)
-            r->wait->err = status;
-        r->wait->pending--;
+    if (w) {
+        if (status < 0 && w->err == 0)
+            w->err = status;
         d->inflight--;
         req_put(d, r);
+        if (--w->pending == 0 && w->asleep)
+            wake_later(d, w, w->final ? WAKE_DONE : WAKE_LOOK);
     } else {
         list_add(&d->done_tail, r);
     }
-    pthread_cond_broadcast(&d->cv);
+    wake_any(d);
 }
 
 static size_t seg_bytes(const struct xgbf_req *r, unsigned i, size_t seg)
@@ -728,32 +802,74 @@ void xgbf_process(struct xgbf *d)
 
 /* ---- Waiting -------------------------------------------------------- */
 
-/* One round of waiting for progress (lock held): one thread polls the
- * device's fd for everyone and handles what came; the others sleep on the
- * condition variable it broadcasts. */
-static void wait_round(struct xgbf *d, int ms)
+/* Whether w has what it waits for. */
+static int satisfied(const struct xgbf *d, const struct xgbf_wait *w)
 {
-    if (d->poller) {
-        struct timespec ts;
+    if (w->reaper)
+        return d->done != NULL || d->broken;
+    return w->slot || w->pending == 0; /* a slot: tries again */
+}
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (long)ms * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&d->cv, &d->lock, &ts);
-        return;
+/* Sleeps up to ms on w's word (lock held, and on return but for
+ * WAKE_DONE: 1 then, unlocked, its requests all completed). */
+static int sleep_on(struct xgbf *d, struct xgbf_wait *w, int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    uint32_t why;
+
+    w->word = WAKE_NONE;
+    w->asleep = 1;
+    w->next = d->sleepers;
+    d->sleepers = w;
+    unlock(d);
+    syscall(SYS_futex, &w->word, FUTEX_WAIT_PRIVATE, WAKE_NONE, &ts, NULL, 0);
+    why = __atomic_load_n(&w->word, __ATOMIC_ACQUIRE);
+    if (why == WAKE_DONE)
+        return 1;
+    pthread_mutex_lock(&d->lock);
+    if (w->asleep) { /* timed out (or a stale wake): still listed */
+        unlist(d, w);
+        return 0;
     }
-    d->poller = 1;
-    pthread_mutex_unlock(&d->lock);
-    {
-        struct pollfd p = {.fd = d->epfd, .events = POLLIN};
+    /* Taken off the list: its waker stores the word after unlocking;
+     * wait for that store before w may go. */
+    while ((why = __atomic_load_n(&w->word, __ATOMIC_ACQUIRE)) == WAKE_NONE)
+        syscall(SYS_futex, &w->word, FUTEX_WAIT_PRIVATE, WAKE_NONE, NULL, NULL,
+                0);
+    return 0;
+}
 
-        poll(&p, 1, ms);
+/* One round of waiting for progress (lock held; 1: returned unlocked,
+ * see sleep_on): one thread polls the device's fd for everyone and
+ * handles what came; the others sleep until their requests complete or
+ * the poller, done with its own, hands the polling to one of them. */
+static int wait_round(struct xgbf *d, struct xgbf_wait *w, int ms)
+{
+    if (d->poller)
+        return sleep_on(d, w, ms);
+    d->poller = 1;
+    unlock(d);
+    {
+        struct pollfd pf = {.fd = d->epfd, .events = POLLIN};
+
+        poll(&pf, 1, ms);
     }
     pthread_mutex_lock(&d->lock);
     d->poller = 0;
     xgbf_process(d);
-    pthread_cond_broadcast(&d->cv);
+    if (!satisfied(d, w)) /* polls again itself */
+        return 0;
+    for (struct xgbf_wait *s = d->sleepers; s; s = s->next)
+        if (!satisfied(d, s)) {
+            wake_later(d, s, WAKE_LOOK); /* the next poller */
+            break;
+        }
+    return 0;
+}
+
+static void wait_init(struct xgbf_wait *w, int reaper)
+{
+    *w = (struct xgbf_wait){.reaper = reaper};
 }
 
 /* ---- The calls ------------------------------------------------------ */
@@ -816,7 +932,7 @@ int xgbf_submit(struct xgbf *d, enum xgbf_op op, uint64_t offset, void *buf,
 
     pthread_mutex_lock(&d->lock);
     rc = submit_locked(d, op, offset, buf, len, cookie, NULL);
-    pthread_mutex_unlock(&d->lock);
+    unlock(d);
     return rc;
 }
 
@@ -917,7 +1033,7 @@ int xgbf_submitv(struct xgbf *d, const struct xgbf_sqe *sqes, unsigned n)
     for (q = 0; q < 32; q++)
         if (notify & (1u << q))
             xfe_kick(d->fe, q, 0);
-    pthread_mutex_unlock(&d->lock);
+    unlock(d);
     return done ? (int)done : rc;
 }
 
@@ -951,8 +1067,10 @@ int xgbf_reap(struct xgbf *d, struct xgbf_cqe *cqes, unsigned max,
               int timeout_ms)
 {
     long long end = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+    struct xgbf_wait w;
     unsigned n;
 
+    wait_init(&w, 1);
     pthread_mutex_lock(&d->lock);
     if (!d->poller)
         xgbf_process(d);
@@ -962,9 +1080,9 @@ int xgbf_reap(struct xgbf *d, struct xgbf_cqe *cqes, unsigned max,
         n = take_done(d, cqes, max);
         if (n || !max || d->broken || (timeout_ms >= 0 && left <= 0))
             break;
-        wait_round(d, timeout_ms < 0 || left > 100 ? 100 : (int)left);
+        wait_round(d, &w, timeout_ms < 0 || left > 100 ? 100 : (int)left);
     }
-    pthread_mutex_unlock(&d->lock);
+    unlock(d);
     return n || !d->broken ? (int)n : d->broken;
 }
 
@@ -974,17 +1092,18 @@ unsigned xgbf_inflight(struct xgbf *d)
 
     pthread_mutex_lock(&d->lock);
     n = d->inflight;
-    pthread_mutex_unlock(&d->lock);
+    unlock(d);
     return n;
 }
 
 static int sync_io(struct xgbf *d, enum xgbf_op op, void *buf, uint64_t len,
                    uint64_t off)
 {
-    struct xgbf_wait w = {0, 0};
+    struct xgbf_wait w;
     uint64_t done = 0;
     int rc = 0;
 
+    wait_init(&w, 0);
     pthread_mutex_lock(&d->lock);
     do {
         uint64_t chunk = len - done;
@@ -996,7 +1115,9 @@ static int sync_io(struct xgbf *d, enum xgbf_op op, void *buf, uint64_t len,
         rc = submit_locked(d, op, off + done, buf ? (char *)buf + done : NULL,
                            (size_t)chunk, 0, &w);
         if (rc == -EAGAIN) {
-            wait_round(d, 100);
+            w.slot = 1;
+            wait_round(d, &w, 100); /* never WAKE_DONE: not final */
+            w.slot = 0;
             continue;
         }
         if (rc < 0)
@@ -1004,9 +1125,11 @@ static int sync_io(struct xgbf *d, enum xgbf_op op, void *buf, uint64_t len,
         w.pending++;
         done += chunk;
     } while (done < len);
+    w.final = 1;
     while (w.pending)
-        wait_round(d, 100);
-    pthread_mutex_unlock(&d->lock);
+        if (wait_round(d, &w, 100))
+            return rc < 0 ? rc : w.err; /* WAKE_DONE: unlocked */
+    unlock(d);
     return rc < 0 ? rc : w.err;
 }
 

@@ -17,8 +17,9 @@
 #include "xfe.h"
 #include "xgblkfront.h"
 
-#define XGBF_SECT     512u
-#define XGBF_EXT_SEG  (64u * 1024) /* bytes of a byte-exact segment */
+#define XGBF_SECT 512u
+/* Bytes of a byte-exact segment: blkif's most (last_sect 255). */
+#define XGBF_EXT_SEG  (128u * 1024)
 #define XGBF_MAX_IO   (1024u * 1024)
 #define XGBF_MAX_SEGS 128u /* v1: 128 pages = 512 KiB */
 #define XGBF_SEGS_PER_IND                                                      \
@@ -121,8 +122,9 @@ struct xgbf_bounce {
 
 struct xgbf {
     pthread_mutex_t lock;
-    pthread_cond_t cv;
-    int poller; /* a thread is in poll() for everyone */
+    int poller;                 /* a thread is in poll() for everyone */
+    struct xgbf_wait *sleepers; /* threads asleep in io.c's wait_round */
+    struct xgbf_wait *wake;     /* to wake once the lock is released */
     grant_handle_t *h;
     grant_xenbus_t *xb;
     struct xfe_dev *fe;

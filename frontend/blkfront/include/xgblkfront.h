@@ -20,8 +20,10 @@
  * How data moves
  * --------------
  *  - With feature-grant-ext (both ends xgrant): each segment of a request
- *    is ONE extension grant covering exactly its bytes (up to 64 KiB,
- *    READ for a write, WRITE for a read), made straight over the caller's
+ *    is ONE extension grant covering exactly its bytes (up to 128 KiB,
+ *    the most a blkif segment describes: a 1 MiB request is 8 segments,
+ *    a direct request with no indirect page to read; READ for a write,
+ *    WRITE for a read), made straight over the caller's
  *    buffer when it lies in grantable memory of the device's handle (from
  *    xgbf_buf_alloc): no copy, and the backend sees nothing but those
  *    bytes (plus DELEGATE when the backend offers feature-grant-delegate,
@@ -44,9 +46,10 @@
  *    maps stays with gntalloc, leaked; under xgrantd the mapping is
  *    force-revoked), so it never sees a later request's data.
  *  - Indirect segments (BLKIF_OP_INDIRECT) when the backend offers
- *    feature-max-indirect-segments, up to 1 MiB a request with extension
- *    grants, 512 KiB with standard ones (xgbf_info's
- *    max_io).
+ *    feature-max-indirect-segments and a request needs more than 11
+ *    segments: with standard grants, up to 512 KiB a request (xgbf_info's
+ *    max_io); extension grants carry 1 MiB (the most) in 8 direct
+ *    segments.
  *
  * Faults
  * ------

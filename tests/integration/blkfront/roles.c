@@ -5,6 +5,7 @@
  * for domain 0 to read.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,93 @@ static int async_round_v(struct xgbf *d, uint8_t *model, uint8_t *src,
     return reap_rest(d, 0, NSLOT);
 }
 
+/* Threads at once on one device (nbdkit's parallel model): each owns
+ * SLOTS_PER slots of the second half and writes, then reads back, each
+ * of them with the synchronous calls, from heap memory (bounced) or
+ * grantable memory; thread 0 instead submits and reaps asynchronously.
+ * Each completion must reach the thread that waits for it. */
+#define THREADS   8u
+#define SLOTS_PER (NSLOT / THREADS)
+
+struct worker {
+    struct xgbf *d;
+    uint8_t *model, *gmem, *heap;
+    unsigned t, seed;
+    int rc;
+};
+
+static int worker_async(struct worker *w, uint64_t off, uint8_t *b, size_t len)
+{
+    struct xgbf_cqe c;
+    int n = xgbf_submit(w->d, XGBF_WRITE, off, b, len, w->t);
+
+    if (n == 0)
+        n = reap_rest(w->d, 0, 1);
+    if (n == 0 &&
+        (n = xgbf_submit(w->d, XGBF_READ, off, b + SLOT, len, w->t)) == 0) {
+        n = xgbf_reap(w->d, &c, 1, 5000);
+        n = n == 1 ? c.status : n < 0 ? n : -ETIMEDOUT;
+    }
+    return n;
+}
+
+static void *worker_run(void *arg)
+{
+    struct worker *w = arg;
+    unsigned i;
+
+    for (i = 0; w->rc == 0 && i < 3 * SLOTS_PER; i++) {
+        unsigned slot = w->t * SLOTS_PER + i % SLOTS_PER;
+        uint64_t off = DISK / 2 + (uint64_t)slot * SLOT;
+        size_t len = 512u * (1 + rand_r(&w->seed) % (SLOT / 512));
+        uint8_t *b = w->t % 2 ? w->heap : w->gmem;
+
+        fill_rand(b, len, &w->seed);
+        memcpy(w->model + off, b, len);
+        if (w->t == 0)
+            w->rc = worker_async(w, off, b, len);
+        else if ((w->rc = xgbf_pwrite(w->d, b, len, off)) == 0)
+            w->rc = xgbf_pread(w->d, b + SLOT, len, off);
+        if (w->rc == 0 && memcmp(b, b + SLOT, len))
+            w->rc = -EILSEQ; /* another thread's data, or none */
+    }
+    return NULL;
+}
+
+static int threads_round(struct xgbf *d, uint8_t *model, uint8_t *gmem,
+                         unsigned seed)
+{
+    struct worker w[THREADS];
+    pthread_t th[THREADS];
+    unsigned t, started;
+    int rc = 0;
+
+    for (t = started = 0; t < THREADS; t++) {
+        w[t] = (struct worker){.d = d,
+                               .model = model,
+                               .gmem = gmem + (size_t)t * 2 * SLOT,
+                               .heap = malloc(2 * SLOT),
+                               .t = t,
+                               .seed = seed + t};
+        if (!w[t].heap ||
+            pthread_create(&th[t], NULL, worker_run, &w[t]) != 0) {
+            free(w[t].heap);
+            rc = -ENOMEM;
+            break;
+        }
+        started++;
+    }
+    for (t = 0; t < started; t++) {
+        pthread_join(th[t], NULL);
+        if (w[t].rc && !rc) {
+            printf("# thread %u: %d\n", t, w[t].rc);
+            rc = w[t].rc;
+        }
+        free(w[t].heap);
+    }
+    return rc;
+}
+
 static int role_io(unsigned devid, int no_ext)
 {
     struct xgbf *d;
@@ -162,6 +250,8 @@ static int role_io(unsigned devid, int no_ext)
     for (r = 0; r < 2; r++)
         if ((rc = async_round_v(d, model, abuf, r ? heap : NULL, &seed)) < 0)
             FAIL("xgbf_submitv round %u: %d", r, rc);
+    if ((rc = threads_round(d, model, gbuf, seed)) < 0)
+        FAIL("%u threads at once: %d", THREADS, rc);
     if ((rc = xgbf_flush(d)) < 0)
         FAIL("flush %d", rc);
     if ((rc = xgbf_discard(d, 1u << 20, 1u << 20)) < 0)

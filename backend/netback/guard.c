@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * guard.c: reads of memory that may fault under us.
+ * A frontend may protect the pages we map at any moment: a load from them
+ * then faults.  nb_peek runs its copy with a SIGSEGV/SIGBUS handler
+ * that jumps back out of a fault inside the range it guards (SA_NODEFER
+ * and no saved mask: no system call on the way); any other fault goes to
+ * the handler that was there before, or kills us as it would have.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "private.h"
+
+static __thread sigjmp_buf *guard_jb; /* the faulting thread's own */
+static __thread const uint8_t *guard_lo, *guard_hi;
+static struct sigaction old_segv, old_bus;
+static int guard_on;
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+    const uint8_t *a = si->si_addr;
+    struct sigaction *old = sig == SIGBUS ? &old_bus : &old_segv;
+
+    if (guard_jb && a >= guard_lo && a < guard_hi)
+        siglongjmp(*guard_jb, 1);
+    if (old->sa_flags & SA_SIGINFO) {
+        old->sa_sigaction(sig, si, uc);
+    } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+        old->sa_handler(sig);
+    } else {
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+
+        sigaction(sig, &dfl, NULL); /* the access runs again and kills us */
+    }
+}
+
+static int guard_install(void)
+{
+    struct sigaction sa;
+
+    if (guard_on)
+        return 0;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, &old_segv) < 0 ||
+        sigaction(SIGBUS, &sa, &old_bus) < 0)
+        return -errno;
+    guard_on = 1;
+    return 0;
+}
+
+int nb_peek(void *dst, const void *src, size_t len)
+{
+    sigjmp_buf jb;
+
+    if (guard_install() < 0)
+        return -EFAULT;
+    if (sigsetjmp(jb, 0)) {
+        guard_jb = NULL;
+        return -EFAULT;
+    }
+    guard_lo = src;
+    guard_hi = (const uint8_t *)src + len;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    guard_jb = &jb;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    memcpy(dst, src, len);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    guard_jb = NULL;
+    return 0;
+}
