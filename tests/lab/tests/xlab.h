@@ -68,6 +68,8 @@ int xlab_xs_write(const char *key, const char *fmt, ...)
 int xlab_xs_wait(const char *key, char *buf, unsigned len);
 /* The same, waiting up to `seconds`. */
 int xlab_xs_wait_s(const char *key, char *buf, unsigned len, unsigned seconds);
+/* Without waiting: 0 and its value, or -ENOENT. */
+int xlab_xs_read(const char *key, char *buf, unsigned len);
 int xlab_xs_wait_u32(const char *key, uint32_t *v);
 void xlab_xs_close(void);
 /* `xlab xs get|put ...`: the shell scripts' xenstore access in the guest. */

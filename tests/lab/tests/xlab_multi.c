@@ -9,12 +9,12 @@
  * seconds each copies the other's 64 KiB and checks every byte, writes a
  * new pattern into the other's window and reads it back, byte for byte,
  * while G1 keeps 16 KiB of its own protected R and toggles 16 KiB more
- * NONE / RWX every 10 ms, both granted to G2 and G3 (READ, WRITE): their
- * writes into the R pages must all be EACCES (and G1 finds those pages
- * unchanged), their reads of them must bring G1's bytes, and their reads
- * of the toggled pages must bring G1's bytes or EACCES, both seen
- * (multi_copy_both_ways, multi_protect_enforced); each copier sees the
- * other's writes land in its window and G1's pages both open and closed
+ * NONE / RWX every 10 ms (until dom0 says both copiers are done), both granted
+ * to G2 and G3 (READ, WRITE): their writes into the R pages must all be EACCES
+ * (and G1 finds those pages unchanged), their reads of them must bring G1's
+ * bytes, and their reads of the toggled pages must bring G1's bytes or EACCES,
+ * both seen (multi_copy_both_ways, multi_protect_enforced); each copier sees
+ * the other's writes land in its window and G1's pages both open and closed
  * while it runs (multi_concurrent).
  * Phase R: G2 copies 4 KiB from dom0 with GNTTABOP_copy (a gntalloc page)
  * and with the extension's COPY (a grant of the same bytes), MULTI_PAIRS
@@ -45,6 +45,7 @@
 #include "xlab_v1.h"
 
 #define MULTI_A_S         4
+#define MULTI_PROT_MAX_S  300           /* the protector, at most */
 #define MULTI_SRC         (16u * 4096u) /* each copier's pattern */
 #define MULTI_WIN         (4u * 4096u)  /* each copier's window for the other */
 #define MULTI_PROT        (4u * 4096u)  /* G1's R pages, and its toggled ones */
@@ -108,8 +109,9 @@ static void protector(unsigned g2, unsigned g3)
     if (rc == 0)
         rc = xlab_xs_wait("m_a_go", v, sizeof(v));
     if (rc == 0) {
-        end = wall_ms() + MULTI_A_S * 1000 + 500;
-        while (wall_ms() < end) {
+        /* Until dom0 says both copiers are done (bounded). */
+        end = wall_ms() + MULTI_PROT_MAX_S * 1000;
+        while (wall_ms() < end && xlab_xs_read("m_a_stop", v, sizeof(v))) {
             int a = grant_protect(hp, tog, MULTI_PROT, GRANT_ACC_NONE,
                                   GRANT_ACT_DENY, 2);
             usleep(10000);
@@ -505,14 +507,15 @@ static void phase_a(const unsigned g[3])
     }
     for (int k = 0; k < 3; k++)
         put(g[k], "m_a_go", "1");
-    if (get(g[0], "m_a_res", v, sizeof(v)) == 0)
-        sscanf(v, "%d %lu %lu %d %d", &prc, &prot, &perr, &plast, &intact);
     for (int k = 0; k < 2; k++)
         if (get(g[1 + k], "m_a_res", v, sizeof(v)) == 0)
             sscanf(v, "%d %lu %lu %lu %d %lu %lu %lu %lu %lu %lu %lu %lu %lu",
                    &crc[k], &c[k][0], &c[k][1], &c[k][2], &cerr[k], &c[k][3],
                    &c[k][4], &c[k][5], &c[k][6], &c[k][7], &c[k][8], &c[k][9],
                    &c[k][10], &c[k][11]);
+    put(g[0], "m_a_stop", "1"); /* the protector keeps on until now */
+    if (get(g[0], "m_a_res", v, sizeof(v)) == 0)
+        sscanf(v, "%d %lu %lu %d %d", &prc, &prot, &perr, &plast, &intact);
     for (int k = 0; k < 2; k++)
         xlab_report("multi_copy_both_ways",
                     rc == 0 && crc[k] == 0 && c[k][0] && !c[k][1] && !c[k][2] &&

@@ -85,6 +85,17 @@ int xlab_xs_wait_s(const char *key, char *buf, unsigned len, unsigned seconds)
     return -ETIMEDOUT;
 }
 
+int xlab_xs_read(const char *key, char *buf, unsigned len)
+{
+    char *v;
+
+    if (grant_xenbus_read(xb, XBT_NULL, base, key, &v, NULL) != 0)
+        return -ENOENT;
+    snprintf(buf, len, "%s", v);
+    free(v);
+    return 0;
+}
+
 int xlab_xs_wait_u32(const char *key, uint32_t *v)
 {
     char buf[32], *end;
