@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * guard.c: reads of memory that may fault under us.
- * A frontend may protect the pages we map at any moment: a load from them
- * then faults.  nb_peek runs its copy with a SIGSEGV/SIGBUS handler
+ * guard.c: accesses to memory that may fault under us.
+ * A frontend may protect the pages we map at any moment: a load or store
+ * then faults.  nb_peek runs its copy (nb_writable its stores) with a
+ * SIGSEGV/SIGBUS handler
  * that jumps back out of a fault inside the range it guards (SA_NODEFER
  * and no saved mask: no system call on the way); any other fault goes to
  * the handler that was there before, or kills us as it would have.
@@ -55,7 +56,33 @@ static int guard_install(void)
     return 0;
 }
 
-int nb_peek(void *dst, const void *src, size_t len)
+struct peek {
+    void *dst;
+    const void *src;
+    size_t len;
+};
+
+static void peek_op(void *arg)
+{
+    const struct peek *k = arg;
+
+    memcpy(k->dst, k->src, k->len);
+}
+
+/* Stores the first byte of each page of [p, p + len) back into it. */
+static void poke_op(void *arg)
+{
+    const struct peek *k = arg;
+    volatile uint8_t *p = k->dst, *end = p + k->len;
+
+    while (p < end) {
+        *p = *p;
+        p = (volatile uint8_t *)(((uintptr_t)p | (NB_PAGE - 1)) + 1);
+    }
+}
+
+/* Runs op(arg) with faults in [lo, lo + len) caught: 0 or -EFAULT. */
+static int guarded(const void *lo, size_t len, void (*op)(void *), void *arg)
 {
     sigjmp_buf jb;
 
@@ -65,13 +92,27 @@ int nb_peek(void *dst, const void *src, size_t len)
         guard_jb = NULL;
         return -EFAULT;
     }
-    guard_lo = src;
-    guard_hi = (const uint8_t *)src + len;
+    guard_lo = lo;
+    guard_hi = (const uint8_t *)lo + len;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     guard_jb = &jb;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    memcpy(dst, src, len);
+    op(arg);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     guard_jb = NULL;
     return 0;
+}
+
+int nb_peek(void *dst, const void *src, size_t len)
+{
+    struct peek k = {dst, src, len};
+
+    return guarded(src, len, peek_op, &k);
+}
+
+int nb_writable(void *p, size_t len)
+{
+    struct peek k = {p, p, len};
+
+    return guarded(p, len, poke_op, &k);
 }

@@ -227,6 +227,12 @@ void nb_rxmap_clear(struct nb_vif *v);
  * us (a frontend's mapped buffer): 0, or -EFAULT when a load from
  * [src, src + len) faulted (caught, not fatal). */
 int nb_peek(void *dst, const void *src, size_t len);
+/* Whether every page of [p, p + len) takes a store (each page's first
+ * byte there written back as it is): 0, or -EFAULT when one is read-only
+ * or protected (caught).  For after a TAP read into mapped buffers: the
+ * kernel's tun drops the bytes it cannot store and still returns the
+ * frame's length, so no EFAULT says a buffer was protected. */
+int nb_writable(void *p, size_t len);
 
 /* csum.c */
 /* The transport header of an Ethernet frame: *l4 its offset, *proto

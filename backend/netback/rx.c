@@ -412,13 +412,27 @@ static int direct_frame(struct nb_queue *q, struct rx_pass *ps)
     }
     if (got <= 0)
         return 0;
+    len = (size_t)got > sizeof(h) ? (size_t)got - sizeof(h) : 0;
+    /* tun answers a read into a read-only buffer with the frame's length
+     * and the bytes not stored: a buffer the frame reached that takes no
+     * store now took none during the read either (a restricted mapping
+     * is never made writable again), so the frame is not in it. */
+    for (i = 0, n = 0; n < len; i++) {
+        size_t c = len - n < v->rx_buf ? len - n : v->rx_buf;
+
+        if (nb_writable(iov[i + 1].iov_base, c) < 0) {
+            nb_rxmap_forget(v, refs, nb);
+            direct_failed(ps, -EFAULT);
+            return 1;
+        }
+        n += c;
+    }
     if (!v->rx_direct) {
         v->rx_direct = 1;
         nb_vif_log(v, "%s: TAP read straight into the mapped rx buffers",
                    v->ifname);
     }
-    len = (size_t)got - sizeof(h);
-    if ((size_t)got < sizeof(h) + NB_ETH_HLEN || len > NB_MAX_FRAME) {
+    if (len < NB_ETH_HLEN || len > NB_MAX_FRAME) {
         nb_vif_drop(v, NB_DROP_TX_BAD_VNET,
                     "%zu-byte packet from the TAP dropped", len);
         return 1;

@@ -32,7 +32,10 @@
  * child must not
  * use the parent's handles: there every call but grant_close returns -EBADF
  * (grant_close only frees the child's copies), and mappings are not
- * inherited (MADV_DONTFORK).  The child opens its own handle.
+ * inherited (MADV_DONTFORK).  The child opens its own handle.  The check
+ * costs no system call: libgrant reads the pid once per process, in a page
+ * the kernel zeroes in any child (MADV_WIPEONFORK; fork, _Fork or a raw
+ * clone without CLONE_VM), and a pthread_atfork child handler clears it too.
  * Local memory passed to copy, memset and create must lie in memory from
  * grant_mem_alloc on the same handle (else -EFAULT).
  *

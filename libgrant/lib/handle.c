@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "private.h"
 
@@ -38,7 +37,7 @@ int lg_fail(const grant_handle_t *h, const char *what, int err)
 
 int lg_forked(const grant_handle_t *h)
 {
-    return getpid() != h->pid;
+    return lg_self_pid() != h->pid;
 }
 
 const char *lg_transport_name(void)
@@ -73,7 +72,7 @@ int grant_open(grant_handle_t **out, unsigned flags)
     if (!h)
         return -ENOMEM;
     h->flags = flags;
-    h->pid = getpid();
+    h->pid = lg_self_pid();
     h->evt_epfd = -1;
     pthread_mutex_init(&h->map_lock, NULL);
     h->rev_fd = -1;

@@ -238,6 +238,9 @@ struct grant_handle {
 /* handle.c */
 int lg_fail(const grant_handle_t *h, const char *what, int err);
 int lg_forked(const grant_handle_t *h);
+/* self.c: getpid(), asked of the kernel once per process (and again in a
+ * forked child), not on every call. */
+pid_t lg_self_pid(void);
 /* The handle's buffer `slot`, at least `bytes` long (contents undefined),
  * or NULL (out of memory).  Grows, never shrinks: a call that ran once at
  * its size allocates nothing the next time.  Single-threaded, like the

@@ -3,7 +3,9 @@
  * handle_fork: handles and fork().  In the child the parent's handle
  * answers -EBADF and its mappings are not inherited; grant_close in the
  * parent frees the handle's memory at once even while a forked child still
- * holds copies of its descriptors.
+ * holds copies of its descriptors.  libgrant keeps its pid cached: a child
+ * made by _Fork (no atfork handlers run) must be seen as forked too, and a
+ * child's own handle works.
  */
 #include <errno.h>
 #include <signal.h>
@@ -12,6 +14,36 @@
 #include <unistd.h>
 
 #include "common/itest.h"
+
+/* In a child: the parent's handle h answers -EBADF, a handle of its own
+ * works (the pid libgrant caches is the child's, not the parent's). */
+static char child_verdict(grant_handle_t *h)
+{
+    struct grant_usage cu;
+    grant_handle_t *own;
+    char ok;
+
+    ok = grant_usage(h, GRANT_DOMID_SELF, &cu) == -EBADF;
+    if (grant_open(&own, 0) != 0)
+        return 0;
+    ok = ok && grant_usage(own, GRANT_DOMID_SELF, &cu) == 0;
+    grant_close(own);
+    return ok;
+}
+
+/* A child made by _Fork, which runs no pthread_atfork handler. */
+static int check_raw_fork(grant_handle_t *h)
+{
+    int status;
+    pid_t pid;
+
+    pid = _Fork();
+    if (pid == 0)
+        _exit(child_verdict(h) ? 0 : 1);
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return 0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
 
 int main(void)
 {
@@ -52,7 +84,8 @@ int main(void)
                   grant_map_revoked_fd(h) == -EBADF &&
                   grant_v1_end(h, v1p) == -EBADF &&
                   grant_v1_map(h, peer.domid, &v1ref, 1, 0, &r) == -EBADF &&
-                  grant_v1_share(h, peer.domid, 1, 0, &v1ref, &r) == -EBADF;
+                  grant_v1_share(h, peer.domid, 1, 0, &v1ref, &r) == -EBADF &&
+                  child_verdict(h);
         /* Keeps its copies of the handle's descriptors open. */
         if (write(pipefd[1], &verdict, 1) != 1)
             _exit(2);
@@ -60,7 +93,10 @@ int main(void)
         _exit(0);
     }
     ICHECK(read(pipefd[0], &verdict, 1) == 1 && verdict == 1,
-           "in a forked child the parent's handle answers -EBADF");
+           "in a forked child the parent's handle answers -EBADF, its "
+           "own works");
+    ICHECK(check_raw_fork(h), "and so in a child of _Fork (no atfork "
+                              "handlers)");
     grant_close(h);
     ICHECK(grant_open(&h2, 0) == 0, "a fresh handle");
     rc = grant_mem_alloc(h2, big, &q);

@@ -1454,11 +1454,13 @@ static int set_mtu(struct vif *v, int mtu)
 /* D: rx-mapped with enough buffers posted for a largest frame: netback reads
  * the TAP straight into the mapped buffers (no staging); a frame without GSO
  * spanning buffers is moved into place; a buffer protected under the
- * read is an error response, counted, and netback goes on. */
+ * read (tun then drops the bytes and reports none lost) is an error
+ * response, counted, and netback goes on. */
 static void rx_direct(struct vif *m)
 {
     struct virtio_net_hdr none = {0}, h = tso4;
     char line[256];
+    int ok = 0;
 
     cmd(m, line, sizeof(line), "post 0 100");
     tap_to_guest(m, "len=1400 seed=50", &none, 0, 0, 0);
@@ -1475,6 +1477,22 @@ static void rx_direct(struct vif *m)
     ICHECK(set_mtu(m, 9000) == 0, "  %s takes 9000-byte frames", m->ifname);
     tap_to_guest(m, "len=9000 seed=53", &none, 0, 0, 0);
     tap_to_guest(m, "len=1000 seed=54", &none, 0, 0, 0);
+    /* Every rx buffer made read-only, those netback maps for the next
+     * read too: tun answers a read into them with the frame's length and
+     * drops the bytes (no EFAULT); netback must not pass the stale
+     * buffers on as the frame. */
+    cmd(m, line, sizeof(line), "protect 0 %u", GRANT_ACC_R);
+    ICHECK(!strncmp(line, "ok protected", 12),
+           "  D protects its rx buffers: %s", line);
+    refused(m, 7, "len=800 seed=55", 1,
+            "a TAP read into protected mapped buffers");
+    /* Lifted: the buffers that read did not reach are still mapped
+     * read-only (a restricted mapping stays so), each read into them an
+     * error that drops them too; then frames flow again. */
+    cmd(m, line, sizeof(line), "protect 0 %u", GRANT_ACC_RWX);
+    for (int i = 0; i < 20 && !ok; i++)
+        ok = tap_to_buf(m, 7, "len=700 seed=56", line, sizeof(line));
+    ICHECK(ok, "  open again: delivered (%s)", line);
 }
 
 /* M: feature-grant-ext-rx-map: the rx buffers mapped once and written

@@ -291,7 +291,7 @@ start_daemon() {
     if [ ! -x /xlab/"$1" ]; then
         why="$1 is not in main yet (no build/bin/$1 to run)"
     else
-        XGRANT_TRANSPORT=xen /xlab/"$1" --foreground >/tmp/"$1".log 2>&1 &
+        XGRANT_TRANSPORT=xen /xlab/"$1" --foreground ${NB_ARGS:-} >/tmp/"$1".log 2>&1 &
         sleep 1
         kill -0 $! 2>/dev/null ||
             why="$1 exited at once: $(oneline "$(cat /tmp/"$1".log)")"
@@ -340,7 +340,7 @@ front_ready() {
     local why=
     case ${XLAB_FRONTS:-}:$3:$4:${XLAB_XEN:-} in
     0:*) why="left out (LAB_DRV_FRONTENDS=0)" ;;
-    1:*) ;;
+    1:* | netxg*:*) ;;
     *:stock) why="run on the patched boot (LAB_DRV_FRONTENDS=1 runs them on the stock one too)" ;;
     *:xgrant-netfront:xgrant:*) why="not on by default yet: not seen passing (tests/lab/README.md; LAB_DRV_FRONTENDS=1 runs them)" ;;
     esac
@@ -425,12 +425,12 @@ vif_attach() {
     comm -13 <(sort <<<"$before") <(sort <<<"$after") | head -1
 }
 
-# xgfront_net BE OLDMAC MAC LASTOCTET: the stock interface OLDMAC down,
+# xgfront_net BE OLDMAC MAC LASTOCTET: the stock interface OLDMAC (if any) down,
 # xgrant-netfront on a new vif against BE's netback, the short net cases.
 xgfront_net() {
     local be=$1 devid out= rc
     front_ready net_xgnetfront_$be "$XGNF_CASES" xgrant-netfront "$be" xgrant-netback || return
-    gx 60 "net_down $2; autoprobe 0" >/dev/null
+    gx 60 "${2:+net_down $2; }autoprobe 0" >/dev/null
     devid=$(vif_attach "$3" 2>/tmp/drv-attach.log)
     rc=$?
     grep XLAB-NOTE /tmp/drv-attach.log
@@ -439,10 +439,11 @@ xgfront_net() {
     rep net_xgnetfront_${be}_attach "$([ $rc = 0 ] && echo 1)" "vif ${devid:-?} with xgrant-netfront in the guest (TAP xg${devid:-?}): $(oneline "$out $(cat /tmp/drv-attach.log)")"
     if [ $rc = 0 ]; then
         net_cases xgnetfront_$be "$3" "$4" "$devid" short
+        [ ! -s $D/failed ] || { net_diag xgnetfront_$be "$devid"; rm -f $D/failed; }
     else
         skip_all net_xgnetfront_$be "${XGNF_CASES#attach }" "not attached"
     fi
-    gx 30 "kill \$(pidof xgrant-netfront) 2>/dev/null; sleep 1; tail -3 /tmp/xgnf.log 2>/dev/null" | sed 's/^/XLAB-NOTE xgrant-netfront: /'
+    gx 30 "kill \$(pidof xgrant-netfront) 2>/dev/null; sleep 1; tail -8 /tmp/xgnf.log 2>/dev/null; dmesg | grep -iE 'segfault|traps:|xgrant' | tail -4" | sed 's/^/XLAB-NOTE xgrant-netfront: /'
     xl network-detach "$guest" "$3" >/dev/null 2>&1
     gx 30 "autoprobe 1" >/dev/null
 }
@@ -487,8 +488,89 @@ canary_check() {
     rep drv_memory_clean_guest "$(grep -q ' 0 words changed' <<<"$out" && echo 1)" "$(oneline "$out")"
 }
 
-run() {
+# LAB_DRV_FRONTENDS=netxg: only xgrant-netfront against xgrant-netback
+# (Linux's backends out first), a quick loop while working on that pair.
+run_netxg() {
+    gx 60 "net_down $MAC_LINUX" >/dev/null
+    kernel_out || return
+    start_daemon xgrant-netback net_xgnetfront_xgrant "$XGNF_CASES" || return
+    xgfront_net xgrant "" $MAC_XGF_XGRANT 5
+}
+
+# shloop SECONDS: subshells, pipes and execs for that long (POSIX sh: the
+# guest's busybox runs it too); prints "shloop: N rounds, B bad".
+shloop() {
+    local e n=0 b=0 x
+    e=$(($(cut -d. -f1 /proc/uptime) + $1))
+    while [ "$(cut -d. -f1 /proc/uptime)" -lt $e ]; do
+        x=$(echo "r$n" | cat)
+        [ "$x" = "r$n" ] || b=$((b + 1))
+        n=$((n + 1))
+    done
+    echo "shloop: $n rounds, $b bad"
+}
+# The stress phase (drv_fpu_clean_*, drv_forkstress_*): vector registers
+# across context switches (drv-fpucheck: two in dom0, one in the guest, so
+# that Xen switches vCPUs' FPU state on both CPUs), copy-on-write across
+# fork (drv-forkstress) and shloop, in both domains at once for SECONDS.
+# Xen's lazy FPU switching under QEMU's TCG (run.sh, LAB_LAZY_FPU=1) fails
+# it within seconds: the crashes the driver cases used to die of.
+stress_start() {
+    /xlab/drv-fpucheck "$1" >$D/fpu1.out 2>&1 &
+    FPU1=$!
+    /xlab/drv-fpucheck "$1" >$D/fpu2.out 2>&1 &
+    FPU2=$!
+    /xlab/drv-forkstress "$1" 1 >$D/fs.out 2>&1 &
+    FS=$!
+    shloop "$1" >$D/shloop.out 2>&1 &
+    SHL=$!
+    gx 30 "(/drv-fpucheck $1 >/tmp/fpu.out 2>&1 &); (/drv-forkstress $1 1 >/tmp/fs.out 2>&1 &); $(declare -f shloop); (shloop $1 >/tmp/shloop.out 2>&1 &)" >/dev/null
+}
+stress_check() {
+    local out fpu=0 fs=0
+    kill $FPU1 $FPU2 $FS $SHL 2>/dev/null
+    wait $FPU1 || fpu=1
+    wait $FPU2 || fpu=1
+    wait $FS || fs=1
+    wait $SHL
+    rep drv_fpu_clean_dom0 "$([ $fpu = 0 ] && echo 1)" "$(oneline "$(cat $D/fpu1.out $D/fpu2.out)")"
+    rep drv_forkstress_dom0 "$([ $fs = 0 ] && grep -q 'shloop: [0-9]* rounds, 0 bad' $D/shloop.out && echo 1)" \
+        "$(oneline "$(cat $D/fs.out $D/shloop.out)")"
+    out=$(gx 60 'kill $(pidof drv-fpucheck drv-forkstress) 2>/dev/null; sleep 3; cat /tmp/fpu.out /tmp/fs.out /tmp/shloop.out')
+    rep drv_fpu_clean_guest "$(grep -q ' 0 SSE mismatches, 0 AVX mismatches' <<<"$out" && echo 1)" \
+        "$(oneline "$(grep fpucheck <<<"$out")")"
+    rep drv_forkstress_guest "$(grep -q ' 0 bad children, 0 children killed by a signal, 0 parent mismatches' <<<"$out" &&
+        grep -q 'shloop: [0-9]* rounds, 0 bad' <<<"$out" && echo 1)" "$(oneline "$(grep -v fpucheck <<<"$out")")"
+    echo "XLAB-NOTE dom0 crashes in the kernel log: $(dmesg | grep -cE 'segfault|general protection|traps:')"
+    gx 30 "echo crashes in the guest kernel log: \$(dmesg | grep -cE 'segfault|general protection|traps:')" | sed 's/^/XLAB-NOTE /'
+}
+stress_phase() {
+    t stress
+    stress_start "$1"
+    sleep $(($1 + 3))
+    stress_check
+    t stress-done
+}
+# LAB_ONLY=stress (run.sh): the stress phase alone, LAB_STRESS seconds.
+stress_only() {
     canary_start
+    stress_phase "$XLAB_STRESS"
+    canary_check
+    gx 30 "dmesg | grep -iE 'segfault|traps:|general protection|BUG|Oops|corrupt' | tail -10" | sed 's/^/XLAB-NOTE guest kernel: /'
+}
+
+run() {
+    [ "${XLAB_FRONTS:-}" != netxg-nomap ] || NB_ARGS=--no-rx-map
+    [ "${XLAB_FRONTS#netxg}" = "${XLAB_FRONTS:-}" ] || {
+        run_netxg
+        return
+    }
+    if [ "${XLAB_ONLY:-}" = stress ]; then
+        stress_only
+        return
+    fi
+    canary_start
+    stress_phase 30
     t drv-linux
     blk_cases linux xvda 51712 $D/linux.img
     blk_bench linux xvda

@@ -3,9 +3,11 @@
 #   /drv-guest.sh serve   runs the shell commands dom0 leaves in xenstore as
 #                         cmd1, cmd2, ... under /local/domain/<self>/data/xlab
 #                         (with this file's functions defined) and answers
-#                         each with its output (outN, the last 3000 bytes) and
+#                         each with its output (outN, the last 2000 bytes: xenstored's
+#                         default value limit is 2048, a longer put fails
+#                         ENOSPC and dom0 saw no output at all) and
 #                         exit status (rcN); "exit", or no command within
-#                         300 s, ends it.  dom0-init.sh always sends "exit".
+#                         1500 s, ends it.  dom0-init.sh always sends "exit".
 # Sourced without an argument: the functions only.
 
 u() { cut -d' ' -f1 /proc/uptime; }
@@ -91,7 +93,8 @@ autoprobe() { echo "$1" >/sys/bus/xen/drivers_autoprobe; }
 # buffers of 16 KiB, ENOMEM); waits 30 s for the TAP.
 xgnf_start() {
     (XGRANT_TRANSPORT=xen XGRANT_XEN_PAGES=3072 LD_LIBRARY_PATH=/lib/x86_64-linux-gnu \
-        /xgrant-netfront --devid "$1" --ifname "xg$1" >/tmp/xgnf.log 2>&1 &)
+        /xgrant-netfront --devid "$1" --ifname "xg$1" >/tmp/xgnf.log 2>&1
+        echo "xgrant-netfront exited with status $?" >>/tmp/xgnf.log) &
     i=0
     until [ -e "/sys/class/net/xg$1" ]; do
         i=$((i + 1))
@@ -152,11 +155,13 @@ tcp_recv() {
 
 [ "${1:-}" = serve ] || return 0 2>/dev/null || exit 0
 n=1
-while c=$(/xlab xs get "cmd$n" 300); do
+# 1500 s for the next command (dom0's whole run of the cases is bounded so):
+# under a loaded host dom0 was seen to take over 300 s between two.
+while c=$(/xlab xs get "cmd$n" 1500); do
     [ "$c" = exit ] && break
     sh -c ". /drv-guest.sh; $c" >/tmp/drv-out 2>&1
     rc=$?
-    /xlab xs put "out$n" "$(tail -c 3000 /tmp/drv-out)"
+    /xlab xs put "out$n" "$(tail -c 2000 /tmp/drv-out)"
     /xlab xs put "rc$n" "$rc"
     n=$((n + 1))
 done

@@ -14,6 +14,7 @@ insmod /xen-blkfront.ko
 insmod /xen-netfront.ko
 [ ! -e /tun.ko ] || insmod /tun.ko
 insmod /xgrant.ko || echo "XLAB guest FAIL kmod: insmod xgrant.ko failed"
+insmod /xlabhv.ko || echo "XLAB-NOTE insmod xlabhv.ko failed"
 # The multi-guest case's extra guests (xlab-m2, xlab-m3: dom0-init.sh).
 if grep -q XLAB_ROLE=multi /proc/cmdline; then
     /xlab multi

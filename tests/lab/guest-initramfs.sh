@@ -12,7 +12,7 @@ rm -rf "$D"
 mkdir -p "$D"/{bin,dev,proc,sys,tmp}
 cp /bin/busybox "$D/bin/busybox"
 for a in sh mount insmod poweroff cat echo sleep; do ln -s busybox "$D/bin/$a"; done
-cp "$LAB/xlab" "$LAB/drv-ping" "$LAB/drv-canary" "$LAB/xgrant.ko" "$D/"
+cp "$LAB/xlab" "$LAB/drv-ping" "$LAB/drv-canary" "$LAB/drv-forkstress" "$LAB/drv-fpucheck" "$LAB/xgrant.ko" "$LAB/xlabhv.ko" "$D/"
 for m in xen-gntalloc xen-gntdev xen-evtchn; do
     cp "$LAB/rootfs/lib/modules/$KVER/kernel/drivers/xen/$m.ko" "$D/"
 done

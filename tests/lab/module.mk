@@ -14,7 +14,7 @@ $(LAB)/xlab: $(XLAB_OBJ) $(LIB_OBJ)
 
 # The driver cases' ping and canary (drv-dom0.sh): static, for dom0 and the
 # guest.
-LAB_DRV_TOOLS := $(LAB)/drv-ping $(LAB)/drv-canary
+LAB_DRV_TOOLS := $(LAB)/drv-ping $(LAB)/drv-canary $(LAB)/drv-forkstress $(LAB)/drv-fpucheck
 $(LAB_DRV_TOOLS): $(LAB)/%: tests/lab/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Wextra -Werror -static -o $@ $<

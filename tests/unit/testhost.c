@@ -390,6 +390,10 @@ void th_set_exempt(void *cookie)
 
 static unsigned use_delay_us;
 static long use_now, use_max;
+/* How long, in all, callers may wait for a second caller to come in (so a
+ * loaded machine that runs one thread late does not pass for a lock held
+ * exclusive; a lock that is exclusive makes them wait it all, once). */
+static long use_wait_left_us;
 
 int gh_may_use(void *who, void *owner, unsigned rights)
 {
@@ -403,6 +407,10 @@ int gh_may_use(void *who, void *owner, unsigned rights)
                                             __ATOMIC_RELAXED, __ATOMIC_RELAXED))
             ;
         usleep(use_delay_us);
+        while (__atomic_load_n(&use_max, __ATOMIC_RELAXED) < 2 &&
+               __atomic_sub_fetch(&use_wait_left_us, 1000, __ATOMIC_RELAXED) >
+                   0)
+            usleep(1000);
         __atomic_sub_fetch(&use_now, 1, __ATOMIC_RELAXED);
     }
     if (who == deny_who && owner == deny_owner) {
@@ -416,6 +424,7 @@ void th_use_delay(unsigned us)
 {
     use_delay_us = us;
     __atomic_store_n(&use_max, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&use_wait_left_us, 3000000, __ATOMIC_RELAXED);
 }
 
 long th_use_overlap(void)

@@ -86,9 +86,11 @@ void th_set_exempt(void *cookie);
  * th_denied_rights: the rights of the last refused use. */
 void th_deny_use(void *who, void *owner);
 unsigned th_denied_rights(void);
-/* gh_may_use sleeps `us` (0: not), and th_use_overlap says how many calls
- * were in it at once at most since (the core's validation under the lock
- * held shared overlaps on several threads). */
+/* gh_may_use sleeps `us` (0: not), then, until a second call has been in it
+ * at once, waits for one (3 s in all since th_use_delay, so a thread the
+ * scheduler runs late still meets the other); th_use_overlap says how many
+ * calls were in it at once at most since (the core's validation under the
+ * lock held shared overlaps on several threads). */
 void th_use_delay(unsigned us);
 long th_use_overlap(void);
 

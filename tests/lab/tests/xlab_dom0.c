@@ -98,7 +98,7 @@ static void ext_cross_dom0(grant_handle_t *h, unsigned guest)
 
 int xlab_dom0(grant_handle_t *h, unsigned guest)
 {
-    int rc, ext;
+    int rc, ext, only_hvmap;
 
     rc = xlab_xs_open(guest, 1);
     if (!xlab_report("xenstore", rc == 0, "folder for guest %u: %s", guest,
@@ -106,9 +106,18 @@ int xlab_dom0(grant_handle_t *h, unsigned guest)
         return 1;
     /* Read by the guest after "xen": the XSM cases alone (xlab_xsm.c). */
     xlab_xs_write("xsm", "%s", getenv("XLAB_XSM") ? "1" : "0");
+    /* LAB_ONLY=hvmap (run.sh): xlab_hvmap.c's cases alone. */
+    only_hvmap = getenv("XLAB_ONLY") && !strcmp(getenv("XLAB_ONLY"), "hvmap");
+    xlab_xs_write("only", "%s", only_hvmap ? "hvmap" : "");
     xlab_xs_write("xen", "%s", xlab_xen);
     if (getenv("XLAB_XSM")) {
         xlab_xsm_dom0(h, guest);
+        xlab_xs_close();
+        return 0;
+    }
+    if (only_hvmap) {
+        if (xlab_features(h))
+            xlab_hvmap_dom0(h, guest);
         xlab_xs_close();
         return 0;
     }
@@ -144,6 +153,7 @@ int xlab_dom0(grant_handle_t *h, unsigned guest)
         xlab_dirty_dom0(h, guest);
         xlab_offsets_dom0(h, guest);
         xlab_settle_dom0(guest);
+        xlab_hvmap_dom0(h, guest);
         xlab_multi_dom0(h, guest); /* the fuzz too, in xlab-m3 */
     }
     xlab_xs_close();

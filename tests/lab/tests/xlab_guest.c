@@ -101,6 +101,12 @@ int xlab_guest(grant_handle_t *h)
         xlab_xs_close();
         return 0;
     }
+    if (xlab_xs_wait("only", done, sizeof(done)) == 0 &&
+        !strcmp(done, "hvmap")) {
+        xlab_hvmap_guest(h);
+        xlab_xs_close();
+        return 0;
+    }
     capture_start(&saved);
     ext = xlab_features(h);
     if (ext) {
@@ -140,6 +146,7 @@ int xlab_guest(grant_handle_t *h)
         xlab_dirty_guest(h);
         xlab_offsets_guest();
         xlab_settle_guest(h);
+        xlab_hvmap_guest(h);
         xlab_multi_guest(h);
     }
     xlab_xs_close();

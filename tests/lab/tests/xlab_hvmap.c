@@ -1,0 +1,570 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xlab_hvmap.c: a hostile guest kernel against the hypervisor's mapping
+ * code (issue 12), and a big MAP (hv-patches 0018).  The guest side uses
+ * tests/lab/hostile (xlabhv.ko: raw mmu_update and GNTTABOP_xgrant).
+ *
+ *   refs_until_flush (0008): dom0 grants the guest two pages of its own,
+ *     F (read-only in dom0's direct map, so dom0 could make it a page
+ *     table) and G (a flag page); the guest maps both writable into an
+ *     area of xlabhv's, and on its one vCPU, events masked: writes F (its
+ *     TLB holds the entry), clears F's entry itself with mmu_update and no
+ *     flush, raises G's flag and keeps writing F.  dom0 (its vCPUs pinned
+ *     to the other CPU) sees the flag, pins F as an L1 table at once, and
+ *     reads F twice 300 ms apart: a write between the two landed in a page
+ *     table through a TLB entry Xen let outlive the frame's type reference.
+ *     PASS when no write landed after a pin that worked (with 0008 the
+ *     clear flushed the guest's CPU first: its next write faults).
+ *   slot_reuse (0013): the guest maps a page of dom0's into one xlabhv
+ *     slot (record 1), clears the entry itself, maps the same page into
+ *     the same slot again (record 2) and UNMAPs record 1: the entry must
+ *     still map the page (record 2's), and only record 2's UNMAP clears it.
+ *   map_big, map_big_write_seen, map_big_preempted (0018): the guest
+ *     grants dom0 a 256 MiB window made of its 16 pages repeated; dom0
+ *     maps it with grant_map (two MAPs of 65536 pages: the window's and
+ *     its kernel addresses'): every page must show its page's marker, a
+ *     write must reach the guest's page.  Then, its two vCPUs pinned to
+ *     one physical CPU (the guest's to the other), dom0 makes MAP
+ *     hypercalls of the 65536 pages through xlabhv while a thread on its
+ *     other vCPU notes every stretch it was kept off the CPU: a MAP that
+ *     gives the CPU back lets it run during the call, one that keeps the
+ *     CPU to the end keeps it off for the whole call (XLAB-BIGMAP: times
+ *     and stretches).  Wall times alone would not tell: under TCG on a
+ *     loaded host a vCPU thread stalls for hundreds of ms now and then
+ *     anyway; nor would its progress counted across the call: Xen runs
+ *     the starved vCPU the moment a long call returns, before the caller
+ *     reads its clock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xlab.h"
+#include "../../../libgrant/abi/gntx_xen.h"
+#include "../../../libgrant/kmod/xgrant_uapi.h"
+#include "../hostile/xlabhv_uapi.h"
+
+#define HV_DEV        "/dev/xlabhv"
+#define SLOT_MARK     0x5c
+#define BIG_PAGES     65536u /* 256 MiB */
+#define BIG_DISTINCT  16u
+#define BIG_MARK      0xb16a0000ull
+#define BIG_WRITE_OFF 200u
+/* MAP hypercalls timed with the bystander watching; a round shows the MAP
+ * gave the CPU back when the bystander was kept off for less than this
+ * share of the call at a stretch (a MAP that keeps the CPU keeps it off
+ * all the call, bar the instants before and after). */
+#define BIG_ROUNDS    5u
+#define BIG_OFF_SHARE 0.5
+
+static double now_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* An xl command, quiet: 0 or its status. */
+static int xl(const char *fmt, ...)
+{
+    char cmd[160];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    strncat(cmd, " >/dev/null 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+    return system(cmd);
+}
+
+/* The calling thread on Linux's CPU cpu only (-1: CPUs 0 and 1). */
+static void pin_self(int cpu)
+{
+    cpu_set_t s;
+
+    CPU_ZERO(&s);
+    CPU_SET(cpu < 0 ? 0 : cpu, &s);
+    if (cpu < 0)
+        CPU_SET(1, &s);
+    sched_setaffinity(0, sizeof(s), &s);
+}
+
+/* Every vCPU of domain dom runs on physical CPU cpu now (xl vcpu-list's
+ * CPU column): a vCPU moves to a new hard affinity only when it is next
+ * descheduled, and one spinning alone on a CPU may not be for a while. */
+static int vcpus_on(unsigned dom, int cpu)
+{
+    FILE *f = popen("xl vcpu-list 2>/dev/null", "r");
+    char line[256];
+    int vcpus = 0, off = 0, id, vcpu, at;
+
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "%*s %d %d %d", &id, &vcpu, &at) == 3 &&
+            id == (int)dom) {
+            vcpus++;
+            off += at != cpu;
+        }
+    if (f)
+        pclose(f);
+    return vcpus > 0 && off == 0;
+}
+
+/* dom0's vCPUs to physical CPU dom0_cpu, the guest's to the other; 0 once
+ * they run there (within 5 s), else -EAGAIN. */
+static int pin_apart(unsigned guest, int dom0_cpu)
+{
+    xl("xl vcpu-pin 0 all %d", dom0_cpu);
+    xl("xl vcpu-pin %u all %d", guest, !dom0_cpu);
+    for (int k = 0; k < 50; k++) {
+        if (vcpus_on(0, dom0_cpu) && vcpus_on(guest, !dom0_cpu))
+            return 0;
+        usleep(100000); /* idle vCPUs block, and move */
+    }
+    return -EAGAIN;
+}
+
+static void unpin(unsigned guest)
+{
+    xl("xl vcpu-pin 0 all all");
+    xl("xl vcpu-pin %u all all", guest);
+}
+
+/* ---- 0008: the owner's side ---------------------------------------- */
+
+struct pin_job {
+    int fd;
+    struct xlabhv_pin a;
+    int rc;
+};
+
+static void *pin_thread(void *arg)
+{
+    struct pin_job *j = arg;
+
+    j->rc = ioctl(j->fd, XLABHV_PIN_RACE, &j->a) < 0 ? -errno : 0;
+    return NULL;
+}
+
+static void race_dom0(int fd, unsigned guest)
+{
+    struct xlabhv_grant g = {.dom = guest};
+    struct pin_job j = {.fd = fd, .a = {.wait_ms = 120000, .hold_ms = 300}};
+    unsigned long long writes = 0, faulted = 0, last = 0;
+    int rc = ioctl(fd, XLABHV_GRANT, &g) < 0 ? -errno : g.rc, crc = 1;
+    pthread_t t;
+    char v[96];
+
+    xlab_xs_write("hvref", rc == 0 ? "%u" : "ERR%d",
+                  rc == 0 ? g.ref : (unsigned)rc);
+    /* dom0 on CPU 0, the guest alone on CPU 1: nothing switches the
+     * guest's vCPU out (a switch would flush its TLB) while it races. */
+    if (rc == 0)
+        rc = pin_apart(guest, 0);
+    if (rc == 0 && pthread_create(&t, NULL, pin_thread, &j))
+        rc = -ENOMEM;
+    if (rc == 0) {
+        usleep(200000);
+        xlab_xs_write("hvgo", "1");
+        pthread_join(t, NULL);
+        rc = j.rc;
+    } else if (g.ref) {
+        xlab_xs_write("hvgo", "ERR%d", rc); /* the guest need not wait */
+    }
+    unpin(guest);
+    if (xlab_xs_wait("hvrace", v, sizeof(v)) == 0)
+        sscanf(v, "%d %llu %llu %llu", &crc, &writes, &faulted, &last);
+    xlab_report(
+        "refs_until_flush",
+        rc == 0 && crc == 0 && j.a.seen &&
+            (j.a.pin_rc != 0 || j.a.v_pin == j.a.v_after),
+        "guest cleared its writable entry of dom0's page F itself (%d) "
+        "and wrote on: %llu writes, %s; dom0's pin of F as an L1 table: "
+        "%d (signal %s), F's word %#llx at the pin, %#llx 300 ms later "
+        "(want no write after a pin that worked)",
+        crc, writes,
+        faulted ? "then a fault (its TLB was flushed)" : "no fault", j.a.pin_rc,
+        j.a.seen ? "seen" : "never came", (unsigned long long)j.a.v_pin,
+        (unsigned long long)j.a.v_after);
+    xlab_xs_wait("hvunmapped", v, sizeof(v));
+    ioctl(fd, XLABHV_UNGRANT);
+}
+
+/* ---- 0013: the slot, judged by the guest ----------------------------- */
+
+static void slot_dom0(grant_handle_t *h, unsigned guest)
+{
+    grant_ref_t ref = 0;
+    uint8_t *page = NULL;
+    char v[256];
+    int rc = grant_mem_alloc(h, 1, (void **)&page);
+
+    if (rc == 0) {
+        memset(page, SLOT_MARK, GRANT_PAGE_SIZE);
+        rc = grant_create_direct(h, (grant_domid_t)guest,
+                                 GRANT_R_READ | GRANT_R_MAP, page,
+                                 GRANT_PAGE_SIZE, &ref);
+    }
+    xlab_xs_write("hvslotref", rc == 0 ? "%u" : "ERR%d",
+                  rc == 0 ? ref : (unsigned)rc);
+    rc = xlab_xs_wait("hvslot", v, sizeof(v));
+    xlab_report("slot_reuse", rc == 0 && v[0] == '1', "%s",
+                rc == 0 ? v + 2 : grant_strerror(rc));
+    if (page) {
+        grant_revoke(h, ref, GRANT_REVOKE_FORCE);
+        grant_mem_free(h, page);
+    }
+}
+
+/* ---- 0018: the big MAP, dom0 maps --------------------------------- */
+
+/* The other thread: on Linux's CPU 0 (dom0's vCPU 0, which shares the
+ * mapping vCPU's physical CPU), reading the clock again and again and
+ * noting every stretch of more than 1 ms between two readings (it was
+ * not running). */
+#define GAPS_MAX 8192
+struct bystander {
+    volatile int stop;
+    unsigned n;
+    uint64_t from[GAPS_MAX], to[GAPS_MAX];
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static void *bystander_thread(void *arg)
+{
+    struct bystander *b = arg;
+    uint64_t prev, t;
+
+    pin_self(0);
+    prev = now_ns();
+    while (!b->stop) {
+        t = now_ns();
+        if (t - prev > 1000000 && b->n < GAPS_MAX) {
+            b->from[b->n] = prev;
+            b->to[b->n++] = t;
+        }
+        prev = t;
+    }
+    return NULL;
+}
+
+/* The bystander's longest stretch off the CPU within [t0, t1]. */
+static uint64_t longest_off(const struct bystander *b, uint64_t t0, uint64_t t1)
+{
+    uint64_t best = 0;
+
+    for (unsigned i = 0; i < b->n; i++) {
+        uint64_t s = b->from[i] > t0 ? b->from[i] : t0,
+                 e = b->to[i] < t1 ? b->to[i] : t1;
+
+        if (e > s && e - s > best)
+            best = e - s;
+    }
+    return best;
+}
+
+/* One MAP hypercall of BIG_PAGES pages (xlabhv, into an area of its own)
+ * while the bystander counts: 0 or -errno; *delta: its count's progress
+ * while the hypercall was under way, *ms: the hypercall's time. */
+static int big_raw_round(int fd, unsigned guest, uint32_t ref, double *ms,
+                         double *off)
+{
+    size_t len = (size_t)BIG_PAGES * 4096;
+    struct xlabhv_map m = {.npages = BIG_PAGES, .dom = guest, .ref = ref};
+    struct bystander b = {0};
+    void *va = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    pthread_t t;
+    int rc = va == MAP_FAILED ? -errno : 0, th = -1;
+
+    *ms = 0;
+    *off = 0;
+    if (rc == 0)
+        th = pthread_create(&t, NULL, bystander_thread, &b);
+    if (rc == 0) {
+        usleep(200000);
+        m.va = (uintptr_t)va;
+        rc = ioctl(fd, XLABHV_MAP, &m) < 0 ? -errno
+             : m.rc < 0                    ? m.rc
+                                           : m.status;
+        *ms = m.ns / 1e6;
+    }
+    b.stop = 1;
+    if (th == 0)
+        pthread_join(t, NULL);
+    if (rc == 0)
+        *off = longest_off(&b, m.t0, m.t0 + m.ns) / 1e6;
+    if (m.handle)
+        ioctl(fd, XLABHV_UNMAP, &m);
+    if (va != MAP_FAILED)
+        munmap(va, len);
+    return rc;
+}
+
+static void bigmap_dom0(grant_handle_t *h, unsigned guest)
+{
+    uint32_t ref = 0;
+    uint8_t *win = NULL;
+    unsigned bad = BIG_PAGES, k, moved = 0;
+    double t0, t_map = 0, t_unmap = 0, ms[BIG_ROUNDS] = {0},
+               off[BIG_ROUNDS] = {0};
+    char v[16];
+    int rc = xlab_xs_wait_u32("bigref", &ref), urc = -1, rrc = 0;
+    int fd = open(HV_DEV, O_RDWR | O_CLOEXEC);
+
+    /* Through xgrant.ko (grant_map: the window's MAP, then its kernel
+     * addresses'), every page checked. */
+    if (rc == 0) {
+        t0 = now_ms();
+        rc = grant_map(h, (grant_domid_t)guest, ref, 0,
+                       (uint64_t)BIG_PAGES * GRANT_PAGE_SIZE, 0, (void **)&win);
+        t_map = now_ms() - t0;
+    }
+    for (k = 0, bad = rc == 0 ? 0 : BIG_PAGES; rc == 0 && k < BIG_PAGES; k++) {
+        uint64_t m;
+
+        memcpy(&m, win + (size_t)k * GRANT_PAGE_SIZE, sizeof(m));
+        bad += m != BIG_MARK + k % BIG_DISTINCT;
+    }
+    if (rc == 0) {
+        win[(size_t)(BIG_PAGES - 1) * GRANT_PAGE_SIZE + BIG_WRITE_OFF] = 0xa5;
+        t0 = now_ms();
+        urc = grant_unmap(h, win);
+        t_unmap = now_ms() - t0;
+    }
+    xlab_report("map_big", rc == 0 && bad == 0 && urc == 0,
+                "256 MiB window of the guest's 16 pages repeated: map %s "
+                "(%.1f ms), %u pages without their page's marker, unmap %s "
+                "(%.1f ms)",
+                grant_strerror(rc), t_map, bad, grant_strerror(urc), t_unmap);
+    /* One MAP hypercall of the same 65536 pages, dom0's two vCPUs pinned
+     * to one physical CPU (the guest's to the other): the second vCPU's
+     * thread counts only while the first is out of Xen. */
+    if (rc == 0 && fd < 0)
+        rrc = -errno;
+    if (rc == 0 && fd >= 0) {
+        pin_self(1);
+        rrc = pin_apart(guest, 1);
+        for (k = 0; rrc == 0 && k < BIG_ROUNDS; k++) {
+            rrc = big_raw_round(fd, guest, ref, &ms[k], &off[k]);
+            moved += rrc == 0 && off[k] < BIG_OFF_SHARE * ms[k];
+        }
+        unpin(guest);
+        pin_self(-1);
+    }
+    if (fd >= 0)
+        close(fd);
+    xlab_xs_write("bigdone", "1");
+    rc = rc == 0 ? xlab_xs_wait("bigseen", v, sizeof(v)) : rc;
+    xlab_report("map_big_write_seen", rc == 0 && v[0] == '1',
+                "a byte written through the window's last page: %s",
+                rc            ? grant_strerror(rc)
+                : v[0] == '1' ? "in the guest's page"
+                              : "not in the guest's page");
+    printf("XLAB-BIGMAP grant_map of %u pages (256 MiB) %.1f ms, unmap %.1f "
+           "ms; %u MAP hypercalls of them, ms each, and the other vCPU's "
+           "longest stretch off its CPU during it:",
+           BIG_PAGES, t_map, t_unmap, BIG_ROUNDS);
+    for (k = 0; k < BIG_ROUNDS; k++)
+        printf(" %.1f/%.1f", ms[k], off[k]);
+    printf("\n");
+    xlab_report("map_big_preempted", rrc == 0 && moved > 0,
+                "%s%s; in %u of %u MAP hypercalls of 65536 pages, dom0's "
+                "other vCPU, on the same physical CPU, was kept off for "
+                "less than half the call at a stretch (want at least 1: the "
+                "MAP gave the CPU back; XLAB-BIGMAP has the times)",
+                grant_strerror(rrc),
+                rrc == -EAGAIN ? " (the vCPUs never got to their CPUs)" : "",
+                moved, BIG_ROUNDS);
+}
+
+void xlab_hvmap_dom0(grant_handle_t *h, unsigned guest)
+{
+    int fd = open(HV_DEV, O_RDWR | O_CLOEXEC);
+
+    if (fd < 0) {
+        xlab_report("xlabhv", 0, "%s: %s (insmod xlabhv.ko)", HV_DEV,
+                    strerror(errno));
+        xlab_xs_write("hvref", "ERR%d", -EIO);
+    } else {
+        race_dom0(fd, guest);
+        close(fd);
+    }
+    slot_dom0(h, guest);
+    bigmap_dom0(h, guest);
+}
+
+/* ---- the guest ------------------------------------------------------- */
+
+static void race_guest(int fd)
+{
+    struct xlabhv_map m = {.npages = 2, .dom = 0};
+    struct xlabhv_race r = {.max_ms = 5000};
+    uint32_t ref = 0;
+    uint8_t *va = MAP_FAILED;
+    char v[16];
+    int rc = xlab_xs_wait_u32("hvref", &ref);
+
+    if (rc == 0) {
+        va = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        rc = va == MAP_FAILED ? -errno : 0;
+    }
+    if (rc == 0) {
+        m.va = (uintptr_t)va;
+        m.ref = ref;
+        rc = ioctl(fd, XLABHV_MAP, &m) < 0 ? -errno
+             : m.rc < 0                    ? m.rc
+                                           : m.status;
+    }
+    if (rc == 0)
+        rc = xlab_xs_wait("hvgo", v, sizeof(v));
+    if (rc == 0 && strcmp(v, "1"))
+        rc = -ECANCELED; /* dom0 could not set the race up */
+    if (rc == 0) {
+        r.va_f = (uintptr_t)va;
+        r.va_g = (uintptr_t)va + 4096;
+        rc = ioctl(fd, XLABHV_RACE, &r) < 0 ? -errno : r.rc;
+    }
+    xlab_xs_write("hvrace", "%d %llu %llu %llu", rc,
+                  (unsigned long long)r.writes, (unsigned long long)r.faulted,
+                  (unsigned long long)r.last);
+    if (m.handle)
+        ioctl(fd, XLABHV_UNMAP, &m);
+    if (va != MAP_FAILED)
+        munmap(va, 2 * 4096);
+    xlab_xs_write("hvunmapped", "1");
+}
+
+#define PTE_FRAME(v) ((v)&0x000ffffffffff000ull)
+
+static void slot_guest(int fd)
+{
+    struct xlabhv_map m1 = {.npages = 1, .flags = GNTX_MAP_RDONLY}, m2, u;
+    struct xlabhv_pte p0 = {0}, p1 = {0}, p2 = {0}, p3 = {0};
+    uint32_t ref = 0;
+    uint8_t *va = MAP_FAILED, got = 0;
+    int rc = xlab_xs_wait_u32("hvslotref", &ref), read_ok = 0;
+
+    if (rc == 0) {
+        va = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+        rc = va == MAP_FAILED ? -errno : 0;
+    }
+    m1.va = (uintptr_t)va;
+    m1.ref = ref;
+    m2 = m1;
+    /* Record 1 in the slot, the slot emptied behind Xen's back, record 2
+     * in the same slot, then record 1's UNMAP. */
+    if (rc == 0)
+        rc = ioctl(fd, XLABHV_MAP, &m1) < 0 ? -errno : m1.status;
+    p0.va = m1.va;
+    if (rc == 0)
+        rc = ioctl(fd, XLABHV_PTE, &p0) < 0 ? -errno : 0;
+    p1.va = m1.va;
+    if (rc == 0)
+        rc = ioctl(fd, XLABHV_PTE_CLEAR, &p1) < 0 ? -errno : p1.rc;
+    if (rc == 0)
+        rc = ioctl(fd, XLABHV_MAP, &m2) < 0 ? -errno : m2.status;
+    u = m1;
+    if (rc == 0)
+        rc = ioctl(fd, XLABHV_UNMAP, &u) < 0 ? -errno : 0;
+    p2.va = m1.va;
+    if (rc == 0)
+        rc = ioctl(fd, XLABHV_PTE, &p2) < 0 ? -errno : 0;
+    if (rc == 0)
+        read_ok = xlab_try_read(va, &got, 1) && got == SLOT_MARK;
+    u = m2;
+    if (rc == 0 && m2.handle)
+        ioctl(fd, XLABHV_UNMAP, &u);
+    p3.va = m1.va;
+    if (rc == 0)
+        rc = ioctl(fd, XLABHV_PTE, &p3) < 0 ? -errno : 0;
+    xlab_xs_write(
+        "hvslot",
+        "%d %s; entry %#llx; after record 1's UNMAP (status %d) "
+        "%#llx, read %s; after record 2's %#llx (want the page, "
+        "then empty)",
+        rc == 0 && (p2.val & 1) && PTE_FRAME(p2.val) == PTE_FRAME(p0.val) &&
+            read_ok && !(p3.val & 1),
+        grant_strerror(rc), (unsigned long long)p0.val, u.status,
+        (unsigned long long)p2.val, read_ok ? "dom0's byte" : "failed",
+        (unsigned long long)p3.val);
+    if (va != MAP_FAILED)
+        munmap(va, 4096);
+}
+
+static void bigmap_guest(void)
+{
+    struct gntx_create c = {
+        .type = GNTX_CREATE_DIRECT,
+        .grantee = 0,
+        .rights = GNTX_R_READ | GNTX_R_WRITE | GNTX_R_MAP,
+        .nr_frames = BIG_PAGES,
+        .length = (uint64_t)BIG_PAGES * 4096,
+    };
+    uint64_t *idx = calloc(BIG_PAGES, sizeof(*idx));
+    struct gntx_xen_call call = {.op = GNTX_OP_CREATE,
+                                 .count = 1,
+                                 .args = (uintptr_t)&c,
+                                 .aux = (uintptr_t)idx,
+                                 .aux_count = BIG_PAGES};
+    uint8_t *mem = NULL;
+    char v[16];
+    int fd = xlab_dev_open(BIG_DISTINCT, &mem), rc = fd < 0 ? fd : 0;
+
+    for (unsigned k = 0; rc == 0 && k < BIG_DISTINCT; k++) {
+        uint64_t m = BIG_MARK + k;
+
+        memset(mem + (size_t)k * 4096, 0, 4096);
+        memcpy(mem + (size_t)k * 4096, &m, sizeof(m));
+    }
+    if (rc == 0 && !idx)
+        rc = -ENOMEM;
+    for (unsigned k = 0; rc == 0 && k < BIG_PAGES; k++)
+        idx[k] = k % BIG_DISTINCT; /* the file's pages, repeated */
+    if (rc == 0 && ioctl(fd, XGRANT_IOC_CALL, &call) < 0)
+        rc = -errno;
+    if (rc == 0)
+        rc = c.status;
+    xlab_xs_write("bigref", rc == 0 ? "%u" : "ERR%d",
+                  rc == 0 ? c.ref : (unsigned)rc);
+    if (rc == 0 && xlab_xs_wait("bigdone", v, sizeof(v)) == 0)
+        xlab_xs_write("bigseen", "%d",
+                      mem[(size_t)((BIG_PAGES - 1) % BIG_DISTINCT) * 4096 +
+                          BIG_WRITE_OFF] == 0xa5);
+    if (fd >= 0)
+        close(fd); /* the module revokes the file's grants */
+    free(idx);
+}
+
+void xlab_hvmap_guest(grant_handle_t *h)
+{
+    int fd = open(HV_DEV, O_RDWR | O_CLOEXEC);
+
+    (void)h;
+    if (fd < 0) {
+        xlab_xs_write("hvrace", "%d 0 0 0", -errno);
+        xlab_xs_write("hvunmapped", "1");
+        xlab_xs_write("hvslot", "0 %s: %s", HV_DEV, strerror(errno));
+    } else {
+        race_guest(fd);
+        slot_guest(fd);
+        close(fd);
+    }
+    bigmap_guest();
+}
