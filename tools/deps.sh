@@ -7,6 +7,7 @@ pkgs=(build-essential pkg-config libcmocka-dev libseccomp-dev libxen-dev xenstor
 pkgs+=(liburing-dev) # xgrant-blkback (io_uring)
 pkgs+=(nbdkit nbdkit-plugin-dev libnbd-bin qemu-utils fio) # the nbdkit plugin, real NBD clients, blk-bench
 pkgs+=(flex bison dpkg-dev python3 gzip file) # make hv: the Xen 4.17 hypervisor build
+pkgs+=(checkpolicy) # make hv-flask (HV_FLASK=1): the lab's flask boot, its built-in policy
 pkgs+=(iperf3 iputils-ping iproute2 util-linux) # net-bench, the netfront tests (iperf3, ping, ip, nsenter/unshare)
 [ $# -eq 0 ] || pkgs=("$@") # `deps.sh PKG...`: only those (make lab-deps)
 missing=()

@@ -15,6 +15,11 @@ insmod /xen-netfront.ko
 [ ! -e /tun.ko ] || insmod /tun.ko
 insmod /xgrant.ko || echo "XLAB guest FAIL kmod: insmod xgrant.ko failed"
 insmod /xlabhv.ko || echo "XLAB-NOTE insmod xlabhv.ko failed"
+# The multi-guest case's extra guests (xlab-m2, xlab-m3: dom0-init.sh).
+if grep -q XLAB_ROLE=multi /proc/cmdline; then
+    /xlab multi
+    poweroff -f
+fi
 grep -q XLAB_ONLY=drv /proc/cmdline || /xlab guest
 /drv-guest.sh serve
 echo "XLAB-GUEST-DONE"

@@ -71,10 +71,16 @@ $(FRAMES_TEST): $(B)/obj/tests/lab/unit/test_xen_frames.o $(B)/obj/libgrant/lib/
 
 .PHONY: lab lab-deps
 # Host packages of the lab only (`make lab` installs them; not in `make deps`).
-LAB_PKGS := qemu-system-x86 qemu-utils debootstrap busybox-static cpio e2fsprogs libxen-dev file
+# checkpolicy: the flask boot's hypervisor (make hv-flask).
+LAB_PKGS := qemu-system-x86 qemu-utils debootstrap busybox-static cpio e2fsprogs libxen-dev file checkpolicy
 lab-deps:
 	@./tools/deps.sh $(LAB_PKGS)
+# The boots (run.sh): LAB_BOOTS, "patched stock flask" unset; the flask
+# boot's hypervisor is built first (make hv-flask: up to date in a second
+# when the series, core and policy are unchanged).
 lab: lab-deps
+	@case " $${LAB_BOOTS-patched stock flask} " in *" flask "*) \
+	    $(MAKE) --no-print-directory hv-flask || exit 1 ;; esac
 	@$(MAKE) --no-print-directory B=$(B) $(LAB)/xlab $(LAB_DRV_TOOLS) $(LAB_BACKENDS) $(LAB_FRONTENDS)
 	@B=$(B) ./tests/lab/run.sh; rc=$$?; \
 	    if [ $$rc -eq 77 ]; then echo "lab: skipped (reason above)"; exit 0; fi; exit $$rc

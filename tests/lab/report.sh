@@ -8,7 +8,7 @@ p="lab: [$label]"
 tr -d '\r' <"$log" >"$log.txt"
 grep -E '^XLAB-T ' "$log.txt" | awk -v p="$p" '{printf "%s dom0 %-16s at %6.1f s uptime\n", p, $2, $3}'
 grep -E '^XLAB (dom0|guest) (PASS|FAIL|NOTRUN|SKIP) ' "$log.txt" | sed "s/^XLAB /$p /"
-grep -E '^XLAB-(BENCH|FUZZ) ' "$log.txt" | sed "s/^/$p /"
+grep -E '^XLAB-(BENCH|FUZZ|LOCK|SETTLE|MULTI) ' "$log.txt" | sed "s/^/$p /"
 grep -E '^XLAB-NOTE ' "$log.txt" | sed "s/^XLAB-NOTE /$p note: /"
 pass=$(grep -cE '^XLAB (dom0|guest) PASS ' "$log.txt")
 fail=$(grep -cE '^XLAB (dom0|guest) FAIL ' "$log.txt")

@@ -4,7 +4,9 @@
 # cases in both, powers off and counts; twice: the patched hypervisor from
 # build-hv/ (make hv; missing, that boot is a failure) and Debian's stock
 # 4.17, where the extension's cases SKIP (absent) and the standard-grant
-# cases must pass.  LAB_BOOTS="patched" (or "stock") boots one only.
+# cases must pass; then the patched one built with FLASK (build-hv-flask,
+# make hv-flask), the XSM cases only.  LAB_BOOTS="patched" (or "stock",
+# "flask", any list) boots those only.
 #   B=<build dir> tests/lab/run.sh     (the VM files live in $B/lab)
 # Exit: 0 all passed, 1 a failure, 77 the lab cannot run here (reason printed).
 set -euo pipefail
@@ -12,7 +14,10 @@ B=${B:-build}
 LAB=$B/lab
 HV=${HV_DIR:-build-hv}
 TIMEOUT=${LAB_TIMEOUT:-3600} # a hung boot; the driver cases under load took 30 min
-BOOTS=${LAB_BOOTS:-patched stock}
+BOOTS=${LAB_BOOTS:-patched stock flask}
+# The flask boot: the patched series with XSM/FLASK enforcing (make
+# hv-flask, which `make lab` runs first); only the XSM cases run there.
+HV_FLASK=${HV_FLASK_DIR:-$HV-flask}
 # The boots that run the driver cases (drv-dom0.sh; ~3 more minutes on an
 # idle host, 10-30 under load): the patched one by default;
 # LAB_DRV_BOOTS="patched stock" both, LAB_DRV_BOOTS= none.
@@ -84,10 +89,11 @@ mkfs.ext4 -q -F -L xlab -d "$ROOT" "$LAB/dom0.img" 2G
 # One boot of KIND: its hypervisor, a fresh copy of the dom0 image, QEMU,
 # the count (appended to $LAB/counts).
 boot() {
-    local kind=$1 log=$LAB/serial-$1.log rc=0 t_boot boot_s drv=0
+    local kind=$1 log=$LAB/serial-$1.log rc=0 t_boot boot_s drv=0 xen=$1 hv=$HV
+    [ "$kind" != flask ] || { xen=patched; hv=$HV_FLASK; }
     phase "xen ($kind)"
     rc=0
-    "$here/xen-image.sh" "$kind" "$HV" "$ROOT" "$LAB/xen-$kind.elf" || rc=$?
+    "$here/xen-image.sh" "$xen" "$hv" "$ROOT" "$LAB/xen-$kind.elf" || rc=$?
     if [ "$rc" -ne 0 ]; then
         echo "lab: [$kind] FAIL: no hypervisor to boot"
         echo "0 1 0" >>"$LAB/counts"
@@ -103,7 +109,7 @@ boot() {
         -drive "file=$LAB/dom0-boot.img,format=raw,if=virtio" \
         -kernel "$LAB/xen-$kind.elf" \
         -append "console=com1 com1=115200,8n1 dom0_mem=512M smap=0 loglvl=warning guest_loglvl=warning $XEN_EXTRA" \
-        -initrd "$ROOT/boot/vmlinuz-$KVER root=/dev/vda rw console=hvc0 quiet init=/sbin/xlab-init XLAB_XEN=$kind XLAB_DRV=$drv$ONLY,$ROOT/boot/initrd.img-$KVER" \
+        -initrd "$ROOT/boot/vmlinuz-$KVER root=/dev/vda rw console=hvc0 quiet init=/sbin/xlab-init XLAB_XEN=$xen XLAB_DRV=$drv$ONLY,$ROOT/boot/initrd.img-$KVER" \
         || rc=$?
     boot_s=$(($(date +%s) - t_boot))
     [ "$rc" -eq 124 ] && echo "lab: [$kind] QEMU did not power off within $TIMEOUT s"
@@ -114,8 +120,8 @@ boot() {
 rm -f "$LAB/counts"
 for kind in $BOOTS; do
     case $kind in
-        patched | stock) boot "$kind" ;;
-        *) echo "lab: unknown boot '$kind' in LAB_BOOTS (patched, stock)"; exit 1 ;;
+        patched | stock | flask) boot "$kind" ;;
+        *) echo "lab: unknown boot '$kind' in LAB_BOOTS (patched, stock, flask)"; exit 1 ;;
     esac
 done
 echo "lab: whole make lab $(($(date +%s) - t_start)) s"

@@ -4,6 +4,8 @@
  *   xlab dom0 GUESTID   in dom0: local cases, then the dom0 side of the
  *                       cross-domain cases and the copy comparison
  *   xlab guest          in the PV guest: local cases and the guest side
+ *   xlab multi          in the two extra guests of the multi-guest case
+ *                       (xlab_multi.c)
  *   xlab xs get|put ... the guest's xenstore for the driver scripts
  * Uses libgrant's xen transport (XGRANT_TRANSPORT=xen is set here).  Exits
  * 0 when every case passed, 1 otherwise.  The host counts the XLAB lines.
@@ -186,7 +188,8 @@ int xlab_dev_open(unsigned pages, uint8_t **mem)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: xlab dom0 GUESTID | xlab guest | xlab xs ...\n");
+    fprintf(stderr, "usage: xlab dom0 GUESTID | xlab guest | xlab multi | "
+                    "xlab xs ...\n");
     return 2;
 }
 
@@ -198,7 +201,8 @@ int main(int argc, char **argv)
 
     if (argc >= 2 && !strcmp(argv[1], "xs"))
         return xlab_xs_main(argc, argv);
-    if (argc < 2 || (strcmp(argv[1], "dom0") && strcmp(argv[1], "guest")))
+    if (argc < 2 || (strcmp(argv[1], "dom0") && strcmp(argv[1], "guest") &&
+                     strcmp(argv[1], "multi")))
         return usage();
     xlab_where = argv[1];
     if (!strcmp(argv[1], "dom0")) {
@@ -214,7 +218,9 @@ int main(int argc, char **argv)
         return 1;
     xlab_report("domid", (grant_domid(h) == 0) == (guest != 0), "domain %u",
                 grant_domid(h));
-    rc = guest ? xlab_dom0(h, (unsigned)guest) : xlab_guest(h);
+    rc = guest                       ? xlab_dom0(h, (unsigned)guest)
+         : !strcmp(argv[1], "multi") ? xlab_multi_extra(h)
+                                     : xlab_guest(h);
     grant_close(h);
     printf("XLAB %s END %d failed\n", xlab_where, failures);
     fflush(stdout);

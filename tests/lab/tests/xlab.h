@@ -58,11 +58,18 @@ int xlab_try_read(const volatile uint8_t *p, uint8_t *out, size_t len);
 
 /* xlab_xs.c: the xenstore handshake under /local/domain/<guest>/data/xlab */
 int xlab_xs_open(unsigned guest, int make_dir);
+/* dom0: the folder of another guest from now on (made and given to it
+ * when make_dir); the connection stays. */
+int xlab_xs_folder(unsigned guest, int make_dir);
 int xlab_xs_write(const char *key, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Waits up to XLAB_WAIT_S for key; 0 and its value, or -ETIMEDOUT.
  * _u32: a value "ERR<n>" (the peer failed) comes back as n (-errno). */
 int xlab_xs_wait(const char *key, char *buf, unsigned len);
+/* The same, waiting up to `seconds`. */
+int xlab_xs_wait_s(const char *key, char *buf, unsigned len, unsigned seconds);
+/* Without waiting: 0 and its value, or -ENOENT. */
+int xlab_xs_read(const char *key, char *buf, unsigned len);
 int xlab_xs_wait_u32(const char *key, uint32_t *v);
 void xlab_xs_close(void);
 /* `xlab xs get|put ...`: the shell scripts' xenstore access in the guest. */
@@ -119,6 +126,37 @@ void xlab_fuzz_dom0(grant_handle_t *h, unsigned guest);
  * protecting and revoking meanwhile (last, after the fuzz). */
 void xlab_lock_guest(void);
 void xlab_lock_dom0(grant_handle_t *h, unsigned guest);
+/* The hostile guest's loads (written by dom0 into the guest's control
+ * page; xlab_multi.c runs them too): XLAB_LOAD_FORCE only there. */
+enum {
+    XLAB_LOAD_NONE,
+    XLAB_LOAD_COPY,    /* 4 MiB COPY per call from dom0's grant */
+    XLAB_LOAD_PROTECT, /* PROTECT R and back of 4 MiB of its own */
+    XLAB_LOAD_CHURN,   /* 16 one-page creates and revokes at a time */
+    XLAB_LOAD_FORCE,   /* FORCE revokes of 1 MiB grants dom0 has mapped */
+    XLAB_LOAD_STOP
+};
+#define XLAB_LOCK_BIG (4u << 20)
+extern const char *const xlab_load_name[XLAB_LOAD_STOP];
+struct xlab_load_counts {
+    unsigned long ops, bad, errs;
+    int last_err;
+};
+/* One round of load (not FORCE) on buf (XLAB_LOCK_BIG of h's memory);
+ * big: dom0's XLAB_LOCK_BIG grant to this domain. */
+void xlab_lock_load(grant_handle_t *h, int load, grant_ref_t big, uint8_t *buf,
+                    struct xlab_load_counts *c);
+/* grant_open with XGRANT_XEN_PAGES=pages of grant memory; 0 or -errno. */
+int xlab_open_pages(grant_handle_t **out, const char *pages);
+int xlab_cmp_double(const void *a, const void *b); /* qsort, ascending */
+/* xlab_multi.c (issue 12, Locking, with three guests): two extra guests
+ * (xlab-m2, xlab-m3: `xlab multi`, dom0-init.sh starts them) copy from
+ * each other while this guest protects; then xlab-m2's 4 KiB copy times
+ * while this guest runs each load and xlab-m3 fuzzes (xlab_fuzz.c), and
+ * xlab-m2's copy ratio against GNTTABOP_copy; xlab-m3's teardown (last). */
+void xlab_multi_dom0(grant_handle_t *h, unsigned guest);
+void xlab_multi_guest(grant_handle_t *h);
+int xlab_multi_extra(grant_handle_t *h);
 /* xlab_dirty.c (issue 12 finding 7): the extension's writes into the
  * guest's pages (a COPY, a writable map) set their bits in its log-dirty
  * bitmap (dirty_copy, dirty_map; last, after the lock cases). */

@@ -149,12 +149,12 @@ int xlab_dom0(grant_handle_t *h, unsigned guest)
     if (ext) {
         xlab_kill_dom0(h, guest);
         xlab_freed_dom0(h, guest);
-        xlab_fuzz_dom0(h, guest);
         xlab_lock_dom0(h, guest);
         xlab_dirty_dom0(h, guest);
         xlab_offsets_dom0(h, guest);
         xlab_settle_dom0(guest);
         xlab_hvmap_dom0(h, guest);
+        xlab_multi_dom0(h, guest); /* the fuzz too, in xlab-m3 */
     }
     xlab_xs_close();
     return 0;

@@ -2,7 +2,8 @@
 /*
  * xlab_fuzz.c: the extension fuzzed inside Xen from a guest (issue 12).
  *
- * The guest, last of its cases, runs two threads for XLAB_FUZZ_S seconds
+ * A guest (xlab-m3 of the multi-guest case, xlab_multi.c: two vCPUs) runs
+ * two threads for XLAB_FUZZ_S seconds, each pinned to a vCPU of its own,
  * on one /dev/xgrant file: random sub-ops with random counts and argument
  * words drawn from values that mean something (0, 1, ~0, page sizes and
  * offsets, dom0's and its own domid, the refs dom0 granted it for the
@@ -14,11 +15,14 @@
  * WARN, assertion or trace; the guest's mappings are back to what they
  * were before (its fd closed: teardown leaves no record in Xen; its
  * grants are printed: the module does not revoke a closed file's grants);
- * dom0's own grant calls still work.  The number of calls and the time are
- * printed (XLAB-FUZZ).
+ * dom0's own grant calls still work; the threads ran on two vCPUs and
+ * raced (fuzz_two_vcpus).  The number of calls and the time are printed
+ * (XLAB-FUZZ).  The guest's own teardown (it powers off: no domain, its
+ * memory back) is checked by xlab_multi.c (fuzz_teardown_domain).
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,13 +48,22 @@ struct fuzz {
     uint32_t refs[FUZZ_GRANTS];
     uint32_t npages[FUZZ_GRANTS];
     time_t end;
+    int running; /* threads inside their loop */
+    /* dom0's page naming its fuzz grants' current refs (it revokes and
+     * re-creates them), read before each map: a grant of dom0's to us. */
+    grant_handle_t *h;
+    uint32_t live_ref;
+    uint32_t *live; /* h's grant memory */
 };
 
 struct fuzz_thread {
     struct fuzz *f;
     unsigned seed;
     int maps; /* this thread maps windows too */
+    int cpu;  /* the vCPU it is pinned to, or -1 */
     unsigned long calls, ok, mapped;
+    unsigned long on_cpu; /* calls made on that vCPU */
+    unsigned long racing; /* calls made while the other thread ran too */
     /* The call's arrays: the module writes results back into them. */
     uint32_t args[FUZZ_BUF / 4], aux[FUZZ_BUF / 4];
 };
@@ -141,6 +154,10 @@ static void random_map(struct fuzz_thread *t)
     uint64_t aux[4];
     uint8_t *w, b;
 
+    if (f->live && grant_copy_from(f->h, f->live, 0, f->live_ref, 0,
+                                   FUZZ_GRANTS * sizeof(uint32_t)) == 0)
+        m.ref = f->live[g];
+
     w = mmap(NULL, (size_t)np * 4096u, PROT_READ | (rdonly ? 0 : PROT_WRITE),
              MAP_SHARED, f->fd, (off_t)XGRANT_MAP_OFFSET);
     if (w == MAP_FAILED)
@@ -164,33 +181,49 @@ static void random_map(struct fuzz_thread *t)
 static void *fuzz_thread(void *arg)
 {
     struct fuzz_thread *t = arg;
+    cpu_set_t set;
 
+    CPU_ZERO(&set);
+    CPU_SET(t->cpu, &set);
+    if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+        t->cpu = -1;
+    __atomic_add_fetch(&t->f->running, 1, __ATOMIC_SEQ_CST);
     while (time(NULL) < t->f->end) {
+        unsigned long before = t->calls;
+
         if (t->maps && rnd(&t->seed) % 8 == 0)
             random_map(t);
         else
             random_call(t);
+        if (t->calls == before)
+            continue;
+        t->on_cpu += sched_getcpu() == t->cpu;
+        t->racing += __atomic_load_n(&t->f->running, __ATOMIC_SEQ_CST) == 2;
     }
+    __atomic_sub_fetch(&t->f->running, 1, __ATOMIC_SEQ_CST);
     return NULL;
 }
 
 void xlab_fuzz_guest(grant_handle_t *h)
 {
-    struct fuzz f = {.self = grant_domid(h)};
+    struct fuzz f = {.self = grant_domid(h), .h = h};
     static struct fuzz_thread t[2];
     pthread_t th[2];
     char v[256];
     time_t start;
     int rc, started = 0;
 
+    /* One thread per vCPU (the guest has two: xlab-m3, dom0-init.sh). */
     t[0] = (struct fuzz_thread){.f = &f, .seed = 0x1234u, .maps = 1};
-    t[1] = (struct fuzz_thread){.f = &f, .seed = 0x9876u};
+    t[1] = (struct fuzz_thread){.f = &f, .seed = 0x9876u, .cpu = 1};
     rc = xlab_xs_wait("fuzzrefs", v, sizeof(v));
     if (rc == 0 &&
-        sscanf(v, "%u/%u %u/%u %u/%u %u/%u", &f.refs[0], &f.npages[0],
+        sscanf(v, "%u/%u %u/%u %u/%u %u/%u %u", &f.refs[0], &f.npages[0],
                &f.refs[1], &f.npages[1], &f.refs[2], &f.npages[2], &f.refs[3],
-               &f.npages[3]) != 2 * FUZZ_GRANTS)
+               &f.npages[3], &f.live_ref) != 2 * FUZZ_GRANTS + 1)
         rc = -EINVAL;
+    if (rc == 0 && grant_mem_alloc(h, 1, (void **)&f.live))
+        f.live = NULL; /* the first refs then */
     if (rc == 0)
         rc = f.fd = xlab_dev_open(FUZZ_PAGES, NULL);
     start = time(NULL);
@@ -205,6 +238,10 @@ void xlab_fuzz_guest(grant_handle_t *h)
         return;
     }
     close(f.fd); /* the teardown dom0 checks */
+    xlab_xs_write("fuzzcpus", "%ld %d %d %lu %lu %lu %lu %lu %lu",
+                  sysconf(_SC_NPROCESSORS_ONLN), t[0].cpu, t[1].cpu, t[0].calls,
+                  t[0].on_cpu, t[0].racing, t[1].calls, t[1].on_cpu,
+                  t[1].racing);
     xlab_xs_write("fuzzdone", "%lu calls (%lu ok, %lu maps) in %ld s",
                   t[0].calls + t[1].calls, t[0].ok + t[1].ok, t[0].mapped,
                   (long)(time(NULL) - start));
@@ -237,6 +274,33 @@ static void churn(grant_handle_t *h, unsigned guest, uint8_t *mem,
     }
 }
 
+/*
+ * The guest's two threads raced on two vCPUs: each was pinned to its own
+ * (0 and 1), made every call there, and made calls while the other was
+ * inside its loop too.  Prints the figures (XLAB-FUZZ).
+ */
+static void fuzz_cpus(const char *done)
+{
+    unsigned long c[2] = {0}, on[2] = {0}, race[2] = {0};
+    int ncpu = 0, cpu[2] = {-1, -1}, n = 0;
+    char v[256];
+
+    if (xlab_xs_wait("fuzzcpus", v, sizeof(v)) == 0)
+        n = sscanf(v, "%d %d %d %lu %lu %lu %lu %lu %lu", &ncpu, &cpu[0],
+                   &cpu[1], &c[0], &on[0], &race[0], &c[1], &on[1], &race[1]);
+    xlab_report(
+        "fuzz_two_vcpus",
+        n == 9 && ncpu >= 2 && cpu[0] == 0 && cpu[1] == 1 && c[0] && c[1] &&
+            on[0] == c[0] && on[1] == c[1] && race[0] && race[1],
+        "%d vCPUs online; thread 0 pinned to vCPU %d: %lu calls (%lu "
+        "there, %lu racing the other), thread 1 to vCPU %d: %lu "
+        "(%lu, %lu)",
+        ncpu, cpu[0], c[0], on[0], race[0], cpu[1], c[1], on[1], race[1]);
+    printf("XLAB-FUZZ guest: %s, two threads on %d vCPUs (%lu and %lu "
+           "calls), dom0 revoking and protecting meanwhile\n",
+           done, ncpu, c[0], c[1]);
+}
+
 /* Lines of Xen's log that say Xen is unwell; how many. */
 static int xen_log_bad(char *first, size_t len)
 {
@@ -263,7 +327,8 @@ static int xen_log_bad(char *first, size_t len)
 void xlab_fuzz_dom0(grant_handle_t *h, unsigned guest)
 {
     static const unsigned np[FUZZ_GRANTS] = {1, 2, 1, 2};
-    grant_ref_t refs[FUZZ_GRANTS] = {0};
+    static grant_ref_t none[FUZZ_GRANTS];
+    grant_ref_t *refs = none, live = 0; /* refs: in the page the guest reads */
     struct grant_usage u0 = {0}, u1 = {0};
     char v[256], bad[512] = "";
     unsigned seed = 0x5eedu;
@@ -271,7 +336,12 @@ void xlab_fuzz_dom0(grant_handle_t *h, unsigned guest)
     grant_ref_t r;
     int rc, nbad;
 
-    rc = grant_mem_alloc(h, 2 * FUZZ_GRANTS, (void **)&mem);
+    rc = grant_mem_alloc(h, 2 * FUZZ_GRANTS + 1, (void **)&mem);
+    if (rc == 0) {
+        refs = (grant_ref_t *)(mem + 2 * FUZZ_GRANTS * 4096u);
+        rc = grant_create_direct(h, (grant_domid_t)guest, GRANT_R_READ, refs,
+                                 4096, &live);
+    }
     for (unsigned g = 0; rc == 0 && g < FUZZ_GRANTS; g++)
         rc = grant_create_direct(
             h, (grant_domid_t)guest, GRANT_R_READ | GRANT_R_WRITE | GRANT_R_MAP,
@@ -280,9 +350,9 @@ void xlab_fuzz_dom0(grant_handle_t *h, unsigned guest)
         rc = grant_usage(h, (grant_domid_t)guest, &u0);
     if (system("xl dmesg -c >/dev/null 2>&1") != 0)
         rc = rc ? rc : -EIO;
-    xlab_xs_write("fuzzrefs", rc ? "ERR%d" : "%u/%u %u/%u %u/%u %u/%u",
+    xlab_xs_write("fuzzrefs", rc ? "ERR%d" : "%u/%u %u/%u %u/%u %u/%u %u",
                   rc ? rc : (int)refs[0], np[0], refs[1], np[1], refs[2], np[2],
-                  refs[3], np[3]);
+                  refs[3], np[3], live);
     if (rc == 0)
         churn(h, guest, mem, refs, np, &seed);
     if (rc == 0)
@@ -292,9 +362,7 @@ void xlab_fuzz_dom0(grant_handle_t *h, unsigned guest)
     xlab_report("fuzz_guest_done", rc == 0, "the guest fuzzed: %s",
                 rc ? grant_strerror(rc) : v);
     if (rc == 0)
-        printf("XLAB-FUZZ guest: %s, two threads, dom0 revoking and "
-               "protecting meanwhile\n",
-               v);
+        fuzz_cpus(v);
     nbad = xen_log_bad(bad, sizeof(bad));
     xlab_report("fuzz_xen_log_clean", rc == 0 && nbad == 0,
                 "Xen's log since the fuzz began: %d bad lines%s%s", nbad,
@@ -314,6 +382,8 @@ void xlab_fuzz_dom0(grant_handle_t *h, unsigned guest)
                           GRANT_ACC_RWX, GRANT_ACT_DENY, 0);
         grant_revoke(h, refs[g], GRANT_REVOKE_FORCE);
     }
+    if (live)
+        grant_revoke(h, live, 0);
     rc = mem ? grant_create_direct(h, (grant_domid_t)guest, GRANT_R_READ, mem,
                                    4096, &r)
              : -ENOMEM;

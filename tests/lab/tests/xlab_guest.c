@@ -142,12 +142,12 @@ int xlab_guest(grant_handle_t *h)
         xlab_bench_guest_end();
         xlab_kill_guest(h);
         xlab_freed_guest();
-        xlab_fuzz_guest(h);
         xlab_lock_guest();
         xlab_dirty_guest(h);
         xlab_offsets_guest();
         xlab_settle_guest(h);
         xlab_hvmap_guest(h);
+        xlab_multi_guest(h);
     }
     xlab_xs_close();
     return 0;

@@ -38,36 +38,47 @@
 #include "xlab.h"
 #include "xlab_v1.h"
 
-#define LOCK_BIG    (4u << 20)
-#define LOCK_ROUNDS 60
-#define LOCK_PAIRS  300 /* GNTTABOP_copy / COPY pairs for the ratio */
-#define LOCK_PAGES  "1100"
-enum { LOAD_NONE, LOAD_COPY, LOAD_PROTECT, LOAD_CHURN, LOAD_STOP };
-static const char *const load_name[] = {"none", "copy 4MiB", "protect 4MiB",
-                                        "create+revoke"};
+#define LOCK_BIG     XLAB_LOCK_BIG
+#define LOCK_ROUNDS  60
+#define LOCK_PAIRS   300 /* GNTTABOP_copy / COPY pairs for the ratio */
+#define LOCK_PAGES   "1100"
+#define LOAD_NONE    XLAB_LOAD_NONE
+#define LOAD_COPY    XLAB_LOAD_COPY
+#define LOAD_PROTECT XLAB_LOAD_PROTECT
+#define LOAD_CHURN   XLAB_LOAD_CHURN
+#define LOAD_STOP    XLAB_LOAD_STOP
+/* The loads dom0's bystander sees here (the FORCE revokes need a mapper:
+ * xlab_multi.c runs them). */
+#define LOCK_LOADS XLAB_LOAD_FORCE
+const char *const xlab_load_name[XLAB_LOAD_STOP] = {
+    "none", "copy 4MiB", "protect 4MiB", "create+revoke",
+    "FORCE revoke mapped"};
+#define load_name xlab_load_name
 
 static uint8_t lock_byte(uint64_t i)
 {
     return (uint8_t)(i * 7 + 3);
 }
 
-/* A handle with LOCK_PAGES of grant memory: 0 or -errno. */
-static int open_big(grant_handle_t **out)
+int xlab_open_pages(grant_handle_t **out, const char *pages)
 {
     int rc;
 
-    setenv("XGRANT_XEN_PAGES", LOCK_PAGES, 1);
+    setenv("XGRANT_XEN_PAGES", pages, 1);
     rc = grant_open(out, 0);
     unsetenv("XGRANT_XEN_PAGES");
     return rc;
 }
 
+/* A handle with LOCK_PAGES of grant memory: 0 or -errno. */
+static int open_big(grant_handle_t **out)
+{
+    return xlab_open_pages(out, LOCK_PAGES);
+}
+
 /* ---- the guest ---------------------------------------------------------- */
 
-struct guest_counts {
-    unsigned long ops, bad, errs;
-    int last_err;
-};
+#define guest_counts xlab_load_counts
 
 /* Every 512th byte and the last of a copy of dom0's pattern. */
 static int copied_right(const uint8_t *p)
@@ -87,8 +98,8 @@ static void count(struct guest_counts *c, int rc)
     }
 }
 
-static void guest_load(grant_handle_t *h, int load, grant_ref_t big,
-                       uint8_t *buf, struct guest_counts *c)
+void xlab_lock_load(grant_handle_t *h, int load, grant_ref_t big, uint8_t *buf,
+                    struct xlab_load_counts *c)
 {
     grant_ref_t r[16];
     int rc;
@@ -162,8 +173,8 @@ void xlab_lock_guest(void)
     }
     ctl = mem;
     while ((load = __atomic_load_n(ctl, __ATOMIC_ACQUIRE)) != LOAD_STOP)
-        guest_load(h, load, big, mem + 2 * 4096,
-                   &c[load < LOAD_STOP ? load : LOAD_NONE]);
+        xlab_lock_load(h, load, big, mem + 2 * 4096,
+                       &c[load < LOAD_STOP ? load : LOAD_NONE]);
     rc = xlab_xs_write(
         "lockguest",
         "copies %lu (%lu failed, last %d, %lu wrong bytes) "
@@ -235,7 +246,7 @@ static int set_load(grant_handle_t *h, unsigned guest, grant_ref_t ctl,
     return grant_copy_to(h, (grant_domid_t)guest, ctl, 0, byte, 1);
 }
 
-static int cmp_double(const void *a, const void *b)
+int xlab_cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
 
@@ -263,7 +274,7 @@ static int bystander(grant_handle_t *h, unsigned guest, grant_ref_t ctl,
                 rc = -EIO;
         usleep(5000);
     }
-    qsort(us, LOCK_ROUNDS, sizeof(us[0]), cmp_double);
+    qsort(us, LOCK_ROUNDS, sizeof(us[0]), xlab_cmp_double);
     t[0] = us[LOCK_ROUNDS / 2];
     t[1] = sum / LOCK_ROUNDS;
     t[2] = us[LOCK_ROUNDS * 9 / 10];
@@ -290,8 +301,8 @@ static int copy_ratio(grant_handle_t *h, unsigned guest, grant_ref_t ctl,
             rc = grant_copy_from(h, buf, (grant_domid_t)guest, ctl, 4096, 4096);
         tx[i] = (double)(xlab_now_ns() - t0);
     }
-    qsort(tv, LOCK_PAIRS, sizeof(tv[0]), cmp_double);
-    qsort(tx, LOCK_PAIRS, sizeof(tx[0]), cmp_double);
+    qsort(tv, LOCK_PAIRS, sizeof(tv[0]), xlab_cmp_double);
+    qsort(tx, LOCK_PAIRS, sizeof(tx[0]), xlab_cmp_double);
     *v1 = tv[LOCK_PAIRS / 2];
     *x = tx[LOCK_PAIRS / 2];
     return rc;
@@ -374,7 +385,7 @@ void xlab_lock_dom0(grant_handle_t *h, unsigned guest)
         return;
     }
     t.big = big;
-    for (int load = LOAD_NONE; load < LOAD_STOP && ok; load++) {
+    for (int load = LOAD_NONE; load < LOCK_LOADS && ok; load++) {
         double t4[4] = {0};
 
         rc = set_load(h, guest, ctl, buf + 4096, (uint8_t)load);

@@ -23,7 +23,6 @@ static int peer_gone; /* a wait timed out: later ones fail at once */
 
 int xlab_xs_open(unsigned guest, int make_dir)
 {
-    char perms[16];
     int rc = grant_xenbus_open(&xb, 0);
 
     if (rc < 0)
@@ -33,6 +32,14 @@ int xlab_xs_open(unsigned guest, int make_dir)
         if (rc != 1)
             return rc < 0 ? rc : -EINVAL;
     }
+    return xlab_xs_folder(guest, make_dir);
+}
+
+int xlab_xs_folder(unsigned guest, int make_dir)
+{
+    char perms[16];
+    int rc;
+
     snprintf(base, sizeof(base), "/local/domain/%u/data/xlab", guest);
     if (!make_dir)
         return 0;
@@ -58,7 +65,12 @@ int xlab_xs_write(const char *key, const char *fmt, ...)
 
 int xlab_xs_wait(const char *key, char *buf, unsigned len)
 {
-    time_t end = time(NULL) + XLAB_WAIT_S;
+    return xlab_xs_wait_s(key, buf, len, XLAB_WAIT_S);
+}
+
+int xlab_xs_wait_s(const char *key, char *buf, unsigned len, unsigned seconds)
+{
+    time_t end = time(NULL) + seconds;
     char *v;
 
     while (!peer_gone && time(NULL) < end) {
@@ -71,6 +83,17 @@ int xlab_xs_wait(const char *key, char *buf, unsigned len)
     }
     peer_gone = 1;
     return -ETIMEDOUT;
+}
+
+int xlab_xs_read(const char *key, char *buf, unsigned len)
+{
+    char *v;
+
+    if (grant_xenbus_read(xb, XBT_NULL, base, key, &v, NULL) != 0)
+        return -ENOENT;
+    snprintf(buf, len, "%s", v);
+    free(v);
+    return 0;
 }
 
 int xlab_xs_wait_u32(const char *key, uint32_t *v)
