@@ -106,7 +106,10 @@ if create_guest; then
     # They take ~2 min on an idle host and were seen past 25 min under a
     # host load of 11 on 2 cores (a hung case ends at its own timeouts).
     if [ "${XLAB_DRV:-0}" = 1 ] || [ "${XLAB_ONLY:-}" = stress ]; then
-        timeout 2700 /xlab/drv-dom0.sh run "$domid"
+        # A run that dies (a shell error, its timeout) is a failure, not
+        # a shorter list of passes.
+        timeout 2700 /xlab/drv-dom0.sh run "$domid" ||
+            echo "XLAB dom0 FAIL drv_run: drv-dom0.sh run exited $?"
     else
         /xlab/drv-dom0.sh stop "$domid"
     fi

@@ -559,10 +559,11 @@ stress_only() {
 
 run() {
     [ "${XLAB_FRONTS:-}" != netxg-nomap ] || NB_ARGS=--no-rx-map
-    [ "${XLAB_FRONTS#netxg}" = "${XLAB_FRONTS:-}" ] || {
+    case ${XLAB_FRONTS:-} in netxg*)
         run_netxg
         return
-    }
+        ;;
+    esac
     if [ "${XLAB_ONLY:-}" = stress ]; then
         stress_only
         return
@@ -622,3 +623,4 @@ run | stop)
     exit 2
     ;;
 esac
+exit 0
