@@ -23,7 +23,7 @@ HV_FLASK=${HV_FLASK_DIR:-$HV-flask}
 # LAB_DRV_BOOTS="patched stock" both, LAB_DRV_BOOTS= none.
 DRV_BOOTS=${LAB_DRV_BOOTS-patched}
 # LAB_ONLY=drv: only the driver cases (a quicker loop while working on them);
-# LAB_ONLY=hvmap: only xlab_hvmap.c's cases (hv-patches 0008, 0013, 0018).
+# LAB_ONLY=hvmap: only xlab_hvmap.c's cases (hv-patches 0008, 0013; the big MAP).
 ONLY=${LAB_ONLY:+ XLAB_ONLY=$LAB_ONLY}
 # xgrant's frontends in the guest (part 4) run with the patched boot's
 # driver cases; =1 adds them on the stock boot, =0 leaves them out,
