@@ -353,16 +353,20 @@ static unsigned direct_bufs(const struct nb_vif *v)
     return (NB_MAX_FRAME + v->rx_buf - 1) / v->rx_buf;
 }
 
-/* A frame that cannot be answered: its first slot answered ERROR (the
- * frontend drops it), counted as a failed write. */
-static void direct_failed(struct rx_pass *ps, int rc)
+/* A frame the mapped buffers refs[0..nb) did not take (one was protected
+ * under us): their mappings forgotten, its first slot answered ERROR (the
+ * frontend drops it), counted as a failed write.  1: a frame taken. */
+static int direct_fault(struct nb_vif *v, struct rx_pass *ps,
+                        const grant_ref_t *refs, unsigned nb)
 {
     struct rxpkt *p = &ps->batch[ps->n++];
 
+    nb_rxmap_forget(v, refs, nb);
     memset(p, 0, sizeof(*p));
     p->slots = 1;
     p->first = ps->k++;
-    p->mapped_rc = rc;
+    p->mapped_rc = -EFAULT;
+    return 1;
 }
 
 /*
@@ -406,9 +410,7 @@ static int direct_frame(struct nb_queue *q, struct rx_pass *ps)
     got = readv(v->tap[q->idx], iov, (int)nb + 1);
     if (got < 0 && errno == EFAULT) {
         /* A buffer protected under us: the kernel dropped the frame. */
-        nb_rxmap_forget(v, refs, nb);
-        direct_failed(ps, -EFAULT);
-        return 1;
+        return direct_fault(v, ps, refs, nb);
     }
     if (got <= 0)
         return 0;
@@ -421,9 +423,7 @@ static int direct_frame(struct nb_queue *q, struct rx_pass *ps)
         size_t c = len - n < v->rx_buf ? len - n : v->rx_buf;
 
         if (nb_writable(iov[i + 1].iov_base, c) < 0) {
-            nb_rxmap_forget(v, refs, nb);
-            direct_failed(ps, -EFAULT);
-            return 1;
+            return direct_fault(v, ps, refs, nb);
         }
         n += c;
     }
@@ -439,9 +439,7 @@ static int direct_frame(struct nb_queue *q, struct rx_pass *ps)
     }
     n = len < sizeof(head) ? len : sizeof(head);
     if (nb_peek(head, iov[1].iov_base, n) < 0) {
-        nb_rxmap_forget(v, refs, nb);
-        direct_failed(ps, -EFAULT);
-        return 1;
+        return direct_fault(v, ps, refs, nb);
     }
     memset(p, 0, sizeof(*p));
     p->data = head;
@@ -468,9 +466,7 @@ static int direct_frame(struct nb_queue *q, struct rx_pass *ps)
         size_t c = len - n < v->rx_buf ? len - n : v->rx_buf;
 
         if (nb_peek(st + sizeof(h) + n, iov[i + 1].iov_base, c) < 0) {
-            nb_rxmap_forget(v, refs, nb);
-            direct_failed(ps, -EFAULT);
-            return 1;
+            return direct_fault(v, ps, refs, nb);
         }
         n += c;
     }
