@@ -4,10 +4,12 @@
  * A PV guest kernel is not bound to its xgrant module: it may write its
  * own page tables with mmu_update and issue GNTTABOP_xgrant with whatever
  * entry addresses it likes.  This module does so on purpose, for the
- * lab's cases of hv-patches 0008 (references held until the TLB flush)
- * and 0013 (re-used slots), and gives dom0 the owner's side of the race
- * (a page it can pin as an L1 table).  xlabhv_uapi.h says what each ioctl
- * does.  Loaded in dom0 and in the guest; never used outside the lab.
+ * lab's cases of hv-patches 0008 (references held until the TLB flush),
+ * 0013 (re-used slots) and 0021 (an L1 table of its own, unpinned or
+ * given back to Xen under a MAP), and gives dom0 the owner's side of the
+ * races (a page it can pin as an L1 table, or protect).  xlabhv_uapi.h says
+ * what each ioctl does.  Loaded in dom0 and in the guest; never used outside
+ * the lab.
  */
 #include <linux/delay.h>
 #include <linux/fs.h>
@@ -21,6 +23,7 @@
 #include <asm/xen/hypercall.h>
 #include <asm/xen/page.h>
 #include <xen/xen.h>
+#include <xen/interface/memory.h>
 #include <xen/interface/xen.h>
 
 #include "grant_abi.h"
@@ -32,6 +35,10 @@ static DEFINE_MUTEX(xh_lock);
 static struct page *xh_f, *xh_g;
 static u32 xh_ref;
 static bool xh_granted;
+/* The guest's own L1 table (XLABHV_L1_*; under xh_lock). */
+static struct page *xh_l1;
+static bool xh_l1_pinned, xh_l1_mapped;
+static u32 xh_l1_handle;
 
 static long xh_xgrant(unsigned int op, void *args, unsigned int count,
                       void *aux, u64 aux_count)
@@ -273,6 +280,7 @@ static void xh_pages_free(void)
 
 static long xh_grant(struct xlabhv_grant *a)
 {
+    bool ro = !(a->flags & XLABHV_GRANT_F_RW);
     struct gntx_create c = {
         .type = GNTX_CREATE_DIRECT,
         .grantee = (u16)a->dom,
@@ -287,17 +295,21 @@ static long xh_grant(struct xlabhv_grant *a)
         return -EBUSY;
     xh_f = alloc_page(GFP_KERNEL | __GFP_ZERO);
     xh_g = alloc_page(GFP_KERNEL | __GFP_ZERO);
-    rc = xh_f && xh_g ? xh_direct_map(xh_f, true) : -ENOMEM;
+    if (xh_f && (a->flags & XLABHV_GRANT_F_HOLD))
+        memcpy(page_address(xh_f), "XGL1HOLD", 8);
+    rc = !xh_f || !xh_g ? -ENOMEM : ro ? xh_direct_map(xh_f, true) : 0;
     if (rc) {
         xh_pages_free();
         return rc;
     }
     frames[0] = pfn_to_mfn(page_to_pfn(xh_f));
     frames[1] = pfn_to_mfn(page_to_pfn(xh_g));
+    if (a->flags & XLABHV_GRANT_G_FIRST)
+        swap(frames[0], frames[1]);
     rc = xh_xgrant(GNTX_OP_CREATE, &c, 1, frames, 2);
     a->rc = (s32)(rc < 0 ? rc : c.status);
     a->ref = c.ref;
-    a->mfn_f = frames[0];
+    a->mfn_f = pfn_to_mfn(page_to_pfn(xh_f));
     if (rc < 0 || c.status) {
         xh_pages_free();
         return 0;
@@ -348,6 +360,143 @@ static long xh_pin_race(struct xlabhv_pin *a)
     return 0;
 }
 
+/* The owner: PROTECT of F (xlabhv_uapi.h). */
+static long xh_protect(struct xlabhv_protect *a)
+{
+    struct gntx_protect v = {
+        .nr = 1,
+        .access = (u8)a->access,
+        .action = GNTX_ACT_DENY,
+    };
+    u64 t0;
+
+    u64 *g;
+
+    if (!xh_f)
+        return -EINVAL;
+    g = page_address(xh_g);
+    v.gfn = pfn_to_mfn(page_to_pfn(xh_f));
+    if (a->signal)
+        WRITE_ONCE(g[0], 1);
+    t0 = ktime_get_ns();
+    a->rc = (s32)xh_xgrant(GNTX_OP_PROTECT, &v, 1, NULL, 0);
+    a->ns = ktime_get_ns() - t0;
+    a->g_begun = READ_ONCE(g[2]);
+    a->status = v.status;
+    return 0;
+}
+
+/* The mapper: an L1 table of its own with an xgrant entry (xlabhv_uapi.h). */
+static long xh_l1_map(struct xlabhv_l1 *a)
+{
+    struct gntx_map v = {
+        .dom = (u16)a->dom,
+        .ref = a->ref,
+        .offset = a->offset,
+        .length = PAGE_SIZE,
+    };
+    unsigned long mfn;
+    u64 pte, t0;
+
+    if (xh_l1)
+        return -EBUSY;
+    xh_l1 = alloc_page(GFP_KERNEL | __GFP_ZERO);
+    if (!xh_l1)
+        return -ENOMEM;
+    mfn = pfn_to_mfn(page_to_pfn(xh_l1));
+    a->maddr = (u64)mfn << PAGE_SHIFT;
+    a->pin_rc = xh_direct_map(xh_l1, true);
+    if (!a->pin_rc)
+        a->pin_rc = xh_mmuext(MMUEXT_PIN_L1_TABLE, mfn);
+    if (a->pin_rc) {
+        if (xh_direct_map(xh_l1, false) == 0)
+            __free_page(xh_l1);
+        xh_l1 = NULL;
+        return 0;
+    }
+    xh_l1_pinned = true;
+    pte = a->maddr; /* its first entry */
+    a->rc = (s32)xh_xgrant(GNTX_OP_MAP, &v, 1, &pte, 1);
+    a->status = v.status;
+    a->handle = v.handle;
+    xh_l1_mapped = a->rc >= 0 && !v.status;
+    xh_l1_handle = v.handle;
+    if (a->unpin) {
+        t0 = ktime_get_ns();
+        a->unpin_rc = xh_mmuext(MMUEXT_UNPIN_TABLE, mfn);
+        a->unpin_ns = ktime_get_ns() - t0;
+        xh_l1_pinned = a->unpin_rc != 0;
+    }
+    return 0;
+}
+
+/* The owner's go: word 0 at va_g (user memory, G through xlabhv), then
+ * "begun" in word 2.  1, 0 (max_ms passed) or -EFAULT. */
+static int xh_wait_go(struct xlabhv_l1 *a)
+{
+    u64 __user *g = (u64 __user *)(uintptr_t)a->va_g;
+    u64 t0 = ktime_get_ns(),
+        end = t0 + min_t(u64, a->max_ms, 600000) * NSEC_PER_MSEC, v = 0;
+    unsigned long n = 0;
+
+    while (!v && ktime_get_ns() < end) {
+        if (get_user(v, g))
+            return -EFAULT;
+        cpu_relax();
+        if (!(++n & 0xfff))
+            cond_resched();
+    }
+    a->go_t = ktime_get_ns();
+    a->wait_ns = a->go_t - t0;
+    if (v && put_user(1ull, g + 2))
+        return -EFAULT;
+    return v != 0;
+}
+
+/* Unpinned if need be, then given back to Xen, then UNMAPped; a page that
+ * cannot go back stays out of Linux's hands for good (lab only). */
+static long xh_l1_free(struct xlabhv_l1 *a)
+{
+    struct xen_memory_reservation r = {
+        .nr_extents = 1,
+        .extent_order = 0,
+        .domid = DOMID_SELF,
+    };
+    struct gntx_unmap u = {.handle = xh_l1_handle};
+    xen_pfn_t frame;
+    u64 t0;
+
+    if (!xh_l1)
+        return -EINVAL;
+    frame = pfn_to_mfn(page_to_pfn(xh_l1));
+    a->go = a->va_g ? xh_wait_go(a) : 0;
+    t0 = ktime_get_ns();
+    a->unpin_rc = xh_l1_pinned ? xh_mmuext(MMUEXT_UNPIN_TABLE, frame) : 0;
+    a->unpin_ns = ktime_get_ns() - t0;
+    xh_l1_pinned = xh_l1_pinned && a->unpin_rc;
+    t0 = ktime_get_ns();
+    a->free_rc = -EBUSY;
+    if (!xh_l1_pinned)
+        a->free_rc =
+            HYPERVISOR_update_va_mapping((unsigned long)page_address(xh_l1),
+                                         __pte_ma(0), UVMF_INVLPG | UVMF_ALL);
+    if (!xh_l1_pinned && !a->free_rc) {
+        set_xen_guest_handle(r.extent_start, &frame);
+        a->free_rc = HYPERVISOR_memory_op(XENMEM_decrease_reservation, &r);
+    }
+    a->free_ns = ktime_get_ns() - t0;
+    a->unmap_rc = 0;
+    if (xh_l1_mapped) {
+        xh_xgrant(GNTX_OP_UNMAP, &u, 1, NULL, 0);
+        a->unmap_rc = u.status;
+    }
+    if (a->free_rc != 1)
+        pr_warn("xlabhv: L1 page not given back (%d), leaked\n", a->free_rc);
+    xh_l1 = NULL;
+    xh_l1_mapped = false;
+    return 0;
+}
+
 static long xh_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
     void __user *p = (void __user *)arg;
@@ -357,6 +506,8 @@ static long xh_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
         struct xlabhv_race r;
         struct xlabhv_grant g;
         struct xlabhv_pin n;
+        struct xlabhv_protect r2;
+        struct xlabhv_l1 l;
     } a;
     size_t len = _IOC_SIZE(cmd);
     long rc;
@@ -390,6 +541,15 @@ static long xh_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
         xh_pages_free();
         rc = 0;
         break;
+    case XLABHV_PROTECT:
+        rc = xh_protect(&a.r2);
+        break;
+    case XLABHV_L1_MAP:
+        rc = xh_l1_map(&a.l);
+        break;
+    case XLABHV_L1_FREE:
+        rc = xh_l1_free(&a.l);
+        break;
     default:
         rc = -ENOTTY;
     }
@@ -422,6 +582,11 @@ static void __exit xh_exit(void)
     misc_deregister(&xh_dev);
     mutex_lock(&xh_lock);
     xh_pages_free();
+    if (xh_l1) {
+        struct xlabhv_l1 a = {0};
+
+        xh_l1_free(&a);
+    }
     mutex_unlock(&xh_lock);
 }
 

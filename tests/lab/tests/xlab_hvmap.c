@@ -19,6 +19,32 @@
  *     slot (record 1), clears the entry itself, maps the same page into
  *     the same slot again (record 2) and UNMAPs record 1: the entry must
  *     still map the page (record 2's), and only record 2's UNMAP clears it.
+ *   l1_unpinned (0021): dom0 grants the guest a page F that dom0's own
+ *     direct map keeps writable; the guest pins a page of its own as an L1
+ *     table (in no page-table tree), MAPs F writable into its first entry
+ *     through xlabhv, and unpins the table: the entry stays in memory but
+ *     holds no reference any more.  dom0's PROTECT R of F must fail EBUSY
+ *     (its own writable mapping is there); with the stale entry counted
+ *     as a live xgrant mapping (0013's read: PGT_type_mask alone), the
+ *     busy check took dom0's mapping for the guest's and the PROTECT
+ *     succeeded.
+ *   l1_ref_held (0021, with Xen's test knob xgrant_test_l1_hold=<ms>,
+ *     which run.sh sets for the patched boots): the same, the table still
+ *     pinned and F beginning with "XGL1HOLD", so Xen waits that long
+ *     inside dom0's PROTECT between taking the guest's table and reading
+ *     its entry.  The guest also maps G (writable, into an xlabhv area)
+ *     and spins in its kernel on G's word 0, which dom0's module sets
+ *     right before the PROTECT hypercall; then it sets word 2 (begun),
+ *     unpins the table and gives the page back to Xen.  Xen logs
+ *     "xgrant: test: L1 ... changed while read" when the table was no
+ *     longer the guest's live L1 table once read (a read holding neither
+ *     the page nor its type: old code).  PASS: the hold happened (the
+ *     PROTECT took at least 90% of it), the guest had begun when the
+ *     PROTECT returned, the page went back to Xen, and Xen logged
+ *     nothing.  SKIP when the guest saw the go only once the hold was
+ *     over (the time from writing its step, which dom0's PROTECT waits
+ *     for, to the go, + 500 ms, is not less than the PROTECT's time):
+ *     nothing was tested.
  *   map_big, map_big_write_seen: the guest
  *     grants dom0 a 256 MiB window made of its 16 pages repeated; dom0
  *     maps it with grant_map (two MAPs of 65536 pages: the window's and
@@ -226,6 +252,142 @@ static void slot_dom0(grant_handle_t *h, unsigned guest)
     }
 }
 
+/* ---- 0021: the mapper's own L1 table --------------------------------- */
+
+/* Lines of Xen's log (xl dmesg) with the test knob's complaint. */
+static int l1_log_lines(void)
+{
+    FILE *f = popen("xl dmesg 2>/dev/null", "r");
+    char line[512];
+    int n = 0;
+
+    while (f && fgets(line, sizeof(line), f))
+        n += strstr(line, "xgrant: test: L1") != NULL;
+    if (f)
+        pclose(f);
+    return f ? n : -1;
+}
+
+/* The guest's answer under key: its step's result first. */
+static int l1_answer(const char *key, char *v, unsigned len)
+{
+    int rc = xlab_xs_wait(key, v, len), step = -EPROTO;
+
+    if (rc)
+        return rc;
+    return sscanf(v, "%d", &step) == 1 ? step : -EPROTO;
+}
+
+/* dom0's side of an l1 case up to its PROTECT: the grant (g's flags), its
+ * ref under refkey, the guest's table step under mapkey (into v), then
+ * PROTECT p of F, lifted again if it took.  0 or the first error. */
+static int l1_protect_round(int fd, struct xlabhv_grant *g, const char *refkey,
+                            const char *mapkey, char *v, unsigned vlen,
+                            struct xlabhv_protect *p)
+{
+    struct xlabhv_protect undo = {.access = GNTX_ACC_RWX};
+    int rc = ioctl(fd, XLABHV_GRANT, g) < 0 ? -errno : g->rc;
+
+    xlab_xs_write(refkey, rc == 0 ? "%u" : "ERR%d",
+                  rc == 0 ? g->ref : (unsigned)rc);
+    if (rc == 0)
+        rc = l1_answer(mapkey, v, vlen);
+    if (rc == 0 && ioctl(fd, XLABHV_PROTECT, p) < 0)
+        rc = -errno;
+    if (rc == 0 && p->rc >= 0)
+        ioctl(fd, XLABHV_PROTECT, &undo);
+    return rc;
+}
+
+static void l1_unpinned_dom0(int fd, unsigned guest)
+{
+    struct xlabhv_grant g = {.dom = guest, .flags = XLABHV_GRANT_F_RW};
+    struct xlabhv_protect p = {.access = GNTX_ACC_R, .rc = 1};
+    char v[192] = "", w[96] = "";
+    int rc = l1_protect_round(fd, &g, "hvl1ref", "hvl1map", v, sizeof(v), &p);
+
+    xlab_xs_write("hvl1prot", "1");
+    if (g.rc == 0 && g.ref)
+        l1_answer("hvl1freed", w, sizeof(w));
+    ioctl(fd, XLABHV_UNGRANT);
+    xlab_report("l1_unpinned", rc == 0 && p.rc == -EBUSY,
+                "guest: %s; dom0's PROTECT R of F, which its direct map "
+                "keeps writable: %d (want EBUSY: the guest's entry in its "
+                "unpinned table holds no reference); guest: %s",
+                v[0] ? v : grant_strerror(rc), p.rc, w);
+}
+
+static void l1_held_dom0(int fd, unsigned guest, unsigned hold_ms)
+{
+    struct xlabhv_grant g = {.dom = guest,
+                             .flags = XLABHV_GRANT_F_RW | XLABHV_GRANT_F_HOLD |
+                                      XLABHV_GRANT_G_FIRST};
+    /* The go for the guest (word 0 of G) is set by the module right
+     * before the hypercall: nothing of dom0's user space (xenstore) is
+     * needed while Xen holds. */
+    struct xlabhv_protect p = {.access = GNTX_ACC_R, .signal = 1, .rc = 1};
+    char v[192] = "", w[192] = "", txt[640];
+    double wait_ms = 0;
+    const char *k;
+    int before = l1_log_lines(), logged = -1,
+        rc = l1_protect_round(fd, &g, "hvl1hold", "hvl1hmap", v, sizeof(v), &p);
+
+    if (g.rc == 0 && g.ref && l1_answer("hvl1hfreed", w, sizeof(w)) != 0 &&
+        rc == 0)
+        rc = -EIO; /* the guest's wait, unpin or free failed */
+    logged = l1_log_lines() - before;
+    /* dom0's PROTECT began after the guest's step (hvl1hmap) was written:
+     * the guest saw the go at most wait_ms into it, and unpinned at once. */
+    if (!(k = strstr(w, "; go ")) || sscanf(k, "; go %lf", &wait_ms) != 1)
+        wait_ms = 1e9;
+    ioctl(fd, XLABHV_UNGRANT);
+    snprintf(txt, sizeof(txt),
+             "guest: %s; dom0's PROTECT %d, %.0f ms (Xen's hold %u ms), the "
+             "guest saw the go %.0f ms at most into it; guest: %s; Xen's "
+             "log: %d \"xgrant: test: L1 ... changed while read\" (want 0)",
+             v[0] ? v : grant_strerror(rc), p.rc, p.ns / 1e6, hold_ms, wait_ms,
+             w, logged);
+    /* A go seen only once the hold was over (the guest's vCPU got no CPU
+     * meanwhile: TCG under load) tests nothing either way. */
+    if (rc == 0 && logged == 0 && p.ns >= (uint64_t)hold_ms * 900000ull &&
+        wait_ms + 500 >= p.ns / 1e6)
+        xlab_skip("l1_ref_held", txt);
+    else
+        xlab_report("l1_ref_held",
+                    rc == 0 && before >= 0 && logged == 0 &&
+                        p.ns >= (uint64_t)hold_ms * 900000ull && p.g_begun,
+                    "%s", txt);
+}
+
+/* Xen's xgrant_test_l1_hold (ms) from its command line; 0: not set. */
+static unsigned l1_hold_ms(void)
+{
+    FILE *f = popen("xl info xen_commandline 2>/dev/null", "r");
+    char line[1024] = "", *k;
+    unsigned ms = 0;
+
+    if (f && fgets(line, sizeof(line), f) &&
+        (k = strstr(line, "xgrant_test_l1_hold=")))
+        ms = (unsigned)strtoul(k + strlen("xgrant_test_l1_hold="), NULL, 0);
+    if (f)
+        pclose(f);
+    return ms;
+}
+
+static void l1_dom0(int fd, unsigned guest)
+{
+    unsigned hold = l1_hold_ms();
+
+    l1_unpinned_dom0(fd, guest);
+    xlab_xs_write("hvl1hknob", "%u", hold);
+    if (hold)
+        l1_held_dom0(fd, guest, hold);
+    else
+        xlab_skip("l1_ref_held", "Xen booted without xgrant_test_l1_hold "
+                                 "(hv-patches 0021's test knob; run.sh sets "
+                                 "it for the patched boots)");
+}
+
 /* ---- the big MAP, dom0 maps --------------------------------- */
 
 /* The other thread: on Linux's CPU 0 (dom0's vCPU 0, which shares the
@@ -400,15 +562,35 @@ void xlab_hvmap_dom0(grant_handle_t *h, unsigned guest)
         xlab_report("xlabhv", 0, "%s: %s (insmod xlabhv.ko)", HV_DEV,
                     strerror(errno));
         xlab_xs_write("hvref", "ERR%d", -EIO);
+        xlab_xs_write("hvl1ref", "ERR%d", -EIO);
+        xlab_xs_write("hvl1hknob", "0");
     } else {
         race_dom0(fd, guest);
-        close(fd);
     }
     slot_dom0(h, guest);
+    if (fd >= 0) {
+        l1_dom0(fd, guest);
+        close(fd);
+    }
     bigmap_dom0(h, guest);
 }
 
 /* ---- the guest ------------------------------------------------------- */
+
+/* An xlabhv area of m->npages at *va, grant (m->dom, ref) MAPped into it:
+ * 0 or -errno / the MAP's error. */
+static int area_map(int fd, uint32_t ref, struct xlabhv_map *m, uint8_t **va)
+{
+    *va =
+        mmap(NULL, m->npages * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (*va == MAP_FAILED)
+        return -errno;
+    m->va = (uintptr_t)*va;
+    m->ref = ref;
+    return ioctl(fd, XLABHV_MAP, m) < 0 ? -errno
+           : m->rc < 0                  ? m->rc
+                                        : m->status;
+}
 
 static void race_guest(int fd)
 {
@@ -419,17 +601,8 @@ static void race_guest(int fd)
     char v[16];
     int rc = xlab_xs_wait_u32("hvref", &ref);
 
-    if (rc == 0) {
-        va = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        rc = va == MAP_FAILED ? -errno : 0;
-    }
-    if (rc == 0) {
-        m.va = (uintptr_t)va;
-        m.ref = ref;
-        rc = ioctl(fd, XLABHV_MAP, &m) < 0 ? -errno
-             : m.rc < 0                    ? m.rc
-                                           : m.status;
-    }
+    if (rc == 0)
+        rc = area_map(fd, ref, &m, &va);
     if (rc == 0)
         rc = xlab_xs_wait("hvgo", v, sizeof(v));
     if (rc == 0 && strcmp(v, "1"))
@@ -506,6 +679,109 @@ static void slot_guest(int fd)
         munmap(va, 4096);
 }
 
+/* ---- 0021: the guest's L1 table ------------------------------------ */
+
+/* XLABHV_L1_MAP of dom0's ref (F: the grant's page at offset): 0 when the
+ * table was pinned, F mapped into it and (unpin) the table unpinned; the
+ * step's text in txt. */
+static int l1_map_guest(int fd, uint32_t ref, uint64_t offset, int unpin,
+                        struct xlabhv_l1 *l, char *txt, size_t len)
+{
+    int rc;
+
+    *l = (struct xlabhv_l1){
+        .dom = 0, .ref = ref, .unpin = (uint32_t)unpin, .offset = offset};
+    rc = ioctl(fd, XLABHV_L1_MAP, l) < 0 ? -errno
+         : l->pin_rc                     ? l->pin_rc
+         : l->rc < 0                     ? l->rc
+         : l->status                     ? l->status
+                                         : l->unpin_rc;
+    snprintf(txt, len,
+             "%d table %#llx pinned (%d), F mapped in it (MAP %d, status "
+             "%d), unpinned (%d)",
+             rc, (unsigned long long)l->maddr, l->pin_rc, l->rc, l->status,
+             l->unpin_rc);
+    return rc;
+}
+
+/* XLABHV_L1_FREE: 0 when the unpin worked and the page went back (and,
+ * with l->va_g, the go came). */
+static int l1_free_guest(int fd, struct xlabhv_l1 *l, char *txt, size_t len)
+{
+    int rc = ioctl(fd, XLABHV_L1_FREE, l) < 0 ? -errno
+             : l->va_g && l->go != 1          ? (l->go < 0 ? l->go : -ETIMEDOUT)
+             : l->unpin_rc                    ? l->unpin_rc
+             : l->free_rc != 1                ? -EIO
+                                              : 0;
+
+    snprintf(txt, len,
+             "%d go %d after %.1f ms, unpin %d (%.1f ms), page back to Xen "
+             "%d (%.1f ms), UNMAP %d",
+             rc, l->go, l->wait_ns / 1e6, l->unpin_rc, l->unpin_ns / 1e6,
+             l->free_rc, l->free_ns / 1e6, l->unmap_rc);
+    return rc;
+}
+
+static void l1_guest(int fd)
+{
+    struct xlabhv_map m = {.npages = 1, .dom = 0};
+    struct xlabhv_l1 l = {0};
+    uint8_t *va = MAP_FAILED;
+    uint64_t t_step;
+    uint32_t ref = 0;
+    size_t len;
+    char txt[192], v[32];
+    int rc = xlab_xs_wait_u32("hvl1ref", &ref);
+
+    /* l1_unpinned */
+    if (rc == 0)
+        rc = l1_map_guest(fd, ref, 0, 1, &l, txt, sizeof(txt));
+    else
+        snprintf(txt, sizeof(txt), "%d no grant", rc);
+    xlab_xs_write("hvl1map", "%s", txt);
+    if (ref) {
+        xlab_xs_wait("hvl1prot", v, sizeof(v));
+        if (l.maddr && !l.pin_rc)
+            l1_free_guest(fd, &l, txt, sizeof(txt));
+        else
+            snprintf(txt, sizeof(txt), "0 nothing to free");
+        xlab_xs_write("hvl1freed", "%s", txt);
+    }
+    /* l1_ref_held, when Xen has the knob: F and G mapped into an area
+     * (G: the go), F into the table too, which stays pinned. */
+    if (xlab_xs_wait("hvl1hknob", v, sizeof(v)) || !strtoul(v, NULL, 0))
+        return;
+    ref = 0;
+    l = (struct xlabhv_l1){0};
+    rc = xlab_xs_wait_u32("hvl1hold", &ref);
+    if (rc == 0) /* G alone, page 0 (F must be in the table only) */
+        rc = area_map(fd, ref, &m, &va);
+    if (rc == 0)
+        rc = l1_map_guest(fd, ref, 4096, 0, &l, txt, sizeof(txt));
+    else
+        snprintf(txt, sizeof(txt), "%d no grant or no G", rc);
+    xlab_xs_write("hvl1hmap", "%s", txt);
+    t_step = now_ns(); /* dom0's PROTECT begins after this */
+    if (l.maddr && !l.pin_rc) {
+        l.va_g = rc == 0 ? (uintptr_t)va : 0;
+        l.max_ms = 120000;
+        if (l1_free_guest(fd, &l, txt, sizeof(txt)) == 0 && rc)
+            txt[0] = '-'; /* no go to wait for: a failure to dom0 */
+        /* How far into dom0's PROTECT the go came, at most. */
+        len = strlen(txt);
+        snprintf(txt + len, sizeof(txt) - len, "; go %.1f ms after the step",
+                 l.go > 0 ? (l.go_t - t_step) / 1e6 : 1e9);
+    } else {
+        snprintf(txt, sizeof(txt), "-1 nothing to free");
+    }
+    if (m.handle)
+        ioctl(fd, XLABHV_UNMAP, &m);
+    if (va != MAP_FAILED)
+        munmap(va, 4096);
+    if (ref)
+        xlab_xs_write("hvl1hfreed", "%s", txt);
+}
+
 static void bigmap_guest(void)
 {
     struct gntx_create c = {
@@ -559,9 +835,14 @@ void xlab_hvmap_guest(grant_handle_t *h)
         xlab_xs_write("hvrace", "%d 0 0 0", -errno);
         xlab_xs_write("hvunmapped", "1");
         xlab_xs_write("hvslot", "0 %s: %s", HV_DEV, strerror(errno));
+        xlab_xs_write("hvl1map", "-19 no %s", HV_DEV);
+        xlab_xs_write("hvl1freed", "-19 no %s", HV_DEV);
+        xlab_xs_write("hvl1hmap", "-19 no %s", HV_DEV);
+        xlab_xs_write("hvl1hfreed", "-19 no %s", HV_DEV);
     } else {
         race_guest(fd);
         slot_guest(fd);
+        l1_guest(fd);
         close(fd);
     }
     bigmap_guest();
