@@ -185,6 +185,7 @@ int gcore_io(struct gcore *core, gntx_domid_t caller, struct gntx_io *v,
  * answer -GNTX_EAGAIN (the host's time is asked per wave).  `submit`
  * MUST NOT call back into the core.  Returns as gcore_io.
  */
+#define GCORE_IO_WAVE 64u /* the most pieces one submit is handed */
 struct gcore_io_piece {
     uint32_t file;
     uint8_t dir;   /* GNTX_IO_* */

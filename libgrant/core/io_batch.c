@@ -26,8 +26,8 @@
  */
 #include "private.h"
 
-#define W_EL    64u  /* elements a wave holds */
-#define W_PIECE 64u  /* pieces */
+#define W_EL    64u /* elements a wave holds */
+#define W_PIECE GCORE_IO_WAVE
 #define W_IOV   512u /* memory pieces of all the pieces */
 #define W_HELD  512u /* frames held */
 
