@@ -268,22 +268,26 @@ static long io_fn(void *ctx, uint32_t file, unsigned dir, uint64_t file_off,
 /* ---- a call's pieces at once: io_uring --------------------------------- */
 
 /* The daemon's one ring (the main thread's), made on first use: 1 made,
- * -1 refused (the calls then go one piece at a time), 0 not tried. */
+ * -1 refused or turned off (XGRANTD_IO_URING=0: the calls then go one
+ * piece at a time), 0 not tried. */
 static struct io_uring ring;
 static int ring_state;
 
 static bool ring_ready(void)
 {
-    int r;
+    const char *env = getenv("XGRANTD_IO_URING");
+    bool off = env && !strcmp(env, "0");
+    int r = 0;
 
     if (ring_state)
         return ring_state > 0;
-    r = io_uring_queue_init(GCORE_IO_WAVE, &ring, IORING_SETUP_SUBMIT_ALL);
-    if (r < 0)
-        r = io_uring_queue_init(GCORE_IO_WAVE, &ring, 0);
-    ring_state = r < 0 ? -1 : 1;
-    if (r < 0)
+    if (off)
+        xd_log("grant I/O: XGRANTD_IO_URING=0: one I/O at a time");
+    else if ((r = io_uring_queue_init(GCORE_IO_WAVE, &ring,
+                                      IORING_SETUP_SUBMIT_ALL)) < 0 &&
+             (r = io_uring_queue_init(GCORE_IO_WAVE, &ring, 0)) < 0)
         xd_log("grant I/O: no io_uring (%s): one I/O at a time", strerror(-r));
+    ring_state = off || r < 0 ? -1 : 1;
     return ring_state > 0;
 }
 
