@@ -93,9 +93,9 @@ static uint32_t fnv(const uint8_t *p, size_t n)
 /* ---- Frames (both sides build the same bytes) --------------------------- */
 
 /* What a test packet is: "len=N slots=S proto=raw|udp4|tcp4|tcp6 csum
- * gso=SIZE seed=X bad=KIND". */
+ * gso=SIZE seed=X bad=KIND at=P" (at: laid out from tx page P on). */
 struct spec {
-    unsigned len, slots, seed, gso;
+    unsigned len, slots, seed, gso, at;
     char proto[8], bad[16];
     int csum;
 };
@@ -118,6 +118,8 @@ static void parse_spec(char *s, struct spec *sp)
             sp->seed = (unsigned)atoi(tok + 5);
         else if (!strncmp(tok, "gso=", 4))
             sp->gso = (unsigned)atoi(tok + 4);
+        else if (!strncmp(tok, "at=", 3))
+            sp->at = (unsigned)atoi(tok + 3);
         else if (!strncmp(tok, "proto=", 6))
             snprintf(sp->proto, sizeof(sp->proto), "%s", tok + 6);
         else if (!strncmp(tok, "bad=", 4))
@@ -466,7 +468,8 @@ static void fe_send(struct fe *fe, unsigned q, struct spec *sp)
     uint8_t *pool = fe->tx_mem;
     grant_ref_t refs[24];
     uint16_t offs[24];
-    unsigned nslots = sp->slots, nreq = 0, i, size[24], off = 0, pos = 0;
+    unsigned nslots = sp->slots, nreq = 0, i, size[24], off = 0;
+    unsigned pos = sp->at < TX_PAGES ? sp->at * 4096 : 0;
     unsigned ok = 0, er = 0, nul = 0, extras = 0;
     netif_tx_request_t *req;
     long long end = ms_now() + SLOW_MS;
@@ -1681,11 +1684,11 @@ static void tx_refused(struct vif *v, const char *s, unsigned long long n,
 
 /* T: feature-grant-ext-tx-map: the tx buffers mapped read-only once and
  * the TAP written from the mappings (the head staged: checksums and GSO
- * as copied); a buffer protected under netback (past the staged head:
- * the write faults; the head itself: the staging faults) is an error,
- * counted, and copied from then on; read-only is no protection against a
- * read; force-revoked: the mappings go, the old refs fail (the scratch
- * pages in their place never reach the TAP), new grants flow. */
+ * as copied); read-only is no protection against a read; force-revoked:
+ * the old refs fail (the scratch pages in their place never reach the
+ * TAP), new grants flow; a buffer protected under netback (the head: the
+ * staging faults; past the head: the write faults) is an error, counted,
+ * nothing on the TAP, and copied from then on. */
 static void tx_mapped(grant_handle_t *dom0)
 {
     struct virtio_net_hdr none = {0}, h;
@@ -1724,32 +1727,42 @@ static void tx_mapped(grant_handle_t *dom0)
            "(%u mappings, were %u)",
            maps2, maps1);
 
-    /* Page 1 (the second slot of a 3-slot frame) inaccessible: the head
-     * stages, the TAP write faults; then the head's page too. */
-    cmd(&t, line, sizeof(line), "txprotect 1 1 %u", GRANT_ACC_NONE);
-    ICHECK(!strncmp(line, "ok armed", 8), "T protects tx page 1: %s", line);
-    tx_refused(&t, "len=9000 slots=3 seed=67", 1,
-               "a write from a protected mapped tx buffer");
-    cmd(&t, line, sizeof(line), "txprotect 0 %u %u", TX_PAGES, GRANT_ACC_NONE);
-    ICHECK(!strncmp(line, "ok armed", 8), "T protects every tx page: %s", line);
-    tx_refused(&t, "len=3000 slots=2 seed=68", 2,
-               "a protected head in a mapped tx buffer");
+    /* Read-only is no protection against netback's reads. */
     cmd(&t, line, sizeof(line), "txprotect 0 %u %u", TX_PAGES, GRANT_ACC_R);
     ICHECK(!strncmp(line, "ok armed", 8), "T makes them read-only: %s", line);
-    guest_to_tap(&t, 0, "len=4000 slots=18 seed=69", &none);
-    guest_to_tap(&t, 0, "len=9000 slots=3 seed=70", &none);
+    guest_to_tap(&t, 0, "len=4000 slots=18 seed=67", &none);
 
-    /* Every tx grant force-revoked: the mappings go; the old refs fail. */
+    /* Every tx grant force-revoked while mapped: the mappings go (scratch
+     * pages in their place); the old refs fail, no zeros on the TAP. */
     cmd(&t, line, sizeof(line), "txrevoke");
     ICHECK(!strncmp(line, "ok revoked", 10),
            "T force-revokes its tx grants: %s", line);
     ICHECK(wait_maps(dom0, maps1) == maps1,
-           "  netback unmaps the tx buffers (%u mappings, were %u)",
+           "  the hypervisor tears the mappings down (%u, were %u)",
            dom0_maps(dom0), maps1);
-    tx_refused(&t, "len=4000 slots=18 seed=71", 3, "a revoked tx buffer");
+    tx_refused(&t, "len=4000 slots=18 seed=68", 1, "revoked tx buffers");
+    ICHECK(daemon_logged("tx buffer (gref") &&
+               daemon_logged("revoked while mapped"),
+           "  netback logs the revoke of a mapped tx buffer");
     cmd(&t, line, sizeof(line), "txregrant");
     ICHECK(!strncmp(line, "ok regranted", 12), "T grants them anew: %s", line);
-    guest_to_tap(&t, 0, "len=4000 slots=18 seed=72", &none);
+    guest_to_tap(&t, 0, "len=4000 slots=18 seed=69", &none);
+
+    /* Pages 20-21 mapped, then inaccessible: the head's copy faults. */
+    guest_to_tap(&t, 0, "len=3000 slots=2 at=20 seed=70", &none);
+    cmd(&t, line, sizeof(line), "txprotect 20 2 %u", GRANT_ACC_NONE);
+    ICHECK(!strncmp(line, "ok armed", 8), "T protects tx pages 20-21: %s",
+           line);
+    tx_refused(&t, "len=3000 slots=2 at=20 seed=71", 2,
+               "a protected head in a mapped tx buffer");
+    /* Pages 24-26 mapped, then 25 (past the head) inaccessible: the TAP
+     * write faults.  Open again: copied, delivered. */
+    guest_to_tap(&t, 0, "len=9000 slots=3 at=24 seed=72", &none);
+    cmd(&t, line, sizeof(line), "txprotect 25 1 %u", GRANT_ACC_NONE);
+    ICHECK(!strncmp(line, "ok armed", 8), "T protects tx page 25: %s", line);
+    tx_refused(&t, "len=9000 slots=3 at=24 seed=73", 3,
+               "a write from a protected mapped tx buffer");
+    guest_to_tap(&t, 0, "len=9000 slots=3 at=24 seed=74", &none);
     del_vif(dom0, &t);
     ICHECK(wait_maps(dom0, maps0) == maps0,
            "T gone: no mapping left (%u mappings, were %u)", dom0_maps(dom0),
