@@ -47,6 +47,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <xen/grant_table.h>
+#include <asm/xen/hypercall.h>
 #include <asm/xen/page.h>
 
 #include "grant_abi.h"
@@ -78,6 +79,32 @@ static void xg_p2m_set(unsigned long pfn, unsigned long val)
         xen_safe_write_ulong(xen_p2m_addr + pfn, val);
 }
 
+/*
+ * The kernel-address entries of the window's pages that Xen left behind:
+ * after a FORCE revoke (or the granter's death) they map the mapper's
+ * scratch page and Xen has forgotten the mapping, so UNMAP answers ESTALE
+ * and clears nothing.  Linux zaps the user entries; these are the
+ * module's to clear (an xgrant entry holds references as any PTE, so the
+ * guest may), or the pages would go back to the balloon still mapped and
+ * the next window on them could not be mapped (Xen installs only into
+ * empty entries: EBUSY).  Only entries Xen wrote (_PAGE_SPECIAL) go.
+ */
+static void xg_win_kclear(struct xg_win *w)
+{
+    unsigned long k, va;
+    unsigned int level;
+    pte_t *pte;
+
+    for (k = 0; k < w->nr; k++) {
+        va = (unsigned long)page_address(w->pages[k]);
+        pte = lookup_address(va, &level);
+        if (pte && level == PG_LEVEL_4K && pte_present(*pte) &&
+            (native_pte_val(*pte) & _PAGE_SPECIAL))
+            HYPERVISOR_update_va_mapping(va, native_make_pte(0),
+                                         UVMF_INVLPG | UVMF_ALL);
+    }
+}
+
 /* The window's binding goes: Xen clears the entries (UNMAP), the pages'
  * p2m forgets the granter's frames.  Waits (bounded) for I/O that pinned
  * the pages to finish first. */
@@ -85,6 +112,7 @@ static void xg_win_unbind(struct xg_win *w)
 {
     struct gntx_unmap u[2] = {{.handle = w->handle}, {.handle = w->khandle}};
     unsigned long k;
+    long rc;
     int tries;
 
     if (!w->handle)
@@ -96,7 +124,9 @@ static void xg_win_unbind(struct xg_win *w)
             msleep(1);
     /* Linux has not cleared the entries yet (this runs before its zap);
      * Xen does, and forgets the mapping.  A revoked one answers ESTALE. */
-    xg_hcall(GNTX_OP_UNMAP, u, w->khandle ? 2 : 1, NULL, 0);
+    rc = xg_hcall(GNTX_OP_UNMAP, u, w->khandle ? 2 : 1, NULL, 0);
+    if (w->khandle && (rc < 0 || u[1].status))
+        xg_win_kclear(w); /* revoked: Xen left them at its scratch page */
     w->handle = 0;
     w->khandle = 0;
     for (k = 0; k < w->nr; k++)

@@ -28,6 +28,7 @@
 
 #include "grant_abi.h"
 #include "gntx_xen.h"
+#include "hcall.h" /* libgrant/kmod's, copied beside (kmod-build.sh) */
 #include "xlabhv_uapi.h"
 
 /* dom0's pages for the owner's side (one pair at a time, under xh_lock). */
@@ -39,20 +40,6 @@ static bool xh_granted;
 static struct page *xh_l1;
 static bool xh_l1_pinned, xh_l1_mapped;
 static u32 xh_l1_handle;
-
-static long xh_xgrant(unsigned int op, void *args, unsigned int count,
-                      void *aux, u64 aux_count)
-{
-    struct gntx_xen_call c = {
-        .op = op,
-        .count = count,
-        .args = (u64)(uintptr_t)args,
-        .aux = (u64)(uintptr_t)aux,
-        .aux_count = aux_count,
-    };
-
-    return HYPERVISOR_grant_table_op(GNTTABOP_xgrant, &c, 1);
-}
 
 static vm_fault_t xh_sigbus(struct vm_fault *vmf)
 {
@@ -149,7 +136,7 @@ static long xh_map(struct xlabhv_map *a)
         u64 t0 = ktime_get_ns();
 
         a->t0 = t0;
-        rc = xh_xgrant(GNTX_OP_MAP, &v, 1, aux, a->npages);
+        rc = xg_hcall(GNTX_OP_MAP, &v, 1, aux, a->npages);
         a->ns = ktime_get_ns() - t0;
     }
     mmap_read_unlock(mm);
@@ -164,7 +151,7 @@ static long xh_unmap(struct xlabhv_map *a)
 {
     struct gntx_unmap u = {.handle = a->handle};
 
-    a->rc = (s32)xh_xgrant(GNTX_OP_UNMAP, &u, 1, NULL, 0);
+    a->rc = (s32)xg_hcall(GNTX_OP_UNMAP, &u, 1, NULL, 0);
     a->status = u.status;
     return 0;
 }
@@ -265,7 +252,7 @@ static void xh_pages_free(void)
     struct gntx_revoke r = {.ref = xh_ref, .flags = GNTX_REVOKE_FORCE};
 
     if (xh_granted)
-        xh_xgrant(GNTX_OP_REVOKE, &r, 1, NULL, 0);
+        xg_hcall(GNTX_OP_REVOKE, &r, 1, NULL, 0);
     xh_granted = false;
     /* A page Xen will not give back as writable stays ours for good. */
     if (xh_f && xh_direct_map(xh_f, false) == 0)
@@ -306,7 +293,7 @@ static long xh_grant(struct xlabhv_grant *a)
     frames[1] = pfn_to_mfn(page_to_pfn(xh_g));
     if (a->flags & XLABHV_GRANT_G_FIRST)
         swap(frames[0], frames[1]);
-    rc = xh_xgrant(GNTX_OP_CREATE, &c, 1, frames, 2);
+    rc = xg_hcall(GNTX_OP_CREATE, &c, 1, frames, 2);
     a->rc = (s32)(rc < 0 ? rc : c.status);
     a->ref = c.ref;
     a->mfn_f = pfn_to_mfn(page_to_pfn(xh_f));
@@ -379,7 +366,7 @@ static long xh_protect(struct xlabhv_protect *a)
     if (a->signal)
         WRITE_ONCE(g[0], 1);
     t0 = ktime_get_ns();
-    a->rc = (s32)xh_xgrant(GNTX_OP_PROTECT, &v, 1, NULL, 0);
+    a->rc = (s32)xg_hcall(GNTX_OP_PROTECT, &v, 1, NULL, 0);
     a->ns = ktime_get_ns() - t0;
     a->g_begun = READ_ONCE(g[2]);
     a->status = v.status;
@@ -416,7 +403,7 @@ static long xh_l1_map(struct xlabhv_l1 *a)
     }
     xh_l1_pinned = true;
     pte = a->maddr; /* its first entry */
-    a->rc = (s32)xh_xgrant(GNTX_OP_MAP, &v, 1, &pte, 1);
+    a->rc = (s32)xg_hcall(GNTX_OP_MAP, &v, 1, &pte, 1);
     a->status = v.status;
     a->handle = v.handle;
     xh_l1_mapped = a->rc >= 0 && !v.status;
@@ -487,7 +474,7 @@ static long xh_l1_free(struct xlabhv_l1 *a)
     a->free_ns = ktime_get_ns() - t0;
     a->unmap_rc = 0;
     if (xh_l1_mapped) {
-        xh_xgrant(GNTX_OP_UNMAP, &u, 1, NULL, 0);
+        xg_hcall(GNTX_OP_UNMAP, &u, 1, NULL, 0);
         a->unmap_rc = u.status;
     }
     if (a->free_rc != 1)
