@@ -387,13 +387,14 @@ static bool io_any_direct(struct io_files *f, const struct gntx_io *v,
     for (unsigned i = 0; i < n; i++) {
         uint32_t file = v[i].file, slot = file & ~XGW_IO_FILE_REG;
         struct io_fd fd = {-1, -1};
-        bool named = file & XGW_IO_FILE_REG
-                         ? slot < XGW_MAX_IO_FILES && f->c->io_file[slot]
-                         : file < f->n;
 
-        if (named && v[i].dir <= GNTX_IO_WRITE &&
-            files_get(f, file, v[i].dir, &fd) == 0 && fd.twin >= 0)
-            return true;
+        if (file & XGW_IO_FILE_REG) { /* checked when registered */
+            if (slot < XGW_MAX_IO_FILES && f->c->io_file_twin[slot] > 0)
+                return true;
+        } else if (file < f->n && v[i].dir <= GNTX_IO_WRITE &&
+                   files_get(f, file, v[i].dir, &fd) == 0 && fd.twin >= 0) {
+            return true; /* checked now, as the core would (logged once) */
+        }
     }
     return false;
 }
