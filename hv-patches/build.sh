@@ -9,7 +9,9 @@
 #      rebuilds only what changed; nothing changed at all: nothing is run.
 #   3. make -C xen defconfig (once) / olddefconfig, make -C xen -j$HV_JOBS.
 #   4. Results: $HV/xen.gz, $HV/xen.elf (the uncompressed 32-bit multiboot
-#      image QEMU's -kernel loads) and $HV/xen-syms.
+#      image QEMU's -kernel loads) and $HV/xen-syms; the stamp
+#      $HV/.xgrant-made-flask$HV_FLASK that make's `lab` compares with the
+#      inputs (module.mk), also left by a run that found them up to date.
 # HV_FLASK=1: with XSM/FLASK (CONFIG_XSM=y, flask the default, enforcing)
 # and a built-in policy: Xen's default one plus hv-patches/flask/*.te (the
 # lab's nocopy_domU_t); needs checkpolicy.  Use its own HV_DIR
@@ -55,6 +57,10 @@ if [ "$(cat "$X/pristine/.xgrant-src" 2>/dev/null)" != "$ver" ]; then
     echo "$ver" >"$X/pristine/.xgrant-src"
 fi
 
+# The stamp make's file targets compare with the inputs (module.mk): given
+# the time the inputs were read (a file edited during the build is newer).
+read_at=$(date +%s.%N)
+stamp=$HV/.xgrant-made-flask$FLASK
 # The hypervisor's headers of libgrant/abi (sim_wire.h is xgrantd's).
 mapfile -t abi < <(cd "$TOP" && ls libgrant/abi/*.h | grep -v '/sim_wire\.h$')
 # Everything the result depends on; equal key and outputs present: done.
@@ -65,6 +71,7 @@ key=$( (echo "$ver flask=$FLASK"; cat "$SELF/build.sh" "$SELF"/flask/*.te; cd "$
         cd "$TOP" && cat libgrant/core/*.c libgrant/core/*.h "${abi[@]}") | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$X/work/.xgrant-key" 2>/dev/null)" = "$key" ] &&
    [ -f "$HV/xen.gz" ] && [ -f "$HV/xen.elf" ]; then
+    touch -d "@$read_at" "$stamp"
     echo "make hv: up to date ($ver, $(( SECONDS - start )) s)"
     echo "make hv: $HV/xen.gz $HV/xen.elf $HV/xen-syms"
     exit 0
@@ -111,7 +118,7 @@ for f in $staged; do
     mkdir -p "$X/work/$(dirname "$f")" && cp "$S/$f" "$X/work/$f"
 done
 echo "$staged" >"$X/work/.xgrant-files"
-rm -f "$X/work/.xgrant-key"
+rm -f "$X/work/.xgrant-key" "$HV"/.xgrant-made-flask*
 
 # 3. Configure and build.
 XM=(make -C "$X/work/xen" -s)
@@ -137,5 +144,6 @@ cp "$X/work/xen/xen" "$HV/xen.elf"
 cp "$X/work/xen/xen-syms" "$HV/xen-syms"
 gzip -9 -n -c "$X/work/xen/xen" >"$HV/xen.gz"
 echo "$key" >"$X/work/.xgrant-key"
+touch -d "@$read_at" "$stamp"
 echo "make hv: built $ver + ${#patches[@]} patches in $(( SECONDS - start )) s"
 echo "make hv: $HV/xen.gz $HV/xen.elf $HV/xen-syms"

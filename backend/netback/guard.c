@@ -9,6 +9,7 @@
  * the handler that was there before, or kills us as it would have.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -19,7 +20,8 @@
 static __thread sigjmp_buf *guard_jb; /* the faulting thread's own */
 static __thread const uint8_t *guard_lo, *guard_hi;
 static struct sigaction old_segv, old_bus;
-static int guard_on;
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+static int guard_err; /* the install's result, once it ran */
 
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
@@ -39,21 +41,28 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
     }
 }
 
-static int guard_install(void)
+/* Once per process, whichever thread guards first: two installs at once
+ * would have the second save our own handler as the one "before" (a fault
+ * outside every guard then calls on_fault from on_fault, for ever), and a
+ * plain flag set after the install can be seen set before old_segv and
+ * old_bus are written. */
+static void guard_install_once(void)
 {
     struct sigaction sa;
 
-    if (guard_on)
-        return 0;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_fault;
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGSEGV, &sa, &old_segv) < 0 ||
         sigaction(SIGBUS, &sa, &old_bus) < 0)
-        return -errno;
-    guard_on = 1;
-    return 0;
+        guard_err = -errno;
+}
+
+static int guard_install(void)
+{
+    pthread_once(&guard_once, guard_install_once);
+    return guard_err;
 }
 
 struct peek {

@@ -97,24 +97,27 @@ int nb_epoll_set(struct nb *nb, int fd, struct nb_src *src, unsigned events,
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: xgrant-netback [--daemon] [--once] [--log FILE]\n"
-               "                      [--max-queues N] [--rx-stall-ms MS]\n"
-               "                      [--stats-ms MS] [--no-rx-map]\n"
-               "Serves every vif of this domain (backend/vif in the store)\n"
-               "with a TAP device vif<domid>.<devid>.  See xgrant-netback(8).\n"
-               "  --daemon          detach once the store is watched (the\n"
-               "                    parent exits 0 then; default: stay)\n"
-               "  --foreground      stay (the default)\n"
-               "  --once            exit when the last vif served is removed\n"
-               "  --log FILE        log there instead of stderr\n"
-               "  --max-queues N    multi-queue-max-queues offered (1..16,\n"
-               "                    default: the CPUs, at most 4)\n"
-               "  --rx-stall-ms MS  drop what a frontend that posts no rx\n"
-               "                    buffers for MS would get (default 10000)\n"
-               "  --stats-ms MS     write statistics/ at most every MS\n"
-               "                    (default 1000)\n"
-               "  --no-rx-map       do not offer feature-grant-ext-rx-map\n"
-               "                    (copy into the rx buffers, never map)\n");
+    fprintf(
+        f, "usage: xgrant-netback [--daemon] [--once] [--log FILE]\n"
+           "                      [--max-queues N] [--rx-stall-ms MS]\n"
+           "                      [--stats-ms MS] [--no-rx-map] [--no-tx-map]\n"
+           "Serves every vif of this domain (backend/vif in the store)\n"
+           "with a TAP device vif<domid>.<devid>.  See xgrant-netback(8).\n"
+           "  --daemon          detach once the store is watched (the\n"
+           "                    parent exits 0 then; default: stay)\n"
+           "  --foreground      stay (the default)\n"
+           "  --once            exit when the last vif served is removed\n"
+           "  --log FILE        log there instead of stderr\n"
+           "  --max-queues N    multi-queue-max-queues offered (1..16,\n"
+           "                    default: the CPUs, at most 4)\n"
+           "  --rx-stall-ms MS  drop what a frontend that posts no rx\n"
+           "                    buffers for MS would get (default 10000)\n"
+           "  --stats-ms MS     write statistics/ at most every MS\n"
+           "                    (default 1000)\n"
+           "  --no-rx-map       do not offer feature-grant-ext-rx-map\n"
+           "                    (copy into the rx buffers, never map)\n"
+           "  --no-tx-map       do not offer feature-grant-ext-tx-map\n"
+           "                    (copy out of the tx buffers, never map)\n");
 }
 
 static int parse_opts(int argc, char **argv, struct nb_opts *o)
@@ -128,6 +131,7 @@ static int parse_opts(int argc, char **argv, struct nb_opts *o)
         {"rx-stall-ms", required_argument, NULL, 's'},
         {"stats-ms", required_argument, NULL, 't'},
         {"no-rx-map", no_argument, NULL, 'm'},
+        {"no-tx-map", no_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -138,7 +142,7 @@ static int parse_opts(int argc, char **argv, struct nb_opts *o)
     o->rx_stall_ms = 10000;
     o->stats_ms = 1000;
     while (rc == 0 &&
-           (c = getopt_long(argc, argv, "fdol:q:s:t:mh", lo, NULL)) != -1) {
+           (c = getopt_long(argc, argv, "fdol:q:s:t:mMh", lo, NULL)) != -1) {
         switch (c) {
         case 'f':
             o->daemon = 0;
@@ -166,6 +170,9 @@ static int parse_opts(int argc, char **argv, struct nb_opts *o)
             break;
         case 'm':
             o->no_rx_map = 1;
+            break;
+        case 'M':
+            o->no_tx_map = 1;
             break;
         case 'h':
             usage(stdout);
@@ -231,7 +238,7 @@ static int open_all(struct nb *nb)
         rc = nb_epoll_set(nb, nb->sigfd, &nb->src_signal, 1, 1);
     if (rc < 0)
         return nb_log("epoll: %s", strerror(-rc)), rc;
-    /* Mapped rx buffers force-revoked (rxmap.c; also drained each pass). */
+    /* Mapped buffers force-revoked (bufmap.c; also drained before use). */
     nb->src_revoke = (struct nb_src){NB_SRC_REVOKE, NULL};
     rc = grant_map_revoked_fd(nb->h);
     if (rc < 0 || nb_epoll_set(nb, rc, &nb->src_revoke, 1, 1) < 0)
@@ -431,7 +438,7 @@ static int run(struct nb *nb)
             else if (s->kind == NB_SRC_STORE)
                 store = 1;
             else if (s->kind == NB_SRC_REVOKE)
-                nb_rxmap_revoked(nb);
+                nb_map_revoked(nb);
             else
                 stop = 1;
         }

@@ -36,8 +36,13 @@
 /* Largest rx buffer a frontend may post with feature-grant-ext
  * (grant-ext-rx-buffer-size): a response's status is an int16. */
 #define NB_RX_BUF_MAX (4u * NB_PAGE)
-/* Rx buffers mapped per vif (feature-grant-ext-rx-map): 4 queues of 256. */
+/* Buffers mapped per vif and direction (feature-grant-ext-rx-map,
+ * feature-grant-ext-tx-map): 4 queues of 256. */
 #define NB_RXMAP_MAX 1024u
+/* A mapped tx packet's head (its headers) is copied into the stage: the
+ * checks and the virtio-net header read bytes the frontend cannot change
+ * under us, and the TAP gets those very bytes. */
+#define NB_TX_HEAD 256u
 
 /* ---- Counters (statistics/ in the backend directory) ------------------- */
 
@@ -52,7 +57,8 @@ enum nb_stat {
     NB_DROP_RX_BAD_SLOT,  /* crosses its page, or an offset in a byte grant */
     NB_DROP_RX_ZERO_FRAG, /* a zero-length fragment (XSA-448) */
     NB_DROP_RX_BAD_EXTRA, /* garbage netif_extra_info */
-    NB_DROP_RX_COPY,      /* the grant copy failed (bad gref, past it) */
+    NB_DROP_RX_COPY,      /* the grant copy failed (bad gref, past it), or
+                             a mapped tx buffer faulted (protected) */
     NB_DROP_RX_CSUM,      /* csum_blank/GSO on a packet not TCP/UDP */
     NB_DROP_RX_TAP,       /* the TAP refused the packet */
     NB_DROP_TX_NO_BUFFER, /* the frontend posted no rx buffers in time */
@@ -71,6 +77,7 @@ struct nb_opts {
     unsigned stats_ms;    /* statistics/ written at most this often */
     int daemon, once;
     int no_rx_map; /* feature-grant-ext-rx-map not offered */
+    int no_tx_map; /* feature-grant-ext-tx-map not offered */
     const char *log;
 };
 
@@ -115,11 +122,20 @@ struct nb {
 
 /* ---- A vif --------------------------------------------------------------- */
 
-/* A mapped rx buffer (rxmap.c); addr NULL: the ref is copied. */
-struct nb_rxmap {
+/* A mapped buffer (bufmap.c); addr NULL: the ref is copied. */
+struct nb_mapent {
     grant_ref_t ref;
     void *addr;
     int used;
+};
+
+/* A vif's table of mapped buffers of one direction (bufmap.c). */
+struct nb_bufmap {
+    int on;         /* the feature negotiated */
+    unsigned len;   /* bytes of each buffer (whole pages) */
+    unsigned flags; /* grant_map's: GRANT_MAP_RDONLY for tx */
+    struct nb_mapent *maps;
+    unsigned n;
 };
 
 /* A packet from the tx ring being gathered (tx.c). */
@@ -135,6 +151,11 @@ struct nb_txpkt {
     int started, shed;    /* shed: over the slot limit, answered as taken */
     size_t off;           /* where its bytes go in the stage */
     unsigned seg0, nseg;  /* its copy segments */
+    /* Mapped (feature-grant-ext-tx-map): written from the mappings, its
+     * head (vnet header + head bytes) at off in the stage. */
+    int mapped;
+    unsigned head;
+    void *addr[NB_SLOTS_MAX];
 };
 
 struct nb_queue {
@@ -169,10 +190,11 @@ struct nb_vif {
     /* The frontend's features. */
     int sg, gso4, gso6, csum, csum6, rx_notify;
     unsigned rx_buf; /* bytes of each posted rx buffer */
-    int rx_map;      /* feature-grant-ext-rx-map: rx buffers mapped */
-    struct nb_rxmap *maps;
-    unsigned nmaps;
+    /* Mapped buffers: rx (feature-grant-ext-rx-map), tx
+     * (feature-grant-ext-tx-map). */
+    struct nb_bufmap rxm, txm;
     int rx_direct; /* the TAP read straight into them (logged once) */
+    int tx_direct; /* the TAP written from the tx mappings (logged once) */
     /* rate=: credit_bytes every credit_us (0: unlimited). */
     uint64_t credit_bytes, credit_us, remaining;
     uint64_t next_credit_ms;
@@ -208,20 +230,20 @@ int nb_tap_setup(const char *name, const char *bridge, unsigned mtu, char *err,
 int nb_tap_offload(int fd, unsigned flags);
 void nb_tap_carrier(int fd, int on);
 
-/* rxmap.c: the rx buffers of a feature-grant-ext-rx-map frontend.
- * get: ref's mapping (mapped on first use), NULL when it is copied.
- * write: len bytes into the n mapped buffers addrs (of refs), rx_buf each;
- * 0, or -errno (then those refs are copied from now on).  revoked: the
- * revoke events drained.  clear: every mapping of v unmapped. */
-void *nb_rxmap_get(struct nb_vif *v, grant_ref_t ref);
+/* bufmap.c: the frontend's buffers mapped, a table per direction.
+ * get: ref's mapping in t (mapped on first use), NULL when it is copied.
+ * forget: the n refs' mappings dropped, copied from now on (their buffers
+ * were protected under us).  revoked: the revoke events drained (before a
+ * table is used).  clear: every mapping of t unmapped.
+ * rxmap_write: len bytes into the n mapped rx buffers addrs (of refs),
+ * rx_buf each; 0, or -errno (then those refs are copied from now on). */
+void *nb_map_get(struct nb_vif *v, struct nb_bufmap *t, grant_ref_t ref);
+void nb_map_forget(struct nb_vif *v, struct nb_bufmap *t,
+                   const grant_ref_t *refs, unsigned n);
+void nb_map_revoked(struct nb *nb);
+void nb_map_clear(struct nb_vif *v, struct nb_bufmap *t);
 int nb_rxmap_write(struct nb_vif *v, const uint8_t *data, size_t len,
                    const grant_ref_t *refs, void *const *addrs, unsigned n);
-void nb_rxmap_revoked(struct nb *nb);
-/* The n refs' mappings dropped: copied from now on (their buffers were
- * protected under us). */
-void nb_rxmap_forget(struct nb_vif *v, const grant_ref_t *refs, unsigned n);
-
-void nb_rxmap_clear(struct nb_vif *v);
 
 /* guard.c: len bytes copied from src, memory that may be protected under
  * us (a frontend's mapped buffer): 0, or -EFAULT when a load from

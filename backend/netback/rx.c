@@ -5,7 +5,7 @@
  * posts buffers (one page each: a standard grant, or with feature-grant-ext
  * a byte grant of the buffer it posted, grant-ext-rx-buffer-size bytes,
  * a page unless it says), the backend copies into them, or, with
- * feature-grant-ext-rx-map, writes into its mappings of them (rxmap.c),
+ * feature-grant-ext-rx-map, writes into its mappings of them (bufmap.c),
  * reading the TAP straight into them when it can (direct_frame).
  *
  * The posted requests are taken from the ring into a FIFO as they come
@@ -171,7 +171,7 @@ static int plan(struct nb_queue *q, struct rxpkt *p, unsigned first)
     /* Every buffer mapped: written here, no copy. */
     for (i = 0; i < p->slots; i++) {
         refs[i] = posted(q, k)->gref;
-        if (!(addrs[i] = nb_rxmap_get(q->vif, refs[i])))
+        if (!(addrs[i] = nb_map_get(q->vif, &q->vif->rxm, refs[i])))
             break;
         k += (i == 0 && p->gso_type) ? 2 : 1;
     }
@@ -361,7 +361,7 @@ static int direct_fault(struct nb_vif *v, struct rx_pass *ps,
 {
     struct rxpkt *p = &ps->batch[ps->n++];
 
-    nb_rxmap_forget(v, refs, nb);
+    nb_map_forget(v, &v->rxm, refs, nb);
     memset(p, 0, sizeof(*p));
     p->slots = 1;
     p->first = ps->k++;
@@ -394,13 +394,13 @@ static int direct_frame(struct nb_queue *q, struct rx_pass *ps)
     ssize_t got;
     int why;
 
-    if (!v->rx_map || !v->sg || q->holding || q->draining ||
+    if (!v->rxm.on || !v->sg || q->holding || q->draining ||
         nb > NB_SLOTS_MAX || q->rxq_len - ps->k < nb + 1 ||
         ps->used + RX_ROOM > ps->stage_len)
         return -1;
     for (i = 0; i < nb; i++) {
         refs[i] = posted(q, ps->k + (i ? i + 1 : 0))->gref;
-        iov[i + 1].iov_base = nb_rxmap_get(v, refs[i]);
+        iov[i + 1].iov_base = nb_map_get(v, &v->rxm, refs[i]);
         iov[i + 1].iov_len = v->rx_buf;
         if (!iov[i + 1].iov_base)
             return -1;
@@ -485,8 +485,8 @@ int nb_rx_prepare(struct nb_queue *q, uint8_t *stage, size_t stage_len)
 
     if (rc < 0)
         return rc;
-    if (q->vif->rx_map)
-        nb_rxmap_revoked(q->vif->nb); /* before any mapping is used */
+    if (q->vif->rxm.on)
+        nb_map_revoked(q->vif->nb); /* before any mapping is used */
     ps->stage = stage;
     ps->stage_len = stage_len;
     ps->used = ps->late_len = 0;

@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "private.h"
@@ -210,8 +211,10 @@ static const netif_extra_info_t *gso_of(const struct nb_txpkt *p)
     return NULL;
 }
 
-/* Rule 8 and the virtio-net header the TAP wants in front. */
-static int vnet_hdr(struct nb_txpkt *p, uint8_t *buf)
+/* Rule 8 and the virtio-net header the TAP wants in front; the frame's
+ * first `head` bytes are at buf + NB_VNET_HDR (all of them unless it is
+ * mapped: then -EPROTO may mean the headers are past the head). */
+static int vnet_hdr(struct nb_txpkt *p, uint8_t *buf, unsigned head)
 {
     struct virtio_net_hdr h;
     uint8_t *f = buf + NB_VNET_HDR;
@@ -221,7 +224,7 @@ static int vnet_hdr(struct nb_txpkt *p, uint8_t *buf)
 
     memset(&h, 0, sizeof(h));
     if ((p->req[0].flags & NETTXF_csum_blank) || gso) {
-        if (nb_l4(f, len, &l4, &proto, &v6) < 0)
+        if (nb_l4(f, head, &l4, &proto, &v6) < 0)
             return -EPROTO;
         if (gso && (proto != IPPROTO_TCP ||
                     v6 != (gso->u.gso.type == XEN_NETIF_GSO_TYPE_TCPV6)))
@@ -235,7 +238,7 @@ static int vnet_hdr(struct nb_txpkt *p, uint8_t *buf)
         h.csum_offset = proto == IPPROTO_TCP ? 16 : 6;
         if (gso) {
             tcp_len = (f[l4 + 12] >> 4) * 4u;
-            if (tcp_len < 20u || l4 + tcp_len > len)
+            if (tcp_len < 20u || l4 + tcp_len > head)
                 return -EPROTO;
             h.gso_type =
                 v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
@@ -273,6 +276,88 @@ static int add_segs(struct nb_queue *q, struct nb_txpkt *p, uint8_t *stage,
     return 0;
 }
 
+static unsigned slot_len(const struct nb_txpkt *p, unsigned i)
+{
+    return i ? p->req[i].size : p->req[0].size - p->sum;
+}
+
+static size_t staged(unsigned bytes)
+{
+    return (NB_VNET_HDR + bytes + 63u) & ~(size_t)63u;
+}
+
+/*
+ * feature-grant-ext-tx-map: whether good packet p goes onto the TAP from
+ * our mappings of its tx buffers (every slot's mapped, none longer than
+ * a buffer).  Then its head (NB_TX_HEAD bytes at most, of the first slot)
+ * is copied through nb_peek into room bytes at buf: the checks and the
+ * virtio-net header read it there, and the TAP gets it from there, so
+ * the headers the frontend could still change in its buffer are the ones
+ * checked.  0: mapped (or dropped: rule 8 with every byte staged); -1:
+ * copy it (not mapped, headers past the head, too little room, or a
+ * buffer protected under us: its refs are copied from now on).
+ */
+static int map_packet(struct nb_queue *q, struct nb_txpkt *p, uint8_t *buf,
+                      size_t room)
+{
+    struct nb_vif *v = q->vif;
+    unsigned i, head = slot_len(p, 0);
+    grant_ref_t refs[NB_SLOTS_MAX];
+
+    p->mapped = 0;
+    if (!v->txm.on)
+        return -1;
+    /* A force-revoke is seen before a ref is looked up: the requests were
+     * taken after the frontend's revoke returned, so a ref revoked and
+     * granted again never finds the old mapping (scratch pages). */
+    nb_map_revoked(v->nb);
+    for (i = 0; i < p->nreq; i++) {
+        refs[i] = p->req[i].gref;
+        if (slot_len(p, i) > v->txm.len ||
+            !(p->addr[i] = nb_map_get(v, &v->txm, refs[i])))
+            return -1;
+    }
+    head = head < NB_TX_HEAD ? head : NB_TX_HEAD;
+    if (staged(head) > room)
+        return -1;
+    if (nb_peek(buf + NB_VNET_HDR, p->addr[0], head) < 0) {
+        nb_map_forget(v, &v->txm, refs, p->nreq);
+        return -1;
+    }
+    if (vnet_hdr(p, buf, head) < 0) {
+        if (head < p->req[0].size)
+            return -1; /* the copy checks it whole */
+        set_drop(p, NB_DROP_RX_CSUM);
+        return 0;
+    }
+    p->mapped = 1;
+    p->head = head;
+    p->nseg = 0;
+    return 0;
+}
+
+/* A mapped packet onto the TAP: 0, or -errno (-EFAULT: a buffer was
+ * protected under us, the kernel took nothing). */
+static int write_mapped(struct nb_queue *q, struct nb_txpkt *p, uint8_t *buf)
+{
+    struct iovec iov[NB_SLOTS_MAX + 1];
+    unsigned i, n = 1, len0 = slot_len(p, 0);
+
+    iov[0].iov_base = buf;
+    iov[0].iov_len = NB_VNET_HDR + p->head;
+    if (len0 > p->head) {
+        iov[n].iov_base = (uint8_t *)p->addr[0] + p->head;
+        iov[n++].iov_len = len0 - p->head;
+    }
+    for (i = 1; i < p->nreq; i++) {
+        iov[n].iov_base = p->addr[i];
+        iov[n++].iov_len = p->req[i].size;
+    }
+    if (writev(q->vif->tap[q->idx], iov, (int)n) < 0)
+        return -errno;
+    return 0;
+}
+
 /* After the copies: onto the TAP, or counted as dropped; then answered. */
 static void finish(struct nb_queue *q, struct nb_txpkt *p, uint8_t *stage)
 {
@@ -289,16 +374,37 @@ static void finish(struct nb_queue *q, struct nb_txpkt *p, uint8_t *stage)
             bad = i;
         }
     }
-    if (why == NB_STAT_MAX && vnet_hdr(p, buf) < 0)
+    if (why == NB_STAT_MAX && !p->mapped && vnet_hdr(p, buf, len) < 0)
         why = NB_DROP_RX_CSUM;
-    if (why == NB_STAT_MAX &&
-        write(v->tap[q->idx], buf, NB_VNET_HDR + len) < 0) {
+    if (why == NB_STAT_MAX && p->mapped) {
+        rc = write_mapped(q, p, buf);
+        if (rc == -EFAULT) {
+            /* Protected under us: copied from now on. */
+            why = NB_DROP_RX_COPY;
+            for (i = 0; i < p->nreq; i++)
+                nb_map_forget(v, &v->txm, &p->req[i].gref, 1);
+        } else if (rc < 0) {
+            why = NB_DROP_RX_TAP;
+        } else if (!v->tx_direct) {
+            v->tx_direct = 1;
+            nb_vif_log(v,
+                       "%s: TAP written straight from the mapped tx "
+                       "buffers",
+                       v->ifname);
+        }
+    } else if (why == NB_STAT_MAX &&
+               write(v->tap[q->idx], buf, NB_VNET_HDR + len) < 0) {
         rc = -errno;
         why = NB_DROP_RX_TAP;
     }
     if (why == NB_STAT_MAX) {
         v->st[NB_RX_PACKETS]++;
         v->st[NB_RX_BYTES] += len;
+    } else if (why == NB_DROP_RX_COPY && p->mapped) {
+        nb_vif_drop(v, why,
+                    "tx packet of %u bytes: a mapped tx buffer faulted (%s): "
+                    "its grefs copied from now on",
+                    len, grant_strerror(rc));
     } else if (why == NB_DROP_RX_COPY) {
         nb_vif_drop(v, why, "tx packet of %u bytes: slot %u (gref %u): %s", len,
                     bad, p->req[bad].gref, grant_strerror(rc));
@@ -335,17 +441,23 @@ int nb_tx_prepare(struct nb_queue *q, uint8_t *stage, size_t stage_len)
         if (rc <= 0)
             break;
         if (q->cur.drop == NB_STAT_MAX) {
-            need = (NB_VNET_HDR + q->cur.req[0].size + 63u) & ~(size_t)63u;
+            int mapped =
+                map_packet(q, &q->cur, stage + used, stage_len - used) == 0;
+
+            need = !mapped                      ? staged(q->cur.req[0].size)
+                   : q->cur.drop == NB_STAT_MAX ? staged(q->cur.head)
+                                                : 0;
             if (used + need > stage_len) {
                 pass.full = 1; /* the rest after this batch */
                 break;
             }
             if (!credit_ok(v, q->cur.req[0].size))
                 break; /* the main loop comes back at next_credit_ms */
-            if (add_segs(q, &q->cur, stage, used) < 0) {
+            if (!mapped && add_segs(q, &q->cur, stage, used) < 0) {
                 pass.full = 1;
                 break;
             }
+            q->cur.off = used;
             used += need;
         }
         pass.batch[pass.n++] = q->cur;

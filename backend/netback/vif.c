@@ -246,13 +246,9 @@ static int tap_up(struct nb_vif *v)
 static int nb_probe(struct xbe_dev *d, xs_transaction_t t)
 {
     static const char *const on[] = {
-        "feature-sg",
-        "feature-gso-tcpv4",
-        "feature-gso-tcpv6",
-        "feature-ipv6-csum-offload",
-        "feature-rx-copy",
-        "feature-split-event-channels",
-        "feature-grant-ext-rx-map",
+        "feature-sg",        "feature-gso-tcpv4",
+        "feature-gso-tcpv6", "feature-ipv6-csum-offload",
+        "feature-rx-copy",   "feature-split-event-channels",
     };
     struct nb *nb = bus_nb(d);
     struct nb_vif *v = xbe_dev_priv(d);
@@ -272,12 +268,48 @@ static int nb_probe(struct xbe_dev *d, xs_transaction_t t)
     if (rc == 0)
         rc = grant_xenbus_write(nb->xb, t, dir, "feature-grant-ext-rx-map",
                                 nb->opt.no_rx_map ? "0" : "1");
+    if (rc == 0)
+        rc = grant_xenbus_write(nb->xb, t, dir, "feature-grant-ext-tx-map",
+                                nb->opt.no_tx_map ? "0" : "1");
     if (rc == 0 && !nb->xen)
         rc = grant_xenbus_write(nb->xb, t, dir, "hotplug-status", "connected");
     return rc;
 }
 
 /* ---- Connect and disconnect ---------------------------------------------- */
+
+/* grant-ext-<dir>-buffer-size: *len, a page unless said; 0 or the
+ * device's fatal error. */
+static int buf_size(struct xbe_dev *d, const char *key, unsigned *len)
+{
+    unsigned long b = NB_PAGE;
+    int rc =
+        xbe_read_uint(bus_nb(d)->xb, xbe_dev_fe_dir(d), key, NB_RX_BUF_MAX, &b);
+
+    if (rc < 0 || b < NB_PAGE || b % NB_PAGE)
+        return xbe_fatal(d, -EINVAL, "%s/%s: not a multiple of %u up to %u",
+                         xbe_dev_fe_dir(d), key, NB_PAGE, NB_RX_BUF_MAX);
+    *len = (unsigned)b;
+    return 0;
+}
+
+/* The mapped buffers with extension grants: rx
+ * (feature-grant-ext-rx-map, the posted rx buffers granted WRITE|MAP) and
+ * tx (feature-grant-ext-tx-map: the tx buffers, grant-ext-tx-buffer-size
+ * bytes each, granted READ|MAP for good; a request names one at offset
+ * 0). */
+static int read_maps(struct xbe_dev *d, struct nb_vif *v)
+{
+    if (fe_flag(d, "feature-grant-ext-rx-map", &v->rxm.on) < 0 ||
+        fe_flag(d, "feature-grant-ext-tx-map", &v->txm.on) < 0)
+        return -EINVAL;
+    v->rxm.on = v->rxm.on && !v->nb->opt.no_rx_map;
+    v->rxm.len = v->rx_buf;
+    v->rxm.flags = 0;
+    v->txm.on = v->txm.on && !v->nb->opt.no_tx_map;
+    v->txm.flags = GRANT_MAP_RDONLY;
+    return v->txm.on ? buf_size(d, "grant-ext-tx-buffer-size", &v->txm.len) : 0;
+}
 
 static int read_features(struct xbe_dev *d, struct nb_vif *v)
 {
@@ -301,21 +333,10 @@ static int read_features(struct xbe_dev *d, struct nb_vif *v)
     /* With extension grants the frontend may post rx buffers larger than
      * a page: a 64 KiB packet then takes 5 slots, not 17. */
     v->rx_buf = NB_PAGE;
-    if (xbe_dev_grant_ext(d)) {
-        unsigned long b = NB_PAGE;
-        int rc = xbe_read_uint(bus_nb(d)->xb, xbe_dev_fe_dir(d),
-                               "grant-ext-rx-buffer-size", NB_RX_BUF_MAX, &b);
-
-        if (rc < 0 || b < NB_PAGE || b % NB_PAGE)
-            return xbe_fatal(d, -EINVAL,
-                             "%s/grant-ext-rx-buffer-size: not a multiple of "
-                             "%u up to %u",
-                             xbe_dev_fe_dir(d), NB_PAGE, NB_RX_BUF_MAX);
-        v->rx_buf = (unsigned)b;
-        if (fe_flag(d, "feature-grant-ext-rx-map", &v->rx_map) < 0)
-            return -EINVAL;
-        v->rx_map = v->rx_map && !v->nb->opt.no_rx_map;
-    }
+    if (xbe_dev_grant_ext(d) &&
+        (buf_size(d, "grant-ext-rx-buffer-size", &v->rx_buf) < 0 ||
+         read_maps(d, v) < 0))
+        return -EINVAL;
     v->csum = !nocsum;
     v->csum6 = v->csum6 && v->csum;
     /* GSO needs scatter-gather (a packet of many pages) and checksums. */
@@ -394,12 +415,12 @@ static int nb_connect(struct xbe_dev *d, xs_transaction_t t)
     memset(v->st, 0, sizeof(v->st));
     v->st_ever = 0;
     nb_vif_flush_stats(v, 1);
-    nb_log("%s: connected to domain %u, %u queue(s), %s grants%s%s%s%s",
+    nb_log("%s: connected to domain %u, %u queue(s), %s grants%s%s%s%s%s",
            v->ifname, xbe_dev_fe_id(d), nq,
            xbe_dev_grant_ext(d) ? "byte" : "standard", v->sg ? ", sg" : "",
            v->gso4 || v->gso6 ? ", gso" : "",
            v->credit_bytes ? ", rate-limited" : "",
-           v->rx_map ? ", rx mapped" : "");
+           v->rxm.on ? ", rx mapped" : "", v->txm.on ? ", tx mapped" : "");
     return 0;
 }
 
@@ -413,8 +434,10 @@ static void nb_disconnect(struct xbe_dev *d)
     if (v->connected)
         nb_vif_flush_stats(v, 1);
     v->connected = 0;
-    nb_rxmap_clear(v);
-    v->rx_map = 0;
+    nb_map_clear(v, &v->rxm);
+    nb_map_clear(v, &v->txm);
+    v->rxm.on = v->txm.on = 0;
+    v->rx_direct = v->tx_direct = 0;
     for (i = 0; i < XBE_MAX_QUEUES; i++) {
         struct nb_queue *q = &v->q[i];
 
@@ -444,7 +467,8 @@ static void nb_remove(struct xbe_dev *d)
     if (!v)
         return;
     nb = v->nb;
-    nb_rxmap_clear(v);
+    nb_map_clear(v, &v->rxm);
+    nb_map_clear(v, &v->txm);
     for (i = 0; i < XBE_MAX_QUEUES; i++) {
         if (v->q[i].hold)
             grant_mem_free(nb->h, v->q[i].hold);

@@ -52,6 +52,13 @@ static int nf_publish(struct xfe_dev *d, xs_transaction_t t)
     if (rc == 0 && xfe_grant_ext(d) && ((struct xgnf *)xfe_priv(d))->rx_map)
         rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d),
                                 "feature-grant-ext-rx-map", "1");
+    if (rc == 0 && xfe_grant_ext(d) && ((struct xgnf *)xfe_priv(d))->tx_map)
+        rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d),
+                                "feature-grant-ext-tx-map", "1");
+    if (rc == 0 && xfe_grant_ext(d) && ((struct xgnf *)xfe_priv(d))->tx_map)
+        rc = grant_xenbus_printf(xfe_xb(d), t, xfe_dir(d),
+                                 "grant-ext-tx-buffer-size", "%u",
+                                 NF_TX_BUF_EXT);
     return rc;
 }
 
@@ -129,7 +136,8 @@ static int nf_negotiate(struct xgnf *nf, const struct xgnf_config *cfg)
         (rc = be_flag(nf, "feature-gso-tcpv6", &v6)) < 0 ||
         (rc = be_flag(nf, "feature-ipv6-csum-offload", &csum6)) < 0 ||
         (rc = be_flag(nf, "feature-split-event-channels", &split)) < 0 ||
-        (rc = be_flag(nf, "feature-grant-ext-rx-map", &nf->rx_map)) < 0)
+        (rc = be_flag(nf, "feature-grant-ext-rx-map", &nf->rx_map)) < 0 ||
+        (rc = be_flag(nf, "feature-grant-ext-tx-map", &nf->tx_map)) < 0)
         return rc;
     nf->info.sg = sg;
     nf->info.gso_tcpv4 = sg && v4;

@@ -82,6 +82,10 @@ struct xgnf {
     /* The backend offered feature-grant-ext-rx-map: with grant-ext the rx
      * buffers are granted WRITE|MAP (the backend maps them once). */
     int rx_map;
+    /* The backend offered feature-grant-ext-tx-map: with grant-ext each tx
+     * buffer is granted READ|MAP once, whole, and every slot in it names
+     * that grant (the backend maps it once; no grant call per slot). */
+    int tx_map;
     int halted;
     int gone;
     struct nf_queue q[XGNF_MAX_QUEUES];

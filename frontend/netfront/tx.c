@@ -13,9 +13,13 @@
  * slots of large frames, same-sized ACKs: no grant call at all; a slot
  * takes a free buffer whose grant has its length when there is one);
  * another length gets a new grant (one create call per flush) and the old
- * one is revoked with NF_STALE_BATCH others in one call.  A live grant
- * only ever covers bytes of frames sent to this backend (the tx pages
- * hold nothing else).  A response frees its id.
+ * one is revoked with NF_STALE_BATCH others in one call.  With
+ * feature-grant-ext-tx-map (the backend offered it) each buffer is
+ * instead granted once at setup, whole (NF_TX_BUF_EXT bytes, READ|MAP),
+ * and every slot in it names that grant at offset 0: the backend maps it
+ * once and writes the TAP from the mapping, and no slot costs a grant
+ * call.  A live grant only ever covers bytes of frames sent to this
+ * backend (the tx pages hold nothing else).  A response frees its id.
  */
 #include <errno.h>
 #include <string.h>
@@ -26,6 +30,27 @@
 unsigned nf_tx_buf(const struct xgnf *nf)
 {
     return nf->info.grant_ext ? NF_TX_BUF_EXT : NF_BUF;
+}
+
+/* feature-grant-ext-tx-map: every buffer granted once, whole. */
+static int grant_whole(struct xgnf *nf, struct nf_queue *q)
+{
+    struct grant_create_req reqs[NF_RING_ENTS];
+    unsigned i;
+    int rc;
+
+    for (i = 0; i < NF_RING_ENTS; i++)
+        reqs[i] = (struct grant_create_req){
+            .grantee = (grant_domid_t)nf->be_id,
+            .rights = GRANT_R_READ | GRANT_R_MAP,
+            .ptr = q->tx_mem + (size_t)i * NF_TX_BUF_EXT,
+            .len = NF_TX_BUF_EXT};
+    rc = grant_create_batch(nf->h, reqs, NF_RING_ENTS);
+    for (i = 0; rc == 0 && i < NF_RING_ENTS; i++) {
+        q->tx_ref[i] = reqs[i].ref;
+        q->tx_glen[i] = NF_TX_BUF_EXT;
+    }
+    return rc;
 }
 
 int nf_tx_setup(struct xgnf *nf, struct nf_queue *q)
@@ -40,6 +65,11 @@ int nf_tx_setup(struct xgnf *nf, struct nf_queue *q)
         rc = grant_v1_share(nf->h, (grant_domid_t)nf->be_id, NF_RING_ENTS,
                             GRANT_V1_RDONLY, q->tx_v1, (void **)&q->tx_mem);
     if (rc < 0) {
+        q->tx_mem = NULL;
+        return rc;
+    }
+    if (nf->info.grant_ext && nf->tx_map && (rc = grant_whole(nf, q)) < 0) {
+        grant_mem_free(nf->h, q->tx_mem);
         q->tx_mem = NULL;
         return rc;
     }
@@ -74,6 +104,8 @@ void nf_tx_teardown(struct xgnf *nf, struct nf_queue *q)
     for (i = 0; nf->info.grant_ext && i < NF_RING_ENTS; i++)
         if (q->tx_glen[i])
             grant_revoke(nf->h, q->tx_ref[i], GRANT_REVOKE_FORCE);
+    /* A new connection grants anew (else its slots would name these). */
+    memset(q->tx_glen, 0, sizeof(q->tx_glen));
     revoke_stale(nf, q);
     if (nf->info.grant_ext)
         grant_mem_free(nf->h, q->tx_mem);
@@ -154,7 +186,7 @@ static uint16_t take_id(const struct xgnf *nf, struct nf_queue *q, size_t n,
     uint16_t id;
     int found = 0;
 
-    if (nf->info.grant_ext && !*miss) {
+    if (nf->info.grant_ext && !nf->tx_map && !*miss) {
         for (k = q->tx_nfree; !found && k-- > 0;)
             if (q->tx_glen[q->tx_free[k]] == n) {
                 i = k;
@@ -344,7 +376,8 @@ int xgnf_send_commit(struct xgnf *nf, unsigned qi, size_t len,
     /* A tail of a length some free buffer's grant has: moved there (at
      * most a slot's bytes) rather than granted anew. */
     tail = len - (size_t)(slots - 1) * buf;
-    if (nf->info.grant_ext && q->tx_glen[q->resv[slots - 1]] != tail) {
+    if (nf->info.grant_ext && !nf->tx_map &&
+        q->tx_glen[q->resv[slots - 1]] != tail) {
         for (k = q->tx_nfree; k-- > 0;)
             if (q->tx_glen[q->tx_free[k]] == tail) {
                 uint16_t id = q->tx_free[k];
@@ -458,7 +491,8 @@ int xgnf_flush(struct xgnf *nf, unsigned qi)
 
     if (rc < 0)
         return rc;
-    if (q->npend && nf->info.grant_ext && grant_pending(nf, q) < 0)
+    if (q->npend && nf->info.grant_ext && !nf->tx_map &&
+        grant_pending(nf, q) < 0)
         drop_pending(nf, q);
     if (q->npend) {
         write_pending(nf, q);

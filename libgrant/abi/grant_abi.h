@@ -600,7 +600,8 @@ struct gntx_fault_stats {
  *   -EAGAIN   the call's byte budget (GNTX_DEFAULT_IO_BYTES unless the
  *             host says otherwise), or the host's time for one call (a
  *             slow file; xgrantd: 2 ms, checked between pieces of at most
- *             256 KiB), cut it short: resubmit it as it came
+ *             256 KiB, or between rounds of a call whose pieces it moves
+ *             at once), cut it short: resubmit it as it came
  *             back (each resubmission is validated again, so a revoke in
  *             between stops the rest; libgrant does this); elements after
  *             it come back -EAGAIN unmoved;

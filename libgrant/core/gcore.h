@@ -152,6 +152,54 @@ typedef long gcore_io_fn(void *ctx, uint32_t file, unsigned dir,
 int gcore_io(struct gcore *core, gntx_domid_t caller, struct gntx_io *v,
              unsigned n, gcore_io_fn *fn, void *ctx);
 
+/*
+ * Two-phase GNTX_OP_IO (io_batch.c), for a host that can keep many file
+ * I/Os in flight at once (xgrantd: io_uring).  Every element is validated
+ * and budgeted exactly as gcore_io does (phase 1, `fn` asked about the
+ * file as there), its bytes gathered into pieces as gcore_io hands them
+ * to `fn`, and the pieces of many elements handed to `submit` together,
+ * a wave at a time; then (phase 2) each element of the wave is completed
+ * from its pieces' results in order.  Statuses, `done` and every byte of
+ * the granter's memory and of the file come out as gcore_io's, except
+ * that the host's time (-GNTX_EAGAIN) is asked of a whole wave (below).
+ * All of it under the core lock: a revoke is before or after the call.
+ *
+ * Two elements whose order matters never share a wave: one that writes
+ * memory (a READ) another touches, or that touches a file range another
+ * writes (any file: the core does not know which files are the same; a
+ * READ starting below a WRITE's end counts, as the WRITE may extend the
+ * file).  Memory is compared by address: a host using this MUST give a
+ * frame one address while it is held (gh_frame).  An element too large
+ * for a wave goes through `fn` alone, between waves.
+ *
+ * `submit` moves every piece of p[0..n) and sets its `res` as `fn` would
+ * answer for it (bytes moved: fewer at the end of the file or cut short;
+ * or -GNTX_E*), in any order or at once, except that a piece with `link`
+ * set MUST only move after the piece before it moved all its bytes (else
+ * it may be skipped: res -GNTX_ECANCELED).  It returns 0, or -GNTX_EAGAIN
+ * before it moved anything: the host's time for the call is up (only once
+ * the call moved something), and the call ends there as gcore_io's does.
+ * The core redoes through `fn` whatever of a piece did not move (an error,
+ * a skipped piece, the rest of a short one that was not the end of the
+ * file), so every fault gets `fn`'s answer; such a call of `fn` MUST NOT
+ * answer -GNTX_EAGAIN (the host's time is asked per wave).  `submit`
+ * MUST NOT call back into the core.  Returns as gcore_io.
+ */
+#define GCORE_IO_WAVE 64u /* the most pieces one submit is handed */
+struct gcore_io_piece {
+    uint32_t file;
+    uint8_t dir;   /* GNTX_IO_* */
+    uint8_t link;  /* moves only after the piece before moved all its bytes */
+    uint16_t niov; /* pieces of memory in iov: 1..GCORE_IO_IOV */
+    uint64_t file_off;
+    const struct gcore_iov *iov;
+    long res; /* out: as gcore_io_fn's return */
+};
+typedef int gcore_io_submit_fn(void *ctx, struct gcore_io_piece *p, unsigned n);
+int gcore_io_batch(struct gcore *core, gntx_domid_t caller, struct gntx_io *v,
+                   unsigned n, gcore_io_fn *fn, gcore_io_submit_fn *submit,
+                   void *ctx);
+
 /* Page protection (protect*.c). */
 int gcore_protect(struct gcore *core, gntx_domid_t caller,
                   struct gntx_protect *v, unsigned n);

@@ -8,9 +8,11 @@
  */
 #include "private.h"
 
-/* Element `elem` under L, relocking as it asks. */
+/* Element `elem` under L, relocking as it asks (the elements it left
+ * pending completed first: flush). */
 static int batch_one(struct gcore *c, gntx_domid_t caller, void *elem,
-                     gc_elem_fn fn, void *ctx, struct gc_locks *L)
+                     gc_elem_fn fn, gc_flush_fn flush, void *ctx,
+                     struct gc_locks *L, int *ok)
 {
     for (L->rounds = 0;;) {
         struct gc_dom *d = gc_dom_get(c, caller);
@@ -23,12 +25,15 @@ static int batch_one(struct gcore *c, gntx_domid_t caller, void *elem,
             st = fn(c, d, elem, ctx, L);
         if (st != GC_RELOCK)
             return st;
+        if (flush)
+            *ok += flush(ctx);
         gc_relock(L);
     }
 }
 
-int gc_batch(struct gcore *c, gntx_domid_t caller, void *v, unsigned n,
-             size_t esz, size_t status_off, gc_elem_fn fn, void *ctx, bool wide)
+int gc_batch_flush(struct gcore *c, gntx_domid_t caller, void *v, unsigned n,
+                   size_t esz, size_t status_off, gc_elem_fn fn,
+                   gc_flush_fn flush, void *ctx, bool wide)
 {
     struct gc_locks L;
     int ok = 0;
@@ -40,13 +45,24 @@ int gc_batch(struct gcore *c, gntx_domid_t caller, void *v, unsigned n,
     gc_locks_take(&L);
     for (unsigned i = 0; i < n; i++) {
         char *elem = (char *)v + (size_t)i * esz;
-        int32_t st = batch_one(c, caller, elem, fn, ctx, &L);
+        int32_t st = batch_one(c, caller, elem, fn, flush, ctx, &L, &ok);
 
+        if (st == GC_PENDING)
+            continue;
         *(int32_t *)(void *)(elem + status_off) = st;
         ok += st == 0;
     }
+    if (flush)
+        ok += flush(ctx);
     gc_locks_drop(&L);
     return ok;
+}
+
+int gc_batch(struct gcore *c, gntx_domid_t caller, void *v, unsigned n,
+             size_t esz, size_t status_off, gc_elem_fn fn, void *ctx, bool wide)
+{
+    return gc_batch_flush(c, caller, v, n, esz, status_off, fn, NULL, ctx,
+                          wide);
 }
 
 /* Raises *need to idx + nr, the aux end an element names. */

@@ -20,23 +20,18 @@
  * time for the call (a slow file) says -GNTX_EAGAIN for a piece: the call
  * ends there as if its byte budget were spent.  All of it under the core
  * lock, as a copy: a revoke is never in between, and once it returns no
- * later call moves a byte through the grant.
+ * later call moves a byte through the grant.  The steps of an element are
+ * shared with io_batch.c (gcore_io_batch: the pieces of many elements
+ * handed to the host together).
  */
 #include "private.h"
-
-struct io_call {
-    gcore_io_fn *fn;
-    void *ctx;
-    uint64_t left;  /* the call's byte budget */
-    uint64_t moved; /* bytes the call moved so far */
-};
 
 /* Pieces of sp from its position on, up to len bytes and GCORE_IO_IOV
  * pieces; their frames stay held (*held of them, from held[0]).  The bytes
  * gathered, 0 when the first frame is not there. */
-static uint64_t gather(const struct gc_span *sp, uint64_t len, int write,
-                       struct gcore_iov *iov, unsigned *n, void **held,
-                       unsigned *nheld)
+uint64_t gc_io_gather(const struct gc_span *sp, uint64_t len, int write,
+                      struct gcore_iov *iov, unsigned *n, void **held,
+                      unsigned *nheld)
 {
     struct gc_span at = *sp;
     uint64_t got = 0;
@@ -61,10 +56,8 @@ static uint64_t gather(const struct gc_span *sp, uint64_t len, int write,
     return got;
 }
 
-/* Moves up to len bytes of sp through the host; *moved says how many did
- * (fewer with 0: the end of the file). */
-static int io_span(struct io_call *x, const struct gntx_io *v,
-                   struct gc_span *sp, uint64_t len, uint64_t *moved)
+int gc_io_span(struct gc_io_call *x, const struct gntx_io *v,
+               struct gc_span *sp, uint64_t len, uint64_t *moved)
 {
     struct gcore_iov iov[GCORE_IO_IOV];
     void *held[GCORE_IO_IOV];
@@ -72,8 +65,8 @@ static int io_span(struct io_call *x, const struct gntx_io *v,
 
     *moved = 0;
     while (*moved < len) {
-        uint64_t want = gather(sp, len - *moved, v->dir == GNTX_IO_READ, iov,
-                               &n, held, &nheld);
+        uint64_t want = gc_io_gather(sp, len - *moved, v->dir == GNTX_IO_READ,
+                                     iov, &n, held, &nheld);
         long got =
             want ? x->fn(x->ctx, v->file, v->dir, v->file_off + *moved, iov, n)
                  : -GNTX_EFAULT;
@@ -115,30 +108,40 @@ static int io_check(const struct gntx_io *v)
     return 0;
 }
 
-static int io_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx,
+/* The rights the grant needs for the element's direction. */
+static unsigned io_need(const struct gntx_io *v)
+{
+    return v->dir == GNTX_IO_READ ? GNTX_R_WRITE : GNTX_R_READ;
+}
+
+int gc_io_resolve(struct gcore *c, struct gc_dom *d, struct gc_io_call *x,
+                  const struct gntx_io *v, struct gc_span *sp,
                   struct gc_locks *L)
 {
-    struct io_call *x = ctx;
-    struct gntx_io *v = elem;
     struct gntx_ptr p = {.kind = GNTX_PTR_GRANT,
                          .dom = v->dom,
                          .ref = v->ref,
                          .addr = v->offset};
-    unsigned need = v->dir == GNTX_IO_READ ? GNTX_R_WRITE : GNTX_R_READ;
-    struct gc_span sp;
-    uint64_t n, moved = 0;
     int rc = io_check(v);
 
     if (!rc)
-        rc = gc_end_resolve(c, d, &p, v->len, need, &sp, L);
+        rc = gc_end_resolve(c, d, &p, v->len, io_need(v), sp, L);
     if (!rc)
         rc = (int)x->fn(x->ctx, v->file, v->dir, v->file_off, NULL, 0);
-    if (rc)
-        return rc;
-    n = gc_budget_take(&x->left, v->len);
-    rc = gc_end_protect(c, d, &sp, n, need);
-    if (!rc)
-        rc = io_span(x, v, &sp, n, &moved);
+    return rc;
+}
+
+int gc_io_protect(struct gcore *c, struct gc_dom *d, struct gc_io_call *x,
+                  const struct gntx_io *v, const struct gc_span *sp,
+                  uint64_t *n)
+{
+    *n = gc_budget_take(&x->left, v->len);
+    return gc_end_protect(c, d, sp, *n, io_need(v));
+}
+
+int gc_io_finish(struct gc_io_call *x, struct gntx_io *v, int rc, uint64_t n,
+                 uint64_t moved)
+{
     io_advance(v, moved);
     x->moved += moved;
     if (rc == -GNTX_EAGAIN) { /* the host's time budget: as the bytes' */
@@ -150,10 +153,27 @@ static int io_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx,
     return -GNTX_EAGAIN;
 }
 
+static int io_one(struct gcore *c, struct gc_dom *d, void *elem, void *ctx,
+                  struct gc_locks *L)
+{
+    struct gc_io_call *x = ctx;
+    struct gntx_io *v = elem;
+    struct gc_span sp;
+    uint64_t n, moved = 0;
+    int rc = gc_io_resolve(c, d, x, v, &sp, L);
+
+    if (rc)
+        return rc;
+    rc = gc_io_protect(c, d, x, v, &sp, &n);
+    if (!rc)
+        rc = gc_io_span(x, v, &sp, n, &moved);
+    return gc_io_finish(x, v, rc, n, moved);
+}
+
 int gcore_io(struct gcore *c, gntx_domid_t caller, struct gntx_io *v,
              unsigned n, gcore_io_fn *fn, void *ctx)
 {
-    struct io_call x = {fn, ctx, 0, 0};
+    struct gc_io_call x = {fn, ctx, 0, 0};
 
     if (n > GNTX_MAX_BATCH)
         return -GNTX_E2BIG;

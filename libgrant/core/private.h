@@ -383,6 +383,43 @@ typedef int (*gc_elem_fn)(struct gcore *c, struct gc_dom *d, void *elem,
 int gc_batch(struct gcore *c, gntx_domid_t caller, void *v, unsigned n,
              size_t esz, size_t status_off, gc_elem_fn fn, void *ctx,
              bool wide);
+/* gc_batch_flush: as gc_batch, but `fn` may also answer GC_PENDING: the
+ * element's status is stored later, by `flush`, which the batch calls
+ * under the same locks before any relock and once at the end; it returns
+ * how many of the elements it completed since it last returned succeeded. */
+#define GC_PENDING 3
+typedef int (*gc_flush_fn)(void *ctx);
+int gc_batch_flush(struct gcore *c, gntx_domid_t caller, void *v, unsigned n,
+                   size_t esz, size_t status_off, gc_elem_fn fn,
+                   gc_flush_fn flush, void *ctx, bool wide);
+
+/* io.c, shared with io_batch.c: one IO call's state, and the steps of an
+ * element (gcore_io's order): gc_io_resolve checks the element, resolves
+ * its grant and asks the host about the file; gc_io_protect takes its
+ * bytes from the budget (*n) and checks the owner's protections over
+ * them; gc_io_gather collects pieces of a span (frames held),
+ * gc_io_span moves len bytes one piece at a time through fn; and
+ * gc_io_finish advances the element past what moved and says its
+ * status. */
+struct gc_io_call {
+    gcore_io_fn *fn;
+    void *ctx;
+    uint64_t left;  /* the call's byte budget */
+    uint64_t moved; /* bytes the call moved so far */
+};
+int gc_io_resolve(struct gcore *c, struct gc_dom *d, struct gc_io_call *x,
+                  const struct gntx_io *v, struct gc_span *sp,
+                  struct gc_locks *L);
+int gc_io_protect(struct gcore *c, struct gc_dom *d, struct gc_io_call *x,
+                  const struct gntx_io *v, const struct gc_span *sp,
+                  uint64_t *n);
+uint64_t gc_io_gather(const struct gc_span *sp, uint64_t len, int write,
+                      struct gcore_iov *iov, unsigned *n, void **held,
+                      unsigned *nheld);
+int gc_io_span(struct gc_io_call *x, const struct gntx_io *v,
+               struct gc_span *sp, uint64_t len, uint64_t *moved);
+int gc_io_finish(struct gc_io_call *x, struct gntx_io *v, int rc, uint64_t n,
+                 uint64_t moved);
 
 /* inflight.c: chunks of COPY and MEMSET that move their bytes without the
  * lock.  gc_copy_enter (lock held) takes a slot for one, or -1 when all

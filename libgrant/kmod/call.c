@@ -32,20 +32,6 @@
 #define XG_BAD_FRAME     (~0ULL)
 #define XG_FRAMES_CHUNK  64 /* XGRANT_IOC_FRAMES: frames per copy_to_user */
 
-long xg_hcall(unsigned int op, void *args, unsigned int count, void *aux,
-              u64 aux_count)
-{
-    struct gntx_xen_call c = {
-        .op = op,
-        .count = count,
-        .args = (u64)(uintptr_t)args,
-        .aux = (u64)(uintptr_t)aux,
-        .aux_count = aux_count,
-    };
-
-    return HYPERVISOR_grant_table_op(GNTTABOP_xgrant, &c, 1);
-}
-
 static u64 xg_frame(const struct xg_file *f, u64 idx)
 {
     return idx < f->nr_pages ? xen_page_to_gfn(f->pages[idx]) : XG_BAD_FRAME;

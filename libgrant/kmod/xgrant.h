@@ -9,6 +9,8 @@
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
 
+#include "hcall.h"
+
 /* One open /dev/xgrant: its grant memory. */
 struct xg_file {
     struct mutex lock; /* guards everything below */
@@ -33,8 +35,7 @@ void xg_revoke_own(struct xg_file *f);
 long xg_call(struct xg_file *f, void __user *uarg);
 /* XGRANT_IOC_FRAMES (xgrant_uapi.h) */
 long xg_frames(const struct xg_file *f, void __user *uarg);
-long xg_hcall(unsigned int op, void *args, unsigned int count, void *aux,
-              u64 aux_count);
+/* xg_hcall: hcall.h */
 
 /*
  * prot.c: a PV guest's own writable mappings of page idx, which Xen

@@ -484,6 +484,96 @@ static void case_direct(grant_handle_t *dom0, struct itest_agent *a)
     close(plain);
 }
 
+static struct grant_io_seg seg(int fd, unsigned dir_, grant_domid_t dom,
+                               uint64_t ref, uint64_t off, uint64_t file_off,
+                               uint64_t len)
+{
+    return (struct grant_io_seg){.fd = fd,
+                                 .dir = dir_,
+                                 .granter = dom,
+                                 .ref = (grant_ref_t)ref,
+                                 .offset = off,
+                                 .file_off = file_off,
+                                 .len = len};
+}
+
+/* Bytes [off, off+len) of fd all pattern pat(seed, k - base)? */
+static int file_is(int fd, uint64_t off, uint64_t len, uint64_t seed,
+                   uint64_t base)
+{
+    uint8_t b[PG];
+    int bad = len > PG || pread(fd, b, len, (off_t)off) != (ssize_t)len;
+
+    for (uint64_t k = 0; !bad && k < len; k++)
+        bad = b[k] != pat(seed, off + k - base);
+    return !bad;
+}
+
+/* One call of many segments (xgrantd moves them at once, io_uring): a
+ * file not open for the direction, a revoked grant, a READ meeting the
+ * end of the file and a window out of range among good READs; a WRITE
+ * of memory a READ before it filled, and a READ of what that WRITE wrote
+ * (the order shows).  Each segment gets its own answer, as alone. */
+static void case_batch(grant_handle_t *dom0, struct itest_agent *a)
+{
+    enum { N = 9 };
+    uint8_t *b = malloc(8 * PG);
+    int src = make_file("batch-src.img", 0, 0, O_RDWR);
+    int dst = make_file("batch-dst.img", 2 * PG, 0x5a, O_RDWR);
+    int eof = make_file("batch-eof.img", 5000, 0x42, O_RDONLY);
+    int ro = make_file("batch-ro.img", PG, 0, O_RDONLY);
+    int out = make_file("batch-out.img", 0, 0, O_RDWR);
+    int slot = (int)itest_ok(a, "alloc 8"), ok;
+    uint64_t ref = itest_ok(a, "grant 0 rw %d 0 %u", slot, 8 * PG);
+    uint64_t gone = itest_ok(a, "grant 0 rw %d 0 %u", slot, PG);
+    grant_domid_t d = a->domid;
+    struct grant_io_seg v[N] = {
+        seg(src, GRANT_IO_READ, d, ref, 0, 0, PG),
+        seg(ro, GRANT_IO_WRITE, d, ref, PG, 0, PG),          /* -EBADF */
+        seg(src, GRANT_IO_READ, d, gone, 0, 0, PG),          /* -ESTALE */
+        seg(src, GRANT_IO_READ, d, ref, 2 * PG, 2 * PG, PG), /* 0 */
+        seg(eof, GRANT_IO_READ, d, ref, 3 * PG, 4000, 3000), /* 1000 */
+        seg(src, GRANT_IO_READ, d, ref, 8 * PG - 10, 0, 20), /* -ERANGE */
+        seg(dst, GRANT_IO_WRITE, d, ref, 0, PG, PG),         /* what 0 read */
+        seg(dst, GRANT_IO_READ, d, ref, 5 * PG, PG, PG),     /* what 6 wrote */
+        seg(src, GRANT_IO_READ, d, ref, 6 * PG, 6 * PG, PG),
+    };
+    const int want[N] = {0, -EBADF, -ESTALE, 0, 0, -ERANGE, 0, 0, 0};
+    const uint64_t done[N] = {PG, 0, 0, PG, 1000, 0, PG, PG, PG};
+
+    for (unsigned k = 0; k < 8 * PG; k++)
+        b[k] = pat(3, k);
+    ICHECK(pwrite(src, b, 8 * PG, 0) == 8 * PG, "batch-src.img written");
+    itest_ok(a, "revoke 0x%llx", (unsigned long long)gone);
+    ok = grant_io(dom0, v, N);
+    ICHECK(ok == 6, "a batch of %d segments: 6 succeed (%d)", N, ok);
+    for (unsigned i = 0; i < N; i++)
+        ICHECK(v[i].status == want[i] && v[i].done == done[i],
+               "segment %u: status %d done %llu (want %d, %llu)", i,
+               v[i].status, (unsigned long long)v[i].done, want[i],
+               (unsigned long long)done[i]);
+    ICHECK(itest_ok(a, "check %d 0 %u 3", slot, PG) == 0 &&
+               itest_ok(a, "check %d %u %u 3", slot, 2 * PG, PG) == 0 &&
+               itest_ok(a, "check %d %u %u 3", slot, 6 * PG, PG) == 0,
+           "the good READs' bytes arrived");
+    ICHECK(itest_ok(a, "expect %d %u %u 66", slot, 3 * PG, 1000) == 0 &&
+               itest_ok(a, "expect %d %u %u 0", slot, 3 * PG + 1000,
+                        PG - 1000) == 0 &&
+               itest_ok(a, "expect %d %u %u 0", slot, PG, PG) == 0,
+           "the short READ stopped at the end; the refused ones moved nothing");
+    ICHECK(file_is(dst, PG, PG, 3, PG),
+           "the WRITE sent what the READ before it filled");
+    ICHECK(io1(dom0, out, GRANT_IO_WRITE, d, ref, 5 * PG, 0, PG, NULL) == 0 &&
+               file_is(out, 0, PG, 3, 0),
+           "the READ after it read what it wrote");
+    free(b);
+    close(src);
+    close(dst);
+    close(eof);
+    close(ro);
+    close(out);
+}
+
 int main(void)
 {
     struct itest_agent a, b;
@@ -505,6 +595,7 @@ int main(void)
     case_bad(dom0, &a);
     case_registered(dom0, &a);
     case_direct(dom0, &a);
+    case_batch(dom0, &a);
     ICHECK(itest_ok(&a, "domid") == a.domid && itest_ok(&b, "domid") == b.domid,
            "xgrantd still serves every domain");
     itest_agent_close(&a);

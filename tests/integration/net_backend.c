@@ -22,7 +22,9 @@
  * that jump (that vif closes, the others go on), a frontend that never
  * posts rx buffers (drops counted after --rx-stall-ms), rx buffers mapped
  * with feature-grant-ext-rx-map (byte-exact, force-revoked and protected
- * under netback, no mapping left; not mappable: copied), rate=, two
+ * under netback, no mapping left; not mappable: copied), tx buffers
+ * mapped with feature-grant-ext-tx-map (written to the TAP from the
+ * mappings; protected and force-revoked under netback), rate=, two
  * queues with split event channels, a bridge, and a frontend dying
  * mid-stream (its TAP goes, no mapping stays, a new guest gets a fresh
  * vif).
@@ -219,7 +221,25 @@ struct fe {
     grant_ref_t rx_ref[XFE_MAX_QUEUES][RX_PAGES];
     int v1;                          /* standard grants: shared pages */
     grant_v1_ref_t tx_ref[TX_PAGES]; /* v1: each tx page's */
+    grant_ref_t txm_ref[TX_PAGES];   /* txmap: each tx page's */
 };
+
+/* mode "txmap": feature-grant-ext-tx-map, tx buffers of a page each,
+ * granted READ|MAP once; every slot at the start of its page.  txprot:
+ * armed by "txprotect", the tx pages [page, page + n) given access acc in
+ * the next send, once its bytes are written (our own stores would fault
+ * after), until its responses. */
+static int fe_txmap;
+static struct {
+    unsigned page, n, acc;
+} fe_txprot;
+
+/* Sets the armed protection (or lifts it: GRANT_ACC_RWX); 0 or -errno. */
+static int fe_txprotect(struct fe *fe, unsigned acc)
+{
+    return grant_protect(fe->h, fe->tx_mem + (size_t)fe_txprot.page * 4096,
+                         (size_t)fe_txprot.n * 4096, acc, GRANT_ACT_DENY, 0);
+}
 
 /* A grant of [p, p+len) of the tx pool: byte-exact (offset 0), or the v1
  * ref of its page and the offset in it. */
@@ -233,14 +253,38 @@ static int fe_grant(struct fe *fe, uint8_t *p, unsigned len, grant_ref_t *ref,
         *off = (uint16_t)(at % 4096);
         return 0;
     }
+    if (fe_txmap) {
+        *ref = fe->txm_ref[at / 4096];
+        *off = 0;
+        return 0;
+    }
     *off = 0;
     return grant_create_direct(fe->h, fe->be, GRANT_R_READ, p, len, ref);
 }
 
 static void fe_ungrant(struct fe *fe, grant_ref_t ref)
 {
-    if (!fe->v1)
+    if (!fe->v1 && !fe_txmap)
         grant_revoke(fe->h, ref, GRANT_REVOKE_FORCE);
+}
+
+/* txmap: grants every tx page READ|MAP: how many refs are numbers the
+ * previous grants had (revoked ones given out again), or -errno. */
+static int fe_grant_tx(struct fe *fe)
+{
+    grant_ref_t old[TX_PAGES];
+    unsigned i, j, again = 0;
+    int rc = 0;
+
+    memcpy(old, fe->txm_ref, sizeof(old));
+    for (i = 0; rc == 0 && i < TX_PAGES; i++)
+        rc = grant_create_direct(fe->h, fe->be, GRANT_R_READ | GRANT_R_MAP,
+                                 fe->tx_mem + (size_t)i * 4096, 4096,
+                                 &fe->txm_ref[i]);
+    for (i = 0; rc == 0 && i < TX_PAGES; i++)
+        for (j = 0; j < TX_PAGES; j++)
+            again += fe->txm_ref[i] == old[j];
+    return rc < 0 ? rc : (int)again;
 }
 
 static int fe_nocsum;   /* mode "nocsum": takes no partial checksums */
@@ -295,6 +339,12 @@ static int fe_publish(struct xfe_dev *d, xs_transaction_t t)
     if (rc == 0 && (fe_rxmap || fe_rxnomap))
         rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d),
                                 "feature-grant-ext-rx-map", "1");
+    if (rc == 0 && fe_txmap)
+        rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d),
+                                "feature-grant-ext-tx-map", "1");
+    if (rc == 0 && fe_txmap)
+        rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d),
+                                "grant-ext-tx-buffer-size", "4096");
     if (rc == 0 && fe_badrxbuf)
         rc = grant_xenbus_write(xfe_xb(d), t, xfe_dir(d),
                                 "grant-ext-rx-buffer-size", "5000");
@@ -440,8 +490,9 @@ static void fe_send(struct fe *fe, unsigned q, struct spec *sp)
         unsigned n = size[i] ? size[i] : 1;
         unsigned glen = !strcmp(sp->bad, "pastgrant") && i == 0 ? n - 10 : n;
 
-        /* Standard grants: a slot in its page (bad=cross: across). */
-        if (fe->v1 && pos % 4096 + n > 4096)
+        /* Standard grants: a slot in its page (bad=cross: across);
+         * txmap: at the start of its page. */
+        if ((fe->v1 && pos % 4096 + n > 4096) || fe_txmap)
             pos = (pos + 4095) & ~4095u;
         if (fe->v1 && i == 0 && !strcmp(sp->bad, "cross"))
             pos = 4096 - n / 2;
@@ -493,6 +544,8 @@ static void fe_send(struct fe *fe, unsigned q, struct spec *sp)
             nreq++, extras++;
         }
     }
+    if (fe_txprot.n && fe_txprotect(fe, fe_txprot.acc) < 0)
+        printf("# txprotect failed\n");
     if (xfe_ring_push(r))
         xfe_notify(fe->d, q, 0);
     for (i = 0; i < nreq; i++) {
@@ -506,6 +559,10 @@ static void fe_send(struct fe *fe, unsigned q, struct spec *sp)
             nul++;
         else
             er++;
+    }
+    if (fe_txprot.n) {
+        fe_txprotect(fe, GRANT_ACC_RWX);
+        fe_txprot.n = 0;
     }
     for (i = 0; i < nslots; i++)
         fe_ungrant(fe, refs[i]);
@@ -600,6 +657,7 @@ static int role_front(unsigned devid, unsigned nq, const char *mode)
     fe_badrxbuf = !strcmp(mode, "badrxbuf");
     fe_rxmap = !strcmp(mode, "rxmap");
     fe_rxnomap = !strcmp(mode, "rxnomap");
+    fe_txmap = !strcmp(mode, "txmap");
     fe_ops.grant_ext = !fe.v1;
     if (grant_open(&fe.h, 0) || grant_xenbus_open(&xb, 0))
         return 1;
@@ -620,6 +678,8 @@ static int role_front(unsigned devid, unsigned nq, const char *mode)
     }
     if (rc == 0 && !fe.v1)
         rc = grant_mem_alloc(fe.h, TX_PAGES, (void **)&fe.tx_mem);
+    if (rc == 0 && fe_txmap)
+        rc = fe_grant_tx(&fe) < 0;
     if (rc == 0 && !strcmp(mode, "jump")) {
         xfe_queue(fe.d, 0)->ring[0].sring[0] += 1000;
         xfe_notify(fe.d, 0, 0);
@@ -659,6 +719,23 @@ static int role_front(unsigned devid, unsigned nq, const char *mode)
             i = (unsigned)-grant_protect(fe.h, fe.rx_mem[q], RX_PAGES * 4096u,
                                          a, GRANT_ACT_DENY, 0);
             printf("%s protected (%u)\n", i ? "err" : "ok", i);
+        } else if (sscanf(line, "txprotect %u %u %u", &q, &a, &b) == 3 &&
+                   fe_txmap && q + a <= TX_PAGES) {
+            /* Tx pages q .. q+a with access b in the next send: a
+             * mapping of them is downgraded under the backend. */
+            fe_txprot.page = q;
+            fe_txprot.n = a;
+            fe_txprot.acc = b;
+            printf("ok armed\n");
+        } else if (!strncmp(line, "txrevoke", 8) && fe_txmap) {
+            for (i = 0, a = 0; i < TX_PAGES; i++)
+                a += grant_revoke(fe.h, fe.txm_ref[i], GRANT_REVOKE_FORCE) == 0;
+            printf("ok revoked %u\n", a);
+        } else if (!strncmp(line, "txregrant", 9) && fe_txmap) {
+            int again = fe_grant_tx(&fe);
+
+            printf("%s regranted (%d refs again)\n", again < 0 ? "err" : "ok",
+                   again);
         } else if (!strncmp(line, "bounce", 6)) {
             rc = fe_bounce(&fe, xb);
             printf("%s bounced (%d)\n", rc ? "err" : "ok", rc);
@@ -915,6 +992,15 @@ static unsigned dom0_maps(grant_handle_t *dom0)
 
     grant_usage(dom0, 0, &u);
     return u.maps;
+}
+
+/* Waits until dom0 holds at most want mappings: how many it holds. */
+static unsigned wait_maps(grant_handle_t *dom0, unsigned want)
+{
+    for (long long end = ms_now() + SLOW_MS;
+         dom0_maps(dom0) > want && ms_now() < end;)
+        usleep(20000);
+    return dom0_maps(dom0);
 }
 
 /* Descriptors the daemon holds: TAP queues, event-channel ports. */
@@ -1535,11 +1621,8 @@ static void rx_mapped(grant_handle_t *dom0)
            line);
     ICHECK(wait_logged("revoked while mapped"),
            "  netback logs the revoke of a mapped buffer");
-    for (long long end = ms_now() + SLOW_MS;
-         dom0_maps(dom0) > maps1 && ms_now() < end;)
-        usleep(20000);
-    ICHECK(dom0_maps(dom0) == maps1, "  and unmaps them (%u mappings, were %u)",
-           dom0_maps(dom0), maps1);
+    ICHECK(wait_maps(dom0, maps1) == maps1,
+           "  and unmaps them (%u mappings, were %u)", dom0_maps(dom0), maps1);
     refused(&m, 5, "len=500 seed=44", 1, "a revoked buffer posted");
     cmd(&m, line, sizeof(line), "regrant 0");
     ok = tap_to_buf(&m, 5, "len=1200 seed=45", line, sizeof(line));
@@ -1555,10 +1638,7 @@ static void rx_mapped(grant_handle_t *dom0)
     ok = tap_to_buf(&m, 5, "len=700 seed=47", line, sizeof(line));
     ICHECK(ok, "  open again: delivered by copy (%s)", line);
     del_vif(dom0, &m);
-    for (long long end = ms_now() + SLOW_MS;
-         dom0_maps(dom0) > maps0 && ms_now() < end;)
-        usleep(20000);
-    ICHECK(dom0_maps(dom0) == maps0,
+    ICHECK(wait_maps(dom0, maps0) == maps0,
            "M gone: no mapping left (%u mappings, were %u)", dom0_maps(dom0),
            maps0);
 
@@ -1577,6 +1657,103 @@ static void rx_mapped(grant_handle_t *dom0)
     tap_to_guest(&m, "len=1400 seed=48", &none, 0, 0, 0);
     ICHECK(daemon_logged("not mapped"), "  netback logs them as not mapped");
     del_vif(dom0, &m);
+}
+
+/* A frame of spec s from the guest that must not reach the TAP: an
+ * error response, the n-th drop_rx_copy, nothing on the TAP. */
+static void tx_refused(struct vif *v, const char *s, unsigned long long n,
+                       const char *what)
+{
+    static uint8_t f[MAXF + 64];
+    struct virtio_net_hdr h;
+    char line[256];
+    unsigned long long drops;
+    int got;
+
+    tap_drain(v);
+    cmd(v, line, sizeof(line), "send 0 %s", s);
+    drops = wait_stat(v, "drop_rx_copy", n);
+    ICHECK(!strncmp(line, "ok rsp ok=0", 11) && drops == n,
+           "  %s: error responses, drop_rx_copy %llu (%s)", what, drops, line);
+    got = tap_recv(v, &h, f, sizeof(f), 300);
+    ICHECK(got < 0, "  and nothing on the TAP (%d bytes came)", got);
+}
+
+/* T: feature-grant-ext-tx-map: the tx buffers mapped read-only once and
+ * the TAP written from the mappings (the head staged: checksums and GSO
+ * as copied); a buffer protected under netback (past the staged head:
+ * the write faults; the head itself: the staging faults) is an error,
+ * counted, and copied from then on; read-only is no protection against a
+ * read; force-revoked: the mappings go, the old refs fail (the scratch
+ * pages in their place never reach the TAP), new grants flow. */
+static void tx_mapped(grant_handle_t *dom0)
+{
+    struct virtio_net_hdr none = {0}, h;
+    struct vif t;
+    char line[256];
+    unsigned maps0 = dom0_maps(dom0), maps1, maps2;
+    int ok = add_vif(dom0, &t, "net-t", 0, 1, "txmap", NULL, NULL);
+
+    ICHECK(ok, "vif T connected with feature-grant-ext-tx-map");
+    if (!ok)
+        return;
+    maps1 = dom0_maps(dom0);
+    guest_to_tap(&t, 0, "len=60 seed=60", &none);
+    guest_to_tap(&t, 0, "len=1500 slots=3 seed=61", &none);
+    guest_to_tap(&t, 0, "len=4000 slots=18 seed=62", &none);
+    guest_to_tap(&t, 0, "len=9000 slots=3 seed=63", &none);
+    h = (struct virtio_net_hdr){.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                                .csum_start = 34,
+                                .csum_offset = 6};
+    guest_to_tap(&t, 0, "len=300 proto=udp4 csum seed=64", &h);
+    h = (struct virtio_net_hdr){.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                                .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                                .gso_size = 1448,
+                                .csum_start = 34,
+                                .csum_offset = 16};
+    guest_to_tap(&t, 0, "len=5000 slots=2 proto=tcp4 csum gso=1448 seed=65",
+                 &h);
+    h.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+    h.gso_size = 1428;
+    h.csum_start = 54;
+    guest_to_tap(&t, 0, "len=6000 slots=2 proto=tcp6 gso=1428 seed=66", &h);
+    maps2 = dom0_maps(dom0);
+    ICHECK(maps2 >= maps1 + 18 && daemon_logged("tx mapped") &&
+               daemon_logged("written straight from the mapped tx"),
+           "  netback mapped the tx buffers and wrote the TAP from them "
+           "(%u mappings, were %u)",
+           maps2, maps1);
+
+    /* Page 1 (the second slot of a 3-slot frame) inaccessible: the head
+     * stages, the TAP write faults; then the head's page too. */
+    cmd(&t, line, sizeof(line), "txprotect 1 1 %u", GRANT_ACC_NONE);
+    ICHECK(!strncmp(line, "ok armed", 8), "T protects tx page 1: %s", line);
+    tx_refused(&t, "len=9000 slots=3 seed=67", 1,
+               "a write from a protected mapped tx buffer");
+    cmd(&t, line, sizeof(line), "txprotect 0 %u %u", TX_PAGES, GRANT_ACC_NONE);
+    ICHECK(!strncmp(line, "ok armed", 8), "T protects every tx page: %s", line);
+    tx_refused(&t, "len=3000 slots=2 seed=68", 2,
+               "a protected head in a mapped tx buffer");
+    cmd(&t, line, sizeof(line), "txprotect 0 %u %u", TX_PAGES, GRANT_ACC_R);
+    ICHECK(!strncmp(line, "ok armed", 8), "T makes them read-only: %s", line);
+    guest_to_tap(&t, 0, "len=4000 slots=18 seed=69", &none);
+    guest_to_tap(&t, 0, "len=9000 slots=3 seed=70", &none);
+
+    /* Every tx grant force-revoked: the mappings go; the old refs fail. */
+    cmd(&t, line, sizeof(line), "txrevoke");
+    ICHECK(!strncmp(line, "ok revoked", 10),
+           "T force-revokes its tx grants: %s", line);
+    ICHECK(wait_maps(dom0, maps1) == maps1,
+           "  netback unmaps the tx buffers (%u mappings, were %u)",
+           dom0_maps(dom0), maps1);
+    tx_refused(&t, "len=4000 slots=18 seed=71", 3, "a revoked tx buffer");
+    cmd(&t, line, sizeof(line), "txregrant");
+    ICHECK(!strncmp(line, "ok regranted", 12), "T grants them anew: %s", line);
+    guest_to_tap(&t, 0, "len=4000 slots=18 seed=72", &none);
+    del_vif(dom0, &t);
+    ICHECK(wait_maps(dom0, maps0) == maps0,
+           "T gone: no mapping left (%u mappings, were %u)", dom0_maps(dom0),
+           maps0);
 }
 
 static void run(grant_handle_t *dom0)
@@ -1603,6 +1780,7 @@ static void run(grant_handle_t *dom0)
     no_rx_notify(dom0);
     bad_rx_buffer(dom0);
     rx_mapped(dom0);
+    tx_mapped(dom0);
 
     /* B: never posts rx buffers; what reaches it is dropped and counted,
      * A goes on. */

@@ -8,13 +8,15 @@ LAB=${1:?usage: kmod-build.sh LABDIR}
 ROOT=$LAB/rootfs
 KVER=$(basename "$(ls -d "$ROOT"/lib/modules/*-amd64 | head -1)")
 # build_mod NAME DIR: DIR's Kbuild module NAME.ko, with libgrant/abi (and
-# the kmod's shim for its libc names) beside it, into $LAB/NAME.ko.
+# the kmod's shim for its libc names and its hcall.h) beside it, into
+# $LAB/NAME.ko.
 build_mod() {
     local name=$1 dir=$2 src=$ROOT/root/$1-kmod
     rm -rf "$src"
     mkdir -p "$src/abi"
     cp "$dir"/{Kbuild,Makefile,*.c,*.h} "$src/"
     cp -r libgrant/kmod/shim "$src/"
+    cp libgrant/kmod/hcall.h "$src/" # the hypercall wrapper both use
     cp libgrant/abi/grant_abi.h libgrant/abi/gntx_xen.h "$src/abi/"
     if ! chroot "$ROOT" make -C "/root/$name-kmod" KDIR="/usr/src/linux-headers-$KVER" \
         >"$LAB/$name-build.log" 2>&1; then

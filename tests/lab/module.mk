@@ -75,12 +75,16 @@ $(FRAMES_TEST): $(B)/obj/tests/lab/unit/test_xen_frames.o $(B)/obj/libgrant/lib/
 LAB_PKGS := qemu-system-x86 qemu-utils debootstrap busybox-static cpio e2fsprogs libxen-dev file checkpolicy
 lab-deps:
 	@./tools/deps.sh $(LAB_PKGS)
-# The boots (run.sh): LAB_BOOTS, "patched stock flask" unset; the flask
-# boot's hypervisor is built first (make hv-flask: up to date in a second
-# when the series, core and policy are unchanged).
+# The boots (run.sh): LAB_BOOTS, "patched stock flask" when unset or empty.
+# The hypervisors of the patched and flask boots are built first when their
+# stamp is older than the series, a patch, build.sh or the core
+# (hv-patches/module.mk; a no-op otherwise), one after the other (the flask
+# tree is seeded from the other): a lab never boots a stale Xen.
+LAB_BOOT_LIST := $(or $(LAB_BOOTS),patched stock flask)
+LAB_HV = $(if $(filter patched,$(LAB_BOOT_LIST)),$(HV_STAMP)) \
+          $(if $(filter flask,$(LAB_BOOT_LIST)),$(HV_FLASK_STAMP))
 lab: lab-deps
-	@case " $${LAB_BOOTS-patched stock flask} " in *" flask "*) \
-	    $(MAKE) --no-print-directory hv-flask || exit 1 ;; esac
+	@for s in $(LAB_HV); do $(MAKE) --no-print-directory $$s || exit 1; done
 	@$(MAKE) --no-print-directory B=$(B) $(LAB)/xlab $(LAB_DRV_TOOLS) $(LAB_BACKENDS) $(LAB_FRONTENDS)
-	@B=$(B) ./tests/lab/run.sh; rc=$$?; \
+	@B=$(B) HV_DIR=$(HV_DIR) HV_FLASK_DIR=$(HV_FLASK_DIR) ./tests/lab/run.sh; rc=$$?; \
 	    if [ $$rc -eq 77 ]; then echo "lab: skipped (reason above)"; exit 0; fi; exit $$rc

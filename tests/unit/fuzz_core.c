@@ -531,6 +531,25 @@ static long fz_io_fn(void *ctx, uint32_t file, unsigned dir, uint64_t off,
     return (long)moved + (fzfile.mode % 11 == 3);
 }
 
+/* gcore_io_batch's host side: the wave's pieces through fz_io_fn, last
+ * first (a linked piece after one that came up short skipped), or the
+ * whole wave refused (time up, or a failing ring). */
+static int fz_io_submit(void *ctx, struct gcore_io_piece *p, unsigned n)
+{
+    CHECK(n >= 1 && n <= GCORE_IO_WAVE);
+    if (fzfile.mode % 13 == 5)
+        return -GNTX_EAGAIN;
+    if (fzfile.mode % 13 == 6)
+        return -5 /* EIO */;
+    for (unsigned i = n; i-- > 0;)
+        p[i].res = fz_io_fn(ctx, p[i].file, p[i].dir, p[i].file_off, p[i].iov,
+                            p[i].niov);
+    for (unsigned i = 1; i < n; i++)
+        if (p[i].link && p[i - 1].res < 0)
+            p[i].res = -GNTX_ECANCELED;
+    return 0;
+}
+
 static void cmd_io(struct fz *z, gntx_domid_t caller)
 {
     struct gntx_io v[MAX_BAT];
@@ -557,7 +576,9 @@ static void cmd_io(struct fz *z, gntx_domid_t caller)
         if (i == 0 && as_grantee && g[0].dom != GNTX_DOMID_INVALID)
             caller = g[0].grantee;
     }
-    rc = gcore_io(z->c, caller, v, n, fz_io_fn, NULL);
+    rc = fzfile.mode & 0x80
+             ? gcore_io_batch(z->c, caller, v, n, fz_io_fn, fz_io_submit, NULL)
+             : gcore_io(z->c, caller, v, n, fz_io_fn, NULL);
     CHECK(th_balanced());
     for (unsigned i = 0; rc >= 0 && i < n; i++) {
         CHECK(v[i].status <= 0);

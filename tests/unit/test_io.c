@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* test_io.c: GNTX_OP_IO, the core's half (gcore_io) against a file kept in
  * memory by the test's hook. */
+#include "tests/unit/iofile.h"
 #include "tests/unit/tutil.h"
 
-#define FILE_SIZE (64u * 1024)
+#define FILE_SIZE IOF_SIZE
 
 /* The fake file and what the hook saw. */
 static struct {
@@ -19,8 +20,6 @@ static struct {
 static long hook(void *ctx, uint32_t f, unsigned dir, uint64_t off,
                  const struct gcore_iov *iov, unsigned n)
 {
-    long moved = 0;
-
     assert_ptr_equal(ctx, &file);
     assert_int_equal(f, 3);
     file.depth = th_lock_depth();
@@ -31,33 +30,13 @@ static long hook(void *ctx, uint32_t f, unsigned dir, uint64_t off,
     file.calls++;
     file.pieces += n;
     assert_true(n >= 1 && n <= GCORE_IO_IOV);
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t k = iov[i].len;
-
-        if (dir == GNTX_IO_READ) {
-            k = off >= file.size      ? 0
-                : file.size - off < k ? file.size - off
-                                      : k;
-            memcpy(iov[i].base, file.data + off, k);
-        } else {
-            assert_true(off + k <= FILE_SIZE);
-            memcpy(file.data + off, iov[i].base, k);
-            file.size = off + k > file.size ? off + k : file.size;
-        }
-        moved += (long)k;
-        off += k;
-        if (k < iov[i].len)
-            break;
-    }
-    return moved + file.lie;
+    return iof_move(file.data, &file.size, dir, off, iov, n) + file.lie;
 }
 
 static void file_reset(void)
 {
     memset(&file, 0, sizeof(file));
-    for (unsigned i = 0; i < FILE_SIZE; i++)
-        file.data[i] = (uint8_t)(i * 7 + 3);
-    file.size = FILE_SIZE;
+    iof_fill(file.data, &file.size);
 }
 
 static struct gntx_io io_el(uint16_t dom, gntx_ref_t ref, uint8_t dir,

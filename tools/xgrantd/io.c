@@ -16,11 +16,17 @@
  * cannot do (a byte-exact window, an odd offset) takes the twin, the rest
  * goes straight to the device, as blkback's pick_fd does.
  *
+ * A call of several elements goes through the core's two phases
+ * (gcore_io_batch): the pieces of a wave all go into the daemon's
+ * io_uring in one submission (an element's pieces linked), and the main
+ * thread waits for them all; where io_uring is refused, one at a time.
+ *
  * All of it on the main thread, under the core's lock, as a COPY: a
  * revoke is served before or after a call, never during one, so once a
  * revoke returns no byte moves through the grant.  A call moves at most
  * the core's IO budget (GNTX_DEFAULT_IO_BYTES) and, once it moved
- * something, stops between pieces (256 KiB at most) after IO_CALL_NS, so
+ * something, stops between pieces (256 KiB at most; between waves for a
+ * wave's) after IO_CALL_NS, so
  * a long I/O holds the other domains up one budget at a time, not for its
  * whole length (libgrant resumes it), and a slow file for about one piece
  * past IO_CALL_NS.  What a budget costs is the file's
@@ -29,8 +35,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -58,6 +66,7 @@ struct io_files {
     int twin[XD_RX_FDS]; /* 1 + its buffered twin (0: not asked, -1: none) */
     uint64_t start_ns;   /* when the call began */
     bool moved;          /* it moved bytes already */
+    bool batch;          /* gcore_io_batch's: time is asked per wave */
 };
 
 /* One call's time: past it, once bytes moved, the call ends between
@@ -248,7 +257,7 @@ static long io_fn(void *ctx, uint32_t file, unsigned dir, uint64_t file_off,
         return rc;
     if (n > GCORE_IO_IOV)
         return -EINVAL;
-    if (f->moved && mono_ns() - f->start_ns > IO_CALL_NS)
+    if (!f->batch && f->moved && mono_ns() - f->start_ns > IO_CALL_NS)
         return -EAGAIN; /* this call's time is up: resumed in the next */
     memcpy(v, iov, n * sizeof(*v)); /* move() advances its own copy */
     ret = move(fd, dir, file_off, v, n);
@@ -256,12 +265,128 @@ static long io_fn(void *ctx, uint32_t file, unsigned dir, uint64_t file_off,
     return ret;
 }
 
+/* ---- a call's pieces at once: io_uring --------------------------------- */
+
+/* The daemon's one ring (the main thread's), made on first use: 1 made,
+ * -1 refused or turned off (XGRANTD_IO_URING=0: the calls then go one
+ * piece at a time), 0 not tried. */
+static struct io_uring ring;
+static int ring_state;
+
+static bool ring_ready(void)
+{
+    const char *env = getenv("XGRANTD_IO_URING");
+    bool off = env && !strcmp(env, "0");
+    int r = 0;
+
+    if (ring_state)
+        return ring_state > 0;
+    if (off)
+        xd_log("grant I/O: XGRANTD_IO_URING=0: one I/O at a time");
+    else if ((r = io_uring_queue_init(GCORE_IO_WAVE, &ring,
+                                      IORING_SETUP_SUBMIT_ALL)) < 0 &&
+             (r = io_uring_queue_init(GCORE_IO_WAVE, &ring, 0)) < 0)
+        xd_log("grant I/O: no io_uring (%s): one I/O at a time", strerror(-r));
+    ring_state = off || r < 0 ? -1 : 1;
+    return ring_state > 0;
+}
+
+/* Piece i into the ring, linked to the next when that is its element's;
+ * false when it cannot go (its result then says why). */
+static bool piece_queue(struct io_files *f, struct gcore_io_piece *p,
+                        unsigned i, bool link_next)
+{
+    const struct iovec *iov = (const struct iovec *)p->iov;
+    struct io_fd fd = {-1, -1};
+    struct io_uring_sqe *sqe;
+    int rc = files_get(f, p->file, p->dir, &fd);
+
+    if (rc < 0 || !(sqe = io_uring_get_sqe(&ring))) {
+        p->res = rc < 0 ? rc : -ECANCELED; /* the core asks io_fn */
+        return false;
+    }
+    if (fd.twin >= 0 && !direct_ok(p->file_off, iov, p->niov))
+        fd.fd = fd.twin;
+    if (p->dir == GNTX_IO_READ)
+        io_uring_prep_readv(sqe, fd.fd, iov, p->niov, p->file_off);
+    else
+        io_uring_prep_writev(sqe, fd.fd, iov, p->niov, p->file_off);
+    io_uring_sqe_set_data64(sqe, i);
+    if (link_next)
+        sqe->flags |= IOSQE_IO_LINK;
+    return true;
+}
+
+/* Waits for `n` completions, each into its piece's result. */
+static void ring_reap(struct io_files *f, struct gcore_io_piece *p, unsigned n)
+{
+    while (n) {
+        struct io_uring_cqe *cqe;
+        int r = io_uring_wait_cqe(&ring, &cqe);
+
+        if (r == -EINTR || r == -EAGAIN)
+            continue;
+        if (r < 0) { /* never with completions owed; returning now would */
+            xd_log("grant I/O: io_uring wait: %s", strerror(-r));
+            abort(); /* let bytes land after the call (a revoke) */
+        }
+        p[io_uring_cqe_get_data64(cqe)].res = cqe->res;
+        f->moved |= cqe->res > 0;
+        io_uring_cqe_seen(&ring, cqe);
+        n--;
+    }
+}
+
+/* The ring cannot be trusted any more: dropped (with every request that
+ * did not go), the calls go one piece at a time from now on. */
+static void ring_drop(int err)
+{
+    xd_log("grant I/O: io_uring submit: %s: one I/O at a time from now on",
+           strerror(err));
+    io_uring_queue_exit(&ring);
+    ring_state = -1;
+}
+
+/* The core's submit hook (gcore.h's gcore_io_submit_fn): every piece of
+ * the wave in one io_uring_submit, an element's pieces linked (a short
+ * one cancels the rest, which the core then asks io_fn for, as it does
+ * for every piece that did not go or failed). */
+static int io_submit(void *ctx, struct gcore_io_piece *p, unsigned n)
+{
+    struct io_files *f = ctx;
+    unsigned queued = 0;
+    bool gone = true; /* the piece before went into the ring */
+    int r;
+
+    if (f->moved && mono_ns() - f->start_ns > IO_CALL_NS)
+        return -EAGAIN; /* this call's time is up: resumed in the next */
+    for (unsigned i = 0; i < n; i++) {
+        p[i].res = -ECANCELED;
+        if (p[i].link && !gone)
+            continue; /* its element's piece before did not go */
+        gone = piece_queue(f, &p[i], i, i + 1 < n && p[i + 1].link);
+        queued += gone;
+    }
+    do
+        r = io_uring_submit(&ring);
+    while (r == -EINTR || r == -EAGAIN);
+    ring_reap(f, p, r < 0 ? 0 : (unsigned)r);
+    if (r < 0 || (unsigned)r < queued)
+        ring_drop(r < 0 ? -r : EIO); /* what did not go must never go */
+    return 0;
+}
+
 long xd_io_run(struct xd_conn *c, const struct xd_rx *rx, struct gntx_io *v,
                unsigned n)
 {
     struct io_files f = {
         .c = c, .fd = rx->fds, .n = (unsigned)rx->nfds, .start_ns = mono_ns()};
-    long ret = gcore_io(xd.core, c->dom->id, v, n, io_fn, &f);
+    long ret;
+
+    f.batch = n > 1 && ring_ready();
+    ret = f.batch
+              ? gcore_io_batch(xd.core, c->dom->id, v, n, io_fn, io_submit, &f)
+              : gcore_io(xd.core, c->dom->id, v, n, io_fn, &f);
 
     for (unsigned i = 0; i < f.n; i++)
         if (f.twin[i] > 0)

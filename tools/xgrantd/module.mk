@@ -5,4 +5,4 @@ ALL += $(B)/bin/xgrantd
 
 $(B)/bin/xgrantd: $(XGRANTD_OBJ) $(CORE_OBJ) $(TOOLS_COMMON_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ -lseccomp
+	$(CC) $(LDFLAGS) -o $@ $^ -luring -lseccomp

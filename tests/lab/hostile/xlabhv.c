@@ -25,6 +25,7 @@
 
 #include "grant_abi.h"
 #include "gntx_xen.h"
+#include "hcall.h" /* libgrant/kmod's, copied beside (kmod-build.sh) */
 #include "xlabhv_uapi.h"
 
 /* dom0's pages for the owner's side (one pair at a time, under xh_lock). */
@@ -32,20 +33,6 @@ static DEFINE_MUTEX(xh_lock);
 static struct page *xh_f, *xh_g;
 static u32 xh_ref;
 static bool xh_granted;
-
-static long xh_xgrant(unsigned int op, void *args, unsigned int count,
-                      void *aux, u64 aux_count)
-{
-    struct gntx_xen_call c = {
-        .op = op,
-        .count = count,
-        .args = (u64)(uintptr_t)args,
-        .aux = (u64)(uintptr_t)aux,
-        .aux_count = aux_count,
-    };
-
-    return HYPERVISOR_grant_table_op(GNTTABOP_xgrant, &c, 1);
-}
 
 static vm_fault_t xh_sigbus(struct vm_fault *vmf)
 {
@@ -142,7 +129,7 @@ static long xh_map(struct xlabhv_map *a)
         u64 t0 = ktime_get_ns();
 
         a->t0 = t0;
-        rc = xh_xgrant(GNTX_OP_MAP, &v, 1, aux, a->npages);
+        rc = xg_hcall(GNTX_OP_MAP, &v, 1, aux, a->npages);
         a->ns = ktime_get_ns() - t0;
     }
     mmap_read_unlock(mm);
@@ -159,7 +146,7 @@ static long xh_unmap(struct xlabhv_map *a)
     u64 t0 = ktime_get_ns();
 
     a->t0 = t0;
-    a->rc = (s32)xh_xgrant(GNTX_OP_UNMAP, &u, 1, NULL, 0);
+    a->rc = (s32)xg_hcall(GNTX_OP_UNMAP, &u, 1, NULL, 0);
     a->ns = ktime_get_ns() - t0;
     a->status = u.status;
     return 0;
@@ -261,7 +248,7 @@ static void xh_pages_free(void)
     struct gntx_revoke r = {.ref = xh_ref, .flags = GNTX_REVOKE_FORCE};
 
     if (xh_granted)
-        xh_xgrant(GNTX_OP_REVOKE, &r, 1, NULL, 0);
+        xg_hcall(GNTX_OP_REVOKE, &r, 1, NULL, 0);
     xh_granted = false;
     /* A page Xen will not give back as writable stays ours for good. */
     if (xh_f && xh_direct_map(xh_f, false) == 0)
@@ -297,7 +284,7 @@ static long xh_grant(struct xlabhv_grant *a)
     }
     frames[0] = pfn_to_mfn(page_to_pfn(xh_f));
     frames[1] = pfn_to_mfn(page_to_pfn(xh_g));
-    rc = xh_xgrant(GNTX_OP_CREATE, &c, 1, frames, 2);
+    rc = xg_hcall(GNTX_OP_CREATE, &c, 1, frames, 2);
     a->rc = (s32)(rc < 0 ? rc : c.status);
     a->ref = c.ref;
     a->mfn_f = frames[0];
