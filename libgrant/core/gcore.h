@@ -183,7 +183,8 @@ int gcore_io(struct gcore *core, gntx_domid_t caller, struct gntx_io *v,
  * a skipped piece, the rest of a short one that was not the end of the
  * file), so every fault gets `fn`'s answer; such a call of `fn` MUST NOT
  * answer -GNTX_EAGAIN (the host's time is asked per wave).  `submit`
- * MUST NOT call back into the core.  Returns as gcore_io.
+ * MUST NOT call back into the core.  Returns as gcore_io (and is gcore_io
+ * when it has no memory for a wave, gh_zalloc).
  */
 #define GCORE_IO_WAVE 64u /* the most pieces one submit is handed */
 struct gcore_io_piece {

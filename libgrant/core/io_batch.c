@@ -321,8 +321,8 @@ int gcore_io_batch(struct gcore *c, gntx_domid_t caller, struct gntx_io *v,
     if (!fn || !submit)
         return -GNTX_EOPNOTSUPP;
     w = gh_zalloc(sizeof(*w));
-    if (!w)
-        return -GNTX_ENOMEM;
+    if (!w) /* no room for a wave: one piece at a time */
+        return gcore_io(c, caller, v, n, fn, ctx);
     w->x = (struct gc_io_call){fn, ctx, 0, 0};
     w->submit = submit;
     gh_lock(c);

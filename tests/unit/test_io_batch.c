@@ -400,12 +400,35 @@ static void protected_owner(void **state)
     assert_int_equal(file.submits, 3);
 }
 
+/* No memory for a wave: the call goes one piece at a time (gcore_io),
+ * with the same answers. */
+static void no_memory(void **state)
+{
+    struct fx *f = *state;
+    gntx_ref_t r = fx_direct_ok(f, 1, 2, R_RW, 0, 0, 4 * PG);
+    struct gntx_io v[2] = {
+        io_el(r, GNTX_IO_READ, 0, 0, PG, F_OK),
+        io_el(r, GNTX_IO_READ, PG, FILE_SIZE - 10, PG, F_OK),
+    };
+
+    file_reset();
+    th_fail_alloc_after(0);
+    assert_int_equal(run_batch(f, v, 2), 2);
+    th_fail_alloc_after(-1);
+    assert_int_equal(v[0].done, PG);
+    assert_int_equal(v[1].done, 10);
+    assert_int_equal(file.submits, 0);
+    assert_int_equal(file.redone, 2);
+    assert_memory_equal(th_dom_mem(f->d[1], 0), file.data, PG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         FX_TEST(mixed_batch),     FX_TEST(overlap_waves),
         FX_TEST(time_and_revoke), FX_TEST(missing_frame),
-        FX_TEST(protected_owner), FX_TEST(random_batches),
+        FX_TEST(protected_owner), FX_TEST(no_memory),
+        FX_TEST(random_batches),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
