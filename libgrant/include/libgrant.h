@@ -124,7 +124,10 @@ int grant_mem_alloc(grant_handle_t *h, size_t nr_pages, void **ptr);
  * with GRANT_REVOKE_FORCE (mappings torn down, delegations dead), and the
  * pages go to no one else until every mapping is gone; the same happens
  * when the handle is closed or the process dies.  Under Xen the pages stay
- * the handle's own: revoke first. */
+ * the handle's own: revoke first.  (Closing a Xen handle FORCE-revokes its
+ * direct grants before xgrant.ko frees its pages; when the module cannot
+ * list them, e.g. QUERY_TABLE refused by an XSM policy, it never frees
+ * those pages.) */
 int grant_mem_free(grant_handle_t *h, void *ptr);
 /* The guest-physical byte address of ptr, or -EFAULT if outside the
  * domain's memory. */

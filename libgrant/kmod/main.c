@@ -23,19 +23,6 @@
 #include "xgrant.h"
 #include "xgrant_uapi.h"
 
-static void xg_pages_free(struct xg_file *f)
-{
-    unsigned long i;
-
-    for (i = 0; i < f->nr_pages; i++)
-        if (xg_prot_release(f, i))
-            __free_page(f->pages[i]);
-    xg_prot_free(f);
-    kvfree(f->pages);
-    f->pages = NULL;
-    f->nr_pages = 0;
-}
-
 static long xg_setup(struct xg_file *f, struct address_space *mapping,
                      void __user *uarg)
 {
@@ -59,7 +46,7 @@ static long xg_setup(struct xg_file *f, struct address_space *mapping,
     }
     if (f->nr_pages == s.nr_pages && !xg_prot_init(f, mapping))
         return 0;
-    xg_pages_free(f);
+    xg_pages_free(f, false); /* never shown to anyone */
     return -ENOMEM;
 }
 
@@ -193,8 +180,7 @@ static int xg_release(struct inode *inode, struct file *file)
 {
     struct xg_file *f = file->private_data;
 
-    xg_revoke_own(f); /* its grants go before its pages do */
-    xg_pages_free(f);
+    xg_pages_free(f, true); /* its grants go before its pages do */
     kvfree(f->scratch);
     kfree(f);
     return 0;

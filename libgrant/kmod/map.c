@@ -125,8 +125,10 @@ static void xg_win_unbind(struct xg_win *w)
     /* Linux has not cleared the entries yet (this runs before its zap);
      * Xen does, and forgets the mapping.  A revoked one answers ESTALE. */
     rc = xg_hcall(GNTX_OP_UNMAP, u, w->khandle ? 2 : 1, NULL, 0);
-    if (w->khandle && (rc < 0 || u[1].status))
-        xg_win_kclear(w); /* revoked: Xen left them at its scratch page */
+    /* Revoked (or the kernel MAP failed, revoked while Xen wrote it): Xen
+     * may have left them at its scratch page. */
+    if (!w->khandle || rc < 0 || u[1].status)
+        xg_win_kclear(w);
     w->handle = 0;
     w->khandle = 0;
     for (k = 0; k < w->nr; k++)

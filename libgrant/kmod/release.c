@@ -13,9 +13,16 @@
  * with FORCE (mappings of it torn down by Xen, delegations below it dead).
  * An entry's frames all come from one file (call.c translates a CREATE's
  * page indexes through the calling file only), so its first frame decides.
+ *
+ * When the module cannot establish that those grants are gone (QUERY_TABLE
+ * refused, e.g. by a FLASK policy that took `query` away after the grants
+ * were made (hv-patches 0020); a revoke refused; no memory for the walk),
+ * none of the file's pages goes back: they are leaked, with a rate-limited
+ * warning, as prot.c leaks a page Xen keeps protected.
  */
 #include <linux/kernel.h>
 #include <linux/mm.h>
+#include <linux/printk.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <xen/page.h>
@@ -50,10 +57,12 @@ static bool has_frame(const u64 *fr, unsigned long n, u64 frame)
     return false;
 }
 
-/* Revokes (FORCE) the entries of info[0..n) that name the file's frames. */
-static void revoke_ours(const struct gntx_entry_info *info, unsigned int n,
+/* Revokes (FORCE) the entries of info[0..n) that name the file's frames:
+ * false if one of them may still be live. */
+static bool revoke_ours(const struct gntx_entry_info *info, unsigned int n,
                         const u64 *fr, unsigned long nr, struct gntx_revoke *v)
 {
+    bool gone = true;
     unsigned int i;
 
     for (i = 0; i < n; i++) {
@@ -62,11 +71,16 @@ static void revoke_ours(const struct gntx_entry_info *info, unsigned int n,
             continue;
         *v = (struct gntx_revoke){.ref = info[i].ref,
                                   .flags = GNTX_REVOKE_FORCE};
-        xg_hcall(GNTX_OP_REVOKE, v, 1, NULL, 0);
+        /* ENOENT: revoked meanwhile (by another file of this domain) */
+        if (xg_hcall(GNTX_OP_REVOKE, v, 1, NULL, 0) != 1 &&
+            v->status != -GNTX_ENOENT)
+            gone = false;
     }
+    return gone;
 }
 
-void xg_revoke_own(struct xg_file *f)
+/* true once no direct grant of this domain names one of f's pages. */
+static bool xg_revoke_own(struct xg_file *f)
 {
     /* Hypercall arguments in kmalloc memory, as call.c's: never a
      * (possibly vmalloc'ed) stack. */
@@ -76,10 +90,9 @@ void xg_revoke_own(struct xg_file *f)
         struct gntx_entry_info info[XG_QUERY_CHUNK];
     } * b;
     unsigned long i, rounds = 0;
+    bool gone = false;
     u64 *fr;
 
-    if (!f->nr_pages)
-        return;
     fr = kvmalloc_array(f->nr_pages, sizeof(*fr), GFP_KERNEL);
     b = kzalloc(sizeof(*b), GFP_KERNEL);
     if (!fr || !b)
@@ -90,16 +103,42 @@ void xg_revoke_own(struct xg_file *f)
     sort(fr, f->nr_pages, sizeof(*fr), cmp_u64, NULL);
     /* A revoke frees a slot but never moves an entry: the cursor stays
      * valid.  The table is bounded by the domain's quota; so is this. */
+    gone = true;
     do {
         b->q.count = 0;
         if (xg_hcall(GNTX_OP_QUERY_TABLE, &b->q, 1, b->info, XG_QUERY_CHUNK) <
-            0)
+            0) {
+            gone = false;
             break;
-        revoke_ours(b->info, min_t(u32, b->q.count, XG_QUERY_CHUNK), fr,
-                    f->nr_pages, &b->v);
+        }
+        if (!revoke_ours(b->info, min_t(u32, b->q.count, XG_QUERY_CHUNK), fr,
+                         f->nr_pages, &b->v))
+            gone = false;
         cond_resched();
     } while (b->q.cursor && ++rounds < (1ul << 20));
+    if (b->q.cursor)
+        gone = false; /* the walk stopped short */
 out:
     kfree(b);
     kvfree(fr);
+    return gone;
+}
+
+void xg_pages_free(struct xg_file *f, bool granted)
+{
+    bool keep = granted && f->nr_pages && !xg_revoke_own(f);
+    unsigned long i;
+
+    if (keep)
+        pr_warn_ratelimited(
+            "xgrant: cannot list or revoke this domain's direct grants "
+            "(query refused?): %lu pages kept, never freed\n",
+            f->nr_pages);
+    for (i = 0; i < f->nr_pages && !keep; i++)
+        if (xg_prot_release(f, i))
+            __free_page(f->pages[i]);
+    xg_prot_free(f);
+    kvfree(f->pages);
+    f->pages = NULL;
+    f->nr_pages = 0;
 }

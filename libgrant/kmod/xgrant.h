@@ -28,8 +28,13 @@ struct vm_area_struct;
 int xg_win_mmap(struct xg_file *f, struct vm_area_struct *vma);
 #endif
 
-/* release.c: FORCE-revokes the file's direct grants before its pages go */
-void xg_revoke_own(struct xg_file *f);
+/*
+ * release.c: frees f's pages and prot state.  granted (the file may have
+ * made grants): FORCE-revokes the domain's direct grants on those pages
+ * first, and keeps (leaks) every page when it cannot establish that they
+ * are all gone (QUERY_TABLE or a revoke refused).
+ */
+void xg_pages_free(struct xg_file *f, bool granted);
 
 /* call.c */
 long xg_call(struct xg_file *f, void __user *uarg);
@@ -50,8 +55,8 @@ int xg_prot_restore(struct xg_file *f, unsigned long idx);
 #ifdef __KERNEL__
 struct address_space;
 int xg_prot_init(struct xg_file *f, struct address_space *mapping);
+#endif
 bool xg_prot_release(struct xg_file *f, unsigned long idx);
 void xg_prot_free(struct xg_file *f);
-#endif
 
 #endif /* XGRANT_KMOD_H */

@@ -62,6 +62,18 @@ $(KMOD_TEST): $(KMOD_TEST_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
+# release.c the same way: a closed file's pages freed only once its grants
+# are known revoked (none when QUERY_TABLE is refused).
+KREL_TEST := $(B)/tests/unit/test_kmod_release
+TESTS += $(KREL_TEST)
+$(B)/obj/tests/lab/unit/test_kmod_release.o: CPPFLAGS += $(KMOD_TEST_INC)
+$(B)/obj/tests/lab/unit/kmod_release.o: libgrant/kmod/release.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(KMOD_TEST_INC) $(CFLAGS) -c $< -o $@
+$(KREL_TEST): $(B)/obj/tests/lab/unit/test_kmod_release.o $(B)/obj/tests/lab/unit/kmod_release.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
 # libgrant's way back from Xen's frames to the handle's pages (frames.c).
 FRAMES_TEST := $(B)/tests/unit/test_xen_frames
 TESTS += $(FRAMES_TEST)

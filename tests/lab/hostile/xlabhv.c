@@ -150,8 +150,11 @@ static long xh_map(struct xlabhv_map *a)
 static long xh_unmap(struct xlabhv_map *a)
 {
     struct gntx_unmap u = {.handle = a->handle};
+    u64 t0 = ktime_get_ns();
 
+    a->t0 = t0;
     a->rc = (s32)xg_hcall(GNTX_OP_UNMAP, &u, 1, NULL, 0);
+    a->ns = ktime_get_ns() - t0;
     a->status = u.status;
     return 0;
 }

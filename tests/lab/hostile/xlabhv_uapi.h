@@ -17,7 +17,7 @@
 /* GNTX_OP_MAP of [offset 0, npages) of grant (dom, ref) into the entries
  * of the area at va, straight to Xen (one hypercall): handle and status
  * out; rc: the hypercall's result; t0 and ns: when it began and how long
- * it took. */
+ * it took (XLABHV_UNMAP of handle: rc, status, t0 and ns the same). */
 struct xlabhv_map {
     __u64 va;
     __u64 npages;

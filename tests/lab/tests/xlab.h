@@ -171,15 +171,18 @@ void xlab_offsets_dom0(grant_handle_t *h, unsigned guest);
  * mapped N times grows ~N, not ~N^2 (XLAB-SETTLE, settle_linear; last). */
 void xlab_settle_guest(grant_handle_t *h);
 void xlab_settle_dom0(unsigned guest);
-/* xlab_hvmap.c (issue 12, hv-patches 0008, 0013, 0018): a hostile guest
+/* xlab_hvmap.c (issue 12, hv-patches 0008, 0013, 0018, 0019): a hostile guest
  * kernel (tests/lab/hostile, xlabhv.ko) clears a writable xgrant entry
  * itself while dom0 pins the frame as an L1 table (refs_until_flush), and
  * re-uses a slot another record claims (slot_reuse); dom0 maps a 256 MiB
- * window, then makes MAP hypercalls of it while its other vCPU on the same
- * CPU notes when it was kept off (map_big*; last, or alone with
- * LAB_ONLY=hvmap). */
+ * window, then makes MAP and UNMAP hypercalls of it while its other vCPU on
+ * the same CPU notes when it was kept off (map_big*, unmap_big_preempted;
+ * last, or alone with LAB_ONLY=hvmap). */
 void xlab_hvmap_guest(grant_handle_t *h);
 void xlab_hvmap_dom0(grant_handle_t *h, unsigned guest);
+/* Xen's longest stretch per sub-op without a preemption check (0019's
+ * debug key 'X'): XLAB-HELD, case held_report (last). */
+void xlab_held_dom0(void);
 /* xlab_xsm.c (issue 12 finding 5, on a FLASK hypervisor only: $XLAB_XSM):
  * the extension's copies obey the policy, its maps too (xsm_*). */
 void xlab_xsm_guest(grant_handle_t *h);

@@ -116,8 +116,10 @@ int xlab_dom0(grant_handle_t *h, unsigned guest)
         return 0;
     }
     if (only_hvmap) {
-        if (xlab_features(h))
+        if (xlab_features(h)) {
             xlab_hvmap_dom0(h, guest);
+            xlab_held_dom0();
+        }
         xlab_xs_close();
         return 0;
     }
@@ -155,6 +157,7 @@ int xlab_dom0(grant_handle_t *h, unsigned guest)
         xlab_settle_dom0(guest);
         xlab_hvmap_dom0(h, guest);
         xlab_multi_dom0(h, guest); /* the fuzz too, in xlab-m3 */
+        xlab_held_dom0();          /* after the fuzzer and the big cases */
     }
     xlab_xs_close();
     return 0;

@@ -32,12 +32,26 @@
  *                      and table.
  * Without 0020 the sub-ops work whatever the booleans say: the four
  * *_refused cases FAIL.
+ *
+ * Last, a file closed while its domain may not query its table:
+ *   xsm_release_query_refused: the guest opens a handle of its own, grants
+ *                      dom0 a page of it (READ, MAP) holding a marker;
+ *                      dom0 turns xlab_xg_query off; the guest closes the
+ *                      handle (xgrant.ko's release cannot list the grant,
+ *                      so it must keep the page: hv-patches 0020,
+ *                      libgrant/kmod/release.c) and dirties 32 MiB of
+ *                      fresh memory; dom0 maps the grant and still reads
+ *                      the marker on the whole page, and the guest's
+ *                      kernel log says the pages were kept.  With the old
+ *                      release (pages freed whatever the query said) the
+ *                      log line is missing and the page is reused.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/klog.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -45,7 +59,9 @@
 #include "gntx_xen.h"
 #include "xlab.h"
 
-#define XSM_BYTE 0x5e
+#define XSM_BYTE     0x5e
+#define XSM_REL_MARK 0xa7
+#define XSM_REL_DIRT (32u << 20) /* fresh memory the guest dirties */
 
 /* The own-state sub-ops of a round, in the order of the booleans. */
 enum { OWN_CREATE, OWN_PROTECT, OWN_RING, OWN_USAGE, OWN_TABLE, OWN_N };
@@ -174,6 +190,89 @@ static void xsm_own_dom0(grant_handle_t *h, unsigned guest)
                 grant_strerror(urc), grant_strerror(n < 0 ? n : 0));
 }
 
+/* Whether the guest's kernel log has release.c's "pages kept" line. */
+static int kept_logged(void)
+{
+    int len = klogctl(10, NULL, 0), n; /* SYSLOG_ACTION_SIZE_BUFFER */
+    char *buf = len > 0 ? malloc((size_t)len + 1) : NULL;
+    int hit = 0;
+
+    n = buf ? klogctl(3, buf, len) : -1; /* SYSLOG_ACTION_READ_ALL */
+    if (n >= 0) {
+        buf[n] = 0;
+        hit = strstr(buf, "xgrant: cannot list or revoke") != NULL;
+    }
+    free(buf);
+    return hit;
+}
+
+static void xsm_release_guest(void)
+{
+    grant_handle_t *h2 = NULL;
+    grant_ref_t ref = 0;
+    uint8_t *dirt;
+    void *page = NULL;
+    char v[8];
+    int rc = grant_open(&h2, 0);
+
+    if (rc == 0)
+        rc = grant_mem_alloc(h2, 1, &page);
+    if (rc == 0) {
+        memset(page, XSM_REL_MARK, GRANT_PAGE_SIZE);
+        rc = grant_create_direct(h2, 0, GRANT_R_READ | GRANT_R_MAP, page,
+                                 GRANT_PAGE_SIZE, &ref);
+    }
+    xlab_xs_write("xsmrelref", rc == 0 ? "%u" : "ERR%d",
+                  rc == 0 ? ref : (unsigned)rc);
+    if (xlab_xs_wait("xsmreloff", v, sizeof(v)) != 0)
+        return;
+    if (h2)
+        grant_close(h2);         /* the release, with query refused */
+    dirt = malloc(XSM_REL_DIRT); /* the kernel's free pages, reused */
+    if (dirt) {
+        memset(dirt, 0x11, XSM_REL_DIRT);
+        free(dirt);
+    }
+    xlab_xs_write("xsmrelclosed", "%d", kept_logged());
+}
+
+static void xsm_release_dom0(grant_handle_t *h, unsigned guest)
+{
+    uint32_t ref = 0;
+    uint8_t *map = NULL;
+    char v[8];
+    int rc = xlab_xs_wait_u32("xsmrelref", &ref), off = -1, logged = 0;
+    int mapped = -1, same = 0;
+
+    if (rc == 0)
+        off = set_bool("xlab_xg_query", 0);
+    xlab_xs_write("xsmreloff", "1");
+    if (rc == 0 && xlab_xs_wait("xsmrelclosed", v, sizeof(v)) == 0)
+        logged = atoi(v);
+    if (rc == 0)
+        mapped = grant_map(h, (grant_domid_t)guest, ref, 0, GRANT_PAGE_SIZE,
+                           GRANT_MAP_RDONLY, (void **)&map);
+    if (mapped == 0) {
+        uint8_t buf[GRANT_PAGE_SIZE];
+
+        same = xlab_try_read(map, buf, sizeof(buf));
+        for (size_t i = 0; same && i < sizeof(buf); i++)
+            same = buf[i] == XSM_REL_MARK;
+        grant_unmap(h, map);
+    }
+    if (off == 0)
+        set_bool("xlab_xg_query", 1);
+    xlab_report("xsm_release_query_refused",
+                rc == 0 && off == 0 && mapped == 0 && same && logged,
+                "xlab_xg_query off%s, the guest closed a handle holding a "
+                "grant (ref %u) and dirtied %u MiB: dom0's MAP %s, the "
+                "marker %s, the guest's log %s",
+                off ? " (flask-set-bool failed)" : "", ref, XSM_REL_DIRT >> 20,
+                grant_strerror(rc < 0 ? rc : mapped),
+                same ? "intact" : "gone (the page was reused)",
+                logged ? "says the pages were kept" : "has no line");
+}
+
 void xlab_xsm_guest(grant_handle_t *h)
 {
     uint8_t *buf = NULL, *map = NULL, got = 0;
@@ -203,6 +302,7 @@ void xlab_xsm_guest(grant_handle_t *h)
                   own);
     xlab_xs_wait("xsmdone", (char[8]){0}, 8);
     xsm_own_guest(h);
+    xsm_release_guest();
 }
 
 void xlab_xsm_dom0(grant_handle_t *h, unsigned guest)
@@ -245,4 +345,5 @@ void xlab_xsm_dom0(grant_handle_t *h, unsigned guest)
                 grant_strerror(dcopy), rc ? "; " : "",
                 rc ? grant_strerror(rc) : "");
     xsm_own_dom0(h, guest);
+    xsm_release_dom0(h, guest);
 }
