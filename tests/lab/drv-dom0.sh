@@ -84,6 +84,11 @@ gx() {
     done
     rm -f $D/guest.slow
     timeout 20 xenstore-read -R "$XS/out$n" # raw: newlines as they are
+    # The keys are the guest's (its directory): they count against its
+    # store quota (xenstored's 1000 entries a domain), which the xlab cases
+    # before these use most of; kept, the 56th command's answer failed
+    # ENOSPC in the guest and every later command timed out.
+    timeout 20 xenstore-rm "$XS/cmd$n" "$XS/out$n" "$XS/rc$n" >/dev/null 2>&1
     return "$rc"
 }
 # xsr PATH: a store key for a case; a failed read is said (a note with
