@@ -247,7 +247,7 @@ struct grant_io_seg {
  * granter's memory: this process maps none of the granter's pages and no
  * byte passes through its memory (xgrantd receives the descriptor with
  * the call and does preadv/pwritev, or io_uring for a call of several
- * segments, on the granter's memory itself).
+ * segments on an O_DIRECT file, on the granter's memory itself).
  * Every byte is checked as grant_copy checks it: rights along the whole
  * delegation chain, the window, revocation (a grant revoked while a long
  * segment runs stops it: the rest does not move, `done` says what did;

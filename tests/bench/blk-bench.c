@@ -27,7 +27,9 @@
  * BLK_BENCH_SECS=N: each job's length (default 1); BLK_BENCH_RUNS=N:
  * rounds (default 3, at most 9); BLK_BENCH_PARTS (letters a b c d, v for
  * the bounce pool, m for the raw modes; default all) and BLK_BENCH_JOBS
- * (job names) run only those.
+ * (job names) run only those; BLK_BENCH_DIRECT=1: blkback and (c) with
+ * O_DIRECT (blkback's default: xgrantd has a call's segments in flight
+ * at once then), nbdkit as ever.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -515,8 +517,8 @@ static void round_run(struct rf_run *r, const char *img, char *sock, int run,
         guest(r, img, "raw", RF_EXT, DEVID + RF_EXT, P_RAWX, run);
     }
     snprintf(target, sizeof(target),
-             "--filename=%s --ioengine=io_uring --direct=0 --invalidate=0",
-             img);
+             "--filename=%s --ioengine=io_uring --direct=%d --invalidate=0",
+             img, blkbench_direct());
     for (j = 0; part('c') && j < NJOBS; j++)
         if (job_on(j))
             res[P_C][j][run] = fio(target, &jobs[j]);

@@ -115,10 +115,21 @@ static inline int blkbench_role_end(int rc)
     return 0;
 }
 
+/* BLK_BENCH_DIRECT=1: xgrant-blkback O_DIRECT (its default) and fio's
+ * io_uring (c) --direct=1; nbdkit's file plugin (b, d's image side) as
+ * ever. */
+static inline int blkbench_direct(void)
+{
+    const char *e = getenv("BLK_BENCH_DIRECT");
+
+    return e && !strcmp(e, "1");
+}
+
 /*
  * A benchmark run: ITEST_SKIP (said why) without fio and nbdkit; else
  * xgrant-blkback buffered on one queue (rf_run_begin; with
- * BLK_BENCH_NO_GRANT_IO=1 also --no-grant-io), the image of mb
+ * BLK_BENCH_NO_GRANT_IO=1 also --no-grant-io; BLK_BENCH_DIRECT=1: not
+ * buffered), the image of mb
  * MiB at <run dir>/bench.img (into img, len bytes), read once so the page
  * cache is warm for everyone.  0, or -1 when the run did not start.
  */
@@ -126,6 +137,7 @@ static inline int blkbench_begin(struct rf_run *r, const char *name,
                                  unsigned mb, char *img, size_t len)
 {
     static const char *args[] = {"--buffered", "--max-queues", "1", NULL, NULL};
+    const char **a = blkbench_direct() ? args + 1 : args; /* its default */
     char cmd[700];
 
     if (getenv("BLK_BENCH_NO_GRANT_IO")) /* grant-ext data by grant copy */
@@ -135,7 +147,7 @@ static inline int blkbench_begin(struct rf_run *r, const char *name,
         printf("skip: fio and nbdkit needed (make deps)\n");
         return ITEST_SKIP;
     }
-    if (rf_run_begin(r, name, args) < 0)
+    if (rf_run_begin(r, name, a) < 0)
         return -1;
     snprintf(img, len, "%s/bench.img", r->dir);
     ICHECK(blkbench_image(img, mb), "a %u MiB image of random data", mb);

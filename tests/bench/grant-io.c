@@ -12,10 +12,15 @@
  * Medians of single operations; ratio = the pair's time / grant_io's
  * (above 1: grant I/O is faster).  The fd-per-call form pays a socket
  * round trip with SCM_RIGHTS (~12 us); a registered file's call goes
- * through the shared-memory call area.  XGRANT_BENCH_ITERS scales the counts.
+ * through the shared-memory call area.  Then one call of 32 4 KiB and of
+ * 8 128 KiB READ segments (a backend's pass), from the page cache and
+ * from a file opened O_DIRECT next to this program, whose segments
+ * xgrantd has in flight at once (compare XGRANTD_IO_URING=0).
+ * XGRANT_BENCH_ITERS scales the counts.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +119,78 @@ static void job(struct ctx *c, unsigned dir, size_t len, int n)
     free(b);
 }
 
+/* One call of nseg READ segments of len bytes each, side by side in the
+ * window and the file (a backend's pass of requests: xgrantd has them
+ * all in flight at once unless XGRANTD_IO_URING=0). */
+static double t_batch(struct ctx *c, int file, unsigned nseg, size_t len)
+{
+    struct grant_io_seg s[32];
+    double t0;
+    int rc;
+
+    for (unsigned i = 0; i < nseg; i++)
+        s[i] = (struct grant_io_seg){.fd = file,
+                                     .dir = GRANT_IO_READ | GRANT_IO_FIXED,
+                                     .granter = c->dom,
+                                     .ref = c->ref,
+                                     .offset = i * len,
+                                     .file_off = i * len,
+                                     .len = len};
+    t0 = now_ns();
+    rc = grant_io(c->h, s, nseg);
+    if (rc != (int)nseg)
+        die("grant_io", rc < 0 ? rc : -EIO);
+    return now_ns() - t0;
+}
+
+static void batch_job(struct ctx *c, int file, const char *what, unsigned nseg,
+                      size_t len, int n)
+{
+    double *a = malloc(n * sizeof(*a)), m;
+
+    for (int i = 0; i < n / 10 + 1; i++) /* warm-up */
+        t_batch(c, file, nseg, len);
+    for (int i = 0; i < n; i++)
+        a[i] = t_batch(c, file, nseg, len);
+    m = median(a, n);
+    printf("read  %2u x %6zu B in one call (%s): %7.1f us (%5.2f GB/s, "
+           "%6.2f us a segment)\n",
+           nseg, len, what, m / 1e3, nseg * len / m, m / 1e3 / nseg);
+    free(a);
+}
+
+/* The batches again on a file opened O_DIRECT next to this program (a
+ * disk, not /dev/shm: I/O that waits for the device). */
+static void direct_jobs(struct ctx *c, double scale)
+{
+    char path[PATH_MAX];
+    void *buf = NULL;
+    int fd, file;
+
+    snprintf(path, sizeof(path), "%s.direct-XXXXXX", itest_self());
+    fd = mkstemp(path);
+    if (fd < 0 || posix_memalign(&buf, 4096, WIN) ||
+        pwrite(fd, memset(buf, 0x5a, WIN), WIN, 0) != WIN || fsync(fd)) {
+        printf("# O_DIRECT batches skipped: %s\n", path);
+        goto out;
+    }
+    close(fd);
+    fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+    file = fd < 0 ? fd : grant_io_register(c->h, fd);
+    if (file < 0) {
+        printf("# O_DIRECT batches skipped: %s does not open O_DIRECT\n", path);
+        goto out;
+    }
+    batch_job(c, file, "O_DIRECT", 32, 4096, (int)(scale * 100) + 1);
+    batch_job(c, file, "O_DIRECT", 8, 128u << 10, (int)(scale * 50) + 1);
+    grant_io_unregister(c->h, file);
+out:
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    free(buf);
+}
+
 static int open_image(char *path, size_t plen)
 {
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
@@ -158,6 +235,9 @@ int main(void)
         for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
             job(&c, d, lens[i],
                 (int)(scale * (lens[i] >= (1u << 20) ? 200 : 1000)) + 1);
+    batch_job(&c, c.file, "page cache", 32, 4096, (int)(scale * 1000) + 1);
+    batch_job(&c, c.file, "page cache", 8, 128u << 10, (int)(scale * 200) + 1);
+    direct_jobs(&c, scale);
     close(c.fd);
     unlink(path);
     itest_agent_close(&a);

@@ -16,10 +16,12 @@
  * cannot do (a byte-exact window, an odd offset) takes the twin, the rest
  * goes straight to the device, as blkback's pick_fd does.
  *
- * A call of several elements goes through the core's two phases
- * (gcore_io_batch): the pieces of a wave all go into the daemon's
- * io_uring in one submission (an element's pieces linked), and the main
- * thread waits for them all; where io_uring is refused, one at a time.
+ * A call of several elements naming a file opened O_DIRECT goes through
+ * the core's two phases (gcore_io_batch): the wave's pieces on such files
+ * go into the daemon's io_uring in one submission (an element's pieces
+ * linked) and the main thread waits for them all; the rest (page-cache
+ * I/O, as fast one preadv at a time) the core hands to io_fn after them.
+ * Where io_uring is refused, everything one at a time.
  *
  * All of it on the main thread, under the core's lock, as a COPY: a
  * revoke is served before or after a call, never during one, so once a
@@ -292,19 +294,19 @@ static bool ring_ready(void)
 }
 
 /* Piece i into the ring, linked to the next when that is its element's;
- * false when it cannot go (its result then says why). */
+ * false when it does not go: not a file opened O_DIRECT (page-cache I/O
+ * is as fast one preadv at a time, and a tmpfs file's would go through
+ * io_uring's worker threads), or no room (never: the ring holds a wave). */
 static bool piece_queue(struct io_files *f, struct gcore_io_piece *p,
                         unsigned i, bool link_next)
 {
     const struct iovec *iov = (const struct iovec *)p->iov;
     struct io_fd fd = {-1, -1};
     struct io_uring_sqe *sqe;
-    int rc = files_get(f, p->file, p->dir, &fd);
 
-    if (rc < 0 || !(sqe = io_uring_get_sqe(&ring))) {
-        p->res = rc < 0 ? rc : -ECANCELED; /* the core asks io_fn */
+    if (files_get(f, p->file, p->dir, &fd) < 0 || fd.twin < 0 ||
+        !(sqe = io_uring_get_sqe(&ring)))
         return false;
-    }
     if (fd.twin >= 0 && !direct_ok(p->file_off, iov, p->niov))
         fd.fd = fd.twin;
     if (p->dir == GNTX_IO_READ)
@@ -348,9 +350,9 @@ static void ring_drop(int err)
 }
 
 /* The core's submit hook (gcore.h's gcore_io_submit_fn): every piece of
- * the wave in one io_uring_submit, an element's pieces linked (a short
- * one cancels the rest, which the core then asks io_fn for, as it does
- * for every piece that did not go or failed). */
+ * the wave on an O_DIRECT file in one io_uring_submit, an element's
+ * pieces linked (a short one cancels the rest).  What does not go, fails
+ * or is cancelled the core asks io_fn for, in order, after the wave. */
 static int io_submit(void *ctx, struct gcore_io_piece *p, unsigned n)
 {
     struct io_files *f = ctx;
@@ -361,7 +363,7 @@ static int io_submit(void *ctx, struct gcore_io_piece *p, unsigned n)
     if (f->moved && mono_ns() - f->start_ns > IO_CALL_NS)
         return -EAGAIN; /* this call's time is up: resumed in the next */
     for (unsigned i = 0; i < n; i++) {
-        p[i].res = -ECANCELED;
+        p[i].res = -ECANCELED; /* unless the ring moves it */
         if (p[i].link && !gone)
             continue; /* its element's piece before did not go */
         gone = piece_queue(f, &p[i], i, i + 1 < n && p[i + 1].link);
@@ -376,6 +378,26 @@ static int io_submit(void *ctx, struct gcore_io_piece *p, unsigned n)
     return 0;
 }
 
+/* Does an element name a file opened O_DIRECT (one with a buffered
+ * twin), whose I/O waits for the device?  Only then do the call's pieces
+ * go to the ring together. */
+static bool io_any_direct(struct io_files *f, const struct gntx_io *v,
+                          unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t file = v[i].file, slot = file & ~XGW_IO_FILE_REG;
+        struct io_fd fd = {-1, -1};
+        bool named = file & XGW_IO_FILE_REG
+                         ? slot < XGW_MAX_IO_FILES && f->c->io_file[slot]
+                         : file < f->n;
+
+        if (named && v[i].dir <= GNTX_IO_WRITE &&
+            files_get(f, file, v[i].dir, &fd) == 0 && fd.twin >= 0)
+            return true;
+    }
+    return false;
+}
+
 long xd_io_run(struct xd_conn *c, const struct xd_rx *rx, struct gntx_io *v,
                unsigned n)
 {
@@ -383,7 +405,7 @@ long xd_io_run(struct xd_conn *c, const struct xd_rx *rx, struct gntx_io *v,
         .c = c, .fd = rx->fds, .n = (unsigned)rx->nfds, .start_ns = mono_ns()};
     long ret;
 
-    f.batch = n > 1 && ring_ready();
+    f.batch = n > 1 && io_any_direct(&f, v, n) && ring_ready();
     ret = f.batch
               ? gcore_io_batch(xd.core, c->dom->id, v, n, io_fn, io_submit, &f)
               : gcore_io(xd.core, c->dom->id, v, n, io_fn, &f);
