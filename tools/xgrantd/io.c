@@ -207,13 +207,21 @@ static bool direct_ok(uint64_t off, const struct iovec *iov, unsigned n)
     return (bits & 511) == 0;
 }
 
+/* The descriptor an I/O starts on: the twin for what O_DIRECT cannot
+ * align, else the file itself. */
+static int fd_pick(struct io_fd f, uint64_t off, const struct iovec *iov,
+                   unsigned n)
+{
+    return f.twin >= 0 && !direct_ok(off, iov, n) ? f.twin : f.fd;
+}
+
 /* preadv/pwritev until all of iov moved, the end of the file, or an
  * error: the bytes moved (an error after some did: those), or -errno.
  * What O_DIRECT refuses goes through the buffered twin. */
 static long move(struct io_fd f, unsigned dir, uint64_t off, struct iovec *iov,
                  unsigned n)
 {
-    int fd = f.twin >= 0 && !direct_ok(off, iov, n) ? f.twin : f.fd;
+    int fd = fd_pick(f, off, iov, n);
     long done = 0;
 
     while (n) {
@@ -307,8 +315,7 @@ static bool piece_queue(struct io_files *f, struct gcore_io_piece *p,
     if (files_get(f, p->file, p->dir, &fd) < 0 || fd.twin < 0 ||
         !(sqe = io_uring_get_sqe(&ring)))
         return false;
-    if (fd.twin >= 0 && !direct_ok(p->file_off, iov, p->niov))
-        fd.fd = fd.twin;
+    fd.fd = fd_pick(fd, p->file_off, iov, p->niov);
     if (p->dir == GNTX_IO_READ)
         io_uring_prep_readv(sqe, fd.fd, iov, p->niov, p->file_off);
     else
